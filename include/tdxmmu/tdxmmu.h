@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tdxmmu public API: an executable model of the KVM x86 MMU design for Intel
+ * TDX (the SPTE_SHARED_MASK design), with an emulated TDX module and a CPU
+ * model. One tdxmmu_td is one platform: host memory, the emulated TDX module,
+ * KVM's VM with its two EPTs, and the TD's vCPUs.
+ *
+ * Functions return 0 or a negative TDXMMU_E* code; tdxmmu_strerror() names it
+ * and tdxmmu_last_error() gives a message about the most recent failure on the
+ * calling thread. Bad input never crashes the model and leaves it consistent.
+ */
+#ifndef TDXMMU_TDXMMU_H
+#define TDXMMU_TDXMMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(TDXMMU_BUILDING_DSO)
+#define TDXMMU_API __attribute__((visibility("default")))
+#else
+#define TDXMMU_API
+#endif
+
+/* ---- errors ---------------------------------------------------------- */
+
+#define TDXMMU_ERRORS(X)                                                      \
+	X(OK, 0, "success")                                                   \
+	X(EINVAL, -1, "invalid argument")                                     \
+	X(ENOMEM, -2, "out of memory")                                        \
+	X(ENOENT, -3, "no such object")                                       \
+	X(EEXIST, -4, "object already exists")                                \
+	X(ESTATE, -5, "operation not allowed in the TD's current state")     \
+	X(ERANGE, -6, "address or value out of range")                        \
+	X(ESEAMCALL, -7, "a SEAMCALL failed")                                 \
+	X(ENOTIMPL, -8, "not implemented yet")                                \
+	X(EBUSY, -9, "resource busy")                                         \
+	X(EIO, -10, "I/O error")                                              \
+	X(EBUG, -11, "the model detected a broken invariant inside itself")
+
+enum tdxmmu_error {
+#define TDXMMU_ERR_ENUM(name, val, msg) TDXMMU_##name = (val),
+	TDXMMU_ERRORS(TDXMMU_ERR_ENUM)
+#undef TDXMMU_ERR_ENUM
+};
+
+/* Name of an error code ("EINVAL"), or "?" for an unknown one. */
+TDXMMU_API const char *tdxmmu_strerror(int err);
+/* Message about the last failure on this thread ("" if none). */
+TDXMMU_API const char *tdxmmu_last_error(void);
+TDXMMU_API const char *tdxmmu_version(void);
+
+/* ---- TD creation and lifecycle --------------------------------------- */
+
+typedef struct tdxmmu_td tdxmmu_td;
+
+enum tdxmmu_mmu_kind { TDXMMU_MMU_TDP, TDXMMU_MMU_LEGACY };
+enum tdxmmu_accept_mode { TDXMMU_ACCEPT_AUTO, TDXMMU_ACCEPT_EXPLICIT };
+
+struct tdxmmu_td_config {
+	enum tdxmmu_mmu_kind mmu;        /* default TDP */
+	unsigned gpaw;                   /* 48 (shared bit 47) or 52 (bit 51) */
+	unsigned nr_vcpus;               /* 1..TDXMMU_MAX_VCPUS */
+	enum tdxmmu_accept_mode accept;  /* default AUTO */
+	uint64_t seed;                   /* seeds every random choice */
+	uint64_t host_memory;            /* bytes of host frames (virtual);
+					    0 = default, see docs */
+	FILE *trace;                     /* NULL or a stream for --trace lines */
+};
+
+#define TDXMMU_MAX_VCPUS 64
+
+TDXMMU_API void tdxmmu_td_config_init(struct tdxmmu_td_config *cfg);
+/* Creates the TD (TDH.MNG.CREATE ... TDH.MNG.INIT, VP.CREATE per vCPU). */
+TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
+				tdxmmu_td **out);
+/* The GPA shared bit of this TD (1 << 47 or 1 << 51). */
+TDXMMU_API uint64_t tdxmmu_td_shared_bit(const tdxmmu_td *td);
+TDXMMU_API unsigned tdxmmu_td_nr_vcpus(const tdxmmu_td *td);
+
+/* Guest memory [base, base+size), both aliases, backed by host frames. */
+TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
+				  uint64_t size);
+/* Build-time private page: TDH.MEM.PAGE.ADD with every byte = fill, then
+ * TDH.MR.EXTEND over it. Only before finalize. */
+TDXMMU_API int tdxmmu_td_add_page(tdxmmu_td *td, uint64_t gpa, uint8_t fill);
+TDXMMU_API int tdxmmu_td_finalize(tdxmmu_td *td);
+/* The TD measurement (48 bytes of SHA-384); valid after finalize. */
+TDXMMU_API int tdxmmu_td_mrtd(tdxmmu_td *td, uint8_t out[48]);
+
+struct tdxmmu_destroy_report {
+	uint64_t frames_leaked;     /* host frames not back in the pool */
+	uint64_t frames_td_owned;   /* frames the module still assigns to the TD */
+	uint64_t kvm_pages_leaked;  /* KVM page-table pages not freed */
+	uint64_t sept_pages_leaked; /* S-EPT pages not reclaimed */
+	char message[512];          /* what leaked, human-readable */
+};
+/* Tears the TD down in KVM's order (leaf pages, then the key, then S-EPT and
+ * control pages) and frees it. Returns 0 when nothing leaked; otherwise
+ * TDXMMU_EBUG with the report filled. td is freed in every case. */
+TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td,
+				 struct tdxmmu_destroy_report *report);
+
+/* ---- guest actions (run on vCPU `vcpu`, through its TLB) ------------- */
+
+enum tdxmmu_outcome {
+	TDXMMU_OUTCOME_OK,
+	TDXMMU_OUTCOME_BLOCKED, /* wrong alias: loops on EPT violations */
+	TDXMMU_OUTCOME_VE,      /* #VE for a pending page (accept=explicit) */
+	TDXMMU_OUTCOME_POISON,  /* integrity broken by a host write */
+	TDXMMU_OUTCOME_MMIO,    /* no memslot */
+	TDXMMU_OUTCOME_ERROR,   /* hypercall refused */
+};
+TDXMMU_API const char *tdxmmu_outcome_name(enum tdxmmu_outcome o);
+/* Parses "ok", "blocked", ...; returns false if unknown. */
+TDXMMU_API bool tdxmmu_outcome_parse(const char *s, enum tdxmmu_outcome *o);
+
+TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				uint64_t *val, enum tdxmmu_outcome *outcome);
+TDXMMU_API int tdxmmu_vcpu_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				 uint64_t val, enum tdxmmu_outcome *outcome);
+TDXMMU_API int tdxmmu_vcpu_fill(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				uint64_t size, uint8_t byte,
+				enum tdxmmu_outcome *outcome);
+/* On a mismatch *mismatch_gpa is the first differing address, else ~0. */
+TDXMMU_API int tdxmmu_vcpu_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				  uint64_t size, uint8_t byte,
+				  uint64_t *mismatch_gpa,
+				  enum tdxmmu_outcome *outcome);
+/* TDG.MEM.PAGE.ACCEPT; level 0 = 4K, 1 = 2M. *status is the TDX status. */
+TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				  unsigned level, uint64_t *status);
+TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				  uint64_t size, enum tdxmmu_outcome *outcome);
+
+/* ---- host actions ---------------------------------------------------- */
+
+TDXMMU_API int tdxmmu_host_read(tdxmmu_td *td, uint64_t gpa, uint64_t *val);
+TDXMMU_API int tdxmmu_host_write(tdxmmu_td *td, uint64_t gpa, uint64_t val);
+TDXMMU_API int tdxmmu_host_invalidate(tdxmmu_td *td, uint64_t gpa,
+				      uint64_t size);
+TDXMMU_API int tdxmmu_memslot_delete(tdxmmu_td *td, unsigned id);
+enum tdxmmu_alias { TDXMMU_ALIAS_BOTH, TDXMMU_ALIAS_PRIVATE, TDXMMU_ALIAS_SHARED };
+TDXMMU_API int tdxmmu_host_zap(tdxmmu_td *td, uint64_t gpa, uint64_t size,
+			       enum tdxmmu_alias alias);
+
+/* ---- raw SEAMCALLs (the host calling the module directly) ------------ */
+
+/* TDX mnemonic ("TDH.MEM.PAGE.AUG") <-> leaf number; -1 if unknown. */
+TDXMMU_API int tdxmmu_leaf_from_name(const char *name);
+TDXMMU_API const char *tdxmmu_leaf_name(int leaf);
+/* Status name ("TDX_OPERAND_BUSY") <-> value with operand id 0. */
+TDXMMU_API bool tdxmmu_status_from_name(const char *name, uint64_t *status);
+/* Name of the status class of a full 64-bit status (operand id ignored). */
+TDXMMU_API const char *tdxmmu_status_name(uint64_t status);
+/* True for TDX_SUCCESS and for warnings (bit 63 clear). */
+TDXMMU_API bool tdxmmu_status_ok(uint64_t status);
+/* Compares the status classes, ignoring the operand id (low 32 bits). */
+TDXMMU_API bool tdxmmu_status_class_eq(uint64_t a, uint64_t b);
+
+/* Host frames for page=new and page=of:ADDR. A page=new frame stays the
+ * host's until destroy, which reclaims it from the TD if needed. */
+TDXMMU_API int tdxmmu_host_frame_new(tdxmmu_td *td, uint64_t *hpa);
+TDXMMU_API int tdxmmu_host_frame_of(tdxmmu_td *td, uint64_t gpa, uint64_t *hpa);
+
+struct tdxmmu_seamcall_req {
+	int leaf;          /* tdxmmu_leaf_from_name() */
+	uint64_t gpa;      /* private alias is used as given */
+	unsigned level;    /* S-EPT level, 0 = 4K */
+	uint64_t page;     /* HPA for R8 (or RCX for RECLAIM); 0 = none */
+	uint8_t fill;      /* PAGE.ADD: content of the source page */
+};
+struct tdxmmu_seamcall_out {
+	uint64_t rax, rcx, rdx, r8;
+};
+/* Issues one SEAMCALL with operands laid out as the TDX ABI wants them. The
+ * return value is 0 whenever the call was issued (whatever its status). */
+TDXMMU_API int tdxmmu_seamcall(tdxmmu_td *td,
+			       const struct tdxmmu_seamcall_req *req,
+			       struct tdxmmu_seamcall_out *out);
+
+/* Module controls: make a share (parts per million) of SEAMCALLs return
+ * TDX_OPERAND_BUSY, seeded by the TD's seed. 0 disables. */
+TDXMMU_API int tdxmmu_inject_busy(tdxmmu_td *td, uint32_t ppm);
+/* Modeled latency of one leaf, in nanoseconds (the cost model). */
+TDXMMU_API int tdxmmu_cost_set(tdxmmu_td *td, int leaf, uint64_t ns);
+TDXMMU_API uint64_t tdxmmu_cost_get(tdxmmu_td *td, int leaf);
+
+/* ---- state and statistics -------------------------------------------- */
+
+enum tdxmmu_sept_state {
+	TDXMMU_SEPT_FREE,
+	TDXMMU_SEPT_MAPPED,
+	TDXMMU_SEPT_PENDING,
+	TDXMMU_SEPT_BLOCKED,
+	TDXMMU_SEPT_PENDING_BLOCKED,
+	TDXMMU_SEPT_NL_MAPPED,
+	TDXMMU_SEPT_NL_BLOCKED,
+	TDXMMU_SEPT_REMOVED,
+};
+TDXMMU_API const char *tdxmmu_sept_state_name(enum tdxmmu_sept_state s);
+TDXMMU_API bool tdxmmu_sept_state_parse(const char *s,
+					enum tdxmmu_sept_state *out);
+/* State of the S-EPT entry for gpa's private alias at `level`; FREE when the
+ * walk ends above the level at a FREE entry. An observer's view, not a
+ * SEAMCALL: counts nothing. */
+TDXMMU_API int tdxmmu_sept_state(tdxmmu_td *td, uint64_t gpa, unsigned level,
+				 enum tdxmmu_sept_state *out);
+
+/* KVM's 4K entries for a page, as expect-spte names them. */
+enum tdxmmu_spte_state {
+	TDXMMU_SPTE_NONPRESENT,
+	TDXMMU_SPTE_PRESENT,
+	TDXMMU_SPTE_NONPRESENT_SHARED,
+	TDXMMU_SPTE_PRESENT_SHARED,
+	TDXMMU_SPTE_ZAPPED,
+	TDXMMU_SPTE_FROZEN,
+};
+TDXMMU_API const char *tdxmmu_spte_state_name(enum tdxmmu_spte_state s);
+TDXMMU_API bool tdxmmu_spte_state_parse(const char *s,
+					enum tdxmmu_spte_state *out);
+TDXMMU_API int tdxmmu_spte_state(tdxmmu_td *td, uint64_t gpa,
+				 enum tdxmmu_spte_state *private_ept,
+				 enum tdxmmu_spte_state *shared_ept);
+
+/* Event counters by name ("seamcall.TDH.MEM.PAGE.AUG", "fault.private").
+ * TDXMMU_ENOENT for an unknown name. */
+TDXMMU_API int tdxmmu_counter(tdxmmu_td *td, const char *name, uint64_t *val);
+/* Calls fn for every counter, in a stable order. */
+TDXMMU_API void tdxmmu_counters_foreach(tdxmmu_td *td,
+					void (*fn)(const char *name,
+						   uint64_t val, void *arg),
+					void *arg);
+/* Modeled TDX hardware time spent in SEAMCALLs so far (cost model), ns. */
+TDXMMU_API uint64_t tdxmmu_modeled_ns(tdxmmu_td *td);
+
+/* Whole-model invariant check. Returns the number of violations (0 = all
+ * hold); each is appended, one per line, to `report` (may be NULL). */
+TDXMMU_API int tdxmmu_check(tdxmmu_td *td, char *report, size_t report_size);
+
+/* ---- scenario runner --------------------------------------------------- */
+
+struct tdxmmu_run_options {
+	FILE *out;          /* results, FAIL lines, closing line (stdout) */
+	FILE *err;          /* parse errors (stderr) */
+	FILE *trace;        /* NULL, or where --trace lines go */
+	bool quiet;         /* only FAIL lines and the closing line */
+};
+/* Exit status as the scenario language defines it: 0 all checks passed,
+ * 1 a check failed, 2 parse or usage error, 3 the model broke. */
+TDXMMU_API int tdxmmu_run_file(const char *path,
+			       const struct tdxmmu_run_options *opts);
+TDXMMU_API int tdxmmu_run_string(const char *name, const char *text,
+				 const struct tdxmmu_run_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TDXMMU_TDXMMU_H */

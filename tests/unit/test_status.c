@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* Status-code and leaf-name tables match the TDX ABI values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tdx/tdx_status.h"
+
+static void test_values(void **state)
+{
+	(void)state;
+	/* Composite values given in tdx-module-sept.md §1.4. */
+	assert_int_equal(TDX_OPERAND_BUSY + TDX_OPERAND_ID_SEPT, 0x8000020000000092ULL);
+	assert_int_equal(TDX_EPT_WALK_FAILED + TDX_OPERAND_ID_RCX, 0xC0000B0000000001ULL);
+	assert_int_equal(TDX_TLB_TRACKING_NOT_DONE + TDX_OPERAND_ID_SEPT, 0xC0000B0800000092ULL);
+	assert_int_equal(TDX_PAGE_METADATA_INCORRECT + TDX_OPERAND_ID_R8, 0xC000030000000008ULL);
+	assert_false(tdx_status_is_error(TDX_GPA_RANGE_ALREADY_BLOCKED));
+	assert_false(tdx_status_is_error(TDX_PAGE_ALREADY_ACCEPTED));
+	assert_true(tdx_status_is_error(TDX_OPERAND_BUSY));
+}
+
+static void test_names(void **state)
+{
+	uint64_t s;
+
+	(void)state;
+	assert_string_equal(tdx_status_name(TDX_OPERAND_BUSY + TDX_OPERAND_ID_TD_EPOCH),
+			    "TDX_OPERAND_BUSY");
+	assert_true(tdx_status_parse("TDX_EPT_PAGE_NOT_FREE", &s));
+	assert_int_equal(s, 0xC0000B0E00000000ULL);
+	assert_false(tdx_status_parse("TDX_NOPE", &s));
+	assert_null(tdx_status_name(0xC0FFEE0000000000ULL));
+	assert_int_equal(tdx_leaf_parse("TDH.MEM.PAGE.AUG"), 6);
+	assert_int_equal(tdx_leaf_parse("TDH.MEM.TRACK"), 38);
+	assert_int_equal(tdx_leaf_parse("TDH.MEM.RANGE.UNBLOCK"), 39);
+	assert_int_equal(tdx_leaf_parse("TDH.PHYMEM.PAGE.RECLAIM"), 28);
+	assert_int_equal(tdx_leaf_parse("TDH.MEM.SEPT.RD"), 25);
+	assert_int_equal(tdx_leaf_parse("tdh.mem.page.aug"), -1);
+	assert_string_equal(tdx_leaf_name(30), "TDH.MEM.SEPT.REMOVE");
+	assert_null(tdx_leaf_name(63));
+	assert_null(tdx_leaf_name(-1));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
