@@ -68,7 +68,9 @@ bool host_mem_pfn_valid(const struct host_mem *hm, pfn_t pfn);
  * Allocation. A single frame comes back in the ZERO state (reads as zeros,
  * key HOST_KEYID_SHARED, integrity intact). A range is `nr` contiguous
  * frames aligned to `align` frames (a power of two), for memslot backing.
- * Return 0 or -ENOMEM.
+ * Return 0 or -ENOMEM (-EINVAL for nr == 0 or an align that is not a power
+ * of two). Freeing a frame that is not allocated (double free) is a bug of
+ * the caller: it is reported on stderr and aborts.
  */
 int host_mem_alloc_frame(struct host_mem *hm, pfn_t *pfn);
 int host_mem_alloc_range(struct host_mem *hm, uint64_t nr, uint64_t align,
@@ -81,9 +83,13 @@ bool host_mem_frame_allocated(const struct host_mem *hm, pfn_t pfn);
 
 /*
  * Content, as seen through key `keyid`. Offsets and lengths stay inside one
- * frame. read: returns false (and fills zeros) if the frame's content was
- * written with another key; sets *poisoned when reading with the frame's own
- * private key a frame whose integrity is broken.
+ * frame, and the frame must be allocated (else: abort). read: fills zeros if
+ * the frame's content was written with another key (*poisoned = false then);
+ * sets *poisoned (buffer zero-filled) when reading with the frame's own key a
+ * frame whose integrity is broken. `poisoned` may be NULL. write: a partial
+ * write with another key to a frame holding a private key poisons it (the
+ * frame keeps its key); any other write with another key makes the frame the
+ * writer's, the old content lost.
  */
 void host_frame_read(struct host_mem *hm, pfn_t pfn, size_t off, void *buf,
 		     size_t len, unsigned keyid, bool *poisoned);
@@ -135,7 +141,8 @@ void host_memslots_destroy(struct host_memslots *ms);
 /* 0, -EEXIST (id in use or range overlaps), -EINVAL, -ENOMEM. */
 int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
 		     uint64_t npages);
-/* Frees the backing frames; the caller must have unmapped them first. */
+/* Frees the backing frames; the caller must have unmapped them first.
+ * 0, -ENOENT (no slot with that id), -ENOMEM. */
 int host_memslot_delete(struct host_memslots *ms, unsigned id);
 /* The slot covering gfn, or NULL. Lock-free for readers (RCU-published). */
 const struct host_memslot *host_memslot_find(struct host_memslots *ms,

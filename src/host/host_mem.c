@@ -1,0 +1,786 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host frame pool: lazily backed frame contents, a 32-bit metadata word per
+ * frame (key id and state flags), and a two-level allocator (free ranges for
+ * contiguous allocations, a free stack for single frames).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "host/host_mem.h"
+
+/*
+ * Metadata word layout. The key lives in the low bits so that it can be read
+ * with a mask; the flags above it. A zero word (as the fresh mapping reads)
+ * is a frame that was never allocated and whose backing was never written.
+ */
+#define META_KEY_MASK	0xffu
+#define META_ZERO	(1u << 8)
+#define META_POISON	(1u << 9)
+#define META_ALLOCATED	(1u << 10)
+
+/* Frames carved from the free ranges at a time to refill the free stack:
+ * one 2M page worth, so single frames stay clustered. */
+#define CARVE_FRAMES	512
+
+/* Granule of the pool size: a 2M page, so memslot ranges can be 2M-aligned. */
+#define POOL_GRANULE	(2ULL << 20)
+
+struct free_range {
+	pfn_t first;
+	uint64_t nr;
+};
+
+struct host_mem {
+	uint8_t *data;
+	_Atomic uint32_t *meta;
+	size_t data_bytes;
+	size_t meta_bytes;
+	pfn_t first_pfn;
+	uint64_t nr_frames;
+
+	/* Everything below is protected by lock, except that in_use is also
+	 * read without it (it is only ever modified under the lock). */
+	pthread_mutex_t lock;
+	/* Sorted by first, never adjacent or overlapping (always coalesced). */
+	struct free_range *ranges;
+	size_t nr_ranges;
+	size_t cap_ranges;
+	/* Single free frames. They are given back to the ranges (and coalesce
+	 * there) only when a range allocation would otherwise fail, so the
+	 * common alloc/free cycle of page-table frames stays O(1). */
+	pfn_t *stack;
+	size_t stack_len;
+	size_t stack_cap;
+	_Atomic uint64_t in_use;
+};
+
+__attribute__((noreturn, format(printf, 1, 2)))
+static void host_bug(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("host_mem: BUG: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+	abort();
+}
+
+static uint64_t frame_index(const struct host_mem *hm, pfn_t pfn)
+{
+	if (!host_mem_pfn_valid(hm, pfn))
+		host_bug("pfn %#llx outside the pool [%#llx, %#llx)",
+			 (unsigned long long)pfn,
+			 (unsigned long long)hm->first_pfn,
+			 (unsigned long long)(hm->first_pfn + hm->nr_frames));
+	return pfn - hm->first_pfn;
+}
+
+static void check_keyid(unsigned keyid)
+{
+	if (keyid > HOST_MAX_KEYID)
+		host_bug("key id %u out of range", keyid);
+}
+
+static bool key_is_private(unsigned keyid)
+{
+	return keyid >= HOST_FIRST_PRIVATE_KEYID;
+}
+
+static uint8_t *frame_data(const struct host_mem *hm, uint64_t idx)
+{
+	return hm->data + idx * PAGE_SIZE;
+}
+
+static _Atomic uint32_t *frame_meta(const struct host_mem *hm, uint64_t idx)
+{
+	return &hm->meta[idx];
+}
+
+/* Metadata of a frame whose content is about to be accessed: it must be in
+ * the pool and allocated, since a free frame has no owner to serialise use. */
+static uint32_t meta_for_access(const struct host_mem *hm, pfn_t pfn,
+				uint64_t *idx)
+{
+	uint32_t m;
+
+	*idx = frame_index(hm, pfn);
+	/*
+	 * A free frame is still physical memory: the TDX module may be handed
+	 * any page of its TDMR (a raw SEAMCALL can name one the host allocator
+	 * never gave out), so content access is allowed. Freeing resets the
+	 * frame to ZERO and allocation resets it again, so nothing written to
+	 * a free frame ever reaches its next owner.
+	 */
+	m = atomic_load_explicit(frame_meta(hm, *idx), memory_order_acquire);
+	return m;
+}
+
+static void meta_set(struct host_mem *hm, uint64_t idx, uint32_t m)
+{
+	atomic_store_explicit(frame_meta(hm, idx), m, memory_order_release);
+}
+
+struct host_mem *host_mem_create(uint64_t bytes)
+{
+	struct host_mem *hm;
+	uint64_t nr;
+	void *p;
+
+	if (bytes == 0 || bytes > HOST_PA_MASK + 1 - HOST_MEM_BASE_HPA)
+		return NULL;
+	bytes = (bytes + POOL_GRANULE - 1) & ~(POOL_GRANULE - 1);
+	if (bytes > HOST_PA_MASK + 1 - HOST_MEM_BASE_HPA)
+		return NULL;
+	nr = bytes >> PAGE_SHIFT;
+
+	hm = calloc(1, sizeof(*hm));
+	if (!hm)
+		return NULL;
+	hm->first_pfn = HOST_MEM_BASE_HPA >> PAGE_SHIFT;
+	hm->nr_frames = nr;
+	hm->data_bytes = (size_t)bytes;
+	hm->meta_bytes = (size_t)((nr * sizeof(uint32_t) + PAGE_SIZE - 1) &
+				  PAGE_MASK);
+
+	/* NORESERVE: the pool may be far larger than RAM + swap; only the
+	 * frames actually written ever get backed. */
+	p = mmap(NULL, hm->data_bytes, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		goto err_free;
+	hm->data = p;
+	p = mmap(NULL, hm->meta_bytes, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		goto err_data;
+	hm->meta = p;
+	/* With THP "always", the first write to a frame would back a whole 2M
+	 * page: sparse use must cost per 4K frame. */
+	madvise(hm->data, hm->data_bytes, MADV_NOHUGEPAGE);
+	madvise(hm->meta, hm->meta_bytes, MADV_NOHUGEPAGE);
+
+	hm->cap_ranges = 16;
+	hm->ranges = malloc(hm->cap_ranges * sizeof(*hm->ranges));
+	if (!hm->ranges)
+		goto err_meta;
+	hm->ranges[0] = (struct free_range){ .first = hm->first_pfn, .nr = nr };
+	hm->nr_ranges = 1;
+	if (pthread_mutex_init(&hm->lock, NULL))
+		goto err_ranges;
+	atomic_init(&hm->in_use, 0);
+	return hm;
+
+err_ranges:
+	free(hm->ranges);
+err_meta:
+	munmap(hm->meta, hm->meta_bytes);
+err_data:
+	munmap(hm->data, hm->data_bytes);
+err_free:
+	free(hm);
+	return NULL;
+}
+
+void host_mem_destroy(struct host_mem *hm)
+{
+	if (!hm)
+		return;
+	pthread_mutex_destroy(&hm->lock);
+	free(hm->stack);
+	free(hm->ranges);
+	munmap(hm->meta, hm->meta_bytes);
+	munmap(hm->data, hm->data_bytes);
+	free(hm);
+}
+
+pfn_t host_mem_first_pfn(const struct host_mem *hm)
+{
+	return hm->first_pfn;
+}
+
+pfn_t host_mem_end_pfn(const struct host_mem *hm)
+{
+	return hm->first_pfn + hm->nr_frames;
+}
+
+bool host_mem_pfn_valid(const struct host_mem *hm, pfn_t pfn)
+{
+	return pfn >= hm->first_pfn && pfn - hm->first_pfn < hm->nr_frames;
+}
+
+/* ---- allocator (all of it under hm->lock) ---- */
+
+static bool ranges_reserve(struct host_mem *hm, size_t extra)
+{
+	struct free_range *r;
+	size_t cap;
+
+	if (hm->nr_ranges + extra <= hm->cap_ranges)
+		return true;
+	cap = hm->cap_ranges * 2;
+	while (cap < hm->nr_ranges + extra)
+		cap *= 2;
+	r = realloc(hm->ranges, cap * sizeof(*r));
+	if (!r)
+		return false;
+	hm->ranges = r;
+	hm->cap_ranges = cap;
+	return true;
+}
+
+/* Index of the first range starting after pfn. */
+static size_t ranges_upper_bound(const struct host_mem *hm, pfn_t pfn)
+{
+	size_t lo = 0, hi = hm->nr_ranges;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (hm->ranges[mid].first <= pfn)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Returns [first, first + nr) to the free ranges, coalescing with its
+ * neighbours. The frames' metadata has already been reset. */
+static void ranges_insert(struct host_mem *hm, pfn_t first, uint64_t nr)
+{
+	size_t i = ranges_upper_bound(hm, first);
+	struct free_range *r = hm->ranges;
+	bool has_prev = i > 0, has_next = i < hm->nr_ranges;
+	bool join_prev, join_next;
+
+	/* The metadata check in the callers makes overlap impossible unless
+	 * the allocator itself is broken. */
+	if ((has_prev && r[i - 1].first + r[i - 1].nr > first) ||
+	    (has_next && first + nr > r[i].first))
+		host_bug("free range [%#llx, +%llu) overlaps a free range",
+			 (unsigned long long)first, (unsigned long long)nr);
+	join_prev = has_prev && r[i - 1].first + r[i - 1].nr == first;
+	join_next = has_next && first + nr == r[i].first;
+
+	if (join_prev && join_next) {
+		r[i - 1].nr += nr + r[i].nr;
+		memmove(&r[i], &r[i + 1], (hm->nr_ranges - i - 1) * sizeof(*r));
+		hm->nr_ranges--;
+	} else if (join_prev) {
+		r[i - 1].nr += nr;
+	} else if (join_next) {
+		r[i].first = first;
+		r[i].nr += nr;
+	} else {
+		/* Freeing must not fail: running out of memory for a few
+		 * bytes of bookkeeping is not something to model. */
+		if (!ranges_reserve(hm, 1))
+			host_bug("out of memory for the free-range list");
+		r = hm->ranges;
+		memmove(&r[i + 1], &r[i], (hm->nr_ranges - i) * sizeof(*r));
+		r[i] = (struct free_range){ .first = first, .nr = nr };
+		hm->nr_ranges++;
+	}
+}
+
+/* Takes [first, first + nr) out of range i, which contains it. */
+static int ranges_take(struct host_mem *hm, size_t i, pfn_t first, uint64_t nr)
+{
+	struct free_range *r = &hm->ranges[i];
+	uint64_t head = first - r->first;
+	uint64_t tail = r->first + r->nr - (first + nr);
+
+	if (head && tail) {
+		if (!ranges_reserve(hm, 1))
+			return -ENOMEM;
+		r = &hm->ranges[i];
+		memmove(&hm->ranges[i + 2], &hm->ranges[i + 1],
+			(hm->nr_ranges - i - 1) * sizeof(*r));
+		r->nr = head;
+		hm->ranges[i + 1] = (struct free_range){
+			.first = first + nr, .nr = tail };
+		hm->nr_ranges++;
+	} else if (head) {
+		r->nr = head;
+	} else if (tail) {
+		r->first = first + nr;
+		r->nr = tail;
+	} else {
+		memmove(r, r + 1, (hm->nr_ranges - i - 1) * sizeof(*r));
+		hm->nr_ranges--;
+	}
+	return 0;
+}
+
+static bool stack_push(struct host_mem *hm, pfn_t pfn)
+{
+	if (hm->stack_len == hm->stack_cap) {
+		size_t cap = hm->stack_cap ? hm->stack_cap * 2 : CARVE_FRAMES;
+		pfn_t *s = realloc(hm->stack, cap * sizeof(*s));
+
+		if (!s)
+			return false;
+		hm->stack = s;
+		hm->stack_cap = cap;
+	}
+	hm->stack[hm->stack_len++] = pfn;
+	return true;
+}
+
+static int cmp_pfn(const void *a, const void *b)
+{
+	pfn_t x = *(const pfn_t *)a, y = *(const pfn_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Gives every frame on the free stack back to the free ranges: sort the
+ * stack, turn runs into ranges and merge both sorted lists in one pass, so
+ * that freeing everything really does let the whole pool coalesce again.
+ */
+static int drain_stack(struct host_mem *hm)
+{
+	struct free_range *out;
+	size_t cap = hm->nr_ranges + hm->stack_len;
+	size_t n = 0, i = 0, j = 0;
+
+	if (!hm->stack_len)
+		return 0;
+	out = malloc(cap * sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	qsort(hm->stack, hm->stack_len, sizeof(*hm->stack), cmp_pfn);
+
+	while (i < hm->nr_ranges || j < hm->stack_len) {
+		struct free_range r;
+
+		if (j == hm->stack_len ||
+		    (i < hm->nr_ranges && hm->ranges[i].first < hm->stack[j])) {
+			r = hm->ranges[i++];
+		} else {
+			r.first = hm->stack[j++];
+			r.nr = 1;
+			while (j < hm->stack_len &&
+			       hm->stack[j] == r.first + r.nr) {
+				r.nr++;
+				j++;
+			}
+		}
+		if (n && out[n - 1].first + out[n - 1].nr > r.first)
+			host_bug("pfn %#llx free twice (stack and range)",
+				 (unsigned long long)r.first);
+		if (n && out[n - 1].first + out[n - 1].nr == r.first)
+			out[n - 1].nr += r.nr;
+		else
+			out[n++] = r;
+	}
+	free(hm->ranges);
+	hm->ranges = out;
+	hm->nr_ranges = n;
+	hm->cap_ranges = cap;
+	hm->stack_len = 0;
+	return 0;
+}
+
+/*
+ * Moves up to CARVE_FRAMES frames from the top of the highest free range to
+ * the stack. Single frames come from the top of the pool and memslot ranges
+ * (first fit) from the bottom, which keeps the two from fragmenting each
+ * other.
+ */
+static bool carve_chunk(struct host_mem *hm)
+{
+	struct free_range *r;
+	uint64_t n;
+
+	if (!hm->nr_ranges)
+		return false;
+	r = &hm->ranges[hm->nr_ranges - 1];
+	n = r->nr < CARVE_FRAMES ? r->nr : CARVE_FRAMES;
+	if (hm->stack_cap - hm->stack_len < n) {
+		size_t cap = hm->stack_cap ? hm->stack_cap : CARVE_FRAMES;
+		pfn_t *s;
+
+		while (cap - hm->stack_len < n)
+			cap *= 2;
+		s = realloc(hm->stack, cap * sizeof(*s));
+		if (!s)
+			return false;
+		hm->stack = s;
+		hm->stack_cap = cap;
+	}
+	r->nr -= n;
+	/* Pushed top-down so that they pop in ascending order. */
+	for (uint64_t k = 0; k < n; k++)
+		hm->stack[hm->stack_len++] = r->first + r->nr + n - 1 - k;
+	if (!r->nr)
+		hm->nr_ranges--;
+	return true;
+}
+
+static void claim_frame(struct host_mem *hm, uint64_t idx)
+{
+	meta_set(hm, idx, META_ALLOCATED | META_ZERO | HOST_KEYID_SHARED);
+}
+
+int host_mem_alloc_frame(struct host_mem *hm, pfn_t *pfn)
+{
+	pfn_t p;
+
+	pthread_mutex_lock(&hm->lock);
+	if (!hm->stack_len && !carve_chunk(hm)) {
+		pthread_mutex_unlock(&hm->lock);
+		return -ENOMEM;
+	}
+	p = hm->stack[--hm->stack_len];
+	claim_frame(hm, p - hm->first_pfn);
+	atomic_fetch_add_explicit(&hm->in_use, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&hm->lock);
+	*pfn = p;
+	return 0;
+}
+
+/* First fit: index of the lowest range holding an aligned run of nr frames,
+ * with the run's first frame in *first; nr_ranges if none. */
+static size_t find_fit(const struct host_mem *hm, uint64_t nr, uint64_t align,
+		       pfn_t *first)
+{
+	for (size_t i = 0; i < hm->nr_ranges; i++) {
+		const struct free_range *r = &hm->ranges[i];
+		pfn_t a = (r->first + align - 1) & ~(align - 1);
+
+		if (a - r->first < r->nr && r->nr - (a - r->first) >= nr) {
+			*first = a;
+			return i;
+		}
+	}
+	return hm->nr_ranges;
+}
+
+int host_mem_alloc_range(struct host_mem *hm, uint64_t nr, uint64_t align,
+			 pfn_t *first)
+{
+	size_t i;
+	pfn_t p = 0;
+	int ret;
+
+	if (!nr || !align || (align & (align - 1)))
+		return -EINVAL;
+	if (nr > hm->nr_frames)
+		return -ENOMEM;
+
+	pthread_mutex_lock(&hm->lock);
+	i = find_fit(hm, nr, align, &p);
+	if (i == hm->nr_ranges) {
+		ret = drain_stack(hm);
+		if (ret)
+			goto out;
+		i = find_fit(hm, nr, align, &p);
+		if (i == hm->nr_ranges) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	ret = ranges_take(hm, i, p, nr);
+	if (ret)
+		goto out;
+	for (uint64_t k = 0; k < nr; k++)
+		claim_frame(hm, p - hm->first_pfn + k);
+	atomic_fetch_add_explicit(&hm->in_use, nr, memory_order_relaxed);
+	*first = p;
+out:
+	pthread_mutex_unlock(&hm->lock);
+	return ret;
+}
+
+/*
+ * Marks a frame free. It drops to ZERO under the shared key here, and again
+ * at allocation: a TD's private content and poison end with the free, so
+ * neither a query on the stale pfn nor the frame's next owner sees them.
+ */
+static void release_frame(struct host_mem *hm, pfn_t pfn)
+{
+	uint64_t idx = frame_index(hm, pfn);
+	uint32_t m = atomic_load_explicit(frame_meta(hm, idx),
+					  memory_order_relaxed);
+
+	if (!(m & META_ALLOCATED))
+		host_bug("double free of pfn %#llx", (unsigned long long)pfn);
+	meta_set(hm, idx, META_ZERO | HOST_KEYID_SHARED);
+}
+
+void host_mem_free_frame(struct host_mem *hm, pfn_t pfn)
+{
+	pthread_mutex_lock(&hm->lock);
+	release_frame(hm, pfn);
+	if (!stack_push(hm, pfn))
+		ranges_insert(hm, pfn, 1);
+	atomic_fetch_sub_explicit(&hm->in_use, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&hm->lock);
+}
+
+void host_mem_free_range(struct host_mem *hm, pfn_t first, uint64_t nr)
+{
+	if (!nr)
+		return;
+	if (!host_mem_pfn_valid(hm, first) ||
+	    !host_mem_pfn_valid(hm, first + nr - 1) || first + nr < first)
+		host_bug("free of range [%#llx, +%llu) outside the pool",
+			 (unsigned long long)first, (unsigned long long)nr);
+
+	pthread_mutex_lock(&hm->lock);
+	/* Check the whole range before changing anything, so the report names
+	 * the first offending frame of an otherwise untouched pool. */
+	for (uint64_t k = 0; k < nr; k++) {
+		uint32_t m = atomic_load_explicit(frame_meta(hm, first -
+							     hm->first_pfn + k),
+						  memory_order_relaxed);
+
+		if (!(m & META_ALLOCATED))
+			host_bug("double free of pfn %#llx",
+				 (unsigned long long)(first + k));
+	}
+	for (uint64_t k = 0; k < nr; k++)
+		release_frame(hm, first + k);
+	/* The frames are ZERO now, so their backing is dead weight; one
+	 * madvise per range (not per frame) hands it back to the kernel. */
+	madvise(frame_data(hm, first - hm->first_pfn), nr * PAGE_SIZE,
+		MADV_DONTNEED);
+	ranges_insert(hm, first, nr);
+	atomic_fetch_sub_explicit(&hm->in_use, nr, memory_order_relaxed);
+	pthread_mutex_unlock(&hm->lock);
+}
+
+uint64_t host_mem_frames_in_use(const struct host_mem *hm)
+{
+	return atomic_load_explicit(&hm->in_use, memory_order_relaxed);
+}
+
+bool host_mem_frame_allocated(const struct host_mem *hm, pfn_t pfn)
+{
+	if (!host_mem_pfn_valid(hm, pfn))
+		return false;
+	return atomic_load_explicit(frame_meta(hm, pfn - hm->first_pfn),
+				    memory_order_acquire) & META_ALLOCATED;
+}
+
+/* ---- content ---- */
+
+static void check_span(pfn_t pfn, size_t off, size_t len)
+{
+	if (off > PAGE_SIZE || len > PAGE_SIZE - off)
+		host_bug("access [%#zx, +%#zx) crosses the end of pfn %#llx",
+			 off, len, (unsigned long long)pfn);
+}
+
+void host_frame_read(struct host_mem *hm, pfn_t pfn, size_t off, void *buf,
+		     size_t len, unsigned keyid, bool *poisoned)
+{
+	uint64_t idx;
+	uint32_t m = meta_for_access(hm, pfn, &idx);
+	bool poison = false;
+
+	check_keyid(keyid);
+	check_span(pfn, off, len);
+	if (!len) {
+		/* nothing to copy */
+	} else if ((m & META_KEY_MASK) != keyid) {
+		/* Another key's ciphertext decrypts to nothing useful; the
+		 * model shows it as zeros, as TDX shows a TD-owned line. */
+		memset(buf, 0, len);
+	} else if (m & META_POISON) {
+		/* Checked before ZERO: a ZERO frame can be poisoned by a
+		 * partial foreign write without ever being materialised. */
+		poison = true;
+		memset(buf, 0, len);
+	} else if (m & META_ZERO) {
+		memset(buf, 0, len);
+	} else {
+		memcpy(buf, frame_data(hm, idx) + off, len);
+	}
+	if (poisoned)
+		*poisoned = poison;
+}
+
+/* Gives the frame real backing: the first write to a ZERO frame must not
+ * expose whatever an earlier owner left in it. */
+static void materialise(struct host_mem *hm, uint64_t idx, uint32_t m)
+{
+	if (m & META_ZERO)
+		memset(frame_data(hm, idx), 0, PAGE_SIZE);
+}
+
+void host_frame_write(struct host_mem *hm, pfn_t pfn, size_t off,
+		      const void *buf, size_t len, unsigned keyid)
+{
+	uint64_t idx;
+	uint32_t m = meta_for_access(hm, pfn, &idx);
+	unsigned old = m & META_KEY_MASK;
+	bool whole = off == 0 && len == PAGE_SIZE;
+
+	check_keyid(keyid);
+	check_span(pfn, off, len);
+	if (!len)
+		return;
+	if (old != keyid && key_is_private(old) && !whole) {
+		/* A partial write under the wrong key: on TDX the lines
+		 * written fail their integrity check under the TD's key. The
+		 * frame stays the TD's; its content is now unspecified, so
+		 * the backing is left as it was. */
+		meta_set(hm, idx, m | META_POISON);
+		return;
+	}
+	if (old != keyid)
+		/* The other key's content is gone for the writer, and a
+		 * shared-key frame simply changes hands. */
+		memset(frame_data(hm, idx), 0, PAGE_SIZE);
+	else
+		materialise(hm, idx, m);
+	memcpy(frame_data(hm, idx) + off, buf, len);
+	/* A partial write under the right key leaves broken lines broken; a
+	 * whole-frame write replaces them all. */
+	meta_set(hm, idx, META_ALLOCATED | keyid |
+		 (old == keyid && !whole ? m & META_POISON : 0));
+}
+
+void host_frame_clear(struct host_mem *hm, pfn_t pfn, unsigned keyid)
+{
+	uint64_t idx;
+
+	meta_for_access(hm, pfn, &idx);
+	check_keyid(keyid);
+	meta_set(hm, idx, META_ALLOCATED | META_ZERO | keyid);
+}
+
+void host_frame_fill(struct host_mem *hm, pfn_t pfn, uint8_t byte,
+		     unsigned keyid)
+{
+	uint64_t idx;
+
+	if (!byte) {
+		host_frame_clear(hm, pfn, keyid);
+		return;
+	}
+	meta_for_access(hm, pfn, &idx);
+	check_keyid(keyid);
+	memset(frame_data(hm, idx), byte, PAGE_SIZE);
+	meta_set(hm, idx, META_ALLOCATED | keyid);
+}
+
+/*
+ * A poisoned source is copied as poison (the data TDH.MEM.PAGE.RELOCATE or a
+ * host copy would move is garbage under the destination key too); otherwise
+ * the destination takes what a read of the source shows, with its integrity
+ * restored.
+ */
+void host_frame_copy(struct host_mem *hm, pfn_t dst, unsigned dst_keyid,
+		     pfn_t src, unsigned src_keyid)
+{
+	uint64_t sidx, didx;
+	uint32_t sm = meta_for_access(hm, src, &sidx);
+
+	meta_for_access(hm, dst, &didx);
+	check_keyid(dst_keyid);
+	check_keyid(src_keyid);
+	if ((sm & META_KEY_MASK) != src_keyid) {
+		meta_set(hm, didx, META_ALLOCATED | META_ZERO | dst_keyid);
+		return;
+	}
+	if (sm & META_POISON) {
+		meta_set(hm, didx, META_ALLOCATED | META_POISON | dst_keyid);
+		return;
+	}
+	if (sm & META_ZERO) {
+		meta_set(hm, didx, META_ALLOCATED | META_ZERO | dst_keyid);
+		return;
+	}
+	if (sidx != didx)
+		memcpy(frame_data(hm, didx), frame_data(hm, sidx), PAGE_SIZE);
+	meta_set(hm, didx, META_ALLOCATED | dst_keyid);
+}
+
+unsigned host_frame_keyid(const struct host_mem *hm, pfn_t pfn)
+{
+	uint64_t idx = frame_index(hm, pfn);
+
+	return atomic_load_explicit(frame_meta(hm, idx), memory_order_acquire) &
+	       META_KEY_MASK;
+}
+
+bool host_frame_poisoned(const struct host_mem *hm, pfn_t pfn)
+{
+	uint64_t idx = frame_index(hm, pfn);
+
+	return atomic_load_explicit(frame_meta(hm, idx), memory_order_acquire) &
+	       META_POISON;
+}
+
+bool host_frame_is_zero(const struct host_mem *hm, pfn_t pfn)
+{
+	uint64_t idx = frame_index(hm, pfn);
+
+	return atomic_load_explicit(frame_meta(hm, idx), memory_order_acquire) &
+	       META_ZERO;
+}
+
+/*
+ * The module's structures are read far more often than they are created, so
+ * the common case (already materialised under this key) stores nothing: many
+ * threads may call this on one S-EPT page at once.
+ */
+void *host_frame_raw(struct host_mem *hm, pfn_t pfn, unsigned keyid)
+{
+	uint64_t idx;
+	uint32_t m = meta_for_access(hm, pfn, &idx);
+
+	check_keyid(keyid);
+	if ((m & META_KEY_MASK) != keyid) {
+		memset(frame_data(hm, idx), 0, PAGE_SIZE);
+		meta_set(hm, idx, META_ALLOCATED | keyid);
+	} else if (m & META_ZERO) {
+		materialise(hm, idx, m);
+		meta_set(hm, idx, (m & ~META_ZERO));
+	}
+	return frame_data(hm, idx);
+}
+
+/* ---- accounting ---- */
+
+static uint64_t resident_of(const void *addr, size_t bytes)
+{
+	enum { CHUNK_PAGES = 16384 };
+	static const size_t chunk = (size_t)CHUNK_PAGES * PAGE_SIZE;
+	unsigned char vec[CHUNK_PAGES];
+	uint64_t pages = 0;
+
+	for (size_t done = 0; done < bytes; done += chunk) {
+		size_t len = bytes - done < chunk ? bytes - done : chunk;
+		size_t n = (len + PAGE_SIZE - 1) / PAGE_SIZE;
+
+		/* mincore() takes a non-const pointer but only inspects the
+		 * page tables. */
+		if (mincore((void *)((uintptr_t)addr + done), len, vec))
+			continue;
+		for (size_t k = 0; k < n; k++)
+			pages += vec[k] & 1;
+	}
+	return pages * PAGE_SIZE;
+}
+
+uint64_t host_mem_resident_bytes(const struct host_mem *hm)
+{
+	return resident_of(hm->data, hm->data_bytes) +
+	       resident_of(hm->meta, hm->meta_bytes);
+}
