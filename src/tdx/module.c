@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The emulated TDX module: creation, the SEAMCALL dispatcher (leaf/version
+ * checks, counters, the cost model, BUSY injection), TD lookups, and the
+ * read-only views for the CPU and for observers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tdx/tdx_internal.h"
+
+/*
+ * Default modeled latencies, ns. The only public per-SEAMCALL figure known to
+ * this project is "each SEAMCALL takes ~7us in average" (early Linux
+ * Documentation/x86/tdx.rst, measured for TDH.SYS.TDMR.INIT; see
+ * tdx-module-sept.md §13). Every other value is an ASSUMPTION scaled from it
+ * by the work the leaf does (entries and pages touched); docs/cost-model.md
+ * explains each and how to override them (tdxmmu_cost_set, bench options).
+ */
+static const uint64_t default_cost_ns[TDX_NR_LEAVES] = {
+	[TDH_VP_ENTER] = 1500,          /* entry half of a VM round trip */
+	[TDH_MNG_ADDCX] = 7000,         /* published average */
+	[TDH_MEM_PAGE_ADD] = 7000,      /* 4K copy + encrypt */
+	[TDH_MEM_SEPT_ADD] = 3000,      /* walk + 4K page init */
+	[TDH_VP_ADDCX] = 7000,
+	[TDH_MEM_PAGE_RELOCATE] = 7000, /* 4K copy */
+	[TDH_MEM_PAGE_AUG] = 3000,      /* walk + PAMT update, no copy */
+	[TDH_MEM_RANGE_BLOCK] = 2500,
+	[TDH_MNG_KEY_CONFIG] = 7000,
+	[TDH_MNG_CREATE] = 7000,
+	[TDH_VP_CREATE] = 7000,
+	[TDH_MEM_PAGE_DEMOTE] = 20000,  /* 512 entries + 512 PAMT entries */
+	[TDH_MR_EXTEND] = 2000,         /* 256 bytes of SHA-384 */
+	[TDH_MR_FINALIZE] = 7000,
+	[TDH_VP_FLUSH] = 7000,
+	[TDH_MNG_VPFLUSHDONE] = 7000,
+	[TDH_MNG_KEY_FREEID] = 7000,
+	[TDH_MNG_INIT] = 7000,
+	[TDH_VP_INIT] = 7000,
+	[TDH_MEM_PAGE_PROMOTE] = 20000, /* 512-entry scan + PAMT merge */
+	[TDH_MEM_SEPT_RD] = 1500,       /* walk only */
+	[TDH_PHYMEM_PAGE_RECLAIM] = 1500,
+	[TDH_MEM_PAGE_REMOVE] = 2500,
+	[TDH_MEM_SEPT_REMOVE] = 3000,   /* 512-entry scan */
+	[TDH_MEM_TRACK] = 1000,         /* epoch increment */
+	[TDH_MEM_RANGE_UNBLOCK] = 2500,
+	[TDH_PHYMEM_CACHE_WB] = 7000,
+	[TDH_PHYMEM_PAGE_WBINVD] = 1000,
+};
+#define DEFAULT_TDCALL_ACCEPT_NS 2000 /* TDCALL round trip + 4K zeroing */
+
+static seamcall_fn *const handlers[TDX_NR_LEAVES] = {
+	[TDH_VP_ENTER] = tdh_vp_enter,
+	[TDH_MNG_ADDCX] = tdh_mng_addcx,
+	[TDH_MEM_PAGE_ADD] = tdh_mem_page_add,
+	[TDH_MEM_SEPT_ADD] = tdh_mem_sept_add,
+	[TDH_MEM_PAGE_RELOCATE] = tdh_mem_page_relocate,
+	[TDH_MEM_PAGE_AUG] = tdh_mem_page_aug,
+	[TDH_MEM_RANGE_BLOCK] = tdh_mem_range_block,
+	[TDH_MNG_KEY_CONFIG] = tdh_mng_key_config,
+	[TDH_MNG_CREATE] = tdh_mng_create,
+	[TDH_VP_CREATE] = tdh_vp_create,
+	[TDH_MEM_PAGE_DEMOTE] = tdh_mem_page_demote,
+	[TDH_MR_EXTEND] = tdh_mr_extend,
+	[TDH_MR_FINALIZE] = tdh_mr_finalize,
+	[TDH_VP_FLUSH] = tdh_vp_flush,
+	[TDH_MNG_VPFLUSHDONE] = tdh_mng_vpflushdone,
+	[TDH_MNG_KEY_FREEID] = tdh_mng_key_freeid,
+	[TDH_MNG_INIT] = tdh_mng_init,
+	[TDH_VP_INIT] = tdh_vp_init,
+	[TDH_MEM_PAGE_PROMOTE] = tdh_mem_page_promote,
+	[TDH_MEM_SEPT_RD] = tdh_mem_sept_rd,
+	[TDH_PHYMEM_PAGE_RECLAIM] = tdh_phymem_page_reclaim,
+	[TDH_MEM_PAGE_REMOVE] = tdh_mem_page_remove,
+	[TDH_MEM_SEPT_REMOVE] = tdh_mem_sept_remove,
+	[TDH_MEM_TRACK] = tdh_mem_track,
+	[TDH_MEM_RANGE_UNBLOCK] = tdh_mem_range_unblock,
+	[TDH_PHYMEM_CACHE_WB] = tdh_phymem_cache_wb,
+	[TDH_PHYMEM_PAGE_WBINVD] = tdh_phymem_page_wbinvd,
+};
+
+struct tdx_module *tdx_module_create(struct host_mem *hm, uint64_t seed)
+{
+	struct tdx_module *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->hm = hm;
+	m->seed = seed;
+	if (pamt_init(&m->pamt, host_mem_first_pfn(hm),
+		      host_mem_end_pfn(hm) - host_mem_first_pfn(hm))) {
+		free(m);
+		return NULL;
+	}
+	pthread_mutex_init(&m->td_table_lock, NULL);
+	memcpy(m->cost_ns, default_cost_ns, sizeof(m->cost_ns));
+	m->tdcall_cost_ns = DEFAULT_TDCALL_ACCEPT_NS;
+	return m;
+}
+
+void tdx_module_destroy(struct tdx_module *m)
+{
+	if (!m)
+		return;
+	/* TDs never reclaimed (a host that did not tear down) die with the
+	 * module. */
+	for (unsigned i = 1; i <= TDX_MAX_TDS; i++)
+		free(atomic_load(&m->tds[i]));
+	pamt_fini(&m->pamt);
+	pthread_mutex_destroy(&m->td_table_lock);
+	free(m);
+}
+
+void tdx_module_inject_busy(struct tdx_module *m, uint32_t ppm)
+{
+	atomic_store(&m->busy_ppm, ppm > 1000000 ? 1000000 : ppm);
+}
+
+void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns)
+{
+	if (leaf >= 0 && leaf < TDX_NR_LEAVES)
+		m->cost_ns[leaf] = ns;
+}
+
+uint64_t tdx_module_cost(const struct tdx_module *m, int leaf)
+{
+	return leaf >= 0 && leaf < TDX_NR_LEAVES ? m->cost_ns[leaf] : 0;
+}
+
+void tdx_module_set_tdcall_cost(struct tdx_module *m, uint64_t ns)
+{
+	m->tdcall_cost_ns = ns;
+}
+
+uint64_t tdx_module_calls(const struct tdx_module *m, int leaf)
+{
+	return leaf >= 0 && leaf < TDX_NR_LEAVES ? atomic_load(&m->calls[leaf]) : 0;
+}
+
+uint64_t tdx_module_accepts(const struct tdx_module *m)
+{
+	return atomic_load(&m->accepts);
+}
+
+uint64_t tdx_module_modeled_ns(const struct tdx_module *m)
+{
+	return atomic_load(&m->modeled_ns);
+}
+
+static uint64_t splitmix64(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ULL;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	return x ^ (x >> 31);
+}
+
+/* The operand a real contention would name for this leaf, or 0 if the leaf
+ * takes no lock that KVM can contend on (global-lock leaves that KVM
+ * serialises itself). */
+static int busy_operand(int leaf)
+{
+	switch (leaf) {
+	case TDH_MEM_SEPT_ADD:
+	case TDH_MEM_PAGE_AUG:
+	case TDH_MEM_RANGE_BLOCK:
+	case TDH_MEM_RANGE_UNBLOCK:
+	case TDH_MEM_PAGE_REMOVE:
+	case TDH_MEM_SEPT_REMOVE:
+	case TDH_MEM_PAGE_PROMOTE:
+	case TDH_MEM_PAGE_DEMOTE:
+	case TDH_MEM_PAGE_RELOCATE:
+	case TDH_MEM_SEPT_RD:
+	case TDH_VP_ENTER:
+		return TDX_OPERAND_ID_SEPT;
+	case TDH_MEM_TRACK:
+		return TDX_OPERAND_ID_TD_EPOCH;
+	case TDH_MEM_PAGE_ADD:
+	case TDH_MR_EXTEND:
+		return TDX_OPERAND_ID_RDX;
+	default:
+		return 0;
+	}
+}
+
+static bool inject_busy_now(struct tdx_module *m)
+{
+	uint32_t ppm = atomic_load_explicit(&m->busy_ppm, memory_order_relaxed);
+
+	if (!ppm)
+		return false;
+	return splitmix64(m->seed ^ atomic_fetch_add_explicit(&m->busy_draws, 1,
+							      memory_order_relaxed)) %
+		       1000000 < ppm;
+}
+
+uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
+{
+	uint64_t rax = regs->rax;
+	int leaf = (int)(rax & 0xFFFF);
+	unsigned version = (unsigned)((rax >> 16) & 0xFF);
+	int operand;
+
+	if (leaf < TDX_NR_LEAVES) {
+		atomic_fetch_add_explicit(&m->calls[leaf], 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&m->modeled_ns, m->cost_ns[leaf],
+					  memory_order_relaxed);
+	}
+	if ((rax >> 24) || leaf >= TDX_NR_LEAVES || !handlers[leaf])
+		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
+	if (version > 1 || (version == 1 && leaf != TDH_MEM_SEPT_ADD &&
+			    leaf != TDH_MEM_SEPT_REMOVE && leaf != TDH_MEM_PAGE_PROMOTE))
+		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
+	operand = busy_operand(leaf);
+	if (operand && inject_busy_now(m)) {
+		regs->rcx = regs->rdx = 0;
+		return regs->rax = TDX_OPERAND_BUSY + (uint64_t)operand;
+	}
+	return regs->rax = handlers[leaf](m, regs);
+}
+
+struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index)
+{
+	if (index == 0 || index > TDX_MAX_TDS)
+		return NULL;
+	return atomic_load_explicit(&m->tds[index], memory_order_acquire);
+}
+
+struct tdx_td *tdx_td_of_tdr_pfn(struct tdx_module *m, pfn_t tdr)
+{
+	uint64_t e;
+	struct tdx_td *td;
+
+	if (!pamt_covers(&m->pamt, tdr))
+		return NULL;
+	e = atomic_load_explicit(pamt_entry(&m->pamt, tdr, 0), memory_order_acquire);
+	if (pamt_pt(e) != PT_TDR)
+		return NULL;
+	td = tdx_td_by_index(m, pamt_owner(e));
+	return td && td->tdr == tdr ? td : NULL;
+}
+
+struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
+				   struct tdx_td **tdp)
+{
+	uint64_t e;
+	struct tdx_td *td;
+
+	if (!pamt_covers(&m->pamt, tdvpr))
+		return NULL;
+	e = atomic_load_explicit(pamt_entry(&m->pamt, tdvpr, 0), memory_order_acquire);
+	if (pamt_pt(e) != PT_TDVPR)
+		return NULL;
+	td = tdx_td_by_index(m, pamt_owner(e));
+	if (!td)
+		return NULL;
+	for (unsigned i = 0; i < td->nr_vcpus; i++) {
+		if (td->vcpus[i].tdvpr == tdvpr) {
+			if (tdp)
+				*tdp = td;
+			return &td->vcpus[i];
+		}
+	}
+	return NULL;
+}
+
+void tdx_hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
+		 struct tdx_hw_walk *out)
+{
+	struct tdx_td *td = NULL;
+	struct tdx_vcpu *v = tdx_vcpu_of_tdvpr(m, hpa_to_pfn(tdvpr), &td);
+	_Atomic uint64_t *table;
+	unsigned level;
+
+	*out = (struct tdx_hw_walk){ .kind = TDX_HW_VIOLATION };
+	if (!v || (gpa >> td->gpaw_bit))
+		return;
+	out->keyid = td->hkid;
+	table = tdx_sept_page(m, td, td->sept_root);
+	for (level = td->pwl;; level--) {
+		uint64_t e = atomic_load_explicit(&table[sept_index(gpa, level)],
+						  memory_order_acquire) & ~SEPT_LOCK_BITS;
+		enum tdx_sept_state s = sept_state(e);
+
+		out->level = level;
+		if (sept_is_leaf(e)) {
+			uint64_t off = gpa & ((PAGE_SIZE << (9 * level)) - 1) & PAGE_MASK;
+
+			if (s == SEPT_MAPPED || s == SEPT_PENDING) {
+				out->kind = s == SEPT_MAPPED ? TDX_HW_MAPPED : TDX_HW_PENDING;
+				out->hpa = (sept_hpa(e) & ~((PAGE_SIZE << (9 * level)) - 1)) + off;
+			}
+			return;
+		}
+		if (!sept_is_present(e) || level == 0)
+			return;
+		table = tdx_sept_page(m, td, hpa_to_pfn(sept_hpa(e)));
+	}
+}
+
+bool tdx_debug_sept_state(struct tdx_module *m, hpa_t tdr, uint64_t gpa,
+			  unsigned level, enum tdx_sept_state *state,
+			  hpa_t *hpa, unsigned *stopped_level)
+{
+	struct tdx_td *td = tdx_td_of_tdr_pfn(m, hpa_to_pfn(tdr));
+	_Atomic uint64_t *table;
+
+	if (!td || td->sept_root == 0 || (gpa >> td->gpaw_bit) || level > td->pwl)
+		return false;
+	table = tdx_sept_page(m, td, td->sept_root);
+	for (unsigned l = td->pwl;; l--) {
+		uint64_t e = atomic_load_explicit(&table[sept_index(gpa, l)],
+						  memory_order_acquire) & ~SEPT_LOCK_BITS;
+
+		if (stopped_level)
+			*stopped_level = l;
+		*state = sept_state(e);
+		if (hpa)
+			*hpa = sept_hpa(e);
+		if (l == level)
+			return true;
+		if (!sept_is_present(e) || sept_is_leaf(e))
+			return *state == SEPT_FREE;
+		table = tdx_sept_page(m, td, hpa_to_pfn(sept_hpa(e)));
+	}
+}
+
+void tdx_debug_pamt(struct tdx_module *m, pfn_t pfn, enum tdx_page_type *pt,
+		    hpa_t *owner_tdr, unsigned *size_level)
+{
+	unsigned size = 0;
+	uint64_t e;
+	struct tdx_td *td;
+
+	*pt = PT_NDA;
+	*owner_tdr = 0;
+	if (size_level)
+		*size_level = 0;
+	if (!pamt_covers(&m->pamt, pfn))
+		return;
+	e = atomic_load(pamt_walk(&m->pamt, pfn, &size));
+	*pt = pamt_pt(e);
+	if (size_level)
+		*size_level = size;
+	td = *pt == PT_NDA ? NULL : tdx_td_by_index(m, pamt_owner(e));
+	*owner_tdr = td ? pfn_to_hpa(td->tdr) : 0;
+}
+
+uint64_t tdx_debug_td_pages(struct tdx_module *m, hpa_t tdr)
+{
+	struct tdx_td *td = tdx_td_of_tdr_pfn(m, hpa_to_pfn(tdr));
+	uint64_t n = 0;
+
+	if (!td)
+		return 0;
+	for (uint64_t i = 0; i < m->pamt.nr; i++) {
+		pfn_t pfn = m->pamt.base + i;
+		unsigned size;
+		uint64_t e;
+
+		/* Untouched PAMT pages read as zero and cost nothing; skip a
+		 * whole 2M group when neither its 2M nor 1G entry is set and
+		 * its first 4K entry page is absent is not knowable cheaply, so
+		 * walk every entry (a debug path). */
+		e = atomic_load(pamt_walk(&m->pamt, pfn, &size));
+		if (pamt_pt(e) != PT_NDA && pamt_owner(e) == td->index)
+			n++;
+	}
+	return n;
+}
+
+uint64_t tdx_debug_chldcnt(struct tdx_module *m, hpa_t tdr)
+{
+	struct tdx_td *td = tdx_td_of_tdr_pfn(m, hpa_to_pfn(tdr));
+
+	return td ? atomic_load(&td->chldcnt) : 0;
+}
+
+unsigned tdx_debug_nr_tds(struct tdx_module *m)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 1; i <= TDX_MAX_TDS; i++)
+		n += atomic_load(&m->tds[i]) != NULL;
+	return n;
+}
+
+bool tdx_debug_mrtd(struct tdx_module *m, hpa_t tdr, uint8_t mrtd[48])
+{
+	struct tdx_td *td = tdx_td_of_tdr_pfn(m, hpa_to_pfn(tdr));
+
+	if (!td || !td->mrtd_final)
+		return false;
+	memcpy(mrtd, td->mrtd, 48);
+	return true;
+}
+
+static void sept_foreach_table(struct tdx_module *m, struct tdx_td *td,
+			       pfn_t table_pfn, unsigned level, uint64_t base,
+			       void (*fn)(uint64_t, unsigned, enum tdx_sept_state,
+					  hpa_t, void *),
+			       void *arg)
+{
+	_Atomic uint64_t *table = tdx_sept_page(m, td, table_pfn);
+
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t e = atomic_load(&table[i]) & ~SEPT_LOCK_BITS;
+		uint64_t gpa = base + ((uint64_t)i << (12 + 9 * level));
+		enum tdx_sept_state s = sept_state(e);
+
+		if (s == SEPT_FREE)
+			continue;
+		fn(gpa, level, s, sept_hpa(e), arg);
+		if ((s == SEPT_NL_MAPPED || s == SEPT_NL_BLOCKED) && level > 0)
+			sept_foreach_table(m, td, hpa_to_pfn(sept_hpa(e)), level - 1,
+					   gpa, fn, arg);
+	}
+}
+
+void tdx_debug_sept_foreach(struct tdx_module *m, hpa_t tdr,
+			    void (*fn)(uint64_t gpa, unsigned level,
+				       enum tdx_sept_state state, hpa_t hpa,
+				       void *arg),
+			    void *arg)
+{
+	struct tdx_td *td = tdx_td_of_tdr_pfn(m, hpa_to_pfn(tdr));
+
+	if (td && td->sept_root)
+		sept_foreach_table(m, td, td->sept_root, td->pwl, 0, fn, arg);
+}

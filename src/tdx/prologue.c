@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The common prologue of the host memory SEAMCALLs (tdx-module-sept.md §3),
+ * split into its steps so each handler runs them in the module's order, and
+ * the release of everything a call holds. Which error wins when several
+ * preconditions fail is decided here by that order alone.
+ */
+#include "tdx/tdx_internal.h"
+
+void sept_ctx_init(struct sept_ctx *c, struct tdx_module *m,
+		   struct seamcall_regs *regs, int leaf)
+{
+	*c = (struct sept_ctx){ .m = m, .regs = regs, .leaf = leaf };
+}
+
+void sept_ctx_release(struct sept_ctx *c)
+{
+	if (c->entry) {
+		atomic_fetch_and_explicit(c->entry, ~SEPT_TDEL, memory_order_release);
+		c->entry = NULL;
+	}
+	while (c->nr_pamt_locks > 0) {
+		c->nr_pamt_locks--;
+		lockword_release(c->pamt_locks[c->nr_pamt_locks],
+				 c->pamt_excl[c->nr_pamt_locks]);
+	}
+	if (c->tree_locked) {
+		sharex_release(&c->td->sept_lock, c->tree_locked == 2);
+		c->tree_locked = 0;
+	}
+	if (c->op_state_locked) {
+		sharex_release(&c->td->op_state_lock, false);
+		c->op_state_locked = false;
+	}
+	if (c->tdr_lock) {
+		lockword_release(c->tdr_lock, c->tdr_excl);
+		c->tdr_lock = NULL;
+	}
+}
+
+uint64_t tdx_check_hpa(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
+		       unsigned operand)
+{
+	uint64_t align = PAGE_SIZE << (9 * size_level);
+
+	/* Key-id bits sit at and above HOST_MAX_PA_BITS: an HPA handed to the
+	 * module must carry none, and must be below MAX_PA. */
+	if ((hpa & (align - 1)) || (hpa >> HOST_MAX_PA_BITS))
+		return TDX_OPERAND_INVALID + operand;
+	if (!pamt_covers(&c->m->pamt, hpa_to_pfn(hpa)) ||
+	    !pamt_covers(&c->m->pamt, hpa_to_pfn(hpa) + (align >> PAGE_SHIFT) - 1))
+		return TDX_OPERAND_ADDR_RANGE_ERROR + operand;
+	return TDX_SUCCESS;
+}
+
+uint64_t tdx_lock_page(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
+		       bool excl, enum tdx_page_type expected, unsigned operand,
+		       _Atomic uint64_t **entry_out)
+{
+	_Atomic uint64_t *e;
+	unsigned walked_size;
+	uint64_t status = tdx_check_hpa(c, hpa, size_level, operand);
+
+	if (status != TDX_SUCCESS)
+		return status;
+	if (c->nr_pamt_locks == SEPT_CTX_MAX_PAMT_LOCKS)
+		return TDX_OPERAND_BUSY + operand; /* cannot happen: fixed per leaf */
+	/*
+	 * A free (PT_NDA) page is looked up at the size asked for; an assigned
+	 * one by the PAMT walk, which stops at a large PT_REG page, so asking for
+	 * a 4K page inside a 2M page finds a 2M entry: a size mismatch.
+	 */
+	e = expected == PT_NDA ? pamt_entry(&c->m->pamt, hpa_to_pfn(hpa), size_level)
+			       : pamt_walk(&c->m->pamt, hpa_to_pfn(hpa), &walked_size);
+	if (expected == PT_NDA)
+		walked_size = size_level;
+	if (lockword_try(e, excl, true, LOCK_HOST) != LOCK_OK)
+		return TDX_OPERAND_BUSY + operand;
+	c->pamt_locks[c->nr_pamt_locks] = e;
+	c->pamt_excl[c->nr_pamt_locks] = excl;
+	c->nr_pamt_locks++;
+	if (pamt_pt(atomic_load_explicit(e, memory_order_acquire)) != expected ||
+	    walked_size != size_level)
+		return TDX_PAGE_METADATA_INCORRECT + operand;
+	if (expected == PT_NDA && size_level == 1 &&
+	    !pamt_2m_range_free(&c->m->pamt, hpa_to_pfn(hpa)))
+		return TDX_PAGE_METADATA_INCORRECT + operand;
+	if (entry_out)
+		*entry_out = e;
+	return TDX_SUCCESS;
+}
+
+uint64_t tdx_lock_tdr(struct sept_ctx *c, uint64_t tdr_hpa, unsigned operand,
+		      bool excl)
+{
+	_Atomic uint64_t *e;
+	uint64_t status = tdx_check_hpa(c, tdr_hpa, 0, operand);
+
+	if (status != TDX_SUCCESS)
+		return status;
+	e = pamt_entry(&c->m->pamt, hpa_to_pfn(tdr_hpa), 0);
+	if (lockword_try(e, excl, true, LOCK_HOST) != LOCK_OK)
+		return TDX_OPERAND_BUSY + operand;
+	c->tdr_lock = e;
+	c->tdr_excl = excl;
+	if (pamt_pt(atomic_load_explicit(e, memory_order_acquire)) != PT_TDR)
+		return TDX_PAGE_METADATA_INCORRECT + operand;
+	c->td = tdx_td_by_index(c->m, pamt_owner(atomic_load_explicit(e, memory_order_acquire)));
+	if (!c->td || c->td->tdr != hpa_to_pfn(tdr_hpa))
+		return TDX_PAGE_METADATA_INCORRECT + operand;
+	return TDX_SUCCESS;
+}
+
+uint64_t tdx_check_td_keys(struct sept_ctx *c)
+{
+	if (c->td->fatal)
+		return TDX_TD_FATAL;
+	if (atomic_load(&c->td->lifecycle) != TD_KEYS_CONFIGURED)
+		return TDX_TD_KEYS_NOT_CONFIGURED;
+	if (c->td->num_tdcx < TDX_NUM_TDCS_PAGES)
+		return TDX_TDCS_NOT_ALLOCATED;
+	return TDX_SUCCESS;
+}
+
+uint64_t tdx_check_op_state(struct sept_ctx *c, bool lock)
+{
+	if (lock) {
+		if (sharex_try(&c->td->op_state_lock, false, true, LOCK_HOST) != LOCK_OK)
+			return TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE;
+		c->op_state_locked = true;
+	}
+	if (!tdx_op_state_allowed(c->leaf, (enum td_op_state)atomic_load(&c->td->op_state)))
+		return TDX_OP_STATE_INCORRECT;
+	return TDX_SUCCESS;
+}
+
+uint64_t tdx_check_page_info(struct sept_ctx *c, uint64_t rcx,
+			     unsigned min_level, unsigned max_level)
+{
+	unsigned level = (unsigned)(rcx & 7);
+	uint64_t gpa = rcx & ~0xFFFULL;
+
+	/* bits 11:3 and 63:52 are reserved */
+	if ((rcx & 0xFF8ULL) || (rcx >> 52))
+		return TDX_OPERAND_INVALID + TDX_OPERAND_ID_RCX;
+	if (level < min_level || level > max_level)
+		return TDX_OPERAND_INVALID + TDX_OPERAND_ID_RCX;
+	if (gpa & ((PAGE_SIZE << (9 * level)) - 1))
+		return TDX_OPERAND_INVALID + TDX_OPERAND_ID_RCX;
+	c->gpa = gpa;
+	c->level = level;
+	return TDX_SUCCESS;
+}
+
+uint64_t tdx_check_private_gpa(struct sept_ctx *c)
+{
+	/* The shared bit must be clear; with GPAW 48, bits 51:48 must be 0. */
+	if (c->gpa >> c->td->gpaw_bit)
+		return TDX_OPERAND_INVALID + TDX_OPERAND_ID_RCX;
+	return TDX_SUCCESS;
+}
+
+uint64_t tdx_lock_sept_tree(struct sept_ctx *c, bool excl)
+{
+	if (sharex_try(&c->td->sept_lock, excl, false, LOCK_HOST) != LOCK_OK)
+		return TDX_OPERAND_BUSY + TDX_OPERAND_ID_SEPT;
+	c->tree_locked = excl ? 2 : 1;
+	return TDX_SUCCESS;
+}
+
+uint64_t tdx_lock_entry(struct sept_ctx *c)
+{
+	uint64_t old = atomic_fetch_or_explicit(c->walk_entry, SEPT_TDEL,
+						memory_order_acquire);
+
+	if (old & SEPT_TDEL) {
+		/* Held by another host call or by a guest ACCEPT: claim host
+		 * priority so the guest backs off (§11.1), report the cached
+		 * entry. */
+		atomic_fetch_or_explicit(c->walk_entry, SEPT_HP, memory_order_relaxed);
+		tdx_set_entry_details(c, c->walk_value, c->walk_level);
+		return TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
+	}
+	if (old & SEPT_HP)
+		atomic_fetch_and_explicit(c->walk_entry, ~SEPT_HP, memory_order_relaxed);
+	c->entry = c->walk_entry;
+	return TDX_SUCCESS;
+}
+
+uint64_t tdx_check_entry_state(struct sept_ctx *c)
+{
+	c->walk_value = atomic_load_explicit(c->walk_entry, memory_order_acquire) &
+			~SEPT_LOCK_BITS;
+	if (!tdx_sept_state_allowed(c->leaf, sept_state(c->walk_value))) {
+		tdx_set_entry_details(c, c->walk_value, c->walk_level);
+		return TDX_EPT_ENTRY_STATE_INCORRECT + TDX_OPERAND_ID_RCX;
+	}
+	return TDX_SUCCESS;
+}
+
+uint64_t tdx_mem_prologue(struct sept_ctx *c, unsigned min_level,
+			  unsigned max_level, bool tree_excl, bool check_state)
+{
+	struct seamcall_regs *r = c->regs;
+	uint64_t rcx = r->rcx, rdx = r->rdx, status;
+
+	r->rcx = r->rdx = 0;
+	if (c->leaf == TDH_MEM_SEPT_ADD || c->leaf == TDH_MEM_PAGE_DEMOTE) {
+		/* RDX is a handle with flags: bit 0 flag, 11:1 and 63:52
+		 * reserved. */
+		if ((rdx & 0xFFEULL) || (rdx >> 52))
+			return TDX_OPERAND_INVALID + TDX_OPERAND_ID_RDX;
+		rdx &= ~0xFFFULL;
+	}
+	if ((status = tdx_lock_tdr(c, rdx, TDX_OPERAND_ID_RDX, false)) ||
+	    (status = tdx_check_td_keys(c)) ||
+	    (status = tdx_check_op_state(c, true)) ||
+	    (status = tdx_check_page_info(c, rcx, min_level,
+					  max_level > c->td->pwl ? c->td->pwl : max_level)) ||
+	    (status = tdx_check_private_gpa(c)) ||
+	    (status = tdx_lock_sept_tree(c, tree_excl)) ||
+	    (status = tdx_walk(c)) ||
+	    (status = tdx_lock_entry(c)))
+		return status;
+	if (check_state)
+		return tdx_check_entry_state(c);
+	c->walk_value = atomic_load_explicit(c->walk_entry, memory_order_acquire) &
+			~SEPT_LOCK_BITS;
+	return TDX_SUCCESS;
+}
+
+void tdx_entry_commit(struct sept_ctx *c, uint64_t value)
+{
+	uint64_t old = atomic_load_explicit(c->entry, memory_order_relaxed);
+
+	/* Keep TDEL (still ours) and HP (set by a contender at any time). */
+	while (!atomic_compare_exchange_weak_explicit(
+		c->entry, &old, (value & ~SEPT_LOCK_BITS) | (old & SEPT_LOCK_BITS),
+		memory_order_release, memory_order_relaxed))
+		;
+	c->walk_value = value & ~SEPT_LOCK_BITS;
+}
+
+bool tdx_is_tlb_tracked(struct tdx_td *td, uint32_t bepoch)
+{
+	uint32_t e = tdx_current_epoch(td);
+
+	if (bepoch + 1 == e)
+		return atomic_load_explicit(&td->refcount[bepoch & 1],
+					    memory_order_acquire) == 0;
+	return bepoch + 1 < e;
+}

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the emulated TDX module: its data (PAMT, TDR/TDCS control state, vCPU
+ * state, epochs) and the steps every SEAMCALL handler is built from. One file
+ * per SEAMCALL (tdh_*.c, tdg_*.c), as in the TDX module's source layout; each
+ * handler runs the common prologue of tdx-module-sept.md §3 in its order, so
+ * that when several preconditions fail the same error wins as on hardware.
+ *
+ * Lock discipline (§11): every lock is a try-lock; a handler records what it
+ * holds in its struct sept_ctx and releases everything at one exit point
+ * (sept_ctx_release), in reverse order. Nothing is committed before every
+ * check has passed: the commit part of a handler cannot fail.
+ */
+#ifndef TDXMMU_TDX_INTERNAL_H
+#define TDXMMU_TDX_INTERNAL_H
+
+#include <nettle/sha2.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "host/host_mem.h"
+#include "tdx/sept.h"
+#include "tdx/seamcall.h"
+#include "tdx/tdx_locks.h"
+#include "tdx/tdx_module.h"
+#include "tdx/tdx_status.h"
+
+/* ---- PAMT (§2.2) ------------------------------------------------------- */
+
+/*
+ * One 64-bit word per page per page size (the real entry is 16 bytes; the
+ * model packs it into 8 to stay within its memory budget):
+ *   bits 15:0  host-priority sharex lock (tdx_locks.h)
+ *   bits 19:16 page type (enum tdx_page_type)
+ *   bits 31:20 owner: index of the TD in the module's TD table (0 = none),
+ *              standing for the real entry's TDR PA
+ *   bits 63:32 bepoch: the TD epoch at RANGE.BLOCK time (the real field is
+ *              64 bits with a migration flag; the model never migrates)
+ */
+#define PAMT_PT_SHIFT 16
+#define PAMT_PT_MASK (0xFULL << PAMT_PT_SHIFT)
+#define PAMT_OWNER_SHIFT 20
+#define PAMT_OWNER_MASK (0xFFFULL << PAMT_OWNER_SHIFT)
+#define PAMT_BEPOCH_SHIFT 32
+#define TDX_MAX_TDS 4095
+
+struct pamt {
+	pfn_t base;        /* first frame of the TDMR */
+	uint64_t nr;       /* frames covered */
+	_Atomic uint64_t *e4k, *e2m, *e1g;
+};
+
+static inline enum tdx_page_type pamt_pt(uint64_t e)
+{
+	return (enum tdx_page_type)((e & PAMT_PT_MASK) >> PAMT_PT_SHIFT);
+}
+static inline unsigned pamt_owner(uint64_t e)
+{
+	return (unsigned)((e & PAMT_OWNER_MASK) >> PAMT_OWNER_SHIFT);
+}
+static inline uint32_t pamt_bepoch(uint64_t e)
+{
+	return (uint32_t)(e >> PAMT_BEPOCH_SHIFT);
+}
+
+int pamt_init(struct pamt *p, pfn_t base, uint64_t nr);
+void pamt_fini(struct pamt *p);
+bool pamt_covers(const struct pamt *p, pfn_t pfn);
+/* The entry of pfn's page at `size_level` (0 4K, 1 2M, 2 1G). */
+_Atomic uint64_t *pamt_entry(struct pamt *p, pfn_t pfn, unsigned size_level);
+/* The PAMT walk: 1G, then 2M, then 4K, stopping at the first PT_REG entry;
+ * returns that entry and its size level. */
+_Atomic uint64_t *pamt_walk(struct pamt *p, pfn_t pfn, unsigned *size_level);
+/* Rewrites the fields of an entry the caller holds locked, keeping the lock
+ * bits (other threads may set the HP bit at any time). */
+void pamt_set(_Atomic uint64_t *e, enum tdx_page_type pt, unsigned owner,
+	      uint32_t bepoch);
+void pamt_set_bepoch(_Atomic uint64_t *e, uint32_t bepoch);
+/* All 512 4K entries of the 2M range at pfn (2M aligned) are PT_NDA. */
+bool pamt_2m_range_free(struct pamt *p, pfn_t pfn);
+
+/* ---- TD control state (TDR + TDCS, §2.1) --------------------------------- */
+
+enum td_lifecycle {
+	TD_HKID_ASSIGNED = 0,
+	TD_KEYS_CONFIGURED = 1,
+	TD_BLOCKED = 2,
+	TD_TEARDOWN = 3,
+};
+
+enum td_op_state {
+	OP_UNINITIALIZED = 0,
+	OP_INITIALIZED = 1,
+	OP_RUNNABLE = 2,
+	OP_LIVE_EXPORT = 3,
+	OP_PAUSED_EXPORT = 4,
+	OP_POST_EXPORT = 5,
+	OP_MEMORY_IMPORT = 6,
+	OP_STATE_IMPORT = 7,
+	OP_POST_IMPORT = 8,
+	OP_LIVE_IMPORT = 9,
+	OP_FAILED_IMPORT = 10,
+	OP_NR_STATES,
+};
+
+#define TDX_MAX_VCPUS_PER_TD 64
+
+struct tdx_vcpu {
+	pfn_t tdvpr;
+	unsigned index;
+	bool initialized;   /* TDH.VP.INIT done */
+	bool associated;    /* has run on an LP since the last VP.FLUSH */
+	/* Guest-mode bookkeeping for TLB tracking (§6). Written by the vCPU's
+	 * own thread (VP.ENTER / TD exit) only. */
+	bool in_guest;
+	uint64_t vcpu_epoch;
+};
+
+struct tdx_td {
+	unsigned index;              /* owner id in the PAMT */
+	pfn_t tdr;
+	_Atomic int lifecycle;       /* enum td_lifecycle */
+	bool fatal;
+	unsigned hkid;
+	unsigned num_tdcx;
+	pfn_t tdcx[TDX_NUM_TDCS_PAGES];
+	_Atomic uint64_t chldcnt;    /* 4K-equivalents owned by the TD */
+
+	/* TDCS */
+	_Atomic int op_state;        /* enum td_op_state */
+	struct sharex_lock op_state_lock;  /* host-priority sharex */
+	struct sharex_lock sept_lock;      /* the S-EPT tree lock */
+	unsigned pwl;                /* 3: 4-level S-EPT, 4: 5-level */
+	unsigned gpaw_bit;           /* 47 or 51: the shared bit */
+	bool pending_ve_disable;     /* ATTRIBUTES.SEPT_VE_DISABLE */
+	pfn_t sept_root;             /* TDCS page TDX_TDCS_SEPT_ROOT_INDEX */
+	uint16_t max_vcpus;
+
+	/* TLB tracking (§6) */
+	struct sharex_lock epoch_lock;
+	_Atomic uint64_t td_epoch;
+	_Atomic uint32_t refcount[2];
+
+	/* Measurement: protected by the TDR lock taken exclusively by PAGE.ADD,
+	 * MR.EXTEND and MR.FINALIZE. */
+	struct sha512_ctx mrtd_ctx;
+	uint8_t mrtd[48];
+	bool mrtd_final;
+
+	unsigned nr_vcpus;
+	struct tdx_vcpu vcpus[TDX_MAX_VCPUS_PER_TD];
+};
+
+/* ---- the module -------------------------------------------------------- */
+
+struct tdx_module {
+	struct host_mem *hm;
+	struct pamt pamt;
+
+	pthread_mutex_t td_table_lock; /* TD table changes (create/reclaim) */
+	struct tdx_td *_Atomic tds[TDX_MAX_TDS + 1]; /* by owner index */
+	bool hkid_used[HOST_MAX_KEYID + 1];
+
+	/* fault injection */
+	_Atomic uint32_t busy_ppm;
+	uint64_t seed;
+	_Atomic uint64_t busy_draws;
+
+	/* counters and cost model */
+	_Atomic uint64_t calls[TDX_NR_LEAVES];
+	_Atomic uint64_t accepts;
+	_Atomic uint64_t modeled_ns;
+	uint64_t cost_ns[TDX_NR_LEAVES];
+	uint64_t tdcall_cost_ns;
+};
+
+/* TD lookups. By TDR: the PAMT entry must be PT_TDR owned by a live TD. */
+struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index);
+struct tdx_td *tdx_td_of_tdr_pfn(struct tdx_module *m, pfn_t tdr);
+/* The vCPU whose TDVPR is tdvpr (and its TD), or NULL. */
+struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
+				   struct tdx_td **td);
+
+/* Allowed OP_STATEs per leaf (§3.1), allowed entry states per leaf (§3.2). */
+bool tdx_op_state_allowed(int leaf, enum td_op_state s);
+bool tdx_op_state_tracking_required(enum td_op_state s);
+bool tdx_sept_state_allowed(int leaf, enum tdx_sept_state s);
+bool tdx_sept_state_tlb_tracking_required(enum tdx_sept_state s);
+bool tdx_sept_state_any_blocked(enum tdx_sept_state s);
+
+/* ---- a SEAMCALL in flight: held locks and walk result -------------------- */
+
+#define SEPT_CTX_MAX_PAMT_LOCKS 4
+
+struct sept_ctx {
+	struct tdx_module *m;
+	struct seamcall_regs *regs;
+	int leaf;
+	struct tdx_td *td;
+
+	/* held locks, released in reverse by sept_ctx_release() */
+	_Atomic uint64_t *tdr_lock;
+	bool tdr_excl;
+	bool op_state_locked;
+	int tree_locked;             /* 0 none, 1 shared, 2 exclusive */
+	_Atomic uint64_t *pamt_locks[SEPT_CTX_MAX_PAMT_LOCKS];
+	bool pamt_excl[SEPT_CTX_MAX_PAMT_LOCKS];
+	unsigned nr_pamt_locks;
+	_Atomic uint64_t *entry;     /* locked S-EPT entry, or NULL */
+
+	/* page info from RCX and walk result */
+	uint64_t gpa;
+	unsigned level;
+	_Atomic uint64_t *walk_entry; /* entry at the requested level */
+	uint64_t walk_value;          /* its value (lock bits clear) */
+	unsigned walk_level;          /* level where the walk stopped */
+};
+
+void sept_ctx_init(struct sept_ctx *c, struct tdx_module *m,
+		   struct seamcall_regs *regs, int leaf);
+void sept_ctx_release(struct sept_ctx *c);
+
+/* The prologue steps of §3, each returning TDX_SUCCESS or the status that
+ * ends the call. */
+/* Step 2: the TDR operand (HPA checks, PAMT lock, PT_TDR). */
+uint64_t tdx_lock_tdr(struct sept_ctx *c, uint64_t tdr_hpa, unsigned operand,
+		      bool excl);
+/* Step 3: TD fatal / keys configured / TDCS allocated. */
+uint64_t tdx_check_td_keys(struct sept_ctx *c);
+/* Step 4: OP_STATE lock (shared, host) and the leaf's allowed OP_STATEs.
+ * `lock` false checks without locking (PAGE.ADD, MR.*: the exclusive TDR lock
+ * already excludes every other SEAMCALL). */
+uint64_t tdx_check_op_state(struct sept_ctx *c, bool lock);
+/* Step 5: page info in RCX: reserved bits, level in [min, max], alignment. */
+uint64_t tdx_check_page_info(struct sept_ctx *c, uint64_t rcx,
+			     unsigned min_level, unsigned max_level);
+/* Step 6a: the GPA is a valid private GPA of this TD. */
+uint64_t tdx_check_private_gpa(struct sept_ctx *c);
+/* Step 6b: the S-EPT tree lock. */
+uint64_t tdx_lock_sept_tree(struct sept_ctx *c, bool excl);
+/* Step 6c: walk to c->level; failure fills RCX/RDX with the stopping entry. */
+uint64_t tdx_walk(struct sept_ctx *c);
+/* Step 7: the entry lock (host flavour). */
+uint64_t tdx_lock_entry(struct sept_ctx *c);
+/* Step 8: re-read the entry; its state must be allowed for the leaf. */
+uint64_t tdx_check_entry_state(struct sept_ctx *c);
+/* Steps 2-8 for the memory leaves that share them exactly (AUG, SEPT.ADD,
+ * BLOCK, UNBLOCK, REMOVE, SEPT.REMOVE, PROMOTE, DEMOTE, RELOCATE). RANGE.BLOCK
+ * answers ALREADY_BLOCKED itself, so it passes check_state = false. */
+uint64_t tdx_mem_prologue(struct sept_ctx *c, unsigned min_level,
+			  unsigned max_level, bool tree_excl, bool check_state);
+
+/* Fills RCX/RDX with the architectural entry and its level/state (§1.6). */
+void tdx_set_entry_details(struct sept_ctx *c, uint64_t entry, unsigned level);
+/* An explicit page operand: HPA checks, PAMT lock at `size_level`, and the
+ * expected page type. */
+uint64_t tdx_lock_page(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
+		       bool excl, enum tdx_page_type expected, unsigned operand,
+		       _Atomic uint64_t **entry_out);
+/* HPA operand checks only: alignment to size_level, key-id bits, MAX_PA
+ * (OPERAND_INVALID), inside the TDMR (OPERAND_ADDR_RANGE_ERROR). */
+uint64_t tdx_check_hpa(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
+		       unsigned operand);
+
+/* Writes a new value into the entry the context holds locked; the entry
+ * stays locked until sept_ctx_release(). */
+void tdx_entry_commit(struct sept_ctx *c, uint64_t value);
+
+/* The S-EPT page at pfn as an array of 512 entries (module access). */
+_Atomic uint64_t *tdx_sept_page(struct tdx_module *m, struct tdx_td *td,
+				pfn_t pfn);
+/* Fills a new S-EPT page with FREE entries. */
+void tdx_sept_page_init(struct tdx_module *m, struct tdx_td *td, pfn_t pfn);
+
+/* ---- TLB tracking (§6) --------------------------------------------------- */
+
+/* bepoch tracked: every vCPU that could hold translations from before the
+ * block has exited since a TRACK. */
+bool tdx_is_tlb_tracked(struct tdx_td *td, uint32_t bepoch);
+static inline uint32_t tdx_current_epoch(struct tdx_td *td)
+{
+	return (uint32_t)atomic_load_explicit(&td->td_epoch, memory_order_acquire);
+}
+
+/* ---- SEAMCALL handlers, one per file ------------------------------------- */
+
+typedef uint64_t seamcall_fn(struct tdx_module *m, struct seamcall_regs *r);
+
+seamcall_fn tdh_vp_enter;
+seamcall_fn tdh_mng_addcx;
+seamcall_fn tdh_mem_page_add;
+seamcall_fn tdh_mem_sept_add;
+seamcall_fn tdh_mem_page_relocate;
+seamcall_fn tdh_mem_page_aug;
+seamcall_fn tdh_mem_range_block;
+seamcall_fn tdh_mng_key_config;
+seamcall_fn tdh_mng_create;
+seamcall_fn tdh_vp_create;
+seamcall_fn tdh_mem_page_demote;
+seamcall_fn tdh_mr_extend;
+seamcall_fn tdh_mr_finalize;
+seamcall_fn tdh_vp_flush;
+seamcall_fn tdh_mng_vpflushdone;
+seamcall_fn tdh_mng_key_freeid;
+seamcall_fn tdh_mng_init;
+seamcall_fn tdh_vp_init;
+seamcall_fn tdh_mem_page_promote;
+seamcall_fn tdh_mem_sept_rd;
+seamcall_fn tdh_phymem_page_reclaim;
+seamcall_fn tdh_mem_page_remove;
+seamcall_fn tdh_mem_sept_remove;
+seamcall_fn tdh_mem_track;
+seamcall_fn tdh_mem_range_unblock;
+seamcall_fn tdh_phymem_cache_wb;
+seamcall_fn tdh_phymem_page_wbinvd;
+
+#endif /* TDXMMU_TDX_INTERNAL_H */

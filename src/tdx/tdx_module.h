@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The emulated TDX module as the rest of the platform sees it, apart from
+ * SEAMCALLs (seamcall.h):
+ *  - creation, configuration (fault injection, cost model) and counters, for
+ *    the platform that owns the module;
+ *  - the CPU's side: the hardware walk of the Secure EPT (read-only, never a
+ *    SEAMCALL), the TD-exit path, and the guest's TDCALLs;
+ *  - an observer's view for checks (expect-sept, the invariant checker),
+ *    which changes nothing and counts nothing.
+ * KVM code must not include this header: it reaches the module only through
+ * seamcall.h.
+ */
+#ifndef TDXMMU_TDX_MODULE_H
+#define TDXMMU_TDX_MODULE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "host/host_mem.h"
+#include "tdx/seamcall.h"
+
+struct tdx_module;
+
+/* The module covers the whole host pool with one TDMR and its PAMT. */
+struct tdx_module *tdx_module_create(struct host_mem *hm, uint64_t seed);
+void tdx_module_destroy(struct tdx_module *m);
+
+/* ---- configuration --------------------------------------------------- */
+
+/* A share (parts per million) of SEAMCALLs that can contend returns
+ * TDX_OPERAND_BUSY (with the operand a real contention would name) before
+ * doing anything. Seeded; deterministic on one thread. */
+void tdx_module_inject_busy(struct tdx_module *m, uint32_t ppm);
+void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns);
+uint64_t tdx_module_cost(const struct tdx_module *m, int leaf);
+/* Cost of one guest TDCALL (TDG.MEM.PAGE.ACCEPT) in ns. */
+void tdx_module_set_tdcall_cost(struct tdx_module *m, uint64_t ns);
+
+/* ---- counters -------------------------------------------------------- */
+
+uint64_t tdx_module_calls(const struct tdx_module *m, int leaf);
+uint64_t tdx_module_accepts(const struct tdx_module *m);
+/* Modeled TDX hardware time: sum of per-leaf latencies of every call. */
+uint64_t tdx_module_modeled_ns(const struct tdx_module *m);
+
+/* ---- the CPU's side ---------------------------------------------------- */
+
+/* What a hardware walk of the Secure EPT found for one GPA. */
+enum tdx_hw_walk_kind {
+	TDX_HW_MAPPED,    /* leaf MAPPED: access allowed */
+	TDX_HW_PENDING,   /* leaf PENDING: #VE (or TD exit if SEPT_VE_DISABLE) */
+	TDX_HW_VIOLATION, /* anything else: EPT violation, TD exit to the VMM */
+};
+struct tdx_hw_walk {
+	enum tdx_hw_walk_kind kind;
+	hpa_t hpa;       /* frame of the 4K page that contains gpa (MAPPED,
+			    PENDING) */
+	unsigned level;  /* level of the leaf, or where the walk stopped */
+	unsigned keyid;  /* the TD's private key id */
+};
+/* Walks the S-EPT of the TD whose vCPU is `tdvpr` for a private gpa. A
+ * read-only walk, as the CPU's page walker does: takes no module lock. */
+void tdx_hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
+		 struct tdx_hw_walk *out);
+
+/* The TD exit path: the vCPU leaves guest mode (epoch refcount drops, the
+ * locks TDH.VP.ENTER held while the guest ran are released). */
+void tdx_td_exit(struct tdx_module *m, hpa_t tdvpr);
+
+/* Result of a guest TDCALL that can exit to the VMM instead of returning. */
+enum tdcall_result {
+	TDCALL_RETURNED,          /* status in *status */
+	TDCALL_EXIT_EPT_VIOLATION, /* TD exit: EPT violation at gpa (ACCEPT) */
+};
+/* TDG.MEM.PAGE.ACCEPT from the guest on vCPU tdvpr: RCX = gpa | level. */
+enum tdcall_result tdg_mem_page_accept(struct tdx_module *m, hpa_t tdvpr,
+				       uint64_t rcx, uint64_t *status);
+
+/* ---- observer's view (checks, tests) ----------------------------------- */
+
+enum tdx_sept_state {
+	SEPT_FREE,
+	SEPT_NL_MAPPED,
+	SEPT_NL_BLOCKED,
+	SEPT_MAPPED,
+	SEPT_BLOCKED,
+	SEPT_PENDING,
+	SEPT_PENDING_BLOCKED,
+	SEPT_REMOVED,
+	SEPT_NR_STATES,
+};
+const char *tdx_sept_state_name(enum tdx_sept_state s);
+
+/* State of the entry for private gpa at `level` in the TD whose TDR is at
+ * tdr; FREE when the walk ends above the level at a FREE entry. Returns false
+ * if tdr names no TD, the gpa is not a valid private GPA, or the walk ends
+ * above the level at a non-FREE entry (*stopped_level says where). */
+bool tdx_debug_sept_state(struct tdx_module *m, hpa_t tdr, uint64_t gpa,
+			  unsigned level, enum tdx_sept_state *state,
+			  hpa_t *hpa, unsigned *stopped_level);
+
+/* PAMT page types (tdx-module-sept.md §2.2). */
+enum tdx_page_type {
+	PT_NDA = 0,
+	PT_RSVD = 1,
+	PT_REG = 3,
+	PT_TDR = 4,
+	PT_TDCX = 5,
+	PT_TDVPR = 6,
+	PT_EPT = 8,
+};
+/* The PAMT's view of a 4K frame: its type, the TDR it belongs to (0 if none)
+ * and the size of the page that contains it (0 = 4K, 1 = 2M, 2 = 1G). */
+void tdx_debug_pamt(struct tdx_module *m, pfn_t pfn, enum tdx_page_type *pt,
+		    hpa_t *owner_tdr, unsigned *size_level);
+/* Number of frames the PAMT assigns to the TD at tdr (any type), counted in
+ * 4K pages; and the TD's CHLDCNT. */
+uint64_t tdx_debug_td_pages(struct tdx_module *m, hpa_t tdr);
+uint64_t tdx_debug_chldcnt(struct tdx_module *m, hpa_t tdr);
+/* Number of TDs the module still knows (a TD is forgotten when its TDR is
+ * reclaimed). */
+unsigned tdx_debug_nr_tds(struct tdx_module *m);
+/* The TD measurement after TDH.MR.FINALIZE (false before). */
+bool tdx_debug_mrtd(struct tdx_module *m, hpa_t tdr, uint8_t mrtd[48]);
+
+/* Calls fn for every non-FREE S-EPT entry of the TD, in pre-order (parent
+ * before children, ascending GPA), with its level and state. */
+void tdx_debug_sept_foreach(struct tdx_module *m, hpa_t tdr,
+			    void (*fn)(uint64_t gpa, unsigned level,
+				       enum tdx_sept_state state, hpa_t hpa,
+				       void *arg),
+			    void *arg);
+
+#endif /* TDXMMU_TDX_MODULE_H */
