@@ -240,17 +240,20 @@ TDXMMU_API int tdxmmu_check(tdxmmu_td *td, char *report, size_t report_size)
 	return TDXMMU_ENOTIMPL;
 }
 
-TDXMMU_API int tdxmmu_run_file(const char *path, const struct tdxmmu_run_options *opts)
+TDXMMU_API int tdxmmu_sept_state(tdxmmu_td *td, uint64_t gpa, unsigned level, enum tdxmmu_sept_state *out)
 {
-	(void)path;
-	(void)opts;
+	(void)td;
+	(void)gpa;
+	(void)level;
+	(void)out;
 	return TDXMMU_ENOTIMPL;
 }
 
-TDXMMU_API int tdxmmu_run_string(const char *name, const char *text, const struct tdxmmu_run_options *opts)
+TDXMMU_API int tdxmmu_spte_state(tdxmmu_td *td, uint64_t gpa, enum tdxmmu_spte_state *private_ept, enum tdxmmu_spte_state *shared_ept)
 {
-	(void)name;
-	(void)text;
-	(void)opts;
+	(void)td;
+	(void)gpa;
+	(void)private_ept;
+	(void)shared_ept;
 	return TDXMMU_ENOTIMPL;
 }

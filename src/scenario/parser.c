@@ -1,0 +1,944 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The scenario parser: each line's tokens become one command with typed
+ * arguments, checked against the TD's shape (GPA width, number of vCPUs) and
+ * against the order the language imposes (td first, nothing after destroy,
+ * parallel blocks). The first error stops the parse.
+ *
+ * Commands are described by tables: positional argument kinds, then the
+ * option keys a command accepts with the kind of each value. Tokens are
+ * handled strictly left to right, so the error reported is the leftmost one,
+ * except a missing argument, which is found at the end of the line.
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scenario/lexer.h"
+#include "scenario/scenario.h"
+#include "scenario/words.h"
+
+enum arg_kind {
+	ARG_NONE,
+	ARG_ID,         /* memslot id */
+	ARG_ADDR,       /* any ADDR */
+	ARG_ADDR8,      /* an 8-byte aligned ADDR: the word accesses */
+	ARG_SLOT_BASE,  /* memslot BASE: 4K-aligned, without the shared bit */
+	ARG_SLOT_SIZE,  /* memslot SIZE: 4K-aligned, below the shared bit */
+	ARG_SIZE,       /* SIZE of a range starting at the ADDR before it */
+	ARG_BYTE,
+	ARG_VALUE,
+	ARG_LEAF,       /* a SEAMCALL mnemonic */
+	ARG_SEPT_STATE,
+};
+
+enum opt_kind {
+	OPT_MMU,
+	OPT_GPAW,
+	OPT_VCPUS,
+	OPT_ACCEPT_MODE,
+	OPT_SEED,
+	OPT_MEMORY,
+	OPT_FILL,
+	OPT_EXPECT_VALUE,
+	OPT_EXPECT_NOT,
+	OPT_EXPECT_STATUS,
+	OPT_OUTCOME,
+	OPT_LEVEL,        /* any level */
+	OPT_ACCEPT_LEVEL, /* 4K or 2M */
+	OPT_GPA,
+	OPT_PAGE,
+	OPT_ALIAS,
+	OPT_SPTE_PRIVATE,
+	OPT_SPTE_SHARED,
+};
+
+#define MAX_ARGS 3
+#define MAX_OPTS 6
+
+struct opt_desc {
+	const char *key;
+	enum opt_kind kind;
+};
+
+struct cmd_desc {
+	const char *word;                 /* as written in the script */
+	const char *name;                 /* for messages */
+	enum scn_op op;
+	enum arg_kind args[MAX_ARGS + 1]; /* ends at ARG_NONE */
+	const char *arg_names[MAX_ARGS];
+	struct opt_desc opts[MAX_OPTS + 1]; /* ends at a NULL key */
+};
+
+static const struct cmd_desc top_cmds[] = {
+	{ "td", "td", SCN_OP_TD, { ARG_NONE }, { NULL },
+	  { { "mmu", OPT_MMU }, { "gpaw", OPT_GPAW }, { "vcpus", OPT_VCPUS },
+	    { "accept", OPT_ACCEPT_MODE }, { "seed", OPT_SEED },
+	    { "memory", OPT_MEMORY } } },
+	{ "memslot", "memslot", SCN_OP_MEMSLOT,
+	  { ARG_ID, ARG_SLOT_BASE, ARG_SLOT_SIZE }, { "ID", "BASE", "SIZE" } },
+	{ "add", "add", SCN_OP_ADD, { ARG_ADDR }, { "ADDR" },
+	  { { "fill", OPT_FILL } } },
+	{ "finalize", "finalize", SCN_OP_FINALIZE },
+	{ "destroy", "destroy", SCN_OP_DESTROY },
+	{ "seamcall", "seamcall", SCN_OP_SEAMCALL, { ARG_LEAF }, { "NAME" },
+	  { { "gpa", OPT_GPA }, { "level", OPT_LEVEL }, { "page", OPT_PAGE },
+	    { "fill", OPT_FILL }, { "expect", OPT_EXPECT_STATUS } } },
+	{ "expect-spte", "expect-spte", SCN_OP_EXPECT_SPTE, { ARG_ADDR },
+	  { "ADDR" },
+	  { { "private", OPT_SPTE_PRIVATE }, { "shared", OPT_SPTE_SHARED } } },
+	{ "expect-sept", "expect-sept", SCN_OP_EXPECT_SEPT,
+	  { ARG_ADDR, ARG_SEPT_STATE }, { "ADDR", "STATE" },
+	  { { "level", OPT_LEVEL } } },
+	{ "expect-count", "expect-count", SCN_OP_EXPECT_COUNT },
+	{ "check", "check", SCN_OP_CHECK },
+	{ "parallel", "parallel", SCN_OP_PARALLEL },
+	{ "end", "end", SCN_OP_END },
+};
+
+static const struct cmd_desc vcpu_cmds[] = {
+	{ "read", "vcpu read", SCN_OP_VCPU_READ, { ARG_ADDR8 }, { "ADDR" },
+	  { { "expect", OPT_EXPECT_VALUE }, { "outcome", OPT_OUTCOME } } },
+	{ "write", "vcpu write", SCN_OP_VCPU_WRITE, { ARG_ADDR8, ARG_VALUE },
+	  { "ADDR", "VALUE" }, { { "outcome", OPT_OUTCOME } } },
+	{ "fill", "vcpu fill", SCN_OP_VCPU_FILL, { ARG_ADDR, ARG_SIZE, ARG_BYTE },
+	  { "ADDR", "SIZE", "BYTE" }, { { "outcome", OPT_OUTCOME } } },
+	{ "verify", "vcpu verify", SCN_OP_VCPU_VERIFY,
+	  { ARG_ADDR, ARG_SIZE, ARG_BYTE }, { "ADDR", "SIZE", "BYTE" },
+	  { { "outcome", OPT_OUTCOME } } },
+	/* expect= on accept is this implementation's addition. */
+	{ "accept", "vcpu accept", SCN_OP_VCPU_ACCEPT, { ARG_ADDR }, { "ADDR" },
+	  { { "level", OPT_ACCEPT_LEVEL }, { "expect", OPT_EXPECT_STATUS } } },
+	{ "mapgpa", "vcpu mapgpa", SCN_OP_VCPU_MAPGPA, { ARG_ADDR, ARG_SIZE },
+	  { "ADDR", "SIZE" }, { { "outcome", OPT_OUTCOME } } },
+};
+
+static const struct cmd_desc host_cmds[] = {
+	{ "read", "host read", SCN_OP_HOST_READ, { ARG_ADDR }, { "ADDR" },
+	  { { "expect", OPT_EXPECT_VALUE }, { "expect-not", OPT_EXPECT_NOT } } },
+	{ "write", "host write", SCN_OP_HOST_WRITE, { ARG_ADDR, ARG_VALUE },
+	  { "ADDR", "VALUE" } },
+	{ "invalidate", "host invalidate", SCN_OP_HOST_INVALIDATE,
+	  { ARG_ADDR, ARG_SIZE }, { "ADDR", "SIZE" } },
+	{ "delete-memslot", "host delete-memslot", SCN_OP_HOST_DELETE_MEMSLOT,
+	  { ARG_ID }, { "ID" } },
+	{ "zap", "host zap", SCN_OP_HOST_ZAP, { ARG_ADDR, ARG_SIZE },
+	  { "ADDR", "SIZE" }, { { "alias", OPT_ALIAS } } },
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+struct parser {
+	struct scn_script *script;
+	struct scn_error *err;
+	size_t line;
+	const struct scn_tok *toks; /* the current line */
+	size_t nr;
+	bool have_td, destroyed;
+	size_t td_line, destroy_line;
+	unsigned gpaw, vcpus;       /* from the td line */
+	bool in_block;
+	struct scn_cmd block_cmd;   /* the open `parallel`, not yet placed */
+};
+
+static int perr(struct parser *p, size_t col, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int perr(struct parser *p, size_t col, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->err->line = p->line;
+	p->err->col = col;
+	va_start(ap, fmt);
+	vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Words like errors point at, with "=" and ":" split off, via p->err. */
+static int word_err(struct parser *p)
+{
+	p->err->line = p->line;
+	return -1;
+}
+
+/* A missing argument is reported just past the line's last token. */
+static int missing(struct parser *p, const char *what, const char *cmd)
+{
+	const struct scn_tok *last = &p->toks[p->nr - 1];
+
+	return perr(p, last->col + last->len, "missing argument %s for '%s'",
+		    what, cmd);
+}
+
+static const char *quote(struct scn_tok t, char *buf)
+{
+	return scn_tok_quote(t, buf, SCN_QUOTE_SIZE);
+}
+
+/* Copies a token for the API's parsers, which take C strings; a token too
+ * long to be any known name fails. */
+static bool tok_cstr(struct scn_tok t, char *buf, size_t size)
+{
+	if (t.len >= size)
+		return false;
+	memcpy(buf, t.s, t.len);
+	buf[t.len] = '\0';
+	return true;
+}
+
+static const struct cmd_desc *lookup(const struct cmd_desc *tab, size_t n,
+				     struct scn_tok word)
+{
+	for (size_t i = 0; i < n; i++)
+		if (scn_tok_is(word, tab[i].word))
+			return &tab[i];
+	return NULL;
+}
+
+static int parse_value(struct parser *p, struct scn_tok t, uint64_t *v)
+{
+	if (scn_parse_number(t, false, v, p->err))
+		return word_err(p);
+	return 0;
+}
+
+static int parse_size(struct parser *p, struct scn_tok t, uint64_t *v)
+{
+	if (scn_parse_number(t, true, v, p->err))
+		return word_err(p);
+	return 0;
+}
+
+static int parse_addr(struct parser *p, struct scn_tok t, uint64_t *v)
+{
+	if (scn_parse_addr(t, p->gpaw, v, p->err))
+		return word_err(p);
+	return 0;
+}
+
+static int parse_byte(struct parser *p, struct scn_tok t, uint8_t *b)
+{
+	char q[SCN_QUOTE_SIZE];
+	uint64_t v;
+
+	if (parse_value(p, t, &v))
+		return -1;
+	if (v > 0xff)
+		return perr(p, t.col, "byte %s out of range (0 to 255)",
+			    quote(t, q));
+	*b = (uint8_t)v;
+	return 0;
+}
+
+/* A memslot [gpa, gpa + size) must end at or below the shared bit: both
+ * aliases use it, so it is given without the bit. */
+static int check_range(struct parser *p, struct scn_tok size_tok,
+		       uint64_t gpa, uint64_t size)
+{
+	uint64_t shared = scn_shared_bit(p->gpaw);
+	uint64_t limit = (gpa & shared) ? shared << 1 : shared;
+	char q[SCN_QUOTE_SIZE];
+
+	if (size <= limit - gpa)
+		return 0;
+	if (gpa & shared)
+		return perr(p, size_tok.col,
+			    "range of size %s at 0x%llx goes beyond the TD's %u-bit GPA width",
+			    quote(size_tok, q), (unsigned long long)gpa, p->gpaw);
+	return perr(p, size_tok.col,
+		    "range of size %s at 0x%llx crosses the shared bit (bit %u)",
+		    quote(size_tok, q), (unsigned long long)gpa, p->gpaw - 1);
+}
+
+static int parse_arg(struct parser *p, enum arg_kind kind, struct scn_cmd *c,
+		     struct scn_tok t)
+{
+	char q[SCN_QUOTE_SIZE], name[64];
+	uint64_t v;
+
+	switch (kind) {
+	case ARG_NONE:
+		break;
+	case ARG_ID:
+		if (parse_value(p, t, &v))
+			return -1;
+		if (v > UINT_MAX)
+			return perr(p, t.col, "memslot id %s out of range",
+				    quote(t, q));
+		c->id = (unsigned)v;
+		return 0;
+	case ARG_ADDR:
+		return parse_addr(p, t, &c->gpa);
+	case ARG_ADDR8:
+		if (parse_addr(p, t, &c->gpa))
+			return -1;
+		if (c->gpa & 7)
+			return perr(p, t.col,
+				    "address %s is not 8-byte aligned",
+				    quote(t, q));
+		return 0;
+	case ARG_SLOT_BASE:
+		if (parse_addr(p, t, &c->gpa))
+			return -1;
+		if (c->gpa & scn_shared_bit(p->gpaw))
+			return perr(p, t.col,
+				    "memslot base %s has the shared bit set (a memslot is given without it)",
+				    quote(t, q));
+		if (c->gpa & 0xfff)
+			return perr(p, t.col,
+				    "memslot base %s is not 4K-aligned",
+				    quote(t, q));
+		return 0;
+	case ARG_SLOT_SIZE:
+		if (parse_size(p, t, &c->size))
+			return -1;
+		if (c->size == 0)
+			return perr(p, t.col, "memslot size %s out of range (empty)",
+				    quote(t, q));
+		if (c->size & 0xfff)
+			return perr(p, t.col,
+				    "memslot size %s is not 4K-aligned",
+				    quote(t, q));
+		return check_range(p, t, c->gpa, c->size);
+	case ARG_SIZE:
+		/* A guest or host range that crosses the shared bit, runs past
+		 * the GPA width or wraps is for the model to refuse: MapGPA
+		 * answers such operands with `error` (TDG.VP.VMCALL
+		 * INVALID_OPERAND), which a scenario must be able to test. */
+		return parse_size(p, t, &c->size);
+	case ARG_BYTE:
+		return parse_byte(p, t, &c->byte);
+	case ARG_VALUE:
+		return parse_value(p, t, &c->value);
+	case ARG_LEAF:
+		if (tok_cstr(t, name, sizeof(name)))
+			c->leaf = tdxmmu_leaf_from_name(name);
+		if (c->leaf < 0)
+			return perr(p, t.col, "unknown SEAMCALL %s", quote(t, q));
+		return 0;
+	case ARG_SEPT_STATE:
+		if (tok_cstr(t, name, sizeof(name)) &&
+		    tdxmmu_sept_state_parse(name, &c->sept))
+			return 0;
+		return perr(p, t.col,
+			    "unknown S-EPT state %s (FREE, MAPPED, PENDING, BLOCKED, PENDING_BLOCKED, NL_MAPPED or NL_BLOCKED)",
+			    quote(t, q));
+	}
+	return 0;
+}
+
+/* TDH.PHYMEM.PAGE.RECLAIM takes page= only; fill= is PAGE.ADD's source. */
+static int check_seamcall_opt(struct parser *p, const struct scn_cmd *c,
+			      enum opt_kind kind, struct scn_tok key)
+{
+	char q[SCN_QUOTE_SIZE];
+	int reclaim = tdxmmu_leaf_from_name("TDH.PHYMEM.PAGE.RECLAIM");
+	int page_add = tdxmmu_leaf_from_name("TDH.MEM.PAGE.ADD");
+
+	if (c->op != SCN_OP_SEAMCALL || c->leaf < 0)
+		return 0;
+	if (c->leaf == reclaim &&
+	    (kind == OPT_GPA || kind == OPT_LEVEL || kind == OPT_FILL))
+		return perr(p, key.col,
+			    "option %s does not apply to TDH.PHYMEM.PAGE.RECLAIM (it takes page= only)",
+			    quote(key, q));
+	if (kind == OPT_FILL && c->leaf != page_add)
+		return perr(p, key.col,
+			    "option %s applies only to TDH.MEM.PAGE.ADD",
+			    quote(key, q));
+	return 0;
+}
+
+static int parse_opt(struct parser *p, enum opt_kind kind, struct scn_cmd *c,
+		     struct scn_tok v)
+{
+	char q[SCN_QUOTE_SIZE], name[64];
+	uint64_t n;
+
+	switch (kind) {
+	case OPT_MMU:
+		if (scn_tok_is(v, "tdp"))
+			c->td.mmu = TDXMMU_MMU_TDP;
+		else if (scn_tok_is(v, "legacy"))
+			c->td.mmu = TDXMMU_MMU_LEGACY;
+		else
+			return perr(p, v.col,
+				    "unknown mmu kind %s (tdp or legacy)",
+				    quote(v, q));
+		return 0;
+	case OPT_GPAW:
+		if (parse_value(p, v, &n))
+			return -1;
+		if (n != 48 && n != 52)
+			return perr(p, v.col, "gpaw %s out of range (48 or 52)",
+				    quote(v, q));
+		c->td.gpaw = (unsigned)n;
+		return 0;
+	case OPT_VCPUS:
+		if (parse_value(p, v, &n))
+			return -1;
+		if (n < 1 || n > TDXMMU_MAX_VCPUS)
+			return perr(p, v.col, "vcpus %s out of range (1 to %d)",
+				    quote(v, q), TDXMMU_MAX_VCPUS);
+		c->td.vcpus = (unsigned)n;
+		return 0;
+	case OPT_ACCEPT_MODE:
+		if (scn_tok_is(v, "auto"))
+			c->td.accept = TDXMMU_ACCEPT_AUTO;
+		else if (scn_tok_is(v, "explicit"))
+			c->td.accept = TDXMMU_ACCEPT_EXPLICIT;
+		else
+			return perr(p, v.col,
+				    "unknown accept mode %s (auto or explicit)",
+				    quote(v, q));
+		return 0;
+	case OPT_SEED:
+		return parse_value(p, v, &c->td.seed);
+	case OPT_MEMORY:
+		c->has |= SCN_HAS_MEMORY;
+		return parse_size(p, v, &c->td.memory);
+	case OPT_FILL:
+		c->has |= SCN_HAS_FILL;
+		return parse_byte(p, v, &c->byte);
+	case OPT_EXPECT_VALUE:
+		c->has |= SCN_HAS_EXPECT;
+		return parse_value(p, v, &c->expect);
+	case OPT_EXPECT_NOT:
+		c->has |= SCN_HAS_EXPECT_NOT;
+		return parse_value(p, v, &c->expect_not);
+	case OPT_EXPECT_STATUS:
+		c->has |= SCN_HAS_EXPECT;
+		if (tok_cstr(v, name, sizeof(name)) &&
+		    tdxmmu_status_from_name(name, &c->expect))
+			return 0;
+		return perr(p, v.col, "unknown status %s", quote(v, q));
+	case OPT_OUTCOME:
+		c->has |= SCN_HAS_OUTCOME;
+		if (tok_cstr(v, name, sizeof(name)) &&
+		    tdxmmu_outcome_parse(name, &c->outcome))
+			return 0;
+		return perr(p, v.col,
+			    "unknown outcome %s (ok, blocked, ve, poison, mmio or error)",
+			    quote(v, q));
+	case OPT_LEVEL:
+		c->has |= SCN_HAS_LEVEL;
+		if (scn_parse_level(v, &c->level, p->err))
+			return word_err(p);
+		return 0;
+	case OPT_ACCEPT_LEVEL:
+		c->has |= SCN_HAS_LEVEL;
+		if (scn_parse_level(v, &c->level, p->err))
+			return word_err(p);
+		if (c->level > 1)
+			return perr(p, v.col,
+				    "level %s not allowed for 'vcpu accept' (4K or 2M)",
+				    quote(v, q));
+		return 0;
+	case OPT_GPA:
+		c->has |= SCN_HAS_GPA;
+		return parse_addr(p, v, &c->gpa);
+	case OPT_PAGE:
+		if (scn_tok_is(v, "new")) {
+			c->page = SCN_PAGE_NEW;
+			return 0;
+		}
+		if (v.len >= 3 && memcmp(v.s, "of:", 3) == 0) {
+			c->page = SCN_PAGE_OF;
+			return parse_addr(p, scn_tok_tail(v, 3), &c->page_gpa);
+		}
+		return perr(p, v.col, "bad page %s (new or of:ADDR)",
+			    quote(v, q));
+	case OPT_ALIAS:
+		if (scn_tok_is(v, "both"))
+			c->alias = TDXMMU_ALIAS_BOTH;
+		else if (scn_tok_is(v, "private"))
+			c->alias = TDXMMU_ALIAS_PRIVATE;
+		else if (scn_tok_is(v, "shared"))
+			c->alias = TDXMMU_ALIAS_SHARED;
+		else
+			return perr(p, v.col,
+				    "unknown alias %s (private, shared or both)",
+				    quote(v, q));
+		return 0;
+	case OPT_SPTE_PRIVATE:
+	case OPT_SPTE_SHARED:
+		c->has |= kind == OPT_SPTE_PRIVATE ? SCN_HAS_PRIVATE
+						   : SCN_HAS_SHARED;
+		if (tok_cstr(v, name, sizeof(name)) &&
+		    tdxmmu_spte_state_parse(name, kind == OPT_SPTE_PRIVATE
+							  ? &c->spte_private
+							  : &c->spte_shared))
+			return 0;
+		return perr(p, v.col,
+			    "unknown SPTE state %s (nonpresent, present, nonpresent|shared, present|shared, zapped or frozen)",
+			    quote(v, q));
+	}
+	return 0;
+}
+
+static size_t nr_args(const struct cmd_desc *d)
+{
+	size_t n = 0;
+
+	while (n < MAX_ARGS && d->args[n] != ARG_NONE)
+		n++;
+	return n;
+}
+
+/*
+ * parse_args() - the positional arguments and options of a line
+ * @first: index of the first token after the command words
+ * @head_end: set to the index just past the last positional argument
+ */
+static int parse_args(struct parser *p, const struct cmd_desc *d,
+		      struct scn_cmd *c, size_t first, size_t *head_end)
+{
+	size_t want = nr_args(d), got = 0;
+	char q[SCN_QUOTE_SIZE];
+	bool in_opts = false;
+	unsigned seen = 0;
+
+	*head_end = first;
+	for (size_t i = first; i < p->nr; i++) {
+		struct scn_tok t = p->toks[i], key, val;
+		const char *eq = memchr(t.s, '=', t.len);
+		unsigned k;
+
+		if (!eq) {
+			if (in_opts)
+				return perr(p, t.col,
+					    "malformed option %s (options are key=value)",
+					    quote(t, q));
+			if (got == want)
+				return perr(p, t.col,
+					    "too many arguments for '%s' (unexpected %s)",
+					    d->name, quote(t, q));
+			if (parse_arg(p, d->args[got], c, t))
+				return -1;
+			got++;
+			*head_end = i + 1;
+			continue;
+		}
+
+		in_opts = true;
+		key = (struct scn_tok){ t.s, (size_t)(eq - t.s), t.col };
+		val = scn_tok_tail(t, key.len + 1);
+		if (key.len == 0)
+			return perr(p, t.col,
+				    "malformed option %s (no key before '=')",
+				    quote(t, q));
+		for (k = 0; d->opts[k].key; k++)
+			if (scn_tok_is(key, d->opts[k].key))
+				break;
+		if (!d->opts[k].key)
+			return perr(p, t.col, "unknown option %s for '%s'",
+				    quote(key, q), d->name);
+		if (seen & (1u << k))
+			return perr(p, t.col, "duplicate option %s",
+				    quote(key, q));
+		seen |= 1u << k;
+		if (check_seamcall_opt(p, c, d->opts[k].kind, key))
+			return -1;
+		if (val.len == 0)
+			return perr(p, val.col, "missing value for option %s",
+				    quote(key, q));
+		if (parse_opt(p, d->opts[k].kind, c, val))
+			return -1;
+	}
+	if (got < want)
+		return missing(p, d->arg_names[got], d->name);
+	return 0;
+}
+
+static void release_counters(struct scn_cmd *c)
+{
+	for (size_t i = 0; i < c->nr_counters; i++)
+		free(c->counters[i].name);
+	free(c->counters);
+	c->counters = NULL;
+	c->nr_counters = 0;
+}
+
+/* expect-count NAME=N ...: every token is a counter. Names other than
+ * seamcall.LEAF are the model's to know, so they are checked when run. */
+static int parse_counters(struct parser *p, struct scn_cmd *c, size_t first)
+{
+	static const char prefix[] = "seamcall.";
+	const size_t plen = sizeof(prefix) - 1;
+	char q[SCN_QUOTE_SIZE], name[64];
+
+	if (first == p->nr)
+		return missing(p, "NAME=N", c->name);
+	c->counters = calloc(p->nr - first, sizeof(*c->counters));
+	if (!c->counters)
+		return perr(p, p->toks[first].col, "out of memory");
+	for (size_t i = first; i < p->nr; i++) {
+		struct scn_tok t = p->toks[i], key, val;
+		const char *eq = memchr(t.s, '=', t.len);
+		struct scn_counter *ctr;
+
+		if (!eq || eq == t.s || eq == t.s + t.len - 1)
+			return perr(p, t.col,
+				    "malformed counter %s (NAME=N)",
+				    quote(t, q));
+		key = (struct scn_tok){ t.s, (size_t)(eq - t.s), t.col };
+		val = scn_tok_tail(t, key.len + 1);
+		if (key.len > plen && memcmp(key.s, prefix, plen) == 0) {
+			struct scn_tok leaf = scn_tok_tail(key, plen);
+
+			if (!tok_cstr(leaf, name, sizeof(name)) ||
+			    tdxmmu_leaf_from_name(name) < 0)
+				return perr(p, leaf.col,
+					    "unknown SEAMCALL %s in counter name",
+					    quote(leaf, q));
+		}
+		for (size_t j = 0; j < c->nr_counters; j++) {
+			const char *other = c->counters[j].name;
+
+			if (strlen(other) == key.len &&
+			    memcmp(other, key.s, key.len) == 0)
+				return perr(p, t.col, "duplicate counter %s",
+					    quote(key, q));
+		}
+		ctr = &c->counters[c->nr_counters];
+		if (parse_value(p, val, &ctr->value))
+			return -1;
+		ctr->name = strndup(key.s, key.len);
+		if (!ctr->name)
+			return perr(p, t.col, "out of memory");
+		c->nr_counters++;
+	}
+	return 0;
+}
+
+/* The command as the runner echoes it: its tokens, one space apart. */
+static int make_text(struct parser *p, struct scn_cmd *c, size_t head_end)
+{
+	size_t n = 0, pos = 0;
+
+	for (size_t i = 0; i < p->nr; i++)
+		n += p->toks[i].len + 1;
+	c->text = malloc(n);
+	if (!c->text)
+		return perr(p, p->toks[0].col, "out of memory");
+	for (size_t i = 0; i < p->nr; i++) {
+		if (i)
+			c->text[pos++] = ' ';
+		memcpy(c->text + pos, p->toks[i].s, p->toks[i].len);
+		pos += p->toks[i].len;
+		if (i + 1 == head_end)
+			c->head_len = pos;
+	}
+	c->text[pos] = '\0';
+	return 0;
+}
+
+static void release_cmd(struct scn_cmd *c);
+
+static void release_block(struct scn_block *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->nr; i++)
+		release_cmd(&b->cmds[i]);
+	free(b->cmds);
+	for (size_t i = 0; i < b->nr_lanes; i++)
+		free(b->lanes[i].idx);
+	free(b->lanes);
+	free(b);
+}
+
+static void release_cmd(struct scn_cmd *c)
+{
+	free(c->text);
+	c->text = NULL;
+	release_counters(c);
+	release_block(c->block);
+	c->block = NULL;
+}
+
+void scn_script_free(struct scn_script *script)
+{
+	for (size_t i = 0; i < script->nr; i++)
+		release_cmd(&script->cmds[i]);
+	free(script->cmds);
+	memset(script, 0, sizeof(*script));
+}
+
+static int push_cmd(struct parser *p, struct scn_cmd **arr, size_t *nr,
+		    size_t *cap, struct scn_cmd *c)
+{
+	if (*nr == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 32;
+		struct scn_cmd *n = realloc(*arr, ncap * sizeof(*n));
+
+		if (!n)
+			return perr(p, c->col, "out of memory");
+		*arr = n;
+		*cap = ncap;
+	}
+	(*arr)[(*nr)++] = *c;
+	return 0;
+}
+
+static bool is_host_op(enum scn_op op)
+{
+	return op >= SCN_OP_HOST_READ && op <= SCN_OP_HOST_ZAP;
+}
+
+/* Groups a finished block's lines into lanes: one per vCPU that has lines,
+ * in vCPU order, then the host's. Each lane keeps source order. */
+static int make_lanes(struct parser *p, struct scn_block *b)
+{
+	size_t *count = calloc(p->vcpus + 1, sizeof(*count));
+	size_t lane = 0;
+
+	if (!count)
+		return perr(p, 1, "out of memory");
+	for (size_t i = 0; i < b->nr; i++)
+		count[is_host_op(b->cmds[i].op) ? p->vcpus : b->cmds[i].vcpu]++;
+	for (unsigned v = 0; v <= p->vcpus; v++)
+		b->nr_lanes += count[v] != 0;
+	if (b->nr_lanes) {
+		b->lanes = calloc(b->nr_lanes, sizeof(*b->lanes));
+		if (!b->lanes)
+			goto oom;
+	}
+	for (unsigned v = 0; v <= p->vcpus; v++) {
+		struct scn_lane *l;
+
+		if (!count[v])
+			continue;
+		l = &b->lanes[lane++];
+		l->vcpu = v == p->vcpus ? SCN_LANE_HOST : (int)v;
+		l->idx = malloc(count[v] * sizeof(*l->idx));
+		if (!l->idx)
+			goto oom;
+		for (size_t i = 0; i < b->nr; i++) {
+			const struct scn_cmd *c = &b->cmds[i];
+			unsigned slot = is_host_op(c->op) ? p->vcpus : c->vcpu;
+
+			if (slot == v)
+				l->idx[l->nr++] = i;
+		}
+	}
+	free(count);
+	return 0;
+oom:
+	free(count);
+	return perr(p, 1, "out of memory");
+}
+
+/* Puts a parsed command where it belongs; takes ownership of it. */
+static int place(struct parser *p, struct scn_cmd *c)
+{
+	struct scn_script *s = p->script;
+	struct scn_block *b;
+
+	switch (c->op) {
+	case SCN_OP_PARALLEL:
+		c->block = calloc(1, sizeof(*c->block));
+		if (!c->block)
+			return perr(p, c->col, "out of memory");
+		p->block_cmd = *c;
+		p->in_block = true;
+		return 0;
+	case SCN_OP_END:
+		release_cmd(c);
+		b = p->block_cmd.block;
+		b->end_line = p->line;
+		if (make_lanes(p, b))
+			return -1;
+		if (push_cmd(p, &s->cmds, &s->nr, &s->cap, &p->block_cmd))
+			return -1;
+		p->in_block = false;
+		return 0;
+	case SCN_OP_TD:
+		p->have_td = true;
+		p->td_line = c->line;
+		p->gpaw = s->gpaw = c->td.gpaw;
+		p->vcpus = s->vcpus = c->td.vcpus;
+		break;
+	case SCN_OP_DESTROY:
+		p->destroyed = true;
+		p->destroy_line = c->line;
+		break;
+	default:
+		break;
+	}
+	if (p->in_block) {
+		b = p->block_cmd.block;
+		if (push_cmd(p, &b->cmds, &b->nr, &b->cap, c))
+			goto fail;
+		return 0;
+	}
+	if (push_cmd(p, &s->cmds, &s->nr, &s->cap, c))
+		goto fail;
+	return 0;
+fail:
+	release_cmd(c);
+	return -1;
+}
+
+enum word_class { W_TD, W_VCPU, W_HOST, W_PARALLEL, W_END, W_OTHER };
+
+/* The order rules, decided on the first word of a line. */
+static int check_order(struct parser *p, struct scn_tok w, enum word_class wc)
+{
+	char q[SCN_QUOTE_SIZE];
+
+	quote(w, q);
+	if (p->destroyed)
+		return perr(p, w.col,
+			    "%s after 'destroy' (line %zu): the TD no longer exists",
+			    q, p->destroy_line);
+	if (!p->have_td && wc != W_TD)
+		return perr(p, w.col,
+			    "%s before 'td' (the first command must be 'td')", q);
+	if (p->in_block) {
+		if (wc == W_PARALLEL)
+			return perr(p, w.col,
+				    "nested 'parallel' (the block opened on line %zu has no 'end' yet)",
+				    p->block_cmd.line);
+		if (wc != W_VCPU && wc != W_HOST && wc != W_END)
+			return perr(p, w.col,
+				    "%s is not allowed inside 'parallel' (only 'vcpu' and 'host' lines)",
+				    q);
+	} else if (wc == W_END) {
+		return perr(p, w.col, "'end' without 'parallel'");
+	}
+	if (p->have_td && wc == W_TD)
+		return perr(p, w.col,
+			    "a second 'td' (the TD was created on line %zu)",
+			    p->td_line);
+	return 0;
+}
+
+static int parse_line(struct parser *p)
+{
+	const struct scn_tok *t = p->toks;
+	const struct cmd_desc *d = NULL;
+	enum word_class wc = W_OTHER;
+	char q[SCN_QUOTE_SIZE];
+	size_t first = 1, head_end;
+	struct scn_cmd c;
+	uint64_t v;
+	int rc;
+
+	if (scn_tok_is(t[0], "vcpu")) {
+		wc = W_VCPU;
+	} else if (scn_tok_is(t[0], "host")) {
+		wc = W_HOST;
+	} else {
+		d = lookup(top_cmds, ARRAY_SIZE(top_cmds), t[0]);
+		if (!d)
+			return perr(p, t[0].col, "unknown command %s",
+				    quote(t[0], q));
+		wc = d->op == SCN_OP_TD		? W_TD
+		     : d->op == SCN_OP_PARALLEL ? W_PARALLEL
+		     : d->op == SCN_OP_END	? W_END
+						: W_OTHER;
+	}
+	if (check_order(p, t[0], wc))
+		return -1;
+
+	memset(&c, 0, sizeof(c));
+	c.line = p->line;
+	c.col = t[0].col;
+	c.outcome = TDXMMU_OUTCOME_OK;
+	c.alias = TDXMMU_ALIAS_BOTH;
+	c.leaf = -1;
+	c.td = (struct scn_td_args){ .mmu = TDXMMU_MMU_TDP, .gpaw = 48,
+				     .vcpus = 1, .accept = TDXMMU_ACCEPT_AUTO,
+				     .seed = 1 };
+
+	if (wc == W_VCPU) {
+		if (p->nr < 2)
+			return missing(p, "N", "vcpu");
+		if (parse_value(p, t[1], &v))
+			return -1;
+		if (v >= p->vcpus)
+			return perr(p, t[1].col,
+				    "vcpu %s out of range (the TD has %u vcpu%s)",
+				    quote(t[1], q), p->vcpus,
+				    p->vcpus == 1 ? "" : "s");
+		c.vcpu = (unsigned)v;
+		if (p->nr < 3)
+			return missing(p, "ACTION", "vcpu");
+		d = lookup(vcpu_cmds, ARRAY_SIZE(vcpu_cmds), t[2]);
+		if (!d)
+			return perr(p, t[2].col,
+				    "unknown command 'vcpu %.*s' (read, write, fill, verify, accept or mapgpa)",
+				    (int)(t[2].len > 40 ? 40 : t[2].len), t[2].s);
+		first = 3;
+	} else if (wc == W_HOST) {
+		if (p->nr < 2)
+			return missing(p, "ACTION", "host");
+		d = lookup(host_cmds, ARRAY_SIZE(host_cmds), t[1]);
+		if (!d)
+			return perr(p, t[1].col,
+				    "unknown command 'host %.*s' (read, write, invalidate, delete-memslot or zap)",
+				    (int)(t[1].len > 40 ? 40 : t[1].len), t[1].s);
+		first = 2;
+	}
+	c.op = d->op;
+	c.name = d->name;
+
+	if (c.op == SCN_OP_EXPECT_COUNT) {
+		rc = parse_counters(p, &c, first);
+		head_end = p->nr;
+	} else {
+		rc = parse_args(p, d, &c, first, &head_end);
+	}
+	if (!rc)
+		rc = make_text(p, &c, head_end);
+	if (rc) {
+		release_cmd(&c);
+		return -1;
+	}
+	return place(p, &c);
+}
+
+int scn_parse(const char *text, size_t len, struct scn_script *script,
+	      struct scn_error *err)
+{
+	struct parser p = { .script = script, .err = err, .gpaw = 48,
+			    .vcpus = 1 };
+	struct scn_lexer lx;
+	int rc;
+
+	memset(script, 0, sizeof(*script));
+	memset(err, 0, sizeof(*err));
+	scn_lexer_init(&lx, text, len);
+	while ((rc = scn_lex_line(&lx, err)) > 0) {
+		if (!lx.nr)
+			continue;
+		p.line = lx.line;
+		p.toks = lx.toks;
+		p.nr = lx.nr;
+		if (parse_line(&p)) {
+			rc = -1;
+			break;
+		}
+	}
+	if (!rc && p.in_block) {
+		p.line = p.block_cmd.line;
+		rc = perr(&p, p.block_cmd.col, "'parallel' without 'end'");
+	}
+	if (!rc && !p.have_td) {
+		p.line = 1;
+		rc = perr(&p, 1, "no 'td' command (a scenario starts with 'td')");
+	}
+	if (p.in_block)
+		release_cmd(&p.block_cmd);
+	scn_lexer_release(&lx);
+	if (rc) {
+		scn_script_free(script);
+		return -1;
+	}
+	return 0;
+}

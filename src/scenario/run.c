@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/* The public entry points: tdxmmu_run_file() and tdxmmu_run_string(). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scenario/runner.h"
+#include "scenario/scenario.h"
+
+static struct tdxmmu_run_options default_options(
+	const struct tdxmmu_run_options *opts)
+{
+	struct tdxmmu_run_options o = { .out = stdout, .err = stderr };
+
+	if (opts) {
+		o = *opts;
+		if (!o.out)
+			o.out = stdout;
+		if (!o.err)
+			o.err = stderr;
+	}
+	return o;
+}
+
+int scn_run_text(const char *name, const char *text, size_t len,
+		 const struct scn_backend *api,
+		 const struct tdxmmu_run_options *opts)
+{
+	struct tdxmmu_run_options o = default_options(opts);
+	struct scn_script script;
+	struct scn_error err;
+	int status;
+
+	if (scn_parse(text, len, &script, &err)) {
+		fflush(o.out);
+		fprintf(o.err, "%s:%zu:%zu: error: %s\n", name, err.line,
+			err.col, err.msg);
+		return SCN_EXIT_USAGE;
+	}
+	status = scn_run_script(&script, name, api, &o);
+	scn_script_free(&script);
+	return status;
+}
+
+TDXMMU_API int tdxmmu_run_string(const char *name, const char *text,
+				 const struct tdxmmu_run_options *opts)
+{
+	if (!name)
+		name = "<string>";
+	if (!text)
+		text = "";
+	return scn_run_text(name, text, strlen(text), &scn_backend_tdxmmu,
+			    opts);
+}
+
+/* Reads a whole file; any bytes, any size. Returns NULL with errno set. */
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 0, n = 0;
+	char *buf = NULL;
+	int saved;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		size_t got;
+
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 4096;
+			char *nbuf = realloc(buf, ncap);
+
+			if (!nbuf) {
+				errno = ENOMEM;
+				goto fail;
+			}
+			buf = nbuf;
+			cap = ncap;
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0) {
+			if (ferror(f)) {
+				/* fread keeps errno from the failed read. */
+				if (!errno)
+					errno = EIO;
+				goto fail;
+			}
+			break;
+		}
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+fail:
+	saved = errno;
+	fclose(f);
+	free(buf);
+	errno = saved;
+	return NULL;
+}
+
+TDXMMU_API int tdxmmu_run_file(const char *path,
+			       const struct tdxmmu_run_options *opts)
+{
+	struct tdxmmu_run_options o = default_options(opts);
+	size_t len = 0;
+	char *text;
+	int status;
+
+	errno = 0;
+	text = read_file(path, &len);
+	if (!text) {
+		fprintf(o.err, "%s: error: cannot read: %s\n", path,
+			strerror(errno));
+		return SCN_EXIT_USAGE;
+	}
+	status = scn_run_text(path, text, len, &scn_backend_tdxmmu, &o);
+	free(text);
+	return status;
+}

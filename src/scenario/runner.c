@@ -1,0 +1,679 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The scenario runner: one function per command, each calling the public API
+ * (through run->api) and turning what it returns into a progress line, check
+ * results and FAIL lines.
+ *
+ * Counting rules: every expect... command, every expect=, expect-not= and
+ * outcome= option, every check and every destroy counts one check. An access
+ * without outcome= and a SEAMCALL (or accept) without expect= are expected to
+ * succeed: that counts nothing when it holds and one failed check when it
+ * does not, so that a script is not silently wrong about a step it took for
+ * granted. A check line the API cannot evaluate is a failed check too.
+ *
+ * Output is written in whole lines under the stream lock, so that the lines
+ * of a future threaded parallel block cannot interleave mid-line.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scenario/runner.h"
+
+/* Room for tdxmmu_check()'s report: one line per violation. */
+#define CHECK_REPORT_SIZE (64 * 1024)
+
+static const char *last_error(const struct scn_run *r)
+{
+	const char *msg = r->api->last_error ? r->api->last_error() : NULL;
+
+	return msg ? msg : "";
+}
+
+int scn_api_error(struct scn_run *r, const struct scn_cmd *c, int rc)
+{
+	const char *msg;
+
+	/* Keep the progress lines before the error when both streams are the
+	 * same terminal or pipe. */
+	fflush(r->out);
+	if (rc == TDXMMU_ENOTIMPL) {
+		fprintf(r->err, "%s:%zu: error: '%s' is not implemented yet\n",
+			r->name, c->line, c->name);
+		return SCN_EXIT_USAGE;
+	}
+	msg = last_error(r);
+	if (rc == TDXMMU_EBUG) {
+		fprintf(r->err, "%s:%zu: BUG: %s\n", r->name, c->line,
+			*msg ? msg : "the model detected a broken invariant");
+		return SCN_EXIT_BUG;
+	}
+	fprintf(r->err, "%s:%zu: error: %s%s%s\n", r->name, c->line,
+		tdxmmu_strerror(rc), *msg ? ": " : "", msg);
+	return SCN_EXIT_USAGE;
+}
+
+/* The progress line: "FILE:LINE: <command> -> <what happened>". */
+static void say(struct scn_run *r, const struct scn_cmd *c, const char *fmt,
+		...) __attribute__((format(printf, 3, 4)));
+
+static void say(struct scn_run *r, const struct scn_cmd *c, const char *fmt,
+		...)
+{
+	va_list ap;
+
+	if (r->quiet)
+		return;
+	flockfile(r->out);
+	fprintf(r->out, "%s:%zu: %s -> ", r->name, c->line, c->text);
+	va_start(ap, fmt);
+	vfprintf(r->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', r->out);
+	funlockfile(r->out);
+}
+
+static void pass(struct scn_run *r)
+{
+	r->passed++;
+}
+
+/* A FAIL line is built in pieces between fail_begin() and fail_end(). */
+static void fail_begin(struct scn_run *r, const struct scn_cmd *c)
+{
+	flockfile(r->out);
+	fprintf(r->out, "%s:%zu: FAIL: ", r->name, c->line);
+}
+
+static void fail_end(struct scn_run *r)
+{
+	fputc('\n', r->out);
+	funlockfile(r->out);
+	r->failed++;
+}
+
+/* "FILE:LINE: FAIL: <expected> (actual <got>)" in one call. */
+static void fail(struct scn_run *r, const struct scn_cmd *c, const char *fmt,
+		 ...) __attribute__((format(printf, 3, 4)));
+
+static void fail(struct scn_run *r, const struct scn_cmd *c, const char *fmt,
+		 ...)
+{
+	va_list ap;
+
+	fail_begin(r, c);
+	va_start(ap, fmt);
+	vfprintf(r->out, fmt, ap);
+	va_end(ap);
+	fail_end(r);
+}
+
+/* The command up to its last positional argument, for "%.*s". */
+#define HEAD(c) (int)(c)->head_len, (c)->text
+
+static const char *status_str(uint64_t status, char *buf, size_t size)
+{
+	if (status == 0)
+		snprintf(buf, size, "TDX_SUCCESS");
+	else
+		snprintf(buf, size, "%s 0x%" PRIx64, tdxmmu_status_name(status),
+			 status);
+	return buf;
+}
+
+static void check_outcome(struct scn_run *r, const struct scn_cmd *c,
+			  enum tdxmmu_outcome got)
+{
+	bool explicit = c->has & SCN_HAS_OUTCOME;
+	enum tdxmmu_outcome want = explicit ? c->outcome : TDXMMU_OUTCOME_OK;
+
+	if (got == want) {
+		if (explicit)
+			pass(r);
+		return;
+	}
+	fail(r, c, "%.*s outcome=%s (actual %s)", HEAD(c),
+	     tdxmmu_outcome_name(want), tdxmmu_outcome_name(got));
+}
+
+/* expect=STATUS compares classes; without it any success or warning will do. */
+static void check_status(struct scn_run *r, const struct scn_cmd *c,
+			 uint64_t got)
+{
+	char buf[96];
+
+	if (c->has & SCN_HAS_EXPECT) {
+		if (tdxmmu_status_class_eq(got, c->expect))
+			pass(r);
+		else
+			fail(r, c, "%.*s expect=%s (actual %s)", HEAD(c),
+			     tdxmmu_status_name(c->expect),
+			     status_str(got, buf, sizeof(buf)));
+	} else if (!tdxmmu_status_ok(got)) {
+		fail(r, c, "%.*s expect=TDX_SUCCESS (actual %s)", HEAD(c),
+		     status_str(got, buf, sizeof(buf)));
+	}
+}
+
+/*
+ * An error from the API inside a check command (expect-..., check) means the
+ * check could not be evaluated: a failed check, and the run goes on. Only
+ * "not implemented" and a model bug stop the run there.
+ */
+static int check_error(struct scn_run *r, const struct scn_cmd *c, int rc)
+{
+	const char *msg;
+
+	if (rc == TDXMMU_ENOTIMPL || rc == TDXMMU_EBUG)
+		return scn_api_error(r, c, rc);
+	msg = last_error(r);
+	say(r, c, "error %s", tdxmmu_strerror(rc));
+	fail(r, c, "%s (actual error %s%s%s)", c->text, tdxmmu_strerror(rc),
+	     *msg ? ": " : "", msg);
+	return SCN_EXIT_OK;
+}
+
+static int run_td(struct scn_run *r, const struct scn_cmd *c)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	int rc;
+
+	memset(&cfg, 0, sizeof(cfg));
+	r->api->td_config_init(&cfg);
+	cfg.mmu = c->td.mmu;
+	cfg.gpaw = c->td.gpaw;
+	cfg.nr_vcpus = c->td.vcpus;
+	cfg.accept = c->td.accept;
+	cfg.seed = c->td.seed;
+	if (c->has & SCN_HAS_MEMORY)
+		cfg.host_memory = c->td.memory;
+	cfg.trace = r->trace;
+	rc = r->api->td_create(&cfg, &td);
+	if (rc < 0)
+		return scn_api_error(r, c, rc);
+	r->td = td;
+	say(r, c, "created (mmu=%s gpaw=%u vcpus=%u accept=%s seed=%" PRIu64 ")",
+	    cfg.mmu == TDXMMU_MMU_LEGACY ? "legacy" : "tdp", cfg.gpaw,
+	    cfg.nr_vcpus,
+	    cfg.accept == TDXMMU_ACCEPT_EXPLICIT ? "explicit" : "auto",
+	    cfg.seed);
+	return SCN_EXIT_OK;
+}
+
+/* destroy is a check: nothing may be leaked or left owned by the TD. */
+static int run_destroy(struct scn_run *r, const struct scn_cmd *c)
+{
+	struct tdxmmu_destroy_report rep;
+	int rc;
+
+	memset(&rep, 0, sizeof(rep));
+	rc = r->api->td_destroy(r->td, &rep);
+	r->td = NULL; /* freed whatever the result */
+	if (rc == TDXMMU_ENOTIMPL)
+		return scn_api_error(r, c, rc);
+	if (rc == 0) {
+		say(r, c, "nothing leaked");
+		pass(r);
+		return SCN_EXIT_OK;
+	}
+	rep.message[sizeof(rep.message) - 1] = '\0';
+	say(r, c, "leaks");
+	fail_begin(r, c);
+	fprintf(r->out, "destroy leaves nothing behind (actual ");
+	if (rep.message[0])
+		fprintf(r->out, "%s", rep.message);
+	else if (rc == TDXMMU_EBUG)
+		fprintf(r->out,
+			"%" PRIu64 " host frames leaked, %" PRIu64
+			" still owned by the TD, %" PRIu64
+			" KVM page-table pages and %" PRIu64
+			" S-EPT pages not freed",
+			rep.frames_leaked, rep.frames_td_owned,
+			rep.kvm_pages_leaked, rep.sept_pages_leaked);
+	else
+		fprintf(r->out, "%s: %s", tdxmmu_strerror(rc), last_error(r));
+	fprintf(r->out, ")");
+	fail_end(r);
+	return SCN_EXIT_OK;
+}
+
+static void say_outcome(struct scn_run *r, const struct scn_cmd *c,
+			enum tdxmmu_outcome o)
+{
+	say(r, c, "%s", tdxmmu_outcome_name(o));
+}
+
+static int run_vcpu_read(struct scn_run *r, const struct scn_cmd *c)
+{
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	uint64_t val = 0;
+	int rc;
+
+	rc = r->api->vcpu_read(r->td, c->vcpu, c->gpa, &val, &o);
+	if (rc < 0)
+		return scn_api_error(r, c, rc);
+	if (o == TDXMMU_OUTCOME_OK)
+		say(r, c, "0x%" PRIx64 " (ok)", val);
+	else
+		say_outcome(r, c, o);
+	check_outcome(r, c, o);
+	if (!(c->has & SCN_HAS_EXPECT))
+		return SCN_EXIT_OK;
+	if (o != TDXMMU_OUTCOME_OK)
+		fail(r, c, "%.*s expect=0x%" PRIx64 " (actual no value, outcome %s)",
+		     HEAD(c), c->expect, tdxmmu_outcome_name(o));
+	else if (val != c->expect)
+		fail(r, c, "%.*s expect=0x%" PRIx64 " (actual 0x%" PRIx64 ")",
+		     HEAD(c), c->expect, val);
+	else
+		pass(r);
+	return SCN_EXIT_OK;
+}
+
+static int run_vcpu_write(struct scn_run *r, const struct scn_cmd *c)
+{
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	int rc;
+
+	rc = r->api->vcpu_write(r->td, c->vcpu, c->gpa, c->value, &o);
+	if (rc < 0)
+		return scn_api_error(r, c, rc);
+	say_outcome(r, c, o);
+	check_outcome(r, c, o);
+	return SCN_EXIT_OK;
+}
+
+static int run_vcpu_fill(struct scn_run *r, const struct scn_cmd *c)
+{
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	int rc;
+
+	rc = r->api->vcpu_fill(r->td, c->vcpu, c->gpa, c->size, c->byte, &o);
+	if (rc < 0)
+		return scn_api_error(r, c, rc);
+	say_outcome(r, c, o);
+	check_outcome(r, c, o);
+	return SCN_EXIT_OK;
+}
+
+/* One check for the outcome and, when the access completed, the content. */
+static int run_vcpu_verify(struct scn_run *r, const struct scn_cmd *c)
+{
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	uint64_t bad = UINT64_MAX;
+	bool differs;
+	int rc;
+
+	rc = r->api->vcpu_verify(r->td, c->vcpu, c->gpa, c->size, c->byte,
+				 &bad, &o);
+	if (rc < 0)
+		return scn_api_error(r, c, rc);
+	differs = o == TDXMMU_OUTCOME_OK && bad != UINT64_MAX;
+	if (differs)
+		say(r, c, "byte at 0x%" PRIx64 " differs", bad);
+	else
+		say_outcome(r, c, o);
+	if (o != ((c->has & SCN_HAS_OUTCOME) ? c->outcome : TDXMMU_OUTCOME_OK))
+		check_outcome(r, c, o);
+	else if (differs)
+		fail(r, c, "%.*s (actual byte at 0x%" PRIx64 " differs)",
+		     HEAD(c), bad);
+	else if (c->has & SCN_HAS_OUTCOME)
+		pass(r);
+	return SCN_EXIT_OK;
+}
+
+static int run_vcpu_accept(struct scn_run *r, const struct scn_cmd *c)
+{
+	uint64_t status = 0;
+	char buf[96];
+	int rc;
+
+	rc = r->api->vcpu_accept(r->td, c->vcpu, c->gpa, c->level, &status);
+	if (rc < 0)
+		return scn_api_error(r, c, rc);
+	say(r, c, "%s", status_str(status, buf, sizeof(buf)));
+	check_status(r, c, status);
+	return SCN_EXIT_OK;
+}
+
+static int run_vcpu_mapgpa(struct scn_run *r, const struct scn_cmd *c)
+{
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	int rc;
+
+	rc = r->api->vcpu_mapgpa(r->td, c->vcpu, c->gpa, c->size, &o);
+	if (rc < 0)
+		return scn_api_error(r, c, rc);
+	say_outcome(r, c, o);
+	check_outcome(r, c, o);
+	return SCN_EXIT_OK;
+}
+
+static int run_host_read(struct scn_run *r, const struct scn_cmd *c)
+{
+	uint64_t val = 0;
+	int rc;
+
+	rc = r->api->host_read(r->td, c->gpa, &val);
+	if (rc < 0)
+		return scn_api_error(r, c, rc);
+	say(r, c, "0x%" PRIx64, val);
+	if (c->has & SCN_HAS_EXPECT) {
+		if (val == c->expect)
+			pass(r);
+		else
+			fail(r, c, "%.*s expect=0x%" PRIx64 " (actual 0x%" PRIx64 ")",
+			     HEAD(c), c->expect, val);
+	}
+	if (c->has & SCN_HAS_EXPECT_NOT) {
+		if (val != c->expect_not)
+			pass(r);
+		else
+			fail(r, c, "%.*s expect-not=0x%" PRIx64 " (actual 0x%" PRIx64 ")",
+			     HEAD(c), c->expect_not, val);
+	}
+	return SCN_EXIT_OK;
+}
+
+/* The host actions and build steps that only succeed or fail. */
+static int run_simple(struct scn_run *r, const struct scn_cmd *c)
+{
+	const struct scn_backend *api = r->api;
+	int rc = 0;
+
+	switch (c->op) {
+	case SCN_OP_MEMSLOT:
+		rc = api->memslot_add(r->td, c->id, c->gpa, c->size);
+		break;
+	case SCN_OP_ADD:
+		rc = api->td_add_page(r->td, c->gpa, c->byte);
+		break;
+	case SCN_OP_FINALIZE:
+		rc = api->td_finalize(r->td);
+		break;
+	case SCN_OP_HOST_WRITE:
+		rc = api->host_write(r->td, c->gpa, c->value);
+		break;
+	case SCN_OP_HOST_INVALIDATE:
+		rc = api->host_invalidate(r->td, c->gpa, c->size);
+		break;
+	case SCN_OP_HOST_DELETE_MEMSLOT:
+		rc = api->memslot_delete(r->td, c->id);
+		break;
+	case SCN_OP_HOST_ZAP:
+		rc = api->host_zap(r->td, c->gpa, c->size, c->alias);
+		break;
+	default:
+		break;
+	}
+	if (rc < 0)
+		return scn_api_error(r, c, rc);
+	say(r, c, "ok");
+	return SCN_EXIT_OK;
+}
+
+static int run_seamcall(struct scn_run *r, const struct scn_cmd *c)
+{
+	struct tdxmmu_seamcall_req req = {
+		.leaf = c->leaf,
+		.gpa = c->gpa,
+		.level = c->level,
+		.fill = c->byte,
+	};
+	struct tdxmmu_seamcall_out out;
+	char buf[96], regs[96] = "", page[48] = "";
+	int rc = 0;
+
+	if (c->page == SCN_PAGE_NEW)
+		rc = r->api->host_frame_new(r->td, &req.page);
+	else if (c->page == SCN_PAGE_OF)
+		rc = r->api->host_frame_of(r->td, c->page_gpa, &req.page);
+	if (rc < 0)
+		return scn_api_error(r, c, rc);
+	memset(&out, 0, sizeof(out));
+	rc = r->api->seamcall(r->td, &req, &out);
+	if (rc < 0)
+		return scn_api_error(r, c, rc);
+	if (c->page != SCN_PAGE_NONE)
+		snprintf(page, sizeof(page), " (page 0x%" PRIx64 ")", req.page);
+	/* SEPT.RD answers in registers: show the entry and its level info. */
+	if (c->leaf == tdxmmu_leaf_from_name("TDH.MEM.SEPT.RD"))
+		snprintf(regs, sizeof(regs),
+			 " rcx=0x%" PRIx64 " rdx=0x%" PRIx64, out.rcx, out.rdx);
+	say(r, c, "%s%s%s", status_str(out.rax, buf, sizeof(buf)), regs, page);
+	check_status(r, c, out.rax);
+	return SCN_EXIT_OK;
+}
+
+static int run_expect_sept(struct scn_run *r, const struct scn_cmd *c)
+{
+	enum tdxmmu_sept_state st = TDXMMU_SEPT_FREE;
+	int rc;
+
+	rc = r->api->sept_state(r->td, c->gpa, c->level, &st);
+	if (rc < 0)
+		return check_error(r, c, rc);
+	say(r, c, "%s", tdxmmu_sept_state_name(st));
+	if (st == c->sept)
+		pass(r);
+	else
+		fail(r, c, "%s (actual %s)", c->text, tdxmmu_sept_state_name(st));
+	return SCN_EXIT_OK;
+}
+
+static int run_expect_spte(struct scn_run *r, const struct scn_cmd *c)
+{
+	enum tdxmmu_spte_state pv = TDXMMU_SPTE_NONPRESENT;
+	enum tdxmmu_spte_state sh = TDXMMU_SPTE_NONPRESENT;
+	bool ok = true;
+	int rc;
+
+	rc = r->api->spte_state(r->td, c->gpa, &pv, &sh);
+	if (rc < 0)
+		return check_error(r, c, rc);
+	say(r, c, "private=%s shared=%s", tdxmmu_spte_state_name(pv),
+	    tdxmmu_spte_state_name(sh));
+	if ((c->has & SCN_HAS_PRIVATE) && pv != c->spte_private)
+		ok = false;
+	if ((c->has & SCN_HAS_SHARED) && sh != c->spte_shared)
+		ok = false;
+	if (ok)
+		pass(r);
+	else
+		fail(r, c, "%s (actual private=%s shared=%s)", c->text,
+		     tdxmmu_spte_state_name(pv), tdxmmu_spte_state_name(sh));
+	return SCN_EXIT_OK;
+}
+
+/* One check for the whole line; the FAIL line names every counter that is
+ * off, or unknown to the model. */
+static int run_expect_count(struct scn_run *r, const struct scn_cmd *c)
+{
+	uint64_t *got = calloc(c->nr_counters, sizeof(*got));
+	bool *unknown = calloc(c->nr_counters, sizeof(*unknown));
+	size_t wrong = 0, n;
+	int rc = SCN_EXIT_OK;
+
+	if (!got || !unknown) {
+		rc = scn_api_error(r, c, TDXMMU_ENOMEM);
+		goto out;
+	}
+	for (size_t i = 0; i < c->nr_counters; i++) {
+		int e = r->api->counter(r->td, c->counters[i].name, &got[i]);
+
+		if (e == TDXMMU_ENOENT) {
+			unknown[i] = true;
+		} else if (e < 0) {
+			rc = check_error(r, c, e);
+			goto out;
+		}
+		if (unknown[i] || got[i] != c->counters[i].value)
+			wrong++;
+	}
+	if (!r->quiet) {
+		flockfile(r->out);
+		fprintf(r->out, "%s:%zu: %s ->", r->name, c->line, c->text);
+		for (size_t i = 0; i < c->nr_counters; i++) {
+			if (unknown[i])
+				fprintf(r->out, " %s=?", c->counters[i].name);
+			else
+				fprintf(r->out, " %s=%" PRIu64,
+					c->counters[i].name, got[i]);
+		}
+		fputc('\n', r->out);
+		funlockfile(r->out);
+	}
+	if (!wrong) {
+		pass(r);
+		goto out;
+	}
+	fail_begin(r, c);
+	fprintf(r->out, "expect-count");
+	for (size_t i = 0; i < c->nr_counters; i++)
+		if (unknown[i] || got[i] != c->counters[i].value)
+			fprintf(r->out, " %s=%" PRIu64, c->counters[i].name,
+				c->counters[i].value);
+	fprintf(r->out, " (actual");
+	n = 0;
+	for (size_t i = 0; i < c->nr_counters; i++) {
+		const char *sep = n++ ? ", " : " ";
+
+		if (unknown[i])
+			fprintf(r->out, "%sno counter named '%s'", sep,
+				c->counters[i].name);
+		else if (got[i] != c->counters[i].value)
+			fprintf(r->out, "%s%s=%" PRIu64, sep,
+				c->counters[i].name, got[i]);
+		else
+			n--;
+	}
+	fprintf(r->out, ")");
+	fail_end(r);
+out:
+	free(got);
+	free(unknown);
+	return rc;
+}
+
+/* The FAIL line is followed by the checker's report, one violation a line. */
+static int run_check(struct scn_run *r, const struct scn_cmd *c)
+{
+	char *report = malloc(CHECK_REPORT_SIZE);
+	const char *line;
+	int n;
+
+	if (!report)
+		return scn_api_error(r, c, TDXMMU_ENOMEM);
+	report[0] = '\0';
+	n = r->api->check(r->td, report, CHECK_REPORT_SIZE);
+	if (n < 0) {
+		free(report);
+		return check_error(r, c, n);
+	}
+	report[CHECK_REPORT_SIZE - 1] = '\0';
+	if (n == 0) {
+		say(r, c, "no violation");
+		pass(r);
+		free(report);
+		return SCN_EXIT_OK;
+	}
+	say(r, c, "%d violation%s", n, n == 1 ? "" : "s");
+	fail_begin(r, c);
+	fprintf(r->out, "check (actual %d violation%s)", n, n == 1 ? "" : "s");
+	for (line = report; *line; line += *line == '\n') {
+		size_t len = strcspn(line, "\n");
+
+		if (len)
+			fprintf(r->out, "\n    %.*s", (int)len, line);
+		line += len;
+	}
+	if (strlen(report) == CHECK_REPORT_SIZE - 1)
+		fprintf(r->out, "\n    ... (report truncated)");
+	fail_end(r);
+	free(report);
+	return SCN_EXIT_OK;
+}
+
+int scn_run_cmd(struct scn_run *r, const struct scn_cmd *c)
+{
+	switch (c->op) {
+	case SCN_OP_TD:
+		return run_td(r, c);
+	case SCN_OP_DESTROY:
+		return run_destroy(r, c);
+	case SCN_OP_VCPU_READ:
+		return run_vcpu_read(r, c);
+	case SCN_OP_VCPU_WRITE:
+		return run_vcpu_write(r, c);
+	case SCN_OP_VCPU_FILL:
+		return run_vcpu_fill(r, c);
+	case SCN_OP_VCPU_VERIFY:
+		return run_vcpu_verify(r, c);
+	case SCN_OP_VCPU_ACCEPT:
+		return run_vcpu_accept(r, c);
+	case SCN_OP_VCPU_MAPGPA:
+		return run_vcpu_mapgpa(r, c);
+	case SCN_OP_HOST_READ:
+		return run_host_read(r, c);
+	case SCN_OP_MEMSLOT:
+	case SCN_OP_ADD:
+	case SCN_OP_FINALIZE:
+	case SCN_OP_HOST_WRITE:
+	case SCN_OP_HOST_INVALIDATE:
+	case SCN_OP_HOST_DELETE_MEMSLOT:
+	case SCN_OP_HOST_ZAP:
+		return run_simple(r, c);
+	case SCN_OP_SEAMCALL:
+		return run_seamcall(r, c);
+	case SCN_OP_EXPECT_SPTE:
+		return run_expect_spte(r, c);
+	case SCN_OP_EXPECT_SEPT:
+		return run_expect_sept(r, c);
+	case SCN_OP_EXPECT_COUNT:
+		return run_expect_count(r, c);
+	case SCN_OP_CHECK:
+		return run_check(r, c);
+	case SCN_OP_PARALLEL:
+		return run_parallel_block(r, c);
+	case SCN_OP_END:
+		break;
+	}
+	return SCN_EXIT_OK;
+}
+
+int scn_run_script(const struct scn_script *script, const char *name,
+		   const struct scn_backend *api,
+		   const struct tdxmmu_run_options *opts)
+{
+	struct scn_run r = {
+		.api = api,
+		.name = name,
+		.out = opts->out ? opts->out : stdout,
+		.err = opts->err ? opts->err : stderr,
+		.trace = opts->trace,
+		.quiet = opts->quiet,
+	};
+	int status = SCN_EXIT_OK;
+
+	for (size_t i = 0; i < script->nr && status == SCN_EXIT_OK; i++)
+		status = scn_run_cmd(&r, &script->cmds[i]);
+
+	/* A script need not end with destroy: free the TD anyway, without
+	 * counting it as a check (and even after a bug, so that nothing
+	 * leaks). */
+	if (r.td) {
+		struct tdxmmu_destroy_report rep;
+
+		memset(&rep, 0, sizeof(rep));
+		api->td_destroy(r.td, &rep);
+		r.td = NULL;
+	}
+	if (status != SCN_EXIT_OK)
+		return status;
+	fprintf(r.out, "%lu passed, %lu failed\n", r.passed, r.failed);
+	fflush(r.out);
+	return r.failed ? SCN_EXIT_FAIL : SCN_EXIT_OK;
+}

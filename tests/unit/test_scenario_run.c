@@ -1,0 +1,758 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The scenario runner against a fake TD (a scn_backend whose answers each
+ * test sets): what every command calls, how checks are counted, the exact
+ * progress, FAIL and closing lines, the exit statuses, and that the TD is
+ * always destroyed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "scenario/runner.h"
+#include "scenario/scenario.h"
+#include "tdxmmu/tdxmmu.h"
+
+/* ---- the fake TD ------------------------------------------------------ */
+
+static struct fake {
+	int dummy;                     /* what the tdxmmu_td pointer points at */
+	int creates, destroys;
+	struct tdxmmu_td_config cfg;   /* as td_create saw it */
+	int create_rc;
+	int destroy_rc;
+	const char *destroy_msg;
+	int simple_rc;                 /* memslot/add/finalize/host_* */
+	int calls;                     /* API calls after td_create */
+	uint64_t read_val;
+	enum tdxmmu_outcome outcome;
+	int access_rc;
+	uint64_t mismatch;
+	uint64_t status;               /* accept status, seamcall rax */
+	struct tdxmmu_seamcall_req req;
+	uint64_t frame_of_gpa;
+	enum tdxmmu_sept_state sept;
+	unsigned sept_level;
+	enum tdxmmu_spte_state spte_p, spte_s;
+	int check_n;
+	const char *check_report;
+	const char *last_error;
+	uint64_t zap_size;
+	enum tdxmmu_alias zap_alias;
+} fk;
+
+static tdxmmu_td *fake_td(void)
+{
+	return (tdxmmu_td *)(void *)&fk.dummy;
+}
+
+static void f_config_init(struct tdxmmu_td_config *cfg)
+{
+	cfg->host_memory = 12345;
+}
+
+static int f_create(const struct tdxmmu_td_config *cfg, tdxmmu_td **out)
+{
+	fk.cfg = *cfg;
+	if (fk.create_rc)
+		return fk.create_rc;
+	fk.creates++;
+	*out = fake_td();
+	return 0;
+}
+
+static int f_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *rep)
+{
+	assert_ptr_equal(td, fake_td());
+	fk.destroys++;
+	if (fk.destroy_msg)
+		snprintf(rep->message, sizeof(rep->message), "%s", fk.destroy_msg);
+	rep->frames_leaked = 3;
+	return fk.destroy_rc;
+}
+
+static int f_simple(tdxmmu_td *td)
+{
+	assert_ptr_equal(td, fake_td());
+	fk.calls++;
+	return fk.simple_rc;
+}
+
+static int f_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
+			 uint64_t size)
+{
+	(void)id, (void)base, (void)size;
+	return f_simple(td);
+}
+
+static int f_add_page(tdxmmu_td *td, uint64_t gpa, uint8_t fill)
+{
+	(void)gpa, (void)fill;
+	return f_simple(td);
+}
+
+static int f_finalize(tdxmmu_td *td)
+{
+	return f_simple(td);
+}
+
+static int f_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa, uint64_t *val,
+		  enum tdxmmu_outcome *o)
+{
+	(void)vcpu, (void)gpa;
+	f_simple(td);
+	*val = fk.read_val;
+	*o = fk.outcome;
+	return fk.access_rc;
+}
+
+static int f_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa, uint64_t val,
+		   enum tdxmmu_outcome *o)
+{
+	(void)vcpu, (void)gpa, (void)val;
+	f_simple(td);
+	*o = fk.outcome;
+	return fk.access_rc;
+}
+
+static int f_fill(tdxmmu_td *td, unsigned vcpu, uint64_t gpa, uint64_t size,
+		  uint8_t byte, enum tdxmmu_outcome *o)
+{
+	(void)vcpu, (void)gpa, (void)size, (void)byte;
+	f_simple(td);
+	*o = fk.outcome;
+	return fk.access_rc;
+}
+
+static int f_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa, uint64_t size,
+		    uint8_t byte, uint64_t *mismatch, enum tdxmmu_outcome *o)
+{
+	(void)vcpu, (void)gpa, (void)size, (void)byte;
+	f_simple(td);
+	*mismatch = fk.mismatch;
+	*o = fk.outcome;
+	return fk.access_rc;
+}
+
+static int f_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+		    unsigned level, uint64_t *status)
+{
+	(void)vcpu, (void)gpa, (void)level;
+	f_simple(td);
+	*status = fk.status;
+	return fk.access_rc;
+}
+
+static int f_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa, uint64_t size,
+		    enum tdxmmu_outcome *o)
+{
+	(void)vcpu, (void)gpa, (void)size;
+	f_simple(td);
+	*o = fk.outcome;
+	return fk.access_rc;
+}
+
+static int f_host_read(tdxmmu_td *td, uint64_t gpa, uint64_t *val)
+{
+	(void)gpa;
+	*val = fk.read_val;
+	return f_simple(td);
+}
+
+static int f_host_write(tdxmmu_td *td, uint64_t gpa, uint64_t val)
+{
+	(void)gpa, (void)val;
+	return f_simple(td);
+}
+
+static int f_invalidate(tdxmmu_td *td, uint64_t gpa, uint64_t size)
+{
+	(void)gpa, (void)size;
+	return f_simple(td);
+}
+
+static int f_memslot_delete(tdxmmu_td *td, unsigned id)
+{
+	(void)id;
+	return f_simple(td);
+}
+
+static int f_zap(tdxmmu_td *td, uint64_t gpa, uint64_t size,
+		 enum tdxmmu_alias alias)
+{
+	(void)gpa;
+	fk.zap_size = size;
+	fk.zap_alias = alias;
+	return f_simple(td);
+}
+
+static int f_frame_new(tdxmmu_td *td, uint64_t *hpa)
+{
+	*hpa = 0x7000;
+	return f_simple(td);
+}
+
+static int f_frame_of(tdxmmu_td *td, uint64_t gpa, uint64_t *hpa)
+{
+	fk.frame_of_gpa = gpa;
+	*hpa = 0x9000;
+	return f_simple(td);
+}
+
+static int f_seamcall(tdxmmu_td *td, const struct tdxmmu_seamcall_req *req,
+		      struct tdxmmu_seamcall_out *out)
+{
+	fk.req = *req;
+	out->rax = fk.status;
+	out->rcx = 0x11;
+	out->rdx = 0x22;
+	return f_simple(td);
+}
+
+static int f_sept_state(tdxmmu_td *td, uint64_t gpa, unsigned level,
+			enum tdxmmu_sept_state *out)
+{
+	(void)gpa;
+	fk.sept_level = level;
+	*out = fk.sept;
+	return f_simple(td);
+}
+
+static int f_spte_state(tdxmmu_td *td, uint64_t gpa,
+			enum tdxmmu_spte_state *p, enum tdxmmu_spte_state *s)
+{
+	(void)gpa;
+	*p = fk.spte_p;
+	*s = fk.spte_s;
+	return f_simple(td);
+}
+
+static int f_counter(tdxmmu_td *td, const char *name, uint64_t *val)
+{
+	assert_ptr_equal(td, fake_td());
+	if (strcmp(name, "fault.private") == 0)
+		*val = 1;
+	else if (strcmp(name, "seamcall.TDH.MEM.PAGE.AUG") == 0)
+		*val = 2;
+	else
+		return TDXMMU_ENOENT;
+	return 0;
+}
+
+static int f_check(tdxmmu_td *td, char *report, size_t size)
+{
+	int rc = f_simple(td);
+
+	if (rc)
+		return rc;
+	snprintf(report, size, "%s", fk.check_report ? fk.check_report : "");
+	return fk.check_n;
+}
+
+static const char *f_last_error(void)
+{
+	return fk.last_error ? fk.last_error : "";
+}
+
+static const struct scn_backend fake = {
+	.td_config_init = f_config_init,
+	.td_create = f_create,
+	.td_destroy = f_destroy,
+	.memslot_add = f_memslot_add,
+	.td_add_page = f_add_page,
+	.td_finalize = f_finalize,
+	.vcpu_read = f_read,
+	.vcpu_write = f_write,
+	.vcpu_fill = f_fill,
+	.vcpu_verify = f_verify,
+	.vcpu_accept = f_accept,
+	.vcpu_mapgpa = f_mapgpa,
+	.host_read = f_host_read,
+	.host_write = f_host_write,
+	.host_invalidate = f_invalidate,
+	.memslot_delete = f_memslot_delete,
+	.host_zap = f_zap,
+	.host_frame_new = f_frame_new,
+	.host_frame_of = f_frame_of,
+	.seamcall = f_seamcall,
+	.sept_state = f_sept_state,
+	.spte_state = f_spte_state,
+	.counter = f_counter,
+	.check = f_check,
+	.last_error = f_last_error,
+};
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&fk, 0, sizeof(fk));
+	fk.mismatch = UINT64_MAX;
+	return 0;
+}
+
+/* ---- running a script ------------------------------------------------- */
+
+struct result {
+	char *out, *err;
+	size_t out_len, err_len;
+	int status;
+};
+
+static struct result res;
+
+static int teardown(void **state)
+{
+	(void)state;
+	free(res.out);
+	free(res.err);
+	memset(&res, 0, sizeof(res));
+	/* Whatever happened, the TD created was destroyed exactly once. */
+	assert_int_equal(fk.destroys, fk.creates);
+	return 0;
+}
+
+static int run_opts(const char *text, bool quiet, FILE *trace)
+{
+	FILE *out, *err;
+	struct tdxmmu_run_options o;
+
+	free(res.out);
+	free(res.err);
+	out = open_memstream(&res.out, &res.out_len);
+	err = open_memstream(&res.err, &res.err_len);
+	o = (struct tdxmmu_run_options){ .out = out, .err = err,
+					 .trace = trace, .quiet = quiet };
+	res.status = scn_run_text("t.tds", text, strlen(text), &fake, &o);
+	fclose(out);
+	fclose(err);
+	return res.status;
+}
+
+static int run(const char *text)
+{
+	return run_opts(text, false, NULL);
+}
+
+static int run_quiet(const char *text)
+{
+	return run_opts(text, true, NULL);
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_td_config(void **state)
+{
+	FILE *trace = tmpfile();
+
+	(void)state;
+	assert_int_equal(run_opts("td mmu=legacy gpaw=52 vcpus=3 accept=explicit seed=9 memory=64M\n",
+				  false, trace), 0);
+	assert_int_equal(fk.cfg.mmu, TDXMMU_MMU_LEGACY);
+	assert_int_equal(fk.cfg.gpaw, 52);
+	assert_int_equal(fk.cfg.nr_vcpus, 3);
+	assert_int_equal(fk.cfg.accept, TDXMMU_ACCEPT_EXPLICIT);
+	assert_int_equal(fk.cfg.seed, 9);
+	assert_int_equal(fk.cfg.host_memory, 64 << 20);
+	assert_ptr_equal(fk.cfg.trace, trace);
+	assert_string_equal(res.out,
+			    "t.tds:1: td mmu=legacy gpaw=52 vcpus=3 accept=explicit seed=9 memory=64M -> created (mmu=legacy gpaw=52 vcpus=3 accept=explicit seed=9)\n"
+			    "0 passed, 0 failed\n");
+	assert_string_equal(res.err, "");
+	fclose(trace);
+
+	/* Defaults as the language gives them; host memory as the API's. */
+	assert_int_equal(run("td\n"), 0);
+	assert_int_equal(fk.cfg.mmu, TDXMMU_MMU_TDP);
+	assert_int_equal(fk.cfg.gpaw, 48);
+	assert_int_equal(fk.cfg.nr_vcpus, 1);
+	assert_int_equal(fk.cfg.accept, TDXMMU_ACCEPT_AUTO);
+	assert_int_equal(fk.cfg.seed, 1);
+	assert_int_equal(fk.cfg.host_memory, 12345);
+	assert_null(fk.cfg.trace);
+	assert_int_equal(fk.destroys, 2);
+}
+
+static void test_checks_counted(void **state)
+{
+	(void)state;
+	fk.sept = TDXMMU_SEPT_MAPPED;
+	fk.read_val = 0x1111;
+	assert_int_equal(run("td\n"
+			     "memslot 0 0 16M\n"
+			     "vcpu 0 read 0x1000\n"           /* implicit: 0 */
+			     "vcpu 0 read 0x1000 expect=0x1111 outcome=ok\n" /* 2 */
+			     "expect-sept 0 MAPPED\n"         /* 1 */
+			     "seamcall TDH.MEM.TRACK\n"       /* implicit: 0 */
+			     "check\n"                        /* 1 */
+			     "destroy\n"),                    /* 1 */
+			 0);
+	assert_string_equal(res.out,
+			    "t.tds:1: td -> created (mmu=tdp gpaw=48 vcpus=1 accept=auto seed=1)\n"
+			    "t.tds:2: memslot 0 0 16M -> ok\n"
+			    "t.tds:3: vcpu 0 read 0x1000 -> 0x1111 (ok)\n"
+			    "t.tds:4: vcpu 0 read 0x1000 expect=0x1111 outcome=ok -> 0x1111 (ok)\n"
+			    "t.tds:5: expect-sept 0 MAPPED -> MAPPED\n"
+			    "t.tds:6: seamcall TDH.MEM.TRACK -> TDX_SUCCESS\n"
+			    "t.tds:7: check -> no violation\n"
+			    "t.tds:8: destroy -> nothing leaked\n"
+			    "5 passed, 0 failed\n");
+	assert_int_equal(fk.destroys, 1);
+}
+
+static void test_seamcall_status(void **state)
+{
+	(void)state;
+	/* Without expect= the call must succeed. */
+	fk.status = 0xC0000B0000000001ULL;
+	assert_int_equal(run("td\n"
+			     "seamcall TDH.MEM.PAGE.AUG gpa=0x1000 page=new\n"
+			     "seamcall TDH.MEM.PAGE.AUG gpa=0x1000 page=new expect=TDX_EPT_WALK_FAILED\n"
+			     "seamcall TDH.MEM.PAGE.AUG gpa=0x1000 page=new expect=TDX_OPERAND_BUSY\n"),
+			 1);
+	assert_string_equal(res.out,
+			    "t.tds:1: td -> created (mmu=tdp gpaw=48 vcpus=1 accept=auto seed=1)\n"
+			    "t.tds:2: seamcall TDH.MEM.PAGE.AUG gpa=0x1000 page=new -> TDX_EPT_WALK_FAILED 0xc0000b0000000001 (page 0x7000)\n"
+			    "t.tds:2: FAIL: seamcall TDH.MEM.PAGE.AUG expect=TDX_SUCCESS (actual TDX_EPT_WALK_FAILED 0xc0000b0000000001)\n"
+			    "t.tds:3: seamcall TDH.MEM.PAGE.AUG gpa=0x1000 page=new expect=TDX_EPT_WALK_FAILED -> TDX_EPT_WALK_FAILED 0xc0000b0000000001 (page 0x7000)\n"
+			    "t.tds:4: seamcall TDH.MEM.PAGE.AUG gpa=0x1000 page=new expect=TDX_OPERAND_BUSY -> TDX_EPT_WALK_FAILED 0xc0000b0000000001 (page 0x7000)\n"
+			    "t.tds:4: FAIL: seamcall TDH.MEM.PAGE.AUG expect=TDX_OPERAND_BUSY (actual TDX_EPT_WALK_FAILED 0xc0000b0000000001)\n"
+			    "1 passed, 2 failed\n");
+	assert_int_equal(fk.req.leaf, 6);
+	assert_int_equal(fk.req.gpa, 0x1000);
+	assert_int_equal(fk.req.page, 0x7000);
+
+	/* A warning is a success; the operand id is ignored. */
+	fk.status = 0x00000B0700000000ULL;
+	assert_int_equal(run_quiet("td\n"
+				   "seamcall TDH.MEM.RANGE.BLOCK gpa=0\n"
+				   "seamcall TDH.MEM.RANGE.BLOCK gpa=0 expect=TDX_GPA_RANGE_ALREADY_BLOCKED\n"),
+			 0);
+	assert_string_equal(res.out, "1 passed, 0 failed\n");
+	fk.status = 0x8000020000000092ULL;
+	assert_int_equal(run_quiet("td\nseamcall TDH.MEM.SEPT.ADD gpa=0 level=512G page=of:shared:0x3000 expect=TDX_OPERAND_BUSY\n"),
+			 0);
+	assert_int_equal(fk.frame_of_gpa, (1ULL << 47) | 0x3000);
+	assert_int_equal(fk.req.page, 0x9000);
+	assert_int_equal(fk.req.level, 3);
+
+	/* SEPT.RD shows its registers; PAGE.ADD passes fill=. */
+	fk.status = 0;
+	assert_int_equal(run("td\nseamcall TDH.MEM.SEPT.RD gpa=0 level=2M\n"), 0);
+	assert_non_null(strstr(res.out,
+			       "t.tds:2: seamcall TDH.MEM.SEPT.RD gpa=0 level=2M -> TDX_SUCCESS rcx=0x11 rdx=0x22\n"));
+	assert_int_equal(run("td\nseamcall TDH.MEM.PAGE.ADD gpa=0 page=new fill=0xab\n"), 0);
+	assert_int_equal(fk.req.fill, 0xab);
+	assert_int_equal(fk.req.level, 0);
+	assert_int_equal(run("td\nseamcall TDH.PHYMEM.PAGE.RECLAIM page=of:0x5000\n"), 0);
+	assert_int_equal(fk.req.page, 0x9000);
+	assert_int_equal(fk.req.gpa, 0);
+}
+
+static void test_accesses(void **state)
+{
+	(void)state;
+	fk.outcome = TDXMMU_OUTCOME_BLOCKED;
+	assert_int_equal(run_quiet("td vcpus=2\n"
+				   "vcpu 1 read shared:0x1000\n"
+				   "vcpu 1 read shared:0x1000 outcome=blocked\n"
+				   "vcpu 1 read shared:0x1000 expect=5\n"
+				   "vcpu 0 write 0 1 outcome=ok\n"
+				   "vcpu 0 fill 0 4K 0x11\n"
+				   "vcpu 0 fill 0 4K 0x11 outcome=blocked\n"
+				   "vcpu 0 mapgpa shared:0 2M outcome=error\n"),
+			 1);
+	assert_string_equal(res.out,
+			    "t.tds:2: FAIL: vcpu 1 read shared:0x1000 outcome=ok (actual blocked)\n"
+			    "t.tds:4: FAIL: vcpu 1 read shared:0x1000 outcome=ok (actual blocked)\n"
+			    "t.tds:4: FAIL: vcpu 1 read shared:0x1000 expect=0x5 (actual no value, outcome blocked)\n"
+			    "t.tds:5: FAIL: vcpu 0 write 0 1 outcome=ok (actual blocked)\n"
+			    "t.tds:6: FAIL: vcpu 0 fill 0 4K 0x11 outcome=ok (actual blocked)\n"
+			    "t.tds:8: FAIL: vcpu 0 mapgpa shared:0 2M outcome=error (actual blocked)\n"
+			    "2 passed, 6 failed\n");
+
+	fk.outcome = TDXMMU_OUTCOME_OK;
+	fk.read_val = 0x2222;
+	assert_int_equal(run("td\nvcpu 0 read 8 expect=0x1111\nvcpu 0 write 8 0x5\n"), 1);
+	assert_string_equal(res.out,
+			    "t.tds:1: td -> created (mmu=tdp gpaw=48 vcpus=1 accept=auto seed=1)\n"
+			    "t.tds:2: vcpu 0 read 8 expect=0x1111 -> 0x2222 (ok)\n"
+			    "t.tds:2: FAIL: vcpu 0 read 8 expect=0x1111 (actual 0x2222)\n"
+			    "t.tds:3: vcpu 0 write 8 0x5 -> ok\n"
+			    "0 passed, 1 failed\n");
+}
+
+static void test_verify(void **state)
+{
+	(void)state;
+	fk.mismatch = 0x1008;
+	assert_int_equal(run("td\nvcpu 0 verify private:0 16M 0x11\n"), 1);
+	assert_string_equal(res.out,
+			    "t.tds:1: td -> created (mmu=tdp gpaw=48 vcpus=1 accept=auto seed=1)\n"
+			    "t.tds:2: vcpu 0 verify private:0 16M 0x11 -> byte at 0x1008 differs\n"
+			    "t.tds:2: FAIL: vcpu 0 verify private:0 16M 0x11 (actual byte at 0x1008 differs)\n"
+			    "0 passed, 1 failed\n");
+	/* outcome= and content make one check. */
+	assert_int_equal(run_quiet("td\nvcpu 0 verify 0 4K 0x11 outcome=ok\n"), 1);
+	assert_string_equal(res.out,
+			    "t.tds:2: FAIL: vcpu 0 verify 0 4K 0x11 (actual byte at 0x1008 differs)\n"
+			    "0 passed, 1 failed\n");
+	fk.mismatch = UINT64_MAX;
+	assert_int_equal(run_quiet("td\nvcpu 0 verify 0 4K 0x11 outcome=ok\nvcpu 0 verify 0 4K 0x11\n"), 0);
+	assert_string_equal(res.out, "1 passed, 0 failed\n");
+	/* A mismatch address with an incomplete access means nothing. */
+	fk.mismatch = 0x1008;
+	fk.outcome = TDXMMU_OUTCOME_POISON;
+	assert_int_equal(run_quiet("td\nvcpu 0 verify 0 4K 0x11 outcome=poison\n"), 0);
+	assert_string_equal(res.out, "1 passed, 0 failed\n");
+}
+
+static void test_accept(void **state)
+{
+	(void)state;
+	fk.status = 0x00000B0A00000000ULL; /* PAGE_ALREADY_ACCEPTED: a warning */
+	assert_int_equal(run_quiet("td\nvcpu 0 accept 0 level=2M\n"
+				   "vcpu 0 accept 0 expect=TDX_PAGE_ALREADY_ACCEPTED\n"), 0);
+	assert_string_equal(res.out, "1 passed, 0 failed\n");
+	fk.status = 0xC0000B0B00000000ULL;
+	assert_int_equal(run("td\nvcpu 0 accept 0x200000 level=2M\n"), 1);
+	assert_non_null(strstr(res.out,
+			       "t.tds:2: vcpu 0 accept 0x200000 level=2M -> TDX_PAGE_SIZE_MISMATCH 0xc0000b0b00000000\n"
+			       "t.tds:2: FAIL: vcpu 0 accept 0x200000 expect=TDX_SUCCESS (actual TDX_PAGE_SIZE_MISMATCH 0xc0000b0b00000000)\n"));
+}
+
+static void test_host(void **state)
+{
+	(void)state;
+	fk.read_val = 0;
+	assert_int_equal(run_quiet("td\n"
+				   "host read 0 expect=0 expect-not=0x2222\n"
+				   "host read 0 expect=1 expect-not=0\n"
+				   "host write 0 5\nhost invalidate 0 4K\nhost delete-memslot 0\n"),
+			 1);
+	assert_string_equal(res.out,
+			    "t.tds:3: FAIL: host read 0 expect=0x1 (actual 0x0)\n"
+			    "t.tds:3: FAIL: host read 0 expect-not=0x0 (actual 0x0)\n"
+			    "2 passed, 2 failed\n");
+	assert_int_equal(run("td\nhost zap 0 2M alias=private\n"), 0);
+	assert_int_equal(fk.zap_size, 2 << 20);
+	assert_int_equal(fk.zap_alias, TDXMMU_ALIAS_PRIVATE);
+	assert_non_null(strstr(res.out, "t.tds:2: host zap 0 2M alias=private -> ok\n"));
+	assert_int_equal(run("td\nhost zap 0 2M\n"), 0);
+	assert_int_equal(fk.zap_alias, TDXMMU_ALIAS_BOTH);
+}
+
+static void test_state_checks(void **state)
+{
+	(void)state;
+	fk.sept = TDXMMU_SEPT_PENDING;
+	fk.spte_p = TDXMMU_SPTE_PRESENT;
+	fk.spte_s = TDXMMU_SPTE_NONPRESENT_SHARED;
+	assert_int_equal(run_quiet("td gpaw=52\n"
+				   "expect-sept 0x1000 MAPPED\n"
+				   "expect-sept 0x1000 PENDING level=256T\n"
+				   "expect-spte 0x1000 private=present\n"
+				   "expect-spte 0x1000 shared=nonpresent|shared\n"
+				   "expect-spte 0x1000 private=present shared=present|shared\n"
+				   "expect-spte 0x1000\n"),
+			 1);
+	assert_int_equal(fk.sept_level, 4);
+	assert_string_equal(res.out,
+			    "t.tds:2: FAIL: expect-sept 0x1000 MAPPED (actual PENDING)\n"
+			    "t.tds:6: FAIL: expect-spte 0x1000 private=present shared=present|shared (actual private=present shared=nonpresent|shared)\n"
+			    "4 passed, 2 failed\n");
+}
+
+static void test_expect_count(void **state)
+{
+	(void)state;
+	assert_int_equal(run("td\nexpect-count fault.private=1 seamcall.TDH.MEM.PAGE.AUG=2\n"), 0);
+	assert_non_null(strstr(res.out,
+			       "t.tds:2: expect-count fault.private=1 seamcall.TDH.MEM.PAGE.AUG=2 -> fault.private=1 seamcall.TDH.MEM.PAGE.AUG=2\n"
+			       "1 passed, 0 failed\n"));
+	assert_int_equal(run("td\nexpect-count fault.private=1 fault.bogus=0 seamcall.TDH.MEM.PAGE.AUG=3\n"), 1);
+	assert_non_null(strstr(res.out,
+			       "t.tds:2: expect-count fault.private=1 fault.bogus=0 seamcall.TDH.MEM.PAGE.AUG=3 -> fault.private=1 fault.bogus=? seamcall.TDH.MEM.PAGE.AUG=2\n"
+			       "t.tds:2: FAIL: expect-count fault.bogus=0 seamcall.TDH.MEM.PAGE.AUG=3 (actual no counter named 'fault.bogus', seamcall.TDH.MEM.PAGE.AUG=2)\n"
+			       "0 passed, 1 failed\n"));
+}
+
+static void test_check_report(void **state)
+{
+	(void)state;
+	fk.check_n = 2;
+	fk.check_report = "gpa 0x1000: mirror present, S-EPT FREE\n\ngpa 0x2000: on both aliases";
+	assert_int_equal(run_quiet("td\ncheck\n"), 1);
+	assert_string_equal(res.out,
+			    "t.tds:2: FAIL: check (actual 2 violations)\n"
+			    "    gpa 0x1000: mirror present, S-EPT FREE\n"
+			    "    gpa 0x2000: on both aliases\n"
+			    "0 passed, 1 failed\n");
+}
+
+static void test_destroy(void **state)
+{
+	(void)state;
+	fk.destroy_rc = TDXMMU_EBUG;
+	fk.destroy_msg = "1 S-EPT page not reclaimed";
+	assert_int_equal(run("td\ndestroy\n"), 1);
+	assert_string_equal(res.out,
+			    "t.tds:1: td -> created (mmu=tdp gpaw=48 vcpus=1 accept=auto seed=1)\n"
+			    "t.tds:2: destroy -> leaks\n"
+			    "t.tds:2: FAIL: destroy leaves nothing behind (actual 1 S-EPT page not reclaimed)\n"
+			    "0 passed, 1 failed\n");
+	assert_int_equal(fk.destroys, 1);
+	assert_string_equal(res.err, "");
+
+	fk.destroy_msg = NULL;
+	assert_int_equal(run_quiet("td\ndestroy\n"), 1);
+	assert_string_equal(res.out,
+			    "t.tds:2: FAIL: destroy leaves nothing behind (actual 3 host frames leaked, 0 still owned by the TD, 0 KVM page-table pages and 0 S-EPT pages not freed)\n"
+			    "0 passed, 1 failed\n");
+
+	/* Without destroy the TD is destroyed anyway, silently, not a check. */
+	assert_int_equal(run_quiet("td\n"), 0);
+	assert_string_equal(res.out, "0 passed, 0 failed\n");
+	assert_int_equal(fk.destroys, 3);
+}
+
+static void test_api_errors(void **state)
+{
+	(void)state;
+	/* Not implemented: stop, exit 2, no closing line, TD destroyed. */
+	fk.simple_rc = TDXMMU_ENOTIMPL;
+	assert_int_equal(run("td\ncheck\nhost zap 0 4K\ncheck\n"), 2);
+	assert_string_equal(res.err, "t.tds:2: error: 'check' is not implemented yet\n");
+	assert_string_equal(res.out,
+			    "t.tds:1: td -> created (mmu=tdp gpaw=48 vcpus=1 accept=auto seed=1)\n");
+	assert_int_equal(fk.destroys, 1);
+	assert_int_equal(run("td\nhost zap 0 4K\n"), 2);
+	assert_string_equal(res.err, "t.tds:2: error: 'host zap' is not implemented yet\n");
+
+	/* A usage error: the API's message. */
+	fk.simple_rc = TDXMMU_EEXIST;
+	fk.last_error = "memslot 1 overlaps memslot 0";
+	assert_int_equal(run("td\nmemslot 0 0 4K\nmemslot 1 0 4K\ncheck\n"), 2);
+	assert_string_equal(res.err, "t.tds:2: error: EEXIST: memslot 1 overlaps memslot 0\n");
+	fk.last_error = NULL;
+	fk.simple_rc = TDXMMU_ESTATE;
+	assert_int_equal(run("td\nadd 0\n"), 2);
+	assert_string_equal(res.err, "t.tds:2: error: ESTATE\n");
+
+	/* The model broke: exit 3 at once. */
+	fk.simple_rc = TDXMMU_EBUG;
+	fk.last_error = "S-EPT entry in an impossible state";
+	assert_int_equal(run("td\nfinalize\ncheck\n"), 3);
+	assert_string_equal(res.err, "t.tds:2: BUG: S-EPT entry in an impossible state\n");
+	/* check, zap, memslot, add, finalize: nothing after the BUG. */
+	assert_int_equal(fk.calls, 5);
+
+	/* An access reports errors by its return value. */
+	fk.simple_rc = 0;
+	fk.access_rc = TDXMMU_EINVAL;
+	fk.last_error = "no such vCPU";
+	assert_int_equal(run_quiet("td\nvcpu 0 read 0\n"), 2);
+	assert_string_equal(res.err, "t.tds:2: error: EINVAL: no such vCPU\n");
+	assert_string_equal(res.out, "");
+
+	/* td itself. */
+	fk.create_rc = TDXMMU_ENOTIMPL;
+	assert_int_equal(run("td\ncheck\n"), 2);
+	assert_string_equal(res.err, "t.tds:1: error: 'td' is not implemented yet\n");
+	assert_string_equal(res.out, "");
+	fk.create_rc = TDXMMU_ENOMEM;
+	fk.last_error = "host memory too small";
+	assert_int_equal(run("td memory=4K\n"), 2);
+	assert_string_equal(res.err, "t.tds:1: error: ENOMEM: host memory too small\n");
+}
+
+/* A check the model cannot evaluate fails; the run goes on. */
+static void test_check_errors(void **state)
+{
+	(void)state;
+	fk.simple_rc = TDXMMU_ERANGE;
+	fk.last_error = "no memslot at 0x5000000";
+	assert_int_equal(run("td\nexpect-sept 0x5000000 FREE\nexpect-spte 0 private=present\ncheck\n"),
+			 1);
+	assert_string_equal(res.out,
+			    "t.tds:1: td -> created (mmu=tdp gpaw=48 vcpus=1 accept=auto seed=1)\n"
+			    "t.tds:2: expect-sept 0x5000000 FREE -> error ERANGE\n"
+			    "t.tds:2: FAIL: expect-sept 0x5000000 FREE (actual error ERANGE: no memslot at 0x5000000)\n"
+			    "t.tds:3: expect-spte 0 private=present -> error ERANGE\n"
+			    "t.tds:3: FAIL: expect-spte 0 private=present (actual error ERANGE: no memslot at 0x5000000)\n"
+			    "t.tds:4: check -> error ERANGE\n"
+			    "t.tds:4: FAIL: check (actual error ERANGE: no memslot at 0x5000000)\n"
+			    "0 passed, 3 failed\n");
+	assert_string_equal(res.err, "");
+	/* A bug inside a check still stops the run. */
+	fk.simple_rc = TDXMMU_EBUG;
+	assert_int_equal(run_quiet("td\ncheck\ncheck\n"), 3);
+	assert_string_equal(res.err, "t.tds:2: BUG: no memslot at 0x5000000\n");
+	assert_string_equal(res.out, "");
+}
+
+static void test_parallel_not_yet(void **state)
+{
+	(void)state;
+	assert_int_equal(run_quiet("td vcpus=2\nparallel\n vcpu 1 read 0\nend\ncheck\n"), 2);
+	assert_string_equal(res.err, "t.tds:2: error: 'parallel' is not implemented yet\n");
+	assert_int_equal(fk.calls, 0);
+}
+
+static void test_quiet(void **state)
+{
+	(void)state;
+	fk.sept = TDXMMU_SEPT_FREE;
+	assert_int_equal(run_quiet("td\nmemslot 0 0 4K\nexpect-sept 0 FREE\nexpect-sept 0 MAPPED\ndestroy\n"), 1);
+	assert_string_equal(res.out,
+			    "t.tds:4: FAIL: expect-sept 0 MAPPED (actual FREE)\n"
+			    "2 passed, 1 failed\n");
+}
+
+/* The public entry with the real backend: parse errors come first; a
+ * missing implementation is an error, not a crash. */
+static void test_public_entry(void **state)
+{
+	struct tdxmmu_run_options o;
+	FILE *out, *err;
+	int status;
+
+	(void)state;
+	out = open_memstream(&res.out, &res.out_len);
+	err = open_memstream(&res.err, &res.err_len);
+	o = (struct tdxmmu_run_options){ .out = out, .err = err };
+	status = tdxmmu_run_string(NULL, "td\nfrob\n", &o);
+	fclose(out);
+	fclose(err);
+	assert_int_equal(status, 2);
+	assert_string_equal(res.err, "<string>:2:1: error: unknown command 'frob'\n");
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_td_config),
+		T(test_checks_counted),
+		T(test_seamcall_status),
+		T(test_accesses),
+		T(test_verify),
+		T(test_accept),
+		T(test_host),
+		T(test_state_checks),
+		T(test_expect_count),
+		T(test_check_report),
+		T(test_destroy),
+		T(test_api_errors),
+		T(test_check_errors),
+		T(test_parallel_not_yet),
+		T(test_quiet),
+		T(test_public_entry),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
