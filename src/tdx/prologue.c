@@ -53,37 +53,81 @@ uint64_t tdx_check_hpa(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
 	return TDX_SUCCESS;
 }
 
+/*
+ * Upgrades a shared hold of a PAMT lock word to exclusive, if the caller is
+ * its only reader (the module's promote_sharex_lock_hp).
+ */
+static bool lockword_upgrade(_Atomic uint64_t *w)
+{
+	uint64_t old = atomic_load_explicit(w, memory_order_relaxed);
+
+	for (;;) {
+		uint64_t lk = old & 0xFFFF;
+
+		if ((lk & SHAREX_EXCL) || (lk & SHAREX_READERS) != 1) {
+			if (!(lk & SHAREX_HP))
+				atomic_compare_exchange_weak_explicit(
+					w, &old, old | SHAREX_HP,
+					memory_order_relaxed, memory_order_relaxed);
+			return false;
+		}
+		if (atomic_compare_exchange_weak_explicit(
+			    w, &old, ((old - 1) | SHAREX_EXCL) & ~(uint64_t)SHAREX_HP,
+			    memory_order_acquire, memory_order_relaxed))
+			return true;
+	}
+}
+
 uint64_t tdx_lock_page(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
 		       bool excl, enum tdx_page_type expected, unsigned operand,
 		       _Atomic uint64_t **entry_out)
 {
 	_Atomic uint64_t *e;
-	unsigned walked_size;
+	pfn_t pfn = hpa_to_pfn(hpa);
+	unsigned target, level;
 	uint64_t status = tdx_check_hpa(c, hpa, size_level, operand);
 
 	if (status != TDX_SUCCESS)
 		return status;
-	if (c->nr_pamt_locks == SEPT_CTX_MAX_PAMT_LOCKS)
+	if (c->nr_pamt_locks + 3 > SEPT_CTX_MAX_PAMT_LOCKS)
 		return TDX_OPERAND_BUSY + operand; /* cannot happen: fixed per leaf */
 	/*
-	 * A free (PT_NDA) page is looked up at the size asked for; an assigned
-	 * one by the PAMT walk, which stops at a large PT_REG page, so asking for
-	 * a 4K page inside a 2M page finds a 2M entry: a size mismatch.
+	 * The module's PAMT walk ([M-pamt] pamt_walk, §2.2): 1G, then 2M, then
+	 * 4K, taking each entry above the one returned shared and keeping it
+	 * until the call ends, and stopping at the first entry that is not
+	 * PT_NDA (a large page). A free (PT_NDA) page is walked to the size
+	 * asked for; an assigned one to its leaf. So asking for a 4K page
+	 * inside a 2M page finds the 2M entry, a size mismatch, whatever the
+	 * 4K entry (left PT_NDA by a 2M AUG or PROMOTE) holds; and PROMOTE and
+	 * DEMOTE, which take the large entry exclusively, cannot change a
+	 * page's size under a call that looked it up.
 	 */
-	e = expected == PT_NDA ? pamt_entry(&c->m->pamt, hpa_to_pfn(hpa), size_level)
-			       : pamt_walk(&c->m->pamt, hpa_to_pfn(hpa), &walked_size);
-	if (expected == PT_NDA)
-		walked_size = size_level;
-	if (lockword_try(e, excl, true, LOCK_HOST) != LOCK_OK)
-		return TDX_OPERAND_BUSY + operand;
-	c->pamt_locks[c->nr_pamt_locks] = e;
-	c->pamt_excl[c->nr_pamt_locks] = excl;
-	c->nr_pamt_locks++;
+	target = expected == PT_NDA ? size_level : 0;
+	for (level = 2;; level--) {
+		bool last = level == target;
+
+		e = pamt_entry(&c->m->pamt, pfn, level);
+		if (lockword_try(e, last && excl, true, LOCK_HOST) != LOCK_OK)
+			return TDX_OPERAND_BUSY + operand;
+		c->pamt_locks[c->nr_pamt_locks] = e;
+		c->pamt_excl[c->nr_pamt_locks] = last && excl;
+		c->nr_pamt_locks++;
+		if (last)
+			break;
+		if (pamt_pt(atomic_load_explicit(e, memory_order_acquire)) != PT_NDA) {
+			if (excl) {
+				if (!lockword_upgrade(e))
+					return TDX_OPERAND_BUSY + operand;
+				c->pamt_excl[c->nr_pamt_locks - 1] = true;
+			}
+			break;
+		}
+	}
 	if (pamt_pt(atomic_load_explicit(e, memory_order_acquire)) != expected ||
-	    walked_size != size_level)
+	    level != size_level)
 		return TDX_PAGE_METADATA_INCORRECT + operand;
 	if (expected == PT_NDA && size_level == 1 &&
-	    !pamt_2m_range_free(&c->m->pamt, hpa_to_pfn(hpa)))
+	    !pamt_2m_range_free(&c->m->pamt, pfn))
 		return TDX_PAGE_METADATA_INCORRECT + operand;
 	if (entry_out)
 		*entry_out = e;

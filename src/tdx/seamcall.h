@@ -12,6 +12,12 @@
  *   RCX: page info = GPA | level (bits 2:0), or an HPA, per leaf
  *   RDX: TDR HPA (SEPT.ADD/DEMOTE: bit 0 is a flag)
  *   R8, R9: page HPAs; outputs per leaf
+ *
+ * Model-specific: TDH.VP.ENTER (RCX = TDVPR HPA) does not run the guest; on
+ * success the vCPU is in guest mode until tdx_td_exit() (tdx_module.h), and
+ * R8 = 1 if the module flushed the vCPU's private (S-EPT) translations at
+ * this entry (its epoch moved since its last entry, §6), else 0. The CPU
+ * model drops its cached private translations when R8 is 1.
  */
 #ifndef TDXMMU_TDX_SEAMCALL_H
 #define TDXMMU_TDX_SEAMCALL_H

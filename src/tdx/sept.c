@@ -90,6 +90,38 @@ uint64_t tdx_walk(struct sept_ctx *c)
 	}
 }
 
+/*
+ * Walk toward level 0 and stop at the first entry that is not present or is a
+ * leaf, as the module's "walk to leaf" does (TDH.MR.EXTEND). Success needs a
+ * present leaf: stopping at a FREE or NL_BLOCKED entry fails the walk, and so
+ * does stopping at a non-present leaf (BLOCKED, PENDING, PENDING_BLOCKED);
+ * the stopping entry's details go to RCX/RDX (§1.6). Takes no lock: the
+ * caller's exclusive TDR lock keeps the tree still.
+ */
+uint64_t tdx_walk_to_leaf(struct sept_ctx *c)
+{
+	struct tdx_td *td = c->td;
+	_Atomic uint64_t *table = tdx_sept_page(c->m, td, td->sept_root);
+	unsigned level = td->pwl;
+
+	for (;;) {
+		_Atomic uint64_t *e = &table[sept_index(c->gpa, level)];
+		uint64_t v = atomic_load_explicit(e, memory_order_acquire) & ~SEPT_LOCK_BITS;
+
+		if (level == 0 || !sept_is_present(v) || sept_is_leaf(v)) {
+			c->walk_entry = e;
+			c->walk_value = v;
+			c->walk_level = level;
+			if (sept_is_leaf(v) && sept_is_present(v))
+				return TDX_SUCCESS;
+			tdx_set_entry_details(c, v, level);
+			return TDX_EPT_WALK_FAILED + TDX_OPERAND_ID_RCX;
+		}
+		table = tdx_sept_page(c->m, td, hpa_to_pfn(sept_hpa(v)));
+		level--;
+	}
+}
+
 void tdx_set_entry_details(struct sept_ctx *c, uint64_t entry, unsigned level)
 {
 	c->regs->rcx = sept_arch_entry(entry);

@@ -113,8 +113,11 @@ struct tdx_vcpu {
 	bool initialized;   /* TDH.VP.INIT done */
 	bool associated;    /* has run on an LP since the last VP.FLUSH */
 	/* Guest-mode bookkeeping for TLB tracking (§6). Written by the vCPU's
-	 * own thread (VP.ENTER / TD exit) only. */
-	bool in_guest;
+	 * own thread (VP.ENTER / TD exit) only. in_guest is claimed with a
+	 * compare-exchange by TDH.VP.ENTER, so that two entries of one vCPU
+	 * racing on two threads (a caller bug the module must still answer,
+	 * as the real module's LP association does) cannot both succeed. */
+	_Atomic bool in_guest;
 	uint64_t vcpu_epoch;
 };
 
@@ -149,7 +152,7 @@ struct tdx_td {
 	uint8_t mrtd[48];
 	bool mrtd_final;
 
-	unsigned nr_vcpus;
+	_Atomic unsigned nr_vcpus;     /* published with release by VP.CREATE */
 	struct tdx_vcpu vcpus[TDX_MAX_VCPUS_PER_TD];
 };
 
@@ -192,7 +195,7 @@ bool tdx_sept_state_any_blocked(enum tdx_sept_state s);
 
 /* ---- a SEAMCALL in flight: held locks and walk result -------------------- */
 
-#define SEPT_CTX_MAX_PAMT_LOCKS 4
+#define SEPT_CTX_MAX_PAMT_LOCKS 8
 
 struct sept_ctx {
 	struct tdx_module *m;
@@ -242,6 +245,9 @@ uint64_t tdx_check_private_gpa(struct sept_ctx *c);
 uint64_t tdx_lock_sept_tree(struct sept_ctx *c, bool excl);
 /* Step 6c: walk to c->level; failure fills RCX/RDX with the stopping entry. */
 uint64_t tdx_walk(struct sept_ctx *c);
+/* Walk toward level 0, stopping at the first non-present or leaf entry;
+ * success only at a present leaf (TDH.MR.EXTEND). Failure fills RCX/RDX. */
+uint64_t tdx_walk_to_leaf(struct sept_ctx *c);
 /* Step 7: the entry lock (host flavour). */
 uint64_t tdx_lock_entry(struct sept_ctx *c);
 /* Step 8: re-read the entry; its state must be allowed for the leaf. */

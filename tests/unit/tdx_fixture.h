@@ -130,7 +130,10 @@ static inline void fx_sept_path(struct fx *f, uint64_t gpa, unsigned level)
 		hpa_t page = fx_new_page(f);
 		uint64_t s;
 
-		s = fx_call(f, TDH_MEM_SEPT_ADD | (1 << 16), tdx_page_info(gpa, l),
+		/* The page info of the entry at level l: its GPA is aligned to
+		 * what the entry maps (§1.5). */
+		s = fx_call(f, TDH_MEM_SEPT_ADD | (1 << 16),
+			    tdx_page_info(gpa & ~((PAGE_SIZE << (9 * l)) - 1), l),
 			    f->tdr | TDX_SEPT_ADD_ALLOW_EXISTING, page, 0, &out);
 		FX_OK(s);
 		if (out.r8 != TDX_NULL_PA) /* not consumed: already existed */

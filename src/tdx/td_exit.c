@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TD exit path (tdx-module-sept.md §6, [M] td_exit.c): the vCPU leaves
+ * guest mode, for any reason (EPT violation, TDVMCALL, an interrupt or a kick
+ * from the host). Its entry epoch's refcount drops, which is what lets a
+ * pending TDH.MEM.TRACK / is_tlb_tracked() complete, and the TDVPR and TDR
+ * PAMT locks that TDH.VP.ENTER took shared for the time in guest are released
+ * (in reverse order of acquisition).
+ *
+ * Not a SEAMCALL: nothing to check and nothing that can fail. An exit of a
+ * vCPU that is not in guest mode is a bug of the caller (the CPU model), not
+ * a state the module answers: it aborts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tdx/tdx_internal.h"
+
+void tdx_td_exit(struct tdx_module *m, hpa_t tdvpr)
+{
+	struct tdx_td *td = NULL;
+	struct tdx_vcpu *v = tdx_vcpu_of_tdvpr(m, hpa_to_pfn(tdvpr), &td);
+
+	if (!v || !atomic_load(&v->in_guest)) {
+		fprintf(stderr, "tdx: BUG: TD exit of a vCPU not in guest mode\n");
+		abort();
+	}
+	/* Release: TRACK reads the refcount with acquire. */
+	atomic_fetch_sub_explicit(&td->refcount[v->vcpu_epoch & 1], 1,
+				  memory_order_acq_rel);
+	atomic_store(&v->in_guest, false);
+	lockword_release(pamt_entry(&m->pamt, hpa_to_pfn(tdvpr), 0), false);
+	/* Last: once the TDR is unlocked the TD may be torn down. */
+	lockword_release(pamt_entry(&m->pamt, td->tdr, 0), false);
+}
