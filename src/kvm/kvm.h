@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KVM's VM for a TD: the host's side of the model. KVM owns two EPTs per TD,
+ * the shared EPT that the CPU walks and the private (mirror) EPT that only KVM
+ * walks and that it propagates to the TDX module's Secure EPT through hooks
+ * issuing SEAMCALLs (seed 004). It reaches the module only through seamcall()
+ * (tdx_ops.h); it never reads the Secure EPT or the PAMT.
+ *
+ * Levels in src/kvm follow KVM: PG_LEVEL_4K = 1, 2M = 2, 1G = 3, 512G = 4,
+ * 256T = 5. The TDX module's levels are one less (pg_level_to_tdx_level).
+ *
+ * Lock order (docs/locking.md has the full story):
+ *   kvm->slots_lock (mutex)  ->  kvm->mmu_lock (rwlock)  ->  kvm->pages_lock
+ * SEAMCALLs are issued with mmu_lock held for read (faults) or write (zaps,
+ * MapGPA, teardown); the module's own try-locks never wait, so they cannot
+ * join a cycle.
+ */
+#ifndef TDXMMU_KVM_KVM_H
+#define TDXMMU_KVM_KVM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "host/host_mem.h"
+
+struct tdx_module;
+struct kvm_mmu_page;
+
+typedef uint64_t gpa_t;
+typedef uint64_t gfn_t;
+
+#define PG_LEVEL_4K 1
+#define PG_LEVEL_2M 2
+#define PG_LEVEL_1G 3
+#define PG_LEVEL_512G 4
+#define PG_LEVEL_256T 5
+#define KVM_MAX_VCPUS 64
+
+static inline unsigned pg_level_to_tdx_level(unsigned level) { return level - 1; }
+
+enum kvm_mmu_kind { KVM_MMU_TDP, KVM_MMU_LEGACY };
+
+/* Event counters, named as the scenario language's expect-count reads them.
+ * X(field, "name") */
+#define KVM_STATS_LIST(X)                                \
+	X(fault_private, "fault.private")                \
+	X(fault_shared, "fault.shared")                  \
+	X(fault_retry, "fault.retry")                    \
+	X(fault_spurious, "fault.spurious")              \
+	X(retry_cmpxchg, "retry.cmpxchg")                \
+	X(retry_frozen, "retry.frozen")                  \
+	X(retry_busy, "retry.busy")                      \
+	X(tlb_flush, "tlb.flush")                        \
+	X(tlb_kick, "tlb.kick")                          \
+	X(mapgpa, "mapgpa")                              \
+	X(mapgpa_retry, "mapgpa.retry")                  \
+	X(exit_ept_violation, "exit.ept_violation")      \
+	X(exit_ve, "exit.ve")                            \
+	X(exit_vmcall, "exit.vmcall")                    \
+	X(pages_private_spt, "mmu.pages.private")        \
+	X(pages_shared_spt, "mmu.pages.shared")
+
+struct kvm_stats {
+#define KVM_STAT_FIELD(f, n) _Atomic uint64_t f;
+	KVM_STATS_LIST(KVM_STAT_FIELD)
+#undef KVM_STAT_FIELD
+};
+
+static inline void kvm_stat_inc(_Atomic uint64_t *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/*
+ * Pages KVM keeps ready so that nothing is allocated with mmu_lock held:
+ * host frames for Secure-EPT pages (handed to TDH.MEM.SEPT.ADD) and KVM's own
+ * page-table pages. Topped up before taking mmu_lock, as KVM's per-vCPU
+ * kvm_mmu_memory_cache is (mmu_topup_memory_caches).
+ */
+#define KVM_MMU_CACHE_MIN 5 /* one per level of a 5-level walk */
+#define KVM_MMU_CACHE_CAP 16
+struct kvm_mmu_memory_cache {
+	unsigned nr;
+	pfn_t frames[KVM_MMU_CACHE_CAP];
+};
+
+struct kvm_vcpu {
+	struct kvm *kvm;
+	unsigned index;
+	hpa_t tdvpr;
+	struct kvm_mmu_memory_cache sept_cache; /* frames for S-EPT pages */
+};
+
+struct kvm {
+	struct host_mem *hm;
+	struct host_memslots *slots;
+	struct tdx_module *tdx;  /* opaque: only passed to seamcall() */
+	enum kvm_mmu_kind mmu_kind;
+
+	/* TD identity and state, as KVM's kvm_tdx keeps it */
+	hpa_t tdr;
+	unsigned hkid;
+	bool hkid_assigned;
+	bool finalized;
+	hpa_t tdcx[6];
+	unsigned gpaw;            /* 48 or 52 */
+	uint64_t gfn_shared_mask; /* gfn bit 35 or 39 */
+	unsigned root_level;      /* PG_LEVEL_512G (4-level) or PG_LEVEL_256T */
+
+	/* build time: the source page of TDH.MEM.PAGE.ADD (KVM_TDX_INIT_MEM_REGION
+	 * sets it around the fault it runs; E1-E6 source_pa) */
+	hpa_t source_pa;
+
+	pthread_mutex_t slots_lock;
+	pthread_rwlock_t mmu_lock;
+	/* The two roots. The private root's Secure-EPT twin is the module's
+	 * root (a TDCS page), so it has no S-EPT page of KVM's own. */
+	struct kvm_mmu_page *private_root;
+	struct kvm_mmu_page *shared_root;
+	/* Allocator of KVM's own page-table pages (mmu_page.c). */
+	void *mmu_pages;
+
+	unsigned nr_vcpus;
+	struct kvm_vcpu vcpus[KVM_MAX_VCPUS];
+
+	struct kvm_stats stats;
+	FILE *trace;              /* --trace lines, or NULL */
+
+	/* KVM_BUG_ON: a SEAMCALL failed in a way KVM cannot handle; the VM is
+	 * dead and the model reports a broken invariant (exit status 3). */
+	_Atomic bool bugged;
+	/* Sends every vCPU in guest mode out and waits until each has left
+	 * (the CPU model installs it; NULL while no vCPU can run). */
+	void (*kick_all_vcpus)(struct kvm *kvm);
+	/* Host frames KVM gave up on (a Secure-EPT page or guest page that
+	 * could not be removed/reclaimed): leaked on purpose, never returned to
+	 * the host while they may hold TD-encrypted content (tdx_hooks.c). */
+	_Atomic uint64_t frames_leaked;
+};
+
+static inline bool kvm_is_private_gpa(const struct kvm *kvm, gpa_t gpa)
+{
+	return !((gpa >> PAGE_SHIFT) & kvm->gfn_shared_mask);
+}
+static inline gfn_t kvm_gfn_private(const struct kvm *kvm, gfn_t gfn)
+{
+	return gfn & ~kvm->gfn_shared_mask;
+}
+static inline gfn_t kvm_gfn_shared(const struct kvm *kvm, gfn_t gfn)
+{
+	return gfn | kvm->gfn_shared_mask;
+}
+
+struct kvm_config {
+	unsigned gpaw;
+	unsigned nr_vcpus;
+	enum kvm_mmu_kind mmu;
+	bool sept_ve_disable;
+	FILE *trace;
+};
+
+/* kvm_main.c: creates the TD (TDH.MNG.CREATE, KEY.CONFIG, ADDCX, INIT, then
+ * VP.CREATE + VP.INIT per vCPU) and KVM's MMU. 0 or -errno. */
+int kvm_create_vm(struct host_mem *hm, struct host_memslots *slots,
+		  struct tdx_module *tdx, const struct kvm_config *cfg,
+		  struct kvm **out);
+/* KVM_TDX_INIT_MEM_REGION for one page: maps gpa (private) through the
+ * private fault path with source_pa set, so the set_private_spte hook issues
+ * TDH.MEM.PAGE.ADD and TDH.MR.EXTEND. Only before finalize. */
+int kvm_tdx_init_mem_page(struct kvm *kvm, gpa_t gpa, pfn_t source);
+/* KVM_TDX_FINALIZE_VM: TDH.MR.FINALIZE. */
+int kvm_tdx_finalize_vm(struct kvm *kvm);
+/*
+ * Teardown, in two steps so that the host can reclaim, between them, pages it
+ * gave the TD behind KVM's back (raw SEAMCALLs):
+ * kvm_tdx_teardown_memory(): private leaves removed while the HKID is still
+ * assigned (BLOCK/TRACK/REMOVE, or REMOVE before finalize), then the HKID
+ * released (VP.FLUSH, VPFLUSHDONE, CACHE.WB, KEY.FREEID), then both trees
+ * freed, each Secure-EPT page RECLAIMed.
+ * kvm_destroy_vm(): (runs the first step if not done) reclaims TDVPR, TDCS
+ * and finally the TDR, and frees the VM. Returns 0, or -EIO if a step
+ * failed: pages are then leaked on purpose, never reused.
+ */
+int kvm_tdx_teardown_memory(struct kvm *kvm);
+/* *pages_leaked: KVM page-table pages still live before the arena went. */
+int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked);
+
+/* Frames KVM keeps ready for S-EPT pages: top up outside mmu_lock. */
+int kvm_mmu_topup_sept_cache(struct kvm *kvm, struct kvm_mmu_memory_cache *mc);
+pfn_t kvm_mmu_cache_take(struct kvm_mmu_memory_cache *mc);
+void kvm_mmu_cache_free(struct kvm *kvm, struct kvm_mmu_memory_cache *mc);
+
+/* Trace line (KVM tracepoint style) when tracing is on. */
+void kvm_trace(struct kvm *kvm, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif /* TDXMMU_KVM_KVM_H */

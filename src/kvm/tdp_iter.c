@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* The TDP iterator (see tdp_iter.h). */
+#include "kvm/tdp_iter.h"
+
+/* Recomputes sptep from the table at the current level and gfn, and
+ * snapshots the entry. */
+static void tdp_iter_refresh_sptep(struct tdp_iter *iter)
+{
+	iter->sptep = iter->pt_path[iter->level - 1] +
+		      SPTE_INDEX(iter->gfn, iter->level);
+	iter->old_spte = kvm_tdp_mmu_read_spte(iter->sptep);
+}
+
+void tdp_iter_restart(struct tdp_iter *iter)
+{
+	iter->level = iter->root_level;
+	iter->gfn = gfn_round_for_level(iter->next_last_level_gfn, iter->level);
+	iter->pt_path[iter->level - 1] = iter->root->spt;
+	tdp_iter_refresh_sptep(iter);
+	iter->valid = true;
+}
+
+void tdp_iter_start(struct tdp_iter *iter, struct kvm_mmu_page *root,
+		    int min_level, gfn_t next_last_level_gfn)
+{
+	iter->valid = false;
+	if (!root || root->role.level < PG_LEVEL_4K ||
+	    root->role.level > PT64_ROOT_MAX_LEVEL || min_level < PG_LEVEL_4K ||
+	    min_level > (int)root->role.level)
+		return;
+	iter->root = root;
+	iter->root_level = (int)root->role.level;
+	iter->min_level = min_level;
+	iter->is_private = is_private_sp(root);
+	iter->next_last_level_gfn = next_last_level_gfn;
+	/* A start beyond what the root maps would wrap the root index. */
+	if (next_last_level_gfn >= tdp_root_gfn_end(iter->root_level))
+		return;
+	tdp_iter_restart(iter);
+}
+
+/*
+ * Steps into the table the current entry points to. The entry is re-read
+ * first: the snapshot may be stale, and descending through a stale snapshot
+ * would walk a table that is no longer linked (and, once frees are deferred,
+ * may be on its way back to the allocator).
+ */
+static bool try_step_down(struct tdp_iter *iter)
+{
+	_Atomic uint64_t *child;
+
+	if (iter->level == iter->min_level)
+		return false;
+	iter->old_spte = kvm_tdp_mmu_read_spte(iter->sptep);
+	child = spte_to_child_pt(iter->old_spte, iter->level);
+	if (!child)
+		return false;
+	iter->level--;
+	iter->pt_path[iter->level - 1] = child;
+	iter->gfn = gfn_round_for_level(iter->next_last_level_gfn, iter->level);
+	tdp_iter_refresh_sptep(iter);
+	return true;
+}
+
+/* Steps to the next entry of the same table, if any. */
+static bool try_step_side(struct tdp_iter *iter)
+{
+	if (SPTE_INDEX(iter->gfn, iter->level) == SPTE_ENT_PER_PAGE - 1)
+		return false;
+	iter->gfn += KVM_PAGES_PER_HPAGE(iter->level);
+	iter->next_last_level_gfn = iter->gfn;
+	iter->sptep++;
+	iter->old_spte = kvm_tdp_mmu_read_spte(iter->sptep);
+	return true;
+}
+
+/* Steps back to the entry that points to the current table. */
+static bool try_step_up(struct tdp_iter *iter)
+{
+	if (iter->level == iter->root_level)
+		return false;
+	iter->level++;
+	iter->gfn = gfn_round_for_level(iter->gfn, iter->level);
+	tdp_iter_refresh_sptep(iter);
+	return true;
+}
+
+void tdp_iter_next(struct tdp_iter *iter)
+{
+	if (try_step_down(iter))
+		return;
+	do {
+		if (try_step_side(iter))
+			return;
+	} while (try_step_up(iter));
+	iter->valid = false;
+}

@@ -1,0 +1,848 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KVM's TDP MMU for a TD (see tdp_mmu.h): the E4 two-root design with the
+ * private mirror EPT, SPTE_SHARED_MASK at 4K, freezing of private entries
+ * while their SEAMCALL runs, and hooks into tdx_hooks.c.
+ *
+ * Every SPTE change goes through one of two setters, both of which end in
+ * handle_changed_spte():
+ *  - tdp_mmu_set_spte_atomic(): mmu_lock held for read (faults). cmpxchg
+ *    against the iterator's snapshot; private entries frozen meanwhile.
+ *  - tdp_mmu_set_spte(): mmu_lock held for write (zaps, teardown). A plain
+ *    exchange; nobody else can be changing the tree.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kvm/tdp_iter.h"
+#include "kvm/tdp_mmu.h"
+#include "kvm/tdx_hooks.h"
+
+/* ---- mmu_lock with lock-mode tracking ------------------------------------ */
+
+enum { MMU_LOCK_NONE, MMU_LOCK_READ, MMU_LOCK_WRITE };
+
+/* Which VM's mmu_lock this thread holds through the wrappers, and how. A
+ * thread holds at most one mmu_lock at a time. */
+static _Thread_local const struct kvm *mmu_lock_held_kvm;
+static _Thread_local int mmu_lock_held_mode;
+
+void kvm_mmu_read_lock(struct kvm *kvm)
+{
+	pthread_rwlock_rdlock(&kvm->mmu_lock);
+	mmu_lock_held_kvm = kvm;
+	mmu_lock_held_mode = MMU_LOCK_READ;
+}
+
+void kvm_mmu_read_unlock(struct kvm *kvm)
+{
+	mmu_lock_held_kvm = NULL;
+	mmu_lock_held_mode = MMU_LOCK_NONE;
+	pthread_rwlock_unlock(&kvm->mmu_lock);
+}
+
+void kvm_mmu_write_lock(struct kvm *kvm)
+{
+	pthread_rwlock_wrlock(&kvm->mmu_lock);
+	mmu_lock_held_kvm = kvm;
+	mmu_lock_held_mode = MMU_LOCK_WRITE;
+}
+
+void kvm_mmu_write_unlock(struct kvm *kvm)
+{
+	mmu_lock_held_kvm = NULL;
+	mmu_lock_held_mode = MMU_LOCK_NONE;
+	pthread_rwlock_unlock(&kvm->mmu_lock);
+}
+
+static void lockdep_fail(const char *func, const char *what)
+{
+	fprintf(stderr, "tdxmmu: %s: mmu_lock %s\n", func, what);
+	abort();
+}
+
+void __kvm_lockdep_assert_held(struct kvm *kvm, bool write, const char *func)
+{
+	if (mmu_lock_held_kvm == kvm) {
+		if (mmu_lock_held_mode != (write ? MMU_LOCK_WRITE : MMU_LOCK_READ))
+			lockdep_fail(func, write ? "not held for write (held for read)"
+						 : "not held for read (held for write)");
+		return;
+	}
+	/*
+	 * Not taken through the wrappers: probe. A try-lock that succeeds
+	 * proves the assertion false (and is undone at once); one that fails
+	 * proves only that somebody holds the lock.
+	 */
+	if (write) {
+		if (pthread_rwlock_tryrdlock(&kvm->mmu_lock) == 0) {
+			pthread_rwlock_unlock(&kvm->mmu_lock);
+			lockdep_fail(func, "not held for write");
+		}
+	} else {
+		if (pthread_rwlock_trywrlock(&kvm->mmu_lock) == 0) {
+			pthread_rwlock_unlock(&kvm->mmu_lock);
+			lockdep_fail(func, "not held");
+		}
+	}
+}
+
+/* ---- page lifetime --------------------------------------------------------- */
+
+/* A page no walker ever saw (its link failed): back to the arena at once. */
+static void tdp_mmu_free_sp(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	kvm_mmu_free_page(kvm, sp);
+}
+
+/*
+ * THE way a page that was reachable from a root is freed. Today every such
+ * free happens under the write lock, with no reader in the tree, so it is
+ * immediate. When lockless walkers arrive (the concurrency work: faults and
+ * the CPU model's walks outside the write lock) this becomes an RCU-deferred
+ * free (liburcu call_rcu, as KVM's tdp_mmu_free_sp_rcu_callback): a walker
+ * that read the parent entry before it was cleared may still be reading this
+ * table, and must never see the memory reused.
+ */
+static void tdp_mmu_free_sp_deferred(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	kvm_mmu_free_page(kvm, sp);
+}
+
+/* ---- SPTE change handling ------------------------------------------------- */
+
+static void trace_kvm_tdp_mmu_spte_changed(struct kvm *kvm, gfn_t gfn, int level,
+					   uint64_t old_spte, uint64_t new_spte)
+{
+	kvm_trace(kvm, "kvm_tdp_mmu_spte_changed: as_id 0 gfn %llx level %d "
+		  "old_spte %llx new_spte %llx", (unsigned long long)gfn, level,
+		  (unsigned long long)old_spte, (unsigned long long)new_spte);
+}
+
+static int handle_changed_spte(struct kvm *kvm, bool is_private, gfn_t gfn,
+			       uint64_t old_spte, uint64_t new_spte, int level,
+			       bool shared, bool leaf_blocked);
+
+/*
+ * A present private leaf goes away. E4 per-entry order (§5.4 table):
+ * RANGE.BLOCK, TLB flush (TRACK + kick), PAGE.REMOVE (+ WBINVD, clear).
+ * leaf_blocked: the caller already blocked and flushed a whole batch
+ * (kvm_tdp_mmu_zap_leafs) or none is needed (before finalize), so only
+ * REMOVE remains. Without the HKID, remove_private_spte RECLAIMs instead.
+ */
+static int tdp_mmu_zap_private_leaf(struct kvm *kvm, gfn_t gfn, int level,
+				    pfn_t pfn, bool leaf_blocked)
+{
+	int ret;
+
+	if (!leaf_blocked && kvm->finalized && kvm->hkid_assigned) {
+		ret = tdx_sept_zap_private_spte(kvm, gfn, level);
+		if (!ret)
+			ret = kvm_flush_remote_tlbs(kvm);
+		if (ret) {
+			/* Still mapped in the S-EPT: the frame stays the TD's. */
+			atomic_fetch_add(&kvm->frames_leaked, 1);
+			return ret;
+		}
+	}
+	return tdx_sept_remove_private_spte(kvm, gfn, level, pfn);
+}
+
+/**
+ * handle_removed_pt() - tear down a table unlinked from its parent entry
+ * @kvm: the VM.
+ * @pt: the table (no longer reachable through the parent entry).
+ * @shared: mmu_lock held for read (else write).
+ *
+ * Every entry is frozen and its change handled (leaves through the hooks,
+ * non-leaves by recursion), so all 512 children of a private table are gone
+ * from the S-EPT before free_private_spt reclaims the table's own S-EPT page
+ * (S-EPT "requires to remove S-EPT tables after removing children", L6).
+ * Then the page is freed, deferred.
+ *
+ * Return: 0 or the first error of a hook (the walk goes on regardless:
+ * every child is disposed of, failures leak).
+ */
+static int handle_removed_pt(struct kvm *kvm, _Atomic uint64_t *pt, bool shared)
+{
+	struct kvm_mmu_page *sp = sptep_to_sp(pt);
+	int level = (int)sp->role.level;
+	int ret = 0;
+
+	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++) {
+		_Atomic uint64_t *sptep = pt + i;
+		gfn_t gfn = sp->gfn + i * KVM_PAGES_PER_HPAGE(level);
+		uint64_t old_spte, new_spte;
+		int r;
+
+		if (shared) {
+			/*
+			 * Under the read lock another thread may own an entry
+			 * (frozen, its SEAMCALL in flight): wait until it lets
+			 * go, then freeze it ourselves, so that exactly one
+			 * thread disposes of each child.
+			 */
+			old_spte = kvm_tdp_mmu_read_spte(sptep);
+			for (;;) {
+				if (is_removed_spte(old_spte)) {
+					sched_yield();
+					old_spte = kvm_tdp_mmu_read_spte(sptep);
+					continue;
+				}
+				new_spte = REMOVED_SPTE | (old_spte & SPTE_SHARED_MASK);
+				if (atomic_compare_exchange_weak(sptep, &old_spte,
+								 new_spte))
+					break;
+			}
+		} else {
+			old_spte = kvm_tdp_mmu_read_spte(sptep);
+			if (!is_shadow_present_pte(old_spte))
+				continue;
+			new_spte = REMOVED_SPTE | (old_spte & SPTE_SHARED_MASK);
+			atomic_store_explicit(sptep, new_spte, memory_order_release);
+		}
+		r = handle_changed_spte(kvm, is_private_sp(sp), gfn, old_spte,
+					new_spte, level, shared, false);
+		if (r && !ret)
+			ret = r;
+	}
+
+	if (is_private_sp(sp) && sp->private_spt) {
+		int r = tdx_sept_free_private_spt(kvm, sp->gfn, level,
+						  sp->private_spt);
+
+		/* On failure the hook leaked the S-EPT page on purpose. */
+		sp->private_spt = 0;
+		if (r && !ret)
+			ret = r;
+	}
+	tdp_mmu_free_sp_deferred(kvm, sp);
+	return ret;
+}
+
+/**
+ * handle_changed_spte() - bookkeeping and hooks for one SPTE change
+ * @kvm: the VM.
+ * @is_private: the entry is in the private mirror EPT.
+ * @gfn: first gfn the entry maps (no shared bit for private entries).
+ * @old_spte: the value before the change.
+ * @new_spte: the value after it (for a frozen entry: the value it will get).
+ * @level: the entry's level.
+ * @shared: mmu_lock held for read (the entry is frozen if private).
+ * @leaf_blocked: for a private leaf going away, BLOCK and TRACK were done.
+ *
+ * Order (§5.4): sanity checks; a removed table is torn down first (children
+ * before this entry's hook, so S-EPT children go before parents); then, for
+ * private entries whose presence, leafness or PFN changed, exactly one hook.
+ * Changes of software-only bits (SPTE_SHARED_MASK, writable bits, A/D) never
+ * reach the TDX module.
+ *
+ * Return: 0, or the hook's -EBUSY / -EIO.
+ */
+static int handle_changed_spte(struct kvm *kvm, bool is_private, gfn_t gfn,
+			       uint64_t old_spte, uint64_t new_spte, int level,
+			       bool shared, bool leaf_blocked)
+{
+	bool was_present = is_shadow_present_pte(old_spte);
+	bool is_present = is_shadow_present_pte(new_spte);
+	bool was_leaf = was_present && is_last_spte(old_spte, level);
+	bool is_leaf = is_present && is_last_spte(new_spte, level);
+	bool pfn_changed = spte_to_pfn(old_spte) != spte_to_pfn(new_spte);
+	int ret = 0;
+
+	if (level < PG_LEVEL_4K || level > PT64_ROOT_MAX_LEVEL ||
+	    (gfn & (KVM_PAGES_PER_HPAGE(level) - 1))) {
+		kvm_vm_bugged(kvm, "SPTE change at gfn %llx level %d",
+			      (unsigned long long)gfn, level);
+		return -EIO;
+	}
+	if (old_spte == new_spte)
+		return 0;
+
+	trace_kvm_tdp_mmu_spte_changed(kvm, gfn, level, old_spte, new_spte);
+
+	/* Invariant 10 (§11.2, E4 WARN): only MapGPA, under the write lock,
+	 * changes SPTE_SHARED_MASK. */
+	if (shared && ((old_spte ^ new_spte) & SPTE_SHARED_MASK)) {
+		kvm_vm_bugged(kvm, "SPTE_SHARED_MASK changed under the read lock at gfn %llx",
+			      (unsigned long long)gfn);
+		return -EIO;
+	}
+	/* A present leaf never changes frame while present (invariant 2). */
+	if (was_leaf && is_leaf && pfn_changed) {
+		kvm_vm_bugged(kvm, "present leaf at gfn %llx changed pfn %llx -> %llx",
+			      (unsigned long long)gfn,
+			      (unsigned long long)spte_to_pfn(old_spte),
+			      (unsigned long long)spte_to_pfn(new_spte));
+		return -EIO;
+	}
+	/* Not present before or after: freezing, unfreezing, S flips. Nothing
+	 * the module tracks. */
+	if (!was_present && !is_present)
+		return 0;
+
+	if (was_present && !was_leaf && (is_leaf || !is_present || pfn_changed))
+		ret = handle_removed_pt(kvm, spte_to_child_pt(old_spte, level), shared);
+
+	if (!is_private)
+		return ret;
+	if (was_present == is_present && was_leaf == is_leaf && !pfn_changed)
+		return ret;
+
+	if (is_present && !is_leaf) {
+		struct kvm_mmu_page *child;
+
+		/* Split (present leaf -> table) is E6 only: not modeled. */
+		if (was_present) {
+			kvm_vm_bugged(kvm, "private entry gfn %llx level %d: present -> table",
+				      (unsigned long long)gfn, level);
+			return -EIO;
+		}
+		child = sptep_to_sp(spte_to_child_pt(new_spte, level));
+		return tdx_sept_link_private_spt(kvm, gfn, level, child->private_spt);
+	}
+	if (is_present) {
+		/* E4 WARNs on present -> present (merge is E6 only). */
+		if (was_present) {
+			kvm_vm_bugged(kvm, "private entry gfn %llx level %d: present -> leaf",
+				      (unsigned long long)gfn, level);
+			return -EIO;
+		}
+		return tdx_sept_set_private_spte(kvm, gfn, level,
+						 spte_to_pfn(new_spte));
+	}
+	if (was_leaf) {
+		int r = tdp_mmu_zap_private_leaf(kvm, gfn, level,
+						 spte_to_pfn(old_spte), leaf_blocked);
+
+		return r ? r : ret;
+	}
+	/* A private table unlinked: handle_removed_pt freed its S-EPT page. */
+	return ret;
+}
+
+/* ---- the two setters ------------------------------------------------------- */
+
+/**
+ * tdp_mmu_set_spte_atomic() - change an SPTE under the read lock
+ * @kvm: the VM.
+ * @iter: stands on the entry; iter->old_spte is the value the caller based
+ *	new_spte on.
+ * @new_spte: the value to install.
+ *
+ * Shared entries: one cmpxchg from iter->old_spte to new_spte, then the
+ * bookkeeping. Private entries (§5.2, E4 freeze, E6/E7 rollback):
+ *  1. cmpxchg old -> REMOVED_SPTE. Losing means another thread changed the
+ *     entry since our snapshot (e.g. two vCPUs faulting on one GPA): back
+ *     off with nothing done.
+ *  2. The hook runs (SEPT.ADD for a table, AUG/ADD for a leaf) while the
+ *     entry is frozen. Why freeze on populate: without it, vCPU1 could make
+ *     the 2M-level mirror entry present, vCPU2 walk through it and issue
+ *     PAGE.AUG at 4K before vCPU1's SEPT.ADD reached the module, and the AUG
+ *     fail on a missing S-EPT table. Frozen, the entry is not present:
+ *     vCPU2 sees REMOVED_SPTE, gives up its walk and refaults (RET_PF_RETRY)
+ *     after vCPU1 stored the final value. The same freeze keeps two AUGs of
+ *     one GFN from racing in the module.
+ *  3. Hook failed (SEPT busy, or a KVM_BUG): store the old value back, so
+ *     the mirror never claims what the S-EPT does not have; the fault
+ *     retries. Hook succeeded: store new_spte (a release store, so a walker
+ *     that sees it sees the linked table initialised).
+ * Only the freezing thread writes a frozen entry, so steps 2-3 need no
+ * cmpxchg.
+ *
+ * Context: mmu_lock held for read.
+ *
+ * Return: 0 (iter->old_spte = new_spte); -EBUSY if the cmpxchg was lost
+ * (iter->old_spte refreshed with what the entry holds), the entry was frozen
+ * by another thread, or the hook answered BUSY (rolled back); -EIO (KVM bug).
+ */
+static int tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter,
+				   uint64_t new_spte)
+{
+	uint64_t old_spte = iter->old_spte;
+	int ret;
+
+	kvm_lockdep_assert_held_read(kvm);
+
+	/* A frozen entry belongs to the thread that froze it (invariant 1). */
+	if (is_removed_spte(old_spte)) {
+		kvm_stat_inc(&kvm->stats.retry_frozen);
+		return -EBUSY;
+	}
+
+	if (iter->is_private && !is_removed_spte(new_spte)) {
+		uint64_t frozen = REMOVED_SPTE | (old_spte & SPTE_SHARED_MASK);
+
+		if (!atomic_compare_exchange_strong(iter->sptep, &old_spte, frozen)) {
+			iter->old_spte = old_spte;
+			kvm_stat_inc(&kvm->stats.retry_cmpxchg);
+			return -EBUSY;
+		}
+		ret = handle_changed_spte(kvm, true, iter->gfn, iter->old_spte,
+					  new_spte, iter->level, true, false);
+		if (ret) {
+			atomic_store_explicit(iter->sptep, iter->old_spte,
+					      memory_order_release);
+			if (ret == -EBUSY)
+				kvm_stat_inc(&kvm->stats.retry_busy);
+			return ret;
+		}
+		atomic_store_explicit(iter->sptep, new_spte, memory_order_release);
+	} else {
+		if (!atomic_compare_exchange_strong(iter->sptep, &old_spte, new_spte)) {
+			iter->old_spte = old_spte;
+			kvm_stat_inc(&kvm->stats.retry_cmpxchg);
+			return -EBUSY;
+		}
+		ret = handle_changed_spte(kvm, iter->is_private, iter->gfn,
+					  iter->old_spte, new_spte, iter->level,
+					  true, false);
+		if (ret)
+			return ret;
+	}
+	iter->old_spte = new_spte;
+	return 0;
+}
+
+/**
+ * tdp_mmu_set_spte() - change an SPTE under the write lock
+ * @kvm: the VM.
+ * @iter: stands on the entry.
+ * @new_spte: the value to install.
+ * @leaf_blocked: a private leaf going away was already blocked and tracked
+ *	(or needs not be); see tdp_mmu_zap_private_leaf().
+ *
+ * No other thread changes the tree, but the CPU may still set A/D bits in a
+ * shared entry, so the store is an exchange and the bookkeeping sees the
+ * real old value. The hooks run after the store; there is no rollback under
+ * the write lock: a failed hook is a KVM_BUG and leaks.
+ *
+ * Context: mmu_lock held for write.
+ *
+ * Return: 0 or -EIO.
+ */
+static int tdp_mmu_set_spte(struct kvm *kvm, struct tdp_iter *iter,
+			    uint64_t new_spte, bool leaf_blocked)
+{
+	uint64_t old_spte;
+
+	kvm_lockdep_assert_held_write(kvm);
+	old_spte = atomic_exchange(iter->sptep, new_spte);
+	iter->old_spte = new_spte;
+	/* Freezes live only inside a read-lock section. */
+	if (is_removed_spte(old_spte)) {
+		kvm_vm_bugged(kvm, "frozen SPTE at gfn %llx under the write lock",
+			      (unsigned long long)iter->gfn);
+		return -EIO;
+	}
+	return handle_changed_spte(kvm, iter->is_private, iter->gfn, old_spte,
+				   new_spte, iter->level, false, leaf_blocked);
+}
+
+/* ---- lifetime -------------------------------------------------------------- */
+
+int kvm_mmu_init(struct kvm *kvm)
+{
+	int level = (int)kvm->root_level;
+	int ret;
+
+	if (level < PG_LEVEL_4K || level > PT64_ROOT_MAX_LEVEL)
+		return -EINVAL;
+	ret = kvm_mmu_pages_init(kvm);
+	if (ret)
+		return ret;
+	/* The private root: private, but its S-EPT twin is the module's root
+	 * (a TDCS page), so private_spt stays 0 and no SEPT.ADD is issued. */
+	kvm->private_root = kvm_mmu_alloc_page(kvm, level, true);
+	kvm->shared_root = kvm_mmu_alloc_page(kvm, level, false);
+	if (!kvm->private_root || !kvm->shared_root) {
+		kvm_mmu_uninit(kvm);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void kvm_mmu_uninit(struct kvm *kvm)
+{
+	if (kvm->private_root)
+		kvm_mmu_free_page(kvm, kvm->private_root);
+	if (kvm->shared_root)
+		kvm_mmu_free_page(kvm, kvm->shared_root);
+	kvm->private_root = NULL;
+	kvm->shared_root = NULL;
+	kvm_mmu_pages_destroy(kvm);
+}
+
+/* ---- fault path ------------------------------------------------------------ */
+
+/*
+ * Links a new table below the non-present entry the iterator stands on
+ * (tdp_mmu_link_sp). A private table takes its S-EPT twin from the vCPU's
+ * cache; the atomic set fires SEPT.ADD. If the link fails the page was
+ * never visible, so it is freed at once and the twin goes back to the cache
+ * (the module did not take it), except after a KVM bug, when nobody knows
+ * and it is leaked.
+ */
+static int tdp_mmu_link_new_sp(struct kvm *kvm, struct tdp_iter *iter,
+			       struct kvm_mmu_memory_cache *sept_cache)
+{
+	struct kvm_mmu_page *sp;
+	pfn_t twin = 0;
+	int ret;
+
+	sp = kvm_mmu_alloc_page(kvm, iter->level - 1, iter->is_private);
+	if (!sp)
+		return -ENOMEM;
+	sp->gfn = iter->gfn;
+	sp->parent = sptep_to_sp(iter->sptep);
+	if (iter->is_private) {
+		if (sept_cache)
+			twin = kvm_mmu_cache_take(sept_cache);
+		if (!twin) {
+			/* Callers top the cache up before taking mmu_lock. */
+			tdp_mmu_free_sp(kvm, sp);
+			return -ENOMEM;
+		}
+		kvm_mmu_init_private_spt(sp, pfn_to_hpa(twin));
+	}
+
+	ret = tdp_mmu_set_spte_atomic(kvm, iter, make_nonleaf_spte(kvm_mmu_page_pa(sp)));
+	if (ret) {
+		if (twin && ret == -EBUSY && sept_cache->nr < KVM_MMU_CACHE_CAP)
+			sept_cache->frames[sept_cache->nr++] = twin;
+		else if (twin && ret == -EBUSY)
+			host_mem_free_frame(kvm->hm, twin);
+		else if (twin)
+			atomic_fetch_add(&kvm->frames_leaked, 1);
+		tdp_mmu_free_sp(kvm, sp);
+	}
+	return ret;
+}
+
+/*
+ * The 4K entry: the §6.5 SPTE_SHARED_MASK rules, then the atomic set (which
+ * fires set_private_spte for a private leaf).
+ */
+static int tdp_mmu_map_handle_target_level(struct kvm *kvm, struct tdp_iter *iter,
+					   pfn_t pfn)
+{
+	uint64_t old_spte = iter->old_spte;
+	uint64_t new_spte;
+	int ret;
+
+	/*
+	 * Wrong alias: a private fault on a GFN converted to shared (NP|S), or
+	 * a shared fault on a GFN that is private (no S). Nothing changes; the
+	 * vCPU refaults until some vCPU's MapGPA converts the GFN (§6.5).
+	 */
+	if (iter->is_private == is_shared_spte(old_spte))
+		return RET_PF_RETRY;
+
+	if (is_shadow_present_pte(old_spte)) {
+		if (spte_to_pfn(old_spte) == pfn)
+			return RET_PF_SPURIOUS;
+		kvm_vm_bugged(kvm, "gfn %llx mapped to pfn %llx, memslot says %llx",
+			      (unsigned long long)iter->gfn,
+			      (unsigned long long)spte_to_pfn(old_spte),
+			      (unsigned long long)pfn);
+		return -EIO;
+	}
+
+	new_spte = make_spte(pfn, iter->level, iter->is_private, old_spte);
+	if (new_spte == old_spte)
+		return RET_PF_SPURIOUS;
+	ret = tdp_mmu_set_spte_atomic(kvm, iter, new_spte);
+	if (ret == -EBUSY)
+		return RET_PF_RETRY;
+	if (ret)
+		return ret;
+	return RET_PF_FIXED;
+}
+
+int kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
+		    gpa_t gpa)
+{
+	bool is_private = kvm_is_private_gpa(kvm, gpa);
+	struct kvm_mmu_page *root = is_private ? kvm->private_root : kvm->shared_root;
+	/* The walk uses the raw gfn (shared bit included, §2.3); the memslot
+	 * lookup the gfn without it: both aliases share one memslot. */
+	gfn_t raw_gfn = gpa >> PAGE_SHIFT;
+	gfn_t gfn = kvm_gfn_private(kvm, raw_gfn);
+	const struct host_memslot *slot;
+	struct tdp_iter iter;
+	pfn_t pfn;
+	int ret;
+
+	/* fault.private / fault.shared count EPT-violation exits, so the exit
+	 * handler counts them, not this path: KVM_TDX_INIT_MEM_REGION runs it
+	 * too without any exit. */
+	kvm_lockdep_assert_held_read(kvm);
+	if (kvm_is_bugged(kvm))
+		return -EIO;
+	if (!root || raw_gfn >= tdp_root_gfn_end((int)root->role.level) ||
+	    raw_gfn > (kvm->gfn_shared_mask << 1) - 1)
+		return -EFAULT;
+
+	slot = host_memslot_find(kvm->slots, gfn);
+	if (!slot)
+		return is_private ? -EFAULT : RET_PF_EMULATE;
+	pfn = host_memslot_gfn_to_pfn(slot, gfn);
+
+	/* E4: tdp_max_page_level is 4K for TDs, so the goal is always 4K. */
+	for_each_tdp_pte(iter, root, raw_gfn, raw_gfn + 1) {
+		/* Another thread's SEAMCALL is in flight on this entry: its
+		 * table (or leaf) is not in the S-EPT yet. Refault. */
+		if (is_removed_spte(iter.old_spte)) {
+			kvm_stat_inc(&kvm->stats.retry_frozen);
+			goto retry;
+		}
+		if (iter.level == PG_LEVEL_4K)
+			break;
+		if (is_shadow_present_pte(iter.old_spte)) {
+			if (is_large_pte(iter.old_spte)) {
+				kvm_vm_bugged(kvm, "large SPTE at gfn %llx level %d",
+					      (unsigned long long)iter.gfn, iter.level);
+				return -EIO;
+			}
+			continue; /* tdp_iter_next() steps down */
+		}
+		ret = tdp_mmu_link_new_sp(kvm, &iter, sept_cache);
+		if (ret == -EBUSY)
+			goto retry;
+		if (ret)
+			return ret;
+	}
+	if (!iter.valid || iter.level != PG_LEVEL_4K)
+		goto retry;
+
+	ret = tdp_mmu_map_handle_target_level(kvm, &iter, pfn);
+	if (ret == RET_PF_RETRY)
+		goto retry;
+	if (ret == RET_PF_SPURIOUS)
+		kvm_stat_inc(&kvm->stats.fault_spurious);
+	return ret;
+
+retry:
+	kvm_stat_inc(&kvm->stats.fault_retry);
+	return RET_PF_RETRY;
+}
+
+/* ---- zaps ------------------------------------------------------------------ */
+
+static bool is_present_4k_leaf(const struct tdp_iter *iter)
+{
+	return iter->level == PG_LEVEL_4K && is_shadow_present_pte(iter->old_spte);
+}
+
+/*
+ * Private leaves of [start, end), E2 batching (§5.8): BLOCK every present
+ * leaf, one flush for all of them, then REMOVE each. Between the passes the
+ * write lock keeps the mirror unchanged; the S-EPT holds the leaves BLOCKED
+ * (no new TLB entries), and after the TRACK no vCPU holds an old one, which
+ * is what PAGE.REMOVE checks. Before finalize (no vCPU ever ran) and without
+ * the HKID (RECLAIM path) there is nothing to block.
+ */
+static int tdp_mmu_zap_private_leafs(struct kvm *kvm, struct kvm_mmu_page *root,
+				     gfn_t start, gfn_t end, bool keep_shared_bit)
+{
+	gfn_t remove_end = end;
+	struct tdp_iter iter;
+	int nr_blocked = 0, nr = 0, ret = 0;
+
+	if (kvm->finalized && kvm->hkid_assigned) {
+		for_each_tdp_pte(iter, root, start, end) {
+			int r;
+
+			if (!is_present_4k_leaf(&iter))
+				continue;
+			r = tdx_sept_zap_private_spte(kvm, iter.gfn, iter.level);
+			if (r) {
+				/* Remove what was blocked; the rest stays. */
+				ret = r;
+				remove_end = iter.gfn;
+				break;
+			}
+			nr_blocked++;
+		}
+		if (nr_blocked) {
+			int r = kvm_flush_remote_tlbs(kvm);
+
+			/* Without the TRACK, REMOVE would fail: the blocked
+			 * pages stay in the TD, leaked (the VM is bugged). */
+			if (r) {
+				atomic_fetch_add(&kvm->frames_leaked,
+						 (uint64_t)nr_blocked);
+				return r;
+			}
+		}
+	}
+
+	for_each_tdp_pte(iter, root, start, remove_end) {
+		uint64_t new_spte;
+		int r;
+
+		if (!is_present_4k_leaf(&iter))
+			continue;
+		new_spte = keep_shared_bit ? shadow_nonpresent_spte(iter.old_spte)
+					   : SHADOW_NONPRESENT_VALUE;
+		r = tdp_mmu_set_spte(kvm, &iter, new_spte, true);
+		nr++;
+		if (r && !ret)
+			ret = r;
+	}
+	return ret ? ret : nr;
+}
+
+int kvm_tdp_mmu_zap_leafs(struct kvm *kvm, bool private_root, gfn_t start,
+			  gfn_t end, bool keep_shared_bit)
+{
+	struct kvm_mmu_page *root = private_root ? kvm->private_root : kvm->shared_root;
+	struct tdp_iter iter;
+	int nr = 0, ret = 0;
+
+	kvm_lockdep_assert_held_write(kvm);
+	if (!root)
+		return 0;
+	/* kvm_gfn_for_root (§2.3): ranges arrive without the shared bit. */
+	if (end > kvm->gfn_shared_mask)
+		end = kvm->gfn_shared_mask;
+	if (start >= end)
+		return 0;
+	if (private_root)
+		return tdp_mmu_zap_private_leafs(kvm, root, start, end,
+						 keep_shared_bit);
+
+	start += kvm->gfn_shared_mask;
+	end += kvm->gfn_shared_mask;
+	for_each_tdp_pte(iter, root, start, end) {
+		uint64_t new_spte;
+		int r;
+
+		/* E4 zaps 4K only, so the S bits, which live at 4K, survive. */
+		if (!is_present_4k_leaf(&iter))
+			continue;
+		new_spte = keep_shared_bit ? shadow_nonpresent_spte(iter.old_spte)
+					   : SHADOW_NONPRESENT_VALUE;
+		r = tdp_mmu_set_spte(kvm, &iter, new_spte, false);
+		nr++;
+		if (r && !ret)
+			ret = r;
+	}
+	/* vCPUs may hold the shared translations in their TLBs. */
+	if (nr) {
+		int r = kvm_flush_remote_tlbs(kvm);
+
+		if (r && !ret)
+			ret = r;
+	}
+	return ret ? ret : nr;
+}
+
+int kvm_tdp_mmu_zap_all_private_leaves(struct kvm *kvm)
+{
+	kvm_lockdep_assert_held_write(kvm);
+	return kvm_tdp_mmu_zap_leafs(kvm, true, 0, kvm->gfn_shared_mask, true);
+}
+
+/*
+ * Clears every root entry; handle_changed_spte() tears each subtree down
+ * children first (handle_removed_pt). Then the root itself goes: the private
+ * root has no S-EPT page of KVM's (the module reclaims its root with the TD).
+ */
+static void tdp_mmu_free_root(struct kvm *kvm, struct kvm_mmu_page **rootp)
+{
+	struct kvm_mmu_page *root = *rootp;
+	int level;
+	struct tdp_iter iter;
+
+	if (!root)
+		return;
+	level = (int)root->role.level;
+	for_each_tdp_pte_min_level(iter, root, level, 0, tdp_root_gfn_end(level)) {
+		if (!is_shadow_present_pte(iter.old_spte))
+			continue;
+		tdp_mmu_set_spte(kvm, &iter, SHADOW_NONPRESENT_VALUE, false);
+	}
+	*rootp = NULL;
+	tdp_mmu_free_sp_deferred(kvm, root);
+}
+
+void kvm_tdp_mmu_free_all(struct kvm *kvm)
+{
+	kvm_lockdep_assert_held_write(kvm);
+	tdp_mmu_free_root(kvm, &kvm->shared_root);
+	tdp_mmu_free_root(kvm, &kvm->private_root);
+}
+
+/* ---- observers ------------------------------------------------------------- */
+
+static uint64_t tdp_mmu_read_4k(struct kvm_mmu_page *root, gfn_t gfn)
+{
+	_Atomic uint64_t *pt;
+	int level;
+
+	if (!root)
+		return SHADOW_NONPRESENT_VALUE;
+	level = (int)root->role.level;
+	if (gfn >= tdp_root_gfn_end(level))
+		return SHADOW_NONPRESENT_VALUE;
+	pt = root->spt;
+	for (;;) {
+		uint64_t spte = kvm_tdp_mmu_read_spte(pt + SPTE_INDEX(gfn, level));
+
+		if (level == PG_LEVEL_4K)
+			return spte;
+		pt = spte_to_child_pt(spte, level);
+		if (!pt)
+			return SHADOW_NONPRESENT_VALUE;
+		level--;
+	}
+}
+
+void kvm_tdp_mmu_read_4k(struct kvm *kvm, gfn_t gfn, uint64_t *private_spte,
+			 uint64_t *shared_spte)
+{
+	gfn = kvm_gfn_private(kvm, gfn);
+	if (private_spte)
+		*private_spte = tdp_mmu_read_4k(kvm->private_root, gfn);
+	if (shared_spte)
+		*shared_spte = tdp_mmu_read_4k(kvm->shared_root,
+					       kvm_gfn_shared(kvm, gfn));
+}
+
+void kvm_tdp_mmu_walk(struct kvm *kvm, bool private_root, kvm_tdp_mmu_walk_fn fn,
+		      void *arg)
+{
+	struct kvm_mmu_page *root = private_root ? kvm->private_root : kvm->shared_root;
+	struct tdp_iter iter;
+
+	if (!root)
+		return;
+	for_each_tdp_pte(iter, root, 0, tdp_root_gfn_end((int)root->role.level)) {
+		if (iter.old_spte == SHADOW_NONPRESENT_VALUE)
+			continue;
+		fn(kvm, iter.is_private, iter.gfn, iter.level, iter.old_spte,
+		   sptep_to_sp(iter.sptep), arg);
+	}
+}
+
+void kvm_tdp_mmu_foreach_private_leaf(struct kvm *kvm,
+				      void (*fn)(struct kvm *kvm, gfn_t gfn,
+						 uint64_t spte, pfn_t pfn,
+						 void *arg),
+				      void *arg)
+{
+	struct kvm_mmu_page *root = kvm->private_root;
+	struct tdp_iter iter;
+
+	if (!root)
+		return;
+	for_each_tdp_pte(iter, root, 0, kvm->gfn_shared_mask) {
+		if (!is_present_4k_leaf(&iter))
+			continue;
+		fn(kvm, iter.gfn, iter.old_spte, spte_to_pfn(iter.old_spte), arg);
+	}
+}

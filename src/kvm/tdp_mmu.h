@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KVM's TDP MMU for a TD, E4 design (reference kvm-tdx-mmu.md §5, with the
+ * E6 hook names of §4.2): two roots per VM, the private mirror EPT (KVM's
+ * copy of the TDX module's Secure EPT, propagated through tdx_hooks.c) and the
+ * shared EPT the CPU walks; the per-GFN SPTE_SHARED_MASK state machine of §6.5
+ * at the 4K level; faults under mmu_lock held for read with atomic SPTE
+ * updates (private entries frozen while their SEAMCALL runs, §5.2); zaps and
+ * teardown under the write lock.
+ *
+ * Locking: kvm->mmu_lock (rwlock). Take it through kvm_mmu_{read,write}_
+ * {lock,unlock}() so that the debug-build assertions
+ * (kvm_lockdep_assert_held_read/write) know which mode this thread holds;
+ * a lock taken with raw pthread calls is only probed (held or not).
+ */
+#ifndef TDXMMU_KVM_TDP_MMU_H
+#define TDXMMU_KVM_TDP_MMU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kvm/kvm.h"
+#include "kvm/mmu_page.h"
+
+/* Page-fault results (KVM's RET_PF_*). Negative values are -errno. */
+enum {
+	RET_PF_CONTINUE = 0, /* internal: keep going */
+	RET_PF_RETRY,        /* nothing done; re-enter, the guest refaults */
+	RET_PF_EMULATE,      /* shared GPA without a memslot: MMIO, nothing
+				installed (the model has no device emulation) */
+	RET_PF_INVALID,
+	RET_PF_FIXED,        /* the mapping was installed */
+	RET_PF_SPURIOUS,     /* the mapping was already there */
+};
+
+/* ---- mmu_lock with lock-mode tracking ---- */
+
+void kvm_mmu_read_lock(struct kvm *kvm);
+void kvm_mmu_read_unlock(struct kvm *kvm);
+void kvm_mmu_write_lock(struct kvm *kvm);
+void kvm_mmu_write_unlock(struct kvm *kvm);
+
+/* Aborts with a message unless this thread holds kvm->mmu_lock in the given
+ * mode (exact when taken through the wrappers above; otherwise a probe that
+ * only catches "not held at all" / "no writer"). */
+void __kvm_lockdep_assert_held(struct kvm *kvm, bool write, const char *func);
+#ifdef NDEBUG
+#define kvm_lockdep_assert_held_read(kvm) ((void)(kvm))
+#define kvm_lockdep_assert_held_write(kvm) ((void)(kvm))
+#else
+#define kvm_lockdep_assert_held_read(kvm) \
+	__kvm_lockdep_assert_held((kvm), false, __func__)
+#define kvm_lockdep_assert_held_write(kvm) \
+	__kvm_lockdep_assert_held((kvm), true, __func__)
+#endif
+
+/* ---- lifetime ---- */
+
+/**
+ * kvm_mmu_init() - create KVM's MMU for a VM
+ * @kvm: the VM; kvm->root_level (PG_LEVEL_512G or PG_LEVEL_256T) set.
+ *
+ * Creates the page-table arena (kvm->mmu_pages) and both roots: the private
+ * root (private, no Secure-EPT page of its own: the module's S-EPT root lives
+ * in a TDCS page) and the shared root. No SEAMCALL. No lock needed (the VM is
+ * not visible yet).
+ *
+ * Return: 0 or -ENOMEM (nothing left allocated).
+ */
+int kvm_mmu_init(struct kvm *kvm);
+
+/**
+ * kvm_mmu_uninit() - free KVM's MMU memory
+ * @kvm: the VM, no longer used by any thread.
+ *
+ * Frees the arena with every page still in it. Call after
+ * kvm_tdp_mmu_free_all(); pages still live then (kvm_mmu_pages_live()) are
+ * freed without SEAMCALLs, their Secure-EPT twins left to the module (leaked
+ * on purpose). No SEAMCALL.
+ */
+void kvm_mmu_uninit(struct kvm *kvm);
+
+/* ---- fault path ---- */
+
+/**
+ * kvm_tdp_mmu_map() - resolve an EPT violation at one GPA (4K)
+ * @kvm: the VM.
+ * @sept_cache: the faulting vCPU's cache of host frames for Secure-EPT pages,
+ *	topped up (kvm_mmu_topup_sept_cache) before taking mmu_lock; one frame
+ *	is taken per private table created. May be NULL for a shared GPA.
+ * @gpa: the faulting GPA as the CPU reported it, shared bit included.
+ *
+ * Context: mmu_lock held for read. Picks the root from the shared bit, finds
+ * the frame in the memslot (gfn without the shared bit), walks down linking
+ * missing tables (private: TDH.MEM.SEPT.ADD each, top-down), then applies the
+ * §6.5 rules at 4K:
+ *  - private fault, entry NP -> P: TDH.MEM.PAGE.AUG (after finalize) or
+ *    PAGE.ADD + MR.EXTEND from kvm->source_pa (before);
+ *  - shared fault, entry NP|S -> P|S (S kept, X dropped);
+ *  - private fault on NP|S, or shared fault on an entry without S:
+ *    RET_PF_RETRY, nothing changed (the vCPU loops until MapGPA converts);
+ *  - the mapping already present: RET_PF_SPURIOUS.
+ * A frozen entry on the way (another thread's SEAMCALL in flight), a lost
+ * cmpxchg, or a BUSY SEAMCALL (whose change is rolled back) give
+ * RET_PF_RETRY. Counts fault.retry (fault.private/shared are the exit handler's),
+ * fault.spurious and the retry.* causes in kvm->stats.
+ *
+ * Return: RET_PF_FIXED, RET_PF_SPURIOUS, RET_PF_RETRY, RET_PF_EMULATE
+ * (shared GPA, no memslot); -EFAULT (private GPA without a memslot, or a GPA
+ * beyond the GPAW); -ENOMEM (sept_cache empty, or no memory for a table);
+ * -EIO (the VM is bugged, possibly by this fault).
+ */
+int kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
+		    gpa_t gpa);
+
+/* ---- zaps (write lock) ---- */
+
+/**
+ * kvm_tdp_mmu_zap_leafs() - zap the present 4K leaves of a gfn range
+ * @kvm: the VM.
+ * @private_root: zap in the private mirror EPT (else the shared EPT).
+ * @start: first gfn, without the shared bit.
+ * @end: one past the last gfn, without the shared bit (clamped to the
+ *	private half of the GPA space; the shared root is walked at
+ *	[start, end) | shared bit).
+ * @keep_shared_bit: the zapped entries keep SPTE_SHARED_MASK
+ *	(shadow_nonpresent_spte(), every zap of §6.5); false writes plain
+ *	SHADOW_NONPRESENT_VALUE (MapGPA(private) on the shared EPT).
+ *
+ * Context: mmu_lock held for write. Only present leaves change; tables and
+ * non-present entries (and their S bits) stay. Private, after finalize:
+ * TDH.MEM.RANGE.BLOCK every leaf first, then ONE kvm_flush_remote_tlbs()
+ * (TRACK + kick) for the whole range, then TDH.MEM.PAGE.REMOVE + WBINVD +
+ * clear for each (E2 batching). Private, before finalize: REMOVE only. With
+ * the HKID already released: RECLAIM per leaf. Shared: no SEAMCALL per leaf,
+ * one flush at the end if anything was zapped.
+ *
+ * Return: the number of leaves zapped, or -EIO (KVM_BUG: the VM is dead;
+ * leaves that could not be removed are leaked and counted).
+ */
+int kvm_tdp_mmu_zap_leafs(struct kvm *kvm, bool private_root, gfn_t start,
+			  gfn_t end, bool keep_shared_bit);
+
+/**
+ * kvm_tdp_mmu_zap_all_private_leaves() - teardown step 1 (E7 order)
+ * @kvm: the VM, HKID still assigned.
+ *
+ * Context: mmu_lock held for write. Removes every private leaf while the HKID
+ * is assigned: BLOCK all, one TRACK, REMOVE + WBINVD each after finalize;
+ * REMOVE + WBINVD before. Private tables stay (they are freed after the HKID
+ * is released, kvm_tdp_mmu_free_all()).
+ *
+ * Return: the number of leaves removed, or -EIO.
+ */
+int kvm_tdp_mmu_zap_all_private_leaves(struct kvm *kvm);
+
+/**
+ * kvm_tdp_mmu_free_all() - teardown step 3: free both trees
+ * @kvm: the VM, HKID released.
+ *
+ * Context: mmu_lock held for write; no vCPU runs. Frees both trees bottom-up
+ * (every table's children before the table, §5.5): shared leaves are simply
+ * dropped; a private leaf still present is RECLAIMed (E4 path); each private
+ * table's Secure-EPT page is RECLAIMed, cleared and returned to the host
+ * (free_private_spt); the roots last. Afterwards kvm->private_root and
+ * kvm->shared_root are NULL and kvm_mmu_pages_live() is 0. Failures leak
+ * frames on purpose and mark the VM bugged.
+ */
+void kvm_tdp_mmu_free_all(struct kvm *kvm);
+
+/* ---- observers (checks, tests): change nothing, count nothing ---- */
+
+/**
+ * kvm_tdp_mmu_read_4k() - the 4K entries of a gfn in both trees
+ * @kvm: the VM.
+ * @gfn: the gfn, without the shared bit.
+ * @private_spte: out: the private mirror EPT's 4K entry for gfn.
+ * @shared_spte: out: the shared EPT's 4K entry for gfn | shared bit.
+ *
+ * SHADOW_NONPRESENT_VALUE where a table on the way is missing. Context: any
+ * mmu_lock mode, or no thread changing the trees; an atomic snapshot of each
+ * entry, not of the pair.
+ */
+void kvm_tdp_mmu_read_4k(struct kvm *kvm, gfn_t gfn, uint64_t *private_spte,
+			 uint64_t *shared_spte);
+
+/*
+ * Called in pre-order for every entry of a tree that is not plain
+ * SHADOW_NONPRESENT_VALUE (present, frozen, or carrying a software bit):
+ * gfn is the first gfn the entry maps (shared bit included in the shared
+ * tree), sp the page whose table holds the entry.
+ */
+typedef void (*kvm_tdp_mmu_walk_fn)(struct kvm *kvm, bool is_private, gfn_t gfn,
+				    int level, uint64_t spte,
+				    struct kvm_mmu_page *sp, void *arg);
+
+/**
+ * kvm_tdp_mmu_walk() - visit one tree for an invariant checker
+ * @kvm: the VM.
+ * @private_root: walk the private mirror EPT (else the shared EPT).
+ * @fn: called as described at kvm_tdp_mmu_walk_fn.
+ * @arg: passed to fn.
+ *
+ * Context: mmu_lock held (any mode) or the trees quiescent; fn must not
+ * change the tree.
+ */
+void kvm_tdp_mmu_walk(struct kvm *kvm, bool private_root, kvm_tdp_mmu_walk_fn fn,
+		      void *arg);
+
+/**
+ * kvm_tdp_mmu_foreach_private_leaf() - visit every present private 4K leaf
+ * @kvm: the VM.
+ * @fn: called with the gfn (no shared bit), the SPTE and its frame.
+ * @arg: passed to fn.
+ *
+ * Context: as kvm_tdp_mmu_walk().
+ */
+void kvm_tdp_mmu_foreach_private_leaf(struct kvm *kvm,
+				      void (*fn)(struct kvm *kvm, gfn_t gfn,
+						 uint64_t spte, pfn_t pfn,
+						 void *arg),
+				      void *arg);
+
+#endif /* TDXMMU_KVM_TDP_MMU_H */

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TDX back end of KVM's MMU (see tdx_hooks.h): the only place in KVM that
+ * issues memory SEAMCALLs. What each hook does follows reference
+ * kvm-tdx-mmu.md §4.2; the SEAMCALLs' rules are tdx-module-sept.md §4.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "kvm/tdx_hooks.h"
+#include "kvm/tdx_ops.h"
+
+/* TDX_EXTENDMR_CHUNKSIZE (L23): TDH.MR.EXTEND measures 256 bytes a call. */
+#define TDX_EXTENDMR_CHUNKSIZE 256
+
+/*
+ * Under the write lock no other KVM thread issues SEAMCALLs for this TD, so
+ * BUSY there comes from a vCPU inside TDH.VP.ENTER (or from the module's
+ * injected contention). Upstream kicks the vCPUs out and retries (E7
+ * tdx_no_vcpus_enter_start); the model retries this many times, kicking
+ * between tries, before calling it a KVM bug.
+ */
+#define TDX_WRITE_LOCK_RETRIES 1000
+
+void kvm_vm_bugged(struct kvm *kvm, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	atomic_store(&kvm->bugged, true);
+	kvm_trace(kvm, "kvm_vm_bugged: %s", why);
+}
+
+static bool tdx_status_is_busy(uint64_t s)
+{
+	return tdx_status_is(s, TDX_OPERAND_BUSY) ||
+	       tdx_status_is(s, TDX_OPERAND_BUSY_HOST_PRIORITY);
+}
+
+static void tdx_leak_frame(struct kvm *kvm, hpa_t hpa, const char *why)
+{
+	atomic_fetch_add(&kvm->frames_leaked, 1);
+	kvm_trace(kvm, "kvm_tdx_leak_page: hpa %llx (%s)",
+		  (unsigned long long)hpa, why);
+}
+
+static void tdx_kick_vcpus(struct kvm *kvm)
+{
+	if (kvm->kick_all_vcpus) {
+		kvm->kick_all_vcpus(kvm);
+		kvm_stat_inc(&kvm->stats.tlb_kick);
+	}
+}
+
+/* Issues a write-lock SEAMCALL (through `call`) until it is not BUSY. */
+#define TDX_RETRY_BUSY(kvm, status, call)                                    \
+	do {                                                                 \
+		for (int try_ = 0;; try_++) {                                \
+			(status) = (call);                                   \
+			if (!tdx_status_is_busy(status) ||                   \
+			    try_ == TDX_WRITE_LOCK_RETRIES)                  \
+				break;                                       \
+			tdx_kick_vcpus(kvm);                                 \
+			sched_yield();                                       \
+		}                                                            \
+	} while (0)
+
+int tdx_sept_link_private_spt(struct kvm *kvm, gfn_t gfn, int level,
+			      hpa_t private_spt)
+{
+	gpa_t gpa = (gpa_t)gfn << PAGE_SHIFT;
+	uint64_t s;
+
+	/* The root's twin is the module's; every other private table has one. */
+	if (!private_spt || level <= PG_LEVEL_4K) {
+		kvm_vm_bugged(kvm, "link_private_spt: gfn %llx level %d without a page",
+			      (unsigned long long)gfn, level);
+		return -EIO;
+	}
+	s = kvm_tdh_mem_sept_add(kvm, gpa, pg_level_to_tdx_level((unsigned)level),
+				 private_spt, NULL);
+	if (!tdx_status_is_error(s))
+		return 0;
+	/* SEPT busy: the fault undoes its freeze and retries (E7 -EBUSY). */
+	if (tdx_status_is_busy(s))
+		return -EBUSY;
+	kvm_vm_bugged(kvm, "TDH.MEM.SEPT.ADD gpa %llx level %d: %#llx",
+		      (unsigned long long)gpa, level, (unsigned long long)s);
+	return -EIO;
+}
+
+/* Build time: PAGE.ADD copies source_pa in; MR.EXTEND measures the content. */
+static int tdx_mem_page_add(struct kvm *kvm, gpa_t gpa, hpa_t hpa)
+{
+	uint64_t s;
+
+	if (!kvm->source_pa) {
+		/* A private fault before finalize that is not
+		 * KVM_TDX_INIT_MEM_REGION: no vCPU can have run (X1 KVM_BUG_ON). */
+		kvm_vm_bugged(kvm, "private fault at %llx before finalize without a source",
+			      (unsigned long long)gpa);
+		return -EIO;
+	}
+	s = kvm_tdh_mem_page_add(kvm, gpa, hpa, kvm->source_pa, NULL);
+	if (tdx_status_is_busy(s))
+		return -EBUSY; /* source_pa kept: the retried fault adds it */
+	if (tdx_status_is_error(s)) {
+		kvm_vm_bugged(kvm, "TDH.MEM.PAGE.ADD gpa %llx: %#llx",
+			      (unsigned long long)gpa, (unsigned long long)s);
+		return -EIO;
+	}
+	/* The page is in the TD now and cannot be taken back, so the
+	 * measurement must complete: BUSY here is retried, not propagated. */
+	for (unsigned off = 0; off < PAGE_SIZE; off += TDX_EXTENDMR_CHUNKSIZE) {
+		TDX_RETRY_BUSY(kvm, s, kvm_tdh_mr_extend(kvm, gpa + off, NULL));
+		if (tdx_status_is_error(s)) {
+			kvm_vm_bugged(kvm, "TDH.MR.EXTEND gpa %llx: %#llx",
+				      (unsigned long long)(gpa + off),
+				      (unsigned long long)s);
+			return -EIO;
+		}
+	}
+	kvm->source_pa = 0;
+	return 0;
+}
+
+int tdx_sept_set_private_spte(struct kvm *kvm, gfn_t gfn, int level, pfn_t pfn)
+{
+	gpa_t gpa = (gpa_t)gfn << PAGE_SHIFT;
+	hpa_t hpa = pfn_to_hpa(pfn);
+	uint64_t s;
+
+	/* E4: tdp_max_page_level is 4K for TDs; anything else is a bug (L7). */
+	if (level != PG_LEVEL_4K) {
+		kvm_vm_bugged(kvm, "set_private_spte: level %d", level);
+		return -EIO;
+	}
+	if (!kvm->finalized)
+		return tdx_mem_page_add(kvm, gpa, hpa);
+
+	s = kvm_tdh_mem_page_aug(kvm, gpa, pg_level_to_tdx_level((unsigned)level),
+				 hpa, NULL);
+	if (!tdx_status_is_error(s))
+		return 0;
+	if (tdx_status_is_busy(s))
+		return -EBUSY;
+	kvm_vm_bugged(kvm, "TDH.MEM.PAGE.AUG gpa %llx: %#llx",
+		      (unsigned long long)gpa, (unsigned long long)s);
+	return -EIO;
+}
+
+int tdx_sept_zap_private_spte(struct kvm *kvm, gfn_t gfn, int level)
+{
+	gpa_t gpa = (gpa_t)gfn << PAGE_SHIFT;
+	uint64_t s;
+
+	TDX_RETRY_BUSY(kvm, s, kvm_tdh_mem_range_block(kvm, gpa,
+				pg_level_to_tdx_level((unsigned)level), NULL));
+	/* TDX_GPA_RANGE_ALREADY_BLOCKED is a warning (bit 63 clear): fine. */
+	if (!tdx_status_is_error(s))
+		return 0;
+	kvm_vm_bugged(kvm, "TDH.MEM.RANGE.BLOCK gpa %llx level %d: %#llx",
+		      (unsigned long long)gpa, level, (unsigned long long)s);
+	return -EIO;
+}
+
+int tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, int level,
+				 pfn_t pfn)
+{
+	gpa_t gpa = (gpa_t)gfn << PAGE_SHIFT;
+	hpa_t hpa = pfn_to_hpa(pfn);
+	uint64_t s;
+
+	if (level != PG_LEVEL_4K) {
+		kvm_vm_bugged(kvm, "remove_private_spte: level %d", level);
+		tdx_leak_frame(kvm, hpa, "large private page");
+		return -EIO;
+	}
+
+	if (!kvm->hkid_assigned) {
+		/* E4 order (HKID released first, §8.2): the module no longer
+		 * walks this TD's S-EPT; the page comes back with RECLAIM. */
+		TDX_RETRY_BUSY(kvm, s, kvm_tdh_phymem_page_reclaim(kvm, hpa, NULL));
+		if (tdx_status_is_error(s)) {
+			kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.RECLAIM hpa %llx: %#llx",
+				      (unsigned long long)hpa, (unsigned long long)s);
+			tdx_leak_frame(kvm, hpa, "reclaim failed");
+			return -EIO;
+		}
+		host_frame_clear(kvm->hm, pfn, HOST_KEYID_SHARED);
+		return 0;
+	}
+
+	/*
+	 * "TDX requires TLB tracking before dropping private page" (X1, U1):
+	 * the caller blocked the range and flushed (TRACK) once finalized.
+	 * Before finalize the module removes a MAPPED page of an INITIALIZED
+	 * TD directly (tdx-module-sept.md §4.7).
+	 */
+	TDX_RETRY_BUSY(kvm, s, kvm_tdh_mem_page_remove(kvm, gpa,
+				pg_level_to_tdx_level((unsigned)level), NULL));
+	if (tdx_status_is_error(s)) {
+		kvm_vm_bugged(kvm, "TDH.MEM.PAGE.REMOVE gpa %llx: %#llx",
+			      (unsigned long long)gpa, (unsigned long long)s);
+		tdx_leak_frame(kvm, hpa, "remove failed");
+		return -EIO;
+	}
+	/* The module does not clear the page: write back and invalidate its
+	 * cache lines under the TD's key, then clear it with the host's key,
+	 * so the frame leaves the TD holding no TD content. */
+	TDX_RETRY_BUSY(kvm, s, kvm_tdh_phymem_page_wbinvd(kvm, hpa));
+	if (tdx_status_is_error(s)) {
+		kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.WBINVD hpa %llx: %#llx",
+			      (unsigned long long)hpa, (unsigned long long)s);
+		tdx_leak_frame(kvm, hpa, "wbinvd failed");
+		return -EIO;
+	}
+	host_frame_clear(kvm->hm, pfn, HOST_KEYID_SHARED);
+	return 0;
+}
+
+int tdx_sept_free_private_spt(struct kvm *kvm, gfn_t gfn, int level,
+			      hpa_t private_spt)
+{
+	uint64_t s;
+
+	/*
+	 * v7 and upstream free S-EPT pages only once the HKID is released
+	 * (the live BLOCK + TRACK + SEPT.REMOVE path is E6's, not modeled):
+	 * KVM never tears a private table down while the TD runs.
+	 */
+	if (kvm->hkid_assigned) {
+		kvm_vm_bugged(kvm, "free_private_spt gfn %llx level %d with the HKID assigned",
+			      (unsigned long long)gfn, level);
+		tdx_leak_frame(kvm, private_spt, "S-EPT page, HKID assigned");
+		return -EIO;
+	}
+	TDX_RETRY_BUSY(kvm, s, kvm_tdh_phymem_page_reclaim(kvm, private_spt, NULL));
+	if (tdx_status_is_error(s)) {
+		kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.RECLAIM S-EPT page %llx: %#llx",
+			      (unsigned long long)private_spt, (unsigned long long)s);
+		tdx_leak_frame(kvm, private_spt, "S-EPT reclaim failed");
+		return -EIO;
+	}
+	host_frame_clear(kvm->hm, hpa_to_pfn(private_spt), HOST_KEYID_SHARED);
+	host_mem_free_frame(kvm->hm, hpa_to_pfn(private_spt));
+	return 0;
+}
+
+int kvm_flush_remote_tlbs(struct kvm *kvm)
+{
+	uint64_t s = TDX_SUCCESS;
+
+	/* Before finalize no vCPU has entered; without the HKID none can. */
+	if (!kvm->finalized || !kvm->hkid_assigned)
+		return 0;
+
+	/*
+	 * Upstream order (U1): TDH.MEM.TRACK first, then kick. TRACK bumps the
+	 * TD epoch; a vCPU that re-enters sees a stale epoch and the module
+	 * flushes its private translations. TRACK refuses while a vCPU is
+	 * still in the guest since the previous epoch
+	 * (TDX_PREVIOUS_TLB_EPOCH_BUSY): kick them out and try again.
+	 */
+	for (int try = 0; try <= TDX_WRITE_LOCK_RETRIES; try++) {
+		s = kvm_tdh_mem_track(kvm);
+		if (!tdx_status_is_busy(s) &&
+		    !tdx_status_is(s, TDX_PREVIOUS_TLB_EPOCH_BUSY))
+			break;
+		tdx_kick_vcpus(kvm);
+		sched_yield();
+	}
+	if (tdx_status_is_error(s)) {
+		kvm_vm_bugged(kvm, "TDH.MEM.TRACK: %#llx", (unsigned long long)s);
+		return -EIO;
+	}
+	kvm_stat_inc(&kvm->stats.tlb_flush);
+	/* Every vCPU in the guest exits (and flushes its shared-EPT
+	 * translations, INVEPT) before the caller goes on. */
+	tdx_kick_vcpus(kvm);
+	return 0;
+}

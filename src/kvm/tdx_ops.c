@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* KVM's SEAMCALL wrappers (see tdx_ops.h). */
+#include <stdarg.h>
+
+#include "host/host_mem.h"
+#include "kvm/tdx_ops.h"
+
+void kvm_trace(struct kvm *kvm, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!kvm->trace)
+		return;
+	va_start(ap, fmt);
+	flockfile(kvm->trace);
+	vfprintf(kvm->trace, fmt, ap);
+	fputc('\n', kvm->trace);
+	funlockfile(kvm->trace);
+	va_end(ap);
+}
+
+uint64_t kvm_seamcall(struct kvm *kvm, struct seamcall_regs *r)
+{
+	uint64_t rcx = r->rcx, rdx = r->rdx, r8 = r->r8;
+	int leaf = (int)(r->rax & 0xFFFF);
+	uint64_t status = seamcall(kvm->tdx, r);
+
+	if (kvm->trace) {
+		const char *name = tdx_status_name(status);
+
+		kvm_trace(kvm, "kvm_tdx_seamcall: %s rcx=%#llx rdx=%#llx r8=%#llx -> %s%s%#llx",
+			  tdx_leaf_name(leaf) ? tdx_leaf_name(leaf) : "?",
+			  (unsigned long long)rcx, (unsigned long long)rdx,
+			  (unsigned long long)r8, name ? name : "?", name ? " " : "",
+			  (unsigned long long)status);
+	}
+	return status;
+}
+
+static uint64_t call(struct kvm *kvm, int leaf, uint64_t rcx, uint64_t rdx,
+		     uint64_t r8, uint64_t r9, struct seamcall_regs *out)
+{
+	struct seamcall_regs r = { .rax = (uint64_t)leaf, .rcx = rcx, .rdx = rdx,
+				   .r8 = r8, .r9 = r9 };
+	uint64_t status = kvm_seamcall(kvm, &r);
+
+	if (out)
+		*out = r;
+	return status;
+}
+
+uint64_t kvm_tdh_mem_sept_add(struct kvm *kvm, gpa_t gpa, unsigned level,
+			      hpa_t page, struct seamcall_regs *out)
+{
+	return call(kvm, TDH_MEM_SEPT_ADD, tdx_page_info(gpa, level), kvm->tdr,
+		    page, 0, out);
+}
+
+uint64_t kvm_tdh_mem_page_add(struct kvm *kvm, gpa_t gpa, hpa_t page,
+			      hpa_t source, struct seamcall_regs *out)
+{
+	return call(kvm, TDH_MEM_PAGE_ADD, tdx_page_info(gpa, 0), kvm->tdr, page,
+		    source, out);
+}
+
+uint64_t kvm_tdh_mr_extend(struct kvm *kvm, gpa_t gpa, struct seamcall_regs *out)
+{
+	return call(kvm, TDH_MR_EXTEND, gpa, kvm->tdr, 0, 0, out);
+}
+
+uint64_t kvm_tdh_mem_page_aug(struct kvm *kvm, gpa_t gpa, unsigned level,
+			      hpa_t page, struct seamcall_regs *out)
+{
+	return call(kvm, TDH_MEM_PAGE_AUG, tdx_page_info(gpa, level), kvm->tdr,
+		    page, 0, out);
+}
+
+uint64_t kvm_tdh_mem_range_block(struct kvm *kvm, gpa_t gpa, unsigned level,
+				 struct seamcall_regs *out)
+{
+	return call(kvm, TDH_MEM_RANGE_BLOCK, tdx_page_info(gpa, level), kvm->tdr,
+		    0, 0, out);
+}
+
+uint64_t kvm_tdh_mem_range_unblock(struct kvm *kvm, gpa_t gpa, unsigned level,
+				   struct seamcall_regs *out)
+{
+	return call(kvm, TDH_MEM_RANGE_UNBLOCK, tdx_page_info(gpa, level), kvm->tdr,
+		    0, 0, out);
+}
+
+uint64_t kvm_tdh_mem_track(struct kvm *kvm)
+{
+	return call(kvm, TDH_MEM_TRACK, kvm->tdr, 0, 0, 0, NULL);
+}
+
+uint64_t kvm_tdh_mem_page_remove(struct kvm *kvm, gpa_t gpa, unsigned level,
+				 struct seamcall_regs *out)
+{
+	return call(kvm, TDH_MEM_PAGE_REMOVE, tdx_page_info(gpa, level), kvm->tdr,
+		    0, 0, out);
+}
+
+uint64_t kvm_tdh_mem_sept_remove(struct kvm *kvm, gpa_t gpa, unsigned level,
+				 struct seamcall_regs *out)
+{
+	return call(kvm, TDH_MEM_SEPT_REMOVE, tdx_page_info(gpa, level), kvm->tdr,
+		    0, 0, out);
+}
+
+uint64_t kvm_tdh_mem_sept_rd(struct kvm *kvm, gpa_t gpa, unsigned level,
+			     struct seamcall_regs *out)
+{
+	return call(kvm, TDH_MEM_SEPT_RD, tdx_page_info(gpa, level), kvm->tdr, 0,
+		    0, out);
+}
+
+uint64_t kvm_tdh_mr_finalize(struct kvm *kvm)
+{
+	return call(kvm, TDH_MR_FINALIZE, kvm->tdr, 0, 0, 0, NULL);
+}
+
+uint64_t kvm_tdh_phymem_page_reclaim(struct kvm *kvm, hpa_t page,
+				     struct seamcall_regs *out)
+{
+	return call(kvm, TDH_PHYMEM_PAGE_RECLAIM, page, 0, 0, 0, out);
+}
+
+uint64_t kvm_tdh_phymem_page_wbinvd(struct kvm *kvm, hpa_t page)
+{
+	return call(kvm, TDH_PHYMEM_PAGE_WBINVD,
+		    page | ((uint64_t)kvm->hkid << HOST_KEYID_SHIFT), 0, 0, 0, NULL);
+}
