@@ -27,5 +27,6 @@ const struct scn_backend scn_backend_tdxmmu = {
 	.spte_state = tdxmmu_spte_state,
 	.counter = tdxmmu_counter,
 	.check = tdxmmu_check,
+	.counters_foreach = tdxmmu_counters_foreach,
 	.last_error = tdxmmu_last_error,
 };

@@ -94,6 +94,8 @@ static const struct cmd_desc top_cmds[] = {
 	  { { "level", OPT_LEVEL } } },
 	{ "expect-count", "expect-count", SCN_OP_EXPECT_COUNT },
 	{ "check", "check", SCN_OP_CHECK },
+	/* This implementation's addition: not a check. */
+	{ "counters", "counters", SCN_OP_COUNTERS },
 	{ "parallel", "parallel", SCN_OP_PARALLEL },
 	{ "end", "end", SCN_OP_END },
 };

@@ -597,6 +597,28 @@ static int run_check(struct scn_run *r, const struct scn_cmd *c)
 	return SCN_EXIT_OK;
 }
 
+static void print_counter(const char *name, uint64_t val, void *arg)
+{
+	FILE *out = arg;
+
+	if (val)
+		fprintf(out, "    %-34s %llu\n", name, (unsigned long long)val);
+}
+
+/* counters: every non-zero event counter, printed even with --quiet since
+ * the script asked for it. Not a check. */
+static int run_counters(struct scn_run *r, const struct scn_cmd *c)
+{
+	if (!r->api->counters_foreach)
+		return scn_api_error(r, c, TDXMMU_ENOTIMPL);
+	flockfile(r->out);
+	fprintf(r->out, "%s:%zu: counters (non-zero):\n", r->name, c->line);
+	r->api->counters_foreach(r->td, print_counter, r->out);
+	funlockfile(r->out);
+	fflush(r->out);
+	return SCN_EXIT_OK;
+}
+
 int scn_run_cmd(struct scn_run *r, const struct scn_cmd *c)
 {
 	switch (c->op) {
@@ -636,6 +658,8 @@ int scn_run_cmd(struct scn_run *r, const struct scn_cmd *c)
 		return run_expect_count(r, c);
 	case SCN_OP_CHECK:
 		return run_check(r, c);
+	case SCN_OP_COUNTERS:
+		return run_counters(r, c);
 	case SCN_OP_PARALLEL:
 		return run_parallel_block(r, c);
 	case SCN_OP_END:

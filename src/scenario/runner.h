@@ -54,6 +54,10 @@ struct scn_backend {
 			  enum tdxmmu_spte_state *shared_ept);
 	int (*counter)(tdxmmu_td *td, const char *name, uint64_t *val);
 	int (*check)(tdxmmu_td *td, char *report, size_t report_size);
+	void (*counters_foreach)(tdxmmu_td *td,
+				 void (*fn)(const char *name, uint64_t val,
+					    void *arg),
+				 void *arg);
 	const char *(*last_error)(void);
 };
 

@@ -58,6 +58,7 @@ enum scn_op {
 	SCN_OP_EXPECT_SEPT,
 	SCN_OP_EXPECT_COUNT,
 	SCN_OP_CHECK,
+	SCN_OP_COUNTERS,  /* addition: print every non-zero counter */
 	SCN_OP_PARALLEL,
 	SCN_OP_END, /* closes a block while parsing; never in a script */
 };

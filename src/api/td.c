@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The platform behind the public API: one TD = host memory + memslots + the
+ * emulated TDX module + KVM's VM. The host's own actions (raw SEAMCALLs,
+ * host reads and writes of frames) live here too; they bypass KVM exactly as
+ * a host program poking the module or /dev/mem would.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "host/host_mem.h"
+#include "kvm/kvm.h"
+#include "kvm/tdp_mmu.h"
+#include "kvm/tdx_ops.h"
+#include "tdx/seamcall.h"
+#include "tdx/tdx_module.h"
+
+/* Host frames behind a TD of the default configuration, virtual: they cost
+ * memory only when used (see host_mem.h). */
+#define DEFAULT_HOST_MEMORY (16ULL << 30)
+
+struct tdxmmu_td {
+	struct tdxmmu_td_config cfg;
+	struct host_mem *hm;
+	struct host_memslots *slots;
+	struct tdx_module *tdx;
+	struct kvm *kvm;
+
+	/* Frames the host handed to raw SEAMCALLs (page=new and page=of:ADDR):
+	 * the TD may own them without KVM knowing, so destroy reclaims them
+	 * from the module before the TDR can go. `owned` marks page=new frames,
+	 * which the host frees afterwards. */
+	pthread_mutex_t raw_lock;
+	struct raw_page {
+		pfn_t pfn;
+		bool owned;
+	} *raw;
+	size_t nr_raw, cap_raw;
+};
+
+static int errno_to_api(int err)
+{
+	switch (err) {
+	case 0: return TDXMMU_OK;
+	case -EINVAL: return TDXMMU_EINVAL;
+	case -ENOMEM: return TDXMMU_ENOMEM;
+	case -ENOENT: return TDXMMU_ENOENT;
+	case -EEXIST: return TDXMMU_EEXIST;
+	case -EPERM: return TDXMMU_ESTATE;
+	case -ERANGE: return TDXMMU_ERANGE;
+	case -EBUSY: return TDXMMU_EBUSY;
+	case -EIO: return TDXMMU_ESEAMCALL;
+	default: return TDXMMU_EIO;
+	}
+}
+
+TDXMMU_API void tdxmmu_td_config_init(struct tdxmmu_td_config *cfg)
+{
+	*cfg = (struct tdxmmu_td_config){
+		.mmu = TDXMMU_MMU_TDP,
+		.gpaw = 48,
+		.nr_vcpus = 1,
+		.accept = TDXMMU_ACCEPT_AUTO,
+		.seed = 1,
+	};
+}
+
+static void td_free_parts(struct tdxmmu_td *td)
+{
+	tdx_module_destroy(td->tdx);
+	host_memslots_destroy(td->slots);
+	host_mem_destroy(td->hm);
+	pthread_mutex_destroy(&td->raw_lock);
+	free(td->raw);
+	free(td);
+}
+
+TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
+				tdxmmu_td **out)
+{
+	struct kvm_config kc;
+	struct tdxmmu_td *td;
+	uint64_t bytes;
+	int ret;
+
+	*out = NULL;
+	if (cfg->gpaw != 48 && cfg->gpaw != 52)
+		return api_fail(TDXMMU_EINVAL, "gpaw must be 48 or 52, not %u", cfg->gpaw);
+	if (cfg->nr_vcpus < 1 || cfg->nr_vcpus > TDXMMU_MAX_VCPUS)
+		return api_fail(TDXMMU_EINVAL, "vcpus must be 1..%d", TDXMMU_MAX_VCPUS);
+	if (cfg->mmu == TDXMMU_MMU_LEGACY)
+		return api_fail(TDXMMU_ENOTIMPL, "the legacy MMU (mmu=legacy) is not implemented yet");
+	if (cfg->mmu != TDXMMU_MMU_TDP)
+		return api_fail(TDXMMU_EINVAL, "unknown MMU kind %d", (int)cfg->mmu);
+	bytes = cfg->host_memory ? cfg->host_memory : DEFAULT_HOST_MEMORY;
+	if (bytes < (4ULL << 20) || bytes > (1ULL << HOST_MAX_PA_BITS) - HOST_MEM_BASE_HPA)
+		return api_fail(TDXMMU_ERANGE, "host memory must be 4M..%lluT",
+				(unsigned long long)(((1ULL << HOST_MAX_PA_BITS) - HOST_MEM_BASE_HPA) >> 40));
+
+	td = calloc(1, sizeof(*td));
+	if (!td)
+		return api_fail(TDXMMU_ENOMEM, "out of memory");
+	td->cfg = *cfg;
+	pthread_mutex_init(&td->raw_lock, NULL);
+	td->hm = host_mem_create(bytes);
+	td->slots = td->hm ? host_memslots_create(td->hm) : NULL;
+	td->tdx = td->slots ? tdx_module_create(td->hm, cfg->seed) : NULL;
+	if (!td->tdx) {
+		td_free_parts(td);
+		return api_fail(TDXMMU_ENOMEM, "cannot map %llu bytes of host memory",
+				(unsigned long long)bytes);
+	}
+	kc = (struct kvm_config){
+		.gpaw = cfg->gpaw,
+		.nr_vcpus = cfg->nr_vcpus,
+		.mmu = KVM_MMU_TDP,
+		.trace = cfg->trace,
+	};
+	ret = kvm_create_vm(td->hm, td->slots, td->tdx, &kc, &td->kvm);
+	if (ret) {
+		td_free_parts(td);
+		return api_fail(ret == -EIO ? TDXMMU_EBUG : errno_to_api(ret),
+				"creating the TD failed (%s)", strerror(-ret));
+	}
+	*out = td;
+	return TDXMMU_OK;
+}
+
+TDXMMU_API uint64_t tdxmmu_td_shared_bit(const tdxmmu_td *td)
+{
+	return 1ULL << (td->cfg.gpaw - 1);
+}
+
+TDXMMU_API unsigned tdxmmu_td_nr_vcpus(const tdxmmu_td *td)
+{
+	return td->cfg.nr_vcpus;
+}
+
+static bool gpa_in_width(const tdxmmu_td *td, uint64_t gpa)
+{
+	return (gpa >> td->cfg.gpaw) == 0;
+}
+
+TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
+				  uint64_t size)
+{
+	uint64_t shared = tdxmmu_td_shared_bit(td);
+	int ret;
+
+	if ((base | size) & (PAGE_SIZE - 1) || size == 0)
+		return api_fail(TDXMMU_EINVAL, "memslot base and size must be 4K-aligned and size non-zero");
+	if (base + size < base || base + size > shared)
+		return api_fail(TDXMMU_ERANGE, "memslot [%#llx, %#llx) is not below the shared bit %#llx",
+				(unsigned long long)base, (unsigned long long)(base + size),
+				(unsigned long long)shared);
+	pthread_mutex_lock(&td->kvm->slots_lock);
+	ret = host_memslot_add(td->slots, id, base >> PAGE_SHIFT, size >> PAGE_SHIFT);
+	pthread_mutex_unlock(&td->kvm->slots_lock);
+	if (ret == -EEXIST)
+		return api_fail(TDXMMU_EEXIST, "memslot %u: id in use or range overlaps another slot", id);
+	if (ret == -ENOMEM)
+		return api_fail(TDXMMU_ENOMEM, "memslot %u: not enough host memory for %llu bytes",
+				id, (unsigned long long)size);
+	if (ret)
+		return api_fail(errno_to_api(ret), "memslot %u: invalid", id);
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_td_add_page(tdxmmu_td *td, uint64_t gpa, uint8_t fill)
+{
+	pfn_t source;
+	int ret;
+
+	if (gpa & (PAGE_SIZE - 1))
+		return api_fail(TDXMMU_EINVAL, "add: %#llx is not 4K-aligned", (unsigned long long)gpa);
+	if (!gpa_in_width(td, gpa) || (gpa & tdxmmu_td_shared_bit(td)))
+		return api_fail(TDXMMU_EINVAL, "add: %#llx is not a private GPA", (unsigned long long)gpa);
+	if (td->kvm->finalized)
+		return api_fail(TDXMMU_ESTATE, "add: the TD is finalized (TDH.MEM.PAGE.ADD is build-time only)");
+	/* The source is an ordinary (shared) host page, as KVM_TDX_INIT_MEM_REGION
+	 * takes one from user space. */
+	if (host_mem_alloc_frame(td->hm, &source))
+		return api_fail(TDXMMU_ENOMEM, "add: no host frame for the source page");
+	host_frame_fill(td->hm, source, fill, HOST_KEYID_SHARED);
+	ret = kvm_tdx_init_mem_page(td->kvm, gpa, source);
+	host_mem_free_frame(td->hm, source);
+	if (ret == -ENOENT)
+		return api_fail(TDXMMU_ENOENT, "add: no memslot covers %#llx", (unsigned long long)gpa);
+	if (ret == -EEXIST)
+		return api_fail(TDXMMU_EEXIST, "add: %#llx is already mapped", (unsigned long long)gpa);
+	if (ret)
+		return api_fail(td->kvm->bugged ? TDXMMU_EBUG : errno_to_api(ret),
+				"add: %#llx failed (%s)", (unsigned long long)gpa, strerror(-ret));
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_td_finalize(tdxmmu_td *td)
+{
+	int ret = kvm_tdx_finalize_vm(td->kvm);
+
+	if (ret == -EPERM)
+		return api_fail(TDXMMU_ESTATE, "finalize: the TD is already finalized");
+	if (ret)
+		return api_fail(TDXMMU_ESEAMCALL, "finalize: TDH.MR.FINALIZE failed");
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_td_mrtd(tdxmmu_td *td, uint8_t out[48])
+{
+	if (!tdx_debug_mrtd(td->tdx, td->kvm->tdr, out))
+		return api_fail(TDXMMU_ESTATE, "the TD is not finalized");
+	return TDXMMU_OK;
+}
+
+/* ---- raw SEAMCALLs ------------------------------------------------------ */
+
+static int raw_record(struct tdxmmu_td *td, pfn_t pfn, bool owned)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&td->raw_lock);
+	for (size_t i = 0; i < td->nr_raw; i++) {
+		if (td->raw[i].pfn == pfn)
+			goto out;
+	}
+	if (td->nr_raw == td->cap_raw) {
+		size_t cap = td->cap_raw ? td->cap_raw * 2 : 16;
+		struct raw_page *n = realloc(td->raw, cap * sizeof(*n));
+
+		if (!n) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		td->raw = n;
+		td->cap_raw = cap;
+	}
+	td->raw[td->nr_raw++] = (struct raw_page){ .pfn = pfn, .owned = owned };
+out:
+	pthread_mutex_unlock(&td->raw_lock);
+	return ret;
+}
+
+TDXMMU_API int tdxmmu_host_frame_new(tdxmmu_td *td, uint64_t *hpa)
+{
+	pfn_t pfn;
+
+	if (host_mem_alloc_frame(td->hm, &pfn))
+		return api_fail(TDXMMU_ENOMEM, "no free host frame");
+	if (raw_record(td, pfn, true)) {
+		host_mem_free_frame(td->hm, pfn);
+		return api_fail(TDXMMU_ENOMEM, "out of memory");
+	}
+	*hpa = pfn_to_hpa(pfn);
+	return TDXMMU_OK;
+}
+
+static const struct host_memslot *slot_of(tdxmmu_td *td, uint64_t gpa)
+{
+	uint64_t gfn = (gpa & ~tdxmmu_td_shared_bit(td)) >> PAGE_SHIFT;
+
+	return gpa_in_width(td, gpa) ? host_memslot_find(td->slots, gfn) : NULL;
+}
+
+TDXMMU_API int tdxmmu_host_frame_of(tdxmmu_td *td, uint64_t gpa, uint64_t *hpa)
+{
+	const struct host_memslot *s = slot_of(td, gpa);
+	pfn_t pfn;
+
+	if (!s)
+		return api_fail(TDXMMU_ENOENT, "no memslot covers %#llx", (unsigned long long)gpa);
+	pfn = host_memslot_gfn_to_pfn(s, (gpa & ~tdxmmu_td_shared_bit(td)) >> PAGE_SHIFT);
+	if (raw_record(td, pfn, false))
+		return api_fail(TDXMMU_ENOMEM, "out of memory");
+	*hpa = pfn_to_hpa(pfn);
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_seamcall(tdxmmu_td *td, const struct tdxmmu_seamcall_req *req,
+			       struct tdxmmu_seamcall_out *out)
+{
+	struct seamcall_regs r = { .rax = (uint64_t)req->leaf };
+	uint64_t info = tdx_page_info(req->gpa, req->level);
+	pfn_t source = 0;
+	uint64_t status;
+
+	if (req->leaf < 0 || !tdxmmu_leaf_name(req->leaf) ||
+	    !strcmp(tdxmmu_leaf_name(req->leaf), "?"))
+		return api_fail(TDXMMU_EINVAL, "unknown SEAMCALL leaf %d", req->leaf);
+	if (req->level > 7)
+		return api_fail(TDXMMU_EINVAL, "level %u does not fit the page-info field", req->level);
+
+	/* Operands laid out as the TDX ABI wants them (tdx-module-sept.md §4). */
+	switch (req->leaf) {
+	case TDH_MEM_SEPT_ADD:
+	case TDH_MEM_PAGE_AUG:
+	case TDH_MEM_PAGE_DEMOTE:
+	case TDH_MEM_PAGE_RELOCATE:
+		r.rcx = info;
+		r.rdx = td->kvm->tdr;
+		r.r8 = req->page;
+		break;
+	case TDH_MEM_PAGE_ADD:
+		/* The source is a shared host page holding `fill`. */
+		if (host_mem_alloc_frame(td->hm, &source))
+			return api_fail(TDXMMU_ENOMEM, "no host frame for the source page");
+		host_frame_fill(td->hm, source, req->fill, HOST_KEYID_SHARED);
+		r.rcx = info;
+		r.rdx = td->kvm->tdr;
+		r.r8 = req->page;
+		r.r9 = pfn_to_hpa(source);
+		break;
+	case TDH_MEM_SEPT_RD:
+	case TDH_MEM_SEPT_REMOVE:
+	case TDH_MEM_PAGE_REMOVE:
+	case TDH_MEM_PAGE_PROMOTE:
+	case TDH_MEM_RANGE_BLOCK:
+	case TDH_MEM_RANGE_UNBLOCK:
+		r.rcx = info;
+		r.rdx = td->kvm->tdr;
+		break;
+	case TDH_MR_EXTEND:
+		r.rcx = req->gpa;
+		r.rdx = td->kvm->tdr;
+		break;
+	case TDH_MEM_TRACK:
+	case TDH_MR_FINALIZE:
+		r.rcx = td->kvm->tdr;
+		break;
+	case TDH_PHYMEM_PAGE_RECLAIM:
+	case TDH_PHYMEM_PAGE_WBINVD:
+		r.rcx = req->page;
+		break;
+	default:
+		return api_fail(TDXMMU_EINVAL, "%s cannot be issued as a raw SEAMCALL",
+				tdxmmu_leaf_name(req->leaf));
+	}
+	status = kvm_seamcall(td->kvm, &r);
+	if (source)
+		host_mem_free_frame(td->hm, source);
+	if (out)
+		*out = (struct tdxmmu_seamcall_out){ .rax = status, .rcx = r.rcx,
+						     .rdx = r.rdx, .r8 = r.r8 };
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_inject_busy(tdxmmu_td *td, uint32_t ppm)
+{
+	if (ppm > 1000000)
+		return api_fail(TDXMMU_ERANGE, "busy share %u ppm is above 1000000", ppm);
+	tdx_module_inject_busy(td->tdx, ppm);
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_cost_set(tdxmmu_td *td, int leaf, uint64_t ns)
+{
+	if (!tdx_leaf_name(leaf))
+		return api_fail(TDXMMU_EINVAL, "unknown SEAMCALL leaf %d", leaf);
+	tdx_module_set_cost(td->tdx, leaf, ns);
+	return TDXMMU_OK;
+}
+
+TDXMMU_API uint64_t tdxmmu_cost_get(tdxmmu_td *td, int leaf)
+{
+	return tdx_module_cost(td->tdx, leaf);
+}
+
+TDXMMU_API uint64_t tdxmmu_modeled_ns(tdxmmu_td *td)
+{
+	return tdx_module_modeled_ns(td->tdx);
+}
+
+/* ---- state ---------------------------------------------------------------- */
+
+TDXMMU_API int tdxmmu_sept_state(tdxmmu_td *td, uint64_t gpa, unsigned level,
+				 enum tdxmmu_sept_state *out)
+{
+	static const enum tdxmmu_sept_state map[] = {
+		[SEPT_FREE] = TDXMMU_SEPT_FREE,
+		[SEPT_NL_MAPPED] = TDXMMU_SEPT_NL_MAPPED,
+		[SEPT_NL_BLOCKED] = TDXMMU_SEPT_NL_BLOCKED,
+		[SEPT_MAPPED] = TDXMMU_SEPT_MAPPED,
+		[SEPT_BLOCKED] = TDXMMU_SEPT_BLOCKED,
+		[SEPT_PENDING] = TDXMMU_SEPT_PENDING,
+		[SEPT_PENDING_BLOCKED] = TDXMMU_SEPT_PENDING_BLOCKED,
+		[SEPT_REMOVED] = TDXMMU_SEPT_REMOVED,
+	};
+	enum tdx_sept_state s;
+	unsigned stopped;
+
+	if (!gpa_in_width(td, gpa))
+		return api_fail(TDXMMU_ERANGE, "%#llx is outside the TD's GPA width",
+				(unsigned long long)gpa);
+	if (!tdx_debug_sept_state(td->tdx, td->kvm->tdr,
+				  (gpa & ~tdxmmu_td_shared_bit(td)) & PAGE_MASK & ~((PAGE_SIZE << (9 * level)) - 1),
+				  level, &s, NULL, &stopped)) {
+		if ((unsigned)s < SEPT_NR_STATES)
+			return api_fail(TDXMMU_ENOENT,
+					"the S-EPT walk for %#llx ends at level %u in state %s",
+					(unsigned long long)gpa, stopped, tdx_sept_state_name(s));
+		return api_fail(TDXMMU_EINVAL, "no S-EPT entry for %#llx at level %u",
+				(unsigned long long)gpa, level);
+	}
+	if ((unsigned)s >= SEPT_NR_STATES)
+		return api_fail(TDXMMU_EBUG, "misconfigured S-EPT entry for %#llx",
+				(unsigned long long)gpa);
+	*out = map[s];
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_counter(tdxmmu_td *td, const char *name, uint64_t *val)
+{
+	if (!strncmp(name, "seamcall.", 9)) {
+		int leaf = tdx_leaf_parse(name + 9);
+
+		if (leaf < 0)
+			return api_fail(TDXMMU_ENOENT, "unknown counter %s", name);
+		*val = tdx_module_calls(td->tdx, leaf);
+		return TDXMMU_OK;
+	}
+	if (!strcmp(name, "tdcall.TDG.MEM.PAGE.ACCEPT")) {
+		*val = tdx_module_accepts(td->tdx);
+		return TDXMMU_OK;
+	}
+	if (!strcmp(name, "cost.modeled_ns")) {
+		*val = tdx_module_modeled_ns(td->tdx);
+		return TDXMMU_OK;
+	}
+#define KVM_STAT_MATCH(f, n)                                   \
+	if (!strcmp(name, n)) {                                \
+		*val = atomic_load(&td->kvm->stats.f);         \
+		return TDXMMU_OK;                              \
+	}
+	KVM_STATS_LIST(KVM_STAT_MATCH)
+#undef KVM_STAT_MATCH
+	return api_fail(TDXMMU_ENOENT, "unknown counter %s", name);
+}
+
+TDXMMU_API void tdxmmu_counters_foreach(tdxmmu_td *td,
+					void (*fn)(const char *name, uint64_t val,
+						   void *arg),
+					void *arg)
+{
+	char name[64];
+
+	for (int leaf = 0; leaf < TDX_NR_LEAVES; leaf++) {
+		if (!tdx_leaf_name(leaf))
+			continue;
+		snprintf(name, sizeof(name), "seamcall.%s", tdx_leaf_name(leaf));
+		fn(name, tdx_module_calls(td->tdx, leaf), arg);
+	}
+	fn("tdcall.TDG.MEM.PAGE.ACCEPT", tdx_module_accepts(td->tdx), arg);
+	fn("cost.modeled_ns", tdx_module_modeled_ns(td->tdx), arg);
+#define KVM_STAT_EMIT(f, n) fn(n, atomic_load(&td->kvm->stats.f), arg);
+	KVM_STATS_LIST(KVM_STAT_EMIT)
+#undef KVM_STAT_EMIT
+}
+
+/* ---- host view of memory -------------------------------------------------- */
+
+TDXMMU_API int tdxmmu_host_read(tdxmmu_td *td, uint64_t gpa, uint64_t *val)
+{
+	const struct host_memslot *s = slot_of(td, gpa);
+	pfn_t pfn;
+
+	if (gpa & 7)
+		return api_fail(TDXMMU_EINVAL, "host read: %#llx is not 8-aligned", (unsigned long long)gpa);
+	if (!s)
+		return api_fail(TDXMMU_ENOENT, "host read: no memslot covers %#llx", (unsigned long long)gpa);
+	pfn = host_memslot_gfn_to_pfn(s, (gpa & ~tdxmmu_td_shared_bit(td)) >> PAGE_SHIFT);
+	/* The host reads with its own key: a TD-private frame reads as zeros. */
+	host_frame_read(td->hm, pfn, gpa & (PAGE_SIZE - 1), val, sizeof(*val),
+			HOST_KEYID_SHARED, NULL);
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_host_write(tdxmmu_td *td, uint64_t gpa, uint64_t val)
+{
+	const struct host_memslot *s = slot_of(td, gpa);
+	pfn_t pfn;
+
+	if (gpa & 7)
+		return api_fail(TDXMMU_EINVAL, "host write: %#llx is not 8-aligned", (unsigned long long)gpa);
+	if (!s)
+		return api_fail(TDXMMU_ENOENT, "host write: no memslot covers %#llx", (unsigned long long)gpa);
+	pfn = host_memslot_gfn_to_pfn(s, (gpa & ~tdxmmu_td_shared_bit(td)) >> PAGE_SHIFT);
+	/* Writing a TD-private frame with the host key breaks its integrity. */
+	host_frame_write(td->hm, pfn, gpa & (PAGE_SIZE - 1), &val, sizeof(val),
+			 HOST_KEYID_SHARED);
+	return TDXMMU_OK;
+}
+
+/* ---- destroy --------------------------------------------------------------- */
+
+static void report_add(struct tdxmmu_destroy_report *rep, const char *what)
+{
+	size_t len = strlen(rep->message);
+
+	snprintf(rep->message + len, sizeof(rep->message) - len, "%s%s",
+		 len ? "; " : "", what);
+}
+
+struct memslot_list {
+	unsigned ids[HOST_MAX_MEMSLOTS];
+	unsigned nr;
+};
+
+static void collect_slot(const struct host_memslot *s, void *arg)
+{
+	struct memslot_list *l = arg;
+
+	l->ids[l->nr++] = s->id;
+}
+
+TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *report)
+{
+	struct tdxmmu_destroy_report local;
+	struct tdxmmu_destroy_report *rep = report ? report : &local;
+	struct memslot_list slots = { 0 };
+	uint64_t kvm_leaked = 0;
+	char buf[160];
+	hpa_t tdr;
+	int ret;
+
+	memset(rep, 0, sizeof(*rep));
+	if (!td)
+		return TDXMMU_OK;
+	tdr = td->kvm->tdr;
+
+	/* 1. KVM: private leaves (HKID assigned), the key, the page tables. */
+	if (kvm_tdx_teardown_memory(td->kvm))
+		report_add(rep, "KVM's teardown of private memory failed");
+
+	/* 2. The host: pages it handed to raw SEAMCALLs that the TD may still
+	 * own. The TD is in teardown now, so RECLAIM works for any of them. */
+	for (size_t i = 0; i < td->nr_raw; i++) {
+		enum tdx_page_type pt;
+		hpa_t owner;
+		unsigned size;
+		hpa_t base;
+		struct seamcall_regs r = { .rax = TDH_PHYMEM_PAGE_RECLAIM };
+
+		tdx_debug_pamt(td->tdx, td->raw[i].pfn, &pt, &owner, &size);
+		if (pt == PT_NDA || owner != tdr)
+			continue;
+		base = pfn_to_hpa(td->raw[i].pfn) & ~((PAGE_SIZE << (9 * size)) - 1);
+		r.rcx = base;
+		if (tdx_status_is_error(kvm_seamcall(td->kvm, &r))) {
+			snprintf(buf, sizeof(buf), "host frame %#llx could not be reclaimed",
+				 (unsigned long long)pfn_to_hpa(td->raw[i].pfn));
+			report_add(rep, buf);
+			continue;
+		}
+		/* A frame leaves the TD only cleared. */
+		for (uint64_t j = 0; j < (1ULL << (9 * size)); j++)
+			host_frame_clear(td->hm, hpa_to_pfn(base) + j, HOST_KEYID_SHARED);
+	}
+
+	/* 3. KVM: control pages and the TDR; then the VM. */
+	ret = kvm_destroy_vm(td->kvm, &kvm_leaked);
+	if (ret)
+		report_add(rep, "reclaiming the TD's control pages failed");
+	rep->kvm_pages_leaked = kvm_leaked;
+	if (kvm_leaked) {
+		snprintf(buf, sizeof(buf), "%llu KVM page-table pages not freed",
+			 (unsigned long long)kvm_leaked);
+		report_add(rep, buf);
+	}
+	if (tdx_debug_nr_tds(td->tdx) != 0) {
+		rep->frames_td_owned = tdx_debug_chldcnt(td->tdx, tdr) + 1;
+		snprintf(buf, sizeof(buf), "the module still knows the TD (%llu pages owned)",
+			 (unsigned long long)rep->frames_td_owned);
+		report_add(rep, buf);
+	}
+
+	/* 4. The host gives back what it holds and counts what is left. */
+	for (size_t i = 0; i < td->nr_raw; i++) {
+		enum tdx_page_type pt;
+		hpa_t owner;
+
+		tdx_debug_pamt(td->tdx, td->raw[i].pfn, &pt, &owner, NULL);
+		if (td->raw[i].owned && pt == PT_NDA)
+			host_mem_free_frame(td->hm, td->raw[i].pfn);
+	}
+	host_memslots_foreach(td->slots, collect_slot, &slots);
+	for (unsigned i = 0; i < slots.nr; i++)
+		host_memslot_delete(td->slots, slots.ids[i]);
+	rep->frames_leaked = host_mem_frames_in_use(td->hm);
+	if (rep->frames_leaked) {
+		snprintf(buf, sizeof(buf), "%llu host frames leaked",
+			 (unsigned long long)rep->frames_leaked);
+		report_add(rep, buf);
+	}
+	td_free_parts(td);
+	return rep->message[0] ? TDXMMU_EBUG : TDXMMU_OK;
+}
+
+/* ---- not implemented yet (issue: the TDP MMU, the vCPU model) --------------- */
+
+static int not_yet(const char *what)
+{
+	return api_fail(TDXMMU_ENOTIMPL, "%s is not implemented yet", what);
+}
+
+TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				uint64_t *val, enum tdxmmu_outcome *outcome)
+{
+	(void)td, (void)vcpu, (void)gpa, (void)val, (void)outcome;
+	return not_yet("vcpu read");
+}
+
+TDXMMU_API int tdxmmu_vcpu_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				 uint64_t val, enum tdxmmu_outcome *outcome)
+{
+	(void)td, (void)vcpu, (void)gpa, (void)val, (void)outcome;
+	return not_yet("vcpu write");
+}
+
+TDXMMU_API int tdxmmu_vcpu_fill(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				uint64_t size, uint8_t byte, enum tdxmmu_outcome *outcome)
+{
+	(void)td, (void)vcpu, (void)gpa, (void)size, (void)byte, (void)outcome;
+	return not_yet("vcpu fill");
+}
+
+TDXMMU_API int tdxmmu_vcpu_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				  uint64_t size, uint8_t byte, uint64_t *mismatch_gpa,
+				  enum tdxmmu_outcome *outcome)
+{
+	(void)td, (void)vcpu, (void)gpa, (void)size, (void)byte, (void)mismatch_gpa;
+	(void)outcome;
+	return not_yet("vcpu verify");
+}
+
+TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				  unsigned level, uint64_t *status)
+{
+	(void)td, (void)vcpu, (void)gpa, (void)level, (void)status;
+	return not_yet("vcpu accept");
+}
+
+TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				  uint64_t size, enum tdxmmu_outcome *outcome)
+{
+	(void)td, (void)vcpu, (void)gpa, (void)size, (void)outcome;
+	return not_yet("vcpu mapgpa");
+}
+
+TDXMMU_API int tdxmmu_host_invalidate(tdxmmu_td *td, uint64_t gpa, uint64_t size)
+{
+	(void)td, (void)gpa, (void)size;
+	return not_yet("host invalidate");
+}
+
+TDXMMU_API int tdxmmu_memslot_delete(tdxmmu_td *td, unsigned id)
+{
+	(void)td, (void)id;
+	return not_yet("host delete-memslot");
+}
+
+TDXMMU_API int tdxmmu_host_zap(tdxmmu_td *td, uint64_t gpa, uint64_t size,
+			       enum tdxmmu_alias alias)
+{
+	(void)td, (void)gpa, (void)size, (void)alias;
+	return not_yet("host zap");
+}
+
+TDXMMU_API int tdxmmu_spte_state(tdxmmu_td *td, uint64_t gpa,
+				 enum tdxmmu_spte_state *private_ept,
+				 enum tdxmmu_spte_state *shared_ept)
+{
+	(void)td, (void)gpa, (void)private_ept, (void)shared_ept;
+	return not_yet("expect-spte");
+}
+
+TDXMMU_API int tdxmmu_check(tdxmmu_td *td, char *report, size_t report_size)
+{
+	(void)td, (void)report, (void)report_size;
+	return not_yet("check");
+}

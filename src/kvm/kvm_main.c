@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KVM's VM lifecycle for a TD: creation (what KVM_TDX_INIT_VM and vCPU
+ * creation do with SEAMCALLs), build-time population (KVM_TDX_INIT_MEM_REGION),
+ * finalization (KVM_TDX_FINALIZE_VM) and teardown in the order upstream KVM
+ * uses (reference kvm-tdx-mmu.md §8.2, E7): private leaves removed while the
+ * HKID is still assigned, then the HKID released, then the page tables freed
+ * (Secure-EPT pages reclaimed), then the control pages and the TDR.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvm/kvm.h"
+#include "kvm/mmu_page.h"
+#include "kvm/tdp_mmu.h"
+#include "kvm/tdx_ops.h"
+
+/* TD_PARAMS.eptp_controls: memory type WB (6) and page-walk length - 1. */
+#define TDX_EPTP_MT_WB 6
+
+int kvm_mmu_topup_sept_cache(struct kvm *kvm, struct kvm_mmu_memory_cache *mc)
+{
+	while (mc->nr < KVM_MMU_CACHE_MIN) {
+		pfn_t pfn;
+
+		if (host_mem_alloc_frame(kvm->hm, &pfn))
+			return -ENOMEM;
+		mc->frames[mc->nr++] = pfn;
+	}
+	return 0;
+}
+
+pfn_t kvm_mmu_cache_take(struct kvm_mmu_memory_cache *mc)
+{
+	/* Callers topped the cache up to one frame per level of the deepest
+	 * walk before taking mmu_lock, so running dry here is a KVM bug. */
+	if (mc->nr == 0)
+		return 0;
+	return mc->frames[--mc->nr];
+}
+
+void kvm_mmu_cache_free(struct kvm *kvm, struct kvm_mmu_memory_cache *mc)
+{
+	while (mc->nr > 0)
+		host_mem_free_frame(kvm->hm, mc->frames[--mc->nr]);
+}
+
+static int kvm_page_new(struct kvm *kvm, hpa_t *hpa)
+{
+	pfn_t pfn;
+
+	if (host_mem_alloc_frame(kvm->hm, &pfn))
+		return -ENOMEM;
+	*hpa = pfn_to_hpa(pfn);
+	return 0;
+}
+
+static uint64_t simple_call(struct kvm *kvm, int leaf, uint64_t rcx, uint64_t rdx)
+{
+	struct seamcall_regs r = { .rax = (uint64_t)leaf, .rcx = rcx, .rdx = rdx };
+
+	return kvm_seamcall(kvm, &r);
+}
+
+/* Builds the TD as KVM_TDX_INIT_VM and vCPU creation do. */
+static int tdx_td_init(struct kvm *kvm, const struct kvm_config *cfg)
+{
+	struct tdx_td_params params = { 0 };
+	hpa_t params_page;
+	uint64_t s;
+
+	if (kvm_page_new(kvm, &kvm->tdr))
+		return -ENOMEM;
+	/* One TD per modeled platform: the first private key id is free. */
+	kvm->hkid = HOST_FIRST_PRIVATE_KEYID;
+	s = simple_call(kvm, TDH_MNG_CREATE, kvm->tdr, kvm->hkid);
+	if (tdx_status_is_error(s))
+		return -EIO;
+	kvm->hkid_assigned = true;
+	if (tdx_status_is_error(simple_call(kvm, TDH_MNG_KEY_CONFIG, kvm->tdr, 0)))
+		return -EIO;
+	for (unsigned i = 0; i < TDX_NUM_TDCS_PAGES; i++) {
+		if (kvm_page_new(kvm, &kvm->tdcx[i]))
+			return -ENOMEM;
+		if (tdx_status_is_error(simple_call(kvm, TDH_MNG_ADDCX, kvm->tdcx[i],
+						    kvm->tdr)))
+			return -EIO;
+	}
+
+	params.attributes = cfg->sept_ve_disable ? TDX_TD_ATTR_SEPT_VE_DISABLE : 0;
+	params.max_vcpus = (uint16_t)cfg->nr_vcpus;
+	params.eptp_controls = TDX_EPTP_MT_WB |
+			       ((uint64_t)(kvm->root_level - 1) << 3);
+	params.exec_controls = cfg->gpaw == 52 ? TDX_EXEC_CONTROL_MAX_GPAW : 0;
+	if (kvm_page_new(kvm, &params_page))
+		return -ENOMEM;
+	host_frame_write(kvm->hm, hpa_to_pfn(params_page), 0, &params,
+			 sizeof(params), HOST_KEYID_SHARED);
+	s = simple_call(kvm, TDH_MNG_INIT, kvm->tdr, params_page);
+	host_mem_free_frame(kvm->hm, hpa_to_pfn(params_page));
+	if (tdx_status_is_error(s))
+		return -EIO;
+
+	for (unsigned i = 0; i < cfg->nr_vcpus; i++) {
+		struct kvm_vcpu *v = &kvm->vcpus[i];
+
+		v->kvm = kvm;
+		v->index = i;
+		if (kvm_page_new(kvm, &v->tdvpr))
+			return -ENOMEM;
+		if (tdx_status_is_error(simple_call(kvm, TDH_VP_CREATE, v->tdvpr, kvm->tdr)) ||
+		    tdx_status_is_error(simple_call(kvm, TDH_VP_INIT, v->tdvpr, 0)))
+			return -EIO;
+		kvm->nr_vcpus++;
+	}
+	return 0;
+}
+
+int kvm_create_vm(struct host_mem *hm, struct host_memslots *slots,
+		  struct tdx_module *tdx, const struct kvm_config *cfg,
+		  struct kvm **out)
+{
+	struct kvm *kvm;
+	int ret;
+
+	if ((cfg->gpaw != 48 && cfg->gpaw != 52) || cfg->nr_vcpus == 0 ||
+	    cfg->nr_vcpus > KVM_MAX_VCPUS)
+		return -EINVAL;
+	kvm = calloc(1, sizeof(*kvm));
+	if (!kvm)
+		return -ENOMEM;
+	kvm->hm = hm;
+	kvm->slots = slots;
+	kvm->tdx = tdx;
+	kvm->mmu_kind = cfg->mmu;
+	kvm->trace = cfg->trace;
+	kvm->gpaw = cfg->gpaw;
+	/* reference §2.1: the shared bit is GPA bit 47 (GPAW 48, 4-level EPT)
+	 * or bit 51 (GPAW 52, 5-level EPT). */
+	kvm->gfn_shared_mask = 1ULL << (cfg->gpaw - 1 - PAGE_SHIFT);
+	kvm->root_level = cfg->gpaw == 52 ? PG_LEVEL_256T : PG_LEVEL_512G;
+	pthread_mutex_init(&kvm->slots_lock, NULL);
+	pthread_rwlock_init(&kvm->mmu_lock, NULL);
+
+	ret = tdx_td_init(kvm, cfg);
+	if (!ret)
+		ret = kvm_mmu_init(kvm);
+	if (ret) {
+		/* A TD half built by SEAMCALLs cannot be taken apart safely
+		 * from here: its pages stay with the module (leaked on purpose,
+		 * as KVM leaks pages it cannot reclaim). */
+		*out = NULL;
+		return ret;
+	}
+	*out = kvm;
+	return 0;
+}
+
+int kvm_tdx_init_mem_page(struct kvm *kvm, gpa_t gpa, pfn_t source)
+{
+	struct kvm_vcpu *vcpu0 = &kvm->vcpus[0];
+	int ret = RET_PF_RETRY;
+
+	if (kvm->finalized)
+		return -EPERM;
+	if (!kvm_is_private_gpa(kvm, gpa) || (gpa & ~PAGE_MASK))
+		return -EINVAL;
+	if (!host_memslot_find(kvm->slots, gpa >> PAGE_SHIFT))
+		return -ENOENT;
+
+	/*
+	 * The E1-E6 flow: a private fault on vCPU 0 with source_pa set, so the
+	 * set_private_spte hook issues TDH.MEM.PAGE.ADD + TDH.MR.EXTEND. Build
+	 * time is serialised (the vCPU mutex in KVM; here the caller), which is
+	 * what makes one per-VM source_pa slot safe.
+	 */
+	kvm->source_pa = pfn_to_hpa(source);
+	for (int tries = 0; ret == RET_PF_RETRY && tries < 16; tries++) {
+		if (kvm_mmu_topup_sept_cache(kvm, &vcpu0->sept_cache)) {
+			ret = -ENOMEM;
+			break;
+		}
+		kvm_mmu_read_lock(kvm);
+		ret = kvm_tdp_mmu_map(kvm, &vcpu0->sept_cache, gpa);
+		kvm_mmu_read_unlock(kvm);
+	}
+	if (ret == RET_PF_SPURIOUS || (ret >= 0 && kvm->source_pa))
+		ret = -EEXIST; /* already mapped: nothing was added */
+	else if (ret == RET_PF_RETRY)
+		ret = -EBUSY;
+	else if (ret > 0)
+		ret = 0;
+	kvm->source_pa = 0;
+	return ret;
+}
+
+int kvm_tdx_finalize_vm(struct kvm *kvm)
+{
+	if (kvm->finalized)
+		return -EPERM;
+	if (tdx_status_is_error(kvm_tdh_mr_finalize(kvm)))
+		return -EIO;
+	/* X1: finalize, then one TRACK so the epoch machinery starts clean. */
+	if (tdx_status_is_error(kvm_tdh_mem_track(kvm)))
+		return -EIO;
+	kvm->finalized = true;
+	return 0;
+}
+
+/* Release the HKID (tdx_mmu_release_hkid): flush every vCPU, VPFLUSHDONE,
+ * write back caches, free the key id. After this every S-EPT SEAMCALL answers
+ * TDX_TD_KEYS_NOT_CONFIGURED and pages come back with RECLAIM. */
+static int tdx_release_hkid(struct kvm *kvm)
+{
+	for (unsigned i = 0; i < kvm->nr_vcpus; i++)
+		if (tdx_status_is_error(simple_call(kvm, TDH_VP_FLUSH,
+						    kvm->vcpus[i].tdvpr, 0)))
+			return -EIO;
+	if (tdx_status_is_error(simple_call(kvm, TDH_MNG_VPFLUSHDONE, kvm->tdr, 0)) ||
+	    tdx_status_is_error(simple_call(kvm, TDH_PHYMEM_CACHE_WB, 0, 0)) ||
+	    tdx_status_is_error(simple_call(kvm, TDH_MNG_KEY_FREEID, kvm->tdr, 0)))
+		return -EIO;
+	kvm->hkid_assigned = false;
+	return 0;
+}
+
+/* RECLAIM a control page and give it back to the host cleared; a page that
+ * cannot be reclaimed is leaked, never reused. */
+static int reclaim_page(struct kvm *kvm, hpa_t hpa)
+{
+	if (tdx_status_is_error(kvm_tdh_phymem_page_reclaim(kvm, hpa, NULL)))
+		return -EIO;
+	host_frame_clear(kvm->hm, hpa_to_pfn(hpa), HOST_KEYID_SHARED);
+	host_mem_free_frame(kvm->hm, hpa_to_pfn(hpa));
+	return 0;
+}
+
+int kvm_tdx_teardown_memory(struct kvm *kvm)
+{
+	int ret = 0;
+
+	kvm_mmu_write_lock(kvm);
+	if (kvm_tdp_mmu_zap_all_private_leaves(kvm) < 0)
+		ret = -EIO;
+	kvm_mmu_write_unlock(kvm);
+	if (tdx_release_hkid(kvm))
+		return -EIO;
+	kvm_mmu_write_lock(kvm);
+	kvm_tdp_mmu_free_all(kvm);
+	kvm_mmu_write_unlock(kvm);
+	return ret;
+}
+
+int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked)
+{
+	int ret = 0;
+
+	if (kvm->hkid_assigned && kvm_tdx_teardown_memory(kvm))
+		ret = -EIO;
+	for (unsigned i = 0; i < kvm->nr_vcpus; i++) {
+		if (reclaim_page(kvm, kvm->vcpus[i].tdvpr))
+			ret = -EIO;
+		kvm_mmu_cache_free(kvm, &kvm->vcpus[i].sept_cache);
+	}
+	for (unsigned i = 0; i < TDX_NUM_TDCS_PAGES; i++)
+		if (kvm->tdcx[i] && reclaim_page(kvm, kvm->tdcx[i]))
+			ret = -EIO;
+	/* The TDR last: the module refuses it while the TD owns any page. */
+	if (tdx_status_is_error(kvm_tdh_phymem_page_reclaim(kvm, kvm->tdr, NULL))) {
+		ret = -EIO;
+	} else {
+		kvm_tdh_phymem_page_wbinvd(kvm, kvm->tdr);
+		host_frame_clear(kvm->hm, hpa_to_pfn(kvm->tdr), HOST_KEYID_SHARED);
+		host_mem_free_frame(kvm->hm, hpa_to_pfn(kvm->tdr));
+	}
+	if (pages_leaked)
+		*pages_leaked = kvm_mmu_pages_live(kvm);
+	kvm_mmu_uninit(kvm);
+	pthread_rwlock_destroy(&kvm->mmu_lock);
+	pthread_mutex_destroy(&kvm->slots_lock);
+	free(kvm);
+	return ret;
+}
