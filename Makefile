@@ -1,45 +1,69 @@
 # Thin front end over CMake/Ninja/CTest; the README's two commands live here.
 #   make demo   install missing build dependencies, build, run the demo scenario
-#   make test   same set-up, then the whole test suite (plain build, then
-#               AddressSanitizer + UndefinedBehaviorSanitizer build)
+#   make test   same set-up, then the whole test suite: plain build, then an
+#               AddressSanitizer + UndefinedBehaviorSanitizer build, then the
+#               unit tests (the multi-threaded ones among them) under
+#               ThreadSanitizer, then the unit tests and the demo under
+#               valgrind's memcheck
 BUILD     ?= build
 ASAN_BUILD?= build-asan
+TSAN_BUILD?= build-tsan
 WERROR    ?= OFF
 JOBS      ?= $(shell nproc)
 CMAKE_GEN  = -G Ninja -DTDXMMU_WERROR=$(WERROR)
 
-.PHONY: all deps build demo test test-plain test-asan install clean
+.PHONY: all deps configure configure-asan configure-tsan test-tsan test-valgrind build demo test test-plain test-asan install clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
 
-$(BUILD)/build.ninja: | deps
-	cmake -S . -B $(BUILD) $(CMAKE_GEN)
+# Configure every time (cheap, idempotent) so options such as WERROR=ON
+# reach a build tree that already exists.
+configure: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) >/dev/null
 
-build: deps $(BUILD)/build.ninja
+build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
 	$(BUILD)/tdxmmu run examples/demo.tds
 
-test: test-plain test-asan
+test: test-plain test-asan test-tsan test-valgrind
 
 test-plain: build
 	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure
 
-$(ASAN_BUILD)/build.ninja: | deps
-	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \
-		-DTDXMMU_SANITIZE=address,undefined
+configure-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \
+		-DTDXMMU_SANITIZE=address,undefined >/dev/null
 
-test-asan: deps $(ASAN_BUILD)/build.ninja
+test-asan: configure-asan
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --test-dir $(ASAN_BUILD) -j $(JOBS) --output-on-failure
+
+configure-tsan: deps
+	@cmake -S . -B $(TSAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DTDXMMU_SANITIZE=thread >/dev/null
+
+test-tsan: configure-tsan
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		ctest --test-dir $(TSAN_BUILD) -j $(JOBS) -L unit --output-on-failure
+
+VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect
+
+test-valgrind: build
+	@set -e; for t in $(BUILD)/tests/test_*; do \
+		echo "valgrind: $$t"; $(VALGRIND) $$t >/dev/null 2>$(BUILD)/valgrind.log || \
+			{ cat $(BUILD)/valgrind.log; exit 1; }; \
+	done
+	$(VALGRIND) $(BUILD)/tdxmmu run --quiet examples/demo.tds
 
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
