@@ -30,7 +30,7 @@ build: configure
 demo: build
 	$(BUILD)/tdxmmu run examples/demo.tds
 
-test: test-plain test-asan test-tsan test-valgrind
+test: test-plain test-valgrind test-tsan test-asan
 
 test-plain: build
 	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure
