@@ -155,6 +155,28 @@ uint64_t tdx_lock_tdr(struct sept_ctx *c, uint64_t tdr_hpa, unsigned operand,
 	return TDX_SUCCESS;
 }
 
+uint64_t tdx_lock_tdvpr(struct sept_ctx *c, uint64_t hpa,
+			   struct tdx_vcpu **vcpu)
+{
+	_Atomic uint64_t *e;
+	struct tdx_td *td;
+	uint64_t status;
+
+	status = tdx_lock_page(c, hpa, 0, true, PT_TDVPR, TDX_OPERAND_ID_RCX, &e);
+	if (status != TDX_SUCCESS)
+		return status;
+	/* The owner cannot go away: its CHLDCNT counts this TDVPR, which we
+	 * hold, so its TDR cannot be reclaimed. */
+	td = tdx_td_by_index(c->m, pamt_owner(atomic_load(e)));
+	*vcpu = NULL;
+	for (unsigned i = 0; td && i < atomic_load(&td->nr_vcpus); i++)
+		if (td->vcpus[i].tdvpr == hpa_to_pfn(hpa))
+			*vcpu = &td->vcpus[i];
+	if (!*vcpu)
+		return TDX_PAGE_METADATA_INCORRECT + TDX_OPERAND_ID_RCX;
+	return tdx_lock_tdr(c, pfn_to_hpa(td->tdr), TDX_OPERAND_ID_TDR, false);
+}
+
 uint64_t tdx_check_td_keys(struct sept_ctx *c)
 {
 	if (c->td->fatal)

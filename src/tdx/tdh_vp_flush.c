@@ -19,29 +19,6 @@
  */
 #include "tdx/tdx_internal.h"
 
-/* The TDVPR operand, then the owner TD's TDR as an implicit operand. */
-static uint64_t lock_tdvpr(struct sept_ctx *c, uint64_t hpa,
-			   struct tdx_vcpu **vcpu)
-{
-	_Atomic uint64_t *e;
-	struct tdx_td *td;
-	uint64_t status;
-
-	status = tdx_lock_page(c, hpa, 0, true, PT_TDVPR, TDX_OPERAND_ID_RCX, &e);
-	if (status != TDX_SUCCESS)
-		return status;
-	/* The owner cannot go away: its CHLDCNT counts this TDVPR, which we
-	 * hold, so its TDR cannot be reclaimed. */
-	td = tdx_td_by_index(c->m, pamt_owner(atomic_load(e)));
-	*vcpu = NULL;
-	for (unsigned i = 0; td && i < atomic_load(&td->nr_vcpus); i++)
-		if (td->vcpus[i].tdvpr == hpa_to_pfn(hpa))
-			*vcpu = &td->vcpus[i];
-	if (!*vcpu)
-		return TDX_PAGE_METADATA_INCORRECT + TDX_OPERAND_ID_RCX;
-	return tdx_lock_tdr(c, pfn_to_hpa(td->tdr), TDX_OPERAND_ID_TDR, false);
-}
-
 uint64_t tdh_vp_flush(struct tdx_module *m, struct seamcall_regs *r)
 {
 	struct sept_ctx c;
@@ -49,7 +26,7 @@ uint64_t tdh_vp_flush(struct tdx_module *m, struct seamcall_regs *r)
 	uint64_t status;
 
 	sept_ctx_init(&c, m, r, TDH_VP_FLUSH);
-	status = lock_tdvpr(&c, r->rcx, &vcpu);
+	status = tdx_lock_tdvpr(&c, r->rcx, &vcpu);
 	if (status != TDX_SUCCESS)
 		goto out;
 	if (atomic_load(&c.td->lifecycle) != TD_KEYS_CONFIGURED) {

@@ -230,6 +230,9 @@ void sept_ctx_release(struct sept_ctx *c);
 /* Step 2: the TDR operand (HPA checks, PAMT lock, PT_TDR). */
 uint64_t tdx_lock_tdr(struct sept_ctx *c, uint64_t tdr_hpa, unsigned operand,
 		      bool excl);
+/* The TDVPR operand of the vCPU leaves (locked exclusive, PT_TDVPR, a vCPU
+ * of a live TD), then its TD's TDR locked shared as an implicit operand. */
+uint64_t tdx_lock_tdvpr(struct sept_ctx *c, uint64_t hpa, struct tdx_vcpu **vcpu);
 /* Step 3: TD fatal / keys configured / TDCS allocated. */
 uint64_t tdx_check_td_keys(struct sept_ctx *c);
 /* Step 4: OP_STATE lock (shared, host) and the leaf's allowed OP_STATEs.
