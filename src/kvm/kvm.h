@@ -139,6 +139,21 @@ struct kvm {
 	 * could not be removed/reclaimed): leaked on purpose, never returned to
 	 * the host while they may hold TD-encrypted content (tdx_hooks.c). */
 	_Atomic uint64_t frames_leaked;
+	/* Asks every vCPU to flush its shared-EPT translations before it next
+	 * runs guest code (KVM_REQ_TLB_FLUSH), then kicks. Installed by the CPU
+	 * model with kick_all_vcpus; NULL while no vCPU can run. */
+	void (*flush_shared_tlbs)(struct kvm *kvm);
+	void *cpu;                /* the CPU model, for the callbacks above */
+	/* Bumped on every SPTE change in either tree. A fault that returns
+	 * RET_PF_RETRY without moving it changed nothing: the vCPU would loop
+	 * on EPT violations (the scenario's `blocked`). */
+	_Atomic uint64_t mmu_change_seq;
+	/* MapGPA processes at most this many bytes per TDG.VP.VMCALL and
+	 * answers TDVMCALL_RETRY with the next GPA when more remains
+	 * (upstream's chunking, TDX_MAP_GPA_MAX_LEN). 0 (as kvm_create_vm
+	 * leaves it) means TDX_MAP_GPA_MAX_LEN; rounded down to 4K, at least
+	 * 4K. Set before vCPUs run. */
+	uint64_t mapgpa_chunk;
 };
 
 static inline bool kvm_is_private_gpa(const struct kvm *kvm, gpa_t gpa)
@@ -187,6 +202,47 @@ int kvm_tdx_finalize_vm(struct kvm *kvm);
 int kvm_tdx_teardown_memory(struct kvm *kvm);
 /* *pages_leaked: KVM page-table pages still live before the arena went. */
 int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked);
+
+/*
+ * TD exits KVM handles (tdx_exit.c, mapgpa.c), called by the CPU model on
+ * the exiting vCPU's thread:
+ *
+ * kvm_tdx_handle_ept_violation(): an EPT violation at gpa (raw, shared bit
+ * included). Counts fault.private / fault.shared, tops up the vCPU's caches,
+ * takes mmu_lock for read and runs the TDP MMU fault path, retrying locally
+ * on BUSY a bounded number of times (upstream's local retry). Returns
+ * RET_PF_FIXED, RET_PF_SPURIOUS, RET_PF_RETRY, RET_PF_EMULATE (shared GPA,
+ * no memslot: MMIO), or -EFAULT (private GPA without memslot) / -EIO (VM
+ * bugged).
+ *
+ * kvm_tdx_map_gpa(): TDG.VP.VMCALL<MapGPA> (GHCI 0x10001). Returns the
+ * TDVMCALL status (TDVMCALL_SUCCESS, TDVMCALL_RETRY with *resume_gpa the GPA
+ * to re-issue from, shared bit as in the request, or
+ * TDVMCALL_INVALID_OPERAND with *resume_gpa = gpa). Counts mapgpa.
+ */
+#define TDX_MAP_GPA_MAX_LEN (2ULL << 20)
+#define TDVMCALL_SUCCESS 0ULL
+#define TDVMCALL_RETRY 1ULL
+#define TDVMCALL_INVALID_OPERAND 0x8000000000000000ULL
+int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa);
+uint64_t kvm_tdx_map_gpa(struct kvm_vcpu *vcpu, gpa_t gpa, uint64_t size,
+			 uint64_t *resume_gpa);
+
+/*
+ * Zaps by cause (kvm_zap.c), host side, each taking the locks it needs:
+ * kvm_mmu_notifier_invalidate(): the host range behind [start, end) gfns was
+ * invalidated (migration, swap): zap the SHARED alias only; private frames
+ * are pinned and stay (E4 drop_private=false).
+ * kvm_delete_memslot(): zap both aliases of the slot (private pages are
+ * removed: their content is lost), then delete it from the host.
+ * kvm_zap_gfn_range(): KVM's zap of a gfn range on the chosen aliases
+ * (private pages removed with BLOCK/TRACK/REMOVE, one TRACK per batch).
+ * Return 0 or -errno.
+ */
+int kvm_mmu_notifier_invalidate(struct kvm *kvm, gfn_t start, gfn_t end);
+int kvm_delete_memslot(struct kvm *kvm, unsigned id);
+int kvm_zap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end, bool private_alias,
+		      bool shared_alias);
 
 /* Frames KVM keeps ready for S-EPT pages: top up outside mmu_lock. */
 int kvm_mmu_topup_sept_cache(struct kvm *kvm, struct kvm_mmu_memory_cache *mc);

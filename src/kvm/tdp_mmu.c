@@ -8,8 +8,15 @@
  * handle_changed_spte():
  *  - tdp_mmu_set_spte_atomic(): mmu_lock held for read (faults). cmpxchg
  *    against the iterator's snapshot; private entries frozen meanwhile.
- *  - tdp_mmu_set_spte(): mmu_lock held for write (zaps, teardown). A plain
- *    exchange; nobody else can be changing the tree.
+ *  - tdp_mmu_set_spte(): mmu_lock held for write (zaps, teardown, MapGPA).
+ *    A plain exchange; nobody else can be changing the tree.
+ * There are two exceptions, both MapGPA's and under the write lock: its "raw
+ * writes" of SPTE_SHARED_MASK (E4 §6.4, tdp_mmu_write_shared_bit()), which
+ * change a software bit only and bypass the handler, and its pre-population,
+ * which runs the handler before publishing a table (tdp_mmu_link_sp_locked()).
+ * Every change, by whatever path, bumps kvm->mmu_change_seq
+ * (kvm_mmu_change_seq_bump()), so that a fault answering RET_PF_RETRY with
+ * the sequence unmoved is known to have changed nothing.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -204,6 +211,7 @@ static int handle_removed_pt(struct kvm *kvm, _Atomic uint64_t *pt, bool shared)
 			new_spte = REMOVED_SPTE | (old_spte & SPTE_SHARED_MASK);
 			atomic_store_explicit(sptep, new_spte, memory_order_release);
 		}
+		kvm_mmu_change_seq_bump(kvm);
 		r = handle_changed_spte(kvm, is_private_sp(sp), gfn, old_spte,
 					new_spte, level, shared, false);
 		if (r && !ret)
@@ -381,22 +389,28 @@ static int tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter,
 			kvm_stat_inc(&kvm->stats.retry_cmpxchg);
 			return -EBUSY;
 		}
+		/* The freeze and the final store (or the rollback) are both
+		 * changes: a fault that lost to them sees the sequence move. */
+		kvm_mmu_change_seq_bump(kvm);
 		ret = handle_changed_spte(kvm, true, iter->gfn, iter->old_spte,
 					  new_spte, iter->level, true, false);
 		if (ret) {
 			atomic_store_explicit(iter->sptep, iter->old_spte,
 					      memory_order_release);
+			kvm_mmu_change_seq_bump(kvm);
 			if (ret == -EBUSY)
 				kvm_stat_inc(&kvm->stats.retry_busy);
 			return ret;
 		}
 		atomic_store_explicit(iter->sptep, new_spte, memory_order_release);
+		kvm_mmu_change_seq_bump(kvm);
 	} else {
 		if (!atomic_compare_exchange_strong(iter->sptep, &old_spte, new_spte)) {
 			iter->old_spte = old_spte;
 			kvm_stat_inc(&kvm->stats.retry_cmpxchg);
 			return -EBUSY;
 		}
+		kvm_mmu_change_seq_bump(kvm);
 		ret = handle_changed_spte(kvm, iter->is_private, iter->gfn,
 					  iter->old_spte, new_spte, iter->level,
 					  true, false);
@@ -432,6 +446,8 @@ static int tdp_mmu_set_spte(struct kvm *kvm, struct tdp_iter *iter,
 	kvm_lockdep_assert_held_write(kvm);
 	old_spte = atomic_exchange(iter->sptep, new_spte);
 	iter->old_spte = new_spte;
+	if (old_spte != new_spte)
+		kvm_mmu_change_seq_bump(kvm);
 	/* Freezes live only inside a read-lock section. */
 	if (is_removed_spte(old_spte)) {
 		kvm_vm_bugged(kvm, "frozen SPTE at gfn %llx under the write lock",
@@ -638,51 +654,79 @@ static bool is_present_4k_leaf(const struct tdp_iter *iter)
 }
 
 /*
+ * First pass of a private zap, E2 batching (§5.8): RANGE.BLOCK every present
+ * 4K leaf of [start, end). Only once finalized and with the HKID assigned:
+ * before finalize no vCPU ever ran (PAGE.REMOVE takes a MAPPED page
+ * directly), without the HKID the leaves are RECLAIMed. The caller flushes
+ * once (kvm_flush_remote_tlbs: TRACK + kick) for everything it blocked, then
+ * removes. *nr_blocked is incremented per leaf blocked.
+ *
+ * Return: 0 (*stop = end), or the BLOCK error with *stop = the gfn that could
+ * not be blocked: the leaves before it are blocked, the rest untouched.
+ */
+static int tdp_mmu_block_private_leafs(struct kvm *kvm, struct kvm_mmu_page *root,
+				       gfn_t start, gfn_t end, gfn_t *stop,
+				       int *nr_blocked)
+{
+	struct tdp_iter iter;
+
+	*stop = end;
+	if (!kvm->finalized || !kvm->hkid_assigned)
+		return 0;
+	for_each_tdp_pte(iter, root, start, end) {
+		int r;
+
+		if (!is_present_4k_leaf(&iter))
+			continue;
+		r = tdx_sept_zap_private_spte(kvm, iter.gfn, iter.level);
+		if (r) {
+			*stop = iter.gfn;
+			return r;
+		}
+		(*nr_blocked)++;
+	}
+	return 0;
+}
+
+/*
+ * The flush between the two passes. Without the TRACK, REMOVE would fail:
+ * the blocked pages stay in the TD, leaked (the VM is bugged).
+ */
+static int tdp_mmu_flush_blocked(struct kvm *kvm, int nr_blocked)
+{
+	int r;
+
+	if (!nr_blocked)
+		return 0;
+	r = kvm_flush_remote_tlbs(kvm);
+	if (r)
+		atomic_fetch_add(&kvm->frames_leaked, (uint64_t)nr_blocked);
+	return r;
+}
+
+/*
  * Private leaves of [start, end), E2 batching (§5.8): BLOCK every present
  * leaf, one flush for all of them, then REMOVE each. Between the passes the
  * write lock keeps the mirror unchanged; the S-EPT holds the leaves BLOCKED
  * (no new TLB entries), and after the TRACK no vCPU holds an old one, which
- * is what PAGE.REMOVE checks. Before finalize (no vCPU ever ran) and without
- * the HKID (RECLAIM path) there is nothing to block.
+ * is what PAGE.REMOVE checks.
  */
 static int tdp_mmu_zap_private_leafs(struct kvm *kvm, struct kvm_mmu_page *root,
 				     gfn_t start, gfn_t end, bool keep_shared_bit)
 {
-	gfn_t remove_end = end;
+	gfn_t remove_end;
 	struct tdp_iter iter;
-	int nr_blocked = 0, nr = 0, ret = 0;
+	int nr_blocked = 0, nr = 0, ret, r;
 
-	if (kvm->finalized && kvm->hkid_assigned) {
-		for_each_tdp_pte(iter, root, start, end) {
-			int r;
-
-			if (!is_present_4k_leaf(&iter))
-				continue;
-			r = tdx_sept_zap_private_spte(kvm, iter.gfn, iter.level);
-			if (r) {
-				/* Remove what was blocked; the rest stays. */
-				ret = r;
-				remove_end = iter.gfn;
-				break;
-			}
-			nr_blocked++;
-		}
-		if (nr_blocked) {
-			int r = kvm_flush_remote_tlbs(kvm);
-
-			/* Without the TRACK, REMOVE would fail: the blocked
-			 * pages stay in the TD, leaked (the VM is bugged). */
-			if (r) {
-				atomic_fetch_add(&kvm->frames_leaked,
-						 (uint64_t)nr_blocked);
-				return r;
-			}
-		}
-	}
+	/* On a BLOCK failure, remove what was blocked; the rest stays. */
+	ret = tdp_mmu_block_private_leafs(kvm, root, start, end, &remove_end,
+					  &nr_blocked);
+	r = tdp_mmu_flush_blocked(kvm, nr_blocked);
+	if (r)
+		return r;
 
 	for_each_tdp_pte(iter, root, start, remove_end) {
 		uint64_t new_spte;
-		int r;
 
 		if (!is_present_4k_leaf(&iter))
 			continue;
@@ -745,6 +789,293 @@ int kvm_tdp_mmu_zap_all_private_leaves(struct kvm *kvm)
 {
 	kvm_lockdep_assert_held_write(kvm);
 	return kvm_tdp_mmu_zap_leafs(kvm, true, 0, kvm->gfn_shared_mask, true);
+}
+
+/* ---- MapGPA (E4 §6.3, §6.4) ----------------------------------------------- */
+
+/*
+ * Links a new table below the non-present entry the iterator stands on, with
+ * the write lock held (MapGPA pre-population, E4 kvm_tdp_mmu_populate_nonleaf
+ * with the non-atomic set). The hook runs first and the entry is published
+ * after it succeeded (as upstream's set_external_spte_present() does), so the
+ * mirror never shows a table the S-EPT lacks and a BUSY SEPT.ADD needs no
+ * undo: nobody else walks or changes the private tree while we hold the
+ * write lock, and the CPU never writes a non-present entry.
+ *
+ * Return: 0; -EAGAIN: a private table needs an S-EPT page and the cache is
+ * empty (nothing done); -EBUSY: SEPT.ADD answered BUSY (nothing done, the
+ * twin back in the cache); -ENOMEM; -EIO (KVM bug; the twin leaked, since
+ * nobody knows whether the module holds it).
+ */
+static int tdp_mmu_link_sp_locked(struct kvm *kvm, struct tdp_iter *iter,
+				  struct kvm_mmu_memory_cache *sept_cache)
+{
+	struct kvm_mmu_page *sp;
+	uint64_t new_spte;
+	pfn_t twin = 0;
+	int ret;
+
+	kvm_lockdep_assert_held_write(kvm);
+	if (iter->is_private && (!sept_cache || !sept_cache->nr))
+		return -EAGAIN;
+	sp = kvm_mmu_alloc_page(kvm, iter->level - 1, iter->is_private);
+	if (!sp)
+		return -ENOMEM;
+	sp->gfn = iter->gfn;
+	sp->parent = sptep_to_sp(iter->sptep);
+	if (iter->is_private) {
+		twin = kvm_mmu_cache_take(sept_cache);
+		kvm_mmu_init_private_spt(sp, pfn_to_hpa(twin));
+	}
+
+	new_spte = make_nonleaf_spte(kvm_mmu_page_pa(sp));
+	ret = handle_changed_spte(kvm, iter->is_private, iter->gfn, iter->old_spte,
+				  new_spte, iter->level, false, false);
+	if (ret) {
+		if (twin && ret == -EBUSY)
+			sept_cache->frames[sept_cache->nr++] = twin;
+		else if (twin)
+			atomic_fetch_add(&kvm->frames_leaked, 1);
+		tdp_mmu_free_sp(kvm, sp);
+		return ret;
+	}
+	atomic_store_explicit(iter->sptep, new_spte, memory_order_release);
+	iter->old_spte = new_spte;
+	kvm_mmu_change_seq_bump(kvm);
+	return 0;
+}
+
+int kvm_tdp_mmu_populate_nonleaf(struct kvm *kvm, bool private_root, gfn_t start,
+				 gfn_t end, struct kvm_mmu_memory_cache *sept_cache)
+{
+	struct kvm_mmu_page *root = private_root ? kvm->private_root : kvm->shared_root;
+	struct tdp_iter iter;
+
+	kvm_lockdep_assert_held_write(kvm);
+	if (!root)
+		return -EINVAL;
+	if (end > kvm->gfn_shared_mask)
+		end = kvm->gfn_shared_mask;
+	if (start >= end)
+		return 0;
+	if (!private_root) {
+		start += kvm->gfn_shared_mask;
+		end += kvm->gfn_shared_mask;
+	}
+	/* Down to the entries that point to 4K tables (min level 2M): every
+	 * 4K entry of the range then exists for the flip. */
+	for_each_tdp_pte_min_level(iter, root, PG_LEVEL_2M, start, end) {
+		int ret;
+
+		if (is_removed_spte(iter.old_spte) ||
+		    (is_shadow_present_pte(iter.old_spte) && is_large_pte(iter.old_spte))) {
+			/* Frozen under the write lock, or a large leaf (E4 is
+			 * 4K only; v7 WARNs and returns -ENOSYS). */
+			kvm_vm_bugged(kvm, "MapGPA populate: gfn %llx level %d spte %llx",
+				      (unsigned long long)iter.gfn, iter.level,
+				      (unsigned long long)iter.old_spte);
+			return -EIO;
+		}
+		if (is_shadow_present_pte(iter.old_spte))
+			continue;
+		ret = tdp_mmu_link_sp_locked(kvm, &iter, sept_cache);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * E4 raw write: a plain store of the entry with SPTE_SHARED_MASK set or
+ * cleared, no handler, no hook (§6.4: "used only for changes to the software
+ * bit"). An atomic OR/AND rather than a store of old|S: the CPU may set A/D
+ * bits in a present shared leaf meanwhile, and those must not be lost.
+ */
+static void tdp_mmu_write_shared_bit(struct kvm *kvm, struct tdp_iter *iter,
+				     bool set)
+{
+	uint64_t old_spte;
+
+	if (set) {
+		old_spte = atomic_fetch_or(iter->sptep, SPTE_SHARED_MASK);
+		iter->old_spte = old_spte | SPTE_SHARED_MASK;
+	} else {
+		old_spte = atomic_fetch_and(iter->sptep, ~SPTE_SHARED_MASK);
+		iter->old_spte = old_spte & ~SPTE_SHARED_MASK;
+	}
+	kvm_mmu_change_seq_bump(kvm);
+	trace_kvm_tdp_mmu_spte_changed(kvm, iter->gfn, iter->level, old_spte,
+				       iter->old_spte);
+}
+
+/*
+ * MapGPA walks only the 4K entries that pre-population guaranteed. A missing
+ * table (or a large leaf) above 4K here means the two steps disagreed about
+ * the range: a KVM bug, not something to paper over by skipping gfns (their
+ * S bits would then differ between the trees, §11.2 invariant 8).
+ */
+static bool tdp_mmu_map_gpa_descend(struct kvm *kvm, const struct tdp_iter *iter)
+{
+	if (is_shadow_present_pte(iter->old_spte) && !is_large_pte(iter->old_spte))
+		return true;
+	kvm_vm_bugged(kvm, "MapGPA: gfn %llx level %d not populated (spte %llx)",
+		      (unsigned long long)iter->gfn, iter->level,
+		      (unsigned long long)iter->old_spte);
+	return false;
+}
+
+/*
+ * update_shared_spte (E4 §6.4, shared EPT row) over [start, end) | shared:
+ *  - MapGPA(private): set (with handlers) to SHADOW_NONPRESENT_VALUE if
+ *    different: a present shared leaf is zapped, S cleared either way;
+ *  - MapGPA(shared): raw write old | S; a present shared leaf stays mapped.
+ */
+static int tdp_mmu_map_gpa_shared(struct kvm *kvm, gfn_t start, gfn_t end,
+				  bool to_shared, struct kvm_map_gpa_result *res)
+{
+	struct tdp_iter iter;
+
+	start += kvm->gfn_shared_mask;
+	end += kvm->gfn_shared_mask;
+	for_each_tdp_pte(iter, kvm->shared_root, start, end) {
+		if (iter.level > PG_LEVEL_4K) {
+			if (!tdp_mmu_map_gpa_descend(kvm, &iter))
+				return -EIO;
+			continue;
+		}
+		if (to_shared) {
+			if (is_shared_spte(iter.old_spte))
+				continue;
+			tdp_mmu_write_shared_bit(kvm, &iter, true);
+		} else {
+			bool was_present = is_shadow_present_pte(iter.old_spte);
+			int r;
+
+			if (iter.old_spte == SHADOW_NONPRESENT_VALUE)
+				continue;
+			r = tdp_mmu_set_spte(kvm, &iter, SHADOW_NONPRESENT_VALUE, false);
+			if (r)
+				return r;
+			if (was_present)
+				res->shared_zapped++;
+		}
+		res->shared_changed++;
+	}
+	return 0;
+}
+
+/*
+ * update_private_spte for MapGPA(private) (E4 §6.4, private EPT row): raw
+ * write old & ~S. A present private entry never carries S (§6.5), so this
+ * only ever turns NP|S into NP: no SEAMCALL.
+ */
+static int tdp_mmu_map_gpa_private(struct kvm *kvm, gfn_t start, gfn_t end,
+				   struct kvm_map_gpa_result *res)
+{
+	struct tdp_iter iter;
+
+	for_each_tdp_pte(iter, kvm->private_root, start, end) {
+		if (iter.level > PG_LEVEL_4K) {
+			if (!tdp_mmu_map_gpa_descend(kvm, &iter))
+				return -EIO;
+			continue;
+		}
+		if (!is_shared_spte(iter.old_spte))
+			continue;
+		tdp_mmu_write_shared_bit(kvm, &iter, false);
+		res->private_changed++;
+	}
+	return 0;
+}
+
+/*
+ * update_private_spte for MapGPA(shared) (E4 §6.4, private EPT row) over all
+ * the ranges at once, so that the whole call costs one TRACK:
+ *  1. RANGE.BLOCK every present private leaf of every range;
+ *  2. one kvm_flush_remote_tlbs() (TRACK + kick) for all of them;
+ *  3. per 4K entry: present -> set to SHADOW_NONPRESENT_VALUE | S through
+ *     the handlers (PAGE.REMOVE + WBINVD, the frame cleared: the page's
+ *     content is lost, §8.1); non-present without S -> raw write old | S.
+ * After a BLOCK failure (KVM bug) only what was blocked is removed.
+ */
+static int tdp_mmu_map_gpa_private_to_shared(struct kvm *kvm,
+					     const struct kvm_gfn_range *ranges,
+					     unsigned nr, struct kvm_map_gpa_result *res)
+{
+	struct kvm_mmu_page *root = kvm->private_root;
+	unsigned last = nr;
+	gfn_t stop = 0;
+	int nr_blocked = 0, ret = 0, r;
+
+	for (unsigned i = 0; i < nr; i++) {
+		ret = tdp_mmu_block_private_leafs(kvm, root, ranges[i].start,
+						  ranges[i].end, &stop, &nr_blocked);
+		if (ret) {
+			last = i + 1;
+			break;
+		}
+	}
+	r = tdp_mmu_flush_blocked(kvm, nr_blocked);
+	if (r)
+		return r;
+
+	for (unsigned i = 0; i < last; i++) {
+		gfn_t end = i + 1 == last && ret ? stop : ranges[i].end;
+		struct tdp_iter iter;
+
+		for_each_tdp_pte(iter, root, ranges[i].start, end) {
+			if (iter.level > PG_LEVEL_4K) {
+				if (!tdp_mmu_map_gpa_descend(kvm, &iter))
+					return -EIO;
+				continue;
+			}
+			if (is_shadow_present_pte(iter.old_spte)) {
+				r = tdp_mmu_set_spte(kvm, &iter,
+						     SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK,
+						     true);
+				if (r && !ret)
+					ret = r;
+				res->private_removed++;
+				res->private_changed++;
+			} else if (!is_shared_spte(iter.old_spte)) {
+				tdp_mmu_write_shared_bit(kvm, &iter, true);
+				res->private_changed++;
+			}
+		}
+	}
+	return ret;
+}
+
+int kvm_tdp_mmu_map_gpa(struct kvm *kvm, const struct kvm_gfn_range *ranges,
+			unsigned nr, bool to_shared, struct kvm_map_gpa_result *res)
+{
+	int ret = 0;
+
+	kvm_lockdep_assert_held_write(kvm);
+	*res = (struct kvm_map_gpa_result){ 0 };
+	if (!kvm->private_root || !kvm->shared_root)
+		return -EINVAL;
+	for (unsigned i = 0; i < nr; i++) {
+		if (ranges[i].start >= ranges[i].end ||
+		    ranges[i].end > kvm->gfn_shared_mask) {
+			kvm_vm_bugged(kvm, "MapGPA: bad gfn range [%llx, %llx)",
+				      (unsigned long long)ranges[i].start,
+				      (unsigned long long)ranges[i].end);
+			return -EIO;
+		}
+	}
+
+	/* E4 order: the shared tree, then the private tree. */
+	for (unsigned i = 0; i < nr && !ret; i++)
+		ret = tdp_mmu_map_gpa_shared(kvm, ranges[i].start, ranges[i].end,
+					     to_shared, res);
+	if (ret)
+		return ret;
+	if (to_shared)
+		return tdp_mmu_map_gpa_private_to_shared(kvm, ranges, nr, res);
+	for (unsigned i = 0; i < nr && !ret; i++)
+		ret = tdp_mmu_map_gpa_private(kvm, ranges[i].start, ranges[i].end, res);
+	return ret;
 }
 
 /*

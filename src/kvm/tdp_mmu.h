@@ -33,6 +33,29 @@ enum {
 	RET_PF_SPURIOUS,     /* the mapping was already there */
 };
 
+/*
+ * kvm->mmu_change_seq: bumped after every change of an SPTE in either tree
+ * (both setters, table teardown, MapGPA's raw S writes), release order so
+ * that a reader that sees the new count (acquire) sees the change. The CPU
+ * model reads it around an EPT-violation exit: RET_PF_RETRY with the count
+ * unmoved means the fault changed nothing and would recur forever.
+ */
+static inline void kvm_mmu_change_seq_bump(struct kvm *kvm)
+{
+	atomic_fetch_add_explicit(&kvm->mmu_change_seq, 1, memory_order_release);
+}
+
+static inline uint64_t kvm_mmu_change_seq(struct kvm *kvm)
+{
+	return atomic_load_explicit(&kvm->mmu_change_seq, memory_order_acquire);
+}
+
+/* A gfn range [start, end), without the shared bit. */
+struct kvm_gfn_range {
+	gfn_t start;
+	gfn_t end;
+};
+
 /* ---- mmu_lock with lock-mode tracking ---- */
 
 void kvm_mmu_read_lock(struct kvm *kvm);
@@ -167,6 +190,69 @@ int kvm_tdp_mmu_zap_all_private_leaves(struct kvm *kvm);
  * frames on purpose and mark the VM bugged.
  */
 void kvm_tdp_mmu_free_all(struct kvm *kvm);
+
+/* ---- MapGPA (write lock), E4 §6.3 / §6.4 ---- */
+
+/**
+ * kvm_tdp_mmu_populate_nonleaf() - MapGPA step 1: link the tables
+ * @kvm: the VM.
+ * @private_root: populate the private mirror EPT (else the shared EPT).
+ * @start: first gfn, without the shared bit.
+ * @end: one past the last gfn, without the shared bit (clamped to the
+ *	private half; the shared root is walked at [start, end) | shared bit).
+ * @sept_cache: S-EPT pages for new private tables (one each); unused for the
+ *	shared tree.
+ *
+ * Context: mmu_lock held for write. Links every missing table above 4K over
+ * the range, top-down, so that MapGPA's flip (kvm_tdp_mmu_map_gpa()) finds
+ * every 4K entry and allocates nothing (E4 kvm_tdp_mmu_populate_nonleaf).
+ * Private tables: TDH.MEM.SEPT.ADD each, issued before the entry is
+ * published. Leaves are not touched.
+ *
+ * Return: 0; -EAGAIN when the cache ran dry (the tables linked so far stay:
+ * drop the locks, top the cache up, call again, E4 §6.3 step 2); -EBUSY
+ * when SEPT.ADD answered BUSY (that table not linked; drop the locks and
+ * call again); -ENOMEM; -EIO (KVM bug: a large or frozen entry).
+ */
+int kvm_tdp_mmu_populate_nonleaf(struct kvm *kvm, bool private_root, gfn_t start,
+				 gfn_t end, struct kvm_mmu_memory_cache *sept_cache);
+
+/* What kvm_tdp_mmu_map_gpa() changed, for the caller's flush decision. */
+struct kvm_map_gpa_result {
+	unsigned long shared_changed;  /* shared 4K entries changed */
+	unsigned long shared_zapped;   /* of which present leaves zapped */
+	unsigned long private_changed; /* private 4K entries changed */
+	unsigned long private_removed; /* of which present pages removed */
+};
+
+/**
+ * kvm_tdp_mmu_map_gpa() - MapGPA step 2: the per-4K flip (E4 §6.4)
+ * @kvm: the VM.
+ * @ranges: gfn ranges without the shared bit, each inside the private half
+ *	and pre-populated in both trees (kvm_tdp_mmu_populate_nonleaf()).
+ * @nr: number of ranges.
+ * @to_shared: the direction (the shared bit of the MapGPA GPA).
+ * @res: out: what changed.
+ *
+ * Context: mmu_lock held for write. The shared tree first, then the private
+ * tree, per 4K entry:
+ *
+ *   entry        MapGPA(private)              MapGPA(shared)
+ *   shared EPT   set SHADOW_NONPRESENT_VALUE   raw write old | S (a present
+ *                if different (zaps P|S)       shared leaf stays mapped)
+ *   private EPT  raw write old & ~S            present: set NP | S through the
+ *                                              zap path (BLOCK all, one
+ *                                              TRACK, REMOVE each: content
+ *                                              lost); else raw write old | S
+ *
+ * Raw writes issue no SEAMCALL. The shared side is not flushed here: the
+ * caller flushes once for the whole call, with the lock still held.
+ *
+ * Return: 0, -EINVAL (no roots), or -EIO (KVM bug: a range not populated,
+ * a SEAMCALL failed; the VM is dead).
+ */
+int kvm_tdp_mmu_map_gpa(struct kvm *kvm, const struct kvm_gfn_range *ranges,
+			unsigned nr, bool to_shared, struct kvm_map_gpa_result *res);
 
 /* ---- observers (checks, tests): change nothing, count nothing ---- */
 

@@ -280,8 +280,25 @@ int kvm_flush_remote_tlbs(struct kvm *kvm)
 		return -EIO;
 	}
 	kvm_stat_inc(&kvm->stats.tlb_flush);
-	/* Every vCPU in the guest exits (and flushes its shared-EPT
-	 * translations, INVEPT) before the caller goes on. */
-	tdx_kick_vcpus(kvm);
+	/*
+	 * Every vCPU in the guest exits before the caller goes on, and
+	 * flushes its shared-EPT translations (INVEPT) before it next runs
+	 * guest code: E4's tdx_track makes KVM_REQ_TLB_FLUSH to all vCPUs,
+	 * so one remote flush covers both EPTs (a zap of shared leaves relies
+	 * on it). Without the CPU model's flush callback, a plain kick.
+	 */
+	if (kvm->flush_shared_tlbs)
+		kvm_flush_shared_tlbs(kvm);
+	else
+		tdx_kick_vcpus(kvm);
 	return 0;
+}
+
+void kvm_flush_shared_tlbs(struct kvm *kvm)
+{
+	/* NULL while no vCPU can run: then no vCPU holds a translation. */
+	if (!kvm->flush_shared_tlbs)
+		return;
+	kvm->flush_shared_tlbs(kvm);
+	kvm_stat_inc(&kvm->stats.tlb_kick);
 }

@@ -72,12 +72,23 @@ int tdx_sept_free_private_spt(struct kvm *kvm, gfn_t gfn, int level,
 /*
  * The TD's remote TLB flush (tdx_track, reference §4.2 item 4, upstream
  * order): TDH.MEM.TRACK, retried while BUSY (and, while a vCPU is still in
- * the guest since the previous epoch, after kicking the vCPUs), then
- * kvm->kick_all_vcpus so every vCPU in the guest exits, which flushes its
- * TLB on re-entry. A no-op before finalize or without the HKID: no vCPU has
- * run. Counts stats.tlb_flush (and tlb_kick). 0 or -EIO (KVM_BUG).
+ * the guest since the previous epoch, after kicking the vCPUs), then every
+ * vCPU in the guest is sent out: through kvm->flush_shared_tlbs when the
+ * CPU model installed it (KVM_REQ_TLB_FLUSH, as E4's tdx_track: the shared
+ * EPT's translations go too), else kvm->kick_all_vcpus. The module flushes
+ * the private translations on re-entry (stale epoch). A no-op before
+ * finalize or without the HKID: no vCPU has run. Counts stats.tlb_flush
+ * (and tlb_kick). 0 or -EIO (KVM_BUG).
  */
 int kvm_flush_remote_tlbs(struct kvm *kvm);
+
+/*
+ * Flush of the shared EPT's translations only (KVM_REQ_TLB_FLUSH to every
+ * vCPU, then a kick), with no SEAMCALL: for changes that concern the shared
+ * EPT alone. Calls kvm->flush_shared_tlbs if installed (counts tlb_kick);
+ * nothing otherwise (no vCPU can run).
+ */
+void kvm_flush_shared_tlbs(struct kvm *kvm);
 
 /* KVM_BUG: marks the VM dead (kvm->bugged) and traces why. */
 void kvm_vm_bugged(struct kvm *kvm, const char *fmt, ...)

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KVM's handler of a TD's EPT-violation exit (tdx_handle_ept_violation,
+ * reference kvm-tdx-mmu.md §2.4), called by the CPU model on the exiting
+ * vCPU's thread.
+ *
+ * Classification (§2.4): the shared bit of the GPA picks the tree. A private
+ * GPA is always handled as a write (the S-EPT maps private pages RWX, and a
+ * write fault avoids CoW pages that would make PAGE.AUG fail): the model's
+ * fault path has no access type, so this is implicit. The exit qualification
+ * (ACCEPT level, instruction fetch on a shared GPA) is not modeled: E4 maps
+ * 4K only, whatever level an ACCEPT asks for.
+ *
+ * Local retry (§4.3, E7): the fault path answers RET_PF_RETRY both when the
+ * GPA is on the wrong alias (§6.5: the vCPU must loop until some vCPU's
+ * MapGPA converts it) and when it lost a race: a cmpxchg lost to another
+ * vCPU, an entry frozen by another vCPU's SEAMCALL, a SEAMCALL that answered
+ * TDX_OPERAND_BUSY and was rolled back. Re-entering the guest for the second
+ * kind costs an exit and, on real hardware, feeds the TDX module's zero-step
+ * mitigation (more than 6 EPT violations without progress and VP.ENTER takes
+ * the S-EPT lock exclusively, tdx-module-sept.md §10.1), so upstream retries
+ * a private fault locally. The model retries either kind of fault locally,
+ * a bounded number of times, while the attempt met such a race.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+
+#include "kvm/kvm.h"
+#include "kvm/tdp_mmu.h"
+#include "kvm/tdx_hooks.h"
+
+/* Attempts beyond the first while the fault keeps losing races. Upstream
+ * loops until it stops being BUSY or an event is pending; the model has no
+ * pending events, so it bounds the loop and lets the vCPU re-enter. */
+#define TDX_EPT_VIOLATION_LOCAL_RETRIES 8
+
+/* The global retry causes; other vCPUs move them too, which only makes us
+ * retry more often (still bounded). */
+static uint64_t tdx_fault_races(struct kvm *kvm)
+{
+	return atomic_load_explicit(&kvm->stats.retry_busy, memory_order_relaxed) +
+	       atomic_load_explicit(&kvm->stats.retry_cmpxchg, memory_order_relaxed) +
+	       atomic_load_explicit(&kvm->stats.retry_frozen, memory_order_relaxed);
+}
+
+static const char *ret_pf_name(int ret, char *buf, size_t len)
+{
+	switch (ret) {
+	case RET_PF_FIXED:
+		return "FIXED";
+	case RET_PF_SPURIOUS:
+		return "SPURIOUS";
+	case RET_PF_RETRY:
+		return "RETRY";
+	case RET_PF_EMULATE:
+		return "EMULATE";
+	case -EFAULT:
+		return "-EFAULT";
+	case -EIO:
+		return "-EIO";
+	case -ENOMEM:
+		return "-ENOMEM";
+	default:
+		snprintf(buf, len, "%d", ret);
+		return buf;
+	}
+}
+
+int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
+{
+	struct kvm *kvm = vcpu->kvm;
+	bool is_private = kvm_is_private_gpa(kvm, gpa);
+	char buf[16];
+	int ret;
+
+	/* The exit's GPA has bits 11:0 cleared (tdx-module-sept.md §10.1). */
+	gpa &= PAGE_MASK;
+	kvm_stat_inc(is_private ? &kvm->stats.fault_private : &kvm->stats.fault_shared);
+
+	for (int tries = 0;; tries++) {
+		uint64_t races;
+
+		/*
+		 * mmu_topup_memory_caches: S-EPT pages for the tables a private
+		 * fault may link, allocated before mmu_lock (nothing is
+		 * allocated with it held). A shared fault needs none.
+		 */
+		if (is_private && kvm_mmu_topup_sept_cache(kvm, &vcpu->sept_cache)) {
+			ret = -ENOMEM;
+			break;
+		}
+		races = tdx_fault_races(kvm);
+		kvm_mmu_read_lock(kvm);
+		ret = kvm_tdp_mmu_map(kvm, is_private ? &vcpu->sept_cache : NULL, gpa);
+		kvm_mmu_read_unlock(kvm);
+		if (ret != RET_PF_RETRY)
+			break;
+		/* The wrong alias (§6.5): no race, retrying cannot help. */
+		if (tdx_fault_races(kvm) == races)
+			break;
+		if (tries == TDX_EPT_VIOLATION_LOCAL_RETRIES) {
+			/*
+			 * Still losing races: let the vCPU re-enter and fault
+			 * again. The change that beat us may not have bumped
+			 * mmu_change_seq yet when the CPU model reads it (an
+			 * entry frozen by another vCPU is unfrozen, and counted,
+			 * only when that vCPU's SEAMCALL returns), so count it
+			 * on its behalf: this RETRY must not read as "nothing
+			 * can change" (the scenario's `blocked`).
+			 */
+			kvm_mmu_change_seq_bump(kvm);
+			break;
+		}
+		sched_yield();
+	}
+
+	kvm_trace(kvm, "kvm_tdx_ept_violation: vcpu %u gpa %llx private %d -> %s",
+		  vcpu->index, (unsigned long long)gpa, is_private,
+		  ret_pf_name(ret, buf, sizeof(buf)));
+	return ret;
+}
