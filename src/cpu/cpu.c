@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vCPUs: creation, entry into the TD and TD exits, KVM's requests and kicks.
+ *
+ * Entry follows KVM's vcpu_enter_guest() + tdx_vcpu_run():
+ *   1. handle pending requests (REQ_FLUSH_SHARED: INVEPT of the shared EPTP,
+ *      i.e. drop the TLB's shared entries);
+ *   2. publish mode = IN_GUEST_MODE, then re-check the requests
+ *      (kvm_vcpu_exit_request()): a request that raced with step 1 cancels
+ *      the entry and the loop starts over;
+ *   3. TDH.VP.ENTER (RCX = TDVPR), retried while the module answers BUSY.
+ *      R8 = 1 in the answer means the module flushed the vCPU's private
+ *      translations because the TD epoch moved (tdx-module-sept.md §6): drop
+ *      the TLB's private entries.
+ * A TD exit is tdx_td_exit() (the module's epoch refcount drops), then
+ * mode = OUTSIDE_GUEST_MODE.
+ *
+ * The kick (kvm-tdx-mmu.md §4.2 item 4: upstream does TDH.MEM.TRACK, then
+ * kicks every vCPU out with KVM_REQ_OUTSIDE_GUEST_MODE and waits): the kicker
+ * sets REQ_KICK in every vCPU, then waits for each vCPU that is in guest mode
+ * until it has been outside since the request. The guest loop (guest.c)
+ * checks the request word before every page access and exits when it is
+ * non-zero. Why it cannot miss, the Dekker pattern KVM relies on (both sides
+ * seq_cst):
+ *   kicker: requests |= REQ_KICK;     then reads mode
+ *   vCPU:   mode = IN_GUEST_MODE;     then reads requests
+ * Either the vCPU sees the request (and does not enter, or exits at its next
+ * page), or the kicker sees IN_GUEST_MODE and waits.
+ * The wait ends on any of: mode is OUTSIDE; exit_gen moved (the vCPU exited
+ * since, even if it re-entered at once); REQ_KICK was consumed (a vCPU takes
+ * its requests only while outside guest mode, so it was outside after the
+ * request was set, and re-entered in the new epoch). A vCPU thread never
+ * waits on itself: KVM code (a zap inside its exit handler) runs while its
+ * vCPU is outside guest mode.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu/cpu_internal.h"
+#include "kvm/tdp_mmu.h"
+#include "kvm/tdx_ops.h"
+#include "tdx/tdx_module.h"
+
+/* ---- errors ---- */
+
+static _Thread_local char cpu_error[256];
+
+const char *cpu_last_error(void)
+{
+	return cpu_error;
+}
+
+__attribute__((format(printf, 3, 0)))
+static int cpu_vfail(int err, bool loud, const char *fmt, va_list ap)
+{
+	vsnprintf(cpu_error, sizeof(cpu_error), fmt, ap);
+	if (loud)
+		fprintf(stderr, "tdxmmu: cpu: %s\n", cpu_error);
+	return err;
+}
+
+int cpu_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err = cpu_vfail(err, false, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int cpu_bug(const char *fmt, ...)
+{
+	va_list ap;
+	int err;
+
+	/* The CPU model could not make progress (a bound was reached) or
+	 * found the platform inconsistent: say so where a user sees it even
+	 * if the caller keeps only the error code. */
+	va_start(ap, fmt);
+	err = cpu_vfail(-EIO, true, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* ---- creation ---- */
+
+int cpu_create(struct kvm *kvm, struct tdx_module *m, struct host_mem *hm,
+	       enum tdxmmu_accept_mode accept, struct cpu **out)
+{
+	size_t bytes;
+	struct cpu *cpu;
+
+	*out = NULL;
+	if (accept != TDXMMU_ACCEPT_AUTO && accept != TDXMMU_ACCEPT_EXPLICIT)
+		return -EINVAL;
+	if (kvm->nr_vcpus == 0 || kvm->nr_vcpus > KVM_MAX_VCPUS)
+		return -EINVAL;
+	/* One allocation: the header and every vCPU (cache-line aligned, so
+	 * that one vCPU's request word does not share a line with another's). */
+	bytes = sizeof(*cpu) + kvm->nr_vcpus * sizeof(cpu->vcpus[0]);
+	bytes = (bytes + 63) & ~(size_t)63;
+	cpu = aligned_alloc(64, bytes);
+	if (!cpu)
+		return -ENOMEM;
+	memset(cpu, 0, bytes);
+	cpu->kvm = kvm;
+	cpu->m = m;
+	cpu->hm = hm;
+	cpu->accept = accept;
+	cpu->nr_vcpus = kvm->nr_vcpus;
+	cpu->shared_bit = kvm->gfn_shared_mask << PAGE_SHIFT;
+	for (unsigned i = 0; i < cpu->nr_vcpus; i++) {
+		struct cpu_vcpu *v = &cpu->vcpus[i];
+
+		atomic_init(&v->mode, OUTSIDE_GUEST_MODE);
+		atomic_init(&v->exit_gen, 0);
+		atomic_init(&v->requests, 0);
+		atomic_init(&v->claimed, false);
+		atomic_init(&v->nr_entries, 0);
+		atomic_init(&v->nr_kick_exits, 0);
+		atomic_init(&v->nr_private_flushes, 0);
+		v->cpu = cpu;
+		v->index = i;
+		v->kvm_vcpu = &kvm->vcpus[i];
+		v->keyid = kvm->hkid;
+		tlb_init(&v->tlb);
+	}
+	/* No vCPU runs yet, so plain stores: the thread that runs one later
+	 * got the pointer through the platform's own synchronisation. */
+	kvm->cpu = cpu;
+	kvm->kick_all_vcpus = cpu_kick_all;
+	kvm->flush_shared_tlbs = cpu_flush_shared_tlbs;
+	*out = cpu;
+	return 0;
+}
+
+void cpu_destroy(struct cpu *cpu)
+{
+	if (!cpu)
+		return;
+	for (unsigned i = 0; i < cpu->nr_vcpus; i++) {
+		if (atomic_load(&cpu->vcpus[i].claimed) ||
+		    atomic_load(&cpu->vcpus[i].mode) != OUTSIDE_GUEST_MODE) {
+			fprintf(stderr, "tdxmmu: cpu: BUG: vCPU %u still runs at destroy\n", i);
+			abort();
+		}
+	}
+	cpu->kvm->kick_all_vcpus = NULL;
+	cpu->kvm->flush_shared_tlbs = NULL;
+	cpu->kvm->cpu = NULL;
+	free(cpu);
+}
+
+/* ---- one thread per vCPU ---- */
+
+int cpu_vcpu_get(struct cpu *cpu, unsigned index, struct cpu_vcpu **out)
+{
+	struct cpu_vcpu *v;
+	bool was = false;
+
+	if (index >= cpu->nr_vcpus)
+		return cpu_fail(-EINVAL, "vcpu %u: the TD has %u vCPUs", index,
+				cpu->nr_vcpus);
+	v = &cpu->vcpus[index];
+	/* Acquire: the previous thread's changes to the vCPU (its TLB) are
+	 * visible to this one. */
+	if (!atomic_compare_exchange_strong_explicit(&v->claimed, &was, true,
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		return cpu_fail(-EBUSY, "vcpu %u is running on another thread", index);
+	*out = v;
+	return 0;
+}
+
+void cpu_vcpu_put(struct cpu_vcpu *v)
+{
+	/* The guest action is over; the guest idles (HLT, a TDVMCALL on TDX,
+	 * not counted as one: it is the model's pause between actions). */
+	if (cpu_vcpu_in_guest(v))
+		cpu_vcpu_exit(v, "HLT");
+	atomic_store_explicit(&v->claimed, false, memory_order_release);
+}
+
+/* ---- entry and exit ---- */
+
+static void cpu_vcpu_handle_requests(struct cpu_vcpu *v)
+{
+	unsigned req = atomic_exchange(&v->requests, 0);
+
+	/* KVM_REQ_TLB_FLUSH -> tdx_flush_tlb(): INVEPT of the shared EPTP. The
+	 * private translations are the TDX module's to flush (epoch, R8). */
+	if (req & REQ_FLUSH_SHARED)
+		tlb_flush_shared(&v->tlb);
+	/* REQ_KICK only asked the vCPU to leave guest mode: it has. */
+}
+
+int cpu_vcpu_enter(struct cpu_vcpu *v)
+{
+	struct kvm *kvm = v->cpu->kvm;
+	unsigned busy = 0;
+
+	for (;;) {
+		struct seamcall_regs r;
+		uint64_t s;
+
+		/* KVM_BUG_ON made the VM dead: every vCPU ioctl fails. */
+		if (atomic_load_explicit(&kvm->bugged, memory_order_relaxed))
+			return cpu_fail(-EIO, "vcpu %u: the VM is dead (KVM_BUG_ON)",
+					v->index);
+		cpu_vcpu_handle_requests(v);
+		atomic_store(&v->mode, IN_GUEST_MODE);
+		if (atomic_load(&v->requests)) {
+			/* A kick or flush raced with the steps above: cancel
+			 * the entry (vcpu_enter_guest's cancel_injection). No
+			 * bound: each round means someone asked again. */
+			atomic_store(&v->mode, OUTSIDE_GUEST_MODE);
+			continue;
+		}
+		r = (struct seamcall_regs){ .rax = TDH_VP_ENTER,
+					    .rcx = v->kvm_vcpu->tdvpr };
+		s = kvm_seamcall(kvm, &r);
+		if (!tdx_status_is_error(s)) {
+			if (r.r8) {
+				tlb_flush_private(&v->tlb);
+				kvm_stat_inc(&v->nr_private_flushes);
+			}
+			kvm_stat_inc(&v->nr_entries);
+			return 0;
+		}
+		atomic_store(&v->mode, OUTSIDE_GUEST_MODE);
+		if (tdx_status_is(s, TDX_OPERAND_BUSY) ||
+		    tdx_status_is(s, TDX_OPERAND_BUSY_HOST_PRIORITY)) {
+			/* The epoch lock (a TRACK in flight) or the TDR lock
+			 * (a host SEAMCALL holding it exclusive): KVM retries. */
+			if (++busy == CPU_MAX_TRIES)
+				return cpu_bug("vcpu %u: TDH.VP.ENTER busy %u times (last %#llx)",
+					       v->index, busy, (unsigned long long)s);
+			sched_yield();
+			continue;
+		}
+		if (tdx_status_is(s, TDX_OP_STATE_INCORRECT))
+			return cpu_fail(-EPERM, "vcpu %u: the TD is not runnable (not finalized?): TDH.VP.ENTER %#llx",
+					v->index, (unsigned long long)s);
+		return cpu_bug("vcpu %u: TDH.VP.ENTER failed: %#llx", v->index,
+			       (unsigned long long)s);
+	}
+}
+
+void cpu_vcpu_exit(struct cpu_vcpu *v, const char *fmt, ...)
+{
+	struct kvm *kvm = v->cpu->kvm;
+
+	/* The module first: once a kicker sees the vCPU out, the epoch
+	 * refcount has dropped and TDH.MEM.TRACK can move on (§6). */
+	tdx_td_exit(v->cpu->m, v->kvm_vcpu->tdvpr);
+	atomic_fetch_add(&v->exit_gen, 1);
+	atomic_store(&v->mode, OUTSIDE_GUEST_MODE);
+	if (kvm->trace) {
+		char reason[160];
+		va_list ap;
+
+		va_start(ap, fmt);
+		vsnprintf(reason, sizeof(reason), fmt, ap);
+		va_end(ap);
+		kvm_trace(kvm, "kvm_exit: vcpu %u reason %s", v->index, reason);
+	}
+}
+
+int cpu_vcpu_service(struct cpu_vcpu *v)
+{
+	if (!cpu_vcpu_in_guest(v))
+		return cpu_vcpu_enter(v);
+	if (!atomic_load_explicit(&v->requests, memory_order_acquire))
+		return 0;
+	/* The kick's IPI: an external-interrupt TD exit; the requests are
+	 * handled on the way back in. */
+	kvm_stat_inc(&v->nr_kick_exits);
+	cpu_vcpu_exit(v, "EXTERNAL_INTERRUPT");
+	return cpu_vcpu_enter(v);
+}
+
+/* ---- EPT-violation exits ---- */
+
+static uint64_t kvm_contention(struct kvm *kvm)
+{
+	return atomic_load(&kvm->stats.retry_frozen) +
+	       atomic_load(&kvm->stats.retry_cmpxchg) +
+	       atomic_load(&kvm->stats.retry_busy);
+}
+
+int cpu_vcpu_ept_violation(struct cpu_vcpu *v, uint64_t gpa, const char *why,
+			   struct cpu_fault_state *st,
+			   enum cpu_fault_answer *answer)
+{
+	struct kvm *kvm = v->cpu->kvm;
+	uint64_t seq, contention;
+	bool changed, prev_spurious = st->spurious_idle;
+	int ret;
+
+	st->spurious_idle = st->retried = false;
+	/*
+	 * What "nothing changed" means (kvm.h mmu_change_seq): no SPTE of
+	 * either tree moved while KVM handled this fault, and KVM met no
+	 * contention (a frozen entry, a lost cmpxchg, a BUSY SEAMCALL), which
+	 * makes a RETRY transient rather than final.
+	 */
+	seq = kvm_mmu_change_seq(kvm);
+	contention = kvm_contention(kvm);
+	kvm_stat_inc(&kvm->stats.exit_ept_violation);
+	cpu_vcpu_exit(v, "EPT_VIOLATION gpa 0x%llx%s", (unsigned long long)gpa, why);
+	/* tdx_handle_ept_violation: R8 = GPA with bits 11:0 cleared (§10.1). */
+	ret = kvm_tdx_handle_ept_violation(v->kvm_vcpu, gpa & PAGE_MASK);
+	changed = seq != kvm_mmu_change_seq(kvm) ||
+		  contention != kvm_contention(kvm);
+
+	switch (ret) {
+	case RET_PF_FIXED:
+		break;
+	case RET_PF_SPURIOUS:
+		/* The mapping was there already: normal after a race with
+		 * another vCPU. Twice in a row with nothing moving, the vCPU
+		 * would fault forever (e.g. the host blocked the S-EPT entry
+		 * behind KVM's back): the access is blocked. */
+		if (!changed) {
+			if (prev_spurious) {
+				*answer = CPU_FAULT_BLOCKED;
+				return 0;
+			}
+			st->spurious_idle = true;
+		}
+		break;
+	case RET_PF_RETRY:
+		/* §6.5: a fault on the wrong alias changes nothing and the
+		 * vCPU would loop on EPT violations: `blocked`. */
+		if (!changed) {
+			*answer = CPU_FAULT_BLOCKED;
+			return 0;
+		}
+		st->retried = true;
+		break;
+	case RET_PF_EMULATE:
+	case -EFAULT:
+		/* No memslot: a shared GPA is MMIO for KVM (emulated, here:
+		 * no device); a private one would exit to user space with
+		 * KVM_EXIT_MEMORY_FAULT, which the model has not, so the
+		 * guest sees the same `mmio`. */
+		*answer = CPU_FAULT_MMIO;
+		return 0;
+	default:
+		if (ret < 0)
+			return cpu_fail(ret, "vcpu %u: KVM's EPT-violation handler at %#llx failed (%d)",
+					v->index, (unsigned long long)gpa, ret);
+		return cpu_bug("vcpu %u: unexpected answer %d from KVM's EPT-violation handler",
+			       v->index, ret);
+	}
+	*answer = CPU_FAULT_RETRY_ACCESS;
+	return cpu_vcpu_enter(v);
+}
+
+/* ---- KVM's callbacks ---- */
+
+/*
+ * Spin-wait step: yield first (the vCPU is usually one page access away from
+ * its exit), then sleep a little, so that a waiter never starves the thread
+ * it waits for when there are fewer CPUs than threads (or under valgrind,
+ * which runs one thread at a time).
+ */
+static void cpu_relax(unsigned *spins)
+{
+	if (++*spins < 64) {
+		sched_yield();
+	} else {
+		struct timespec ts = { .tv_nsec = 20000 };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void cpu_wait_out_of_guest(struct cpu_vcpu *v)
+{
+	uint64_t gen = atomic_load(&v->exit_gen);
+	unsigned spins = 0;
+
+	while (atomic_load(&v->mode) == IN_GUEST_MODE &&
+	       atomic_load(&v->exit_gen) == gen &&
+	       (atomic_load(&v->requests) & REQ_KICK))
+		cpu_relax(&spins);
+}
+
+static void cpu_request_all(struct cpu *cpu, unsigned req)
+{
+	for (unsigned i = 0; i < cpu->nr_vcpus; i++)
+		atomic_fetch_or(&cpu->vcpus[i].requests, req);
+	for (unsigned i = 0; i < cpu->nr_vcpus; i++)
+		cpu_wait_out_of_guest(&cpu->vcpus[i]);
+}
+
+void cpu_kick_all(struct kvm *kvm)
+{
+	struct cpu *cpu = kvm->cpu;
+
+	if (cpu)
+		cpu_request_all(cpu, REQ_KICK);
+}
+
+void cpu_flush_shared_tlbs(struct kvm *kvm)
+{
+	struct cpu *cpu = kvm->cpu;
+
+	/* One RMW per vCPU for both bits: the flush is taken together with
+	 * the kick, before the vCPU next runs guest code. */
+	if (cpu)
+		cpu_request_all(cpu, REQ_FLUSH_SHARED | REQ_KICK);
+}
+
+/* ---- observer ---- */
+
+struct tlb_visit {
+	unsigned vcpu;
+	void (*fn)(unsigned vcpu, uint64_t gpa, pfn_t pfn, bool is_private,
+		   bool writable, void *arg);
+	void *arg;
+};
+
+static void tlb_visit_one(const struct tlb_entry *e, void *arg)
+{
+	struct tlb_visit *tv = arg;
+
+	tv->fn(tv->vcpu, e->gpa, e->pfn, e->is_private, e->writable, tv->arg);
+}
+
+void cpu_tlb_foreach(struct cpu *cpu,
+		     void (*fn)(unsigned vcpu, uint64_t gpa, pfn_t pfn,
+				bool is_private, bool writable, void *arg),
+		     void *arg)
+{
+	for (unsigned i = 0; i < cpu->nr_vcpus; i++) {
+		struct tlb_visit tv = { .vcpu = i, .fn = fn, .arg = arg };
+
+		tlb_foreach(&cpu->vcpus[i].tlb, tlb_visit_one, &tv);
+	}
+}
+
+bool cpu_shared_flush_pending(struct cpu *cpu, unsigned v)
+{
+	return v < cpu->nr_vcpus &&
+	       (atomic_load(&cpu->vcpus[v].requests) & REQ_FLUSH_SHARED);
+}

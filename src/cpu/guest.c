@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest's side: its memory accesses (read, write, fill, verify), its #VE
+ * handler, TDG.MEM.PAGE.ACCEPT and the MapGPA hypercall with the Linux
+ * guest's RETRY loop.
+ *
+ * A guest action runs on its vCPU from start to end: the vCPU enters, does
+ * every page of the access (exiting to KVM and re-entering as the access
+ * needs), and leaves guest mode at the end (cpu_vcpu_put). Between two
+ * actions no vCPU is in guest mode.
+ *
+ * One page of an access, as the CPU does it (tdx-module-sept.md §10.1):
+ *   requests pending? -> exit (kick), handle, re-enter        (cpu.c)
+ *   TLB hit (and W for a write)? -> the cached frame
+ *   private GPA: the TDX module's hardware walk of the Secure EPT
+ *     MAPPED  -> fill the TLB, access with the TD's key
+ *     PENDING -> #VE: accept=explicit ends the access with `ve`; accept=auto
+ *                runs the guest's #VE handler (ACCEPT, then retry)
+ *     else    -> EPT-violation TD exit to KVM
+ *   shared GPA: the walk of KVM's shared EPT (ept_walk.c)
+ *     present leaf -> fill the TLB, access with the host's key 0
+ *     else         -> EPT-violation TD exit to KVM
+ *   KVM's answer (cpu_vcpu_ept_violation): fixed -> walk again; nothing
+ *   changed -> `blocked`; no memslot -> `mmio`.
+ * Data goes through host memory with the key the translation implies; a
+ * private read whose frame lost its integrity (a host write) is `poison`.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+#include "cpu/cpu_internal.h"
+#include "tdx/tdx_module.h"
+
+/* Where one page of an access goes. */
+struct xlate {
+	pfn_t pfn;
+	unsigned keyid;
+};
+
+static bool gpa_in_width(const struct cpu *cpu, uint64_t gpa)
+{
+	return (gpa >> cpu->kvm->gpaw) == 0;
+}
+
+/*
+ * The guest's #VE handler for an EPT violation on a pending private page
+ * (§10.1 step 2, §9). Linux would read the #VE info (TDG.VP.VEINFO.GET); the
+ * scenario language's accept=auto asks the handler to accept the page and
+ * return, so that the faulting access is retried. The ACCEPT is issued at the
+ * level of the pending leaf (4K, or 2M for a pending 2M page: a 4K ACCEPT
+ * inside it would only exit to the VMM). 0 with *outcome OK (retry the
+ * access) or the outcome that ends it; -errno.
+ */
+static int guest_ve(struct cpu_vcpu *v, uint64_t gpa, const struct tdx_hw_walk *w,
+		    struct cpu_fault_state *st, enum tdxmmu_outcome *outcome)
+{
+	struct cpu *cpu = v->cpu;
+	struct kvm *kvm = cpu->kvm;
+	unsigned level = w->level <= 1 ? w->level : 0;
+	uint64_t agpa = gpa & ~((PAGE_SIZE << (9 * level)) - 1);
+	enum cpu_fault_answer ans;
+	uint64_t status;
+	int ret;
+
+	kvm_stat_inc(&kvm->stats.exit_ve);
+	kvm_trace(kvm, "tdx_ve: vcpu %u gpa 0x%llx", v->index, (unsigned long long)gpa);
+	if (cpu->accept == TDXMMU_ACCEPT_EXPLICIT) {
+		*outcome = TDXMMU_OUTCOME_VE;
+		return 0;
+	}
+
+	*outcome = TDXMMU_OUTCOME_OK;
+	if (tdg_mem_page_accept(cpu->m, v->kvm_vcpu->tdvpr, agpa | level, &status) ==
+	    TDCALL_EXIT_EPT_VIOLATION) {
+		/* The page went away between the walk and the ACCEPT (a zap):
+		 * the TDCALL exits to KVM, which maps it again. */
+		ret = cpu_vcpu_ept_violation(v, agpa, " (accept)", st, &ans);
+		if (ret)
+			return ret;
+		if (ans == CPU_FAULT_BLOCKED)
+			*outcome = TDXMMU_OUTCOME_BLOCKED;
+		else if (ans == CPU_FAULT_MMIO)
+			*outcome = TDXMMU_OUTCOME_MMIO;
+		return 0;
+	}
+	/* Success, or another vCPU accepted it first (ALREADY_ACCEPTED), or it
+	 * is accepting it now (BUSY): the access is retried either way and
+	 * walks again. Anything else is a guest that cannot go on (Linux
+	 * panics: "failed to accept memory"). */
+	if (status == TDX_SUCCESS || tdx_status_is(status, TDX_PAGE_ALREADY_ACCEPTED))
+		return 0;
+	if (tdx_status_is(status, TDX_OPERAND_BUSY)) {
+		/* The entry lock is held (host priority, or another vCPU's
+		 * ACCEPT): let its holder run before the access retries. */
+		sched_yield();
+		return 0;
+	}
+	return cpu_bug("vcpu %u: #VE handler: TDG.MEM.PAGE.ACCEPT %#llx level %u failed: %#llx",
+			v->index, (unsigned long long)agpa, level,
+			(unsigned long long)status);
+}
+
+/*
+ * Translates the page containing gpa for a read or a write. 0 with *outcome
+ * OK and *x set (the vCPU in guest mode), or with the outcome that ends the
+ * access; -errno.
+ */
+static int guest_translate(struct cpu_vcpu *v, uint64_t gpa, bool write,
+			   struct xlate *x, enum tdxmmu_outcome *outcome)
+{
+	struct cpu *cpu = v->cpu;
+	struct kvm *kvm = cpu->kvm;
+	uint64_t page = gpa & PAGE_MASK;
+	bool is_private = !(gpa & cpu->shared_bit);
+	struct cpu_fault_state st = { 0 };
+
+	for (unsigned tries = 0;; tries++) {
+		const struct tlb_entry *e;
+		enum cpu_fault_answer ans;
+		struct tdx_hw_walk w;
+		bool writable;
+		pfn_t pfn;
+		int ret;
+
+		if (tries == CPU_MAX_TRIES) {
+			/* KVM kept answering RETRY while the tables kept
+			 * changing (other threads): the access has not
+			 * completed and would keep faulting. */
+			if (st.retried) {
+				*outcome = TDXMMU_OUTCOME_BLOCKED;
+				return 0;
+			}
+			return cpu_bug("vcpu %u: %#llx: no translation after %u faults KVM answered as fixed",
+					v->index, (unsigned long long)gpa, tries);
+		}
+		ret = cpu_vcpu_service(v);
+		if (ret)
+			return ret;
+
+		e = tlb_lookup(&v->tlb, page);
+		if (e && (!write || e->writable)) {
+			/* A translation KVM failed to flush still works here,
+			 * as on hardware; but a frame the host has freed is
+			 * gone for good (the checker names the stale entry). */
+			if (!host_mem_frame_allocated(cpu->hm, e->pfn))
+				return cpu_bug("vcpu %u: TLB entry %#llx -> pfn %#llx: the frame was freed under a live translation",
+						v->index, (unsigned long long)page,
+						(unsigned long long)e->pfn);
+			x->pfn = e->pfn;
+			x->keyid = e->is_private ? v->keyid : HOST_KEYID_SHARED;
+			*outcome = TDXMMU_OUTCOME_OK;
+			return 0;
+		}
+		/* A permission miss: hardware re-walks (and would fault). */
+		if (e)
+			tlb_invalidate(&v->tlb, page);
+
+		if (is_private) {
+			tdx_hw_walk(cpu->m, v->kvm_vcpu->tdvpr, page, &w);
+			if (w.kind == TDX_HW_MAPPED) {
+				v->keyid = w.keyid;
+				tlb_fill(&v->tlb, page, hpa_to_pfn(w.hpa), true, true);
+				continue; /* the access hits the new entry */
+			}
+			if (w.kind == TDX_HW_PENDING) {
+				ret = guest_ve(v, page, &w, &st, outcome);
+				if (ret || *outcome != TDXMMU_OUTCOME_OK)
+					return ret;
+				continue;
+			}
+		} else if (cpu_walk_shared_ept(kvm, page, write, &pfn, &writable)) {
+			tlb_fill(&v->tlb, page, pfn, false, writable);
+			continue;
+		}
+
+		ret = cpu_vcpu_ept_violation(v, page, "", &st, &ans);
+		if (ret)
+			return ret;
+		if (ans == CPU_FAULT_BLOCKED) {
+			*outcome = TDXMMU_OUTCOME_BLOCKED;
+			return 0;
+		}
+		if (ans == CPU_FAULT_MMIO) {
+			*outcome = TDXMMU_OUTCOME_MMIO;
+			return 0;
+		}
+	}
+}
+
+/* Reads or writes [gpa, gpa + len) inside one page through the TLB. */
+static int guest_access(struct cpu_vcpu *v, uint64_t gpa, void *buf, size_t len,
+			bool write, enum tdxmmu_outcome *outcome)
+{
+	struct host_mem *hm = v->cpu->hm;
+	size_t off = gpa & ~PAGE_MASK;
+	bool poisoned = false;
+	struct xlate x;
+	int ret;
+
+	ret = guest_translate(v, gpa, write, &x, outcome);
+	if (ret || *outcome != TDXMMU_OUTCOME_OK)
+		return ret;
+	if (write) {
+		host_frame_write(hm, x.pfn, off, buf, len, x.keyid);
+		return 0;
+	}
+	host_frame_read(hm, x.pfn, off, buf, len, x.keyid, &poisoned);
+	/* Integrity check failed on a TD-private line (a host write broke
+	 * it): on hardware a machine check in the guest. */
+	if (poisoned)
+		*outcome = TDXMMU_OUTCOME_POISON;
+	return 0;
+}
+
+/* ---- the guest actions ---- */
+
+/* The checks the public API makes too, so that internal callers get the
+ * same answers. */
+static int guest_check_range(struct cpu *cpu, const char *what, uint64_t gpa,
+			     uint64_t size)
+{
+	if (size == 0 || gpa + size < gpa || !gpa_in_width(cpu, gpa + size - 1))
+		return cpu_fail(-ERANGE, "%s: [%#llx, +%#llx) is outside the GPA width",
+				what, (unsigned long long)gpa, (unsigned long long)size);
+	if ((gpa ^ (gpa + size - 1)) & cpu->shared_bit)
+		return cpu_fail(-ERANGE, "%s: [%#llx, +%#llx) spans both aliases",
+				what, (unsigned long long)gpa, (unsigned long long)size);
+	return 0;
+}
+
+static int guest_word(struct cpu *cpu, unsigned index, uint64_t gpa,
+		      uint64_t *val, bool write, enum tdxmmu_outcome *outcome)
+{
+	struct cpu_vcpu *v;
+	uint8_t b[8];
+	int ret;
+
+	*outcome = TDXMMU_OUTCOME_OK;
+	if (gpa & 7)
+		return cpu_fail(-EINVAL, "%#llx is not 8-aligned", (unsigned long long)gpa);
+	if ((ret = guest_check_range(cpu, write ? "write" : "read", gpa, 8)) ||
+	    (ret = cpu_vcpu_get(cpu, index, &v)))
+		return ret;
+	/* Little-endian, whatever the host. */
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(*val >> (8 * i));
+	ret = guest_access(v, gpa, b, sizeof(b), write, outcome);
+	cpu_vcpu_put(v);
+	if (ret || write)
+		return ret;
+	if (*outcome == TDXMMU_OUTCOME_OK) {
+		*val = 0;
+		for (int i = 0; i < 8; i++)
+			*val |= (uint64_t)b[i] << (8 * i);
+	} else {
+		/* MMIO without a device reads all ones; the other outcomes
+		 * give no value. */
+		*val = ~0ULL;
+	}
+	return 0;
+}
+
+int cpu_guest_read(struct cpu *cpu, unsigned v, uint64_t gpa, uint64_t *val,
+		   enum tdxmmu_outcome *outcome)
+{
+	*val = 0;
+	return guest_word(cpu, v, gpa, val, false, outcome);
+}
+
+int cpu_guest_write(struct cpu *cpu, unsigned v, uint64_t gpa, uint64_t val,
+		    enum tdxmmu_outcome *outcome)
+{
+	return guest_word(cpu, v, gpa, &val, true, outcome);
+}
+
+int cpu_guest_fill(struct cpu *cpu, unsigned index, uint64_t gpa, uint64_t size,
+		   uint8_t byte, enum tdxmmu_outcome *outcome)
+{
+	uint8_t buf[PAGE_SIZE];
+	uint64_t cur = gpa, end = gpa + size;
+	struct cpu_vcpu *v;
+	int ret;
+
+	*outcome = TDXMMU_OUTCOME_OK;
+	if ((ret = guest_check_range(cpu, "fill", gpa, size)) ||
+	    (ret = cpu_vcpu_get(cpu, index, &v)))
+		return ret;
+	memset(buf, byte, sizeof(buf));
+	while (cur < end && !ret && *outcome == TDXMMU_OUTCOME_OK) {
+		uint64_t next = (cur & PAGE_MASK) + PAGE_SIZE;
+		uint64_t len = (next < end ? next : end) - cur;
+		struct xlate x;
+
+		ret = guest_translate(v, cur, true, &x, outcome);
+		if (ret || *outcome != TDXMMU_OUTCOME_OK)
+			break;
+		/* A whole page in one go: O(1) in host memory. */
+		if (len == PAGE_SIZE)
+			host_frame_fill(cpu->hm, x.pfn, byte, x.keyid);
+		else
+			host_frame_write(cpu->hm, x.pfn, cur & ~PAGE_MASK, buf,
+					 len, x.keyid);
+		cur += len;
+	}
+	cpu_vcpu_put(v);
+	return ret;
+}
+
+int cpu_guest_verify(struct cpu *cpu, unsigned index, uint64_t gpa,
+		     uint64_t size, uint8_t byte, uint64_t *mismatch_gpa,
+		     enum tdxmmu_outcome *outcome)
+{
+	uint8_t buf[PAGE_SIZE];
+	uint64_t cur = gpa, end = gpa + size;
+	struct cpu_vcpu *v;
+	int ret;
+
+	*outcome = TDXMMU_OUTCOME_OK;
+	*mismatch_gpa = UINT64_MAX;
+	if ((ret = guest_check_range(cpu, "verify", gpa, size)) ||
+	    (ret = cpu_vcpu_get(cpu, index, &v)))
+		return ret;
+	while (cur < end) {
+		uint64_t next = (cur & PAGE_MASK) + PAGE_SIZE;
+		size_t len = (size_t)((next < end ? next : end) - cur);
+
+		ret = guest_access(v, cur, buf, len, false, outcome);
+		if (ret || *outcome != TDXMMU_OUTCOME_OK)
+			break;
+		for (size_t i = 0; i < len; i++) {
+			if (buf[i] != byte) {
+				*mismatch_gpa = cur + i;
+				goto out;
+			}
+		}
+		cur += len;
+	}
+out:
+	cpu_vcpu_put(v);
+	return ret;
+}
+
+/*
+ * TDG.MEM.PAGE.ACCEPT issued by the guest (§9). An EPT-violation TD exit
+ * (the entry is FREE, BLOCKED, missing a table...) is KVM's to resolve; the
+ * TDCALL is then re-executed, as the module resumes the guest without
+ * advancing RIP. The status returned is that of the TDCALL that completed.
+ */
+int cpu_guest_accept(struct cpu *cpu, unsigned index, uint64_t gpa,
+		     unsigned level, uint64_t *status)
+{
+	struct cpu_fault_state st = { 0 };
+	struct cpu_vcpu *v;
+	int ret;
+
+	*status = 0;
+	if (level > 1)
+		return cpu_fail(-EINVAL, "accept: level %u (4K or 2M only)", level);
+	if ((ret = cpu_vcpu_get(cpu, index, &v)))
+		return ret;
+	for (unsigned tries = 0;; tries++) {
+		enum cpu_fault_answer ans;
+
+		if (tries == CPU_MAX_TRIES) {
+			ret = cpu_bug("vcpu %u: accept %#llx: still exiting after %u faults",
+				       v->index, (unsigned long long)gpa, tries);
+			break;
+		}
+		if ((ret = cpu_vcpu_service(v)))
+			break;
+		/* RCX = GPA | level, as the guest loads it: the module judges
+		 * alignment and reserved bits. */
+		if (tdg_mem_page_accept(cpu->m, v->kvm_vcpu->tdvpr, gpa | level, status) ==
+		    TDCALL_RETURNED)
+			break;
+		*status = 0;
+		ret = cpu_vcpu_ept_violation(v, gpa & PAGE_MASK, " (accept)", &st, &ans);
+		if (ret)
+			break;
+		if (ans == CPU_FAULT_BLOCKED) {
+			ret = cpu_fail(-EAGAIN, "vcpu %u: accept %#llx can never complete: KVM's fault changes nothing (the GPA is shared?), the vCPU would loop on EPT violations",
+				       v->index, (unsigned long long)gpa);
+			break;
+		}
+		if (ans == CPU_FAULT_MMIO) {
+			ret = cpu_fail(-ENOENT, "vcpu %u: accept %#llx: no memslot covers it",
+				       v->index, (unsigned long long)gpa);
+			break;
+		}
+	}
+	cpu_vcpu_put(v);
+	return ret;
+}
+
+/*
+ * MapGPA (GHCI TDG.VP.VMCALL<MapGPA>, §10.2): R12 = start (the shared bit
+ * gives the direction), R13 = size. The guest's loop is Linux's
+ * tdx_map_gpa(): on RETRY it restarts from R11 if start <= R11 < end, and
+ * gives up after 3 RETRYs in a row without progress. The guest accepts
+ * nothing here: pages converted to private are accepted when it touches them.
+ */
+#define MAPGPA_MAX_RETRIES_PER_PAGE 3
+
+int cpu_guest_mapgpa(struct cpu *cpu, unsigned index, uint64_t gpa,
+		     uint64_t size, enum tdxmmu_outcome *outcome)
+{
+	struct kvm *kvm = cpu->kvm;
+	uint64_t start = gpa, end = gpa + size;
+	unsigned retries = 0;
+	struct cpu_vcpu *v;
+	int ret;
+
+	*outcome = TDXMMU_OUTCOME_ERROR;
+	if ((ret = cpu_vcpu_get(cpu, index, &v)))
+		return ret;
+	/* Each round is one hypercall; every RETRY that is not a no-progress
+	 * one moves start forward by at least one byte, so this bound only
+	 * catches a model bug. */
+	for (uint64_t round = 0;; round++) {
+		uint64_t status, resume = start;
+
+		if (round == (size >> PAGE_SHIFT) + CPU_MAX_TRIES) {
+			ret = cpu_bug("vcpu %u: MapGPA %#llx+%#llx: no end after %llu RETRYs",
+				       v->index, (unsigned long long)gpa,
+				       (unsigned long long)size, (unsigned long long)round);
+			break;
+		}
+		if ((ret = cpu_vcpu_service(v)))
+			break;
+		kvm_stat_inc(&kvm->stats.exit_vmcall);
+		cpu_vcpu_exit(v, "TDVMCALL MapGPA gpa 0x%llx size 0x%llx",
+			      (unsigned long long)start, (unsigned long long)(end - start));
+		status = kvm_tdx_map_gpa(v->kvm_vcpu, start, end - start, &resume);
+		if (status == TDVMCALL_SUCCESS) {
+			*outcome = TDXMMU_OUTCOME_OK;
+			break;
+		}
+		/* INVALID_OPERAND, ALIGN_ERROR, ...: refused. */
+		if (status != TDVMCALL_RETRY)
+			break;
+		if (resume < start || resume >= end)
+			break;
+		if (resume == start) {
+			if (++retries == MAPGPA_MAX_RETRIES_PER_PAGE)
+				break;
+		} else {
+			start = resume;
+			retries = 0;
+		}
+	}
+	cpu_vcpu_put(v);
+	return ret;
+}
