@@ -14,6 +14,8 @@
 #include "kvm/kvm.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_ops.h"
+#include "kvm/spte.h"
+#include "cpu/cpu.h"
 #include "tdx/seamcall.h"
 #include "tdx/tdx_module.h"
 
@@ -21,24 +23,6 @@
  * memory only when used (see host_mem.h). */
 #define DEFAULT_HOST_MEMORY (16ULL << 30)
 
-struct tdxmmu_td {
-	struct tdxmmu_td_config cfg;
-	struct host_mem *hm;
-	struct host_memslots *slots;
-	struct tdx_module *tdx;
-	struct kvm *kvm;
-
-	/* Frames the host handed to raw SEAMCALLs (page=new and page=of:ADDR):
-	 * the TD may own them without KVM knowing, so destroy reclaims them
-	 * from the module before the TDR can go. `owned` marks page=new frames,
-	 * which the host frees afterwards. */
-	pthread_mutex_t raw_lock;
-	struct raw_page {
-		pfn_t pfn;
-		bool owned;
-	} *raw;
-	size_t nr_raw, cap_raw;
-};
 
 static int errno_to_api(int err)
 {
@@ -123,6 +107,12 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		td_free_parts(td);
 		return api_fail(ret == -EIO ? TDXMMU_EBUG : errno_to_api(ret),
 				"creating the TD failed (%s)", strerror(-ret));
+	}
+	ret = cpu_create(td->kvm, td->tdx, td->hm, cfg->accept, &td->cpu);
+	if (ret) {
+		kvm_destroy_vm(td->kvm, NULL);
+		td_free_parts(td);
+		return api_fail(errno_to_api(ret), "creating the vCPUs failed");
 	}
 	*out = td;
 	return TDXMMU_OK;
@@ -528,6 +518,10 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 		return TDXMMU_OK;
 	tdr = td->kvm->tdr;
 
+	/* 0. No vCPU runs any more. */
+	cpu_destroy(td->cpu);
+	td->cpu = NULL;
+
 	/* 1. KVM: private leaves (HKID assigned), the key, the page tables. */
 	if (kvm_tdx_teardown_memory(td->kvm))
 		report_add(rep, "KVM's teardown of private memory failed");
@@ -596,86 +590,178 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 	return rep->message[0] ? TDXMMU_EBUG : TDXMMU_OK;
 }
 
-/* ---- not implemented yet (issue: the TDP MMU, the vCPU model) --------------- */
+/* ---- guest actions: the CPU model ------------------------------------------ */
 
-static int not_yet(const char *what)
+static int vcpu_ok(tdxmmu_td *td, unsigned vcpu)
 {
-	return api_fail(TDXMMU_ENOTIMPL, "%s is not implemented yet", what);
+	if (vcpu >= td->cfg.nr_vcpus)
+		return api_fail(TDXMMU_EINVAL, "vcpu %u: the TD has %u vCPUs", vcpu,
+				td->cfg.nr_vcpus);
+	return TDXMMU_OK;
+}
+
+static int guest_result(tdxmmu_td *td, int ret, const char *what)
+{
+	if (ret == 0)
+		return TDXMMU_OK;
+	if (td->kvm->bugged)
+		return api_fail(TDXMMU_EBUG, "%s: KVM hit a bug (KVM_BUG_ON): the VM is dead", what);
+	return api_fail(errno_to_api(ret), "%s failed (%s)%s%s", what, strerror(-ret),
+			cpu_last_error()[0] ? ": " : "", cpu_last_error());
 }
 
 TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				uint64_t *val, enum tdxmmu_outcome *outcome)
 {
-	(void)td, (void)vcpu, (void)gpa, (void)val, (void)outcome;
-	return not_yet("vcpu read");
+	int ret = vcpu_ok(td, vcpu);
+
+	if (ret)
+		return ret;
+	if (gpa & 7)
+		return api_fail(TDXMMU_EINVAL, "read: %#llx is not 8-aligned", (unsigned long long)gpa);
+	if (!gpa_in_width(td, gpa))
+		return api_fail(TDXMMU_ERANGE, "read: %#llx is outside the GPA width", (unsigned long long)gpa);
+	return guest_result(td, cpu_guest_read(td->cpu, vcpu, gpa, val, outcome), "read");
 }
 
 TDXMMU_API int tdxmmu_vcpu_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				 uint64_t val, enum tdxmmu_outcome *outcome)
 {
-	(void)td, (void)vcpu, (void)gpa, (void)val, (void)outcome;
-	return not_yet("vcpu write");
+	int ret = vcpu_ok(td, vcpu);
+
+	if (ret)
+		return ret;
+	if (gpa & 7)
+		return api_fail(TDXMMU_EINVAL, "write: %#llx is not 8-aligned", (unsigned long long)gpa);
+	if (!gpa_in_width(td, gpa))
+		return api_fail(TDXMMU_ERANGE, "write: %#llx is outside the GPA width", (unsigned long long)gpa);
+	return guest_result(td, cpu_guest_write(td->cpu, vcpu, gpa, val, outcome), "write");
+}
+
+/* A guest range must lie in one alias, inside the GPA width, and not wrap. */
+static int guest_range_ok(tdxmmu_td *td, const char *what, uint64_t gpa, uint64_t size)
+{
+	uint64_t shared = tdxmmu_td_shared_bit(td);
+
+	if (size == 0 || gpa + size < gpa || !gpa_in_width(td, gpa + size - 1) ||
+	    ((gpa ^ (gpa + size - 1)) & shared))
+		return api_fail(TDXMMU_ERANGE, "%s: [%#llx, +%#llx) is not inside one alias of the GPA space",
+				what, (unsigned long long)gpa, (unsigned long long)size);
+	return TDXMMU_OK;
 }
 
 TDXMMU_API int tdxmmu_vcpu_fill(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				uint64_t size, uint8_t byte, enum tdxmmu_outcome *outcome)
 {
-	(void)td, (void)vcpu, (void)gpa, (void)size, (void)byte, (void)outcome;
-	return not_yet("vcpu fill");
+	int ret = vcpu_ok(td, vcpu);
+
+	if (ret || (ret = guest_range_ok(td, "fill", gpa, size)))
+		return ret;
+	return guest_result(td, cpu_guest_fill(td->cpu, vcpu, gpa, size, byte, outcome), "fill");
 }
 
 TDXMMU_API int tdxmmu_vcpu_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  uint64_t size, uint8_t byte, uint64_t *mismatch_gpa,
 				  enum tdxmmu_outcome *outcome)
 {
-	(void)td, (void)vcpu, (void)gpa, (void)size, (void)byte, (void)mismatch_gpa;
-	(void)outcome;
-	return not_yet("vcpu verify");
+	int ret = vcpu_ok(td, vcpu);
+
+	if (ret || (ret = guest_range_ok(td, "verify", gpa, size)))
+		return ret;
+	return guest_result(td, cpu_guest_verify(td->cpu, vcpu, gpa, size, byte,
+						 mismatch_gpa, outcome), "verify");
 }
 
 TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  unsigned level, uint64_t *status)
 {
-	(void)td, (void)vcpu, (void)gpa, (void)level, (void)status;
-	return not_yet("vcpu accept");
+	int ret = vcpu_ok(td, vcpu);
+
+	if (ret)
+		return ret;
+	if (level > 1)
+		return api_fail(TDXMMU_EINVAL, "accept: level must be 4K or 2M");
+	return guest_result(td, cpu_guest_accept(td->cpu, vcpu, gpa, level, status), "accept");
 }
 
 TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  uint64_t size, enum tdxmmu_outcome *outcome)
 {
-	(void)td, (void)vcpu, (void)gpa, (void)size, (void)outcome;
-	return not_yet("vcpu mapgpa");
+	int ret = vcpu_ok(td, vcpu);
+
+	/* Operands are the host's to judge (MapGPA answers `error`). */
+	if (ret)
+		return ret;
+	return guest_result(td, cpu_guest_mapgpa(td->cpu, vcpu, gpa, size, outcome), "mapgpa");
 }
+
+/* ---- host actions: KVM's zaps by cause ---------------------------------------- */
 
 TDXMMU_API int tdxmmu_host_invalidate(tdxmmu_td *td, uint64_t gpa, uint64_t size)
 {
-	(void)td, (void)gpa, (void)size;
-	return not_yet("host invalidate");
+	uint64_t shared = tdxmmu_td_shared_bit(td);
+	int ret;
+
+	if ((ret = guest_range_ok(td, "invalidate", gpa, size)))
+		return ret;
+	/* The notifier speaks of the host range behind the GFNs: no alias. */
+	gpa &= ~shared;
+	ret = kvm_mmu_notifier_invalidate(td->kvm, gpa >> PAGE_SHIFT,
+					  (gpa + size + PAGE_SIZE - 1) >> PAGE_SHIFT);
+	return guest_result(td, ret, "invalidate");
 }
 
 TDXMMU_API int tdxmmu_memslot_delete(tdxmmu_td *td, unsigned id)
 {
-	(void)td, (void)id;
-	return not_yet("host delete-memslot");
+	int ret = kvm_delete_memslot(td->kvm, id);
+
+	if (ret == -ENOENT)
+		return api_fail(TDXMMU_ENOENT, "no memslot %u", id);
+	return guest_result(td, ret, "delete-memslot");
 }
 
 TDXMMU_API int tdxmmu_host_zap(tdxmmu_td *td, uint64_t gpa, uint64_t size,
 			       enum tdxmmu_alias alias)
 {
-	(void)td, (void)gpa, (void)size, (void)alias;
-	return not_yet("host zap");
+	uint64_t shared = tdxmmu_td_shared_bit(td);
+	int ret;
+
+	if ((ret = guest_range_ok(td, "zap", gpa, size)))
+		return ret;
+	gpa &= ~shared;
+	ret = kvm_zap_gfn_range(td->kvm, gpa >> PAGE_SHIFT,
+				(gpa + size + PAGE_SIZE - 1) >> PAGE_SHIFT,
+				alias != TDXMMU_ALIAS_SHARED, alias != TDXMMU_ALIAS_PRIVATE);
+	return guest_result(td, ret, "zap");
+}
+
+/* ---- KVM's entries, as expect-spte names them ------------------------------------ */
+
+static enum tdxmmu_spte_state spte_state_of(uint64_t spte)
+{
+	bool s = spte & SPTE_SHARED_MASK;
+
+	if (is_removed_spte(spte))
+		return TDXMMU_SPTE_FROZEN;
+	if (is_private_zapped_spte(spte))
+		return TDXMMU_SPTE_ZAPPED;
+	if (is_shadow_present_pte(spte))
+		return s ? TDXMMU_SPTE_PRESENT_SHARED : TDXMMU_SPTE_PRESENT;
+	return s ? TDXMMU_SPTE_NONPRESENT_SHARED : TDXMMU_SPTE_NONPRESENT;
 }
 
 TDXMMU_API int tdxmmu_spte_state(tdxmmu_td *td, uint64_t gpa,
 				 enum tdxmmu_spte_state *private_ept,
 				 enum tdxmmu_spte_state *shared_ept)
 {
-	(void)td, (void)gpa, (void)private_ept, (void)shared_ept;
-	return not_yet("expect-spte");
-}
+	uint64_t priv, shr;
 
-TDXMMU_API int tdxmmu_check(tdxmmu_td *td, char *report, size_t report_size)
-{
-	(void)td, (void)report, (void)report_size;
-	return not_yet("check");
+	if (!gpa_in_width(td, gpa))
+		return api_fail(TDXMMU_ERANGE, "%#llx is outside the TD's GPA width",
+				(unsigned long long)gpa);
+	kvm_tdp_mmu_read_4k(td->kvm, (gpa & ~tdxmmu_td_shared_bit(td)) >> PAGE_SHIFT,
+			    &priv, &shr);
+	*private_ept = spte_state_of(priv);
+	*shared_ept = spte_state_of(shr);
+	return TDXMMU_OK;
 }

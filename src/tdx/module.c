@@ -385,6 +385,15 @@ unsigned tdx_debug_nr_tds(struct tdx_module *m)
 	return n;
 }
 
+bool tdx_debug_vcpu_flush_pending(struct tdx_module *m, hpa_t tdvpr)
+{
+	struct tdx_td *td = NULL;
+	struct tdx_vcpu *v = tdx_vcpu_of_tdvpr(m, hpa_to_pfn(tdvpr), &td);
+
+	return v && v->associated &&
+	       v->vcpu_epoch != atomic_load_explicit(&td->td_epoch, memory_order_acquire);
+}
+
 bool tdx_debug_mrtd(struct tdx_module *m, hpa_t tdr, uint8_t mrtd[48])
 {
 	struct tdx_td *td = tdx_td_of_tdr_pfn(m, hpa_to_pfn(tdr));

@@ -121,6 +121,10 @@ uint64_t tdx_debug_chldcnt(struct tdx_module *m, hpa_t tdr);
 /* Number of TDs the module still knows (a TD is forgotten when its TDR is
  * reclaimed). */
 unsigned tdx_debug_nr_tds(struct tdx_module *m);
+/* True when the vCPU at tdvpr will have its private (S-EPT) translations
+ * flushed by its next TDH.VP.ENTER: it has run, and the TD epoch moved since
+ * it last entered (§6). */
+bool tdx_debug_vcpu_flush_pending(struct tdx_module *m, hpa_t tdvpr);
 /* The TD measurement after TDH.MR.FINALIZE (false before). */
 bool tdx_debug_mrtd(struct tdx_module *m, hpa_t tdr, uint8_t mrtd[48]);
 

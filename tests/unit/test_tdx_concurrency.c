@@ -321,7 +321,10 @@ static void test_hammer(void **state)
 		fail_msg("%llu illegal statuses, first %#llx from leaf %d",
 			 (unsigned long long)sh->illegal,
 			 (unsigned long long)sh->illegal_status, sh->illegal_leaf);
-	assert_true(sh->busy > 0);
+	/* Contention needs threads that really run at once; valgrind runs one
+	 * at a time, so there only the checks below apply. */
+	if (!RUNNING_ON_VALGRIND)
+		assert_true(sh->busy > 0);
 	/* The mix did real work, not only BUSY. */
 	assert_true(sh->successes[TDH_MEM_PAGE_AUG] > 0);
 	assert_true(sh->successes[TDH_MEM_PAGE_REMOVE] > 0);

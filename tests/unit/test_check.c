@@ -1,0 +1,653 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The whole-model invariant checker (tdxmmu_check(), src/api/check.c): a TD
+ * built, finalized and used by its guest through the public API holds every
+ * invariant; divergence created behind KVM's back (raw SEAMCALLs) or written
+ * straight into KVM's trees (internal headers) is reported, each time with
+ * exactly the violations it causes, one line each, naming the place. The
+ * report is NULL-safe and truncation-safe.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <tdxmmu/tdxmmu.h>
+
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+#include "api/api_internal.h"
+#include "cpu/cpu_internal.h"
+#include "cpu/tlb.h"
+#include "kvm/kvm.h"
+#include "kvm/mmu_page.h"
+#include "kvm/spte.h"
+#include "kvm/tdp_iter.h"
+#include "tdx/tdx_internal.h"
+
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+#define SHARED_BIT (1ULL << 47) /* GPAW 48 */
+#define REPORT_SIZE 8192
+
+static tdxmmu_td *make_td(unsigned nr_vcpus)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+
+	tdxmmu_td_config_init(&cfg);
+	cfg.gpaw = 48;
+	cfg.nr_vcpus = nr_vcpus;
+	cfg.host_memory = 64 * MiB;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_shared_bit(td), SHARED_BIT);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
+	return td;
+}
+
+/* Build-time pages at 0, 4K and 2M: three 4K tables' worth of structure. */
+static tdxmmu_td *make_built_td(unsigned nr_vcpus, bool finalize)
+{
+	tdxmmu_td *td = make_td(nr_vcpus);
+
+	assert_int_equal(tdxmmu_td_add_page(td, 0x0, 0x11), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_add_page(td, 0x1000, 0x22), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_add_page(td, 0x200000, 0x33), TDXMMU_OK);
+	if (finalize)
+		assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	return td;
+}
+
+static void destroy_clean(tdxmmu_td *td)
+{
+	struct tdxmmu_destroy_report rep;
+
+	if (tdxmmu_td_destroy(td, &rep) != TDXMMU_OK)
+		fail_msg("destroy: %s", rep.message);
+}
+
+static unsigned count_lines(const char *s)
+{
+	unsigned n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/*
+ * Runs the checker and wants exactly `n` violations, one report line each,
+ * and every NULL-terminated substring somewhere in the report.
+ * TEST_CHECK_VERBOSE=1 in the environment prints every report.
+ */
+static void want_check(tdxmmu_td *td, int n, ...)
+{
+	static char report[REPORT_SIZE];
+	const char *want;
+	va_list ap;
+	int got;
+
+	memset(report, 'x', sizeof(report));
+	got = tdxmmu_check(td, report, sizeof(report));
+	if (getenv("TEST_CHECK_VERBOSE"))
+		fprintf(stderr, "--- %d:\n%s", got, report);
+	if (got != n)
+		fail_msg("check: %d violations, want %d; report:\n%s", got, n, report);
+	if (count_lines(report) != (unsigned)n)
+		fail_msg("check: %u report lines for %d violations:\n%s",
+			 count_lines(report), n, report);
+	va_start(ap, n);
+	while ((want = va_arg(ap, const char *)))
+		if (!strstr(report, want))
+			fail_msg("check: no \"%s\" in the report:\n%s", want, report);
+	va_end(ap);
+}
+
+/* printf into one of a few rotating buffers: report lines to look for. */
+static const char *__attribute__((format(printf, 1, 2))) fmt(const char *f, ...)
+{
+	static char bufs[4][256];
+	static unsigned next;
+	char *b = bufs[next++ % 4];
+	va_list ap;
+
+	va_start(ap, f);
+	vsnprintf(b, sizeof(bufs[0]), f, ap);
+	va_end(ap);
+	return b;
+}
+
+static uint64_t raw(tdxmmu_td *td, const char *leaf, uint64_t gpa, unsigned level,
+		    uint64_t page)
+{
+	struct tdxmmu_seamcall_req req = {
+		.leaf = tdxmmu_leaf_from_name(leaf), .gpa = gpa, .level = level,
+		.page = page,
+	};
+	struct tdxmmu_seamcall_out out;
+
+	assert_true(req.leaf >= 0);
+	assert_int_equal(tdxmmu_seamcall(td, &req, &out), TDXMMU_OK);
+	return out.rax;
+}
+
+static void raw_ok(tdxmmu_td *td, const char *leaf, uint64_t gpa, unsigned level,
+		   uint64_t page)
+{
+	uint64_t st = raw(td, leaf, gpa, level, page);
+
+	if (!tdxmmu_status_ok(st))
+		fail_msg("%s %#llx: %s", leaf, (unsigned long long)gpa,
+			 tdxmmu_status_name(st));
+}
+
+static uint64_t new_frame(tdxmmu_td *td)
+{
+	uint64_t hpa;
+
+	assert_int_equal(tdxmmu_host_frame_new(td, &hpa), TDXMMU_OK);
+	return hpa;
+}
+
+static pfn_t pfn(const struct host_memslot *slot, gfn_t gfn)
+{
+	return host_memslot_gfn_to_pfn(slot, gfn);
+}
+
+/* KVM's 4K entry for a gpa in one tree (the tables must exist). */
+static _Atomic uint64_t *sptep_4k(tdxmmu_td *td, uint64_t gpa, bool private_tree)
+{
+	struct kvm *kvm = td->kvm;
+	struct kvm_mmu_page *root = private_tree ? kvm->private_root : kvm->shared_root;
+	gfn_t gfn = (gpa & ~SHARED_BIT) >> PAGE_SHIFT;
+	_Atomic uint64_t *pt = root->spt;
+
+	if (!private_tree)
+		gfn |= kvm->gfn_shared_mask;
+	for (int level = (int)root->role.level;; level--) {
+		_Atomic uint64_t *sptep = pt + SPTE_INDEX(gfn, level);
+
+		if (level == PG_LEVEL_4K)
+			return sptep;
+		pt = spte_to_child_pt(atomic_load(sptep), level);
+		assert_non_null(pt);
+	}
+}
+
+static void guest_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa, uint64_t val)
+{
+	enum tdxmmu_outcome o;
+
+	assert_int_equal(tdxmmu_vcpu_write(td, vcpu, gpa, val, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_OK);
+}
+
+static void guest_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa, uint64_t want)
+{
+	enum tdxmmu_outcome o;
+	uint64_t v = ~want;
+
+	assert_int_equal(tdxmmu_vcpu_read(td, vcpu, gpa, &v, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_OK);
+	assert_int_equal(v, want);
+}
+
+static void guest_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa, uint64_t size)
+{
+	enum tdxmmu_outcome o;
+
+	assert_int_equal(tdxmmu_vcpu_mapgpa(td, vcpu, gpa, size, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_OK);
+}
+
+/* ---- a clean TD ---- */
+
+static void test_clean_build_and_finalize(void **state)
+{
+	tdxmmu_td *td = make_td(2);
+	char report[64] = "junk";
+
+	(void)state;
+	assert_int_equal(tdxmmu_check(td, report, sizeof(report)), 0);
+	assert_string_equal(report, "");
+	assert_int_equal(tdxmmu_td_add_page(td, 0x0, 0x11), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_add_page(td, 0x1000, 0x22), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_add_page(td, 0x3ff000, 0x33), TDXMMU_OK);
+	want_check(td, 0, NULL);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	want_check(td, 0, NULL);
+	assert_string_equal(report, "");
+	destroy_clean(td);
+}
+
+/* Guest accesses on both aliases, conversions both ways and KVM's zaps: the
+ * TLBs are full of translations KVM has since flushed or zapped. */
+static void test_clean_after_guest_accesses(void **state)
+{
+	tdxmmu_td *td = make_built_td(2, true);
+
+	(void)state;
+	guest_write(td, 0, 0x3000, 0x3333);
+	guest_write(td, 1, 0x201000, 0x4444);
+	guest_read(td, 1, 0x3000, 0x3333);
+	guest_read(td, 0, 0x1000, 0x2222222222222222ULL);
+	want_check(td, 0, NULL);
+
+	/* (P, NP) -> (NP|S, NP|S) -> (NP|S, P|S) */
+	guest_mapgpa(td, 0, SHARED_BIT | 0x3000, 0x2000);
+	want_check(td, 0, NULL);
+	guest_write(td, 0, SHARED_BIT | 0x3000, 0x5555);
+	guest_write(td, 1, SHARED_BIT | 0x4000, 0x6666);
+	guest_read(td, 1, SHARED_BIT | 0x3000, 0x5555);
+	want_check(td, 0, NULL);
+
+	/* The host's zaps: translations are flushed or doomed to be. */
+	assert_int_equal(tdxmmu_host_zap(td, 0x4000, 0x1000, TDXMMU_ALIAS_SHARED), TDXMMU_OK);
+	want_check(td, 0, NULL);
+	assert_int_equal(tdxmmu_host_zap(td, 0x201000, 0x1000, TDXMMU_ALIAS_PRIVATE), TDXMMU_OK);
+	want_check(td, 0, NULL);
+	assert_int_equal(tdxmmu_host_invalidate(td, 0x3000, 0x1000), TDXMMU_OK);
+	want_check(td, 0, NULL);
+
+	/* Back to private: (NP|S, P|S) -> (NP, NP) -> (P, NP) */
+	guest_mapgpa(td, 1, 0x3000, 0x2000);
+	want_check(td, 0, NULL);
+	guest_write(td, 1, 0x3000, 0x7777);
+	guest_write(td, 0, 0x201000, 0x8888);
+	guest_read(td, 0, 0x3000, 0x7777);
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
+/* ---- divergence behind KVM's back ---- */
+
+/* The module's S-EPT gets a page table and a page KVM never asked for. */
+static void test_raw_sept_add_and_aug(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+
+	(void)state;
+	raw_ok(td, "TDH.MEM.SEPT.ADD", 0x600000, 1, new_frame(td));
+	want_check(td, 1, "gpa 0x600000 level 2M: S-EPT entry is NL_MAPPED",
+		     "KVM's private EPT has no entry there", "mirror EPT differs", NULL);
+	raw_ok(td, "TDH.MEM.PAGE.AUG", 0x601000, 0, new_frame(td));
+	want_check(td, 2, "gpa 0x600000 level 2M: S-EPT entry is NL_MAPPED",
+		     "gpa 0x601000 level 4K: S-EPT entry is PENDING", NULL);
+	destroy_clean(td);
+}
+
+/* A page KVM still maps is blocked, then removed, by the host directly. */
+static void test_raw_remove_of_mapped_page(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *sptep;
+
+	(void)state;
+	raw_ok(td, "TDH.MEM.RANGE.BLOCK", 0x1000, 0, 0);
+	want_check(td, 1, "gpa 0x1000 level 4K: S-EPT entry is BLOCKED",
+		     "KVM's private EPT has present (wants MAPPED or PENDING)", NULL);
+	raw_ok(td, "TDH.MEM.TRACK", 0, 0, 0);
+	raw_ok(td, "TDH.MEM.PAGE.REMOVE", 0x1000, 0, 0);
+	/* The mirror differs, and KVM maps a frame the TD no longer owns. */
+	want_check(td, 2, "gpa 0x1000 level 4K: KVM's private EPT has present",
+		     "the S-EPT entry is FREE",
+		     "gfn 0x1 level 4K: private leaf's pfn",
+		     "is not the TD's PT_REG in the PAMT (PT_NDA", NULL);
+
+	/* Make KVM forget the page too: consistent again. */
+	sptep = sptep_4k(td, 0x1000, true);
+	atomic_store(sptep, SHADOW_NONPRESENT_VALUE);
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
+/* ---- KVM's trees corrupted directly ---- */
+
+static void test_corrupt_shared_bit_on_private_leaf(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *sptep = sptep_4k(td, 0x1000, true);
+	uint64_t old = atomic_load(sptep);
+
+	(void)state;
+	assert_true(is_shadow_present_pte(old));
+	atomic_store(sptep, old | SPTE_SHARED_MASK);
+	want_check(td, 1, "gfn 0x1: (present|shared, nonpresent) is not a state of the TDP-MMU table",
+		     NULL);
+	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
+static void test_corrupt_frozen_entry(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *sptep = sptep_4k(td, 0x5000, true);
+	uint64_t old = atomic_load(sptep);
+
+	(void)state;
+	atomic_store(sptep, REMOVED_SPTE);
+	want_check(td, 1, "gfn 0x5 level 4K: private EPT entry frozen", NULL);
+	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
+/* A private table whose S-EPT twin is forgotten (§3.2: only the root has
+ * none): the structure rule and the mirror rule each name it once. */
+static void test_corrupt_private_spt(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct kvm_mmu_page *sp = sptep_to_sp(sptep_4k(td, 0x200000, true));
+	hpa_t twin = sp->private_spt;
+
+	(void)state;
+	assert_int_not_equal(twin, 0);
+	sp->private_spt = 0;
+	want_check(td, 1, "gfn 0x200 level 2M: private table below the root has no S-EPT page",
+		     NULL);
+	sp->private_spt = new_frame(td);
+	want_check(td, 2, "gpa 0x200000 level 2M: KVM's private EPT links the S-EPT page",
+		     "is not the TD's PT_EPT", NULL);
+	sp->private_spt = twin;
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
+/* A private leaf pointing to another private page's frame. */
+static void test_corrupt_private_frame_twice(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	const struct host_memslot *slot = host_memslot_find(td->slots, 0);
+	_Atomic uint64_t *sptep = sptep_4k(td, 0x1000, true);
+	uint64_t old = atomic_load(sptep);
+
+	(void)state;
+	atomic_store(sptep, (old & ~SPTE_BASE_ADDR_MASK) | pfn_to_hpa(pfn(slot, 0)));
+	/* The frame is the TD's (gfn 0's), so the PAMT has nothing to say;
+	 * the mirror, the memslot and the double use do. */
+	want_check(td, 3,
+		   fmt("gpa 0x1000 level 4K: KVM's private EPT maps hpa %#llx but the S-EPT MAPPED entry has hpa %#llx",
+		       (unsigned long long)pfn_to_hpa(pfn(slot, 0)),
+		       (unsigned long long)pfn_to_hpa(pfn(slot, 1))),
+		   fmt("gfn 0x1 level 4K: private leaf maps pfn %#llx but memslot 0 backs the gfn with pfn %#llx",
+		       (unsigned long long)pfn(slot, 0), (unsigned long long)pfn(slot, 1)),
+		   fmt("pfn %#llx is used twice in the private tree: by the private leaf at gfn 0 level 4K and by the private leaf at gfn 0x1 level 4K",
+		       (unsigned long long)pfn(slot, 0)),
+		   NULL);
+	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
+/* The module's own bookkeeping: CHLDCNT off by one. */
+static void test_corrupt_chldcnt(void **state)
+{
+	tdxmmu_td *td = make_built_td(2, true);
+	struct tdx_td *t = tdx_td_of_tdr_pfn(td->tdx, hpa_to_pfn(td->kvm->tdr));
+
+	(void)state;
+	assert_non_null(t);
+	/* 3 pages + 4 S-EPT pages (1G, 2M tables; two 4K tables) + 6 TDCX +
+	 * 2 TDVPR. */
+	assert_int_equal(tdx_debug_chldcnt(td->tdx, td->kvm->tdr), 3 + 4 + 6 + 2);
+	atomic_fetch_add(&t->chldcnt, 1);
+	want_check(td, 1, "CHLDCNT is 16 but the S-EPT and control pages account for 15 (S-EPT leaves and pages 7 + control pages 8)",
+		   NULL);
+	atomic_fetch_sub(&t->chldcnt, 1);
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
+/* A shared leaf pointing to a frame the TD owns (a private page's). */
+static void test_corrupt_shared_leaf_to_td_frame(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	const struct host_memslot *slot = host_memslot_find(td->slots, 0);
+	_Atomic uint64_t *sptep;
+	uint64_t old, bad;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	want_check(td, 0, NULL);
+
+	sptep = sptep_4k(td, 0x100000, false);
+	old = atomic_load(sptep);
+	bad = (old & ~SPTE_BASE_ADDR_MASK) |
+	      (pfn_to_hpa(host_memslot_gfn_to_pfn(slot, 1)) & SPTE_BASE_ADDR_MASK);
+	atomic_store(sptep, bad);
+	/* Ownership, the memslot, and the vCPU's now stale translation. */
+	want_check(td, 3,
+		     "gfn 0x100 level 4K: shared leaf maps pfn", "PAMT PT_REG",
+		     "the private leaf at gfn 0x1 level 4K uses it",
+		     "memslot 0 backs the gfn with pfn",
+		     "vcpu 0: stale TLB entry: shared gpa 0x800000100000", NULL);
+	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
+/* A shared page present on both aliases. */
+static void test_corrupt_both_aliases(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *sptep;
+	uint64_t old;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	/* The private 4K entry of gfn 0x100 claims the page as present. */
+	sptep = sptep_4k(td, 0x100000, true);
+	old = atomic_load(sptep);
+	atomic_store(sptep, make_spte(0x12345, PG_LEVEL_4K, true, old));
+	/* Beside the alias rule, the made-up private leaf has no S-EPT entry,
+	 * its frame is not the TD's and not the memslot's. */
+	want_check(td, 4,
+		     "gfn 0x100: present on both aliases (private present|shared level 4K, shared present|shared level 4K)",
+		     "gpa 0x100000 level 4K: KVM's private EPT has present|shared",
+		     "the S-EPT entry is FREE",
+		     "gfn 0x100 level 4K: private leaf's pfn 0x12345 is not the TD's PT_REG",
+		     "gfn 0x100 level 4K: private leaf maps pfn 0x12345 but memslot 0 backs the gfn",
+		     NULL);
+	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
+/* A translation KVM forgot to flush (the shared leaf zapped without the
+ * flush request): the TLB still maps the page. */
+static void test_stale_shared_tlb_entry(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *sptep;
+	uint64_t old;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	sptep = sptep_4k(td, 0x100000, false);
+	old = atomic_load(sptep);
+	atomic_store(sptep, shadow_nonpresent_spte(old));
+	want_check(td, 1,
+		     "vcpu 0: stale TLB entry: shared gpa 0x800000100000",
+		     "the shared EPT has no present leaf there", NULL);
+	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
+/*
+ * Translations put straight into a vCPU's TLB (the CPU model's own fill),
+ * as a CPU that missed a flush would hold them. Once the TD epoch moves, the
+ * vCPU's next TDH.VP.ENTER drops every private translation, so they no
+ * longer count; the entry does drop them.
+ */
+static void test_stale_private_tlb_entries(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	const struct host_memslot *slot = host_memslot_find(td->slots, 0);
+	struct tlb *tlb = &td->cpu->vcpus[0].tlb;
+
+	(void)state;
+	guest_write(td, 0, 0x3000, 0x3333); /* vCPU 0 ran in this epoch */
+	want_check(td, 0, NULL);
+
+	/* A page the S-EPT never had, and a page with another frame. */
+	tlb_fill(tlb, 0x5000, pfn(slot, 5), true, true);
+	want_check(td, 1, fmt("vcpu 0: stale TLB entry: private gpa 0x5000 -> pfn %#llx, but the S-EPT entry is FREE (frame: PAMT PT_NDA",
+			      (unsigned long long)pfn(slot, 5)),
+		   NULL);
+	tlb_fill(tlb, 0x1000, pfn(slot, 0), true, true);
+	want_check(td, 2, "vcpu 0: stale TLB entry: private gpa 0x5000",
+		   fmt("vcpu 0: stale TLB entry: private gpa 0x1000 -> pfn %#llx, but the S-EPT entry is MAPPED for hpa %#llx (frame: PAMT PT_REG",
+		       (unsigned long long)pfn(slot, 0),
+		       (unsigned long long)pfn_to_hpa(pfn(slot, 1))),
+		   NULL);
+
+	/* TRACK moves the epoch: vCPU 0 flushes at its next entry. */
+	raw_ok(td, "TDH.MEM.TRACK", 0, 0, 0);
+	want_check(td, 0, NULL);
+	guest_read(td, 0, 0x3000, 0x3333);
+	assert_null(tlb_lookup(tlb, 0x5000));
+	assert_null(tlb_lookup(tlb, 0x1000));
+	want_check(td, 0, NULL);
+
+	/* A shared translation to a page that was never shared. */
+	tlb_fill(tlb, SHARED_BIT | 0x6000, pfn(slot, 6), false, true);
+	want_check(td, 1, fmt("vcpu 0: stale TLB entry: shared gpa 0x800000006000 -> pfn %#llx, but the shared EPT has no present leaf there",
+			      (unsigned long long)pfn(slot, 6)),
+		   NULL);
+	tlb_invalidate(tlb, SHARED_BIT | 0x6000);
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
+/* ---- the report ---- */
+
+static void test_report_null_and_truncation(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	char full[REPORT_SIZE], buf[512];
+
+	(void)state;
+	assert_int_equal(tdxmmu_check(NULL, full, sizeof(full)), TDXMMU_EINVAL);
+	raw_ok(td, "TDH.MEM.SEPT.ADD", 0x600000, 1, new_frame(td));
+	raw_ok(td, "TDH.MEM.PAGE.AUG", 0x601000, 0, new_frame(td));
+
+	assert_int_equal(tdxmmu_check(td, NULL, 0), 2);
+	assert_int_equal(tdxmmu_check(td, NULL, 100), 2);
+	buf[0] = 'x';
+	assert_int_equal(tdxmmu_check(td, buf, 0), 2);
+	assert_int_equal(buf[0], 'x');
+	assert_int_equal(tdxmmu_check(td, full, sizeof(full)), 2);
+	assert_int_equal(count_lines(full), 2);
+
+	for (size_t size = 1; size <= sizeof(buf); size++) {
+		size_t len;
+
+		memset(buf, 'x', sizeof(buf));
+		assert_int_equal(tdxmmu_check(td, buf, size), 2);
+		len = strnlen(buf, size);
+		assert_true(len < size);               /* NUL-terminated */
+		for (size_t i = size; i < sizeof(buf); i++)
+			assert_int_equal(buf[i], 'x'); /* nothing beyond */
+		if (len == 0)
+			continue;
+		assert_int_equal(buf[len - 1], '\n');  /* whole lines */
+		if (strcmp(buf, full) == 0)
+			continue;
+		/* Truncated: a prefix of the full report, then the tally. */
+		{
+			const char *tail = strstr(buf, "... ");
+
+			assert_non_null(tail);
+			assert_memory_equal(buf, full, (size_t)(tail - buf));
+			assert_non_null(strstr(tail, "not shown\n"));
+		}
+	}
+	/* Enough room for exactly the first line and the tally. */
+	{
+		size_t first = strcspn(full, "\n") + 1;
+		size_t size = first + strlen("... 1 more violation not shown\n") + 1;
+
+		assert_int_equal(tdxmmu_check(td, buf, size), 2);
+		assert_memory_equal(buf, full, first);
+		assert_string_equal(buf + first, "... 1 more violation not shown\n");
+	}
+	destroy_clean(td);
+}
+
+/* ---- cost ---- */
+
+/*
+ * A 64 GiB TD sparsely used checks in well under a second: the checker walks
+ * what is mapped, not the memslots. Valgrind gives its client less than 64
+ * GiB of address space (see test_host_mem.c), and runs too slowly to time:
+ * 16 GiB there, untimed.
+ */
+static void test_large_sparse_td_is_fast(void **state)
+{
+	uint64_t size = RUNNING_ON_VALGRIND ? 16 * GiB : 64 * GiB;
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	struct timespec a, b;
+	double s;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.host_memory = size + 8 * GiB;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, size / 2), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 1, size / 2, size / 2), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_add_page(td, 0x0, 1), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_add_page(td, size / 2 - 0x1000, 2), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_add_page(td, size - 0x2000, 3), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	guest_mapgpa(td, 0, SHARED_BIT | (size - 0x1000), 0x1000);
+	guest_write(td, 0, SHARED_BIT | (size - 0x1000), 0x4444);
+	guest_write(td, 0, size / 2, 0x5555);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	want_check(td, 0, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	if (!RUNNING_ON_VALGRIND && s > 0.5)
+		fail_msg("check of a sparse 64 GiB TD took %.3f s", s);
+	destroy_clean(td);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_clean_build_and_finalize),
+		cmocka_unit_test(test_clean_after_guest_accesses),
+		cmocka_unit_test(test_raw_sept_add_and_aug),
+		cmocka_unit_test(test_raw_remove_of_mapped_page),
+		cmocka_unit_test(test_corrupt_shared_bit_on_private_leaf),
+		cmocka_unit_test(test_corrupt_frozen_entry),
+		cmocka_unit_test(test_corrupt_private_spt),
+		cmocka_unit_test(test_corrupt_private_frame_twice),
+		cmocka_unit_test(test_corrupt_chldcnt),
+		cmocka_unit_test(test_corrupt_shared_leaf_to_td_frame),
+		cmocka_unit_test(test_corrupt_both_aliases),
+		cmocka_unit_test(test_stale_shared_tlb_entry),
+		cmocka_unit_test(test_stale_private_tlb_entries),
+		cmocka_unit_test(test_report_null_and_truncation),
+		cmocka_unit_test(test_large_sparse_td_is_fast),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
