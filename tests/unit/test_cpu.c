@@ -30,50 +30,28 @@
 #include "kvm/tdx_ops.h"
 #include "tdx/tdx_module.h"
 
-#define POOL_BYTES (64ULL << 20)
+#include "kvm_fixture.h"
+
 #define SLOT_PAGES 512 /* gfn 0..511: 2M of guest memory */
 #define SLOT_END ((uint64_t)SLOT_PAGES << PAGE_SHIFT)
 
 struct vm {
-	struct host_mem *hm;
-	struct tdx_module *m;
-	struct host_memslots *slots;
-	struct kvm *kvm;
+	struct kvm_fx fx;
 	struct cpu *cpu;
-	uint64_t frames_before;
-	uint64_t calls[TDX_NR_LEAVES];
-	char *trace;
-	size_t trace_len;
-	FILE *trace_f;
 };
 
 static void vm_create_mode(struct vm *vm, unsigned nr_vcpus, bool trace,
 			   enum tdxmmu_accept_mode accept, bool finalize)
 {
-	struct kvm_config cfg = { .gpaw = 48, .nr_vcpus = nr_vcpus,
-				  .mmu = KVM_MMU_TDP };
+	static const uint64_t slot[] = { 0, SLOT_END, 0, 0 };
 
-	memset(vm, 0, sizeof(*vm));
-	vm->hm = host_mem_create(POOL_BYTES);
-	assert_non_null(vm->hm);
-	vm->m = tdx_module_create(vm->hm, 1);
-	assert_non_null(vm->m);
-	vm->slots = host_memslots_create(vm->hm);
-	assert_non_null(vm->slots);
-	assert_int_equal(host_memslot_add(vm->slots, 0, 0, SLOT_PAGES), 0);
-	vm->frames_before = host_mem_frames_in_use(vm->hm);
-	if (trace) {
-		vm->trace_f = open_memstream(&vm->trace, &vm->trace_len);
-		assert_non_null(vm->trace_f);
-		cfg.trace = vm->trace_f;
-	}
-	assert_int_equal(kvm_create_vm(vm->hm, vm->slots, vm->m, &cfg, &vm->kvm), 0);
-	assert_int_equal(cpu_create(vm->kvm, vm->m, vm->hm, accept, &vm->cpu), 0);
-	assert_ptr_equal(vm->kvm->cpu, vm->cpu);
-	assert_non_null(vm->kvm->kick_all_vcpus);
-	assert_non_null(vm->kvm->flush_shared_tlbs);
+	kvm_fx_create(&vm->fx, 1, 48, nr_vcpus, slot, trace);
+	assert_int_equal(cpu_create(vm->fx.kvm, vm->fx.m, vm->fx.hm, accept, &vm->cpu), 0);
+	assert_ptr_equal(vm->fx.kvm->cpu, vm->cpu);
+	assert_non_null(vm->fx.kvm->kick_all_vcpus);
+	assert_non_null(vm->fx.kvm->flush_shared_tlbs);
 	if (finalize)
-		assert_int_equal(kvm_tdx_finalize_vm(vm->kvm), 0);
+		assert_int_equal(kvm_tdx_finalize_vm(vm->fx.kvm), 0);
 }
 
 static void vm_create(struct vm *vm, unsigned nr_vcpus, bool trace)
@@ -81,64 +59,26 @@ static void vm_create(struct vm *vm, unsigned nr_vcpus, bool trace)
 	vm_create_mode(vm, nr_vcpus, trace, TDXMMU_ACCEPT_AUTO, true);
 }
 
+/* The CPU model goes first, taking its callbacks; then kvm_fx_destroy(),
+ * whose teardown must run (the HKID is assigned: no test tears down). */
 static void vm_destroy(struct vm *vm)
 {
-	uint64_t leaked = ~0ULL;
-
 	cpu_destroy(vm->cpu);
-	assert_null(vm->kvm->kick_all_vcpus);
-	assert_null(vm->kvm->flush_shared_tlbs);
-	assert_int_equal(kvm_tdx_teardown_memory(vm->kvm), 0);
-	assert_int_equal(atomic_load(&vm->kvm->frames_leaked), 0);
-	assert_false(atomic_load(&vm->kvm->bugged));
-	assert_int_equal(kvm_destroy_vm(vm->kvm, &leaked), 0);
-	assert_int_equal(leaked, 0);
-	assert_int_equal(tdx_debug_nr_tds(vm->m), 0);
-	assert_int_equal(host_mem_frames_in_use(vm->hm), vm->frames_before);
-	if (vm->trace_f)
-		fclose(vm->trace_f);
-	free(vm->trace);
-	host_memslots_destroy(vm->slots);
-	tdx_module_destroy(vm->m);
-	host_mem_destroy(vm->hm);
+	assert_null(vm->fx.kvm->kick_all_vcpus);
+	assert_null(vm->fx.kvm->flush_shared_tlbs);
+	assert_true(vm->fx.kvm->hkid_assigned);
+	kvm_fx_destroy(&vm->fx);
 }
 
-static void snap(struct vm *vm)
-{
-	for (int i = 0; i < TDX_NR_LEAVES; i++)
-		vm->calls[i] = tdx_module_calls(vm->m, i);
-}
-
-/* SEAMCALLs of `leaf` since snap(); -1: all leaves but TDH.VP.ENTER. */
+/* SEAMCALLs of `leaf` since kvm_fx_snap(); -1: all leaves but TDH.VP.ENTER. */
 static uint64_t delta(struct vm *vm, int leaf)
 {
-	uint64_t n = 0;
-
-	for (int i = 0; i < TDX_NR_LEAVES; i++)
-		if ((leaf < 0 && i != TDH_VP_ENTER) || leaf == i)
-			n += tdx_module_calls(vm->m, i) - vm->calls[i];
-	return n;
+	return kvm_fx_delta(&vm->fx, leaf, true);
 }
 
 static uint64_t shared(struct vm *vm, uint64_t gpa)
 {
-	return gpa | (vm->kvm->gfn_shared_mask << PAGE_SHIFT);
-}
-
-static enum tdx_sept_state sept_state(struct vm *vm, uint64_t gpa)
-{
-	enum tdx_sept_state s = SEPT_NR_STATES;
-
-	tdx_debug_sept_state(vm->m, vm->kvm->tdr, gpa, 0, &s, NULL, NULL);
-	return s;
-}
-
-static pfn_t slot_pfn(struct vm *vm, uint64_t gpa)
-{
-	const struct host_memslot *s = host_memslot_find(vm->slots, gpa >> PAGE_SHIFT);
-
-	assert_non_null(s);
-	return host_memslot_gfn_to_pfn(s, gpa >> PAGE_SHIFT);
+	return kvm_fx_shared_gpa(&vm->fx, gpa);
 }
 
 static uint64_t host_read(struct vm *vm, uint64_t gpa)
@@ -146,16 +86,10 @@ static uint64_t host_read(struct vm *vm, uint64_t gpa)
 	uint64_t v = 0;
 	bool poisoned = true;
 
-	host_frame_read(vm->hm, slot_pfn(vm, gpa), gpa & ~PAGE_MASK, &v, 8,
+	host_frame_read(vm->fx.hm, kvm_fx_slot_pfn(&vm->fx, gpa), gpa & ~PAGE_MASK, &v, 8,
 			HOST_KEYID_SHARED, &poisoned);
 	assert_false(poisoned);
 	return v;
-}
-
-static bool trace_has(struct vm *vm, const char *line)
-{
-	fflush(vm->trace_f);
-	return vm->trace && strstr(vm->trace, line);
 }
 
 /* Guest helpers: the call succeeds, the outcome is returned. */
@@ -229,32 +163,32 @@ static void test_private_write_read_auto(void **state)
 
 	(void)state;
 	vm_create(&vm, 1, true);
-	st = &vm.kvm->stats;
-	accepts = tdx_module_accepts(vm.m);
-	snap(&vm);
+	st = &vm.fx.kvm->stats;
+	accepts = tdx_module_accepts(vm.fx.m);
+	kvm_fx_snap(&vm.fx);
 
 	/* First touch: EPT violation (FREE) -> KVM: SEPT.ADD x3 + AUG ->
 	 * re-enter, PENDING -> #VE -> the handler's ACCEPT -> MAPPED. */
 	assert_int_equal(wr(&vm, 0, 0x5000, 0x1122334455667788ULL), TDXMMU_OUTCOME_OK);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1);
 	assert_int_equal(delta(&vm, TDH_MEM_SEPT_ADD), 3);
-	assert_int_equal(tdx_module_accepts(vm.m) - accepts, 1);
-	assert_int_equal(sept_state(&vm, 0x5000), SEPT_MAPPED);
+	assert_int_equal(tdx_module_accepts(vm.fx.m) - accepts, 1);
+	assert_int_equal(kvm_fx_sept_state(&vm.fx, 0x5000, 0), SEPT_MAPPED);
 	assert_int_equal(st->exit_ept_violation, 1);
 	assert_int_equal(st->exit_ve, 1);
 	assert_int_equal(st->fault_private, 1);
 	assert_int_equal(st->exit_vmcall, 0);
-	assert_true(trace_has(&vm, "kvm_exit: vcpu 0 reason EPT_VIOLATION gpa 0x5000"));
-	assert_true(trace_has(&vm, "tdx_ve: vcpu 0 gpa 0x5000"));
+	assert_true(kvm_fx_trace_has(&vm.fx, "kvm_exit: vcpu 0 reason EPT_VIOLATION gpa 0x5000"));
+	assert_true(kvm_fx_trace_has(&vm.fx, "tdx_ve: vcpu 0 gpa 0x5000"));
 	/* Every action ends with the vCPU outside guest mode. */
 	assert_int_equal(atomic_load(&vm.cpu->vcpus[0].mode), OUTSIDE_GUEST_MODE);
 
 	/* The translation is cached: the read neither exits nor walks. */
 	c = tlb_count(&vm, 0, 0x5000);
 	assert_true(c.found);
-	assert_int_equal(c.pfn, slot_pfn(&vm, 0x5000));
+	assert_int_equal(c.pfn, kvm_fx_slot_pfn(&vm.fx, 0x5000));
 	assert_int_equal(c.nr_private, 1);
-	snap(&vm);
+	kvm_fx_snap(&vm.fx);
 	assert_int_equal(rd(&vm, 0, 0x5000, &val), TDXMMU_OUTCOME_OK);
 	assert_int_equal(val, 0x1122334455667788ULL);
 	assert_int_equal(delta(&vm, -1), 0);
@@ -283,7 +217,7 @@ static void test_private_write_read_auto(void **state)
 		assert_int_equal(cpu_guest_verify(vm.cpu, 0, 0x10800, 0x3001, 0xab, &bad, &o), 0);
 		assert_int_equal(bad, 0x13800);
 		/* 4 pages touched: 4 AUGs. */
-		assert_int_equal(tdx_module_calls(vm.m, TDH_MEM_PAGE_AUG), 5);
+		assert_int_equal(tdx_module_calls(vm.fx.m, TDH_MEM_PAGE_AUG), 5);
 		assert_int_equal(host_read(&vm, 0x11000), 0);
 	}
 	vm_destroy(&vm);
@@ -299,17 +233,17 @@ static void test_explicit_accept(void **state)
 
 	/* The fault AUGs the page; the retried access gets #VE. */
 	assert_int_equal(rd(&vm, 0, 0x5000, &val), TDXMMU_OUTCOME_VE);
-	assert_int_equal(sept_state(&vm, 0x5000), SEPT_PENDING);
-	assert_int_equal(vm.kvm->stats.exit_ve, 1);
-	assert_int_equal(tdx_module_accepts(vm.m), 0);
+	assert_int_equal(kvm_fx_sept_state(&vm.fx, 0x5000, 0), SEPT_PENDING);
+	assert_int_equal(vm.fx.kvm->stats.exit_ve, 1);
+	assert_int_equal(tdx_module_accepts(vm.fx.m), 0);
 	/* Again: still pending, #VE again, no new exit to KVM. */
 	assert_int_equal(wr(&vm, 0, 0x5000, 7), TDXMMU_OUTCOME_VE);
-	assert_int_equal(vm.kvm->stats.exit_ve, 2);
-	assert_int_equal(vm.kvm->stats.exit_ept_violation, 1);
+	assert_int_equal(vm.fx.kvm->stats.exit_ve, 2);
+	assert_int_equal(vm.fx.kvm->stats.exit_ept_violation, 1);
 
 	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 0, &status), 0);
 	assert_int_equal(status, TDX_SUCCESS);
-	assert_int_equal(sept_state(&vm, 0x5000), SEPT_MAPPED);
+	assert_int_equal(kvm_fx_sept_state(&vm.fx, 0x5000, 0), SEPT_MAPPED);
 	assert_int_equal(rd(&vm, 0, 0x5000, &val), TDXMMU_OUTCOME_OK);
 	assert_int_equal(val, 0);
 	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 0, &status), 0);
@@ -317,13 +251,13 @@ static void test_explicit_accept(void **state)
 
 	/* ACCEPT of a page KVM never mapped: the TDCALL exits (EPT violation),
 	 * KVM AUGs, the TDCALL is re-executed and succeeds. */
-	snap(&vm);
+	kvm_fx_snap(&vm.fx);
 	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x7000, 0, &status), 0);
 	assert_int_equal(status, TDX_SUCCESS);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1);
-	assert_int_equal(vm.kvm->stats.exit_ept_violation, 2);
-	assert_int_equal(sept_state(&vm, 0x7000), SEPT_MAPPED);
-	assert_true(trace_has(&vm, "kvm_exit: vcpu 0 reason EPT_VIOLATION gpa 0x7000 (accept)"));
+	assert_int_equal(vm.fx.kvm->stats.exit_ept_violation, 2);
+	assert_int_equal(kvm_fx_sept_state(&vm.fx, 0x7000, 0), SEPT_MAPPED);
+	assert_true(kvm_fx_trace_has(&vm.fx, "kvm_exit: vcpu 0 reason EPT_VIOLATION gpa 0x7000 (accept)"));
 
 	/* Operand errors are the module's answer. */
 	assert_int_equal(cpu_guest_accept(vm.cpu, 0, shared(&vm, 0x7000), 0, &status), 0);
@@ -346,24 +280,24 @@ static void test_wrong_alias_blocked(void **state)
 
 	/* The shared alias of a private page: KVM answers RETRY and changes
 	 * nothing; the vCPU would loop. Nothing changed anywhere. */
-	kvm_tdp_mmu_read_4k(vm.kvm, 5, &priv0, &shr0);
-	snap(&vm);
+	kvm_tdp_mmu_read_4k(vm.fx.kvm, 5, &priv0, &shr0);
+	kvm_fx_snap(&vm.fx);
 	/* The first shared fault here links the shared EPT's tables on the way
 	 * down (a change), so the vCPU faults once more; that second fault
 	 * changes nothing: blocked. */
-	assert_int_equal(vm.kvm->stats.pages_shared_spt, 1); /* the root */
+	assert_int_equal(vm.fx.kvm->stats.pages_shared_spt, 1); /* the root */
 	assert_int_equal(rd(&vm, 0, shared(&vm, 0x5000), &val), TDXMMU_OUTCOME_BLOCKED);
-	assert_int_equal(vm.kvm->stats.pages_shared_spt, 1 + 3);
-	assert_int_equal(vm.kvm->stats.fault_shared, 2);
+	assert_int_equal(vm.fx.kvm->stats.pages_shared_spt, 1 + 3);
+	assert_int_equal(vm.fx.kvm->stats.fault_shared, 2);
 	/* Tables in place: one fault, blocked. */
 	assert_int_equal(wr(&vm, 0, shared(&vm, 0x5008), 1), TDXMMU_OUTCOME_BLOCKED);
-	assert_int_equal(vm.kvm->stats.fault_shared, 3);
-	assert_int_equal(vm.kvm->stats.exit_ept_violation, 1 + 3);
+	assert_int_equal(vm.fx.kvm->stats.fault_shared, 3);
+	assert_int_equal(vm.fx.kvm->stats.exit_ept_violation, 1 + 3);
 	assert_int_equal(delta(&vm, -1), 0);
-	kvm_tdp_mmu_read_4k(vm.kvm, 5, &priv1, &shr1);
+	kvm_tdp_mmu_read_4k(vm.fx.kvm, 5, &priv1, &shr1);
 	assert_int_equal(priv0, priv1);
 	assert_int_equal(shr0, shr1);
-	assert_int_equal(sept_state(&vm, 0x5000), SEPT_MAPPED);
+	assert_int_equal(kvm_fx_sept_state(&vm.fx, 0x5000, 0), SEPT_MAPPED);
 	assert_int_equal(rd(&vm, 0, 0x5000, &val), TDXMMU_OUTCOME_OK);
 	assert_int_equal(val, 0x55);
 	assert_int_equal(tlb_count(&vm, 0, shared(&vm, 0x5000)).found, false);
@@ -385,13 +319,14 @@ static void test_mapgpa_shared_and_back(void **state)
 	assert_true(tlb_count(&vm, 1, 0x6000).found);
 
 	/* To shared: the private page is removed (BLOCK, TRACK, REMOVE). */
-	snap(&vm);
+	kvm_fx_snap(&vm.fx);
 	assert_int_equal(mapgpa(&vm, 0, shared(&vm, 0x6000), PAGE_SIZE), TDXMMU_OUTCOME_OK);
-	assert_int_equal(vm.kvm->stats.exit_vmcall, 1);
-	assert_int_equal(vm.kvm->stats.mapgpa, 1);
+	assert_int_equal(vm.fx.kvm->stats.exit_vmcall, 1);
+	assert_int_equal(vm.fx.kvm->stats.mapgpa, 1);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_REMOVE), 1);
-	assert_true(trace_has(&vm, "kvm_exit: vcpu 0 reason TDVMCALL MapGPA gpa 0x800000006000 size 0x1000"));
-	assert_int_equal(sept_state(&vm, 0x6000), SEPT_FREE);
+	assert_true(kvm_fx_trace_has(&vm.fx, "kvm_exit: vcpu 0 reason TDVMCALL MapGPA "
+				     "gpa 0x800000006000 size 0x1000"));
+	assert_int_equal(kvm_fx_sept_state(&vm.fx, 0x6000, 0), SEPT_FREE);
 
 	/* vCPU 1 still has the old translation in its TLB; its next entry
 	 * is in a new TD epoch, the module flushes (R8 = 1), so the private
@@ -444,7 +379,7 @@ static void test_host_write_poisons(void **state)
 	vm_create(&vm, 2, false);
 	assert_int_equal(wr(&vm, 0, 0x5000, 0x7777), TDXMMU_OUTCOME_OK);
 	assert_int_equal(host_read(&vm, 0x5000), 0);
-	host_frame_write(vm.hm, slot_pfn(&vm, 0x5000), 0, &evil, 8, HOST_KEYID_SHARED);
+	host_frame_write(vm.fx.hm, kvm_fx_slot_pfn(&vm.fx, 0x5000), 0, &evil, 8, HOST_KEYID_SHARED);
 	assert_int_equal(rd(&vm, 0, 0x5000, &val), TDXMMU_OUTCOME_POISON);
 	assert_int_equal(rd(&vm, 1, 0x5008, &val), TDXMMU_OUTCOME_POISON);
 	assert_int_equal(cpu_guest_verify(vm.cpu, 0, 0x4000, 0x2000, 0, &val, &o), 0);
@@ -462,14 +397,14 @@ static void test_mmio(void **state)
 
 	(void)state;
 	vm_create(&vm, 1, false);
-	snap(&vm);
+	kvm_fx_snap(&vm.fx);
 	assert_int_equal(rd(&vm, 0, shared(&vm, SLOT_END), &val), TDXMMU_OUTCOME_MMIO);
 	assert_int_equal(val, ~0ULL);
 	assert_int_equal(rd(&vm, 0, SLOT_END + 0x1000, &val), TDXMMU_OUTCOME_MMIO);
 	assert_int_equal(wr(&vm, 0, SLOT_END, 1), TDXMMU_OUTCOME_MMIO);
 	assert_int_equal(delta(&vm, -1), 0);
-	assert_int_equal(vm.kvm->stats.fault_shared, 1);
-	assert_int_equal(vm.kvm->stats.fault_private, 2);
+	assert_int_equal(vm.fx.kvm->stats.fault_shared, 1);
+	assert_int_equal(vm.fx.kvm->stats.fault_private, 2);
 	/* A fill running off the end of the memslot stops there. */
 	assert_int_equal(cpu_guest_fill(vm.cpu, 0, SLOT_END - 0x1000, 0x2000, 0x5a, &o), 0);
 	assert_int_equal(o, TDXMMU_OUTCOME_MMIO);
@@ -490,7 +425,7 @@ static void test_caller_errors(void **state)
 	/* Before finalize no vCPU can run. */
 	assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), -EPERM);
 	assert_non_null(strstr(cpu_last_error(), "not runnable"));
-	assert_int_equal(kvm_tdx_finalize_vm(vm.kvm), 0);
+	assert_int_equal(kvm_tdx_finalize_vm(vm.fx.kvm), 0);
 	assert_int_equal(cpu_guest_read(vm.cpu, 1, 0x5000, &val, &o), -EINVAL);
 	assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5004, &val, &o), -EINVAL);
 	assert_int_equal(cpu_guest_write(vm.cpu, 0, 1ULL << 48, 0, &o), -ERANGE);
@@ -509,9 +444,9 @@ static void test_caller_errors(void **state)
 		cpu_vcpu_put(v);
 	}
 	/* A dead VM runs no vCPU. */
-	atomic_store(&vm.kvm->bugged, true);
+	atomic_store(&vm.fx.kvm->bugged, true);
 	assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), -EIO);
-	atomic_store(&vm.kvm->bugged, false);
+	atomic_store(&vm.fx.kvm->bugged, false);
 	vm_destroy(&vm);
 }
 
@@ -532,24 +467,24 @@ static void test_zap_refaults(void **state)
 	assert_true(tlb_count(&vm, 1, 0x5000).found);
 
 	/* KVM zaps the private page: BLOCK, TRACK (+ kick), REMOVE. */
-	snap(&vm);
-	assert_int_equal(kvm_zap_gfn_range(vm.kvm, 5, 6, true, false), 0);
+	kvm_fx_snap(&vm.fx);
+	assert_int_equal(kvm_zap_gfn_range(vm.fx.kvm, 5, 6, true, false), 0);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_REMOVE), 1);
-	assert_int_equal(sept_state(&vm, 0x5000), SEPT_FREE);
+	assert_int_equal(kvm_fx_sept_state(&vm.fx, 0x5000, 0), SEPT_FREE);
 
 	/* The next access of each vCPU re-faults: a fresh page (AUG, #VE,
 	 * ACCEPT: zero), never the old data through the TLB. */
-	snap(&vm);
+	kvm_fx_snap(&vm.fx);
 	assert_int_equal(rd(&vm, 1, 0x5000, &val), TDXMMU_OUTCOME_OK);
 	assert_int_equal(val, 0);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1);
-	assert_int_equal(vm.kvm->stats.fault_private, 2);
+	assert_int_equal(vm.fx.kvm->stats.fault_private, 2);
 	assert_int_equal(rd(&vm, 0, 0x5000, &val), TDXMMU_OUTCOME_OK);
 	assert_int_equal(val, 0);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1);
 	c = tlb_count(&vm, 0, 0x5000);
 	assert_true(c.found);
-	assert_int_equal(c.pfn, slot_pfn(&vm, 0x5000));
+	assert_int_equal(c.pfn, kvm_fx_slot_pfn(&vm.fx, 0x5000));
 	vm_destroy(&vm);
 }
 
@@ -581,7 +516,7 @@ static void test_vp_enter_flush(void **state)
 	/* A TDH.MEM.TRACK moves the TD epoch: at the next TDH.VP.ENTER the
 	 * module flushes the vCPU's private translations (R8 = 1). Shared
 	 * translations are KVM's to flush, and stay. */
-	assert_int_equal(kvm_tdh_mem_track(vm.kvm), TDX_SUCCESS);
+	assert_int_equal(kvm_tdh_mem_track(vm.fx.kvm), TDX_SUCCESS);
 	assert_int_equal(rd(&vm, 0, 0x3000, NULL), TDXMMU_OUTCOME_OK);
 	assert_int_equal(v->nr_private_flushes, flushes + 1);
 	c = tlb_count(&vm, 0, 0x3000);
@@ -591,7 +526,7 @@ static void test_vp_enter_flush(void **state)
 
 	/* KVM's shared flush request drops the shared ones at the next entry. */
 	assert_false(cpu_shared_flush_pending(vm.cpu, 0));
-	cpu_flush_shared_tlbs(vm.kvm);
+	cpu_flush_shared_tlbs(vm.fx.kvm);
 	assert_int_equal(atomic_load(&v->requests), REQ_FLUSH_SHARED | REQ_KICK);
 	assert_true(cpu_shared_flush_pending(vm.cpu, 0));
 	assert_false(cpu_shared_flush_pending(vm.cpu, 1));
@@ -736,13 +671,13 @@ static void test_kick_protocol(void **state)
 	 * and both vCPUs made progress despite them. */
 	while (kicks < 200 || kick_exits < 10 || atomic_load(&r[0].rounds) < 2 ||
 	       atomic_load(&r[1].rounds) < 2) {
-		uint64_t s = track(vm.kvm);
+		uint64_t s = track(vm.fx.kvm);
 
 		if (tdx_status_is(s, TDX_PREVIOUS_TLB_EPOCH_BUSY))
 			epoch_busy++;
 		else
 			assert_int_equal(s, TDX_SUCCESS);
-		cpu_kick_all(vm.kvm);
+		cpu_kick_all(vm.fx.kvm);
 		kicks++;
 		kick_exits = atomic_load(&vm.cpu->vcpus[0].nr_kick_exits) +
 			     atomic_load(&vm.cpu->vcpus[1].nr_kick_exits);
@@ -821,7 +756,7 @@ static void test_zap_while_running(void **state)
 	/* Zap while the vCPU runs: at least 50 zaps and 50 guest rounds. */
 	for (int i = 0; i < 50 || atomic_load(&z.iterations) < 50; i++) {
 		/* The zap's TRACK waits for the kick to get the vCPU out. */
-		assert_int_equal(kvm_zap_gfn_range(vm.kvm, 5, 6, true, false), 0);
+		assert_int_equal(kvm_zap_gfn_range(vm.fx.kvm, 5, 6, true, false), 0);
 		if (now_s() > deadline)
 			break;
 		pause_briefly();
@@ -830,12 +765,12 @@ static void test_zap_while_running(void **state)
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(z.failures, 0);
 	assert_true(atomic_load(&z.iterations) >= 50);
-	assert_false(atomic_load(&vm.kvm->bugged));
-	removes = tdx_module_calls(vm.m, TDH_MEM_PAGE_REMOVE);
+	assert_false(atomic_load(&vm.fx.kvm->bugged));
+	removes = tdx_module_calls(vm.fx.m, TDH_MEM_PAGE_REMOVE);
 	assert_true(removes > 0);
 	/* Every AUG but the live page's was removed. */
-	assert_int_equal(tdx_module_calls(vm.m, TDH_MEM_PAGE_AUG) - removes,
-			 sept_state(&vm, 0x5000) == SEPT_FREE ? 0 : 1);
+	assert_int_equal(tdx_module_calls(vm.fx.m, TDH_MEM_PAGE_AUG) - removes,
+			 kvm_fx_sept_state(&vm.fx, 0x5000, 0) == SEPT_FREE ? 0 : 1);
 	vm_destroy(&vm);
 }
 

@@ -7,7 +7,7 @@
  * and the SEAMCALL counts; operand errors; RETRY chunking; pre-population
  * refilling the S-EPT page cache; faults after conversion; BUSY injection.
  * The CPU model's callbacks are replaced by counters (kvm->cpu points to the
- * test's struct vm).
+ * fixture: kvm_fx_count_callbacks()).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,126 +28,40 @@
 #include "kvm/tdx_hooks.h"
 #include "tdx/tdx_module.h"
 
-#define POOL_BYTES (64ULL << 20)
+#include "kvm_fixture.h"
+
 #define MB (1ULL << 20)
 
-struct vm {
-	struct host_mem *hm;
-	struct tdx_module *m;
-	struct host_memslots *slots;
-	struct kvm *kvm;
-	uint64_t frames_before;
-	uint64_t calls[TDX_NR_LEAVES];
-	uint64_t seq;
-	int shared_flushes, kicks;
-	char *trace;
-	size_t trace_len;
-	FILE *trace_f;
-};
-
-static void fake_flush_shared_tlbs(struct kvm *kvm)
-{
-	((struct vm *)kvm->cpu)->shared_flushes++;
-}
-
-static void fake_kick_all_vcpus(struct kvm *kvm)
-{
-	((struct vm *)kvm->cpu)->kicks++;
-}
-
 /* A TD with memslots given as (base, size) byte pairs, ended by size 0. */
-static void vm_create_slots(struct vm *vm, unsigned gpaw, bool finalize,
+static void vm_create_slots(struct kvm_fx *vm, unsigned gpaw, bool finalize,
 			    const uint64_t *slots)
 {
-	struct kvm_config cfg = { .gpaw = gpaw, .nr_vcpus = 2, .mmu = KVM_MMU_TDP };
-
-	memset(vm, 0, sizeof(*vm));
-	vm->hm = host_mem_create(POOL_BYTES);
-	assert_non_null(vm->hm);
-	vm->m = tdx_module_create(vm->hm, 1);
-	assert_non_null(vm->m);
-	vm->slots = host_memslots_create(vm->hm);
-	assert_non_null(vm->slots);
-	vm->frames_before = host_mem_frames_in_use(vm->hm);
-	for (unsigned i = 0; slots[2 * i + 1]; i++)
-		assert_int_equal(host_memslot_add(vm->slots, i, slots[2 * i] >> PAGE_SHIFT,
-						  slots[2 * i + 1] >> PAGE_SHIFT), 0);
-	vm->trace_f = open_memstream(&vm->trace, &vm->trace_len);
-	assert_non_null(vm->trace_f);
-	cfg.trace = vm->trace_f;
-	assert_int_equal(kvm_create_vm(vm->hm, vm->slots, vm->m, &cfg, &vm->kvm), 0);
-	vm->kvm->cpu = vm;
-	vm->kvm->flush_shared_tlbs = fake_flush_shared_tlbs;
-	vm->kvm->kick_all_vcpus = fake_kick_all_vcpus;
+	kvm_fx_create(vm, 1, gpaw, 2, slots, true);
+	kvm_fx_count_callbacks(vm);
 	if (finalize)
 		assert_int_equal(kvm_tdx_finalize_vm(vm->kvm), 0);
 }
 
-static void vm_create(struct vm *vm, unsigned gpaw)
+static void vm_create(struct kvm_fx *vm, unsigned gpaw)
 {
 	static const uint64_t one_slot[] = { 0, 8 * MB, 0, 0 };
 
 	vm_create_slots(vm, gpaw, true, one_slot);
 }
 
-/* Tears the VM down and checks that nothing leaked. */
-static void vm_destroy(struct vm *vm)
+/* SEAMCALLs of `leaf` since kvm_fx_snap(); -1: all leaves. */
+static uint64_t delta(struct kvm_fx *vm, int leaf)
 {
-	uint64_t leaked = ~0ULL;
-
-	assert_false(atomic_load(&vm->kvm->bugged));
-	if (vm->kvm->hkid_assigned)
-		assert_int_equal(kvm_tdx_teardown_memory(vm->kvm), 0);
-	assert_int_equal(atomic_load(&vm->kvm->frames_leaked), 0);
-	assert_false(atomic_load(&vm->kvm->bugged));
-	assert_int_equal(kvm_mmu_pages_live(vm->kvm), 0);
-	assert_int_equal(kvm_destroy_vm(vm->kvm, &leaked), 0);
-	assert_int_equal(leaked, 0);
-	assert_int_equal(tdx_debug_nr_tds(vm->m), 0);
-	host_memslots_destroy(vm->slots);
-	assert_int_equal(host_mem_frames_in_use(vm->hm), vm->frames_before);
-	fclose(vm->trace_f);
-	free(vm->trace);
-	tdx_module_destroy(vm->m);
-	host_mem_destroy(vm->hm);
+	return kvm_fx_delta(vm, leaf, false);
 }
 
-static void snap(struct vm *vm)
+/* The shared bit. */
+static uint64_t sbit(struct kvm_fx *vm)
 {
-	for (int i = 0; i < TDX_NR_LEAVES; i++)
-		vm->calls[i] = tdx_module_calls(vm->m, i);
-	vm->seq = kvm_mmu_change_seq(vm->kvm);
-	vm->shared_flushes = 0;
-	vm->kicks = 0;
+	return kvm_fx_shared_gpa(vm, 0);
 }
 
-/* SEAMCALLs of `leaf` since snap(); -1: all leaves. */
-static uint64_t delta(struct vm *vm, int leaf)
-{
-	uint64_t n = 0;
-
-	for (int i = 0; i < TDX_NR_LEAVES; i++)
-		if (leaf < 0 || leaf == i)
-			n += tdx_module_calls(vm->m, i) - vm->calls[i];
-	return n;
-}
-
-static uint64_t seq_delta(struct vm *vm)
-{
-	return kvm_mmu_change_seq(vm->kvm) - vm->seq;
-}
-
-static uint64_t sbit(struct vm *vm)
-{
-	return vm->kvm->gfn_shared_mask << PAGE_SHIFT;
-}
-
-static gpa_t sgpa(struct vm *vm, gpa_t gpa)
-{
-	return gpa | sbit(vm);
-}
-
-static uint64_t mapgpa(struct vm *vm, gpa_t gpa, uint64_t size, uint64_t *resume)
+static uint64_t mapgpa(struct kvm_fx *vm, gpa_t gpa, uint64_t size, uint64_t *resume)
 {
 	uint64_t r = ~0ULL;
 	uint64_t status = kvm_tdx_map_gpa(&vm->kvm->vcpus[1], gpa, size, &r);
@@ -159,7 +73,7 @@ static uint64_t mapgpa(struct vm *vm, gpa_t gpa, uint64_t size, uint64_t *resume
 
 /* The guest's loop (tdx-module-sept.md §10.2): re-issue from the resume
  * GPA on RETRY, checking it lies inside the range and moves forward. */
-static uint64_t mapgpa_all(struct vm *vm, gpa_t gpa, uint64_t size, int *calls)
+static uint64_t mapgpa_all(struct kvm_fx *vm, gpa_t gpa, uint64_t size, int *calls)
 {
 	gpa_t end = gpa + size;
 	uint64_t status, resume;
@@ -178,42 +92,20 @@ static uint64_t mapgpa_all(struct vm *vm, gpa_t gpa, uint64_t size, int *calls)
 	return status;
 }
 
-static int ept(struct vm *vm, gpa_t gpa)
+static int ept(struct kvm_fx *vm, gpa_t gpa)
 {
 	return kvm_tdx_handle_ept_violation(&vm->kvm->vcpus[0], gpa);
 }
 
-static void read4k(struct vm *vm, gpa_t gpa, uint64_t *priv, uint64_t *shared)
+static void read4k(struct kvm_fx *vm, gpa_t gpa, uint64_t *priv, uint64_t *shared)
 {
 	kvm_tdp_mmu_read_4k(vm->kvm, gpa >> PAGE_SHIFT, priv, shared);
-}
-
-static enum tdx_sept_state sept_state(struct vm *vm, gpa_t gpa, unsigned level)
-{
-	enum tdx_sept_state s = SEPT_NR_STATES;
-
-	tdx_debug_sept_state(vm->m, vm->kvm->tdr, gpa, level, &s, NULL, NULL);
-	return s;
-}
-
-static pfn_t slot_pfn(struct vm *vm, gpa_t gpa)
-{
-	const struct host_memslot *s = host_memslot_find(vm->slots, gpa >> PAGE_SHIFT);
-
-	assert_non_null(s);
-	return host_memslot_gfn_to_pfn(s, gpa >> PAGE_SHIFT);
-}
-
-static bool trace_has(struct vm *vm, const char *line)
-{
-	fflush(vm->trace_f);
-	return vm->trace && strstr(vm->trace, line);
 }
 
 /* The four reachable states of §6.5, as (private, shared) 4K entries. */
 enum st { NP_NP, P_NP, NPS_NPS, NPS_PS };
 
-static void expect_state(struct vm *vm, gpa_t gpa, enum st st)
+static void expect_state(struct kvm_fx *vm, gpa_t gpa, enum st st)
 {
 	uint64_t priv, shared;
 
@@ -222,34 +114,34 @@ static void expect_state(struct vm *vm, gpa_t gpa, enum st st)
 	case NP_NP:
 		assert_int_equal(priv, SHADOW_NONPRESENT_VALUE);
 		assert_int_equal(shared, SHADOW_NONPRESENT_VALUE);
-		assert_int_equal(sept_state(vm, gpa, 0), SEPT_FREE);
+		assert_int_equal(kvm_fx_sept_state(vm, gpa, 0), SEPT_FREE);
 		break;
 	case P_NP:
 		assert_true(is_shadow_present_pte(priv));
 		assert_false(is_shared_spte(priv));
-		assert_int_equal(spte_to_pfn(priv), slot_pfn(vm, gpa));
+		assert_int_equal(spte_to_pfn(priv), kvm_fx_slot_pfn(vm, gpa));
 		assert_int_equal(shared, SHADOW_NONPRESENT_VALUE);
-		assert_int_equal(sept_state(vm, gpa, 0), SEPT_PENDING);
+		assert_int_equal(kvm_fx_sept_state(vm, gpa, 0), SEPT_PENDING);
 		break;
 	case NPS_NPS:
 		assert_int_equal(priv, SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
 		assert_int_equal(shared, SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
-		assert_int_equal(sept_state(vm, gpa, 0), SEPT_FREE);
+		assert_int_equal(kvm_fx_sept_state(vm, gpa, 0), SEPT_FREE);
 		break;
 	case NPS_PS:
 		assert_int_equal(priv, SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
 		assert_true(is_shadow_present_pte(shared));
 		assert_true(is_shared_spte(shared));
 		assert_false(shared & PT64_EPT_EXECUTABLE_MASK);
-		assert_int_equal(spte_to_pfn(shared), slot_pfn(vm, gpa));
-		assert_int_equal(sept_state(vm, gpa, 0), SEPT_FREE);
+		assert_int_equal(spte_to_pfn(shared), kvm_fx_slot_pfn(vm, gpa));
+		assert_int_equal(kvm_fx_sept_state(vm, gpa, 0), SEPT_FREE);
 		break;
 	}
 }
 
 /* §11.2 invariants 8 and 9 over [start, end): S equal in both trees, never
  * (P|S, .), never (., P without S), never present in both. */
-static void check_invariants(struct vm *vm, gpa_t start, gpa_t end)
+static void check_invariants(struct kvm_fx *vm, gpa_t start, gpa_t end)
 {
 	for (gpa_t gpa = start; gpa < end; gpa += PAGE_SIZE) {
 		uint64_t priv, shared;
@@ -263,7 +155,7 @@ static void check_invariants(struct vm *vm, gpa_t start, gpa_t end)
 }
 
 /* Puts the page at gpa into `st` from (NP, NP). */
-static void make_state(struct vm *vm, gpa_t gpa, enum st st)
+static void make_state(struct kvm_fx *vm, gpa_t gpa, enum st st)
 {
 	expect_state(vm, gpa, NP_NP);
 	switch (st) {
@@ -273,11 +165,11 @@ static void make_state(struct vm *vm, gpa_t gpa, enum st st)
 		assert_int_equal(ept(vm, gpa), RET_PF_FIXED);
 		break;
 	case NPS_NPS:
-		assert_int_equal(mapgpa(vm, sgpa(vm, gpa), PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
+		assert_int_equal(mapgpa(vm, kvm_fx_shared_gpa(vm, gpa), PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
 		break;
 	case NPS_PS:
-		assert_int_equal(mapgpa(vm, sgpa(vm, gpa), PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
-		assert_int_equal(ept(vm, sgpa(vm, gpa)), RET_PF_FIXED);
+		assert_int_equal(mapgpa(vm, kvm_fx_shared_gpa(vm, gpa), PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
+		assert_int_equal(ept(vm, kvm_fx_shared_gpa(vm, gpa)), RET_PF_FIXED);
 		break;
 	}
 	expect_state(vm, gpa, st);
@@ -291,7 +183,7 @@ static void check_bad_operands(unsigned gpaw)
 		gpa_t gpa;
 		uint64_t size;
 	};
-	struct vm vm;
+	struct kvm_fx vm;
 	uint64_t sb, p1, s1, p2, s2, resume, calls;
 	struct bad_op bad[] = {
 		{ 0x1800, PAGE_SIZE },                /* misaligned start */
@@ -318,7 +210,7 @@ static void check_bad_operands(unsigned gpaw)
 	read4k(&vm, 0x1000, &p1, &s1);
 	read4k(&vm, 0x2000, &p2, &s2);
 
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	calls = vm.kvm->stats.mapgpa;
 	for (unsigned i = 0; i < n; i++) {
 		assert_int_equal(mapgpa(&vm, bad[i].gpa, bad[i].size, &resume),
@@ -328,7 +220,7 @@ static void check_bad_operands(unsigned gpaw)
 		assert_int_equal(mapgpa(&vm, bad[i].gpa | (i < 2 ? sb : 0), bad[i].size,
 					&resume), TDVMCALL_INVALID_OPERAND);
 	}
-	assert_int_equal(seq_delta(&vm), 0);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 0);
 	assert_int_equal(delta(&vm, -1), 0);
 	assert_int_equal(vm.shared_flushes + vm.kicks, 0);
 	assert_int_equal(vm.kvm->stats.mapgpa, calls + 2 * n);
@@ -343,12 +235,12 @@ static void check_bad_operands(unsigned gpaw)
 		assert_int_equal(p, p2);
 		assert_int_equal(s, s2);
 	}
-	assert_true(trace_has(&vm, "kvm_tdx_map_gpa: gpa 1800 size 1000 to private -> INVALID_OPERAND"));
+	assert_true(kvm_fx_trace_has(&vm, "kvm_tdx_map_gpa: gpa 1800 size 1000 to private -> INVALID_OPERAND"));
 	/* The boundary cases that are fine: the last page of each alias. */
 	assert_int_equal(mapgpa(&vm, (sb << 1) - PAGE_SIZE, PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
 	assert_int_equal(mapgpa(&vm, sb - PAGE_SIZE, PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
 	check_invariants(&vm, 0, 8 * MB);
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 static void test_bad_operands_gpaw48(void **state)
@@ -368,7 +260,7 @@ static void test_bad_operands_gpaw52(void **state)
 static void test_to_shared(void **state)
 {
 	enum { N = 8 };
-	struct vm vm;
+	struct kvm_fx vm;
 	uint64_t flushes;
 
 	(void)state;
@@ -376,15 +268,15 @@ static void test_to_shared(void **state)
 	/* gfns 0x10..0x17: (P, NP) with guest data; 0x18..0x1f: (NP, NP). */
 	for (gpa_t g = 0x10; g < 0x10 + N; g++) {
 		make_state(&vm, g << PAGE_SHIFT, P_NP);
-		host_frame_fill(vm.hm, slot_pfn(&vm, g << PAGE_SHIFT), 0x77, vm.kvm->hkid);
+		host_frame_fill(vm.hm, kvm_fx_slot_pfn(&vm, g << PAGE_SHIFT), 0x77, vm.kvm->hkid);
 	}
 
 	/* (P, NP) -> (NP|S, NP|S): N BLOCK, 1 TRACK, N REMOVE (+ N WBINVD),
 	 * nothing else: the private tables exist, the shared ones need no
 	 * SEAMCALL. (NP, NP) -> (NP|S, NP|S) by raw writes. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	flushes = vm.kvm->stats.tlb_flush;
-	assert_int_equal(mapgpa(&vm, sgpa(&vm, 0x10000), 2 * N * PAGE_SIZE, NULL),
+	assert_int_equal(mapgpa(&vm, kvm_fx_shared_gpa(&vm, 0x10000), 2 * N * PAGE_SIZE, NULL),
 			 TDVMCALL_SUCCESS);
 	assert_int_equal(delta(&vm, TDH_MEM_RANGE_BLOCK), N);
 	assert_int_equal(delta(&vm, TDH_MEM_TRACK), 1);
@@ -396,7 +288,7 @@ static void test_to_shared(void **state)
 	assert_int_equal(vm.shared_flushes, 1);
 	assert_int_equal(vm.kvm->stats.mapgpa, 1);
 	for (gpa_t g = 0x10; g < 0x10 + 2 * N; g++) {
-		pfn_t pfn = slot_pfn(&vm, g << PAGE_SHIFT);
+		pfn_t pfn = kvm_fx_slot_pfn(&vm, g << PAGE_SHIFT);
 
 		expect_state(&vm, g << PAGE_SHIFT, NPS_NPS);
 		/* The private content is lost: the frame left the TD cleared. */
@@ -408,55 +300,55 @@ static void test_to_shared(void **state)
 	expect_state(&vm, 0x20000, NP_NP);
 
 	/* (NP|S, NP|S) -> itself: nothing at all. */
-	snap(&vm);
-	assert_int_equal(mapgpa(&vm, sgpa(&vm, 0x10000), 2 * N * PAGE_SIZE, NULL),
+	kvm_fx_snap(&vm);
+	assert_int_equal(mapgpa(&vm, kvm_fx_shared_gpa(&vm, 0x10000), 2 * N * PAGE_SIZE, NULL),
 			 TDVMCALL_SUCCESS);
 	assert_int_equal(delta(&vm, -1), 0);
-	assert_int_equal(seq_delta(&vm), 0);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 0);
 	assert_int_equal(vm.shared_flushes + vm.kicks, 0);
 
 	/* (NP|S, P|S) -> itself: the shared leaf stays mapped. */
-	assert_int_equal(ept(&vm, sgpa(&vm, 0x10000)), RET_PF_FIXED);
-	snap(&vm);
-	assert_int_equal(mapgpa(&vm, sgpa(&vm, 0x10000), PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
+	assert_int_equal(ept(&vm, kvm_fx_shared_gpa(&vm, 0x10000)), RET_PF_FIXED);
+	kvm_fx_snap(&vm);
+	assert_int_equal(mapgpa(&vm, kvm_fx_shared_gpa(&vm, 0x10000), PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
 	expect_state(&vm, 0x10000, NPS_PS);
 	assert_int_equal(delta(&vm, -1), 0);
-	assert_int_equal(seq_delta(&vm), 0);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 0);
 
 	/* Raw S flips in populated tables: no SEAMCALL, one change per entry
 	 * per tree, one shared flush, no TRACK. */
-	snap(&vm);
-	assert_int_equal(mapgpa(&vm, sgpa(&vm, 0x30000), 16 * PAGE_SIZE, NULL),
+	kvm_fx_snap(&vm);
+	assert_int_equal(mapgpa(&vm, kvm_fx_shared_gpa(&vm, 0x30000), 16 * PAGE_SIZE, NULL),
 			 TDVMCALL_SUCCESS);
 	assert_int_equal(delta(&vm, -1), 0);
-	assert_int_equal(seq_delta(&vm), 2 * 16);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 2 * 16);
 	assert_int_equal(vm.shared_flushes, 1);
 	for (gpa_t g = 0x30; g < 0x40; g++)
 		expect_state(&vm, g << PAGE_SHIFT, NPS_NPS);
 	check_invariants(&vm, 0, 8 * MB);
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 /* ---- MapGPA(private) from each state ---- */
 
 static void test_to_private(void **state)
 {
-	struct vm vm;
+	struct kvm_fx vm;
 
 	(void)state;
 	vm_create(&vm, 48);
 	make_state(&vm, 0x1000, P_NP);
 	make_state(&vm, 0x2000, NPS_PS);
 	make_state(&vm, 0x3000, NPS_NPS);
-	host_frame_fill(vm.hm, slot_pfn(&vm, 0x2000), 0x5a, HOST_KEYID_SHARED);
+	host_frame_fill(vm.hm, kvm_fx_slot_pfn(&vm, 0x2000), 0x5a, HOST_KEYID_SHARED);
 
 	/* (P, NP) and (NP, NP) -> unchanged: no SEAMCALL, no SPTE change,
 	 * no flush (the tables of 0x4000 are there already). */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(mapgpa(&vm, 0x1000, PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
 	assert_int_equal(mapgpa(&vm, 0x4000, PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
 	assert_int_equal(delta(&vm, -1), 0);
-	assert_int_equal(seq_delta(&vm), 0);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 0);
 	assert_int_equal(vm.shared_flushes + vm.kicks, 0);
 	expect_state(&vm, 0x1000, P_NP);
 	expect_state(&vm, 0x4000, NP_NP);
@@ -464,43 +356,43 @@ static void test_to_private(void **state)
 	/* (NP|S, P|S) -> (NP, NP): the shared leaf is zapped, S cleared in
 	 * both trees; the remote flush (TRACK, shared flush) before the lock
 	 * is dropped; the shared data stays in the host frame. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(mapgpa(&vm, 0x2000, PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
 	assert_int_equal(delta(&vm, TDH_MEM_TRACK), 1);
 	assert_int_equal(delta(&vm, -1), 1);
 	assert_int_equal(vm.shared_flushes, 1);
-	assert_int_equal(seq_delta(&vm), 2);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 2);
 	expect_state(&vm, 0x2000, NP_NP);
-	assert_int_equal(host_frame_keyid(vm.hm, slot_pfn(&vm, 0x2000)), HOST_KEYID_SHARED);
-	assert_false(host_frame_is_zero(vm.hm, slot_pfn(&vm, 0x2000)));
+	assert_int_equal(host_frame_keyid(vm.hm, kvm_fx_slot_pfn(&vm, 0x2000)), HOST_KEYID_SHARED);
+	assert_false(host_frame_is_zero(vm.hm, kvm_fx_slot_pfn(&vm, 0x2000)));
 
 	/* (NP|S, NP|S) -> (NP, NP): S cleared in both, no SEAMCALL, the
 	 * shared flush only. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(mapgpa(&vm, 0x3000, PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
 	assert_int_equal(delta(&vm, -1), 0);
 	assert_int_equal(vm.shared_flushes, 1);
-	assert_int_equal(seq_delta(&vm), 2);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 2);
 	expect_state(&vm, 0x3000, NP_NP);
 
 	/* All four states in one call. */
 	make_state(&vm, 0x6000, NPS_PS);
 	make_state(&vm, 0x7000, NPS_NPS);
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(mapgpa(&vm, 0x1000, 8 * PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
 	assert_int_equal(delta(&vm, -1), 1); /* the TRACK of the shared zap */
 	expect_state(&vm, 0x1000, P_NP);
 	for (gpa_t g = 2; g < 9; g++)
 		expect_state(&vm, g << PAGE_SHIFT, NP_NP);
 	check_invariants(&vm, 0, 8 * MB);
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 /* ---- faults after conversion (§6.5 fault rows) ---- */
 
 static void test_faults_after_conversion(void **state)
 {
-	struct vm vm;
+	struct kvm_fx vm;
 	uint64_t priv, shared;
 
 	(void)state;
@@ -508,68 +400,68 @@ static void test_faults_after_conversion(void **state)
 	make_state(&vm, 0x5000, NPS_NPS);
 
 	/* fault(private) on NP|S: RETRY, nothing changed, no SEAMCALL. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(ept(&vm, 0x5000), RET_PF_RETRY);
-	assert_int_equal(seq_delta(&vm), 0);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 0);
 	assert_int_equal(delta(&vm, -1), 0);
 	expect_state(&vm, 0x5000, NPS_NPS);
-	assert_true(trace_has(&vm, "kvm_tdx_ept_violation: vcpu 0 gpa 5000 private 1 -> RETRY"));
+	assert_true(kvm_fx_trace_has(&vm, "kvm_tdx_ept_violation: vcpu 0 gpa 5000 private 1 -> RETRY"));
 
 	/* fault(shared) on NP without S (tables present): RETRY, unchanged. */
 	assert_int_equal(mapgpa(&vm, 0x5000, PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
-	snap(&vm);
-	assert_int_equal(ept(&vm, sgpa(&vm, 0x5000)), RET_PF_RETRY);
-	assert_int_equal(seq_delta(&vm), 0);
+	kvm_fx_snap(&vm);
+	assert_int_equal(ept(&vm, kvm_fx_shared_gpa(&vm, 0x5000)), RET_PF_RETRY);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 0);
 	assert_int_equal(delta(&vm, -1), 0);
 	expect_state(&vm, 0x5000, NP_NP);
 
 	/* fault(shared) on NP|S -> P|S, no SEAMCALL; the low 12 bits of the
 	 * exit GPA do not matter. */
-	assert_int_equal(mapgpa(&vm, sgpa(&vm, 0x5000), PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
-	snap(&vm);
-	assert_int_equal(ept(&vm, sgpa(&vm, 0x5000) | 0x123), RET_PF_FIXED);
+	assert_int_equal(mapgpa(&vm, kvm_fx_shared_gpa(&vm, 0x5000), PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
+	kvm_fx_snap(&vm);
+	assert_int_equal(ept(&vm, kvm_fx_shared_gpa(&vm, 0x5000) | 0x123), RET_PF_FIXED);
 	assert_int_equal(delta(&vm, -1), 0);
-	assert_int_not_equal(seq_delta(&vm), 0);
+	assert_int_not_equal(kvm_fx_seq_delta(&vm), 0);
 	expect_state(&vm, 0x5000, NPS_PS);
-	assert_int_equal(ept(&vm, sgpa(&vm, 0x5000)), RET_PF_SPURIOUS);
+	assert_int_equal(ept(&vm, kvm_fx_shared_gpa(&vm, 0x5000)), RET_PF_SPURIOUS);
 	/* fault(private) on (NP|S, P|S): RETRY. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(ept(&vm, 0x5000), RET_PF_RETRY);
-	assert_int_equal(seq_delta(&vm), 0);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 0);
 
 	/* private -> shared -> private: the S-EPT entry goes FREE, then the
 	 * next private fault AUGs a fresh page, PENDING, zero. */
 	make_state(&vm, 0x9000, P_NP);
-	host_frame_fill(vm.hm, slot_pfn(&vm, 0x9000), 0x99, vm.kvm->hkid);
-	assert_int_equal(mapgpa(&vm, sgpa(&vm, 0x9000), PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
+	host_frame_fill(vm.hm, kvm_fx_slot_pfn(&vm, 0x9000), 0x99, vm.kvm->hkid);
+	assert_int_equal(mapgpa(&vm, kvm_fx_shared_gpa(&vm, 0x9000), PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
 	expect_state(&vm, 0x9000, NPS_NPS);
 	assert_int_equal(mapgpa(&vm, 0x9000, PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
 	expect_state(&vm, 0x9000, NP_NP);
-	assert_true(host_frame_is_zero(vm.hm, slot_pfn(&vm, 0x9000)));
-	snap(&vm);
+	assert_true(host_frame_is_zero(vm.hm, kvm_fx_slot_pfn(&vm, 0x9000)));
+	kvm_fx_snap(&vm);
 	assert_int_equal(ept(&vm, 0x9000), RET_PF_FIXED);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1);
 	assert_int_equal(delta(&vm, -1), 1);
 	expect_state(&vm, 0x9000, P_NP);
-	assert_int_equal(sept_state(&vm, 0x9000, 0), SEPT_PENDING);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x9000, 0), SEPT_PENDING);
 
 	/* No memslot: MMIO for a shared GPA, -EFAULT for a private one; no
 	 * SEAMCALL, nothing installed. */
-	snap(&vm);
-	assert_int_equal(ept(&vm, sgpa(&vm, 64 * MB)), RET_PF_EMULATE);
+	kvm_fx_snap(&vm);
+	assert_int_equal(ept(&vm, kvm_fx_shared_gpa(&vm, 64 * MB)), RET_PF_EMULATE);
 	assert_int_equal(ept(&vm, 64 * MB), -EFAULT);
 	assert_int_equal(delta(&vm, -1), 0);
 	read4k(&vm, 64 * MB, &priv, &shared);
 	assert_int_equal(priv, SHADOW_NONPRESENT_VALUE);
 	assert_int_equal(shared, SHADOW_NONPRESENT_VALUE);
-	assert_true(trace_has(&vm, "private 1 -> -EFAULT"));
-	assert_true(trace_has(&vm, "private 0 -> EMULATE"));
+	assert_true(kvm_fx_trace_has(&vm, "private 1 -> -EFAULT"));
+	assert_true(kvm_fx_trace_has(&vm, "private 0 -> EMULATE"));
 
 	/* Exits counted by alias. */
 	assert_int_equal(vm.kvm->stats.fault_private, 5);
 	assert_int_equal(vm.kvm->stats.fault_shared, 4);
 	check_invariants(&vm, 0, 8 * MB);
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 /* ---- RETRY: chunks of kvm->mapgpa_chunk bytes ---- */
@@ -577,7 +469,7 @@ static void test_faults_after_conversion(void **state)
 static void test_retry_chunks(void **state)
 {
 	static const uint64_t two_slots[] = { 0, 4 * MB, 4 * MB, 4 * MB, 0, 0 };
-	struct vm vm;
+	struct kvm_fx vm;
 	uint64_t resume;
 	int calls;
 
@@ -587,8 +479,8 @@ static void test_retry_chunks(void **state)
 
 	/* 2M + 4K from an odd page: the first call converts 2M, answers RETRY
 	 * with the next GPA (shared bit kept). */
-	assert_int_equal(mapgpa(&vm, sgpa(&vm, 0x1ff000), 0x201000, &resume), TDVMCALL_RETRY);
-	assert_int_equal(resume, sgpa(&vm, 0x3ff000));
+	assert_int_equal(mapgpa(&vm, kvm_fx_shared_gpa(&vm, 0x1ff000), 0x201000, &resume), TDVMCALL_RETRY);
+	assert_int_equal(resume, kvm_fx_shared_gpa(&vm, 0x3ff000));
 	assert_int_equal(vm.kvm->stats.mapgpa_retry, 1);
 	expect_state(&vm, 0x1ff000, NPS_NPS);
 	expect_state(&vm, 0x3fe000, NPS_NPS);
@@ -598,10 +490,10 @@ static void test_retry_chunks(void **state)
 	assert_int_equal(mapgpa(&vm, resume, 0x1000, &resume), TDVMCALL_SUCCESS);
 	expect_state(&vm, 0x3ff000, NPS_NPS);
 	expect_state(&vm, 0x400000, NP_NP);
-	assert_true(trace_has(&vm, "kvm_tdx_map_gpa: gpa 8000001ff000 size 201000 to shared -> RETRY"));
+	assert_true(kvm_fx_trace_has(&vm, "kvm_tdx_map_gpa: gpa 8000001ff000 size 201000 to shared -> RETRY"));
 
 	/* Across the memslot boundary, within one chunk: one call. */
-	assert_int_equal(mapgpa_all(&vm, sgpa(&vm, 0x3fd000), 0x6000, &calls),
+	assert_int_equal(mapgpa_all(&vm, kvm_fx_shared_gpa(&vm, 0x3fd000), 0x6000, &calls),
 			 TDVMCALL_SUCCESS);
 	assert_int_equal(calls, 1);
 	for (gpa_t g = 0x3fd000; g < 0x403000; g += PAGE_SIZE)
@@ -609,7 +501,7 @@ static void test_retry_chunks(void **state)
 
 	/* Small chunks: 64K in 16K chunks = 4 calls, 3 RETRY. */
 	vm.kvm->mapgpa_chunk = 16 * 1024;
-	assert_int_equal(mapgpa_all(&vm, sgpa(&vm, 0x600000), 0x10000, &calls),
+	assert_int_equal(mapgpa_all(&vm, kvm_fx_shared_gpa(&vm, 0x600000), 0x10000, &calls),
 			 TDVMCALL_SUCCESS);
 	assert_int_equal(calls, 4);
 	assert_int_equal(vm.kvm->stats.mapgpa_retry, 1 + 3);
@@ -622,13 +514,13 @@ static void test_retry_chunks(void **state)
 
 	/* No memslot at all: SUCCESS at once, nothing changed. */
 	vm.kvm->mapgpa_chunk = 0;
-	snap(&vm);
-	assert_int_equal(mapgpa(&vm, sgpa(&vm, 16 * MB), 64 * MB, NULL), TDVMCALL_SUCCESS);
-	assert_int_equal(seq_delta(&vm), 0);
+	kvm_fx_snap(&vm);
+	assert_int_equal(mapgpa(&vm, kvm_fx_shared_gpa(&vm, 16 * MB), 64 * MB, NULL), TDVMCALL_SUCCESS);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 0);
 	assert_int_equal(delta(&vm, -1), 0);
 	assert_int_equal(vm.shared_flushes + vm.kicks, 0);
 	check_invariants(&vm, 0, 8 * MB);
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 /* A hole between memslots is skipped: its gfns get no tables, no S; chunks
@@ -636,14 +528,14 @@ static void test_retry_chunks(void **state)
 static void test_retry_skips_holes(void **state)
 {
 	static const uint64_t holey[] = { 0, 1 * MB, 3 * MB, 1 * MB, 0, 0 };
-	struct vm vm;
+	struct kvm_fx vm;
 	uint64_t resume, priv, shared;
 
 	(void)state;
 	vm_create_slots(&vm, 48, true, holey);
 	/* [0, 4M): chunk [0, 2M) holds slot 0's 1M; RETRY at 2M. */
-	assert_int_equal(mapgpa(&vm, sgpa(&vm, 0), 4 * MB, &resume), TDVMCALL_RETRY);
-	assert_int_equal(resume, sgpa(&vm, 2 * MB));
+	assert_int_equal(mapgpa(&vm, kvm_fx_shared_gpa(&vm, 0), 4 * MB, &resume), TDVMCALL_RETRY);
+	assert_int_equal(resume, kvm_fx_shared_gpa(&vm, 2 * MB));
 	/* [2M, 4M): the chunk starts at slot 2's 3M and takes it all. */
 	assert_int_equal(mapgpa(&vm, resume, 2 * MB, &resume), TDVMCALL_SUCCESS);
 	expect_state(&vm, 0, NPS_NPS);
@@ -667,7 +559,7 @@ static void test_retry_skips_holes(void **state)
 	expect_state(&vm, 3 * MB, NP_NP);
 	expect_state(&vm, 4 * MB - PAGE_SIZE, NP_NP);
 	check_invariants(&vm, 0, 4 * MB);
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 /* ---- pre-population: tables for both trees, cache refilled ---- */
@@ -675,7 +567,7 @@ static void test_retry_skips_holes(void **state)
 static void check_populate(unsigned gpaw, uint64_t nr_tables, uint32_t busy_ppm)
 {
 	static const uint64_t slot[] = { 0, 8 * MB, 0, 0 };
-	struct vm vm;
+	struct kvm_fx vm;
 	uint64_t pages;
 
 	vm_create_slots(&vm, gpaw, true, slot);
@@ -686,15 +578,15 @@ static void check_populate(unsigned gpaw, uint64_t nr_tables, uint32_t busy_ppm)
 		 * not linked, the locks are dropped, the pass starts over;
 		 * every table ends up linked exactly once. */
 		tdx_module_inject_busy(vm.m, busy_ppm);
-		snap(&vm);
+		kvm_fx_snap(&vm);
 		assert_int_equal(mapgpa(&vm, 0, 8 * MB, NULL), TDVMCALL_SUCCESS);
 		tdx_module_inject_busy(vm.m, 0);
 		assert_true(delta(&vm, TDH_MEM_SEPT_ADD) > nr_tables);
 		assert_int_equal(vm.kvm->stats.pages_private_spt, pages + nr_tables);
 		for (gpa_t g = 0; g < 8 * MB; g += 2 * MB)
-			assert_int_equal(sept_state(&vm, g, 1), SEPT_NL_MAPPED);
+			assert_int_equal(kvm_fx_sept_state(&vm, g, 1), SEPT_NL_MAPPED);
 		assert_false(atomic_load(&vm.kvm->bugged));
-		vm_destroy(&vm);
+		kvm_fx_destroy(&vm);
 		return;
 	}
 
@@ -703,26 +595,26 @@ static void check_populate(unsigned gpaw, uint64_t nr_tables, uint32_t busy_ppm)
 	 * top-down. 8M needs 4 4K tables plus one per level above: more than
 	 * the KVM_MMU_CACHE_MIN frames of one top-up, so the lock is dropped
 	 * and the cache refilled midway. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(mapgpa(&vm, 0, 8 * MB, NULL), TDVMCALL_SUCCESS);
 	assert_true(nr_tables > KVM_MMU_CACHE_MIN);
 	assert_int_equal(delta(&vm, TDH_MEM_SEPT_ADD), nr_tables);
 	assert_int_equal(delta(&vm, -1), nr_tables);
 	assert_int_equal(vm.kvm->stats.pages_private_spt, pages + nr_tables);
 	assert_int_equal(vm.kvm->stats.pages_shared_spt, 1 + nr_tables);
-	assert_int_equal(seq_delta(&vm), 2 * nr_tables);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 2 * nr_tables);
 	for (gpa_t g = 0; g < 8 * MB; g += 2 * MB)
-		assert_int_equal(sept_state(&vm, g, 1), SEPT_NL_MAPPED);
+		assert_int_equal(kvm_fx_sept_state(&vm, g, 1), SEPT_NL_MAPPED);
 	for (gpa_t g = 0; g < 8 * MB; g += 61 * PAGE_SIZE)
 		expect_state(&vm, g, NP_NP);
 
 	/* Every private fault in the range now needs exactly one SEAMCALL. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	for (gpa_t g = 0; g < 8 * MB; g += 2 * MB - PAGE_SIZE)
 		assert_int_equal(ept(&vm, g), RET_PF_FIXED);
 	assert_int_equal(delta(&vm, TDH_MEM_SEPT_ADD), 0);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 5);
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 static void test_populate_refills_cache(void **state)
@@ -738,7 +630,7 @@ static void test_populate_refills_cache(void **state)
 static void test_busy_injection(void **state)
 {
 	enum { N = 48 };
-	struct vm vm;
+	struct kvm_fx vm;
 	int calls;
 
 	(void)state;
@@ -764,12 +656,12 @@ static void test_busy_injection(void **state)
 			assert_int_equal(ret, RET_PF_FIXED);
 		}
 		/* To shared and back, across the pages. */
-		assert_int_equal(mapgpa_all(&vm, sgpa(&vm, base), N * 5 * PAGE_SIZE, &calls),
+		assert_int_equal(mapgpa_all(&vm, kvm_fx_shared_gpa(&vm, base), N * 5 * PAGE_SIZE, &calls),
 				 TDVMCALL_SUCCESS);
 		for (int i = 0; i < N * 5; i++)
 			expect_state(&vm, base + (gpa_t)i * PAGE_SIZE, NPS_NPS);
 		for (int i = 0; i < N; i += 3)
-			assert_int_equal(ept(&vm, sgpa(&vm, base + (gpa_t)i * PAGE_SIZE)),
+			assert_int_equal(ept(&vm, kvm_fx_shared_gpa(&vm, base + (gpa_t)i * PAGE_SIZE)),
 					 RET_PF_FIXED);
 		assert_int_equal(mapgpa_all(&vm, base, N * 5 * PAGE_SIZE, &calls),
 				 TDVMCALL_SUCCESS);
@@ -780,7 +672,7 @@ static void test_busy_injection(void **state)
 	assert_false(atomic_load(&vm.kvm->bugged));
 	tdx_module_inject_busy(vm.m, 0);
 	check_invariants(&vm, 0, 8 * MB);
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 /*
@@ -791,7 +683,7 @@ static void test_busy_injection(void **state)
  */
 static void test_local_retry(void **state)
 {
-	struct vm vm;
+	struct kvm_fx vm;
 	uint64_t retries;
 
 	(void)state;
@@ -799,24 +691,24 @@ static void test_local_retry(void **state)
 	make_state(&vm, 0x1000, P_NP);     /* the tables are there */
 	make_state(&vm, 0x3000, NPS_NPS);
 	tdx_module_inject_busy(vm.m, 1000000); /* every PAGE.AUG is BUSY */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	retries = vm.kvm->stats.fault_retry;
 	assert_int_equal(ept(&vm, 0x2000), RET_PF_RETRY);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1 + 8);
 	assert_int_equal(delta(&vm, -1), 1 + 8);
 	assert_int_equal(vm.kvm->stats.fault_retry, retries + 1 + 8);
 	assert_int_equal(vm.kvm->stats.fault_private, 2);
-	assert_int_not_equal(seq_delta(&vm), 0);
+	assert_int_not_equal(kvm_fx_seq_delta(&vm), 0);
 	expect_state(&vm, 0x2000, NP_NP);
 	/* The wrong alias: one attempt, nothing changed. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(ept(&vm, 0x3000), RET_PF_RETRY);
 	assert_int_equal(vm.kvm->stats.fault_retry, retries + 1 + 8 + 1);
-	assert_int_equal(seq_delta(&vm), 0);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 0);
 	assert_int_equal(delta(&vm, -1), 0);
 	tdx_module_inject_busy(vm.m, 0);
 	assert_int_equal(ept(&vm, 0x2000), RET_PF_FIXED);
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 /* ---- before finalize: REMOVE without BLOCK/TRACK ---- */
@@ -824,7 +716,7 @@ static void test_local_retry(void **state)
 static void test_before_finalize(void **state)
 {
 	static const uint64_t slot[] = { 0, 2 * MB, 0, 0 };
-	struct vm vm;
+	struct kvm_fx vm;
 	pfn_t src;
 
 	(void)state;
@@ -832,15 +724,15 @@ static void test_before_finalize(void **state)
 	assert_int_equal(host_mem_alloc_frame(vm.hm, &src), 0);
 	host_frame_fill(vm.hm, src, 0x42, HOST_KEYID_SHARED);
 	assert_int_equal(kvm_tdx_init_mem_page(vm.kvm, 0x8000, src), 0);
-	assert_int_equal(sept_state(&vm, 0x8000, 0), SEPT_MAPPED);
-	snap(&vm);
-	assert_int_equal(mapgpa(&vm, sgpa(&vm, 0x8000), PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x8000, 0), SEPT_MAPPED);
+	kvm_fx_snap(&vm);
+	assert_int_equal(mapgpa(&vm, kvm_fx_shared_gpa(&vm, 0x8000), PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_REMOVE), 1);
 	assert_int_equal(delta(&vm, TDH_PHYMEM_PAGE_WBINVD), 1);
 	assert_int_equal(delta(&vm, -1), 2);
 	expect_state(&vm, 0x8000, NPS_NPS);
 	host_mem_free_frame(vm.hm, src);
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 int main(void)

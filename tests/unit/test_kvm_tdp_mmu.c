@@ -25,86 +25,33 @@
 #include "kvm/tdp_mmu.h"
 #include "tdx/tdx_module.h"
 
-#define POOL_BYTES (64ULL << 20)
+#include "kvm_fixture.h"
+
 #define SLOT_PAGES 512 /* gfn 0..511: one 4K table's worth */
 
-struct vm {
-	struct host_mem *hm;
-	struct tdx_module *m;
-	struct host_memslots *slots;
-	struct kvm *kvm;
-	uint64_t frames_before;
-	uint64_t calls[TDX_NR_LEAVES];
-	char *trace;
-	size_t trace_len;
-	FILE *trace_f;
-};
-
-static void vm_create(struct vm *vm, unsigned gpaw, unsigned nr_vcpus, bool trace)
+static void vm_create(struct kvm_fx *vm, unsigned gpaw, unsigned nr_vcpus, bool trace)
 {
-	struct kvm_config cfg = { .gpaw = gpaw, .nr_vcpus = nr_vcpus,
-				  .mmu = KVM_MMU_TDP };
+	static const uint64_t slot[] = { 0, (uint64_t)SLOT_PAGES << PAGE_SHIFT, 0, 0 };
 
-	memset(vm, 0, sizeof(*vm));
-	vm->hm = host_mem_create(POOL_BYTES);
-	assert_non_null(vm->hm);
-	vm->m = tdx_module_create(vm->hm, 1);
-	assert_non_null(vm->m);
-	vm->slots = host_memslots_create(vm->hm);
-	assert_non_null(vm->slots);
-	assert_int_equal(host_memslot_add(vm->slots, 0, 0, SLOT_PAGES), 0);
-	vm->frames_before = host_mem_frames_in_use(vm->hm);
-	if (trace) {
-		vm->trace_f = open_memstream(&vm->trace, &vm->trace_len);
-		assert_non_null(vm->trace_f);
-		cfg.trace = vm->trace_f;
-	}
-	assert_int_equal(kvm_create_vm(vm->hm, vm->slots, vm->m, &cfg, &vm->kvm), 0);
-	assert_non_null(vm->kvm);
+	kvm_fx_create(vm, 1, gpaw, nr_vcpus, slot, trace);
 }
 
-/* Tears the VM down and checks that nothing leaked. */
-static void vm_destroy(struct vm *vm)
+/* kvm_fx_destroy(), and the teardown left no S-EPT or shared-EPT page. */
+static void vm_destroy(struct kvm_fx *vm)
 {
-	uint64_t leaked = ~0ULL;
-
-	if (vm->kvm->hkid_assigned)
-		assert_int_equal(kvm_tdx_teardown_memory(vm->kvm), 0);
-	assert_int_equal(atomic_load(&vm->kvm->frames_leaked), 0);
-	assert_false(atomic_load(&vm->kvm->bugged));
-	assert_int_equal(kvm_mmu_pages_live(vm->kvm), 0);
+	kvm_fx_teardown(vm);
 	assert_int_equal(vm->kvm->stats.pages_private_spt, 0);
 	assert_int_equal(vm->kvm->stats.pages_shared_spt, 0);
-	assert_int_equal(kvm_destroy_vm(vm->kvm, &leaked), 0);
-	assert_int_equal(leaked, 0);
-	assert_int_equal(tdx_debug_nr_tds(vm->m), 0);
-	assert_int_equal(host_mem_frames_in_use(vm->hm), vm->frames_before);
-	if (vm->trace_f)
-		fclose(vm->trace_f);
-	free(vm->trace);
-	host_memslots_destroy(vm->slots);
-	tdx_module_destroy(vm->m);
-	host_mem_destroy(vm->hm);
+	kvm_fx_destroy(vm);
 }
 
-static void snap(struct vm *vm)
+/* SEAMCALLs of `leaf` since kvm_fx_snap(); -1: all leaves. */
+static uint64_t delta(struct kvm_fx *vm, int leaf)
 {
-	for (int i = 0; i < TDX_NR_LEAVES; i++)
-		vm->calls[i] = tdx_module_calls(vm->m, i);
+	return kvm_fx_delta(vm, leaf, false);
 }
 
-/* SEAMCALLs of `leaf` since snap(); -1: all leaves. */
-static uint64_t delta(struct vm *vm, int leaf)
-{
-	uint64_t n = 0;
-
-	for (int i = 0; i < TDX_NR_LEAVES; i++)
-		if (leaf < 0 || leaf == i)
-			n += tdx_module_calls(vm->m, i) - vm->calls[i];
-	return n;
-}
-
-static int fault(struct vm *vm, gpa_t gpa)
+static int fault(struct kvm_fx *vm, gpa_t gpa)
 {
 	struct kvm_mmu_memory_cache *mc = &vm->kvm->vcpus[0].sept_cache;
 	int ret;
@@ -116,28 +63,7 @@ static int fault(struct vm *vm, gpa_t gpa)
 	return ret;
 }
 
-static gpa_t shared_gpa(struct vm *vm, gpa_t gpa)
-{
-	return gpa | (vm->kvm->gfn_shared_mask << PAGE_SHIFT);
-}
-
-static enum tdx_sept_state sept_state(struct vm *vm, gpa_t gpa)
-{
-	enum tdx_sept_state s = SEPT_NR_STATES;
-
-	tdx_debug_sept_state(vm->m, vm->kvm->tdr, gpa, 0, &s, NULL, NULL);
-	return s;
-}
-
-static pfn_t slot_pfn(struct vm *vm, gfn_t gfn)
-{
-	const struct host_memslot *s = host_memslot_find(vm->slots, gfn);
-
-	assert_non_null(s);
-	return host_memslot_gfn_to_pfn(s, gfn);
-}
-
-static pfn_t new_source(struct vm *vm, uint8_t byte)
+static pfn_t new_source(struct kvm_fx *vm, uint8_t byte)
 {
 	pfn_t pfn;
 
@@ -159,7 +85,7 @@ static _Atomic uint64_t *sptep_4k(struct kvm_mmu_page *root, gfn_t raw_gfn)
 }
 
 /* The levels of the TDH.MEM.SEPT.ADD lines in the trace, in order. */
-static int sept_add_levels(struct vm *vm, int *levels, int max)
+static int sept_add_levels(struct kvm_fx *vm, int *levels, int max)
 {
 	const char *p;
 	int n = 0;
@@ -179,7 +105,7 @@ static int sept_add_levels(struct vm *vm, int *levels, int max)
 
 static void test_build_time_page_add(void **state)
 {
-	struct vm vm;
+	struct kvm_fx vm;
 	uint64_t priv, shared;
 	pfn_t src;
 	int levels[8];
@@ -191,7 +117,7 @@ static void test_build_time_page_add(void **state)
 
 	/* An empty TD: SEPT.ADD for the three missing levels, top-down, then
 	 * PAGE.ADD and 16 x MR.EXTEND; nothing else. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_tdx_init_mem_page(vm.kvm, 0x5000, src), 0);
 	assert_int_equal(delta(&vm, TDH_MEM_SEPT_ADD), 3);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_ADD), 1);
@@ -202,14 +128,14 @@ static void test_build_time_page_add(void **state)
 	assert_int_equal(levels[1], 2);
 	assert_int_equal(levels[2], 1);
 	assert_int_equal(vm.kvm->source_pa, 0);
-	assert_int_equal(sept_state(&vm, 0x5000), SEPT_MAPPED);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x5000, 0), SEPT_MAPPED);
 	assert_int_equal(vm.kvm->stats.pages_private_spt, 4);
 	/* Build-time population is no EPT-violation exit. */
 	assert_int_equal(vm.kvm->stats.fault_private, 0);
 
 	kvm_tdp_mmu_read_4k(vm.kvm, 5, &priv, &shared);
 	assert_true(is_shadow_present_pte(priv));
-	assert_int_equal(spte_to_pfn(priv), slot_pfn(&vm, 5));
+	assert_int_equal(spte_to_pfn(priv), kvm_fx_slot_pfn(&vm, 0x5000));
 	assert_int_equal(priv & VMX_EPT_RWX_MASK, VMX_EPT_RWX_MASK);
 	assert_int_equal(shared, SHADOW_NONPRESENT_VALUE);
 	fflush(vm.trace_f);
@@ -217,19 +143,19 @@ static void test_build_time_page_add(void **state)
 				   "old_spte 8000000000000000 new_spte "));
 
 	/* A second page in the same table: no SEPT.ADD. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_tdx_init_mem_page(vm.kvm, 0x6000, src), 0);
 	assert_int_equal(delta(&vm, TDH_MEM_SEPT_ADD), 0);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_ADD), 1);
 
 	/* The same page again: the mapping exists, nothing is added. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_tdx_init_mem_page(vm.kvm, 0x5000, src), -EEXIST);
 	assert_int_equal(delta(&vm, -1), 0);
 	assert_int_equal(vm.kvm->stats.fault_spurious, 1);
 
 	/* No memslot: -EFAULT from the private fault path, nothing issued. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	kvm_mmu_read_lock(vm.kvm);
 	assert_int_equal(kvm_tdp_mmu_map(vm.kvm, &vm.kvm->vcpus[0].sept_cache,
 					 (gpa_t)SLOT_PAGES << PAGE_SHIFT), -EFAULT);
@@ -244,7 +170,7 @@ static void test_build_time_page_add(void **state)
 
 static void test_aug_after_finalize(void **state)
 {
-	struct vm vm;
+	struct kvm_fx vm;
 	uint64_t priv;
 	int levels[8];
 
@@ -253,7 +179,7 @@ static void test_aug_after_finalize(void **state)
 	assert_int_equal(kvm_tdx_finalize_vm(vm.kvm), 0);
 
 	/* An empty TD: SEPT.ADD x3 top-down, then one AUG. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(fault(&vm, 0x10000), RET_PF_FIXED);
 	assert_int_equal(delta(&vm, TDH_MEM_SEPT_ADD), 3);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1);
@@ -261,28 +187,28 @@ static void test_aug_after_finalize(void **state)
 	assert_int_equal(sept_add_levels(&vm, levels, 8), 3);
 	assert_int_equal(levels[0], 3);
 	assert_int_equal(levels[2], 1);
-	assert_int_equal(sept_state(&vm, 0x10000), SEPT_PENDING);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x10000, 0), SEPT_PENDING);
 
 	/* Tables present: exactly one SEAMCALL, PAGE.AUG. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(fault(&vm, 0x11000), RET_PF_FIXED);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1);
 	assert_int_equal(delta(&vm, -1), 1);
 	kvm_tdp_mmu_read_4k(vm.kvm, 0x11, &priv, NULL);
-	assert_int_equal(spte_to_pfn(priv), slot_pfn(&vm, 0x11));
+	assert_int_equal(spte_to_pfn(priv), kvm_fx_slot_pfn(&vm, 0x11000));
 
 	/* Refault: spurious, no SEAMCALL. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(fault(&vm, 0x11000), RET_PF_SPURIOUS);
 	assert_int_equal(delta(&vm, -1), 0);
 
 	/* A shared fault never looks at the private tree; without S it
 	 * loops (RET_PF_RETRY) with no SEAMCALL. */
-	snap(&vm);
-	assert_int_equal(fault(&vm, shared_gpa(&vm, 0x11000)), RET_PF_RETRY);
+	kvm_fx_snap(&vm);
+	assert_int_equal(fault(&vm, kvm_fx_shared_gpa(&vm, 0x11000)), RET_PF_RETRY);
 	assert_int_equal(delta(&vm, -1), 0);
 	/* Shared GPA without a memslot: MMIO, nothing installed. */
-	assert_int_equal(fault(&vm, shared_gpa(&vm, (gpa_t)SLOT_PAGES << PAGE_SHIFT)),
+	assert_int_equal(fault(&vm, kvm_fx_shared_gpa(&vm, (gpa_t)SLOT_PAGES << PAGE_SHIFT)),
 			 RET_PF_EMULATE);
 	/* Beyond the GPAW. */
 	assert_int_equal(fault(&vm, 1ULL << 48), -EFAULT);
@@ -294,7 +220,7 @@ static void test_aug_after_finalize(void **state)
 
 static void test_shared_bit_rules(void **state)
 {
-	struct vm vm;
+	struct kvm_fx vm;
 	struct kvm *kvm;
 	gfn_t gfn = 0x20, sgfn;
 	_Atomic uint64_t *psptep, *ssptep;
@@ -307,7 +233,7 @@ static void test_shared_bit_rules(void **state)
 	assert_int_equal(kvm_tdx_finalize_vm(kvm), 0);
 
 	/* (NP, NP): a shared fault retries; the 4K entries do not change. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(fault(&vm, sgfn << PAGE_SHIFT), RET_PF_RETRY);
 	kvm_tdp_mmu_read_4k(kvm, gfn, &priv, &shared);
 	assert_int_equal(priv, SHADOW_NONPRESENT_VALUE);
@@ -329,12 +255,12 @@ static void test_shared_bit_rules(void **state)
 	atomic_fetch_or(psptep, SPTE_SHARED_MASK);
 	atomic_fetch_or(ssptep, SPTE_SHARED_MASK);
 	kvm_mmu_write_unlock(kvm);
-	assert_int_equal(sept_state(&vm, gfn << PAGE_SHIFT), SEPT_FREE);
+	assert_int_equal(kvm_fx_sept_state(&vm, gfn << PAGE_SHIFT, 0), SEPT_FREE);
 
 	/* A private fault on NP|S: retry, nothing changed, no SEAMCALL. */
 	kvm_tdp_mmu_read_4k(kvm, gfn, &before_p, &before_s);
 	assert_int_equal(before_p, SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(fault(&vm, gfn << PAGE_SHIFT), RET_PF_RETRY);
 	assert_int_equal(delta(&vm, -1), 0);
 	kvm_tdp_mmu_read_4k(kvm, gfn, &priv, &shared);
@@ -343,7 +269,7 @@ static void test_shared_bit_rules(void **state)
 
 	/* A shared fault on NP|S -> P|S: S kept, X dropped, the memslot's
 	 * frame (both aliases share it), no SEAMCALL. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(fault(&vm, sgfn << PAGE_SHIFT), RET_PF_FIXED);
 	assert_int_equal(delta(&vm, -1), 0);
 	kvm_tdp_mmu_read_4k(kvm, gfn, &priv, &shared);
@@ -351,11 +277,11 @@ static void test_shared_bit_rules(void **state)
 	assert_true(is_shadow_present_pte(shared));
 	assert_true(is_shared_spte(shared));
 	assert_false(shared & PT64_EPT_EXECUTABLE_MASK);
-	assert_int_equal(spte_to_pfn(shared), slot_pfn(&vm, gfn));
+	assert_int_equal(spte_to_pfn(shared), kvm_fx_slot_pfn(&vm, gfn << PAGE_SHIFT));
 	assert_int_equal(fault(&vm, sgfn << PAGE_SHIFT), RET_PF_SPURIOUS);
 
 	/* zap(shared): P|S -> NP|S, one flush (TRACK), no per-leaf call. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	kvm_mmu_write_lock(kvm);
 	assert_int_equal(kvm_tdp_mmu_zap_leafs(kvm, false, 0, SLOT_PAGES, true), 1);
 	kvm_mmu_write_unlock(kvm);
@@ -400,7 +326,7 @@ static void count_leaf(struct kvm *kvm, gfn_t gfn, uint64_t spte, pfn_t pfn,
 static void test_zap_batching(void **state)
 {
 	enum { N = 8 };
-	struct vm vm;
+	struct kvm_fx vm;
 	struct leaf_count c = { 0 };
 	uint64_t flushes;
 
@@ -413,7 +339,7 @@ static void test_zap_batching(void **state)
 	assert_int_equal(c.n, N);
 
 	/* N leaves -> N BLOCK, 1 TRACK, N REMOVE (+ N WBINVD), nothing else. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	flushes = vm.kvm->stats.tlb_flush;
 	kvm_mmu_write_lock(vm.kvm);
 	assert_int_equal(kvm_tdp_mmu_zap_leafs(vm.kvm, true, 0, SLOT_PAGES, true), N);
@@ -430,14 +356,14 @@ static void test_zap_batching(void **state)
 
 		kvm_tdp_mmu_read_4k(vm.kvm, gfn, &priv, NULL);
 		assert_int_equal(priv, SHADOW_NONPRESENT_VALUE);
-		assert_int_equal(sept_state(&vm, gfn << PAGE_SHIFT), SEPT_FREE);
+		assert_int_equal(kvm_fx_sept_state(&vm, gfn << PAGE_SHIFT, 0), SEPT_FREE);
 		/* The frame left the TD cleared. */
-		assert_int_equal(host_frame_keyid(vm.hm, slot_pfn(&vm, gfn)),
+		assert_int_equal(host_frame_keyid(vm.hm, kvm_fx_slot_pfn(&vm, gfn << PAGE_SHIFT)),
 				 HOST_KEYID_SHARED);
-		assert_true(host_frame_is_zero(vm.hm, slot_pfn(&vm, gfn)));
+		assert_true(host_frame_is_zero(vm.hm, kvm_fx_slot_pfn(&vm, gfn << PAGE_SHIFT)));
 	}
 	/* Refault: a new AUG. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(fault(&vm, 0x40 << PAGE_SHIFT), RET_PF_FIXED);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1);
 	vm_destroy(&vm);
@@ -445,7 +371,7 @@ static void test_zap_batching(void **state)
 
 static void test_zap_before_finalize(void **state)
 {
-	struct vm vm;
+	struct kvm_fx vm;
 	pfn_t src;
 
 	(void)state;
@@ -454,16 +380,16 @@ static void test_zap_before_finalize(void **state)
 	for (gfn_t g = 0; g < 4; g++)
 		assert_int_equal(kvm_tdx_init_mem_page(vm.kvm, (0x80 + g) << PAGE_SHIFT, src), 0);
 	/* Before finalize: REMOVE directly, no BLOCK, no TRACK. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	kvm_mmu_write_lock(vm.kvm);
 	assert_int_equal(kvm_tdp_mmu_zap_leafs(vm.kvm, true, 0x81, 0x83, true), 2);
 	kvm_mmu_write_unlock(vm.kvm);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_REMOVE), 2);
 	assert_int_equal(delta(&vm, TDH_PHYMEM_PAGE_WBINVD), 2);
 	assert_int_equal(delta(&vm, -1), 4);
-	assert_int_equal(sept_state(&vm, 0x80 << PAGE_SHIFT), SEPT_MAPPED);
-	assert_int_equal(sept_state(&vm, 0x81 << PAGE_SHIFT), SEPT_FREE);
-	assert_int_equal(sept_state(&vm, 0x83 << PAGE_SHIFT), SEPT_MAPPED);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x80 << PAGE_SHIFT, 0), SEPT_MAPPED);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x81 << PAGE_SHIFT, 0), SEPT_FREE);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x83 << PAGE_SHIFT, 0), SEPT_MAPPED);
 	host_mem_free_frame(vm.hm, src);
 	vm_destroy(&vm); /* the remaining two go with the teardown */
 }
@@ -472,7 +398,7 @@ static void test_zap_before_finalize(void **state)
 
 static void test_teardown_order(void **state)
 {
-	struct vm vm;
+	struct kvm_fx vm;
 	pfn_t src;
 	uint64_t pages;
 
@@ -485,12 +411,12 @@ static void test_teardown_order(void **state)
 	for (gfn_t g = 0x100; g < 0x110; g++)
 		assert_int_equal(fault(&vm, g << PAGE_SHIFT), RET_PF_FIXED);
 	/* Make the shared tree non-empty too. */
-	assert_int_equal(fault(&vm, shared_gpa(&vm, 0x1000)), RET_PF_RETRY);
+	assert_int_equal(fault(&vm, kvm_fx_shared_gpa(&vm, 0x1000)), RET_PF_RETRY);
 	pages = vm.kvm->stats.pages_private_spt;
 	assert_int_equal(pages, 5); /* root + 4 levels below a 5-level root */
 
 	/* Step 1: leaves removed with the HKID assigned (E7). */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	kvm_mmu_write_lock(vm.kvm);
 	assert_int_equal(kvm_tdp_mmu_zap_all_private_leaves(vm.kvm), 17);
 	kvm_mmu_write_unlock(vm.kvm);
@@ -503,7 +429,7 @@ static void test_teardown_order(void **state)
 	 * (v7/upstream): not exercised here, it would leak on purpose. Step
 	 * 2 and 3 (release, then RECLAIM of the 4 S-EPT pages) run in
 	 * vm_destroy(). */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_tdx_teardown_memory(vm.kvm), 0);
 	assert_int_equal(delta(&vm, TDH_PHYMEM_PAGE_RECLAIM), 4);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_REMOVE), 0);
@@ -516,7 +442,7 @@ static void test_teardown_order(void **state)
 /* ---- concurrent faults on one GPA: one AUG, the others retry ---- */
 
 struct racer {
-	struct vm *vm;
+	struct kvm_fx *vm;
 	unsigned vcpu;
 	gpa_t gpa;
 	pthread_barrier_t *go;
@@ -554,7 +480,7 @@ static void *racer_fn(void *arg)
 static void test_concurrent_faults(void **state)
 {
 	enum { T = 4 };
-	struct vm vm;
+	struct kvm_fx vm;
 	struct racer r[T];
 	pthread_t th[T];
 	pthread_barrier_t go;
@@ -590,7 +516,7 @@ static void test_concurrent_faults(void **state)
 static void test_busy_rollback(void **state)
 {
 	enum { N = 32 };
-	struct vm vm;
+	struct kvm_fx vm;
 
 	(void)state;
 	vm_create(&vm, 48, 1, false);
@@ -623,10 +549,10 @@ static void test_busy_rollback(void **state)
 			continue;
 		kvm_tdp_mmu_read_4k(vm.kvm, gfn, &priv, NULL);
 		assert_true(is_shadow_present_pte(priv));
-		assert_int_equal(sept_state(&vm, gfn << PAGE_SHIFT), SEPT_PENDING);
+		assert_int_equal(kvm_fx_sept_state(&vm, gfn << PAGE_SHIFT, 0), SEPT_PENDING);
 		kvm_tdp_mmu_read_4k(vm.kvm, gfn + 1, &priv, NULL);
 		assert_false(is_shadow_present_pte(priv));
-		assert_int_equal(sept_state(&vm, (gfn + 1) << PAGE_SHIFT), SEPT_FREE);
+		assert_int_equal(kvm_fx_sept_state(&vm, (gfn + 1) << PAGE_SHIFT, 0), SEPT_FREE);
 	}
 	/* Zaps under the write lock retry BUSY themselves. */
 	kvm_mmu_write_lock(vm.kvm);
@@ -641,7 +567,7 @@ static void test_busy_rollback(void **state)
 
 static void test_free_with_hkid_is_a_bug(void **state)
 {
-	struct vm vm;
+	struct kvm_fx vm;
 	uint64_t leaked = 0;
 
 	(void)state;
@@ -664,9 +590,7 @@ static void test_free_with_hkid_is_a_bug(void **state)
 	 * reclaimed: destroy reports it (and leaks the TDR too). */
 	assert_int_equal(kvm_destroy_vm(vm.kvm, &leaked), -EIO);
 	assert_int_equal(leaked, 0);
-	host_memslots_destroy(vm.slots);
-	tdx_module_destroy(vm.m);
-	host_mem_destroy(vm.hm);
+	kvm_fx_free(&vm);
 }
 
 int main(void)

@@ -6,8 +6,8 @@
  * page cannot be removed, keeps it), kvm_zap_gfn_range batches private
  * removals (N BLOCK, 1 TRACK, N REMOVE), every zap keeps SPTE_SHARED_MASK and
  * touches present leaves only, and a zap of nothing costs nothing. The CPU
- * model's callbacks are replaced by counters (kvm->cpu points to the test's
- * struct vm).
+ * model's callbacks are replaced by counters (kvm->cpu points to the
+ * fixture: kvm_fx_count_callbacks()).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,108 +26,22 @@
 #include "kvm/tdp_mmu.h"
 #include "tdx/tdx_module.h"
 
-#define POOL_BYTES (64ULL << 20)
+#include "kvm_fixture.h"
+
 #define MB (1ULL << 20)
 
-struct vm {
-	struct host_mem *hm;
-	struct tdx_module *m;
-	struct host_memslots *slots;
-	struct kvm *kvm;
-	uint64_t frames_before;
-	uint64_t calls[TDX_NR_LEAVES];
-	uint64_t seq;
-	int shared_flushes, kicks;
-	char *trace;
-	size_t trace_len;
-	FILE *trace_f;
-};
-
-static void fake_flush_shared_tlbs(struct kvm *kvm)
-{
-	((struct vm *)kvm->cpu)->shared_flushes++;
-}
-
-static void fake_kick_all_vcpus(struct kvm *kvm)
-{
-	((struct vm *)kvm->cpu)->kicks++;
-}
-
 /* Memslot i = (base, size) bytes from `slots`, ended by size 0. */
-static void vm_create_slots(struct vm *vm, bool finalize, const uint64_t *slots)
+static void vm_create_slots(struct kvm_fx *vm, bool finalize, const uint64_t *slots)
 {
-	struct kvm_config cfg = { .gpaw = 48, .nr_vcpus = 1, .mmu = KVM_MMU_TDP };
-
-	memset(vm, 0, sizeof(*vm));
-	vm->hm = host_mem_create(POOL_BYTES);
-	assert_non_null(vm->hm);
-	vm->m = tdx_module_create(vm->hm, 7);
-	assert_non_null(vm->m);
-	vm->slots = host_memslots_create(vm->hm);
-	assert_non_null(vm->slots);
-	vm->frames_before = host_mem_frames_in_use(vm->hm);
-	for (unsigned i = 0; slots[2 * i + 1]; i++)
-		assert_int_equal(host_memslot_add(vm->slots, i, slots[2 * i] >> PAGE_SHIFT,
-						  slots[2 * i + 1] >> PAGE_SHIFT), 0);
-	vm->trace_f = open_memstream(&vm->trace, &vm->trace_len);
-	assert_non_null(vm->trace_f);
-	cfg.trace = vm->trace_f;
-	assert_int_equal(kvm_create_vm(vm->hm, vm->slots, vm->m, &cfg, &vm->kvm), 0);
-	vm->kvm->cpu = vm;
-	vm->kvm->flush_shared_tlbs = fake_flush_shared_tlbs;
-	vm->kvm->kick_all_vcpus = fake_kick_all_vcpus;
+	kvm_fx_create(vm, 7, 48, 1, slots, true);
+	kvm_fx_count_callbacks(vm);
 	if (finalize)
 		assert_int_equal(kvm_tdx_finalize_vm(vm->kvm), 0);
 }
 
-/* Tears the VM down and checks that nothing leaked. */
-static void vm_destroy(struct vm *vm)
+static uint64_t delta(struct kvm_fx *vm, int leaf)
 {
-	uint64_t leaked = ~0ULL;
-
-	assert_false(atomic_load(&vm->kvm->bugged));
-	if (vm->kvm->hkid_assigned)
-		assert_int_equal(kvm_tdx_teardown_memory(vm->kvm), 0);
-	assert_int_equal(atomic_load(&vm->kvm->frames_leaked), 0);
-	assert_int_equal(kvm_mmu_pages_live(vm->kvm), 0);
-	assert_int_equal(kvm_destroy_vm(vm->kvm, &leaked), 0);
-	assert_int_equal(leaked, 0);
-	assert_int_equal(tdx_debug_nr_tds(vm->m), 0);
-	host_memslots_destroy(vm->slots);
-	assert_int_equal(host_mem_frames_in_use(vm->hm), vm->frames_before);
-	fclose(vm->trace_f);
-	free(vm->trace);
-	tdx_module_destroy(vm->m);
-	host_mem_destroy(vm->hm);
-}
-
-static void snap(struct vm *vm)
-{
-	for (int i = 0; i < TDX_NR_LEAVES; i++)
-		vm->calls[i] = tdx_module_calls(vm->m, i);
-	vm->seq = kvm_mmu_change_seq(vm->kvm);
-	vm->shared_flushes = 0;
-	vm->kicks = 0;
-}
-
-static uint64_t delta(struct vm *vm, int leaf)
-{
-	uint64_t n = 0;
-
-	for (int i = 0; i < TDX_NR_LEAVES; i++)
-		if (leaf < 0 || leaf == i)
-			n += tdx_module_calls(vm->m, i) - vm->calls[i];
-	return n;
-}
-
-static uint64_t seq_delta(struct vm *vm)
-{
-	return kvm_mmu_change_seq(vm->kvm) - vm->seq;
-}
-
-static gpa_t sgpa(struct vm *vm, gpa_t gpa)
-{
-	return gpa | (vm->kvm->gfn_shared_mask << PAGE_SHIFT);
+	return kvm_fx_delta(vm, leaf, false);
 }
 
 static gfn_t gfn(gpa_t gpa)
@@ -135,36 +49,20 @@ static gfn_t gfn(gpa_t gpa)
 	return gpa >> PAGE_SHIFT;
 }
 
-static int ept(struct vm *vm, gpa_t gpa)
+static int ept(struct kvm_fx *vm, gpa_t gpa)
 {
 	return kvm_tdx_handle_ept_violation(&vm->kvm->vcpus[0], gpa);
 }
 
-static void to_shared(struct vm *vm, gpa_t gpa, uint64_t size)
+static void to_shared(struct kvm_fx *vm, gpa_t gpa, uint64_t size)
 {
 	uint64_t resume;
 
-	assert_int_equal(kvm_tdx_map_gpa(&vm->kvm->vcpus[0], sgpa(vm, gpa), size, &resume),
-			 TDVMCALL_SUCCESS);
+	assert_int_equal(kvm_tdx_map_gpa(&vm->kvm->vcpus[0], kvm_fx_shared_gpa(vm, gpa), size,
+					 &resume), TDVMCALL_SUCCESS);
 }
 
-static enum tdx_sept_state sept_state(struct vm *vm, gpa_t gpa)
-{
-	enum tdx_sept_state s = SEPT_NR_STATES;
-
-	tdx_debug_sept_state(vm->m, vm->kvm->tdr, gpa, 0, &s, NULL, NULL);
-	return s;
-}
-
-static pfn_t slot_pfn(struct vm *vm, gpa_t gpa)
-{
-	const struct host_memslot *s = host_memslot_find(vm->slots, gfn(gpa));
-
-	assert_non_null(s);
-	return host_memslot_gfn_to_pfn(s, gfn(gpa));
-}
-
-static uint64_t priv_spte(struct vm *vm, gpa_t gpa)
+static uint64_t priv_spte(struct kvm_fx *vm, gpa_t gpa)
 {
 	uint64_t p;
 
@@ -172,7 +70,7 @@ static uint64_t priv_spte(struct vm *vm, gpa_t gpa)
 	return p;
 }
 
-static uint64_t shared_spte(struct vm *vm, gpa_t gpa)
+static uint64_t shared_spte(struct kvm_fx *vm, gpa_t gpa)
 {
 	uint64_t s;
 
@@ -181,36 +79,36 @@ static uint64_t shared_spte(struct vm *vm, gpa_t gpa)
 }
 
 /* A private page with guest data (P, NP), PENDING in the S-EPT. */
-static void map_private(struct vm *vm, gpa_t gpa)
+static void map_private(struct kvm_fx *vm, gpa_t gpa)
 {
 	assert_int_equal(ept(vm, gpa), RET_PF_FIXED);
-	host_frame_fill(vm->hm, slot_pfn(vm, gpa), 0xaa, vm->kvm->hkid);
-	assert_int_equal(sept_state(vm, gpa), SEPT_PENDING);
+	host_frame_fill(vm->hm, kvm_fx_slot_pfn(vm, gpa), 0xaa, vm->kvm->hkid);
+	assert_int_equal(kvm_fx_sept_state(vm, gpa, 0), SEPT_PENDING);
 }
 
 /* A shared page mapped (NP|S, P|S) with host-visible data. */
-static void map_shared(struct vm *vm, gpa_t gpa)
+static void map_shared(struct kvm_fx *vm, gpa_t gpa)
 {
 	to_shared(vm, gpa, PAGE_SIZE);
-	assert_int_equal(ept(vm, sgpa(vm, gpa)), RET_PF_FIXED);
-	host_frame_fill(vm->hm, slot_pfn(vm, gpa), 0x55, HOST_KEYID_SHARED);
+	assert_int_equal(ept(vm, kvm_fx_shared_gpa(vm, gpa)), RET_PF_FIXED);
+	host_frame_fill(vm->hm, kvm_fx_slot_pfn(vm, gpa), 0x55, HOST_KEYID_SHARED);
 }
 
-static void expect_private_present(struct vm *vm, gpa_t gpa)
+static void expect_private_present(struct kvm_fx *vm, gpa_t gpa)
 {
 	uint64_t p = priv_spte(vm, gpa);
 
 	assert_true(is_shadow_present_pte(p));
-	assert_int_equal(spte_to_pfn(p), slot_pfn(vm, gpa));
-	assert_int_equal(sept_state(vm, gpa), SEPT_PENDING);
-	assert_int_equal(host_frame_keyid(vm->hm, slot_pfn(vm, gpa)), vm->kvm->hkid);
+	assert_int_equal(spte_to_pfn(p), kvm_fx_slot_pfn(vm, gpa));
+	assert_int_equal(kvm_fx_sept_state(vm, gpa, 0), SEPT_PENDING);
+	assert_int_equal(host_frame_keyid(vm->hm, kvm_fx_slot_pfn(vm, gpa)), vm->kvm->hkid);
 }
 
 /* Removed: NP in the mirror, FREE in the S-EPT, the frame cleared. */
-static void expect_private_removed(struct vm *vm, gpa_t gpa, pfn_t pfn)
+static void expect_private_removed(struct kvm_fx *vm, gpa_t gpa, pfn_t pfn)
 {
 	assert_int_equal(priv_spte(vm, gpa), SHADOW_NONPRESENT_VALUE);
-	assert_int_equal(sept_state(vm, gpa), SEPT_FREE);
+	assert_int_equal(kvm_fx_sept_state(vm, gpa, 0), SEPT_FREE);
 	assert_int_equal(host_frame_keyid(vm->hm, pfn), HOST_KEYID_SHARED);
 	assert_true(host_frame_is_zero(vm->hm, pfn));
 }
@@ -220,7 +118,7 @@ static void expect_private_removed(struct vm *vm, gpa_t gpa, pfn_t pfn)
 static void test_notifier_keeps_private(void **state)
 {
 	static const uint64_t slot[] = { 0, 4 * MB, 0, 0 };
-	struct vm vm;
+	struct kvm_fx vm;
 
 	(void)state;
 	vm_create_slots(&vm, true, slot);
@@ -230,7 +128,7 @@ static void test_notifier_keeps_private(void **state)
 		map_shared(&vm, g);
 	to_shared(&vm, 0x30000, PAGE_SIZE); /* NP|S, NP|S */
 
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_mmu_notifier_invalidate(vm.kvm, 0, gfn(4 * MB)), 0);
 	/* No private SEAMCALL; one remote flush for the shared zap, which
 	 * asks every vCPU to flush its shared translations. */
@@ -239,7 +137,7 @@ static void test_notifier_keeps_private(void **state)
 	assert_int_equal(delta(&vm, TDH_MEM_TRACK), 1);
 	assert_int_equal(delta(&vm, -1), 1);
 	assert_int_equal(vm.shared_flushes, 1);
-	assert_int_equal(seq_delta(&vm), 4);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 4);
 	for (gpa_t g = 0x10000; g < 0x14000; g += PAGE_SIZE)
 		expect_private_present(&vm, g);
 	for (gpa_t g = 0x20000; g < 0x24000; g += PAGE_SIZE) {
@@ -247,24 +145,24 @@ static void test_notifier_keeps_private(void **state)
 		assert_int_equal(priv_spte(&vm, g), SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
 		/* The host's page is the host's: the data is still there and a
 		 * shared refault maps it again. */
-		assert_false(host_frame_is_zero(vm.hm, slot_pfn(&vm, g)));
+		assert_false(host_frame_is_zero(vm.hm, kvm_fx_slot_pfn(&vm, g)));
 	}
 	assert_int_equal(shared_spte(&vm, 0x30000), SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
-	assert_int_equal(ept(&vm, sgpa(&vm, 0x20000)), RET_PF_FIXED);
+	assert_int_equal(ept(&vm, kvm_fx_shared_gpa(&vm, 0x20000)), RET_PF_FIXED);
 
 	/* Nothing present in the range (private pages only, or nothing): no
 	 * SEAMCALL, no flush, no change. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_mmu_notifier_invalidate(vm.kvm, gfn(0x10000), gfn(0x14000)), 0);
 	assert_int_equal(kvm_mmu_notifier_invalidate(vm.kvm, gfn(0x21000), gfn(0x24000)), 0);
 	assert_int_equal(kvm_mmu_notifier_invalidate(vm.kvm, gfn(64 * MB), gfn(65 * MB)), 0);
 	assert_int_equal(kvm_mmu_notifier_invalidate(vm.kvm, 5, 5), 0);
 	assert_int_equal(delta(&vm, -1), 0);
-	assert_int_equal(seq_delta(&vm), 0);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 0);
 	assert_int_equal(vm.shared_flushes + vm.kicks, 0);
 	fflush(vm.trace_f);
 	assert_non_null(strstr(vm.trace, "kvm_unmap_gfn_range: start 0 end 400 shared zapped 4"));
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 /* ---- kvm_zap_gfn_range: batching, S kept, aliases ---- */
@@ -273,27 +171,27 @@ static void test_zap_range_batching(void **state)
 {
 	enum { N = 8 };
 	static const uint64_t slot[] = { 0, 4 * MB, 0, 0 };
-	struct vm vm;
+	struct kvm_fx vm;
 	pfn_t pfn[N];
 
 	(void)state;
 	vm_create_slots(&vm, true, slot);
 	for (int i = 0; i < N; i++) {
 		map_private(&vm, 0x40000 + (gpa_t)i * 3 * PAGE_SIZE);
-		pfn[i] = slot_pfn(&vm, 0x40000 + (gpa_t)i * 3 * PAGE_SIZE);
+		pfn[i] = kvm_fx_slot_pfn(&vm, 0x40000 + (gpa_t)i * 3 * PAGE_SIZE);
 	}
 	map_shared(&vm, 0x41000);
 
 	/* Private alias only: N BLOCK, 1 TRACK, N REMOVE (+ N WBINVD); the
 	 * shared page in the middle of the range stays. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_zap_gfn_range(vm.kvm, gfn(0x40000), gfn(0x80000), true, false), 0);
 	assert_int_equal(delta(&vm, TDH_MEM_RANGE_BLOCK), N);
 	assert_int_equal(delta(&vm, TDH_MEM_TRACK), 1);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_REMOVE), N);
 	assert_int_equal(delta(&vm, TDH_PHYMEM_PAGE_WBINVD), N);
 	assert_int_equal(delta(&vm, -1), 3 * N + 1);
-	assert_int_equal(seq_delta(&vm), N);
+	assert_int_equal(kvm_fx_seq_delta(&vm), N);
 	assert_int_equal(vm.shared_flushes, 1);
 	for (int i = 0; i < N; i++)
 		expect_private_removed(&vm, 0x40000 + (gpa_t)i * 3 * PAGE_SIZE, pfn[i]);
@@ -302,7 +200,7 @@ static void test_zap_range_batching(void **state)
 	assert_int_equal(priv_spte(&vm, 0x41000), SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
 
 	/* Shared alias: P|S -> NP|S, no per-leaf SEAMCALL, one flush. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_zap_gfn_range(vm.kvm, gfn(0x40000), gfn(0x80000), false, true), 0);
 	assert_int_equal(delta(&vm, TDH_MEM_TRACK), 1);
 	assert_int_equal(delta(&vm, -1), 1);
@@ -311,21 +209,21 @@ static void test_zap_range_batching(void **state)
 
 	/* Refault: a new AUG (the old content is gone), and the shared alias
 	 * maps the host frame again. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(ept(&vm, 0x40000), RET_PF_FIXED);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1);
-	assert_int_equal(ept(&vm, sgpa(&vm, 0x41000)), RET_PF_FIXED);
+	assert_int_equal(ept(&vm, kvm_fx_shared_gpa(&vm, 0x41000)), RET_PF_FIXED);
 	assert_int_equal(ept(&vm, 0x41000), RET_PF_RETRY); /* still shared */
 
 	/* Both aliases in one call. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_zap_gfn_range(vm.kvm, gfn(0x40000), gfn(0x42000), true, true), 0);
 	assert_int_equal(delta(&vm, TDH_MEM_RANGE_BLOCK), 1);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_REMOVE), 1);
 	assert_int_equal(priv_spte(&vm, 0x40000), SHADOW_NONPRESENT_VALUE);
 	assert_int_equal(shared_spte(&vm, 0x41000), SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
 	assert_false(atomic_load(&vm.kvm->bugged));
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 /* ---- ranges partially covering slots ---- */
@@ -335,18 +233,18 @@ static void test_zap_partial_slots(void **state)
 	static const uint64_t slots[] = { 0, 1 * MB, 2 * MB, 1 * MB, 0, 0 };
 	static const gpa_t pages[] = { 0xfc000, 0xfd000, 0xfe000, 0xff000,
 				       0x200000, 0x201000, 0x202000, 0x203000 };
-	struct vm vm;
+	struct kvm_fx vm;
 	pfn_t pfn[8];
 
 	(void)state;
 	vm_create_slots(&vm, true, slots);
 	for (int i = 0; i < 8; i++) {
 		map_private(&vm, pages[i]);
-		pfn[i] = slot_pfn(&vm, pages[i]);
+		pfn[i] = kvm_fx_slot_pfn(&vm, pages[i]);
 	}
 	/* [1M - 8K, 2M + 8K): the last two pages of slot 0, the hole, the
 	 * first two of slot 1. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_zap_gfn_range(vm.kvm, gfn(0xfe000), gfn(0x202000), true, true), 0);
 	assert_int_equal(delta(&vm, TDH_MEM_RANGE_BLOCK), 4);
 	assert_int_equal(delta(&vm, TDH_MEM_TRACK), 1);
@@ -359,10 +257,10 @@ static void test_zap_partial_slots(void **state)
 	}
 	/* The notifier on a range reaching past the GPA width's private
 	 * half: clamped, nothing to do. */
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_mmu_notifier_invalidate(vm.kvm, 0, ~0ULL), 0);
 	assert_int_equal(delta(&vm, -1), 0);
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 /* ---- zap of nothing ---- */
@@ -370,13 +268,13 @@ static void test_zap_partial_slots(void **state)
 static void test_zap_nothing(void **state)
 {
 	static const uint64_t slot[] = { 0, 2 * MB, 0, 0 };
-	struct vm vm;
+	struct kvm_fx vm;
 
 	(void)state;
 	vm_create_slots(&vm, true, slot);
 	map_private(&vm, 0x5000);
 	to_shared(&vm, 0x6000, PAGE_SIZE);
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	/* Empty range, no alias, nothing present, no memslot at all; the
 	 * private entry of a shared gfn (NP|S) and the shared entry of a
 	 * private page (NP) are non-present: untouched. */
@@ -387,12 +285,12 @@ static void test_zap_nothing(void **state)
 	assert_int_equal(kvm_zap_gfn_range(vm.kvm, gfn(0x5000), gfn(0x6000), false, true), 0);
 	assert_int_equal(kvm_zap_gfn_range(vm.kvm, gfn(32 * MB), gfn(48 * MB), true, true), 0);
 	assert_int_equal(delta(&vm, -1), 0);
-	assert_int_equal(seq_delta(&vm), 0);
+	assert_int_equal(kvm_fx_seq_delta(&vm), 0);
 	assert_int_equal(vm.shared_flushes + vm.kicks, 0);
 	expect_private_present(&vm, 0x5000);
 	assert_int_equal(priv_spte(&vm, 0x6000), SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
 	assert_int_equal(shared_spte(&vm, 0x6000), SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 /* ---- memslot delete: both aliases, then the slot ---- */
@@ -400,7 +298,7 @@ static void test_zap_nothing(void **state)
 static void test_delete_memslot(void **state)
 {
 	static const uint64_t slots[] = { 0, 1 * MB, 1 * MB, 1 * MB, 0, 0 };
-	struct vm vm;
+	struct kvm_fx vm;
 	uint64_t frames;
 
 	(void)state;
@@ -415,7 +313,7 @@ static void test_delete_memslot(void **state)
 
 	assert_int_equal(kvm_delete_memslot(vm.kvm, 7), -ENOENT);
 	frames = host_mem_frames_in_use(vm.hm);
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_delete_memslot(vm.kvm, 1), 0);
 	/* Private: 4 BLOCK, 1 TRACK, 4 REMOVE; shared: one more flush. */
 	assert_int_equal(delta(&vm, TDH_MEM_RANGE_BLOCK), 4);
@@ -427,7 +325,7 @@ static void test_delete_memslot(void **state)
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(priv_spte(&vm, 0x100000 + (gpa_t)i * PAGE_SIZE),
 				 SHADOW_NONPRESENT_VALUE);
-		assert_int_equal(sept_state(&vm, 0x100000 + (gpa_t)i * PAGE_SIZE), SEPT_FREE);
+		assert_int_equal(kvm_fx_sept_state(&vm, 0x100000 + (gpa_t)i * PAGE_SIZE, 0), SEPT_FREE);
 	}
 	/* S kept on both trees' entries of the shared gfns. */
 	assert_int_equal(shared_spte(&vm, 0x110000), SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
@@ -438,7 +336,7 @@ static void test_delete_memslot(void **state)
 	assert_true(is_shadow_present_pte(shared_spte(&vm, 0x20000)));
 	/* No memslot any more: private -EFAULT, shared MMIO. */
 	assert_int_equal(ept(&vm, 0x100000), -EFAULT);
-	assert_int_equal(ept(&vm, sgpa(&vm, 0x110000)), RET_PF_EMULATE);
+	assert_int_equal(ept(&vm, kvm_fx_shared_gpa(&vm, 0x110000)), RET_PF_EMULATE);
 	assert_int_equal(kvm_delete_memslot(vm.kvm, 1), -ENOENT);
 	fflush(vm.trace_f);
 	assert_non_null(strstr(vm.trace, "kvm_delete_memslot: id 1 gfn [100, 200) zapped 6 -> 0"));
@@ -446,16 +344,16 @@ static void test_delete_memslot(void **state)
 	/* Re-added: fresh memory, the S bits still recorded. */
 	assert_int_equal(host_memslot_add(vm.slots, 1, gfn(1 * MB), gfn(1 * MB)), 0);
 	assert_int_equal(ept(&vm, 0x100000), RET_PF_FIXED);
-	assert_int_equal(ept(&vm, sgpa(&vm, 0x110000)), RET_PF_FIXED);
+	assert_int_equal(ept(&vm, kvm_fx_shared_gpa(&vm, 0x110000)), RET_PF_FIXED);
 	assert_int_equal(ept(&vm, 0x110000), RET_PF_RETRY);
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 /* Before finalize (no vCPU ever ran): REMOVE only, no BLOCK, no TRACK. */
 static void test_delete_memslot_before_finalize(void **state)
 {
 	static const uint64_t slots[] = { 0, 1 * MB, 0, 0 };
-	struct vm vm;
+	struct kvm_fx vm;
 	pfn_t src;
 
 	(void)state;
@@ -464,14 +362,14 @@ static void test_delete_memslot_before_finalize(void **state)
 	host_frame_fill(vm.hm, src, 3, HOST_KEYID_SHARED);
 	assert_int_equal(kvm_tdx_init_mem_page(vm.kvm, 0x3000, src), 0);
 	assert_int_equal(kvm_tdx_init_mem_page(vm.kvm, 0x4000, src), 0);
-	snap(&vm);
+	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_delete_memslot(vm.kvm, 0), 0);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_REMOVE), 2);
 	assert_int_equal(delta(&vm, TDH_PHYMEM_PAGE_WBINVD), 2);
 	assert_int_equal(delta(&vm, -1), 4);
 	assert_null(host_memslot_by_id(vm.slots, 0));
 	host_mem_free_frame(vm.hm, src);
-	vm_destroy(&vm);
+	kvm_fx_destroy(&vm);
 }
 
 /*
@@ -485,14 +383,14 @@ static void test_delete_memslot_remove_fails(void **state)
 {
 	static const uint64_t slots[] = { 0, 1 * MB, 0, 0 };
 	struct seamcall_regs r = { .rax = TDH_VP_ENTER };
-	struct vm vm;
+	struct kvm_fx vm;
 	uint64_t frames, leaked = 0;
 	pfn_t pfn;
 
 	(void)state;
 	vm_create_slots(&vm, true, slots);
 	map_private(&vm, 0x8000);
-	pfn = slot_pfn(&vm, 0x8000);
+	pfn = kvm_fx_slot_pfn(&vm, 0x8000);
 	r.rcx = vm.kvm->vcpus[0].tdvpr;
 	assert_int_equal(seamcall(vm.m, &r), TDX_SUCCESS);
 
@@ -504,7 +402,7 @@ static void test_delete_memslot_remove_fails(void **state)
 	assert_non_null(host_memslot_by_id(vm.slots, 0));
 	assert_int_equal(host_mem_frames_in_use(vm.hm), frames);
 	assert_true(host_mem_frame_allocated(vm.hm, pfn));
-	assert_int_equal(sept_state(&vm, 0x8000), SEPT_PENDING_BLOCKED);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x8000, 0), SEPT_PENDING_BLOCKED);
 	assert_int_equal(host_frame_keyid(vm.hm, pfn), vm.kvm->hkid);
 
 	/* The dead VM: teardown leaks what the TD still owns (the TDR cannot
@@ -513,11 +411,7 @@ static void test_delete_memslot_remove_fails(void **state)
 	kvm_tdx_teardown_memory(vm.kvm);
 	assert_int_equal(kvm_destroy_vm(vm.kvm, &leaked), -EIO);
 	assert_int_equal(leaked, 0);
-	fclose(vm.trace_f);
-	free(vm.trace);
-	host_memslots_destroy(vm.slots);
-	tdx_module_destroy(vm.m);
-	host_mem_destroy(vm.hm);
+	kvm_fx_free(&vm);
 }
 
 int main(void)
