@@ -138,6 +138,32 @@ TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  uint64_t size, enum tdxmmu_outcome *outcome);
 
+/* ---- guest programs on vCPU threads ---------------------------------- */
+
+/*
+ * A guest program: a function that runs on vCPU @vcpu's own thread and uses
+ * the guest actions above (tdxmmu_vcpu_read/write/fill/verify/accept/mapgpa)
+ * on that vCPU only. Its return value is handed back in results[].
+ */
+typedef int (*tdxmmu_guest_fn)(tdxmmu_td *td, unsigned vcpu, void *arg);
+
+/*
+ * tdxmmu_run_vcpus() - run a guest program on each of vCPUs 0..nr-1
+ * @fns: fns[i] runs on a new thread as fns[i](td, i, args[i])
+ * @args: per-vCPU arguments, or NULL for all NULL
+ * @results: NULL, or nr ints that receive each program's return value
+ *
+ * The threads start together and are all joined before it returns. While
+ * they run, other threads may call the host actions (invalidate, zap,
+ * memslot changes) on the same TD; no other thread may drive vCPUs 0..nr-1.
+ * Returns 0, TDXMMU_EINVAL (nr is 0 or above the TD's vCPUs, a NULL
+ * program) or TDXMMU_ENOMEM (a thread could not be created: then no program
+ * runs and results[] holds TDXMMU_EBUSY or TDXMMU_ENOMEM).
+ */
+TDXMMU_API int tdxmmu_run_vcpus(tdxmmu_td *td, unsigned nr,
+				const tdxmmu_guest_fn *fns, void *const *args,
+				int *results);
+
 /* ---- host actions ---------------------------------------------------- */
 
 TDXMMU_API int tdxmmu_host_read(tdxmmu_td *td, uint64_t gpa, uint64_t *val);

@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "scenario/runner.h"
 
@@ -76,7 +77,7 @@ static void say(struct scn_run *r, const struct scn_cmd *c, const char *fmt,
 
 static void pass(struct scn_run *r)
 {
-	r->passed++;
+	atomic_fetch_add(&r->passed, 1);
 }
 
 /* A FAIL line is built in pieces between fail_begin() and fail_end(). */
@@ -90,7 +91,7 @@ static void fail_end(struct scn_run *r)
 {
 	fputc('\n', r->out);
 	funlockfile(r->out);
-	r->failed++;
+	atomic_fetch_add(&r->failed, 1);
 }
 
 /* "FILE:LINE: FAIL: <expected> (actual <got>)" in one call. */
@@ -239,6 +240,47 @@ static int run_destroy(struct scn_run *r, const struct scn_cmd *c)
 	return SCN_EXIT_OK;
 }
 
+/*
+ * The `blocked` rule of a parallel block: an access whose outcome is blocked
+ * is issued again (every 100 us) until every other lane has finished, then
+ * once more, and that last outcome is the one reported. Outside a block, or
+ * for any other outcome (or an error), the first answer is final.
+ *
+ * A lane that is itself retrying a blocked access counts as done for the
+ * others: a blocked access changes nothing, so when every other lane has
+ * finished or is retrying, nothing can unblock anything any more (and two
+ * blocked lanes must not wait for each other forever).
+ *
+ * *st: 0 not retrying, 1 retrying (counted in par->waiting), 2 last attempt.
+ * Returns true when the caller must issue the access again.
+ */
+static bool retry_blocked(const struct scn_run *r, int rc,
+			  enum tdxmmu_outcome o, int *st)
+{
+	static const struct timespec pause = { .tv_nsec = 100 * 1000 };
+	struct scn_par *par = r->par;
+
+	if (!par)
+		return false;
+	if (rc < 0 || o != TDXMMU_OUTCOME_BLOCKED || *st == 2) {
+		if (*st)
+			atomic_fetch_sub(&par->waiting, 1);
+		*st = 0;
+		return false;
+	}
+	if (*st == 0) {
+		atomic_fetch_add(&par->waiting, 1);
+		*st = 1;
+	}
+	/* This lane is among the waiting ones. */
+	if (atomic_load(&par->finished) + atomic_load(&par->waiting) >=
+	    par->nr_lanes)
+		*st = 2;
+	else
+		nanosleep(&pause, NULL);
+	return true;
+}
+
 static void say_outcome(struct scn_run *r, const struct scn_cmd *c,
 			enum tdxmmu_outcome o)
 {
@@ -249,9 +291,12 @@ static int run_vcpu_read(struct scn_run *r, const struct scn_cmd *c)
 {
 	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
 	uint64_t val = 0;
+	int st = 0;
 	int rc;
 
-	rc = r->api->vcpu_read(r->td, c->vcpu, c->gpa, &val, &o);
+	do {
+		rc = r->api->vcpu_read(r->td, c->vcpu, c->gpa, &val, &o);
+	} while (retry_blocked(r, rc, o, &st));
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
 	if (o == TDXMMU_OUTCOME_OK)
@@ -275,9 +320,12 @@ static int run_vcpu_read(struct scn_run *r, const struct scn_cmd *c)
 static int run_vcpu_write(struct scn_run *r, const struct scn_cmd *c)
 {
 	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	int st = 0;
 	int rc;
 
-	rc = r->api->vcpu_write(r->td, c->vcpu, c->gpa, c->value, &o);
+	do {
+		rc = r->api->vcpu_write(r->td, c->vcpu, c->gpa, c->value, &o);
+	} while (retry_blocked(r, rc, o, &st));
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
 	say_outcome(r, c, o);
@@ -288,9 +336,12 @@ static int run_vcpu_write(struct scn_run *r, const struct scn_cmd *c)
 static int run_vcpu_fill(struct scn_run *r, const struct scn_cmd *c)
 {
 	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	int st = 0;
 	int rc;
 
-	rc = r->api->vcpu_fill(r->td, c->vcpu, c->gpa, c->size, c->byte, &o);
+	do {
+		rc = r->api->vcpu_fill(r->td, c->vcpu, c->gpa, c->size, c->byte, &o);
+	} while (retry_blocked(r, rc, o, &st));
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
 	say_outcome(r, c, o);
@@ -304,10 +355,13 @@ static int run_vcpu_verify(struct scn_run *r, const struct scn_cmd *c)
 	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
 	uint64_t bad = UINT64_MAX;
 	bool differs;
+	int st = 0;
 	int rc;
 
-	rc = r->api->vcpu_verify(r->td, c->vcpu, c->gpa, c->size, c->byte,
-				 &bad, &o);
+	do {
+		rc = r->api->vcpu_verify(r->td, c->vcpu, c->gpa, c->size, c->byte,
+					 &bad, &o);
+	} while (retry_blocked(r, rc, o, &st));
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
 	differs = o == TDXMMU_OUTCOME_OK && bad != UINT64_MAX;
@@ -342,9 +396,12 @@ static int run_vcpu_accept(struct scn_run *r, const struct scn_cmd *c)
 static int run_vcpu_mapgpa(struct scn_run *r, const struct scn_cmd *c)
 {
 	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	int st = 0;
 	int rc;
 
-	rc = r->api->vcpu_mapgpa(r->td, c->vcpu, c->gpa, c->size, &o);
+	do {
+		rc = r->api->vcpu_mapgpa(r->td, c->vcpu, c->gpa, c->size, &o);
+	} while (retry_blocked(r, rc, o, &st));
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
 	say_outcome(r, c, o);
@@ -697,7 +754,8 @@ int scn_run_script(const struct scn_script *script, const char *name,
 	}
 	if (status != SCN_EXIT_OK)
 		return status;
-	fprintf(r.out, "%lu passed, %lu failed\n", r.passed, r.failed);
+	fprintf(r.out, "%lu passed, %lu failed\n", atomic_load(&r.passed),
+		atomic_load(&r.failed));
 	fflush(r.out);
-	return r.failed ? SCN_EXIT_FAIL : SCN_EXIT_OK;
+	return atomic_load(&r.failed) ? SCN_EXIT_FAIL : SCN_EXIT_OK;
 }

@@ -8,6 +8,7 @@
 #ifndef TDXMMU_SCENARIO_RUNNER_H
 #define TDXMMU_SCENARIO_RUNNER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -63,14 +64,23 @@ struct scn_backend {
 
 extern const struct scn_backend scn_backend_tdxmmu;
 
-/* One run of one script. */
+/* The parallel block being run (parallel.c): what the `blocked` rule needs. */
+struct scn_par {
+	atomic_size_t finished; /* lanes that have run their last line */
+	atomic_size_t waiting;  /* lanes retrying a blocked access */
+	size_t nr_lanes;
+};
+
+/* One run of one script. The lanes of a parallel block share it: passed and
+ * failed are atomic, the rest is only read while the block runs. */
 struct scn_run {
 	const struct scn_backend *api;
 	const char *name;  /* the script's name in messages */
 	FILE *out, *err, *trace;
 	bool quiet;
 	tdxmmu_td *td;
-	unsigned long passed, failed;
+	atomic_ulong passed, failed;
+	struct scn_par *par; /* non-NULL while a parallel block runs */
 };
 
 /*
