@@ -359,7 +359,8 @@ static int handle_changed_spte(struct kvm *kvm, bool is_private, gfn_t gfn,
  *     retries. Hook succeeded: store new_spte (a release store, so a walker
  *     that sees it sees the linked table initialised).
  * Only the freezing thread writes a frozen entry, so steps 2-3 need no
- * cmpxchg.
+ * cmpxchg. kvm->debug_no_freeze (a test-only knob) makes private entries
+ * take the shared-entry path instead, reopening the race above.
  *
  * Context: mmu_lock held for read.
  *
@@ -381,7 +382,8 @@ static int tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter,
 		return -EBUSY;
 	}
 
-	if (iter->is_private && !is_removed_spte(new_spte)) {
+	if (iter->is_private && !is_removed_spte(new_spte) &&
+	    !kvm->debug_no_freeze) {
 		uint64_t frozen = REMOVED_SPTE | (old_spte & SPTE_SHARED_MASK);
 
 		if (!atomic_compare_exchange_strong(iter->sptep, &old_spte, frozen)) {
@@ -411,6 +413,14 @@ static int tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter,
 			return -EBUSY;
 		}
 		kvm_mmu_change_seq_bump(kvm);
+		/*
+		 * TEST ONLY (kvm->debug_no_freeze, test_kvm_freeze_race.c): a
+		 * private entry went straight to its final value, so another
+		 * walker may go through it before the hook below reaches the
+		 * module. Widen that window; there is no rollback either.
+		 */
+		if (iter->is_private && kvm->debug_no_freeze)
+			sched_yield();
 		ret = handle_changed_spte(kvm, iter->is_private, iter->gfn,
 					  iter->old_spte, new_spte, iter->level,
 					  true, false);
