@@ -1,10 +1,9 @@
 # Thin front end over CMake/Ninja/CTest; the README's two commands live here.
 #   make demo   install missing build dependencies, build, run the demo scenario
-#   make test   same set-up, then the whole test suite: plain build, then an
-#               AddressSanitizer + UndefinedBehaviorSanitizer build, then the
-#               unit tests (the multi-threaded ones among them) under
-#               ThreadSanitizer, then the unit tests and the demo under
-#               valgrind's memcheck
+#   make test   same set-up, then the whole test suite: plain build; valgrind
+#               memcheck over the unit tests and the demo; ThreadSanitizer
+#               over the unit tests, scenarios (parallel blocks run vCPU
+#               threads) and examples; AddressSanitizer + UBSan over all
 BUILD     ?= build
 ASAN_BUILD?= build-asan
 TSAN_BUILD?= build-tsan
@@ -51,7 +50,7 @@ configure-tsan: deps
 test-tsan: configure-tsan
 	cmake --build $(TSAN_BUILD) -j $(JOBS)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-		ctest --test-dir $(TSAN_BUILD) -j $(JOBS) -L unit --output-on-failure
+		ctest --test-dir $(TSAN_BUILD) -j $(JOBS) -L "unit|scenario|example" --output-on-failure
 
 VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
