@@ -358,10 +358,8 @@ uint64_t tdx_debug_td_pages(struct tdx_module *m, hpa_t tdr)
 		unsigned size;
 		uint64_t e;
 
-		/* Untouched PAMT pages read as zero and cost nothing; skip a
-		 * whole 2M group when neither its 2M nor 1G entry is set and
-		 * its first 4K entry page is absent is not knowable cheaply, so
-		 * walk every entry (a debug path). */
+		/* A debug path: every entry is walked. Untouched PAMT pages
+		 * read as zero (PT_NDA) and cost no memory. */
 		e = atomic_load(pamt_walk(&m->pamt, pfn, &size));
 		if (pamt_pt(e) != PT_NDA && pamt_owner(e) == td->index)
 			n++;
