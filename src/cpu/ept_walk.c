@@ -23,17 +23,20 @@
  * release (cmpxchg or store) that linked a table, so the walker sees a new
  * table's initialised entries (tdp_iter.h).
  *
- * Lifetime of the tables walked: the walk happens while the vCPU is in guest
- * mode (between TDH.VP.ENTER and the TD exit). KVM may unlink a table at any
- * time, but it frees one only after a remote TLB flush, whose kick waits
- * until every vCPU that was in guest mode has left it (cpu.c,
- * cpu_kick_all()): a walk in flight when the table was unlinked has ended by
- * then. That is the hardware rule "no paging-structure memory is reused
- * before the TLB shootdown" (kvm-tdx-mmu.md §4.2 item 4).
+ * Lifetime of the tables walked: KVM may unlink a table at any time (memslot
+ * deletion frees the shared tables it left empty) and frees it only after an
+ * RCU grace period; the walk is a read-side section, so every table it
+ * reaches stays a table until it ends. Independently, the unlink is followed
+ * by a remote TLB flush whose kick waits until every vCPU that was in guest
+ * mode has left it (cpu.c, cpu_kick_all()), which ends any walk in flight:
+ * the hardware rule "no paging-structure memory is reused before the TLB
+ * shootdown" (kvm-tdx-mmu.md §4.2 item 4). The model keeps both, so that
+ * neither hides a bug in the other.
  */
 #include <stdatomic.h>
 
 #include "cpu/cpu_internal.h"
+#include "host/host_rcu.h"
 #include "kvm/mmu_page.h"
 #include "kvm/spte.h"
 #include "kvm/tdp_iter.h"
@@ -43,8 +46,8 @@ static bool ept_entry_present(uint64_t spte)
 	return (spte & VMX_EPT_RWX_MASK) && !is_removed_spte(spte);
 }
 
-bool cpu_walk_shared_ept(struct kvm *kvm, uint64_t gpa, bool write, pfn_t *pfn,
-			 bool *writable)
+static bool walk_shared_ept(struct kvm *kvm, uint64_t gpa, bool write, pfn_t *pfn,
+			    bool *writable)
 {
 	struct kvm_mmu_page *root = kvm->shared_root;
 	/* The shared tree is indexed by the raw gfn, shared bit included
@@ -79,4 +82,15 @@ bool cpu_walk_shared_ept(struct kvm *kvm, uint64_t gpa, bool write, pfn_t *pfn,
 		if (!table)
 			return false;
 	}
+}
+
+bool cpu_walk_shared_ept(struct kvm *kvm, uint64_t gpa, bool write, pfn_t *pfn,
+			 bool *writable)
+{
+	bool ok;
+
+	host_rcu_read_lock();
+	ok = walk_shared_ept(kvm, gpa, write, pfn, writable);
+	host_rcu_read_unlock();
+	return ok;
 }

@@ -61,7 +61,8 @@ enum kvm_mmu_kind { KVM_MMU_TDP, KVM_MMU_LEGACY };
 	X(exit_ve, "exit.ve")                            \
 	X(exit_vmcall, "exit.vmcall")                    \
 	X(pages_private_spt, "mmu.pages.private")        \
-	X(pages_shared_spt, "mmu.pages.shared")
+	X(pages_shared_spt, "mmu.pages.shared")          \
+	X(pages_rcu_freed, "mmu.pages.rcu_freed")
 
 struct kvm_stats {
 #define KVM_STAT_FIELD(f, n) _Atomic uint64_t f;
@@ -154,6 +155,14 @@ struct kvm {
 	 * leaves it) means TDX_MAP_GPA_MAX_LEN; rounded down to 4K, at least
 	 * 4K. Set before vCPUs run. */
 	uint64_t mapgpa_chunk;
+	/* TEST ONLY: kvm_mmu_free_page_rcu() frees at once, without waiting
+	 * for a grace period, so that a test can show a lockless walker then
+	 * reads a freed table (mmu_page.c). */
+	bool debug_free_immediately;
+	/* TEST ONLY: called by the lockless walk (kvm_tdp_mmu_read_4k) after it
+	 * read a table pointer and before it reads the table, inside its
+	 * read-side section, so a test can free the table at that moment. */
+	void (*debug_lockless_walk_hook)(struct kvm *kvm, int level);
 	bool debug_no_freeze; /* TEST ONLY: tdp_mmu_set_spte_atomic installs private entries without freezing them, reopening the race of kvm-tdx-mmu.md §5.2 */
 };
 

@@ -249,6 +249,9 @@ int kvm_tdx_teardown_memory(struct kvm *kvm)
 	kvm_mmu_write_lock(kvm);
 	kvm_tdp_mmu_free_all(kvm);
 	kvm_mmu_write_unlock(kvm);
+	/* Both trees went through call_rcu: wait for them, so that "freed"
+	 * means back in the arena when this returns. */
+	kvm_mmu_pages_quiesce(kvm);
 	return ret;
 }
 
@@ -274,6 +277,8 @@ int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked)
 		host_frame_clear(kvm->hm, hpa_to_pfn(kvm->tdr), HOST_KEYID_SHARED);
 		host_mem_free_frame(kvm->hm, hpa_to_pfn(kvm->tdr));
 	}
+	/* Pages freed with RCU count as live until their callback ran. */
+	kvm_mmu_pages_quiesce(kvm);
 	if (pages_leaked)
 		*pages_leaked = kvm_mmu_pages_live(kvm);
 	kvm_mmu_uninit(kvm);

@@ -21,11 +21,16 @@
  * translations). All of it happens under mmu_lock held for write
  * (kvm_tdp_mmu_zap_leafs()).
  *
+ * Memslot deletion also frees the shared-EPT tables it left empty (no leaf,
+ * no S bit), after an RCU grace period: the only tables freed while vCPUs
+ * run (kvm_tdp_mmu_free_empty_shared_tables(), docs/locking.md).
+ *
  * Lock order: kvm->slots_lock, then kvm->mmu_lock (docs/locking.md); taken
  * here, so the callers hold neither.
  */
 #include <errno.h>
 
+#include "host/host_rcu.h"
 #include "kvm/kvm.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_hooks.h"
@@ -81,7 +86,7 @@ int kvm_delete_memslot(struct kvm *kvm, unsigned id)
 {
 	const struct host_memslot *slot;
 	gfn_t start, end;
-	int nr = 0, ret;
+	int nr = 0, tables = 0, ret;
 
 	pthread_mutex_lock(&kvm->slots_lock);
 	slot = host_memslot_by_id(kvm->slots, id);
@@ -103,8 +108,14 @@ int kvm_delete_memslot(struct kvm *kvm, unsigned id)
 	 * leaves of the lock order.
 	 */
 	kvm_mmu_write_lock(kvm);
+	/* The read-side section holds back the grace period of the tables
+	 * freed below until their TLB flush is done (tdp_mmu.c). */
+	host_rcu_read_lock();
 	ret = kvm_tdp_mmu_zap_aliases(kvm, start, end, true, true, &nr);
-	if (!ret) {
+	if (!ret)
+		ret = tables = kvm_tdp_mmu_free_empty_shared_tables(kvm, start, end);
+	host_rcu_read_unlock();
+	if (ret >= 0) {
 		ret = host_memslot_delete(kvm->slots, id);
 	} else {
 		/*
@@ -117,8 +128,9 @@ int kvm_delete_memslot(struct kvm *kvm, unsigned id)
 	}
 	kvm_mmu_write_unlock(kvm);
 	pthread_mutex_unlock(&kvm->slots_lock);
-	kvm_trace(kvm, "kvm_delete_memslot: id %u gfn [%llx, %llx) zapped %d -> %d",
-		  id, (unsigned long long)start, (unsigned long long)end, nr, ret);
+	kvm_trace(kvm, "kvm_delete_memslot: id %u gfn [%llx, %llx) zapped %d "
+		  "shared tables freed %d -> %d", id, (unsigned long long)start,
+		  (unsigned long long)end, nr, tables < 0 ? 0 : tables, ret);
 	return ret;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* KVM's page-table pages and their arena (see mmu_page.h). */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,10 @@ struct mmu_arena {
 	struct kvm_mmu_page live;       /* list head of live pages */
 	_Atomic uint64_t nr_live;
 	uint64_t nr_chunks;
+	/* Pages handed to call_rcu whose callback has not finished (under
+	 * lock); rcu_idle is signalled when it drops to 0. */
+	uint64_t nr_rcu_pending;
+	pthread_cond_t rcu_idle;
 };
 
 static struct mmu_arena *arena(const struct kvm *kvm)
@@ -52,6 +57,7 @@ int kvm_mmu_pages_init(struct kvm *kvm)
 	pthread_mutex_init(&a->lock, NULL);
 	a->live.prev = a->live.next = &a->live;
 	atomic_init(&a->nr_live, 0);
+	pthread_cond_init(&a->rcu_idle, NULL);
 	kvm->mmu_pages = a;
 	return 0;
 }
@@ -62,12 +68,15 @@ void kvm_mmu_pages_destroy(struct kvm *kvm)
 
 	if (!a)
 		return;
+	/* No callback may run on memory about to go. */
+	kvm_mmu_pages_quiesce(kvm);
 	while (a->chunks) {
 		struct mmu_chunk *c = a->chunks;
 
 		a->chunks = c->next;
 		free(c);
 	}
+	pthread_cond_destroy(&a->rcu_idle);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 	kvm->mmu_pages = NULL;
@@ -144,26 +153,91 @@ struct kvm_mmu_page *kvm_mmu_alloc_page(struct kvm *kvm, int level,
 	return sp;
 }
 
-void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp)
+/* Leaves the statistics: the page no longer belongs to a tree. */
+static void mmu_page_unaccount(struct kvm *kvm, struct kvm_mmu_page *sp)
 {
-	struct mmu_arena *a = arena(kvm);
-
-	if (!sp->live) {
+	if (!sp->live || sp->rcu_pending) {
 		fprintf(stderr, "tdxmmu: double free of a KVM page-table page\n");
 		abort();
 	}
 	atomic_fetch_sub_explicit(sp->role.is_private ? &kvm->stats.pages_private_spt
 						      : &kvm->stats.pages_shared_spt,
 				  1, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&a->nr_live, 1, memory_order_relaxed);
+}
 
+/* Back to the free list, every entry poisoned. */
+static void mmu_page_release(struct mmu_arena *a, struct kvm_mmu_page *sp)
+{
+	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++)
+		atomic_store_explicit(&sp->spt[i], FREED_TABLE_POISON_SPTE,
+				      memory_order_relaxed);
 	pthread_mutex_lock(&a->lock);
 	sp->live = false;
+	sp->rcu_pending = false;
 	sp->prev->next = sp->next;
 	sp->next->prev = sp->prev;
 	sp->prev = NULL;
 	sp->next = a->free_list;
 	a->free_list = sp;
+	pthread_mutex_unlock(&a->lock);
+	atomic_fetch_sub_explicit(&a->nr_live, 1, memory_order_relaxed);
+}
+
+void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	mmu_page_unaccount(kvm, sp);
+	mmu_page_release(arena(kvm), sp);
+}
+
+/* liburcu's call_rcu thread, after the grace period. */
+static void mmu_page_rcu_callback(struct host_rcu_head *h)
+{
+	struct kvm_mmu_page *sp = (struct kvm_mmu_page *)
+		((char *)h - offsetof(struct kvm_mmu_page, rcu_head));
+	struct mmu_arena *a = arena(sp->kvm);
+
+	mmu_page_release(a, sp);
+	/* Last touch of the arena: kvm_mmu_pages_quiesce() may free it as
+	 * soon as it sees the count reach 0 (under the lock). */
+	pthread_mutex_lock(&a->lock);
+	if (--a->nr_rcu_pending == 0)
+		pthread_cond_broadcast(&a->rcu_idle);
+	pthread_mutex_unlock(&a->lock);
+}
+
+void kvm_mmu_free_page_rcu(struct kvm *kvm, struct kvm_mmu_page *sp)
+{
+	struct mmu_arena *a = arena(kvm);
+
+	mmu_page_unaccount(kvm, sp);
+	kvm_stat_inc(&kvm->stats.pages_rcu_freed);
+	if (kvm->debug_free_immediately) {
+		mmu_page_release(a, sp);
+		return;
+	}
+	sp->rcu_pending = true;
+	sp->kvm = kvm;
+	pthread_mutex_lock(&a->lock);
+	a->nr_rcu_pending++;
+	pthread_mutex_unlock(&a->lock);
+	host_call_rcu(&sp->rcu_head, mmu_page_rcu_callback);
+}
+
+/*
+ * Waits on the arena's own count rather than urcu_memb_barrier(): the count
+ * is exact for this VM, and its mutex and condition variable are visible to
+ * ThreadSanitizer, where liburcu's barrier completion (allocated by the
+ * caller, freed by the uninstrumented call_rcu thread) is not.
+ */
+void kvm_mmu_pages_quiesce(struct kvm *kvm)
+{
+	struct mmu_arena *a = arena(kvm);
+
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->lock);
+	while (a->nr_rcu_pending)
+		pthread_cond_wait(&a->rcu_idle, &a->lock);
 	pthread_mutex_unlock(&a->lock);
 }
 

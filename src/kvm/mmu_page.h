@@ -11,6 +11,12 @@
  * page, so its private_spt is 0 and is_private_sp() reads the role bit (E5+
  * role.is_private; E4 used a sentinel pointer for the same purpose).
  *
+ * Lifetime: a page that was reachable from a root is freed with
+ * kvm_mmu_free_page_rcu(): it leaves the statistics at once but goes back to
+ * the arena only after an RCU grace period (host_rcu.h), because a walker
+ * that read the parent entry before it was cleared may still be reading the
+ * table. Back in the arena its entries are FREED_TABLE_POISON_SPTE.
+ *
  * Allocation: headers and tables come from an arena owned by kvm->mmu_pages,
  * grown in chunks of MMU_PAGES_PER_CHUNK pages and recycled through a free
  * list under a mutex. A table is allocated only when a table is created (a
@@ -26,6 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "host/host_rcu.h"
 #include "kvm/kvm.h"
 
 #define SPTE_ENT_PER_PAGE 512
@@ -51,6 +58,10 @@ struct kvm_mmu_page {
 	/* Live list (every allocated page) / free list of the arena. */
 	struct kvm_mmu_page *prev, *next;
 	bool live;
+	/* Unlinked, waiting for its grace period (kvm_mmu_free_page_rcu). */
+	bool rcu_pending;
+	struct host_rcu_head rcu_head;
+	struct kvm *kvm; /* the VM whose arena it returns to (RCU callback) */
 };
 
 static inline bool is_private_sp(const struct kvm_mmu_page *sp)
@@ -88,16 +99,31 @@ struct kvm_mmu_page *kvm_mmu_alloc_page(struct kvm *kvm, int level,
 					bool is_private);
 /*
  * Returns the page to the arena at once. Only for pages no walker can reach
- * (never linked, or unlinked and past any grace period): pages that were
- * reachable from a root go through tdp_mmu_free_sp_deferred() (tdp_mmu.c).
+ * (never linked, or the VM's last reference going with no thread left):
+ * pages that were reachable from a root go through kvm_mmu_free_page_rcu().
  * Does not touch private_spt: the caller disposed of the twin.
  */
 void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp);
+/*
+ * Frees a page that was reachable from a root and has been unlinked: it
+ * leaves mmu.pages.{private,shared} now and returns to the arena after an
+ * RCU grace period (counted in mmu.pages.rcu_freed when queued). The caller has
+ * flushed the TLBs for its range, or does so before leaving its own
+ * read-side section (which holds the grace period back, as KVM's zaps flush
+ * before rcu_read_unlock). kvm->debug_free_immediately (TEST ONLY) skips the
+ * grace period.
+ */
+void kvm_mmu_free_page_rcu(struct kvm *kvm, struct kvm_mmu_page *sp);
 
 /* The page whose table contains sptep (or starts at it). */
 struct kvm_mmu_page *sptep_to_sp(const _Atomic uint64_t *sptep);
 
-/* Pages currently allocated (roots included): the leak check. */
+/* Pages currently allocated (roots included, pages waiting for their grace
+ * period too): the leak check, after kvm_mmu_pages_quiesce(). */
 uint64_t kvm_mmu_pages_live(const struct kvm *kvm);
+/* Waits until every page freed with kvm_mmu_free_page_rcu() so far is back
+ * in the arena (their callbacks have run). Not inside a
+ * read-side section. */
+void kvm_mmu_pages_quiesce(struct kvm *kvm);
 
 #endif /* TDXMMU_KVM_MMU_PAGE_H */

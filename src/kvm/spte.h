@@ -74,6 +74,16 @@
  */
 #define REMOVED_SPTE (SHADOW_NONPRESENT_VALUE | 0x5a0ULL)
 
+/*
+ * Every entry of a page-table page is set to this when the page goes back to
+ * the arena (mmu_page.c), after its RCU grace period. Not present for KVM
+ * (bit 11 clear) nor for the CPU (RWX clear), so a walker that reads a freed
+ * table stops instead of following a stale pointer; the lockless walks test
+ * for it by name and report a page-table page read after it was freed (the
+ * broken RCU rule, not a guest-visible state).
+ */
+#define FREED_TABLE_POISON_SPTE (SHADOW_NONPRESENT_VALUE | 0x6b0ULL)
+
 /* What a present SPTE always carries (shadow_present_mask on EPT, L18:
  * suppress-#VE too, "needed for W or X violation"). */
 #define SHADOW_PRESENT_MASK (SPTE_MMU_PRESENT_MASK | VMX_EPT_SUPPRESS_VE_BIT)
@@ -90,6 +100,12 @@ static_assert((REMOVED_SPTE & SHADOW_NONPRESENT_VALUE) == SHADOW_NONPRESENT_VALU
 	      "a frozen SPTE keeps suppress-#VE");
 static_assert(REMOVED_SPTE != SHADOW_NONPRESENT_VALUE,
 	      "frozen and non-present must differ");
+static_assert(!(FREED_TABLE_POISON_SPTE & (SPTE_MMU_PRESENT_MASK | VMX_EPT_RWX_MASK |
+					  SPTE_SHARED_MASK | SPTE_PRIVATE_ZAPPED)),
+	      "a freed table's entries must look non-present to every walker");
+static_assert((FREED_TABLE_POISON_SPTE & ~SPTE_SHARED_MASK) != REMOVED_SPTE &&
+	      FREED_TABLE_POISON_SPTE != SHADOW_NONPRESENT_VALUE,
+	      "the freed-table poison must differ from every live value");
 static_assert(!(SHADOW_NONPRESENT_VALUE & SPTE_MMU_PRESENT_MASK),
 	      "the non-present value must not look present");
 static_assert(!(SHADOW_NONPRESENT_VALUE & (SPTE_SHARED_MASK | SPTE_PRIVATE_ZAPPED)),

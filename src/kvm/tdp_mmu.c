@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "host/host_rcu.h"
 #include "kvm/tdp_iter.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_hooks.h"
@@ -106,17 +107,22 @@ static void tdp_mmu_free_sp(struct kvm *kvm, struct kvm_mmu_page *sp)
 }
 
 /*
- * THE way a page that was reachable from a root is freed. Today every such
- * free happens under the write lock, with no reader in the tree, so it is
- * immediate. When lockless walkers arrive (the concurrency work: faults and
- * the CPU model's walks outside the write lock) this becomes an RCU-deferred
- * free (liburcu call_rcu, as KVM's tdp_mmu_free_sp_rcu_callback): a walker
- * that read the parent entry before it was cleared may still be reading this
- * table, and must never see the memory reused.
+ * THE way a page that was reachable from a root is freed (KVM's call_rcu of
+ * tdp_mmu_free_sp_rcu_callback): a walker that read the parent entry before
+ * it was cleared may still be reading this table. Which walkers: the CPU's
+ * hardware walk of the shared EPT (no KVM lock) and KVM's lockless walks
+ * (kvm_tdp_mmu_read_4k). Walks under mmu_lock cannot overlap the unlink,
+ * which takes the write lock, but run in read-side sections all the same,
+ * as KVM's tdp_mmu_for_each_pte requires, so that this rule does not depend
+ * on which lock a future caller holds.
+ *
+ * The TLB flush for the unlinked range is issued before the unlinking thread
+ * leaves its own read-side section (kvm_zap.c): the grace period, and so the
+ * free, cannot complete before the flush, as in KVM's zaps.
  */
 static void tdp_mmu_free_sp_deferred(struct kvm *kvm, struct kvm_mmu_page *sp)
 {
-	kvm_mmu_free_page(kvm, sp);
+	kvm_mmu_free_page_rcu(kvm, sp);
 }
 
 /* ---- SPTE change handling ------------------------------------------------- */
@@ -588,8 +594,8 @@ static int tdp_mmu_map_handle_target_level(struct kvm *kvm, struct tdp_iter *ite
 	return RET_PF_FIXED;
 }
 
-int kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
-		    gpa_t gpa)
+static int __kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
+			     gpa_t gpa)
 {
 	bool is_private = kvm_is_private_gpa(kvm, gpa);
 	struct kvm_mmu_page *root = is_private ? kvm->private_root : kvm->shared_root;
@@ -654,6 +660,18 @@ int kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
 retry:
 	kvm_stat_inc(&kvm->stats.fault_retry);
 	return RET_PF_RETRY;
+}
+
+int kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
+		    gpa_t gpa)
+{
+	int ret;
+
+	/* KVM's kvm_tdp_mmu_map walks inside rcu_read_lock(). */
+	host_rcu_read_lock();
+	ret = __kvm_tdp_mmu_map(kvm, sept_cache, gpa);
+	host_rcu_read_unlock();
+	return ret;
 }
 
 /* ---- zaps ------------------------------------------------------------------ */
@@ -786,6 +804,95 @@ int kvm_tdp_mmu_zap_leafs(struct kvm *kvm, bool private_root, gfn_t start,
 			ret = r;
 	}
 	/* vCPUs may hold the shared translations in their TLBs. */
+	if (nr) {
+		int r = kvm_flush_remote_tlbs(kvm);
+
+		if (r && !ret)
+			ret = r;
+	}
+	return ret ? ret : nr;
+}
+
+/* Every entry plain SHADOW_NONPRESENT_VALUE: nothing mapped, no S bit, no
+ * frozen entry. Under the write lock nothing changes it while we look. */
+static bool tdp_mmu_table_is_empty(const _Atomic uint64_t *pt)
+{
+	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++)
+		if (atomic_load_explicit(&pt[i], memory_order_relaxed) !=
+		    SHADOW_NONPRESENT_VALUE)
+			return false;
+	return true;
+}
+
+/*
+ * Post-order over the part of sp's table inside [start, end): children
+ * first, so that a table whose children were all freed is seen empty.
+ * Returns 0 or -EIO; *nr += tables unlinked.
+ */
+static int tdp_mmu_free_empty_tables_in(struct kvm *kvm, struct kvm_mmu_page *sp,
+					gfn_t start, gfn_t end, int *nr)
+{
+	int level = (int)sp->role.level;
+	uint64_t span = KVM_PAGES_PER_HPAGE(level);
+	gfn_t first = start > sp->gfn ? start : sp->gfn;
+	gfn_t table_end = sp->gfn + SPTE_ENT_PER_PAGE * span;
+	gfn_t last = end < table_end ? end : table_end;
+
+	if (level == PG_LEVEL_4K || first >= last)
+		return 0;
+	for (uint64_t i = (first - sp->gfn) / span;
+	     i < SPTE_ENT_PER_PAGE && sp->gfn + i * span < last; i++) {
+		_Atomic uint64_t *sptep = sp->spt + i;
+		uint64_t old_spte = kvm_tdp_mmu_read_spte(sptep);
+		gfn_t gfn = sp->gfn + i * span;
+		struct kvm_mmu_page *child;
+		int r;
+
+		if (!is_shadow_present_pte(old_spte) || is_large_pte(old_spte))
+			continue;
+		child = sptep_to_sp(spte_to_child_pt(old_spte, level));
+		r = tdp_mmu_free_empty_tables_in(kvm, child, start, end, nr);
+		if (r)
+			return r;
+		/* A table that also maps gfns outside the range stays. */
+		if (gfn < start || gfn + span > end ||
+		    !tdp_mmu_table_is_empty(child->spt))
+			continue;
+		/*
+		 * Unlink, then handle_removed_pt() frees the page after a
+		 * grace period: the CPU may be walking through this entry
+		 * right now (no KVM lock stops it), and sees either the old
+		 * table, still intact, or the non-present entry.
+		 */
+		atomic_store_explicit(sptep, SHADOW_NONPRESENT_VALUE,
+				      memory_order_release);
+		kvm_mmu_change_seq_bump(kvm);
+		r = handle_changed_spte(kvm, false, gfn, old_spte,
+					SHADOW_NONPRESENT_VALUE, level, false, false);
+		if (r)
+			return r;
+		(*nr)++;
+	}
+	return 0;
+}
+
+int kvm_tdp_mmu_free_empty_shared_tables(struct kvm *kvm, gfn_t start, gfn_t end)
+{
+	struct kvm_mmu_page *root = kvm->shared_root;
+	int nr = 0, ret;
+
+	kvm_lockdep_assert_held_write(kvm);
+	if (!root)
+		return 0;
+	if (end > kvm->gfn_shared_mask)
+		end = kvm->gfn_shared_mask;
+	if (start >= end)
+		return 0;
+	ret = tdp_mmu_free_empty_tables_in(kvm, root, start + kvm->gfn_shared_mask,
+					   end + kvm->gfn_shared_mask, &nr);
+	/* The paging-structure caches of every vCPU may hold the unlinked
+	 * tables: flush (TRACK + kick) while the caller's read-side section
+	 * still holds the grace period back. */
 	if (nr) {
 		int r = kvm_flush_remote_tlbs(kvm);
 
@@ -1120,7 +1227,15 @@ void kvm_tdp_mmu_free_all(struct kvm *kvm)
 
 /* ---- observers ------------------------------------------------------------- */
 
-static uint64_t tdp_mmu_read_4k(struct kvm_mmu_page *root, gfn_t gfn)
+/*
+ * A lockless walk (upstream's kvm_tdp_mmu_get_walk, between
+ * kvm_tdp_mmu_walk_lockless_begin/end): no mmu_lock, so a table may be
+ * unlinked and freed under it at any moment; the caller's read-side section
+ * keeps each table it reaches from going back to the arena until the walk
+ * ends. Reading a freed table's poison means that rule was broken: the VM is
+ * marked bugged (exit status 3), never silently read as "not present".
+ */
+static uint64_t tdp_mmu_read_4k(struct kvm *kvm, struct kvm_mmu_page *root, gfn_t gfn)
 {
 	_Atomic uint64_t *pt;
 	int level;
@@ -1134,12 +1249,20 @@ static uint64_t tdp_mmu_read_4k(struct kvm_mmu_page *root, gfn_t gfn)
 	for (;;) {
 		uint64_t spte = kvm_tdp_mmu_read_spte(pt + SPTE_INDEX(gfn, level));
 
+		if (spte == FREED_TABLE_POISON_SPTE) {
+			kvm_vm_bugged(kvm, "lockless walk read a freed page-table page "
+				      "(gfn %llx level %d): freed inside a grace period",
+				      (unsigned long long)gfn, level);
+			return SHADOW_NONPRESENT_VALUE;
+		}
 		if (level == PG_LEVEL_4K)
 			return spte;
 		pt = spte_to_child_pt(spte, level);
 		if (!pt)
 			return SHADOW_NONPRESENT_VALUE;
 		level--;
+		if (kvm->debug_lockless_walk_hook)
+			kvm->debug_lockless_walk_hook(kvm, level);
 	}
 }
 
@@ -1147,11 +1270,13 @@ void kvm_tdp_mmu_read_4k(struct kvm *kvm, gfn_t gfn, uint64_t *private_spte,
 			 uint64_t *shared_spte)
 {
 	gfn = kvm_gfn_private(kvm, gfn);
+	host_rcu_read_lock();
 	if (private_spte)
-		*private_spte = tdp_mmu_read_4k(kvm->private_root, gfn);
+		*private_spte = tdp_mmu_read_4k(kvm, kvm->private_root, gfn);
 	if (shared_spte)
-		*shared_spte = tdp_mmu_read_4k(kvm->shared_root,
+		*shared_spte = tdp_mmu_read_4k(kvm, kvm->shared_root,
 					       kvm_gfn_shared(kvm, gfn));
+	host_rcu_read_unlock();
 }
 
 void kvm_tdp_mmu_walk(struct kvm *kvm, bool private_root, kvm_tdp_mmu_walk_fn fn,

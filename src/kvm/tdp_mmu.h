@@ -165,6 +165,33 @@ int kvm_tdp_mmu_zap_leafs(struct kvm *kvm, bool private_root, gfn_t start,
 			  gfn_t end, bool keep_shared_bit);
 
 /**
+ * kvm_tdp_mmu_free_empty_shared_tables() - free shared tables left empty
+ * @kvm: the VM.
+ * @start: first gfn, without the shared bit.
+ * @end: one past the last gfn, without the shared bit.
+ *
+ * Unlinks every shared-EPT table whose whole range lies in [start, end) and
+ * whose entries are all plain SHADOW_NONPRESENT_VALUE (nothing mapped, no
+ * SPTE_SHARED_MASK), bottom-up, and frees it after an RCU grace period;
+ * flushes the TLBs (kvm_flush_remote_tlbs) if any was unlinked. Such a
+ * table carries no state, so the §6.5 table reads the same with it gone.
+ *
+ * Model choice, documented in docs/locking.md: E4 v7's memslot zap skipped
+ * every entry above 4K for TDs, to keep the S bits that live at 4K; the
+ * non-TDX zap_gfn_range of the same era freed whole subtrees. Freeing only
+ * the tables with no S bit keeps v7's rule and gives the shared EPT what a
+ * deleted memslot gives a normal VM. Private tables are never freed while
+ * the HKID is assigned (KVM issues no TDH.MEM.SEPT.REMOVE).
+ *
+ * Context: mmu_lock held for write, inside the caller's read-side section
+ * (host_rcu_read_lock), which it leaves only after this returns, so that the
+ * grace period cannot end before the flush.
+ *
+ * Return: the number of tables unlinked, or -EIO.
+ */
+int kvm_tdp_mmu_free_empty_shared_tables(struct kvm *kvm, gfn_t start, gfn_t end);
+
+/**
  * kvm_tdp_mmu_zap_all_private_leaves() - teardown step 1 (E7 order)
  * @kvm: the VM, HKID still assigned.
  *

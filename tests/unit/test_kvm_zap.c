@@ -339,7 +339,7 @@ static void test_delete_memslot(void **state)
 	assert_int_equal(ept(&vm, kvm_fx_shared_gpa(&vm, 0x110000)), RET_PF_EMULATE);
 	assert_int_equal(kvm_delete_memslot(vm.kvm, 1), -ENOENT);
 	fflush(vm.trace_f);
-	assert_non_null(strstr(vm.trace, "kvm_delete_memslot: id 1 gfn [100, 200) zapped 6 -> 0"));
+	assert_non_null(strstr(vm.trace, "kvm_delete_memslot: id 1 gfn [100, 200) zapped 6 shared tables freed 0 -> 0"));
 
 	/* Re-added: fresh memory, the S bits still recorded. */
 	assert_int_equal(host_memslot_add(vm.slots, 1, gfn(1 * MB), gfn(1 * MB)), 0);
