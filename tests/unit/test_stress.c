@@ -20,9 +20,12 @@
  *  - vCPU i's scratch region [i*1M + 512K, (i+1)*1M): the host also zaps the
  *    private alias there, which destroys private data; the alias rules stay
  *    defined (outcome asserted), the content is 0 or the last value written.
- *  - slot 1, vCPU i's part [8M + i*256K, ...): the host deletes and re-adds
+ *  - slot 1, vCPU i's part [8M + i*1M, ...): the host deletes and re-adds
  *    the slot; an access is ok or mmio, a read gives 0 or the last value
- *    this vCPU wrote there.
+ *    this vCPU wrote there. Slot 1 stays private, but the vCPUs also read
+ *    its shared alias (blocked, or mmio while the slot is gone): that links
+ *    a shared table with nothing in it, which the next deletion frees with
+ *    RCU while the other vCPU's hardware walks may be going through it.
  *
  * Reproducing: the seed is printed first ("stress seed N"); the run takes
  * its random choices (operations, addresses, values, BUSY injection) from
@@ -67,7 +70,7 @@
 #define SCRATCH_SIZE (512 * KiB)
 #define SCRATCH_PAGES (SCRATCH_SIZE / PAGE)
 #define SLOT1_BASE (8 * MiB)
-#define SLOT1_SIZE (512 * KiB)
+#define SLOT1_SIZE (2 * MiB) /* one whole 4K-level table per tree */
 #define SLOT1_PART (SLOT1_SIZE / NR_VCPUS)
 #define SLOT1_WORDS 64 /* words per vCPU we use in slot 1 */
 #define BUSY_PPM 20000
@@ -343,10 +346,21 @@ static int op_slot1(tdxmmu_td *td, struct vcpu_state *v)
 	unsigned i = (unsigned)(rnd(&v->rng) % SLOT1_WORDS);
 	uint64_t gpa = SLOT1_BASE + v->id * SLOT1_PART + i * PAGE + 8 * i;
 	enum tdxmmu_outcome o = TDXMMU_OUTCOME_ERROR;
-	uint64_t val = 0;
+	uint64_t val = 0, r = rnd(&v->rng) % 4;
 	int rc;
 
-	if (rnd(&v->rng) & 1) {
+	if (r == 0) {
+		/* The wrong alias of a private page: loops, or no slot. */
+		rc = tdxmmu_vcpu_read(td, v->id, gpa | v->sbit, &val, &o);
+		if (rc < 0 || (o != TDXMMU_OUTCOME_BLOCKED &&
+			       o != TDXMMU_OUTCOME_MMIO))
+			VFAIL(v, "slot1 shared-alias read %#" PRIx64 ": %s (%s)",
+			      gpa, rcname(rc, o), tdxmmu_last_error());
+		if (o == TDXMMU_OUTCOME_MMIO) {
+			v->mmio++;
+			v->slot1_val[i] = 0;
+		}
+	} else if (r == 1) {
 		uint64_t w = rnd(&v->rng) | 1;
 
 		rc = tdxmmu_vcpu_write(td, v->id, gpa, w, &o);
@@ -646,6 +660,23 @@ static void test_stress(void **state)
 		      nr_rounds, vops, conv, blocked, undef, mmio, h.ops,
 		      h.invalidates, h.zaps_shared, h.zaps_private,
 		      h.slot_deletes);
+	/* The test must have exercised what it is for: BUSY answered and
+	 * retried, and page-table pages freed through RCU while vCPUs ran
+	 * (each needs a few hundred operations, far fewer than a run does,
+	 * even one thread at a time under valgrind). */
+	{
+		uint64_t busy = 0, rcu_freed = 0;
+
+		assert_int_equal(tdxmmu_counter(td, "retry.busy", &busy), 0);
+		assert_int_equal(tdxmmu_counter(td, "mmu.pages.rcu_freed", &rcu_freed), 0);
+		print_message("stress: retry.busy %" PRIu64 ", mmu.pages.rcu_freed %"
+			      PRIu64 "\n", busy, rcu_freed);
+		if (vops + h.ops > 5000) {
+			assert_true(busy > 0);
+			if (h.slot_deletes > 20)
+				assert_true(rcu_freed > 0);
+		}
+	}
 	memset(&rep, 0, sizeof(rep));
 	if (tdxmmu_td_destroy(td, &rep))
 		fail_msg("seed %" PRIu64 ": destroy leaked: %s", g_seed,
