@@ -154,6 +154,9 @@ struct kvm {
 	 * leaves it) means TDX_MAP_GPA_MAX_LEN; rounded down to 4K, at least
 	 * 4K. Set before vCPUs run. */
 	uint64_t mapgpa_chunk;
+	/* The legacy MMU's structures (mmu=legacy: the shadow-page hash and
+	 * lists, the rmap; legacy_internal.h), NULL for the TDP MMU. */
+	void *legacy_mmu;
 	bool debug_no_freeze; /* TEST ONLY: tdp_mmu_set_spte_atomic installs private entries without freezing them, reopening the race of kvm-tdx-mmu.md §5.2 */
 };
 
