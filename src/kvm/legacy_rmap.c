@@ -55,15 +55,23 @@ static struct legacy_rmap *rmap_of(struct kvm *kvm)
 	return &to_legacy(kvm)->rmap;
 }
 
-static struct legacy_rmap_slot *rmap_find_slot(struct legacy_rmap *r, gfn_t gfn)
+/* The slot array holding gfn. `remember` (write paths only: `check` looks
+ * rmaps up with mmu_lock held for read) caches it for the next lookup. */
+static struct legacy_rmap_slot *rmap_find_slot(struct legacy_rmap *r, gfn_t gfn,
+					       bool remember)
 {
-	if (r->last && gfn - r->last->base_gfn < r->last->npages)
-		return r->last;
+	struct legacy_rmap_slot *last = r->last;
+
+	if (last && gfn - last->base_gfn < last->npages)
+		return last;
 	for (unsigned i = 0; i < HOST_MAX_MEMSLOTS; i++) {
 		struct legacy_rmap_slot *s = &r->slots[i];
 
-		if (s->used && gfn - s->base_gfn < s->npages)
-			return r->last = s;
+		if (s->used && gfn - s->base_gfn < s->npages) {
+			if (remember)
+				r->last = s;
+			return s;
+		}
 	}
 	return NULL;
 }
@@ -73,7 +81,7 @@ static struct legacy_rmap_slot *rmap_find_slot(struct legacy_rmap *r, gfn_t gfn)
 static uintptr_t *rmap_head(struct kvm *kvm, gfn_t gfn, bool create, int *err)
 {
 	struct legacy_rmap *r = rmap_of(kvm);
-	struct legacy_rmap_slot *s = rmap_find_slot(r, gfn);
+	struct legacy_rmap_slot *s = rmap_find_slot(r, gfn, create);
 	const struct host_memslot *ms;
 
 	if (s)
@@ -172,7 +180,7 @@ int legacy_rmap_add(struct kvm *kvm, gfn_t gfn, _Atomic uint64_t *sptep)
 		}
 		d->sptes[d->nr++] = sptep;
 	}
-	rmap_find_slot(r, gfn)->nr_entries++;
+	rmap_find_slot(r, gfn, true)->nr_entries++;
 	return 0;
 }
 
@@ -234,7 +242,8 @@ static unsigned rmap_head_walk(struct kvm *kvm, gfn_t gfn, uintptr_t *head,
 		}
 		d = next;
 	}
-	rmap_normalize(r, head);
+	if (dropped)
+		rmap_normalize(r, head);
 	return dropped;
 }
 
@@ -268,7 +277,7 @@ int legacy_rmap_remove(struct kvm *kvm, gfn_t gfn, _Atomic uint64_t *sptep)
 		return -ENOENT;
 	if (!rmap_head_walk(kvm, gfn, head, rmap_match_one, &m))
 		return -ENOENT;
-	rmap_find_slot(r, gfn)->nr_entries--;
+	rmap_find_slot(r, gfn, true)->nr_entries--;
 	return 0;
 }
 
@@ -307,9 +316,15 @@ void legacy_rmap_walk_range(struct kvm *kvm, gfn_t start, gfn_t end, legacy_rmap
 			continue;
 		lo = s->base_gfn > start ? s->base_gfn : start;
 		hi = s->base_gfn + s->npages < end ? s->base_gfn + s->npages : end;
-		for (gfn_t gfn = lo; gfn < hi && s->nr_entries; gfn++)
-			s->nr_entries -= rmap_head_walk(kvm, gfn, &s->heads[gfn - s->base_gfn],
-							fn, arg);
+		for (gfn_t gfn = lo; gfn < hi && s->nr_entries; gfn++) {
+			unsigned dropped = rmap_head_walk(kvm, gfn, &s->heads[gfn - s->base_gfn],
+							  fn, arg);
+
+			/* Nothing is written unless fn drops something: the
+			 * audit walks with mmu_lock held for read. */
+			if (dropped)
+				s->nr_entries -= dropped;
+		}
 	}
 }
 
