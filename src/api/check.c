@@ -16,9 +16,14 @@
  *      SPTE's frame; a PRIVATE_ZAPPED leaf (legacy MMU, §5.6) <-> BLOCKED or
  *      PENDING_BLOCKED with its frame; any other KVM entry <-> FREE (or a
  *      walk that ends above it at FREE).
- *  I2  The E4 per-GFN table at 4K (§6.5, §11.2 item 8), TDP MMU only: no
+ *  I2  The E4 per-GFN table at 4K (§6.5, §11.2 item 8), TDP MMU: no
  *      (P|S, .), no (., P without S), and where both trees have a 4K table
- *      for the GFN, SPTE_SHARED_MASK is the same in both.
+ *      for the GFN, SPTE_SHARED_MASK is the same in both. Legacy MMU: seed
+ *      000's table instead (check_pair_legacy()): S only in the private
+ *      EPT, a shared leaf only where the private entry is NP|S, no present
+ *      or PRIVATE_ZAPPED private entry with S; plus the legacy MMU's own
+ *      audit (kvm_legacy_mmu_audit(): rmap <-> SPTEs both ways, the
+ *      (gfn, role) hash and page lists).
  *  I3  No page present on both aliases (§11.2 item 9), at any level.
  *  I4  Every frame has one owner: a present private leaf's frame is PT_REG
  *      owned by this TD, a private table's S-EPT page is PT_EPT owned by it,
@@ -58,8 +63,7 @@
  * large PT_REG page are PT_NDA (§15 item 1: no observer reads the PAMT at a
  * chosen size); frames the TD owns that no S-EPT entry or control page
  * names are not looked for one by one (that needs a scan of the whole PAMT)
- * but show as a CHLDCNT mismatch. The legacy MMU's own structures are not
- * walked (the checker reads the TDP roots); the E4 table is TDP-only.
+ * but show as a CHLDCNT mismatch.
  *
  * Cost: linear in what is mapped. Both trees are walked once (each table
  * costs its 512 entries), the S-EPT once, the TLBs once; everything is
@@ -83,6 +87,7 @@
 #include "cpu/cpu.h"
 #include "host/host_mem.h"
 #include "kvm/kvm.h"
+#include "kvm/mmu_legacy.h"
 #include "kvm/mmu_page.h"
 #include "kvm/spte.h"
 #include "kvm/tdp_iter.h"
@@ -225,7 +230,7 @@ struct checker {
 	tdxmmu_td *td;
 	struct kvm *kvm;
 	hpa_t tdr;
-	bool tdp; /* the E4 table applies (TDP MMU) */
+	bool tdp; /* the E4 table applies (TDP MMU); else seed 000's (legacy) */
 
 	char *report;
 	size_t size, len;
@@ -707,7 +712,8 @@ static void check_private_frames(struct checker *ck)
 	for (size_t i = 0; i < ck->priv.nr && !ck->err; i++) {
 		const struct kvm_rec *r = &ck->priv.v[i];
 
-		if (!is_shadow_present_pte(r->spte))
+		/* A PRIVATE_ZAPPED leaf (legacy) still holds its frame. */
+		if (!is_shadow_present_pte(r->spte) && !is_private_zapped_spte(r->spte))
 			continue;
 		if (r->child) {
 			if (r->child->private_spt)
@@ -817,13 +823,47 @@ static void check_pair(struct checker *ck, gfn_t gfn, const struct kvm_rec *p,
 			  (ull)gfn, spte_name(ps), spte_name(ss));
 }
 
+/*
+ * I2 for the legacy MMU: seed 000's table for one gfn. Allowed: (NP, NP),
+ * (P, NP), (NP|S, NP), (NP|S, P), and (ZAP, NP) for PRIVATE_ZAPPED. The
+ * shared EPT never carries S (that is audited, with the rmap, by
+ * kvm_legacy_mmu_audit()).
+ */
+static void check_pair_legacy(struct checker *ck, gfn_t gfn, const struct kvm_rec *p,
+			      const struct kvm_rec *s)
+{
+	uint64_t ps = p ? p->spte : SHADOW_NONPRESENT_VALUE;
+	uint64_t ss = s ? s->spte : SHADOW_NONPRESENT_VALUE;
+	bool p_mapped = is_shadow_present_pte(ps) || is_private_zapped_spte(ps);
+	bool s_present = is_shadow_present_pte(ss);
+
+	if (is_removed_spte(ps) || is_removed_spte(ss))
+		return; /* reported (I6) */
+	if (is_shadow_present_pte(ps) && s_present)
+		return; /* reported as present on both aliases (I3) */
+	if ((p_mapped && is_shared_spte(ps)) || (s_present && !is_shared_spte(ps)))
+		violation(ck, "gfn %#llx: (%s, %s) is not a state of the legacy-MMU table (seed 000)",
+			  (ull)gfn, spte_name(ps), spte_name(ss));
+}
+
+static void legacy_audit_line(void *arg, const char *line)
+{
+	struct checker *ck = arg;
+
+	ck->nr++;
+	report_line(ck, "%s", line);
+}
+
 static void check_table(struct checker *ck)
 {
+	void (*pair)(struct checker *, gfn_t, const struct kvm_rec *,
+		     const struct kvm_rec *) = ck->tdp ? check_pair : check_pair_legacy;
+
 	for (size_t i = 0; i < ck->priv.nr; i++) {
 		const struct kvm_rec *r = &ck->priv.v[i];
 
 		if (r->level == PG_LEVEL_4K)
-			check_pair(ck, r->gfn, r, rec_find(&ck->shr, &ck->shr_map,
+			pair(ck, r->gfn, r, rec_find(&ck->shr, &ck->shr_map,
 							   r->gfn, PG_LEVEL_4K));
 	}
 	for (size_t i = 0; i < ck->shr.nr; i++) {
@@ -831,7 +871,7 @@ static void check_table(struct checker *ck)
 
 		if (r->level == PG_LEVEL_4K &&
 		    !rec_find(&ck->priv, &ck->priv_map, r->gfn, PG_LEVEL_4K))
-			check_pair(ck, r->gfn, NULL, r);
+			pair(ck, r->gfn, NULL, r);
 	}
 }
 
@@ -1056,8 +1096,13 @@ TDXMMU_API int tdxmmu_check(tdxmmu_td *td, char *report, size_t report_size)
 	kvm_mmu_read_lock(kvm);
 
 	check_roots(&ck);
-	kvm_tdp_mmu_walk(kvm, true, walk_one, &ck);
-	kvm_tdp_mmu_walk(kvm, false, walk_one, &ck);
+	if (ck.tdp) {
+		kvm_tdp_mmu_walk(kvm, true, walk_one, &ck);
+		kvm_tdp_mmu_walk(kvm, false, walk_one, &ck);
+	} else {
+		kvm_legacy_mmu_walk(kvm, true, walk_one, &ck);
+		kvm_legacy_mmu_walk(kvm, false, walk_one, &ck);
+	}
 
 	if (!ck.err && kvm->hkid_assigned) {
 		tdx_debug_sept_foreach(td->tdx, ck.tdr, sept_one, &ck);
@@ -1075,8 +1120,9 @@ TDXMMU_API int tdxmmu_check(tdxmmu_td *td, char *report, size_t report_size)
 	if (!ck.err) {
 		check_shared_leaves(&ck);
 		check_both_aliases(&ck);
-		if (ck.tdp)
-			check_table(&ck);
+		check_table(&ck);
+		if (!ck.tdp)
+			kvm_legacy_mmu_audit(kvm, legacy_audit_line, &ck);
 		check_tlbs(&ck);
 	}
 

@@ -12,6 +12,7 @@
 #include "api/api_internal.h"
 #include "host/host_mem.h"
 #include "kvm/kvm.h"
+#include "kvm/mmu_legacy.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_ops.h"
 #include "kvm/spte.h"
@@ -74,9 +75,7 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		return api_fail(TDXMMU_EINVAL, "gpaw must be 48 or 52, not %u", cfg->gpaw);
 	if (cfg->nr_vcpus < 1 || cfg->nr_vcpus > TDXMMU_MAX_VCPUS)
 		return api_fail(TDXMMU_EINVAL, "vcpus must be 1..%d", TDXMMU_MAX_VCPUS);
-	if (cfg->mmu == TDXMMU_MMU_LEGACY)
-		return api_fail(TDXMMU_ENOTIMPL, "the legacy MMU (mmu=legacy) is not implemented yet");
-	if (cfg->mmu != TDXMMU_MMU_TDP)
+	if (cfg->mmu != TDXMMU_MMU_TDP && cfg->mmu != TDXMMU_MMU_LEGACY)
 		return api_fail(TDXMMU_EINVAL, "unknown MMU kind %d", (int)cfg->mmu);
 	bytes = cfg->host_memory ? cfg->host_memory : DEFAULT_HOST_MEMORY;
 	if (bytes < (4ULL << 20) || bytes > (1ULL << HOST_MAX_PA_BITS) - HOST_MEM_BASE_HPA)
@@ -99,7 +98,7 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 	kc = (struct kvm_config){
 		.gpaw = cfg->gpaw,
 		.nr_vcpus = cfg->nr_vcpus,
-		.mmu = KVM_MMU_TDP,
+		.mmu = cfg->mmu == TDXMMU_MMU_LEGACY ? KVM_MMU_LEGACY : KVM_MMU_TDP,
 		.trace = cfg->trace,
 	};
 	ret = kvm_create_vm(td->hm, td->slots, td->tdx, &kc, &td->kvm);
@@ -759,8 +758,12 @@ TDXMMU_API int tdxmmu_spte_state(tdxmmu_td *td, uint64_t gpa,
 	if (!gpa_in_width(td, gpa))
 		return api_fail(TDXMMU_ERANGE, "%#llx is outside the TD's GPA width",
 				(unsigned long long)gpa);
-	kvm_tdp_mmu_read_4k(td->kvm, (gpa & ~tdxmmu_td_shared_bit(td)) >> PAGE_SHIFT,
-			    &priv, &shr);
+	if (kvm_is_legacy_mmu(td->kvm))
+		kvm_legacy_mmu_read_4k(td->kvm, (gpa & ~tdxmmu_td_shared_bit(td)) >> PAGE_SHIFT,
+				       &priv, &shr);
+	else
+		kvm_tdp_mmu_read_4k(td->kvm, (gpa & ~tdxmmu_td_shared_bit(td)) >> PAGE_SHIFT,
+				    &priv, &shr);
 	*private_ept = spte_state_of(priv);
 	*shared_ept = spte_state_of(shr);
 	return TDXMMU_OK;

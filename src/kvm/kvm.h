@@ -155,6 +155,9 @@ struct kvm {
 	 * leaves it) means TDX_MAP_GPA_MAX_LEN; rounded down to 4K, at least
 	 * 4K. Set before vCPUs run. */
 	uint64_t mapgpa_chunk;
+	/* The legacy MMU's structures (mmu=legacy: the shadow-page hash and
+	 * lists, the rmap; legacy_internal.h), NULL for the TDP MMU. */
+	void *legacy_mmu;
 	/* TEST ONLY: kvm_mmu_free_page_rcu() frees at once, without waiting
 	 * for a grace period, so that a test can show a lockless walker then
 	 * reads a freed table (mmu_page.c). */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kvm/kvm.h"
+#include "kvm/mmu_legacy.h"
 #include "kvm/mmu_page.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_ops.h"
@@ -146,6 +147,8 @@ int kvm_create_vm(struct host_mem *hm, struct host_memslots *slots,
 	ret = tdx_td_init(kvm, cfg);
 	if (!ret)
 		ret = kvm_mmu_init(kvm);
+	if (!ret && kvm_is_legacy_mmu(kvm))
+		ret = kvm_legacy_mmu_init(kvm);
 	if (ret) {
 		/* A TD half built by SEAMCALLs cannot be taken apart safely
 		 * from here: its pages stay with the module (leaked on purpose,
@@ -180,6 +183,10 @@ int kvm_tdx_init_mem_page(struct kvm *kvm, gpa_t gpa, pfn_t source)
 		if (kvm_mmu_topup_sept_cache(kvm, &vcpu0->sept_cache)) {
 			ret = -ENOMEM;
 			break;
+		}
+		if (kvm_is_legacy_mmu(kvm)) {
+			ret = kvm_legacy_mmu_map_init_page(kvm, &vcpu0->sept_cache, gpa);
+			continue;
 		}
 		kvm_mmu_read_lock(kvm);
 		ret = kvm_tdp_mmu_map(kvm, &vcpu0->sept_cache, gpa);
@@ -241,13 +248,17 @@ int kvm_tdx_teardown_memory(struct kvm *kvm)
 	int ret = 0;
 
 	kvm_mmu_write_lock(kvm);
-	if (kvm_tdp_mmu_zap_all_private_leaves(kvm) < 0)
+	if ((kvm_is_legacy_mmu(kvm) ? kvm_legacy_mmu_zap_all_private(kvm)
+				    : kvm_tdp_mmu_zap_all_private_leaves(kvm)) < 0)
 		ret = -EIO;
 	kvm_mmu_write_unlock(kvm);
 	if (tdx_release_hkid(kvm))
 		return -EIO;
 	kvm_mmu_write_lock(kvm);
-	kvm_tdp_mmu_free_all(kvm);
+	if (kvm_is_legacy_mmu(kvm))
+		kvm_legacy_mmu_free_all(kvm);
+	else
+		kvm_tdp_mmu_free_all(kvm);
 	kvm_mmu_write_unlock(kvm);
 	/* Both trees went through call_rcu: wait for them, so that "freed"
 	 * means back in the arena when this returns. */
@@ -281,6 +292,7 @@ int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked)
 	kvm_mmu_pages_quiesce(kvm);
 	if (pages_leaked)
 		*pages_leaked = kvm_mmu_pages_live(kvm);
+	kvm_legacy_mmu_uninit(kvm);
 	kvm_mmu_uninit(kvm);
 	pthread_rwlock_destroy(&kvm->mmu_lock);
 	pthread_mutex_destroy(&kvm->slots_lock);

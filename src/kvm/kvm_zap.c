@@ -32,6 +32,7 @@
 
 #include "host/host_rcu.h"
 #include "kvm/kvm.h"
+#include "kvm/mmu_legacy.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_hooks.h"
 
@@ -64,6 +65,8 @@ int kvm_mmu_notifier_invalidate(struct kvm *kvm, gfn_t start, gfn_t end)
 {
 	int nr = 0, ret;
 
+	if (kvm_is_legacy_mmu(kvm))
+		return kvm_legacy_mmu_notifier_invalidate(kvm, start, end);
 	if (start >= end)
 		return 0;
 	/*
@@ -88,6 +91,8 @@ int kvm_delete_memslot(struct kvm *kvm, unsigned id)
 	gfn_t start, end;
 	int nr = 0, tables = 0, ret;
 
+	if (kvm_is_legacy_mmu(kvm))
+		return kvm_legacy_delete_memslot(kvm, id);
 	pthread_mutex_lock(&kvm->slots_lock);
 	slot = host_memslot_by_id(kvm->slots, id);
 	if (!slot) {
@@ -139,6 +144,8 @@ int kvm_zap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end, bool private_alia
 {
 	int nr = 0, ret;
 
+	if (kvm_is_legacy_mmu(kvm))
+		return kvm_legacy_zap_gfn_range(kvm, start, end, private_alias, shared_alias);
 	if (start >= end || (!private_alias && !shared_alias))
 		return 0;
 	/* The TDP MMU zaps by gfn whatever the memslots: no slots_lock. */

@@ -54,6 +54,7 @@
 #include <sched.h>
 
 #include "kvm/kvm.h"
+#include "kvm/mmu_legacy.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_hooks.h"
 
@@ -121,6 +122,9 @@ static int kvm_mmu_map_gpa(struct kvm_vcpu *vcpu, const struct kvm_gfn_range *ra
 	struct kvm_map_gpa_result res;
 	int ret, r;
 
+	/* mmu.c's kvm_mmu_map_gpa is where the two MMUs part (seed 000). */
+	if (kvm_is_legacy_mmu(kvm))
+		return kvm_legacy_mmu_map_gpa(vcpu, ranges, nr, to_shared);
 	for (unsigned pass = 0;; pass++) {
 		/* Topped up with mmu_lock dropped: nothing is allocated while
 		 * it is held (pre-population takes from the cache). */

@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "kvm/kvm.h"
+#include "kvm/mmu_legacy.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_hooks.h"
 
@@ -74,6 +75,8 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 	char buf[16];
 	int ret;
 
+	if (kvm_is_legacy_mmu(kvm))
+		return kvm_legacy_handle_ept_violation(vcpu, gpa);
 	/* The exit's GPA has bits 11:0 cleared (tdx-module-sept.md §10.1). */
 	gpa &= PAGE_MASK;
 	kvm_stat_inc(is_private ? &kvm->stats.fault_private : &kvm->stats.fault_shared);

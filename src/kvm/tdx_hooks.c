@@ -224,6 +224,25 @@ int tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 	return 0;
 }
 
+int tdx_sept_unzap_private_spte(struct kvm *kvm, gfn_t gfn, int level)
+{
+	gpa_t gpa = (gpa_t)gfn << PAGE_SHIFT;
+	uint64_t s;
+	int ret;
+
+	ret = kvm_flush_remote_tlbs(kvm);
+	if (ret)
+		return ret;
+	s = kvm_tdh_mem_range_unblock(kvm, gpa, pg_level_to_tdx_level((unsigned)level), NULL);
+	if (!tdx_status_is_error(s))
+		return 0;
+	if (tdx_status_is_busy(s))
+		return -EBUSY;
+	kvm_vm_bugged(kvm, "TDH.MEM.RANGE.UNBLOCK gpa %llx level %d: %#llx",
+		      (unsigned long long)gpa, level, (unsigned long long)s);
+	return -EIO;
+}
+
 int tdx_sept_free_private_spt(struct kvm *kvm, gfn_t gfn, int level,
 			      hpa_t private_spt)
 {

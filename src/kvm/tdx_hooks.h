@@ -60,6 +60,18 @@ int tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 				 pfn_t pfn);
 
 /*
+ * unzap_private_spte: a PRIVATE_ZAPPED private leaf (blocked in the S-EPT,
+ * frame kept; legacy MMU) becomes present again with the same frame. X1
+ * order (reference §4.2 item 6, §5.6): kvm_flush_remote_tlbs() first (TRACK
+ * + kick, so the block is tracked whatever happened since), then
+ * TDH.MEM.RANGE.UNBLOCK. The page's content and accept state survive. 0;
+ * -EBUSY when UNBLOCK answered BUSY (the entry stays blocked: the fault
+ * answers RET_PF_RETRY and runs both again); -EIO (KVM_BUG). mmu_lock held
+ * for write (the legacy MMU's faults).
+ */
+int tdx_sept_unzap_private_spte(struct kvm *kvm, gfn_t gfn, int level);
+
+/*
  * free_private_spt: the Secure-EPT twin of a private table whose 512
  * entries were all removed goes back to the host: TDH.PHYMEM.PAGE.RECLAIM,
  * clear, free. Only with the HKID released (v7 and upstream): with the HKID

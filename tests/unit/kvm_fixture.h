@@ -45,16 +45,17 @@ struct kvm_fx {
 };
 
 /*
- * A VM of `nr_vcpus` vCPUs and the given GPAW on a module seeded with `seed`.
+ * A VM of `nr_vcpus` vCPUs, the given GPAW and MMU kind on a module seeded
+ * with `seed`.
  * Memslot i is the (base, size) byte pair slots[2i], slots[2i + 1]; the list
  * ends with size 0. With `trace`, KVM traces into fx->trace (fflush
  * fx->trace_f before reading it). Not finalized.
  */
-static inline void kvm_fx_create(struct kvm_fx *fx, uint64_t seed, unsigned gpaw,
-				 unsigned nr_vcpus, const uint64_t *slots, bool trace)
+static inline void kvm_fx_create_mmu(struct kvm_fx *fx, uint64_t seed, unsigned gpaw,
+				     unsigned nr_vcpus, const uint64_t *slots, bool trace,
+				     enum kvm_mmu_kind mmu)
 {
-	struct kvm_config cfg = { .gpaw = gpaw, .nr_vcpus = nr_vcpus,
-				  .mmu = KVM_MMU_TDP };
+	struct kvm_config cfg = { .gpaw = gpaw, .nr_vcpus = nr_vcpus, .mmu = mmu };
 
 	memset(fx, 0, sizeof(*fx));
 	fx->hm = host_mem_create(KVM_FX_POOL_BYTES);
@@ -74,6 +75,13 @@ static inline void kvm_fx_create(struct kvm_fx *fx, uint64_t seed, unsigned gpaw
 	}
 	assert_int_equal(kvm_create_vm(fx->hm, fx->slots, fx->m, &cfg, &fx->kvm), 0);
 	assert_non_null(fx->kvm);
+}
+
+/* The TDP MMU's VM (see kvm_fx_create_mmu() for the legacy MMU's). */
+static inline void kvm_fx_create(struct kvm_fx *fx, uint64_t seed, unsigned gpaw,
+				 unsigned nr_vcpus, const uint64_t *slots, bool trace)
+{
+	kvm_fx_create_mmu(fx, seed, gpaw, nr_vcpus, slots, trace, KVM_MMU_TDP);
 }
 
 static inline void kvm_fx_flush_shared_tlbs(struct kvm *kvm)
