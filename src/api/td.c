@@ -417,6 +417,10 @@ TDXMMU_API int tdxmmu_counter(tdxmmu_td *td, const char *name, uint64_t *val)
 		*val = tdx_module_modeled_ns(td->tdx);
 		return TDXMMU_OK;
 	}
+	if (!strcmp(name, "exit.td")) {
+		*val = tdx_module_exits(td->tdx);
+		return TDXMMU_OK;
+	}
 #define KVM_STAT_MATCH(f, n)                                   \
 	if (!strcmp(name, n)) {                                \
 		*val = atomic_load(&td->kvm->stats.f);         \
@@ -442,6 +446,7 @@ TDXMMU_API void tdxmmu_counters_foreach(tdxmmu_td *td,
 	}
 	fn("tdcall.TDG.MEM.PAGE.ACCEPT", tdx_module_accepts(td->tdx), arg);
 	fn("cost.modeled_ns", tdx_module_modeled_ns(td->tdx), arg);
+	fn("exit.td", tdx_module_exits(td->tdx), arg);
 #define KVM_STAT_EMIT(f, n) fn(n, atomic_load(&td->kvm->stats.f), arg);
 	KVM_STATS_LIST(KVM_STAT_EMIT)
 #undef KVM_STAT_EMIT
@@ -622,6 +627,24 @@ TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 	if (!gpa_in_width(td, gpa))
 		return api_fail(TDXMMU_ERANGE, "read: %#llx is outside the GPA width", (unsigned long long)gpa);
 	return guest_result(td, cpu_guest_read(td->cpu, vcpu, gpa, val, outcome), "read");
+}
+
+TDXMMU_API int tdxmmu_vcpu_touch(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				 uint64_t size, bool write,
+				 enum tdxmmu_outcome *outcome)
+{
+	int ret = vcpu_ok(td, vcpu);
+
+	if (ret)
+		return ret;
+	if ((gpa | size) & (PAGE_SIZE - 1) || size == 0)
+		return api_fail(TDXMMU_EINVAL, "touch: [%#llx, +%#llx) is not a 4K-aligned, non-empty range",
+				(unsigned long long)gpa, (unsigned long long)size);
+	if (gpa + size < gpa || !gpa_in_width(td, gpa + size - 1))
+		return api_fail(TDXMMU_ERANGE, "touch: [%#llx, +%#llx) is outside the GPA width",
+				(unsigned long long)gpa, (unsigned long long)size);
+	return guest_result(td, cpu_guest_touch(td->cpu, vcpu, gpa, size, write, outcome),
+			    "touch");
 }
 
 TDXMMU_API int tdxmmu_vcpu_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
