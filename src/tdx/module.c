@@ -50,8 +50,9 @@ static const uint64_t default_cost_ns[TDX_NR_LEAVES] = {
 #define DEFAULT_TDCALL_ACCEPT_NS 2000 /* TDCALL round trip + 4K zeroing */
 /* A TD exit: the VM exit and the module's exit path (state save, the
  * epoch refcount drop). Calibration, docs/cost-model.md: with it a private
- * 4K fault models to 8 us. An ASSUMPTION. */
-#define DEFAULT_TD_EXIT_NS 1500
+ * 4K fault models to 7.5 us of SEAMCALL/TDCALL/exit time, ~8 us with the
+ * model's own (KVM software) time. An ASSUMPTION. */
+#define DEFAULT_TD_EXIT_NS 1000
 
 static seamcall_fn *const handlers[TDX_NR_LEAVES] = {
 	[TDH_VP_ENTER] = tdh_vp_enter,
