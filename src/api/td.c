@@ -78,8 +78,6 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		return api_fail(TDXMMU_ENOTIMPL, "the legacy MMU (mmu=legacy) is not implemented yet");
 	if (cfg->mmu != TDXMMU_MMU_TDP)
 		return api_fail(TDXMMU_EINVAL, "unknown MMU kind %d", (int)cfg->mmu);
-	if (cfg->no_mirror)
-		return api_fail(TDXMMU_ENOTIMPL, "the no-mirror fault path (no_mirror) is not implemented yet");
 	bytes = cfg->host_memory ? cfg->host_memory : DEFAULT_HOST_MEMORY;
 	if (bytes < (4ULL << 20) || bytes > (1ULL << HOST_MAX_PA_BITS) - HOST_MEM_BASE_HPA)
 		return api_fail(TDXMMU_ERANGE, "host memory must be 4M..%lluT",
@@ -102,6 +100,7 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		.gpaw = cfg->gpaw,
 		.nr_vcpus = cfg->nr_vcpus,
 		.mmu = KVM_MMU_TDP,
+		.no_mirror = cfg->no_mirror,
 		.trace = cfg->trace,
 	};
 	ret = kvm_create_vm(td->hm, td->slots, td->tdx, &kc, &td->kvm);

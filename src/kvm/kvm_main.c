@@ -14,6 +14,7 @@
 #include "kvm/kvm.h"
 #include "kvm/mmu_page.h"
 #include "kvm/tdp_mmu.h"
+#include "kvm/tdp_mmu_nomirror.h"
 #include "kvm/tdx_ops.h"
 
 /* TD_PARAMS.eptp_controls: memory type WB (6) and page-walk length - 1. */
@@ -146,6 +147,10 @@ int kvm_create_vm(struct host_mem *hm, struct host_memslots *slots,
 	ret = tdx_td_init(kvm, cfg);
 	if (!ret)
 		ret = kvm_mmu_init(kvm);
+	if (!ret && cfg->no_mirror) {
+		kvm->no_mirror = true;
+		ret = kvm_nomirror_init(kvm);
+	}
 	if (ret) {
 		/* A TD half built by SEAMCALLs cannot be taken apart safely
 		 * from here: its pages stay with the module (leaked on purpose,
@@ -243,11 +248,16 @@ int kvm_tdx_teardown_memory(struct kvm *kvm)
 	kvm_mmu_write_lock(kvm);
 	if (kvm_tdp_mmu_zap_all_private_leaves(kvm) < 0)
 		ret = -EIO;
+	/* The no-mirror path's leaves, which no tree of KVM's records. */
+	if (kvm->no_mirror && kvm_nomirror_zap(kvm, 0, ~0ULL))
+		ret = -EIO;
 	kvm_mmu_write_unlock(kvm);
 	if (tdx_release_hkid(kvm))
 		return -EIO;
 	kvm_mmu_write_lock(kvm);
 	kvm_tdp_mmu_free_all(kvm);
+	if (kvm->no_mirror && kvm_nomirror_free_spts(kvm))
+		ret = -EIO;
 	kvm_mmu_write_unlock(kvm);
 	return ret;
 }
@@ -277,6 +287,7 @@ int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked)
 	if (pages_leaked)
 		*pages_leaked = kvm_mmu_pages_live(kvm);
 	kvm_mmu_uninit(kvm);
+	kvm_nomirror_destroy(kvm);
 	pthread_rwlock_destroy(&kvm->mmu_lock);
 	pthread_mutex_destroy(&kvm->slots_lock);
 	free(kvm);

@@ -287,6 +287,9 @@ known:
 				   o->vcpus > 1 ? "each vCPU gets an equal share" : "2M");
 	if (o->size > 4096 * BENCH_GiB)
 		return usage_error(err, "%s: --size is at most 4T", "");
+	if (o->no_mirror && strcmp(o->workload, "fault"))
+		return usage_error(err, "--no-mirror is implemented for the fault workload only (%s)",
+				   "no MapGPA or build-time pages without a mirror");
 	if (o->no_mirror && o->alias != TDXMMU_ALIAS_PRIVATE)
 		return usage_error(err, "%s--no-mirror changes the private fault path only: use it with --alias=private", "");
 	return 0;
