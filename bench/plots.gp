@@ -17,6 +17,7 @@ set ylabel "ns per op (fault or 4K page)"
 set logscale y
 plot dir.'/ns_per_op.dat' using 2:xtic(1) title "mmu=tdp", '' using 3 title "mmu=legacy"
 unset logscale y
+set yrange [0:*]
 
 set output dir.'/scaling.'.term
 set title "Leaf faults per second with 1 and 2 vCPU threads (disjoint ranges)"
