@@ -154,11 +154,11 @@ struct kvm {
 	 * leaves it) means TDX_MAP_GPA_MAX_LEN; rounded down to 4K, at least
 	 * 4K. Set before vCPUs run. */
 	uint64_t mapgpa_chunk;
+	bool debug_no_freeze; /* TEST ONLY: tdp_mmu_set_spte_atomic installs private entries without freezing them, reopening the race of kvm-tdx-mmu.md §5.2 */
 	/* Benchmarks only: private faults keep no mirror and walk the S-EPT
 	 * with TDH.MEM.SEPT.RD (tdp_mmu_nomirror.h); set at creation. */
 	bool no_mirror;
 	void *nomirror;
-	bool debug_no_freeze; /* TEST ONLY: tdp_mmu_set_spte_atomic installs private entries without freezing them, reopening the race of kvm-tdx-mmu.md §5.2 */
 };
 
 static inline bool kvm_is_private_gpa(const struct kvm *kvm, gpa_t gpa)
