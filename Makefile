@@ -4,6 +4,8 @@
 #               memcheck over the unit tests and the demo; ThreadSanitizer
 #               over the unit tests, scenarios (parallel blocks run vCPU
 #               threads) and examples; AddressSanitizer + UBSan over all
+#   make bench  the standard benchmark set: bench/results/*.json and plots
+#               (installs gnuplot-nox, only for this target)
 BUILD     ?= build
 ASAN_BUILD?= build-asan
 TSAN_BUILD?= build-tsan
@@ -11,9 +13,13 @@ WERROR    ?= OFF
 JOBS      ?= $(shell nproc)
 CMAKE_GEN  = -G Ninja -DTDXMMU_WERROR=$(WERROR)
 
-.PHONY: all deps configure configure-asan configure-tsan test-tsan test-valgrind build demo test test-plain test-asan install clean
+.PHONY: bench all deps configure configure-asan configure-tsan test-tsan test-valgrind build demo test test-plain test-asan install clean
 
 all: build
+
+bench: build
+	@scripts/install-deps.sh --bench
+	BUILD=$(BUILD) scripts/bench.sh
 
 deps:
 	@scripts/install-deps.sh

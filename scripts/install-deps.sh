@@ -11,6 +11,10 @@ PKGS=(
 	nettle-dev      # SHA-384 for the TD measurement (MRTD)
 	valgrind
 )
+# `make bench` only: the plots.
+if [ "${1:-}" = "--bench" ]; then
+	PKGS+=(gnuplot-nox)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

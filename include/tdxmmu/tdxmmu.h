@@ -71,6 +71,11 @@ struct tdxmmu_td_config {
 	uint64_t host_memory;            /* bytes of host frames (virtual);
 					    0 = default, see docs */
 	FILE *trace;                     /* NULL or a stream for --trace lines */
+	bool no_mirror;                  /* private faults keep no mirror EPT and
+					    read the S-EPT with TDH.MEM.SEPT.RD
+					    instead (seed 004's rejected
+					    alternative; benchmarks only, see
+					    docs/performance.md) */
 };
 
 #define TDXMMU_MAX_VCPUS 64
@@ -135,6 +140,14 @@ TDXMMU_API int tdxmmu_vcpu_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 /* TDG.MEM.PAGE.ACCEPT; level 0 = 4K, 1 = 2M. *status is the TDX status. */
 TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  unsigned level, uint64_t *status);
+/* One guest action touching the first 8-byte word of every 4K page of
+ * [gpa, gpa + size) (a read, or a write of the page's GPA): the vCPU enters
+ * once and exits only where a page faults, as a guest loop over its memory
+ * does. gpa and size 4K-aligned (TDXMMU_EINVAL), inside the GPA width and one
+ * alias (TDXMMU_ERANGE). Stops at the first outcome other than OK. */
+TDXMMU_API int tdxmmu_vcpu_touch(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				 uint64_t size, bool write,
+				 enum tdxmmu_outcome *outcome);
 TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  uint64_t size, enum tdxmmu_outcome *outcome);
 
@@ -253,6 +266,32 @@ TDXMMU_API bool tdxmmu_spte_state_parse(const char *s,
 TDXMMU_API int tdxmmu_spte_state(tdxmmu_td *td, uint64_t gpa,
 				 enum tdxmmu_spte_state *private_ept,
 				 enum tdxmmu_spte_state *shared_ept);
+
+/* The cost model by name: a SEAMCALL mnemonic ("TDH.MEM.PAGE.AUG"), the
+ * guest's "TDG.MEM.PAGE.ACCEPT" (TDCALL round trip) or "TD.EXIT" (one TD exit,
+ * any reason). Modeled time is accounted, never spent. TDXMMU_ENOENT for an
+ * unknown name. docs/cost-model.md gives the defaults and their sources. */
+TDXMMU_API int tdxmmu_cost_set_named(tdxmmu_td *td, const char *name,
+				     uint64_t ns);
+TDXMMU_API int tdxmmu_cost_get_named(tdxmmu_td *td, const char *name,
+				     uint64_t *ns);
+/* Calls fn for every named cost, in a stable order. */
+TDXMMU_API void tdxmmu_costs_foreach(tdxmmu_td *td,
+				     void (*fn)(const char *name, uint64_t ns,
+						void *arg),
+				     void *arg);
+
+/* Memory the three page-table trees and the PAMT take now (benchmarks). */
+struct tdxmmu_mem_stats {
+	uint64_t shared_ept_pages;  /* KVM's shared EPT (4K pages, root too) */
+	uint64_t mirror_ept_pages;  /* KVM's private mirror EPT */
+	uint64_t sept_pages;        /* the module's Secure EPT (the root is a
+				       TDCS page: not counted) */
+	uint64_t pamt_bytes;        /* the PAMT's resident bytes */
+	uint64_t host_bytes;        /* resident frame backing + metadata */
+};
+/* 0, or TDXMMU_EINVAL for a NULL argument. */
+TDXMMU_API int tdxmmu_mem_stats(tdxmmu_td *td, struct tdxmmu_mem_stats *out);
 
 /* Event counters by name ("seamcall.TDH.MEM.PAGE.AUG", "fault.private").
  * TDXMMU_ENOENT for an unknown name. */

@@ -77,6 +77,10 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		return api_fail(TDXMMU_EINVAL, "vcpus must be 1..%d", TDXMMU_MAX_VCPUS);
 	if (cfg->mmu != TDXMMU_MMU_TDP && cfg->mmu != TDXMMU_MMU_LEGACY)
 		return api_fail(TDXMMU_EINVAL, "unknown MMU kind %d", (int)cfg->mmu);
+	/* The no-mirror variant replaces the TDP MMU's private fault path
+	 * (tdp_mmu_nomirror.c); the legacy MMU has no such variant. */
+	if (cfg->no_mirror && cfg->mmu == TDXMMU_MMU_LEGACY)
+		return api_fail(TDXMMU_EINVAL, "no_mirror applies to the TDP MMU only");
 	bytes = cfg->host_memory ? cfg->host_memory : DEFAULT_HOST_MEMORY;
 	if (bytes < (4ULL << 20) || bytes > (1ULL << HOST_MAX_PA_BITS) - HOST_MEM_BASE_HPA)
 		return api_fail(TDXMMU_ERANGE, "host memory must be 4M..%lluT",
@@ -99,6 +103,7 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		.gpaw = cfg->gpaw,
 		.nr_vcpus = cfg->nr_vcpus,
 		.mmu = cfg->mmu == TDXMMU_MMU_LEGACY ? KVM_MMU_LEGACY : KVM_MMU_TDP,
+		.no_mirror = cfg->no_mirror,
 		.trace = cfg->trace,
 	};
 	ret = kvm_create_vm(td->hm, td->slots, td->tdx, &kc, &td->kvm);
@@ -416,6 +421,10 @@ TDXMMU_API int tdxmmu_counter(tdxmmu_td *td, const char *name, uint64_t *val)
 		*val = tdx_module_modeled_ns(td->tdx);
 		return TDXMMU_OK;
 	}
+	if (!strcmp(name, "exit.td")) {
+		*val = tdx_module_exits(td->tdx);
+		return TDXMMU_OK;
+	}
 #define KVM_STAT_MATCH(f, n)                                   \
 	if (!strcmp(name, n)) {                                \
 		*val = atomic_load(&td->kvm->stats.f);         \
@@ -441,6 +450,7 @@ TDXMMU_API void tdxmmu_counters_foreach(tdxmmu_td *td,
 	}
 	fn("tdcall.TDG.MEM.PAGE.ACCEPT", tdx_module_accepts(td->tdx), arg);
 	fn("cost.modeled_ns", tdx_module_modeled_ns(td->tdx), arg);
+	fn("exit.td", tdx_module_exits(td->tdx), arg);
 #define KVM_STAT_EMIT(f, n) fn(n, atomic_load(&td->kvm->stats.f), arg);
 	KVM_STATS_LIST(KVM_STAT_EMIT)
 #undef KVM_STAT_EMIT
@@ -621,6 +631,24 @@ TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 	if (!gpa_in_width(td, gpa))
 		return api_fail(TDXMMU_ERANGE, "read: %#llx is outside the GPA width", (unsigned long long)gpa);
 	return guest_result(td, cpu_guest_read(td->cpu, vcpu, gpa, val, outcome), "read");
+}
+
+TDXMMU_API int tdxmmu_vcpu_touch(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				 uint64_t size, bool write,
+				 enum tdxmmu_outcome *outcome)
+{
+	int ret = vcpu_ok(td, vcpu);
+
+	if (ret)
+		return ret;
+	if ((gpa | size) & (PAGE_SIZE - 1) || size == 0)
+		return api_fail(TDXMMU_EINVAL, "touch: [%#llx, +%#llx) is not a 4K-aligned, non-empty range",
+				(unsigned long long)gpa, (unsigned long long)size);
+	if (gpa + size < gpa || !gpa_in_width(td, gpa + size - 1))
+		return api_fail(TDXMMU_ERANGE, "touch: [%#llx, +%#llx) is outside the GPA width",
+				(unsigned long long)gpa, (unsigned long long)size);
+	return guest_result(td, cpu_guest_touch(td->cpu, vcpu, gpa, size, write, outcome),
+			    "touch");
 }
 
 TDXMMU_API int tdxmmu_vcpu_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,

@@ -60,6 +60,10 @@ int cpu_guest_verify(struct cpu *cpu, unsigned v, uint64_t gpa, uint64_t size,
 int cpu_guest_accept(struct cpu *cpu, unsigned v, uint64_t gpa, unsigned level,
 		     uint64_t *status);
 /* MapGPA: TDG.VP.VMCALL, re-issued from the returned GPA on RETRY. */
+/* One word per 4K page of [gpa, gpa + size) read or written, in one guest
+ * action (benchmarks). gpa and size 4K-aligned. */
+int cpu_guest_touch(struct cpu *cpu, unsigned v, uint64_t gpa, uint64_t size,
+		    bool write, enum tdxmmu_outcome *outcome);
 int cpu_guest_mapgpa(struct cpu *cpu, unsigned v, uint64_t gpa, uint64_t size,
 		     enum tdxmmu_outcome *outcome);
 

@@ -342,6 +342,37 @@ out:
 }
 
 /*
+ * A guest loop touching one word per page (benchmarks): one guest action, so
+ * the vCPU enters once and exits only where the pages make it (EPT
+ * violations), as a guest walking over its memory does. A read loads the
+ * first word of each page; a write stores the page's GPA there. Stops at the
+ * first outcome other than OK.
+ */
+int cpu_guest_touch(struct cpu *cpu, unsigned index, uint64_t gpa,
+		    uint64_t size, bool write, enum tdxmmu_outcome *outcome)
+{
+	struct cpu_vcpu *v;
+	int ret;
+
+	*outcome = TDXMMU_OUTCOME_OK;
+	if ((gpa | size) & ~PAGE_MASK)
+		return cpu_fail(-EINVAL, "touch: [%#llx, +%#llx) is not 4K-aligned",
+				(unsigned long long)gpa, (unsigned long long)size);
+	if ((ret = guest_check_range(cpu, "touch", gpa, size)) ||
+	    (ret = cpu_vcpu_get(cpu, index, &v)))
+		return ret;
+	for (uint64_t cur = gpa; cur < gpa + size; cur += PAGE_SIZE) {
+		uint64_t word = cur;
+
+		ret = guest_access(v, cur, &word, sizeof(word), write, outcome);
+		if (ret || *outcome != TDXMMU_OUTCOME_OK)
+			break;
+	}
+	cpu_vcpu_put(v);
+	return ret;
+}
+
+/*
  * TDG.MEM.PAGE.ACCEPT issued by the guest (§9). An EPT-violation TD exit
  * (the entry is FREE, BLOCKED, missing a table...) is KVM's to resolve; the
  * TDCALL is then re-executed, as the module resumes the guest without

@@ -167,6 +167,10 @@ struct kvm {
 	 * read-side section, so a test can free the table at that moment. */
 	void (*debug_lockless_walk_hook)(struct kvm *kvm, int level);
 	bool debug_no_freeze; /* TEST ONLY: tdp_mmu_set_spte_atomic installs private entries without freezing them, reopening the race of kvm-tdx-mmu.md §5.2 */
+	/* Benchmarks only: private faults keep no mirror and walk the S-EPT
+	 * with TDH.MEM.SEPT.RD (tdp_mmu_nomirror.h); set at creation. */
+	bool no_mirror;
+	void *nomirror;
 };
 
 static inline bool kvm_is_private_gpa(const struct kvm *kvm, gpa_t gpa)
@@ -187,6 +191,7 @@ struct kvm_config {
 	unsigned nr_vcpus;
 	enum kvm_mmu_kind mmu;
 	bool sept_ve_disable;
+	bool no_mirror; /* tdp_mmu_nomirror.h */
 	FILE *trace;
 };
 

@@ -15,6 +15,7 @@
 #include "kvm/mmu_legacy.h"
 #include "kvm/mmu_page.h"
 #include "kvm/tdp_mmu.h"
+#include "kvm/tdp_mmu_nomirror.h"
 #include "kvm/tdx_ops.h"
 
 /* TD_PARAMS.eptp_controls: memory type WB (6) and page-walk length - 1. */
@@ -149,6 +150,10 @@ int kvm_create_vm(struct host_mem *hm, struct host_memslots *slots,
 		ret = kvm_mmu_init(kvm);
 	if (!ret && kvm_is_legacy_mmu(kvm))
 		ret = kvm_legacy_mmu_init(kvm);
+	if (!ret && cfg->no_mirror) {
+		kvm->no_mirror = true;
+		ret = kvm_nomirror_init(kvm);
+	}
 	if (ret) {
 		/* A TD half built by SEAMCALLs cannot be taken apart safely
 		 * from here: its pages stay with the module (leaked on purpose,
@@ -251,6 +256,9 @@ int kvm_tdx_teardown_memory(struct kvm *kvm)
 	if ((kvm_is_legacy_mmu(kvm) ? kvm_legacy_mmu_zap_all_private(kvm)
 				    : kvm_tdp_mmu_zap_all_private_leaves(kvm)) < 0)
 		ret = -EIO;
+	/* The no-mirror path's leaves, which no tree of KVM's records. */
+	if (kvm->no_mirror && kvm_nomirror_zap(kvm, 0, ~0ULL))
+		ret = -EIO;
 	kvm_mmu_write_unlock(kvm);
 	if (tdx_release_hkid(kvm))
 		return -EIO;
@@ -259,6 +267,8 @@ int kvm_tdx_teardown_memory(struct kvm *kvm)
 		kvm_legacy_mmu_free_all(kvm);
 	else
 		kvm_tdp_mmu_free_all(kvm);
+	if (kvm->no_mirror && kvm_nomirror_free_spts(kvm))
+		ret = -EIO;
 	kvm_mmu_write_unlock(kvm);
 	/* Both trees went through call_rcu: wait for them, so that "freed"
 	 * means back in the arena when this returns. */
@@ -294,6 +304,7 @@ int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked)
 		*pages_leaked = kvm_mmu_pages_live(kvm);
 	kvm_legacy_mmu_uninit(kvm);
 	kvm_mmu_uninit(kvm);
+	kvm_nomirror_destroy(kvm);
 	pthread_rwlock_destroy(&kvm->mmu_lock);
 	pthread_mutex_destroy(&kvm->slots_lock);
 	free(kvm);

@@ -34,6 +34,7 @@
 #include "kvm/kvm.h"
 #include "kvm/mmu_legacy.h"
 #include "kvm/tdp_mmu.h"
+#include "kvm/tdp_mmu_nomirror.h"
 #include "kvm/tdx_hooks.h"
 
 /* Zaps the chosen aliases of [start, end) (gfns without the shared bit).
@@ -44,6 +45,12 @@ static int kvm_tdp_mmu_zap_aliases(struct kvm *kvm, gfn_t start, gfn_t end,
 	int ret = 0, r;
 
 	kvm_lockdep_assert_held_write(kvm);
+	if (private_alias && kvm->no_mirror) {
+		/* Benchmarks' no-mirror path: its leaves are in no tree. */
+		r = kvm_nomirror_zap(kvm, start, end);
+		if (r < 0)
+			ret = r;
+	}
 	if (private_alias) {
 		r = kvm_tdp_mmu_zap_leafs(kvm, true, start, end, true);
 		if (r < 0)

@@ -29,6 +29,7 @@
 #include "kvm/kvm.h"
 #include "kvm/mmu_legacy.h"
 #include "kvm/tdp_mmu.h"
+#include "kvm/tdp_mmu_nomirror.h"
 #include "kvm/tdx_hooks.h"
 
 /* Attempts beyond the first while the fault keeps losing races. Upstream
@@ -94,9 +95,14 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 			break;
 		}
 		races = tdx_fault_races(kvm);
-		kvm_mmu_read_lock(kvm);
-		ret = kvm_tdp_mmu_map(kvm, is_private ? &vcpu->sept_cache : NULL, gpa);
-		kvm_mmu_read_unlock(kvm);
+		if (is_private && kvm->no_mirror) {
+			/* Benchmarks: SEPT.RD walks instead of a mirror. */
+			ret = kvm_nomirror_map(vcpu, gpa);
+		} else {
+			kvm_mmu_read_lock(kvm);
+			ret = kvm_tdp_mmu_map(kvm, is_private ? &vcpu->sept_cache : NULL, gpa);
+			kvm_mmu_read_unlock(kvm);
+		}
 		if (ret != RET_PF_RETRY)
 			break;
 		/* The wrong alias (§6.5): no race, retrying cannot help. */

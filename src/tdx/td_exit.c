@@ -25,6 +25,10 @@ void tdx_td_exit(struct tdx_module *m, hpa_t tdvpr)
 		fprintf(stderr, "tdx: BUG: TD exit of a vCPU not in guest mode\n");
 		abort();
 	}
+	/* Cost model: the exit is accounted, never spent (module.c). */
+	atomic_fetch_add_explicit(&m->exits, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->modeled_ns, m->exit_cost_ns,
+				  memory_order_relaxed);
 	/* Release: TRACK reads the refcount with acquire. */
 	atomic_fetch_sub_explicit(&td->refcount[v->vcpu_epoch & 1], 1,
 				  memory_order_acq_rel);

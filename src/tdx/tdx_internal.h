@@ -67,6 +67,7 @@ static inline uint32_t pamt_bepoch(uint64_t e)
 
 int pamt_init(struct pamt *p, pfn_t base, uint64_t nr);
 void pamt_fini(struct pamt *p);
+uint64_t pamt_resident_bytes(const struct pamt *p);
 bool pamt_covers(const struct pamt *p, pfn_t pfn);
 /* The entry of pfn's page at `size_level` (0 4K, 1 2M, 2 1G). */
 _Atomic uint64_t *pamt_entry(struct pamt *p, pfn_t pfn, unsigned size_level);
@@ -177,6 +178,10 @@ struct tdx_module {
 	_Atomic uint64_t modeled_ns;
 	uint64_t cost_ns[TDX_NR_LEAVES];
 	uint64_t tdcall_cost_ns;
+	/* TD exits (any reason) and the modeled cost of each: the VM exit
+	 * plus the module's exit path (docs/cost-model.md). */
+	_Atomic uint64_t exits;
+	uint64_t exit_cost_ns;
 };
 
 /* TD lookups. By TDR: the PAMT entry must be PT_TDR owned by a live TD. */

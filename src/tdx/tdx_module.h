@@ -36,11 +36,20 @@ void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns);
 uint64_t tdx_module_cost(const struct tdx_module *m, int leaf);
 /* Cost of one guest TDCALL (TDG.MEM.PAGE.ACCEPT) in ns. */
 void tdx_module_set_tdcall_cost(struct tdx_module *m, uint64_t ns);
+uint64_t tdx_module_tdcall_cost(const struct tdx_module *m);
+/* Cost of one TD exit (any reason: the VM exit and the module's exit path);
+ * accounted by tdx_td_exit(). */
+void tdx_module_set_exit_cost(struct tdx_module *m, uint64_t ns);
+uint64_t tdx_module_exit_cost(const struct tdx_module *m);
 
 /* ---- counters -------------------------------------------------------- */
 
 uint64_t tdx_module_calls(const struct tdx_module *m, int leaf);
 uint64_t tdx_module_accepts(const struct tdx_module *m);
+/* TD exits so far, any reason. */
+uint64_t tdx_module_exits(const struct tdx_module *m);
+/* Resident bytes of the PAMT (benchmarks' memory figures). */
+uint64_t tdx_module_pamt_resident_bytes(const struct tdx_module *m);
 /* Modeled TDX hardware time: sum of per-leaf latencies of every call. */
 uint64_t tdx_module_modeled_ns(const struct tdx_module *m);
 

@@ -8,6 +8,7 @@ struct tdxmmu_cmd {
 	int (*fn)(int argc, char **argv); /* argv[0] is the command's name */
 };
 
+extern const struct tdxmmu_cmd cmd_bench;
 extern const struct tdxmmu_cmd cmd_run;
 extern const struct tdxmmu_cmd cmd_version;
 

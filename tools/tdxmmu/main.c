@@ -9,6 +9,7 @@
 #include "cmds.h"
 
 static const struct tdxmmu_cmd *const commands[] = {
+	&cmd_bench,
 	&cmd_run,
 	&cmd_version,
 };
