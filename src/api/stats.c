@@ -88,8 +88,8 @@ TDXMMU_API int tdxmmu_mem_stats(tdxmmu_td *td, struct tdxmmu_mem_stats *out)
 	if (!td || !out)
 		return api_fail(TDXMMU_EINVAL, "mem stats: NULL argument");
 	*out = (struct tdxmmu_mem_stats){ 0 };
-	out->shared_ept_pages = atomic_load(&td->kvm->stats.pages_shared_spt);
-	out->mirror_ept_pages = atomic_load(&td->kvm->stats.pages_private_spt);
+	out->shared_ept_pages = kvm_stat_read(td->kvm, pages_shared_spt);
+	out->mirror_ept_pages = kvm_stat_read(td->kvm, pages_private_spt);
 	tdx_debug_sept_foreach(td->tdx, td->kvm->tdr, count_sept_page,
 			       &out->sept_pages);
 	out->pamt_bytes = tdx_module_pamt_resident_bytes(td->tdx);

@@ -286,13 +286,6 @@ int cpu_vcpu_service(struct cpu_vcpu *v)
 
 /* ---- EPT-violation exits ---- */
 
-static uint64_t kvm_contention(struct kvm *kvm)
-{
-	return atomic_load(&kvm->stats.retry_frozen) +
-	       atomic_load(&kvm->stats.retry_cmpxchg) +
-	       atomic_load(&kvm->stats.retry_busy);
-}
-
 int cpu_vcpu_ept_violation(struct cpu_vcpu *v, uint64_t gpa, const char *why,
 			   struct cpu_fault_state *st,
 			   enum cpu_fault_answer *answer)
@@ -311,7 +304,7 @@ int cpu_vcpu_ept_violation(struct cpu_vcpu *v, uint64_t gpa, const char *why,
 	 */
 	seq = kvm_mmu_change_seq(kvm);
 	contention = kvm_contention(kvm);
-	kvm_stat_inc(&kvm->stats.exit_ept_violation);
+	kvm_stat_inc(&kvm_stats_mine(kvm)->exit_ept_violation);
 	cpu_vcpu_exit(v, "EPT_VIOLATION gpa 0x%llx%s", (unsigned long long)gpa, why);
 	/* tdx_handle_ept_violation: R8 = GPA with bits 11:0 cleared (§10.1). */
 	ret = kvm_tdx_handle_ept_violation(v->kvm_vcpu, gpa & PAGE_MASK);

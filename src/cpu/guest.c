@@ -63,7 +63,7 @@ static int guest_ve(struct cpu_vcpu *v, uint64_t gpa, const struct tdx_hw_walk *
 	uint64_t status;
 	int ret;
 
-	kvm_stat_inc(&kvm->stats.exit_ve);
+	kvm_stat_inc(&kvm_stats_mine(kvm)->exit_ve);
 	kvm_trace(kvm, "tdx_ve: vcpu %u gpa 0x%llx", v->index, (unsigned long long)gpa);
 	if (cpu->accept == TDXMMU_ACCEPT_EXPLICIT) {
 		*outcome = TDXMMU_OUTCOME_VE;
@@ -459,7 +459,7 @@ int cpu_guest_mapgpa(struct cpu *cpu, unsigned index, uint64_t gpa,
 		}
 		if ((ret = cpu_vcpu_service(v)))
 			break;
-		kvm_stat_inc(&kvm->stats.exit_vmcall);
+		kvm_stat_inc(&kvm_stats_mine(kvm)->exit_vmcall);
 		cpu_vcpu_exit(v, "TDVMCALL MapGPA gpa 0x%llx size 0x%llx",
 			      (unsigned long long)start, (unsigned long long)(end - start));
 		status = kvm_tdx_map_gpa(v->kvm_vcpu, start, end - start, &resume);

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -64,15 +65,35 @@ enum kvm_mmu_kind { KVM_MMU_TDP, KVM_MMU_LEGACY };
 	X(pages_shared_spt, "mmu.pages.shared")          \
 	X(pages_rcu_freed, "mmu.pages.rcu_freed")
 
+/*
+ * One shard of the counters. KVM keeps most of these per vCPU (vcpu->stat)
+ * and sums them for user space; the model shards them per thread instead, so
+ * that two vCPU threads faulting in parallel never write the same cache line
+ * for bookkeeping. Gauges (mmu.pages.*) may go up in one shard and down in
+ * another: the sum, modulo 2^64, is right.
+ */
 struct kvm_stats {
 #define KVM_STAT_FIELD(f, n) _Atomic uint64_t f;
 	KVM_STATS_LIST(KVM_STAT_FIELD)
 #undef KVM_STAT_FIELD
-};
+} __attribute__((aligned(64)));
+
+#define KVM_STAT_SHARDS 16
 
 static inline void kvm_stat_inc(_Atomic uint64_t *c)
 {
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/* This thread's shard number (kvm_main.c: assigned round-robin on first
+ * use). */
+extern _Thread_local unsigned kvm_stat_shard_plus1;
+unsigned kvm_stat_shard_assign(void);
+static inline unsigned kvm_stat_shard(void)
+{
+	unsigned s = kvm_stat_shard_plus1;
+
+	return s ? s - 1 : kvm_stat_shard_assign();
 }
 
 /*
@@ -88,12 +109,13 @@ struct kvm_mmu_memory_cache {
 	pfn_t frames[KVM_MMU_CACHE_CAP];
 };
 
+/* Cache-line aligned: each vCPU's thread writes its own caches. */
 struct kvm_vcpu {
 	struct kvm *kvm;
 	unsigned index;
 	hpa_t tdvpr;
 	struct kvm_mmu_memory_cache sept_cache; /* frames for S-EPT pages */
-};
+} __attribute__((aligned(64)));
 
 struct kvm {
 	struct host_mem *hm;
@@ -116,10 +138,12 @@ struct kvm {
 	hpa_t source_pa;
 
 	pthread_mutex_t slots_lock;
-	pthread_rwlock_t mmu_lock;
+	/* Its own cache line: every fault writes it (read side), and the
+	 * read-mostly fields around must not move with it. */
+	pthread_rwlock_t mmu_lock __attribute__((aligned(64)));
 	/* The two roots. The private root's Secure-EPT twin is the module's
 	 * root (a TDCS page), so it has no S-EPT page of KVM's own. */
-	struct kvm_mmu_page *private_root;
+	struct kvm_mmu_page *private_root __attribute__((aligned(64)));
 	struct kvm_mmu_page *shared_root;
 	/* Allocator of KVM's own page-table pages (mmu_page.c). */
 	void *mmu_pages;
@@ -127,7 +151,13 @@ struct kvm {
 	unsigned nr_vcpus;
 	struct kvm_vcpu vcpus[KVM_MAX_VCPUS];
 
-	struct kvm_stats stats;
+	/* Counters, sharded per thread: write through kvm_stats_mine(), read
+	 * with kvm_stat_read(). */
+	struct kvm_stats stats_shards[KVM_STAT_SHARDS];
+	/* Bumped with every retry.* event (a frozen entry met, a lost cmpxchg,
+	 * a BUSY SEAMCALL): rare, so one word that faults read cheaply to
+	 * tell a transient RETRY from a final one. */
+	_Atomic uint64_t contention_seq __attribute__((aligned(64)));
 	FILE *trace;              /* --trace lines, or NULL */
 
 	/* KVM_BUG_ON: a SEAMCALL failed in a way KVM cannot handle; the VM is
@@ -172,6 +202,28 @@ struct kvm {
 	bool no_mirror;
 	void *nomirror;
 };
+
+static inline struct kvm_stats *kvm_stats_mine(struct kvm *kvm)
+{
+	return &kvm->stats_shards[kvm_stat_shard()];
+}
+
+uint64_t kvm_stat_sum(const struct kvm *kvm, size_t offset);
+/* The sum of a counter over the shards (a snapshot per shard). */
+#define kvm_stat_read(kvm, field) \
+	kvm_stat_sum((kvm), offsetof(struct kvm_stats, field))
+
+/* A retry.* event: counted, and contention_seq moved (kvm_contention()). */
+static inline void kvm_stat_contention(struct kvm *kvm, _Atomic uint64_t *c)
+{
+	kvm_stat_inc(c);
+	atomic_fetch_add_explicit(&kvm->contention_seq, 1, memory_order_release);
+}
+
+static inline uint64_t kvm_contention(struct kvm *kvm)
+{
+	return atomic_load_explicit(&kvm->contention_seq, memory_order_acquire);
+}
 
 static inline bool kvm_is_private_gpa(const struct kvm *kvm, gpa_t gpa)
 {

@@ -18,6 +18,29 @@
 #include "kvm/tdp_mmu_nomirror.h"
 #include "kvm/tdx_ops.h"
 
+_Thread_local unsigned kvm_stat_shard_plus1;
+
+unsigned kvm_stat_shard_assign(void)
+{
+	static _Atomic unsigned next;
+	unsigned s = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) %
+		     KVM_STAT_SHARDS;
+
+	kvm_stat_shard_plus1 = s + 1;
+	return s;
+}
+
+uint64_t kvm_stat_sum(const struct kvm *kvm, size_t offset)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < KVM_STAT_SHARDS; i++)
+		sum += atomic_load_explicit((const _Atomic uint64_t *)
+					    ((const char *)&kvm->stats_shards[i] + offset),
+					    memory_order_relaxed);
+	return sum;
+}
+
 /* TD_PARAMS.eptp_controls: memory type WB (6) and page-walk length - 1. */
 #define TDX_EPTP_MT_WB 6
 
@@ -129,7 +152,11 @@ int kvm_create_vm(struct host_mem *hm, struct host_memslots *slots,
 	if ((cfg->gpaw != 48 && cfg->gpaw != 52) || cfg->nr_vcpus == 0 ||
 	    cfg->nr_vcpus > KVM_MAX_VCPUS)
 		return -EINVAL;
-	kvm = calloc(1, sizeof(*kvm));
+	/* Cache-line aligned: the counter shards and contention_seq each
+	 * own their lines. */
+	kvm = aligned_alloc(64, (sizeof(*kvm) + 63) & ~(size_t)63);
+	if (kvm)
+		memset(kvm, 0, sizeof(*kvm));
 	if (!kvm)
 		return -ENOMEM;
 	kvm->hm = hm;

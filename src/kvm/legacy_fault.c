@@ -44,8 +44,8 @@
 static int legacy_retry(struct kvm *kvm, bool busy)
 {
 	if (busy)
-		kvm_stat_inc(&kvm->stats.retry_busy);
-	kvm_stat_inc(&kvm->stats.fault_retry);
+		kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_busy);
+	kvm_stat_inc(&kvm_stats_mine(kvm)->fault_retry);
 	return RET_PF_RETRY;
 }
 
@@ -67,7 +67,7 @@ static int legacy_fault_private(struct kvm *kvm, struct kvm_mmu_memory_cache *se
 	int ret;
 
 	if (is_shadow_present_pte(spte)) {
-		kvm_stat_inc(&kvm->stats.fault_spurious);
+		kvm_stat_inc(&kvm_stats_mine(kvm)->fault_spurious);
 		return RET_PF_SPURIOUS;
 	}
 	/* Seed 000: non-present | SPTE_SHARED_MASK -> loop on EPT violation. */
@@ -127,7 +127,7 @@ static int legacy_fault_shared(struct kvm *kvm, gfn_t gfn, pfn_t pfn)
 	if (!(legacy_read_4k(kvm, gfn, true, NULL) & SPTE_SHARED_MASK))
 		return legacy_retry(kvm, false);
 	if (is_shadow_present_pte(legacy_read_4k(kvm, raw, false, NULL))) {
-		kvm_stat_inc(&kvm->stats.fault_spurious);
+		kvm_stat_inc(&kvm_stats_mine(kvm)->fault_spurious);
 		return RET_PF_SPURIOUS;
 	}
 	ret = legacy_get_4k_sptep(kvm, raw, false, NULL, &e);
@@ -188,7 +188,7 @@ int kvm_legacy_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 	int ret;
 
 	gpa &= PAGE_MASK;
-	kvm_stat_inc(is_private ? &kvm->stats.fault_private : &kvm->stats.fault_shared);
+	kvm_stat_inc(is_private ? &kvm_stats_mine(kvm)->fault_private : &kvm_stats_mine(kvm)->fault_shared);
 	for (int tries = 0;; tries++) {
 		uint64_t busy;
 
@@ -197,12 +197,12 @@ int kvm_legacy_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 			ret = -ENOMEM;
 			break;
 		}
-		busy = atomic_load_explicit(&kvm->stats.retry_busy, memory_order_relaxed);
+		busy = kvm_contention(kvm);
 		kvm_mmu_write_lock(kvm);
 		ret = kvm_legacy_mmu_page_fault(kvm, is_private ? &vcpu->sept_cache : NULL, gpa);
 		kvm_mmu_write_unlock(kvm);
 		if (ret != RET_PF_RETRY ||
-		    atomic_load_explicit(&kvm->stats.retry_busy, memory_order_relaxed) == busy)
+		    kvm_contention(kvm) == busy)
 			break;
 		if (tries == LEGACY_EPT_VIOLATION_LOCAL_RETRIES) {
 			/* Still BUSY: re-enter and refault; this RETRY is not

@@ -217,7 +217,7 @@ uint64_t kvm_tdx_map_gpa(struct kvm_vcpu *vcpu, gpa_t gpa, uint64_t size,
 	bool more;
 	int ret;
 
-	kvm_stat_inc(&kvm->stats.mapgpa);
+	kvm_stat_inc(&kvm_stats_mine(kvm)->mapgpa);
 	*resume_gpa = gpa;
 	if (!tdx_map_gpa_operands_ok(kvm, gpa, size) || kvm_is_bugged(kvm)) {
 		status = TDVMCALL_INVALID_OPERAND;
@@ -264,7 +264,7 @@ uint64_t kvm_tdx_map_gpa(struct kvm_vcpu *vcpu, gpa_t gpa, uint64_t size,
 		*resume_gpa = (chunk_end << PAGE_SHIFT) | (gpa & shared_bit);
 	}
 	if (status == TDVMCALL_RETRY)
-		kvm_stat_inc(&kvm->stats.mapgpa_retry);
+		kvm_stat_inc(&kvm_stats_mine(kvm)->mapgpa_retry);
 out:
 	kvm_trace(kvm, "kvm_tdx_map_gpa: gpa %llx size %llx to %s -> %s",
 		  (unsigned long long)gpa, (unsigned long long)size,

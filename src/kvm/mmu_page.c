@@ -148,8 +148,8 @@ struct kvm_mmu_page *kvm_mmu_alloc_page(struct kvm *kvm, int level,
 	sp->private_spt = 0;
 	sp->parent = NULL;
 	atomic_fetch_add_explicit(&a->nr_live, 1, memory_order_relaxed);
-	kvm_stat_inc(is_private ? &kvm->stats.pages_private_spt
-				: &kvm->stats.pages_shared_spt);
+	kvm_stat_inc(is_private ? &kvm_stats_mine(kvm)->pages_private_spt
+				: &kvm_stats_mine(kvm)->pages_shared_spt);
 	return sp;
 }
 
@@ -160,8 +160,8 @@ static void mmu_page_unaccount(struct kvm *kvm, struct kvm_mmu_page *sp)
 		fprintf(stderr, "tdxmmu: double free of a KVM page-table page\n");
 		abort();
 	}
-	atomic_fetch_sub_explicit(sp->role.is_private ? &kvm->stats.pages_private_spt
-						      : &kvm->stats.pages_shared_spt,
+	atomic_fetch_sub_explicit(sp->role.is_private ? &kvm_stats_mine(kvm)->pages_private_spt
+						      : &kvm_stats_mine(kvm)->pages_shared_spt,
 				  1, memory_order_relaxed);
 }
 
@@ -210,7 +210,7 @@ void kvm_mmu_free_page_rcu(struct kvm *kvm, struct kvm_mmu_page *sp)
 	struct mmu_arena *a = arena(kvm);
 
 	mmu_page_unaccount(kvm, sp);
-	kvm_stat_inc(&kvm->stats.pages_rcu_freed);
+	kvm_stat_inc(&kvm_stats_mine(kvm)->pages_rcu_freed);
 	if (kvm->debug_free_immediately) {
 		mmu_page_release(a, sp);
 		return;

@@ -92,7 +92,7 @@ void kvm_mmu_pages_destroy(struct kvm *kvm);
 /*
  * A page with every entry SHADOW_NONPRESENT_VALUE, role set, gfn/private_spt/
  * parent cleared (the caller fills them in before publishing the page).
- * Counts it in kvm->stats.pages_{private,shared}_spt. NULL on -ENOMEM.
+ * Counts it in kvm_stat_read(kvm, pages_){private,shared}_spt. NULL on -ENOMEM.
  * Takes the arena mutex: call only where a table is being created.
  */
 struct kvm_mmu_page *kvm_mmu_alloc_page(struct kvm *kvm, int level,

@@ -66,6 +66,24 @@ void kvm_mmu_write_unlock(struct kvm *kvm)
 	pthread_rwlock_unlock(&kvm->mmu_lock);
 }
 
+/* SPTE changes this thread made under a read lock (tdp_mmu.h). */
+static _Thread_local uint64_t mmu_changes_under_read_lock;
+
+void kvm_mmu_change_seq_bump(struct kvm *kvm)
+{
+	if (mmu_lock_held_kvm == kvm && mmu_lock_held_mode == MMU_LOCK_READ) {
+		mmu_changes_under_read_lock++;
+		return;
+	}
+	atomic_fetch_add_explicit(&kvm->mmu_change_seq, 1, memory_order_release);
+}
+
+uint64_t kvm_mmu_change_seq(struct kvm *kvm)
+{
+	return atomic_load_explicit(&kvm->mmu_change_seq, memory_order_acquire) +
+	       mmu_changes_under_read_lock;
+}
+
 static void lockdep_fail(const char *func, const char *what)
 {
 	fprintf(stderr, "tdxmmu: %s: mmu_lock %s\n", func, what);
@@ -384,7 +402,7 @@ static int tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter,
 
 	/* A frozen entry belongs to the thread that froze it (invariant 1). */
 	if (is_removed_spte(old_spte)) {
-		kvm_stat_inc(&kvm->stats.retry_frozen);
+		kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_frozen);
 		return -EBUSY;
 	}
 
@@ -394,7 +412,7 @@ static int tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter,
 
 		if (!atomic_compare_exchange_strong(iter->sptep, &old_spte, frozen)) {
 			iter->old_spte = old_spte;
-			kvm_stat_inc(&kvm->stats.retry_cmpxchg);
+			kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_cmpxchg);
 			return -EBUSY;
 		}
 		/* The freeze and the final store (or the rollback) are both
@@ -407,7 +425,7 @@ static int tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter,
 					      memory_order_release);
 			kvm_mmu_change_seq_bump(kvm);
 			if (ret == -EBUSY)
-				kvm_stat_inc(&kvm->stats.retry_busy);
+				kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_busy);
 			return ret;
 		}
 		atomic_store_explicit(iter->sptep, new_spte, memory_order_release);
@@ -415,7 +433,7 @@ static int tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter,
 	} else {
 		if (!atomic_compare_exchange_strong(iter->sptep, &old_spte, new_spte)) {
 			iter->old_spte = old_spte;
-			kvm_stat_inc(&kvm->stats.retry_cmpxchg);
+			kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_cmpxchg);
 			return -EBUSY;
 		}
 		kvm_mmu_change_seq_bump(kvm);
@@ -628,7 +646,7 @@ static int __kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_
 		/* Another thread's SEAMCALL is in flight on this entry: its
 		 * table (or leaf) is not in the S-EPT yet. Refault. */
 		if (is_removed_spte(iter.old_spte)) {
-			kvm_stat_inc(&kvm->stats.retry_frozen);
+			kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_frozen);
 			goto retry;
 		}
 		if (iter.level == PG_LEVEL_4K)
@@ -654,11 +672,11 @@ static int __kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_
 	if (ret == RET_PF_RETRY)
 		goto retry;
 	if (ret == RET_PF_SPURIOUS)
-		kvm_stat_inc(&kvm->stats.fault_spurious);
+		kvm_stat_inc(&kvm_stats_mine(kvm)->fault_spurious);
 	return ret;
 
 retry:
-	kvm_stat_inc(&kvm->stats.fault_retry);
+	kvm_stat_inc(&kvm_stats_mine(kvm)->fault_retry);
 	return RET_PF_RETRY;
 }
 

@@ -34,21 +34,25 @@ enum {
 };
 
 /*
- * kvm->mmu_change_seq: bumped after every change of an SPTE in either tree
- * (both setters, table teardown, MapGPA's raw S writes), release order so
- * that a reader that sees the new count (acquire) sees the change. The CPU
- * model reads it around an EPT-violation exit: RET_PF_RETRY with the count
- * unmoved means the fault changed nothing and would recur forever.
+ * The MMU change sequence: moves after every change of an SPTE in either
+ * tree (both setters, table teardown, MapGPA's raw S writes). The CPU model
+ * reads it on the faulting vCPU's thread around an EPT-violation exit:
+ * RET_PF_RETRY with the sequence unmoved (and no contention,
+ * kvm_contention()) means the fault changed nothing and would recur forever.
+ *
+ * Changes made under the write lock (MapGPA, zaps, memslot deletion,
+ * teardown, the legacy MMU) move kvm->mmu_change_seq, release order, so a
+ * reader that sees the new count (acquire) sees the change. Changes made
+ * under the read lock are faults installing tables and leaves: they move a
+ * count private to the thread that made them, which its own
+ * kvm_mmu_change_seq() adds in. Another vCPU's fault can never turn this
+ * vCPU's final RETRY into a transient one, except by contending on the same
+ * entry (a frozen entry, a lost cmpxchg, a BUSY rollback), which
+ * kvm_contention() reports; so the two vCPUs need not share a cache line
+ * per fault to know it.
  */
-static inline void kvm_mmu_change_seq_bump(struct kvm *kvm)
-{
-	atomic_fetch_add_explicit(&kvm->mmu_change_seq, 1, memory_order_release);
-}
-
-static inline uint64_t kvm_mmu_change_seq(struct kvm *kvm)
-{
-	return atomic_load_explicit(&kvm->mmu_change_seq, memory_order_acquire);
-}
+void kvm_mmu_change_seq_bump(struct kvm *kvm);
+uint64_t kvm_mmu_change_seq(struct kvm *kvm);
 
 /* A gfn range [start, end), without the shared bit. */
 struct kvm_gfn_range {

@@ -150,7 +150,7 @@ int kvm_nomirror_map(struct kvm_vcpu *vcpu, gpa_t gpa)
 	ret = nomirror_map_locked(vcpu, gfn, host_memslot_gfn_to_pfn(slot, gfn));
 	kvm_mmu_write_unlock(kvm);
 	if (ret == RET_PF_RETRY)
-		kvm_stat_inc(&kvm->stats.retry_busy);
+		kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_busy);
 	return ret;
 }
 

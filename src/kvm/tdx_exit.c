@@ -41,9 +41,7 @@
  * retry more often (still bounded). */
 static uint64_t tdx_fault_races(struct kvm *kvm)
 {
-	return atomic_load_explicit(&kvm->stats.retry_busy, memory_order_relaxed) +
-	       atomic_load_explicit(&kvm->stats.retry_cmpxchg, memory_order_relaxed) +
-	       atomic_load_explicit(&kvm->stats.retry_frozen, memory_order_relaxed);
+	return kvm_contention(kvm);
 }
 
 static const char *ret_pf_name(int ret, char *buf, size_t len)
@@ -80,7 +78,7 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 		return kvm_legacy_handle_ept_violation(vcpu, gpa);
 	/* The exit's GPA has bits 11:0 cleared (tdx-module-sept.md §10.1). */
 	gpa &= PAGE_MASK;
-	kvm_stat_inc(is_private ? &kvm->stats.fault_private : &kvm->stats.fault_shared);
+	kvm_stat_inc(is_private ? &kvm_stats_mine(kvm)->fault_private : &kvm_stats_mine(kvm)->fault_shared);
 
 	for (int tries = 0;; tries++) {
 		uint64_t races;

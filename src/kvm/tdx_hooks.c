@@ -53,7 +53,7 @@ static void tdx_kick_vcpus(struct kvm *kvm)
 {
 	if (kvm->kick_all_vcpus) {
 		kvm->kick_all_vcpus(kvm);
-		kvm_stat_inc(&kvm->stats.tlb_kick);
+		kvm_stat_inc(&kvm_stats_mine(kvm)->tlb_kick);
 	}
 }
 
@@ -298,7 +298,7 @@ int kvm_flush_remote_tlbs(struct kvm *kvm)
 		kvm_vm_bugged(kvm, "TDH.MEM.TRACK: %#llx", (unsigned long long)s);
 		return -EIO;
 	}
-	kvm_stat_inc(&kvm->stats.tlb_flush);
+	kvm_stat_inc(&kvm_stats_mine(kvm)->tlb_flush);
 	/*
 	 * Every vCPU in the guest exits before the caller goes on, and
 	 * flushes its shared-EPT translations (INVEPT) before it next runs
@@ -319,5 +319,5 @@ void kvm_flush_shared_tlbs(struct kvm *kvm)
 	if (!kvm->flush_shared_tlbs)
 		return;
 	kvm->flush_shared_tlbs(kvm);
-	kvm_stat_inc(&kvm->stats.tlb_kick);
+	kvm_stat_inc(&kvm_stats_mine(kvm)->tlb_kick);
 }

@@ -156,14 +156,12 @@ static struct tlb_count tlb_count(struct vm *vm, unsigned vcpu, uint64_t gpa)
 
 static void test_private_write_read_auto(void **state)
 {
-	struct kvm_stats *st;
 	struct tlb_count c;
 	struct vm vm;
 	uint64_t val = 0, accepts;
 
 	(void)state;
 	vm_create(&vm, 1, true);
-	st = &vm.fx.kvm->stats;
 	accepts = tdx_module_accepts(vm.fx.m);
 	kvm_fx_snap(&vm.fx);
 
@@ -174,10 +172,10 @@ static void test_private_write_read_auto(void **state)
 	assert_int_equal(delta(&vm, TDH_MEM_SEPT_ADD), 3);
 	assert_int_equal(tdx_module_accepts(vm.fx.m) - accepts, 1);
 	assert_int_equal(kvm_fx_sept_state(&vm.fx, 0x5000, 0), SEPT_MAPPED);
-	assert_int_equal(st->exit_ept_violation, 1);
-	assert_int_equal(st->exit_ve, 1);
-	assert_int_equal(st->fault_private, 1);
-	assert_int_equal(st->exit_vmcall, 0);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_ept_violation), 1);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_ve), 1);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, fault_private), 1);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_vmcall), 0);
 	assert_true(kvm_fx_trace_has(&vm.fx, "kvm_exit: vcpu 0 reason EPT_VIOLATION gpa 0x5000"));
 	assert_true(kvm_fx_trace_has(&vm.fx, "tdx_ve: vcpu 0 gpa 0x5000"));
 	/* Every action ends with the vCPU outside guest mode. */
@@ -192,7 +190,7 @@ static void test_private_write_read_auto(void **state)
 	assert_int_equal(rd(&vm, 0, 0x5000, &val), TDXMMU_OUTCOME_OK);
 	assert_int_equal(val, 0x1122334455667788ULL);
 	assert_int_equal(delta(&vm, -1), 0);
-	assert_int_equal(st->exit_ept_violation, 1);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_ept_violation), 1);
 	/* The rest of the accepted page reads zero. */
 	assert_int_equal(rd(&vm, 0, 0x5ff8, &val), TDXMMU_OUTCOME_OK);
 	assert_int_equal(val, 0);
@@ -234,12 +232,12 @@ static void test_explicit_accept(void **state)
 	/* The fault AUGs the page; the retried access gets #VE. */
 	assert_int_equal(rd(&vm, 0, 0x5000, &val), TDXMMU_OUTCOME_VE);
 	assert_int_equal(kvm_fx_sept_state(&vm.fx, 0x5000, 0), SEPT_PENDING);
-	assert_int_equal(vm.fx.kvm->stats.exit_ve, 1);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_ve), 1);
 	assert_int_equal(tdx_module_accepts(vm.fx.m), 0);
 	/* Again: still pending, #VE again, no new exit to KVM. */
 	assert_int_equal(wr(&vm, 0, 0x5000, 7), TDXMMU_OUTCOME_VE);
-	assert_int_equal(vm.fx.kvm->stats.exit_ve, 2);
-	assert_int_equal(vm.fx.kvm->stats.exit_ept_violation, 1);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_ve), 2);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_ept_violation), 1);
 
 	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 0, &status), 0);
 	assert_int_equal(status, TDX_SUCCESS);
@@ -255,7 +253,7 @@ static void test_explicit_accept(void **state)
 	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x7000, 0, &status), 0);
 	assert_int_equal(status, TDX_SUCCESS);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1);
-	assert_int_equal(vm.fx.kvm->stats.exit_ept_violation, 2);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_ept_violation), 2);
 	assert_int_equal(kvm_fx_sept_state(&vm.fx, 0x7000, 0), SEPT_MAPPED);
 	assert_true(kvm_fx_trace_has(&vm.fx, "kvm_exit: vcpu 0 reason EPT_VIOLATION gpa 0x7000 (accept)"));
 
@@ -285,14 +283,14 @@ static void test_wrong_alias_blocked(void **state)
 	/* The first shared fault here links the shared EPT's tables on the way
 	 * down (a change), so the vCPU faults once more; that second fault
 	 * changes nothing: blocked. */
-	assert_int_equal(vm.fx.kvm->stats.pages_shared_spt, 1); /* the root */
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, pages_shared_spt), 1); /* the root */
 	assert_int_equal(rd(&vm, 0, shared(&vm, 0x5000), &val), TDXMMU_OUTCOME_BLOCKED);
-	assert_int_equal(vm.fx.kvm->stats.pages_shared_spt, 1 + 3);
-	assert_int_equal(vm.fx.kvm->stats.fault_shared, 2);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, pages_shared_spt), 1 + 3);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, fault_shared), 2);
 	/* Tables in place: one fault, blocked. */
 	assert_int_equal(wr(&vm, 0, shared(&vm, 0x5008), 1), TDXMMU_OUTCOME_BLOCKED);
-	assert_int_equal(vm.fx.kvm->stats.fault_shared, 3);
-	assert_int_equal(vm.fx.kvm->stats.exit_ept_violation, 1 + 3);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, fault_shared), 3);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_ept_violation), 1 + 3);
 	assert_int_equal(delta(&vm, -1), 0);
 	kvm_tdp_mmu_read_4k(vm.fx.kvm, 5, &priv1, &shr1);
 	assert_int_equal(priv0, priv1);
@@ -321,8 +319,8 @@ static void test_mapgpa_shared_and_back(void **state)
 	/* To shared: the private page is removed (BLOCK, TRACK, REMOVE). */
 	kvm_fx_snap(&vm.fx);
 	assert_int_equal(mapgpa(&vm, 0, shared(&vm, 0x6000), PAGE_SIZE), TDXMMU_OUTCOME_OK);
-	assert_int_equal(vm.fx.kvm->stats.exit_vmcall, 1);
-	assert_int_equal(vm.fx.kvm->stats.mapgpa, 1);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_vmcall), 1);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, mapgpa), 1);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_REMOVE), 1);
 	assert_true(kvm_fx_trace_has(&vm.fx, "kvm_exit: vcpu 0 reason TDVMCALL MapGPA "
 				     "gpa 0x800000006000 size 0x1000"));
@@ -403,8 +401,8 @@ static void test_mmio(void **state)
 	assert_int_equal(rd(&vm, 0, SLOT_END + 0x1000, &val), TDXMMU_OUTCOME_MMIO);
 	assert_int_equal(wr(&vm, 0, SLOT_END, 1), TDXMMU_OUTCOME_MMIO);
 	assert_int_equal(delta(&vm, -1), 0);
-	assert_int_equal(vm.fx.kvm->stats.fault_shared, 1);
-	assert_int_equal(vm.fx.kvm->stats.fault_private, 2);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, fault_shared), 1);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, fault_private), 2);
 	/* A fill running off the end of the memslot stops there. */
 	assert_int_equal(cpu_guest_fill(vm.cpu, 0, SLOT_END - 0x1000, 0x2000, 0x5a, &o), 0);
 	assert_int_equal(o, TDXMMU_OUTCOME_MMIO);
@@ -478,7 +476,7 @@ static void test_zap_refaults(void **state)
 	assert_int_equal(rd(&vm, 1, 0x5000, &val), TDXMMU_OUTCOME_OK);
 	assert_int_equal(val, 0);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1);
-	assert_int_equal(vm.fx.kvm->stats.fault_private, 2);
+	assert_int_equal(kvm_stat_read(vm.fx.kvm, fault_private), 2);
 	assert_int_equal(rd(&vm, 0, 0x5000, &val), TDXMMU_OUTCOME_OK);
 	assert_int_equal(val, 0);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1);

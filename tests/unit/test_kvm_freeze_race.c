@@ -289,9 +289,9 @@ static void test_freeze_race(void **state)
 	fprintf(stderr, "freeze on: %u rounds, %llu ms, retry.frozen %llu, "
 		"retry.cmpxchg %llu, retry.busy %llu\n", n,
 		(unsigned long long)((now_ns() - t0) / 1000000),
-		(unsigned long long)vm.kvm->stats.retry_frozen,
-		(unsigned long long)vm.kvm->stats.retry_cmpxchg,
-		(unsigned long long)vm.kvm->stats.retry_busy);
+		(unsigned long long)kvm_stat_read(vm.kvm, retry_frozen),
+		(unsigned long long)kvm_stat_read(vm.kvm, retry_cmpxchg),
+		(unsigned long long)kvm_stat_read(vm.kvm, retry_busy));
 	/* Thousands normally, fewer under load or TSan. valgrind runs one
 	 * thread at a time: no race to run, so only the checks above apply. */
 	if (!RUNNING_ON_VALGRIND)

@@ -247,7 +247,7 @@ static void test_busy_rollback(void **state)
 
 	(void)state;
 	vm_create(&vm, 15);
-	busy0 = atomic_load(&vm.kvm->stats.retry_busy);
+	busy0 = kvm_stat_read(vm.kvm, retry_busy);
 	tdx_module_inject_busy(vm.m, 400000);
 	for (int round = 0; round < 3; round++) {
 		for (int i = 0; i < 64; i++) {
@@ -273,7 +273,7 @@ static void test_busy_rollback(void **state)
 			assert_int_equal(kvm_fx_sept_state(&vm, (gpa_t)i * PAGE_SIZE, 0),
 					 SEPT_PENDING_BLOCKED);
 	}
-	assert_true(atomic_load(&vm.kvm->stats.retry_busy) > busy0);
+	assert_true(kvm_stat_read(vm.kvm, retry_busy) > busy0);
 	assert_true(tdx_module_calls(vm.m, TDH_MEM_RANGE_UNBLOCK) > 128);
 	assert_int_equal(legacy_rmap_nr_entries(vm.kvm), 64);
 	tdx_module_inject_busy(vm.m, 0);

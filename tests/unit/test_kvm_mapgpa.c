@@ -211,7 +211,7 @@ static void check_bad_operands(unsigned gpaw)
 	read4k(&vm, 0x2000, &p2, &s2);
 
 	kvm_fx_snap(&vm);
-	calls = vm.kvm->stats.mapgpa;
+	calls = kvm_stat_read(vm.kvm, mapgpa);
 	for (unsigned i = 0; i < n; i++) {
 		assert_int_equal(mapgpa(&vm, bad[i].gpa, bad[i].size, &resume),
 				 TDVMCALL_INVALID_OPERAND);
@@ -223,8 +223,8 @@ static void check_bad_operands(unsigned gpaw)
 	assert_int_equal(kvm_fx_seq_delta(&vm), 0);
 	assert_int_equal(delta(&vm, -1), 0);
 	assert_int_equal(vm.shared_flushes + vm.kicks, 0);
-	assert_int_equal(vm.kvm->stats.mapgpa, calls + 2 * n);
-	assert_int_equal(vm.kvm->stats.mapgpa_retry, 0);
+	assert_int_equal(kvm_stat_read(vm.kvm, mapgpa), calls + 2 * n);
+	assert_int_equal(kvm_stat_read(vm.kvm, mapgpa_retry), 0);
 	{
 		uint64_t p, s;
 
@@ -275,7 +275,7 @@ static void test_to_shared(void **state)
 	 * nothing else: the private tables exist, the shared ones need no
 	 * SEAMCALL. (NP, NP) -> (NP|S, NP|S) by raw writes. */
 	kvm_fx_snap(&vm);
-	flushes = vm.kvm->stats.tlb_flush;
+	flushes = kvm_stat_read(vm.kvm, tlb_flush);
 	assert_int_equal(mapgpa(&vm, kvm_fx_shared_gpa(&vm, 0x10000), 2 * N * PAGE_SIZE, NULL),
 			 TDVMCALL_SUCCESS);
 	assert_int_equal(delta(&vm, TDH_MEM_RANGE_BLOCK), N);
@@ -283,10 +283,10 @@ static void test_to_shared(void **state)
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_REMOVE), N);
 	assert_int_equal(delta(&vm, TDH_PHYMEM_PAGE_WBINVD), N);
 	assert_int_equal(delta(&vm, -1), 3 * N + 1);
-	assert_int_equal(vm.kvm->stats.tlb_flush, flushes + 1);
+	assert_int_equal(kvm_stat_read(vm.kvm, tlb_flush), flushes + 1);
 	/* The TRACK's flush asks for the shared flush too: one in all. */
 	assert_int_equal(vm.shared_flushes, 1);
-	assert_int_equal(vm.kvm->stats.mapgpa, 1);
+	assert_int_equal(kvm_stat_read(vm.kvm, mapgpa), 1);
 	for (gpa_t g = 0x10; g < 0x10 + 2 * N; g++) {
 		pfn_t pfn = kvm_fx_slot_pfn(&vm, g << PAGE_SHIFT);
 
@@ -458,8 +458,8 @@ static void test_faults_after_conversion(void **state)
 	assert_true(kvm_fx_trace_has(&vm, "private 0 -> EMULATE"));
 
 	/* Exits counted by alias. */
-	assert_int_equal(vm.kvm->stats.fault_private, 5);
-	assert_int_equal(vm.kvm->stats.fault_shared, 4);
+	assert_int_equal(kvm_stat_read(vm.kvm, fault_private), 5);
+	assert_int_equal(kvm_stat_read(vm.kvm, fault_shared), 4);
 	check_invariants(&vm, 0, 8 * MB);
 	kvm_fx_destroy(&vm);
 }
@@ -481,7 +481,7 @@ static void test_retry_chunks(void **state)
 	 * with the next GPA (shared bit kept). */
 	assert_int_equal(mapgpa(&vm, kvm_fx_shared_gpa(&vm, 0x1ff000), 0x201000, &resume), TDVMCALL_RETRY);
 	assert_int_equal(resume, kvm_fx_shared_gpa(&vm, 0x3ff000));
-	assert_int_equal(vm.kvm->stats.mapgpa_retry, 1);
+	assert_int_equal(kvm_stat_read(vm.kvm, mapgpa_retry), 1);
 	expect_state(&vm, 0x1ff000, NPS_NPS);
 	expect_state(&vm, 0x3fe000, NPS_NPS);
 	expect_state(&vm, 0x3ff000, NP_NP);
@@ -504,7 +504,7 @@ static void test_retry_chunks(void **state)
 	assert_int_equal(mapgpa_all(&vm, kvm_fx_shared_gpa(&vm, 0x600000), 0x10000, &calls),
 			 TDVMCALL_SUCCESS);
 	assert_int_equal(calls, 4);
-	assert_int_equal(vm.kvm->stats.mapgpa_retry, 1 + 3);
+	assert_int_equal(kvm_stat_read(vm.kvm, mapgpa_retry), 1 + 3);
 	/* Back, with an unaligned chunk size (rounded down to 4K: 4 pages). */
 	vm.kvm->mapgpa_chunk = 5 * 4096 - 1;
 	assert_int_equal(mapgpa_all(&vm, 0x600000, 0x10000, &calls), TDVMCALL_SUCCESS);
@@ -572,7 +572,7 @@ static void check_populate(unsigned gpaw, uint64_t nr_tables, uint32_t busy_ppm)
 
 	vm_create_slots(&vm, gpaw, true, slot);
 	vm.kvm->mapgpa_chunk = 8 * MB;
-	pages = vm.kvm->stats.pages_private_spt;
+	pages = kvm_stat_read(vm.kvm, pages_private_spt);
 	if (busy_ppm) {
 		/* SEPT.ADD answering BUSY under the write lock: that table is
 		 * not linked, the locks are dropped, the pass starts over;
@@ -582,7 +582,7 @@ static void check_populate(unsigned gpaw, uint64_t nr_tables, uint32_t busy_ppm)
 		assert_int_equal(mapgpa(&vm, 0, 8 * MB, NULL), TDVMCALL_SUCCESS);
 		tdx_module_inject_busy(vm.m, 0);
 		assert_true(delta(&vm, TDH_MEM_SEPT_ADD) > nr_tables);
-		assert_int_equal(vm.kvm->stats.pages_private_spt, pages + nr_tables);
+		assert_int_equal(kvm_stat_read(vm.kvm, pages_private_spt), pages + nr_tables);
 		for (gpa_t g = 0; g < 8 * MB; g += 2 * MB)
 			assert_int_equal(kvm_fx_sept_state(&vm, g, 1), SEPT_NL_MAPPED);
 		assert_false(atomic_load(&vm.kvm->bugged));
@@ -600,8 +600,8 @@ static void check_populate(unsigned gpaw, uint64_t nr_tables, uint32_t busy_ppm)
 	assert_true(nr_tables > KVM_MMU_CACHE_MIN);
 	assert_int_equal(delta(&vm, TDH_MEM_SEPT_ADD), nr_tables);
 	assert_int_equal(delta(&vm, -1), nr_tables);
-	assert_int_equal(vm.kvm->stats.pages_private_spt, pages + nr_tables);
-	assert_int_equal(vm.kvm->stats.pages_shared_spt, 1 + nr_tables);
+	assert_int_equal(kvm_stat_read(vm.kvm, pages_private_spt), pages + nr_tables);
+	assert_int_equal(kvm_stat_read(vm.kvm, pages_shared_spt), 1 + nr_tables);
 	assert_int_equal(kvm_fx_seq_delta(&vm), 2 * nr_tables);
 	for (gpa_t g = 0; g < 8 * MB; g += 2 * MB)
 		assert_int_equal(kvm_fx_sept_state(&vm, g, 1), SEPT_NL_MAPPED);
@@ -668,7 +668,7 @@ static void test_busy_injection(void **state)
 		for (int i = 0; i < N * 5; i++)
 			expect_state(&vm, base + (gpa_t)i * PAGE_SIZE, NP_NP);
 	}
-	assert_true(vm.kvm->stats.retry_busy > 0);
+	assert_true(kvm_stat_read(vm.kvm, retry_busy) > 0);
 	assert_false(atomic_load(&vm.kvm->bugged));
 	tdx_module_inject_busy(vm.m, 0);
 	check_invariants(&vm, 0, 8 * MB);
@@ -692,18 +692,18 @@ static void test_local_retry(void **state)
 	make_state(&vm, 0x3000, NPS_NPS);
 	tdx_module_inject_busy(vm.m, 1000000); /* every PAGE.AUG is BUSY */
 	kvm_fx_snap(&vm);
-	retries = vm.kvm->stats.fault_retry;
+	retries = kvm_stat_read(vm.kvm, fault_retry);
 	assert_int_equal(ept(&vm, 0x2000), RET_PF_RETRY);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1 + 8);
 	assert_int_equal(delta(&vm, -1), 1 + 8);
-	assert_int_equal(vm.kvm->stats.fault_retry, retries + 1 + 8);
-	assert_int_equal(vm.kvm->stats.fault_private, 2);
+	assert_int_equal(kvm_stat_read(vm.kvm, fault_retry), retries + 1 + 8);
+	assert_int_equal(kvm_stat_read(vm.kvm, fault_private), 2);
 	assert_int_not_equal(kvm_fx_seq_delta(&vm), 0);
 	expect_state(&vm, 0x2000, NP_NP);
 	/* The wrong alias: one attempt, nothing changed. */
 	kvm_fx_snap(&vm);
 	assert_int_equal(ept(&vm, 0x3000), RET_PF_RETRY);
-	assert_int_equal(vm.kvm->stats.fault_retry, retries + 1 + 8 + 1);
+	assert_int_equal(kvm_stat_read(vm.kvm, fault_retry), retries + 1 + 8 + 1);
 	assert_int_equal(kvm_fx_seq_delta(&vm), 0);
 	assert_int_equal(delta(&vm, -1), 0);
 	tdx_module_inject_busy(vm.m, 0);

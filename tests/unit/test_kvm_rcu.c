@@ -44,7 +44,7 @@ static uint64_t shared_spte(struct kvm_fx *vm, gpa_t gpa)
 
 static uint64_t stat_shared_pages(struct kvm_fx *vm)
 {
-	return atomic_load(&vm->kvm->stats.pages_shared_spt);
+	return kvm_stat_read(vm->kvm, pages_shared_spt);
 }
 
 /*
@@ -76,7 +76,7 @@ static void test_delete_frees_only_empty_shared_tables(void **state)
 	(void)state;
 	vm_with_tables(&vm);
 	shared_pages = stat_shared_pages(&vm);
-	private_pages = atomic_load(&vm.kvm->stats.pages_private_spt);
+	private_pages = kvm_stat_read(vm.kvm, pages_private_spt);
 	live = kvm_mmu_pages_live(vm.kvm);
 
 	kvm_fx_snap(&vm);
@@ -84,8 +84,8 @@ static void test_delete_frees_only_empty_shared_tables(void **state)
 	/* Slot 1's shared 4K table went; no leaf was zapped, so the one
 	 * flush (TRACK + shared-EPT flush request) is the tables'. */
 	assert_int_equal(stat_shared_pages(&vm), shared_pages - 1);
-	assert_int_equal(atomic_load(&vm.kvm->stats.pages_private_spt), private_pages);
-	assert_int_equal(atomic_load(&vm.kvm->stats.pages_rcu_freed), 1);
+	assert_int_equal(kvm_stat_read(vm.kvm, pages_private_spt), private_pages);
+	assert_int_equal(kvm_stat_read(vm.kvm, pages_rcu_freed), 1);
 	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_TRACK, false), 1);
 	assert_int_equal(vm.shared_flushes, 1);
 	fflush(vm.trace_f);
@@ -222,11 +222,11 @@ static void test_teardown_waits_for_callbacks(void **state)
 
 	(void)state;
 	vm_with_tables(&vm);
-	queued = atomic_load(&vm.kvm->stats.pages_rcu_freed);
+	queued = kvm_stat_read(vm.kvm, pages_rcu_freed);
 	assert_int_equal(queued, 0);
 	assert_int_equal(kvm_tdx_teardown_memory(vm.kvm), 0);
 	assert_int_equal(kvm_mmu_pages_live(vm.kvm), 0);
-	assert_true(atomic_load(&vm.kvm->stats.pages_rcu_freed) > 0);
+	assert_true(kvm_stat_read(vm.kvm, pages_rcu_freed) > 0);
 	kvm_fx_destroy(&vm);
 }
 

@@ -312,8 +312,8 @@ static void test_arena(void **state)
 			assert_ptr_not_equal(sp[i]->spt, sp[j]->spt);
 	}
 	assert_int_equal(kvm_mmu_pages_live(kvm), N);
-	assert_int_equal(kvm->stats.pages_private_spt, N / 2);
-	assert_int_equal(kvm->stats.pages_shared_spt, N - N / 2);
+	assert_int_equal(kvm_stat_read(kvm, pages_private_spt), N / 2);
+	assert_int_equal(kvm_stat_read(kvm, pages_shared_spt), N - N / 2);
 
 	/* A freed page comes back with its table reset. */
 	atomic_store(&sp[7]->spt[3], REMOVED_SPTE);
@@ -324,13 +324,13 @@ static void test_arena(void **state)
 	assert_ptr_equal(again, sp[7]);
 	assert_int_equal(atomic_load(&again->spt[3]), SHADOW_NONPRESENT_VALUE);
 	assert_int_equal(again->private_spt, 0);
-	assert_int_equal(kvm->stats.pages_private_spt, N / 2 - 1);
+	assert_int_equal(kvm_stat_read(kvm, pages_private_spt), N / 2 - 1);
 
 	for (int i = 0; i < N; i++)
 		kvm_mmu_free_page(kvm, sp[i]);
 	assert_int_equal(kvm_mmu_pages_live(kvm), 0);
-	assert_int_equal(kvm->stats.pages_private_spt, 0);
-	assert_int_equal(kvm->stats.pages_shared_spt, 0);
+	assert_int_equal(kvm_stat_read(kvm, pages_private_spt), 0);
+	assert_int_equal(kvm_stat_read(kvm, pages_shared_spt), 0);
 
 	/* Destroying the arena with live pages frees them too. */
 	assert_non_null(kvm_mmu_alloc_page(kvm, 2, true));

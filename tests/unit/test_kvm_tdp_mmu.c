@@ -40,8 +40,8 @@ static void vm_create(struct kvm_fx *vm, unsigned gpaw, unsigned nr_vcpus, bool 
 static void vm_destroy(struct kvm_fx *vm)
 {
 	kvm_fx_teardown(vm);
-	assert_int_equal(vm->kvm->stats.pages_private_spt, 0);
-	assert_int_equal(vm->kvm->stats.pages_shared_spt, 0);
+	assert_int_equal(kvm_stat_read(vm->kvm, pages_private_spt), 0);
+	assert_int_equal(kvm_stat_read(vm->kvm, pages_shared_spt), 0);
 	kvm_fx_destroy(vm);
 }
 
@@ -129,9 +129,9 @@ static void test_build_time_page_add(void **state)
 	assert_int_equal(levels[2], 1);
 	assert_int_equal(vm.kvm->source_pa, 0);
 	assert_int_equal(kvm_fx_sept_state(&vm, 0x5000, 0), SEPT_MAPPED);
-	assert_int_equal(vm.kvm->stats.pages_private_spt, 4);
+	assert_int_equal(kvm_stat_read(vm.kvm, pages_private_spt), 4);
 	/* Build-time population is no EPT-violation exit. */
-	assert_int_equal(vm.kvm->stats.fault_private, 0);
+	assert_int_equal(kvm_stat_read(vm.kvm, fault_private), 0);
 
 	kvm_tdp_mmu_read_4k(vm.kvm, 5, &priv, &shared);
 	assert_true(is_shadow_present_pte(priv));
@@ -152,7 +152,7 @@ static void test_build_time_page_add(void **state)
 	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_tdx_init_mem_page(vm.kvm, 0x5000, src), -EEXIST);
 	assert_int_equal(delta(&vm, -1), 0);
-	assert_int_equal(vm.kvm->stats.fault_spurious, 1);
+	assert_int_equal(kvm_stat_read(vm.kvm, fault_spurious), 1);
 
 	/* No memslot: -EFAULT from the private fault path, nothing issued. */
 	kvm_fx_snap(&vm);
@@ -239,7 +239,7 @@ static void test_shared_bit_rules(void **state)
 	assert_int_equal(priv, SHADOW_NONPRESENT_VALUE);
 	assert_int_equal(shared, SHADOW_NONPRESENT_VALUE);
 	assert_int_equal(delta(&vm, -1), 0);
-	assert_int_equal(kvm->stats.fault_retry, 1);
+	assert_int_equal(kvm_stat_read(kvm, fault_retry), 1);
 
 	/* (P, NP): private mapped. */
 	assert_int_equal(fault(&vm, gfn << PAGE_SHIFT), RET_PF_FIXED);
@@ -340,7 +340,7 @@ static void test_zap_batching(void **state)
 
 	/* N leaves -> N BLOCK, 1 TRACK, N REMOVE (+ N WBINVD), nothing else. */
 	kvm_fx_snap(&vm);
-	flushes = vm.kvm->stats.tlb_flush;
+	flushes = kvm_stat_read(vm.kvm, tlb_flush);
 	kvm_mmu_write_lock(vm.kvm);
 	assert_int_equal(kvm_tdp_mmu_zap_leafs(vm.kvm, true, 0, SLOT_PAGES, true), N);
 	kvm_mmu_write_unlock(vm.kvm);
@@ -349,7 +349,7 @@ static void test_zap_batching(void **state)
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_REMOVE), N);
 	assert_int_equal(delta(&vm, TDH_PHYMEM_PAGE_WBINVD), N);
 	assert_int_equal(delta(&vm, -1), 3 * N + 1);
-	assert_int_equal(vm.kvm->stats.tlb_flush, flushes + 1);
+	assert_int_equal(kvm_stat_read(vm.kvm, tlb_flush), flushes + 1);
 	for (gfn_t g = 0; g < N; g++) {
 		gfn_t gfn = 0x40 + g * 3;
 		uint64_t priv;
@@ -412,7 +412,7 @@ static void test_teardown_order(void **state)
 		assert_int_equal(fault(&vm, g << PAGE_SHIFT), RET_PF_FIXED);
 	/* Make the shared tree non-empty too. */
 	assert_int_equal(fault(&vm, kvm_fx_shared_gpa(&vm, 0x1000)), RET_PF_RETRY);
-	pages = vm.kvm->stats.pages_private_spt;
+	pages = kvm_stat_read(vm.kvm, pages_private_spt);
 	assert_int_equal(pages, 5); /* root + 4 levels below a 5-level root */
 
 	/* Step 1: leaves removed with the HKID assigned (E7). */
@@ -537,7 +537,7 @@ static void test_busy_rollback(void **state)
 		}
 		assert_int_equal(ret, RET_PF_FIXED);
 	}
-	assert_true(vm.kvm->stats.retry_busy > 0);
+	assert_true(kvm_stat_read(vm.kvm, retry_busy) > 0);
 	assert_false(atomic_load(&vm.kvm->bugged));
 	/* The mirror and the S-EPT agree: every mapped gfn PENDING, its
 	 * neighbours FREE (a rolled-back AUG left nothing behind). */
