@@ -349,12 +349,15 @@ out:
  * first outcome other than OK.
  */
 int cpu_guest_touch(struct cpu *cpu, unsigned index, uint64_t gpa,
-		    uint64_t size, bool write, enum tdxmmu_outcome *outcome)
+		    uint64_t size, bool write, enum tdxmmu_outcome *outcome_out)
 {
+	/* Per page on this thread's stack, stored once at the end: callers
+	 * running several vCPUs often keep their outcomes side by side. */
+	enum tdxmmu_outcome outcome = TDXMMU_OUTCOME_OK;
 	struct cpu_vcpu *v;
 	int ret;
 
-	*outcome = TDXMMU_OUTCOME_OK;
+	*outcome_out = TDXMMU_OUTCOME_OK;
 	if ((gpa | size) & ~PAGE_MASK)
 		return cpu_fail(-EINVAL, "touch: [%#llx, +%#llx) is not 4K-aligned",
 				(unsigned long long)gpa, (unsigned long long)size);
@@ -364,11 +367,12 @@ int cpu_guest_touch(struct cpu *cpu, unsigned index, uint64_t gpa,
 	for (uint64_t cur = gpa; cur < gpa + size; cur += PAGE_SIZE) {
 		uint64_t word = cur;
 
-		ret = guest_access(v, cur, &word, sizeof(word), write, outcome);
-		if (ret || *outcome != TDXMMU_OUTCOME_OK)
+		ret = guest_access(v, cur, &word, sizeof(word), write, &outcome);
+		if (ret || outcome != TDXMMU_OUTCOME_OK)
 			break;
 	}
 	cpu_vcpu_put(v);
+	*outcome_out = outcome;
 	return ret;
 }
 
