@@ -26,6 +26,8 @@
 #include <stdio.h>
 
 #include "host/host_mem.h"
+#include "host/thread_slot.h"
+#include "kvm/mmu_rwlock.h"
 
 struct tdx_module;
 struct kvm_mmu_page;
@@ -78,22 +80,17 @@ struct kvm_stats {
 #undef KVM_STAT_FIELD
 } __attribute__((aligned(64)));
 
-#define KVM_STAT_SHARDS 16
+#define KVM_STAT_SHARDS HOST_THREAD_SLOTS
 
 static inline void kvm_stat_inc(_Atomic uint64_t *c)
 {
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
-/* This thread's shard number (kvm_main.c: assigned round-robin on first
- * use). */
-extern _Thread_local unsigned kvm_stat_shard_plus1;
-unsigned kvm_stat_shard_assign(void);
+/* This thread's shard: its host thread slot (host/thread_slot.h). */
 static inline unsigned kvm_stat_shard(void)
 {
-	unsigned s = kvm_stat_shard_plus1;
-
-	return s ? s - 1 : kvm_stat_shard_assign();
+	return host_thread_slot();
 }
 
 /*
@@ -140,7 +137,7 @@ struct kvm {
 	pthread_mutex_t slots_lock;
 	/* Its own cache line: every fault writes it (read side), and the
 	 * read-mostly fields around must not move with it. */
-	pthread_rwlock_t mmu_lock __attribute__((aligned(64)));
+	struct mmu_rwlock mmu_lock; /* mmu_rwlock.h */
 	/* The two roots. The private root's Secure-EPT twin is the module's
 	 * root (a TDCS page), so it has no S-EPT page of KVM's own. */
 	struct kvm_mmu_page *private_root __attribute__((aligned(64)));

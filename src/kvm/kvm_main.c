@@ -18,18 +18,6 @@
 #include "kvm/tdp_mmu_nomirror.h"
 #include "kvm/tdx_ops.h"
 
-_Thread_local unsigned kvm_stat_shard_plus1;
-
-unsigned kvm_stat_shard_assign(void)
-{
-	static _Atomic unsigned next;
-	unsigned s = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) %
-		     KVM_STAT_SHARDS;
-
-	kvm_stat_shard_plus1 = s + 1;
-	return s;
-}
-
 uint64_t kvm_stat_sum(const struct kvm *kvm, size_t offset)
 {
 	uint64_t sum = 0;
@@ -93,6 +81,7 @@ static int tdx_td_init(struct kvm *kvm, const struct kvm_config *cfg)
 {
 	struct tdx_td_params params = { 0 };
 	hpa_t params_page;
+	pfn_t pfn;
 	uint64_t s;
 
 	if (kvm_page_new(kvm, &kvm->tdr))
@@ -132,8 +121,17 @@ static int tdx_td_init(struct kvm *kvm, const struct kvm_config *cfg)
 
 		v->kvm = kvm;
 		v->index = i;
-		if (kvm_page_new(kvm, &v->tdvpr))
+		/*
+		 * Each TDVPR on a frame of its own 8-frame group: the module's
+		 * PAMT packs 8 entries into a cache line, and VP.ENTER and the
+		 * TD exit write the TDVPR's entry (its lock) on every entry, so
+		 * two vCPUs' TDVPRs side by side would make their threads
+		 * trade that line on every fault. Real KVM takes any page; the
+		 * placement is the model's, the frames between stay free.
+		 */
+		if (host_mem_alloc_range(kvm->hm, 1, 8, &pfn))
 			return -ENOMEM;
+		v->tdvpr = pfn_to_hpa(pfn);
 		if (tdx_status_is_error(simple_call(kvm, TDH_VP_CREATE, v->tdvpr, kvm->tdr)) ||
 		    tdx_status_is_error(simple_call(kvm, TDH_VP_INIT, v->tdvpr, 0)))
 			return -EIO;
@@ -170,7 +168,7 @@ int kvm_create_vm(struct host_mem *hm, struct host_memslots *slots,
 	kvm->gfn_shared_mask = 1ULL << (cfg->gpaw - 1 - PAGE_SHIFT);
 	kvm->root_level = cfg->gpaw == 52 ? PG_LEVEL_256T : PG_LEVEL_512G;
 	pthread_mutex_init(&kvm->slots_lock, NULL);
-	pthread_rwlock_init(&kvm->mmu_lock, NULL);
+	mmu_rwlock_init(&kvm->mmu_lock);
 
 	ret = tdx_td_init(kvm, cfg);
 	if (!ret)
@@ -332,7 +330,7 @@ int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked)
 	kvm_legacy_mmu_uninit(kvm);
 	kvm_mmu_uninit(kvm);
 	kvm_nomirror_destroy(kvm);
-	pthread_rwlock_destroy(&kvm->mmu_lock);
+	mmu_rwlock_destroy(&kvm->mmu_lock);
 	pthread_mutex_destroy(&kvm->slots_lock);
 	free(kvm);
 	return ret;

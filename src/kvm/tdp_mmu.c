@@ -40,7 +40,7 @@ static _Thread_local int mmu_lock_held_mode;
 
 void kvm_mmu_read_lock(struct kvm *kvm)
 {
-	pthread_rwlock_rdlock(&kvm->mmu_lock);
+	mmu_rwlock_read_lock(&kvm->mmu_lock);
 	mmu_lock_held_kvm = kvm;
 	mmu_lock_held_mode = MMU_LOCK_READ;
 }
@@ -49,12 +49,12 @@ void kvm_mmu_read_unlock(struct kvm *kvm)
 {
 	mmu_lock_held_kvm = NULL;
 	mmu_lock_held_mode = MMU_LOCK_NONE;
-	pthread_rwlock_unlock(&kvm->mmu_lock);
+	mmu_rwlock_read_unlock(&kvm->mmu_lock);
 }
 
 void kvm_mmu_write_lock(struct kvm *kvm)
 {
-	pthread_rwlock_wrlock(&kvm->mmu_lock);
+	mmu_rwlock_write_lock(&kvm->mmu_lock);
 	mmu_lock_held_kvm = kvm;
 	mmu_lock_held_mode = MMU_LOCK_WRITE;
 }
@@ -63,7 +63,7 @@ void kvm_mmu_write_unlock(struct kvm *kvm)
 {
 	mmu_lock_held_kvm = NULL;
 	mmu_lock_held_mode = MMU_LOCK_NONE;
-	pthread_rwlock_unlock(&kvm->mmu_lock);
+	mmu_rwlock_write_unlock(&kvm->mmu_lock);
 }
 
 /* SPTE changes this thread made under a read lock (tdp_mmu.h). */
@@ -104,13 +104,13 @@ void __kvm_lockdep_assert_held(struct kvm *kvm, bool write, const char *func)
 	 * proves only that somebody holds the lock.
 	 */
 	if (write) {
-		if (pthread_rwlock_tryrdlock(&kvm->mmu_lock) == 0) {
-			pthread_rwlock_unlock(&kvm->mmu_lock);
+		if (mmu_rwlock_read_trylock(&kvm->mmu_lock)) {
+			mmu_rwlock_read_unlock(&kvm->mmu_lock);
 			lockdep_fail(func, "not held for write");
 		}
 	} else {
-		if (pthread_rwlock_trywrlock(&kvm->mmu_lock) == 0) {
-			pthread_rwlock_unlock(&kvm->mmu_lock);
+		if (mmu_rwlock_write_trylock(&kvm->mmu_lock)) {
+			mmu_rwlock_write_unlock(&kvm->mmu_lock);
 			lockdep_fail(func, "not held");
 		}
 	}

@@ -4,6 +4,7 @@
  * checks, counters, the cost model, BUSY injection), TD lookups, and the
  * read-only views for the CPU and for observers.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,10 +87,12 @@ static seamcall_fn *const handlers[TDX_NR_LEAVES] = {
 
 struct tdx_module *tdx_module_create(struct host_mem *hm, uint64_t seed)
 {
-	struct tdx_module *m = calloc(1, sizeof(*m));
+	/* Over-aligned (per-slot lines): aligned_alloc, then cleared. */
+	struct tdx_module *m = aligned_alloc(HOST_CACHELINE, sizeof(*m));
 
 	if (!m)
 		return NULL;
+	memset(m, 0, sizeof(*m));
 	m->hm = hm;
 	m->seed = seed;
 	if (pamt_init(&m->pamt, host_mem_first_pfn(hm),
@@ -153,9 +156,24 @@ uint64_t tdx_module_exit_cost(const struct tdx_module *m)
 	return m->exit_cost_ns;
 }
 
+/* A counter summed over the thread slots; offset within the per-slot
+ * struct. */
+static uint64_t counter_sum(const struct tdx_module *m, size_t offset)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+		sum += atomic_load_explicit((const _Atomic uint64_t *)
+					    ((const char *)&m->counters[i] + offset),
+					    memory_order_relaxed);
+	return sum;
+}
+#define COUNTER_SUM(m, field) \
+	counter_sum((m), offsetof(struct tdx_module_counters, field))
+
 uint64_t tdx_module_exits(const struct tdx_module *m)
 {
-	return atomic_load(&m->exits);
+	return COUNTER_SUM(m, exits);
 }
 
 uint64_t tdx_module_pamt_resident_bytes(const struct tdx_module *m)
@@ -165,17 +183,18 @@ uint64_t tdx_module_pamt_resident_bytes(const struct tdx_module *m)
 
 uint64_t tdx_module_calls(const struct tdx_module *m, int leaf)
 {
-	return leaf >= 0 && leaf < TDX_NR_LEAVES ? atomic_load(&m->calls[leaf]) : 0;
+	return leaf >= 0 && leaf < TDX_NR_LEAVES ? counter_sum(m, offsetof(struct tdx_module_counters, calls) +
+						       (size_t)leaf * sizeof(uint64_t)) : 0;
 }
 
 uint64_t tdx_module_accepts(const struct tdx_module *m)
 {
-	return atomic_load(&m->accepts);
+	return COUNTER_SUM(m, accepts);
 }
 
 uint64_t tdx_module_modeled_ns(const struct tdx_module *m)
 {
-	return atomic_load(&m->modeled_ns);
+	return COUNTER_SUM(m, modeled_ns);
 }
 
 static uint64_t splitmix64(uint64_t x)
@@ -233,8 +252,10 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 	int operand;
 
 	if (leaf < TDX_NR_LEAVES) {
-		atomic_fetch_add_explicit(&m->calls[leaf], 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&m->modeled_ns, m->cost_ns[leaf],
+		struct tdx_module_counters *k = tdx_counters_mine(m);
+
+		atomic_fetch_add_explicit(&k->calls[leaf], 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&k->modeled_ns, m->cost_ns[leaf],
 					  memory_order_relaxed);
 	}
 	if ((rax >> 24) || leaf >= TDX_NR_LEAVES || !handlers[leaf])
@@ -285,8 +306,9 @@ struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
 	td = tdx_td_by_index(m, pamt_owner(e));
 	if (!td)
 		return NULL;
-	for (unsigned i = 0; i < td->nr_vcpus; i++) {
-		if (td->vcpus[i].tdvpr == tdvpr) {
+	for (unsigned i = 0, n = atomic_load_explicit(&td->nr_vcpus, memory_order_acquire);
+	     i < n; i++) {
+		if (td->vcpu_tdvpr[i] == tdvpr) {
 			if (tdp)
 				*tdp = td;
 			return &td->vcpus[i];
@@ -402,7 +424,7 @@ uint64_t tdx_debug_chldcnt(struct tdx_module *m, hpa_t tdr)
 {
 	struct tdx_td *td = tdx_td_of_tdr_pfn(m, hpa_to_pfn(tdr));
 
-	return td ? atomic_load(&td->chldcnt) : 0;
+	return td ? tdx_chldcnt(td) : 0;
 }
 
 unsigned tdx_debug_nr_tds(struct tdx_module *m)

@@ -35,7 +35,11 @@ int pamt_init(struct pamt *p, pfn_t base, uint64_t nr)
 	p->e4k = pamt_map(nr);
 	p->e2m = pamt_map((nr + 511) / 512);
 	p->e1g = pamt_map((nr + 512 * 512 - 1) / (512 * 512));
-	if (!p->e4k || !p->e2m || !p->e1g) {
+	/* Rows of whole cache lines (16 counts each); in 8-byte units for
+	 * pamt_map, which rounds to pages. */
+	p->r1g_stride = ((nr + 512 * 512 - 1) / (512 * 512) + 15) & ~15ULL;
+	p->r1g = (_Atomic uint32_t *)pamt_map(HOST_THREAD_SLOTS * p->r1g_stride / 2);
+	if (!p->e4k || !p->e2m || !p->e1g || !p->r1g) {
 		pamt_fini(p);
 		return -ENOMEM;
 	}
@@ -47,7 +51,9 @@ void pamt_fini(struct pamt *p)
 	pamt_unmap(p->e4k, p->nr);
 	pamt_unmap(p->e2m, (p->nr + 511) / 512);
 	pamt_unmap(p->e1g, (p->nr + 512 * 512 - 1) / (512 * 512));
+	pamt_unmap((_Atomic uint64_t *)p->r1g, HOST_THREAD_SLOTS * p->r1g_stride / 2);
 	p->e4k = p->e2m = p->e1g = NULL;
+	p->r1g = NULL;
 }
 
 bool pamt_covers(const struct pamt *p, pfn_t pfn)
@@ -148,5 +154,7 @@ uint64_t pamt_resident_bytes(const struct pamt *p)
 {
 	return pamt_resident_of(p->e4k, p->nr) +
 	       pamt_resident_of(p->e2m, (p->nr + 511) / 512) +
-	       pamt_resident_of(p->e1g, (p->nr + 512 * 512 - 1) / (512 * 512));
+	       pamt_resident_of(p->e1g, (p->nr + 512 * 512 - 1) / (512 * 512)) +
+	       pamt_resident_of((_Atomic uint64_t *)p->r1g,
+				HOST_THREAD_SLOTS * p->r1g_stride / 2);
 }

@@ -10,7 +10,140 @@
 void sept_ctx_init(struct sept_ctx *c, struct tdx_module *m,
 		   struct seamcall_regs *regs, int leaf)
 {
-	*c = (struct sept_ctx){ .m = m, .regs = regs, .leaf = leaf };
+	*c = (struct sept_ctx){ .m = m, .regs = regs, .leaf = leaf,
+				.slot = host_thread_slot() };
+}
+
+static uint64_t pamt_counted_readers(struct tdx_module *m, _Atomic uint64_t *e,
+				     uint64_t w);
+
+enum lock_result tdx_pamt_try_lock(struct tdx_module *m, _Atomic uint64_t *e,
+				   bool excl)
+{
+	uint64_t old, lk, w;
+
+	if (!excl)
+		return lockword_try(e, false, true, LOCK_HOST);
+	/* lockword_try's exclusive case, with a seq_cst CAS: the scan of
+	 * tdr_readers below must not be ordered before it (tdx_locks.h,
+	 * sharex_dist). */
+	old = atomic_load_explicit(e, memory_order_relaxed);
+	do {
+		lk = old & 0xFFFF;
+		if (lk & (SHAREX_EXCL | SHAREX_READERS)) {
+			if (!(lk & SHAREX_HP))
+				atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
+			return LOCK_BUSY;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(
+		e, &old, (old | SHAREX_EXCL) & ~(uint64_t)SHAREX_HP,
+		memory_order_seq_cst, memory_order_relaxed));
+	w = old | SHAREX_EXCL;
+	if (pamt_counted_readers(m, e, w) == 0)
+		return LOCK_OK;
+	atomic_fetch_and_explicit(e, ~(uint64_t)SHAREX_EXCL, memory_order_release);
+	atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
+	return LOCK_BUSY;
+}
+
+/* 1G entries (pamt.r1g) and TDRs (tdr_readers) also count shared holders
+ * outside the word. */
+static uint64_t pamt_counted_readers(struct tdx_module *m, _Atomic uint64_t *e,
+				     uint64_t w)
+{
+	int64_t i1g = pamt_1g_index(&m->pamt, e);
+	unsigned index;
+	uint64_t n = 0;
+
+	if (i1g >= 0) {
+		for (unsigned s = 0; s < HOST_THREAD_SLOTS; s++)
+			n += atomic_load_explicit(pamt_1g_readers(&m->pamt, (uint64_t)i1g, s),
+						  memory_order_seq_cst);
+	} else if (pamt_pt(w) == PT_TDR && (index = pamt_owner(w))) {
+		for (unsigned s = 0; s < HOST_THREAD_SLOTS; s++)
+			n += atomic_load_explicit(&m->tdr_readers[s].n[index],
+						  memory_order_seq_cst);
+	}
+	return n;
+}
+
+/* A shared hold of a 1G entry, counted on `slot`. */
+static enum lock_result pamt_1g_try_shared(struct tdx_module *m, _Atomic uint64_t *e,
+					   uint64_t index, unsigned slot)
+{
+	_Atomic uint32_t *n = pamt_1g_readers(&m->pamt, index, slot);
+	uint64_t w;
+
+	atomic_fetch_add_explicit(n, 1, memory_order_seq_cst);
+	w = atomic_load_explicit(e, memory_order_seq_cst);
+	if (w & SHAREX_EXCL) {
+		atomic_fetch_sub_explicit(n, 1, memory_order_release);
+		if (!(w & SHAREX_HP))
+			atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
+		return LOCK_BUSY;
+	}
+	if (w & SHAREX_HP)
+		atomic_fetch_and_explicit(e, ~(uint64_t)SHAREX_HP, memory_order_relaxed);
+	return LOCK_OK;
+}
+
+/* Our counted shared hold of a 1G entry made exclusive, if it is the only
+ * hold (the module's promote_sharex_lock_hp). */
+static bool pamt_1g_upgrade(struct tdx_module *m, _Atomic uint64_t *e,
+			    uint64_t index, unsigned slot)
+{
+	uint64_t old = atomic_load_explicit(e, memory_order_relaxed);
+
+	do {
+		if (old & (SHAREX_EXCL | SHAREX_READERS)) {
+			atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
+			return false;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(
+		e, &old, (old | SHAREX_EXCL) & ~(uint64_t)SHAREX_HP,
+		memory_order_seq_cst, memory_order_relaxed));
+	if (pamt_counted_readers(m, e, old) != 1) {
+		atomic_fetch_and_explicit(e, ~(uint64_t)SHAREX_EXCL, memory_order_release);
+		atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
+		return false;
+	}
+	atomic_fetch_sub_explicit(pamt_1g_readers(&m->pamt, index, slot), 1,
+				  memory_order_relaxed);
+	return true;
+}
+
+enum lock_result tdx_tdr_try_shared(struct tdx_module *m, _Atomic uint64_t *e,
+				    unsigned slot, unsigned *reader_index)
+{
+	for (;;) {
+		uint64_t w = atomic_load_explicit(e, memory_order_acquire);
+		unsigned index = pamt_pt(w) == PT_TDR ? pamt_owner(w) : 0;
+		_Atomic uint32_t *n;
+
+		*reader_index = 0;
+		if (!index)
+			return lockword_try(e, false, true, LOCK_HOST);
+		n = &m->tdr_readers[slot].n[index];
+		atomic_fetch_add_explicit(n, 1, memory_order_seq_cst);
+		w = atomic_load_explicit(e, memory_order_seq_cst);
+		if (w & SHAREX_EXCL) {
+			atomic_fetch_sub_explicit(n, 1, memory_order_release);
+			if (!(w & SHAREX_HP))
+				atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
+			return LOCK_BUSY;
+		}
+		if (pamt_pt(w) == PT_TDR && pamt_owner(w) == index) {
+			/* The host's success clears HP (tdx_locks.h). */
+			if (w & SHAREX_HP)
+				atomic_fetch_and_explicit(e, ~(uint64_t)SHAREX_HP,
+							  memory_order_relaxed);
+			*reader_index = index;
+			return LOCK_OK;
+		}
+		/* RECLAIM freed that TD between our two reads (its index may
+		 * already name another TD): look at the page again. */
+		atomic_fetch_sub_explicit(n, 1, memory_order_release);
+	}
 }
 
 void sept_ctx_release(struct sept_ctx *c)
@@ -20,21 +153,34 @@ void sept_ctx_release(struct sept_ctx *c)
 		c->entry = NULL;
 	}
 	while (c->nr_pamt_locks > 0) {
-		c->nr_pamt_locks--;
-		lockword_release(c->pamt_locks[c->nr_pamt_locks],
-				 c->pamt_excl[c->nr_pamt_locks]);
+		unsigned i = --c->nr_pamt_locks;
+
+		if (c->pamt_counted[i])
+			atomic_fetch_sub_explicit(
+				pamt_1g_readers(&c->m->pamt,
+						(uint64_t)pamt_1g_index(&c->m->pamt, c->pamt_locks[i]),
+						c->slot),
+				1, memory_order_release);
+		else
+			lockword_release(c->pamt_locks[i], c->pamt_excl[i]);
+		c->pamt_counted[i] = false;
 	}
-	if (c->tree_locked) {
-		sharex_release(&c->td->sept_lock, c->tree_locked == 2);
-		c->tree_locked = 0;
-	}
+	if (c->tree_locked == 2)
+		sharex_dist_release_excl(&c->td->sept_lock);
+	else if (c->tree_locked)
+		sharex_dist_release_shared(&c->td->sept_lock, c->slot);
+	c->tree_locked = 0;
 	if (c->op_state_locked) {
-		sharex_release(&c->td->op_state_lock, false);
+		sharex_dist_release_shared(&c->td->op_state_lock, c->slot);
 		c->op_state_locked = false;
 	}
 	if (c->tdr_lock) {
-		lockword_release(c->tdr_lock, c->tdr_excl);
+		if (c->tdr_reader)
+			tdx_tdr_release_shared(c->m, c->tdr_reader, c->slot);
+		else
+			lockword_release(c->tdr_lock, c->tdr_excl);
 		c->tdr_lock = NULL;
+		c->tdr_reader = 0;
 	}
 }
 
@@ -104,21 +250,26 @@ uint64_t tdx_lock_page(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
 	 */
 	target = expected == PT_NDA ? size_level : 0;
 	for (level = 2;; level--) {
-		bool last = level == target;
+		bool last = level == target, counted = level == 2 && !(last && excl);
+		uint64_t i1g = (pfn - c->m->pamt.base) >> 18;
 
 		e = pamt_entry(&c->m->pamt, pfn, level);
-		if (lockword_try(e, last && excl, true, LOCK_HOST) != LOCK_OK)
+		if ((counted ? pamt_1g_try_shared(c->m, e, i1g, c->slot)
+			     : tdx_pamt_try_lock(c->m, e, last && excl)) != LOCK_OK)
 			return TDX_OPERAND_BUSY + operand;
 		c->pamt_locks[c->nr_pamt_locks] = e;
 		c->pamt_excl[c->nr_pamt_locks] = last && excl;
+		c->pamt_counted[c->nr_pamt_locks] = counted;
 		c->nr_pamt_locks++;
 		if (last)
 			break;
 		if (pamt_pt(atomic_load_explicit(e, memory_order_acquire)) != PT_NDA) {
 			if (excl) {
-				if (!lockword_upgrade(e))
+				if (counted ? !pamt_1g_upgrade(c->m, e, i1g, c->slot)
+					    : !lockword_upgrade(e))
 					return TDX_OPERAND_BUSY + operand;
 				c->pamt_excl[c->nr_pamt_locks - 1] = true;
+				c->pamt_counted[c->nr_pamt_locks - 1] = false;
 			}
 			break;
 		}
@@ -143,7 +294,8 @@ uint64_t tdx_lock_tdr(struct sept_ctx *c, uint64_t tdr_hpa, unsigned operand,
 	if (status != TDX_SUCCESS)
 		return status;
 	e = pamt_entry(&c->m->pamt, hpa_to_pfn(tdr_hpa), 0);
-	if (lockword_try(e, excl, true, LOCK_HOST) != LOCK_OK)
+	if ((excl ? tdx_pamt_try_lock(c->m, e, true)
+		  : tdx_tdr_try_shared(c->m, e, c->slot, &c->tdr_reader)) != LOCK_OK)
 		return TDX_OPERAND_BUSY + operand;
 	c->tdr_lock = e;
 	c->tdr_excl = excl;
@@ -170,7 +322,7 @@ uint64_t tdx_lock_tdvpr(struct sept_ctx *c, uint64_t hpa,
 	td = tdx_td_by_index(c->m, pamt_owner(atomic_load(e)));
 	*vcpu = NULL;
 	for (unsigned i = 0; td && i < atomic_load(&td->nr_vcpus); i++)
-		if (td->vcpus[i].tdvpr == hpa_to_pfn(hpa))
+		if (td->vcpu_tdvpr[i] == hpa_to_pfn(hpa))
 			*vcpu = &td->vcpus[i];
 	if (!*vcpu)
 		return TDX_PAGE_METADATA_INCORRECT + TDX_OPERAND_ID_RCX;
@@ -191,7 +343,7 @@ uint64_t tdx_check_td_keys(struct sept_ctx *c)
 uint64_t tdx_check_op_state(struct sept_ctx *c, bool lock)
 {
 	if (lock) {
-		if (sharex_try(&c->td->op_state_lock, false, true, LOCK_HOST) != LOCK_OK)
+		if (sharex_dist_try_shared(&c->td->op_state_lock, true, c->slot) != LOCK_OK)
 			return TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE;
 		c->op_state_locked = true;
 	}
@@ -228,7 +380,8 @@ uint64_t tdx_check_private_gpa(struct sept_ctx *c)
 
 uint64_t tdx_lock_sept_tree(struct sept_ctx *c, bool excl)
 {
-	if (sharex_try(&c->td->sept_lock, excl, false, LOCK_HOST) != LOCK_OK)
+	if ((excl ? sharex_dist_try_excl(&c->td->sept_lock, false)
+		  : sharex_dist_try_shared(&c->td->sept_lock, false, c->slot)) != LOCK_OK)
 		return TDX_OPERAND_BUSY + TDX_OPERAND_ID_SEPT;
 	c->tree_locked = excl ? 2 : 1;
 	return TDX_SUCCESS;
@@ -312,7 +465,6 @@ bool tdx_is_tlb_tracked(struct tdx_td *td, uint32_t bepoch)
 	uint32_t e = tdx_current_epoch(td);
 
 	if (bepoch + 1 == e)
-		return atomic_load_explicit(&td->refcount[bepoch & 1],
-					    memory_order_acquire) == 0;
+		return tdx_epoch_refcount(td, bepoch & 1) == 0;
 	return bepoch + 1 < e;
 }

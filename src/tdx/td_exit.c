@@ -26,14 +26,16 @@ void tdx_td_exit(struct tdx_module *m, hpa_t tdvpr)
 		abort();
 	}
 	/* Cost model: the exit is accounted, never spent (module.c). */
-	atomic_fetch_add_explicit(&m->exits, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&m->modeled_ns, m->exit_cost_ns,
+	atomic_fetch_add_explicit(&tdx_counters_mine(m)->exits, 1,
 				  memory_order_relaxed);
-	/* Release: TRACK reads the refcount with acquire. */
-	atomic_fetch_sub_explicit(&td->refcount[v->vcpu_epoch & 1], 1,
-				  memory_order_acq_rel);
+	atomic_fetch_add_explicit(&tdx_counters_mine(m)->modeled_ns,
+				  m->exit_cost_ns, memory_order_relaxed);
+	/* Release: TRACK reads the refcount with acquire. On the slot
+	 * VP.ENTER counted on, which need not be this thread's. */
+	atomic_fetch_sub_explicit(&td->per_slot[v->enter_slot].refcount[v->vcpu_epoch & 1],
+				  1, memory_order_acq_rel);
 	atomic_store(&v->in_guest, false);
 	lockword_release(pamt_entry(&m->pamt, hpa_to_pfn(tdvpr), 0), false);
 	/* Last: once the TDR is unlocked the TD may be torn down. */
-	lockword_release(pamt_entry(&m->pamt, td->tdr, 0), false);
+	tdx_tdr_release_shared(m, td->index, v->enter_slot);
 }

@@ -97,7 +97,7 @@ uint64_t tdh_mem_page_add(struct tdx_module *m, struct seamcall_regs *r)
 	entry_store(c.walk_entry, sept_make_leaf(target, false));
 	put_le64(&block[16], c.gpa);
 	sha384_update(&td->mrtd_ctx, sizeof(block), block);
-	atomic_fetch_add(&td->chldcnt, 1);
+	tdx_chldcnt_add(td, 1);
 	pamt_set(page_pamt, PT_REG, td->index, 0);
 out:
 	sept_ctx_release(&c);

@@ -74,7 +74,7 @@ uint64_t tdh_mem_page_demote(struct tdx_module *m, struct seamcall_regs *r)
 	 * that no PAMT walk holds it (tdx_lock_page keeps the entries above a
 	 * looked-up page shared) while the page changes size. */
 	if (c.nr_pamt_locks == SEPT_CTX_MAX_PAMT_LOCKS ||
-	    lockword_try(large_pamt, true, true, LOCK_HOST) != LOCK_OK) {
+	    tdx_pamt_try_lock(m, large_pamt, true) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 		goto out;
 	}
@@ -104,7 +104,7 @@ uint64_t tdh_mem_page_demote(struct tdx_module *m, struct seamcall_regs *r)
 		pamt_set(large_pamt, PT_NDA, pamt_owner(pe), pamt_bepoch(pe));
 	}
 	pamt_set(new_pamt, PT_EPT, c.td->index, 0);
-	atomic_fetch_add(&c.td->chldcnt, 1);
+	tdx_chldcnt_add(c.td, 1);
 	tdx_entry_commit(&c, sept_make_nl_mapped(new_hpa));
 out:
 	sept_ctx_release(&c);

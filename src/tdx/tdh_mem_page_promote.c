@@ -43,7 +43,7 @@ static uint64_t lock_pamt_implicit(struct sept_ctx *c, pfn_t pfn, unsigned size,
 	_Atomic uint64_t *e = pamt_entry(&c->m->pamt, pfn, size);
 
 	if (c->nr_pamt_locks == SEPT_CTX_MAX_PAMT_LOCKS ||
-	    lockword_try(e, true, true, LOCK_HOST) != LOCK_OK)
+	    tdx_pamt_try_lock(c->m, e, true) != LOCK_OK)
 		return TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 	c->pamt_locks[c->nr_pamt_locks] = e;
 	c->pamt_excl[c->nr_pamt_locks] = true;
@@ -162,7 +162,7 @@ uint64_t tdh_mem_page_promote(struct tdx_module *m, struct seamcall_regs *r)
 
 		pamt_set(child_page_pamt, PT_NDA, pamt_owner(pe), pamt_bepoch(pe));
 	}
-	atomic_fetch_sub(&c.td->chldcnt, 1);
+	tdx_chldcnt_add(c.td, -1);
 	tdx_entry_commit(&c, first);
 	r->rcx = child_hpa;
 	/*

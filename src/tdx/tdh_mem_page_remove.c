@@ -36,7 +36,7 @@ uint64_t tdh_mem_page_remove(struct tdx_module *m, struct seamcall_regs *r)
 	s = sept_state(v);
 	hpa = sept_hpa(v);
 	page_pamt = pamt_entry(&m->pamt, hpa_to_pfn(hpa), c.level);
-	if (lockword_try(page_pamt, true, true, LOCK_HOST) != LOCK_OK) {
+	if (tdx_pamt_try_lock(m, page_pamt, true) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 		goto out;
 	}
@@ -59,7 +59,7 @@ uint64_t tdh_mem_page_remove(struct tdx_module *m, struct seamcall_regs *r)
 	/* Commit point. The entry goes first: once the PAMT says PT_NDA the
 	 * page may be handed out again, and nothing may map it by then. */
 	tdx_entry_commit(&c, SEPT_FREE_VALUE);
-	atomic_fetch_sub(&c.td->chldcnt, sept_level_pages(c.level));
+	tdx_chldcnt_add(c.td, -(int64_t)(sept_level_pages(c.level)));
 	pamt_set(page_pamt, PT_NDA, pamt_owner(pv), pamt_bepoch(pv));
 	r->rcx = hpa;
 out:

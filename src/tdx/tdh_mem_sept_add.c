@@ -46,7 +46,7 @@ uint64_t tdh_mem_sept_add(struct tdx_module *m, struct seamcall_regs *r)
 	 * it becomes reachable through the parent entry. */
 	tdx_sept_page_init(m, c.td, hpa_to_pfn(new_hpa));
 	pamt_set(page_pamt, PT_EPT, c.td->index, 0);
-	atomic_fetch_add(&c.td->chldcnt, 1);
+	tdx_chldcnt_add(c.td, 1);
 	tdx_entry_commit(&c, sept_make_nl_mapped(new_hpa));
 	if (version == 1)
 		r->r8 = TDX_NULL_PA;

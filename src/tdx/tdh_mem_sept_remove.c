@@ -34,7 +34,7 @@ uint64_t tdh_mem_sept_remove(struct tdx_module *m, struct seamcall_regs *r)
 	v = c.walk_value;
 	child_hpa = sept_hpa(v);
 	child_pamt = pamt_entry(&m->pamt, hpa_to_pfn(child_hpa), 0);
-	if (lockword_try(child_pamt, true, true, LOCK_HOST) != LOCK_OK) {
+	if (tdx_pamt_try_lock(m, child_pamt, true) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 		goto out;
 	}
@@ -69,7 +69,7 @@ uint64_t tdh_mem_sept_remove(struct tdx_module *m, struct seamcall_regs *r)
 
 	/* Commit point. Unlinked first, then the page is given up. */
 	tdx_entry_commit(&c, SEPT_FREE_VALUE);
-	atomic_fetch_sub(&c.td->chldcnt, 1);
+	tdx_chldcnt_add(c.td, -1);
 	pamt_set(child_pamt, PT_NDA, pamt_owner(pv), pamt_bepoch(pv));
 	r->rcx = child_hpa;
 	if (version == 1)

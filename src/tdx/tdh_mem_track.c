@@ -22,16 +22,16 @@ uint64_t tdh_mem_track(struct tdx_module *m, struct seamcall_regs *r)
 	    (status = tdx_check_td_keys(&c)) ||
 	    (status = tdx_check_op_state(&c, true)))
 		goto out;
-	if (sharex_try(&c.td->epoch_lock, true, false, LOCK_HOST) != LOCK_OK) {
+	if (sharex_dist_try_excl(&c.td->epoch_lock, false) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_TD_EPOCH;
 		goto out;
 	}
 	epoch = atomic_load(&c.td->td_epoch);
-	if (atomic_load(&c.td->refcount[(epoch - 1) & 1]) != 0)
+	if (tdx_epoch_refcount(c.td, (unsigned)(epoch - 1) & 1) != 0)
 		status = TDX_PREVIOUS_TLB_EPOCH_BUSY;
 	else
 		atomic_store_explicit(&c.td->td_epoch, epoch + 1, memory_order_release);
-	sharex_release(&c.td->epoch_lock, true);
+	sharex_dist_release_excl(&c.td->epoch_lock);
 out:
 	sept_ctx_release(&c);
 	return status;

@@ -56,7 +56,7 @@ uint64_t tdh_mng_addcx(struct tdx_module *m, struct seamcall_regs *r)
 		host_frame_clear(m->hm, pfn, td->hkid);
 	}
 	td->tdcx[td->num_tdcx++] = pfn;
-	atomic_fetch_add(&td->chldcnt, 1);
+	tdx_chldcnt_add(td, 1);
 	pamt_set(page_pamt, PT_TDCX, td->index, 0);
 out:
 	sept_ctx_release(&c);

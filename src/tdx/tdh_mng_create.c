@@ -23,6 +23,7 @@
  * counted in CHLDCNT (it is the TD itself).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "tdx/tdx_internal.h"
 
@@ -58,8 +59,9 @@ uint64_t tdh_mng_create(struct tdx_module *m, struct seamcall_regs *r)
 			break;
 		}
 	}
-	if (index)
-		td = calloc(1, sizeof(*td));
+	/* Over-aligned (per-slot lock lines): aligned_alloc, then cleared. */
+	if (index && (td = aligned_alloc(HOST_CACHELINE, sizeof(*td))))
+		memset(td, 0, sizeof(*td));
 	if (!td) {
 		pthread_mutex_unlock(&m->td_table_lock);
 		status = TDX_SYS_BUSY;

@@ -83,8 +83,10 @@ uint64_t tdh_mng_init(struct tdx_module *m, struct seamcall_regs *r)
 	td->pending_ve_disable = p.attributes & TDX_TD_ATTR_SEPT_VE_DISABLE;
 	td->max_vcpus = p.max_vcpus;
 	atomic_store(&td->td_epoch, 1);
-	atomic_store(&td->refcount[0], 0);
-	atomic_store(&td->refcount[1], 0);
+	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++) {
+		atomic_store(&td->per_slot[i].refcount[0], 0);
+		atomic_store(&td->per_slot[i].refcount[1], 0);
+	}
 	sha384_init(&td->mrtd_ctx);
 	td->mrtd_final = false;
 	/* Last: OP_STATE is what lets the memory leaves in. */

@@ -43,7 +43,7 @@ uint64_t tdh_phymem_page_reclaim(struct tdx_module *m, struct seamcall_regs *r)
 	if (status != TDX_SUCCESS)
 		goto out;
 	e = pamt_walk(&m->pamt, hpa_to_pfn(hpa), &size);
-	if (lockword_try(e, true, true, LOCK_HOST) != LOCK_OK) {
+	if (tdx_pamt_try_lock(m, e, true) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 		goto out;
 	}
@@ -78,7 +78,7 @@ uint64_t tdh_phymem_page_reclaim(struct tdx_module *m, struct seamcall_regs *r)
 		}
 
 		/* Commit point. */
-		atomic_fetch_sub(&td->chldcnt, sept_level_pages(size));
+		tdx_chldcnt_add(td, -(int64_t)(sept_level_pages(size)));
 		/* Nothing may walk a root that is no longer the TD's. */
 		if (pt == PT_TDCX && td->sept_root == hpa_to_pfn(hpa))
 			td->sept_root = 0;
@@ -90,7 +90,7 @@ uint64_t tdh_phymem_page_reclaim(struct tdx_module *m, struct seamcall_regs *r)
 		status = TDX_LIFECYCLE_STATE_INCORRECT;
 		goto out;
 	}
-	if (atomic_load(&td->chldcnt) != 0) {
+	if (tdx_chldcnt(td) != 0) {
 		status = TDX_TD_ASSOCIATED_PAGES_EXIST;
 		goto out;
 	}

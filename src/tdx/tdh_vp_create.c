@@ -35,7 +35,7 @@ uint64_t tdh_vp_create(struct tdx_module *m, struct seamcall_regs *r)
 	    (status = tdx_check_td_keys(&c)))
 		goto out;
 	td = c.td;
-	if (sharex_try(&td->op_state_lock, false, true, LOCK_HOST) != LOCK_OK) {
+	if (sharex_dist_try_shared(&td->op_state_lock, true, c.slot) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE;
 		goto out;
 	}
@@ -66,8 +66,9 @@ uint64_t tdh_vp_create(struct tdx_module *m, struct seamcall_regs *r)
 
 	/* Commit point. */
 	td->vcpus[n] = (struct tdx_vcpu){ .tdvpr = hpa_to_pfn(tdvpr), .index = n };
+	td->vcpu_tdvpr[n] = hpa_to_pfn(tdvpr);
 	host_frame_clear(m->hm, hpa_to_pfn(tdvpr), td->hkid);
-	atomic_fetch_add(&td->chldcnt, 1);
+	tdx_chldcnt_add(td, 1);
 	atomic_store_explicit(&td->nr_vcpus, n + 1, memory_order_release);
 	pthread_mutex_unlock(&m->td_table_lock);
 	pamt_set(tdvpr_pamt, PT_TDVPR, td->index, 0);

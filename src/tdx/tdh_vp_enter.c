@@ -81,12 +81,18 @@ uint64_t tdh_vp_enter(struct tdx_module *m, struct seamcall_regs *r)
 	/* 2. The TDR, implicit: named TDR when busy. */
 	c.td = td;
 	tdr_pamt = pamt_entry(&m->pamt, td->tdr, 0);
-	if (lockword_try(tdr_pamt, false, true, LOCK_HOST) != LOCK_OK) {
+	if (tdx_tdr_try_shared(m, tdr_pamt, c.slot, &c.tdr_reader) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_TDR;
 		goto out;
 	}
 	c.tdr_lock = tdr_pamt;
 	c.tdr_excl = false;
+	if (c.tdr_reader != td->index) {
+		/* Cannot happen: the TDVPR we hold is counted in the TD's
+		 * CHLDCNT, so its TDR cannot have been reclaimed. */
+		status = TDX_PAGE_METADATA_INCORRECT + TDX_OPERAND_ID_TDR;
+		goto out;
+	}
 
 	/* 3, 4. */
 	if ((status = tdx_check_td_keys(&c)) || (status = tdx_check_op_state(&c, true)))
@@ -104,26 +110,29 @@ uint64_t tdh_vp_enter(struct tdx_module *m, struct seamcall_regs *r)
 	 * lock held exclusively, so E and refcount[E & 1]++ are one step for
 	 * it: a TRACK either sees this vCPU counted in E or runs before and
 	 * this vCPU enters in E + 1. */
-	if (sharex_try(&td->epoch_lock, false, false, LOCK_HOST) != LOCK_OK) {
+	if (sharex_dist_try_shared(&td->epoch_lock, false, c.slot) != LOCK_OK) {
 		atomic_store(&v->in_guest, false);
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_TD_EPOCH;
 		goto out;
 	}
 	epoch = atomic_load_explicit(&td->td_epoch, memory_order_acquire);
-	atomic_fetch_add_explicit(&td->refcount[epoch & 1], 1, memory_order_acq_rel);
-	sharex_release(&td->epoch_lock, false);
+	atomic_fetch_add_explicit(&td->per_slot[c.slot].refcount[epoch & 1], 1,
+				  memory_order_acq_rel);
+	sharex_dist_release_shared(&td->epoch_lock, c.slot);
 
 	/* Commit point. A vCPU that ran before and whose epoch is stale may
 	 * hold translations a RANGE.BLOCK has since removed: flush (§6). */
 	flush = v->associated && v->vcpu_epoch != epoch;
 	v->vcpu_epoch = epoch;
 	v->associated = true;
+	v->enter_slot = c.slot;
 	r->r8 = flush;
 
 	/* The TDVPR and TDR locks stay held until tdx_td_exit(): take them out
 	 * of the context so that the release below keeps them. */
 	c.nr_pamt_locks = 0;
 	c.tdr_lock = NULL;
+	c.tdr_reader = 0;
 out:
 	sept_ctx_release(&c);
 	return status;

@@ -50,7 +50,32 @@ struct pamt {
 	pfn_t base;        /* first frame of the TDMR */
 	uint64_t nr;       /* frames covered */
 	_Atomic uint64_t *e4k, *e2m, *e1g;
+	/*
+	 * Shared holders of each 1G entry's lock, per thread slot: row s at
+	 * r1g[s * r1g_stride], one cache line or more per row. Every AUG's
+	 * PAMT walk takes the 1G entry above its page shared (§2.2), so with
+	 * the count in the entry every private fault of every vCPU would
+	 * write the same few lines (tdx_locks.h says why that matters here).
+	 * The entry word keeps EXCL and HP; an exclusive attempt on a 1G
+	 * entry also needs its counts here at zero (tdx_pamt_try_lock()).
+	 */
+	_Atomic uint32_t *r1g;
+	uint64_t r1g_stride;
 };
+
+/* The index of e among the 1G entries, or -1 if e is not one. */
+static inline int64_t pamt_1g_index(const struct pamt *p, const _Atomic uint64_t *e)
+{
+	uint64_t n = (p->nr + 512 * 512 - 1) / (512 * 512);
+
+	return e >= p->e1g && e < p->e1g + n ? (int64_t)(e - p->e1g) : -1;
+}
+
+static inline _Atomic uint32_t *pamt_1g_readers(struct pamt *p, uint64_t index,
+						unsigned slot)
+{
+	return &p->r1g[slot * p->r1g_stride + index];
+}
 
 static inline enum tdx_page_type pamt_pt(uint64_t e)
 {
@@ -120,7 +145,11 @@ struct tdx_vcpu {
 	 * as the real module's LP association does) cannot both succeed. */
 	_Atomic bool in_guest;
 	uint64_t vcpu_epoch;
-};
+	/* The thread slot VP.ENTER counted its shared TDR hold and its epoch
+	 * reference on; the TD exit gives both back there. */
+	unsigned enter_slot;
+} __attribute__((aligned(HOST_CACHELINE))); /* one line per vCPU: entries
+					       * and exits write it */
 
 struct tdx_td {
 	unsigned index;              /* owner id in the PAMT */
@@ -130,22 +159,32 @@ struct tdx_td {
 	unsigned hkid;
 	unsigned num_tdcx;
 	pfn_t tdcx[TDX_NUM_TDCS_PAGES];
-	_Atomic uint64_t chldcnt;    /* 4K-equivalents owned by the TD */
+	/* CHLDCNT, 4K-equivalents owned by the TD: tdx_chldcnt(). */
 
 	/* TDCS */
 	_Atomic int op_state;        /* enum td_op_state */
-	struct sharex_lock op_state_lock;  /* host-priority sharex */
-	struct sharex_lock sept_lock;      /* the S-EPT tree lock */
+	/* Taken shared by every memory SEAMCALL and VP.ENTER: readers per
+	 * thread slot (tdx_locks.h). */
+	struct sharex_dist op_state_lock;  /* host-priority sharex */
+	struct sharex_dist sept_lock;      /* the S-EPT tree lock */
 	unsigned pwl;                /* 3: 4-level S-EPT, 4: 5-level */
 	unsigned gpaw_bit;           /* 47 or 51: the shared bit */
 	bool pending_ve_disable;     /* ATTRIBUTES.SEPT_VE_DISABLE */
 	pfn_t sept_root;             /* TDCS page TDX_TDCS_SEPT_ROOT_INDEX */
 	uint16_t max_vcpus;
 
-	/* TLB tracking (§6) */
-	struct sharex_lock epoch_lock;
+	/* TLB tracking (§6). The module's REFCOUNT[2] is kept per thread slot
+	 * (the vCPUs entering on one slot count there); its value is the sum,
+	 * tdx_epoch_refcount(). */
+	struct sharex_dist epoch_lock;
 	_Atomic uint64_t td_epoch;
-	_Atomic uint32_t refcount[2];
+
+	/* Written by every fault, so kept per thread slot (tdx_locks.h says
+	 * why) and read as sums: the epoch REFCOUNTs and CHLDCNT. */
+	struct {
+		_Atomic uint32_t refcount[2];
+		_Atomic uint64_t chldcnt; /* may wrap below 0 on one slot */
+	} __attribute__((aligned(HOST_CACHELINE))) per_slot[HOST_THREAD_SLOTS];
 
 	/* Measurement: protected by the TDR lock taken exclusively by PAGE.ADD,
 	 * MR.EXTEND and MR.FINALIZE. */
@@ -154,6 +193,10 @@ struct tdx_td {
 	bool mrtd_final;
 
 	_Atomic unsigned nr_vcpus;     /* published with release by VP.CREATE */
+	/* vcpus[i].tdvpr again, read-only once published: the lookup by TDVPR
+	 * (every VP.ENTER, TD exit and hardware walk) scans these lines, not
+	 * the vCPUs' own, which their threads write on every entry. */
+	pfn_t vcpu_tdvpr[TDX_MAX_VCPUS_PER_TD];
 	struct tdx_vcpu vcpus[TDX_MAX_VCPUS_PER_TD];
 };
 
@@ -172,17 +215,98 @@ struct tdx_module {
 	uint64_t seed;
 	_Atomic uint64_t busy_draws;
 
-	/* counters and cost model */
-	_Atomic uint64_t calls[TDX_NR_LEAVES];
-	_Atomic uint64_t accepts;
-	_Atomic uint64_t modeled_ns;
+	/* cost model */
 	uint64_t cost_ns[TDX_NR_LEAVES];
 	uint64_t tdcall_cost_ns;
-	/* TD exits (any reason) and the modeled cost of each: the VM exit
-	 * plus the module's exit path (docs/cost-model.md). */
-	_Atomic uint64_t exits;
+	/* The modeled cost of a TD exit: the VM exit plus the module's exit
+	 * path (docs/cost-model.md). */
 	uint64_t exit_cost_ns;
+
+	/* Counters, per thread slot; read as sums (tdx_module_calls() etc.). */
+	struct tdx_module_counters {
+		_Atomic uint64_t calls[TDX_NR_LEAVES];
+		_Atomic uint64_t accepts;
+		_Atomic uint64_t modeled_ns;
+		_Atomic uint64_t exits; /* TD exits, any reason */
+	} __attribute__((aligned(HOST_CACHELINE))) counters[HOST_THREAD_SLOTS];
+
+	/*
+	 * Shared holders of each TD's TDR lock, by thread slot and TD index
+	 * (tdx_locks.h says why). The TDR lock's exclusive bit and HP stay in
+	 * the TDR page's PAMT entry, where the module keeps the lock; an
+	 * exclusive attempt on a PT_TDR entry also needs every count of its
+	 * owner here at zero (tdx_pamt_try_lock()). Indexed by TD index rather
+	 * than kept in struct tdx_td so that a shared attempt never touches a
+	 * TD that RECLAIM may be freeing: it counts itself here first, then
+	 * checks that the page is still that TD's TDR.
+	 */
+	struct {
+		_Atomic uint32_t n[TDX_MAX_TDS + 1];
+	} __attribute__((aligned(HOST_CACHELINE))) tdr_readers[HOST_THREAD_SLOTS];
 };
+
+static inline struct tdx_module_counters *tdx_counters_mine(struct tdx_module *m)
+{
+	return &m->counters[host_thread_slot()];
+}
+
+/* REFCOUNT[parity] of the TD's epochs: vCPUs in guest mode that entered in
+ * an epoch of that parity. */
+static inline uint32_t tdx_epoch_refcount(struct tdx_td *td, unsigned parity)
+{
+	uint32_t n = 0;
+
+	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+		n += atomic_load_explicit(&td->per_slot[i].refcount[parity & 1],
+					  memory_order_acquire);
+	return n;
+}
+
+/* CHLDCNT. Exact while the TDR is held exclusively (every call that changes
+ * it holds the TDR shared); a snapshot otherwise. */
+static inline uint64_t tdx_chldcnt(struct tdx_td *td)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+		n += atomic_load_explicit(&td->per_slot[i].chldcnt, memory_order_acquire);
+	return n;
+}
+
+static inline void tdx_chldcnt_add(struct tdx_td *td, int64_t delta)
+{
+	atomic_fetch_add_explicit(&td->per_slot[host_thread_slot()].chldcnt,
+				  (uint64_t)delta, memory_order_release);
+}
+
+/* Locks a PAMT entry: the host-priority sharex of tdx_locks.h, where an
+ * exclusive attempt on a TDR's entry also fails while the TDR is held shared
+ * (tdr_readers). Every PAMT lock goes through here or tdx_lock_tdr(). */
+enum lock_result tdx_pamt_try_lock(struct tdx_module *m, _Atomic uint64_t *e,
+				   bool excl);
+/* A shared hold of the lock of the PAMT entry e of a page named as a TDR.
+ * If the page is a TDR, the hold is counted in tdr_readers on `slot` and
+ * *reader_index is its TD's index; otherwise (the caller will answer
+ * PAGE_METADATA_INCORRECT) it is an ordinary hold in the word and
+ * *reader_index is 0. */
+enum lock_result tdx_tdr_try_shared(struct tdx_module *m, _Atomic uint64_t *e,
+				    unsigned slot, unsigned *reader_index);
+/* Shared holders of the TDR lock of the TD at index (a snapshot). */
+static inline uint32_t tdx_tdr_shared_holders(struct tdx_module *m, unsigned index)
+{
+	uint32_t n = 0;
+
+	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+		n += atomic_load_explicit(&m->tdr_readers[i].n[index],
+					  memory_order_acquire);
+	return n;
+}
+static inline void tdx_tdr_release_shared(struct tdx_module *m, unsigned index,
+					  unsigned slot)
+{
+	atomic_fetch_sub_explicit(&m->tdr_readers[slot].n[index], 1,
+				  memory_order_release);
+}
 
 /* TD lookups. By TDR: the PAMT entry must be PT_TDR owned by a live TD. */
 struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index);
@@ -209,12 +333,17 @@ struct sept_ctx {
 	struct tdx_td *td;
 
 	/* held locks, released in reverse by sept_ctx_release() */
+	unsigned slot;               /* this thread's slot for shared holds */
 	_Atomic uint64_t *tdr_lock;
 	bool tdr_excl;
+	unsigned tdr_reader;         /* shared hold counted in tdr_readers at
+				      * this TD index, or 0: in the word */
 	bool op_state_locked;
 	int tree_locked;             /* 0 none, 1 shared, 2 exclusive */
 	_Atomic uint64_t *pamt_locks[SEPT_CTX_MAX_PAMT_LOCKS];
 	bool pamt_excl[SEPT_CTX_MAX_PAMT_LOCKS];
+	/* A shared hold of a 1G entry counted in pamt.r1g on `slot`. */
+	bool pamt_counted[SEPT_CTX_MAX_PAMT_LOCKS];
 	unsigned nr_pamt_locks;
 	_Atomic uint64_t *entry;     /* locked S-EPT entry, or NULL */
 

@@ -14,6 +14,24 @@
  *    fields share one atomic word (see pamt.c).
  *  - the S-EPT entry lock is bit 11 (TDEL) of the entry itself with bit 52 as
  *    its HP flag (sept.h).
+ *
+ * Per-TD locks that every vCPU takes shared on every fault (the TDR lock, the
+ * OP_STATE lock, the S-EPT tree lock, the epoch lock) are the model's one
+ * departure in representation, not in behaviour: their shared holders are
+ * counted per thread slot (host/thread_slot.h), each slot on its own cache
+ * line, and only the exclusive bit and HP live in the lock word (struct
+ * sharex_dist below; the TDR's readers in the module, tdx_internal.h). On
+ * hardware a shared acquisition is one atomic on a line the other LPs also
+ * write, ~50 ns against a ~8 us fault; in the model the fault is ~0.5 us and
+ * that line transfer costs 100-150 ns on the 2-core VMs it runs on, so with
+ * one shared word two vCPUs fault slower than one (docs/performance.md). The
+ * try-lock answers are the module's: a shared attempt fails while the lock is
+ * held exclusively, an exclusive attempt fails while any shared holder
+ * exists, nothing ever waits, and HP works as above. One difference a
+ * caller can see, only under a race: an exclusive attempt that finds a
+ * reader backs out, and a shared attempt that met its transient exclusive bit
+ * also fails; both answer BUSY where one word would have let one of them in.
+ * KVM retries BUSY either way (kvm-tdx-mmu.md §4.3).
  */
 #ifndef TDXMMU_TDX_LOCKS_H
 #define TDXMMU_TDX_LOCKS_H
@@ -21,6 +39,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "host/thread_slot.h"
 
 #define SHAREX_EXCL 0x8000u
 #define SHAREX_HP 0x4000u
@@ -98,6 +118,97 @@ static inline enum lock_result sharex_try(struct sharex_lock *l, bool excl,
 static inline void sharex_release(struct sharex_lock *l, bool excl)
 {
 	lockword_release(&l->word, excl);
+}
+
+/*
+ * A sharex lock whose shared holders are counted per thread slot. The shared
+ * side increments its own slot and then reads the word; the exclusive side
+ * sets EXCL in the word and then reads every slot. Both steps are seq_cst,
+ * so (Dekker) at least one of two racing parties sees the other: a reader
+ * that saw no EXCL is seen by the writer's scan, or the reader sees EXCL.
+ * Acquire/release pairs: a reader's load of the word acquires the previous
+ * writer's release of EXCL; a writer's load of a slot acquires the release
+ * that brought that slot's count back.
+ *
+ * The caller passes the slot it incremented back to the release (a hold can
+ * outlive the call that took it: VP.ENTER's holds end at the TD exit).
+ */
+struct sharex_dist {
+	_Atomic uint64_t word __attribute__((aligned(HOST_CACHELINE)));
+	struct {
+		_Atomic uint64_t n;
+	} __attribute__((aligned(HOST_CACHELINE))) readers[HOST_THREAD_SLOTS];
+};
+
+/* Losing to an exclusive holder: with host priority, announce the claim. */
+static inline void sharex_dist_claim_hp(struct sharex_dist *l, bool hp)
+{
+	if (hp && !(atomic_load_explicit(&l->word, memory_order_relaxed) & SHAREX_HP))
+		atomic_fetch_or_explicit(&l->word, SHAREX_HP, memory_order_relaxed);
+}
+
+static inline void sharex_dist_succeeded(struct sharex_dist *l, bool hp)
+{
+	/* The host's success clears HP; written only when set, so that the
+	 * word stays a read-only line while nobody contends for it. */
+	if (hp && (atomic_load_explicit(&l->word, memory_order_relaxed) & SHAREX_HP))
+		atomic_fetch_and_explicit(&l->word, ~(uint64_t)SHAREX_HP,
+					  memory_order_relaxed);
+}
+
+/* Host side only: no guest flow takes these locks (tdx-module-sept.md §11). */
+static inline enum lock_result sharex_dist_try_shared(struct sharex_dist *l,
+						      bool hp, unsigned slot)
+{
+	atomic_fetch_add_explicit(&l->readers[slot].n, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&l->word, memory_order_seq_cst) & SHAREX_EXCL) {
+		atomic_fetch_sub_explicit(&l->readers[slot].n, 1, memory_order_release);
+		sharex_dist_claim_hp(l, hp);
+		return LOCK_BUSY;
+	}
+	sharex_dist_succeeded(l, hp);
+	return LOCK_OK;
+}
+
+static inline void sharex_dist_release_shared(struct sharex_dist *l, unsigned slot)
+{
+	atomic_fetch_sub_explicit(&l->readers[slot].n, 1, memory_order_release);
+}
+
+/* Shared holders, summed (a snapshot; exact while EXCL is held). */
+static inline uint64_t sharex_dist_readers(struct sharex_dist *l)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+		n += atomic_load_explicit(&l->readers[i].n, memory_order_seq_cst);
+	return n;
+}
+
+static inline enum lock_result sharex_dist_try_excl(struct sharex_dist *l, bool hp)
+{
+	uint64_t old = atomic_load_explicit(&l->word, memory_order_relaxed);
+
+	do {
+		if (old & SHAREX_EXCL) {
+			sharex_dist_claim_hp(l, hp);
+			return LOCK_BUSY;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(
+		&l->word, &old, (old | SHAREX_EXCL) & ~(uint64_t)(hp ? SHAREX_HP : 0),
+		memory_order_seq_cst, memory_order_relaxed));
+	if (sharex_dist_readers(l) != 0) {
+		atomic_fetch_and_explicit(&l->word, ~(uint64_t)SHAREX_EXCL,
+					  memory_order_release);
+		sharex_dist_claim_hp(l, hp);
+		return LOCK_BUSY;
+	}
+	return LOCK_OK;
+}
+
+static inline void sharex_dist_release_excl(struct sharex_dist *l)
+{
+	atomic_fetch_and_explicit(&l->word, ~(uint64_t)SHAREX_EXCL, memory_order_release);
 }
 
 #endif /* TDXMMU_TDX_LOCKS_H */

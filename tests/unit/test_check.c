@@ -403,10 +403,10 @@ static void test_corrupt_chldcnt(void **state)
 	/* 3 pages + 4 S-EPT pages (1G, 2M tables; two 4K tables) + 6 TDCX +
 	 * 2 TDVPR. */
 	assert_int_equal(tdx_debug_chldcnt(td->tdx, td->kvm->tdr), 3 + 4 + 6 + 2);
-	atomic_fetch_add(&t->chldcnt, 1);
+	tdx_chldcnt_add(t, 1);
 	want_check(td, 1, "CHLDCNT is 16 but the S-EPT and control pages account for 15 (S-EPT leaves and pages 7 + control pages 8)",
 		   NULL);
-	atomic_fetch_sub(&t->chldcnt, 1);
+	tdx_chldcnt_add(t, -1);
 	want_check(td, 0, NULL);
 	destroy_clean(td);
 }

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "tdx_fixture.h"
+#include "tdx/tdx_internal.h" /* the counted shared holds */
 
 #define NR_HOST 4
 #define NR_GPAS 16
@@ -49,6 +50,25 @@ static const uint64_t NOT_BLOCKED = 0xC0000B0600000001ULL;
 static const uint64_t NOT_TRACKED_RCX = 0xC0000B0800000001ULL;
 static const uint64_t NOT_TRACKED_TREE = 0xC0000B0800000092ULL;
 static const uint64_t ALREADY_ACCEPTED = 0x00000B0A00000000ULL;
+
+/* The shared holds the module counts per thread slot outside the lock
+ * words (tdx_locks.h): all given back. */
+static void assert_no_counted_holds(struct fx *f)
+{
+	struct tdx_td *td = tdx_td_of_tdr_pfn(f->m, hpa_to_pfn(f->tdr));
+	uint64_t n1g = (f->m->pamt.nr + 512 * 512 - 1) / (512 * 512), sum = 0;
+
+	assert_non_null(td);
+	assert_int_equal(tdx_tdr_shared_holders(f->m, td->index), 0);
+	assert_int_equal(sharex_dist_readers(&td->op_state_lock), 0);
+	assert_int_equal(sharex_dist_readers(&td->sept_lock), 0);
+	assert_int_equal(sharex_dist_readers(&td->epoch_lock), 0);
+	assert_int_equal(tdx_epoch_refcount(td, 0) + tdx_epoch_refcount(td, 1), 0);
+	for (uint64_t i = 0; i < n1g; i++)
+		for (unsigned s = 0; s < HOST_THREAD_SLOTS; s++)
+			sum += atomic_load(pamt_1g_readers(&f->m->pamt, i, s));
+	assert_int_equal(sum, 0);
+}
 
 struct shared {
 	struct fx *f;
@@ -372,6 +392,7 @@ static void test_hammer(void **state)
 	FX_STATUS(fx_call(&f, TDH_MR_FINALIZE, f.tdr, 0, 0, 0, NULL), TDX_OP_STATE_INCORRECT);
 	FX_OK(fx_call(&f, TDH_VP_ENTER, f.tdvpr[0], 0, 0, 0, NULL));
 	tdx_td_exit(f.m, f.tdvpr[0]);
+	assert_no_counted_holds(&f);
 
 	fx_fini(&f);
 	free(w);

@@ -357,6 +357,43 @@ static void test_pamt_busy(void **state)
 	assert_int_equal(out.rcx, base);
 }
 
+/*
+ * The 1G PAMT entry above a page: every PAMT walk holds it shared, counted
+ * per thread slot outside the entry word (tdx_internal.h, struct pamt). A
+ * walk in flight must still exclude an exclusive hold of the 1G entry, and
+ * an exclusive holder must still make the walk answer BUSY.
+ */
+static void test_pamt_1g_counted(void **state)
+{
+	struct fx *f = *state;
+	hpa_t page = fx_new_page(f), other = fx_new_page(f);
+	_Atomic uint64_t *e1g = pamt_entry(&f->m->pamt, hpa_to_pfn(page), 2);
+	struct seamcall_regs regs = { 0 };
+	struct sept_ctx c;
+
+	fx_sept_path(f, G, 0);
+	/* A call in flight: its PAMT walk of `page` (as AUG's, for a free
+	 * 4K page taken exclusively) holds the 1G entry shared. */
+	sept_ctx_init(&c, f->m, &regs, TDH_MEM_PAGE_AUG);
+	assert_int_equal(tdx_lock_page(&c, page, 0, true, PT_NDA, TDX_OPERAND_ID_R8, NULL),
+			 TDX_SUCCESS);
+	assert_int_equal(atomic_load(e1g) & (SHAREX_EXCL | SHAREX_READERS), 0);
+	assert_int_equal(tdx_pamt_try_lock(f->m, e1g, true), LOCK_BUSY);
+	assert_int_equal(atomic_load(e1g) & SHAREX_EXCL, 0); /* backed out */
+	/* Another walk under the same 1G entry shares it. */
+	FX_OK(call(f, TDH_MEM_PAGE_AUG, G, 0, other, NULL));
+	sept_ctx_release(&c);
+	/* Released: now the exclusive side gets it, and a walk is BUSY. */
+	assert_int_equal(tdx_pamt_try_lock(f->m, e1g, true), LOCK_OK);
+	FX_STATUS(call(f, TDH_MEM_PAGE_AUG, G + PAGE_SIZE, 0, page, NULL),
+		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_R8);
+	lockword_release(e1g, true);
+	FX_OK(call(f, TDH_MEM_PAGE_AUG, G + PAGE_SIZE, 0, page, NULL));
+	/* Nothing left counted: the exclusive side gets it again. */
+	assert_int_equal(tdx_pamt_try_lock(f->m, e1g, true), LOCK_OK);
+	lockword_release(e1g, true);
+}
+
 /* DEMOTE of a 2M PENDING page before finalize: NL_MAPPED + 512 PENDING
  * leaves with a 4K stride; then PROMOTE brings it back. */
 static void test_demote_pending(void **state)
@@ -608,6 +645,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relocate_pending, setup_init, teardown),
 		cmocka_unit_test_setup_teardown(test_aug_2m_pamt, setup_init, teardown),
 		cmocka_unit_test_setup_teardown(test_walk_under_2m_leaf, setup_init, teardown),
+		cmocka_unit_test_setup_teardown(test_pamt_1g_counted, setup_init, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -263,27 +263,47 @@ static void test_enter_busy(void **state)
 		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX);
 	lockword_release(tdvpr_lk, true);
 	/* The TDR held exclusively (as PAGE.ADD would): the implicit operand. */
-	assert_int_equal(lockword_try(tdr_lk, true, true, LOCK_HOST), LOCK_OK);
+	assert_int_equal(tdx_pamt_try_lock(f->m, tdr_lk, true), LOCK_OK);
 	FX_STATUS(fx_call(f, TDH_VP_ENTER, f->tdvpr[0], 0, 0, 0, NULL),
 		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_TDR);
 	lockword_release(tdr_lk, true);
 	/* The epoch lock held by a TRACK. */
-	assert_int_equal(sharex_try(&td->epoch_lock, true, false, LOCK_HOST), LOCK_OK);
+	assert_int_equal(sharex_dist_try_excl(&td->epoch_lock, false), LOCK_OK);
 	FX_STATUS(fx_call(f, TDH_VP_ENTER, f->tdvpr[0], 0, 0, 0, NULL),
 		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_TD_EPOCH);
-	sharex_release(&td->epoch_lock, true);
+	sharex_dist_release_excl(&td->epoch_lock);
 	/* Nothing held after the failures (the HP flag aside), and the vCPU
 	 * is not in guest mode: it enters, once. */
 	assert_int_equal(atomic_load(tdvpr_lk) & (SHAREX_EXCL | SHAREX_READERS), 0);
 	assert_int_equal(atomic_load(tdr_lk) & (SHAREX_EXCL | SHAREX_READERS), 0);
-	assert_int_equal(atomic_load(&td->refcount[0]) + atomic_load(&td->refcount[1]), 0);
+	assert_int_equal(tdx_tdr_shared_holders(f->m, td->index), 0);
+	assert_int_equal(sharex_dist_readers(&td->epoch_lock), 0);
+	assert_int_equal(sharex_dist_readers(&td->op_state_lock), 0);
+	assert_int_equal(tdx_epoch_refcount(td, 0) + tdx_epoch_refcount(td, 1), 0);
 	enter(f, 0);
-	/* While in guest: one shared hold on each. */
+	/* While in guest: one shared hold on the TDVPR and on the TDR (the
+	 * TDR's counted per thread slot, not in its PAMT word), one epoch
+	 * reference, and the OP_STATE and epoch locks given back. */
 	assert_int_equal(atomic_load(tdvpr_lk) & (SHAREX_EXCL | SHAREX_READERS), 1);
-	assert_int_equal(atomic_load(tdr_lk) & (SHAREX_EXCL | SHAREX_READERS), 1);
+	assert_int_equal(atomic_load(tdr_lk) & (SHAREX_EXCL | SHAREX_READERS), 0);
+	assert_int_equal(tdx_tdr_shared_holders(f->m, td->index), 1);
+	assert_int_equal(tdx_epoch_refcount(td, 0) + tdx_epoch_refcount(td, 1), 1);
+	assert_int_equal(sharex_dist_readers(&td->epoch_lock), 0);
+	assert_int_equal(sharex_dist_readers(&td->op_state_lock), 0);
+	/* The shared hold excludes an exclusive one, and the failed attempt
+	 * leaves the word unlocked with HP announced. */
+	assert_int_equal(tdx_pamt_try_lock(f->m, tdr_lk, true), LOCK_BUSY);
+	assert_int_equal(atomic_load(tdr_lk) & (SHAREX_EXCL | SHAREX_READERS), 0);
+	assert_true(atomic_load(tdr_lk) & SHAREX_HP);
 	tdx_td_exit(f->m, f->tdvpr[0]);
 	assert_int_equal(atomic_load(tdvpr_lk) & (SHAREX_EXCL | SHAREX_READERS), 0);
 	assert_int_equal(atomic_load(tdr_lk) & (SHAREX_EXCL | SHAREX_READERS), 0);
+	assert_int_equal(tdx_tdr_shared_holders(f->m, td->index), 0);
+	assert_int_equal(tdx_epoch_refcount(td, 0) + tdx_epoch_refcount(td, 1), 0);
+	/* And now an exclusive attempt succeeds (clearing HP). */
+	assert_int_equal(tdx_pamt_try_lock(f->m, tdr_lk, true), LOCK_OK);
+	assert_false(atomic_load(tdr_lk) & SHAREX_HP);
+	lockword_release(tdr_lk, true);
 }
 
 /* VP.ENTER is allowed in RUNNABLE (and live migration states) only. */

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A small per-thread number, for data that many threads write often and that
+ * is read (summed) rarely: counters, and the reader side of the model's
+ * distributed reader/writer locks (tdx_locks.h, kvm/mmu_rwlock.h).
+ *
+ * Why: on the 2-core machines this model runs on, a locked read-modify-write
+ * on a cache line the other core wrote last costs 100-150 ns, a fifth of a
+ * whole modeled fault. Two vCPU threads faulting disjoint memory must not
+ * write the same lines, or the second thread makes both slower (the
+ * measurement that motivated this, docs/performance.md).
+ *
+ * Slots are handed out round-robin on a thread's first use and never given
+ * back; with more than HOST_THREAD_SLOTS threads two threads share a slot,
+ * which is correct (every per-slot datum is atomic) and only slower. A datum
+ * taken on one slot may be released on another (a vCPU's state moved between
+ * threads): users that need the same slot record it (see tdx_vcpu).
+ */
+#ifndef TDXMMU_HOST_THREAD_SLOT_H
+#define TDXMMU_HOST_THREAD_SLOT_H
+
+#define HOST_THREAD_SLOTS 16u
+#define HOST_CACHELINE 64
+
+extern _Thread_local unsigned host_thread_slot_plus1;
+unsigned host_thread_slot_assign(void);
+
+static inline unsigned host_thread_slot(void)
+{
+	unsigned s = host_thread_slot_plus1;
+
+	return s ? s - 1 : host_thread_slot_assign();
+}
+
+#endif /* TDXMMU_HOST_THREAD_SLOT_H */

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kvm->mmu_lock (mmu_rwlock.h has the design and why). Lock and unlock of
+ * the read side run on the same thread (as for any rwlock), so both find the
+ * reader's count at host_thread_slot().
+ */
+#include "kvm/mmu_rwlock.h"
+
+int mmu_rwlock_init(struct mmu_rwlock *l)
+{
+	atomic_init(&l->writer, 0);
+	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+		atomic_init(&l->readers[i].n, 0);
+	if (pthread_mutex_init(&l->writer_mutex, NULL))
+		return -1;
+	if (pthread_mutex_init(&l->wait_lock, NULL)) {
+		pthread_mutex_destroy(&l->writer_mutex);
+		return -1;
+	}
+	if (pthread_cond_init(&l->wait_cond, NULL)) {
+		pthread_mutex_destroy(&l->wait_lock);
+		pthread_mutex_destroy(&l->writer_mutex);
+		return -1;
+	}
+	return 0;
+}
+
+void mmu_rwlock_destroy(struct mmu_rwlock *l)
+{
+	pthread_cond_destroy(&l->wait_cond);
+	pthread_mutex_destroy(&l->wait_lock);
+	pthread_mutex_destroy(&l->writer_mutex);
+}
+
+static uint64_t readers_sum(struct mmu_rwlock *l)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+		n += atomic_load_explicit(&l->readers[i].n, memory_order_seq_cst);
+	return n;
+}
+
+/* A reader left while a writer was involved: the writer may be asleep
+ * waiting for the count to drop. Under wait_lock, so that a writer between
+ * its sum and its sleep cannot miss the wakeup. */
+static void wake_waiters(struct mmu_rwlock *l)
+{
+	pthread_mutex_lock(&l->wait_lock);
+	pthread_cond_broadcast(&l->wait_cond);
+	pthread_mutex_unlock(&l->wait_lock);
+}
+
+static bool read_enter(struct mmu_rwlock *l, unsigned slot)
+{
+	atomic_fetch_add_explicit(&l->readers[slot].n, 1, memory_order_seq_cst);
+	if (!atomic_load_explicit(&l->writer, memory_order_seq_cst))
+		return true;
+	atomic_fetch_sub_explicit(&l->readers[slot].n, 1, memory_order_seq_cst);
+	wake_waiters(l);
+	return false;
+}
+
+void mmu_rwlock_read_lock(struct mmu_rwlock *l)
+{
+	unsigned slot = host_thread_slot();
+
+	while (!read_enter(l, slot)) {
+		pthread_mutex_lock(&l->wait_lock);
+		while (atomic_load_explicit(&l->writer, memory_order_seq_cst))
+			pthread_cond_wait(&l->wait_cond, &l->wait_lock);
+		pthread_mutex_unlock(&l->wait_lock);
+	}
+}
+
+bool mmu_rwlock_read_trylock(struct mmu_rwlock *l)
+{
+	return read_enter(l, host_thread_slot());
+}
+
+void mmu_rwlock_read_unlock(struct mmu_rwlock *l)
+{
+	atomic_fetch_sub_explicit(&l->readers[host_thread_slot()].n, 1,
+				  memory_order_seq_cst);
+	if (atomic_load_explicit(&l->writer, memory_order_seq_cst))
+		wake_waiters(l);
+}
+
+void mmu_rwlock_write_lock(struct mmu_rwlock *l)
+{
+	pthread_mutex_lock(&l->writer_mutex);
+	atomic_store_explicit(&l->writer, 1, memory_order_seq_cst);
+	pthread_mutex_lock(&l->wait_lock);
+	while (readers_sum(l) != 0)
+		pthread_cond_wait(&l->wait_cond, &l->wait_lock);
+	pthread_mutex_unlock(&l->wait_lock);
+}
+
+bool mmu_rwlock_write_trylock(struct mmu_rwlock *l)
+{
+	if (pthread_mutex_trylock(&l->writer_mutex))
+		return false;
+	atomic_store_explicit(&l->writer, 1, memory_order_seq_cst);
+	if (readers_sum(l) == 0)
+		return true;
+	/* Readers inside: give up, and let any reader that backed out off
+	 * our flag in. */
+	pthread_mutex_lock(&l->wait_lock);
+	atomic_store_explicit(&l->writer, 0, memory_order_seq_cst);
+	pthread_cond_broadcast(&l->wait_cond);
+	pthread_mutex_unlock(&l->wait_lock);
+	pthread_mutex_unlock(&l->writer_mutex);
+	return false;
+}
+
+void mmu_rwlock_write_unlock(struct mmu_rwlock *l)
+{
+	pthread_mutex_lock(&l->wait_lock);
+	atomic_store_explicit(&l->writer, 0, memory_order_seq_cst);
+	pthread_cond_broadcast(&l->wait_cond);
+	pthread_mutex_unlock(&l->wait_lock);
+	pthread_mutex_unlock(&l->writer_mutex);
+}
