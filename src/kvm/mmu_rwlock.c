@@ -9,6 +9,7 @@
 int mmu_rwlock_init(struct mmu_rwlock *l)
 {
 	atomic_init(&l->writer, 0);
+	atomic_init(&l->sleepers, 0);
 	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
 		atomic_init(&l->readers[i].n, 0);
 	if (pthread_mutex_init(&l->writer_mutex, NULL))
@@ -41,11 +42,18 @@ static uint64_t readers_sum(struct mmu_rwlock *l)
 	return n;
 }
 
-/* A reader left while a writer was involved: the writer may be asleep
- * waiting for the count to drop. Under wait_lock, so that a writer between
- * its sum and its sleep cannot miss the wakeup. */
+/*
+ * Wakes the sleepers, if any. A sleeper counts itself in `sleepers` under
+ * wait_lock before it re-checks its condition and sleeps; the waker changes
+ * the condition (a store or a decrement, seq_cst) before reading `sleepers`.
+ * So either the waker sees the sleeper and broadcasts under wait_lock (which
+ * the sleeper holds until it is inside pthread_cond_wait), or the sleeper's
+ * re-check sees the new condition and does not sleep.
+ */
 static void wake_waiters(struct mmu_rwlock *l)
 {
+	if (!atomic_load_explicit(&l->sleepers, memory_order_seq_cst))
+		return;
 	pthread_mutex_lock(&l->wait_lock);
 	pthread_cond_broadcast(&l->wait_cond);
 	pthread_mutex_unlock(&l->wait_lock);
@@ -67,8 +75,10 @@ void mmu_rwlock_read_lock(struct mmu_rwlock *l)
 
 	while (!read_enter(l, slot)) {
 		pthread_mutex_lock(&l->wait_lock);
+		atomic_fetch_add_explicit(&l->sleepers, 1, memory_order_seq_cst);
 		while (atomic_load_explicit(&l->writer, memory_order_seq_cst))
 			pthread_cond_wait(&l->wait_cond, &l->wait_lock);
+		atomic_fetch_sub_explicit(&l->sleepers, 1, memory_order_seq_cst);
 		pthread_mutex_unlock(&l->wait_lock);
 	}
 }
@@ -90,9 +100,13 @@ void mmu_rwlock_write_lock(struct mmu_rwlock *l)
 {
 	pthread_mutex_lock(&l->writer_mutex);
 	atomic_store_explicit(&l->writer, 1, memory_order_seq_cst);
+	if (readers_sum(l) == 0)
+		return;
 	pthread_mutex_lock(&l->wait_lock);
+	atomic_fetch_add_explicit(&l->sleepers, 1, memory_order_seq_cst);
 	while (readers_sum(l) != 0)
 		pthread_cond_wait(&l->wait_cond, &l->wait_lock);
+	atomic_fetch_sub_explicit(&l->sleepers, 1, memory_order_seq_cst);
 	pthread_mutex_unlock(&l->wait_lock);
 }
 
@@ -105,19 +119,15 @@ bool mmu_rwlock_write_trylock(struct mmu_rwlock *l)
 		return true;
 	/* Readers inside: give up, and let any reader that backed out off
 	 * our flag in. */
-	pthread_mutex_lock(&l->wait_lock);
 	atomic_store_explicit(&l->writer, 0, memory_order_seq_cst);
-	pthread_cond_broadcast(&l->wait_cond);
-	pthread_mutex_unlock(&l->wait_lock);
+	wake_waiters(l);
 	pthread_mutex_unlock(&l->writer_mutex);
 	return false;
 }
 
 void mmu_rwlock_write_unlock(struct mmu_rwlock *l)
 {
-	pthread_mutex_lock(&l->wait_lock);
 	atomic_store_explicit(&l->writer, 0, memory_order_seq_cst);
-	pthread_cond_broadcast(&l->wait_cond);
-	pthread_mutex_unlock(&l->wait_lock);
+	wake_waiters(l);
 	pthread_mutex_unlock(&l->writer_mutex);
 }

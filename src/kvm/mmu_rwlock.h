@@ -19,9 +19,10 @@
  * The protocol (Dekker, every step seq_cst): a reader increments its slot,
  * then reads `writer`; a writer sets `writer`, then sums the slots. At least
  * one of a racing pair sees the other. Sleeping is on one mutex + condvar,
- * touched only when a writer is involved, so the read side in the common
- * case is one atomic on the reader's own line and one load of a line nobody
- * writes.
+ * touched only when a reader and a writer actually meet, so the read side in
+ * the common case is one atomic on the reader's own line and one load of a
+ * line nobody writes, and an uncontended writer (the legacy MMU takes the
+ * write side for every fault) pays one mutex, one store and the scan.
  */
 #ifndef TDXMMU_KVM_MMU_RWLOCK_H
 #define TDXMMU_KVM_MMU_RWLOCK_H
@@ -37,6 +38,9 @@ struct mmu_rwlock {
 	/* 1 while a writer holds the lock or is waiting for readers to
 	 * leave. Written only by writers: readers find it in their cache. */
 	_Atomic uint32_t writer __attribute__((aligned(HOST_CACHELINE)));
+	/* Threads asleep on wait_cond or about to be (changed under
+	 * wait_lock): lets the uncontended unlock skip the wakeup. */
+	_Atomic uint32_t sleepers;
 	pthread_mutex_t writer_mutex; /* one writer at a time */
 	pthread_mutex_t wait_lock;    /* sleepers on either side */
 	pthread_cond_t wait_cond;
