@@ -67,23 +67,43 @@ static uint64_t pamt_counted_readers(struct tdx_module *m, _Atomic uint64_t *e,
 	return n;
 }
 
+/*
+ * The shared side of a lock whose shared holders are counted outside its
+ * word (tdx_locks.h): count ourselves in *n, then look at the word. Fails,
+ * undoing the count and announcing HP, while the word says EXCL; *word is
+ * the value seen.
+ */
+static enum lock_result counted_try_shared(_Atomic uint32_t *n, _Atomic uint64_t *e,
+					   uint64_t *word)
+{
+	atomic_fetch_add_explicit(n, 1, memory_order_seq_cst);
+	*word = atomic_load_explicit(e, memory_order_seq_cst);
+	if (*word & SHAREX_EXCL) {
+		atomic_fetch_sub_explicit(n, 1, memory_order_release);
+		if (!(*word & SHAREX_HP))
+			atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
+		return LOCK_BUSY;
+	}
+	return LOCK_OK;
+}
+
+/* The host's success clears HP; written only when set, so that the word
+ * stays a line nobody writes while nobody contends for it. */
+static void counted_succeeded(_Atomic uint64_t *e, uint64_t word)
+{
+	if (word & SHAREX_HP)
+		atomic_fetch_and_explicit(e, ~(uint64_t)SHAREX_HP, memory_order_relaxed);
+}
+
 /* A shared hold of a 1G entry, counted on `slot`. */
 static enum lock_result pamt_1g_try_shared(struct tdx_module *m, _Atomic uint64_t *e,
 					   uint64_t index, unsigned slot)
 {
-	_Atomic uint32_t *n = pamt_1g_readers(&m->pamt, index, slot);
 	uint64_t w;
 
-	atomic_fetch_add_explicit(n, 1, memory_order_seq_cst);
-	w = atomic_load_explicit(e, memory_order_seq_cst);
-	if (w & SHAREX_EXCL) {
-		atomic_fetch_sub_explicit(n, 1, memory_order_release);
-		if (!(w & SHAREX_HP))
-			atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
+	if (counted_try_shared(pamt_1g_readers(&m->pamt, index, slot), e, &w) != LOCK_OK)
 		return LOCK_BUSY;
-	}
-	if (w & SHAREX_HP)
-		atomic_fetch_and_explicit(e, ~(uint64_t)SHAREX_HP, memory_order_relaxed);
+	counted_succeeded(e, w);
 	return LOCK_OK;
 }
 
@@ -124,19 +144,10 @@ enum lock_result tdx_tdr_try_shared(struct tdx_module *m, _Atomic uint64_t *e,
 		if (!index)
 			return lockword_try(e, false, true, LOCK_HOST);
 		n = &m->tdr_readers[slot].n[index];
-		atomic_fetch_add_explicit(n, 1, memory_order_seq_cst);
-		w = atomic_load_explicit(e, memory_order_seq_cst);
-		if (w & SHAREX_EXCL) {
-			atomic_fetch_sub_explicit(n, 1, memory_order_release);
-			if (!(w & SHAREX_HP))
-				atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
+		if (counted_try_shared(n, e, &w) != LOCK_OK)
 			return LOCK_BUSY;
-		}
 		if (pamt_pt(w) == PT_TDR && pamt_owner(w) == index) {
-			/* The host's success clears HP (tdx_locks.h). */
-			if (w & SHAREX_HP)
-				atomic_fetch_and_explicit(e, ~(uint64_t)SHAREX_HP,
-							  memory_order_relaxed);
+			counted_succeeded(e, w);
 			*reader_index = index;
 			return LOCK_OK;
 		}

@@ -4,8 +4,9 @@
  * try-lock that fails makes the SEAMCALL return TDX_OPERAND_BUSY naming the
  * operand, and the caller (KVM) decides whether to retry.
  *
- *  - sharex: an exclusive bit plus a reader count in one 16-bit word. Used for
- *    the S-EPT tree lock and the TD epoch lock.
+ *  - sharex: an exclusive bit plus a reader count in one 16-bit word (as a
+ *    PAMT entry's lock); the per-TD S-EPT tree and epoch locks are sharex
+ *    locks whose readers are counted per thread slot (below).
  *  - sharex with host priority: the same plus a HOST_PRIORITY bit. A host
  *    attempt that fails sets HP; while HP is set, guest attempts fail (so the
  *    guest cannot starve the host); the host's next success clears HP. Used
@@ -20,7 +21,9 @@
  * departure in representation, not in behaviour: their shared holders are
  * counted per thread slot (host/thread_slot.h), each slot on its own cache
  * line, and only the exclusive bit and HP live in the lock word (struct
- * sharex_dist below; the TDR's readers in the module, tdx_internal.h). On
+ * sharex_dist below; the TDR's readers in the module and those of the 1G
+ * PAMT entries, which every AUG's PAMT walk takes, in struct pamt:
+ * tdx_internal.h). On
  * hardware a shared acquisition is one atomic on a line the other LPs also
  * write, ~50 ns against a ~8 us fault; in the model the fault is ~0.5 us and
  * that line transfer costs 100-150 ns on the 2-core VMs it runs on, so with
@@ -102,22 +105,6 @@ static inline void lockword_release(_Atomic uint64_t *w, bool excl)
 					  memory_order_release);
 	else
 		atomic_fetch_sub_explicit(w, 1, memory_order_release);
-}
-
-/* A stand-alone sharex lock (tree lock, epoch lock, OP_STATE lock). */
-struct sharex_lock {
-	_Atomic uint64_t word;
-};
-
-static inline enum lock_result sharex_try(struct sharex_lock *l, bool excl,
-					  bool hp, enum lock_side side)
-{
-	return lockword_try(&l->word, excl, hp, side);
-}
-
-static inline void sharex_release(struct sharex_lock *l, bool excl)
-{
-	lockword_release(&l->word, excl);
 }
 
 /*
