@@ -17,6 +17,20 @@ void sept_ctx_init(struct sept_ctx *c, struct tdx_module *m,
 static uint64_t pamt_counted_readers(struct tdx_module *m, _Atomic uint64_t *e,
 				     uint64_t w);
 
+/* With EXCL set: the counted shared attempts in flight have backed out and
+ * `want` holds are left (ours, for an upgrade). tdx_locks.h says why the
+ * exclusive side gives them a short, bounded while. */
+static bool pamt_counted_settled(struct tdx_module *m, _Atomic uint64_t *e,
+				 uint64_t w, uint64_t want)
+{
+	for (unsigned i = 0; i < SHAREX_SETTLE_READS; i++) {
+		if (pamt_counted_readers(m, e, w) == want)
+			return true;
+		sharex_cpu_relax();
+	}
+	return false;
+}
+
 enum lock_result tdx_pamt_try_lock(struct tdx_module *m, _Atomic uint64_t *e,
 				   bool excl)
 {
@@ -39,7 +53,7 @@ enum lock_result tdx_pamt_try_lock(struct tdx_module *m, _Atomic uint64_t *e,
 		e, &old, (old | SHAREX_EXCL) & ~(uint64_t)SHAREX_HP,
 		memory_order_seq_cst, memory_order_relaxed));
 	w = old | SHAREX_EXCL;
-	if (pamt_counted_readers(m, e, w) == 0)
+	if (pamt_counted_settled(m, e, w, 0))
 		return LOCK_OK;
 	atomic_fetch_and_explicit(e, ~(uint64_t)SHAREX_EXCL, memory_order_release);
 	atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
@@ -122,7 +136,7 @@ static bool pamt_1g_upgrade(struct tdx_module *m, _Atomic uint64_t *e,
 	} while (!atomic_compare_exchange_weak_explicit(
 		e, &old, (old | SHAREX_EXCL) & ~(uint64_t)SHAREX_HP,
 		memory_order_seq_cst, memory_order_relaxed));
-	if (pamt_counted_readers(m, e, old) != 1) {
+	if (!pamt_counted_settled(m, e, old, 1)) {
 		atomic_fetch_and_explicit(e, ~(uint64_t)SHAREX_EXCL, memory_order_release);
 		atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
 		return false;

@@ -30,11 +30,17 @@
  * one shared word two vCPUs fault slower than one (docs/performance.md). The
  * try-lock answers are the module's: a shared attempt fails while the lock is
  * held exclusively, an exclusive attempt fails while any shared holder
- * exists, nothing ever waits, and HP works as above. One difference a
- * caller can see, only under a race: an exclusive attempt that finds a
- * reader backs out, and a shared attempt that met its transient exclusive bit
- * also fails; both answer BUSY where one word would have let one of them in.
- * KVM retries BUSY either way (kvm-tdx-mmu.md §4.3).
+ * exists, nothing ever waits for a holder, and HP works as above.
+ *
+ * The race a single word settles by its CAS: a shared attempt that has
+ * counted itself but not yet looked at the word while an exclusive attempt
+ * sets EXCL. The shared attempt will see EXCL and take its count back within
+ * a few instructions, so the exclusive side re-reads the counts for a short,
+ * bounded while (sharex_settled()) before it decides that a real holder is
+ * inside: the exclusive attempt wins, as if its CAS had come first. Without
+ * that, both would fail and, retried in step (TRACK against VP.ENTER's epoch
+ * lock), could keep failing: the long stress test met 1000 BUSY VP.ENTERs in
+ * a row that way. A holder that stays counted past the bound is real: BUSY.
  */
 #ifndef TDXMMU_TDX_LOCKS_H
 #define TDXMMU_TDX_LOCKS_H
@@ -127,6 +133,16 @@ struct sharex_dist {
 	} __attribute__((aligned(HOST_CACHELINE))) readers[HOST_THREAD_SLOTS];
 };
 
+/* How many times the exclusive side re-reads the counts (tdx_locks.h top). */
+#define SHAREX_SETTLE_READS 64
+
+static inline void sharex_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
 /* Losing to an exclusive holder: with host priority, announce the claim. */
 static inline void sharex_dist_claim_hp(struct sharex_dist *l, bool hp)
 {
@@ -172,6 +188,18 @@ static inline uint64_t sharex_dist_readers(struct sharex_dist *l)
 	return n;
 }
 
+/* With EXCL set: the shared attempts in flight have backed out, and no
+ * holder is left (tdx_locks.h top). */
+static inline bool sharex_dist_settled(struct sharex_dist *l)
+{
+	for (unsigned i = 0; i < SHAREX_SETTLE_READS; i++) {
+		if (sharex_dist_readers(l) == 0)
+			return true;
+		sharex_cpu_relax();
+	}
+	return false;
+}
+
 static inline enum lock_result sharex_dist_try_excl(struct sharex_dist *l, bool hp)
 {
 	uint64_t old = atomic_load_explicit(&l->word, memory_order_relaxed);
@@ -184,7 +212,7 @@ static inline enum lock_result sharex_dist_try_excl(struct sharex_dist *l, bool 
 	} while (!atomic_compare_exchange_weak_explicit(
 		&l->word, &old, (old | SHAREX_EXCL) & ~(uint64_t)(hp ? SHAREX_HP : 0),
 		memory_order_seq_cst, memory_order_relaxed));
-	if (sharex_dist_readers(l) != 0) {
+	if (!sharex_dist_settled(l)) {
 		atomic_fetch_and_explicit(&l->word, ~(uint64_t)SHAREX_EXCL,
 					  memory_order_release);
 		sharex_dist_claim_hp(l, hp);
