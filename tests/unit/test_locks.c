@@ -87,13 +87,40 @@ static void test_dist_host_priority(void **state)
 	sharex_dist_release_excl(l);
 }
 
+/* ---- what the threaded tests check inside a critical section ---- */
+
+/* Holders inside, and data written only under the exclusive side: a shared
+ * holder must see a == b and no exclusive holder; an exclusive holder must
+ * be alone. */
+struct section_probe {
+	_Atomic int readers_in, writers_in;
+	_Atomic uint64_t violations;
+	uint64_t a, b;
+};
+
+static void probe_exclusive(struct section_probe *p)
+{
+	if (atomic_fetch_add(&p->writers_in, 1) != 0 || atomic_load(&p->readers_in) != 0)
+		atomic_fetch_add(&p->violations, 1);
+	p->a++;
+	p->b++;
+	atomic_fetch_sub(&p->writers_in, 1);
+}
+
+static void probe_shared(struct section_probe *p)
+{
+	atomic_fetch_add(&p->readers_in, 1);
+	if (atomic_load(&p->writers_in) != 0 || p->a != p->b)
+		atomic_fetch_add(&p->violations, 1);
+	atomic_fetch_sub(&p->readers_in, 1);
+}
+
 /* ---- sharex_dist, threads ---- */
 
 struct dist_shared {
 	struct sharex_dist lock;
-	_Atomic int readers_in, writers_in;
-	_Atomic uint64_t violations, excl_ok, shared_ok;
-	uint64_t a, b; /* written only under EXCL: readers must see a == b */
+	struct section_probe probe;
+	_Atomic uint64_t excl_ok, shared_ok;
 };
 
 static void *dist_worker(void *arg)
@@ -108,21 +135,13 @@ static void *dist_worker(void *arg)
 				sched_yield();
 				continue;
 			}
-			if (atomic_fetch_add(&s->writers_in, 1) != 0 ||
-			    atomic_load(&s->readers_in) != 0)
-				atomic_fetch_add(&s->violations, 1);
-			s->a++;
-			s->b++;
-			atomic_fetch_sub(&s->writers_in, 1);
+			probe_exclusive(&s->probe);
 			atomic_fetch_add(&s->excl_ok, 1);
 			sharex_dist_release_excl(&s->lock);
 		} else {
 			if (sharex_dist_try_shared(&s->lock, true, slot) != LOCK_OK)
 				continue;
-			atomic_fetch_add(&s->readers_in, 1);
-			if (atomic_load(&s->writers_in) != 0 || s->a != s->b)
-				atomic_fetch_add(&s->violations, 1);
-			atomic_fetch_sub(&s->readers_in, 1);
+			probe_shared(&s->probe);
 			atomic_fetch_add(&s->shared_ok, 1);
 			sharex_dist_release_shared(&s->lock, slot);
 		}
@@ -140,10 +159,10 @@ static void test_dist_threads(void **state)
 		assert_int_equal(pthread_create(&t[i], NULL, dist_worker, &s), 0);
 	for (unsigned i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
-	assert_int_equal(atomic_load(&s.violations), 0);
+	assert_int_equal(atomic_load(&s.probe.violations), 0);
 	assert_true(atomic_load(&s.excl_ok) > 0);
 	assert_true(atomic_load(&s.shared_ok) > 0);
-	assert_int_equal(s.a, atomic_load(&s.excl_ok));
+	assert_int_equal(s.probe.a, atomic_load(&s.excl_ok));
 	assert_int_equal(sharex_dist_readers(&s.lock), 0);
 	assert_int_equal(atomic_load(&s.lock.word) & SHAREX_EXCL, 0);
 }
@@ -175,9 +194,7 @@ static void test_rwlock_trylock(void **state)
 
 struct rw_shared {
 	struct mmu_rwlock lock;
-	_Atomic int readers_in, writers_in;
-	_Atomic uint64_t violations, max_readers_in;
-	uint64_t a, b;
+	struct section_probe probe;
 };
 
 static void *rw_reader(void *arg)
@@ -186,15 +203,8 @@ static void *rw_reader(void *arg)
 
 	pthread_barrier_wait(&start_line);
 	for (unsigned i = 0; i < ITERS; i++) {
-		int in;
-
 		mmu_rwlock_read_lock(&s->lock);
-		in = atomic_fetch_add(&s->readers_in, 1) + 1;
-		if ((uint64_t)in > atomic_load(&s->max_readers_in))
-			atomic_store(&s->max_readers_in, (uint64_t)in);
-		if (atomic_load(&s->writers_in) != 0 || s->a != s->b)
-			atomic_fetch_add(&s->violations, 1);
-		atomic_fetch_sub(&s->readers_in, 1);
+		probe_shared(&s->probe);
 		mmu_rwlock_read_unlock(&s->lock);
 	}
 	return NULL;
@@ -207,12 +217,7 @@ static void *rw_writer(void *arg)
 	pthread_barrier_wait(&start_line);
 	for (unsigned i = 0; i < ITERS / 8; i++) {
 		mmu_rwlock_write_lock(&s->lock);
-		if (atomic_fetch_add(&s->writers_in, 1) != 0 ||
-		    atomic_load(&s->readers_in) != 0)
-			atomic_fetch_add(&s->violations, 1);
-		s->a++;
-		s->b++;
-		atomic_fetch_sub(&s->writers_in, 1);
+		probe_exclusive(&s->probe);
 		mmu_rwlock_write_unlock(&s->lock);
 	}
 	return NULL;
@@ -232,9 +237,9 @@ static void test_rwlock_threads(void **state)
 						i < 2 ? rw_writer : rw_reader, &s), 0);
 	for (unsigned i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
-	assert_int_equal(atomic_load(&s.violations), 0);
-	assert_int_equal(s.a, 2 * (ITERS / 8));
-	assert_int_equal(s.a, s.b);
+	assert_int_equal(atomic_load(&s.probe.violations), 0);
+	assert_int_equal(s.probe.a, 2 * (ITERS / 8));
+	assert_int_equal(s.probe.a, s.probe.b);
 	assert_true(mmu_rwlock_write_trylock(&s.lock));
 	mmu_rwlock_write_unlock(&s.lock);
 	mmu_rwlock_destroy(&s.lock);
