@@ -50,6 +50,13 @@
  *                  root is TDCS page 3, counted below)
  *                + TDCX pages (TDH.MNG.ADDCX, 6) + TDVPR pages (one per
  *                  TDH.VP.CREATE; the model has no TDVPX pages).
+ *  I8  No module lock left held (tdx-module-sept.md §11; check runs at
+ *      quiesce points, when no SEAMCALL is in flight): the TD's TDR,
+ *      OP_STATE, S-EPT tree and epoch locks, its TDCS pages' and TDVPRs'
+ *      PAMT locks and the 1G PAMT entries' locks are free, apart from what
+ *      each vCPU in guest mode holds (its TDVPR, the TDR shared, one epoch
+ *      reference). The shared holds the module counts per thread slot
+ *      (tdx_locks.h) are included, so a leaked count shows here.
  *
  * One fault, one line: where two rules see the same fault, one reports it.
  * The PAMT entry of a private frame is judged on the S-EPT side (I7) when
@@ -1040,6 +1047,21 @@ static void check_module(struct checker *ck)
 			  (ull)ck->sept_pages_4k, (ull)control);
 }
 
+/* ---- I8: no module lock left held ---- */
+
+static void report_lock_held(const char *what, uint64_t found, uint64_t want, void *arg)
+{
+	struct checker *ck = arg;
+
+	violation(ck, "TDR %#llx: %s is %#llx at a quiesce point (want %#llx: what the vCPUs in guest mode hold)",
+		  (ull)ck->tdr, what, (ull)found, (ull)want);
+}
+
+static void check_module_locks(struct checker *ck)
+{
+	tdx_debug_locks_held(ck->td->tdx, ck->tdr, report_lock_held, ck);
+}
+
 /* ---- the roots ---- */
 
 static void check_roots(struct checker *ck)
@@ -1117,6 +1139,8 @@ TDXMMU_API int tdxmmu_check(tdxmmu_td *td, char *report, size_t report_size)
 		check_private_owners(&ck);
 		check_module(&ck);
 	}
+	if (!ck.err)
+		check_module_locks(&ck);
 	if (!ck.err) {
 		check_shared_leaves(&ck);
 		check_both_aliases(&ck);

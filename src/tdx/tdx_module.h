@@ -137,6 +137,19 @@ bool tdx_debug_vcpu_flush_pending(struct tdx_module *m, hpa_t tdvpr);
 /* The TD measurement after TDH.MR.FINALIZE (false before). */
 bool tdx_debug_mrtd(struct tdx_module *m, hpa_t tdr, uint8_t mrtd[48]);
 
+/*
+ * The module's locks of the TD at tdr that are held beyond what its vCPUs in
+ * guest mode hold (each holds its TDVPR's PAMT entry and the TDR shared, and
+ * one epoch reference): fn is called once per such lock with what it is
+ * and the count or word found. Meant for quiesce points (no SEAMCALL in
+ * flight); also looks at the counted shared holds of every 1G PAMT entry,
+ * which belong to no TD. Returns the number of calls.
+ */
+unsigned tdx_debug_locks_held(struct tdx_module *m, hpa_t tdr,
+			      void (*fn)(const char *what, uint64_t found,
+					 uint64_t want, void *arg),
+			      void *arg);
+
 /* Calls fn for every non-FREE S-EPT entry of the TD, in pre-order (parent
  * before children, ascending GPA), with its level and state. */
 void tdx_debug_sept_foreach(struct tdx_module *m, hpa_t tdr,

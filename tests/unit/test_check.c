@@ -411,6 +411,46 @@ static void test_corrupt_chldcnt(void **state)
 	destroy_clean(td);
 }
 
+/* I8: module locks left held at a quiesce point, in the word and in the
+ * per-thread-slot counts, are reported; released, the check is clean. */
+static void test_module_lock_left_held(void **state)
+{
+	tdxmmu_td *td = make_built_td(2, true);
+	struct tdx_td *t = tdx_td_of_tdr_pfn(td->tdx, hpa_to_pfn(td->kvm->tdr));
+	_Atomic uint64_t *tdr_word = pamt_entry(&td->tdx->pamt, hpa_to_pfn(td->kvm->tdr), 0);
+	unsigned reader;
+
+	struct cpu_vcpu *v;
+
+	(void)state;
+	assert_non_null(t);
+	want_check(td, 0, NULL);
+	/* A vCPU in guest mode holds its TDVPR, the TDR shared and an epoch
+	 * reference: that is not a lock left held. */
+	assert_int_equal(cpu_vcpu_get(td->cpu, 1, &v), 0);
+	assert_int_equal(cpu_vcpu_enter(v), 0);
+	assert_int_equal(tdx_tdr_shared_holders(td->tdx, t->index), 1);
+	want_check(td, 0, NULL);
+	cpu_vcpu_put(v); /* leaves guest mode */
+	assert_int_equal(tdx_tdr_shared_holders(td->tdx, t->index), 0);
+	/* A shared hold of the S-EPT tree lock, counted on slot 3. */
+	assert_int_equal(sharex_dist_try_shared(&t->sept_lock, false, 3), LOCK_OK);
+	/* The TDR held shared, counted on this thread's slot. */
+	assert_int_equal(tdx_tdr_try_shared(td->tdx, tdr_word, 5, &reader), LOCK_OK);
+	assert_int_equal(reader, t->index);
+	want_check(td, 2, "S-EPT tree lock is 0x1 at a quiesce point (want 0",
+		   "TDR lock, counted shared holds is 0x1 at a quiesce point (want 0",
+		   NULL);
+	tdx_tdr_release_shared(td->tdx, reader, 5);
+	sharex_dist_release_shared(&t->sept_lock, 3);
+	/* The epoch lock held exclusive, as by a TRACK in flight. */
+	assert_int_equal(sharex_dist_try_excl(&t->epoch_lock, false), LOCK_OK);
+	want_check(td, 1, "epoch lock is 0x8000 at a quiesce point", NULL);
+	sharex_dist_release_excl(&t->epoch_lock);
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
 /* A shared leaf pointing to a frame the TD owns (a private page's). */
 static void test_corrupt_shared_leaf_to_td_frame(void **state)
 {
@@ -646,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_stale_shared_tlb_entry),
 		cmocka_unit_test(test_stale_private_tlb_entries),
 		cmocka_unit_test(test_report_null_and_truncation),
+		cmocka_unit_test(test_module_lock_left_held),
 		cmocka_unit_test(test_large_sparse_td_is_fast),
 	};
 
