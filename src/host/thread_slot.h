@@ -19,6 +19,10 @@
 #ifndef TDXMMU_HOST_THREAD_SLOT_H
 #define TDXMMU_HOST_THREAD_SLOT_H
 
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #define HOST_THREAD_SLOTS 16u
 #define HOST_CACHELINE 64
 
@@ -30,6 +34,20 @@ static inline unsigned host_thread_slot(void)
 	unsigned s = host_thread_slot_plus1;
 
 	return s ? s - 1 : host_thread_slot_assign();
+}
+
+/* A 64-bit counter kept per slot, summed: slot i's copy is at
+ * (const char *)slot0 + i * stride. Relaxed loads: a snapshot, for counters
+ * (KVM's stats, the module's call counts), not for lock state. */
+static inline uint64_t host_thread_slots_sum(const void *slot0, size_t stride)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+		sum += atomic_load_explicit((const _Atomic uint64_t *)
+					    ((const char *)slot0 + i * stride),
+					    memory_order_relaxed);
+	return sum;
 }
 
 #endif /* TDXMMU_HOST_THREAD_SLOT_H */

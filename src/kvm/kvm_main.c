@@ -20,13 +20,8 @@
 
 uint64_t kvm_stat_sum(const struct kvm *kvm, size_t offset)
 {
-	uint64_t sum = 0;
-
-	for (unsigned i = 0; i < KVM_STAT_SHARDS; i++)
-		sum += atomic_load_explicit((const _Atomic uint64_t *)
-					    ((const char *)&kvm->stats_shards[i] + offset),
-					    memory_order_relaxed);
-	return sum;
+	return host_thread_slots_sum((const char *)&kvm->stats_shards[0] + offset,
+				     sizeof(kvm->stats_shards[0]));
 }
 
 /* TD_PARAMS.eptp_controls: memory type WB (6) and page-walk length - 1. */

@@ -160,13 +160,8 @@ uint64_t tdx_module_exit_cost(const struct tdx_module *m)
  * struct. */
 static uint64_t counter_sum(const struct tdx_module *m, size_t offset)
 {
-	uint64_t sum = 0;
-
-	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
-		sum += atomic_load_explicit((const _Atomic uint64_t *)
-					    ((const char *)&m->counters[i] + offset),
-					    memory_order_relaxed);
-	return sum;
+	return host_thread_slots_sum((const char *)&m->counters[0] + offset,
+				     sizeof(m->counters[0]));
 }
 #define COUNTER_SUM(m, field) \
 	counter_sum((m), offsetof(struct tdx_module_counters, field))
@@ -433,12 +428,8 @@ unsigned tdx_debug_locks_held(struct tdx_module *m, hpa_t tdr,
 			      void *arg)
 {
 	struct tdx_td *td = tdx_td_of_tdr_pfn(m, hpa_to_pfn(tdr));
-	uint64_t in_guest = 0, n1g, found;
+	uint64_t in_guest = 0, n1g;
 	unsigned held = 0;
-	struct {
-		const char *what;
-		struct sharex_dist *l;
-	} dist[3];
 
 #define HELD(what_, found_, want_)                                  \
 	do {                                                        \
@@ -459,33 +450,33 @@ unsigned tdx_debug_locks_held(struct tdx_module *m, hpa_t tdr,
 		HELD("TDVPR PAMT lock (EXCL | readers)", w & (SHAREX_EXCL | SHAREX_READERS),
 		     in ? 1 : 0);
 	}
-	found = atomic_load(pamt_entry(&m->pamt, td->tdr, 0));
-	HELD("TDR lock word (EXCL | readers)", found & (SHAREX_EXCL | SHAREX_READERS), 0);
+	HELD("TDR lock word (EXCL | readers)",
+	     atomic_load(pamt_entry(&m->pamt, td->tdr, 0)) & (SHAREX_EXCL | SHAREX_READERS), 0);
 	HELD("TDR lock, counted shared holds", tdx_tdr_shared_holders(m, td->index),
 	     in_guest);
 	for (unsigned i = 0; i < td->num_tdcx; i++)
 		HELD("TDCS page PAMT lock (EXCL | readers)",
 		     atomic_load(pamt_entry(&m->pamt, td->tdcx[i], 0)) &
 			     (SHAREX_EXCL | SHAREX_READERS), 0);
-	dist[0].what = "OP_STATE lock";
-	dist[0].l = &td->op_state_lock;
-	dist[1].what = "S-EPT tree lock";
-	dist[1].l = &td->sept_lock;
-	dist[2].what = "epoch lock";
-	dist[2].l = &td->epoch_lock;
-	for (unsigned i = 0; i < 3; i++) {
-		HELD(dist[i].what, (atomic_load(&dist[i].l->word) & SHAREX_EXCL) |
-				   sharex_dist_readers(dist[i].l), 0);
+	{
+		const struct {
+			const char *what;
+			struct sharex_dist *l;
+		} dist[] = { { "OP_STATE lock", &td->op_state_lock },
+			     { "S-EPT tree lock", &td->sept_lock },
+			     { "epoch lock", &td->epoch_lock } };
+
+		for (unsigned i = 0; i < sizeof(dist) / sizeof(dist[0]); i++)
+			HELD(dist[i].what, (atomic_load(&dist[i].l->word) & SHAREX_EXCL) |
+					   sharex_dist_readers(dist[i].l), 0);
 	}
 	HELD("epoch REFCOUNT[0] + REFCOUNT[1]",
 	     tdx_epoch_refcount(td, 0) + tdx_epoch_refcount(td, 1), in_guest);
 	n1g = (m->pamt.nr + 512 * 512 - 1) / (512 * 512);
-	for (uint64_t i = 0; i < n1g; i++) {
-		found = atomic_load(&m->pamt.e1g[i]) & (SHAREX_EXCL | SHAREX_READERS);
-		for (unsigned s = 0; s < HOST_THREAD_SLOTS; s++)
-			found += atomic_load(pamt_1g_readers(&m->pamt, i, s));
-		HELD("1G PAMT entry lock (EXCL | readers | counted)", found, 0);
-	}
+	for (uint64_t i = 0; i < n1g; i++)
+		HELD("1G PAMT entry lock (EXCL | readers | counted)",
+		     (atomic_load(&m->pamt.e1g[i]) & (SHAREX_EXCL | SHAREX_READERS)) +
+			     pamt_1g_shared_holders(&m->pamt, i), 0);
 #undef HELD
 	return held;
 }

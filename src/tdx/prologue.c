@@ -14,15 +14,28 @@ void sept_ctx_init(struct sept_ctx *c, struct tdx_module *m,
 				.slot = host_thread_slot() };
 }
 
+/* 1G entries (pamt.r1g) and TDRs (tdr_readers) count their shared holders
+ * outside the word w of entry e. */
 static uint64_t pamt_counted_readers(struct tdx_module *m, _Atomic uint64_t *e,
-				     uint64_t w);
+				     uint64_t w)
+{
+	int64_t i1g = pamt_1g_index(&m->pamt, e);
+
+	if (i1g >= 0)
+		return pamt_1g_shared_holders(&m->pamt, (uint64_t)i1g);
+	if (pamt_pt(w) == PT_TDR && pamt_owner(w))
+		return tdx_tdr_shared_holders(m, pamt_owner(w));
+	return 0;
+}
 
 /* With EXCL set: the counted shared attempts in flight have backed out and
  * `want` holds are left (ours, for an upgrade). tdx_locks.h says why the
  * exclusive side gives them a short, bounded while. */
 static bool pamt_counted_settled(struct tdx_module *m, _Atomic uint64_t *e,
-				 uint64_t w, uint64_t want)
+				 uint64_t want)
 {
+	uint64_t w = atomic_load_explicit(e, memory_order_relaxed);
+
 	for (unsigned i = 0; i < SHAREX_SETTLE_READS; i++) {
 		if (pamt_counted_readers(m, e, w) == want)
 			return true;
@@ -34,79 +47,14 @@ static bool pamt_counted_settled(struct tdx_module *m, _Atomic uint64_t *e,
 enum lock_result tdx_pamt_try_lock(struct tdx_module *m, _Atomic uint64_t *e,
 				   bool excl)
 {
-	uint64_t old, lk, w;
+	enum lock_result r = lockword_try(e, excl, true, LOCK_HOST);
 
-	if (!excl)
-		return lockword_try(e, false, true, LOCK_HOST);
-	/* lockword_try's exclusive case, with a seq_cst CAS: the scan of
-	 * tdr_readers below must not be ordered before it (tdx_locks.h,
-	 * sharex_dist). */
-	old = atomic_load_explicit(e, memory_order_relaxed);
-	do {
-		lk = old & 0xFFFF;
-		if (lk & (SHAREX_EXCL | SHAREX_READERS)) {
-			if (!(lk & SHAREX_HP))
-				atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
-			return LOCK_BUSY;
-		}
-	} while (!atomic_compare_exchange_weak_explicit(
-		e, &old, (old | SHAREX_EXCL) & ~(uint64_t)SHAREX_HP,
-		memory_order_seq_cst, memory_order_relaxed));
-	w = old | SHAREX_EXCL;
-	if (pamt_counted_settled(m, e, w, 0))
+	if (r != LOCK_OK || !excl)
+		return r;
+	if (pamt_counted_settled(m, e, 0))
 		return LOCK_OK;
-	atomic_fetch_and_explicit(e, ~(uint64_t)SHAREX_EXCL, memory_order_release);
-	atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
+	lockword_back_out_excl(e, true);
 	return LOCK_BUSY;
-}
-
-/* 1G entries (pamt.r1g) and TDRs (tdr_readers) also count shared holders
- * outside the word. */
-static uint64_t pamt_counted_readers(struct tdx_module *m, _Atomic uint64_t *e,
-				     uint64_t w)
-{
-	int64_t i1g = pamt_1g_index(&m->pamt, e);
-	unsigned index;
-	uint64_t n = 0;
-
-	if (i1g >= 0) {
-		for (unsigned s = 0; s < HOST_THREAD_SLOTS; s++)
-			n += atomic_load_explicit(pamt_1g_readers(&m->pamt, (uint64_t)i1g, s),
-						  memory_order_seq_cst);
-	} else if (pamt_pt(w) == PT_TDR && (index = pamt_owner(w))) {
-		for (unsigned s = 0; s < HOST_THREAD_SLOTS; s++)
-			n += atomic_load_explicit(&m->tdr_readers[s].n[index],
-						  memory_order_seq_cst);
-	}
-	return n;
-}
-
-/*
- * The shared side of a lock whose shared holders are counted outside its
- * word (tdx_locks.h): count ourselves in *n, then look at the word. Fails,
- * undoing the count and announcing HP, while the word says EXCL; *word is
- * the value seen.
- */
-static enum lock_result counted_try_shared(_Atomic uint32_t *n, _Atomic uint64_t *e,
-					   uint64_t *word)
-{
-	atomic_fetch_add_explicit(n, 1, memory_order_seq_cst);
-	*word = atomic_load_explicit(e, memory_order_seq_cst);
-	if (*word & SHAREX_EXCL) {
-		atomic_fetch_sub_explicit(n, 1, memory_order_release);
-		if (!(*word & SHAREX_HP))
-			atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
-		return LOCK_BUSY;
-	}
-	return LOCK_OK;
-}
-
-/* The host's success clears HP; written only when set, so that the word
- * stays a line nobody writes while nobody contends for it. */
-static void counted_succeeded(_Atomic uint64_t *e, uint64_t word)
-{
-	if (word & SHAREX_HP)
-		atomic_fetch_and_explicit(e, ~(uint64_t)SHAREX_HP, memory_order_relaxed);
 }
 
 /* A shared hold of a 1G entry, counted on `slot`. */
@@ -115,9 +63,10 @@ static enum lock_result pamt_1g_try_shared(struct tdx_module *m, _Atomic uint64_
 {
 	uint64_t w;
 
-	if (counted_try_shared(pamt_1g_readers(&m->pamt, index, slot), e, &w) != LOCK_OK)
+	if (lockword_counted_try_shared(pamt_1g_readers(&m->pamt, index, slot), e,
+					true, &w) != LOCK_OK)
 		return LOCK_BUSY;
-	counted_succeeded(e, w);
+	lockword_counted_succeeded(e, w, true);
 	return LOCK_OK;
 }
 
@@ -126,19 +75,10 @@ static enum lock_result pamt_1g_try_shared(struct tdx_module *m, _Atomic uint64_
 static bool pamt_1g_upgrade(struct tdx_module *m, _Atomic uint64_t *e,
 			    uint64_t index, unsigned slot)
 {
-	uint64_t old = atomic_load_explicit(e, memory_order_relaxed);
-
-	do {
-		if (old & (SHAREX_EXCL | SHAREX_READERS)) {
-			atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
-			return false;
-		}
-	} while (!atomic_compare_exchange_weak_explicit(
-		e, &old, (old | SHAREX_EXCL) & ~(uint64_t)SHAREX_HP,
-		memory_order_seq_cst, memory_order_relaxed));
-	if (!pamt_counted_settled(m, e, old, 1)) {
-		atomic_fetch_and_explicit(e, ~(uint64_t)SHAREX_EXCL, memory_order_release);
-		atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
+	if (lockword_try(e, true, true, LOCK_HOST) != LOCK_OK)
+		return false;
+	if (!pamt_counted_settled(m, e, 1)) {
+		lockword_back_out_excl(e, true);
 		return false;
 	}
 	atomic_fetch_sub_explicit(pamt_1g_readers(&m->pamt, index, slot), 1,
@@ -158,10 +98,10 @@ enum lock_result tdx_tdr_try_shared(struct tdx_module *m, _Atomic uint64_t *e,
 		if (!index)
 			return lockword_try(e, false, true, LOCK_HOST);
 		n = &m->tdr_readers[slot].n[index];
-		if (counted_try_shared(n, e, &w) != LOCK_OK)
+		if (lockword_counted_try_shared(n, e, true, &w) != LOCK_OK)
 			return LOCK_BUSY;
 		if (pamt_pt(w) == PT_TDR && pamt_owner(w) == index) {
-			counted_succeeded(e, w);
+			lockword_counted_succeeded(e, w, true);
 			*reader_index = index;
 			return LOCK_OK;
 		}

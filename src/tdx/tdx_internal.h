@@ -77,6 +77,17 @@ static inline _Atomic uint32_t *pamt_1g_readers(struct pamt *p, uint64_t index,
 	return &p->r1g[slot * p->r1g_stride + index];
 }
 
+/* Counted shared holders of the 1G entry at index, summed (seq_cst: the
+ * exclusive side's read of tdx_locks.h's protocol). */
+static inline uint64_t pamt_1g_shared_holders(struct pamt *p, uint64_t index)
+{
+	uint64_t n = 0;
+
+	for (unsigned s = 0; s < HOST_THREAD_SLOTS; s++)
+		n += atomic_load_explicit(pamt_1g_readers(p, index, s), memory_order_seq_cst);
+	return n;
+}
+
 static inline enum tdx_page_type pamt_pt(uint64_t e)
 {
 	return (enum tdx_page_type)((e & PAMT_PT_MASK) >> PAMT_PT_SHIFT);
@@ -291,14 +302,15 @@ enum lock_result tdx_pamt_try_lock(struct tdx_module *m, _Atomic uint64_t *e,
  * *reader_index is 0. */
 enum lock_result tdx_tdr_try_shared(struct tdx_module *m, _Atomic uint64_t *e,
 				    unsigned slot, unsigned *reader_index);
-/* Shared holders of the TDR lock of the TD at index (a snapshot). */
+/* Shared holders of the TDR lock of the TD at index (a snapshot; seq_cst:
+ * the exclusive side's read of tdx_locks.h's protocol). */
 static inline uint32_t tdx_tdr_shared_holders(struct tdx_module *m, unsigned index)
 {
 	uint32_t n = 0;
 
 	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
 		n += atomic_load_explicit(&m->tdr_readers[i].n[index],
-					  memory_order_acquire);
+					  memory_order_seq_cst);
 	return n;
 }
 static inline void tdx_tdr_release_shared(struct tdx_module *m, unsigned index,

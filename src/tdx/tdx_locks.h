@@ -97,8 +97,12 @@ static inline enum lock_result lockword_try(_Atomic uint64_t *w, bool excl,
 			new += 1;
 		if (hp && side == LOCK_HOST)
 			new &= ~(uint64_t)SHAREX_HP;
+		/* seq_cst, not just acquire: for the locks that count their
+		 * shared holders outside the word, the exclusive side reads
+		 * those counts next, and that read must not move before this
+		 * store (Dekker, below). */
 		if (atomic_compare_exchange_weak_explicit(w, &old, new,
-							  memory_order_acquire,
+							  memory_order_seq_cst,
 							  memory_order_relaxed))
 			return LOCK_OK;
 	}
@@ -111,6 +115,61 @@ static inline void lockword_release(_Atomic uint64_t *w, bool excl)
 					  memory_order_release);
 	else
 		atomic_fetch_sub_explicit(w, 1, memory_order_release);
+}
+
+/*
+ * The two sides of a lock whose shared holders are counted outside its word,
+ * one count per thread slot (sharex_dist below; the TDR's and the 1G PAMT
+ * entries' counts, tdx_internal.h). The word keeps EXCL and HP; the
+ * exclusive side is lockword_try() on it, followed by a wait for the counts
+ * to settle.
+ */
+
+/* How many times the exclusive side re-reads the counts (tdx_locks.h top). */
+#define SHAREX_SETTLE_READS 64
+
+static inline void sharex_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* The shared side, host only (no guest flow takes these locks,
+ * tdx-module-sept.md §11): count ourselves, then look at the word. Fails
+ * while the word says EXCL, taking the count back and, with host priority,
+ * announcing the claim. *seen is the word as read. */
+static inline enum lock_result lockword_counted_try_shared(_Atomic uint32_t *count,
+							   _Atomic uint64_t *w,
+							   bool hp, uint64_t *seen)
+{
+	atomic_fetch_add_explicit(count, 1, memory_order_seq_cst);
+	*seen = atomic_load_explicit(w, memory_order_seq_cst);
+	if (*seen & SHAREX_EXCL) {
+		atomic_fetch_sub_explicit(count, 1, memory_order_release);
+		if (hp && !(*seen & SHAREX_HP))
+			atomic_fetch_or_explicit(w, SHAREX_HP, memory_order_relaxed);
+		return LOCK_BUSY;
+	}
+	return LOCK_OK;
+}
+
+/* After a shared success: the host's success clears HP, written only when
+ * set, so that the word stays a line nobody writes while nobody contends. */
+static inline void lockword_counted_succeeded(_Atomic uint64_t *w, uint64_t seen,
+					      bool hp)
+{
+	if (hp && (seen & SHAREX_HP))
+		atomic_fetch_and_explicit(w, ~(uint64_t)SHAREX_HP, memory_order_relaxed);
+}
+
+/* The exclusive side found a real holder: give EXCL back and, with host
+ * priority, announce the claim. */
+static inline void lockword_back_out_excl(_Atomic uint64_t *w, bool hp)
+{
+	atomic_fetch_and_explicit(w, ~(uint64_t)SHAREX_EXCL, memory_order_release);
+	if (hp)
+		atomic_fetch_or_explicit(w, SHAREX_HP, memory_order_relaxed);
 }
 
 /*
@@ -129,47 +188,19 @@ static inline void lockword_release(_Atomic uint64_t *w, bool excl)
 struct sharex_dist {
 	_Atomic uint64_t word __attribute__((aligned(HOST_CACHELINE)));
 	struct {
-		_Atomic uint64_t n;
+		_Atomic uint32_t n;
 	} __attribute__((aligned(HOST_CACHELINE))) readers[HOST_THREAD_SLOTS];
 };
 
-/* How many times the exclusive side re-reads the counts (tdx_locks.h top). */
-#define SHAREX_SETTLE_READS 64
-
-static inline void sharex_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-/* Losing to an exclusive holder: with host priority, announce the claim. */
-static inline void sharex_dist_claim_hp(struct sharex_dist *l, bool hp)
-{
-	if (hp && !(atomic_load_explicit(&l->word, memory_order_relaxed) & SHAREX_HP))
-		atomic_fetch_or_explicit(&l->word, SHAREX_HP, memory_order_relaxed);
-}
-
-static inline void sharex_dist_succeeded(struct sharex_dist *l, bool hp)
-{
-	/* The host's success clears HP; written only when set, so that the
-	 * word stays a read-only line while nobody contends for it. */
-	if (hp && (atomic_load_explicit(&l->word, memory_order_relaxed) & SHAREX_HP))
-		atomic_fetch_and_explicit(&l->word, ~(uint64_t)SHAREX_HP,
-					  memory_order_relaxed);
-}
-
-/* Host side only: no guest flow takes these locks (tdx-module-sept.md §11). */
 static inline enum lock_result sharex_dist_try_shared(struct sharex_dist *l,
 						      bool hp, unsigned slot)
 {
-	atomic_fetch_add_explicit(&l->readers[slot].n, 1, memory_order_seq_cst);
-	if (atomic_load_explicit(&l->word, memory_order_seq_cst) & SHAREX_EXCL) {
-		atomic_fetch_sub_explicit(&l->readers[slot].n, 1, memory_order_release);
-		sharex_dist_claim_hp(l, hp);
+	uint64_t seen;
+
+	if (lockword_counted_try_shared(&l->readers[slot].n, &l->word, hp, &seen) !=
+	    LOCK_OK)
 		return LOCK_BUSY;
-	}
-	sharex_dist_succeeded(l, hp);
+	lockword_counted_succeeded(&l->word, seen, hp);
 	return LOCK_OK;
 }
 
@@ -200,22 +231,14 @@ static inline bool sharex_dist_settled(struct sharex_dist *l)
 	return false;
 }
 
+/* The word has no reader bits, so lockword_try()'s exclusive case is the
+ * first step as it stands. */
 static inline enum lock_result sharex_dist_try_excl(struct sharex_dist *l, bool hp)
 {
-	uint64_t old = atomic_load_explicit(&l->word, memory_order_relaxed);
-
-	do {
-		if (old & SHAREX_EXCL) {
-			sharex_dist_claim_hp(l, hp);
-			return LOCK_BUSY;
-		}
-	} while (!atomic_compare_exchange_weak_explicit(
-		&l->word, &old, (old | SHAREX_EXCL) & ~(uint64_t)(hp ? SHAREX_HP : 0),
-		memory_order_seq_cst, memory_order_relaxed));
+	if (lockword_try(&l->word, true, hp, LOCK_HOST) != LOCK_OK)
+		return LOCK_BUSY;
 	if (!sharex_dist_settled(l)) {
-		atomic_fetch_and_explicit(&l->word, ~(uint64_t)SHAREX_EXCL,
-					  memory_order_release);
-		sharex_dist_claim_hp(l, hp);
+		lockword_back_out_excl(&l->word, hp);
 		return LOCK_BUSY;
 	}
 	return LOCK_OK;
@@ -223,7 +246,7 @@ static inline enum lock_result sharex_dist_try_excl(struct sharex_dist *l, bool 
 
 static inline void sharex_dist_release_excl(struct sharex_dist *l)
 {
-	atomic_fetch_and_explicit(&l->word, ~(uint64_t)SHAREX_EXCL, memory_order_release);
+	lockword_release(&l->word, true);
 }
 
 #endif /* TDXMMU_TDX_LOCKS_H */
