@@ -29,19 +29,26 @@ extern "C" {
 
 /* ---- errors ---------------------------------------------------------- */
 
+/*
+ * Error codes are negative errno values (TDXMMU_EINVAL == -EINVAL), so that
+ * `rc == -EINVAL` works; tdxmmu_strerror() names them. TDXMMU_EIO is what KVM
+ * answers for a VM it has killed (KVM_BUG_ON / kvm_vm_dead): tdxmmu_vm_dead()
+ * tells it from other failures.
+ */
 #define TDXMMU_ERRORS(X)                                                      \
 	X(OK, 0, "success")                                                   \
-	X(EINVAL, -1, "invalid argument")                                     \
-	X(ENOMEM, -2, "out of memory")                                        \
-	X(ENOENT, -3, "no such object")                                       \
-	X(EEXIST, -4, "object already exists")                                \
-	X(ESTATE, -5, "operation not allowed in the TD's current state")     \
-	X(ERANGE, -6, "address or value out of range")                        \
-	X(ESEAMCALL, -7, "a SEAMCALL failed")                                 \
-	X(ENOTIMPL, -8, "not implemented yet")                                \
-	X(EBUSY, -9, "resource busy")                                         \
-	X(EIO, -10, "I/O error")                                              \
-	X(EBUG, -11, "the model detected a broken invariant inside itself")
+	X(EINVAL, -22, "invalid argument")                                    \
+	X(ENOMEM, -12, "out of memory")                                       \
+	X(ENOENT, -2, "no such object")                                       \
+	X(EEXIST, -17, "object already exists")                               \
+	X(ESTATE, -1, "operation not allowed in the TD's current state")     \
+	X(ERANGE, -34, "address or value out of range")                       \
+	X(ESEAMCALL, -121, "a SEAMCALL failed")                               \
+	X(ENOTIMPL, -38, "not implemented")                                   \
+	X(EBUSY, -16, "resource busy")                                        \
+	X(EIO, -5, "the VM is dead (KVM killed it)")                          \
+	X(ENOSPC, -28, "a limit of the model was reached")                    \
+	X(EBUG, -131, "the model detected a broken invariant inside itself")
 
 enum tdxmmu_error {
 #define TDXMMU_ERR_ENUM(name, val, msg) TDXMMU_##name = (val),
@@ -62,15 +69,26 @@ typedef struct tdxmmu_td tdxmmu_td;
 enum tdxmmu_mmu_kind { TDXMMU_MMU_TDP, TDXMMU_MMU_LEGACY };
 enum tdxmmu_accept_mode { TDXMMU_ACCEPT_AUTO, TDXMMU_ACCEPT_EXPLICIT };
 
+/* How KVM answers MapGPA. SEED: the seeds' era (E4), the whole range in
+ * one exit, RETRY only when KVM met -EAGAIN. UPSTREAM: upstream KVM's 2 MiB
+ * chunks, RETRY after each chunk (the guest re-issues from the GPA given). */
+enum tdxmmu_mapgpa_mode { TDXMMU_MAPGPA_SEED, TDXMMU_MAPGPA_UPSTREAM };
+
 struct tdxmmu_td_config {
 	enum tdxmmu_mmu_kind mmu;        /* default TDP */
 	unsigned gpaw;                   /* 48 (shared bit 47) or 52 (bit 51) */
 	unsigned nr_vcpus;               /* 1..TDXMMU_MAX_VCPUS */
 	enum tdxmmu_accept_mode accept;  /* default AUTO */
 	uint64_t seed;                   /* seeds every random choice */
-	uint64_t host_memory;            /* bytes of host frames (virtual);
-					    0 = default, see docs */
+	uint64_t host_memory;            /* bytes of host frames (virtual,
+					    paid for only when used); 0 =
+					    enough for every memslot */
 	FILE *trace;                     /* NULL or a stream for --trace lines */
+	bool sept_ve_disable;            /* TD attribute SEPT_VE_DISABLE: an
+					    access to a PENDING page is an EPT
+					    violation, not a #VE, and KVM kills
+					    the VM (upstream) */
+	enum tdxmmu_mapgpa_mode mapgpa;  /* default TDXMMU_MAPGPA_SEED */
 	bool no_mirror;                  /* private faults keep no mirror EPT and
 					    read the S-EPT with TDH.MEM.SEPT.RD
 					    instead (seed 004's rejected
@@ -119,7 +137,11 @@ enum tdxmmu_outcome {
 	TDXMMU_OUTCOME_VE,      /* #VE for a pending page (accept=explicit) */
 	TDXMMU_OUTCOME_POISON,  /* integrity broken by a host write */
 	TDXMMU_OUTCOME_MMIO,    /* no memslot */
-	TDXMMU_OUTCOME_ERROR,   /* hypercall refused */
+	TDXMMU_OUTCOME_ERROR,   /* hypercall refused; or KVM could not get
+				   memory for the fault, ever (inject enomem
+				   at 100%) */
+	TDXMMU_OUTCOME_BUGGED,  /* this action made KVM kill the VM */
+	TDXMMU_OUTCOME_DEAD,    /* the VM was already dead: nothing ran */
 };
 TDXMMU_API const char *tdxmmu_outcome_name(enum tdxmmu_outcome o);
 /* Parses "ok", "blocked", ...; returns false if unknown. */
@@ -150,6 +172,28 @@ TDXMMU_API int tdxmmu_vcpu_touch(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				 enum tdxmmu_outcome *outcome);
 TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  uint64_t size, enum tdxmmu_outcome *outcome);
+
+/*
+ * Holds vCPU @vcpu in the TD: TDH.VP.ENTER, then guest mode touching nothing
+ * until tdxmmu_vcpu_leave(). While inside it holds its TLB epoch, so a TRACK
+ * stays "not done" for it; a kick from KVM makes it exit and enter again at
+ * once, as a running vCPU would (raw SEAMCALLs never kick). A held vCPU runs
+ * no guest action: TDXMMU_EBUSY until it leaves. TDXMMU_ESTATE before
+ * finalize or when already held (enter) / not held (leave); TDXMMU_EIO when
+ * the VM is dead.
+ */
+TDXMMU_API int tdxmmu_vcpu_enter(tdxmmu_td *td, unsigned vcpu);
+TDXMMU_API int tdxmmu_vcpu_leave(tdxmmu_td *td, unsigned vcpu);
+
+/* ---- a VM that KVM killed ------------------------------------------- */
+
+/*
+ * True once KVM has killed the VM (KVM_BUG_ON, kvm_vm_dead): from then on
+ * guest actions report TDXMMU_OUTCOME_DEAD, and KVM's ioctls (add, finalize,
+ * memslots, host zaps) answer TDXMMU_EIO. tdxmmu_td_destroy() still tears a
+ * dead VM down completely. False for NULL.
+ */
+TDXMMU_API bool tdxmmu_vm_dead(tdxmmu_td *td);
 
 /* ---- guest programs on vCPU threads ---------------------------------- */
 
@@ -226,6 +270,27 @@ TDXMMU_API int tdxmmu_seamcall(tdxmmu_td *td,
 /* Module controls: make a share (parts per million) of SEAMCALLs return
  * TDX_OPERAND_BUSY, seeded by the TD's seed. 0 disables. */
 TDXMMU_API int tdxmmu_inject_busy(tdxmmu_td *td, uint32_t ppm);
+/* The same for one leaf only (leaf = tdxmmu_leaf_from_name()), or every
+ * leaf with leaf = -1. The BUSY is answered where the real module would
+ * answer it: at the SEAMCALL's first try-lock, after the operand checks that
+ * come before that lock; a leaf that takes no lock never answers it. */
+TDXMMU_API int tdxmmu_inject_busy_leaf(tdxmmu_td *td, int leaf, uint32_t ppm);
+
+/* KVM's allocation sites, for tdxmmu_inject_enomem(). */
+enum tdxmmu_alloc_site {
+	TDXMMU_SITE_ALL,   /* every site below */
+	TDXMMU_SITE_PT,    /* KVM page-table pages (shared and mirror EPT) */
+	TDXMMU_SITE_SEPT,  /* S-EPT pages for KVM's SEAMCALL cache */
+	TDXMMU_SITE_FRAME, /* guest frames */
+};
+/* From now on each allocation at @site fails with probability ppm/10^6,
+ * drawn from the TD's seed. KVM fails the operation cleanly; a guest access
+ * is retried (as a VMM retries KVM_RUN after -ENOMEM) and reports
+ * TDXMMU_OUTCOME_ERROR only when it can never succeed (ppm = 10^6). */
+TDXMMU_API int tdxmmu_inject_enomem(tdxmmu_td *td, enum tdxmmu_alloc_site site,
+				    uint32_t ppm);
+/* Stops every injection (BUSY and ENOMEM). */
+TDXMMU_API int tdxmmu_inject_off(tdxmmu_td *td);
 /* Modeled latency of one leaf, in nanoseconds (the cost model). */
 TDXMMU_API int tdxmmu_cost_set(tdxmmu_td *td, int leaf, uint64_t ns);
 TDXMMU_API uint64_t tdxmmu_cost_get(tdxmmu_td *td, int leaf);
@@ -266,6 +331,23 @@ TDXMMU_API bool tdxmmu_spte_state_parse(const char *s,
 TDXMMU_API int tdxmmu_spte_state(tdxmmu_td *td, uint64_t gpa,
 				 enum tdxmmu_spte_state *private_ept,
 				 enum tdxmmu_spte_state *shared_ept);
+/* The same at S-EPT level @level (0 = 4K, 1 = 2M, ...): the entries at that
+ * level; a page mapped by a larger leaf reads NONPRESENT at smaller levels.
+ * TDXMMU_ERANGE for a level above the TD's walk. */
+TDXMMU_API int tdxmmu_spte_state_level(tdxmmu_td *td, uint64_t gpa,
+				       unsigned level,
+				       enum tdxmmu_spte_state *private_ept,
+				       enum tdxmmu_spte_state *shared_ept);
+
+/*
+ * Prints to @out, for each 4K page of [gpa, gpa + size), the entries of KVM's
+ * shared EPT, KVM's mirror EPT and the module's Secure EPT at every level
+ * down to the page, decoded (docs/scenario-language.md shows the format). An
+ * observer: changes nothing, counts nothing. gpa and size 4K-aligned
+ * (TDXMMU_EINVAL), inside the GPA width (TDXMMU_ERANGE).
+ */
+TDXMMU_API int tdxmmu_show(tdxmmu_td *td, uint64_t gpa, uint64_t size,
+			   FILE *out);
 
 /* The cost model by name: a SEAMCALL mnemonic ("TDH.MEM.PAGE.AUG"), the
  * guest's "TDG.MEM.PAGE.ACCEPT" (TDCALL round trip) or "TD.EXIT" (one TD exit,
@@ -305,7 +387,11 @@ TDXMMU_API void tdxmmu_counters_foreach(tdxmmu_td *td,
 TDXMMU_API uint64_t tdxmmu_modeled_ns(tdxmmu_td *td);
 
 /* Whole-model invariant check. Returns the number of violations (0 = all
- * hold); each is appended, one per line, to `report` (may be NULL). */
+ * hold); each is appended, one per line, to `report` (may be NULL). It may be
+ * called at any time, also while guest programs run on vCPU threads: it
+ * brings the TD to a quiesce point first (kicks every vCPU out and holds it
+ * outside the TD, as KVM's all-vCPU requests do), checks, then releases
+ * them. Negative TDXMMU_E* for a NULL td. */
 TDXMMU_API int tdxmmu_check(tdxmmu_td *td, char *report, size_t report_size);
 
 /* ---- scenario runner --------------------------------------------------- */

@@ -43,6 +43,7 @@ static const char *const outcome_names[] = {
 	[TDXMMU_OUTCOME_OK] = "ok",         [TDXMMU_OUTCOME_BLOCKED] = "blocked",
 	[TDXMMU_OUTCOME_VE] = "ve",         [TDXMMU_OUTCOME_POISON] = "poison",
 	[TDXMMU_OUTCOME_MMIO] = "mmio",     [TDXMMU_OUTCOME_ERROR] = "error",
+	[TDXMMU_OUTCOME_BUGGED] = "bugged", [TDXMMU_OUTCOME_DEAD] = "dead",
 };
 
 TDXMMU_API const char *tdxmmu_outcome_name(enum tdxmmu_outcome o)
