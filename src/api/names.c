@@ -55,6 +55,10 @@ TDXMMU_API const char *tdxmmu_outcome_name(enum tdxmmu_outcome o)
 
 TDXMMU_API bool tdxmmu_outcome_parse(const char *s, enum tdxmmu_outcome *o)
 {
+	/* The parsers answer "unknown" for a NULL string or result (issue 11,
+	 * item 2.11), as for any other name they do not know. */
+	if (!s || !o)
+		return false;
 	for (unsigned i = 0; i < sizeof(outcome_names) / sizeof(outcome_names[0]); i++) {
 		if (strcmp(outcome_names[i], s) == 0) {
 			*o = (enum tdxmmu_outcome)i;
@@ -84,6 +88,8 @@ TDXMMU_API const char *tdxmmu_sept_state_name(enum tdxmmu_sept_state s)
 
 TDXMMU_API bool tdxmmu_sept_state_parse(const char *s, enum tdxmmu_sept_state *out)
 {
+	if (!s || !out)
+		return false;
 	for (unsigned i = 0; i < sizeof(sept_state_names) / sizeof(sept_state_names[0]); i++) {
 		if (strcmp(sept_state_names[i], s) == 0) {
 			*out = (enum tdxmmu_sept_state)i;
@@ -111,6 +117,8 @@ TDXMMU_API const char *tdxmmu_spte_state_name(enum tdxmmu_spte_state s)
 
 TDXMMU_API bool tdxmmu_spte_state_parse(const char *s, enum tdxmmu_spte_state *out)
 {
+	if (!s || !out)
+		return false;
 	for (unsigned i = 0; i < sizeof(spte_state_names) / sizeof(spte_state_names[0]); i++) {
 		if (strcmp(spte_state_names[i], s) == 0) {
 			*out = (enum tdxmmu_spte_state)i;
@@ -122,6 +130,8 @@ TDXMMU_API bool tdxmmu_spte_state_parse(const char *s, enum tdxmmu_spte_state *o
 
 TDXMMU_API int tdxmmu_leaf_from_name(const char *name)
 {
+	if (!name)
+		return -1;
 	return tdx_leaf_parse(name);
 }
 
@@ -134,6 +144,8 @@ TDXMMU_API const char *tdxmmu_leaf_name(int leaf)
 
 TDXMMU_API bool tdxmmu_status_from_name(const char *name, uint64_t *status)
 {
+	if (!name || !status)
+		return false;
 	return tdx_status_parse(name, status);
 }
 

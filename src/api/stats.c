@@ -65,6 +65,8 @@ TDXMMU_API void tdxmmu_costs_foreach(tdxmmu_td *td,
 						void *arg),
 				     void *arg)
 {
+	if (!td || !fn)
+		return;
 	for (int leaf = 0; leaf < TDX_NR_LEAVES; leaf++)
 		if (tdx_leaf_name(leaf))
 			fn(tdx_leaf_name(leaf), tdx_module_cost(td->tdx, leaf), arg);

@@ -25,6 +25,17 @@
 #define DEFAULT_HOST_MEMORY (16ULL << 30)
 
 
+/*
+ * Every entry point refuses a NULL pointer it would dereference with
+ * TDXMMU_EINVAL and a message naming the argument (issue 11, item 2.11:
+ * nineteen of them crashed). Optional arguments are documented as such in
+ * tdxmmu.h and are the only ones allowed to be NULL.
+ */
+static int null_arg(const char *fn, const char *arg)
+{
+	return api_fail(TDXMMU_EINVAL, "%s: %s is NULL", fn, arg);
+}
+
 static int errno_to_api(int err)
 {
 	switch (err) {
@@ -37,12 +48,15 @@ static int errno_to_api(int err)
 	case -ERANGE: return TDXMMU_ERANGE;
 	case -EBUSY: return TDXMMU_EBUSY;
 	case -EIO: return TDXMMU_ESEAMCALL;
+	case -ENOSPC: return TDXMMU_ENOSPC;
 	default: return TDXMMU_EIO;
 	}
 }
 
 TDXMMU_API void tdxmmu_td_config_init(struct tdxmmu_td_config *cfg)
 {
+	if (!cfg)
+		return;
 	*cfg = (struct tdxmmu_td_config){
 		.mmu = TDXMMU_MMU_TDP,
 		.gpaw = 48,
@@ -70,7 +84,11 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 	uint64_t bytes;
 	int ret;
 
+	if (!out)
+		return null_arg("td_create", "out");
 	*out = NULL;
+	if (!cfg)
+		return null_arg("td_create", "cfg");
 	if (cfg->gpaw != 48 && cfg->gpaw != 52)
 		return api_fail(TDXMMU_EINVAL, "gpaw must be 48 or 52, not %u", cfg->gpaw);
 	if (cfg->nr_vcpus < 1 || cfg->nr_vcpus > TDXMMU_MAX_VCPUS)
@@ -124,11 +142,15 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 
 TDXMMU_API uint64_t tdxmmu_td_shared_bit(const tdxmmu_td *td)
 {
+	if (!td)
+		return 0;
 	return 1ULL << (td->cfg.gpaw - 1);
 }
 
 TDXMMU_API unsigned tdxmmu_td_nr_vcpus(const tdxmmu_td *td)
 {
+	if (!td)
+		return 0;
 	return td->cfg.nr_vcpus;
 }
 
@@ -140,9 +162,12 @@ static bool gpa_in_width(const tdxmmu_td *td, uint64_t gpa)
 TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
 				  uint64_t size)
 {
-	uint64_t shared = tdxmmu_td_shared_bit(td);
+	uint64_t shared;
 	int ret;
 
+	if (!td)
+		return null_arg("memslot_add", "td");
+	shared = tdxmmu_td_shared_bit(td);
 	if ((base | size) & (PAGE_SIZE - 1) || size == 0)
 		return api_fail(TDXMMU_EINVAL, "memslot base and size must be 4K-aligned and size non-zero");
 	if (base + size < base || base + size > shared)
@@ -167,6 +192,8 @@ TDXMMU_API int tdxmmu_td_add_page(tdxmmu_td *td, uint64_t gpa, uint8_t fill)
 	pfn_t source;
 	int ret;
 
+	if (!td)
+		return null_arg("add_page", "td");
 	if (gpa & (PAGE_SIZE - 1))
 		return api_fail(TDXMMU_EINVAL, "add: %#llx is not 4K-aligned", (unsigned long long)gpa);
 	if (!gpa_in_width(td, gpa) || (gpa & tdxmmu_td_shared_bit(td)))
@@ -192,7 +219,11 @@ TDXMMU_API int tdxmmu_td_add_page(tdxmmu_td *td, uint64_t gpa, uint8_t fill)
 
 TDXMMU_API int tdxmmu_td_finalize(tdxmmu_td *td)
 {
-	int ret = kvm_tdx_finalize_vm(td->kvm);
+	int ret;
+
+	if (!td)
+		return null_arg("finalize", "td");
+	ret = kvm_tdx_finalize_vm(td->kvm);
 
 	if (ret == -EPERM)
 		return api_fail(TDXMMU_ESTATE, "finalize: the TD is already finalized");
@@ -203,6 +234,8 @@ TDXMMU_API int tdxmmu_td_finalize(tdxmmu_td *td)
 
 TDXMMU_API int tdxmmu_td_mrtd(tdxmmu_td *td, uint8_t out[48])
 {
+	if (!td || !out)
+		return null_arg("mrtd", td ? "out" : "td");
 	if (!tdx_debug_mrtd(td->tdx, td->kvm->tdr, out))
 		return api_fail(TDXMMU_ESTATE, "the TD is not finalized");
 	return TDXMMU_OK;
@@ -240,6 +273,8 @@ TDXMMU_API int tdxmmu_host_frame_new(tdxmmu_td *td, uint64_t *hpa)
 {
 	pfn_t pfn;
 
+	if (!td || !hpa)
+		return null_arg("host_frame_new", td ? "hpa" : "td");
 	if (host_mem_alloc_frame(td->hm, &pfn))
 		return api_fail(TDXMMU_ENOMEM, "no free host frame");
 	if (raw_record(td, pfn, true)) {
@@ -259,9 +294,12 @@ static const struct host_memslot *slot_of(tdxmmu_td *td, uint64_t gpa)
 
 TDXMMU_API int tdxmmu_host_frame_of(tdxmmu_td *td, uint64_t gpa, uint64_t *hpa)
 {
-	const struct host_memslot *s = slot_of(td, gpa);
+	const struct host_memslot *s;
 	pfn_t pfn;
 
+	if (!td || !hpa)
+		return null_arg("host_frame_of", td ? "hpa" : "td");
+	s = slot_of(td, gpa);
 	if (!s)
 		return api_fail(TDXMMU_ENOENT, "no memslot covers %#llx", (unsigned long long)gpa);
 	pfn = host_memslot_gfn_to_pfn(s, (gpa & ~tdxmmu_td_shared_bit(td)) >> PAGE_SHIFT);
@@ -274,11 +312,15 @@ TDXMMU_API int tdxmmu_host_frame_of(tdxmmu_td *td, uint64_t gpa, uint64_t *hpa)
 TDXMMU_API int tdxmmu_seamcall(tdxmmu_td *td, const struct tdxmmu_seamcall_req *req,
 			       struct tdxmmu_seamcall_out *out)
 {
-	struct seamcall_regs r = { .rax = (uint64_t)req->leaf };
-	uint64_t info = tdx_page_info(req->gpa, req->level);
+	struct seamcall_regs r;
+	uint64_t info;
 	pfn_t source = 0;
 	uint64_t status;
 
+	if (!td || !req)
+		return null_arg("seamcall", td ? "req" : "td");
+	r = (struct seamcall_regs){ .rax = (uint64_t)req->leaf };
+	info = tdx_page_info(req->gpa, req->level);
 	if (req->leaf < 0 || !tdxmmu_leaf_name(req->leaf) ||
 	    !strcmp(tdxmmu_leaf_name(req->leaf), "?"))
 		return api_fail(TDXMMU_EINVAL, "unknown SEAMCALL leaf %d", req->leaf);
@@ -341,6 +383,8 @@ TDXMMU_API int tdxmmu_seamcall(tdxmmu_td *td, const struct tdxmmu_seamcall_req *
 
 TDXMMU_API int tdxmmu_inject_busy(tdxmmu_td *td, uint32_t ppm)
 {
+	if (!td)
+		return null_arg("inject_busy", "td");
 	if (ppm > 1000000)
 		return api_fail(TDXMMU_ERANGE, "busy share %u ppm is above 1000000", ppm);
 	tdx_module_inject_busy(td->tdx, ppm);
@@ -349,6 +393,8 @@ TDXMMU_API int tdxmmu_inject_busy(tdxmmu_td *td, uint32_t ppm)
 
 TDXMMU_API int tdxmmu_cost_set(tdxmmu_td *td, int leaf, uint64_t ns)
 {
+	if (!td)
+		return null_arg("cost_set", "td");
 	if (!tdx_leaf_name(leaf))
 		return api_fail(TDXMMU_EINVAL, "unknown SEAMCALL leaf %d", leaf);
 	tdx_module_set_cost(td->tdx, leaf, ns);
@@ -357,11 +403,15 @@ TDXMMU_API int tdxmmu_cost_set(tdxmmu_td *td, int leaf, uint64_t ns)
 
 TDXMMU_API uint64_t tdxmmu_cost_get(tdxmmu_td *td, int leaf)
 {
+	if (!td)
+		return 0;
 	return tdx_module_cost(td->tdx, leaf);
 }
 
 TDXMMU_API uint64_t tdxmmu_modeled_ns(tdxmmu_td *td)
 {
+	if (!td)
+		return 0;
 	return tdx_module_modeled_ns(td->tdx);
 }
 
@@ -380,9 +430,21 @@ TDXMMU_API int tdxmmu_sept_state(tdxmmu_td *td, uint64_t gpa, unsigned level,
 		[SEPT_PENDING_BLOCKED] = TDXMMU_SEPT_PENDING_BLOCKED,
 		[SEPT_REMOVED] = TDXMMU_SEPT_REMOVED,
 	};
-	enum tdx_sept_state s;
-	unsigned stopped;
+	/* Both are written by the walk only when it reaches an entry: start
+	 * them as "no entry" so that no path reads them unset. */
+	enum tdx_sept_state s = SEPT_NR_STATES;
+	unsigned stopped = 0;
+	/* The S-EPT walk has 4 levels for GPAW 48 and 5 for GPAW 52
+	 * (levels 0..3 and 0..4): a level above it names no entry, and a
+	 * level of 6 or more would shift PAGE_SIZE past 64 bits below. */
+	unsigned top;
 
+	if (!td || !out)
+		return null_arg("sept_state", td ? "out" : "td");
+	top = td->cfg.gpaw == 52 ? 4 : 3;
+	if (level > top)
+		return api_fail(TDXMMU_ERANGE, "sept state: level %u is above the TD's S-EPT walk (top level %u)",
+				level, top);
 	if (!gpa_in_width(td, gpa))
 		return api_fail(TDXMMU_ERANGE, "%#llx is outside the TD's GPA width",
 				(unsigned long long)gpa);
@@ -405,6 +467,8 @@ TDXMMU_API int tdxmmu_sept_state(tdxmmu_td *td, uint64_t gpa, unsigned level,
 
 TDXMMU_API int tdxmmu_counter(tdxmmu_td *td, const char *name, uint64_t *val)
 {
+	if (!td || !name || !val)
+		return null_arg("counter", !td ? "td" : !name ? "name" : "val");
 	if (!strncmp(name, "seamcall.", 9)) {
 		int leaf = tdx_leaf_parse(name + 9);
 
@@ -442,6 +506,8 @@ TDXMMU_API void tdxmmu_counters_foreach(tdxmmu_td *td,
 {
 	char name[64];
 
+	if (!td || !fn)
+		return;
 	for (int leaf = 0; leaf < TDX_NR_LEAVES; leaf++) {
 		if (!tdx_leaf_name(leaf))
 			continue;
@@ -460,9 +526,12 @@ TDXMMU_API void tdxmmu_counters_foreach(tdxmmu_td *td,
 
 TDXMMU_API int tdxmmu_host_read(tdxmmu_td *td, uint64_t gpa, uint64_t *val)
 {
-	const struct host_memslot *s = slot_of(td, gpa);
+	const struct host_memslot *s;
 	pfn_t pfn;
 
+	if (!td || !val)
+		return null_arg("host_read", td ? "val" : "td");
+	s = slot_of(td, gpa);
 	if (gpa & 7)
 		return api_fail(TDXMMU_EINVAL, "host read: %#llx is not 8-aligned", (unsigned long long)gpa);
 	if (!s)
@@ -476,9 +545,12 @@ TDXMMU_API int tdxmmu_host_read(tdxmmu_td *td, uint64_t gpa, uint64_t *val)
 
 TDXMMU_API int tdxmmu_host_write(tdxmmu_td *td, uint64_t gpa, uint64_t val)
 {
-	const struct host_memslot *s = slot_of(td, gpa);
+	const struct host_memslot *s;
 	pfn_t pfn;
 
+	if (!td)
+		return null_arg("host_write", "td");
+	s = slot_of(td, gpa);
 	if (gpa & 7)
 		return api_fail(TDXMMU_EINVAL, "host write: %#llx is not 8-aligned", (unsigned long long)gpa);
 	if (!s)
@@ -603,6 +675,8 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 
 static int vcpu_ok(tdxmmu_td *td, unsigned vcpu)
 {
+	if (!td)
+		return null_arg("vcpu action", "td");
 	if (vcpu >= td->cfg.nr_vcpus)
 		return api_fail(TDXMMU_EINVAL, "vcpu %u: the TD has %u vCPUs", vcpu,
 				td->cfg.nr_vcpus);
@@ -626,6 +700,8 @@ TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 
 	if (ret)
 		return ret;
+	if (!val || !outcome)
+		return null_arg("vcpu_read", val ? "outcome" : "val");
 	if (gpa & 7)
 		return api_fail(TDXMMU_EINVAL, "read: %#llx is not 8-aligned", (unsigned long long)gpa);
 	if (!gpa_in_width(td, gpa))
@@ -641,6 +717,8 @@ TDXMMU_API int tdxmmu_vcpu_touch(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 
 	if (ret)
 		return ret;
+	if (!outcome)
+		return null_arg("vcpu_touch", "outcome");
 	if ((gpa | size) & (PAGE_SIZE - 1) || size == 0)
 		return api_fail(TDXMMU_EINVAL, "touch: [%#llx, +%#llx) is not a 4K-aligned, non-empty range",
 				(unsigned long long)gpa, (unsigned long long)size);
@@ -658,6 +736,8 @@ TDXMMU_API int tdxmmu_vcpu_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 
 	if (ret)
 		return ret;
+	if (!outcome)
+		return null_arg("vcpu_write", "outcome");
 	if (gpa & 7)
 		return api_fail(TDXMMU_EINVAL, "write: %#llx is not 8-aligned", (unsigned long long)gpa);
 	if (!gpa_in_width(td, gpa))
@@ -682,7 +762,11 @@ TDXMMU_API int tdxmmu_vcpu_fill(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 {
 	int ret = vcpu_ok(td, vcpu);
 
-	if (ret || (ret = guest_range_ok(td, "fill", gpa, size)))
+	if (ret)
+		return ret;
+	if (!outcome)
+		return null_arg("vcpu_fill", "outcome");
+	if ((ret = guest_range_ok(td, "fill", gpa, size)))
 		return ret;
 	return guest_result(td, cpu_guest_fill(td->cpu, vcpu, gpa, size, byte, outcome), "fill");
 }
@@ -693,7 +777,11 @@ TDXMMU_API int tdxmmu_vcpu_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 {
 	int ret = vcpu_ok(td, vcpu);
 
-	if (ret || (ret = guest_range_ok(td, "verify", gpa, size)))
+	if (ret)
+		return ret;
+	if (!mismatch_gpa || !outcome)
+		return null_arg("vcpu_verify", outcome ? "mismatch_gpa" : "outcome");
+	if ((ret = guest_range_ok(td, "verify", gpa, size)))
 		return ret;
 	return guest_result(td, cpu_guest_verify(td->cpu, vcpu, gpa, size, byte,
 						 mismatch_gpa, outcome), "verify");
@@ -706,6 +794,8 @@ TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 
 	if (ret)
 		return ret;
+	if (!status)
+		return null_arg("vcpu_accept", "status");
 	if (level > 1)
 		return api_fail(TDXMMU_EINVAL, "accept: level must be 4K or 2M");
 	return guest_result(td, cpu_guest_accept(td->cpu, vcpu, gpa, level, status), "accept");
@@ -719,6 +809,8 @@ TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 	/* Operands are the host's to judge (MapGPA answers `error`). */
 	if (ret)
 		return ret;
+	if (!outcome)
+		return null_arg("vcpu_mapgpa", "outcome");
 	return guest_result(td, cpu_guest_mapgpa(td->cpu, vcpu, gpa, size, outcome), "mapgpa");
 }
 
@@ -726,9 +818,12 @@ TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 
 TDXMMU_API int tdxmmu_host_invalidate(tdxmmu_td *td, uint64_t gpa, uint64_t size)
 {
-	uint64_t shared = tdxmmu_td_shared_bit(td);
+	uint64_t shared;
 	int ret;
 
+	if (!td)
+		return null_arg("host_invalidate", "td");
+	shared = tdxmmu_td_shared_bit(td);
 	if ((ret = guest_range_ok(td, "invalidate", gpa, size)))
 		return ret;
 	/* The notifier speaks of the host range behind the GFNs: no alias. */
@@ -740,7 +835,11 @@ TDXMMU_API int tdxmmu_host_invalidate(tdxmmu_td *td, uint64_t gpa, uint64_t size
 
 TDXMMU_API int tdxmmu_memslot_delete(tdxmmu_td *td, unsigned id)
 {
-	int ret = kvm_delete_memslot(td->kvm, id);
+	int ret;
+
+	if (!td)
+		return null_arg("memslot_delete", "td");
+	ret = kvm_delete_memslot(td->kvm, id);
 
 	if (ret == -ENOENT)
 		return api_fail(TDXMMU_ENOENT, "no memslot %u", id);
@@ -750,9 +849,18 @@ TDXMMU_API int tdxmmu_memslot_delete(tdxmmu_td *td, unsigned id)
 TDXMMU_API int tdxmmu_host_zap(tdxmmu_td *td, uint64_t gpa, uint64_t size,
 			       enum tdxmmu_alias alias)
 {
-	uint64_t shared = tdxmmu_td_shared_bit(td);
+	uint64_t shared;
 	int ret;
 
+	if (!td)
+		return null_arg("host_zap", "td");
+	/* An alias outside the enum names neither tree: refused, not read as
+	 * "both" (issue 11, item 2.16). */
+	if (alias != TDXMMU_ALIAS_BOTH && alias != TDXMMU_ALIAS_PRIVATE &&
+	    alias != TDXMMU_ALIAS_SHARED)
+		return api_fail(TDXMMU_EINVAL, "zap: alias %d is not both, private or shared",
+				(int)alias);
+	shared = tdxmmu_td_shared_bit(td);
 	if ((ret = guest_range_ok(td, "zap", gpa, size)))
 		return ret;
 	gpa &= ~shared;
@@ -783,6 +891,8 @@ TDXMMU_API int tdxmmu_spte_state(tdxmmu_td *td, uint64_t gpa,
 {
 	uint64_t priv, shr;
 
+	if (!td || !private_ept || !shared_ept)
+		return null_arg("spte_state", !td ? "td" : !private_ept ? "private_ept" : "shared_ept");
 	if (!gpa_in_width(td, gpa))
 		return api_fail(TDXMMU_ERANGE, "%#llx is outside the TD's GPA width",
 				(unsigned long long)gpa);

@@ -5,6 +5,7 @@
  * model consistent: after each bad call the TD still works and destroys
  * without a leak. Uses the public header only, as a user would.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -228,6 +229,281 @@ static void test_busy_injection(void **state)
 	destroy_clean(td);
 }
 
+/* Error codes are negative errno values (issue 11, item 2.11): a caller may
+ * compare with -EINVAL and friends. */
+static void test_error_codes_are_errno(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td;
+
+	(void)state;
+	assert_int_equal(TDXMMU_EINVAL, -EINVAL);
+	assert_int_equal(TDXMMU_ENOMEM, -ENOMEM);
+	assert_int_equal(TDXMMU_ENOENT, -ENOENT);
+	assert_int_equal(TDXMMU_EEXIST, -EEXIST);
+	assert_int_equal(TDXMMU_ERANGE, -ERANGE);
+	assert_int_equal(TDXMMU_EBUSY, -EBUSY);
+	assert_int_equal(TDXMMU_EIO, -EIO);
+	assert_int_equal(TDXMMU_ENOSPC, -ENOSPC);
+	tdxmmu_td_config_init(&cfg);
+	cfg.gpaw = 50;
+	assert_true(tdxmmu_td_create(&cfg, &td) == -EINVAL);
+	assert_string_equal(tdxmmu_strerror(-ENOSPC), "ENOSPC");
+}
+
+/* Each entry point of the list in issue 11 (item 2.11) with a NULL pointer:
+ * -EINVAL and a message naming the argument (or false / -1 / 0 for the ones
+ * that return no error code), never a crash. One block per entry point. */
+static void expect_null(int rc, const char *arg)
+{
+	assert_int_equal(rc, -EINVAL);
+	if (!strstr(tdxmmu_last_error(), arg))
+		fail_msg("'%s' not named in: %s", arg, tdxmmu_last_error());
+}
+
+static int counted;
+static void count_fn(const char *name, uint64_t val, void *arg)
+{
+	(void)name;
+	(void)val;
+	(void)arg;
+	counted++;
+}
+
+static void test_null_td_create(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = (tdxmmu_td *)&cfg;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	expect_null(tdxmmu_td_create(&cfg, NULL), "out");
+	expect_null(tdxmmu_td_create(NULL, &td), "cfg");
+	assert_null(td);
+}
+
+static void test_null_config_init(void **state)
+{
+	(void)state;
+	tdxmmu_td_config_init(NULL); /* nothing to write: returns */
+}
+
+static void test_null_memslot_add(void **state)
+{
+	(void)state;
+	expect_null(tdxmmu_memslot_add(NULL, 0, 0, 4096), "td");
+	expect_null(tdxmmu_memslot_delete(NULL, 0), "td");
+}
+
+static void test_null_vcpu_out_pointers(void **state)
+{
+	tdxmmu_td *td = make_td(48);
+	enum tdxmmu_outcome o;
+	uint64_t v;
+
+	(void)state;
+	expect_null(tdxmmu_vcpu_read(td, 0, 0, NULL, &o), "val");
+	expect_null(tdxmmu_vcpu_read(td, 0, 0, &v, NULL), "outcome");
+	expect_null(tdxmmu_vcpu_read(NULL, 0, 0, &v, &o), "td");
+	expect_null(tdxmmu_vcpu_write(td, 0, 0, 1, NULL), "outcome");
+	expect_null(tdxmmu_vcpu_fill(td, 0, 0, 4096, 1, NULL), "outcome");
+	expect_null(tdxmmu_vcpu_verify(td, 0, 0, 4096, 1, NULL, &o), "mismatch_gpa");
+	expect_null(tdxmmu_vcpu_verify(td, 0, 0, 4096, 1, &v, NULL), "outcome");
+	expect_null(tdxmmu_vcpu_accept(td, 0, 0, 0, NULL), "status");
+	expect_null(tdxmmu_vcpu_touch(td, 0, 0, 4096, false, NULL), "outcome");
+	expect_null(tdxmmu_vcpu_mapgpa(td, 0, 0, 4096, NULL), "outcome");
+	destroy_clean(td);
+}
+
+static void test_null_host_read(void **state)
+{
+	tdxmmu_td *td = make_td(48);
+	uint64_t v;
+
+	(void)state;
+	expect_null(tdxmmu_host_read(td, 0, NULL), "val");
+	expect_null(tdxmmu_host_read(NULL, 0, &v), "td");
+	expect_null(tdxmmu_host_write(NULL, 0, 1), "td");
+	expect_null(tdxmmu_host_invalidate(NULL, 0, 4096), "td");
+	expect_null(tdxmmu_host_zap(NULL, 0, 4096, TDXMMU_ALIAS_BOTH), "td");
+	destroy_clean(td);
+}
+
+static void test_null_host_frames(void **state)
+{
+	tdxmmu_td *td = make_td(48);
+	uint64_t hpa;
+
+	(void)state;
+	expect_null(tdxmmu_host_frame_new(td, NULL), "hpa");
+	expect_null(tdxmmu_host_frame_new(NULL, &hpa), "td");
+	expect_null(tdxmmu_host_frame_of(td, 0, NULL), "hpa");
+	expect_null(tdxmmu_host_frame_of(NULL, 0, &hpa), "td");
+	destroy_clean(td);
+}
+
+static void test_null_seamcall(void **state)
+{
+	tdxmmu_td *td = make_td(48);
+	struct tdxmmu_seamcall_req req = { .leaf = tdxmmu_leaf_from_name("TDH.MEM.TRACK") };
+
+	(void)state;
+	expect_null(tdxmmu_seamcall(td, NULL, NULL), "req");
+	expect_null(tdxmmu_seamcall(NULL, &req, NULL), "td");
+	assert_int_equal(tdxmmu_seamcall(td, &req, NULL), 0); /* out is optional */
+	destroy_clean(td);
+}
+
+static void test_null_names_and_parsers(void **state)
+{
+	enum tdxmmu_outcome o;
+	enum tdxmmu_sept_state ss;
+	enum tdxmmu_spte_state sp;
+	uint64_t st;
+
+	(void)state;
+	assert_int_equal(tdxmmu_leaf_from_name(NULL), -1);
+	assert_false(tdxmmu_status_from_name(NULL, &st));
+	assert_false(tdxmmu_status_from_name("TDX_SUCCESS", NULL));
+	assert_false(tdxmmu_outcome_parse(NULL, &o));
+	assert_false(tdxmmu_outcome_parse("ok", NULL));
+	assert_false(tdxmmu_sept_state_parse(NULL, &ss));
+	assert_false(tdxmmu_sept_state_parse("FREE", NULL));
+	assert_false(tdxmmu_spte_state_parse(NULL, &sp));
+	assert_false(tdxmmu_spte_state_parse("present", NULL));
+}
+
+static void test_null_sept_state(void **state)
+{
+	tdxmmu_td *td = make_td(48);
+	enum tdxmmu_sept_state s;
+
+	(void)state;
+	expect_null(tdxmmu_sept_state(td, 0, 0, NULL), "out");
+	expect_null(tdxmmu_sept_state(NULL, 0, 0, &s), "td");
+	destroy_clean(td);
+}
+
+static void test_null_spte_state(void **state)
+{
+	tdxmmu_td *td = make_td(48);
+	enum tdxmmu_spte_state a, b;
+
+	(void)state;
+	expect_null(tdxmmu_spte_state(td, 0, NULL, &b), "private_ept");
+	expect_null(tdxmmu_spte_state(td, 0, &a, NULL), "shared_ept");
+	expect_null(tdxmmu_spte_state(NULL, 0, &a, &b), "td");
+	destroy_clean(td);
+}
+
+static void test_null_counter(void **state)
+{
+	tdxmmu_td *td = make_td(48);
+	uint64_t v;
+
+	(void)state;
+	expect_null(tdxmmu_counter(td, NULL, &v), "name");
+	expect_null(tdxmmu_counter(td, "exit.td", NULL), "val");
+	expect_null(tdxmmu_counter(NULL, "exit.td", &v), "td");
+	destroy_clean(td);
+}
+
+static void test_null_counters_foreach(void **state)
+{
+	tdxmmu_td *td = make_td(48);
+
+	(void)state;
+	counted = 0;
+	tdxmmu_counters_foreach(td, NULL, NULL);
+	tdxmmu_counters_foreach(NULL, count_fn, NULL);
+	tdxmmu_costs_foreach(td, NULL, NULL);
+	tdxmmu_costs_foreach(NULL, count_fn, NULL);
+	assert_int_equal(counted, 0);
+	tdxmmu_counters_foreach(td, count_fn, NULL);
+	assert_true(counted > 0);
+	destroy_clean(td);
+}
+
+static void test_null_mrtd(void **state)
+{
+	tdxmmu_td *td = make_td(48);
+	uint8_t m[48];
+
+	(void)state;
+	expect_null(tdxmmu_td_mrtd(td, NULL), "out");
+	expect_null(tdxmmu_td_mrtd(NULL, m), "td");
+	expect_null(tdxmmu_td_add_page(NULL, 0, 0), "td");
+	expect_null(tdxmmu_td_finalize(NULL), "td");
+	expect_null(tdxmmu_inject_busy(NULL, 0), "td");
+	expect_null(tdxmmu_cost_set(NULL, 0, 0), "td");
+	assert_int_equal(tdxmmu_cost_get(NULL, 0), 0);
+	assert_int_equal(tdxmmu_modeled_ns(NULL), 0);
+	assert_int_equal(tdxmmu_td_shared_bit(NULL), 0);
+	assert_int_equal(tdxmmu_td_nr_vcpus(NULL), 0);
+	destroy_clean(td);
+}
+
+/* tdxmmu_sept_state for a level above the TD's walk read uninitialised
+ * locals, and a level of 6 or more shifted past 64 bits (UBSan): both are
+ * ERANGE now. The top level of each walk still works. */
+static void test_sept_state_levels(void **state)
+{
+	tdxmmu_td *td48 = make_td(48), *td52 = make_td(52);
+	enum tdxmmu_sept_state s = TDXMMU_SEPT_REMOVED;
+
+	(void)state;
+	assert_int_equal(tdxmmu_sept_state(td48, 0, 3, &s), TDXMMU_OK);
+	assert_int_equal(s, TDXMMU_SEPT_FREE);
+	s = TDXMMU_SEPT_REMOVED;
+	assert_int_equal(tdxmmu_sept_state(td48, 0, 4, &s), -ERANGE);
+	assert_non_null(strstr(tdxmmu_last_error(), "top level 3"));
+	assert_int_equal(s, TDXMMU_SEPT_REMOVED); /* untouched */
+	assert_int_equal(tdxmmu_sept_state(td48, 0, 6, &s), -ERANGE);
+	assert_int_equal(tdxmmu_sept_state(td48, 0, 63, &s), -ERANGE);
+	assert_int_equal(tdxmmu_sept_state(td48, 0, 64, &s), -ERANGE);
+	assert_int_equal(tdxmmu_sept_state(td48, 0, ~0u, &s), -ERANGE);
+	assert_int_equal(tdxmmu_sept_state(td52, 0, 4, &s), TDXMMU_OK);
+	assert_int_equal(s, TDXMMU_SEPT_FREE);
+	assert_int_equal(tdxmmu_sept_state(td52, 0, 5, &s), -ERANGE);
+	destroy_clean(td48);
+	destroy_clean(td52);
+}
+
+/* An alias value outside the enum was a zap of both aliases (2.16). */
+static void test_zap_bad_alias(void **state)
+{
+	tdxmmu_td *td = make_td(48);
+	uint64_t zaps0, zaps1;
+
+	(void)state;
+	assert_int_equal(tdxmmu_counter(td, "seamcall.TDH.MEM.RANGE.BLOCK", &zaps0), 0);
+	assert_int_equal(tdxmmu_host_zap(td, 0, 4096, (enum tdxmmu_alias)3), -EINVAL);
+	assert_non_null(strstr(tdxmmu_last_error(), "alias 3"));
+	assert_int_equal(tdxmmu_host_zap(td, 0, 4096, (enum tdxmmu_alias)-1), -EINVAL);
+	assert_int_equal(tdxmmu_host_zap(td, 0, 4096, TDXMMU_ALIAS_BOTH), 0);
+	assert_int_equal(tdxmmu_counter(td, "seamcall.TDH.MEM.RANGE.BLOCK", &zaps1), 0);
+	assert_int_equal(zaps0, zaps1);
+	destroy_clean(td);
+}
+
+/* A cost of UINT64_MAX saturates the modeled time instead of wrapping. */
+static void test_cost_saturates(void **state)
+{
+	tdxmmu_td *td = make_td(48);
+	int track = tdxmmu_leaf_from_name("TDH.MEM.TRACK");
+	struct tdxmmu_seamcall_req req = { .leaf = track };
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(tdxmmu_cost_set(td, track, UINT64_MAX), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(tdxmmu_seamcall(td, &req, NULL), 0);
+	assert_int_equal(tdxmmu_modeled_ns(td), UINT64_MAX);
+	assert_int_equal(tdxmmu_counter(td, "cost.modeled_ns", &v), 0);
+	assert_int_equal(v, UINT64_MAX);
+	destroy_clean(td);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +513,23 @@ int main(void)
 		cmocka_unit_test(test_queries_bad_input),
 		cmocka_unit_test(test_mrtd_reproducible),
 		cmocka_unit_test(test_busy_injection),
+		cmocka_unit_test(test_error_codes_are_errno),
+		cmocka_unit_test(test_null_td_create),
+		cmocka_unit_test(test_null_config_init),
+		cmocka_unit_test(test_null_memslot_add),
+		cmocka_unit_test(test_null_vcpu_out_pointers),
+		cmocka_unit_test(test_null_host_read),
+		cmocka_unit_test(test_null_host_frames),
+		cmocka_unit_test(test_null_seamcall),
+		cmocka_unit_test(test_null_names_and_parsers),
+		cmocka_unit_test(test_null_sept_state),
+		cmocka_unit_test(test_null_spte_state),
+		cmocka_unit_test(test_null_counter),
+		cmocka_unit_test(test_null_counters_foreach),
+		cmocka_unit_test(test_null_mrtd),
+		cmocka_unit_test(test_sept_state_levels),
+		cmocka_unit_test(test_zap_bad_alias),
+		cmocka_unit_test(test_cost_saturates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
