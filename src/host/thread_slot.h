@@ -43,11 +43,32 @@ static inline uint64_t host_thread_slots_sum(const void *slot0, size_t stride)
 {
 	uint64_t sum = 0;
 
-	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
-		sum += atomic_load_explicit((const _Atomic uint64_t *)
-					    ((const char *)slot0 + i * stride),
-					    memory_order_relaxed);
+	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++) {
+		uint64_t v = atomic_load_explicit((const _Atomic uint64_t *)
+						  ((const char *)slot0 + i * stride),
+						  memory_order_relaxed);
+
+		/* Saturates, as host_counter_add_sat() does per slot. */
+		sum = v > UINT64_MAX - sum ? UINT64_MAX : sum + v;
+	}
 	return sum;
+}
+
+/*
+ * Adds v to a per-slot counter, stopping at UINT64_MAX instead of wrapping.
+ * For accumulated quantities a user can make huge, the modeled time above
+ * all: a cost override of UINT64_MAX ns must read as "at least that much",
+ * never wrap to a small number or print as -1 (issue 11, item 2.11). The
+ * compare-exchange costs what the fetch-add did on a line the slot owns.
+ */
+static inline void host_counter_add_sat(_Atomic uint64_t *c, uint64_t v)
+{
+	uint64_t old = atomic_load_explicit(c, memory_order_relaxed);
+
+	while (!atomic_compare_exchange_weak_explicit(
+		       c, &old, old > UINT64_MAX - v ? UINT64_MAX : old + v,
+		       memory_order_relaxed, memory_order_relaxed))
+		;
 }
 
 #endif /* TDXMMU_HOST_THREAD_SLOT_H */

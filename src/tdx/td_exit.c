@@ -28,8 +28,7 @@ void tdx_td_exit(struct tdx_module *m, hpa_t tdvpr)
 	/* Cost model: the exit is accounted, never spent (module.c). */
 	atomic_fetch_add_explicit(&tdx_counters_mine(m)->exits, 1,
 				  memory_order_relaxed);
-	atomic_fetch_add_explicit(&tdx_counters_mine(m)->modeled_ns,
-				  m->exit_cost_ns, memory_order_relaxed);
+	host_counter_add_sat(&tdx_counters_mine(m)->modeled_ns, m->exit_cost_ns);
 	/* Release: TRACK reads the refcount with acquire. On the slot
 	 * VP.ENTER counted on, which need not be this thread's. */
 	atomic_fetch_sub_explicit(&td->per_slot[v->enter_slot].refcount[v->vcpu_epoch & 1],

@@ -58,8 +58,7 @@ enum tdcall_result tdg_mem_page_accept(struct tdx_module *m, hpa_t tdvpr,
 		abort();
 	}
 	atomic_fetch_add_explicit(&tdx_counters_mine(m)->accepts, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&tdx_counters_mine(m)->modeled_ns, m->tdcall_cost_ns,
-				  memory_order_relaxed);
+	host_counter_add_sat(&tdx_counters_mine(m)->modeled_ns, m->tdcall_cost_ns);
 	*status = TDX_SUCCESS;
 
 	/* Only the page-info, GPA and walk steps of the host prologue apply;
