@@ -355,6 +355,64 @@ static void test_bad_options(void **state)
 	expect_usage_error("fault workload only", "convert", "--no-mirror", NULL);
 }
 
+/* Issue 11, item 2.16/2.11: a directory as --cost-file was silently an empty
+ * file; --size above the limit printed "bench: : --size". */
+static void test_bad_options_v11(void **state)
+{
+	char *out, *err;
+
+	(void)state;
+	expect_usage_error("--cost-file /tmp: Is a directory", "fault", "--cost-file", "/tmp", NULL);
+	expect_usage_error("--size=64T: at most 4T", "fault", "--size=64T", NULL);
+	assert_int_equal(run_main(&out, &err, "fault", "--size=64T", NULL), 2);
+	assert_null(strstr(err, ": :"));
+	free(out);
+	free(err);
+}
+
+static bool no_negative_number(json_t *j)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (json_is_integer(j))
+		return json_integer_value(j) >= 0;
+	if (json_is_real(j))
+		return json_real_value(j) >= 0;
+	if (json_is_object(j)) {
+		json_object_foreach(j, key, v)
+			if (!no_negative_number(v)) {
+				print_message("negative: %s\n", key);
+				return false;
+			}
+	}
+	if (json_is_array(j))
+		json_array_foreach(j, i, v)
+			if (!no_negative_number(v))
+				return false;
+	return true;
+}
+
+/* A cost of UINT64_MAX saturates the modeled time: the JSON holds INT64_MAX
+ * (the largest integer JSON readers take), never a wrapped or negative
+ * number (issue 11, item 2.11). */
+static void test_cost_saturates(void **state)
+{
+	json_t *doc, *leaf, *ov;
+
+	(void)state;
+	doc = run_doc("fault", "--size=2M", "--rounds=1",
+		      "--cost=TDH.MEM.PAGE.AUG=18446744073709551615", NULL);
+	leaf = phase(doc, "leaf");
+	assert_true(no_negative_number(doc));
+	assert_true(json_real_value(json_object_get(leaf, "modeled_ns_per_op")) >= 0);
+	assert_true(json_real_value(json_object_get(leaf, "hardware_ns_per_op")) >= 0);
+	ov = json_object_get(doc, "cost_overrides");
+	assert_int_equal(json_integer_value(json_object_get(ov, "TDH.MEM.PAGE.AUG")), INT64_MAX);
+	json_decref(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +425,8 @@ int main(void)
 		cmocka_unit_test(test_main_output),
 		cmocka_unit_test(test_legacy),
 		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_bad_options_v11),
+		cmocka_unit_test(test_cost_saturates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -77,6 +77,11 @@ uint64_t bench_counter_delta(const struct bench_counters *before,
 
 uint64_t bench_now_ns(void);
 uint64_t bench_peak_rss_bytes(void);
+/* A JSON integer for an unsigned quantity: JSON readers (and jansson) hold
+ * signed 64-bit integers, so a value above INT64_MAX (a saturated modeled
+ * time, a cost override of UINT64_MAX) is written as INT64_MAX, never as a
+ * negative number. */
+json_t *bench_json_u64(uint64_t v);
 
 /* One timed phase: `ops` operations of kind `unit` in wall_ns, with the
  * counters around it. Appends its JSON object to phases. */

@@ -161,6 +161,14 @@ static int read_cost_file(struct bench_opts *o, const char *path, FILE *err)
 		if (ret)
 			fprintf(err, "tdxmmu bench: in %s:%u\n", path, lineno);
 	}
+	/* fopen() opens a directory for reading and the first read fails
+	 * (EISDIR): fgets() returning NULL is not end of file then, and a
+	 * cost file that could not be read must not pass for an empty one. */
+	if (!ret && ferror(f)) {
+		fprintf(err, "tdxmmu bench: --cost-file %s: %s\n", path,
+			strerror(errno ? errno : EIO));
+		ret = 2;
+	}
 	fclose(f);
 	return ret;
 }
@@ -186,6 +194,7 @@ int bench_parse(int argc, char **argv, struct bench_opts *o, bool *help,
 		{ NULL, 0, NULL, 0 },
 	};
 	bool size_given = false;
+	const char *size_arg = "";
 	uint64_t v;
 	int c, ret;
 
@@ -220,6 +229,7 @@ int bench_parse(int argc, char **argv, struct bench_opts *o, bool *help,
 			o->vcpus = (unsigned)v;
 			break;
 		case O_SIZE:
+			size_arg = optarg;
 			if (!parse_size(optarg, &o->size))
 				return usage_error(err, "--size=%s: expected a positive size such as 256M or 64G", optarg);
 			size_given = true;
@@ -286,7 +296,7 @@ known:
 		return usage_error(err, "--size must be a multiple of 2M times --vcpus (%s)",
 				   o->vcpus > 1 ? "each vCPU gets an equal share" : "2M");
 	if (o->size > 4096 * BENCH_GiB)
-		return usage_error(err, "%s: --size is at most 4T", "");
+		return usage_error(err, "--size=%s: at most 4T", size_arg);
 	if (o->no_mirror && strcmp(o->workload, "fault"))
 		return usage_error(err, "--no-mirror is implemented for the fault workload only (%s)",
 				   "no MapGPA or build-time pages without a mirror");
@@ -391,6 +401,11 @@ uint64_t bench_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+json_t *bench_json_u64(uint64_t v)
+{
+	return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
 uint64_t bench_peak_rss_bytes(void)
 {
 	struct rusage ru;
@@ -421,7 +436,7 @@ void bench_phase_add(json_t *phases, const char *name, const char *unit,
 
 		if (!d)
 			continue;
-		json_object_set_new(cnt, after->name[i], json_integer((json_int_t)d));
+		json_object_set_new(cnt, after->name[i], bench_json_u64((uint64_t)d));
 		if (!strncmp(after->name[i], "seamcall.", 9)) {
 			seamcalls += d;
 			json_object_set_new(sc, after->name[i] + 9, json_real(per(d, ops)));
@@ -429,8 +444,8 @@ void bench_phase_add(json_t *phases, const char *name, const char *unit,
 	}
 	json_object_set_new(ph, "name", json_string(name));
 	json_object_set_new(ph, "unit", json_string(unit));
-	json_object_set_new(ph, "ops", json_integer((json_int_t)ops));
-	json_object_set_new(ph, "wall_ns", json_integer((json_int_t)wall_ns));
+	json_object_set_new(ph, "ops", bench_json_u64((uint64_t)ops));
+	json_object_set_new(ph, "wall_ns", bench_json_u64((uint64_t)wall_ns));
 	json_object_set_new(ph, "ns_per_op", json_real(per(wall_ns, ops)));
 	json_object_set_new(ph, "ops_per_s",
 			    json_real(wall_ns ? (double)ops * 1e9 / (double)wall_ns : 0.0));
@@ -442,7 +457,7 @@ void bench_phase_add(json_t *phases, const char *name, const char *unit,
 	json_object_set_new(ph, "td_exits_per_op",
 			    json_real(per(bench_counter_delta(before, after, "exit.td"), ops)));
 	json_object_set_new(ph, "tracks",
-			    json_integer((json_int_t)bench_counter_delta(before, after,
+			    bench_json_u64((uint64_t)bench_counter_delta(before, after,
 									 "seamcall.TDH.MEM.TRACK")));
 	json_object_set_new(ph, "retries",
 			    json_pack("{s:I,s:I,s:I}",
@@ -453,7 +468,10 @@ void bench_phase_add(json_t *phases, const char *name, const char *unit,
 	 * spent), and the hardware estimate = the model's own time (standing
 	 * for KVM's and the guest's software) + those latencies. */
 	json_object_set_new(ph, "modeled_ns_per_op", json_real(per(modeled, ops)));
-	json_object_set_new(ph, "hardware_ns_per_op", json_real(per(modeled + wall_ns, ops)));
+	/* In doubles: a saturated modeled time must not wrap when the wall
+	 * time is added to it. */
+	json_object_set_new(ph, "hardware_ns_per_op",
+			    json_real(ops ? ((double)modeled + (double)wall_ns) / (double)ops : 0.0));
 	json_object_set_new(ph, "counters", cnt);
 	json_array_append_new(phases, ph);
 }

@@ -29,12 +29,12 @@ int bench_run(const struct bench_opts *o, json_t **doc, FILE *err)
 	json_object_set_new(d, "mirror", json_boolean(!o->no_mirror));
 	json_object_set_new(d, "access", json_string(o->write ? "write" : "read"));
 	json_object_set_new(d, "vcpus", json_integer(o->vcpus));
-	json_object_set_new(d, "size_bytes", json_integer((json_int_t)o->size));
+	json_object_set_new(d, "size_bytes", bench_json_u64((uint64_t)o->size));
 	json_object_set_new(d, "rounds", json_integer(o->rounds));
 	json_object_set_new(d, "seed", json_integer((json_int_t)o->seed));
 	for (unsigned i = 0; i < o->nr_costs; i++)
 		json_object_set_new(costs, o->costs[i].name,
-				    json_integer((json_int_t)o->costs[i].ns));
+				    bench_json_u64((uint64_t)o->costs[i].ns));
 	json_object_set_new(d, "cost_overrides", costs);
 	json_object_set_new(d, "phases", json_array());
 
