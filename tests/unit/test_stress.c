@@ -29,7 +29,10 @@
  *
  * Reproducing: the seed is printed first ("stress seed N"); the run takes
  * its random choices (operations, addresses, values, BUSY injection) from
- * it. Thread interleavings are not reproducible, but a failure's sequence of
+ * it. It is DEFAULT_SEED unless TDXMMU_STRESS_SEED says otherwise, so CI
+ * runs are the same run (issue 11, section 3); TDXMMU_STRESS_SEED=random
+ * draws one from the clock, and the seed used is always printed. Thread
+ * interleavings are not reproducible, but a failure's sequence of
  * operations is:
  *   TDXMMU_STRESS_SEED=N build/tests/test_stress
  * Duration: TDXMMU_STRESS_MS (total over all rounds, default 1500 ms: six
@@ -61,6 +64,7 @@
 #define MIN_ROUNDS 6
 #define ROUND_MS 250 /* longer runs get more rounds, not longer ones */
 #define DEFAULT_MS 1500
+#define DEFAULT_SEED 1
 #define MAX_OPS_PER_ROUND 200000 /* per thread */
 
 #define SLOT0_SIZE (4 * MiB)
@@ -661,9 +665,14 @@ static void test_stress(void **state)
 		      h.invalidates, h.zaps_shared, h.zaps_private,
 		      h.slot_deletes);
 	/* The test must have exercised what it is for: BUSY answered and
-	 * retried, and page-table pages freed through RCU while vCPUs ran
-	 * (each needs a few hundred operations, far fewer than a run does,
-	 * even one thread at a time under valgrind). */
+	 * retried (seeded injection: a few hundred operations are enough,
+	 * far fewer than a run does, even one thread at a time under
+	 * valgrind). Whether a shared table is freed through RCU while the
+	 * vCPUs run depends on a vCPU linking one between two deletions,
+	 * an interleaving valgrind's one-thread-at-a-time scheduling may
+	 * never produce within the time budget: printed only here, and
+	 * asserted by test_rcu_free_deterministic, which builds that
+	 * sequence on one thread (issue 11, section 3). */
 	{
 		uint64_t busy = 0, rcu_freed = 0;
 
@@ -671,11 +680,8 @@ static void test_stress(void **state)
 		assert_int_equal(tdxmmu_counter(td, "mmu.pages.rcu_freed", &rcu_freed), 0);
 		print_message("stress: retry.busy %" PRIu64 ", mmu.pages.rcu_freed %"
 			      PRIu64 "\n", busy, rcu_freed);
-		if (vops + h.ops > 5000) {
+		if (vops + h.ops > 5000)
 			assert_true(busy > 0);
-			if (h.slot_deletes > 20)
-				assert_true(rcu_freed > 0);
-		}
 	}
 	memset(&rep, 0, sizeof(rep));
 	if (tdxmmu_td_destroy(td, &rep))
@@ -683,19 +689,58 @@ static void test_stress(void **state)
 			 rep.message);
 }
 
+/*
+ * The stress test's RCU path, in order on one thread: a vCPU's read of slot
+ * 1's shared alias links a shared table that holds nothing (the read is
+ * blocked: the page is private), and deleting the slot frees that table
+ * through call_rcu (mmu.pages.rcu_freed counts when it is queued). Then
+ * the slot comes back and the same happens again, as in the stress test's
+ * churn; destroy waits for the callbacks and checks nothing leaked.
+ */
+static void test_rcu_free_deterministic(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	struct tdxmmu_destroy_report rep;
+	enum tdxmmu_outcome o;
+	tdxmmu_td *td = NULL;
+	uint64_t v, freed = 0;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.seed = g_seed;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), 0);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, SLOT0_SIZE), 0);
+	assert_int_equal(tdxmmu_td_finalize(td), 0);
+	for (uint64_t round = 1; round <= 3; round++) {
+		assert_int_equal(tdxmmu_memslot_add(td, 1, SLOT1_BASE, SLOT1_SIZE), 0);
+		assert_int_equal(tdxmmu_vcpu_read(td, 0, tdxmmu_td_shared_bit(td) | SLOT1_BASE,
+						  &v, &o), 0);
+		assert_int_equal(o, TDXMMU_OUTCOME_BLOCKED);
+		assert_int_equal(tdxmmu_memslot_delete(td, 1), 0);
+		assert_int_equal(tdxmmu_counter(td, "mmu.pages.rcu_freed", &freed), 0);
+		assert_true(freed >= round);
+	}
+	memset(&rep, 0, sizeof(rep));
+	if (tdxmmu_td_destroy(td, &rep))
+		fail_msg("destroy leaked: %s", rep.message);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rcu_free_deterministic),
 		cmocka_unit_test(test_stress),
 	};
 	const char *s = getenv("TDXMMU_STRESS_SEED");
 	const char *ms = getenv("TDXMMU_STRESS_MS");
 
-	if (s && *s)
-		g_seed = strtoull(s, NULL, 0);
-	else
+	if (s && !strcmp(s, "random"))
 		g_seed = splitmix((uint64_t)time(NULL) ^
 				  ((uint64_t)clock() << 32));
+	else if (s && *s)
+		g_seed = strtoull(s, NULL, 0);
+	else
+		g_seed = DEFAULT_SEED;
 	g_total_ms = ms && *ms ? strtoull(ms, NULL, 0) : DEFAULT_MS;
 	print_message("stress seed %llu\n", (unsigned long long)g_seed);
 	print_message("stress: %llu ms (TDXMMU_STRESS_MS), reproduce with "
