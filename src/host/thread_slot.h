@@ -43,12 +43,26 @@ static inline uint64_t host_thread_slots_sum(const void *slot0, size_t stride)
 {
 	uint64_t sum = 0;
 
+	/* Modular: a count taken on one slot and dropped on another leaves
+	 * one slot "negative", and only the sum is meaningful. */
+	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+		sum += atomic_load_explicit((const _Atomic uint64_t *)
+					    ((const char *)slot0 + i * stride),
+					    memory_order_relaxed);
+	return sum;
+}
+
+/* The sum of counters that only grow through host_counter_add_sat(): it
+ * saturates too. */
+static inline uint64_t host_thread_slots_sum_sat(const void *slot0, size_t stride)
+{
+	uint64_t sum = 0;
+
 	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++) {
 		uint64_t v = atomic_load_explicit((const _Atomic uint64_t *)
 						  ((const char *)slot0 + i * stride),
 						  memory_order_relaxed);
 
-		/* Saturates, as host_counter_add_sat() does per slot. */
 		sum = v > UINT64_MAX - sum ? UINT64_MAX : sum + v;
 	}
 	return sum;

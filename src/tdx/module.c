@@ -189,7 +189,10 @@ uint64_t tdx_module_accepts(const struct tdx_module *m)
 
 uint64_t tdx_module_modeled_ns(const struct tdx_module *m)
 {
-	return COUNTER_SUM(m, modeled_ns);
+	/* Saturating, as each slot's count is (host_counter_add_sat()). */
+	return host_thread_slots_sum_sat((const char *)&m->counters[0] +
+					 offsetof(struct tdx_module_counters, modeled_ns),
+					 sizeof(m->counters[0]));
 }
 
 static uint64_t splitmix64(uint64_t x)
