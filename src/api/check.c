@@ -515,7 +515,9 @@ static void check_memslot(struct checker *ck, const char *tree,
 			  const struct kvm_rec *r)
 {
 	uint64_t pages = KVM_PAGES_PER_HPAGE(r->level);
-	const struct host_memslot *s = host_memslot_find(ck->td->slots, r->gfn);
+	struct host_memslot slot;
+	const struct host_memslot *s = host_memslot_find(ck->td->slots, r->gfn, &slot) ?
+				       &slot : NULL;
 	pfn_t pfn = spte_to_pfn(r->spte);
 
 	if (!s || r->gfn + pages - s->base_gfn > s->npages) {

@@ -285,21 +285,26 @@ TDXMMU_API int tdxmmu_host_frame_new(tdxmmu_td *td, uint64_t *hpa)
 	return TDXMMU_OK;
 }
 
-static const struct host_memslot *slot_of(tdxmmu_td *td, uint64_t gpa)
+/* The memslot covering gpa, copied to *buf (memslots are looked up by
+ * copy: host_mem.h); NULL if none. */
+static const struct host_memslot *slot_of(tdxmmu_td *td, uint64_t gpa,
+					  struct host_memslot *buf)
 {
 	uint64_t gfn = (gpa & ~tdxmmu_td_shared_bit(td)) >> PAGE_SHIFT;
 
-	return gpa_in_width(td, gpa) ? host_memslot_find(td->slots, gfn) : NULL;
+	return gpa_in_width(td, gpa) && host_memslot_find(td->slots, gfn, buf) ?
+	       buf : NULL;
 }
 
 TDXMMU_API int tdxmmu_host_frame_of(tdxmmu_td *td, uint64_t gpa, uint64_t *hpa)
 {
+	struct host_memslot slot;
 	const struct host_memslot *s;
 	pfn_t pfn;
 
 	if (!td || !hpa)
 		return null_arg("host_frame_of", td ? "hpa" : "td");
-	s = slot_of(td, gpa);
+	s = slot_of(td, gpa, &slot);
 	if (!s)
 		return api_fail(TDXMMU_ENOENT, "no memslot covers %#llx", (unsigned long long)gpa);
 	pfn = host_memslot_gfn_to_pfn(s, (gpa & ~tdxmmu_td_shared_bit(td)) >> PAGE_SHIFT);
@@ -526,12 +531,13 @@ TDXMMU_API void tdxmmu_counters_foreach(tdxmmu_td *td,
 
 TDXMMU_API int tdxmmu_host_read(tdxmmu_td *td, uint64_t gpa, uint64_t *val)
 {
+	struct host_memslot slot;
 	const struct host_memslot *s;
 	pfn_t pfn;
 
 	if (!td || !val)
 		return null_arg("host_read", td ? "val" : "td");
-	s = slot_of(td, gpa);
+	s = slot_of(td, gpa, &slot);
 	if (gpa & 7)
 		return api_fail(TDXMMU_EINVAL, "host read: %#llx is not 8-aligned", (unsigned long long)gpa);
 	if (!s)
@@ -545,12 +551,13 @@ TDXMMU_API int tdxmmu_host_read(tdxmmu_td *td, uint64_t gpa, uint64_t *val)
 
 TDXMMU_API int tdxmmu_host_write(tdxmmu_td *td, uint64_t gpa, uint64_t val)
 {
+	struct host_memslot slot;
 	const struct host_memslot *s;
 	pfn_t pfn;
 
 	if (!td)
 		return null_arg("host_write", "td");
-	s = slot_of(td, gpa);
+	s = slot_of(td, gpa, &slot);
 	if (gpa & 7)
 		return api_fail(TDXMMU_EINVAL, "host write: %#llx is not 8-aligned", (unsigned long long)gpa);
 	if (!s)

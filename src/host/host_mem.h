@@ -138,23 +138,35 @@ struct host_memslot {
 struct host_memslots;
 struct host_memslots *host_memslots_create(struct host_mem *hm);
 void host_memslots_destroy(struct host_memslots *ms);
+/* Waits until the arrays replaced so far are freed (outside any read-side
+ * section); how many have been, for tests. */
+void host_memslots_quiesce(struct host_memslots *ms);
+uint64_t host_memslots_arrays_freed(struct host_memslots *ms);
 /* 0, -EEXIST (id in use or range overlaps), -EINVAL, -ENOMEM. */
 int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
 		     uint64_t npages);
 /* Frees the backing frames; the caller must have unmapped them first.
  * 0, -ENOENT (no slot with that id), -ENOMEM. */
 int host_memslot_delete(struct host_memslots *ms, unsigned id);
-/* The slot covering gfn, or NULL. Lock-free for readers (RCU-published). */
-const struct host_memslot *host_memslot_find(struct host_memslots *ms,
-					     uint64_t gfn);
-const struct host_memslot *host_memslot_by_id(struct host_memslots *ms,
-					      unsigned id);
+/*
+ * Lookups copy the slot to *out (may be NULL: only whether it exists) and
+ * return whether one was found. Lock-free: the array is read in an RCU
+ * read-side section and freed through call_rcu when a change replaces it,
+ * so no caller ever holds a pointer into it (memslot.c). A copy is a
+ * snapshot: a caller that needs the slot to stay holds what excludes its
+ * deletion (KVM: mmu_lock, as kvm_delete_memslot deletes under it).
+ */
+bool host_memslot_find(struct host_memslots *ms, uint64_t gfn,
+		       struct host_memslot *out);
+bool host_memslot_by_id(struct host_memslots *ms, unsigned id,
+			struct host_memslot *out);
 static inline pfn_t host_memslot_gfn_to_pfn(const struct host_memslot *s,
 					    uint64_t gfn)
 {
 	return s->first_pfn + (gfn - s->base_gfn);
 }
-/* Calls fn for every slot in ascending gfn order. */
+/* Calls fn for every slot in ascending gfn order, inside an RCU read-side
+ * section: fn copies what it needs and must not wait for a grace period. */
 void host_memslots_foreach(struct host_memslots *ms,
 			   void (*fn)(const struct host_memslot *s, void *arg),
 			   void *arg);

@@ -2,22 +2,38 @@
 /*
  * Memslots. Lookups run on KVM's fault path, concurrently with each other and
  * with slot changes, so readers never lock: the slots live in an immutable
- * array sorted by gfn, and a change publishes a whole new array.
+ * array sorted by gfn, and a change publishes a whole new array (KVM's
+ * install_new_memslots with its two memslot sets, simplified to copies).
+ *
+ * Lifetime of a replaced array: readers look it up inside an RCU read-side
+ * section (host_rcu.h) and copy the slot out before leaving it, so nothing
+ * outside memslot.c holds a pointer into an array. A writer publishes the
+ * new array and hands the old one to call_rcu: it is freed once every
+ * reader that could have loaded it has left its section (as KVM frees old
+ * memslot sets after synchronize_srcu). Issue 11, item 2.15: the arrays
+ * were kept until destroy, 80 bytes per change, which the stress test's
+ * slot churn grew by megabytes a second.
+ *
+ * Lock order: the writers' mutex is a leaf (docs/locking.md); call_rcu
+ * never blocks, so it may be called with it held.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host/host_mem.h"
+#include "host/host_rcu.h"
 
 /* Memslots large enough for a 2M mapping get a 2M-aligned backing, so that
  * gfn and pfn agree modulo 512 whenever base_gfn does. */
 #define MEMSLOT_HUGE_FRAMES 512
 
 struct memslot_array {
-	struct memslot_array *retired_next;
+	struct host_rcu_head rcu;
+	struct host_memslots *owner; /* for the callback's count */
 	unsigned nr;
 	struct host_memslot slots[];
 };
@@ -28,14 +44,14 @@ struct host_memslots {
 	/* Writers only. */
 	pthread_mutex_t lock;
 	/*
-	 * Arrays replaced by a change, still possibly in a reader's hands.
-	 * Readers are not registered anywhere yet, so there is no grace period
-	 * to wait for and these are freed only at destroy; a later issue moves
-	 * this to liburcu's call_rcu() once readers are RCU readers. Memslot
-	 * changes are rare, so the list stays bounded by the number of changes
-	 * (at most 64 slots of 32 bytes each per array).
+	 * Replaced arrays whose RCU callback has not run yet, and what destroy
+	 * waits on: the callbacks touch `owner`, so it must outlive them
+	 * (the same scheme as kvm_mmu_pages_quiesce(), visible to TSan).
 	 */
-	struct memslot_array *retired;
+	pthread_mutex_t pending_lock;
+	pthread_cond_t pending_idle;
+	unsigned long nr_pending;
+	_Atomic uint64_t nr_freed; /* arrays freed by callbacks (tests) */
 };
 
 static struct memslot_array *array_alloc(unsigned nr)
@@ -44,7 +60,7 @@ static struct memslot_array *array_alloc(unsigned nr)
 
 	a = malloc(sizeof(*a) + (size_t)nr * sizeof(a->slots[0]));
 	if (a) {
-		a->retired_next = NULL;
+		a->owner = NULL;
 		a->nr = nr;
 	}
 	return a;
@@ -68,28 +84,66 @@ struct host_memslots *host_memslots_create(struct host_mem *hm)
 		free(ms);
 		return NULL;
 	}
+	if (pthread_mutex_init(&ms->pending_lock, NULL) ||
+	    pthread_cond_init(&ms->pending_idle, NULL)) {
+		pthread_mutex_destroy(&ms->lock);
+		free(a);
+		free(ms);
+		return NULL;
+	}
 	ms->hm = hm;
 	atomic_init(&ms->cur, a);
 	return ms;
 }
 
+/* Waits until every replaced array has been freed. Must not be called
+ * inside a read-side section (the grace period would never end). */
+void host_memslots_quiesce(struct host_memslots *ms)
+{
+	pthread_mutex_lock(&ms->pending_lock);
+	while (ms->nr_pending)
+		pthread_cond_wait(&ms->pending_idle, &ms->pending_lock);
+	pthread_mutex_unlock(&ms->pending_lock);
+}
+
+uint64_t host_memslots_arrays_freed(struct host_memslots *ms)
+{
+	return atomic_load_explicit(&ms->nr_freed, memory_order_relaxed);
+}
+
 void host_memslots_destroy(struct host_memslots *ms)
 {
-	struct memslot_array *a, *next;
+	struct memslot_array *a;
 
 	if (!ms)
 		return;
+	host_memslots_quiesce(ms);
 	a = atomic_load_explicit(&ms->cur, memory_order_relaxed);
 	for (unsigned i = 0; i < a->nr; i++)
 		host_mem_free_range(ms->hm, a->slots[i].first_pfn,
 				    a->slots[i].npages);
 	free(a);
-	for (a = ms->retired; a; a = next) {
-		next = a->retired_next;
-		free(a);
-	}
+	pthread_cond_destroy(&ms->pending_idle);
+	pthread_mutex_destroy(&ms->pending_lock);
 	pthread_mutex_destroy(&ms->lock);
 	free(ms);
+}
+
+/* liburcu's call_rcu thread, after the grace period: no reader can still
+ * be looking at the array. */
+static void array_free_rcu(struct host_rcu_head *h)
+{
+	struct memslot_array *a = (struct memslot_array *)
+		((char *)h - offsetof(struct memslot_array, rcu));
+	struct host_memslots *ms = a->owner;
+
+	free(a);
+	atomic_fetch_add_explicit(&ms->nr_freed, 1, memory_order_relaxed);
+	/* Last touch of ms: destroy may free it once the count is 0. */
+	pthread_mutex_lock(&ms->pending_lock);
+	if (--ms->nr_pending == 0)
+		pthread_cond_broadcast(&ms->pending_idle);
+	pthread_mutex_unlock(&ms->pending_lock);
 }
 
 /* Called with ms->lock held, after the new array is fully written. */
@@ -99,8 +153,11 @@ static void publish(struct host_memslots *ms, struct memslot_array *a)
 
 	old = atomic_load_explicit(&ms->cur, memory_order_relaxed);
 	atomic_store_explicit(&ms->cur, a, memory_order_release);
-	old->retired_next = ms->retired;
-	ms->retired = old;
+	old->owner = ms;
+	pthread_mutex_lock(&ms->pending_lock);
+	ms->nr_pending++;
+	pthread_mutex_unlock(&ms->pending_lock);
+	host_call_rcu(&old->rcu, array_free_rcu);
 }
 
 int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
@@ -187,11 +244,17 @@ int host_memslot_delete(struct host_memslots *ms, unsigned id)
 	return 0;
 }
 
-const struct host_memslot *host_memslot_find(struct host_memslots *ms,
-					     uint64_t gfn)
+bool host_memslot_find(struct host_memslots *ms, uint64_t gfn,
+		       struct host_memslot *out)
 {
-	const struct memslot_array *a = array_get(ms);
-	unsigned lo = 0, hi = a->nr;
+	const struct memslot_array *a;
+	unsigned lo, hi;
+	bool found = false;
+
+	host_rcu_read_lock();
+	a = array_get(ms);
+	lo = 0;
+	hi = a->nr;
 
 	/* The last slot starting at or below gfn is the only candidate. */
 	while (lo < hi) {
@@ -202,28 +265,44 @@ const struct host_memslot *host_memslot_find(struct host_memslots *ms,
 		else
 			hi = mid;
 	}
-	if (lo && gfn - a->slots[lo - 1].base_gfn < a->slots[lo - 1].npages)
-		return &a->slots[lo - 1];
-	return NULL;
+	if (lo && gfn - a->slots[lo - 1].base_gfn < a->slots[lo - 1].npages) {
+		if (out)
+			*out = a->slots[lo - 1];
+		found = true;
+	}
+	host_rcu_read_unlock();
+	return found;
 }
 
-const struct host_memslot *host_memslot_by_id(struct host_memslots *ms,
-					      unsigned id)
+bool host_memslot_by_id(struct host_memslots *ms, unsigned id,
+			struct host_memslot *out)
 {
-	const struct memslot_array *a = array_get(ms);
+	const struct memslot_array *a;
+	bool found = false;
 
-	for (unsigned i = 0; i < a->nr; i++)
-		if (a->slots[i].id == id)
-			return &a->slots[i];
-	return NULL;
+	host_rcu_read_lock();
+	a = array_get(ms);
+	for (unsigned i = 0; i < a->nr; i++) {
+		if (a->slots[i].id == id) {
+			if (out)
+				*out = a->slots[i];
+			found = true;
+			break;
+		}
+	}
+	host_rcu_read_unlock();
+	return found;
 }
 
 void host_memslots_foreach(struct host_memslots *ms,
 			   void (*fn)(const struct host_memslot *s, void *arg),
 			   void *arg)
 {
-	const struct memslot_array *a = array_get(ms);
+	const struct memslot_array *a;
 
+	host_rcu_read_lock();
+	a = array_get(ms);
 	for (unsigned i = 0; i < a->nr; i++)
 		fn(&a->slots[i], arg);
+	host_rcu_read_unlock();
 }

@@ -194,7 +194,7 @@ int kvm_tdx_init_mem_page(struct kvm *kvm, gpa_t gpa, pfn_t source)
 		return -EPERM;
 	if (!kvm_is_private_gpa(kvm, gpa) || (gpa & ~PAGE_MASK))
 		return -EINVAL;
-	if (!host_memslot_find(kvm->slots, gpa >> PAGE_SHIFT))
+	if (!host_memslot_find(kvm->slots, gpa >> PAGE_SHIFT, NULL))
 		return -ENOENT;
 
 	/*

@@ -94,20 +94,19 @@ int kvm_mmu_notifier_invalidate(struct kvm *kvm, gfn_t start, gfn_t end)
 
 int kvm_delete_memslot(struct kvm *kvm, unsigned id)
 {
-	const struct host_memslot *slot;
+	struct host_memslot slot;
 	gfn_t start, end;
 	int nr = 0, tables = 0, ret;
 
 	if (kvm_is_legacy_mmu(kvm))
 		return kvm_legacy_delete_memslot(kvm, id);
 	pthread_mutex_lock(&kvm->slots_lock);
-	slot = host_memslot_by_id(kvm->slots, id);
-	if (!slot) {
+	if (!host_memslot_by_id(kvm->slots, id, &slot)) {
 		pthread_mutex_unlock(&kvm->slots_lock);
 		return -ENOENT;
 	}
-	start = slot->base_gfn;
-	end = slot->base_gfn + slot->npages;
+	start = slot.base_gfn;
+	end = slot.base_gfn + slot.npages;
 
 	/*
 	 * kvm_mmu_zap_memslot (v7, for TDs instead of zap_all_fast: the

@@ -147,7 +147,7 @@ int kvm_legacy_mmu_page_fault(struct kvm *kvm, struct kvm_mmu_memory_cache *sept
 	bool is_private = kvm_is_private_gpa(kvm, gpa);
 	gfn_t raw_gfn = gpa >> PAGE_SHIFT;
 	gfn_t gfn = kvm_gfn_private(kvm, raw_gfn);
-	const struct host_memslot *slot;
+	struct host_memslot slot;
 
 	kvm_lockdep_assert_held_write(kvm);
 	if (kvm_is_bugged(kvm))
@@ -156,13 +156,12 @@ int kvm_legacy_mmu_page_fault(struct kvm *kvm, struct kvm_mmu_memory_cache *sept
 	    raw_gfn >= tdp_root_gfn_end((int)kvm->root_level) ||
 	    raw_gfn > (kvm->gfn_shared_mask << 1) - 1)
 		return -EFAULT;
-	slot = host_memslot_find(kvm->slots, gfn);
-	if (!slot)
+	if (!host_memslot_find(kvm->slots, gfn, &slot))
 		return is_private ? -EFAULT : RET_PF_EMULATE;
 	if (is_private)
 		return legacy_fault_private(kvm, sept_cache, gfn,
-					    host_memslot_gfn_to_pfn(slot, gfn));
-	return legacy_fault_shared(kvm, gfn, host_memslot_gfn_to_pfn(slot, gfn));
+					    host_memslot_gfn_to_pfn(&slot, gfn));
+	return legacy_fault_shared(kvm, gfn, host_memslot_gfn_to_pfn(&slot, gfn));
 }
 
 int kvm_legacy_mmu_map_init_page(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,

@@ -70,11 +70,30 @@ struct pte_list_chunk {
 	struct pte_list_chunk *next;
 };
 
+/*
+ * A slot's heads, allocated only where gfns are mapped (issue 11, item 2.8:
+ * one head per gfn up front made a 64 TiB slot cost 128 GiB): a directory
+ * with one entry per 1G of gfns, each pointing to a table of 512 chunk
+ * pointers, each chunk the 512 heads of one 2M range. A chunk is allocated
+ * on the first rmap_add in its range and kept until the slot goes.
+ */
+#define RMAP_CHUNK_SHIFT 9                    /* 512 heads: 2M of gfns */
+#define RMAP_TABLE_SHIFT 9                    /* 512 chunks: 1G of gfns */
+#define RMAP_CHUNK_HEADS (1u << RMAP_CHUNK_SHIFT)
+#define RMAP_TABLE_CHUNKS (1u << RMAP_TABLE_SHIFT)
+struct legacy_rmap_chunk {
+	uintptr_t heads[RMAP_CHUNK_HEADS];
+};
+struct legacy_rmap_table {
+	struct legacy_rmap_chunk *chunks[RMAP_TABLE_CHUNKS];
+};
+
 struct legacy_rmap_slot {
 	bool used;
 	gfn_t base_gfn;
 	uint64_t npages;
-	uintptr_t *heads;   /* npages heads */
+	struct legacy_rmap_table **dir; /* one per 1G of the slot, or NULL */
+	uint64_t nr_dir;
 	uint64_t nr_entries;
 };
 
@@ -83,7 +102,8 @@ struct legacy_rmap {
 	struct legacy_rmap_slot *last; /* last slot found */
 	struct pte_list_desc *free_descs;
 	struct pte_list_chunk *chunks;
-	uint64_t nr_allocs; /* calls to the allocator: slot arrays + desc chunks */
+	uint64_t nr_allocs; /* calls to the allocator: slot directories, head
+			       tables and chunks, desc chunks */
 };
 
 struct kvm_legacy_mmu {

@@ -14,12 +14,14 @@
  * present.
  *
  * Storage, with no allocation per page on the fault path:
- *  - one array of heads per memslot (KVM's kvm_arch_memory_slot.rmap),
- *    allocated the first time a gfn of the slot is mapped (KVM allocates it
- *    when the slot is created; the host here creates memslots without
- *    telling KVM) and freed when KVM deletes the slot or the VM goes. A
- *    large sparse slot costs only the pages of the array that are touched
- *    (calloc of a large block is demand-zero memory);
+ *  - per memslot (KVM's kvm_arch_memory_slot.rmap), a sparse array of
+ *    heads: a directory made the first time a gfn of the slot is mapped
+ *    (KVM allocates its array when the slot is created; the host here
+ *    creates memslots without telling KVM), and 2M chunks of heads made on
+ *    the first mapping in their range (legacy_internal.h), all freed when
+ *    KVM deletes the slot or the VM goes. Cost follows the gfns mapped: a
+ *    64 TiB slot with a few pages mapped costs a few KiB (issue 11, item
+ *    2.8; a flat array was 8 bytes per gfn of the slot);
  *  - a head holds one SPTE pointer directly; a second entry moves them to a
  *    pte_list_desc taken from a pool grown LEGACY_DESCS_PER_CHUNK at a time.
  * Only with mmu_lock held for write (the observers of `check` read it with
@@ -37,10 +39,25 @@ void legacy_rmap_init(struct legacy_rmap *r)
 	*r = (struct legacy_rmap){ 0 };
 }
 
+static void slot_free(struct legacy_rmap_slot *s)
+{
+	for (uint64_t d = 0; s->dir && d < s->nr_dir; d++) {
+		struct legacy_rmap_table *t = s->dir[d];
+
+		if (!t)
+			continue;
+		for (unsigned c = 0; c < RMAP_TABLE_CHUNKS; c++)
+			free(t->chunks[c]);
+		free(t);
+	}
+	free(s->dir);
+	*s = (struct legacy_rmap_slot){ 0 };
+}
+
 void legacy_rmap_destroy(struct legacy_rmap *r)
 {
 	for (unsigned i = 0; i < HOST_MAX_MEMSLOTS; i++)
-		free(r->slots[i].heads);
+		slot_free(&r->slots[i]);
 	while (r->chunks) {
 		struct pte_list_chunk *c = r->chunks;
 
@@ -76,42 +93,81 @@ static struct legacy_rmap_slot *rmap_find_slot(struct legacy_rmap *r, gfn_t gfn,
 	return NULL;
 }
 
-/* The head of gfn's rmap; with `create`, the slot's array is made from the
- * memslot that covers gfn. NULL: no memslot (or no memory). */
-static uintptr_t *rmap_head(struct kvm *kvm, gfn_t gfn, bool create, int *err)
+/* The head of gfn (an offset into slot s), or NULL if its chunk was never
+ * made; with `create` the chunk (and its table) is made. */
+static uintptr_t *slot_head(struct legacy_rmap *r, struct legacy_rmap_slot *s,
+			    uint64_t off, bool create)
+{
+	uint64_t d = off >> (RMAP_CHUNK_SHIFT + RMAP_TABLE_SHIFT);
+	unsigned c = (unsigned)(off >> RMAP_CHUNK_SHIFT) & (RMAP_TABLE_CHUNKS - 1);
+	struct legacy_rmap_table *t = s->dir[d];
+
+	if (!t) {
+		if (!create)
+			return NULL;
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return NULL;
+		r->nr_allocs++;
+		s->dir[d] = t;
+	}
+	if (!t->chunks[c]) {
+		if (!create)
+			return NULL;
+		t->chunks[c] = calloc(1, sizeof(*t->chunks[c]));
+		if (!t->chunks[c])
+			return NULL;
+		r->nr_allocs++;
+	}
+	return &t->chunks[c]->heads[off & (RMAP_CHUNK_HEADS - 1)];
+}
+
+/* The head of gfn's rmap and the slot it is in; with `create`, the slot's
+ * directory and the head's chunk are made from the memslot that covers
+ * gfn. NULL: no memslot (or no memory; *err says which), or, without
+ * `create`, nothing ever mapped there. */
+static uintptr_t *rmap_head(struct kvm *kvm, gfn_t gfn, bool create, int *err,
+			    struct legacy_rmap_slot **slotp)
 {
 	struct legacy_rmap *r = rmap_of(kvm);
 	struct legacy_rmap_slot *s = rmap_find_slot(r, gfn, create);
-	const struct host_memslot *ms;
+	struct host_memslot ms;
+	uintptr_t *head;
 
-	if (s)
-		return &s->heads[gfn - s->base_gfn];
-	if (!create)
-		return NULL;
-	ms = host_memslot_find(kvm->slots, gfn);
-	if (!ms) {
-		*err = -ENOENT;
-		return NULL;
-	}
-	for (unsigned i = 0; i < HOST_MAX_MEMSLOTS; i++) {
-		s = &r->slots[i];
-		if (s->used)
-			continue;
-		s->heads = calloc(ms->npages, sizeof(*s->heads));
-		if (!s->heads) {
+	if (!s) {
+		if (!create)
+			return NULL;
+		if (!host_memslot_find(kvm->slots, gfn, &ms)) {
+			*err = -ENOENT;
+			return NULL;
+		}
+		for (unsigned i = 0; i < HOST_MAX_MEMSLOTS && !s; i++)
+			if (!r->slots[i].used)
+				s = &r->slots[i];
+		if (!s) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		s->nr_dir = (ms.npages + (1ULL << (RMAP_CHUNK_SHIFT + RMAP_TABLE_SHIFT)) - 1) >>
+			    (RMAP_CHUNK_SHIFT + RMAP_TABLE_SHIFT);
+		s->dir = calloc(s->nr_dir, sizeof(*s->dir));
+		if (!s->dir) {
 			*err = -ENOMEM;
 			return NULL;
 		}
 		r->nr_allocs++;
 		s->used = true;
-		s->base_gfn = ms->base_gfn;
-		s->npages = ms->npages;
+		s->base_gfn = ms.base_gfn;
+		s->npages = ms.npages;
 		s->nr_entries = 0;
 		r->last = s;
-		return &s->heads[gfn - s->base_gfn];
 	}
-	*err = -ENOMEM;
-	return NULL;
+	head = slot_head(r, s, gfn - s->base_gfn, create);
+	if (!head && create)
+		*err = -ENOMEM;
+	if (head && slotp)
+		*slotp = s;
+	return head;
 }
 
 static struct pte_list_desc *desc_alloc(struct legacy_rmap *r)
@@ -151,8 +207,9 @@ static struct pte_list_desc *head_desc(uintptr_t head)
 int legacy_rmap_add(struct kvm *kvm, gfn_t gfn, _Atomic uint64_t *sptep)
 {
 	struct legacy_rmap *r = rmap_of(kvm);
+	struct legacy_rmap_slot *s = NULL;
 	int err = 0;
-	uintptr_t *head = rmap_head(kvm, gfn, true, &err);
+	uintptr_t *head = rmap_head(kvm, gfn, true, &err, &s);
 	struct pte_list_desc *d;
 
 	if (!head)
@@ -180,7 +237,10 @@ int legacy_rmap_add(struct kvm *kvm, gfn_t gfn, _Atomic uint64_t *sptep)
 		}
 		d->sptes[d->nr++] = sptep;
 	}
-	rmap_find_slot(r, gfn, true)->nr_entries++;
+	/* The slot rmap_head() found: looking it up again here could answer
+	 * NULL as far as the compiler knows (-Wnull-dereference in release
+	 * builds, issue 11 item 2.15). */
+	s->nr_entries++;
 	return 0;
 }
 
@@ -269,21 +329,21 @@ static bool rmap_match_one(struct kvm *kvm, gfn_t gfn, _Atomic uint64_t *sptep, 
 
 int legacy_rmap_remove(struct kvm *kvm, gfn_t gfn, _Atomic uint64_t *sptep)
 {
-	struct legacy_rmap *r = rmap_of(kvm);
-	uintptr_t *head = rmap_head(kvm, gfn, false, NULL);
+	struct legacy_rmap_slot *s = NULL;
+	uintptr_t *head = rmap_head(kvm, gfn, false, NULL, &s);
 	struct rmap_match m = { .sptep = sptep, .drop = true };
 
 	if (!head)
 		return -ENOENT;
 	if (!rmap_head_walk(kvm, gfn, head, rmap_match_one, &m))
 		return -ENOENT;
-	rmap_find_slot(r, gfn, true)->nr_entries--;
+	s->nr_entries--;
 	return 0;
 }
 
 bool legacy_rmap_contains(struct kvm *kvm, gfn_t gfn, const _Atomic uint64_t *sptep)
 {
-	uintptr_t *head = rmap_head(kvm, gfn, false, NULL);
+	uintptr_t *head = rmap_head(kvm, gfn, false, NULL, NULL);
 	struct rmap_match m = { .sptep = sptep };
 
 	if (head)
@@ -293,7 +353,7 @@ bool legacy_rmap_contains(struct kvm *kvm, gfn_t gfn, const _Atomic uint64_t *sp
 
 unsigned legacy_rmap_count(struct kvm *kvm, gfn_t gfn)
 {
-	uintptr_t *head = rmap_head(kvm, gfn, false, NULL);
+	uintptr_t *head = rmap_head(kvm, gfn, false, NULL, NULL);
 	struct rmap_match m = { 0 };
 
 	if (head)
@@ -307,7 +367,8 @@ void legacy_rmap_walk_range(struct kvm *kvm, gfn_t start, gfn_t end, legacy_rmap
 	struct legacy_rmap *r = rmap_of(kvm);
 
 	/* Slot by slot (slot_handle_level); a slot with no entry is skipped
-	 * whole, so a zap of a big idle range costs nothing per page. */
+	 * whole, and a 2M range with no chunk (nothing ever mapped there) in
+	 * one step, so a zap of a big idle range costs nothing per page. */
 	for (unsigned i = 0; i < HOST_MAX_MEMSLOTS; i++) {
 		struct legacy_rmap_slot *s = &r->slots[i];
 		gfn_t lo, hi;
@@ -316,14 +377,21 @@ void legacy_rmap_walk_range(struct kvm *kvm, gfn_t start, gfn_t end, legacy_rmap
 			continue;
 		lo = s->base_gfn > start ? s->base_gfn : start;
 		hi = s->base_gfn + s->npages < end ? s->base_gfn + s->npages : end;
-		for (gfn_t gfn = lo; gfn < hi && s->nr_entries; gfn++) {
-			unsigned dropped = rmap_head_walk(kvm, gfn, &s->heads[gfn - s->base_gfn],
-							  fn, arg);
+		for (gfn_t gfn = lo; gfn < hi && s->nr_entries;) {
+			uintptr_t *head = slot_head(r, s, gfn - s->base_gfn, false);
+			unsigned dropped;
 
+			if (!head) {
+				/* Next chunk boundary, in slot offsets. */
+				gfn = s->base_gfn + (((gfn - s->base_gfn) | (RMAP_CHUNK_HEADS - 1)) + 1);
+				continue;
+			}
+			dropped = rmap_head_walk(kvm, gfn, head, fn, arg);
 			/* Nothing is written unless fn drops something: the
 			 * audit walks with mmu_lock held for read. */
 			if (dropped)
 				s->nr_entries -= dropped;
+			gfn++;
 		}
 	}
 }
@@ -339,8 +407,7 @@ uint64_t legacy_rmap_drop_slot(struct kvm *kvm, gfn_t base_gfn, uint64_t npages)
 		if (!s->used || s->base_gfn != base_gfn || s->npages != npages)
 			continue;
 		left = s->nr_entries;
-		free(s->heads);
-		*s = (struct legacy_rmap_slot){ 0 };
+		slot_free(s);
 		if (r->last == s)
 			r->last = NULL;
 	}

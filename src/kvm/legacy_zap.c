@@ -163,18 +163,17 @@ int kvm_legacy_zap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end, bool priva
 int kvm_legacy_delete_memslot(struct kvm *kvm, unsigned id)
 {
 	struct legacy_zap_stats st = { 0 };
-	const struct host_memslot *slot;
+	struct host_memslot slot;
 	gfn_t start, end;
 	int ret;
 
 	pthread_mutex_lock(&kvm->slots_lock);
-	slot = host_memslot_by_id(kvm->slots, id);
-	if (!slot) {
+	if (!host_memslot_by_id(kvm->slots, id, &slot)) {
 		pthread_mutex_unlock(&kvm->slots_lock);
 		return -ENOENT;
 	}
-	start = slot->base_gfn;
-	end = slot->base_gfn + slot->npages;
+	start = slot.base_gfn;
+	end = slot.base_gfn + slot.npages;
 	/* As kvm_zap.c: zap and delete under one write-lock section, so no
 	 * fault maps a frame of the slot in between. */
 	kvm_mmu_write_lock(kvm);

@@ -621,7 +621,7 @@ static int __kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_
 	 * lookup the gfn without it: both aliases share one memslot. */
 	gfn_t raw_gfn = gpa >> PAGE_SHIFT;
 	gfn_t gfn = kvm_gfn_private(kvm, raw_gfn);
-	const struct host_memslot *slot;
+	struct host_memslot slot;
 	struct tdp_iter iter;
 	pfn_t pfn;
 	int ret;
@@ -636,10 +636,9 @@ static int __kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_
 	    raw_gfn > (kvm->gfn_shared_mask << 1) - 1)
 		return -EFAULT;
 
-	slot = host_memslot_find(kvm->slots, gfn);
-	if (!slot)
+	if (!host_memslot_find(kvm->slots, gfn, &slot))
 		return is_private ? -EFAULT : RET_PF_EMULATE;
-	pfn = host_memslot_gfn_to_pfn(slot, gfn);
+	pfn = host_memslot_gfn_to_pfn(&slot, gfn);
 
 	/* E4: tdp_max_page_level is 4K for TDs, so the goal is always 4K. */
 	for_each_tdp_pte(iter, root, raw_gfn, raw_gfn + 1) {

@@ -197,10 +197,10 @@ static inline enum tdx_sept_state kvm_fx_sept_state(struct kvm_fx *fx, gpa_t gpa
 /* The frame backing gpa (without the shared bit) in its memslot. */
 static inline pfn_t kvm_fx_slot_pfn(struct kvm_fx *fx, gpa_t gpa)
 {
-	const struct host_memslot *s = host_memslot_find(fx->slots, gpa >> PAGE_SHIFT);
+	struct host_memslot s;
 
-	assert_non_null(s);
-	return host_memslot_gfn_to_pfn(s, gpa >> PAGE_SHIFT);
+	assert_true(host_memslot_find(fx->slots, gpa >> PAGE_SHIFT, &s));
+	return host_memslot_gfn_to_pfn(&s, gpa >> PAGE_SHIFT);
 }
 
 static inline bool kvm_fx_trace_has(struct kvm_fx *fx, const char *line)

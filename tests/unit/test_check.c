@@ -367,10 +367,19 @@ static void test_corrupt_private_spt(void **state)
 }
 
 /* A private leaf pointing to another private page's frame. */
+/* Memslot 0's copy (memslots are looked up by copy, host_mem.h). */
+static const struct host_memslot *memslot_at_0(tdxmmu_td *td, struct host_memslot *buf)
+{
+	if (!host_memslot_find(td->slots, 0, buf))
+		fail_msg("no memslot at gfn 0");
+	return buf;
+}
+
 static void test_corrupt_private_frame_twice(void **state)
 {
 	tdxmmu_td *td = make_built_td(1, true);
-	const struct host_memslot *slot = host_memslot_find(td->slots, 0);
+	struct host_memslot slot_copy;
+	const struct host_memslot *slot = memslot_at_0(td, &slot_copy);
 	_Atomic uint64_t *sptep = sptep_4k(td, 0x1000, true);
 	uint64_t old = atomic_load(sptep);
 
@@ -455,7 +464,8 @@ static void test_module_lock_left_held(void **state)
 static void test_corrupt_shared_leaf_to_td_frame(void **state)
 {
 	tdxmmu_td *td = make_built_td(1, true);
-	const struct host_memslot *slot = host_memslot_find(td->slots, 0);
+	struct host_memslot slot_copy;
+	const struct host_memslot *slot = memslot_at_0(td, &slot_copy);
 	_Atomic uint64_t *sptep;
 	uint64_t old, bad;
 
@@ -539,7 +549,8 @@ static void test_stale_shared_tlb_entry(void **state)
 static void test_stale_private_tlb_entries(void **state)
 {
 	tdxmmu_td *td = make_built_td(1, true);
-	const struct host_memslot *slot = host_memslot_find(td->slots, 0);
+	struct host_memslot slot_copy;
+	const struct host_memslot *slot = memslot_at_0(td, &slot_copy);
 	struct tlb *tlb = &td->cpu->vcpus[0].tlb;
 
 	(void)state;

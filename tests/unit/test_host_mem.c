@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -729,39 +730,44 @@ static void test_memslot_add_find(void **state)
 	struct host_mem *hm = small_pool();
 	struct host_memslots *ms = host_memslots_create(hm);
 	const struct host_memslot *s, *t;
+	struct host_memslot sbuf, tbuf, other;
 
 	(void)state;
 	assert_non_null(ms);
-	assert_null(host_memslot_find(ms, 0));
+	assert_false(host_memslot_find(ms, 0, NULL));
 
 	/* The small slot first, so the large one's alignment is not free. */
 	assert_int_equal(host_memslot_add(ms, 5, 0x1000, 10), 0);
 	assert_int_equal(host_memslot_add(ms, 3, 0x100, 512), 0);
 	assert_int_equal(host_mem_frames_in_use(hm), 522);
 
-	s = host_memslot_find(ms, 0x100);
-	assert_non_null(s);
+	assert_true(host_memslot_find(ms, 0x100, &sbuf));
+	s = &sbuf;
 	assert_int_equal(s->id, 3);
 	assert_int_equal(s->base_gfn, 0x100);
 	assert_int_equal(s->npages, 512);
 	/* Large slots are 2M-aligned in the pool. */
 	assert_int_equal(s->first_pfn % 512, 0);
-	assert_ptr_equal(host_memslot_find(ms, 0x100 + 511), s);
-	assert_null(host_memslot_find(ms, 0xff));
-	assert_null(host_memslot_find(ms, 0x100 + 512));
+	assert_true(host_memslot_find(ms, 0x100 + 511, &other));
+	assert_int_equal(other.id, 3);
+	assert_false(host_memslot_find(ms, 0xff, NULL));
+	assert_false(host_memslot_find(ms, 0x100 + 512, NULL));
 	assert_int_equal(host_memslot_gfn_to_pfn(s, 0x100 + 7), s->first_pfn + 7);
 	assert_true(host_mem_frame_allocated(hm, host_memslot_gfn_to_pfn(s, 0x2ff)));
 
-	t = host_memslot_find(ms, 0x1000);
-	assert_non_null(t);
+	assert_true(host_memslot_find(ms, 0x1000, &tbuf));
+	t = &tbuf;
 	assert_int_equal(t->id, 5);
-	assert_ptr_equal(host_memslot_find(ms, 0x1009), t);
-	assert_null(host_memslot_find(ms, 0x100a));
-	assert_null(host_memslot_find(ms, 0xfff));
-	assert_null(host_memslot_find(ms, UINT64_MAX));
-	assert_ptr_equal(host_memslot_by_id(ms, 5), t);
-	assert_int_equal(host_memslot_by_id(ms, 3)->base_gfn, 0x100);
-	assert_null(host_memslot_by_id(ms, 4));
+	assert_true(host_memslot_find(ms, 0x1009, &other));
+	assert_memory_equal(&other, t, sizeof(other));
+	assert_false(host_memslot_find(ms, 0x100a, NULL));
+	assert_false(host_memslot_find(ms, 0xfff, NULL));
+	assert_false(host_memslot_find(ms, UINT64_MAX, NULL));
+	assert_true(host_memslot_by_id(ms, 5, &other));
+	assert_memory_equal(&other, t, sizeof(other));
+	assert_true(host_memslot_by_id(ms, 3, &other));
+	assert_int_equal(other.base_gfn, 0x100);
+	assert_false(host_memslot_by_id(ms, 4, NULL));
 	/* Backings are disjoint. */
 	assert_true(t->first_pfn + 10 <= s->first_pfn ||
 		    s->first_pfn + 512 <= t->first_pfn);
@@ -796,12 +802,12 @@ static void test_memslot_errors(void **state)
 	assert_int_equal(host_memslot_add(ms, 3, UINT64_MAX - 1, 3), -EINVAL);
 	assert_int_equal(host_memslot_add(ms, 3, 1ULL << 40, SMALL_FRAMES),
 			 -ENOMEM);
-	assert_null(host_memslot_by_id(ms, 3));
+	assert_false(host_memslot_by_id(ms, 3, NULL));
 	assert_int_equal(host_mem_frames_in_use(hm), 151);
 
 	/* The largest id works. */
 	assert_int_equal(host_memslot_add(ms, HOST_MAX_MEMSLOTS - 1, 5000, 1), 0);
-	assert_non_null(host_memslot_find(ms, 5000));
+	assert_true(host_memslot_find(ms, 5000, NULL));
 	assert_int_equal(host_memslot_delete(ms, 7), -ENOENT);
 	assert_int_equal(host_memslot_delete(ms, HOST_MAX_MEMSLOTS), -ENOENT);
 	host_memslots_destroy(ms);
@@ -814,14 +820,15 @@ static void test_memslot_delete(void **state)
 	struct host_mem *hm = small_pool();
 	struct host_memslots *ms = host_memslots_create(hm);
 	const struct host_memslot *s;
+	struct host_memslot sbuf;
 	pfn_t first;
 
 	(void)state;
 	assert_non_null(ms);
 	assert_int_equal(host_memslot_add(ms, 1, 0, 600), 0);
 	assert_int_equal(host_memslot_add(ms, 2, 1000, 20), 0);
-	s = host_memslot_find(ms, 599);
-	assert_non_null(s);
+	assert_true(host_memslot_find(ms, 599, &sbuf));
+	s = &sbuf;
 	first = s->first_pfn;
 	assert_int_equal(host_mem_frames_in_use(hm), 620);
 
@@ -829,14 +836,15 @@ static void test_memslot_delete(void **state)
 	assert_int_equal(host_mem_frames_in_use(hm), 20);
 	assert_false(host_mem_frame_allocated(hm, first));
 	assert_false(host_mem_frame_allocated(hm, first + 599));
-	assert_null(host_memslot_find(ms, 0));
-	assert_null(host_memslot_by_id(ms, 1));
+	assert_false(host_memslot_find(ms, 0, NULL));
+	assert_false(host_memslot_by_id(ms, 1, NULL));
 	assert_int_equal(host_memslot_delete(ms, 1), -ENOENT);
-	assert_non_null(host_memslot_find(ms, 1019));
+	assert_true(host_memslot_find(ms, 1019, NULL));
 
 	/* The id and the range are free for reuse. */
 	assert_int_equal(host_memslot_add(ms, 1, 0, 600), 0);
-	assert_int_equal(host_memslot_find(ms, 0)->id, 1);
+	assert_true(host_memslot_find(ms, 0, &sbuf));
+	assert_int_equal(sbuf.id, 1);
 	assert_int_equal(host_memslot_delete(ms, 2), 0);
 	assert_int_equal(host_memslot_delete(ms, 1), 0);
 	assert_int_equal(host_mem_frames_in_use(hm), 0);
@@ -917,17 +925,18 @@ static void *race_reader(void *arg)
 	atomic_fetch_add(&r->started, 1);
 	do {
 		const struct host_memslot *s;
+		struct host_memslot buf;
 		uint64_t gfn;
 
 		seed = seed * 1103515245u + 12345u;
-		s = host_memslot_find(r->ms, (seed >> 8) % RACE_PAGES);
+		s = host_memslot_find(r->ms, (seed >> 8) % RACE_PAGES, &buf) ? &buf : NULL;
 		if (!s || s->id != 0 || s->base_gfn != 0)
 			atomic_fetch_add(&r->bad, 1);
 		else
 			fixed++;
 
 		gfn = RACE_STRIDE + (seed >> 4) % (RACE_SLOTS * RACE_STRIDE);
-		s = host_memslot_find(r->ms, gfn);
+		s = host_memslot_find(r->ms, gfn, &buf) ? &buf : NULL;
 		if (!s)
 			continue;
 		if (s->id != gfn / RACE_STRIDE ||
@@ -965,7 +974,7 @@ static void test_memslot_concurrent_lookup(void **state)
 	for (unsigned i = 0; i < 400; i++) {
 		unsigned k = 1 + i % RACE_SLOTS;
 
-		if (host_memslot_by_id(r.ms, k))
+		if (host_memslot_by_id(r.ms, k, NULL))
 			assert_int_equal(host_memslot_delete(r.ms, k), 0);
 		else
 			assert_int_equal(host_memslot_add(r.ms, k,
@@ -984,10 +993,50 @@ static void test_memslot_concurrent_lookup(void **state)
 	assert_true(atomic_load(&r.fixed_hits) > 0);
 	/* 400 changes leave slots 1..8 deleted again (each toggled 50 times). */
 	for (unsigned k = 1; k <= RACE_SLOTS; k++)
-		assert_null(host_memslot_by_id(r.ms, k));
+		assert_false(host_memslot_by_id(r.ms, k, NULL));
 	assert_int_equal(host_mem_frames_in_use(hm), RACE_PAGES);
+	/* Every array a change replaced is freed after its grace period,
+	 * not kept until destroy (issue 11, item 2.15). */
+	host_memslots_quiesce(r.ms);
+	assert_int_equal(host_memslots_arrays_freed(r.ms), 1 + changes);
 	host_memslots_destroy(r.ms);
 	assert_int_equal(host_mem_frames_in_use(hm), 0);
+	host_mem_destroy(hm);
+}
+
+/*
+ * Slot churn frees the replaced arrays as it goes (issue 11, item 2.15:
+ * they were kept until destroy, 80 bytes per change, megabytes a second in
+ * the stress test): after N changes and a quiesce, N arrays are freed and
+ * the heap holds no more than it did before the churn.
+ */
+static void test_memslot_churn_frees_arrays(void **state)
+{
+	struct host_mem *hm = small_pool();
+	struct host_memslots *ms = host_memslots_create(hm);
+	struct mallinfo2 before, after;
+
+	(void)state;
+	assert_non_null(ms);
+	assert_int_equal(host_memslot_add(ms, 0, 0, 16), 0);
+	host_memslots_quiesce(ms);
+	assert_int_equal(host_memslots_arrays_freed(ms), 1);
+	before = mallinfo2();
+	for (unsigned i = 0; i < 20000; i++) {
+		assert_int_equal(host_memslot_add(ms, 7, 0x1000, 16), 0);
+		assert_int_equal(host_memslot_delete(ms, 7), 0);
+		/* A grace period now and then, as a running VM has. */
+		if (i % 1000 == 999)
+			host_memslots_quiesce(ms);
+	}
+	host_memslots_quiesce(ms);
+	after = mallinfo2();
+	assert_int_equal(host_memslots_arrays_freed(ms), 1 + 40000);
+	/* 40000 arrays kept would be > 2.4 MB of heap. */
+	if (after.uordblks > before.uordblks + 256 * 1024)
+		fail_msg("heap grew by %zu bytes over the churn",
+			 after.uordblks - before.uordblks);
+	host_memslots_destroy(ms);
 	host_mem_destroy(hm);
 }
 
@@ -1014,6 +1063,7 @@ int main(void)
 		cmocka_unit_test(test_memslot_delete),
 		cmocka_unit_test(test_memslot_foreach),
 		cmocka_unit_test(test_memslot_concurrent_lookup),
+		cmocka_unit_test(test_memslot_churn_frees_arrays),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

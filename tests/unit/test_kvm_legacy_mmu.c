@@ -207,8 +207,10 @@ static void test_rmap_many_gfns(void **state)
 		for (int i = 0; i < PER_GFN; i++)
 			assert_int_equal(legacy_rmap_add(vm.kvm, g, &fake[i][g]), 0);
 	assert_int_equal(legacy_rmap_nr_entries(vm.kvm), NR_GFNS * PER_GFN);
-	/* one slot array + ceil(2048 * 2 descriptors / 256) chunks */
-	assert_true(legacy_rmap_nr_allocs(vm.kvm) - allocs <= 1 + (NR_GFNS * 2) / LEGACY_DESCS_PER_CHUNK);
+	/* the slot's directory, one table of chunks, one chunk of heads per
+	 * 512 gfns, and ceil(2048 * 2 descriptors / 256) desc chunks */
+	assert_true(legacy_rmap_nr_allocs(vm.kvm) - allocs <=
+		    2 + NR_GFNS / RMAP_CHUNK_HEADS + (NR_GFNS * 2) / LEGACY_DESCS_PER_CHUNK);
 	for (gfn_t g = 0; g < NR_GFNS; g += 97) {
 		assert_int_equal(legacy_rmap_count(vm.kvm, g), PER_GFN);
 		for (int i = 0; i < PER_GFN; i++)

@@ -198,7 +198,7 @@ static void test_removal_from_zapped(void **state)
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_REMOVE), NR);
 	assert_int_equal(delta(&vm, TDH_MEM_RANGE_BLOCK), 0);
 	assert_int_equal(delta(&vm, TDH_MEM_TRACK), 0);
-	assert_null(host_memslot_by_id(vm.slots, 0));
+	assert_false(host_memslot_by_id(vm.slots, 0, NULL));
 
 	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_tdx_map_gpa(&vm.kvm->vcpus[0], kvm_fx_shared_gpa(&vm, 4 * MB),

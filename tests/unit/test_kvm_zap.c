@@ -319,8 +319,8 @@ static void test_delete_memslot(void **state)
 	assert_int_equal(delta(&vm, TDH_MEM_RANGE_BLOCK), 4);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_REMOVE), 4);
 	assert_int_equal(delta(&vm, TDH_MEM_TRACK), 2);
-	assert_null(host_memslot_by_id(vm.slots, 1));
-	assert_null(host_memslot_find(vm.slots, gfn(0x100000)));
+	assert_false(host_memslot_by_id(vm.slots, 1, NULL));
+	assert_false(host_memslot_find(vm.slots, gfn(0x100000), NULL));
 	assert_int_equal(host_mem_frames_in_use(vm.hm), frames - gfn(1 * MB));
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(priv_spte(&vm, 0x100000 + (gpa_t)i * PAGE_SIZE),
@@ -367,7 +367,7 @@ static void test_delete_memslot_before_finalize(void **state)
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_REMOVE), 2);
 	assert_int_equal(delta(&vm, TDH_PHYMEM_PAGE_WBINVD), 2);
 	assert_int_equal(delta(&vm, -1), 4);
-	assert_null(host_memslot_by_id(vm.slots, 0));
+	assert_false(host_memslot_by_id(vm.slots, 0, NULL));
 	host_mem_free_frame(vm.hm, src);
 	kvm_fx_destroy(&vm);
 }
@@ -399,7 +399,7 @@ static void test_delete_memslot_remove_fails(void **state)
 	assert_true(atomic_load(&vm.kvm->bugged));
 	assert_int_equal(atomic_load(&vm.kvm->frames_leaked), 1);
 	/* The slot and its frames stay; the page is still in the TD. */
-	assert_non_null(host_memslot_by_id(vm.slots, 0));
+	assert_true(host_memslot_by_id(vm.slots, 0, NULL));
 	assert_int_equal(host_mem_frames_in_use(vm.hm), frames);
 	assert_true(host_mem_frame_allocated(vm.hm, pfn));
 	assert_int_equal(kvm_fx_sept_state(&vm, 0x8000, 0), SEPT_PENDING_BLOCKED);
