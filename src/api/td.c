@@ -179,6 +179,9 @@ TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
 	pthread_mutex_unlock(&td->kvm->slots_lock);
 	if (ret == -EEXIST)
 		return api_fail(TDXMMU_EEXIST, "memslot %u: id in use or range overlaps another slot", id);
+	if (ret == -ENOSPC)
+		return api_fail(TDXMMU_ENOSPC, "memslot %u: the model allows at most %d memslots at once",
+				id, HOST_MAX_MEMSLOTS);
 	if (ret == -ENOMEM)
 		return api_fail(TDXMMU_ENOMEM, "memslot %u: not enough host memory for %llu bytes",
 				id, (unsigned long long)size);

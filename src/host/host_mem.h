@@ -133,6 +133,9 @@ struct host_memslot {
 	pfn_t first_pfn;
 };
 
+/* How many memslots may exist at once (ids are any 32-bit number). KVM
+ * allows 32764 per address space; the model's users need a few, and the
+ * fixed bound keeps MapGPA's per-slot ranges on the stack (mapgpa.c). */
 #define HOST_MAX_MEMSLOTS 64
 
 struct host_memslots;
@@ -142,7 +145,8 @@ void host_memslots_destroy(struct host_memslots *ms);
  * section); how many have been, for tests. */
 void host_memslots_quiesce(struct host_memslots *ms);
 uint64_t host_memslots_arrays_freed(struct host_memslots *ms);
-/* 0, -EEXIST (id in use or range overlaps), -EINVAL, -ENOMEM. */
+/* 0, -EEXIST (id in use or range overlaps), -ENOSPC (HOST_MAX_MEMSLOTS
+ * slots exist), -EINVAL (npages 0 or the range wraps), -ENOMEM. */
 int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
 		     uint64_t npages);
 /* Frees the backing frames; the caller must have unmapped them first.

@@ -168,7 +168,9 @@ int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
 	pfn_t first;
 	int ret;
 
-	if (!npages || id >= HOST_MAX_MEMSLOTS)
+	/* Any 32-bit id names a slot (contract 1.1, as KVM's slot ids); only
+	 * how many exist at once is limited. */
+	if (!npages)
 		return -EINVAL;
 	if (base_gfn + npages < base_gfn)
 		return -EINVAL;
@@ -186,6 +188,10 @@ int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
 		}
 		if (s->base_gfn < base_gfn)
 			pos = i + 1;
+	}
+	if (old->nr == HOST_MAX_MEMSLOTS) {
+		ret = -ENOSPC;
+		goto out;
 	}
 
 	a = array_alloc(old->nr + 1);

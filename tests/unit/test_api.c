@@ -486,6 +486,31 @@ static void test_zap_bad_alias(void **state)
 	destroy_clean(td);
 }
 
+/* Memslot ids are any 32-bit number; the count is limited, and going past
+ * the limit is -ENOSPC with a message naming it (contract 1.1). */
+static void test_memslot_ids_and_limit(void **state)
+{
+	tdxmmu_td *td = make_td(48);
+	char want[64];
+	unsigned n = 1; /* make_td's slot 0 */
+	int rc = 0;
+
+	(void)state;
+	assert_int_equal(tdxmmu_memslot_add(td, 0xffffffffu, 8 * MiB, 4096), 0);
+	assert_int_equal(tdxmmu_memslot_add(td, 100, 9 * MiB, 4096), 0);
+	assert_int_equal(tdxmmu_memslot_add(td, 0xffffffffu, 10 * MiB, 4096), -EEXIST);
+	n += 2;
+	while ((rc = tdxmmu_memslot_add(td, 1000 + n, 16 * MiB + n * 4096ULL, 4096)) == 0)
+		n++;
+	assert_int_equal(rc, -ENOSPC);
+	snprintf(want, sizeof(want), "at most %u memslots", n);
+	if (!strstr(tdxmmu_last_error(), want))
+		fail_msg("'%s' not in: %s", want, tdxmmu_last_error());
+	assert_int_equal(tdxmmu_memslot_delete(td, 0xffffffffu), 0);
+	assert_int_equal(tdxmmu_memslot_add(td, 0xfffffffeu, 8 * MiB, 4096), 0);
+	destroy_clean(td);
+}
+
 /* A cost of UINT64_MAX saturates the modeled time instead of wrapping. */
 static void test_cost_saturates(void **state)
 {
@@ -530,6 +555,7 @@ int main(void)
 		cmocka_unit_test(test_sept_state_levels),
 		cmocka_unit_test(test_zap_bad_alias),
 		cmocka_unit_test(test_cost_saturates),
+		cmocka_unit_test(test_memslot_ids_and_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -798,18 +798,41 @@ static void test_memslot_errors(void **state)
 	assert_int_equal(host_memslot_add(ms, 2, 50, 50), 0);
 
 	assert_int_equal(host_memslot_add(ms, 3, 5000, 0), -EINVAL);
-	assert_int_equal(host_memslot_add(ms, HOST_MAX_MEMSLOTS, 5000, 1), -EINVAL);
 	assert_int_equal(host_memslot_add(ms, 3, UINT64_MAX - 1, 3), -EINVAL);
 	assert_int_equal(host_memslot_add(ms, 3, 1ULL << 40, SMALL_FRAMES),
 			 -ENOMEM);
 	assert_false(host_memslot_by_id(ms, 3, NULL));
 	assert_int_equal(host_mem_frames_in_use(hm), 151);
 
-	/* The largest id works. */
-	assert_int_equal(host_memslot_add(ms, HOST_MAX_MEMSLOTS - 1, 5000, 1), 0);
+	/* Any 32-bit id works (contract 1.1), the largest too. */
+	assert_int_equal(host_memslot_add(ms, 0xffffffffu, 5000, 1), 0);
+	assert_int_equal(host_memslot_add(ms, HOST_MAX_MEMSLOTS, 5001, 1), 0);
 	assert_true(host_memslot_find(ms, 5000, NULL));
+	assert_true(host_memslot_by_id(ms, 0xffffffffu, NULL));
 	assert_int_equal(host_memslot_delete(ms, 7), -ENOENT);
-	assert_int_equal(host_memslot_delete(ms, HOST_MAX_MEMSLOTS), -ENOENT);
+	assert_int_equal(host_memslot_delete(ms, 0xffffffffu), 0);
+	assert_int_equal(host_memslot_delete(ms, HOST_MAX_MEMSLOTS), 0);
+	host_memslots_destroy(ms);
+	assert_int_equal(host_mem_frames_in_use(hm), 0);
+	host_mem_destroy(hm);
+}
+
+/* How many slots may exist at once is the limit, not the ids: past it,
+ * -ENOSPC; deleting one makes room again. */
+static void test_memslot_count_limit(void **state)
+{
+	struct host_mem *hm = small_pool();
+	struct host_memslots *ms = host_memslots_create(hm);
+
+	(void)state;
+	assert_non_null(ms);
+	for (unsigned i = 0; i < HOST_MAX_MEMSLOTS; i++)
+		assert_int_equal(host_memslot_add(ms, 1000000u + i * 7919u, i, 1), 0);
+	assert_int_equal(host_memslot_add(ms, 5, 10000, 1), -ENOSPC);
+	/* An id in use or an overlap still says so first. */
+	assert_int_equal(host_memslot_add(ms, 1000000u, 10000, 1), -EEXIST);
+	assert_int_equal(host_memslot_delete(ms, 1000000u + 3 * 7919u), 0);
+	assert_int_equal(host_memslot_add(ms, 5, 10000, 1), 0);
 	host_memslots_destroy(ms);
 	assert_int_equal(host_mem_frames_in_use(hm), 0);
 	host_mem_destroy(hm);
@@ -1060,6 +1083,7 @@ int main(void)
 		cmocka_unit_test(test_lazy_large_pool),
 		cmocka_unit_test(test_memslot_add_find),
 		cmocka_unit_test(test_memslot_errors),
+		cmocka_unit_test(test_memslot_count_limit),
 		cmocka_unit_test(test_memslot_delete),
 		cmocka_unit_test(test_memslot_foreach),
 		cmocka_unit_test(test_memslot_concurrent_lookup),
