@@ -17,8 +17,11 @@
  *      PENDING_BLOCKED with its frame; any other KVM entry <-> FREE (or a
  *      walk that ends above it at FREE).
  *  I2  The E4 per-GFN table at 4K (§6.5, §11.2 item 8), TDP MMU: no
- *      (P|S, .), no (., P without S), and where both trees have a 4K table
- *      for the GFN, SPTE_SHARED_MASK is the same in both. Legacy MMU: seed
+ *      (P|S, .), no (., P without S), and SPTE_SHARED_MASK is the same in
+ *      both trees for every GFN that either tree covers with a 4K table; a
+ *      tree with no 4K table there reads as nonpresent, without S (issue
+ *      11, item 2.2: comparing only where both had a table let a private
+ *      NP|S with no shared table pass). Legacy MMU: seed
  *      000's table instead (check_pair_legacy()): S only in the private
  *      EPT, a shared leaf only where the private entry is NP|S, no present
  *      or PRIVATE_ZAPPED private entry with S; plus the legacy MMU's own
@@ -213,10 +216,6 @@ static inline uint64_t rec_key(gfn_t gfn, int level)
 {
 	return (gfn << 3) | (uint64_t)level; /* level >= 1: never 0 */
 }
-static inline uint64_t table_key(gfn_t gfn)
-{
-	return ((gfn >> SPTE_LEVEL_BITS) << 1) | 1;
-}
 static inline uint64_t frame_key(pfn_t pfn)
 {
 	return (pfn << 1) | 1;
@@ -247,7 +246,6 @@ struct checker {
 
 	struct rec_vec priv, shr;
 	struct u64map priv_map, shr_map;     /* rec_key -> index */
-	struct u64map priv_tbl, shr_tbl;     /* table_key -> 1: a 4K table exists */
 	struct u64map frames;                /* frame_key -> index | FRAME_SEPT_PAGE */
 
 	struct tlb_rec *tlb;
@@ -404,12 +402,6 @@ static struct kvm_rec *rec_add(struct checker *ck, struct rec_vec *vec,
 	return r;
 }
 
-static void mark_table(struct checker *ck, struct u64map *tbl, gfn_t gfn)
-{
-	if (u64map_put(tbl, table_key(gfn), 1, NULL) < 0)
-		ck->err = -ENOMEM;
-}
-
 /*
  * I6 for a present non-leaf entry: the table it points to must be a page of
  * this tree, one level down, mapping the same gfns; a private one carries its
@@ -473,11 +465,8 @@ static void walk_one(struct kvm *kvm, bool is_private, gfn_t raw_gfn, int level,
 		    is_private ? &ck->priv_map : &ck->shr_map, gfn, level, spte);
 	if (!r)
 		return;
-	if (is_shadow_present_pte(spte) && !is_last_spte(spte, level)) {
+	if (is_shadow_present_pte(spte) && !is_last_spte(spte, level))
 		r->child = check_child(ck, is_private, raw_gfn, gfn, level, spte);
-		if (level == PG_LEVEL_2M)
-			mark_table(ck, is_private ? &ck->priv_tbl : &ck->shr_tbl, gfn);
-	}
 }
 
 static const struct kvm_rec *rec_find(const struct rec_vec *vec,
@@ -810,7 +799,9 @@ static void check_both_aliases(struct checker *ck)
 
 /*
  * I2: the E4 table (§6.5) for one gfn. p and s are the 4K entries (NULL: no
- * entry recorded, i.e. SHADOW_NONPRESENT_VALUE, or no 4K table at all).
+ * entry recorded, i.e. SHADOW_NONPRESENT_VALUE, or no 4K table at all; both
+ * read as nonpresent without S, as the seeds' table reads a missing table:
+ * the SPTE_SHARED_MASK of a GFN lives in both trees at 4K or in neither).
  */
 static void check_pair(struct checker *ck, gfn_t gfn, const struct kvm_rec *p,
 		       const struct kvm_rec *s)
@@ -818,16 +809,13 @@ static void check_pair(struct checker *ck, gfn_t gfn, const struct kvm_rec *p,
 	uint64_t ps = p ? p->spte : SHADOW_NONPRESENT_VALUE;
 	uint64_t ss = s ? s->spte : SHADOW_NONPRESENT_VALUE;
 	bool p_present = is_shadow_present_pte(ps), s_present = is_shadow_present_pte(ss);
-	bool both_tables;
 
 	if (is_removed_spte(ps) || is_removed_spte(ss))
 		return; /* reported (I6) */
 	if (p_present && s_present)
 		return; /* reported as present on both aliases (I3) */
-	both_tables = u64map_find(&ck->priv_tbl, table_key(gfn)) &&
-		      u64map_find(&ck->shr_tbl, table_key(gfn));
 	if ((p_present && is_shared_spte(ps)) || (s_present && !is_shared_spte(ss)) ||
-	    (both_tables && is_shared_spte(ps) != is_shared_spte(ss)))
+	    is_shared_spte(ps) != is_shared_spte(ss))
 		violation(ck, "gfn %#llx: (%s, %s) is not a state of the TDP-MMU table",
 			  (ull)gfn, spte_name(ps), spte_name(ss));
 }
@@ -1088,8 +1076,6 @@ static void checker_free(struct checker *ck)
 	free(ck->tlb);
 	u64map_free(&ck->priv_map);
 	u64map_free(&ck->shr_map);
-	u64map_free(&ck->priv_tbl);
-	u64map_free(&ck->shr_tbl);
 	u64map_free(&ck->frames);
 }
 

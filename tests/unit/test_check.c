@@ -331,6 +331,90 @@ static void test_corrupt_shared_bit_on_private_leaf(void **state)
 	destroy_clean(td);
 }
 
+/*
+ * Non-present entries (issue 11, item 2.2): SPTE_SHARED_MASK must agree for
+ * every GFN either tree covers, a missing 4K table reading as nonpresent.
+ * Planted: a private NP|S where the shared tree has no 4K table at all
+ * (check compared only where both trees had one, and passed this).
+ */
+static void test_corrupt_nonpresent_shared_no_shared_table(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *sptep = sptep_4k(td, 0x5000, true);
+	uint64_t old = atomic_load(sptep);
+	enum tdxmmu_spte_state p, sh;
+
+	(void)state;
+	assert_false(is_shadow_present_pte(old));
+	assert_false(is_shared_spte(old));
+	atomic_store(sptep, SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
+	assert_int_equal(tdxmmu_spte_state(td, 0x5000, &p, &sh), TDXMMU_OK);
+	assert_int_equal(p, TDXMMU_SPTE_NONPRESENT_SHARED);
+	assert_int_equal(sh, TDXMMU_SPTE_NONPRESENT);
+	want_check(td, 1, "gfn 0x5: (nonpresent|shared, nonpresent) is not a state of the TDP-MMU table",
+		   NULL);
+	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
+/*
+ * The mirror case: a shared NP|S where the private tree has no 4K table
+ * for the GFN. A blocked shared read in a 2M region with no private page
+ * links shared tables only.
+ */
+static void test_corrupt_nonpresent_shared_no_private_table(void **state)
+{
+	tdxmmu_td *td = make_td(1);
+	enum tdxmmu_outcome o;
+	_Atomic uint64_t *sptep;
+	uint64_t v, old;
+
+	(void)state;
+	assert_int_equal(tdxmmu_td_add_page(td, 0x0, 0x11), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_vcpu_read(td, 0, SHARED_BIT | 0x200000, &v, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_BLOCKED);
+	want_check(td, 0, NULL);
+	sptep = sptep_4k(td, 0x203000, false);
+	old = atomic_load(sptep);
+	assert_false(is_shadow_present_pte(old));
+	atomic_store(sptep, SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
+	want_check(td, 1, "gfn 0x203: (nonpresent, nonpresent|shared) is not a state of the TDP-MMU table",
+		   NULL);
+	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
+/* Where both tables exist, the S bits of non-present entries must agree
+ * too; after a conversion to shared and back both agree again. */
+static void test_nonpresent_entries_agree(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *priv, *shr;
+	uint64_t old;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x2000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0x77);
+	want_check(td, 0, NULL);
+	/* 0x101000 is NP|S in both trees: drop S from the shared one. */
+	priv = sptep_4k(td, 0x101000, true);
+	shr = sptep_4k(td, 0x101000, false);
+	assert_true(is_shared_spte(atomic_load(priv)));
+	old = atomic_load(shr);
+	assert_true(is_shared_spte(old));
+	atomic_store(shr, old & ~SPTE_SHARED_MASK);
+	want_check(td, 1, "gfn 0x101: (nonpresent|shared, nonpresent) is not a state of the TDP-MMU table",
+		   NULL);
+	atomic_store(shr, old);
+	want_check(td, 0, NULL);
+	guest_mapgpa(td, 0, 0x100000, 0x2000);
+	want_check(td, 0, NULL);
+	destroy_clean(td);
+}
+
 static void test_corrupt_frozen_entry(void **state)
 {
 	tdxmmu_td *td = make_built_td(1, true);
@@ -366,7 +450,6 @@ static void test_corrupt_private_spt(void **state)
 	destroy_clean(td);
 }
 
-/* A private leaf pointing to another private page's frame. */
 /* Memslot 0's copy (memslots are looked up by copy, host_mem.h). */
 static const struct host_memslot *memslot_at_0(tdxmmu_td *td, struct host_memslot *buf)
 {
@@ -375,6 +458,7 @@ static const struct host_memslot *memslot_at_0(tdxmmu_td *td, struct host_memslo
 	return buf;
 }
 
+/* A private leaf pointing to another private page's frame. */
 static void test_corrupt_private_frame_twice(void **state)
 {
 	tdxmmu_td *td = make_built_td(1, true);
@@ -688,6 +772,9 @@ int main(void)
 		cmocka_unit_test(test_raw_sept_add_and_aug),
 		cmocka_unit_test(test_raw_remove_of_mapped_page),
 		cmocka_unit_test(test_corrupt_shared_bit_on_private_leaf),
+		cmocka_unit_test(test_corrupt_nonpresent_shared_no_shared_table),
+		cmocka_unit_test(test_corrupt_nonpresent_shared_no_private_table),
+		cmocka_unit_test(test_nonpresent_entries_agree),
 		cmocka_unit_test(test_corrupt_frozen_entry),
 		cmocka_unit_test(test_corrupt_private_spt),
 		cmocka_unit_test(test_corrupt_private_frame_twice),
