@@ -3,6 +3,29 @@
  * Host frame pool: lazily backed frame contents, a 32-bit metadata word per
  * frame (key id and state flags), and a two-level allocator (free ranges for
  * contiguous allocations, a free stack for single frames).
+ *
+ * Cost follows the frames used (issue 11, item 2.8; contract 1.1 "memory
+ * cost is lazy"). The pool is a virtual range of frames; what exists is
+ * made per 2M chunk on first use:
+ *  - a chunk's 512 metadata words, found through a two-level radix (a
+ *    directory with one entry per 1G of the pool, each a table of 512
+ *    chunk pointers). Lookups are lock-free (acquire loads of pointers that
+ *    never change once set); making a chunk takes the pool's mutex, once
+ *    per 2M, so the fault path takes no global lock in the steady state;
+ *  - a chunk's 2M of frame contents, carved from large MAP_NORESERVE slabs
+ *    the first time a frame of the chunk is written (a ZERO frame needs no
+ *    backing at all).
+ * Chunks stay until the pool goes. Before, every frame of a memslot had its
+ * metadata word written at allocation and at free (a 1 TiB memslot: 1 GiB
+ * and 3.5 s; 62 TiB exhausted the machine), and the contents were one
+ * mapping of the pool's whole size (which valgrind and the sanitizers
+ * cannot take for a pool of many TiB).
+ *
+ * A chunk made after its frames were allocated or freed takes its initial
+ * words from the allocator (a frame in no free range is allocated), under
+ * the pool's mutex, which every allocator change holds too: so the range
+ * allocator never writes a word per frame of a chunk that does not exist.
+ * Frames on the free stack always have their chunk made (carving makes it).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,16 +56,40 @@
 /* Granule of the pool size: a 2M page, so memslot ranges can be 2M-aligned. */
 #define POOL_GRANULE	(2ULL << 20)
 
+/* The radix: 512 frames per chunk, 512 chunks per table (1G). */
+#define CHUNK_SHIFT	9
+#define CHUNK_FRAMES	(1u << CHUNK_SHIFT)
+#define TABLE_SHIFT	9
+#define TABLE_CHUNKS	(1u << TABLE_SHIFT)
+#define CHUNK_BYTES	((size_t)CHUNK_FRAMES * PAGE_SIZE)
+/* Contents are carved from slabs of this many chunks. */
+#define SLAB_CHUNKS	32
+
+struct chunk {
+	_Atomic uint32_t meta[CHUNK_FRAMES];
+	/* 2M of contents, or NULL until a frame of the chunk is written.
+	 * Set once, under the pool's mutex; read with acquire. */
+	_Atomic(uint8_t *) data;
+};
+
+struct chunk_table {
+	_Atomic(struct chunk *) chunks[TABLE_CHUNKS];
+};
+
+struct slab {
+	struct slab *next;
+	uint8_t *base;
+	unsigned used; /* chunks handed out */
+};
+
 struct free_range {
 	pfn_t first;
 	uint64_t nr;
 };
 
 struct host_mem {
-	uint8_t *data;
-	_Atomic uint32_t *meta;
-	size_t data_bytes;
-	size_t meta_bytes;
+	_Atomic(struct chunk_table *) *dir; /* nr_frames / 2^18 rounded up */
+	uint64_t nr_dir;
 	pfn_t first_pfn;
 	uint64_t nr_frames;
 
@@ -60,6 +107,9 @@ struct host_mem {
 	size_t stack_len;
 	size_t stack_cap;
 	_Atomic uint64_t in_use;
+	/* Under lock: content slabs, and what the radix holds (stats). */
+	struct slab *slabs;
+	_Atomic uint64_t nr_tables, nr_chunks, nr_data_chunks;
 };
 
 __attribute__((noreturn, format(printf, 1, 2)))
@@ -97,19 +147,142 @@ static bool key_is_private(unsigned keyid)
 	return keyid >= HOST_FIRST_PRIVATE_KEYID;
 }
 
-static uint8_t *frame_data(const struct host_mem *hm, uint64_t idx)
+/* ---- the radix ---- */
+
+static struct chunk *chunk_peek(const struct host_mem *hm, uint64_t idx)
 {
-	return hm->data + idx * PAGE_SIZE;
+	struct chunk_table *t = atomic_load_explicit(
+		&hm->dir[idx >> (CHUNK_SHIFT + TABLE_SHIFT)], memory_order_acquire);
+
+	if (!t)
+		return NULL;
+	return atomic_load_explicit(&t->chunks[(idx >> CHUNK_SHIFT) & (TABLE_CHUNKS - 1)],
+				    memory_order_acquire);
 }
 
-static _Atomic uint32_t *frame_meta(const struct host_mem *hm, uint64_t idx)
+static size_t ranges_upper_bound(const struct host_mem *hm, pfn_t pfn);
+
+/* Whether pfn lies in a free range. Under hm->lock. */
+static bool in_free_range(const struct host_mem *hm, pfn_t pfn)
 {
-	return &hm->meta[idx];
+	size_t i = ranges_upper_bound(hm, pfn);
+
+	return i && pfn - hm->ranges[i - 1].first < hm->ranges[i - 1].nr;
 }
 
-/* Metadata of a frame whose content is about to be accessed: it must be in
- * the pool and allocated, since a free frame has no owner to serialise use. */
-static uint32_t meta_for_access(const struct host_mem *hm, pfn_t pfn,
+/*
+ * The chunk holding frame idx, made if it does not exist yet. Under
+ * hm->lock (`locked`) or taking it: a chunk is published only with its
+ * words written, from the allocator's state (see the top of this file).
+ * Running out of memory for 2 KiB of bookkeeping is not something the model
+ * models: like a failed free-range insert, it is reported and aborts.
+ */
+static struct chunk *chunk_make(struct host_mem *hm, uint64_t idx, bool locked)
+{
+	_Atomic(struct chunk_table *) *slot = &hm->dir[idx >> (CHUNK_SHIFT + TABLE_SHIFT)];
+	struct chunk_table *t;
+	struct chunk *c;
+	unsigned ci = (unsigned)(idx >> CHUNK_SHIFT) & (TABLE_CHUNKS - 1);
+	uint64_t base = idx & ~(uint64_t)(CHUNK_FRAMES - 1);
+
+	if (!locked)
+		pthread_mutex_lock(&hm->lock);
+	t = atomic_load_explicit(slot, memory_order_relaxed);
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			host_bug("out of memory for the frame metadata radix");
+		atomic_store_explicit(slot, t, memory_order_release);
+		atomic_fetch_add_explicit(&hm->nr_tables, 1, memory_order_relaxed);
+	}
+	c = atomic_load_explicit(&t->chunks[ci], memory_order_relaxed);
+	if (!c) {
+		c = malloc(sizeof(*c));
+		if (!c)
+			host_bug("out of memory for frame metadata");
+		for (unsigned k = 0; k < CHUNK_FRAMES; k++) {
+			pfn_t pfn = hm->first_pfn + base + k;
+			uint32_t m = META_ZERO | HOST_KEYID_SHARED;
+
+			/* Frames past the pool's end are never allocated. */
+			if (base + k < hm->nr_frames && !in_free_range(hm, pfn))
+				m |= META_ALLOCATED;
+			atomic_init(&c->meta[k], m);
+		}
+		atomic_init(&c->data, NULL);
+		atomic_store_explicit(&t->chunks[ci], c, memory_order_release);
+		atomic_fetch_add_explicit(&hm->nr_chunks, 1, memory_order_relaxed);
+	}
+	if (!locked)
+		pthread_mutex_unlock(&hm->lock);
+	return c;
+}
+
+static struct chunk *chunk_get(struct host_mem *hm, uint64_t idx, bool locked)
+{
+	struct chunk *c = chunk_peek(hm, idx);
+
+	return c ? c : chunk_make(hm, idx, locked);
+}
+
+/* The chunk's contents, made on first use from a slab. */
+static uint8_t *chunk_data(struct host_mem *hm, struct chunk *c)
+{
+	uint8_t *d = atomic_load_explicit(&c->data, memory_order_acquire);
+	struct slab *s;
+
+	if (d)
+		return d;
+	pthread_mutex_lock(&hm->lock);
+	d = atomic_load_explicit(&c->data, memory_order_relaxed);
+	if (!d) {
+		s = hm->slabs;
+		if (!s || s->used == SLAB_CHUNKS) {
+			void *p;
+
+			s = malloc(sizeof(*s));
+			/* NORESERVE: a slab costs memory only where written. */
+			p = s ? mmap(NULL, SLAB_CHUNKS * CHUNK_BYTES, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+			      : MAP_FAILED;
+			if (p == MAP_FAILED)
+				host_bug("cannot map host frame contents");
+			/* With THP "always", the first write to a frame would
+			 * back a whole 2M page: sparse use must cost per 4K. */
+			madvise(p, SLAB_CHUNKS * CHUNK_BYTES, MADV_NOHUGEPAGE);
+			s->base = p;
+			s->used = 0;
+			s->next = hm->slabs;
+			hm->slabs = s;
+		}
+		d = s->base + (size_t)s->used++ * CHUNK_BYTES;
+		atomic_store_explicit(&c->data, d, memory_order_release);
+		atomic_fetch_add_explicit(&hm->nr_data_chunks, 1, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&hm->lock);
+	return d;
+}
+
+static uint8_t *frame_data(struct host_mem *hm, uint64_t idx)
+{
+	return chunk_data(hm, chunk_get(hm, idx, false)) +
+	       (idx & (CHUNK_FRAMES - 1)) * PAGE_SIZE;
+}
+
+static _Atomic uint32_t *frame_meta(struct host_mem *hm, uint64_t idx)
+{
+	return &chunk_get(hm, idx, false)->meta[idx & (CHUNK_FRAMES - 1)];
+}
+
+/* Under hm->lock (the allocator's paths). */
+static _Atomic uint32_t *frame_meta_locked(struct host_mem *hm, uint64_t idx)
+{
+	return &chunk_get(hm, idx, true)->meta[idx & (CHUNK_FRAMES - 1)];
+}
+
+/* Metadata of a frame whose content is about to be accessed (it must be in
+ * the pool). */
+static uint32_t meta_for_access(struct host_mem *hm, pfn_t pfn,
 				uint64_t *idx)
 {
 	uint32_t m;
@@ -131,11 +304,50 @@ static void meta_set(struct host_mem *hm, uint64_t idx, uint32_t m)
 	atomic_store_explicit(frame_meta(hm, idx), m, memory_order_release);
 }
 
+static void meta_set_locked(struct host_mem *hm, uint64_t idx, uint32_t m)
+{
+	atomic_store_explicit(frame_meta_locked(hm, idx), m, memory_order_release);
+}
+
+/*
+ * Calls fn for each existing chunk overlapping frames [start, end) (indices
+ * into the pool), with the overlap as chunk offsets [lo, hi). Absent
+ * tables are skipped 1G at a time, so a 64 TiB range with a few chunks
+ * costs the directory's 64K entries, not a step per frame.
+ */
+static void for_each_chunk(struct host_mem *hm, uint64_t start, uint64_t end,
+			   void (*fn)(struct host_mem *hm, struct chunk *c,
+				      uint64_t base, unsigned lo, unsigned hi,
+				      void *arg),
+			   void *arg)
+{
+	const uint64_t table_frames = 1ULL << (CHUNK_SHIFT + TABLE_SHIFT);
+	uint64_t idx = start;
+
+	while (idx < end) {
+		struct chunk_table *t = atomic_load_explicit(
+			&hm->dir[idx >> (CHUNK_SHIFT + TABLE_SHIFT)], memory_order_acquire);
+		uint64_t base = idx & ~(uint64_t)(CHUNK_FRAMES - 1);
+		struct chunk *c;
+
+		if (!t) {
+			idx = (idx | (table_frames - 1)) + 1;
+			continue;
+		}
+		c = atomic_load_explicit(&t->chunks[(idx >> CHUNK_SHIFT) & (TABLE_CHUNKS - 1)],
+					 memory_order_acquire);
+		if (c)
+			fn(hm, c, base, (unsigned)(idx - base),
+			   (unsigned)((end - base < CHUNK_FRAMES ? end - base : CHUNK_FRAMES)),
+			   arg);
+		idx = base + CHUNK_FRAMES;
+	}
+}
+
 struct host_mem *host_mem_create(uint64_t bytes)
 {
 	struct host_mem *hm;
 	uint64_t nr;
-	void *p;
 
 	if (bytes == 0 || bytes > HOST_PA_MASK + 1 - HOST_MEM_BASE_HPA)
 		return NULL;
@@ -149,31 +361,18 @@ struct host_mem *host_mem_create(uint64_t bytes)
 		return NULL;
 	hm->first_pfn = HOST_MEM_BASE_HPA >> PAGE_SHIFT;
 	hm->nr_frames = nr;
-	hm->data_bytes = (size_t)bytes;
-	hm->meta_bytes = (size_t)((nr * sizeof(uint32_t) + PAGE_SIZE - 1) &
-				  PAGE_MASK);
-
-	/* NORESERVE: the pool may be far larger than RAM + swap; only the
-	 * frames actually written ever get backed. */
-	p = mmap(NULL, hm->data_bytes, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
+	/* The directory: 8 bytes per 1G of pool (512 KiB for 64 TiB,
+	 * demand-zero). Everything below it is made on first use. */
+	hm->nr_dir = (nr + (1ULL << (CHUNK_SHIFT + TABLE_SHIFT)) - 1) >>
+		     (CHUNK_SHIFT + TABLE_SHIFT);
+	hm->dir = calloc(hm->nr_dir, sizeof(*hm->dir));
+	if (!hm->dir)
 		goto err_free;
-	hm->data = p;
-	p = mmap(NULL, hm->meta_bytes, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		goto err_data;
-	hm->meta = p;
-	/* With THP "always", the first write to a frame would back a whole 2M
-	 * page: sparse use must cost per 4K frame. */
-	madvise(hm->data, hm->data_bytes, MADV_NOHUGEPAGE);
-	madvise(hm->meta, hm->meta_bytes, MADV_NOHUGEPAGE);
 
 	hm->cap_ranges = 16;
 	hm->ranges = malloc(hm->cap_ranges * sizeof(*hm->ranges));
 	if (!hm->ranges)
-		goto err_meta;
+		goto err_dir;
 	hm->ranges[0] = (struct free_range){ .first = hm->first_pfn, .nr = nr };
 	hm->nr_ranges = 1;
 	if (pthread_mutex_init(&hm->lock, NULL))
@@ -183,10 +382,8 @@ struct host_mem *host_mem_create(uint64_t bytes)
 
 err_ranges:
 	free(hm->ranges);
-err_meta:
-	munmap(hm->meta, hm->meta_bytes);
-err_data:
-	munmap(hm->data, hm->data_bytes);
+err_dir:
+	free(hm->dir);
 err_free:
 	free(hm);
 	return NULL;
@@ -196,11 +393,27 @@ void host_mem_destroy(struct host_mem *hm)
 {
 	if (!hm)
 		return;
+	for (uint64_t d = 0; d < hm->nr_dir; d++) {
+		struct chunk_table *t = atomic_load_explicit(&hm->dir[d],
+							     memory_order_relaxed);
+
+		if (!t)
+			continue;
+		for (unsigned c = 0; c < TABLE_CHUNKS; c++)
+			free(atomic_load_explicit(&t->chunks[c], memory_order_relaxed));
+		free(t);
+	}
+	while (hm->slabs) {
+		struct slab *s = hm->slabs;
+
+		hm->slabs = s->next;
+		munmap(s->base, SLAB_CHUNKS * CHUNK_BYTES);
+		free(s);
+	}
+	free(hm->dir);
 	pthread_mutex_destroy(&hm->lock);
 	free(hm->stack);
 	free(hm->ranges);
-	munmap(hm->meta, hm->meta_bytes);
-	munmap(hm->data, hm->data_bytes);
 	free(hm);
 }
 
@@ -421,6 +634,11 @@ static bool carve_chunk(struct host_mem *hm)
 		hm->stack = s;
 		hm->stack_cap = cap;
 	}
+	/* Their chunks exist from here on (made while the frames are still
+	 * in a free range, so they start free): a frame on the stack always
+	 * has a metadata word of its own. */
+	chunk_get(hm, r->first + r->nr - n - hm->first_pfn, true);
+	chunk_get(hm, r->first + r->nr - 1 - hm->first_pfn, true);
 	r->nr -= n;
 	/* Pushed top-down so that they pop in ascending order. */
 	for (uint64_t k = 0; k < n; k++)
@@ -432,7 +650,18 @@ static bool carve_chunk(struct host_mem *hm)
 
 static void claim_frame(struct host_mem *hm, uint64_t idx)
 {
-	meta_set(hm, idx, META_ALLOCATED | META_ZERO | HOST_KEYID_SHARED);
+	meta_set_locked(hm, idx, META_ALLOCATED | META_ZERO | HOST_KEYID_SHARED);
+}
+
+static void claim_in_chunk(struct host_mem *hm, struct chunk *c, uint64_t base,
+			   unsigned lo, unsigned hi, void *arg)
+{
+	(void)hm;
+	(void)base;
+	(void)arg;
+	for (unsigned k = lo; k < hi; k++)
+		atomic_store_explicit(&c->meta[k], META_ALLOCATED | META_ZERO | HOST_KEYID_SHARED,
+				      memory_order_release);
 }
 
 int host_mem_alloc_frame(struct host_mem *hm, pfn_t *pfn)
@@ -496,8 +725,9 @@ int host_mem_alloc_range(struct host_mem *hm, uint64_t nr, uint64_t align,
 	ret = ranges_take(hm, i, p, nr);
 	if (ret)
 		goto out;
-	for (uint64_t k = 0; k < nr; k++)
-		claim_frame(hm, p - hm->first_pfn + k);
+	/* Only chunks that exist have words to write; one made later reads
+	 * the frames as allocated from the free ranges. */
+	for_each_chunk(hm, p - hm->first_pfn, p - hm->first_pfn + nr, claim_in_chunk, NULL);
 	atomic_fetch_add_explicit(&hm->in_use, nr, memory_order_relaxed);
 	*first = p;
 out:
@@ -513,12 +743,68 @@ out:
 static void release_frame(struct host_mem *hm, pfn_t pfn)
 {
 	uint64_t idx = frame_index(hm, pfn);
-	uint32_t m = atomic_load_explicit(frame_meta(hm, idx),
+	uint32_t m = atomic_load_explicit(frame_meta_locked(hm, idx),
 					  memory_order_relaxed);
 
 	if (!(m & META_ALLOCATED))
 		host_bug("double free of pfn %#llx", (unsigned long long)pfn);
-	meta_set(hm, idx, META_ZERO | HOST_KEYID_SHARED);
+	meta_set_locked(hm, idx, META_ZERO | HOST_KEYID_SHARED);
+}
+
+struct free_check {
+	pfn_t bad;
+	bool found;
+};
+
+static void check_allocated_in_chunk(struct host_mem *hm, struct chunk *c,
+				     uint64_t base, unsigned lo, unsigned hi,
+				     void *arg)
+{
+	struct free_check *fc = arg;
+
+	for (unsigned k = lo; k < hi && !fc->found; k++) {
+		if (!(atomic_load_explicit(&c->meta[k], memory_order_relaxed) &
+		      META_ALLOCATED)) {
+			fc->bad = hm->first_pfn + base + k;
+			fc->found = true;
+		}
+	}
+}
+
+static void release_in_chunk(struct host_mem *hm, struct chunk *c,
+			     uint64_t base, unsigned lo, unsigned hi, void *arg)
+{
+	uint8_t *d = atomic_load_explicit(&c->data, memory_order_acquire);
+
+	(void)hm;
+	(void)base;
+	(void)arg;
+	for (unsigned k = lo; k < hi; k++)
+		atomic_store_explicit(&c->meta[k], META_ZERO | HOST_KEYID_SHARED,
+				      memory_order_release);
+	/* The frames are ZERO now, so their backing is dead weight; one
+	 * madvise per chunk (not per frame) hands it back to the kernel. */
+	if (d)
+		madvise(d + (size_t)lo * PAGE_SIZE, (size_t)(hi - lo) * PAGE_SIZE,
+			MADV_DONTNEED);
+}
+
+/* The first frame of [first, first + nr) that a free range holds, in
+ * *pfn; false if none does. Under hm->lock. */
+static bool first_free_in(const struct host_mem *hm, pfn_t first, uint64_t nr,
+			  pfn_t *pfn)
+{
+	size_t i = ranges_upper_bound(hm, first);
+
+	if (i && first - hm->ranges[i - 1].first < hm->ranges[i - 1].nr) {
+		*pfn = first;
+		return true;
+	}
+	if (i < hm->nr_ranges && hm->ranges[i].first < first + nr) {
+		*pfn = hm->ranges[i].first;
+		return true;
+	}
+	return false;
 }
 
 void host_mem_free_frame(struct host_mem *hm, pfn_t pfn)
@@ -542,22 +828,24 @@ void host_mem_free_range(struct host_mem *hm, pfn_t first, uint64_t nr)
 
 	pthread_mutex_lock(&hm->lock);
 	/* Check the whole range before changing anything, so the report names
-	 * the first offending frame of an otherwise untouched pool. */
-	for (uint64_t k = 0; k < nr; k++) {
-		uint32_t m = atomic_load_explicit(frame_meta(hm, first -
-							     hm->first_pfn + k),
-						  memory_order_relaxed);
+	 * the first offending frame of an otherwise untouched pool: frames
+	 * with a word must have it say allocated; frames without one are
+	 * allocated unless a free range holds them. */
+	{
+		struct free_check fc = { 0 };
+		pfn_t bad;
 
-		if (!(m & META_ALLOCATED))
-			host_bug("double free of pfn %#llx",
-				 (unsigned long long)(first + k));
+		for_each_chunk(hm, first - hm->first_pfn, first - hm->first_pfn + nr,
+			       check_allocated_in_chunk, &fc);
+		if (first_free_in(hm, first, nr, &bad) && (!fc.found || bad < fc.bad)) {
+			fc.bad = bad;
+			fc.found = true;
+		}
+		if (fc.found)
+			host_bug("double free of pfn %#llx", (unsigned long long)fc.bad);
 	}
-	for (uint64_t k = 0; k < nr; k++)
-		release_frame(hm, first + k);
-	/* The frames are ZERO now, so their backing is dead weight; one
-	 * madvise per range (not per frame) hands it back to the kernel. */
-	madvise(frame_data(hm, first - hm->first_pfn), nr * PAGE_SIZE,
-		MADV_DONTNEED);
+	for_each_chunk(hm, first - hm->first_pfn, first - hm->first_pfn + nr,
+		       release_in_chunk, NULL);
 	ranges_insert(hm, first, nr);
 	atomic_fetch_sub_explicit(&hm->in_use, nr, memory_order_relaxed);
 	pthread_mutex_unlock(&hm->lock);
@@ -568,7 +856,7 @@ uint64_t host_mem_frames_in_use(const struct host_mem *hm)
 	return atomic_load_explicit(&hm->in_use, memory_order_relaxed);
 }
 
-bool host_mem_frame_allocated(const struct host_mem *hm, pfn_t pfn)
+bool host_mem_frame_allocated(struct host_mem *hm, pfn_t pfn)
 {
 	if (!host_mem_pfn_valid(hm, pfn))
 		return false;
@@ -711,7 +999,7 @@ void host_frame_copy(struct host_mem *hm, pfn_t dst, unsigned dst_keyid,
 	meta_set(hm, didx, META_ALLOCATED | dst_keyid);
 }
 
-unsigned host_frame_keyid(const struct host_mem *hm, pfn_t pfn)
+unsigned host_frame_keyid(struct host_mem *hm, pfn_t pfn)
 {
 	uint64_t idx = frame_index(hm, pfn);
 
@@ -719,7 +1007,7 @@ unsigned host_frame_keyid(const struct host_mem *hm, pfn_t pfn)
 	       META_KEY_MASK;
 }
 
-bool host_frame_poisoned(const struct host_mem *hm, pfn_t pfn)
+bool host_frame_poisoned(struct host_mem *hm, pfn_t pfn)
 {
 	uint64_t idx = frame_index(hm, pfn);
 
@@ -727,7 +1015,7 @@ bool host_frame_poisoned(const struct host_mem *hm, pfn_t pfn)
 	       META_POISON;
 }
 
-bool host_frame_is_zero(const struct host_mem *hm, pfn_t pfn)
+bool host_frame_is_zero(struct host_mem *hm, pfn_t pfn)
 {
 	uint64_t idx = frame_index(hm, pfn);
 
@@ -760,27 +1048,45 @@ void *host_frame_raw(struct host_mem *hm, pfn_t pfn, unsigned keyid)
 
 static uint64_t resident_of(const void *addr, size_t bytes)
 {
-	enum { CHUNK_PAGES = 16384 };
-	static const size_t chunk = (size_t)CHUNK_PAGES * PAGE_SIZE;
-	unsigned char vec[CHUNK_PAGES];
+	unsigned char vec[CHUNK_FRAMES];
+	size_t n = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
 	uint64_t pages = 0;
 
-	for (size_t done = 0; done < bytes; done += chunk) {
-		size_t len = bytes - done < chunk ? bytes - done : chunk;
-		size_t n = (len + PAGE_SIZE - 1) / PAGE_SIZE;
-
-		/* mincore() takes a non-const pointer but only inspects the
-		 * page tables. */
-		if (mincore((void *)((uintptr_t)addr + done), len, vec))
-			continue;
-		for (size_t k = 0; k < n; k++)
-			pages += vec[k] & 1;
-	}
+	/* mincore() takes a non-const pointer but only inspects the page
+	 * tables. */
+	if (n > CHUNK_FRAMES || mincore((void *)(uintptr_t)addr, bytes, vec))
+		return 0;
+	for (size_t k = 0; k < n; k++)
+		pages += vec[k] & 1;
 	return pages * PAGE_SIZE;
 }
 
-uint64_t host_mem_resident_bytes(const struct host_mem *hm)
+/*
+ * What the pool costs now: the radix (directory, tables, chunks' words) as
+ * allocated, plus the contents' pages the kernel backs (mincore of each
+ * chunk that has contents). Linear in the chunks made, not in the pool.
+ */
+uint64_t host_mem_resident_bytes(struct host_mem *hm)
 {
-	return resident_of(hm->data, hm->data_bytes) +
-	       resident_of(hm->meta, hm->meta_bytes);
+	uint64_t bytes = hm->nr_dir * sizeof(*hm->dir);
+
+	pthread_mutex_lock(&hm->lock);
+	bytes += atomic_load(&hm->nr_tables) * sizeof(struct chunk_table) +
+		 atomic_load(&hm->nr_chunks) * sizeof(struct chunk);
+	for (uint64_t d = 0; d < hm->nr_dir; d++) {
+		struct chunk_table *t = atomic_load_explicit(&hm->dir[d],
+							     memory_order_relaxed);
+
+		for (unsigned c = 0; t && c < TABLE_CHUNKS; c++) {
+			struct chunk *ch = atomic_load_explicit(&t->chunks[c],
+								memory_order_relaxed);
+			uint8_t *data = ch ? atomic_load_explicit(&ch->data,
+								  memory_order_relaxed) : NULL;
+
+			if (data)
+				bytes += resident_of(data, CHUNK_BYTES);
+		}
+	}
+	pthread_mutex_unlock(&hm->lock);
+	return bytes;
 }

@@ -4,10 +4,11 @@
  * memory controller's view of a frame (which key last wrote it, whether its
  * integrity holds). It knows frames and keys, nothing about EPTs or TDs.
  *
- * Frames are backed lazily: the pool is one MAP_NORESERVE mapping, so a frame
- * costs memory only once written, and a frame in the ZERO state reads as zeros
- * without touching its backing at all. That lets a 64 GiB TD exist, sparsely
- * used, on a 24 GiB machine. No per-frame allocation ever happens.
+ * Frames are backed lazily, per 2M chunk of the pool made on first use (its
+ * metadata words; its contents only once written), so the pool is virtual:
+ * a 64 TiB memslot with a few pages touched costs a few MB and no time per
+ * frame, and a frame in the ZERO state reads as zeros without touching any
+ * backing. No per-frame allocation ever happens (host_mem.c).
  *
  * Memory encryption and integrity follow TDX's MKTME-with-integrity model, at
  * frame granularity: every write records the key id it used. A read with a key
@@ -43,8 +44,11 @@ typedef uint64_t pfn_t; /* host frame number = hpa >> PAGE_SHIFT */
 
 /* Physical address width of the modeled platform, and where key-id bits sit
  * in an HPA (MKTME puts them at the top of the physical address). An HPA
- * handed to the TDX module must have none of them set. */
-#define HOST_MAX_PA_BITS 46
+ * handed to the TDX module must have none of them set. 47 bits (128 TiB) so
+ * that a TD may have a 64 TiB memslot besides its control pages (contract
+ * 1.1, "memory cost is lazy"); the six key-id bits sit at 47..52 above
+ * them, never in an SPTE or S-EPT entry (both hold the frame only). */
+#define HOST_MAX_PA_BITS 47
 #define HOST_KEYID_SHIFT HOST_MAX_PA_BITS
 #define HOST_PA_MASK ((1ULL << HOST_MAX_PA_BITS) - 1)
 
@@ -79,7 +83,7 @@ void host_mem_free_frame(struct host_mem *hm, pfn_t pfn);
 void host_mem_free_range(struct host_mem *hm, pfn_t first, uint64_t nr);
 /* Frames currently allocated (pool bookkeeping; for leak checks). */
 uint64_t host_mem_frames_in_use(const struct host_mem *hm);
-bool host_mem_frame_allocated(const struct host_mem *hm, pfn_t pfn);
+bool host_mem_frame_allocated(struct host_mem *hm, pfn_t pfn);
 
 /*
  * Content, as seen through key `keyid`. Offsets and lengths stay inside one
@@ -105,9 +109,9 @@ void host_frame_fill(struct host_mem *hm, pfn_t pfn, uint8_t byte,
 void host_frame_copy(struct host_mem *hm, pfn_t dst, unsigned dst_keyid,
 		     pfn_t src, unsigned src_keyid);
 
-unsigned host_frame_keyid(const struct host_mem *hm, pfn_t pfn);
-bool host_frame_poisoned(const struct host_mem *hm, pfn_t pfn);
-bool host_frame_is_zero(const struct host_mem *hm, pfn_t pfn);
+unsigned host_frame_keyid(struct host_mem *hm, pfn_t pfn);
+bool host_frame_poisoned(struct host_mem *hm, pfn_t pfn);
+bool host_frame_is_zero(struct host_mem *hm, pfn_t pfn);
 
 /*
  * Raw access for the TDX module's own structures stored in frames (S-EPT
@@ -117,9 +121,10 @@ bool host_frame_is_zero(const struct host_mem *hm, pfn_t pfn);
  */
 void *host_frame_raw(struct host_mem *hm, pfn_t pfn, unsigned keyid);
 
-/* Resident memory of the pool's backing and metadata, bytes (from mincore of
- * the touched parts; for benchmarks). */
-uint64_t host_mem_resident_bytes(const struct host_mem *hm);
+/* Memory the pool costs now, bytes: its metadata as allocated and the
+ * resident pages of frame contents (mincore). Linear in the 2M chunks the
+ * pool has made, never in its size. */
+uint64_t host_mem_resident_bytes(struct host_mem *hm);
 
 /*
  * Memslots: guest memory [base_gfn, base_gfn + npages) backed by a contiguous

@@ -382,8 +382,14 @@ void legacy_rmap_walk_range(struct kvm *kvm, gfn_t start, gfn_t end, legacy_rmap
 			unsigned dropped;
 
 			if (!head) {
-				/* Next chunk boundary, in slot offsets. */
-				gfn = s->base_gfn + (((gfn - s->base_gfn) | (RMAP_CHUNK_HEADS - 1)) + 1);
+				/* Next chunk boundary in slot offsets, or the
+				 * next table's if this 1G has no table. */
+				uint64_t off = gfn - s->base_gfn;
+				uint64_t span = s->dir[off >> (RMAP_CHUNK_SHIFT + RMAP_TABLE_SHIFT)] ?
+						RMAP_CHUNK_HEADS :
+						(uint64_t)RMAP_CHUNK_HEADS * RMAP_TABLE_CHUNKS;
+
+				gfn = s->base_gfn + ((off | (span - 1)) + 1);
 				continue;
 			}
 			dropped = rmap_head_walk(kvm, gfn, head, fn, arg);

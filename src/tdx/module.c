@@ -409,8 +409,15 @@ uint64_t tdx_debug_td_pages(struct tdx_module *m, hpa_t tdr)
 		unsigned size;
 		uint64_t e;
 
-		/* A debug path: every entry is walked. Untouched PAMT pages
-		 * read as zero (PT_NDA) and cost no memory. */
+		/* A debug path: every entry is walked. A 2M range whose 4K
+		 * leaf was never made, with no large entry above it, holds
+		 * nothing: skipped whole without making the leaf. */
+		if (!(i & 511) && !pamt_4k_present(&m->pamt, pfn) &&
+		    pamt_pt(atomic_load(pamt_entry(&m->pamt, pfn, 1))) == PT_NDA &&
+		    pamt_pt(atomic_load(pamt_entry(&m->pamt, pfn, 2))) == PT_NDA) {
+			i += 511;
+			continue;
+		}
 		e = atomic_load(pamt_walk(&m->pamt, pfn, &size));
 		if (pamt_pt(e) != PT_NDA && pamt_owner(e) == td->index)
 			n++;

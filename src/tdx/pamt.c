@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The Physical Address Metadata Table (tdx-module-sept.md §2.2): one entry per
- * page per page size over the TDMR. Backed lazily (MAP_NORESERVE), so only
- * the parts covering frames in use cost memory; an untouched entry reads as
- * zero = PT_NDA, unlocked, no owner.
+ * page per page size over the TDMR. Backed lazily, so only the parts
+ * covering frames in use cost memory; an untouched entry reads as zero =
+ * PT_NDA, unlocked, no owner. The 4K entries are a sparse radix whose
+ * leaves (4 KiB: the entries of one 2M range) are made on first use and
+ * published with a compare-exchange, so lookups never lock; the 2M and 1G
+ * entries are flat MAP_NORESERVE arrays.
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 
 #include "tdx/tdx_internal.h"
@@ -32,14 +37,17 @@ int pamt_init(struct pamt *p, pfn_t base, uint64_t nr)
 {
 	p->base = base;
 	p->nr = nr;
-	p->e4k = pamt_map(nr);
+	p->nr_dir = (nr + (1ULL << 18) - 1) >> 18;
+	p->e4k_dir = calloc(p->nr_dir ? p->nr_dir : 1, sizeof(*p->e4k_dir));
+	atomic_init(&p->nr_leaves, 0);
+	atomic_init(&p->nr_tables, 0);
 	p->e2m = pamt_map((nr + 511) / 512);
 	p->e1g = pamt_map((nr + 512 * 512 - 1) / (512 * 512));
 	/* Rows of whole cache lines (16 counts each); in 8-byte units for
 	 * pamt_map, which rounds to pages. */
 	p->r1g_stride = ((nr + 512 * 512 - 1) / (512 * 512) + 15) & ~15ULL;
 	p->r1g = (_Atomic uint32_t *)pamt_map(HOST_THREAD_SLOTS * p->r1g_stride / 2);
-	if (!p->e4k || !p->e2m || !p->e1g || !p->r1g) {
+	if (!p->e4k_dir || !p->e2m || !p->e1g || !p->r1g) {
 		pamt_fini(p);
 		return -ENOMEM;
 	}
@@ -48,11 +56,19 @@ int pamt_init(struct pamt *p, pfn_t base, uint64_t nr)
 
 void pamt_fini(struct pamt *p)
 {
-	pamt_unmap(p->e4k, p->nr);
+	for (uint64_t d = 0; p->e4k_dir && d < p->nr_dir; d++) {
+		_Atomic(void *) *t = atomic_load(&p->e4k_dir[d]);
+
+		for (unsigned i = 0; t && i < 512; i++)
+			free(atomic_load(&t[i]));
+		free((void *)(uintptr_t)t);
+	}
+	free((void *)(uintptr_t)p->e4k_dir);
+	p->e4k_dir = NULL;
 	pamt_unmap(p->e2m, (p->nr + 511) / 512);
 	pamt_unmap(p->e1g, (p->nr + 512 * 512 - 1) / (512 * 512));
 	pamt_unmap((_Atomic uint64_t *)p->r1g, HOST_THREAD_SLOTS * p->r1g_stride / 2);
-	p->e4k = p->e2m = p->e1g = NULL;
+	p->e2m = p->e1g = NULL;
 	p->r1g = NULL;
 }
 
@@ -61,13 +77,57 @@ bool pamt_covers(const struct pamt *p, pfn_t pfn)
 	return pfn >= p->base && pfn - p->base < p->nr;
 }
 
+/* Publishes a zeroed block of n words in *slot unless another thread did
+ * first; the block in the slot either way. Out of memory for the module's
+ * own metadata is not modeled: it aborts. */
+static void *pamt_install(_Atomic(void *) *slot, size_t bytes, _Atomic uint64_t *count)
+{
+	void *cur = atomic_load_explicit(slot, memory_order_acquire);
+	void *mine;
+
+	if (cur)
+		return cur;
+	mine = calloc(1, bytes);
+	if (!mine) {
+		fprintf(stderr, "tdx: out of memory for the PAMT\n");
+		abort();
+	}
+	if (atomic_compare_exchange_strong_explicit(slot, &cur, mine,
+						    memory_order_acq_rel,
+						    memory_order_acquire)) {
+		atomic_fetch_add_explicit(count, 1, memory_order_relaxed);
+		return mine;
+	}
+	free(mine);
+	return cur;
+}
+
+static _Atomic uint64_t *pamt_4k(struct pamt *p, uint64_t off)
+{
+	_Atomic(void *) *t;
+	_Atomic uint64_t *leaf;
+
+	t = pamt_install(&p->e4k_dir[off >> 18], 512 * sizeof(*t), &p->nr_tables);
+	leaf = pamt_install(&t[(off >> 9) & 511], 512 * sizeof(*leaf), &p->nr_leaves);
+	return &leaf[off & 511];
+}
+
+bool pamt_4k_present(const struct pamt *p, pfn_t pfn)
+{
+	uint64_t off = pfn - p->base;
+	_Atomic(void *) *t = atomic_load_explicit(&p->e4k_dir[off >> 18],
+						   memory_order_acquire);
+
+	return t && atomic_load_explicit(&t[(off >> 9) & 511], memory_order_acquire);
+}
+
 _Atomic uint64_t *pamt_entry(struct pamt *p, pfn_t pfn, unsigned size_level)
 {
 	uint64_t off = pfn - p->base;
 
 	switch (size_level) {
 	case 0:
-		return &p->e4k[off];
+		return pamt_4k(p, off);
 	case 1:
 		return &p->e2m[off >> 9];
 	default:
@@ -152,7 +212,9 @@ static uint64_t pamt_resident_of(const _Atomic uint64_t *a, uint64_t nr)
 
 uint64_t pamt_resident_bytes(const struct pamt *p)
 {
-	return pamt_resident_of(p->e4k, p->nr) +
+	return (uint64_t)p->nr_dir * sizeof(*p->e4k_dir) +
+	       atomic_load(&p->nr_tables) * 512 * sizeof(void *) +
+	       atomic_load(&p->nr_leaves) * 512 * sizeof(uint64_t) +
 	       pamt_resident_of(p->e2m, (p->nr + 511) / 512) +
 	       pamt_resident_of(p->e1g, (p->nr + 512 * 512 - 1) / (512 * 512)) +
 	       pamt_resident_of((_Atomic uint64_t *)p->r1g,

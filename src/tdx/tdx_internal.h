@@ -49,7 +49,17 @@
 struct pamt {
 	pfn_t base;        /* first frame of the TDMR */
 	uint64_t nr;       /* frames covered */
-	_Atomic uint64_t *e4k, *e2m, *e1g;
+	/*
+	 * 4K entries, sparse (issue 11, item 2.8: a flat array was 8 bytes
+	 * per frame of the TDMR, 128 GiB of address space for a 64 TiB
+	 * pool): a directory with one table per 1G of frames, each table 512
+	 * leaves of the 512 entries of a 2M range, made on first use
+	 * (pamt.c). The 2M and 1G arrays stay flat (1/512 of that).
+	 */
+	_Atomic(void *) *e4k_dir; /* tables: _Atomic(void *)[512] of leaves */
+	uint64_t nr_dir;
+	_Atomic uint64_t nr_leaves, nr_tables;
+	_Atomic uint64_t *e2m, *e1g;
 	/*
 	 * Shared holders of each 1G entry's lock, per thread slot: row s at
 	 * r1g[s * r1g_stride], one cache line or more per row. Every AUG's
@@ -105,6 +115,9 @@ int pamt_init(struct pamt *p, pfn_t base, uint64_t nr);
 void pamt_fini(struct pamt *p);
 uint64_t pamt_resident_bytes(const struct pamt *p);
 bool pamt_covers(const struct pamt *p, pfn_t pfn);
+/* Whether pfn's 4K entry has been made (an absent one reads as PT_NDA):
+ * for walks over the whole TDMR that must not make every leaf. */
+bool pamt_4k_present(const struct pamt *p, pfn_t pfn);
 /* The entry of pfn's page at `size_level` (0 4K, 1 2M, 2 1G). */
 _Atomic uint64_t *pamt_entry(struct pamt *p, pfn_t pfn, unsigned size_level);
 /* The PAMT walk: 1G, then 2M, then 4K, stopping at the first PT_REG entry;

@@ -685,7 +685,9 @@ static void test_wbinvd(void **state)
 	FX_OK(fx_call(&f, TDH_PHYMEM_PAGE_WBINVD, page, 0, 0, 0, NULL));
 	FX_STATUS(fx_call(&f, TDH_PHYMEM_PAGE_WBINVD, (page + 0x40) | KEYID_BIT(32), 0, 0, 0,
 			  NULL), 0xC000010000000001ULL);
-	FX_STATUS(fx_call(&f, TDH_PHYMEM_PAGE_WBINVD, page | (1ULL << 52), 0, 0, 0, NULL),
+	/* A bit above the six key-id bits. */
+	FX_STATUS(fx_call(&f, TDH_PHYMEM_PAGE_WBINVD, page | (1ULL << (HOST_KEYID_SHIFT + 6)),
+			  0, 0, 0, NULL),
 		  0xC000010000000001ULL);
 	FX_STATUS(fx_call(&f, TDH_PHYMEM_PAGE_WBINVD, 0x1000 | KEYID_BIT(32), 0, 0, 0, NULL),
 		  0xC000010100000001ULL);
