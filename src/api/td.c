@@ -20,9 +20,13 @@
 #include "tdx/seamcall.h"
 #include "tdx/tdx_module.h"
 
-/* Host frames behind a TD of the default configuration, virtual: they cost
- * memory only when used (see host_mem.h). */
-#define DEFAULT_HOST_MEMORY (16ULL << 30)
+/* Host frames a TD may use: by default all the modeled platform's physical
+ * address space holds (128 TiB - 4 GiB), which is enough for every memslot
+ * the GPA space can hold below the shared bit of GPAW 48. Virtual: frames
+ * cost memory and time only when used (host_mem.h; contract 1.1 "memory
+ * cost is lazy", issue 11 item 2.8). Before, the default was 16 GiB. */
+#define MAX_HOST_MEMORY ((1ULL << HOST_MAX_PA_BITS) - HOST_MEM_BASE_HPA)
+#define DEFAULT_HOST_MEMORY MAX_HOST_MEMORY
 
 
 /*
@@ -100,9 +104,9 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 	if (cfg->no_mirror && cfg->mmu == TDXMMU_MMU_LEGACY)
 		return api_fail(TDXMMU_EINVAL, "no_mirror applies to the TDP MMU only");
 	bytes = cfg->host_memory ? cfg->host_memory : DEFAULT_HOST_MEMORY;
-	if (bytes < (4ULL << 20) || bytes > (1ULL << HOST_MAX_PA_BITS) - HOST_MEM_BASE_HPA)
+	if (bytes < (4ULL << 20) || bytes > MAX_HOST_MEMORY)
 		return api_fail(TDXMMU_ERANGE, "host memory must be 4M..%lluT",
-				(unsigned long long)(((1ULL << HOST_MAX_PA_BITS) - HOST_MEM_BASE_HPA) >> 40));
+				(unsigned long long)(MAX_HOST_MEMORY >> 40));
 
 	td = calloc(1, sizeof(*td));
 	if (!td)
@@ -182,9 +186,17 @@ TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
 	if (ret == -ENOSPC)
 		return api_fail(TDXMMU_ENOSPC, "memslot %u: the model allows at most %d memslots at once",
 				id, HOST_MAX_MEMSLOTS);
+	/* The pool is the TD's memory (td memory=, or by default all the
+	 * platform's address space): say which cannot hold the slot, not
+	 * that the host machine lacks memory (issue 11, item 2.16). */
+	if (ret == -ENOMEM && td->cfg.host_memory)
+		return api_fail(TDXMMU_ENOMEM, "memslot %u: the TD's memory (memory=%lluK) cannot hold %llu more bytes (its control and page-table pages use some of it)",
+				id, (unsigned long long)(td->cfg.host_memory >> 10),
+				(unsigned long long)size);
 	if (ret == -ENOMEM)
-		return api_fail(TDXMMU_ENOMEM, "memslot %u: not enough host memory for %llu bytes",
-				id, (unsigned long long)size);
+		return api_fail(TDXMMU_ENOMEM, "memslot %u: the model's physical address space (%lluT) cannot hold %llu more bytes",
+				id, (unsigned long long)(MAX_HOST_MEMORY >> 40),
+				(unsigned long long)size);
 	if (ret)
 		return api_fail(errno_to_api(ret), "memslot %u: invalid", id);
 	return TDXMMU_OK;
