@@ -779,6 +779,13 @@ static void test_lazy_64t_range(void **state)
 
 /* ---- memslots ---- */
 
+/* Field by field: the struct has padding after id. */
+static bool same_slot(const struct host_memslot *a, const struct host_memslot *b)
+{
+	return a->id == b->id && a->base_gfn == b->base_gfn &&
+	       a->npages == b->npages && a->first_pfn == b->first_pfn;
+}
+
 static void test_memslot_add_find(void **state)
 {
 	struct host_mem *hm = small_pool();
@@ -813,12 +820,12 @@ static void test_memslot_add_find(void **state)
 	t = &tbuf;
 	assert_int_equal(t->id, 5);
 	assert_true(host_memslot_find(ms, 0x1009, &other));
-	assert_memory_equal(&other, t, sizeof(other));
+	assert_true(same_slot(&other, t));
 	assert_false(host_memslot_find(ms, 0x100a, NULL));
 	assert_false(host_memslot_find(ms, 0xfff, NULL));
 	assert_false(host_memslot_find(ms, UINT64_MAX, NULL));
 	assert_true(host_memslot_by_id(ms, 5, &other));
-	assert_memory_equal(&other, t, sizeof(other));
+	assert_true(same_slot(&other, t));
 	assert_true(host_memslot_by_id(ms, 3, &other));
 	assert_int_equal(other.base_gfn, 0x100);
 	assert_false(host_memslot_by_id(ms, 4, NULL));
