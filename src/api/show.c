@@ -133,8 +133,11 @@ static int copy_trees(tdxmmu_td *td, uint64_t start, uint64_t end,
 	 * tables come from a hash): sort, so that each page's entry can be
 	 * found by advancing a cursor. */
 	for (unsigned l = 0; l < NR_LEVELS; l++) {
-		qsort(priv->e[l], priv->nr[l], sizeof(struct entry), entry_cmp);
-		qsort(shr->e[l], shr->nr[l], sizeof(struct entry), entry_cmp);
+		/* qsort's array may not be NULL, even when empty. */
+		if (priv->nr[l])
+			qsort(priv->e[l], priv->nr[l], sizeof(struct entry), entry_cmp);
+		if (shr->nr[l])
+			qsort(shr->e[l], shr->nr[l], sizeof(struct entry), entry_cmp);
 	}
 	return TDXMMU_OK;
 }
