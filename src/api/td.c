@@ -14,6 +14,7 @@
 #include "kvm/kvm.h"
 #include "kvm/mmu_legacy.h"
 #include "kvm/tdp_mmu.h"
+#include "kvm/tdx_hooks.h"
 #include "kvm/tdx_ops.h"
 #include "kvm/spte.h"
 #include "cpu/cpu.h"
@@ -25,6 +26,13 @@
 #define DEFAULT_HOST_MEMORY (16ULL << 30)
 
 
+/*
+ * KVM's and the CPU model's -errno as the API's code. -EIO from KVM means
+ * what it means for KVM's ioctls: the VM is dead (KVM_BUG_ON, kvm_vm_dead);
+ * callers that can also get -EIO from the model's own breakage (the CPU
+ * model's cpu_bug()) tell the two apart with the VM's state (guest_result).
+ * An errno nobody should answer is the model's own bug.
+ */
 static int errno_to_api(int err)
 {
 	switch (err) {
@@ -36,9 +44,17 @@ static int errno_to_api(int err)
 	case -EPERM: return TDXMMU_ESTATE;
 	case -ERANGE: return TDXMMU_ERANGE;
 	case -EBUSY: return TDXMMU_EBUSY;
-	case -EIO: return TDXMMU_ESEAMCALL;
-	default: return TDXMMU_EIO;
+	case -EAGAIN: return TDXMMU_EBUSY;
+	case -ENOSPC: return TDXMMU_ENOSPC;
+	case -EIO: return TDXMMU_EIO;
+	default: return TDXMMU_EBUG;
 	}
+}
+
+/* The message of a KVM ioctl refused because the VM is dead. */
+static int vm_dead_fail(const char *what)
+{
+	return api_fail(TDXMMU_EIO, "%s: the VM is dead (KVM killed it)", what);
 }
 
 TDXMMU_API void tdxmmu_td_config_init(struct tdxmmu_td_config *cfg)
@@ -149,6 +165,9 @@ TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
 		return api_fail(TDXMMU_ERANGE, "memslot [%#llx, %#llx) is not below the shared bit %#llx",
 				(unsigned long long)base, (unsigned long long)(base + size),
 				(unsigned long long)shared);
+	/* KVM_SET_USER_MEMORY_REGION on a dead VM. */
+	if (kvm_is_bugged(td->kvm))
+		return vm_dead_fail("memslot");
 	pthread_mutex_lock(&td->kvm->slots_lock);
 	ret = host_memslot_add(td->slots, id, base >> PAGE_SHIFT, size >> PAGE_SHIFT);
 	pthread_mutex_unlock(&td->kvm->slots_lock);
@@ -171,6 +190,8 @@ TDXMMU_API int tdxmmu_td_add_page(tdxmmu_td *td, uint64_t gpa, uint8_t fill)
 		return api_fail(TDXMMU_EINVAL, "add: %#llx is not 4K-aligned", (unsigned long long)gpa);
 	if (!gpa_in_width(td, gpa) || (gpa & tdxmmu_td_shared_bit(td)))
 		return api_fail(TDXMMU_EINVAL, "add: %#llx is not a private GPA", (unsigned long long)gpa);
+	if (kvm_is_bugged(td->kvm))
+		return vm_dead_fail("add");
 	if (td->kvm->finalized)
 		return api_fail(TDXMMU_ESTATE, "add: the TD is finalized (TDH.MEM.PAGE.ADD is build-time only)");
 	/* The source is an ordinary (shared) host page, as KVM_TDX_INIT_MEM_REGION
@@ -184,20 +205,28 @@ TDXMMU_API int tdxmmu_td_add_page(tdxmmu_td *td, uint64_t gpa, uint8_t fill)
 		return api_fail(TDXMMU_ENOENT, "add: no memslot covers %#llx", (unsigned long long)gpa);
 	if (ret == -EEXIST)
 		return api_fail(TDXMMU_EEXIST, "add: %#llx is already mapped", (unsigned long long)gpa);
+	if (ret == -EIO)
+		return api_fail(TDXMMU_EIO, "add: %#llx: KVM killed the VM (KVM_BUG_ON)",
+				(unsigned long long)gpa);
 	if (ret)
-		return api_fail(td->kvm->bugged ? TDXMMU_EBUG : errno_to_api(ret),
-				"add: %#llx failed (%s)", (unsigned long long)gpa, strerror(-ret));
+		return api_fail(errno_to_api(ret), "add: %#llx failed (%s)",
+				(unsigned long long)gpa, strerror(-ret));
 	return TDXMMU_OK;
 }
 
 TDXMMU_API int tdxmmu_td_finalize(tdxmmu_td *td)
 {
+	bool was_dead = kvm_is_bugged(td->kvm);
 	int ret = kvm_tdx_finalize_vm(td->kvm);
 
 	if (ret == -EPERM)
 		return api_fail(TDXMMU_ESTATE, "finalize: the TD is already finalized");
+	if (ret == -EIO && was_dead)
+		return vm_dead_fail("finalize");
+	if (ret == -EIO)
+		return api_fail(TDXMMU_EIO, "finalize: TDH.MR.FINALIZE failed: KVM killed the VM (KVM_BUG_ON)");
 	if (ret)
-		return api_fail(TDXMMU_ESEAMCALL, "finalize: TDH.MR.FINALIZE failed");
+		return api_fail(errno_to_api(ret), "finalize: %s", strerror(-ret));
 	return TDXMMU_OK;
 }
 
@@ -345,6 +374,11 @@ TDXMMU_API int tdxmmu_inject_busy(tdxmmu_td *td, uint32_t ppm)
 		return api_fail(TDXMMU_ERANGE, "busy share %u ppm is above 1000000", ppm);
 	tdx_module_inject_busy(td->tdx, ppm);
 	return TDXMMU_OK;
+}
+
+TDXMMU_API bool tdxmmu_vm_dead(tdxmmu_td *td)
+{
+	return td && kvm_is_bugged(td->kvm);
 }
 
 TDXMMU_API int tdxmmu_cost_set(tdxmmu_td *td, int leaf, uint64_t ns)
@@ -613,11 +647,17 @@ static int guest_result(tdxmmu_td *td, int ret, const char *what)
 {
 	if (ret == 0)
 		return TDXMMU_OK;
-	if (td->kvm->bugged)
-		return api_fail(TDXMMU_EBUG, "%s: KVM hit a bug (KVM_BUG_ON): the VM is dead", what);
+	/* -EIO: KVM killed the VM (a modeled outcome), or, with the VM
+	 * alive, the CPU model could not go on (cpu_bug(): its own breakage). */
+	if (ret == -EIO && kvm_is_bugged(td->kvm))
+		return api_fail(TDXMMU_EIO, "%s: the VM is dead (KVM_BUG_ON)", what);
+	if (ret == -EIO)
+		return api_fail(TDXMMU_EBUG, "%s failed%s%s", what,
+				cpu_last_error()[0] ? ": " : "", cpu_last_error());
 	return api_fail(errno_to_api(ret), "%s failed (%s)%s%s", what, strerror(-ret),
 			cpu_last_error()[0] ? ": " : "", cpu_last_error());
 }
+
 
 TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				uint64_t *val, enum tdxmmu_outcome *outcome)
@@ -630,7 +670,8 @@ TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 		return api_fail(TDXMMU_EINVAL, "read: %#llx is not 8-aligned", (unsigned long long)gpa);
 	if (!gpa_in_width(td, gpa))
 		return api_fail(TDXMMU_ERANGE, "read: %#llx is outside the GPA width", (unsigned long long)gpa);
-	return guest_result(td, cpu_guest_read(td->cpu, vcpu, gpa, val, outcome), "read");
+	ret = cpu_guest_read(td->cpu, vcpu, gpa, val, outcome);
+	return guest_result(td, ret, "read");
 }
 
 TDXMMU_API int tdxmmu_vcpu_touch(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
@@ -647,8 +688,8 @@ TDXMMU_API int tdxmmu_vcpu_touch(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 	if (gpa + size < gpa || !gpa_in_width(td, gpa + size - 1))
 		return api_fail(TDXMMU_ERANGE, "touch: [%#llx, +%#llx) is outside the GPA width",
 				(unsigned long long)gpa, (unsigned long long)size);
-	return guest_result(td, cpu_guest_touch(td->cpu, vcpu, gpa, size, write, outcome),
-			    "touch");
+	ret = cpu_guest_touch(td->cpu, vcpu, gpa, size, write, outcome);
+	return guest_result(td, ret, "touch");
 }
 
 TDXMMU_API int tdxmmu_vcpu_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
@@ -662,7 +703,8 @@ TDXMMU_API int tdxmmu_vcpu_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 		return api_fail(TDXMMU_EINVAL, "write: %#llx is not 8-aligned", (unsigned long long)gpa);
 	if (!gpa_in_width(td, gpa))
 		return api_fail(TDXMMU_ERANGE, "write: %#llx is outside the GPA width", (unsigned long long)gpa);
-	return guest_result(td, cpu_guest_write(td->cpu, vcpu, gpa, val, outcome), "write");
+	ret = cpu_guest_write(td->cpu, vcpu, gpa, val, outcome);
+	return guest_result(td, ret, "write");
 }
 
 /* A guest range must lie in one alias, inside the GPA width, and not wrap. */
@@ -684,7 +726,8 @@ TDXMMU_API int tdxmmu_vcpu_fill(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 
 	if (ret || (ret = guest_range_ok(td, "fill", gpa, size)))
 		return ret;
-	return guest_result(td, cpu_guest_fill(td->cpu, vcpu, gpa, size, byte, outcome), "fill");
+	ret = cpu_guest_fill(td->cpu, vcpu, gpa, size, byte, outcome);
+	return guest_result(td, ret, "fill");
 }
 
 TDXMMU_API int tdxmmu_vcpu_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
@@ -695,8 +738,8 @@ TDXMMU_API int tdxmmu_vcpu_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 
 	if (ret || (ret = guest_range_ok(td, "verify", gpa, size)))
 		return ret;
-	return guest_result(td, cpu_guest_verify(td->cpu, vcpu, gpa, size, byte,
-						 mismatch_gpa, outcome), "verify");
+	ret = cpu_guest_verify(td->cpu, vcpu, gpa, size, byte, mismatch_gpa, outcome);
+	return guest_result(td, ret, "verify");
 }
 
 TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
@@ -708,7 +751,8 @@ TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 		return ret;
 	if (level > 1)
 		return api_fail(TDXMMU_EINVAL, "accept: level must be 4K or 2M");
-	return guest_result(td, cpu_guest_accept(td->cpu, vcpu, gpa, level, status), "accept");
+	ret = cpu_guest_accept(td->cpu, vcpu, gpa, level, status);
+	return guest_result(td, ret, "accept");
 }
 
 TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
@@ -719,7 +763,8 @@ TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 	/* Operands are the host's to judge (MapGPA answers `error`). */
 	if (ret)
 		return ret;
-	return guest_result(td, cpu_guest_mapgpa(td->cpu, vcpu, gpa, size, outcome), "mapgpa");
+	ret = cpu_guest_mapgpa(td->cpu, vcpu, gpa, size, outcome);
+	return guest_result(td, ret, "mapgpa");
 }
 
 /* ---- host actions: KVM's zaps by cause ---------------------------------------- */

@@ -27,12 +27,6 @@ TDXMMU_API int tdxmmu_vcpu_leave(tdxmmu_td *td, unsigned vcpu)
 
 /* ==== section: dead VM and ENOMEM injection (branch kvm11) ==== */
 
-TDXMMU_API bool tdxmmu_vm_dead(tdxmmu_td *td)
-{
-	(void)td;
-	return false;
-}
-
 TDXMMU_API int tdxmmu_inject_enomem(tdxmmu_td *td, enum tdxmmu_alloc_site site,
 				    uint32_t ppm)
 {

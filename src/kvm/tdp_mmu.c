@@ -87,8 +87,10 @@ static int tdp_mmu_zap_private_leaf(struct kvm *kvm, gfn_t gfn, int level,
 		if (!ret)
 			ret = kvm_flush_remote_tlbs(kvm);
 		if (ret) {
-			/* Still mapped in the S-EPT: the frame stays the TD's. */
-			atomic_fetch_add(&kvm->frames_leaked, 1);
+			/* Still mapped in the S-EPT: the frame stays the TD's
+			 * until teardown reclaims it. */
+			kvm_leak_page(kvm, pfn_to_hpa(pfn), KVM_LEAK_GUEST,
+				      "block/track failed");
 			return ret;
 		}
 	}
@@ -445,7 +447,8 @@ static int tdp_mmu_link_new_sp(struct kvm *kvm, struct tdp_iter *iter,
 		else if (twin && ret == -EBUSY)
 			host_mem_free_frame(kvm->hm, twin);
 		else if (twin)
-			atomic_fetch_add(&kvm->frames_leaked, 1);
+			kvm_leak_page(kvm, pfn_to_hpa(twin), KVM_LEAK_KVM,
+				      "S-EPT page of a failed SEPT.ADD");
 		tdp_mmu_free_sp(kvm, sp);
 	}
 	return ret;
@@ -614,19 +617,15 @@ static int tdp_mmu_block_private_leafs(struct kvm *kvm, struct kvm_mmu_page *roo
 }
 
 /*
- * The flush between the two passes. Without the TRACK, REMOVE would fail:
- * the blocked pages stay in the TD, leaked (the VM is bugged).
+ * The flush between the two passes. Without the TRACK, REMOVE would fail,
+ * so none is tried: the blocked pages stay in the TD and in the mirror (the
+ * VM is bugged), and teardown takes them back from there.
  */
 static int tdp_mmu_flush_blocked(struct kvm *kvm, int nr_blocked)
 {
-	int r;
-
 	if (!nr_blocked)
 		return 0;
-	r = kvm_flush_remote_tlbs(kvm);
-	if (r)
-		atomic_fetch_add(&kvm->frames_leaked, (uint64_t)nr_blocked);
-	return r;
+	return kvm_flush_remote_tlbs(kvm);
 }
 
 /*
@@ -849,7 +848,8 @@ static int tdp_mmu_link_sp_locked(struct kvm *kvm, struct tdp_iter *iter,
 		if (twin && ret == -EBUSY)
 			sept_cache->frames[sept_cache->nr++] = twin;
 		else if (twin)
-			atomic_fetch_add(&kvm->frames_leaked, 1);
+			kvm_leak_page(kvm, pfn_to_hpa(twin), KVM_LEAK_KVM,
+				      "S-EPT page of a failed SEPT.ADD");
 		tdp_mmu_free_sp(kvm, sp);
 		return ret;
 	}
