@@ -121,6 +121,7 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		.mmu = cfg->mmu == TDXMMU_MMU_LEGACY ? KVM_MMU_LEGACY : KVM_MMU_TDP,
 		.no_mirror = cfg->no_mirror,
 		.trace = cfg->trace,
+		.seed = cfg->seed,
 	};
 	ret = kvm_create_vm(td->hm, td->slots, td->tdx, &kc, &td->kvm);
 	if (ret) {
@@ -374,6 +375,43 @@ TDXMMU_API int tdxmmu_inject_busy(tdxmmu_td *td, uint32_t ppm)
 		return api_fail(TDXMMU_ERANGE, "busy share %u ppm is above 1000000", ppm);
 	tdx_module_inject_busy(td->tdx, ppm);
 	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_inject_enomem(tdxmmu_td *td, enum tdxmmu_alloc_site site,
+				    uint32_t ppm)
+{
+	if (!td)
+		return api_fail(TDXMMU_EINVAL, "inject enomem: no TD");
+	if (ppm > 1000000)
+		return api_fail(TDXMMU_ERANGE, "enomem share %u ppm is above 1000000", ppm);
+	switch (site) {
+	case TDXMMU_SITE_ALL:
+		for (int s = 0; s < KVM_ALLOC_NR_SITES; s++)
+			kvm_inject_enomem(td->kvm, (enum kvm_alloc_site)s, ppm);
+		return TDXMMU_OK;
+	case TDXMMU_SITE_PT:
+		kvm_inject_enomem(td->kvm, KVM_ALLOC_PT, ppm);
+		return TDXMMU_OK;
+	case TDXMMU_SITE_SEPT:
+		kvm_inject_enomem(td->kvm, KVM_ALLOC_SEPT, ppm);
+		return TDXMMU_OK;
+	case TDXMMU_SITE_FRAME:
+		kvm_inject_enomem(td->kvm, KVM_ALLOC_FRAME, ppm);
+		return TDXMMU_OK;
+	}
+	return api_fail(TDXMMU_EINVAL, "inject enomem: unknown site %d", (int)site);
+}
+
+TDXMMU_API int tdxmmu_inject_off(tdxmmu_td *td)
+{
+	int ret;
+
+	if (!td)
+		return api_fail(TDXMMU_EINVAL, "inject off: no TD");
+	ret = tdxmmu_inject_busy(td, 0);
+	if (ret)
+		return ret;
+	return tdxmmu_inject_enomem(td, TDXMMU_SITE_ALL, 0);
 }
 
 TDXMMU_API bool tdxmmu_vm_dead(tdxmmu_td *td)
@@ -658,6 +696,29 @@ static int guest_result(tdxmmu_td *td, int ret, const char *what)
 			cpu_last_error()[0] ? ": " : "", cpu_last_error());
 }
 
+/*
+ * The VMM's side of -ENOMEM (KVM_RUN answered -ENOMEM because KVM could not
+ * get memory for the fault): KVM left nothing half-made, so the VMM simply
+ * runs the vCPU again, and the guest access is retried. Each attempt moves
+ * the fault forward (tables linked before the failure stay) or draws new
+ * luck, so with a share below 100% it completes. When the allocation that
+ * failed is at a site that fails every time (inject enomem=100), no retry
+ * can help: the access reports TDXMMU_OUTCOME_ERROR.
+ */
+static bool guest_enomem_retry(tdxmmu_td *td, int *ret,
+			       enum tdxmmu_outcome *outcome)
+{
+	if (*ret != -ENOMEM)
+		return false;
+	if (!kvm_enomem_hopeless(td->kvm))
+		return true;
+	/* An action with no outcome (accept) keeps -ENOMEM: TDXMMU_ENOMEM. */
+	if (outcome) {
+		*outcome = TDXMMU_OUTCOME_ERROR;
+		*ret = 0;
+	}
+	return false;
+}
 
 TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				uint64_t *val, enum tdxmmu_outcome *outcome)
@@ -670,7 +731,9 @@ TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 		return api_fail(TDXMMU_EINVAL, "read: %#llx is not 8-aligned", (unsigned long long)gpa);
 	if (!gpa_in_width(td, gpa))
 		return api_fail(TDXMMU_ERANGE, "read: %#llx is outside the GPA width", (unsigned long long)gpa);
-	ret = cpu_guest_read(td->cpu, vcpu, gpa, val, outcome);
+	do
+		ret = cpu_guest_read(td->cpu, vcpu, gpa, val, outcome);
+	while (guest_enomem_retry(td, &ret, outcome));
 	return guest_result(td, ret, "read");
 }
 
@@ -688,7 +751,9 @@ TDXMMU_API int tdxmmu_vcpu_touch(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 	if (gpa + size < gpa || !gpa_in_width(td, gpa + size - 1))
 		return api_fail(TDXMMU_ERANGE, "touch: [%#llx, +%#llx) is outside the GPA width",
 				(unsigned long long)gpa, (unsigned long long)size);
-	ret = cpu_guest_touch(td->cpu, vcpu, gpa, size, write, outcome);
+	do
+		ret = cpu_guest_touch(td->cpu, vcpu, gpa, size, write, outcome);
+	while (guest_enomem_retry(td, &ret, outcome));
 	return guest_result(td, ret, "touch");
 }
 
@@ -703,7 +768,9 @@ TDXMMU_API int tdxmmu_vcpu_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 		return api_fail(TDXMMU_EINVAL, "write: %#llx is not 8-aligned", (unsigned long long)gpa);
 	if (!gpa_in_width(td, gpa))
 		return api_fail(TDXMMU_ERANGE, "write: %#llx is outside the GPA width", (unsigned long long)gpa);
-	ret = cpu_guest_write(td->cpu, vcpu, gpa, val, outcome);
+	do
+		ret = cpu_guest_write(td->cpu, vcpu, gpa, val, outcome);
+	while (guest_enomem_retry(td, &ret, outcome));
 	return guest_result(td, ret, "write");
 }
 
@@ -726,7 +793,9 @@ TDXMMU_API int tdxmmu_vcpu_fill(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 
 	if (ret || (ret = guest_range_ok(td, "fill", gpa, size)))
 		return ret;
-	ret = cpu_guest_fill(td->cpu, vcpu, gpa, size, byte, outcome);
+	do
+		ret = cpu_guest_fill(td->cpu, vcpu, gpa, size, byte, outcome);
+	while (guest_enomem_retry(td, &ret, outcome));
 	return guest_result(td, ret, "fill");
 }
 
@@ -738,7 +807,10 @@ TDXMMU_API int tdxmmu_vcpu_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 
 	if (ret || (ret = guest_range_ok(td, "verify", gpa, size)))
 		return ret;
-	ret = cpu_guest_verify(td->cpu, vcpu, gpa, size, byte, mismatch_gpa, outcome);
+	do
+		ret = cpu_guest_verify(td->cpu, vcpu, gpa, size, byte, mismatch_gpa,
+				       outcome);
+	while (guest_enomem_retry(td, &ret, outcome));
 	return guest_result(td, ret, "verify");
 }
 
@@ -751,7 +823,9 @@ TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 		return ret;
 	if (level > 1)
 		return api_fail(TDXMMU_EINVAL, "accept: level must be 4K or 2M");
-	ret = cpu_guest_accept(td->cpu, vcpu, gpa, level, status);
+	do
+		ret = cpu_guest_accept(td->cpu, vcpu, gpa, level, status);
+	while (guest_enomem_retry(td, &ret, NULL));
 	return guest_result(td, ret, "accept");
 }
 
@@ -763,7 +837,9 @@ TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 	/* Operands are the host's to judge (MapGPA answers `error`). */
 	if (ret)
 		return ret;
-	ret = cpu_guest_mapgpa(td->cpu, vcpu, gpa, size, outcome);
+	do
+		ret = cpu_guest_mapgpa(td->cpu, vcpu, gpa, size, outcome);
+	while (guest_enomem_retry(td, &ret, outcome));
 	return guest_result(td, ret, "mapgpa");
 }
 

@@ -46,6 +46,14 @@ static inline unsigned pg_level_to_tdx_level(unsigned level) { return level - 1;
 
 enum kvm_mmu_kind { KVM_MMU_TDP, KVM_MMU_LEGACY };
 
+/* KVM's allocation sites, for ENOMEM injection (mmu.h kvm_alloc_fails()). */
+enum kvm_alloc_site {
+	KVM_ALLOC_PT,    /* KVM's page-table pages, both EPTs (mmu_page.c) */
+	KVM_ALLOC_SEPT,  /* S-EPT pages for the SEAMCALL cache (topup) */
+	KVM_ALLOC_FRAME, /* the guest frame a fault maps (kvm_faultin_pfn) */
+	KVM_ALLOC_NR_SITES,
+};
+
 /* A frame KVM had to give up on, for teardown to RECLAIM (mmu.h). */
 enum kvm_leak_kind {
 	KVM_LEAK_GUEST, /* a memslot's frame: cleared, stays with the memslot */
@@ -186,6 +194,15 @@ struct kvm {
 	pthread_mutex_t leak_lock; /* leaked, nr_leaked, cap_leaked */
 	struct kvm_leaked_page *leaked;
 	size_t nr_leaked, cap_leaked;
+	/* ENOMEM injection (kvm_alloc_fails(), mmu.h): per allocation site,
+	 * the share of allocations that fail, in parts per million; the draws
+	 * come from enomem_seed and a counter, so a run is reproducible. */
+	_Atomic uint32_t enomem_ppm[KVM_ALLOC_NR_SITES];
+	_Atomic uint64_t enomem_draws;
+	uint64_t enomem_seed;
+	/* The site of the last injected failure (-1: none yet), for the
+	 * VMM's retry (an action that can never get memory gives up). */
+	_Atomic int enomem_last_site;
 	/* Asks every vCPU to flush its shared-EPT translations before it next
 	 * runs guest code (KVM_REQ_TLB_FLUSH), then kicks. Installed by the CPU
 	 * model with kick_all_vcpus; NULL while no vCPU can run. */
@@ -261,6 +278,7 @@ struct kvm_config {
 	bool sept_ve_disable;
 	bool no_mirror; /* tdp_mmu_nomirror.h */
 	FILE *trace;
+	uint64_t seed; /* seeds ENOMEM injection */
 };
 
 /* kvm_main.c: creates the TD (TDH.MNG.CREATE, KEY.CONFIG, ADDCX, INIT, then
@@ -306,7 +324,8 @@ int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked);
  * on BUSY a bounded number of times (upstream's local retry). Returns
  * RET_PF_FIXED, RET_PF_SPURIOUS, RET_PF_RETRY, RET_PF_EMULATE (shared GPA,
  * no memslot: MMIO), or -EFAULT (private GPA without memslot) / -EIO (VM
- * bugged).
+ * bugged) / -ENOMEM (an allocation failed, mmu.h: nothing was left
+ * half-made; the VMM runs the vCPU again).
  *
  * kvm_tdx_map_gpa(): TDG.VP.VMCALL<MapGPA> (GHCI 0x10001). Returns the
  * TDVMCALL status (TDVMCALL_SUCCESS, TDVMCALL_RETRY with *resume_gpa the GPA

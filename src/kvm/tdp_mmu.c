@@ -521,7 +521,9 @@ static int __kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_
 	slot = host_memslot_find(kvm->slots, gfn);
 	if (!slot)
 		return is_private ? -EFAULT : RET_PF_EMULATE;
-	pfn = host_memslot_gfn_to_pfn(slot, gfn);
+	/* Before the walk links anything: -ENOMEM here leaves no trace. */
+	if (kvm_faultin_pfn(kvm, slot, gfn, &pfn))
+		return -ENOMEM;
 
 	/* E4: tdp_max_page_level is 4K for TDs, so the goal is always 4K. */
 	for_each_tdp_pte(iter, root, raw_gfn, raw_gfn + 1) {
