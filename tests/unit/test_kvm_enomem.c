@@ -362,6 +362,71 @@ static void test_partial_legacy(void **state)
 	site_partial(TDXMMU_MMU_LEGACY, TDXMMU_SITE_FRAME, 300000, 27);
 }
 
+/* ---- two vCPU threads, 30% at every site ---- */
+
+/* Each vCPU owns 8 MiB: fill, verify, convert to shared and back, twice.
+ * Allocations fail on both threads at once (the draw counter is shared);
+ * each fault or conversion still completes and leaves nothing half-made. */
+static int enomem_guest(tdxmmu_td *td, unsigned vcpu, void *arg)
+{
+	uint64_t base = 8 * MiB * (vcpu + 1), shared = tdxmmu_td_shared_bit(td);
+	uint64_t mismatch = 0;
+	enum tdxmmu_outcome o;
+
+	(void)arg;
+	for (int round = 0; round < 2; round++) {
+		uint8_t byte = (uint8_t)(0x40 + 2 * vcpu + round);
+
+		if (tdxmmu_vcpu_fill(td, vcpu, base, 2 * MiB, byte, &o) || o)
+			return 1;
+		if (tdxmmu_vcpu_verify(td, vcpu, base, 2 * MiB, byte, &mismatch, &o) || o)
+			return 2;
+		for (int tries = 0;; tries++) {
+			if (tries == 1000 || tdxmmu_vcpu_mapgpa(td, vcpu, shared | base,
+								2 * MiB, &o))
+				return 3;
+			if (o == TDXMMU_OUTCOME_OK)
+				break;
+		}
+		if (tdxmmu_vcpu_fill(td, vcpu, shared | base, 64 * KiB, byte, &o) || o)
+			return 4;
+		for (int tries = 0;; tries++) {
+			if (tries == 1000 || tdxmmu_vcpu_mapgpa(td, vcpu, base, 2 * MiB, &o))
+				return 5;
+			if (o == TDXMMU_OUTCOME_OK)
+				break;
+		}
+	}
+	return 0;
+}
+
+static void test_threads_partial(void **state)
+{
+	tdxmmu_guest_fn fns[2] = { enomem_guest, enomem_guest };
+	int results[2] = { -1, -1 };
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	struct tdxmmu_destroy_report rep;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.nr_vcpus = 2;
+	cfg.seed = 31;
+	cfg.host_memory = 128 * MiB;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 32 * MiB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_inject_enomem(td, TDXMMU_SITE_ALL, 300000), TDXMMU_OK);
+	assert_int_equal(tdxmmu_run_vcpus(td, 2, fns, NULL, results), TDXMMU_OK);
+	assert_int_equal(results[0], 0);
+	assert_int_equal(results[1], 0);
+	check_clean(td);
+	assert_false(tdxmmu_vm_dead(td));
+	assert_int_equal(tdxmmu_inject_off(td), TDXMMU_OK);
+	if (tdxmmu_td_destroy(td, &rep) != TDXMMU_OK)
+		fail_msg("destroy: %s", rep.message);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_partial_frame),
 		cmocka_unit_test(test_partial_all),
 		cmocka_unit_test(test_partial_legacy),
+		cmocka_unit_test(test_threads_partial),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
