@@ -683,6 +683,9 @@ static int vcpu_ok(tdxmmu_td *td, unsigned vcpu)
 
 static int guest_result(tdxmmu_td *td, int ret, const char *what)
 {
+	if (atomic_load(&td->kvm->model_broken))
+		return api_fail(TDXMMU_EBUG, "%s: the model broke its own rules (a walker read a freed page-table page)",
+				what);
 	if (ret == 0)
 		return TDXMMU_OK;
 	/* -EIO: KVM killed the VM (a modeled outcome), or, with the VM
@@ -913,6 +916,8 @@ TDXMMU_API int tdxmmu_spte_state(tdxmmu_td *td, uint64_t gpa,
 	else
 		kvm_tdp_mmu_read_4k(td->kvm, (gpa & ~tdxmmu_td_shared_bit(td)) >> PAGE_SHIFT,
 				    &priv, &shr);
+	if (atomic_load(&td->kvm->model_broken))
+		return api_fail(TDXMMU_EBUG, "spte state: a lockless walk read a freed page-table page");
 	*private_ept = spte_state_of(priv);
 	*shared_ept = spte_state_of(shr);
 	return TDXMMU_OK;

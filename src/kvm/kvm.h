@@ -182,6 +182,10 @@ struct kvm {
 	 * only teardown still runs. A modeled outcome (the API's TDXMMU_EIO,
 	 * outcomes bugged/dead), never the model's own breakage. */
 	_Atomic bool bugged;
+	/* The model itself broke a rule it relies on (not something KVM can
+	 * meet on hardware: a walker read a page-table page freed inside its
+	 * grace period). The VM is dead too; the API reports TDXMMU_EBUG. */
+	_Atomic bool model_broken;
 	/* Sends every vCPU in guest mode out and waits until each has left
 	 * (the CPU model installs it; NULL while no vCPU can run). */
 	void (*kick_all_vcpus)(struct kvm *kvm);

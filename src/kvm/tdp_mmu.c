@@ -1131,8 +1131,10 @@ void kvm_tdp_mmu_free_all(struct kvm *kvm)
  * kvm_tdp_mmu_walk_lockless_begin/end): no mmu_lock, so a table may be
  * unlinked and freed under it at any moment; the caller's read-side section
  * keeps each table it reaches from going back to the arena until the walk
- * ends. Reading a freed table's poison means that rule was broken: the VM is
- * marked bugged (exit status 3), never silently read as "not present".
+ * ends. Reading a freed table's poison means that rule was broken: the model
+ * itself is broken (kvm->model_broken, TDXMMU_EBUG, exit status 3: a real
+ * kernel would have read freed memory) and the VM dead, never silently read
+ * as "not present".
  */
 static uint64_t tdp_mmu_read_4k(struct kvm *kvm, struct kvm_mmu_page *root, gfn_t gfn)
 {
@@ -1149,6 +1151,7 @@ static uint64_t tdp_mmu_read_4k(struct kvm *kvm, struct kvm_mmu_page *root, gfn_
 		uint64_t spte = kvm_tdp_mmu_read_spte(pt + SPTE_INDEX(gfn, level));
 
 		if (spte == FREED_TABLE_POISON_SPTE) {
+			atomic_store(&kvm->model_broken, true);
 			kvm_vm_bugged(kvm, "lockless walk read a freed page-table page "
 				      "(gfn %llx level %d): freed inside a grace period",
 				      (unsigned long long)gfn, level);
