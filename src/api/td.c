@@ -709,10 +709,17 @@ static int guest_result(tdxmmu_td *td, int ret, const char *what)
  * can help: the access reports TDXMMU_OUTCOME_ERROR.
  */
 static bool guest_enomem_retry(tdxmmu_td *td, int *ret,
-			       enum tdxmmu_outcome *outcome)
+			       enum tdxmmu_outcome *outcome, uint64_t *injected)
 {
+	uint64_t now = kvm_enomem_injected();
+
 	if (*ret != -ENOMEM)
 		return false;
+	/* No injected failure since the last try: the host really is out of
+	 * frames, which no retry cures (TDXMMU_ENOMEM). */
+	if (now == *injected)
+		return false;
+	*injected = now;
 	if (!kvm_enomem_hopeless(td->kvm))
 		return true;
 	/* An action with no outcome (accept) keeps -ENOMEM: TDXMMU_ENOMEM. */
@@ -727,6 +734,7 @@ TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				uint64_t *val, enum tdxmmu_outcome *outcome)
 {
 	int ret = vcpu_ok(td, vcpu);
+	uint64_t injected;
 
 	if (ret)
 		return ret;
@@ -734,9 +742,10 @@ TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 		return api_fail(TDXMMU_EINVAL, "read: %#llx is not 8-aligned", (unsigned long long)gpa);
 	if (!gpa_in_width(td, gpa))
 		return api_fail(TDXMMU_ERANGE, "read: %#llx is outside the GPA width", (unsigned long long)gpa);
+	injected = kvm_enomem_injected();
 	do
 		ret = cpu_guest_read(td->cpu, vcpu, gpa, val, outcome);
-	while (guest_enomem_retry(td, &ret, outcome));
+	while (guest_enomem_retry(td, &ret, outcome, &injected));
 	return guest_result(td, ret, "read");
 }
 
@@ -745,6 +754,7 @@ TDXMMU_API int tdxmmu_vcpu_touch(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				 enum tdxmmu_outcome *outcome)
 {
 	int ret = vcpu_ok(td, vcpu);
+	uint64_t injected;
 
 	if (ret)
 		return ret;
@@ -754,9 +764,10 @@ TDXMMU_API int tdxmmu_vcpu_touch(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 	if (gpa + size < gpa || !gpa_in_width(td, gpa + size - 1))
 		return api_fail(TDXMMU_ERANGE, "touch: [%#llx, +%#llx) is outside the GPA width",
 				(unsigned long long)gpa, (unsigned long long)size);
+	injected = kvm_enomem_injected();
 	do
 		ret = cpu_guest_touch(td->cpu, vcpu, gpa, size, write, outcome);
-	while (guest_enomem_retry(td, &ret, outcome));
+	while (guest_enomem_retry(td, &ret, outcome, &injected));
 	return guest_result(td, ret, "touch");
 }
 
@@ -764,6 +775,7 @@ TDXMMU_API int tdxmmu_vcpu_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				 uint64_t val, enum tdxmmu_outcome *outcome)
 {
 	int ret = vcpu_ok(td, vcpu);
+	uint64_t injected;
 
 	if (ret)
 		return ret;
@@ -771,9 +783,10 @@ TDXMMU_API int tdxmmu_vcpu_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 		return api_fail(TDXMMU_EINVAL, "write: %#llx is not 8-aligned", (unsigned long long)gpa);
 	if (!gpa_in_width(td, gpa))
 		return api_fail(TDXMMU_ERANGE, "write: %#llx is outside the GPA width", (unsigned long long)gpa);
+	injected = kvm_enomem_injected();
 	do
 		ret = cpu_guest_write(td->cpu, vcpu, gpa, val, outcome);
-	while (guest_enomem_retry(td, &ret, outcome));
+	while (guest_enomem_retry(td, &ret, outcome, &injected));
 	return guest_result(td, ret, "write");
 }
 
@@ -793,12 +806,14 @@ TDXMMU_API int tdxmmu_vcpu_fill(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				uint64_t size, uint8_t byte, enum tdxmmu_outcome *outcome)
 {
 	int ret = vcpu_ok(td, vcpu);
+	uint64_t injected;
 
 	if (ret || (ret = guest_range_ok(td, "fill", gpa, size)))
 		return ret;
+	injected = kvm_enomem_injected();
 	do
 		ret = cpu_guest_fill(td->cpu, vcpu, gpa, size, byte, outcome);
-	while (guest_enomem_retry(td, &ret, outcome));
+	while (guest_enomem_retry(td, &ret, outcome, &injected));
 	return guest_result(td, ret, "fill");
 }
 
@@ -807,13 +822,15 @@ TDXMMU_API int tdxmmu_vcpu_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  enum tdxmmu_outcome *outcome)
 {
 	int ret = vcpu_ok(td, vcpu);
+	uint64_t injected;
 
 	if (ret || (ret = guest_range_ok(td, "verify", gpa, size)))
 		return ret;
+	injected = kvm_enomem_injected();
 	do
 		ret = cpu_guest_verify(td->cpu, vcpu, gpa, size, byte, mismatch_gpa,
 				       outcome);
-	while (guest_enomem_retry(td, &ret, outcome));
+	while (guest_enomem_retry(td, &ret, outcome, &injected));
 	return guest_result(td, ret, "verify");
 }
 
@@ -821,14 +838,16 @@ TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  unsigned level, uint64_t *status)
 {
 	int ret = vcpu_ok(td, vcpu);
+	uint64_t injected;
 
 	if (ret)
 		return ret;
 	if (level > 1)
 		return api_fail(TDXMMU_EINVAL, "accept: level must be 4K or 2M");
+	injected = kvm_enomem_injected();
 	do
 		ret = cpu_guest_accept(td->cpu, vcpu, gpa, level, status);
-	while (guest_enomem_retry(td, &ret, NULL));
+	while (guest_enomem_retry(td, &ret, NULL, &injected));
 	return guest_result(td, ret, "accept");
 }
 
@@ -836,13 +855,15 @@ TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  uint64_t size, enum tdxmmu_outcome *outcome)
 {
 	int ret = vcpu_ok(td, vcpu);
+	uint64_t injected;
 
 	/* Operands are the host's to judge (MapGPA answers `error`). */
 	if (ret)
 		return ret;
+	injected = kvm_enomem_injected();
 	do
 		ret = cpu_guest_mapgpa(td->cpu, vcpu, gpa, size, outcome);
-	while (guest_enomem_retry(td, &ret, outcome));
+	while (guest_enomem_retry(td, &ret, outcome, &injected));
 	return guest_result(td, ret, "mapgpa");
 }
 

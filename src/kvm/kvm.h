@@ -204,9 +204,6 @@ struct kvm {
 	_Atomic uint32_t enomem_ppm[KVM_ALLOC_NR_SITES];
 	_Atomic uint64_t enomem_draws;
 	uint64_t enomem_seed;
-	/* The site of the last injected failure (-1: none yet), for the
-	 * VMM's retry (an action that can never get memory gives up). */
-	_Atomic int enomem_last_site;
 	/* Asks every vCPU to flush its shared-EPT translations before it next
 	 * runs guest code (KVM_REQ_TLB_FLUSH), then kicks. Installed by the CPU
 	 * model with kick_all_vcpus; NULL while no vCPU can run. */

@@ -130,7 +130,6 @@ int kvm_create_vm(struct host_mem *hm, struct host_memslots *slots,
 	pthread_mutex_init(&kvm->slots_lock, NULL);
 	pthread_mutex_init(&kvm->leak_lock, NULL);
 	kvm->enomem_seed = cfg->seed;
-	atomic_store(&kvm->enomem_last_site, -1);
 	mmu_rwlock_init(&kvm->mmu_lock);
 
 	ret = tdx_td_init(kvm, cfg);

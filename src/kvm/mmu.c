@@ -153,6 +153,12 @@ static uint64_t enomem_mix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* This thread's injected failures (mmu.h): how many, and the last one's VM
+ * and site. */
+static _Thread_local uint64_t enomem_injected;
+static _Thread_local const struct kvm *enomem_last_kvm;
+static _Thread_local enum kvm_alloc_site enomem_last_site;
+
 bool kvm_alloc_fails(struct kvm *kvm, enum kvm_alloc_site site)
 {
 	uint32_t ppm = atomic_load_explicit(&kvm->enomem_ppm[site], memory_order_relaxed);
@@ -166,7 +172,9 @@ bool kvm_alloc_fails(struct kvm *kvm, enum kvm_alloc_site site)
 	if (ppm < 1000000 &&
 	    enomem_mix(kvm->enomem_seed ^ (n * 0xd1342543de82ef95ULL)) % 1000000 >= ppm)
 		return false;
-	atomic_store_explicit(&kvm->enomem_last_site, (int)site, memory_order_relaxed);
+	enomem_injected++;
+	enomem_last_kvm = kvm;
+	enomem_last_site = site;
 	kvm_trace(kvm, "kvm_mmu_enomem: site %d (injected)", (int)site);
 	return true;
 }
@@ -177,12 +185,16 @@ void kvm_inject_enomem(struct kvm *kvm, enum kvm_alloc_site site, uint32_t ppm)
 			      memory_order_relaxed);
 }
 
+uint64_t kvm_enomem_injected(void)
+{
+	return enomem_injected;
+}
+
 bool kvm_enomem_hopeless(struct kvm *kvm)
 {
-	int site = atomic_load_explicit(&kvm->enomem_last_site, memory_order_relaxed);
-
-	return site >= 0 && site < KVM_ALLOC_NR_SITES &&
-	       atomic_load_explicit(&kvm->enomem_ppm[site], memory_order_relaxed) >= 1000000;
+	return enomem_last_kvm == kvm &&
+	       atomic_load_explicit(&kvm->enomem_ppm[enomem_last_site],
+				    memory_order_relaxed) >= 1000000;
 }
 
 int kvm_faultin_pfn(struct kvm *kvm, const struct host_memslot *slot, gfn_t gfn,

@@ -147,11 +147,17 @@ int kvm_page_new(struct kvm *kvm, hpa_t *hpa);
  * (probability kvm->enomem_ppm[site] / 10^6, drawn from the VM's seed;
  * never draws while the site's share is 0). Any thread, any lock.
  * kvm_inject_enomem(): sets a site's share (ppm <= 10^6).
- * kvm_enomem_hopeless(): the last injected failure was at a site that fails
- * every allocation: retrying the operation cannot succeed.
+ *
+ * For the VMM's retry (the API), per calling thread, since a vCPU's fault
+ * runs on the thread that drives the vCPU: kvm_enomem_injected() counts
+ * the injected failures this thread has met (an -ENOMEM with the count
+ * unmoved was a real one: the host is out of frames, and retrying would
+ * spin); kvm_enomem_hopeless() says the last of them, for @kvm, was at a
+ * site that fails every allocation, so no retry can succeed.
  */
 bool kvm_alloc_fails(struct kvm *kvm, enum kvm_alloc_site site);
 void kvm_inject_enomem(struct kvm *kvm, enum kvm_alloc_site site, uint32_t ppm);
+uint64_t kvm_enomem_injected(void);
 bool kvm_enomem_hopeless(struct kvm *kvm);
 
 /*

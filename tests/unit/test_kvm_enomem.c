@@ -210,6 +210,31 @@ static void test_bad_arguments(void **state)
 	vm_destroy_clean(&vm);
 }
 
+/* A real -ENOMEM (the host is out of frames, nothing injected) is not
+ * retried: no retry would cure it, the access fails with TDXMMU_ENOMEM. */
+static void test_real_enomem_not_retried(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	uint64_t hpa;
+	struct tdxmmu_destroy_report rep;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.host_memory = 8 * MiB;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	while (tdxmmu_host_frame_new(td, &hpa) == TDXMMU_OK)
+		;
+	/* The first private fault needs S-EPT pages the host cannot give. */
+	assert_int_equal(tdxmmu_vcpu_write(td, 0, 0x1000, 1, &o), TDXMMU_ENOMEM);
+	check_clean(td);
+	if (tdxmmu_td_destroy(td, &rep) != TDXMMU_OK)
+		fail_msg("destroy: %s", rep.message);
+}
+
 /* `inject off` stops BUSY injection too (tdxmmu_inject_busy(td, 0)). */
 static void test_off_stops_busy(void **state)
 {
@@ -436,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_shared_access_sites),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_off_stops_busy),
+		cmocka_unit_test(test_real_enomem_not_retried),
 		cmocka_unit_test(test_partial_pt),
 		cmocka_unit_test(test_partial_sept),
 		cmocka_unit_test(test_partial_frame),
