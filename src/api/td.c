@@ -200,7 +200,16 @@ TDXMMU_API int tdxmmu_td_add_page(tdxmmu_td *td, uint64_t gpa, uint8_t fill)
 	if (host_mem_alloc_frame(td->hm, &source))
 		return api_fail(TDXMMU_ENOMEM, "add: no host frame for the source page");
 	host_frame_fill(td->hm, source, fill, HOST_KEYID_SHARED);
-	ret = kvm_tdx_init_mem_page(td->kvm, gpa, source);
+	/* As for a guest access (guest_enomem_retry()): the VMM issues the
+	 * ioctl again after an injected -ENOMEM, unless the site that failed
+	 * fails every time; then the add answers TDXMMU_ENOMEM. */
+	for (uint64_t injected = kvm_enomem_injected();;) {
+		ret = kvm_tdx_init_mem_page(td->kvm, gpa, source);
+		if (ret != -ENOMEM || kvm_enomem_injected() == injected ||
+		    kvm_enomem_hopeless(td->kvm))
+			break;
+		injected = kvm_enomem_injected();
+	}
 	host_mem_free_frame(td->hm, source);
 	if (ret == -ENOENT)
 		return api_fail(TDXMMU_ENOENT, "add: no memslot covers %#llx", (unsigned long long)gpa);
