@@ -109,8 +109,9 @@ void kvm_flush_shared_tlbs(struct kvm *kvm);
  * now (its SEAMCALL failed, or the VM is dead): counted in
  * kvm->frames_leaked and remembered for teardown. kind: a memslot's frame
  * (cleared when reclaimed, stays the memslot's) or KVM's own (an S-EPT
- * page: cleared and freed). Any context; takes kvm->leak_lock, innermost
- * (after mmu_lock and the arena's lock).
+ * page: cleared and freed). Any context; takes kvm->leak_lock, a leaf of
+ * the lock order (taken under either mmu_lock mode, nothing taken under
+ * it).
  *
  * tdx_reclaim_leaked_pages(): teardown, HKID released, no vCPU: RECLAIMs
  * each remembered frame (a frame the module no longer counts as the TD's
