@@ -25,32 +25,6 @@ TDXMMU_API int tdxmmu_vcpu_leave(tdxmmu_td *td, unsigned vcpu)
 
 
 
-/* ==== section: dead VM and ENOMEM injection (branch kvm11) ==== */
-
-TDXMMU_API bool tdxmmu_vm_dead(tdxmmu_td *td)
-{
-	(void)td;
-	return false;
-}
-
-TDXMMU_API int tdxmmu_inject_enomem(tdxmmu_td *td, enum tdxmmu_alloc_site site,
-				    uint32_t ppm)
-{
-	(void)td; (void)site; (void)ppm;
-	return api_fail(TDXMMU_ENOTIMPL, "inject enomem");
-}
-
-TDXMMU_API int tdxmmu_inject_off(tdxmmu_td *td)
-{
-	(void)td;
-	return api_fail(TDXMMU_ENOTIMPL, "inject off");
-}
-
-/* ==== end section: dead VM and ENOMEM injection ==== */
-
-
-
-
 /* ==== section: BUSY injection by leaf (branch tdx11) ==== */
 
 TDXMMU_API int tdxmmu_inject_busy_leaf(tdxmmu_td *td, int leaf, uint32_t ppm)
@@ -60,26 +34,3 @@ TDXMMU_API int tdxmmu_inject_busy_leaf(tdxmmu_td *td, int leaf, uint32_t ppm)
 }
 
 /* ==== end section: BUSY injection by leaf ==== */
-
-
-
-
-/* ==== section: show and spte levels (branch scn11) ==== */
-
-TDXMMU_API int tdxmmu_spte_state_level(tdxmmu_td *td, uint64_t gpa,
-				       unsigned level,
-				       enum tdxmmu_spte_state *private_ept,
-				       enum tdxmmu_spte_state *shared_ept)
-{
-	(void)td; (void)gpa; (void)level; (void)private_ept; (void)shared_ept;
-	return api_fail(TDXMMU_ENOTIMPL, "spte state level");
-}
-
-TDXMMU_API int tdxmmu_show(tdxmmu_td *td, uint64_t gpa, uint64_t size,
-			   FILE *out)
-{
-	(void)td; (void)gpa; (void)size; (void)out;
-	return api_fail(TDXMMU_ENOTIMPL, "show");
-}
-
-/* ==== end section: show and spte levels ==== */
