@@ -77,6 +77,8 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		return api_fail(TDXMMU_EINVAL, "vcpus must be 1..%d", TDXMMU_MAX_VCPUS);
 	if (cfg->mmu != TDXMMU_MMU_TDP && cfg->mmu != TDXMMU_MMU_LEGACY)
 		return api_fail(TDXMMU_EINVAL, "unknown MMU kind %d", (int)cfg->mmu);
+	if (cfg->mapgpa != TDXMMU_MAPGPA_SEED && cfg->mapgpa != TDXMMU_MAPGPA_UPSTREAM)
+		return api_fail(TDXMMU_EINVAL, "unknown MapGPA mode %d", (int)cfg->mapgpa);
 	/* The no-mirror variant replaces the TDP MMU's private fault path
 	 * (tdp_mmu_nomirror.c); the legacy MMU has no such variant. */
 	if (cfg->no_mirror && cfg->mmu == TDXMMU_MMU_LEGACY)
@@ -112,6 +114,10 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		return api_fail(ret == -EIO ? TDXMMU_EBUG : errno_to_api(ret),
 				"creating the TD failed (%s)", strerror(-ret));
 	}
+	/* MapGPA: the seeds' era answers for the whole range in one exit;
+	 * upstream's 2 MiB chunks on request (mapgpa.c). */
+	td->kvm->mapgpa_chunk = cfg->mapgpa == TDXMMU_MAPGPA_UPSTREAM ?
+				TDX_MAP_GPA_MAX_LEN : KVM_MAPGPA_WHOLE;
 	ret = cpu_create(td->kvm, td->tdx, td->hm, cfg->accept, &td->cpu);
 	if (ret) {
 		kvm_destroy_vm(td->kvm, NULL);
@@ -613,8 +619,13 @@ static int guest_result(tdxmmu_td *td, int ret, const char *what)
 {
 	if (ret == 0)
 		return TDXMMU_OK;
+	/* The CPU model's own bound or invariant (cpu.h): exit status 3. A VM
+	 * that KVM killed is an outcome (DEAD/BUGGED), never this. */
+	if (ret == -ENOTRECOVERABLE)
+		return api_fail(TDXMMU_EBUG, "%s: the model cannot go on: %s", what,
+				cpu_last_error());
 	if (td->kvm->bugged)
-		return api_fail(TDXMMU_EBUG, "%s: KVM hit a bug (KVM_BUG_ON): the VM is dead", what);
+		return api_fail(TDXMMU_EIO, "%s: KVM killed the VM (KVM_BUG_ON): the VM is dead", what);
 	return api_fail(errno_to_api(ret), "%s failed (%s)%s%s", what, strerror(-ret),
 			cpu_last_error()[0] ? ": " : "", cpu_last_error());
 }
@@ -699,8 +710,9 @@ TDXMMU_API int tdxmmu_vcpu_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 						 mismatch_gpa, outcome), "verify");
 }
 
-TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
-				  unsigned level, uint64_t *status)
+TDXMMU_API int tdxmmu_vcpu_accept_outcome(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+					  unsigned level, uint64_t *status,
+					  enum tdxmmu_outcome *outcome)
 {
 	int ret = vcpu_ok(td, vcpu);
 
@@ -708,7 +720,23 @@ TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 		return ret;
 	if (level > 1)
 		return api_fail(TDXMMU_EINVAL, "accept: level must be 4K or 2M");
-	return guest_result(td, cpu_guest_accept(td->cpu, vcpu, gpa, level, status), "accept");
+	return guest_result(td, cpu_guest_accept(td->cpu, vcpu, gpa, level, status,
+						 outcome), "accept");
+}
+
+TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				  unsigned level, uint64_t *status)
+{
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	int ret = tdxmmu_vcpu_accept_outcome(td, vcpu, gpa, level, status, &o);
+
+	if (ret || o == TDXMMU_OUTCOME_OK)
+		return ret;
+	/* The version-1 call has no outcome: say what stopped the TDCALL. */
+	return api_fail(o == TDXMMU_OUTCOME_MMIO ? TDXMMU_ENOENT :
+			o == TDXMMU_OUTCOME_BLOCKED ? TDXMMU_EBUSY : TDXMMU_EIO,
+			"accept %#llx: outcome %s (tdxmmu_vcpu_accept_outcome() reports it)",
+			(unsigned long long)gpa, tdxmmu_outcome_name(o));
 }
 
 TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,

@@ -223,6 +223,7 @@ static void test_private_write_read_auto(void **state)
 
 static void test_explicit_accept(void **state)
 {
+	enum tdxmmu_outcome ao = TDXMMU_OUTCOME_OK;
 	uint64_t status = ~0ULL, val = 1;
 	struct vm vm;
 
@@ -239,18 +240,18 @@ static void test_explicit_accept(void **state)
 	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_ve), 2);
 	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_ept_violation), 1);
 
-	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 0, &status), 0);
+	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 0, &status, &ao), 0);
 	assert_int_equal(status, TDX_SUCCESS);
 	assert_int_equal(kvm_fx_sept_state(&vm.fx, 0x5000, 0), SEPT_MAPPED);
 	assert_int_equal(rd(&vm, 0, 0x5000, &val), TDXMMU_OUTCOME_OK);
 	assert_int_equal(val, 0);
-	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 0, &status), 0);
+	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 0, &status, &ao), 0);
 	assert_true(tdx_status_is(status, TDX_PAGE_ALREADY_ACCEPTED));
 
 	/* ACCEPT of a page KVM never mapped: the TDCALL exits (EPT violation),
 	 * KVM AUGs, the TDCALL is re-executed and succeeds. */
 	kvm_fx_snap(&vm.fx);
-	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x7000, 0, &status), 0);
+	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x7000, 0, &status, &ao), 0);
 	assert_int_equal(status, TDX_SUCCESS);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1);
 	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_ept_violation), 2);
@@ -258,10 +259,13 @@ static void test_explicit_accept(void **state)
 	assert_true(kvm_fx_trace_has(&vm.fx, "kvm_exit: vcpu 0 reason EPT_VIOLATION gpa 0x7000 (accept)"));
 
 	/* Operand errors are the module's answer. */
-	assert_int_equal(cpu_guest_accept(vm.cpu, 0, shared(&vm, 0x7000), 0, &status), 0);
+	assert_int_equal(cpu_guest_accept(vm.cpu, 0, shared(&vm, 0x7000), 0, &status, &ao), 0);
 	assert_true(tdx_status_is(status, TDX_OPERAND_INVALID));
+	assert_int_equal(ao, TDXMMU_OUTCOME_OK);
 	/* No memslot: the TDCALL can never complete. */
-	assert_int_equal(cpu_guest_accept(vm.cpu, 0, SLOT_END, 0, &status), -ENOENT);
+	assert_int_equal(cpu_guest_accept(vm.cpu, 0, SLOT_END, 0, &status, &ao), 0);
+	assert_int_equal(ao, TDXMMU_OUTCOME_MMIO);
+	assert_int_equal(status, 0);
 	vm_destroy(&vm);
 }
 
@@ -304,6 +308,7 @@ static void test_wrong_alias_blocked(void **state)
 
 static void test_mapgpa_shared_and_back(void **state)
 {
+	enum tdxmmu_outcome ao = TDXMMU_OUTCOME_OK;
 	enum tdxmmu_outcome o;
 	uint64_t val = 0, status;
 	struct vm vm;
@@ -342,8 +347,11 @@ static void test_mapgpa_shared_and_back(void **state)
 	assert_int_equal(rd(&vm, 0, shared(&vm, 0x6008), &val), TDXMMU_OUTCOME_OK);
 	assert_int_equal(val, 0xfeed);
 	assert_true(tlb_count(&vm, 0, shared(&vm, 0x6000)).found);
-	/* ACCEPT of the private alias can never complete now. */
-	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x6000, 0, &status), -EAGAIN);
+	/* ACCEPT of the private alias can never complete now: the vCPU
+	 * loops on EPT violations, `blocked` (issue 11, 2.4), not an error. */
+	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x6000, 0, &status, &ao), 0);
+	assert_int_equal(ao, TDXMMU_OUTCOME_BLOCKED);
+	assert_int_equal(status, 0);
 
 	/* Back to private: the shared mapping is zapped and every vCPU's
 	 * shared translation flushed (KVM's flush request), so the shared
@@ -414,6 +422,7 @@ static void test_mmio(void **state)
 
 static void test_caller_errors(void **state)
 {
+	enum tdxmmu_outcome ao = TDXMMU_OUTCOME_OK;
 	enum tdxmmu_outcome o;
 	uint64_t val, status;
 	struct vm vm;
@@ -430,7 +439,7 @@ static void test_caller_errors(void **state)
 	assert_int_equal(cpu_guest_fill(vm.cpu, 0, 0x1000, 0, 0, &o), -ERANGE);
 	assert_int_equal(cpu_guest_fill(vm.cpu, 0, shared(&vm, 0) - 0x1000, 0x2000, 0, &o),
 			 -ERANGE);
-	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 2, &status), -EINVAL);
+	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 2, &status, &ao), -EINVAL);
 	assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), 0);
 	assert_int_equal(o, TDXMMU_OUTCOME_OK);
 	{
@@ -441,9 +450,20 @@ static void test_caller_errors(void **state)
 		assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), -EBUSY);
 		cpu_vcpu_put(v);
 	}
-	/* A dead VM runs no vCPU. */
+	/* A dead VM runs no vCPU: KVM refuses KVM_RUN, outcome `dead`, and
+	 * nothing ran (no TD entry). */
 	atomic_store(&vm.fx.kvm->bugged, true);
-	assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), -EIO);
+	{
+		uint64_t entries = atomic_load(&vm.cpu->vcpus[0].nr_entries);
+
+		assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), 0);
+		assert_int_equal(o, TDXMMU_OUTCOME_DEAD);
+		assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 0, &status, &ao), 0);
+		assert_int_equal(ao, TDXMMU_OUTCOME_DEAD);
+		assert_int_equal(cpu_guest_mapgpa(vm.cpu, 0, shared(&vm, 0x5000), PAGE_SIZE, &o), 0);
+		assert_int_equal(o, TDXMMU_OUTCOME_DEAD);
+		assert_int_equal(atomic_load(&vm.cpu->vcpus[0].nr_entries), entries);
+	}
 	atomic_store(&vm.fx.kvm->bugged, false);
 	vm_destroy(&vm);
 }
