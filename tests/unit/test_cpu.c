@@ -306,6 +306,86 @@ static void test_wrong_alias_blocked(void **state)
 	vm_destroy(&vm);
 }
 
+/*
+ * Issue 11, 2.6: KVM's answer to the exit carries what the CPU needs (idle:
+ * nothing changed, no contention), and SPURIOUS is never `blocked`, even
+ * twice in a row with nothing changing: the contract's `blocked` is a RETRY
+ * that changed nothing. The host blocks a mapped private page behind KVM's
+ * back, so the hardware walk fails while KVM's mirror says present: every
+ * fault is SPURIOUS and idle. (Before the fix the second one answered
+ * CPU_FAULT_BLOCKED.)
+ */
+static void test_spurious_twice_not_blocked(void **state)
+{
+	struct cpu_fault_state st = { 0 };
+	enum cpu_fault_answer ans;
+	struct cpu_vcpu *v;
+	struct seamcall_regs r;
+	bool idle = false;
+	struct vm vm;
+
+	(void)state;
+	vm_create(&vm, 1, false);
+	/* The exit's answer: a first fault installs (not idle), the wrong
+	 * alias with its tables in place changes nothing (idle). */
+	assert_int_equal(kvm_tdx_ept_violation_exit(&vm.fx.kvm->vcpus[0], 0x9000, &idle),
+			 RET_PF_FIXED);
+	assert_false(idle);
+	assert_int_equal(kvm_tdx_ept_violation_exit(&vm.fx.kvm->vcpus[0], 0x9000, &idle),
+			 RET_PF_SPURIOUS);
+	assert_true(idle);
+	assert_int_equal(kvm_tdx_ept_violation_exit(&vm.fx.kvm->vcpus[0],
+						    shared(&vm, 0x9000), &idle),
+			 RET_PF_RETRY);
+	assert_false(idle); /* the shared tables were linked on the way */
+	assert_int_equal(kvm_tdx_ept_violation_exit(&vm.fx.kvm->vcpus[0],
+						    shared(&vm, 0x9000), &idle),
+			 RET_PF_RETRY);
+	assert_true(idle);
+
+	assert_int_equal(wr(&vm, 0, 0x5000, 0x55), TDXMMU_OUTCOME_OK);
+	r = (struct seamcall_regs){ .rax = TDH_MEM_RANGE_BLOCK,
+				    .rcx = 0x5000, .rdx = vm.fx.kvm->tdr };
+	assert_int_equal(kvm_seamcall(vm.fx.kvm, &r), TDX_SUCCESS);
+	assert_int_equal(cpu_vcpu_get(vm.cpu, 0, &v), 0);
+	assert_int_equal(cpu_vcpu_enter(v), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(cpu_vcpu_ept_violation(v, 0x5000, "", &st, &ans), 0);
+		assert_int_equal(ans, CPU_FAULT_RETRY_ACCESS);
+		assert_true(cpu_vcpu_in_guest(v));
+	}
+	cpu_vcpu_put(v);
+	/* The wrong alias: one idle RETRY is `blocked`. */
+	assert_int_equal(cpu_vcpu_get(vm.cpu, 0, &v), 0);
+	assert_int_equal(cpu_vcpu_enter(v), 0);
+	assert_int_equal(cpu_vcpu_ept_violation(v, shared(&vm, 0x5000), "", &st, &ans), 0);
+	assert_int_equal(ans, CPU_FAULT_BLOCKED);
+	cpu_vcpu_put(v);
+	/* A guest access there (its cached translation gone: TRACK, then the
+	 * entry's R8 flush) loops on SPURIOUS faults forever: a livelock the
+	 * model reports as its own (CPU_EBUG), not `blocked`. */
+	r = (struct seamcall_regs){ .rax = TDH_MEM_TRACK, .rcx = vm.fx.kvm->tdr };
+	assert_int_equal(kvm_seamcall(vm.fx.kvm, &r), TDX_SUCCESS);
+	{
+		enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+		uint64_t val;
+
+		assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), CPU_EBUG);
+		assert_non_null(strstr(cpu_last_error(), "livelock"));
+	}
+	/* Unblocked (the TRACK is done: no vCPU in the TD), it reads again. */
+	r = (struct seamcall_regs){ .rax = TDH_MEM_RANGE_UNBLOCK,
+				    .rcx = 0x5000, .rdx = vm.fx.kvm->tdr };
+	assert_int_equal(kvm_seamcall(vm.fx.kvm, &r), TDX_SUCCESS);
+	{
+		uint64_t val = 0;
+
+		assert_int_equal(rd(&vm, 0, 0x5000, &val), TDXMMU_OUTCOME_OK);
+		assert_int_equal(val, 0x55);
+	}
+	vm_destroy(&vm);
+}
+
 static void test_mapgpa_shared_and_back(void **state)
 {
 	enum tdxmmu_outcome ao = TDXMMU_OUTCOME_OK;
@@ -799,6 +879,7 @@ int main(void)
 		cmocka_unit_test(test_private_write_read_auto),
 		cmocka_unit_test(test_explicit_accept),
 		cmocka_unit_test(test_wrong_alias_blocked),
+		cmocka_unit_test(test_spurious_twice_not_blocked),
 		cmocka_unit_test(test_mapgpa_shared_and_back),
 		cmocka_unit_test(test_host_write_poisons),
 		cmocka_unit_test(test_mmio),
