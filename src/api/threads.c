@@ -140,7 +140,7 @@ TDXMMU_API int tdxmmu_vcpu_leave(tdxmmu_td *td, unsigned vcpu)
 	/* Leaving always works, so that a dead VM's vCPUs can be let go and
 	 * the VM destroyed; the caller still learns that the VM is dead. */
 	ret = cpu_vcpu_unhold(td->cpu, vcpu);
-	if (ret)
+	if (ret && ret != -EIO)
 		return hold_result(td, ret, "vcpu leave", vcpu);
 	if (kvm_is_bugged(td->kvm))
 		return api_fail(TDXMMU_EIO, "vcpu leave: vcpu %u left; the VM is dead", vcpu);

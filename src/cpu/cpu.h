@@ -79,7 +79,9 @@ int cpu_guest_mapgpa(struct cpu *cpu, unsigned v, uint64_t gpa, uint64_t size,
  * in guest mode on a holder thread, serving KVM's kicks, until unhold.
  * cpu_vcpu_hold: 0, -EINVAL (index), -EPERM (already held, or the TD cannot
  * run: not finalized), -EBUSY (a guest action runs on it), -EIO (the VM is
- * dead). cpu_vcpu_unhold: 0 or -EINVAL, -EPERM (not held).
+ * dead). cpu_vcpu_unhold: 0 or -EINVAL, -EPERM (not held); the vCPU is let
+ * go in any case, and a re-entry that failed while it was held is reported:
+ * -EIO (the VM died) or CPU_EBUG.
  */
 int cpu_vcpu_hold(struct cpu *cpu, unsigned v);
 int cpu_vcpu_unhold(struct cpu *cpu, unsigned v);

@@ -77,6 +77,7 @@ struct cpu_vcpu {
 	pthread_cond_t hold_cond;
 	bool hold_stop;
 	pthread_t hold_tid;
+	int hold_err; /* the holder's failed re-entry; read after the join */
 
 	/* The vCPU thread's own state. */
 	_Alignas(64) struct cpu *cpu;

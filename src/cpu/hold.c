@@ -65,7 +65,7 @@ static void *cpu_holder_main(void *arg)
 		if (stop)
 			break;
 		/* The kick's IPI: exit, take the requests, enter again. */
-		if (cpu_vcpu_service(v)) {
+		if ((v->hold_err = cpu_vcpu_service(v))) {
 			inside = false;
 			atomic_store(&v->parked, true);
 			atomic_store(&v->hold_failed, true);
@@ -95,6 +95,7 @@ int cpu_vcpu_hold(struct cpu *cpu, unsigned index)
 	v->hold_stop = false;
 	pthread_mutex_unlock(&v->hold_lock);
 	atomic_store(&v->hold_failed, false);
+	v->hold_err = 0;
 	atomic_store(&v->held, true);
 	if (pthread_create(&v->hold_tid, NULL, cpu_holder_main, v)) {
 		atomic_store(&v->held, false);
@@ -135,7 +136,9 @@ int cpu_vcpu_unhold(struct cpu *cpu, unsigned index)
 	if (!cpu_holder_take(&cpu->vcpus[index]))
 		return cpu_fail(-EPERM, "vcpu %u is not in the TD (no vcpu enter)", index);
 	cpu_holder_stop(&cpu->vcpus[index]);
-	return 0;
+	/* A re-entry that failed while held: -EIO (the VM died) or the
+	 * model's own CPU_EBUG, reported now that the vCPU is let go. */
+	return cpu->vcpus[index].hold_err;
 }
 
 void cpu_hold_release_all(struct cpu *cpu)
