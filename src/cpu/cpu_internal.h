@@ -8,7 +8,10 @@
  * function; `claimed` refuses a second one). Everything in struct cpu_vcpu is
  * that thread's, except:
  *  - mode and exit_gen, written by the vCPU thread and read by kickers;
- *  - requests, set by other threads (kick, flush) and consumed by the vCPU.
+ *  - requests, set by other threads (kick, flush) and consumed by the vCPU;
+ *  - claimed, parked, held, in_td, hold_failed: atomics read by pausers
+ *    (cpu_pause_all) and kickers of a held vCPU (hold.c), and the hold_*
+ *    fields under hold_lock.
  * Those are the fields of KVM's kvm_vcpu that kvm_make_all_cpus_request()
  * and kvm_vcpu_kick() touch from other CPUs, with the same protocol
  * (kvm_vcpu_exit_request() re-checked after the mode is published).
