@@ -72,7 +72,7 @@ static void test_unknown_command(void **state)
 		{ "td\nfrob 1\n", "t.tds:2:1: error: unknown command 'frob'\n" },
 		{ "td\nTD\n", "t.tds:2:1: error: unknown command 'TD'\n" },
 		{ "td\nvcpu 0 jump 0\n",
-		  "t.tds:2:8: error: unknown command 'vcpu jump' (read, write, fill, verify, accept or mapgpa)\n" },
+		  "t.tds:2:8: error: unknown command 'vcpu jump' (read, write, fill, verify, accept, mapgpa, enter or leave)\n" },
 		{ "td\nhost poke 0\n",
 		  "t.tds:2:6: error: unknown command 'host poke' (read, write, invalidate, delete-memslot or zap)\n" },
 		{ "td\n\texpect-pte 0\n",
@@ -139,7 +139,7 @@ static void test_number_out_of_range(void **state)
 		{ "td vcpus=65\n",
 		  "t.tds:1:10: error: vcpus '65' out of range (1 to 64)\n" },
 		{ "td\nhost delete-memslot 0x100000000\n",
-		  "t.tds:2:21: error: memslot id '0x100000000' out of range\n" },
+		  "t.tds:2:21: error: memslot id '0x100000000' out of range (more than 32 bits)\n" },
 		{ "td\nmemslot 0 0 0\n",
 		  "t.tds:2:13: error: memslot size '0' out of range (empty)\n" },
 	};
@@ -235,9 +235,9 @@ static void test_option_values(void **state)
 {
 	static const struct error_case cases[] = {
 		{ "td\nvcpu 0 read 0 outcome=crash\n",
-		  "t.tds:2:23: error: unknown outcome 'crash' (ok, blocked, ve, poison, mmio or error)\n" },
+		  "t.tds:2:23: error: unknown outcome 'crash' (ok, blocked, ve, poison, mmio, error, bugged or dead)\n" },
 		{ "td\nvcpu 0 read 0 outcome=OK\n",
-		  "t.tds:2:23: error: unknown outcome 'OK' (ok, blocked, ve, poison, mmio or error)\n" },
+		  "t.tds:2:23: error: unknown outcome 'OK' (ok, blocked, ve, poison, mmio, error, bugged or dead)\n" },
 		{ "td\nseamcall TDH.MEM.TRACK expect=TDX_NOPE\n",
 		  "t.tds:2:31: error: unknown status 'TDX_NOPE'\n" },
 		{ "td\nvcpu 0 accept 0 expect=SUCCESS\n",
@@ -373,11 +373,13 @@ static void test_structure(void **state)
 		{ "# only a comment\n\n",
 		  "t.tds:1:1: error: no 'td' command (a scenario starts with 'td')\n" },
 	};
-	/* Only vcpu and host lines may be inside a parallel block. */
+	/* Only vcpu, host and (1.1) seamcall lines may be inside a parallel
+	 * block. */
 	static const char *const forbidden[] = {
 		"td", "destroy", "finalize", "memslot 0 0 4K", "add 0",
-		"seamcall TDH.MEM.TRACK", "expect-sept 0 FREE", "expect-spte 0",
-		"expect-count a=1", "check",
+		"expect-sept 0 FREE", "expect-spte 0",
+		"expect-count a=1", "check", "expect-vm alive", "inject off",
+		"inject busy=1", "show 0", "counters",
 	};
 
 	(void)state;
@@ -390,7 +392,7 @@ static void test_structure(void **state)
 		snprintf(text, sizeof(text), "td vcpus=2\nparallel\n  vcpu 1 read 0\n  %s\nend\n",
 			 forbidden[i]);
 		snprintf(msg, sizeof(msg),
-			 "t.tds:4:3: error: '%s' is not allowed inside 'parallel' (only 'vcpu' and 'host' lines)\n",
+			 "t.tds:4:3: error: '%s' is not allowed inside 'parallel' (only 'vcpu', 'host' and 'seamcall' lines)\n",
 			 word);
 		check_errors(&c, 1);
 	}
@@ -667,7 +669,7 @@ static void test_levels_and_states(void **state)
 	assert_int_equal(s.cmds[5].spte_shared, TDXMMU_SPTE_ZAPPED);
 	assert_int_equal(s.cmds[6].alias, TDXMMU_ALIAS_SHARED);
 	assert_int_equal(s.cmds[7].alias, TDXMMU_ALIAS_BOTH);
-	assert_int_equal(s.cmds[8].outcome, TDXMMU_OUTCOME_ERROR);
+	assert_int_equal(s.cmds[8].outcomes, SCN_OUTCOME_BIT(TDXMMU_OUTCOME_ERROR));
 	assert_true(s.cmds[8].has & SCN_HAS_OUTCOME);
 	assert_int_equal(s.cmds[8].gpa, 1ULL << 47);
 	assert_int_equal(s.cmds[8].size, 2 << 20);
@@ -753,7 +755,7 @@ static void test_commands(void **state)
 	assert_int_equal(c->op, SCN_OP_VCPU_VERIFY);
 	assert_int_equal(c->vcpu, 2);
 	assert_int_equal(c->byte, 0x11);
-	assert_int_equal(c->outcome, TDXMMU_OUTCOME_BLOCKED);
+	assert_int_equal(c->outcomes, SCN_OUTCOME_BIT(TDXMMU_OUTCOME_BLOCKED));
 	assert_string_equal(c->name, "vcpu verify");
 	assert_int_equal(c->head_len, strlen("vcpu 2 verify shared:0 4K 0x11"));
 	c = &s.cmds[5];
