@@ -20,8 +20,12 @@
  *   shared GPA: the walk of KVM's shared EPT (ept_walk.c)
  *     present leaf -> fill the TLB, access with the host's key 0
  *     else         -> EPT-violation TD exit to KVM
- *   KVM's answer (cpu_vcpu_ept_violation): fixed -> walk again; nothing
- *   changed -> `blocked`; no memslot -> `mmio`.
+ *   KVM's answer (cpu_vcpu_ept_violation): fixed or spurious -> walk
+ *   again; RETRY with nothing changed and no contention (KVM's answer says
+ *   so: the CPU reads none of KVM's state) -> `blocked`; no memslot ->
+ *   `mmio`; -ENOMEM -> the action stops with it (the VMM retries KVM_RUN).
+ * A guest action on a VM that KVM killed runs nothing (`dead`); one during
+ * which KVM killed it reports `bugged` (cpu_action_begin/end, cpu.c).
  * Data goes through host memory with the key the translation implies; a
  * private read whose frame lost its integrity (a host write) is `poison`.
  */
