@@ -816,23 +816,16 @@ static int parse_inject(struct parser *p, const struct cmd_desc *d,
 	return 0;
 }
 
-/* show ADDR [SIZE]: one 4K page by default; the range stays inside the GPA
- * width (both aliases of each page are shown whatever ADDR's shared bit). */
+/* show ADDR [SIZE]: one 4K page by default. Both aliases of each page are
+ * shown whatever ADDR's shared bit, so the range must not cross that bit
+ * or run past the GPA width (check_range()). */
 static int check_show(struct parser *p, struct scn_cmd *c)
 {
-	uint64_t limit = 1ULL << p->gpaw;
-	char q[SCN_QUOTE_SIZE];
-
 	if (c->size == 0) {
 		c->size = 4096;
 		return 0;
 	}
-	if (c->size > limit - c->gpa)
-		return perr(p, p->toks[2].col,
-			    "range of size %s at 0x%llx goes beyond the TD's %u-bit GPA width",
-			    quote(p->toks[2], q), (unsigned long long)c->gpa,
-			    p->gpaw);
-	return 0;
+	return check_range(p, p->toks[2], c->gpa, c->size);
 }
 
 static void release_counters(struct scn_cmd *c)
