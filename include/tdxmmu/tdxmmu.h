@@ -192,7 +192,11 @@ TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
  * once, as a running vCPU would (raw SEAMCALLs never kick). A held vCPU runs
  * no guest action: TDXMMU_EBUSY until it leaves. TDXMMU_ESTATE before
  * finalize or when already held (enter) / not held (leave); TDXMMU_EIO when
- * the VM is dead.
+ * the VM is dead; TDXMMU_EBUSY from enter while another thread runs a guest
+ * action on that vCPU. leave always lets a held vCPU go (so a dead VM can be
+ * destroyed; destroy also lets held vCPUs go), then answers TDXMMU_EIO if the
+ * VM is dead. tdxmmu_check() kicks held vCPUs out for the check; they are
+ * back in the TD when it returns (in the current epoch).
  */
 TDXMMU_API int tdxmmu_vcpu_enter(tdxmmu_td *td, unsigned vcpu);
 TDXMMU_API int tdxmmu_vcpu_leave(tdxmmu_td *td, unsigned vcpu);
