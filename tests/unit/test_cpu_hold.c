@@ -144,8 +144,8 @@ static void test_held_vcpu_keeps_epoch(void **state)
 	assert_int_equal(tdxmmu_vcpu_leave(td, 0), TDXMMU_OK);
 	assert_true(status_is(raw(td, "TDH.MEM.PAGE.REMOVE", 0x3000), TDX_SUCCESS));
 	/* KVM's tables still map the page the host took: destroy's teardown
-	 * must cope (the frame came back to the host by the raw REMOVE). */
-	(void)tdxmmu_td_destroy(td, NULL);
+	 * copes (the frame came back to the host by the raw REMOVE). */
+	destroy_clean(td);
 }
 
 /*
