@@ -159,7 +159,19 @@ TDXMMU_API int tdxmmu_vcpu_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  uint64_t size, uint8_t byte,
 				  uint64_t *mismatch_gpa,
 				  enum tdxmmu_outcome *outcome);
-/* TDG.MEM.PAGE.ACCEPT; level 0 = 4K, 1 = 2M. *status is the TDX status. */
+/*
+ * TDG.MEM.PAGE.ACCEPT; level 0 = 4K, 1 = 2M. *status is the TDX status of
+ * the TDCALL that completed (outcome ok). A TDCALL that never completes has
+ * status 0 and an outcome: `blocked` for a GPA converted to shared (the vCPU
+ * loops on EPT violations, the seeds' design), `mmio` with no memslot,
+ * `dead`/`bugged` for a VM KVM killed. tdxmmu_vcpu_accept() is the version-1
+ * call without the outcome: it answers TDXMMU_EBUSY (blocked), TDXMMU_ENOENT
+ * (mmio) or TDXMMU_EIO (dead, bugged) instead.
+ */
+TDXMMU_API int tdxmmu_vcpu_accept_outcome(tdxmmu_td *td, unsigned vcpu,
+					  uint64_t gpa, unsigned level,
+					  uint64_t *status,
+					  enum tdxmmu_outcome *outcome);
 TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  unsigned level, uint64_t *status);
 /* One guest action touching the first 8-byte word of every 4K page of
@@ -180,7 +192,11 @@ TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
  * once, as a running vCPU would (raw SEAMCALLs never kick). A held vCPU runs
  * no guest action: TDXMMU_EBUSY until it leaves. TDXMMU_ESTATE before
  * finalize or when already held (enter) / not held (leave); TDXMMU_EIO when
- * the VM is dead.
+ * the VM is dead; TDXMMU_EBUSY from enter while another thread runs a guest
+ * action on that vCPU. leave always lets a held vCPU go (so a dead VM can be
+ * destroyed; destroy also lets held vCPUs go), then answers TDXMMU_EIO if the
+ * VM is dead. tdxmmu_check() kicks held vCPUs out for the check; they are
+ * back in the TD when it returns (in the current epoch).
  */
 TDXMMU_API int tdxmmu_vcpu_enter(tdxmmu_td *td, unsigned vcpu);
 TDXMMU_API int tdxmmu_vcpu_leave(tdxmmu_td *td, unsigned vcpu);

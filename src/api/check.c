@@ -79,13 +79,23 @@
  * costs its 512 entries), the S-EPT once, the TLBs once; everything is
  * matched through hash maps. No memslot is scanned GFN by GFN.
  *
- * Locking: the TLBs are read first, without KVM's locks (the CPU model's
- * observer must never end up waiting for a vCPU whose exit handler wants
- * mmu_lock). The rest runs under
- * slots_lock and mmu_lock held for read, so no host or KVM writer moves the
- * trees meanwhile; the module's observers take no lock. The checker is
- * meant for quiesce points: a SEAMCALL or a vCPU racing with it can make it
- * report what is only a transient state.
+ * Locking and the quiesce point (issue 11, 2.14): tdxmmu_check() may be
+ * called at any time, also while guest programs run on vCPU threads. It
+ * first brings the vCPUs to a quiesce point, as KVM's all-vCPU requests do
+ * (cpu_pause_all(), cpu.c: every vCPU is kicked out of the TD and parks at
+ * its next entry, outside every exit handler, holding no lock), and lets
+ * them go after the check (cpu_resume_all(); a vCPU held by `vcpu N enter`
+ * re-enters then). Pausing comes before any lock is taken: a vCPU still in
+ * an exit handler may need mmu_lock or slots_lock to reach its park. With
+ * every vCPU parked or idle, no fault is in flight, no vCPU SEAMCALL holds a
+ * module lock, and the TLBs and the module's per-vCPU epoch fields are not
+ * written (the park and the claim release order the vCPU's writes before
+ * the checker's reads). The TLBs are then read outside KVM's locks, the rest
+ * under slots_lock and mmu_lock held for read, so no host or KVM writer
+ * moves the trees meanwhile; the module's observers take no lock. Host
+ * actions on other threads (zaps, memslot changes) are excluded by those
+ * locks; raw SEAMCALLs racing with the check are not, and can make it report
+ * a transient state.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -1079,7 +1089,7 @@ static void checker_free(struct checker *ck)
 	u64map_free(&ck->frames);
 }
 
-TDXMMU_API int tdxmmu_check(tdxmmu_td *td, char *report, size_t report_size)
+static int check_quiesced(tdxmmu_td *td, char *report, size_t report_size)
 {
 	struct checker ck = {
 		.td = td, .report = report_size ? report : NULL, .size = report_size,
@@ -1148,5 +1158,24 @@ TDXMMU_API int tdxmmu_check(tdxmmu_td *td, char *report, size_t report_size)
 	report_finish(&ck);
 	ret = ck.nr;
 	checker_free(&ck);
+	return ret;
+}
+
+TDXMMU_API int tdxmmu_check(tdxmmu_td *td, char *report, size_t report_size)
+{
+	int ret;
+
+	if (report && report_size)
+		report[0] = '\0';
+	if (!td || !td->kvm || !td->tdx)
+		return api_fail(TDXMMU_EINVAL, "check: no TD");
+	/* The quiesce point (see the top of the file): every vCPU out of the
+	 * TD and out of KVM's exit handlers, parked until the check is done;
+	 * a vCPU held by `vcpu N enter` re-enters after. */
+	if (td->cpu)
+		cpu_pause_all(td->cpu);
+	ret = check_quiesced(td, report, report_size);
+	if (td->cpu)
+		cpu_resume_all(td->cpu);
 	return ret;
 }

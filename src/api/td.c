@@ -114,6 +114,8 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		return api_fail(TDXMMU_EINVAL, "vcpus must be 1..%d", TDXMMU_MAX_VCPUS);
 	if (cfg->mmu != TDXMMU_MMU_TDP && cfg->mmu != TDXMMU_MMU_LEGACY)
 		return api_fail(TDXMMU_EINVAL, "unknown MMU kind %d", (int)cfg->mmu);
+	if (cfg->mapgpa != TDXMMU_MAPGPA_SEED && cfg->mapgpa != TDXMMU_MAPGPA_UPSTREAM)
+		return api_fail(TDXMMU_EINVAL, "unknown MapGPA mode %d", (int)cfg->mapgpa);
 	/* The no-mirror variant replaces the TDP MMU's private fault path
 	 * (tdp_mmu_nomirror.c); the legacy MMU has no such variant. */
 	if (cfg->no_mirror && cfg->mmu == TDXMMU_MMU_LEGACY)
@@ -150,6 +152,10 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		return api_fail(ret == -EIO ? TDXMMU_EBUG : errno_to_api(ret),
 				"creating the TD failed (%s)", strerror(-ret));
 	}
+	/* MapGPA: the seeds' era answers for the whole range in one exit;
+	 * upstream's 2 MiB chunks on request (mapgpa.c). */
+	td->kvm->mapgpa_chunk = cfg->mapgpa == TDXMMU_MAPGPA_UPSTREAM ?
+				TDX_MAP_GPA_MAX_LEN : KVM_MAPGPA_WHOLE;
 	ret = cpu_create(td->kvm, td->tdx, td->hm, cfg->accept, &td->cpu);
 	if (ret) {
 		kvm_destroy_vm(td->kvm, NULL);
@@ -793,8 +799,14 @@ static int guest_result(tdxmmu_td *td, int ret, const char *what)
 				what);
 	if (ret == 0)
 		return TDXMMU_OK;
+	/* The CPU model's own bound or invariant (cpu.h, CPU_EBUG): exit
+	 * status 3. A VM that KVM killed during a guest action is an outcome
+	 * (BUGGED/DEAD, cpu_action_end), never this. */
+	if (ret == -ENOTRECOVERABLE)
+		return api_fail(TDXMMU_EBUG, "%s: the model cannot go on: %s", what,
+				cpu_last_error());
 	/* -EIO: KVM killed the VM (a modeled outcome), or, with the VM
-	 * alive, the CPU model could not go on (cpu_bug(): its own breakage). */
+	 * alive, the model could not go on (its own breakage). */
 	if (ret == -EIO && kvm_is_bugged(td->kvm))
 		return api_fail(TDXMMU_EIO, "%s: the VM is dead (KVM_BUG_ON)", what);
 	if (ret == -EIO)
@@ -953,8 +965,9 @@ TDXMMU_API int tdxmmu_vcpu_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 	return guest_result(td, ret, "verify");
 }
 
-TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
-				  unsigned level, uint64_t *status)
+TDXMMU_API int tdxmmu_vcpu_accept_outcome(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+					  unsigned level, uint64_t *status,
+					  enum tdxmmu_outcome *outcome)
 {
 	int ret = vcpu_ok(td, vcpu);
 	uint64_t injected;
@@ -965,11 +978,29 @@ TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 		return null_arg("vcpu_accept", "status");
 	if (level > 1)
 		return api_fail(TDXMMU_EINVAL, "accept: level must be 4K or 2M");
+	/* An injected -ENOMEM is retried as for the other actions; when it
+	 * can never succeed the outcome is `error`. */
 	injected = kvm_enomem_injected();
 	do
-		ret = cpu_guest_accept(td->cpu, vcpu, gpa, level, status);
-	while (guest_enomem_retry(td, &ret, NULL, &injected));
+		ret = cpu_guest_accept(td->cpu, vcpu, gpa, level, status, outcome);
+	while (guest_enomem_retry(td, &ret, outcome, &injected));
 	return guest_result(td, ret, "accept");
+}
+
+TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				  unsigned level, uint64_t *status)
+{
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	int ret = tdxmmu_vcpu_accept_outcome(td, vcpu, gpa, level, status, &o);
+
+	if (ret || o == TDXMMU_OUTCOME_OK)
+		return ret;
+	/* The version-1 call has no outcome: say what stopped the TDCALL. */
+	return api_fail(o == TDXMMU_OUTCOME_MMIO ? TDXMMU_ENOENT :
+			o == TDXMMU_OUTCOME_BLOCKED ? TDXMMU_EBUSY :
+			o == TDXMMU_OUTCOME_ERROR ? TDXMMU_ENOMEM : TDXMMU_EIO,
+			"accept %#llx: outcome %s (tdxmmu_vcpu_accept_outcome() reports it)",
+			(unsigned long long)gpa, tdxmmu_outcome_name(o));
 }
 
 TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,

@@ -4,12 +4,19 @@
  * function that uses the guest actions), all started together, then joined.
  * Each vCPU is driven by exactly one thread for the duration, as the API
  * requires; host actions may run meanwhile on other threads.
+ *
+ * tdxmmu_vcpu_enter()/leave(): a vCPU held in the TD by a holder thread of
+ * the CPU model (src/cpu/hold.c, where the races are documented).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "tdxmmu/tdxmmu.h"
+#include "api/api_internal.h"
+#include "cpu/cpu.h"
+#include "kvm/kvm.h"
+#include "kvm/tdx_hooks.h"
 
 struct run_vcpus {
 	pthread_mutex_t lock;
@@ -87,4 +94,55 @@ int tdxmmu_run_vcpus(tdxmmu_td *td, unsigned nr, const tdxmmu_guest_fn *fns,
 	pthread_mutex_destroy(&s.lock);
 	free(t);
 	return started < nr ? TDXMMU_ENOMEM : 0;
+}
+
+/* ---- a vCPU held in the TD (contract 1.1: vcpu N enter / leave) ---- */
+
+static int hold_result(tdxmmu_td *td, int ret, const char *what, unsigned vcpu)
+{
+	switch (ret) {
+	case 0:
+		return TDXMMU_OK;
+	case -EINVAL:
+		return api_fail(TDXMMU_EINVAL, "%s: %s", what, cpu_last_error());
+	case -EBUSY:
+		return api_fail(TDXMMU_EBUSY, "%s: %s", what, cpu_last_error());
+	case -EPERM:
+		return api_fail(TDXMMU_ESTATE, "%s: %s", what, cpu_last_error());
+	case -ENOMEM:
+		return api_fail(TDXMMU_ENOMEM, "%s: %s", what, cpu_last_error());
+	case -EIO:
+		if (tdxmmu_vm_dead(td) || kvm_is_bugged(td->kvm))
+			return api_fail(TDXMMU_EIO, "%s: vcpu %u: the VM is dead", what, vcpu);
+		break;
+	default:
+		break;
+	}
+	return api_fail(TDXMMU_EBUG, "%s: vcpu %u: %s", what, vcpu, cpu_last_error());
+}
+
+TDXMMU_API int tdxmmu_vcpu_enter(tdxmmu_td *td, unsigned vcpu)
+{
+	if (!td)
+		return api_fail(TDXMMU_EINVAL, "vcpu enter: no TD");
+	/* KVM refuses KVM_RUN on a dead VM before anything else. */
+	if (kvm_is_bugged(td->kvm))
+		return api_fail(TDXMMU_EIO, "vcpu enter: vcpu %u: the VM is dead", vcpu);
+	return hold_result(td, cpu_vcpu_hold(td->cpu, vcpu), "vcpu enter", vcpu);
+}
+
+TDXMMU_API int tdxmmu_vcpu_leave(tdxmmu_td *td, unsigned vcpu)
+{
+	int ret;
+
+	if (!td)
+		return api_fail(TDXMMU_EINVAL, "vcpu leave: no TD");
+	/* Leaving always works, so that a dead VM's vCPUs can be let go and
+	 * the VM destroyed; the caller still learns that the VM is dead. */
+	ret = cpu_vcpu_unhold(td->cpu, vcpu);
+	if (ret && ret != -EIO)
+		return hold_result(td, ret, "vcpu leave", vcpu);
+	if (kvm_is_bugged(td->kvm))
+		return api_fail(TDXMMU_EIO, "vcpu leave: vcpu %u left; the VM is dead", vcpu);
+	return TDXMMU_OK;
 }

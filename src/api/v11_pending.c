@@ -6,21 +6,6 @@
  */
 #include "api/api_internal.h"
 
-/* ==== section: vcpu enter/leave (branch cpu11) ==== */
-
-TDXMMU_API int tdxmmu_vcpu_enter(tdxmmu_td *td, unsigned vcpu)
-{
-	(void)td; (void)vcpu;
-	return api_fail(TDXMMU_ENOTIMPL, "vcpu enter");
-}
-
-TDXMMU_API int tdxmmu_vcpu_leave(tdxmmu_td *td, unsigned vcpu)
-{
-	(void)td; (void)vcpu;
-	return api_fail(TDXMMU_ENOTIMPL, "vcpu leave");
-}
-
-/* ==== end section: vcpu enter/leave ==== */
 
 
 

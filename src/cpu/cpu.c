@@ -82,7 +82,7 @@ int cpu_bug(const char *fmt, ...)
 	 * found the platform inconsistent: say so where a user sees it even
 	 * if the caller keeps only the error code. */
 	va_start(ap, fmt);
-	err = cpu_vfail(-EIO, true, fmt, ap);
+	err = cpu_vfail(CPU_EBUG, true, fmt, ap);
 	va_end(ap);
 	return err;
 }
@@ -114,6 +114,9 @@ int cpu_create(struct kvm *kvm, struct tdx_module *m, struct host_mem *hm,
 	cpu->accept = accept;
 	cpu->nr_vcpus = kvm->nr_vcpus;
 	cpu->shared_bit = kvm->gfn_shared_mask << PAGE_SHIFT;
+	atomic_init(&cpu->paused, 0);
+	pthread_mutex_init(&cpu->pause_lock, NULL);
+	pthread_cond_init(&cpu->pause_cond, NULL);
 	for (unsigned i = 0; i < cpu->nr_vcpus; i++) {
 		struct cpu_vcpu *v = &cpu->vcpus[i];
 
@@ -121,6 +124,12 @@ int cpu_create(struct kvm *kvm, struct tdx_module *m, struct host_mem *hm,
 		atomic_init(&v->exit_gen, 0);
 		atomic_init(&v->requests, 0);
 		atomic_init(&v->claimed, false);
+		atomic_init(&v->parked, false);
+		atomic_init(&v->held, false);
+		atomic_init(&v->in_td, false);
+		atomic_init(&v->hold_failed, false);
+		pthread_mutex_init(&v->hold_lock, NULL);
+		pthread_cond_init(&v->hold_cond, NULL);
 		atomic_init(&v->nr_entries, 0);
 		atomic_init(&v->nr_kick_exits, 0);
 		atomic_init(&v->nr_private_flushes, 0);
@@ -143,6 +152,9 @@ void cpu_destroy(struct cpu *cpu)
 {
 	if (!cpu)
 		return;
+	/* A vCPU held in the TD (`vcpu N enter`) leaves it first: destroy
+	 * works whatever the guest was doing. */
+	cpu_hold_release_all(cpu);
 	for (unsigned i = 0; i < cpu->nr_vcpus; i++) {
 		if (atomic_load(&cpu->vcpus[i].claimed) ||
 		    atomic_load(&cpu->vcpus[i].mode) != OUTSIDE_GUEST_MODE) {
@@ -153,6 +165,12 @@ void cpu_destroy(struct cpu *cpu)
 	cpu->kvm->kick_all_vcpus = NULL;
 	cpu->kvm->flush_shared_tlbs = NULL;
 	cpu->kvm->cpu = NULL;
+	for (unsigned i = 0; i < cpu->nr_vcpus; i++) {
+		pthread_cond_destroy(&cpu->vcpus[i].hold_cond);
+		pthread_mutex_destroy(&cpu->vcpus[i].hold_lock);
+	}
+	pthread_cond_destroy(&cpu->pause_cond);
+	pthread_mutex_destroy(&cpu->pause_lock);
 	free(cpu);
 }
 
@@ -170,11 +188,51 @@ int cpu_vcpu_get(struct cpu *cpu, unsigned index, struct cpu_vcpu **out)
 	/* Acquire: the previous thread's changes to the vCPU (its TLB) are
 	 * visible to this one. */
 	if (!atomic_compare_exchange_strong_explicit(&v->claimed, &was, true,
-						     memory_order_acquire,
-						     memory_order_relaxed))
+						     memory_order_seq_cst,
+						     memory_order_relaxed)) {
+		if (atomic_load(&v->held))
+			return cpu_fail(-EBUSY, "vcpu %u is held in the TD (vcpu enter): it runs nothing until it leaves",
+					index);
 		return cpu_fail(-EBUSY, "vcpu %u is running on another thread", index);
+	}
 	*out = v;
 	return 0;
+}
+
+static bool cpu_vm_dead(struct cpu *cpu)
+{
+	return atomic_load_explicit(&cpu->kvm->bugged, memory_order_acquire);
+}
+
+int cpu_action_begin(struct cpu *cpu, unsigned index, struct cpu_vcpu **out,
+		     enum tdxmmu_outcome *outcome)
+{
+	int ret = cpu_vcpu_get(cpu, index, out);
+
+	if (ret)
+		return ret;
+	/* KVM refuses KVM_RUN on a dead VM (kvm_vm_dead): nothing runs. */
+	if (cpu_vm_dead(cpu)) {
+		cpu_vcpu_put(*out);
+		*out = NULL;
+		*outcome = TDXMMU_OUTCOME_DEAD;
+		return 1;
+	}
+	return 0;
+}
+
+int cpu_action_end(struct cpu_vcpu *v, int ret, enum tdxmmu_outcome *outcome)
+{
+	/* The VM was alive at the start (cpu_action_begin): if it is dead now
+	 * and the action stopped short, an exit handler of this action (or a
+	 * host action racing with it) made KVM kill it. An action that
+	 * completed before that keeps its outcome. */
+	if ((ret || *outcome != TDXMMU_OUTCOME_OK) && cpu_vm_dead(v->cpu)) {
+		*outcome = TDXMMU_OUTCOME_BUGGED;
+		ret = 0;
+	}
+	cpu_vcpu_put(v);
+	return ret;
 }
 
 void cpu_vcpu_put(struct cpu_vcpu *v)
@@ -199,6 +257,69 @@ static void cpu_vcpu_handle_requests(struct cpu_vcpu *v)
 	/* REQ_KICK only asked the vCPU to leave guest mode: it has. */
 }
 
+/*
+ * Quiesce points (tdxmmu_check, issue 11 item 2.14), as KVM's all-vCPU
+ * requests that must find every vCPU outside the guest and outside KVM's
+ * vCPU code (a request handled in vcpu_enter_guest before entry):
+ *   pauser: paused += 1;  kick every vCPU (REQ_KICK, wait out of guest);
+ *           wait until every vCPU is parked or idle (not claimed)
+ *   vCPU:   claimed = true (cpu_vcpu_get);  ...;  at every entry, first:
+ *           paused? -> parked = true, sleep until paused == 0
+ * Why no vCPU slips through (all seq_cst): a vCPU claimed after the pauser
+ * read `claimed` false sees `paused` at its first entry (Dekker on
+ * claimed/paused) and parks before touching anything the checker reads (its
+ * TLB, the module's per-vCPU fields); a vCPU in guest mode leaves it at the
+ * kick and parks at its next entry; one in an exit handler parks when the
+ * handler returns (cpu_vcpu_ept_violation re-enters); one ending its action
+ * exits and releases the claim. Parked, it holds no lock of KVM's or the
+ * module's, so the pauser may take them. The parked/claimed stores are
+ * ordered after the vCPU's last TLB and exit writes, and the pauser's loads
+ * before its reads: the checker races with no vCPU (TSan-visible).
+ * Lock order: pause_lock is taken with no other lock held, by vCPU threads
+ * (park) and pausers (resume).
+ */
+static bool cpu_vcpu_park(struct cpu_vcpu *v)
+{
+	struct cpu *cpu = v->cpu;
+
+	if (!atomic_load(&cpu->paused))
+		return false;
+	pthread_mutex_lock(&cpu->pause_lock);
+	atomic_store(&v->parked, true);
+	while (atomic_load(&cpu->paused))
+		pthread_cond_wait(&cpu->pause_cond, &cpu->pause_lock);
+	atomic_store(&v->parked, false);
+	pthread_mutex_unlock(&cpu->pause_lock);
+	return true;
+}
+
+static void cpu_relax(unsigned *spins);
+
+void cpu_pause_all(struct cpu *cpu)
+{
+	atomic_fetch_add(&cpu->paused, 1);
+	cpu_kick_all(cpu->kvm);
+	for (unsigned i = 0; i < cpu->nr_vcpus; i++) {
+		struct cpu_vcpu *v = &cpu->vcpus[i];
+		unsigned spins = 0;
+
+		while (atomic_load(&v->claimed) && !atomic_load(&v->parked))
+			cpu_relax(&spins);
+	}
+}
+
+void cpu_resume_all(struct cpu *cpu)
+{
+	pthread_mutex_lock(&cpu->pause_lock);
+	atomic_fetch_sub(&cpu->paused, 1);
+	pthread_cond_broadcast(&cpu->pause_cond);
+	pthread_mutex_unlock(&cpu->pause_lock);
+	/* A held vCPU is back in the TD when the check returns, so that what
+	 * follows (a raw TRACK, say) meets it there whatever the timing. */
+	for (unsigned i = 0; i < cpu->nr_vcpus; i++)
+		cpu_wait_held_back(&cpu->vcpus[i]);
+}
+
 int cpu_vcpu_enter(struct cpu_vcpu *v)
 {
 	struct kvm *kvm = v->cpu->kvm;
@@ -212,6 +333,10 @@ int cpu_vcpu_enter(struct cpu_vcpu *v)
 		if (atomic_load_explicit(&kvm->bugged, memory_order_relaxed))
 			return cpu_fail(-EIO, "vcpu %u: the VM is dead (KVM_BUG_ON)",
 					v->index);
+		/* A quiesce point is asked for: wait outside, before touching
+		 * the TLB (the pauser reads it). */
+		if (cpu_vcpu_park(v))
+			continue;
 		cpu_vcpu_handle_requests(v);
 		atomic_store(&v->mode, IN_GUEST_MODE);
 		if (atomic_load(&v->requests)) {
@@ -230,6 +355,7 @@ int cpu_vcpu_enter(struct cpu_vcpu *v)
 				kvm_stat_inc(&v->nr_private_flushes);
 			}
 			kvm_stat_inc(&v->nr_entries);
+			atomic_store(&v->in_td, true);
 			return 0;
 		}
 		atomic_store(&v->mode, OUTSIDE_GUEST_MODE);
@@ -255,6 +381,7 @@ void cpu_vcpu_exit(struct cpu_vcpu *v, const char *fmt, ...)
 {
 	struct kvm *kvm = v->cpu->kvm;
 
+	atomic_store(&v->in_td, false);
 	/* The module first: once a kicker sees the vCPU out, the epoch
 	 * refcount has dropped and TDH.MEM.TRACK can move on (§6). */
 	tdx_td_exit(v->cpu->m, v->kvm_vcpu->tdvpr);
@@ -291,46 +418,31 @@ int cpu_vcpu_ept_violation(struct cpu_vcpu *v, uint64_t gpa, const char *why,
 			   enum cpu_fault_answer *answer)
 {
 	struct kvm *kvm = v->cpu->kvm;
-	uint64_t seq, contention;
-	bool changed, prev_spurious = st->spurious_idle;
+	bool idle;
 	int ret;
 
-	st->spurious_idle = st->retried = false;
-	/*
-	 * What "nothing changed" means (kvm.h mmu_change_seq): no SPTE of
-	 * either tree moved while KVM handled this fault, and KVM met no
-	 * contention (a frozen entry, a lost cmpxchg, a BUSY SEAMCALL), which
-	 * makes a RETRY transient rather than final.
-	 */
-	seq = kvm_mmu_change_seq(kvm);
-	contention = kvm_contention(kvm);
+	st->retried = false;
 	kvm_stat_inc(&kvm_stats_mine(kvm)->exit_ept_violation);
 	cpu_vcpu_exit(v, "EPT_VIOLATION gpa 0x%llx%s", (unsigned long long)gpa, why);
-	/* tdx_handle_ept_violation: R8 = GPA with bits 11:0 cleared (§10.1). */
-	ret = kvm_tdx_handle_ept_violation(v->kvm_vcpu, gpa & PAGE_MASK);
-	changed = seq != kvm_mmu_change_seq(kvm) ||
-		  contention != kvm_contention(kvm);
+	/* tdx_handle_ept_violation: R8 = GPA with bits 11:0 cleared (§10.1).
+	 * KVM's answer says whether anything changed (idle): the CPU model
+	 * reads none of KVM's state (architecture.md, issue 11 item 2.6). */
+	ret = kvm_tdx_ept_violation_exit(v->kvm_vcpu, gpa & PAGE_MASK, &idle);
 
 	switch (ret) {
 	case RET_PF_FIXED:
-		break;
 	case RET_PF_SPURIOUS:
-		/* The mapping was there already: normal after a race with
-		 * another vCPU. Twice in a row with nothing moving, the vCPU
-		 * would fault forever (e.g. the host blocked the S-EPT entry
-		 * behind KVM's back): the access is blocked. */
-		if (!changed) {
-			if (prev_spurious) {
-				*answer = CPU_FAULT_BLOCKED;
-				return 0;
-			}
-			st->spurious_idle = true;
-		}
+		/* Installed, or already there (a race with another vCPU):
+		 * re-enter and walk again. SPURIOUS is never `blocked`, even
+		 * twice in a row (the contract's `blocked` is a RETRY that
+		 * changed nothing); a walk that keeps failing behind a
+		 * SPURIOUS answer (the host blocked the S-EPT entry behind
+		 * KVM's back) is a livelock the access's bound reports. */
 		break;
 	case RET_PF_RETRY:
 		/* §6.5: a fault on the wrong alias changes nothing and the
 		 * vCPU would loop on EPT violations: `blocked`. */
-		if (!changed) {
+		if (idle) {
 			*answer = CPU_FAULT_BLOCKED;
 			return 0;
 		}
@@ -345,6 +457,9 @@ int cpu_vcpu_ept_violation(struct cpu_vcpu *v, uint64_t gpa, const char *why,
 		*answer = CPU_FAULT_MMIO;
 		return 0;
 	default:
+		/* -ENOMEM: KVM_RUN fails and returns to the VMM, which
+		 * retries it (the API layer, td.c); the CPU does not loop.
+		 * -EIO: KVM killed the VM (cpu_action_end says `bugged`). */
 		if (ret < 0)
 			return cpu_fail(ret, "vcpu %u: KVM's EPT-violation handler at %#llx failed (%d)",
 					v->index, (unsigned long long)gpa, ret);
@@ -385,12 +500,34 @@ static void cpu_wait_out_of_guest(struct cpu_vcpu *v)
 		cpu_relax(&spins);
 }
 
+void cpu_wait_held_back(struct cpu_vcpu *v)
+{
+	unsigned spins = 0;
+
+	while (atomic_load(&v->held) && !atomic_load(&v->in_td) &&
+	       !atomic_load(&v->hold_failed) && !atomic_load(&v->cpu->paused))
+		cpu_relax(&spins);
+}
+
 static void cpu_request_all(struct cpu *cpu, unsigned req)
 {
-	for (unsigned i = 0; i < cpu->nr_vcpus; i++)
+	for (unsigned i = 0; i < cpu->nr_vcpus; i++) {
 		atomic_fetch_or(&cpu->vcpus[i].requests, req);
+		cpu_wake_holder(&cpu->vcpus[i]);
+	}
 	for (unsigned i = 0; i < cpu->nr_vcpus; i++)
 		cpu_wait_out_of_guest(&cpu->vcpus[i]);
+	/*
+	 * A held vCPU (`vcpu N enter`) exits at the kick and enters again at
+	 * once, in the new epoch. Wait for that too, so that the kicker's
+	 * caller (a zap, a scenario line after it) finds it back in the TD
+	 * deterministically. It needs no lock the kicker may hold (mmu_lock,
+	 * slots_lock): only TDH.VP.ENTER, whose module locks no kicker holds
+	 * between its SEAMCALLs. A pause (the vCPU parks) or a failed
+	 * re-entry (a dead VM) ends the wait.
+	 */
+	for (unsigned i = 0; i < cpu->nr_vcpus; i++)
+		cpu_wait_held_back(&cpu->vcpus[i]);
 }
 
 void cpu_kick_all(struct kvm *kvm)

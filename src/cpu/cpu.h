@@ -39,9 +39,14 @@ void cpu_destroy(struct cpu *cpu);
 
 /*
  * Guest actions on vCPU v. Return 0 with *outcome set, or -errno for a
- * caller error (bad vCPU index, misaligned address). An access that can
- * never complete in the current state (the fault handler answers RETRY and
- * no page table changed) reports TDXMMU_OUTCOME_BLOCKED.
+ * caller error (bad vCPU index, misaligned address; -EBUSY for a vCPU
+ * another thread runs or `vcpu enter` holds), -ENOMEM when KVM's exit
+ * handler could not get memory (KVM_RUN fails: the caller retries, as a VMM
+ * does), CPU_EBUG (-ENOTRECOVERABLE) when the model itself cannot go on. An
+ * access that can never complete in the current state (KVM's answer: RETRY,
+ * nothing changed, no contention) reports TDXMMU_OUTCOME_BLOCKED. On a VM
+ * KVM killed nothing runs: TDXMMU_OUTCOME_DEAD; an action during which KVM
+ * killed it reports TDXMMU_OUTCOME_BUGGED.
  */
 int cpu_guest_read(struct cpu *cpu, unsigned v, uint64_t gpa, uint64_t *val,
 		   enum tdxmmu_outcome *outcome);
@@ -54,11 +59,13 @@ int cpu_guest_verify(struct cpu *cpu, unsigned v, uint64_t gpa, uint64_t size,
 		     enum tdxmmu_outcome *outcome);
 /* TDG.MEM.PAGE.ACCEPT (level 0 = 4K, 1 = 2M); an EPT-violation exit is
  * handled by KVM and the TDCALL re-executed, as on hardware. *status is the
- * status of the TDCALL that completed. A TDCALL that can never complete has
- * no status: -EAGAIN when KVM's fault changes nothing (the GPA is shared: the
- * vCPU would loop on EPT violations), -ENOENT when no memslot covers it. */
+ * status of the TDCALL that completed (outcome OK). A TDCALL that can never
+ * complete has no status (0) and an outcome: BLOCKED when KVM's fault
+ * changes nothing (the GPA was converted to shared: the vCPU loops on EPT
+ * violations, the seeds' design), MMIO when no memslot covers it; DEAD and
+ * BUGGED as for every action. */
 int cpu_guest_accept(struct cpu *cpu, unsigned v, uint64_t gpa, unsigned level,
-		     uint64_t *status);
+		     uint64_t *status, enum tdxmmu_outcome *outcome);
 /* MapGPA: TDG.VP.VMCALL, re-issued from the returned GPA on RETRY. */
 /* One word per 4K page of [gpa, gpa + size) read or written, in one guest
  * action (benchmarks). gpa and size 4K-aligned. */
@@ -66,6 +73,25 @@ int cpu_guest_touch(struct cpu *cpu, unsigned v, uint64_t gpa, uint64_t size,
 		    bool write, enum tdxmmu_outcome *outcome);
 int cpu_guest_mapgpa(struct cpu *cpu, unsigned v, uint64_t gpa, uint64_t size,
 		     enum tdxmmu_outcome *outcome);
+
+/*
+ * `vcpu N enter` / `vcpu N leave` (hold.c): the vCPU enters the TD and stays
+ * in guest mode on a holder thread, serving KVM's kicks, until unhold.
+ * cpu_vcpu_hold: 0, -EINVAL (index), -EPERM (already held, or the TD cannot
+ * run: not finalized), -EBUSY (a guest action runs on it), -EIO (the VM is
+ * dead). cpu_vcpu_unhold: 0 or -EINVAL, -EPERM (not held); the vCPU is let
+ * go in any case, and a re-entry that failed while it was held is reported:
+ * -EIO (the VM died) or CPU_EBUG.
+ */
+int cpu_vcpu_hold(struct cpu *cpu, unsigned v);
+int cpu_vcpu_unhold(struct cpu *cpu, unsigned v);
+/* True while vCPU v is held (a scenario's `vcpu N enter`). */
+bool cpu_vcpu_held(struct cpu *cpu, unsigned v);
+
+/* Quiesce points for the invariant checker: every vCPU out of the TD and
+ * out of KVM's exit handlers, parked until cpu_resume_all() (cpu.c). */
+void cpu_pause_all(struct cpu *cpu);
+void cpu_resume_all(struct cpu *cpu);
 
 /* What the last failing cpu_* call of this thread ran into (a -errno
  * return), for error messages; "" if nothing failed yet. */

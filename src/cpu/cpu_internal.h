@@ -8,7 +8,10 @@
  * function; `claimed` refuses a second one). Everything in struct cpu_vcpu is
  * that thread's, except:
  *  - mode and exit_gen, written by the vCPU thread and read by kickers;
- *  - requests, set by other threads (kick, flush) and consumed by the vCPU.
+ *  - requests, set by other threads (kick, flush) and consumed by the vCPU;
+ *  - claimed, parked, held, in_td, hold_failed: atomics read by pausers
+ *    (cpu_pause_all) and kickers of a held vCPU (hold.c), and the hold_*
+ *    fields under hold_lock.
  * Those are the fields of KVM's kvm_vcpu that kvm_make_all_cpus_request()
  * and kvm_vcpu_kick() touch from other CPUs, with the same protocol
  * (kvm_vcpu_exit_request() re-checked after the mode is published).
@@ -16,6 +19,8 @@
 #ifndef TDXMMU_CPU_CPU_INTERNAL_H
 #define TDXMMU_CPU_CPU_INTERNAL_H
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -39,7 +44,7 @@ enum cpu_vcpu_mode {
 /*
  * Bound of every loop in which the vCPU waits for someone else's progress
  * (faults answered FIXED that do not stick, BUSY from the module, ACCEPT
- * contention). Reaching it is a bug of the model, reported as -EIO; except
+ * contention). Reaching it is a bug of the model, reported as CPU_EBUG; except
  * for an access whose faults KVM kept answering RETRY while other threads
  * kept changing the tables: that access is `blocked` (it would go on
  * faulting), which a parallel block's runner retries.
@@ -57,6 +62,25 @@ struct cpu_vcpu {
 	_Atomic unsigned requests;
 	/* The thread running the vCPU (one at a time). */
 	_Atomic bool claimed;
+	/* Parked at a quiesce point (cpu_vcpu_park()): outside guest mode and
+	 * outside every exit handler, touching nothing until the pause ends.
+	 * Written by the vCPU thread, read by the pauser (cpu_pause_all()). */
+	_Atomic bool parked;
+	/* Held in the TD by `vcpu N enter` (hold.c): a holder thread owns the
+	 * claim, sits in guest mode and services kicks. hold_lock guards
+	 * hold_stop and orders the holder's sleep against a kicker's wake-up
+	 * (cpu_wake_holder()); `held` is read by kickers without it. */
+	_Atomic bool held;
+	/* Between a successful TDH.VP.ENTER and the next TD exit: what a
+	 * kicker of a held vCPU waits for (cpu_wait_held_back()). */
+	_Atomic bool in_td;
+	/* The holder's re-entry failed (a dead VM): it stays outside. */
+	_Atomic bool hold_failed;
+	pthread_mutex_t hold_lock;
+	pthread_cond_t hold_cond;
+	bool hold_stop;
+	pthread_t hold_tid;
+	int hold_err; /* the holder's failed re-entry; read after the join */
 
 	/* The vCPU thread's own state. */
 	_Alignas(64) struct cpu *cpu;
@@ -78,15 +102,27 @@ struct cpu {
 	enum tdxmmu_accept_mode accept;
 	unsigned nr_vcpus;
 	uint64_t shared_bit; /* the GPA's shared bit (1 << (GPAW - 1)) */
+	/* Quiesce points (cpu_pause_all): while `paused` is non-zero a vCPU
+	 * that would enter the TD parks instead (cpu_vcpu_enter). A count, so
+	 * that pausers may overlap; pause_lock/pause_cond put parked vCPUs to
+	 * sleep. */
+	_Atomic unsigned paused;
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
 	struct cpu_vcpu vcpus[];
 };
 
 /* ---- cpu.c: the vCPU's life around the guest ---- */
 
+/* The error of the CPU model's own broken invariants and reached bounds
+ * (TDXMMU_EBUG == -ENOTRECOVERABLE): never -EIO, which means "the VM is
+ * dead" once it crosses the API. */
+#define CPU_EBUG (-ENOTRECOVERABLE)
+
 /* Records a message for cpu_last_error() and returns err. */
 int cpu_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The same for -EIO when the CPU model itself cannot go on (a bound reached,
- * an inconsistent platform); the message also goes to stderr. */
+/* The same for CPU_EBUG when the CPU model itself cannot go on (a bound
+ * reached, an inconsistent platform); the message also goes to stderr. */
 int cpu_bug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Claims vCPU `index` for the calling thread (-EINVAL bad index, -EBUSY
@@ -95,8 +131,22 @@ int cpu_vcpu_get(struct cpu *cpu, unsigned index, struct cpu_vcpu **out);
 /* Ends a guest action: leaves guest mode if still in it, releases it. */
 void cpu_vcpu_put(struct cpu_vcpu *v);
 
+/*
+ * A guest action's start and end, around cpu_vcpu_get/put, for the VM that
+ * KVM killed. cpu_action_begin(): claims the vCPU; 1 with *outcome DEAD if
+ * the VM is already dead (nothing runs: KVM refuses KVM_RUN; the vCPU is
+ * not claimed), 0 to run, or -errno. cpu_action_end(): releases the vCPU
+ * and returns what the action returns: if KVM killed the VM during the
+ * action and the action did not complete (an error, or an outcome other
+ * than ok), the outcome is BUGGED and the result 0.
+ */
+int cpu_action_begin(struct cpu *cpu, unsigned index, struct cpu_vcpu **out,
+		     enum tdxmmu_outcome *outcome);
+int cpu_action_end(struct cpu_vcpu *v, int ret, enum tdxmmu_outcome *outcome);
+
 /* KVM's vcpu_enter_guest + TDH.VP.ENTER. 0, -EPERM (the TD cannot run: not
- * finalized), -EIO (KVM bugged, or the module refuses). */
+ * finalized), -EIO (the VM is dead), CPU_EBUG (the module refuses). Parks
+ * first while a quiesce point is asked for (cpu_pause_all). */
 int cpu_vcpu_enter(struct cpu_vcpu *v);
 /* A TD exit (tdx_td_exit) with a trace line for the reason. */
 void cpu_vcpu_exit(struct cpu_vcpu *v, const char *fmt, ...)
@@ -110,6 +160,14 @@ static inline bool cpu_vcpu_in_guest(struct cpu_vcpu *v)
  * vCPU is outside. 0 or what cpu_vcpu_enter() returns. */
 int cpu_vcpu_service(struct cpu_vcpu *v);
 
+/* hold.c: stops the holder thread of every held vCPU (destroy). */
+void cpu_hold_release_all(struct cpu *cpu);
+/* Wakes v's holder thread if it is held (a request was just set). */
+void cpu_wake_holder(struct cpu_vcpu *v);
+/* After a kick (or the end of a pause): waits until a held vCPU is back in
+ * the TD, unless a pause holds it outside or its re-entry failed. */
+void cpu_wait_held_back(struct cpu_vcpu *v);
+
 /* What KVM's answer to an EPT-violation exit means for the access. */
 enum cpu_fault_answer {
 	CPU_FAULT_RETRY_ACCESS, /* re-entered: walk again */
@@ -118,7 +176,6 @@ enum cpu_fault_answer {
 };
 /* What the previous faults of one access left behind (zero-initialise). */
 struct cpu_fault_state {
-	bool spurious_idle; /* last answer SPURIOUS, nothing changed */
 	bool retried;       /* last answer RETRY (something changed) */
 };
 /*

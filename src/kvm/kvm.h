@@ -334,10 +334,21 @@ int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked);
  * TDVMCALL_INVALID_OPERAND with *resume_gpa = gpa). Counts mapgpa.
  */
 #define TDX_MAP_GPA_MAX_LEN (2ULL << 20)
+/* kvm->mapgpa_chunk for the seeds' era (E4): the whole range in one call. */
+#define KVM_MAPGPA_WHOLE UINT64_MAX
 #define TDVMCALL_SUCCESS 0ULL
 #define TDVMCALL_RETRY 1ULL
 #define TDVMCALL_INVALID_OPERAND 0x8000000000000000ULL
 int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa);
+/*
+ * The EPT-violation exit as the CPU model takes it: kvm_tdx_handle_ept_violation()
+ * plus what the vCPU needs to know of KVM's answer, so that the CPU never
+ * reads KVM's internals (architecture.md: the CPU sees only exits and their
+ * answers). *idle is true when the fault changed no SPTE of either tree and
+ * met no contention: re-entering will fault the same way, forever unless
+ * some other party changes the tables (the guest loops on EPT violations).
+ */
+int kvm_tdx_ept_violation_exit(struct kvm_vcpu *vcpu, gpa_t gpa, bool *idle);
 uint64_t kvm_tdx_map_gpa(struct kvm_vcpu *vcpu, gpa_t gpa, uint64_t size,
 			 uint64_t *resume_gpa);
 

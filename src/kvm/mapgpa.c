@@ -34,8 +34,14 @@
  *    nothing done (the scenario contract). The X1-only forwarding of
  *    UPM-capable slots to user space and its straddle check are not modeled:
  *    a range across a memslot boundary is converted slot by slot.
- *  - Chunking (upstream's TDX_MAP_GPA_MAX_LEN, §6.5 "E5+ ... upstream
- *    MapGPA"): at most kvm->mapgpa_chunk bytes are converted per call,
+ *  - Chunking: the seeds' era (E4, the default of the public API,
+ *    TDXMMU_MAPGPA_SEED) converts the whole range in one call
+ *    (kvm->mapgpa_chunk = KVM_MAPGPA_WHOLE) and answers RETRY only when
+ *    kvm_mmu_map_gpa() met -EAGAIN (here: SEPT.ADD kept BUSY, -EBUSY) or
+ *    -ENOMEM (a failed cache top-up, nothing of the chunk changed but
+ *    tables). Upstream's chunking (TDX_MAP_GPA_MAX_LEN, §6.5 "E5+ ...
+ *    upstream MapGPA", TDXMMU_MAPGPA_UPSTREAM): at most kvm->mapgpa_chunk
+ *    bytes are converted per call,
  *    counted from the first memslot-covered gfn of the range; if memslot-
  *    covered gfns remain after the chunk, the answer is TDVMCALL_RETRY with
  *    the next unprocessed GPA (shared bit as in the request), which the
@@ -45,10 +51,12 @@
  *    trees.
  *  - One TRACK per chunk for the private pages removed (E2 batching over
  *    all the chunk's memslots), not one per page as v7 did.
- *  - Errors that are not the guest's (a KVM bug, no memory) answer
+ *  - -EAGAIN, -EBUSY (SEPT.ADD staying BUSY through many pre-population
+ *    passes) and -ENOMEM answer TDVMCALL_RETRY at the chunk's start
+ *    (nothing of the chunk changed but tables; §6.2 step 5): the guest
+ *    re-issues. Other errors (a KVM bug: the VM is dead) answer
  *    TDVMCALL_INVALID_OPERAND with the resume GPA at the chunk (§6.2 step
- *    6). SEPT.ADD staying BUSY through many pre-population passes answers
- *    TDVMCALL_RETRY at the chunk's start (nothing of the chunk changed).
+ *    6).
  */
 #include <errno.h>
 #include <sched.h>
@@ -253,7 +261,7 @@ uint64_t kvm_tdx_map_gpa(struct kvm_vcpu *vcpu, gpa_t gpa, uint64_t size,
 	ret = kvm_mmu_map_gpa(vcpu, slots.ranges, nr, to_shared);
 	pthread_mutex_unlock(&kvm->slots_lock);
 
-	if (ret == -EBUSY) {
+	if (ret == -EBUSY || ret == -EAGAIN || ret == -ENOMEM) {
 		status = TDVMCALL_RETRY;
 		*resume_gpa = (chunk_start << PAGE_SHIFT) | (gpa & shared_bit);
 	} else if (ret) {

@@ -127,3 +127,22 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 		  ret_pf_name(ret, buf, sizeof(buf)));
 	return ret;
 }
+
+/*
+ * The exit as the vCPU takes it. KVM's own counters decide "nothing changed"
+ * (kvm_mmu_change_seq() includes this thread's own fault-local changes, so
+ * it is read on the exiting vCPU's thread, before and after): the answer
+ * carries the verdict, the CPU model reads no KVM state (issue 11, 2.6).
+ * Contention counts as a change: a RETRY after a lost race is transient.
+ */
+int kvm_tdx_ept_violation_exit(struct kvm_vcpu *vcpu, gpa_t gpa, bool *idle)
+{
+	struct kvm *kvm = vcpu->kvm;
+	uint64_t seq = kvm_mmu_change_seq(kvm);
+	uint64_t contention = kvm_contention(kvm);
+	int ret = kvm_tdx_handle_ept_violation(vcpu, gpa);
+
+	*idle = seq == kvm_mmu_change_seq(kvm) &&
+		contention == kvm_contention(kvm);
+	return ret;
+}

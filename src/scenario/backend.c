@@ -14,6 +14,7 @@ const struct scn_backend scn_backend_tdxmmu = {
 	.vcpu_fill = tdxmmu_vcpu_fill,
 	.vcpu_verify = tdxmmu_vcpu_verify,
 	.vcpu_accept = tdxmmu_vcpu_accept,
+	.vcpu_accept_outcome = tdxmmu_vcpu_accept_outcome,
 	.vcpu_mapgpa = tdxmmu_vcpu_mapgpa,
 	.host_read = tdxmmu_host_read,
 	.host_write = tdxmmu_host_write,

@@ -524,8 +524,22 @@ static int run_vcpu_accept(struct scn_run *r, const struct scn_cmd *c)
 	char buf[96];
 	int rc;
 
-	rc = r->api->vcpu_accept(r->td, c->vcpu, c->gpa, c->level, &status);
-	rc = vm_outcome(r, dead_before, rc, &o);
+	if (r->api->vcpu_accept_outcome) {
+		/* An ACCEPT that loops on EPT violations is `blocked`, retried
+		 * in a parallel block as any blocked access. */
+		struct retry rt = { 0 };
+
+		do {
+			retry_begin(r, &rt);
+			status = 0;
+			rc = r->api->vcpu_accept_outcome(r->td, c->vcpu, c->gpa,
+							 c->level, &status, &o);
+		} while (retry_blocked(r, rc, o, &rt));
+		rc = access_outcome(r, dead_before, rc, &o);
+	} else {
+		rc = r->api->vcpu_accept(r->td, c->vcpu, c->gpa, c->level, &status);
+		rc = vm_outcome(r, dead_before, rc, &o);
+	}
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
 	if (o == TDXMMU_OUTCOME_OK)

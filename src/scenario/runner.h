@@ -36,6 +36,11 @@ struct scn_backend {
 			   enum tdxmmu_outcome *outcome);
 	int (*vcpu_accept)(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 			   unsigned level, uint64_t *status);
+	/* With the outcome (`blocked` for a GPA converted to shared, issue
+	 * 11 item 2.4); used instead of vcpu_accept when set. */
+	int (*vcpu_accept_outcome)(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				   unsigned level, uint64_t *status,
+				   enum tdxmmu_outcome *outcome);
 	int (*vcpu_mapgpa)(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 			   uint64_t size, enum tdxmmu_outcome *outcome);
 	int (*host_read)(tdxmmu_td *td, uint64_t gpa, uint64_t *val);

@@ -223,6 +223,7 @@ static void test_private_write_read_auto(void **state)
 
 static void test_explicit_accept(void **state)
 {
+	enum tdxmmu_outcome ao = TDXMMU_OUTCOME_OK;
 	uint64_t status = ~0ULL, val = 1;
 	struct vm vm;
 
@@ -239,18 +240,18 @@ static void test_explicit_accept(void **state)
 	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_ve), 2);
 	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_ept_violation), 1);
 
-	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 0, &status), 0);
+	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 0, &status, &ao), 0);
 	assert_int_equal(status, TDX_SUCCESS);
 	assert_int_equal(kvm_fx_sept_state(&vm.fx, 0x5000, 0), SEPT_MAPPED);
 	assert_int_equal(rd(&vm, 0, 0x5000, &val), TDXMMU_OUTCOME_OK);
 	assert_int_equal(val, 0);
-	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 0, &status), 0);
+	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 0, &status, &ao), 0);
 	assert_true(tdx_status_is(status, TDX_PAGE_ALREADY_ACCEPTED));
 
 	/* ACCEPT of a page KVM never mapped: the TDCALL exits (EPT violation),
 	 * KVM AUGs, the TDCALL is re-executed and succeeds. */
 	kvm_fx_snap(&vm.fx);
-	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x7000, 0, &status), 0);
+	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x7000, 0, &status, &ao), 0);
 	assert_int_equal(status, TDX_SUCCESS);
 	assert_int_equal(delta(&vm, TDH_MEM_PAGE_AUG), 1);
 	assert_int_equal(kvm_stat_read(vm.fx.kvm, exit_ept_violation), 2);
@@ -258,10 +259,13 @@ static void test_explicit_accept(void **state)
 	assert_true(kvm_fx_trace_has(&vm.fx, "kvm_exit: vcpu 0 reason EPT_VIOLATION gpa 0x7000 (accept)"));
 
 	/* Operand errors are the module's answer. */
-	assert_int_equal(cpu_guest_accept(vm.cpu, 0, shared(&vm, 0x7000), 0, &status), 0);
+	assert_int_equal(cpu_guest_accept(vm.cpu, 0, shared(&vm, 0x7000), 0, &status, &ao), 0);
 	assert_true(tdx_status_is(status, TDX_OPERAND_INVALID));
+	assert_int_equal(ao, TDXMMU_OUTCOME_OK);
 	/* No memslot: the TDCALL can never complete. */
-	assert_int_equal(cpu_guest_accept(vm.cpu, 0, SLOT_END, 0, &status), -ENOENT);
+	assert_int_equal(cpu_guest_accept(vm.cpu, 0, SLOT_END, 0, &status, &ao), 0);
+	assert_int_equal(ao, TDXMMU_OUTCOME_MMIO);
+	assert_int_equal(status, 0);
 	vm_destroy(&vm);
 }
 
@@ -302,8 +306,89 @@ static void test_wrong_alias_blocked(void **state)
 	vm_destroy(&vm);
 }
 
+/*
+ * Issue 11, 2.6: KVM's answer to the exit carries what the CPU needs (idle:
+ * nothing changed, no contention), and SPURIOUS is never `blocked`, even
+ * twice in a row with nothing changing: the contract's `blocked` is a RETRY
+ * that changed nothing. The host blocks a mapped private page behind KVM's
+ * back, so the hardware walk fails while KVM's mirror says present: every
+ * fault is SPURIOUS and idle. (Before the fix the second one answered
+ * CPU_FAULT_BLOCKED.)
+ */
+static void test_spurious_twice_not_blocked(void **state)
+{
+	struct cpu_fault_state st = { 0 };
+	enum cpu_fault_answer ans;
+	struct cpu_vcpu *v;
+	struct seamcall_regs r;
+	bool idle = false;
+	struct vm vm;
+
+	(void)state;
+	vm_create(&vm, 1, false);
+	/* The exit's answer: a first fault installs (not idle), the wrong
+	 * alias with its tables in place changes nothing (idle). */
+	assert_int_equal(kvm_tdx_ept_violation_exit(&vm.fx.kvm->vcpus[0], 0x9000, &idle),
+			 RET_PF_FIXED);
+	assert_false(idle);
+	assert_int_equal(kvm_tdx_ept_violation_exit(&vm.fx.kvm->vcpus[0], 0x9000, &idle),
+			 RET_PF_SPURIOUS);
+	assert_true(idle);
+	assert_int_equal(kvm_tdx_ept_violation_exit(&vm.fx.kvm->vcpus[0],
+						    shared(&vm, 0x9000), &idle),
+			 RET_PF_RETRY);
+	assert_false(idle); /* the shared tables were linked on the way */
+	assert_int_equal(kvm_tdx_ept_violation_exit(&vm.fx.kvm->vcpus[0],
+						    shared(&vm, 0x9000), &idle),
+			 RET_PF_RETRY);
+	assert_true(idle);
+
+	assert_int_equal(wr(&vm, 0, 0x5000, 0x55), TDXMMU_OUTCOME_OK);
+	r = (struct seamcall_regs){ .rax = TDH_MEM_RANGE_BLOCK,
+				    .rcx = 0x5000, .rdx = vm.fx.kvm->tdr };
+	assert_int_equal(kvm_seamcall(vm.fx.kvm, &r), TDX_SUCCESS);
+	assert_int_equal(cpu_vcpu_get(vm.cpu, 0, &v), 0);
+	assert_int_equal(cpu_vcpu_enter(v), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(cpu_vcpu_ept_violation(v, 0x5000, "", &st, &ans), 0);
+		assert_int_equal(ans, CPU_FAULT_RETRY_ACCESS);
+		assert_true(cpu_vcpu_in_guest(v));
+	}
+	cpu_vcpu_put(v);
+	/* The wrong alias: one idle RETRY is `blocked`. */
+	assert_int_equal(cpu_vcpu_get(vm.cpu, 0, &v), 0);
+	assert_int_equal(cpu_vcpu_enter(v), 0);
+	assert_int_equal(cpu_vcpu_ept_violation(v, shared(&vm, 0x5000), "", &st, &ans), 0);
+	assert_int_equal(ans, CPU_FAULT_BLOCKED);
+	cpu_vcpu_put(v);
+	/* A guest access there (its cached translation gone: TRACK, then the
+	 * entry's R8 flush) loops on SPURIOUS faults forever: a livelock the
+	 * model reports as its own (CPU_EBUG), not `blocked`. */
+	r = (struct seamcall_regs){ .rax = TDH_MEM_TRACK, .rcx = vm.fx.kvm->tdr };
+	assert_int_equal(kvm_seamcall(vm.fx.kvm, &r), TDX_SUCCESS);
+	{
+		enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+		uint64_t val;
+
+		assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), CPU_EBUG);
+		assert_non_null(strstr(cpu_last_error(), "livelock"));
+	}
+	/* Unblocked (the TRACK is done: no vCPU in the TD), it reads again. */
+	r = (struct seamcall_regs){ .rax = TDH_MEM_RANGE_UNBLOCK,
+				    .rcx = 0x5000, .rdx = vm.fx.kvm->tdr };
+	assert_int_equal(kvm_seamcall(vm.fx.kvm, &r), TDX_SUCCESS);
+	{
+		uint64_t val = 0;
+
+		assert_int_equal(rd(&vm, 0, 0x5000, &val), TDXMMU_OUTCOME_OK);
+		assert_int_equal(val, 0x55);
+	}
+	vm_destroy(&vm);
+}
+
 static void test_mapgpa_shared_and_back(void **state)
 {
+	enum tdxmmu_outcome ao = TDXMMU_OUTCOME_OK;
 	enum tdxmmu_outcome o;
 	uint64_t val = 0, status;
 	struct vm vm;
@@ -342,8 +427,11 @@ static void test_mapgpa_shared_and_back(void **state)
 	assert_int_equal(rd(&vm, 0, shared(&vm, 0x6008), &val), TDXMMU_OUTCOME_OK);
 	assert_int_equal(val, 0xfeed);
 	assert_true(tlb_count(&vm, 0, shared(&vm, 0x6000)).found);
-	/* ACCEPT of the private alias can never complete now. */
-	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x6000, 0, &status), -EAGAIN);
+	/* ACCEPT of the private alias can never complete now: the vCPU
+	 * loops on EPT violations, `blocked` (issue 11, 2.4), not an error. */
+	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x6000, 0, &status, &ao), 0);
+	assert_int_equal(ao, TDXMMU_OUTCOME_BLOCKED);
+	assert_int_equal(status, 0);
 
 	/* Back to private: the shared mapping is zapped and every vCPU's
 	 * shared translation flushed (KVM's flush request), so the shared
@@ -414,6 +502,7 @@ static void test_mmio(void **state)
 
 static void test_caller_errors(void **state)
 {
+	enum tdxmmu_outcome ao = TDXMMU_OUTCOME_OK;
 	enum tdxmmu_outcome o;
 	uint64_t val, status;
 	struct vm vm;
@@ -430,7 +519,7 @@ static void test_caller_errors(void **state)
 	assert_int_equal(cpu_guest_fill(vm.cpu, 0, 0x1000, 0, 0, &o), -ERANGE);
 	assert_int_equal(cpu_guest_fill(vm.cpu, 0, shared(&vm, 0) - 0x1000, 0x2000, 0, &o),
 			 -ERANGE);
-	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 2, &status), -EINVAL);
+	assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 2, &status, &ao), -EINVAL);
 	assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), 0);
 	assert_int_equal(o, TDXMMU_OUTCOME_OK);
 	{
@@ -441,9 +530,20 @@ static void test_caller_errors(void **state)
 		assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), -EBUSY);
 		cpu_vcpu_put(v);
 	}
-	/* A dead VM runs no vCPU. */
+	/* A dead VM runs no vCPU: KVM refuses KVM_RUN, outcome `dead`, and
+	 * nothing ran (no TD entry). */
 	atomic_store(&vm.fx.kvm->bugged, true);
-	assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), -EIO);
+	{
+		uint64_t entries = atomic_load(&vm.cpu->vcpus[0].nr_entries);
+
+		assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), 0);
+		assert_int_equal(o, TDXMMU_OUTCOME_DEAD);
+		assert_int_equal(cpu_guest_accept(vm.cpu, 0, 0x5000, 0, &status, &ao), 0);
+		assert_int_equal(ao, TDXMMU_OUTCOME_DEAD);
+		assert_int_equal(cpu_guest_mapgpa(vm.cpu, 0, shared(&vm, 0x5000), PAGE_SIZE, &o), 0);
+		assert_int_equal(o, TDXMMU_OUTCOME_DEAD);
+		assert_int_equal(atomic_load(&vm.cpu->vcpus[0].nr_entries), entries);
+	}
 	atomic_store(&vm.fx.kvm->bugged, false);
 	vm_destroy(&vm);
 }
@@ -779,6 +879,7 @@ int main(void)
 		cmocka_unit_test(test_private_write_read_auto),
 		cmocka_unit_test(test_explicit_accept),
 		cmocka_unit_test(test_wrong_alias_blocked),
+		cmocka_unit_test(test_spurious_twice_not_blocked),
 		cmocka_unit_test(test_mapgpa_shared_and_back),
 		cmocka_unit_test(test_host_write_poisons),
 		cmocka_unit_test(test_mmio),

@@ -735,6 +735,57 @@ static void test_before_finalize(void **state)
 	kvm_fx_destroy(&vm);
 }
 
+/* The seeds' era (E4 §6.2, KVM_MAPGPA_WHOLE, the API's default): the whole
+ * range in one call, no chunking. */
+static void test_seed_whole_range(void **state)
+{
+	struct kvm_fx vm;
+	int calls = 0;
+
+	(void)state;
+	vm_create(&vm, 48);
+	vm.kvm->mapgpa_chunk = KVM_MAPGPA_WHOLE;
+	assert_int_equal(mapgpa_all(&vm, sbit(&vm), 8 * MB, &calls), TDVMCALL_SUCCESS);
+	assert_int_equal(calls, 1);
+	assert_int_equal(kvm_stat_read(vm.kvm, mapgpa_retry), 0);
+	assert_int_equal(mapgpa_all(&vm, 0x1000, 8 * MB - 0x2000, &calls), TDVMCALL_SUCCESS);
+	assert_int_equal(calls, 1);
+	check_invariants(&vm, 0, 8 * MB);
+	kvm_fx_destroy(&vm);
+}
+
+/* -ENOMEM (the S-EPT cache cannot be topped up) is answered RETRY at the
+ * chunk's start, nothing of it converted, so the guest re-issues (it was
+ * INVALID_OPERAND: the guest's MapGPA failed for the host's lack of memory). */
+static void test_enomem_is_retry(void **state)
+{
+	pfn_t *hog = malloc(sizeof(*hog) * (KVM_FX_POOL_BYTES >> PAGE_SHIFT));
+	uint64_t resume = 0, priv, shr;
+	struct kvm_fx vm;
+	size_t nr = 0;
+	pfn_t pfn;
+
+	(void)state;
+	assert_non_null(hog);
+	vm_create(&vm, 48);
+	vm.kvm->mapgpa_chunk = KVM_MAPGPA_WHOLE;
+	while (!host_mem_alloc_frame(vm.hm, &pfn))
+		hog[nr++] = pfn;
+	assert_int_equal(mapgpa(&vm, sbit(&vm) | 0x3000, 0x1000, &resume), TDVMCALL_RETRY);
+	assert_int_equal(resume, sbit(&vm) | 0x3000);
+	assert_int_equal(kvm_stat_read(vm.kvm, mapgpa_retry), 1);
+	read4k(&vm, 0x3000, &priv, &shr);
+	assert_false(priv & SPTE_SHARED_MASK);
+	while (nr)
+		host_mem_free_frame(vm.hm, hog[--nr]);
+	free(hog);
+	assert_int_equal(mapgpa(&vm, sbit(&vm) | 0x3000, 0x1000, &resume), TDVMCALL_SUCCESS);
+	read4k(&vm, 0x3000, &priv, &shr);
+	assert_true(priv & SPTE_SHARED_MASK);
+	check_invariants(&vm, 0, 8 * MB);
+	kvm_fx_destroy(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -749,6 +800,8 @@ int main(void)
 		cmocka_unit_test(test_busy_injection),
 		cmocka_unit_test(test_local_retry),
 		cmocka_unit_test(test_before_finalize),
+		cmocka_unit_test(test_seed_whole_range),
+		cmocka_unit_test(test_enomem_is_retry),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
