@@ -433,11 +433,15 @@ int cpu_vcpu_ept_violation(struct cpu_vcpu *v, uint64_t gpa, const char *why,
 	case RET_PF_FIXED:
 	case RET_PF_SPURIOUS:
 		/* Installed, or already there (a race with another vCPU):
-		 * re-enter and walk again. SPURIOUS is never `blocked`, even
-		 * twice in a row (the contract's `blocked` is a RETRY that
-		 * changed nothing); a walk that keeps failing behind a
-		 * SPURIOUS answer (the host blocked the S-EPT entry behind
-		 * KVM's back) is a livelock the access's bound reports. */
+		 * re-enter and walk again. SPURIOUS is never `blocked` on its
+		 * own, even twice in a row (the contract's `blocked` is a
+		 * RETRY that changed nothing); only a long run of SPURIOUS
+		 * answers that changed nothing ends the access as `blocked`
+		 * (CPU_MAX_TRIES: the host broke the S-EPT behind KVM). */
+		if (ret == RET_PF_SPURIOUS && idle)
+			st->idle_spurious++;
+		else
+			st->idle_spurious = 0;
 		break;
 	case RET_PF_RETRY:
 		/* §6.5: a fault on the wrong alias changes nothing and the
@@ -447,6 +451,7 @@ int cpu_vcpu_ept_violation(struct cpu_vcpu *v, uint64_t gpa, const char *why,
 			return 0;
 		}
 		st->retried = true;
+		st->idle_spurious = 0;
 		break;
 	case RET_PF_EMULATE:
 	case -EFAULT:

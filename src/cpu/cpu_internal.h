@@ -44,10 +44,16 @@ enum cpu_vcpu_mode {
 /*
  * Bound of every loop in which the vCPU waits for someone else's progress
  * (faults answered FIXED that do not stick, BUSY from the module, ACCEPT
- * contention). Reaching it is a bug of the model, reported as CPU_EBUG; except
- * for an access whose faults KVM kept answering RETRY while other threads
- * kept changing the tables: that access is `blocked` (it would go on
- * faulting), which a parallel block's runner retries.
+ * contention). Reaching it is a bug of the model, reported as CPU_EBUG;
+ * except for an access that would go on faulting for a reason outside the
+ * model, which is `blocked` (a parallel block's runner retries it):
+ *  - KVM kept answering RETRY while other threads kept changing the tables;
+ *  - KVM kept answering SPURIOUS with nothing changed: its mirror maps the
+ *    page but the Secure EPT does not let the walk through, because the host
+ *    changed the S-EPT behind KVM's back with raw SEAMCALLs (a BLOCK, say).
+ *    Real KVM loops on EPT violations there too; `check` names the mirror
+ *    and S-EPT disagreement. Exit status 3 is only for the model's own
+ *    breakage (contract 1.1), and this is the host's doing.
  */
 #define CPU_MAX_TRIES 1000
 
@@ -177,6 +183,9 @@ enum cpu_fault_answer {
 /* What the previous faults of one access left behind (zero-initialise). */
 struct cpu_fault_state {
 	bool retried;       /* last answer RETRY (something changed) */
+	unsigned idle_spurious; /* SPURIOUS answers in a row that changed
+				   nothing (KVM's tables map the page, the
+				   hardware walk does not) */
 };
 /*
  * EPT-violation TD exit at gpa (shared bit included) and KVM's handler

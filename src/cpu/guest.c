@@ -129,9 +129,10 @@ static int guest_translate(struct cpu_vcpu *v, uint64_t gpa, bool write,
 
 		if (tries == CPU_MAX_TRIES) {
 			/* KVM kept answering RETRY while the tables kept
-			 * changing (other threads): the access has not
-			 * completed and would keep faulting. */
-			if (st.retried) {
+			 * changing (other threads), or SPURIOUS while the
+			 * host's raw SEAMCALLs keep the walk out: the access
+			 * has not completed and would keep faulting. */
+			if (st.retried || st.idle_spurious >= CPU_MAX_TRIES / 2) {
 				*outcome = TDXMMU_OUTCOME_BLOCKED;
 				return 0;
 			}
@@ -409,8 +410,9 @@ int cpu_guest_accept(struct cpu *cpu, unsigned index, uint64_t gpa,
 
 		if (tries == CPU_MAX_TRIES) {
 			/* As for an access: a RETRY that kept meeting other
-			 * threads' changes has not completed: `blocked`. */
-			if (st.retried) {
+			 * threads' changes, or a run of idle SPURIOUS answers,
+			 * has not completed: `blocked`. */
+			if (st.retried || st.idle_spurious >= CPU_MAX_TRIES / 2) {
 				*outcome = TDXMMU_OUTCOME_BLOCKED;
 				break;
 			}

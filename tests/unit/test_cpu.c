@@ -362,16 +362,21 @@ static void test_spurious_twice_not_blocked(void **state)
 	assert_int_equal(ans, CPU_FAULT_BLOCKED);
 	cpu_vcpu_put(v);
 	/* A guest access there (its cached translation gone: TRACK, then the
-	 * entry's R8 flush) loops on SPURIOUS faults forever: a livelock the
-	 * model reports as its own (CPU_EBUG), not `blocked`. */
+	 * entry's R8 flush) loops on SPURIOUS faults that change nothing: the
+	 * host broke the S-EPT behind KVM, so the access ends `blocked` after
+	 * the CPU's bound (not exit 3: the model did not break), and only
+	 * after a long run of them, never after three. */
 	r = (struct seamcall_regs){ .rax = TDH_MEM_TRACK, .rcx = vm.fx.kvm->tdr };
 	assert_int_equal(kvm_seamcall(vm.fx.kvm, &r), TDX_SUCCESS);
 	{
 		enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
-		uint64_t val;
+		uint64_t val, before, after;
 
-		assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), CPU_EBUG);
-		assert_non_null(strstr(cpu_last_error(), "livelock"));
+		before = kvm_stat_read(vm.fx.kvm, exit_ept_violation);
+		assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), 0);
+		assert_int_equal(o, TDXMMU_OUTCOME_BLOCKED);
+		after = kvm_stat_read(vm.fx.kvm, exit_ept_violation);
+		assert_true(after - before >= CPU_MAX_TRIES / 2);
 	}
 	/* Unblocked (the TRACK is done: no vCPU in the TD), it reads again. */
 	r = (struct seamcall_regs){ .rax = TDH_MEM_RANGE_UNBLOCK,
