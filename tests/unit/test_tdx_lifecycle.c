@@ -182,7 +182,7 @@ static void test_create(void **state)
 	/* The TDR page is no longer free; the key id is taken. */
 	FX_STATUS(fx_call(&f, TDH_MNG_CREATE, a.tdr, 34, 0, 0, NULL),
 		  0xC000030000000001ULL);
-	FX_STATUS(fx_call(&f, TDH_MNG_CREATE, page, 33, 0, 0, NULL), 0xC000082300000000ULL);
+	FX_STATUS(fx_call(&f, TDH_MNG_CREATE, page, 33, 0, 0, NULL), 0xC000082000000000ULL);
 	/* Another key works on another page. */
 	FX_OK(fx_call(&f, TDH_MNG_CREATE, page, HOST_MAX_KEYID, 0, 0, NULL));
 	assert_int_equal(tdx_debug_nr_tds(f.m), 2);
@@ -575,7 +575,7 @@ static void test_key_freeid(void **state)
 	FX_OK(fx_call(&f, TDH_VP_FLUSH, a.tdvpr[0], 0, 0, 0, NULL));
 	FX_OK(fx_call(&f, TDH_MNG_VPFLUSHDONE, a.tdr, 0, 0, 0, NULL));
 	/* The key is still the TD's. */
-	FX_STATUS(fx_call(&f, TDH_MNG_CREATE, page, 40, 0, 0, NULL), 0xC000082300000000ULL);
+	FX_STATUS(fx_call(&f, TDH_MNG_CREATE, page, 40, 0, 0, NULL), 0xC000082000000000ULL);
 	FX_OK(fx_call(&f, TDH_MNG_KEY_FREEID, a.tdr, 0, 0, 0, NULL));
 	FX_STATUS(fx_call(&f, TDH_MNG_KEY_FREEID, a.tdr, 0, 0, 0, NULL), 0xC000060700000000ULL);
 	FX_STATUS(fx_call(&f, TDH_MNG_VPFLUSHDONE, a.tdr, 0, 0, 0, NULL), 0xC000060700000000ULL);
