@@ -275,7 +275,12 @@ TDXMMU_API int tdxmmu_seamcall(tdxmmu_td *td, const struct tdxmmu_seamcall_req *
 			       struct tdxmmu_seamcall_out *out)
 {
 	struct seamcall_regs r = { .rax = (uint64_t)req->leaf };
-	uint64_t info = tdx_page_info(req->gpa, req->level);
+	/* RCX as the ABI builds it: the caller's GPA with every bit it gave,
+	 * OR the level field (bits 2:0). Low bits are not rounded away: the
+	 * module answers TDX_OPERAND_INVALID for reserved bits 11:3 or a
+	 * level field the GPA's own low bits changed, as the real one does
+	 * (issue 11 item 2.1: gpa=0x2001 used to map 0x2000). */
+	uint64_t info = req->gpa | req->level;
 	pfn_t source = 0;
 	uint64_t status;
 
