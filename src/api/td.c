@@ -346,9 +346,18 @@ TDXMMU_API int tdxmmu_seamcall(tdxmmu_td *td, const struct tdxmmu_seamcall_req *
 
 TDXMMU_API int tdxmmu_inject_busy(tdxmmu_td *td, uint32_t ppm)
 {
+	return tdxmmu_inject_busy_leaf(td, -1, ppm);
+}
+
+TDXMMU_API int tdxmmu_inject_busy_leaf(tdxmmu_td *td, int leaf, uint32_t ppm)
+{
+	if (!td)
+		return api_fail(TDXMMU_EINVAL, "no TD");
+	if (leaf != -1 && (leaf < 0 || !tdx_leaf_name(leaf)))
+		return api_fail(TDXMMU_EINVAL, "unknown SEAMCALL leaf %d", leaf);
 	if (ppm > 1000000)
 		return api_fail(TDXMMU_ERANGE, "busy share %u ppm is above 1000000", ppm);
-	tdx_module_inject_busy(td->tdx, ppm);
+	tdx_module_inject_busy_leaf(td->tdx, leaf, ppm);
 	return TDXMMU_OK;
 }
 

@@ -122,7 +122,16 @@ void tdx_module_destroy(struct tdx_module *m)
 
 void tdx_module_inject_busy(struct tdx_module *m, uint32_t ppm)
 {
-	atomic_store(&m->busy_ppm, ppm > 1000000 ? 1000000 : ppm);
+	tdx_module_inject_busy_leaf(m, -1, ppm);
+}
+
+void tdx_module_inject_busy_leaf(struct tdx_module *m, int leaf, uint32_t ppm)
+{
+	if (ppm > 1000000)
+		ppm = 1000000;
+	for (int i = 0; i < TDX_NR_LEAVES; i++)
+		if (leaf < 0 || i == leaf)
+			atomic_store(&m->busy_ppm[i], ppm);
 }
 
 void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns)
@@ -200,37 +209,13 @@ static uint64_t splitmix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-/* The operand a real contention would name for this leaf, or 0 if the leaf
- * takes no lock that KVM can contend on (global-lock leaves that KVM
- * serialises itself). */
-static int busy_operand(int leaf)
-{
-	switch (leaf) {
-	case TDH_MEM_SEPT_ADD:
-	case TDH_MEM_PAGE_AUG:
-	case TDH_MEM_RANGE_BLOCK:
-	case TDH_MEM_RANGE_UNBLOCK:
-	case TDH_MEM_PAGE_REMOVE:
-	case TDH_MEM_SEPT_REMOVE:
-	case TDH_MEM_PAGE_PROMOTE:
-	case TDH_MEM_PAGE_DEMOTE:
-	case TDH_MEM_PAGE_RELOCATE:
-	case TDH_MEM_SEPT_RD:
-	case TDH_VP_ENTER:
-		return TDX_OPERAND_ID_SEPT;
-	case TDH_MEM_TRACK:
-		return TDX_OPERAND_ID_TD_EPOCH;
-	case TDH_MEM_PAGE_ADD:
-	case TDH_MR_EXTEND:
-		return TDX_OPERAND_ID_RDX;
-	default:
-		return 0;
-	}
-}
+_Thread_local bool tdx_busy_armed;
 
-static bool inject_busy_now(struct tdx_module *m)
+/* One draw per SEAMCALL of a leaf whose share is not zero: deterministic on
+ * one thread (the draw counter orders the calls). */
+static bool inject_busy_now(struct tdx_module *m, int leaf)
 {
-	uint32_t ppm = atomic_load_explicit(&m->busy_ppm, memory_order_relaxed);
+	uint32_t ppm = atomic_load_explicit(&m->busy_ppm[leaf], memory_order_relaxed);
 
 	if (!ppm)
 		return false;
@@ -239,12 +224,21 @@ static bool inject_busy_now(struct tdx_module *m)
 		       1000000 < ppm;
 }
 
+/* Leaves whose handler takes version > 0 (the module's dispatcher lets
+ * these through and each refuses a version above 1 itself, writing its
+ * output registers as it does so). */
+static bool leaf_has_versions(int leaf)
+{
+	return leaf == TDH_MEM_SEPT_ADD || leaf == TDH_MEM_SEPT_REMOVE ||
+	       leaf == TDH_MEM_PAGE_PROMOTE;
+}
+
 uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 {
 	uint64_t rax = regs->rax;
 	int leaf = (int)(rax & 0xFFFF);
 	unsigned version = (unsigned)((rax >> 16) & 0xFF);
-	int operand;
+	uint64_t status;
 
 	if (leaf < TDX_NR_LEAVES) {
 		struct tdx_module_counters *k = tdx_counters_mine(m);
@@ -255,15 +249,12 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 	}
 	if ((rax >> 24) || leaf >= TDX_NR_LEAVES || !handlers[leaf])
 		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
-	if (version > 1 || (version == 1 && leaf != TDH_MEM_SEPT_ADD &&
-			    leaf != TDH_MEM_SEPT_REMOVE && leaf != TDH_MEM_PAGE_PROMOTE))
+	if (version > 0 && !leaf_has_versions(leaf))
 		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
-	operand = busy_operand(leaf);
-	if (operand && inject_busy_now(m)) {
-		regs->rcx = regs->rdx = 0;
-		return regs->rax = TDX_OPERAND_BUSY + (uint64_t)operand;
-	}
-	return regs->rax = handlers[leaf](m, regs);
+	tdx_busy_armed = inject_busy_now(m, leaf);
+	status = handlers[leaf](m, regs);
+	tdx_busy_armed = false;
+	return regs->rax = status;
 }
 
 struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index)

@@ -16,13 +16,14 @@ uint64_t tdh_mem_track(struct tdx_module *m, struct seamcall_regs *r)
 	uint64_t tdr = r->rcx, status;
 	uint64_t epoch;
 
-	r->rcx = r->rdx = 0;
+	/* RCX and RDX are left as they were (the module's TRACK writes no
+	 * output register; issue 11 item 2.12). */
 	sept_ctx_init(&c, m, r, TDH_MEM_TRACK);
 	if ((status = tdx_lock_tdr(&c, tdr, TDX_OPERAND_ID_RCX, false)) ||
 	    (status = tdx_check_td_keys(&c)) ||
 	    (status = tdx_check_op_state(&c, true)))
 		goto out;
-	if (sharex_dist_try_excl(&c.td->epoch_lock, false) != LOCK_OK) {
+	if (tdx_busy_injected() || sharex_dist_try_excl(&c.td->epoch_lock, false) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_TD_EPOCH;
 		goto out;
 	}

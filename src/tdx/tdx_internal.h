@@ -221,8 +221,10 @@ struct tdx_module {
 	struct tdx_td *_Atomic tds[TDX_MAX_TDS + 1]; /* by owner index */
 	bool hkid_used[HOST_MAX_KEYID + 1];
 
-	/* fault injection */
-	_Atomic uint32_t busy_ppm;
+	/* Fault injection: a share (ppm) of each leaf's SEAMCALLs answers
+	 * TDX_OPERAND_BUSY at its first try-lock (tdx_busy_injected()). One
+	 * draw per SEAMCALL of a leaf with a non-zero share, from the seed. */
+	_Atomic uint32_t busy_ppm[TDX_NR_LEAVES];
 	uint64_t seed;
 	_Atomic uint64_t busy_draws;
 
@@ -255,6 +257,24 @@ struct tdx_module {
 		_Atomic uint32_t n[TDX_MAX_TDS + 1];
 	} __attribute__((aligned(HOST_CACHELINE))) tdr_readers[HOST_THREAD_SLOTS];
 };
+
+/*
+ * Injected contention. seamcall() arms this thread's flag when the draw
+ * says the call is to meet a BUSY; the first try-lock the handler reaches
+ * consumes it and fails as if another holder had the lock, naming that
+ * lock's operand. So every check that comes before the leaf's first lock
+ * still answers as it would (issue 11 item 2.12: the module's real BUSY
+ * comes only where the lock is taken), and a leaf that takes no lock never
+ * answers BUSY. Disarmed when the handler returns.
+ */
+extern _Thread_local bool tdx_busy_armed;
+static inline bool tdx_busy_injected(void)
+{
+	if (!tdx_busy_armed)
+		return false;
+	tdx_busy_armed = false;
+	return true;
+}
 
 static inline struct tdx_module_counters *tdx_counters_mine(struct tdx_module *m)
 {

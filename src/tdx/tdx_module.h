@@ -28,10 +28,13 @@ void tdx_module_destroy(struct tdx_module *m);
 
 /* ---- configuration --------------------------------------------------- */
 
-/* A share (parts per million) of SEAMCALLs that can contend returns
- * TDX_OPERAND_BUSY (with the operand a real contention would name) before
- * doing anything. Seeded; deterministic on one thread. */
+/* A share (parts per million) of SEAMCALLs answers TDX_OPERAND_BUSY where
+ * the real module can: at the call's first try-lock, after the checks that
+ * precede it, naming that lock's operand (a leaf that takes no lock never
+ * does). Seeded; deterministic on one thread. 0 turns it off. The _leaf
+ * form sets one leaf's share (leaf -1: every leaf). */
 void tdx_module_inject_busy(struct tdx_module *m, uint32_t ppm);
+void tdx_module_inject_busy_leaf(struct tdx_module *m, int leaf, uint32_t ppm);
 void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns);
 uint64_t tdx_module_cost(const struct tdx_module *m, int leaf);
 /* Cost of one guest TDCALL (TDG.MEM.PAGE.ACCEPT) in ns. */
