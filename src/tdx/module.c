@@ -257,6 +257,52 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 	return regs->rax = status;
 }
 
+void tdx_page_freed(struct tdx_module *m, struct tdx_td *td, pfn_t pfn,
+		    unsigned size_level, bool is_tdr)
+{
+	unsigned key = is_tdr ? TDX_GLOBAL_KEYID : td->hkid;
+	uint64_t n = sept_level_pages(size_level);
+	uint32_t rec = 0;
+
+	/* Once the TD's key is free its CACHE.WB has completed (KEY.FREEID
+	 * refuses otherwise): the TD's own lines are gone. */
+	if (is_tdr || atomic_load(&td->lifecycle) != TD_TEARDOWN)
+		rec = key | (atomic_load(&m->kot_wb_gen[key]) << 8);
+	for (uint64_t i = 0; i < n; i++)
+		atomic_store_explicit(&m->pamt.wb[pfn + i - m->pamt.base], rec,
+				      memory_order_relaxed);
+}
+
+void tdx_module_pend_host_interrupts(struct tdx_module *m, unsigned n)
+{
+	atomic_store(&m->wbt_pending_interrupts, n);
+}
+
+bool tdx_debug_frame_dirty(struct tdx_module *m, pfn_t pfn, unsigned *keyid)
+{
+	uint32_t rec;
+	unsigned key;
+
+	if (!pamt_covers(&m->pamt, pfn))
+		return false;
+	rec = atomic_load_explicit(&m->pamt.wb[pfn - m->pamt.base], memory_order_relaxed);
+	key = rec & 0xFF;
+	if (!key || (rec >> 8) != (atomic_load(&m->kot_wb_gen[key]) & 0xFFFFFF))
+		return false;
+	if (keyid)
+		*keyid = key;
+	return true;
+}
+
+uint64_t tdx_debug_dirty_frames(struct tdx_module *m)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < m->pamt.nr; i++)
+		n += tdx_debug_frame_dirty(m, m->pamt.base + i, NULL);
+	return n;
+}
+
 struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index)
 {
 	if (index == 0 || index > TDX_MAX_TDS)

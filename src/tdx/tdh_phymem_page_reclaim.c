@@ -85,6 +85,7 @@ uint64_t tdh_phymem_page_reclaim(struct tdx_module *m, struct seamcall_regs *r)
 		if (pt == PT_TDCX && td->sept_root == hpa_to_pfn(hpa))
 			td->sept_root = 0;
 		pamt_set(e, PT_NDA, pamt_owner(v), pamt_bepoch(v));
+		tdx_page_freed(m, td, hpa_to_pfn(hpa), size, false);
 		goto out;
 	}
 
@@ -101,6 +102,9 @@ uint64_t tdh_phymem_page_reclaim(struct tdx_module *m, struct seamcall_regs *r)
 	 * release below: any SEAMCALL naming this TDR sees BUSY, then PT_NDA,
 	 * and never reaches the freed TD. */
 	pamt_set(e, PT_NDA, pamt_owner(v), pamt_bepoch(v));
+	/* The module wrote the TDR under the global key: its lines need a
+	 * WBINVD under that key (the TD's HKID is free by now). */
+	tdx_page_freed(m, td, hpa_to_pfn(hpa), 0, true);
 	pthread_mutex_lock(&m->td_table_lock);
 	atomic_store_explicit(&m->tds[td->index], NULL, memory_order_release);
 	pthread_mutex_unlock(&m->td_table_lock);

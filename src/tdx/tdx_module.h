@@ -37,6 +37,10 @@ void tdx_module_inject_busy(struct tdx_module *m, uint32_t ppm);
 void tdx_module_inject_busy_leaf(struct tdx_module *m, int leaf, uint32_t ppm);
 void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns);
 uint64_t tdx_module_cost(const struct tdx_module *m, int leaf);
+/* The next n CACHE.WB sub-block boundaries find a host interrupt pending,
+ * so CACHE.WB answers TDX_INTERRUPTED_RESUMABLE there and must be resumed
+ * (RCX = TDX_CACHE_WB_RESUME). Test hook: the model has no interrupts. */
+void tdx_module_pend_host_interrupts(struct tdx_module *m, unsigned n);
 /* Cost of one guest TDCALL (TDG.MEM.PAGE.ACCEPT) in ns. */
 void tdx_module_set_tdcall_cost(struct tdx_module *m, uint64_t ns);
 uint64_t tdx_module_tdcall_cost(const struct tdx_module *m);
@@ -130,6 +134,13 @@ void tdx_debug_pamt(struct tdx_module *m, pfn_t pfn, enum tdx_page_type *pt,
  * 4K pages; and the TD's CHLDCNT. */
 uint64_t tdx_debug_td_pages(struct tdx_module *m, hpa_t tdr);
 uint64_t tdx_debug_chldcnt(struct tdx_module *m, hpa_t tdr);
+/* The module's record of dirty cache lines left in freed pages
+ * (tdx_internal.h, tdx_page_freed): true if the frame may still hold lines
+ * under a key (then *keyid says which) that no WBINVD or CACHE.WB has
+ * written back. A VMM must leave none before it reuses a page. */
+bool tdx_debug_frame_dirty(struct tdx_module *m, pfn_t pfn, unsigned *keyid);
+/* How many frames of the pool are so (a scan; tests). */
+uint64_t tdx_debug_dirty_frames(struct tdx_module *m);
 /* Number of TDs the module still knows (a TD is forgotten when its TDR is
  * reclaimed). */
 unsigned tdx_debug_nr_tds(struct tdx_module *m);
