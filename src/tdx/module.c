@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "tdx/tdx_internal.h"
 
 /*
@@ -271,6 +273,19 @@ void tdx_page_freed(struct tdx_module *m, struct tdx_td *td, pfn_t pfn,
 	for (uint64_t i = 0; i < n; i++)
 		atomic_store_explicit(&m->pamt.wb[pfn + i - m->pamt.base], rec,
 				      memory_order_relaxed);
+}
+
+uint64_t tdx_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void tdx_module_set_track_hold_ns(struct tdx_module *m, uint64_t ns)
+{
+	atomic_store(&m->track_hold_ns, ns);
 }
 
 void tdx_module_pend_host_interrupts(struct tdx_module *m, unsigned n)

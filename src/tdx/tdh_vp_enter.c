@@ -113,6 +113,9 @@ uint64_t tdh_vp_enter(struct tdx_module *m, struct seamcall_regs *r)
 	 * it: a TRACK either sees this vCPU counted in E or runs before and
 	 * this vCPU enters in E + 1. */
 	if (sharex_dist_try_shared(&td->epoch_lock, false, c.slot) != LOCK_OK) {
+		/* A TRACK holds it: TRACKs yield to this entry for a while
+		 * (tdh_mem_track.c says why). */
+		atomic_store_explicit(&td->entry_wait_ns, tdx_now_ns(), memory_order_relaxed);
 		atomic_store(&v->in_guest, false);
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_TD_EPOCH;
 		goto out;

@@ -221,6 +221,10 @@ struct tdx_td {
 	 * tdx_epoch_refcount(). */
 	struct sharex_dist epoch_lock;
 	_Atomic uint64_t td_epoch;
+	/* When (tdx_now_ns) a TDH.VP.ENTER last found the epoch lock held by
+	 * a TRACK; TRACK yields to it for TDX_ENTRY_WAIT_WINDOW_NS (see
+	 * tdh_mem_track.c). */
+	_Atomic uint64_t entry_wait_ns;
 
 	/* Written by every fault, so kept per thread slot (tdx_locks.h says
 	 * why) and read as sums: the epoch REFCOUNTs and CHLDCNT. */
@@ -278,6 +282,10 @@ struct tdx_module {
 	 * sub-blocks (tdx_module_pend_host_interrupts): each makes one call
 	 * stop with TDX_INTERRUPTED_RESUMABLE. */
 	_Atomic unsigned wbt_pending_interrupts;
+
+	/* Test hook: TDH.MEM.TRACK sleeps this long holding the epoch lock
+	 * (an OS preemption of the holder, which hardware never sees). */
+	_Atomic uint64_t track_hold_ns;
 
 	/* Fault injection: a share (ppm) of each leaf's SEAMCALLs answers
 	 * TDX_OPERAND_BUSY at its first try-lock (tdx_busy_injected()). One
@@ -508,6 +516,14 @@ _Atomic uint64_t *tdx_sept_page(struct tdx_module *m, struct tdx_td *td,
 void tdx_sept_page_init(struct tdx_module *m, struct tdx_td *td, pfn_t pfn);
 
 /* ---- TLB tracking (§6) --------------------------------------------------- */
+
+/* Monotonic wall time in ns (the model's stand-in for what hardware gets
+ * from SEAMCALLs being non-preemptible: see tdh_mem_track.c). */
+uint64_t tdx_now_ns(void);
+/* How long TDH.MEM.TRACK yields to a TDH.VP.ENTER that found the epoch lock
+ * taken: longer than KVM's longest back-off sleep between two entry
+ * attempts (TDX_RETRY_MAX_SLEEP_NS, kvm/tdx_ops.h). */
+#define TDX_ENTRY_WAIT_WINDOW_NS (2ULL * 1000 * 1000)
 
 /* bepoch tracked: every vCPU that could hold translations from before the
  * block has exited since a TRACK. */

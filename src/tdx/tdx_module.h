@@ -37,6 +37,10 @@ void tdx_module_inject_busy(struct tdx_module *m, uint32_t ppm);
 void tdx_module_inject_busy_leaf(struct tdx_module *m, int leaf, uint32_t ppm);
 void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns);
 uint64_t tdx_module_cost(const struct tdx_module *m, int leaf);
+/* Test hook: every TDH.MEM.TRACK sleeps ns while it holds the TD's epoch
+ * lock exclusively, as an OS preemption of its thread would make it (0: no
+ * sleep). */
+void tdx_module_set_track_hold_ns(struct tdx_module *m, uint64_t ns);
 /* The next n CACHE.WB sub-block boundaries find a host interrupt pending,
  * so CACHE.WB answers TDX_INTERRUPTED_RESUMABLE there and must be resumed
  * (RCX = TDX_CACHE_WB_RESUME). Test hook: the model has no interrupts. */
