@@ -104,6 +104,8 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		.nr_vcpus = cfg->nr_vcpus,
 		.mmu = cfg->mmu == TDXMMU_MMU_LEGACY ? KVM_MMU_LEGACY : KVM_MMU_TDP,
 		.no_mirror = cfg->no_mirror,
+		.sept_ve_disable = cfg->sept_ve_disable, /* TDH.MNG.INIT's
+							  * attributes */
 		.trace = cfg->trace,
 	};
 	ret = kvm_create_vm(td->hm, td->slots, td->tdx, &kc, &td->kvm);

@@ -390,6 +390,15 @@ void tdx_hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 				out->kind = s == SEPT_MAPPED ? TDX_HW_MAPPED : TDX_HW_PENDING;
 				out->hpa = (sept_hpa(e) & ~((PAGE_SIZE << (9 * level)) - 1)) + off;
 			}
+			/* ATTRIBUTES.SEPT_VE_DISABLE (TDH.MNG.INIT): a PENDING
+			 * page is not the guest's #VE but a TD exit, an EPT
+			 * violation whose extended qualification says so
+			 * (issue 11 item 2.3; the attribute used to be stored
+			 * and ignored). */
+			if (s == SEPT_PENDING && td->pending_ve_disable) {
+				out->kind = TDX_HW_VIOLATION;
+				out->ext_exit_qual = TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION;
+			}
 			return;
 		}
 		if (!sept_is_present(e) || level == 0)

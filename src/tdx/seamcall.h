@@ -62,6 +62,15 @@ struct tdx_td_params {
 #define TDX_TD_ATTR_SEPT_VE_DISABLE (1ULL << 28)
 #define TDX_EXEC_CONTROL_MAX_GPAW (1ULL << 0)
 
+/* The extended exit qualification's type (bits 3:0) the module reports with
+ * an EPT-violation TD exit (in VP.ENTER's output on hardware; the model's
+ * CPU passes it to KVM with the exit); PENDING_EPT_VIOLATION: the guest touched a
+ * PENDING page of a TD with SEPT_VE_DISABLE (the TDX module spec's
+ * TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION). */
+#define TDX_EXT_EXIT_QUAL_TYPE_MASK 0xFULL
+#define TDX_EXT_EXIT_QUAL_TYPE_NONE 0ULL
+#define TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION 6ULL
+
 /* TDH.PHYMEM.CACHE.WB: RCX 0 starts a write-back, 1 resumes one the module
  * interrupted (TDX_INTERRUPTED_RESUMABLE); anything else is refused. */
 #define TDX_CACHE_WB_START 0

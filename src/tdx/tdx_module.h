@@ -69,15 +69,18 @@ uint64_t tdx_module_modeled_ns(const struct tdx_module *m);
 /* What a hardware walk of the Secure EPT found for one GPA. */
 enum tdx_hw_walk_kind {
 	TDX_HW_MAPPED,    /* leaf MAPPED: access allowed */
-	TDX_HW_PENDING,   /* leaf PENDING: #VE (or TD exit if SEPT_VE_DISABLE) */
-	TDX_HW_VIOLATION, /* anything else: EPT violation, TD exit to the VMM */
+	TDX_HW_PENDING,   /* leaf PENDING: #VE to the guest */
+	TDX_HW_VIOLATION, /* anything else, or PENDING with SEPT_VE_DISABLE:
+			     EPT violation, TD exit to the VMM */
 };
 struct tdx_hw_walk {
 	enum tdx_hw_walk_kind kind;
 	hpa_t hpa;       /* frame of the 4K page that contains gpa (MAPPED,
-			    PENDING) */
+			    PENDING, and VIOLATION on a PENDING leaf) */
 	unsigned level;  /* level of the leaf, or where the walk stopped */
 	unsigned keyid;  /* the TD's private key id */
+	uint64_t ext_exit_qual; /* with VIOLATION: the TD exit's extended
+				   exit qualification */
 };
 /* Walks the S-EPT of the TD whose vCPU is `tdvpr` for a private gpa. A
  * read-only walk, as the CPU's page walker does: takes no module lock. */
