@@ -4,6 +4,8 @@
 #               memcheck over the unit tests and the demo; ThreadSanitizer
 #               over the unit tests, scenarios (parallel blocks run vCPU
 #               threads) and examples; AddressSanitizer + UBSan over all
+#   make check  the quick loop: plain build and every ctest (no sanitizers,
+#               no valgrind), about a minute
 #   make bench  the standard benchmark set: bench/results/*.json and plots
 #               (installs gnuplot-nox, only for this target)
 BUILD     ?= build
@@ -13,7 +15,7 @@ WERROR    ?= OFF
 JOBS      ?= $(shell nproc)
 CMAKE_GEN  = -G Ninja -DTDXMMU_WERROR=$(WERROR)
 
-.PHONY: bench all deps configure configure-asan configure-tsan test-tsan test-valgrind build demo test test-plain test-asan install clean
+.PHONY: check bench all deps configure configure-asan configure-tsan test-tsan test-valgrind build demo test test-plain test-asan install clean
 
 all: build
 
@@ -36,6 +38,8 @@ demo: build
 	$(BUILD)/tdxmmu run examples/demo.tds
 
 test: test-plain test-valgrind test-tsan test-asan
+
+check: test-plain
 
 test-plain: build
 	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure

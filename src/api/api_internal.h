@@ -19,6 +19,9 @@ struct cpu;
 /* Records a message for tdxmmu_last_error() and returns err. */
 int api_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The state word of one KVM SPTE, as expect-spte names it (td.c). */
+enum tdxmmu_spte_state api_spte_state_of(uint64_t spte);
+
 /* One platform: host memory, memslots, the TDX module, KVM's VM, vCPUs. */
 struct tdxmmu_td {
 	struct tdxmmu_td_config cfg;

@@ -780,7 +780,8 @@ TDXMMU_API int tdxmmu_host_zap(tdxmmu_td *td, uint64_t gpa, uint64_t size,
 
 /* ---- KVM's entries, as expect-spte names them ------------------------------------ */
 
-static enum tdxmmu_spte_state spte_state_of(uint64_t spte)
+/* Also used by show.c. */
+enum tdxmmu_spte_state api_spte_state_of(uint64_t spte)
 {
 	bool s = spte & SPTE_SHARED_MASK;
 
@@ -808,7 +809,7 @@ TDXMMU_API int tdxmmu_spte_state(tdxmmu_td *td, uint64_t gpa,
 	else
 		kvm_tdp_mmu_read_4k(td->kvm, (gpa & ~tdxmmu_td_shared_bit(td)) >> PAGE_SHIFT,
 				    &priv, &shr);
-	*private_ept = spte_state_of(priv);
-	*shared_ept = spte_state_of(shr);
+	*private_ept = api_spte_state_of(priv);
+	*shared_ept = api_spte_state_of(shr);
 	return TDXMMU_OK;
 }

@@ -51,26 +51,3 @@ TDXMMU_API int tdxmmu_inject_off(tdxmmu_td *td)
 
 
 
-
-
-
-
-/* ==== section: show and spte levels (branch scn11) ==== */
-
-TDXMMU_API int tdxmmu_spte_state_level(tdxmmu_td *td, uint64_t gpa,
-				       unsigned level,
-				       enum tdxmmu_spte_state *private_ept,
-				       enum tdxmmu_spte_state *shared_ept)
-{
-	(void)td; (void)gpa; (void)level; (void)private_ept; (void)shared_ept;
-	return api_fail(TDXMMU_ENOTIMPL, "spte state level");
-}
-
-TDXMMU_API int tdxmmu_show(tdxmmu_td *td, uint64_t gpa, uint64_t size,
-			   FILE *out)
-{
-	(void)td; (void)gpa; (void)size; (void)out;
-	return api_fail(TDXMMU_ENOTIMPL, "show");
-}
-
-/* ==== end section: show and spte levels ==== */

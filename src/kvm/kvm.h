@@ -97,7 +97,8 @@ static inline unsigned kvm_stat_shard(void)
  * Pages KVM keeps ready so that nothing is allocated with mmu_lock held:
  * host frames for Secure-EPT pages (handed to TDH.MEM.SEPT.ADD) and KVM's own
  * page-table pages. Topped up before taking mmu_lock, as KVM's per-vCPU
- * kvm_mmu_memory_cache is (mmu_topup_memory_caches).
+ * kvm_mmu_memory_cache is (mmu_topup_memory_caches; the functions are the
+ * MMU core's, mmu.h).
  */
 #define KVM_MMU_CACHE_MIN 5 /* one per level of a 5-level walk */
 #define KVM_MMU_CACHE_CAP 16
@@ -314,11 +315,6 @@ int kvm_mmu_notifier_invalidate(struct kvm *kvm, gfn_t start, gfn_t end);
 int kvm_delete_memslot(struct kvm *kvm, unsigned id);
 int kvm_zap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end, bool private_alias,
 		      bool shared_alias);
-
-/* Frames KVM keeps ready for S-EPT pages: top up outside mmu_lock. */
-int kvm_mmu_topup_sept_cache(struct kvm *kvm, struct kvm_mmu_memory_cache *mc);
-pfn_t kvm_mmu_cache_take(struct kvm_mmu_memory_cache *mc);
-void kvm_mmu_cache_free(struct kvm *kvm, struct kvm_mmu_memory_cache *mc);
 
 /* Trace line (KVM tracepoint style) when tracing is on. */
 void kvm_trace(struct kvm *kvm, const char *fmt, ...)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kvm/kvm.h"
+#include "kvm/mmu.h"
 #include "kvm/mmu_legacy.h"
 #include "kvm/mmu_page.h"
 #include "kvm/tdp_mmu.h"
@@ -26,43 +27,6 @@ uint64_t kvm_stat_sum(const struct kvm *kvm, size_t offset)
 
 /* TD_PARAMS.eptp_controls: memory type WB (6) and page-walk length - 1. */
 #define TDX_EPTP_MT_WB 6
-
-int kvm_mmu_topup_sept_cache(struct kvm *kvm, struct kvm_mmu_memory_cache *mc)
-{
-	while (mc->nr < KVM_MMU_CACHE_MIN) {
-		pfn_t pfn;
-
-		if (host_mem_alloc_frame(kvm->hm, &pfn))
-			return -ENOMEM;
-		mc->frames[mc->nr++] = pfn;
-	}
-	return 0;
-}
-
-pfn_t kvm_mmu_cache_take(struct kvm_mmu_memory_cache *mc)
-{
-	/* Callers topped the cache up to one frame per level of the deepest
-	 * walk before taking mmu_lock, so running dry here is a KVM bug. */
-	if (mc->nr == 0)
-		return 0;
-	return mc->frames[--mc->nr];
-}
-
-void kvm_mmu_cache_free(struct kvm *kvm, struct kvm_mmu_memory_cache *mc)
-{
-	while (mc->nr > 0)
-		host_mem_free_frame(kvm->hm, mc->frames[--mc->nr]);
-}
-
-static int kvm_page_new(struct kvm *kvm, hpa_t *hpa)
-{
-	pfn_t pfn;
-
-	if (host_mem_alloc_frame(kvm->hm, &pfn))
-		return -ENOMEM;
-	*hpa = pfn_to_hpa(pfn);
-	return 0;
-}
 
 static uint64_t simple_call(struct kvm *kvm, int leaf, uint64_t rcx, uint64_t rdx)
 {

@@ -406,7 +406,7 @@ void kvm_legacy_mmu_read_4k(struct kvm *kvm, gfn_t gfn, uint64_t *private_spte,
 }
 
 static void legacy_walk_table(struct kvm *kvm, struct kvm_mmu_page *sp,
-			      kvm_tdp_mmu_walk_fn fn, void *arg)
+			      kvm_mmu_walk_fn fn, void *arg)
 {
 	int level = (int)sp->role.level;
 
@@ -424,7 +424,7 @@ static void legacy_walk_table(struct kvm *kvm, struct kvm_mmu_page *sp,
 	}
 }
 
-void kvm_legacy_mmu_walk(struct kvm *kvm, bool private_root, kvm_tdp_mmu_walk_fn fn,
+void kvm_legacy_mmu_walk(struct kvm *kvm, bool private_root, kvm_mmu_walk_fn fn,
 			 void *arg)
 {
 	struct kvm_mmu_page *root = private_root ? kvm->private_root : kvm->shared_root;

@@ -44,7 +44,7 @@
 #include <stdint.h>
 
 #include "kvm/kvm.h"
-#include "kvm/tdp_mmu.h"
+#include "kvm/mmu.h"
 
 static inline bool kvm_is_legacy_mmu(const struct kvm *kvm)
 {
@@ -107,7 +107,7 @@ void kvm_legacy_mmu_free_all(struct kvm *kvm);
 
 void kvm_legacy_mmu_read_4k(struct kvm *kvm, gfn_t gfn, uint64_t *private_spte,
 			    uint64_t *shared_spte);
-void kvm_legacy_mmu_walk(struct kvm *kvm, bool private_root, kvm_tdp_mmu_walk_fn fn,
+void kvm_legacy_mmu_walk(struct kvm *kvm, bool private_root, kvm_mmu_walk_fn fn,
 			 void *arg);
 
 /**

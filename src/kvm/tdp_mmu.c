@@ -29,93 +29,6 @@
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_hooks.h"
 
-/* ---- mmu_lock with lock-mode tracking ------------------------------------ */
-
-enum { MMU_LOCK_NONE, MMU_LOCK_READ, MMU_LOCK_WRITE };
-
-/* Which VM's mmu_lock this thread holds through the wrappers, and how. A
- * thread holds at most one mmu_lock at a time. */
-static _Thread_local const struct kvm *mmu_lock_held_kvm;
-static _Thread_local int mmu_lock_held_mode;
-
-void kvm_mmu_read_lock(struct kvm *kvm)
-{
-	mmu_rwlock_read_lock(&kvm->mmu_lock);
-	mmu_lock_held_kvm = kvm;
-	mmu_lock_held_mode = MMU_LOCK_READ;
-}
-
-void kvm_mmu_read_unlock(struct kvm *kvm)
-{
-	mmu_lock_held_kvm = NULL;
-	mmu_lock_held_mode = MMU_LOCK_NONE;
-	mmu_rwlock_read_unlock(&kvm->mmu_lock);
-}
-
-void kvm_mmu_write_lock(struct kvm *kvm)
-{
-	mmu_rwlock_write_lock(&kvm->mmu_lock);
-	mmu_lock_held_kvm = kvm;
-	mmu_lock_held_mode = MMU_LOCK_WRITE;
-}
-
-void kvm_mmu_write_unlock(struct kvm *kvm)
-{
-	mmu_lock_held_kvm = NULL;
-	mmu_lock_held_mode = MMU_LOCK_NONE;
-	mmu_rwlock_write_unlock(&kvm->mmu_lock);
-}
-
-/* SPTE changes this thread made under a read lock (tdp_mmu.h). */
-static _Thread_local uint64_t mmu_changes_under_read_lock;
-
-void kvm_mmu_change_seq_bump(struct kvm *kvm)
-{
-	if (mmu_lock_held_kvm == kvm && mmu_lock_held_mode == MMU_LOCK_READ) {
-		mmu_changes_under_read_lock++;
-		return;
-	}
-	atomic_fetch_add_explicit(&kvm->mmu_change_seq, 1, memory_order_release);
-}
-
-uint64_t kvm_mmu_change_seq(struct kvm *kvm)
-{
-	return atomic_load_explicit(&kvm->mmu_change_seq, memory_order_acquire) +
-	       mmu_changes_under_read_lock;
-}
-
-static void lockdep_fail(const char *func, const char *what)
-{
-	fprintf(stderr, "tdxmmu: %s: mmu_lock %s\n", func, what);
-	abort();
-}
-
-void __kvm_lockdep_assert_held(struct kvm *kvm, bool write, const char *func)
-{
-	if (mmu_lock_held_kvm == kvm) {
-		if (mmu_lock_held_mode != (write ? MMU_LOCK_WRITE : MMU_LOCK_READ))
-			lockdep_fail(func, write ? "not held for write (held for read)"
-						 : "not held for read (held for write)");
-		return;
-	}
-	/*
-	 * Not taken through the wrappers: probe. A try-lock that succeeds
-	 * proves the assertion false (and is undone at once); one that fails
-	 * proves only that somebody holds the lock.
-	 */
-	if (write) {
-		if (mmu_rwlock_read_trylock(&kvm->mmu_lock)) {
-			mmu_rwlock_read_unlock(&kvm->mmu_lock);
-			lockdep_fail(func, "not held for write");
-		}
-	} else {
-		if (mmu_rwlock_write_trylock(&kvm->mmu_lock)) {
-			mmu_rwlock_write_unlock(&kvm->mmu_lock);
-			lockdep_fail(func, "not held");
-		}
-	}
-}
-
 /* ---- page lifetime --------------------------------------------------------- */
 
 /* A page no walker ever saw (its link failed): back to the arena at once. */
@@ -490,40 +403,6 @@ static int tdp_mmu_set_spte(struct kvm *kvm, struct tdp_iter *iter,
 	}
 	return handle_changed_spte(kvm, iter->is_private, iter->gfn, old_spte,
 				   new_spte, iter->level, false, leaf_blocked);
-}
-
-/* ---- lifetime -------------------------------------------------------------- */
-
-int kvm_mmu_init(struct kvm *kvm)
-{
-	int level = (int)kvm->root_level;
-	int ret;
-
-	if (level < PG_LEVEL_4K || level > PT64_ROOT_MAX_LEVEL)
-		return -EINVAL;
-	ret = kvm_mmu_pages_init(kvm);
-	if (ret)
-		return ret;
-	/* The private root: private, but its S-EPT twin is the module's root
-	 * (a TDCS page), so private_spt stays 0 and no SEPT.ADD is issued. */
-	kvm->private_root = kvm_mmu_alloc_page(kvm, level, true);
-	kvm->shared_root = kvm_mmu_alloc_page(kvm, level, false);
-	if (!kvm->private_root || !kvm->shared_root) {
-		kvm_mmu_uninit(kvm);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-void kvm_mmu_uninit(struct kvm *kvm)
-{
-	if (kvm->private_root)
-		kvm_mmu_free_page(kvm, kvm->private_root);
-	if (kvm->shared_root)
-		kvm_mmu_free_page(kvm, kvm->shared_root);
-	kvm->private_root = NULL;
-	kvm->shared_root = NULL;
-	kvm_mmu_pages_destroy(kvm);
 }
 
 /* ---- fault path ------------------------------------------------------------ */
@@ -1297,7 +1176,7 @@ void kvm_tdp_mmu_read_4k(struct kvm *kvm, gfn_t gfn, uint64_t *private_spte,
 	host_rcu_read_unlock();
 }
 
-void kvm_tdp_mmu_walk(struct kvm *kvm, bool private_root, kvm_tdp_mmu_walk_fn fn,
+void kvm_tdp_mmu_walk(struct kvm *kvm, bool private_root, kvm_mmu_walk_fn fn,
 		      void *arg)
 {
 	struct kvm_mmu_page *root = private_root ? kvm->private_root : kvm->shared_root;

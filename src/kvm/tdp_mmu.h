@@ -8,10 +8,10 @@
  * updates (private entries frozen while their SEAMCALL runs, §5.2); zaps and
  * teardown under the write lock.
  *
- * Locking: kvm->mmu_lock (rwlock). Take it through kvm_mmu_{read,write}_
- * {lock,unlock}() so that the debug-build assertions
- * (kvm_lockdep_assert_held_read/write) know which mode this thread holds;
- * a lock taken with raw pthread calls is only probed (held or not).
+ * It sits on KVM's MMU core (mmu.h: mmu_lock and its assertions, the
+ * memory caches, RET_PF_*, gfn ranges, the change sequence, the arena and
+ * the roots), as the legacy MMU (mmu_legacy.h) does; the two never call
+ * each other.
  */
 #ifndef TDXMMU_KVM_TDP_MMU_H
 #define TDXMMU_KVM_TDP_MMU_H
@@ -20,92 +20,8 @@
 #include <stdint.h>
 
 #include "kvm/kvm.h"
+#include "kvm/mmu.h"
 #include "kvm/mmu_page.h"
-
-/* Page-fault results (KVM's RET_PF_*). Negative values are -errno. */
-enum {
-	RET_PF_CONTINUE = 0, /* internal: keep going */
-	RET_PF_RETRY,        /* nothing done; re-enter, the guest refaults */
-	RET_PF_EMULATE,      /* shared GPA without a memslot: MMIO, nothing
-				installed (the model has no device emulation) */
-	RET_PF_INVALID,
-	RET_PF_FIXED,        /* the mapping was installed */
-	RET_PF_SPURIOUS,     /* the mapping was already there */
-};
-
-/*
- * The MMU change sequence: moves after every change of an SPTE in either
- * tree (both setters, table teardown, MapGPA's raw S writes). The CPU model
- * reads it on the faulting vCPU's thread around an EPT-violation exit:
- * RET_PF_RETRY with the sequence unmoved (and no contention,
- * kvm_contention()) means the fault changed nothing and would recur forever.
- *
- * Changes made under the write lock (MapGPA, zaps, memslot deletion,
- * teardown, the legacy MMU) move kvm->mmu_change_seq, release order, so a
- * reader that sees the new count (acquire) sees the change. Changes made
- * under the read lock are faults installing tables and leaves: they move a
- * count private to the thread that made them, which its own
- * kvm_mmu_change_seq() adds in. Another vCPU's fault can never turn this
- * vCPU's final RETRY into a transient one, except by contending on the same
- * entry (a frozen entry, a lost cmpxchg, a BUSY rollback), which
- * kvm_contention() reports; so the two vCPUs need not share a cache line
- * per fault to know it.
- */
-void kvm_mmu_change_seq_bump(struct kvm *kvm);
-uint64_t kvm_mmu_change_seq(struct kvm *kvm);
-
-/* A gfn range [start, end), without the shared bit. */
-struct kvm_gfn_range {
-	gfn_t start;
-	gfn_t end;
-};
-
-/* ---- mmu_lock with lock-mode tracking ---- */
-
-void kvm_mmu_read_lock(struct kvm *kvm);
-void kvm_mmu_read_unlock(struct kvm *kvm);
-void kvm_mmu_write_lock(struct kvm *kvm);
-void kvm_mmu_write_unlock(struct kvm *kvm);
-
-/* Aborts with a message unless this thread holds kvm->mmu_lock in the given
- * mode (exact when taken through the wrappers above; otherwise a probe that
- * only catches "not held at all" / "no writer"). */
-void __kvm_lockdep_assert_held(struct kvm *kvm, bool write, const char *func);
-#ifdef NDEBUG
-#define kvm_lockdep_assert_held_read(kvm) ((void)(kvm))
-#define kvm_lockdep_assert_held_write(kvm) ((void)(kvm))
-#else
-#define kvm_lockdep_assert_held_read(kvm) \
-	__kvm_lockdep_assert_held((kvm), false, __func__)
-#define kvm_lockdep_assert_held_write(kvm) \
-	__kvm_lockdep_assert_held((kvm), true, __func__)
-#endif
-
-/* ---- lifetime ---- */
-
-/**
- * kvm_mmu_init() - create KVM's MMU for a VM
- * @kvm: the VM; kvm->root_level (PG_LEVEL_512G or PG_LEVEL_256T) set.
- *
- * Creates the page-table arena (kvm->mmu_pages) and both roots: the private
- * root (private, no Secure-EPT page of its own: the module's S-EPT root lives
- * in a TDCS page) and the shared root. No SEAMCALL. No lock needed (the VM is
- * not visible yet).
- *
- * Return: 0 or -ENOMEM (nothing left allocated).
- */
-int kvm_mmu_init(struct kvm *kvm);
-
-/**
- * kvm_mmu_uninit() - free KVM's MMU memory
- * @kvm: the VM, no longer used by any thread.
- *
- * Frees the arena with every page still in it. Call after
- * kvm_tdp_mmu_free_all(); pages still live then (kvm_mmu_pages_live()) are
- * freed without SEAMCALLs, their Secure-EPT twins left to the module (leaked
- * on purpose). No SEAMCALL.
- */
-void kvm_mmu_uninit(struct kvm *kvm);
 
 /* ---- fault path ---- */
 
@@ -301,27 +217,17 @@ int kvm_tdp_mmu_map_gpa(struct kvm *kvm, const struct kvm_gfn_range *ranges,
 void kvm_tdp_mmu_read_4k(struct kvm *kvm, gfn_t gfn, uint64_t *private_spte,
 			 uint64_t *shared_spte);
 
-/*
- * Called in pre-order for every entry of a tree that is not plain
- * SHADOW_NONPRESENT_VALUE (present, frozen, or carrying a software bit):
- * gfn is the first gfn the entry maps (shared bit included in the shared
- * tree), sp the page whose table holds the entry.
- */
-typedef void (*kvm_tdp_mmu_walk_fn)(struct kvm *kvm, bool is_private, gfn_t gfn,
-				    int level, uint64_t spte,
-				    struct kvm_mmu_page *sp, void *arg);
-
 /**
  * kvm_tdp_mmu_walk() - visit one tree for an invariant checker
  * @kvm: the VM.
  * @private_root: walk the private mirror EPT (else the shared EPT).
- * @fn: called as described at kvm_tdp_mmu_walk_fn.
+ * @fn: called as described at kvm_mmu_walk_fn (mmu.h).
  * @arg: passed to fn.
  *
  * Context: mmu_lock held (any mode) or the trees quiescent; fn must not
  * change the tree.
  */
-void kvm_tdp_mmu_walk(struct kvm *kvm, bool private_root, kvm_tdp_mmu_walk_fn fn,
+void kvm_tdp_mmu_walk(struct kvm *kvm, bool private_root, kvm_mmu_walk_fn fn,
 		      void *arg);
 
 /**

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kvm/tdp_mmu.h"
+#include "kvm/mmu.h"
 #include "kvm/tdp_mmu_nomirror.h"
 #include "kvm/tdx_hooks.h"
 #include "kvm/tdx_ops.h"

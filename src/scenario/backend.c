@@ -29,4 +29,12 @@ const struct scn_backend scn_backend_tdxmmu = {
 	.check = tdxmmu_check,
 	.counters_foreach = tdxmmu_counters_foreach,
 	.last_error = tdxmmu_last_error,
+	.vm_dead = tdxmmu_vm_dead,
+	.vcpu_enter = tdxmmu_vcpu_enter,
+	.vcpu_leave = tdxmmu_vcpu_leave,
+	.inject_busy_leaf = tdxmmu_inject_busy_leaf,
+	.inject_enomem = tdxmmu_inject_enomem,
+	.inject_off = tdxmmu_inject_off,
+	.spte_state_level = tdxmmu_spte_state_level,
+	.show = tdxmmu_show,
 };

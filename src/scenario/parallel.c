@@ -8,11 +8,11 @@
  * together, then run their lines in order with scn_run_cmd(). The lanes share
  * the struct scn_run: output lines are written whole under the stream lock
  * and the check counts are atomic. While the block runs, run->par tells the
- * runner how many lanes have finished, which is what the `blocked` rule
- * (runner.c, retry_blocked()) waits on: a blocked access is re-issued until
- * every other lane has finished, then once more, and that outcome is
- * reported (a lane that is itself retrying a blocked access counts as
- * done, see there).
+ * runner which lanes have finished, which are retrying a blocked access and
+ * how many lines have completed: what the deterministic `blocked` rule
+ * (struct scn_par, runner.c retry_blocked()) decides on. Each lane bumps
+ * progress after every line it completes, before it starts the next one or
+ * marks itself finished.
  *
  * The first lane that returns SCN_EXIT_USAGE or SCN_EXIT_BUG stops the block:
  * the other lanes finish their current line and run no further one, and that
@@ -47,8 +47,11 @@ static void gate_open(struct start_gate *g)
 	pthread_mutex_unlock(&g->lock);
 }
 
+_Thread_local size_t scn_lane_self;
+
 struct lane_thread {
 	pthread_t tid;
+	size_t idx;         /* this lane's index in block->lanes */
 	struct scn_run *run;
 	const struct scn_block *block;
 	const struct scn_lane *lane;
@@ -62,6 +65,7 @@ static void *lane_main(void *arg)
 	struct lane_thread *t = arg;
 	struct scn_run *r = t->run;
 
+	scn_lane_self = t->idx;
 	gate_wait(t->start);
 	t->status = SCN_EXIT_OK;
 	for (size_t i = 0; i < t->lane->nr; i++) {
@@ -70,15 +74,18 @@ static void *lane_main(void *arg)
 		if (atomic_load(t->stop))
 			break;
 		t->status = scn_run_cmd(r, &t->block->cmds[t->lane->idx[i]]);
+		/* The line may have changed the TD: blocked lanes must try
+		 * again before any of them may give up. */
+		atomic_fetch_add(&r->par->progress, 1);
 		if (t->status != SCN_EXIT_OK) {
 			atomic_compare_exchange_strong(t->stop, &expected,
 						       t->status);
 			break;
 		}
 	}
-	/* Finished (or stopped): a blocked access on another lane may now
-	 * make its last attempt. */
-	atomic_fetch_add(&r->par->finished, 1);
+	/* Finished (or stopped): lanes retrying a blocked access no longer
+	 * wait for this one. */
+	atomic_store(&r->par->finished[t->idx], true);
 	return NULL;
 }
 
@@ -86,6 +93,8 @@ int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd)
 {
 	const struct scn_block *b = cmd->block;
 	struct scn_par par = { .nr_lanes = b->nr_lanes };
+	atomic_bool *finished;
+	atomic_ulong *wait_gen;
 	struct start_gate start = {
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.cond = PTHREAD_COND_INITIALIZER,
@@ -97,14 +106,26 @@ int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd)
 
 	if (b->nr_lanes == 0)
 		return SCN_EXIT_OK;
-	atomic_init(&par.finished, 0);
-	atomic_init(&par.waiting, 0);
+	atomic_init(&par.progress, 0);
 	t = calloc(b->nr_lanes, sizeof(*t));
-	if (!t)
+	finished = calloc(b->nr_lanes, sizeof(*finished));
+	wait_gen = calloc(b->nr_lanes, sizeof(*wait_gen));
+	if (!t || !finished || !wait_gen) {
+		free(t);
+		free(finished);
+		free(wait_gen);
 		return scn_api_error(run, cmd, TDXMMU_ENOMEM);
+	}
+	for (size_t i = 0; i < b->nr_lanes; i++) {
+		atomic_init(&finished[i], false);
+		atomic_init(&wait_gen[i], 0);
+	}
+	par.finished = finished;
+	par.wait_gen = wait_gen;
 	run->par = &par;
 	for (started = 0; started < b->nr_lanes; started++) {
 		t[started] = (struct lane_thread){
+			.idx = started,
 			.run = run,
 			.block = b,
 			.lane = &b->lanes[started],
@@ -116,9 +137,12 @@ int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd)
 			break;
 	}
 	/* A thread that could not be created: the started lanes run
-	 * nothing. */
-	if (started < b->nr_lanes)
+	 * nothing, and the missing ones count as finished. */
+	if (started < b->nr_lanes) {
 		atomic_store(&stop, SCN_EXIT_USAGE);
+		for (size_t i = started; i < b->nr_lanes; i++)
+			atomic_store(&finished[i], true);
+	}
 	gate_open(&start);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(t[i].tid, NULL);
@@ -127,6 +151,8 @@ int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd)
 	pthread_cond_destroy(&start.cond);
 	pthread_mutex_destroy(&start.lock);
 	free(t);
+	free(finished);
+	free(wait_gen);
 	if (started < b->nr_lanes)
 		return scn_api_error(run, cmd, TDXMMU_ENOMEM);
 	return status;

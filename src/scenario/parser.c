@@ -32,6 +32,7 @@ enum arg_kind {
 	ARG_VALUE,
 	ARG_LEAF,       /* a SEAMCALL mnemonic */
 	ARG_SEPT_STATE,
+	ARG_VM_STATE,   /* expect-vm alive|dead */
 };
 
 enum opt_kind {
@@ -53,10 +54,17 @@ enum opt_kind {
 	OPT_ALIAS,
 	OPT_SPTE_PRIVATE,
 	OPT_SPTE_SHARED,
+	OPT_SPTE_LEVEL,   /* expect-spte level=: within the TD's walk */
+	OPT_SEPT_VE_DISABLE,
+	OPT_MAPGPA,
+	OPT_BUSY,         /* inject busy=P */
+	OPT_ENOMEM,       /* inject enomem=P */
+	OPT_INJECT_LEAF,  /* inject leaf=NAME */
+	OPT_SITE,         /* inject site=pt|sept|frame */
 };
 
 #define MAX_ARGS 3
-#define MAX_OPTS 6
+#define MAX_OPTS 8
 
 struct opt_desc {
 	const char *key;
@@ -70,25 +78,41 @@ struct cmd_desc {
 	enum arg_kind args[MAX_ARGS + 1]; /* ends at ARG_NONE */
 	const char *arg_names[MAX_ARGS];
 	struct opt_desc opts[MAX_OPTS + 1]; /* ends at a NULL key */
+	bool last_optional;               /* the last positional may be left out */
 };
 
 static const struct cmd_desc top_cmds[] = {
 	{ "td", "td", SCN_OP_TD, { ARG_NONE }, { NULL },
 	  { { "mmu", OPT_MMU }, { "gpaw", OPT_GPAW }, { "vcpus", OPT_VCPUS },
 	    { "accept", OPT_ACCEPT_MODE }, { "seed", OPT_SEED },
-	    { "memory", OPT_MEMORY } } },
+	    { "memory", OPT_MEMORY },
+	    { "sept-ve-disable", OPT_SEPT_VE_DISABLE },
+	    /* mapgpa= is this implementation's addition. */
+	    { "mapgpa", OPT_MAPGPA } } },
 	{ "memslot", "memslot", SCN_OP_MEMSLOT,
-	  { ARG_ID, ARG_SLOT_BASE, ARG_SLOT_SIZE }, { "ID", "BASE", "SIZE" } },
+	  { ARG_ID, ARG_SLOT_BASE, ARG_SLOT_SIZE }, { "ID", "BASE", "SIZE" },
+	  { { "outcome", OPT_OUTCOME } } },
 	{ "add", "add", SCN_OP_ADD, { ARG_ADDR }, { "ADDR" },
-	  { { "fill", OPT_FILL } } },
-	{ "finalize", "finalize", SCN_OP_FINALIZE },
+	  { { "fill", OPT_FILL }, { "outcome", OPT_OUTCOME } } },
+	{ "finalize", "finalize", SCN_OP_FINALIZE, { ARG_NONE }, { NULL },
+	  { { "outcome", OPT_OUTCOME } } },
 	{ "destroy", "destroy", SCN_OP_DESTROY },
 	{ "seamcall", "seamcall", SCN_OP_SEAMCALL, { ARG_LEAF }, { "NAME" },
 	  { { "gpa", OPT_GPA }, { "level", OPT_LEVEL }, { "page", OPT_PAGE },
 	    { "fill", OPT_FILL }, { "expect", OPT_EXPECT_STATUS } } },
 	{ "expect-spte", "expect-spte", SCN_OP_EXPECT_SPTE, { ARG_ADDR },
 	  { "ADDR" },
-	  { { "private", OPT_SPTE_PRIVATE }, { "shared", OPT_SPTE_SHARED } } },
+	  { { "private", OPT_SPTE_PRIVATE }, { "shared", OPT_SPTE_SHARED },
+	    { "level", OPT_SPTE_LEVEL } } },
+	{ "expect-vm", "expect-vm", SCN_OP_EXPECT_VM, { ARG_VM_STATE },
+	  { "alive|dead" } },
+	/* inject's words are options (busy=, enomem=, leaf=, site=) or the
+	 * single word `off`: parse_inject() checks how they combine. */
+	{ "inject", "inject", SCN_OP_INJECT_BUSY, { ARG_NONE }, { NULL },
+	  { { "busy", OPT_BUSY }, { "enomem", OPT_ENOMEM },
+	    { "leaf", OPT_INJECT_LEAF }, { "site", OPT_SITE } } },
+	{ "show", "show", SCN_OP_SHOW, { ARG_ADDR, ARG_SIZE }, { "ADDR", "SIZE" },
+	  { { NULL, 0 } }, true },
 	{ "expect-sept", "expect-sept", SCN_OP_EXPECT_SEPT,
 	  { ARG_ADDR, ARG_SEPT_STATE }, { "ADDR", "STATE" },
 	  { { "level", OPT_LEVEL } } },
@@ -112,9 +136,16 @@ static const struct cmd_desc vcpu_cmds[] = {
 	  { { "outcome", OPT_OUTCOME } } },
 	/* expect= on accept is this implementation's addition. */
 	{ "accept", "vcpu accept", SCN_OP_VCPU_ACCEPT, { ARG_ADDR }, { "ADDR" },
-	  { { "level", OPT_ACCEPT_LEVEL }, { "expect", OPT_EXPECT_STATUS } } },
+	  { { "level", OPT_ACCEPT_LEVEL }, { "expect", OPT_EXPECT_STATUS },
+	    { "outcome", OPT_OUTCOME } } },
 	{ "mapgpa", "vcpu mapgpa", SCN_OP_VCPU_MAPGPA, { ARG_ADDR, ARG_SIZE },
 	  { "ADDR", "SIZE" }, { { "outcome", OPT_OUTCOME } } },
+	/* outcome= on enter and leave (dead, bugged) is this implementation's
+	 * addition. */
+	{ "enter", "vcpu enter", SCN_OP_VCPU_ENTER, { ARG_NONE }, { NULL },
+	  { { "outcome", OPT_OUTCOME } } },
+	{ "leave", "vcpu leave", SCN_OP_VCPU_LEAVE, { ARG_NONE }, { NULL },
+	  { { "outcome", OPT_OUTCOME } } },
 };
 
 static const struct cmd_desc host_cmds[] = {
@@ -123,11 +154,13 @@ static const struct cmd_desc host_cmds[] = {
 	{ "write", "host write", SCN_OP_HOST_WRITE, { ARG_ADDR, ARG_VALUE },
 	  { "ADDR", "VALUE" } },
 	{ "invalidate", "host invalidate", SCN_OP_HOST_INVALIDATE,
-	  { ARG_ADDR, ARG_SIZE }, { "ADDR", "SIZE" } },
+	  { ARG_ADDR, ARG_SIZE }, { "ADDR", "SIZE" },
+	  { { "outcome", OPT_OUTCOME } } },
 	{ "delete-memslot", "host delete-memslot", SCN_OP_HOST_DELETE_MEMSLOT,
-	  { ARG_ID }, { "ID" } },
+	  { ARG_ID }, { "ID" }, { { "outcome", OPT_OUTCOME } } },
 	{ "zap", "host zap", SCN_OP_HOST_ZAP, { ARG_ADDR, ARG_SIZE },
-	  { "ADDR", "SIZE" }, { { "alias", OPT_ALIAS } } },
+	  { "ADDR", "SIZE" },
+	  { { "alias", OPT_ALIAS }, { "outcome", OPT_OUTCOME } } },
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -268,8 +301,11 @@ static int parse_arg(struct parser *p, enum arg_kind kind, struct scn_cmd *c,
 	case ARG_ID:
 		if (parse_value(p, t, &v))
 			return -1;
-		if (v > UINT_MAX)
-			return perr(p, t.col, "memslot id %s out of range",
+		/* 1.1: any number that fits in 32 bits; how many memslots
+		 * may exist at once is the model's limit, found when run. */
+		if (v > UINT32_MAX)
+			return perr(p, t.col,
+				    "memslot id %s out of range (more than 32 bits)",
 				    quote(t, q));
 		c->id = (unsigned)v;
 		return 0;
@@ -310,8 +346,14 @@ static int parse_arg(struct parser *p, enum arg_kind kind, struct scn_cmd *c,
 		/* A guest or host range that crosses the shared bit, runs past
 		 * the GPA width or wraps is for the model to refuse: MapGPA
 		 * answers such operands with `error` (TDG.VP.VMCALL
-		 * INVALID_OPERAND), which a scenario must be able to test. */
-		return parse_size(p, t, &c->size);
+		 * INVALID_OPERAND), which a scenario must be able to test.
+		 * An empty range is a parse error (contract 1.1). */
+		if (parse_size(p, t, &c->size))
+			return -1;
+		if (c->size == 0)
+			return perr(p, t.col, "size %s out of range (an empty range)",
+				    quote(t, q));
+		return 0;
 	case ARG_BYTE:
 		return parse_byte(p, t, &c->byte);
 	case ARG_VALUE:
@@ -328,6 +370,13 @@ static int parse_arg(struct parser *p, enum arg_kind kind, struct scn_cmd *c,
 			return 0;
 		return perr(p, t.col,
 			    "unknown S-EPT state %s (FREE, MAPPED, PENDING, BLOCKED, PENDING_BLOCKED, NL_MAPPED or NL_BLOCKED)",
+			    quote(t, q));
+	case ARG_VM_STATE:
+		if (scn_tok_is(t, "alive") || scn_tok_is(t, "dead")) {
+			c->vm_dead = scn_tok_is(t, "dead");
+			return 0;
+		}
+		return perr(p, t.col, "unknown VM state %s (alive or dead)",
 			    quote(t, q));
 	}
 	return 0;
@@ -352,6 +401,100 @@ static int check_seamcall_opt(struct parser *p, const struct scn_cmd *c,
 		return perr(p, key.col,
 			    "option %s applies only to TDH.MEM.PAGE.ADD",
 			    quote(key, q));
+	return 0;
+}
+
+/* Levels a TD's S-EPT walk has: 4 with gpaw=48, 5 with gpaw=52. */
+static unsigned walk_levels(unsigned gpaw)
+{
+	return gpaw == 52 ? 5 : 4;
+}
+
+#define OUTCOME_WORDS "ok, blocked, ve, poison, mmio, error, bugged or dead"
+
+/* outcome=A|B|...: any number of alternatives (contract 1.1), each a known
+ * outcome named once; the column of an error is the alternative's. */
+static int parse_outcomes(struct parser *p, struct scn_cmd *c,
+			  struct scn_tok v)
+{
+	char q[SCN_QUOTE_SIZE], name[32];
+	size_t start = 0;
+
+	c->outcomes = 0;
+	for (;;) {
+		const char *bar = memchr(v.s + start, '|', v.len - start);
+		size_t end = bar ? (size_t)(bar - v.s) : v.len;
+		struct scn_tok alt = { v.s + start, end - start, v.col + start };
+		enum tdxmmu_outcome o;
+
+		if (alt.len == 0)
+			return perr(p, alt.col,
+				    "empty alternative in outcome %s (A|B)",
+				    quote(v, q));
+		if (!tok_cstr(alt, name, sizeof(name)) ||
+		    !tdxmmu_outcome_parse(name, &o))
+			return perr(p, alt.col, "unknown outcome %s (" OUTCOME_WORDS ")",
+				    quote(alt, q));
+		if (c->outcomes & SCN_OUTCOME_BIT(o))
+			return perr(p, alt.col, "outcome %s named twice",
+				    quote(alt, q));
+		c->outcomes |= SCN_OUTCOME_BIT(o);
+		if (!bar)
+			return 0;
+		start = end + 1;
+	}
+}
+
+/*
+ * A percentage 0..100 with decimals, converted exactly to parts per million
+ * (the API's unit): at most 4 decimals carry meaning (0.0001 % = 1 ppm);
+ * further digits must be zeros, since anything else cannot be represented
+ * and would be rounded silently.
+ */
+static int parse_percent(struct parser *p, struct scn_tok v, uint32_t *ppm)
+{
+	char q[SCN_QUOTE_SIZE];
+	uint64_t whole = 0, frac = 0;
+	size_t i = 0, ndec = 0;
+	bool dot = false, digits = false;
+
+	for (; i < v.len; i++) {
+		char ch = v.s[i];
+
+		if (ch == '.' && !dot) {
+			dot = true;
+			continue;
+		}
+		if (ch < '0' || ch > '9')
+			return perr(p, v.col,
+				    "malformed percentage %s (0 to 100, decimals allowed)",
+				    quote(v, q));
+		digits = true;
+		if (!dot) {
+			if (whole > 100)
+				continue; /* out of range anyway; no overflow */
+			whole = whole * 10 + (uint64_t)(ch - '0');
+		} else if (ndec < 4) {
+			frac = frac * 10 + (uint64_t)(ch - '0');
+			ndec++;
+		} else if (ch != '0') {
+			return perr(p, v.col,
+				    "percentage %s is more precise than 0.0001 (1 part per million)",
+				    quote(v, q));
+		}
+	}
+	if (!digits || (dot && v.s[v.len - 1] == '.') || v.s[0] == '.')
+		return perr(p, v.col,
+			    "malformed percentage %s (0 to 100, decimals allowed)",
+			    quote(v, q));
+	while (ndec < 4) {
+		frac *= 10;
+		ndec++;
+	}
+	if (whole > 100 || (whole == 100 && frac))
+		return perr(p, v.col, "percentage %s out of range (0 to 100)",
+			    quote(v, q));
+	*ppm = (uint32_t)(whole * 10000 + frac);
 	return 0;
 }
 
@@ -420,12 +563,62 @@ static int parse_opt(struct parser *p, enum opt_kind kind, struct scn_cmd *c,
 		return perr(p, v.col, "unknown status %s", quote(v, q));
 	case OPT_OUTCOME:
 		c->has |= SCN_HAS_OUTCOME;
-		if (tok_cstr(v, name, sizeof(name)) &&
-		    tdxmmu_outcome_parse(name, &c->outcome))
-			return 0;
-		return perr(p, v.col,
-			    "unknown outcome %s (ok, blocked, ve, poison, mmio or error)",
-			    quote(v, q));
+		return parse_outcomes(p, c, v);
+	case OPT_SPTE_LEVEL:
+		c->has |= SCN_HAS_LEVEL;
+		if (scn_parse_level(v, &c->level, p->err))
+			return word_err(p);
+		/* gpaw=48 walks 4 levels (4K..512G), gpaw=52 five. */
+		if (c->level >= walk_levels(p->gpaw))
+			return perr(p, v.col,
+				    "level %s out of range (the TD's %u-bit GPA walk has levels 4K to %s)",
+				    quote(v, q), p->gpaw,
+				    scn_level_name(walk_levels(p->gpaw) - 1));
+		return 0;
+	case OPT_SEPT_VE_DISABLE:
+		if (scn_tok_is(v, "on"))
+			c->td.sept_ve_disable = true;
+		else if (scn_tok_is(v, "off"))
+			c->td.sept_ve_disable = false;
+		else
+			return perr(p, v.col,
+				    "unknown sept-ve-disable value %s (on or off)",
+				    quote(v, q));
+		return 0;
+	case OPT_MAPGPA:
+		if (scn_tok_is(v, "seed"))
+			c->td.mapgpa = TDXMMU_MAPGPA_SEED;
+		else if (scn_tok_is(v, "upstream"))
+			c->td.mapgpa = TDXMMU_MAPGPA_UPSTREAM;
+		else
+			return perr(p, v.col,
+				    "unknown mapgpa mode %s (seed or upstream)",
+				    quote(v, q));
+		return 0;
+	case OPT_BUSY:
+	case OPT_ENOMEM:
+		c->has |= kind == OPT_BUSY ? SCN_HAS_BUSY : SCN_HAS_ENOMEM;
+		return parse_percent(p, v, &c->ppm);
+	case OPT_INJECT_LEAF:
+		c->has |= SCN_HAS_LEAF;
+		if (tok_cstr(v, name, sizeof(name)))
+			c->leaf = tdxmmu_leaf_from_name(name);
+		if (c->leaf < 0)
+			return perr(p, v.col, "unknown SEAMCALL %s", quote(v, q));
+		return 0;
+	case OPT_SITE:
+		c->has |= SCN_HAS_SITE;
+		if (scn_tok_is(v, "pt"))
+			c->site = TDXMMU_SITE_PT;
+		else if (scn_tok_is(v, "sept"))
+			c->site = TDXMMU_SITE_SEPT;
+		else if (scn_tok_is(v, "frame"))
+			c->site = TDXMMU_SITE_FRAME;
+		else
+			return perr(p, v.col,
+				    "unknown allocation site %s (pt, sept or frame)",
+				    quote(v, q));
+		return 0;
 	case OPT_LEVEL:
 		c->has |= SCN_HAS_LEVEL;
 		if (scn_parse_level(v, &c->level, p->err))
@@ -551,9 +744,88 @@ static int parse_args(struct parser *p, const struct cmd_desc *d,
 		if (parse_opt(p, d->opts[k].kind, c, val))
 			return -1;
 	}
-	if (got < want)
+	if (got < want && !(d->last_optional && got == want - 1))
 		return missing(p, d->arg_names[got], d->name);
 	return 0;
+}
+
+/* The column of the option token with key @key on the current line. */
+static size_t opt_col(const struct parser *p, size_t first, const char *key)
+{
+	size_t klen = strlen(key);
+
+	for (size_t i = first; i < p->nr; i++) {
+		struct scn_tok t = p->toks[i];
+
+		if (t.len > klen && memcmp(t.s, key, klen) == 0 &&
+		    t.s[klen] == '=')
+			return t.col;
+	}
+	return p->toks[first].col;
+}
+
+/*
+ * inject busy=P [leaf=NAME] | inject enomem=P [site=S] | inject off.
+ * The options go through parse_args(); what may combine with what is
+ * checked after, and reported at the later of the two tokens.
+ */
+static int parse_inject(struct parser *p, const struct cmd_desc *d,
+			struct scn_cmd *c, size_t first, size_t *head_end)
+{
+	char q[SCN_QUOTE_SIZE];
+	struct scn_tok t;
+
+	if (first == p->nr)
+		return missing(p, "busy=P, enomem=P or off", "inject");
+	t = p->toks[first];
+	if (scn_tok_is(t, "off")) {
+		if (first + 1 < p->nr)
+			return perr(p, p->toks[first + 1].col,
+				    "too many arguments for 'inject off' (unexpected %s)",
+				    quote(p->toks[first + 1], q));
+		c->op = SCN_OP_INJECT_OFF;
+		c->name = "inject off";
+		*head_end = first + 1;
+		return 0;
+	}
+	if (!memchr(t.s, '=', t.len))
+		return perr(p, t.col,
+			    "unknown word %s for 'inject' (busy=P, enomem=P or off)",
+			    quote(t, q));
+	if (parse_args(p, d, c, first, head_end))
+		return -1;
+	if ((c->has & SCN_HAS_BUSY) && (c->has & SCN_HAS_ENOMEM))
+		return perr(p, opt_col(p, first, "busy") > opt_col(p, first, "enomem")
+				       ? opt_col(p, first, "busy")
+				       : opt_col(p, first, "enomem"),
+			    "'busy=' and 'enomem=' cannot be combined (one 'inject' line each)");
+	if (!(c->has & (SCN_HAS_BUSY | SCN_HAS_ENOMEM)))
+		return missing(p, "busy=P or enomem=P", "inject");
+	if ((c->has & SCN_HAS_LEAF) && !(c->has & SCN_HAS_BUSY))
+		return perr(p, opt_col(p, first, "leaf"),
+			    "option 'leaf' applies only to 'inject busy='");
+	if ((c->has & SCN_HAS_SITE) && !(c->has & SCN_HAS_ENOMEM))
+		return perr(p, opt_col(p, first, "site"),
+			    "option 'site' applies only to 'inject enomem='");
+	if (c->has & SCN_HAS_ENOMEM) {
+		c->op = SCN_OP_INJECT_ENOMEM;
+		c->name = "inject enomem";
+	} else {
+		c->name = "inject busy";
+	}
+	return 0;
+}
+
+/* show ADDR [SIZE]: one 4K page by default. Both aliases of each page are
+ * shown whatever ADDR's shared bit, so the range must not cross that bit
+ * or run past the GPA width (check_range()). */
+static int check_show(struct parser *p, struct scn_cmd *c)
+{
+	if (c->size == 0) {
+		c->size = 4096;
+		return 0;
+	}
+	return check_range(p, p->toks[2], c->gpa, c->size);
 }
 
 static void release_counters(struct scn_cmd *c)
@@ -687,9 +959,12 @@ static int push_cmd(struct parser *p, struct scn_cmd **arr, size_t *nr,
 	return 0;
 }
 
+/* Lines of a parallel block that run on the host lane: host actions and,
+ * since contract 1.1, raw SEAMCALLs. */
 static bool is_host_op(enum scn_op op)
 {
-	return op >= SCN_OP_HOST_READ && op <= SCN_OP_HOST_ZAP;
+	return (op >= SCN_OP_HOST_READ && op <= SCN_OP_HOST_ZAP) ||
+	       op == SCN_OP_SEAMCALL;
 }
 
 /* Groups a finished block's lines into lanes: one per vCPU that has lines,
@@ -786,7 +1061,7 @@ fail:
 	return -1;
 }
 
-enum word_class { W_TD, W_VCPU, W_HOST, W_PARALLEL, W_END, W_OTHER };
+enum word_class { W_TD, W_VCPU, W_HOST, W_SEAMCALL, W_PARALLEL, W_END, W_OTHER };
 
 /* The order rules, decided on the first word of a line. */
 static int check_order(struct parser *p, struct scn_tok w, enum word_class wc)
@@ -806,9 +1081,10 @@ static int check_order(struct parser *p, struct scn_tok w, enum word_class wc)
 			return perr(p, w.col,
 				    "nested 'parallel' (the block opened on line %zu has no 'end' yet)",
 				    p->block_cmd.line);
-		if (wc != W_VCPU && wc != W_HOST && wc != W_END)
+		if (wc != W_VCPU && wc != W_HOST && wc != W_SEAMCALL &&
+		    wc != W_END)
 			return perr(p, w.col,
-				    "%s is not allowed inside 'parallel' (only 'vcpu' and 'host' lines)",
+				    "%s is not allowed inside 'parallel' (only 'vcpu', 'host' and 'seamcall' lines)",
 				    q);
 	} else if (wc == W_END) {
 		return perr(p, w.col, "'end' without 'parallel'");
@@ -843,6 +1119,7 @@ static int parse_line(struct parser *p)
 		wc = d->op == SCN_OP_TD		? W_TD
 		     : d->op == SCN_OP_PARALLEL ? W_PARALLEL
 		     : d->op == SCN_OP_END	? W_END
+		     : d->op == SCN_OP_SEAMCALL ? W_SEAMCALL
 						: W_OTHER;
 	}
 	if (check_order(p, t[0], wc))
@@ -851,12 +1128,13 @@ static int parse_line(struct parser *p)
 	memset(&c, 0, sizeof(c));
 	c.line = p->line;
 	c.col = t[0].col;
-	c.outcome = TDXMMU_OUTCOME_OK;
+	c.outcomes = SCN_OUTCOME_BIT(TDXMMU_OUTCOME_OK);
 	c.alias = TDXMMU_ALIAS_BOTH;
 	c.leaf = -1;
+	c.site = TDXMMU_SITE_ALL;
 	c.td = (struct scn_td_args){ .mmu = TDXMMU_MMU_TDP, .gpaw = 48,
 				     .vcpus = 1, .accept = TDXMMU_ACCEPT_AUTO,
-				     .seed = 1 };
+				     .seed = 1, .mapgpa = TDXMMU_MAPGPA_SEED };
 
 	if (wc == W_VCPU) {
 		if (p->nr < 2)
@@ -874,7 +1152,7 @@ static int parse_line(struct parser *p)
 		d = lookup(vcpu_cmds, ARRAY_SIZE(vcpu_cmds), t[2]);
 		if (!d)
 			return perr(p, t[2].col,
-				    "unknown command 'vcpu %.*s' (read, write, fill, verify, accept or mapgpa)",
+				    "unknown command 'vcpu %.*s' (read, write, fill, verify, accept, mapgpa, enter or leave)",
 				    (int)(t[2].len > 40 ? 40 : t[2].len), t[2].s);
 		first = 3;
 	} else if (wc == W_HOST) {
@@ -893,8 +1171,12 @@ static int parse_line(struct parser *p)
 	if (c.op == SCN_OP_EXPECT_COUNT) {
 		rc = parse_counters(p, &c, first);
 		head_end = p->nr;
+	} else if (c.op == SCN_OP_INJECT_BUSY) {
+		rc = parse_inject(p, d, &c, first, &head_end);
 	} else {
 		rc = parse_args(p, d, &c, first, &head_end);
+		if (!rc && c.op == SCN_OP_SHOW)
+			rc = check_show(p, &c);
 	}
 	if (!rc)
 		rc = make_text(p, &c, head_end);

@@ -45,6 +45,20 @@ int scn_api_error(struct scn_run *r, const struct scn_cmd *c, int rc)
 		return SCN_EXIT_USAGE;
 	}
 	msg = last_error(r);
+	/* A VM that KVM killed is a modeled outcome, never a usage error or a
+	 * model bug (contract 1.1): on a command that takes no outcome= it is
+	 * a failed check, and the run goes on. */
+	if (rc == TDXMMU_EIO && r->td) {
+		flockfile(r->out);
+		if (!r->quiet)
+			fprintf(r->out, "%s:%zu: %s -> dead\n", r->name, c->line,
+				c->text);
+		fprintf(r->out, "%s:%zu: FAIL: %s (actual the VM is dead%s%s)\n",
+			r->name, c->line, c->text, *msg ? ": " : "", msg);
+		funlockfile(r->out);
+		atomic_fetch_add(&r->failed, 1);
+		return SCN_EXIT_OK;
+	}
 	if (rc == TDXMMU_EBUG) {
 		fprintf(r->err, "%s:%zu: BUG: %s\n", r->name, c->line,
 			*msg ? msg : "the model detected a broken invariant");
@@ -123,19 +137,78 @@ static const char *status_str(uint64_t status, char *buf, size_t size)
 	return buf;
 }
 
-static void check_outcome(struct scn_run *r, const struct scn_cmd *c,
+/* outcome=A|B as written back in messages: the alternatives in the order
+ * of enum tdxmmu_outcome. */
+static const char *outcomes_str(unsigned mask, char *buf, size_t size)
+{
+	size_t pos = 0;
+
+	buf[0] = '\0';
+	for (unsigned o = 0; o < 32 && pos < size; o++) {
+		if (!(mask & (1u << o)))
+			continue;
+		pos += (size_t)snprintf(buf + pos, size - pos, "%s%s",
+					pos ? "|" : "",
+					tdxmmu_outcome_name((enum tdxmmu_outcome)o));
+	}
+	return buf;
+}
+
+static bool outcome_accepted(const struct scn_cmd *c, enum tdxmmu_outcome o)
+{
+	return c->outcomes & SCN_OUTCOME_BIT(o);
+}
+
+/* Returns whether the outcome was one the line accepts. */
+static bool check_outcome(struct scn_run *r, const struct scn_cmd *c,
 			  enum tdxmmu_outcome got)
 {
-	bool explicit = c->has & SCN_HAS_OUTCOME;
-	enum tdxmmu_outcome want = explicit ? c->outcome : TDXMMU_OUTCOME_OK;
+	char buf[128];
 
-	if (got == want) {
-		if (explicit)
+	if (outcome_accepted(c, got)) {
+		if (c->has & SCN_HAS_OUTCOME)
 			pass(r);
-		return;
+		return true;
 	}
 	fail(r, c, "%.*s outcome=%s (actual %s)", HEAD(c),
-	     tdxmmu_outcome_name(want), tdxmmu_outcome_name(got));
+	     outcomes_str(c->outcomes, buf, sizeof(buf)),
+	     tdxmmu_outcome_name(got));
+	return false;
+}
+
+static bool vm_dead(const struct scn_run *r)
+{
+	return r->api->vm_dead && r->td && r->api->vm_dead(r->td);
+}
+
+/*
+ * The outcome of a build step, host action or vCPU enter/leave (contract
+ * 1.1): KVM answers TDXMMU_EIO for a VM it has killed. If the call failed so,
+ * or the VM is dead after it, the outcome is `dead` when the VM was dead
+ * before the command and `bugged` when this command killed it. Any other
+ * error is returned for scn_api_error().
+ */
+static int vm_outcome(const struct scn_run *r, bool dead_before, int rc,
+		      enum tdxmmu_outcome *o)
+{
+	if (rc == TDXMMU_EIO || vm_dead(r)) {
+		*o = dead_before ? TDXMMU_OUTCOME_DEAD : TDXMMU_OUTCOME_BUGGED;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	*o = TDXMMU_OUTCOME_OK;
+	return 0;
+}
+
+/* A guest access: the API reports bugged/dead as outcomes itself; an EIO
+ * (should KVM refuse the exit outright) follows the rule above. */
+static int access_outcome(const struct scn_run *r, bool dead_before, int rc,
+			  enum tdxmmu_outcome *o)
+{
+	if (rc == TDXMMU_EIO)
+		return vm_outcome(r, dead_before, rc, o);
+	return rc;
 }
 
 /* expect=STATUS compares classes; without it any success or warning will do. */
@@ -190,16 +263,21 @@ static int run_td(struct scn_run *r, const struct scn_cmd *c)
 	cfg.seed = c->td.seed;
 	if (c->has & SCN_HAS_MEMORY)
 		cfg.host_memory = c->td.memory;
+	cfg.sept_ve_disable = c->td.sept_ve_disable;
+	cfg.mapgpa = c->td.mapgpa;
 	cfg.trace = r->trace;
 	rc = r->api->td_create(&cfg, &td);
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
 	r->td = td;
-	say(r, c, "created (mmu=%s gpaw=%u vcpus=%u accept=%s seed=%" PRIu64 ")",
+	/* The 1.1 options are shown only when not at their default, so that
+	 * the line reads as before for version-1 scripts. */
+	say(r, c, "created (mmu=%s gpaw=%u vcpus=%u accept=%s seed=%" PRIu64 "%s%s)",
 	    cfg.mmu == TDXMMU_MMU_LEGACY ? "legacy" : "tdp", cfg.gpaw,
 	    cfg.nr_vcpus,
 	    cfg.accept == TDXMMU_ACCEPT_EXPLICIT ? "explicit" : "auto",
-	    cfg.seed);
+	    cfg.seed, cfg.sept_ve_disable ? " sept-ve-disable=on" : "",
+	    cfg.mapgpa == TDXMMU_MAPGPA_UPSTREAM ? " mapgpa=upstream" : "");
 	return SCN_EXIT_OK;
 }
 
@@ -241,43 +319,74 @@ static int run_destroy(struct scn_run *r, const struct scn_cmd *c)
 }
 
 /*
- * The `blocked` rule of a parallel block: an access whose outcome is blocked
- * is issued again (every 100 us) until every other lane has finished, then
- * once more, and that last outcome is the one reported. Outside a block, or
- * for any other outcome (or an error), the first answer is final.
+ * The `blocked` rule of a parallel block (contract 1.1, deterministic): an
+ * access whose outcome is blocked is issued again (every 100 us) while any
+ * other unfinished lane may still change the TD. When every unfinished lane
+ * is retrying a blocked access in a state no line has changed since its
+ * attempt began (struct scn_par), exactly one gives up: the lowest-numbered
+ * lane (vCPUs ascending, the host lane last). It reports `blocked` and goes
+ * on with its next line; the others keep retrying, so a line it runs next
+ * (say the mapgpa that unblocks them) is seen by their next attempt. Before
+ * 1.1 every such lane gave up at once, and whether the others' lines still
+ * ran in time depended on the threads' timing (issue 11, item 2.10).
  *
- * A lane that is itself retrying a blocked access counts as done for the
- * others: a blocked access changes nothing, so when every other lane has
- * finished or is retrying, nothing can unblock anything any more (and two
- * blocked lanes must not wait for each other forever).
+ * Outside a block, or for any other outcome (or an error), the first answer
+ * is final.
  *
- * *st: 0 not retrying, 1 retrying (counted in par->waiting), 2 last attempt.
- * Returns true when the caller must issue the access again.
+ * Races: the lanes' wait_gen and the block's progress are seq_cst atomics. A
+ * lane publishes its wait_gen only after an attempt that began at that
+ * progress value; a lane running any other line has wait_gen 0 until it has
+ * bumped progress after that line, so a state change is always followed by
+ * a progress bump before its lane can look settled, and an attempt that
+ * began before the bump is never taken as settled.
  */
+struct retry {
+	unsigned long gen; /* progress read before the current attempt */
+};
+
+static void retry_begin(const struct scn_run *r, struct retry *rt)
+{
+	if (r->par)
+		rt->gen = atomic_load(&r->par->progress);
+}
+
+/* True when @self is the lane that gives up now (see above). */
+static bool lane_gives_up(struct scn_par *par, size_t self)
+{
+	unsigned long now = atomic_load(&par->progress);
+	size_t lowest = SIZE_MAX;
+
+	for (size_t i = 0; i < par->nr_lanes; i++) {
+		if (atomic_load(&par->finished[i]))
+			continue;
+		if (atomic_load(&par->wait_gen[i]) != now + 1)
+			return false;
+		if (lowest == SIZE_MAX)
+			lowest = i;
+	}
+	return lowest == self;
+}
+
+/* Returns true when the caller must issue the access again. */
 static bool retry_blocked(const struct scn_run *r, int rc,
-			  enum tdxmmu_outcome o, int *st)
+			  enum tdxmmu_outcome o, struct retry *rt)
 {
 	static const struct timespec pause = { .tv_nsec = 100 * 1000 };
 	struct scn_par *par = r->par;
+	size_t self = scn_lane_self;
 
 	if (!par)
 		return false;
-	if (rc < 0 || o != TDXMMU_OUTCOME_BLOCKED || *st == 2) {
-		if (*st)
-			atomic_fetch_sub(&par->waiting, 1);
-		*st = 0;
+	if (rc < 0 || o != TDXMMU_OUTCOME_BLOCKED) {
+		atomic_store(&par->wait_gen[self], 0);
 		return false;
 	}
-	if (*st == 0) {
-		atomic_fetch_add(&par->waiting, 1);
-		*st = 1;
+	atomic_store(&par->wait_gen[self], rt->gen + 1);
+	if (lane_gives_up(par, self)) {
+		atomic_store(&par->wait_gen[self], 0);
+		return false;
 	}
-	/* This lane is among the waiting ones. */
-	if (atomic_load(&par->finished) + atomic_load(&par->waiting) >=
-	    par->nr_lanes)
-		*st = 2;
-	else
-		nanosleep(&pause, NULL);
+	nanosleep(&pause, NULL);
 	return true;
 }
 
@@ -287,29 +396,46 @@ static void say_outcome(struct scn_run *r, const struct scn_cmd *c,
 	say(r, c, "%s", tdxmmu_outcome_name(o));
 }
 
+/*
+ * expect= on a line with an outcome (contract 1.1) is compared only when the
+ * outcome is ok. Otherwise it counts as held when the outcome was one the
+ * line accepts (outcome=ok|blocked expect=V: the blocked interleaving is as
+ * good as the ok one, and the totals do not depend on which ran), and counts
+ * nothing when the outcome check has already failed for the line.
+ */
+static bool expect_compared(struct scn_run *r, enum tdxmmu_outcome o,
+			    bool outcome_held)
+{
+	if (o == TDXMMU_OUTCOME_OK)
+		return true;
+	if (outcome_held)
+		pass(r);
+	return false;
+}
+
 static int run_vcpu_read(struct scn_run *r, const struct scn_cmd *c)
 {
 	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	bool dead_before = vm_dead(r), held;
+	struct retry rt = { 0 };
 	uint64_t val = 0;
-	int st = 0;
 	int rc;
 
 	do {
+		retry_begin(r, &rt);
 		rc = r->api->vcpu_read(r->td, c->vcpu, c->gpa, &val, &o);
-	} while (retry_blocked(r, rc, o, &st));
+	} while (retry_blocked(r, rc, o, &rt));
+	rc = access_outcome(r, dead_before, rc, &o);
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
 	if (o == TDXMMU_OUTCOME_OK)
 		say(r, c, "0x%" PRIx64 " (ok)", val);
 	else
 		say_outcome(r, c, o);
-	check_outcome(r, c, o);
-	if (!(c->has & SCN_HAS_EXPECT))
+	held = check_outcome(r, c, o);
+	if (!(c->has & SCN_HAS_EXPECT) || !expect_compared(r, o, held))
 		return SCN_EXIT_OK;
-	if (o != TDXMMU_OUTCOME_OK)
-		fail(r, c, "%.*s expect=0x%" PRIx64 " (actual no value, outcome %s)",
-		     HEAD(c), c->expect, tdxmmu_outcome_name(o));
-	else if (val != c->expect)
+	if (val != c->expect)
 		fail(r, c, "%.*s expect=0x%" PRIx64 " (actual 0x%" PRIx64 ")",
 		     HEAD(c), c->expect, val);
 	else
@@ -320,12 +446,15 @@ static int run_vcpu_read(struct scn_run *r, const struct scn_cmd *c)
 static int run_vcpu_write(struct scn_run *r, const struct scn_cmd *c)
 {
 	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
-	int st = 0;
+	bool dead_before = vm_dead(r);
+	struct retry rt = { 0 };
 	int rc;
 
 	do {
+		retry_begin(r, &rt);
 		rc = r->api->vcpu_write(r->td, c->vcpu, c->gpa, c->value, &o);
-	} while (retry_blocked(r, rc, o, &st));
+	} while (retry_blocked(r, rc, o, &rt));
+	rc = access_outcome(r, dead_before, rc, &o);
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
 	say_outcome(r, c, o);
@@ -336,12 +465,15 @@ static int run_vcpu_write(struct scn_run *r, const struct scn_cmd *c)
 static int run_vcpu_fill(struct scn_run *r, const struct scn_cmd *c)
 {
 	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
-	int st = 0;
+	bool dead_before = vm_dead(r);
+	struct retry rt = { 0 };
 	int rc;
 
 	do {
+		retry_begin(r, &rt);
 		rc = r->api->vcpu_fill(r->td, c->vcpu, c->gpa, c->size, c->byte, &o);
-	} while (retry_blocked(r, rc, o, &st));
+	} while (retry_blocked(r, rc, o, &rt));
+	rc = access_outcome(r, dead_before, rc, &o);
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
 	say_outcome(r, c, o);
@@ -353,15 +485,18 @@ static int run_vcpu_fill(struct scn_run *r, const struct scn_cmd *c)
 static int run_vcpu_verify(struct scn_run *r, const struct scn_cmd *c)
 {
 	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	bool dead_before = vm_dead(r);
 	uint64_t bad = UINT64_MAX;
+	struct retry rt = { 0 };
 	bool differs;
-	int st = 0;
 	int rc;
 
 	do {
+		retry_begin(r, &rt);
 		rc = r->api->vcpu_verify(r->td, c->vcpu, c->gpa, c->size, c->byte,
 					 &bad, &o);
-	} while (retry_blocked(r, rc, o, &st));
+	} while (retry_blocked(r, rc, o, &rt));
+	rc = access_outcome(r, dead_before, rc, &o);
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
 	differs = o == TDXMMU_OUTCOME_OK && bad != UINT64_MAX;
@@ -369,7 +504,7 @@ static int run_vcpu_verify(struct scn_run *r, const struct scn_cmd *c)
 		say(r, c, "byte at 0x%" PRIx64 " differs", bad);
 	else
 		say_outcome(r, c, o);
-	if (o != ((c->has & SCN_HAS_OUTCOME) ? c->outcome : TDXMMU_OUTCOME_OK))
+	if (!outcome_accepted(c, o))
 		check_outcome(r, c, o);
 	else if (differs)
 		fail(r, c, "%.*s (actual byte at 0x%" PRIx64 " differs)",
@@ -379,29 +514,44 @@ static int run_vcpu_verify(struct scn_run *r, const struct scn_cmd *c)
 	return SCN_EXIT_OK;
 }
 
+/* expect=STATUS (this implementation's addition on accept) is compared only
+ * when the outcome is ok, as expect= is on the other guest actions. */
 static int run_vcpu_accept(struct scn_run *r, const struct scn_cmd *c)
 {
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	bool dead_before = vm_dead(r), held;
 	uint64_t status = 0;
 	char buf[96];
 	int rc;
 
 	rc = r->api->vcpu_accept(r->td, c->vcpu, c->gpa, c->level, &status);
+	rc = vm_outcome(r, dead_before, rc, &o);
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
-	say(r, c, "%s", status_str(status, buf, sizeof(buf)));
-	check_status(r, c, status);
+	if (o == TDXMMU_OUTCOME_OK)
+		say(r, c, "%s", status_str(status, buf, sizeof(buf)));
+	else
+		say_outcome(r, c, o);
+	held = check_outcome(r, c, o);
+	if (o == TDXMMU_OUTCOME_OK)
+		check_status(r, c, status);
+	else if (c->has & SCN_HAS_EXPECT)
+		expect_compared(r, o, held);
 	return SCN_EXIT_OK;
 }
 
 static int run_vcpu_mapgpa(struct scn_run *r, const struct scn_cmd *c)
 {
 	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
-	int st = 0;
+	bool dead_before = vm_dead(r);
+	struct retry rt = { 0 };
 	int rc;
 
 	do {
+		retry_begin(r, &rt);
 		rc = r->api->vcpu_mapgpa(r->td, c->vcpu, c->gpa, c->size, &o);
-	} while (retry_blocked(r, rc, o, &st));
+	} while (retry_blocked(r, rc, o, &rt));
+	rc = access_outcome(r, dead_before, rc, &o);
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
 	say_outcome(r, c, o);
@@ -435,10 +585,17 @@ static int run_host_read(struct scn_run *r, const struct scn_cmd *c)
 	return SCN_EXIT_OK;
 }
 
-/* The host actions and build steps that only succeed or fail. */
+/*
+ * The host actions and build steps that only succeed or fail, and vCPU
+ * enter/leave: their outcome is ok, or bugged/dead for a VM KVM killed
+ * (vm_outcome()). host write takes no outcome= (the contract gives it none):
+ * a dead VM there is a failed check, see scn_api_error().
+ */
 static int run_simple(struct scn_run *r, const struct scn_cmd *c)
 {
 	const struct scn_backend *api = r->api;
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	bool dead_before = vm_dead(r);
 	int rc = 0;
 
 	switch (c->op) {
@@ -453,7 +610,10 @@ static int run_simple(struct scn_run *r, const struct scn_cmd *c)
 		break;
 	case SCN_OP_HOST_WRITE:
 		rc = api->host_write(r->td, c->gpa, c->value);
-		break;
+		if (rc < 0)
+			return scn_api_error(r, c, rc);
+		say(r, c, "ok");
+		return SCN_EXIT_OK;
 	case SCN_OP_HOST_INVALIDATE:
 		rc = api->host_invalidate(r->td, c->gpa, c->size);
 		break;
@@ -463,12 +623,88 @@ static int run_simple(struct scn_run *r, const struct scn_cmd *c)
 	case SCN_OP_HOST_ZAP:
 		rc = api->host_zap(r->td, c->gpa, c->size, c->alias);
 		break;
+	case SCN_OP_VCPU_ENTER:
+		rc = api->vcpu_enter ? api->vcpu_enter(r->td, c->vcpu)
+				     : TDXMMU_ENOTIMPL;
+		break;
+	case SCN_OP_VCPU_LEAVE:
+		rc = api->vcpu_leave ? api->vcpu_leave(r->td, c->vcpu)
+				     : TDXMMU_ENOTIMPL;
+		break;
 	default:
+		break;
+	}
+	if (rc == TDXMMU_ENOTIMPL || rc == TDXMMU_EBUG)
+		return scn_api_error(r, c, rc);
+	rc = vm_outcome(r, dead_before, rc, &o);
+	if (rc < 0)
+		return scn_api_error(r, c, rc);
+	say_outcome(r, c, o);
+	check_outcome(r, c, o);
+	return SCN_EXIT_OK;
+}
+
+/* expect-vm alive|dead: tdxmmu_vm_dead(). */
+static int run_expect_vm(struct scn_run *r, const struct scn_cmd *c)
+{
+	bool dead = vm_dead(r);
+
+	say(r, c, "%s", dead ? "dead" : "alive");
+	if (dead == c->vm_dead)
+		pass(r);
+	else
+		fail(r, c, "%s (actual %s)", c->text, dead ? "dead" : "alive");
+	return SCN_EXIT_OK;
+}
+
+/* inject busy=/enomem=/off: module and KVM controls, not checks. */
+static int run_inject(struct scn_run *r, const struct scn_cmd *c)
+{
+	const struct scn_backend *api = r->api;
+	int rc = TDXMMU_ENOTIMPL;
+
+	switch (c->op) {
+	case SCN_OP_INJECT_BUSY:
+		if (api->inject_busy_leaf)
+			rc = api->inject_busy_leaf(r->td, c->leaf, c->ppm);
+		break;
+	case SCN_OP_INJECT_ENOMEM:
+		if (api->inject_enomem)
+			rc = api->inject_enomem(r->td, c->site, c->ppm);
+		break;
+	default:
+		if (api->inject_off)
+			rc = api->inject_off(r->td);
 		break;
 	}
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
-	say(r, c, "ok");
+	if (c->op == SCN_OP_INJECT_OFF)
+		say(r, c, "off");
+	else
+		say(r, c, "%" PRIu32 ".%04" PRIu32 "%% (%" PRIu32 " ppm)",
+		    c->ppm / 10000, c->ppm % 10000, c->ppm);
+	return SCN_EXIT_OK;
+}
+
+/* show ADDR [SIZE]: every 4K page the range touches, printed even with
+ * --quiet since the script asked for it. Not a check. */
+static int run_show(struct scn_run *r, const struct scn_cmd *c)
+{
+	uint64_t first = c->gpa & ~0xfffULL;
+	uint64_t last = (c->gpa + c->size - 1) & ~0xfffULL;
+	int rc;
+
+	if (!r->api->show)
+		return scn_api_error(r, c, TDXMMU_ENOTIMPL);
+	fflush(r->out);
+	flockfile(r->out);
+	fprintf(r->out, "%s:%zu: %s:\n", r->name, c->line, c->text);
+	rc = r->api->show(r->td, first, last - first + 0x1000, r->out);
+	funlockfile(r->out);
+	fflush(r->out);
+	if (rc < 0)
+		return scn_api_error(r, c, rc);
 	return SCN_EXIT_OK;
 }
 
@@ -528,7 +764,13 @@ static int run_expect_spte(struct scn_run *r, const struct scn_cmd *c)
 	bool ok = true;
 	int rc;
 
-	rc = r->api->spte_state(r->td, c->gpa, &pv, &sh);
+	if (c->has & SCN_HAS_LEVEL)
+		rc = r->api->spte_state_level
+			     ? r->api->spte_state_level(r->td, c->gpa, c->level,
+							&pv, &sh)
+			     : TDXMMU_ENOTIMPL;
+	else
+		rc = r->api->spte_state(r->td, c->gpa, &pv, &sh);
 	if (rc < 0)
 		return check_error(r, c, rc);
 	say(r, c, "private=%s shared=%s", tdxmmu_spte_state_name(pv),
@@ -704,7 +946,17 @@ int scn_run_cmd(struct scn_run *r, const struct scn_cmd *c)
 	case SCN_OP_HOST_INVALIDATE:
 	case SCN_OP_HOST_DELETE_MEMSLOT:
 	case SCN_OP_HOST_ZAP:
+	case SCN_OP_VCPU_ENTER:
+	case SCN_OP_VCPU_LEAVE:
 		return run_simple(r, c);
+	case SCN_OP_EXPECT_VM:
+		return run_expect_vm(r, c);
+	case SCN_OP_INJECT_BUSY:
+	case SCN_OP_INJECT_ENOMEM:
+	case SCN_OP_INJECT_OFF:
+		return run_inject(r, c);
+	case SCN_OP_SHOW:
+		return run_show(r, c);
 	case SCN_OP_SEAMCALL:
 		return run_seamcall(r, c);
 	case SCN_OP_EXPECT_SPTE:

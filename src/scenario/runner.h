@@ -60,16 +60,45 @@ struct scn_backend {
 					    void *arg),
 				 void *arg);
 	const char *(*last_error)(void);
+	/* Contract 1.1. A NULL entry answers TDXMMU_ENOTIMPL (vm_dead: false),
+	 * so that a test backend need provide only what it exercises. */
+	bool (*vm_dead)(tdxmmu_td *td);
+	int (*vcpu_enter)(tdxmmu_td *td, unsigned vcpu);
+	int (*vcpu_leave)(tdxmmu_td *td, unsigned vcpu);
+	int (*inject_busy_leaf)(tdxmmu_td *td, int leaf, uint32_t ppm);
+	int (*inject_enomem)(tdxmmu_td *td, enum tdxmmu_alloc_site site,
+			     uint32_t ppm);
+	int (*inject_off)(tdxmmu_td *td);
+	int (*spte_state_level)(tdxmmu_td *td, uint64_t gpa, unsigned level,
+				enum tdxmmu_spte_state *private_ept,
+				enum tdxmmu_spte_state *shared_ept);
+	int (*show)(tdxmmu_td *td, uint64_t gpa, uint64_t size, FILE *out);
 };
 
 extern const struct scn_backend scn_backend_tdxmmu;
 
-/* The parallel block being run (parallel.c): what the `blocked` rule needs. */
+/*
+ * The parallel block being run (parallel.c): what the `blocked` rule needs.
+ *
+ * progress counts the lines the block's lanes have completed: it moves after
+ * every line that may have changed the TD. A lane retrying a blocked access
+ * notes, in its wait_gen, the value of progress read just before its latest
+ * attempt began, plus one (0: not retrying). When every unfinished lane
+ * has wait_gen == progress + 1, each of them has seen its access blocked
+ * in a state that no line has changed since: nothing can unblock anything,
+ * and the lowest-numbered such lane (vCPU lanes ascend, the host lane is
+ * last) gives up. Its siblings keep retrying, so that the line it runs next
+ * can still unblock them (contract 1.1, issue 11 item 2.10).
+ */
 struct scn_par {
-	atomic_size_t finished; /* lanes that have run their last line */
-	atomic_size_t waiting;  /* lanes retrying a blocked access */
+	atomic_ulong progress;
 	size_t nr_lanes;
+	atomic_bool *finished;  /* per lane: has run its last line */
+	atomic_ulong *wait_gen; /* per lane, as above */
 };
+
+/* The index of the lane the calling thread runs (parallel.c sets it). */
+extern _Thread_local size_t scn_lane_self;
 
 /* One run of one script. The lanes of a parallel block share it: passed and
  * failed are atomic, the rest is only read while the block runs. */

@@ -59,6 +59,13 @@ enum scn_op {
 	SCN_OP_EXPECT_COUNT,
 	SCN_OP_CHECK,
 	SCN_OP_COUNTERS,  /* addition: print every non-zero counter */
+	SCN_OP_VCPU_ENTER,   /* 1.1: vcpu N enter */
+	SCN_OP_VCPU_LEAVE,   /* 1.1: vcpu N leave */
+	SCN_OP_EXPECT_VM,    /* 1.1: expect-vm alive|dead */
+	SCN_OP_INJECT_BUSY,  /* 1.1: inject busy=P [leaf=NAME] */
+	SCN_OP_INJECT_ENOMEM, /* 1.1: inject enomem=P [site=...] */
+	SCN_OP_INJECT_OFF,   /* 1.1: inject off */
+	SCN_OP_SHOW,         /* 1.1: show ADDR [SIZE] */
 	SCN_OP_PARALLEL,
 	SCN_OP_END, /* closes a block while parsing; never in a script */
 };
@@ -74,7 +81,14 @@ enum scn_has {
 	SCN_HAS_PRIVATE = 1u << 6,    /* expect-spte private= */
 	SCN_HAS_SHARED = 1u << 7,     /* expect-spte shared= */
 	SCN_HAS_MEMORY = 1u << 8,     /* td memory= */
+	SCN_HAS_LEAF = 1u << 9,       /* inject leaf= */
+	SCN_HAS_SITE = 1u << 10,      /* inject site= */
+	SCN_HAS_BUSY = 1u << 11,      /* inject busy= */
+	SCN_HAS_ENOMEM = 1u << 12,    /* inject enomem= */
 };
+
+/* The set of outcomes an outcome=A|B option accepts: bit (1u << outcome). */
+#define SCN_OUTCOME_BIT(o) (1u << (unsigned)(o))
 
 /* seamcall page= */
 enum scn_page {
@@ -114,6 +128,8 @@ struct scn_td_args {
 	enum tdxmmu_accept_mode accept;
 	uint64_t seed;
 	uint64_t memory; /* host_memory, when SCN_HAS_MEMORY */
+	bool sept_ve_disable;           /* 1.1: sept-ve-disable=on|off */
+	enum tdxmmu_mapgpa_mode mapgpa; /* addition: mapgpa=seed|upstream */
 };
 
 /*
@@ -136,10 +152,16 @@ struct scn_cmd {
 	uint64_t value;    /* write/host write VALUE */
 	uint8_t byte;      /* fill/verify BYTE, add/seamcall fill= */
 	unsigned level;    /* level=, 0 (4K) by default */
-	enum tdxmmu_outcome outcome;   /* outcome=, ok by default */
+	unsigned outcomes;             /* outcome=A|B as SCN_OUTCOME_BIT()s;
+					  only ok by default */
 	uint64_t expect;               /* expect=VALUE or expect=STATUS */
 	uint64_t expect_not;           /* expect-not=VALUE */
-	int leaf;                      /* seamcall NAME */
+	int leaf;                      /* seamcall NAME, inject leaf= (-1:
+					  every leaf) */
+	uint32_t ppm;                  /* inject busy=/enomem= P, in parts
+					  per million */
+	enum tdxmmu_alloc_site site;   /* inject site=, all by default */
+	bool vm_dead;                  /* expect-vm: dead (else alive) */
 	enum scn_page page;
 	uint64_t page_gpa;             /* page=of:ADDR */
 	enum tdxmmu_alias alias;       /* host zap alias=, both by default */

@@ -124,6 +124,88 @@ static void test_blocked_until_mapgpa(void **state)
 	}
 }
 
+/*
+ * The deterministic blocked rule (contract 1.1, issue 11 item 2.10): when
+ * every unfinished lane retries a blocked access, only the lowest-numbered
+ * one gives up and goes on; the others keep retrying and see what it does
+ * next. Each script's result used to change from run to run (both lanes
+ * gave up at once), so each is run many times and must give the same exact
+ * output every time.
+ */
+static void test_blocked_tie_break(void **state)
+{
+	static const char *const lowest_unblocks =
+		HEAD
+		"parallel\n"
+		"  vcpu 0 read shared:0x5000 outcome=blocked\n"
+		"  vcpu 1 read shared:0x6000 outcome=ok\n"
+		"  vcpu 0 mapgpa shared:0x6000 4K outcome=ok\n"
+		"end\n"
+		"check\n";
+	/* Lanes 0..3 all blocked; vCPU 0 gives up, then 1 (which unblocks
+	 * 2 and 3 with its MapGPA), and the host lane's line runs first. */
+	static const char *const chain =
+		HEAD
+		"parallel\n"
+		"  vcpu 0 read shared:0x1000 outcome=blocked\n"
+		"  vcpu 1 read shared:0x2000 outcome=blocked\n"
+		"  vcpu 1 mapgpa shared:0x3000 8K outcome=ok\n"
+		"  vcpu 2 read shared:0x3000 outcome=ok\n"
+		"  vcpu 3 read shared:0x4000 outcome=ok\n"
+		"  host read 0x1000 expect=0\n"
+		"end\n"
+		"check\n";
+	/* The higher lane holds the unblocking line: the lower one gives up
+	 * first and stays blocked, every time. */
+	static const char *const highest_unblocks =
+		HEAD
+		"parallel\n"
+		"  vcpu 2 read shared:0x8000 outcome=blocked\n"
+		"  vcpu 2 mapgpa shared:0x9000 4K outcome=ok\n"
+		"  vcpu 1 read shared:0x9000 outcome=blocked\n"
+		"end\n"
+		"vcpu 1 read shared:0x9000 expect=0\n"
+		"check\n";
+	char *out = NULL;
+
+	(void)state;
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(run(lowest_unblocks, &out), 0);
+		assert_string_equal(out, "4 passed, 0 failed\n");
+		free(out);
+		assert_int_equal(run(chain, &out), 0);
+		assert_string_equal(out, "7 passed, 0 failed\n");
+		free(out);
+		assert_int_equal(run(highest_unblocks, &out), 0);
+		assert_string_equal(out, "5 passed, 0 failed\n");
+		free(out);
+	}
+}
+
+/* seamcall lines inside a parallel block run on the host lane, in order
+ * with the host actions (contract 1.1). */
+static void test_seamcall_in_parallel(void **state)
+{
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(run(HEAD
+			     "parallel\n"
+			     "  vcpu 0 write private:0x1000 7\n"
+			     "  seamcall TDH.MEM.TRACK\n"
+			     "  seamcall TDH.MEM.SEPT.RD gpa=private:0 level=512G\n"
+			     "  host read private:0x200000 expect=0\n"
+			     "end\n"
+			     "vcpu 0 read private:0x1000 expect=7\n"
+			     "expect-count seamcall.TDH.MEM.SEPT.RD=1\n"
+			     "check\n"
+			     "destroy\n",
+			     &out),
+			 0);
+	assert_string_equal(out, "5 passed, 0 failed\n");
+	free(out);
+}
+
 static void test_usage_error_stops(void **state)
 {
 	char *out = NULL;
@@ -193,6 +275,8 @@ int main(void)
 		cmocka_unit_test(test_counts_all_pass),
 		cmocka_unit_test(test_counts_failures),
 		cmocka_unit_test(test_blocked_until_mapgpa),
+		cmocka_unit_test(test_blocked_tie_break),
+		cmocka_unit_test(test_seamcall_in_parallel),
 		cmocka_unit_test(test_usage_error_stops),
 		cmocka_unit_test(test_run_vcpus),
 	};

@@ -72,7 +72,7 @@ static void test_unknown_command(void **state)
 		{ "td\nfrob 1\n", "t.tds:2:1: error: unknown command 'frob'\n" },
 		{ "td\nTD\n", "t.tds:2:1: error: unknown command 'TD'\n" },
 		{ "td\nvcpu 0 jump 0\n",
-		  "t.tds:2:8: error: unknown command 'vcpu jump' (read, write, fill, verify, accept or mapgpa)\n" },
+		  "t.tds:2:8: error: unknown command 'vcpu jump' (read, write, fill, verify, accept, mapgpa, enter or leave)\n" },
 		{ "td\nhost poke 0\n",
 		  "t.tds:2:6: error: unknown command 'host poke' (read, write, invalidate, delete-memslot or zap)\n" },
 		{ "td\n\texpect-pte 0\n",
@@ -139,7 +139,7 @@ static void test_number_out_of_range(void **state)
 		{ "td vcpus=65\n",
 		  "t.tds:1:10: error: vcpus '65' out of range (1 to 64)\n" },
 		{ "td\nhost delete-memslot 0x100000000\n",
-		  "t.tds:2:21: error: memslot id '0x100000000' out of range\n" },
+		  "t.tds:2:21: error: memslot id '0x100000000' out of range (more than 32 bits)\n" },
 		{ "td\nmemslot 0 0 0\n",
 		  "t.tds:2:13: error: memslot size '0' out of range (empty)\n" },
 	};
@@ -235,9 +235,9 @@ static void test_option_values(void **state)
 {
 	static const struct error_case cases[] = {
 		{ "td\nvcpu 0 read 0 outcome=crash\n",
-		  "t.tds:2:23: error: unknown outcome 'crash' (ok, blocked, ve, poison, mmio or error)\n" },
+		  "t.tds:2:23: error: unknown outcome 'crash' (ok, blocked, ve, poison, mmio, error, bugged or dead)\n" },
 		{ "td\nvcpu 0 read 0 outcome=OK\n",
-		  "t.tds:2:23: error: unknown outcome 'OK' (ok, blocked, ve, poison, mmio or error)\n" },
+		  "t.tds:2:23: error: unknown outcome 'OK' (ok, blocked, ve, poison, mmio, error, bugged or dead)\n" },
 		{ "td\nseamcall TDH.MEM.TRACK expect=TDX_NOPE\n",
 		  "t.tds:2:31: error: unknown status 'TDX_NOPE'\n" },
 		{ "td\nvcpu 0 accept 0 expect=SUCCESS\n",
@@ -373,11 +373,13 @@ static void test_structure(void **state)
 		{ "# only a comment\n\n",
 		  "t.tds:1:1: error: no 'td' command (a scenario starts with 'td')\n" },
 	};
-	/* Only vcpu and host lines may be inside a parallel block. */
+	/* Only vcpu, host and (1.1) seamcall lines may be inside a parallel
+	 * block. */
 	static const char *const forbidden[] = {
 		"td", "destroy", "finalize", "memslot 0 0 4K", "add 0",
-		"seamcall TDH.MEM.TRACK", "expect-sept 0 FREE", "expect-spte 0",
-		"expect-count a=1", "check",
+		"expect-sept 0 FREE", "expect-spte 0",
+		"expect-count a=1", "check", "expect-vm alive", "inject off",
+		"inject busy=1", "show 0", "counters",
 	};
 
 	(void)state;
@@ -390,7 +392,7 @@ static void test_structure(void **state)
 		snprintf(text, sizeof(text), "td vcpus=2\nparallel\n  vcpu 1 read 0\n  %s\nend\n",
 			 forbidden[i]);
 		snprintf(msg, sizeof(msg),
-			 "t.tds:4:3: error: '%s' is not allowed inside 'parallel' (only 'vcpu' and 'host' lines)\n",
+			 "t.tds:4:3: error: '%s' is not allowed inside 'parallel' (only 'vcpu', 'host' and 'seamcall' lines)\n",
 			 word);
 		check_errors(&c, 1);
 	}
@@ -667,7 +669,7 @@ static void test_levels_and_states(void **state)
 	assert_int_equal(s.cmds[5].spte_shared, TDXMMU_SPTE_ZAPPED);
 	assert_int_equal(s.cmds[6].alias, TDXMMU_ALIAS_SHARED);
 	assert_int_equal(s.cmds[7].alias, TDXMMU_ALIAS_BOTH);
-	assert_int_equal(s.cmds[8].outcome, TDXMMU_OUTCOME_ERROR);
+	assert_int_equal(s.cmds[8].outcomes, SCN_OUTCOME_BIT(TDXMMU_OUTCOME_ERROR));
 	assert_true(s.cmds[8].has & SCN_HAS_OUTCOME);
 	assert_int_equal(s.cmds[8].gpa, 1ULL << 47);
 	assert_int_equal(s.cmds[8].size, 2 << 20);
@@ -753,7 +755,7 @@ static void test_commands(void **state)
 	assert_int_equal(c->op, SCN_OP_VCPU_VERIFY);
 	assert_int_equal(c->vcpu, 2);
 	assert_int_equal(c->byte, 0x11);
-	assert_int_equal(c->outcome, TDXMMU_OUTCOME_BLOCKED);
+	assert_int_equal(c->outcomes, SCN_OUTCOME_BIT(TDXMMU_OUTCOME_BLOCKED));
 	assert_string_equal(c->name, "vcpu verify");
 	assert_int_equal(c->head_len, strlen("vcpu 2 verify shared:0 4K 0x11"));
 	c = &s.cmds[5];
@@ -845,6 +847,276 @@ static void test_parse_failure_frees(void **state)
 	assert_int_equal(err.col, 22);
 }
 
+/* ---- contract 1.1 ----------------------------------------------------- */
+
+static void test_v11_errors(void **state)
+{
+	static const struct error_case cases[] = {
+		/* Memslot IDs: 32 bits, no more. */
+		{ "td\nmemslot 0x100000000 0 4K\n",
+		  "t.tds:2:9: error: memslot id '0x100000000' out of range (more than 32 bits)\n" },
+		/* Zero sizes, at the size. */
+		{ "td\nvcpu 0 fill 0 0 1\n",
+		  "t.tds:2:15: error: size '0' out of range (an empty range)\n" },
+		{ "td\nvcpu 0 verify 0 0x0 1\n",
+		  "t.tds:2:17: error: size '0x0' out of range (an empty range)\n" },
+		{ "td\nvcpu 0 mapgpa shared:0 0K\n",
+		  "t.tds:2:24: error: size '0K' out of range (an empty range)\n" },
+		{ "td\nhost invalidate 0 0\n",
+		  "t.tds:2:19: error: size '0' out of range (an empty range)\n" },
+		{ "td\nhost zap 0 0 alias=shared\n",
+		  "t.tds:2:12: error: size '0' out of range (an empty range)\n" },
+		{ "td\nshow 0 0\n",
+		  "t.tds:2:8: error: size '0' out of range (an empty range)\n" },
+		/* outcome=A|B */
+		{ "td\nvcpu 0 read 0 outcome=ok|crash\n",
+		  "t.tds:2:26: error: unknown outcome 'crash' (ok, blocked, ve, poison, mmio, error, bugged or dead)\n" },
+		{ "td\nvcpu 0 read 0 outcome=ok|\n",
+		  "t.tds:2:26: error: empty alternative in outcome 'ok|' (A|B)\n" },
+		{ "td\nvcpu 0 read 0 outcome=|ok\n",
+		  "t.tds:2:23: error: empty alternative in outcome '|ok' (A|B)\n" },
+		{ "td\nvcpu 0 read 0 outcome=ok|blocked|ok\n",
+		  "t.tds:2:34: error: outcome 'ok' named twice\n" },
+		{ "td\nfinalize outcome=alive\n",
+		  "t.tds:2:18: error: unknown outcome 'alive' (ok, blocked, ve, poison, mmio, error, bugged or dead)\n" },
+		/* outcome= is not on every command. */
+		{ "td\nhost write 0 1 outcome=ok\n",
+		  "t.tds:2:16: error: unknown option 'outcome' for 'host write'\n" },
+		{ "td\ndestroy outcome=ok\n",
+		  "t.tds:2:9: error: unknown option 'outcome' for 'destroy'\n" },
+		/* expect-vm */
+		{ "td\nexpect-vm\n",
+		  "t.tds:2:10: error: missing argument alive|dead for 'expect-vm'\n" },
+		{ "td\nexpect-vm bugged\n",
+		  "t.tds:2:11: error: unknown VM state 'bugged' (alive or dead)\n" },
+		{ "td\nexpect-vm dead alive\n",
+		  "t.tds:2:16: error: too many arguments for 'expect-vm' (unexpected 'alive')\n" },
+		/* td options */
+		{ "td sept-ve-disable=yes\n",
+		  "t.tds:1:20: error: unknown sept-ve-disable value 'yes' (on or off)\n" },
+		{ "td mapgpa=kvm\n",
+		  "t.tds:1:11: error: unknown mapgpa mode 'kvm' (seed or upstream)\n" },
+		{ "td memory=0x\n",
+		  "t.tds:1:11: error: malformed number '0x'\n" },
+		/* inject */
+		{ "td\ninject\n",
+		  "t.tds:2:7: error: missing argument busy=P, enomem=P or off for 'inject'\n" },
+		{ "td\ninject on\n",
+		  "t.tds:2:8: error: unknown word 'on' for 'inject' (busy=P, enomem=P or off)\n" },
+		{ "td\ninject off busy=1\n",
+		  "t.tds:2:12: error: too many arguments for 'inject off' (unexpected 'busy=1')\n" },
+		{ "td\ninject leaf=TDH.MEM.TRACK\n",
+		  "t.tds:2:26: error: missing argument busy=P or enomem=P for 'inject'\n" },
+		{ "td\ninject busy=1 enomem=2\n",
+		  "t.tds:2:15: error: 'busy=' and 'enomem=' cannot be combined (one 'inject' line each)\n" },
+		{ "td\ninject enomem=2 busy=1\n",
+		  "t.tds:2:17: error: 'busy=' and 'enomem=' cannot be combined (one 'inject' line each)\n" },
+		{ "td\ninject enomem=2 leaf=TDH.MEM.TRACK\n",
+		  "t.tds:2:17: error: option 'leaf' applies only to 'inject busy='\n" },
+		{ "td\ninject site=pt busy=1\n",
+		  "t.tds:2:8: error: option 'site' applies only to 'inject enomem='\n" },
+		{ "td\ninject busy=1 leaf=TDH.MEM.JUMP\n",
+		  "t.tds:2:20: error: unknown SEAMCALL 'TDH.MEM.JUMP'\n" },
+		{ "td\ninject enomem=1 site=heap\n",
+		  "t.tds:2:22: error: unknown allocation site 'heap' (pt, sept or frame)\n" },
+		{ "td\ninject busy=1 busy=2\n",
+		  "t.tds:2:15: error: duplicate option 'busy'\n" },
+		{ "td\ninject busy=\n",
+		  "t.tds:2:13: error: missing value for option 'busy'\n" },
+		/* P: 0..100, at most 1 ppm of precision, decimal only. */
+		{ "td\ninject busy=100.0001\n",
+		  "t.tds:2:13: error: percentage '100.0001' out of range (0 to 100)\n" },
+		{ "td\ninject busy=101\n",
+		  "t.tds:2:13: error: percentage '101' out of range (0 to 100)\n" },
+		{ "td\ninject busy=99999999999999999999999\n",
+		  "t.tds:2:13: error: percentage '99999999999999999999999' out of range (0 to 100)\n" },
+		{ "td\ninject busy=0.00001\n",
+		  "t.tds:2:13: error: percentage '0.00001' is more precise than 0.0001 (1 part per million)\n" },
+		{ "td\ninject enomem=12.34567\n",
+		  "t.tds:2:15: error: percentage '12.34567' is more precise than 0.0001 (1 part per million)\n" },
+		{ "td\ninject busy=-1\n",
+		  "t.tds:2:13: error: malformed percentage '-1' (0 to 100, decimals allowed)\n" },
+		{ "td\ninject busy=0x10\n",
+		  "t.tds:2:13: error: malformed percentage '0x10' (0 to 100, decimals allowed)\n" },
+		{ "td\ninject busy=5%\n",
+		  "t.tds:2:13: error: malformed percentage '5%' (0 to 100, decimals allowed)\n" },
+		{ "td\ninject busy=1.\n",
+		  "t.tds:2:13: error: malformed percentage '1.' (0 to 100, decimals allowed)\n" },
+		{ "td\ninject busy=.5\n",
+		  "t.tds:2:13: error: malformed percentage '.5' (0 to 100, decimals allowed)\n" },
+		{ "td\ninject busy=1.2.3\n",
+		  "t.tds:2:13: error: malformed percentage '1.2.3' (0 to 100, decimals allowed)\n" },
+		/* enter / leave */
+		{ "td\nvcpu 0 enter 0\n",
+		  "t.tds:2:14: error: too many arguments for 'vcpu enter' (unexpected '0')\n" },
+		{ "td vcpus=2\nvcpu 2 leave\n",
+		  "t.tds:2:6: error: vcpu '2' out of range (the TD has 2 vcpus)\n" },
+		/* show */
+		{ "td\nshow\n",
+		  "t.tds:2:5: error: missing argument ADDR for 'show'\n" },
+		{ "td\nshow 0 4K 4K\n",
+		  "t.tds:2:11: error: too many arguments for 'show' (unexpected '4K')\n" },
+		{ "td\nshow 0x7ffffffff000 8K\n",
+		  "t.tds:2:21: error: range of size '8K' at 0x7ffffffff000 crosses the shared bit (bit 47)\n" },
+		{ "td\nshow shared:0x7ffffffff000 8K\n",
+		  "t.tds:2:28: error: range of size '8K' at 0xfffffffff000 goes beyond the TD's 48-bit GPA width\n" },
+		{ "td\nshow 0 4K level=2M\n",
+		  "t.tds:2:11: error: unknown option 'level' for 'show'\n" },
+		/* expect-spte level=: within the TD's walk */
+		{ "td\nexpect-spte 0 level=256T\n",
+		  "t.tds:2:21: error: level '256T' out of range (the TD's 48-bit GPA walk has levels 4K to 512G)\n" },
+		{ "td\nexpect-spte 0 level=8K\n",
+		  "t.tds:2:21: error: unknown level '8K' (4K, 2M, 1G, 512G or 256T)\n" },
+		/* Inside parallel: seamcall is allowed, inject and show not. */
+		{ "td\nparallel\n  inject off\nend\n",
+		  "t.tds:3:3: error: 'inject' is not allowed inside 'parallel' (only 'vcpu', 'host' and 'seamcall' lines)\n" },
+	};
+
+	(void)state;
+	CHECK_ERRORS(cases);
+}
+
+static void test_v11_words(void **state)
+{
+	struct scn_script s;
+	const struct scn_cmd *c;
+	const struct scn_block *b;
+
+	(void)state;
+	parse_ok("td gpaw=52 vcpus=2 sept-ve-disable=on memory=64T mapgpa=upstream\n"
+		 "memslot 0xffffffff 0 4K outcome=ok|bugged\n"
+		 "memslot 100 4K 4K outcome=dead\n"
+		 "add private:0 outcome=ok fill=1\n"
+		 "finalize outcome=bugged|dead|ok\n"
+		 "vcpu 1 read 0 outcome=ok|blocked expect=5\n"
+		 "vcpu 0 accept 0 outcome=dead\n"
+		 "host invalidate 0 4K outcome=bugged\n"
+		 "host zap 0 4K outcome=dead alias=private\n"
+		 "host delete-memslot 4294967295 outcome=ok\n"
+		 "expect-vm dead\n"
+		 "expect-vm alive\n"
+		 "inject busy=0.5 leaf=TDH.MEM.PAGE.AUG\n"
+		 "inject busy=100\n"
+		 "inject enomem=12.3456 site=sept\n"
+		 "inject enomem=0.0001000\n"
+		 "inject off\n"
+		 "vcpu 1 enter\n"
+		 "vcpu 1 leave outcome=dead\n"
+		 "show shared:0x1000\n"
+		 "show 0x1008 8K\n"
+		 "expect-spte 0 private=present level=256T\n"
+		 "expect-spte 0 shared=nonpresent\n"
+		 "parallel\n"
+		 "  seamcall TDH.MEM.TRACK\n"
+		 "  vcpu 1 enter\n"
+		 "  host zap 0 4K\n"
+		 "  seamcall TDH.MEM.SEPT.RD gpa=0 level=4K\n"
+		 "end\n",
+		 &s);
+	assert_int_equal(s.nr, 24);
+	c = &s.cmds[0];
+	assert_true(c->td.sept_ve_disable);
+	assert_int_equal(c->td.mapgpa, TDXMMU_MAPGPA_UPSTREAM);
+	assert_int_equal(c->td.memory, 64ULL << 40);
+	c = &s.cmds[1];
+	assert_int_equal(c->id, 0xffffffffu);
+	assert_int_equal(c->outcomes, SCN_OUTCOME_BIT(TDXMMU_OUTCOME_OK) |
+				      SCN_OUTCOME_BIT(TDXMMU_OUTCOME_BUGGED));
+	assert_true(c->has & SCN_HAS_OUTCOME);
+	assert_int_equal(s.cmds[2].id, 100);
+	assert_int_equal(s.cmds[2].outcomes, SCN_OUTCOME_BIT(TDXMMU_OUTCOME_DEAD));
+	assert_int_equal(s.cmds[3].byte, 1);
+	assert_int_equal(s.cmds[3].outcomes, SCN_OUTCOME_BIT(TDXMMU_OUTCOME_OK));
+	assert_int_equal(s.cmds[4].outcomes,
+			 SCN_OUTCOME_BIT(TDXMMU_OUTCOME_OK) |
+				 SCN_OUTCOME_BIT(TDXMMU_OUTCOME_BUGGED) |
+				 SCN_OUTCOME_BIT(TDXMMU_OUTCOME_DEAD));
+	c = &s.cmds[5];
+	assert_int_equal(c->outcomes, SCN_OUTCOME_BIT(TDXMMU_OUTCOME_OK) |
+				      SCN_OUTCOME_BIT(TDXMMU_OUTCOME_BLOCKED));
+	assert_int_equal(c->expect, 5);
+	assert_string_equal(c->text, "vcpu 1 read 0 outcome=ok|blocked expect=5");
+	assert_int_equal(c->head_len, strlen("vcpu 1 read 0"));
+	assert_int_equal(s.cmds[6].op, SCN_OP_VCPU_ACCEPT);
+	assert_int_equal(s.cmds[6].outcomes, SCN_OUTCOME_BIT(TDXMMU_OUTCOME_DEAD));
+	assert_int_equal(s.cmds[7].outcomes, SCN_OUTCOME_BIT(TDXMMU_OUTCOME_BUGGED));
+	assert_int_equal(s.cmds[8].alias, TDXMMU_ALIAS_PRIVATE);
+	assert_int_equal(s.cmds[8].outcomes, SCN_OUTCOME_BIT(TDXMMU_OUTCOME_DEAD));
+	assert_int_equal(s.cmds[9].id, 0xffffffffu);
+	/* Without outcome=, only ok. */
+	assert_int_equal(s.cmds[9].outcomes, SCN_OUTCOME_BIT(TDXMMU_OUTCOME_OK));
+	assert_int_equal(s.cmds[10].op, SCN_OP_EXPECT_VM);
+	assert_true(s.cmds[10].vm_dead);
+	assert_false(s.cmds[11].vm_dead);
+	c = &s.cmds[12];
+	assert_int_equal(c->op, SCN_OP_INJECT_BUSY);
+	assert_string_equal(c->name, "inject busy");
+	assert_int_equal(c->ppm, 5000);
+	assert_int_equal(c->leaf, tdxmmu_leaf_from_name("TDH.MEM.PAGE.AUG"));
+	c = &s.cmds[13];
+	assert_int_equal(c->op, SCN_OP_INJECT_BUSY);
+	assert_int_equal(c->ppm, 1000000);
+	assert_int_equal(c->leaf, -1); /* every leaf */
+	c = &s.cmds[14];
+	assert_int_equal(c->op, SCN_OP_INJECT_ENOMEM);
+	assert_string_equal(c->name, "inject enomem");
+	assert_int_equal(c->ppm, 123456);
+	assert_int_equal(c->site, TDXMMU_SITE_SEPT);
+	c = &s.cmds[15];
+	assert_int_equal(c->ppm, 1); /* trailing zeros are exact */
+	assert_int_equal(c->site, TDXMMU_SITE_ALL);
+	assert_int_equal(s.cmds[16].op, SCN_OP_INJECT_OFF);
+	assert_string_equal(s.cmds[16].name, "inject off");
+	assert_int_equal(s.cmds[17].op, SCN_OP_VCPU_ENTER);
+	assert_int_equal(s.cmds[17].vcpu, 1);
+	assert_int_equal(s.cmds[18].op, SCN_OP_VCPU_LEAVE);
+	assert_int_equal(s.cmds[18].outcomes, SCN_OUTCOME_BIT(TDXMMU_OUTCOME_DEAD));
+	c = &s.cmds[19];
+	assert_int_equal(c->op, SCN_OP_SHOW);
+	assert_int_equal(c->gpa, (1ULL << 51) | 0x1000);
+	assert_int_equal(c->size, 4096); /* one page by default */
+	assert_int_equal(s.cmds[20].gpa, 0x1008);
+	assert_int_equal(s.cmds[20].size, 8192);
+	c = &s.cmds[21];
+	assert_true(c->has & SCN_HAS_LEVEL);
+	assert_int_equal(c->level, 4); /* 256T exists with gpaw=52 */
+	assert_false(s.cmds[22].has & SCN_HAS_LEVEL);
+	assert_int_equal(s.cmds[22].level, 0);
+	/* seamcall lines run on the host lane, in source order with the host
+	 * actions. */
+	b = s.cmds[23].block;
+	assert_int_equal(b->nr_lanes, 2);
+	assert_int_equal(b->lanes[0].vcpu, 1);
+	assert_int_equal(b->lanes[0].nr, 1);
+	assert_int_equal(b->lanes[1].vcpu, SCN_LANE_HOST);
+	assert_int_equal(b->lanes[1].nr, 3);
+	assert_int_equal(b->lanes[1].idx[0], 0);
+	assert_int_equal(b->lanes[1].idx[1], 2);
+	assert_int_equal(b->lanes[1].idx[2], 3);
+	assert_int_equal(b->cmds[3].op, SCN_OP_SEAMCALL);
+	scn_script_free(&s);
+
+	/* Every percentage P converts exactly: P * 10^4 ppm. */
+	{
+		static const struct {
+			const char *p;
+			uint32_t ppm;
+		} pc[] = {
+			{ "0", 0 },	       { "0.0", 0 },	   { "100", 1000000 },
+			{ "100.0000", 1000000 }, { "1", 10000 },   { "0.0001", 1 },
+			{ "33.3333", 333333 },   { "007.5", 75000 }, { "99.9999", 999999 },
+		};
+		for (size_t i = 0; i < sizeof(pc) / sizeof(pc[0]); i++) {
+			char text[64];
+
+			snprintf(text, sizeof(text), "td\ninject busy=%s\n", pc[i].p);
+			parse_ok(text, &s);
+			assert_int_equal(s.cmds[1].ppm, pc[i].ppm);
+			scn_script_free(&s);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -869,6 +1141,8 @@ int main(void)
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_parallel_lanes),
 		cmocka_unit_test(test_parse_failure_frees),
+		cmocka_unit_test(test_v11_errors),
+		cmocka_unit_test(test_v11_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,17 @@ static struct fake {
 	const char *last_error;
 	uint64_t zap_size;
 	enum tdxmmu_alias zap_alias;
+	/* contract 1.1 */
+	unsigned memslot_id;
+	bool dead;                     /* what vm_dead answers */
+	bool kill_on_call;             /* the next f_simple() kills the VM */
+	int inject_leaf;
+	uint32_t inject_ppm;
+	enum tdxmmu_alloc_site inject_site;
+	int inject_offs;
+	unsigned enters, leaves;
+	unsigned spte_level;
+	uint64_t show_gpa, show_size;
 } fk;
 
 static tdxmmu_td *fake_td(void)
@@ -80,13 +91,18 @@ static int f_simple(tdxmmu_td *td)
 {
 	assert_ptr_equal(td, fake_td());
 	fk.calls++;
+	if (fk.kill_on_call) {
+		fk.kill_on_call = false;
+		fk.dead = true;
+	}
 	return fk.simple_rc;
 }
 
 static int f_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
 			 uint64_t size)
 {
-	(void)id, (void)base, (void)size;
+	(void)base, (void)size;
+	fk.memslot_id = id;
 	return f_simple(td);
 }
 
@@ -259,6 +275,66 @@ static const char *f_last_error(void)
 	return fk.last_error ? fk.last_error : "";
 }
 
+static bool f_vm_dead(tdxmmu_td *td)
+{
+	assert_ptr_equal(td, fake_td());
+	return fk.dead;
+}
+
+static int f_enter(tdxmmu_td *td, unsigned vcpu)
+{
+	(void)vcpu;
+	fk.enters++;
+	return f_simple(td);
+}
+
+static int f_leave(tdxmmu_td *td, unsigned vcpu)
+{
+	(void)vcpu;
+	fk.leaves++;
+	return f_simple(td);
+}
+
+static int f_inject_busy(tdxmmu_td *td, int leaf, uint32_t ppm)
+{
+	fk.inject_leaf = leaf;
+	fk.inject_ppm = ppm;
+	return f_simple(td);
+}
+
+static int f_inject_enomem(tdxmmu_td *td, enum tdxmmu_alloc_site site,
+			   uint32_t ppm)
+{
+	fk.inject_site = site;
+	fk.inject_ppm = ppm;
+	return f_simple(td);
+}
+
+static int f_inject_off(tdxmmu_td *td)
+{
+	fk.inject_offs++;
+	return f_simple(td);
+}
+
+static int f_spte_state_level(tdxmmu_td *td, uint64_t gpa, unsigned level,
+			      enum tdxmmu_spte_state *p,
+			      enum tdxmmu_spte_state *sh)
+{
+	(void)gpa;
+	fk.spte_level = level;
+	*p = fk.spte_p;
+	*sh = fk.spte_s;
+	return f_simple(td);
+}
+
+static int f_show(tdxmmu_td *td, uint64_t gpa, uint64_t size, FILE *out)
+{
+	fk.show_gpa = gpa;
+	fk.show_size = size;
+	fprintf(out, "(the trees)\n");
+	return f_simple(td);
+}
+
 static const struct scn_backend fake = {
 	.td_config_init = f_config_init,
 	.td_create = f_create,
@@ -285,6 +361,14 @@ static const struct scn_backend fake = {
 	.counter = f_counter,
 	.check = f_check,
 	.last_error = f_last_error,
+	.vm_dead = f_vm_dead,
+	.vcpu_enter = f_enter,
+	.vcpu_leave = f_leave,
+	.inject_busy_leaf = f_inject_busy,
+	.inject_enomem = f_inject_enomem,
+	.inject_off = f_inject_off,
+	.spte_state_level = f_spte_state_level,
+	.show = f_show,
 };
 
 static int setup(void **state)
@@ -469,11 +553,10 @@ static void test_accesses(void **state)
 	assert_string_equal(res.out,
 			    "t.tds:2: FAIL: vcpu 1 read shared:0x1000 outcome=ok (actual blocked)\n"
 			    "t.tds:4: FAIL: vcpu 1 read shared:0x1000 outcome=ok (actual blocked)\n"
-			    "t.tds:4: FAIL: vcpu 1 read shared:0x1000 expect=0x5 (actual no value, outcome blocked)\n"
 			    "t.tds:5: FAIL: vcpu 0 write 0 1 outcome=ok (actual blocked)\n"
 			    "t.tds:6: FAIL: vcpu 0 fill 0 4K 0x11 outcome=ok (actual blocked)\n"
 			    "t.tds:8: FAIL: vcpu 0 mapgpa shared:0 2M outcome=error (actual blocked)\n"
-			    "2 passed, 6 failed\n");
+			    "2 passed, 5 failed\n");
 
 	fk.outcome = TDXMMU_OUTCOME_OK;
 	fk.read_val = 0x2222;
@@ -733,6 +816,251 @@ static void test_public_entry(void **state)
 	assert_string_equal(res.err, "<string>:2:1: error: unknown command 'frob'\n");
 }
 
+/* ---- contract 1.1 ----------------------------------------------------- */
+
+#define CREATED "t.tds:1: td -> created (mmu=tdp gpaw=48 vcpus=1 accept=auto seed=1)\n"
+
+static void test_v11_td_options(void **state)
+{
+	(void)state;
+	assert_int_equal(run("td sept-ve-disable=on mapgpa=upstream\n"), 0);
+	assert_true(fk.cfg.sept_ve_disable);
+	assert_int_equal(fk.cfg.mapgpa, TDXMMU_MAPGPA_UPSTREAM);
+	assert_int_equal(fk.cfg.host_memory, 12345); /* the API's default */
+	assert_string_equal(res.out,
+			    "t.tds:1: td sept-ve-disable=on mapgpa=upstream -> created (mmu=tdp gpaw=48 vcpus=1 accept=auto seed=1 sept-ve-disable=on mapgpa=upstream)\n"
+			    "0 passed, 0 failed\n");
+	assert_int_equal(run("td sept-ve-disable=off mapgpa=seed\n"), 0);
+	assert_false(fk.cfg.sept_ve_disable);
+	assert_int_equal(fk.cfg.mapgpa, TDXMMU_MAPGPA_SEED);
+	assert_string_equal(res.out,
+			    "t.tds:1: td sept-ve-disable=off mapgpa=seed -> created (mmu=tdp gpaw=48 vcpus=1 accept=auto seed=1)\n"
+			    "0 passed, 0 failed\n");
+}
+
+static void test_v11_alternatives(void **state)
+{
+	(void)state;
+	fk.outcome = TDXMMU_OUTCOME_BLOCKED;
+	fk.read_val = 9;
+	/* Either outcome passes; expect= is compared only when ok, and holds
+	 * when the accepted outcome was another one. */
+	assert_int_equal(run("td\n"
+			     "vcpu 0 read 0 outcome=ok|blocked expect=5\n"
+			     "vcpu 0 write 0 1 outcome=blocked|ok\n"
+			     "vcpu 0 fill 0 4K 1 outcome=ve|poison|mmio\n"
+			     "vcpu 0 read 0 outcome=ok|ve expect=5\n"),
+			 1);
+	assert_string_equal(res.out,
+			    CREATED
+			    "t.tds:2: vcpu 0 read 0 outcome=ok|blocked expect=5 -> blocked\n"
+			    "t.tds:3: vcpu 0 write 0 1 outcome=blocked|ok -> blocked\n"
+			    "t.tds:4: vcpu 0 fill 0 4K 1 outcome=ve|poison|mmio -> blocked\n"
+			    "t.tds:4: FAIL: vcpu 0 fill 0 4K 1 outcome=ve|poison|mmio (actual blocked)\n"
+			    "t.tds:5: vcpu 0 read 0 outcome=ok|ve expect=5 -> blocked\n"
+			    "t.tds:5: FAIL: vcpu 0 read 0 outcome=ok|ve (actual blocked)\n"
+			    "3 passed, 2 failed\n");
+	/* ok: expect= is compared. */
+	fk.outcome = TDXMMU_OUTCOME_OK;
+	assert_int_equal(run_quiet("td\n"
+				   "vcpu 0 read 0 outcome=ok|blocked expect=5\n"
+				   "vcpu 0 read 0 outcome=blocked|ok expect=9\n"),
+			 1);
+	assert_string_equal(res.out,
+			    "t.tds:2: FAIL: vcpu 0 read 0 expect=0x5 (actual 0x9)\n"
+			    "3 passed, 1 failed\n");
+	/* The same on verify: the content is compared only when ok. */
+	fk.outcome = TDXMMU_OUTCOME_BLOCKED;
+	fk.mismatch = 0x10;
+	assert_int_equal(run_quiet("td\nvcpu 0 verify 0 4K 1 outcome=ok|blocked\n"), 0);
+	fk.outcome = TDXMMU_OUTCOME_OK;
+	assert_int_equal(run_quiet("td\nvcpu 0 verify 0 4K 1 outcome=ok|blocked\n"), 1);
+	assert_string_equal(res.out,
+			    "t.tds:2: FAIL: vcpu 0 verify 0 4K 1 (actual byte at 0x10 differs)\n"
+			    "0 passed, 1 failed\n");
+}
+
+/* A VM that KVM kills is an outcome: bugged for the command that killed
+ * it, dead afterwards; never exit 3, and the run goes on. */
+static void test_v11_dead_vm(void **state)
+{
+	(void)state;
+	fk.kill_on_call = true;
+	fk.simple_rc = TDXMMU_EIO;
+	assert_int_equal(run("td\n"
+			     "memslot 0 0 4K outcome=bugged\n"
+			     "finalize outcome=dead\n"
+			     "add 0 outcome=bugged|dead\n"
+			     "host invalidate 0 4K outcome=dead\n"
+			     "host zap 0 4K alias=shared outcome=dead\n"
+			     "host delete-memslot 0 outcome=ok\n"
+			     "host zap 0 4K\n"
+			     "host write 0 1\n"
+			     "vcpu 0 enter outcome=dead\n"
+			     "vcpu 0 leave\n"
+			     "expect-vm dead\n"
+			     "expect-vm alive\n"
+			     "destroy\n"),
+			 1);
+	assert_string_equal(res.out,
+			    CREATED
+			    "t.tds:2: memslot 0 0 4K outcome=bugged -> bugged\n"
+			    "t.tds:3: finalize outcome=dead -> dead\n"
+			    "t.tds:4: add 0 outcome=bugged|dead -> dead\n"
+			    "t.tds:5: host invalidate 0 4K outcome=dead -> dead\n"
+			    "t.tds:6: host zap 0 4K alias=shared outcome=dead -> dead\n"
+			    "t.tds:7: host delete-memslot 0 outcome=ok -> dead\n"
+			    "t.tds:7: FAIL: host delete-memslot 0 outcome=ok (actual dead)\n"
+			    "t.tds:8: host zap 0 4K -> dead\n"
+			    "t.tds:8: FAIL: host zap 0 4K outcome=ok (actual dead)\n"
+			    "t.tds:9: host write 0 1 -> dead\n"
+			    "t.tds:9: FAIL: host write 0 1 (actual the VM is dead)\n"
+			    "t.tds:10: vcpu 0 enter outcome=dead -> dead\n"
+			    "t.tds:11: vcpu 0 leave -> dead\n"
+			    "t.tds:11: FAIL: vcpu 0 leave outcome=ok (actual dead)\n"
+			    "t.tds:12: expect-vm dead -> dead\n"
+			    "t.tds:13: expect-vm alive -> dead\n"
+			    "t.tds:13: FAIL: expect-vm alive (actual dead)\n"
+			    "t.tds:14: destroy -> nothing leaked\n"
+			    "8 passed, 5 failed\n");
+	assert_string_equal(res.err, "");
+	assert_int_equal(fk.enters, 1);
+	assert_int_equal(fk.leaves, 1);
+
+	/* The VM dies inside a call that still returns 0: bugged. */
+	fk.dead = false;
+	fk.simple_rc = 0;
+	fk.kill_on_call = true;
+	assert_int_equal(run_quiet("td\nexpect-vm alive\nfinalize\nexpect-vm dead\n"), 1);
+	assert_string_equal(res.out,
+			    "t.tds:3: FAIL: finalize outcome=ok (actual bugged)\n"
+			    "2 passed, 1 failed\n");
+
+	/* Guest actions get bugged/dead from the API; accept through EIO. */
+	fk.dead = false;
+	fk.outcome = TDXMMU_OUTCOME_BUGGED;
+	assert_int_equal(run_quiet("td\nvcpu 0 read 0 outcome=bugged expect=1\n"
+				   "vcpu 0 mapgpa shared:0 4K outcome=bugged\n"), 0);
+	assert_string_equal(res.out, "3 passed, 0 failed\n");
+	fk.outcome = TDXMMU_OUTCOME_DEAD;
+	assert_int_equal(run_quiet("td\nvcpu 0 write 0 1\n"), 1);
+	assert_string_equal(res.out,
+			    "t.tds:2: FAIL: vcpu 0 write 0 1 outcome=ok (actual dead)\n"
+			    "0 passed, 1 failed\n");
+	fk.dead = true;
+	fk.access_rc = TDXMMU_EIO;
+	assert_int_equal(run_quiet("td\nvcpu 0 accept 0 outcome=dead expect=TDX_SUCCESS\n"
+				   "vcpu 0 read 0 outcome=dead\n"
+				   "vcpu 0 accept 0\n"), 1);
+	assert_string_equal(res.out,
+			    "t.tds:4: FAIL: vcpu 0 accept 0 outcome=ok (actual dead)\n"
+			    "3 passed, 1 failed\n");
+
+	/* EBUG alone is exit 3, dead VM or not. */
+	fk.access_rc = 0;
+	fk.simple_rc = TDXMMU_EBUG;
+	fk.last_error = "an impossible S-EPT state";
+	assert_int_equal(run_quiet("td\nhost zap 0 4K outcome=dead\ncheck\n"), 3);
+	assert_string_equal(res.err, "t.tds:2: BUG: an impossible S-EPT state\n");
+}
+
+static void test_v11_inject(void **state)
+{
+	(void)state;
+	assert_int_equal(run("td\n"
+			     "inject busy=12.5 leaf=TDH.MEM.PAGE.AUG\n"),
+			 0);
+	assert_int_equal(fk.inject_leaf, tdxmmu_leaf_from_name("TDH.MEM.PAGE.AUG"));
+	assert_int_equal(fk.inject_ppm, 125000);
+	assert_string_equal(res.out,
+			    CREATED
+			    "t.tds:2: inject busy=12.5 leaf=TDH.MEM.PAGE.AUG -> 12.5000% (125000 ppm)\n"
+			    "0 passed, 0 failed\n");
+	assert_int_equal(run_quiet("td\ninject busy=0.0001\n"), 0);
+	assert_int_equal(fk.inject_leaf, -1);
+	assert_int_equal(fk.inject_ppm, 1);
+	assert_int_equal(run_quiet("td\ninject enomem=100 site=frame\n"), 0);
+	assert_int_equal(fk.inject_site, TDXMMU_SITE_FRAME);
+	assert_int_equal(fk.inject_ppm, 1000000);
+	assert_int_equal(run_quiet("td\ninject enomem=3\n"), 0);
+	assert_int_equal(fk.inject_site, TDXMMU_SITE_ALL);
+	assert_int_equal(fk.inject_ppm, 30000);
+	assert_int_equal(run("td\ninject off\n"), 0);
+	assert_int_equal(fk.inject_offs, 1);
+	assert_string_equal(res.out, CREATED "t.tds:2: inject off -> off\n"
+					     "0 passed, 0 failed\n");
+	/* Refused by the model: a usage error with the API's message. */
+	fk.simple_rc = TDXMMU_ENOTIMPL;
+	assert_int_equal(run_quiet("td\ninject off\n"), 2);
+	assert_string_equal(res.err, "t.tds:2: error: 'inject off' is not implemented yet\n");
+}
+
+static void test_v11_seamcall_gpa_bits(void **state)
+{
+	(void)state;
+	/* Every bit written reaches the API: nothing rounded to the page. */
+	fk.status = 0xC000010000000000ULL; /* TDX_OPERAND_INVALID */
+	assert_int_equal(run_quiet("td\nseamcall TDH.MEM.PAGE.AUG gpa=private:0x2001 level=4K page=new expect=TDX_OPERAND_INVALID\n"),
+			 0);
+	assert_int_equal(fk.req.gpa, 0x2001);
+	assert_int_equal(run_quiet("td\nseamcall TDH.MEM.PAGE.ADD gpa=private:0x3800 page=new expect=TDX_OPERAND_INVALID\n"),
+			 0);
+	assert_int_equal(fk.req.gpa, 0x3800);
+	assert_int_equal(run_quiet("td\nseamcall TDH.MEM.SEPT.ADD gpa=shared:0x200fff level=2M page=new expect=TDX_OPERAND_INVALID\n"),
+			 0);
+	assert_int_equal(fk.req.gpa, (1ULL << 47) | 0x200fff);
+	assert_int_equal(fk.req.level, 1);
+}
+
+static void test_v11_memslot_ids(void **state)
+{
+	(void)state;
+	assert_int_equal(run_quiet("td\nmemslot 0xffffffff 0 4K\n"), 0);
+	assert_int_equal(fk.memslot_id, 0xffffffffu);
+	assert_int_equal(run_quiet("td\nmemslot 100 0 4K\n"), 0);
+	assert_int_equal(fk.memslot_id, 100);
+	/* Past the model's limit: a clear run-time error naming it. */
+	fk.simple_rc = TDXMMU_ENOSPC;
+	fk.last_error = "memslot 600: at most 512 memslots may exist at once";
+	assert_int_equal(run("td\nmemslot 600 0 4K\ncheck\n"), 2);
+	assert_string_equal(res.err,
+			    "t.tds:2: error: ENOSPC: memslot 600: at most 512 memslots may exist at once\n");
+	assert_string_equal(res.out, CREATED);
+}
+
+static void test_v11_show_and_levels(void **state)
+{
+	(void)state;
+	/* show prints the trees even with --quiet, for every page the range
+	 * touches; it is not a check. */
+	assert_int_equal(run_quiet("td\nshow 0x1008 8K\n"), 0);
+	assert_int_equal(fk.show_gpa, 0x1000);
+	assert_int_equal(fk.show_size, 0x3000);
+	assert_string_equal(res.out, "t.tds:2: show 0x1008 8K:\n(the trees)\n"
+				     "0 passed, 0 failed\n");
+	assert_int_equal(run_quiet("td\nshow shared:0x5000\n"), 0);
+	assert_int_equal(fk.show_gpa, (1ULL << 47) | 0x5000);
+	assert_int_equal(fk.show_size, 0x1000);
+
+	fk.spte_p = TDXMMU_SPTE_PRESENT;
+	fk.spte_s = TDXMMU_SPTE_NONPRESENT_SHARED;
+	fk.spte_level = 99;
+	assert_int_equal(run("td\nexpect-spte 0 private=present level=2M\n"
+			     "expect-spte 0 shared=present level=1G\n"),
+			 1);
+	assert_int_equal(fk.spte_level, 2);
+	assert_string_equal(res.out,
+			    CREATED
+			    "t.tds:2: expect-spte 0 private=present level=2M -> private=present shared=nonpresent|shared\n"
+			    "t.tds:3: expect-spte 0 shared=present level=1G -> private=present shared=nonpresent|shared\n"
+			    "t.tds:3: FAIL: expect-spte 0 shared=present level=1G (actual private=present shared=nonpresent|shared)\n"
+			    "1 passed, 1 failed\n");
+	/* Without level=, version 1's call. */
+	fk.spte_level = 99;
+	assert_int_equal(run_quiet("td\nexpect-spte 0 private=present\n"), 0);
+	assert_int_equal(fk.spte_level, 99);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -753,6 +1081,13 @@ int main(void)
 		T(test_parallel_not_yet),
 		T(test_quiet),
 		T(test_public_entry),
+		T(test_v11_td_options),
+		T(test_v11_alternatives),
+		T(test_v11_dead_vm),
+		T(test_v11_inject),
+		T(test_v11_seamcall_gpa_bits),
+		T(test_v11_memslot_ids),
+		T(test_v11_show_and_levels),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

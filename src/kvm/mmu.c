@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KVM's MMU core (mmu.h): mmu_lock with lock-mode tracking, the MMU change
+ * sequence, the memory caches, and the MMU-independent part of creation and
+ * teardown (the page-table arena and the two roots). Both MMUs of a TD,
+ * tdp_mmu.c and legacy_*.c, sit on top of it, as KVM's tdp_mmu.c sits on
+ * mmu.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kvm/mmu.h"
+#include "kvm/mmu_page.h"
+#include "kvm/tdp_iter.h" /* PT64_ROOT_MAX_LEVEL */
+
+/* ---- mmu_lock with lock-mode tracking ------------------------------------ */
+
+enum { MMU_LOCK_NONE, MMU_LOCK_READ, MMU_LOCK_WRITE };
+
+/* Which VM's mmu_lock this thread holds through the wrappers, and how. A
+ * thread holds at most one mmu_lock at a time. */
+static _Thread_local const struct kvm *mmu_lock_held_kvm;
+static _Thread_local int mmu_lock_held_mode;
+
+void kvm_mmu_read_lock(struct kvm *kvm)
+{
+	mmu_rwlock_read_lock(&kvm->mmu_lock);
+	mmu_lock_held_kvm = kvm;
+	mmu_lock_held_mode = MMU_LOCK_READ;
+}
+
+void kvm_mmu_read_unlock(struct kvm *kvm)
+{
+	mmu_lock_held_kvm = NULL;
+	mmu_lock_held_mode = MMU_LOCK_NONE;
+	mmu_rwlock_read_unlock(&kvm->mmu_lock);
+}
+
+void kvm_mmu_write_lock(struct kvm *kvm)
+{
+	mmu_rwlock_write_lock(&kvm->mmu_lock);
+	mmu_lock_held_kvm = kvm;
+	mmu_lock_held_mode = MMU_LOCK_WRITE;
+}
+
+void kvm_mmu_write_unlock(struct kvm *kvm)
+{
+	mmu_lock_held_kvm = NULL;
+	mmu_lock_held_mode = MMU_LOCK_NONE;
+	mmu_rwlock_write_unlock(&kvm->mmu_lock);
+}
+
+/* SPTE changes this thread made under a read lock (mmu.h). */
+static _Thread_local uint64_t mmu_changes_under_read_lock;
+
+void kvm_mmu_change_seq_bump(struct kvm *kvm)
+{
+	if (mmu_lock_held_kvm == kvm && mmu_lock_held_mode == MMU_LOCK_READ) {
+		mmu_changes_under_read_lock++;
+		return;
+	}
+	atomic_fetch_add_explicit(&kvm->mmu_change_seq, 1, memory_order_release);
+}
+
+uint64_t kvm_mmu_change_seq(struct kvm *kvm)
+{
+	return atomic_load_explicit(&kvm->mmu_change_seq, memory_order_acquire) +
+	       mmu_changes_under_read_lock;
+}
+
+static void lockdep_fail(const char *func, const char *what)
+{
+	fprintf(stderr, "tdxmmu: %s: mmu_lock %s\n", func, what);
+	abort();
+}
+
+void __kvm_lockdep_assert_held(struct kvm *kvm, bool write, const char *func)
+{
+	if (mmu_lock_held_kvm == kvm) {
+		if (mmu_lock_held_mode != (write ? MMU_LOCK_WRITE : MMU_LOCK_READ))
+			lockdep_fail(func, write ? "not held for write (held for read)"
+						 : "not held for read (held for write)");
+		return;
+	}
+	/*
+	 * Not taken through the wrappers: probe. A try-lock that succeeds
+	 * proves the assertion false (and is undone at once); one that fails
+	 * proves only that somebody holds the lock.
+	 */
+	if (write) {
+		if (mmu_rwlock_read_trylock(&kvm->mmu_lock)) {
+			mmu_rwlock_read_unlock(&kvm->mmu_lock);
+			lockdep_fail(func, "not held for write");
+		}
+	} else {
+		if (mmu_rwlock_write_trylock(&kvm->mmu_lock)) {
+			mmu_rwlock_write_unlock(&kvm->mmu_lock);
+			lockdep_fail(func, "not held");
+		}
+	}
+}
+
+/* ---- memory caches -------------------------------------------------------- */
+
+int kvm_mmu_topup_sept_cache(struct kvm *kvm, struct kvm_mmu_memory_cache *mc)
+{
+	while (mc->nr < KVM_MMU_CACHE_MIN) {
+		pfn_t pfn;
+
+		if (host_mem_alloc_frame(kvm->hm, &pfn))
+			return -ENOMEM;
+		mc->frames[mc->nr++] = pfn;
+	}
+	return 0;
+}
+
+pfn_t kvm_mmu_cache_take(struct kvm_mmu_memory_cache *mc)
+{
+	/* Callers topped the cache up to one frame per level of the deepest
+	 * walk before taking mmu_lock, so running dry here is a KVM bug. */
+	if (mc->nr == 0)
+		return 0;
+	return mc->frames[--mc->nr];
+}
+
+void kvm_mmu_cache_free(struct kvm *kvm, struct kvm_mmu_memory_cache *mc)
+{
+	while (mc->nr > 0)
+		host_mem_free_frame(kvm->hm, mc->frames[--mc->nr]);
+}
+
+int kvm_page_new(struct kvm *kvm, hpa_t *hpa)
+{
+	pfn_t pfn;
+
+	if (host_mem_alloc_frame(kvm->hm, &pfn))
+		return -ENOMEM;
+	*hpa = pfn_to_hpa(pfn);
+	return 0;
+}
+
+/* ---- lifetime -------------------------------------------------------------- */
+
+int kvm_mmu_init(struct kvm *kvm)
+{
+	int level = (int)kvm->root_level;
+	int ret;
+
+	if (level < PG_LEVEL_4K || level > PT64_ROOT_MAX_LEVEL)
+		return -EINVAL;
+	ret = kvm_mmu_pages_init(kvm);
+	if (ret)
+		return ret;
+	/* The private root: private, but its S-EPT twin is the module's root
+	 * (a TDCS page), so private_spt stays 0 and no SEPT.ADD is issued. */
+	kvm->private_root = kvm_mmu_alloc_page(kvm, level, true);
+	kvm->shared_root = kvm_mmu_alloc_page(kvm, level, false);
+	if (!kvm->private_root || !kvm->shared_root) {
+		kvm_mmu_uninit(kvm);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void kvm_mmu_uninit(struct kvm *kvm)
+{
+	if (kvm->private_root)
+		kvm_mmu_free_page(kvm, kvm->private_root);
+	if (kvm->shared_root)
+		kvm_mmu_free_page(kvm, kvm->shared_root);
+	kvm->private_root = NULL;
+	kvm->shared_root = NULL;
+	kvm_mmu_pages_destroy(kvm);
+}
