@@ -191,22 +191,25 @@ int kvm_tdx_init_mem_page(struct kvm *kvm, gpa_t gpa, pfn_t source)
 	return ret;
 }
 
+static uint64_t call_retry_busy(struct kvm *kvm, int leaf, uint64_t rcx);
+
 int kvm_tdx_finalize_vm(struct kvm *kvm)
 {
 	if (kvm->finalized)
 		return -EPERM;
-	if (tdx_status_is_error(kvm_tdh_mr_finalize(kvm)))
+	if (tdx_status_is_error(call_retry_busy(kvm, TDH_MR_FINALIZE, kvm->tdr)))
 		return -EIO;
 	/* X1: finalize, then one TRACK so the epoch machinery starts clean. */
-	if (tdx_status_is_error(kvm_tdh_mem_track(kvm)))
+	if (tdx_status_is_error(call_retry_busy(kvm, TDH_MEM_TRACK, kvm->tdr)))
 		return -EIO;
 	kvm->finalized = true;
 	return 0;
 }
 
-/* A teardown SEAMCALL, retried while BUSY (a vCPU thread still leaving
- * the TD, injected contention) within the time budget of tdx_ops.h. */
-static uint64_t teardown_call(struct kvm *kvm, int leaf, uint64_t rcx)
+/* A finalize or teardown SEAMCALL, retried while BUSY (a vCPU thread still
+ * leaving the TD, injected contention) within the time budget of
+ * tdx_ops.h. */
+static uint64_t call_retry_busy(struct kvm *kvm, int leaf, uint64_t rcx)
 {
 	struct tdx_retry rt = TDX_RETRY_INIT;
 	uint64_t s;
@@ -233,11 +236,11 @@ static uint64_t teardown_call(struct kvm *kvm, int leaf, uint64_t rcx)
 static int tdx_release_hkid(struct kvm *kvm)
 {
 	for (unsigned i = 0; i < kvm->nr_vcpus; i++)
-		if (tdx_status_is_error(teardown_call(kvm, TDH_VP_FLUSH, kvm->vcpus[i].tdvpr)))
+		if (tdx_status_is_error(call_retry_busy(kvm, TDH_VP_FLUSH, kvm->vcpus[i].tdvpr)))
 			return -EIO;
-	if (tdx_status_is_error(teardown_call(kvm, TDH_MNG_VPFLUSHDONE, kvm->tdr)) ||
-	    tdx_status_is_error(teardown_call(kvm, TDH_PHYMEM_CACHE_WB, 0)) ||
-	    tdx_status_is_error(teardown_call(kvm, TDH_MNG_KEY_FREEID, kvm->tdr)))
+	if (tdx_status_is_error(call_retry_busy(kvm, TDH_MNG_VPFLUSHDONE, kvm->tdr)) ||
+	    tdx_status_is_error(call_retry_busy(kvm, TDH_PHYMEM_CACHE_WB, 0)) ||
+	    tdx_status_is_error(call_retry_busy(kvm, TDH_MNG_KEY_FREEID, kvm->tdr)))
 		return -EIO;
 	kvm->hkid_assigned = false;
 	return 0;
@@ -247,7 +250,7 @@ static int tdx_release_hkid(struct kvm *kvm)
  * cannot be reclaimed is leaked, never reused. */
 static int reclaim_page(struct kvm *kvm, hpa_t hpa)
 {
-	if (tdx_status_is_error(teardown_call(kvm, TDH_PHYMEM_PAGE_RECLAIM, hpa)))
+	if (tdx_status_is_error(call_retry_busy(kvm, TDH_PHYMEM_PAGE_RECLAIM, hpa)))
 		return -EIO;
 	host_frame_clear(kvm->hm, hpa_to_pfn(hpa), HOST_KEYID_SHARED);
 	host_mem_free_frame(kvm->hm, hpa_to_pfn(hpa));
@@ -297,7 +300,7 @@ int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked)
 		if (kvm->tdcx[i] && reclaim_page(kvm, kvm->tdcx[i]))
 			ret = -EIO;
 	/* The TDR last: the module refuses it while the TD owns any page. */
-	if (tdx_status_is_error(teardown_call(kvm, TDH_PHYMEM_PAGE_RECLAIM, kvm->tdr))) {
+	if (tdx_status_is_error(call_retry_busy(kvm, TDH_PHYMEM_PAGE_RECLAIM, kvm->tdr))) {
 		ret = -EIO;
 	} else {
 		/* Under the global key: the module wrote the TDR with it, and

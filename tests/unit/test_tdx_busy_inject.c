@@ -168,11 +168,37 @@ static void test_busy_one_leaf(void **state)
 	assert_int_equal(tdxmmu_td_destroy(td, NULL), TDXMMU_OK);
 }
 
+/* Build time too: PAGE.ADD, MR.EXTEND, MR.FINALIZE and its TRACK under
+ * BUSY at 50% (KVM used to give up on the first BUSY FINALIZE or TRACK). */
+static void test_build_under_busy(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	uint8_t mrtd[48];
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.seed = 3;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 2 * MB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_inject_busy(td, 500000), TDXMMU_OK);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(tdxmmu_td_add_page(td, (uint64_t)i << 12, (uint8_t)(0x10 + i)),
+				 TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_mrtd(td, mrtd), TDXMMU_OK);
+	read_is(td, 0, 0x2000, 0x1212121212121212ULL);
+	check_ok(td, "after the build");
+	assert_int_equal(tdxmmu_inject_busy(td, 0), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_destroy(td, NULL), TDXMMU_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kvm_copes_with_busy),
 		cmocka_unit_test(test_busy_one_leaf),
+		cmocka_unit_test(test_build_under_busy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
