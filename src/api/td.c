@@ -14,6 +14,7 @@
 #include "kvm/kvm.h"
 #include "kvm/mmu_legacy.h"
 #include "kvm/tdp_mmu.h"
+#include "kvm/tdx_hooks.h"
 #include "kvm/tdx_ops.h"
 #include "kvm/spte.h"
 #include "cpu/cpu.h"
@@ -25,6 +26,13 @@
 #define DEFAULT_HOST_MEMORY (16ULL << 30)
 
 
+/*
+ * KVM's and the CPU model's -errno as the API's code. -EIO from KVM means
+ * what it means for KVM's ioctls: the VM is dead (KVM_BUG_ON, kvm_vm_dead);
+ * callers that can also get -EIO from the model's own breakage (the CPU
+ * model's cpu_bug()) tell the two apart with the VM's state (guest_result).
+ * An errno nobody should answer is the model's own bug.
+ */
 static int errno_to_api(int err)
 {
 	switch (err) {
@@ -36,9 +44,17 @@ static int errno_to_api(int err)
 	case -EPERM: return TDXMMU_ESTATE;
 	case -ERANGE: return TDXMMU_ERANGE;
 	case -EBUSY: return TDXMMU_EBUSY;
-	case -EIO: return TDXMMU_ESEAMCALL;
-	default: return TDXMMU_EIO;
+	case -EAGAIN: return TDXMMU_EBUSY;
+	case -ENOSPC: return TDXMMU_ENOSPC;
+	case -EIO: return TDXMMU_EIO;
+	default: return TDXMMU_EBUG;
 	}
+}
+
+/* The message of a KVM ioctl refused because the VM is dead. */
+static int vm_dead_fail(const char *what)
+{
+	return api_fail(TDXMMU_EIO, "%s: the VM is dead (KVM killed it)", what);
 }
 
 TDXMMU_API void tdxmmu_td_config_init(struct tdxmmu_td_config *cfg)
@@ -107,6 +123,7 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		.sept_ve_disable = cfg->sept_ve_disable, /* TDH.MNG.INIT's
 							  * attributes */
 		.trace = cfg->trace,
+		.seed = cfg->seed,
 	};
 	ret = kvm_create_vm(td->hm, td->slots, td->tdx, &kc, &td->kvm);
 	if (ret) {
@@ -151,6 +168,9 @@ TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
 		return api_fail(TDXMMU_ERANGE, "memslot [%#llx, %#llx) is not below the shared bit %#llx",
 				(unsigned long long)base, (unsigned long long)(base + size),
 				(unsigned long long)shared);
+	/* KVM_SET_USER_MEMORY_REGION on a dead VM. */
+	if (kvm_is_bugged(td->kvm))
+		return vm_dead_fail("memslot");
 	pthread_mutex_lock(&td->kvm->slots_lock);
 	ret = host_memslot_add(td->slots, id, base >> PAGE_SHIFT, size >> PAGE_SHIFT);
 	pthread_mutex_unlock(&td->kvm->slots_lock);
@@ -173,6 +193,8 @@ TDXMMU_API int tdxmmu_td_add_page(tdxmmu_td *td, uint64_t gpa, uint8_t fill)
 		return api_fail(TDXMMU_EINVAL, "add: %#llx is not 4K-aligned", (unsigned long long)gpa);
 	if (!gpa_in_width(td, gpa) || (gpa & tdxmmu_td_shared_bit(td)))
 		return api_fail(TDXMMU_EINVAL, "add: %#llx is not a private GPA", (unsigned long long)gpa);
+	if (kvm_is_bugged(td->kvm))
+		return vm_dead_fail("add");
 	if (td->kvm->finalized)
 		return api_fail(TDXMMU_ESTATE, "add: the TD is finalized (TDH.MEM.PAGE.ADD is build-time only)");
 	/* The source is an ordinary (shared) host page, as KVM_TDX_INIT_MEM_REGION
@@ -180,26 +202,43 @@ TDXMMU_API int tdxmmu_td_add_page(tdxmmu_td *td, uint64_t gpa, uint8_t fill)
 	if (host_mem_alloc_frame(td->hm, &source))
 		return api_fail(TDXMMU_ENOMEM, "add: no host frame for the source page");
 	host_frame_fill(td->hm, source, fill, HOST_KEYID_SHARED);
-	ret = kvm_tdx_init_mem_page(td->kvm, gpa, source);
+	/* As for a guest access (guest_enomem_retry()): the VMM issues the
+	 * ioctl again after an injected -ENOMEM, unless the site that failed
+	 * fails every time; then the add answers TDXMMU_ENOMEM. */
+	for (uint64_t injected = kvm_enomem_injected();;) {
+		ret = kvm_tdx_init_mem_page(td->kvm, gpa, source);
+		if (ret != -ENOMEM || kvm_enomem_injected() == injected ||
+		    kvm_enomem_hopeless(td->kvm))
+			break;
+		injected = kvm_enomem_injected();
+	}
 	host_mem_free_frame(td->hm, source);
 	if (ret == -ENOENT)
 		return api_fail(TDXMMU_ENOENT, "add: no memslot covers %#llx", (unsigned long long)gpa);
 	if (ret == -EEXIST)
 		return api_fail(TDXMMU_EEXIST, "add: %#llx is already mapped", (unsigned long long)gpa);
+	if (ret == -EIO)
+		return api_fail(TDXMMU_EIO, "add: %#llx: KVM killed the VM (KVM_BUG_ON)",
+				(unsigned long long)gpa);
 	if (ret)
-		return api_fail(td->kvm->bugged ? TDXMMU_EBUG : errno_to_api(ret),
-				"add: %#llx failed (%s)", (unsigned long long)gpa, strerror(-ret));
+		return api_fail(errno_to_api(ret), "add: %#llx failed (%s)",
+				(unsigned long long)gpa, strerror(-ret));
 	return TDXMMU_OK;
 }
 
 TDXMMU_API int tdxmmu_td_finalize(tdxmmu_td *td)
 {
+	bool was_dead = kvm_is_bugged(td->kvm);
 	int ret = kvm_tdx_finalize_vm(td->kvm);
 
 	if (ret == -EPERM)
 		return api_fail(TDXMMU_ESTATE, "finalize: the TD is already finalized");
+	if (ret == -EIO && was_dead)
+		return vm_dead_fail("finalize");
+	if (ret == -EIO)
+		return api_fail(TDXMMU_EIO, "finalize: TDH.MR.FINALIZE failed: KVM killed the VM (KVM_BUG_ON)");
 	if (ret)
-		return api_fail(TDXMMU_ESEAMCALL, "finalize: TDH.MR.FINALIZE failed");
+		return api_fail(errno_to_api(ret), "finalize: %s", strerror(-ret));
 	return TDXMMU_OK;
 }
 
@@ -361,6 +400,48 @@ TDXMMU_API int tdxmmu_inject_busy_leaf(tdxmmu_td *td, int leaf, uint32_t ppm)
 		return api_fail(TDXMMU_ERANGE, "busy share %u ppm is above 1000000", ppm);
 	tdx_module_inject_busy_leaf(td->tdx, leaf, ppm);
 	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_inject_enomem(tdxmmu_td *td, enum tdxmmu_alloc_site site,
+				    uint32_t ppm)
+{
+	if (!td)
+		return api_fail(TDXMMU_EINVAL, "inject enomem: no TD");
+	if (ppm > 1000000)
+		return api_fail(TDXMMU_ERANGE, "enomem share %u ppm is above 1000000", ppm);
+	switch (site) {
+	case TDXMMU_SITE_ALL:
+		for (int s = 0; s < KVM_ALLOC_NR_SITES; s++)
+			kvm_inject_enomem(td->kvm, (enum kvm_alloc_site)s, ppm);
+		return TDXMMU_OK;
+	case TDXMMU_SITE_PT:
+		kvm_inject_enomem(td->kvm, KVM_ALLOC_PT, ppm);
+		return TDXMMU_OK;
+	case TDXMMU_SITE_SEPT:
+		kvm_inject_enomem(td->kvm, KVM_ALLOC_SEPT, ppm);
+		return TDXMMU_OK;
+	case TDXMMU_SITE_FRAME:
+		kvm_inject_enomem(td->kvm, KVM_ALLOC_FRAME, ppm);
+		return TDXMMU_OK;
+	}
+	return api_fail(TDXMMU_EINVAL, "inject enomem: unknown site %d", (int)site);
+}
+
+TDXMMU_API int tdxmmu_inject_off(tdxmmu_td *td)
+{
+	int ret;
+
+	if (!td)
+		return api_fail(TDXMMU_EINVAL, "inject off: no TD");
+	ret = tdxmmu_inject_busy(td, 0);
+	if (ret)
+		return ret;
+	return tdxmmu_inject_enomem(td, TDXMMU_SITE_ALL, 0);
+}
+
+TDXMMU_API bool tdxmmu_vm_dead(tdxmmu_td *td)
+{
+	return td && kvm_is_bugged(td->kvm);
 }
 
 TDXMMU_API int tdxmmu_cost_set(tdxmmu_td *td, int leaf, uint64_t ns)
@@ -627,18 +708,58 @@ static int vcpu_ok(tdxmmu_td *td, unsigned vcpu)
 
 static int guest_result(tdxmmu_td *td, int ret, const char *what)
 {
+	if (atomic_load(&td->kvm->model_broken))
+		return api_fail(TDXMMU_EBUG, "%s: the model broke its own rules (a walker read a freed page-table page)",
+				what);
 	if (ret == 0)
 		return TDXMMU_OK;
-	if (td->kvm->bugged)
-		return api_fail(TDXMMU_EBUG, "%s: KVM hit a bug (KVM_BUG_ON): the VM is dead", what);
+	/* -EIO: KVM killed the VM (a modeled outcome), or, with the VM
+	 * alive, the CPU model could not go on (cpu_bug(): its own breakage). */
+	if (ret == -EIO && kvm_is_bugged(td->kvm))
+		return api_fail(TDXMMU_EIO, "%s: the VM is dead (KVM_BUG_ON)", what);
+	if (ret == -EIO)
+		return api_fail(TDXMMU_EBUG, "%s failed%s%s", what,
+				cpu_last_error()[0] ? ": " : "", cpu_last_error());
 	return api_fail(errno_to_api(ret), "%s failed (%s)%s%s", what, strerror(-ret),
 			cpu_last_error()[0] ? ": " : "", cpu_last_error());
+}
+
+/*
+ * The VMM's side of -ENOMEM (KVM_RUN answered -ENOMEM because KVM could not
+ * get memory for the fault): KVM left nothing half-made, so the VMM simply
+ * runs the vCPU again, and the guest access is retried. Each attempt moves
+ * the fault forward (tables linked before the failure stay) or draws new
+ * luck, so with a share below 100% it completes. When the allocation that
+ * failed is at a site that fails every time (inject enomem=100), no retry
+ * can help: the access reports TDXMMU_OUTCOME_ERROR.
+ */
+static bool guest_enomem_retry(tdxmmu_td *td, int *ret,
+			       enum tdxmmu_outcome *outcome, uint64_t *injected)
+{
+	uint64_t now = kvm_enomem_injected();
+
+	if (*ret != -ENOMEM)
+		return false;
+	/* No injected failure since the last try: the host really is out of
+	 * frames, which no retry cures (TDXMMU_ENOMEM). */
+	if (now == *injected)
+		return false;
+	*injected = now;
+	if (!kvm_enomem_hopeless(td->kvm))
+		return true;
+	/* An action with no outcome (accept) keeps -ENOMEM: TDXMMU_ENOMEM. */
+	if (outcome) {
+		*outcome = TDXMMU_OUTCOME_ERROR;
+		*ret = 0;
+	}
+	return false;
 }
 
 TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				uint64_t *val, enum tdxmmu_outcome *outcome)
 {
 	int ret = vcpu_ok(td, vcpu);
+	uint64_t injected;
 
 	if (ret)
 		return ret;
@@ -646,7 +767,11 @@ TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 		return api_fail(TDXMMU_EINVAL, "read: %#llx is not 8-aligned", (unsigned long long)gpa);
 	if (!gpa_in_width(td, gpa))
 		return api_fail(TDXMMU_ERANGE, "read: %#llx is outside the GPA width", (unsigned long long)gpa);
-	return guest_result(td, cpu_guest_read(td->cpu, vcpu, gpa, val, outcome), "read");
+	injected = kvm_enomem_injected();
+	do
+		ret = cpu_guest_read(td->cpu, vcpu, gpa, val, outcome);
+	while (guest_enomem_retry(td, &ret, outcome, &injected));
+	return guest_result(td, ret, "read");
 }
 
 TDXMMU_API int tdxmmu_vcpu_touch(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
@@ -654,6 +779,7 @@ TDXMMU_API int tdxmmu_vcpu_touch(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				 enum tdxmmu_outcome *outcome)
 {
 	int ret = vcpu_ok(td, vcpu);
+	uint64_t injected;
 
 	if (ret)
 		return ret;
@@ -663,14 +789,18 @@ TDXMMU_API int tdxmmu_vcpu_touch(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 	if (gpa + size < gpa || !gpa_in_width(td, gpa + size - 1))
 		return api_fail(TDXMMU_ERANGE, "touch: [%#llx, +%#llx) is outside the GPA width",
 				(unsigned long long)gpa, (unsigned long long)size);
-	return guest_result(td, cpu_guest_touch(td->cpu, vcpu, gpa, size, write, outcome),
-			    "touch");
+	injected = kvm_enomem_injected();
+	do
+		ret = cpu_guest_touch(td->cpu, vcpu, gpa, size, write, outcome);
+	while (guest_enomem_retry(td, &ret, outcome, &injected));
+	return guest_result(td, ret, "touch");
 }
 
 TDXMMU_API int tdxmmu_vcpu_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				 uint64_t val, enum tdxmmu_outcome *outcome)
 {
 	int ret = vcpu_ok(td, vcpu);
+	uint64_t injected;
 
 	if (ret)
 		return ret;
@@ -678,7 +808,11 @@ TDXMMU_API int tdxmmu_vcpu_write(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 		return api_fail(TDXMMU_EINVAL, "write: %#llx is not 8-aligned", (unsigned long long)gpa);
 	if (!gpa_in_width(td, gpa))
 		return api_fail(TDXMMU_ERANGE, "write: %#llx is outside the GPA width", (unsigned long long)gpa);
-	return guest_result(td, cpu_guest_write(td->cpu, vcpu, gpa, val, outcome), "write");
+	injected = kvm_enomem_injected();
+	do
+		ret = cpu_guest_write(td->cpu, vcpu, gpa, val, outcome);
+	while (guest_enomem_retry(td, &ret, outcome, &injected));
+	return guest_result(td, ret, "write");
 }
 
 /* A guest range must lie in one alias, inside the GPA width, and not wrap. */
@@ -697,10 +831,15 @@ TDXMMU_API int tdxmmu_vcpu_fill(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				uint64_t size, uint8_t byte, enum tdxmmu_outcome *outcome)
 {
 	int ret = vcpu_ok(td, vcpu);
+	uint64_t injected;
 
 	if (ret || (ret = guest_range_ok(td, "fill", gpa, size)))
 		return ret;
-	return guest_result(td, cpu_guest_fill(td->cpu, vcpu, gpa, size, byte, outcome), "fill");
+	injected = kvm_enomem_injected();
+	do
+		ret = cpu_guest_fill(td->cpu, vcpu, gpa, size, byte, outcome);
+	while (guest_enomem_retry(td, &ret, outcome, &injected));
+	return guest_result(td, ret, "fill");
 }
 
 TDXMMU_API int tdxmmu_vcpu_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
@@ -708,34 +847,49 @@ TDXMMU_API int tdxmmu_vcpu_verify(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  enum tdxmmu_outcome *outcome)
 {
 	int ret = vcpu_ok(td, vcpu);
+	uint64_t injected;
 
 	if (ret || (ret = guest_range_ok(td, "verify", gpa, size)))
 		return ret;
-	return guest_result(td, cpu_guest_verify(td->cpu, vcpu, gpa, size, byte,
-						 mismatch_gpa, outcome), "verify");
+	injected = kvm_enomem_injected();
+	do
+		ret = cpu_guest_verify(td->cpu, vcpu, gpa, size, byte, mismatch_gpa,
+				       outcome);
+	while (guest_enomem_retry(td, &ret, outcome, &injected));
+	return guest_result(td, ret, "verify");
 }
 
 TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  unsigned level, uint64_t *status)
 {
 	int ret = vcpu_ok(td, vcpu);
+	uint64_t injected;
 
 	if (ret)
 		return ret;
 	if (level > 1)
 		return api_fail(TDXMMU_EINVAL, "accept: level must be 4K or 2M");
-	return guest_result(td, cpu_guest_accept(td->cpu, vcpu, gpa, level, status), "accept");
+	injected = kvm_enomem_injected();
+	do
+		ret = cpu_guest_accept(td->cpu, vcpu, gpa, level, status);
+	while (guest_enomem_retry(td, &ret, NULL, &injected));
+	return guest_result(td, ret, "accept");
 }
 
 TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  uint64_t size, enum tdxmmu_outcome *outcome)
 {
 	int ret = vcpu_ok(td, vcpu);
+	uint64_t injected;
 
 	/* Operands are the host's to judge (MapGPA answers `error`). */
 	if (ret)
 		return ret;
-	return guest_result(td, cpu_guest_mapgpa(td->cpu, vcpu, gpa, size, outcome), "mapgpa");
+	injected = kvm_enomem_injected();
+	do
+		ret = cpu_guest_mapgpa(td->cpu, vcpu, gpa, size, outcome);
+	while (guest_enomem_retry(td, &ret, outcome, &injected));
+	return guest_result(td, ret, "mapgpa");
 }
 
 /* ---- host actions: KVM's zaps by cause ---------------------------------------- */
@@ -809,6 +963,8 @@ TDXMMU_API int tdxmmu_spte_state(tdxmmu_td *td, uint64_t gpa,
 	else
 		kvm_tdp_mmu_read_4k(td->kvm, (gpa & ~tdxmmu_td_shared_bit(td)) >> PAGE_SHIFT,
 				    &priv, &shr);
+	if (atomic_load(&td->kvm->model_broken))
+		return api_fail(TDXMMU_EBUG, "spte state: a lockless walk read a freed page-table page");
 	*private_ept = api_spte_state_of(priv);
 	*shared_ept = api_spte_state_of(shr);
 	return TDXMMU_OK;

@@ -25,29 +25,3 @@ TDXMMU_API int tdxmmu_vcpu_leave(tdxmmu_td *td, unsigned vcpu)
 
 
 
-/* ==== section: dead VM and ENOMEM injection (branch kvm11) ==== */
-
-TDXMMU_API bool tdxmmu_vm_dead(tdxmmu_td *td)
-{
-	(void)td;
-	return false;
-}
-
-TDXMMU_API int tdxmmu_inject_enomem(tdxmmu_td *td, enum tdxmmu_alloc_site site,
-				    uint32_t ppm)
-{
-	(void)td; (void)site; (void)ppm;
-	return api_fail(TDXMMU_ENOTIMPL, "inject enomem");
-}
-
-TDXMMU_API int tdxmmu_inject_off(tdxmmu_td *td)
-{
-	(void)td;
-	return api_fail(TDXMMU_ENOTIMPL, "inject off");
-}
-
-/* ==== end section: dead VM and ENOMEM injection ==== */
-
-
-
-

@@ -46,6 +46,24 @@ static inline unsigned pg_level_to_tdx_level(unsigned level) { return level - 1;
 
 enum kvm_mmu_kind { KVM_MMU_TDP, KVM_MMU_LEGACY };
 
+/* KVM's allocation sites, for ENOMEM injection (mmu.h kvm_alloc_fails()). */
+enum kvm_alloc_site {
+	KVM_ALLOC_PT,    /* KVM's page-table pages, both EPTs (mmu_page.c) */
+	KVM_ALLOC_SEPT,  /* S-EPT pages for the SEAMCALL cache (topup) */
+	KVM_ALLOC_FRAME, /* the guest frame a fault maps (kvm_faultin_pfn) */
+	KVM_ALLOC_NR_SITES,
+};
+
+/* A frame KVM had to give up on, for teardown to RECLAIM (mmu.h). */
+enum kvm_leak_kind {
+	KVM_LEAK_GUEST, /* a memslot's frame: cleared, stays with the memslot */
+	KVM_LEAK_KVM,   /* KVM's own frame (an S-EPT page): cleared and freed */
+};
+struct kvm_leaked_page {
+	hpa_t hpa;
+	enum kvm_leak_kind kind;
+};
+
 /* Event counters, named as the scenario language's expect-count reads them.
  * X(field, "name") */
 #define KVM_STATS_LIST(X)                                \
@@ -162,16 +180,34 @@ struct kvm {
 	_Atomic uint64_t contention_seq __attribute__((aligned(64)));
 	FILE *trace;              /* --trace lines, or NULL */
 
-	/* KVM_BUG_ON: a SEAMCALL failed in a way KVM cannot handle; the VM is
-	 * dead and the model reports a broken invariant (exit status 3). */
+	/* KVM_BUG_ON / kvm_vm_dead: KVM met a state it cannot handle (say its
+	 * own SEAMCALL failed because the host tampered with the S-EPT behind
+	 * its back). The VM is dead: every ioctl answers -EIO, no vCPU enters,
+	 * only teardown still runs. A modeled outcome (the API's TDXMMU_EIO,
+	 * outcomes bugged/dead), never the model's own breakage. */
 	_Atomic bool bugged;
+	/* The model itself broke a rule it relies on (not something KVM can
+	 * meet on hardware: a walker read a page-table page freed inside its
+	 * grace period). The VM is dead too; the API reports TDXMMU_EBUG. */
+	_Atomic bool model_broken;
 	/* Sends every vCPU in guest mode out and waits until each has left
 	 * (the CPU model installs it; NULL while no vCPU can run). */
 	void (*kick_all_vcpus)(struct kvm *kvm);
 	/* Host frames KVM gave up on (a Secure-EPT page or guest page that
-	 * could not be removed/reclaimed): leaked on purpose, never returned to
-	 * the host while they may hold TD-encrypted content (tdx_hooks.c). */
+	 * could not be removed/reclaimed): never returned to the host while
+	 * they may hold TD-encrypted content (tdx_hooks.c). Counted here, and
+	 * remembered in `leaked` so that teardown can RECLAIM them once the
+	 * HKID is released (kvm_leak_page(), mmu.h). */
 	_Atomic uint64_t frames_leaked;
+	pthread_mutex_t leak_lock; /* leaked, nr_leaked, cap_leaked */
+	struct kvm_leaked_page *leaked;
+	size_t nr_leaked, cap_leaked;
+	/* ENOMEM injection (kvm_alloc_fails(), mmu.h): per allocation site,
+	 * the share of allocations that fail, in parts per million; the draws
+	 * come from enomem_seed and a counter, so a run is reproducible. */
+	_Atomic uint32_t enomem_ppm[KVM_ALLOC_NR_SITES];
+	_Atomic uint64_t enomem_draws;
+	uint64_t enomem_seed;
 	/* Asks every vCPU to flush its shared-EPT translations before it next
 	 * runs guest code (KVM_REQ_TLB_FLUSH), then kicks. Installed by the CPU
 	 * model with kick_all_vcpus; NULL while no vCPU can run. */
@@ -247,6 +283,7 @@ struct kvm_config {
 	bool sept_ve_disable;
 	bool no_mirror; /* tdp_mmu_nomirror.h */
 	FILE *trace;
+	uint64_t seed; /* seeds ENOMEM injection */
 };
 
 /* kvm_main.c: creates the TD (TDH.MNG.CREATE, KEY.CONFIG, ADDCX, INIT, then
@@ -256,9 +293,13 @@ int kvm_create_vm(struct host_mem *hm, struct host_memslots *slots,
 		  struct kvm **out);
 /* KVM_TDX_INIT_MEM_REGION for one page: maps gpa (private) through the
  * private fault path with source_pa set, so the set_private_spte hook issues
- * TDH.MEM.PAGE.ADD and TDH.MR.EXTEND. Only before finalize. */
+ * TDH.MEM.PAGE.ADD and TDH.MR.EXTEND. Only before finalize. 0, -EPERM
+ * (finalized), -EINVAL, -ENOENT (no memslot), -EEXIST, -EBUSY, -ENOMEM
+ * (nothing half-made), -EIO (the VM is dead, or this call killed it: say
+ * the host finalized the TD behind KVM's back, and PAGE.ADD failed). */
 int kvm_tdx_init_mem_page(struct kvm *kvm, gpa_t gpa, pfn_t source);
-/* KVM_TDX_FINALIZE_VM: TDH.MR.FINALIZE. */
+/* KVM_TDX_FINALIZE_VM: TDH.MR.FINALIZE (then one TRACK). 0, -EPERM
+ * (already), -EBUSY, -EIO (dead; or the module refused: KVM_BUG_ON). */
 int kvm_tdx_finalize_vm(struct kvm *kvm);
 /*
  * Teardown, in two steps so that the host can reclaim, between them, pages it
@@ -266,7 +307,10 @@ int kvm_tdx_finalize_vm(struct kvm *kvm);
  * kvm_tdx_teardown_memory(): private leaves removed while the HKID is still
  * assigned (BLOCK/TRACK/REMOVE, or REMOVE before finalize), then the HKID
  * released (VP.FLUSH, VPFLUSHDONE, CACHE.WB, KEY.FREEID), then both trees
- * freed, each Secure-EPT page RECLAIMed.
+ * freed, each Secure-EPT page RECLAIMed, then every page KVM had to give up
+ * on while the TD lived RECLAIMed too (kvm_leak_page(), tdx_hooks.h). Also
+ * on a dead VM (kvm->bugged), whose teardown is as complete: 0 when nothing
+ * is left leaked, else -EIO.
  * kvm_destroy_vm(): (runs the first step if not done) reclaims TDVPR, TDCS
  * and finally the TDR, and frees the VM. Returns 0, or -EIO if a step
  * failed: pages are then leaked on purpose, never reused.
@@ -285,7 +329,8 @@ int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked);
  * on BUSY a bounded number of times (upstream's local retry). Returns
  * RET_PF_FIXED, RET_PF_SPURIOUS, RET_PF_RETRY, RET_PF_EMULATE (shared GPA,
  * no memslot: MMIO), or -EFAULT (private GPA without memslot) / -EIO (VM
- * bugged).
+ * bugged) / -ENOMEM (an allocation failed, mmu.h: nothing was left
+ * half-made; the VMM runs the vCPU again).
  *
  * kvm_tdx_map_gpa(): TDG.VP.VMCALL<MapGPA> (GHCI 0x10001). Returns the
  * TDVMCALL status (TDVMCALL_SUCCESS, TDVMCALL_RETRY with *resume_gpa the GPA
@@ -309,7 +354,8 @@ uint64_t kvm_tdx_map_gpa(struct kvm_vcpu *vcpu, gpa_t gpa, uint64_t size,
  * removed: their content is lost), then delete it from the host.
  * kvm_zap_gfn_range(): KVM's zap of a gfn range on the chosen aliases
  * (private pages removed with BLOCK/TRACK/REMOVE, one TRACK per batch).
- * Return 0 or -errno.
+ * Return 0 or -errno; -EIO when the VM is dead, or this zap killed it (a
+ * dead VM changes nothing). None of them allocates.
  */
 int kvm_mmu_notifier_invalidate(struct kvm *kvm, gfn_t start, gfn_t end);
 int kvm_delete_memslot(struct kvm *kvm, unsigned id);

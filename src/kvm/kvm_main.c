@@ -17,6 +17,7 @@
 #include "kvm/mmu_page.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdp_mmu_nomirror.h"
+#include "kvm/tdx_hooks.h"
 #include "kvm/tdx_ops.h"
 
 uint64_t kvm_stat_sum(const struct kvm *kvm, size_t offset)
@@ -127,6 +128,8 @@ int kvm_create_vm(struct host_mem *hm, struct host_memslots *slots,
 	kvm->gfn_shared_mask = 1ULL << (cfg->gpaw - 1 - PAGE_SHIFT);
 	kvm->root_level = cfg->gpaw == 52 ? PG_LEVEL_256T : PG_LEVEL_512G;
 	pthread_mutex_init(&kvm->slots_lock, NULL);
+	pthread_mutex_init(&kvm->leak_lock, NULL);
+	kvm->enomem_seed = cfg->seed;
 	mmu_rwlock_init(&kvm->mmu_lock);
 
 	ret = tdx_td_init(kvm, cfg);
@@ -154,6 +157,9 @@ int kvm_tdx_init_mem_page(struct kvm *kvm, gpa_t gpa, pfn_t source)
 	struct kvm_vcpu *vcpu0 = &kvm->vcpus[0];
 	int ret = RET_PF_RETRY;
 
+	/* kvm_vm_dead: every ioctl of a dead VM answers -EIO. */
+	if (kvm_is_bugged(kvm))
+		return -EIO;
 	if (kvm->finalized)
 		return -EPERM;
 	if (!kvm_is_private_gpa(kvm, gpa) || (gpa & ~PAGE_MASK))
@@ -195,14 +201,31 @@ static uint64_t call_retry_busy(struct kvm *kvm, int leaf, uint64_t rcx);
 
 int kvm_tdx_finalize_vm(struct kvm *kvm)
 {
+	uint64_t s;
+
+	if (kvm_is_bugged(kvm))
+		return -EIO;
 	if (kvm->finalized)
 		return -EPERM;
-	if (tdx_status_is_error(call_retry_busy(kvm, TDH_MR_FINALIZE, kvm->tdr)))
+	/* Upstream tdx_td_finalize(): a failed TDH.MR.FINALIZE (other than
+	 * BUSY, retried within the time budget of tdx_ops.h and -EBUSY past
+	 * it) is a KVM_BUG_ON: KVM's view of the TD no longer matches the
+	 * module's (the host finalized it behind KVM's back, say). */
+	s = call_retry_busy(kvm, TDH_MR_FINALIZE, kvm->tdr);
+	if (tdx_status_is(s, TDX_OPERAND_BUSY))
+		return -EBUSY;
+	if (tdx_status_is_error(s)) {
+		kvm_vm_bugged(kvm, "TDH.MR.FINALIZE: %#llx", (unsigned long long)s);
 		return -EIO;
-	/* X1: finalize, then one TRACK so the epoch machinery starts clean. */
-	if (tdx_status_is_error(call_retry_busy(kvm, TDH_MEM_TRACK, kvm->tdr)))
-		return -EIO;
+	}
 	kvm->finalized = true;
+	/* X1: finalize, then one TRACK so the epoch machinery starts clean. */
+	s = call_retry_busy(kvm, TDH_MEM_TRACK, kvm->tdr);
+	if (tdx_status_is_error(s)) {
+		kvm_vm_bugged(kvm, "TDH.MEM.TRACK after finalize: %#llx",
+			      (unsigned long long)s);
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -261,10 +284,18 @@ int kvm_tdx_teardown_memory(struct kvm *kvm)
 {
 	int ret = 0;
 
+	/*
+	 * Step 1 may fail page by page (on a VM that KVM killed because the
+	 * host tampered with the S-EPT, it will): what it could not remove
+	 * stays in the mirror or on the leaked list, and goes back after the
+	 * HKID is released, below. So its failures are not the teardown's:
+	 * only what is still leaked at the end is.
+	 */
 	kvm_mmu_write_lock(kvm);
-	if ((kvm_is_legacy_mmu(kvm) ? kvm_legacy_mmu_zap_all_private(kvm)
-				    : kvm_tdp_mmu_zap_all_private_leaves(kvm)) < 0)
-		ret = -EIO;
+	if (kvm_is_legacy_mmu(kvm))
+		(void)kvm_legacy_mmu_zap_all_private(kvm);
+	else
+		(void)kvm_tdp_mmu_zap_all_private_leaves(kvm);
 	/* The no-mirror path's leaves, which no tree of KVM's records. */
 	if (kvm->no_mirror && kvm_nomirror_zap(kvm, 0, ~0ULL))
 		ret = -EIO;
@@ -279,6 +310,14 @@ int kvm_tdx_teardown_memory(struct kvm *kvm)
 	if (kvm->no_mirror && kvm_nomirror_free_spts(kvm))
 		ret = -EIO;
 	kvm_mmu_write_unlock(kvm);
+	/*
+	 * What KVM gave up on while the TD lived (a dead VM's pages above
+	 * all): with the HKID released the module lets every page of the TD
+	 * go, so nothing needs to stay leaked. This is what makes the destroy
+	 * of a VM that KVM killed complete.
+	 */
+	if (tdx_reclaim_leaked_pages(kvm) || atomic_load(&kvm->frames_leaked))
+		ret = -EIO;
 	/* Both trees went through call_rcu: wait for them, so that "freed"
 	 * means back in the arena when this returns. */
 	kvm_mmu_pages_quiesce(kvm);
@@ -329,6 +368,8 @@ int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked)
 	kvm_nomirror_destroy(kvm);
 	mmu_rwlock_destroy(&kvm->mmu_lock);
 	pthread_mutex_destroy(&kvm->slots_lock);
+	pthread_mutex_destroy(&kvm->leak_lock);
+	free(kvm->leaked);
 	free(kvm);
 	return ret;
 }

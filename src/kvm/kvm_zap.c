@@ -72,6 +72,11 @@ int kvm_mmu_notifier_invalidate(struct kvm *kvm, gfn_t start, gfn_t end)
 {
 	int nr = 0, ret;
 
+	/* A dead VM (kvm_vm_dead) answers -EIO and touches nothing: its
+	 * trees are only torn down (the model's host cannot move a dead TD's
+	 * pages anyway: they stay in the memslot until destroy). */
+	if (kvm_is_bugged(kvm))
+		return -EIO;
 	if (kvm_is_legacy_mmu(kvm))
 		return kvm_legacy_mmu_notifier_invalidate(kvm, start, end);
 	if (start >= end)
@@ -98,6 +103,10 @@ int kvm_delete_memslot(struct kvm *kvm, unsigned id)
 	gfn_t start, end;
 	int nr = 0, tables = 0, ret;
 
+	/* KVM_SET_USER_MEMORY_REGION on a dead VM: -EIO, the slot stays (its
+	 * frames may still be the TD's; destroy takes them back). */
+	if (kvm_is_bugged(kvm))
+		return -EIO;
 	if (kvm_is_legacy_mmu(kvm))
 		return kvm_legacy_delete_memslot(kvm, id);
 	pthread_mutex_lock(&kvm->slots_lock);
@@ -151,6 +160,8 @@ int kvm_zap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end, bool private_alia
 {
 	int nr = 0, ret;
 
+	if (kvm_is_bugged(kvm))
+		return -EIO;
 	if (kvm_is_legacy_mmu(kvm))
 		return kvm_legacy_zap_gfn_range(kvm, start, end, private_alias, shared_alias);
 	if (start >= end || (!private_alias && !shared_alias))

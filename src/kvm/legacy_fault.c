@@ -148,6 +148,7 @@ int kvm_legacy_mmu_page_fault(struct kvm *kvm, struct kvm_mmu_memory_cache *sept
 	gfn_t raw_gfn = gpa >> PAGE_SHIFT;
 	gfn_t gfn = kvm_gfn_private(kvm, raw_gfn);
 	const struct host_memslot *slot;
+	pfn_t pfn;
 
 	kvm_lockdep_assert_held_write(kvm);
 	if (kvm_is_bugged(kvm))
@@ -159,10 +160,12 @@ int kvm_legacy_mmu_page_fault(struct kvm *kvm, struct kvm_mmu_memory_cache *sept
 	slot = host_memslot_find(kvm->slots, gfn);
 	if (!slot)
 		return is_private ? -EFAULT : RET_PF_EMULATE;
+	/* Before any entry changes: an injected -ENOMEM leaves nothing. */
+	if (kvm_faultin_pfn(kvm, slot, gfn, &pfn))
+		return -ENOMEM;
 	if (is_private)
-		return legacy_fault_private(kvm, sept_cache, gfn,
-					    host_memslot_gfn_to_pfn(slot, gfn));
-	return legacy_fault_shared(kvm, gfn, host_memslot_gfn_to_pfn(slot, gfn));
+		return legacy_fault_private(kvm, sept_cache, gfn, pfn);
+	return legacy_fault_shared(kvm, gfn, pfn);
 }
 
 int kvm_legacy_mmu_map_init_page(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,

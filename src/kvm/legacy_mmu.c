@@ -256,7 +256,8 @@ static int legacy_link_new_sp(struct kvm *kvm, _Atomic uint64_t *sptep, gfn_t gf
 			if (ret == -EBUSY)
 				sept_cache->frames[sept_cache->nr++] = twin;
 			else
-				atomic_fetch_add(&kvm->frames_leaked, 1);
+				kvm_leak_page(kvm, pfn_to_hpa(twin), KVM_LEAK_KVM,
+					      "S-EPT page of a failed SEPT.ADD");
 			kvm_mmu_free_page(kvm, sp);
 			return ret;
 		}

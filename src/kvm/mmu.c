@@ -108,7 +108,9 @@ int kvm_mmu_topup_sept_cache(struct kvm *kvm, struct kvm_mmu_memory_cache *mc)
 	while (mc->nr < KVM_MMU_CACHE_MIN) {
 		pfn_t pfn;
 
-		if (host_mem_alloc_frame(kvm->hm, &pfn))
+		/* The frames already taken stay in the cache for next time. */
+		if (kvm_alloc_fails(kvm, KVM_ALLOC_SEPT) ||
+		    host_mem_alloc_frame(kvm->hm, &pfn))
 			return -ENOMEM;
 		mc->frames[mc->nr++] = pfn;
 	}
@@ -137,6 +139,70 @@ int kvm_page_new(struct kvm *kvm, hpa_t *hpa)
 	if (host_mem_alloc_frame(kvm->hm, &pfn))
 		return -ENOMEM;
 	*hpa = pfn_to_hpa(pfn);
+	return 0;
+}
+
+/* ---- ENOMEM injection ------------------------------------------------------ */
+
+/* splitmix64: one well-mixed 64-bit value per draw index. */
+static uint64_t enomem_mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* This thread's injected failures (mmu.h): how many, and the last one's VM
+ * and site. */
+static _Thread_local uint64_t enomem_injected;
+static _Thread_local const struct kvm *enomem_last_kvm;
+static _Thread_local enum kvm_alloc_site enomem_last_site;
+
+bool kvm_alloc_fails(struct kvm *kvm, enum kvm_alloc_site site)
+{
+	uint32_t ppm = atomic_load_explicit(&kvm->enomem_ppm[site], memory_order_relaxed);
+	uint64_t n;
+
+	if (!ppm)
+		return false;
+	/* One draw index per allocation, in the order the VM's threads make
+	 * them: a one-thread run fails the same allocations every time. */
+	n = atomic_fetch_add_explicit(&kvm->enomem_draws, 1, memory_order_relaxed);
+	if (ppm < 1000000 &&
+	    enomem_mix(kvm->enomem_seed ^ (n * 0xd1342543de82ef95ULL)) % 1000000 >= ppm)
+		return false;
+	enomem_injected++;
+	enomem_last_kvm = kvm;
+	enomem_last_site = site;
+	kvm_trace(kvm, "kvm_mmu_enomem: site %d (injected)", (int)site);
+	return true;
+}
+
+void kvm_inject_enomem(struct kvm *kvm, enum kvm_alloc_site site, uint32_t ppm)
+{
+	atomic_store_explicit(&kvm->enomem_ppm[site], ppm > 1000000 ? 1000000 : ppm,
+			      memory_order_relaxed);
+}
+
+uint64_t kvm_enomem_injected(void)
+{
+	return enomem_injected;
+}
+
+bool kvm_enomem_hopeless(struct kvm *kvm)
+{
+	return enomem_last_kvm == kvm &&
+	       atomic_load_explicit(&kvm->enomem_ppm[enomem_last_site],
+				    memory_order_relaxed) >= 1000000;
+}
+
+int kvm_faultin_pfn(struct kvm *kvm, const struct host_memslot *slot, gfn_t gfn,
+		    pfn_t *pfn)
+{
+	if (kvm_alloc_fails(kvm, KVM_ALLOC_FRAME))
+		return -ENOMEM;
+	*pfn = host_memslot_gfn_to_pfn(slot, gfn);
 	return 0;
 }
 

@@ -132,6 +132,45 @@ void kvm_mmu_cache_free(struct kvm *kvm, struct kvm_mmu_memory_cache *mc);
 /* One host frame for KVM's own use (TDR, TDCS, TD_PARAMS): 0 or -ENOMEM. */
 int kvm_page_new(struct kvm *kvm, hpa_t *hpa);
 
+/* ---- ENOMEM injection ---- */
+
+/*
+ * Every allocation KVM makes for the MMU can fail, as GFP_KERNEL_ACCOUNT
+ * allocations do under memory pressure (and the memcg limit): page-table
+ * pages (KVM_ALLOC_PT), S-EPT pages for the cache (KVM_ALLOC_SEPT) and the
+ * guest frame a fault maps (KVM_ALLOC_FRAME, kvm_faultin_pfn). Each caller
+ * fails its operation cleanly on -ENOMEM: nothing half-made is left (no
+ * linked table without its S-EPT twin, no frozen entry, no frame lost), so
+ * the operation can simply be issued again.
+ *
+ * kvm_alloc_fails(): true when this allocation at @site is to fail
+ * (probability kvm->enomem_ppm[site] / 10^6, drawn from the VM's seed;
+ * never draws while the site's share is 0). Any thread, any lock.
+ * kvm_inject_enomem(): sets a site's share (ppm <= 10^6).
+ *
+ * For the VMM's retry (the API), per calling thread, since a vCPU's fault
+ * runs on the thread that drives the vCPU: kvm_enomem_injected() counts
+ * the injected failures this thread has met (an -ENOMEM with the count
+ * unmoved was a real one: the host is out of frames, and retrying would
+ * spin); kvm_enomem_hopeless() says the last of them, for @kvm, was at a
+ * site that fails every allocation, so no retry can succeed.
+ */
+bool kvm_alloc_fails(struct kvm *kvm, enum kvm_alloc_site site);
+void kvm_inject_enomem(struct kvm *kvm, enum kvm_alloc_site site, uint32_t ppm);
+uint64_t kvm_enomem_injected(void);
+bool kvm_enomem_hopeless(struct kvm *kvm);
+
+/*
+ * kvm_faultin_pfn(): the host frame behind @gfn (no shared bit) of @slot,
+ * as KVM's kvm_faultin_pfn gets it from the backing store (which may have
+ * to allocate it). The model's memslot frames are reserved with the slot,
+ * so only the injected KVM_ALLOC_FRAME failure can fail it: -ENOMEM, and
+ * the fault changes nothing. Called before the fault changes any entry.
+ */
+struct host_memslot;
+int kvm_faultin_pfn(struct kvm *kvm, const struct host_memslot *slot, gfn_t gfn,
+		    pfn_t *pfn);
+
 /* ---- observers ---- */
 
 /*

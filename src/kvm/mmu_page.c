@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvm/mmu.h"
 #include "kvm/mmu_page.h"
 #include "kvm/spte.h"
 
@@ -122,6 +123,9 @@ struct kvm_mmu_page *kvm_mmu_alloc_page(struct kvm *kvm, int level,
 	struct kvm_mmu_page *sp;
 	_Atomic uint64_t *spt;
 
+	/* KVM's shadow-page cache can run dry too (mmu.h, injection). */
+	if (kvm_alloc_fails(kvm, KVM_ALLOC_PT))
+		return NULL;
 	pthread_mutex_lock(&a->lock);
 	if (!a->free_list && arena_grow(a)) {
 		pthread_mutex_unlock(&a->lock);

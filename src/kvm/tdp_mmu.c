@@ -87,8 +87,10 @@ static int tdp_mmu_zap_private_leaf(struct kvm *kvm, gfn_t gfn, int level,
 		if (!ret)
 			ret = kvm_flush_remote_tlbs(kvm);
 		if (ret) {
-			/* Still mapped in the S-EPT: the frame stays the TD's. */
-			atomic_fetch_add(&kvm->frames_leaked, 1);
+			/* Still mapped in the S-EPT: the frame stays the TD's
+			 * until teardown reclaims it. */
+			kvm_leak_page(kvm, pfn_to_hpa(pfn), KVM_LEAK_GUEST,
+				      "block/track failed");
 			return ret;
 		}
 	}
@@ -445,7 +447,8 @@ static int tdp_mmu_link_new_sp(struct kvm *kvm, struct tdp_iter *iter,
 		else if (twin && ret == -EBUSY)
 			host_mem_free_frame(kvm->hm, twin);
 		else if (twin)
-			atomic_fetch_add(&kvm->frames_leaked, 1);
+			kvm_leak_page(kvm, pfn_to_hpa(twin), KVM_LEAK_KVM,
+				      "S-EPT page of a failed SEPT.ADD");
 		tdp_mmu_free_sp(kvm, sp);
 	}
 	return ret;
@@ -518,7 +521,9 @@ static int __kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_
 	slot = host_memslot_find(kvm->slots, gfn);
 	if (!slot)
 		return is_private ? -EFAULT : RET_PF_EMULATE;
-	pfn = host_memslot_gfn_to_pfn(slot, gfn);
+	/* Before the walk links anything: -ENOMEM here leaves no trace. */
+	if (kvm_faultin_pfn(kvm, slot, gfn, &pfn))
+		return -ENOMEM;
 
 	/* E4: tdp_max_page_level is 4K for TDs, so the goal is always 4K. */
 	for_each_tdp_pte(iter, root, raw_gfn, raw_gfn + 1) {
@@ -614,19 +619,15 @@ static int tdp_mmu_block_private_leafs(struct kvm *kvm, struct kvm_mmu_page *roo
 }
 
 /*
- * The flush between the two passes. Without the TRACK, REMOVE would fail:
- * the blocked pages stay in the TD, leaked (the VM is bugged).
+ * The flush between the two passes. Without the TRACK, REMOVE would fail,
+ * so none is tried: the blocked pages stay in the TD and in the mirror (the
+ * VM is bugged), and teardown takes them back from there.
  */
 static int tdp_mmu_flush_blocked(struct kvm *kvm, int nr_blocked)
 {
-	int r;
-
 	if (!nr_blocked)
 		return 0;
-	r = kvm_flush_remote_tlbs(kvm);
-	if (r)
-		atomic_fetch_add(&kvm->frames_leaked, (uint64_t)nr_blocked);
-	return r;
+	return kvm_flush_remote_tlbs(kvm);
 }
 
 /*
@@ -849,7 +850,8 @@ static int tdp_mmu_link_sp_locked(struct kvm *kvm, struct tdp_iter *iter,
 		if (twin && ret == -EBUSY)
 			sept_cache->frames[sept_cache->nr++] = twin;
 		else if (twin)
-			atomic_fetch_add(&kvm->frames_leaked, 1);
+			kvm_leak_page(kvm, pfn_to_hpa(twin), KVM_LEAK_KVM,
+				      "S-EPT page of a failed SEPT.ADD");
 		tdp_mmu_free_sp(kvm, sp);
 		return ret;
 	}
@@ -1129,8 +1131,10 @@ void kvm_tdp_mmu_free_all(struct kvm *kvm)
  * kvm_tdp_mmu_walk_lockless_begin/end): no mmu_lock, so a table may be
  * unlinked and freed under it at any moment; the caller's read-side section
  * keeps each table it reaches from going back to the arena until the walk
- * ends. Reading a freed table's poison means that rule was broken: the VM is
- * marked bugged (exit status 3), never silently read as "not present".
+ * ends. Reading a freed table's poison means that rule was broken: the model
+ * itself is broken (kvm->model_broken, TDXMMU_EBUG, exit status 3: a real
+ * kernel would have read freed memory) and the VM dead, never silently read
+ * as "not present".
  */
 static uint64_t tdp_mmu_read_4k(struct kvm *kvm, struct kvm_mmu_page *root, gfn_t gfn)
 {
@@ -1147,6 +1151,7 @@ static uint64_t tdp_mmu_read_4k(struct kvm *kvm, struct kvm_mmu_page *root, gfn_
 		uint64_t spte = kvm_tdp_mmu_read_spte(pt + SPTE_INDEX(gfn, level));
 
 		if (spte == FREED_TABLE_POISON_SPTE) {
+			atomic_store(&kvm->model_broken, true);
 			kvm_vm_bugged(kvm, "lockless walk read a freed page-table page "
 				      "(gfn %llx level %d): freed inside a grace period",
 				      (unsigned long long)gfn, level);

@@ -142,12 +142,15 @@ int kvm_nomirror_map(struct kvm_vcpu *vcpu, gpa_t gpa)
 	struct kvm *kvm = vcpu->kvm;
 	gfn_t gfn = kvm_gfn_private(kvm, gpa >> PAGE_SHIFT);
 	const struct host_memslot *slot = host_memslot_find(kvm->slots, gfn);
+	pfn_t pfn;
 	int ret;
 
 	if (!slot)
 		return -EFAULT;
 	kvm_mmu_write_lock(kvm);
-	ret = nomirror_map_locked(vcpu, gfn, host_memslot_gfn_to_pfn(slot, gfn));
+	ret = kvm_faultin_pfn(kvm, slot, gfn, &pfn);
+	if (!ret)
+		ret = nomirror_map_locked(vcpu, gfn, pfn);
 	kvm_mmu_write_unlock(kvm);
 	if (ret == RET_PF_RETRY)
 		kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_busy);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "kvm/tdx_hooks.h"
 #include "kvm/tdx_ops.h"
@@ -41,12 +42,6 @@ static bool tdx_status_is_busy(uint64_t s)
 	       tdx_status_is(s, TDX_OPERAND_BUSY_HOST_PRIORITY);
 }
 
-static void tdx_leak_frame(struct kvm *kvm, hpa_t hpa, const char *why)
-{
-	atomic_fetch_add(&kvm->frames_leaked, 1);
-	kvm_trace(kvm, "kvm_tdx_leak_page: hpa %llx (%s)",
-		  (unsigned long long)hpa, why);
-}
 
 static void tdx_kick_vcpus(struct kvm *kvm)
 {
@@ -71,6 +66,70 @@ static void tdx_kick_vcpus(struct kvm *kvm)
 				break;                                       \
 		}                                                            \
 	} while (0)
+
+void kvm_leak_page(struct kvm *kvm, hpa_t hpa, enum kvm_leak_kind kind,
+		   const char *why)
+{
+	atomic_fetch_add(&kvm->frames_leaked, 1);
+	kvm_trace(kvm, "kvm_tdx_leak_page: hpa %llx (%s)",
+		  (unsigned long long)hpa, why);
+	pthread_mutex_lock(&kvm->leak_lock);
+	if (kvm->nr_leaked == kvm->cap_leaked) {
+		size_t cap = kvm->cap_leaked ? kvm->cap_leaked * 2 : 16;
+		struct kvm_leaked_page *n = realloc(kvm->leaked, cap * sizeof(*n));
+
+		/* No room to remember it: it stays leaked for good (and
+		 * destroy's leak check says so). */
+		if (!n) {
+			pthread_mutex_unlock(&kvm->leak_lock);
+			return;
+		}
+		kvm->leaked = n;
+		kvm->cap_leaked = cap;
+	}
+	kvm->leaked[kvm->nr_leaked++] = (struct kvm_leaked_page){ hpa, kind };
+	pthread_mutex_unlock(&kvm->leak_lock);
+}
+
+int tdx_reclaim_leaked_pages(struct kvm *kvm)
+{
+	size_t kept = 0;
+	int ret = 0;
+
+	pthread_mutex_lock(&kvm->leak_lock);
+	for (size_t i = 0; i < kvm->nr_leaked; i++) {
+		struct kvm_leaked_page lp = kvm->leaked[i];
+		uint64_t s;
+
+		/*
+		 * With the HKID released the module hands back any page of
+		 * the TD, whatever its S-EPT state (TDH.PHYMEM.PAGE.RECLAIM,
+		 * TD_TEARDOWN). A page the PAMT no longer gives to any TD
+		 * (TDX_PAGE_METADATA_INCORRECT: the SEAMCALL that failed never
+		 * took it, or the host removed it behind KVM's back) is the
+		 * host's already. Either way it leaves cleared with the host's
+		 * key, as every page that was the TD's does.
+		 */
+		TDX_RETRY_BUSY(kvm, s, kvm_tdh_phymem_page_reclaim(kvm, lp.hpa, NULL));
+		if (tdx_status_is_error(s) &&
+		    !tdx_status_is(s, TDX_PAGE_METADATA_INCORRECT)) {
+			kvm_trace(kvm, "kvm_tdx_leak_page: hpa %llx not reclaimed: %#llx",
+				  (unsigned long long)lp.hpa, (unsigned long long)s);
+			kvm->leaked[kept++] = lp;
+			ret = -EIO;
+			continue;
+		}
+		host_frame_clear(kvm->hm, hpa_to_pfn(lp.hpa), HOST_KEYID_SHARED);
+		if (lp.kind == KVM_LEAK_KVM)
+			host_mem_free_frame(kvm->hm, hpa_to_pfn(lp.hpa));
+		atomic_fetch_sub(&kvm->frames_leaked, 1);
+		kvm_trace(kvm, "kvm_tdx_reclaim_leaked_page: hpa %llx",
+			  (unsigned long long)lp.hpa);
+	}
+	kvm->nr_leaked = kept;
+	pthread_mutex_unlock(&kvm->leak_lock);
+	return ret;
+}
 
 int tdx_sept_link_private_spt(struct kvm *kvm, gfn_t gfn, int level,
 			      hpa_t private_spt)
@@ -180,7 +239,7 @@ int tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 
 	if (level != PG_LEVEL_4K) {
 		kvm_vm_bugged(kvm, "remove_private_spte: level %d", level);
-		tdx_leak_frame(kvm, hpa, "large private page");
+		kvm_leak_page(kvm, hpa, KVM_LEAK_GUEST, "large private page");
 		return -EIO;
 	}
 
@@ -191,7 +250,7 @@ int tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 		if (tdx_status_is_error(s)) {
 			kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.RECLAIM hpa %llx: %#llx",
 				      (unsigned long long)hpa, (unsigned long long)s);
-			tdx_leak_frame(kvm, hpa, "reclaim failed");
+			kvm_leak_page(kvm, hpa, KVM_LEAK_GUEST, "reclaim failed");
 			return -EIO;
 		}
 		host_frame_clear(kvm->hm, pfn, HOST_KEYID_SHARED);
@@ -209,7 +268,7 @@ int tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 	if (tdx_status_is_error(s)) {
 		kvm_vm_bugged(kvm, "TDH.MEM.PAGE.REMOVE gpa %llx: %#llx",
 			      (unsigned long long)gpa, (unsigned long long)s);
-		tdx_leak_frame(kvm, hpa, "remove failed");
+		kvm_leak_page(kvm, hpa, KVM_LEAK_GUEST, "remove failed");
 		return -EIO;
 	}
 	/* The module does not clear the page: write back and invalidate its
@@ -219,7 +278,7 @@ int tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 	if (tdx_status_is_error(s)) {
 		kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.WBINVD hpa %llx: %#llx",
 			      (unsigned long long)hpa, (unsigned long long)s);
-		tdx_leak_frame(kvm, hpa, "wbinvd failed");
+		kvm_leak_page(kvm, hpa, KVM_LEAK_GUEST, "wbinvd failed");
 		return -EIO;
 	}
 	host_frame_clear(kvm->hm, pfn, HOST_KEYID_SHARED);
@@ -258,14 +317,14 @@ int tdx_sept_free_private_spt(struct kvm *kvm, gfn_t gfn, int level,
 	if (kvm->hkid_assigned) {
 		kvm_vm_bugged(kvm, "free_private_spt gfn %llx level %d with the HKID assigned",
 			      (unsigned long long)gfn, level);
-		tdx_leak_frame(kvm, private_spt, "S-EPT page, HKID assigned");
+		kvm_leak_page(kvm, private_spt, KVM_LEAK_KVM, "S-EPT page, HKID assigned");
 		return -EIO;
 	}
 	TDX_RETRY_BUSY(kvm, s, kvm_tdh_phymem_page_reclaim(kvm, private_spt, NULL));
 	if (tdx_status_is_error(s)) {
 		kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.RECLAIM S-EPT page %llx: %#llx",
 			      (unsigned long long)private_spt, (unsigned long long)s);
-		tdx_leak_frame(kvm, private_spt, "S-EPT reclaim failed");
+		kvm_leak_page(kvm, private_spt, KVM_LEAK_KVM, "S-EPT reclaim failed");
 		return -EIO;
 	}
 	host_frame_clear(kvm->hm, hpa_to_pfn(private_spt), HOST_KEYID_SHARED);

@@ -10,9 +10,11 @@
  * run only for private SPTEs). Return values: 0; -EBUSY when the module
  * answered TDX_OPERAND_BUSY and the caller can undo and retry (fault path:
  * RET_PF_RETRY); -EIO after a KVM_BUG (kvm->bugged set: the VM is dead).
- * Whatever a hook could not give back to the host is leaked on purpose and
- * counted in kvm->frames_leaked: a page that may hold TD-encrypted content is
- * never returned to the host allocator.
+ * Whatever a hook could not give back to the host is leaked on purpose
+ * (kvm_leak_page()): a page that may hold TD-encrypted content is never
+ * returned to the host allocator while the TD may still use it. Teardown
+ * RECLAIMs every such page once the HKID is released
+ * (tdx_reclaim_leaked_pages()), so a dead VM still gives everything back.
  */
 #ifndef TDXMMU_KVM_TDX_HOOKS_H
 #define TDXMMU_KVM_TDX_HOOKS_H
@@ -101,6 +103,24 @@ int kvm_flush_remote_tlbs(struct kvm *kvm);
  * nothing otherwise (no vCPU can run).
  */
 void kvm_flush_shared_tlbs(struct kvm *kvm);
+
+/*
+ * kvm_leak_page(): KVM gives up on a frame it cannot take back from the TD
+ * now (its SEAMCALL failed, or the VM is dead): counted in
+ * kvm->frames_leaked and remembered for teardown. kind: a memslot's frame
+ * (cleared when reclaimed, stays the memslot's) or KVM's own (an S-EPT
+ * page: cleared and freed). Any context; takes kvm->leak_lock, a leaf of
+ * the lock order (taken under either mmu_lock mode, nothing taken under
+ * it).
+ *
+ * tdx_reclaim_leaked_pages(): teardown, HKID released, no vCPU: RECLAIMs
+ * each remembered frame (a frame the module no longer counts as the TD's
+ * needs none), clears it with the host's key, frees KVM's own. 0, or -EIO
+ * when a frame could not be reclaimed (it stays leaked and counted).
+ */
+void kvm_leak_page(struct kvm *kvm, hpa_t hpa, enum kvm_leak_kind kind,
+		   const char *why);
+int tdx_reclaim_leaked_pages(struct kvm *kvm);
 
 /* KVM_BUG: marks the VM dead (kvm->bugged) and traces why. */
 void kvm_vm_bugged(struct kvm *kvm, const char *fmt, ...)

@@ -136,11 +136,10 @@ static inline void kvm_fx_count_slot_frames(const struct host_memslot *s, void *
 /* Tears the VM down and checks that nothing leaked: no page left in KVM or
  * the module, every frame but the memslots' back in the pool, and all of
  * them once the memslots are gone. */
-static inline void kvm_fx_destroy(struct kvm_fx *fx)
+static inline void kvm_fx_destroy_after_teardown(struct kvm_fx *fx)
 {
 	uint64_t leaked = ~0ULL, slot_frames = 0;
 
-	kvm_fx_teardown(fx);
 	assert_int_equal(kvm_destroy_vm(fx->kvm, &leaked), 0);
 	assert_int_equal(leaked, 0);
 	assert_int_equal(tdx_debug_nr_tds(fx->m), 0);
@@ -153,6 +152,28 @@ static inline void kvm_fx_destroy(struct kvm_fx *fx)
 	fx->slots = NULL;
 	assert_int_equal(host_mem_frames_in_use(fx->hm), fx->frames_before);
 	kvm_fx_free(fx);
+}
+
+static inline void kvm_fx_destroy(struct kvm_fx *fx)
+{
+	kvm_fx_teardown(fx);
+	kvm_fx_destroy_after_teardown(fx);
+}
+
+/*
+ * The same for a VM that KVM killed (kvm->bugged): its teardown must still
+ * be complete. Whatever KVM had to give up on while the TD lived is
+ * RECLAIMed once the HKID is released, so nothing stays leaked: no frame,
+ * no page-table page, no S-EPT page, and the module forgets the TD.
+ */
+static inline void kvm_fx_destroy_dead(struct kvm_fx *fx)
+{
+	assert_true(atomic_load(&fx->kvm->bugged));
+	if (fx->kvm->hkid_assigned)
+		assert_int_equal(kvm_tdx_teardown_memory(fx->kvm), 0);
+	assert_int_equal(atomic_load(&fx->kvm->frames_leaked), 0);
+	assert_int_equal(kvm_mmu_pages_live(fx->kvm), 0);
+	kvm_fx_destroy_after_teardown(fx);
 }
 
 static inline void kvm_fx_snap(struct kvm_fx *fx)
