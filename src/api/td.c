@@ -143,6 +143,8 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		.nr_vcpus = cfg->nr_vcpus,
 		.mmu = cfg->mmu == TDXMMU_MMU_LEGACY ? KVM_MMU_LEGACY : KVM_MMU_TDP,
 		.no_mirror = cfg->no_mirror,
+		.sept_ve_disable = cfg->sept_ve_disable, /* TDH.MNG.INIT's
+							  * attributes */
 		.trace = cfg->trace,
 		.seed = cfg->seed,
 	};
@@ -385,7 +387,12 @@ TDXMMU_API int tdxmmu_seamcall(tdxmmu_td *td, const struct tdxmmu_seamcall_req *
 	if (!td || !req)
 		return null_arg("seamcall", td ? "req" : "td");
 	r = (struct seamcall_regs){ .rax = (uint64_t)req->leaf };
-	info = tdx_page_info(req->gpa, req->level);
+	/* RCX as the ABI builds it: the caller's GPA with every bit it gave,
+	 * OR the level field (bits 2:0). Low bits are not rounded away: the
+	 * module answers TDX_OPERAND_INVALID for reserved bits 11:3 or a
+	 * level field the GPA's own low bits changed, as the real one does
+	 * (issue 11 item 2.1: gpa=0x2001 used to map 0x2000). */
+	info = req->gpa | req->level;
 	if (req->leaf < 0 || !tdxmmu_leaf_name(req->leaf) ||
 	    !strcmp(tdxmmu_leaf_name(req->leaf), "?"))
 		return api_fail(TDXMMU_EINVAL, "unknown SEAMCALL leaf %d", req->leaf);
@@ -448,11 +455,18 @@ TDXMMU_API int tdxmmu_seamcall(tdxmmu_td *td, const struct tdxmmu_seamcall_req *
 
 TDXMMU_API int tdxmmu_inject_busy(tdxmmu_td *td, uint32_t ppm)
 {
+	return tdxmmu_inject_busy_leaf(td, -1, ppm);
+}
+
+TDXMMU_API int tdxmmu_inject_busy_leaf(tdxmmu_td *td, int leaf, uint32_t ppm)
+{
 	if (!td)
-		return null_arg("inject_busy", "td");
+		return null_arg("inject_busy_leaf", "td");
+	if (leaf != -1 && (leaf < 0 || !tdx_leaf_name(leaf)))
+		return api_fail(TDXMMU_EINVAL, "unknown SEAMCALL leaf %d", leaf);
 	if (ppm > 1000000)
 		return api_fail(TDXMMU_ERANGE, "busy share %u ppm is above 1000000", ppm);
-	tdx_module_inject_busy(td->tdx, ppm);
+	tdx_module_inject_busy_leaf(td->tdx, leaf, ppm);
 	return TDXMMU_OK;
 }
 

@@ -10,12 +10,3 @@
 
 
 
-/* ==== section: BUSY injection by leaf (branch tdx11) ==== */
-
-TDXMMU_API int tdxmmu_inject_busy_leaf(tdxmmu_td *td, int leaf, uint32_t ppm)
-{
-	(void)td; (void)leaf; (void)ppm;
-	return api_fail(TDXMMU_ENOTIMPL, "inject busy leaf");
-}
-
-/* ==== end section: BUSY injection by leaf ==== */

@@ -8,7 +8,8 @@
  *   2. publish mode = IN_GUEST_MODE, then re-check the requests
  *      (kvm_vcpu_exit_request()): a request that raced with step 1 cancels
  *      the entry and the loop starts over;
- *   3. TDH.VP.ENTER (RCX = TDVPR), retried while the module answers BUSY.
+ *   3. TDH.VP.ENTER (RCX = TDVPR), retried while the module answers BUSY
+ *      (for a time budget with back-off, kvm/tdx_ops.h).
  *      R8 = 1 in the answer means the module flushed the vCPU's private
  *      translations because the TD epoch moved (tdx-module-sept.md §6): drop
  *      the TLB's private entries.
@@ -323,7 +324,7 @@ void cpu_resume_all(struct cpu *cpu)
 int cpu_vcpu_enter(struct cpu_vcpu *v)
 {
 	struct kvm *kvm = v->cpu->kvm;
-	unsigned busy = 0;
+	struct tdx_retry busy = TDX_RETRY_INIT;
 
 	for (;;) {
 		struct seamcall_regs r;
@@ -362,11 +363,16 @@ int cpu_vcpu_enter(struct cpu_vcpu *v)
 		if (tdx_status_is(s, TDX_OPERAND_BUSY) ||
 		    tdx_status_is(s, TDX_OPERAND_BUSY_HOST_PRIORITY)) {
 			/* The epoch lock (a TRACK in flight) or the TDR lock
-			 * (a host SEAMCALL holding it exclusive): KVM retries. */
-			if (++busy == CPU_MAX_TRIES)
-				return cpu_bug("vcpu %u: TDH.VP.ENTER busy %u times (last %#llx)",
-					       v->index, busy, (unsigned long long)s);
-			sched_yield();
+			 * (a host SEAMCALL holding it exclusive): KVM retries,
+			 * for a time budget with back-off, not a try count:
+			 * the holder may be a preempted thread (issue 11 item
+			 * 2.13; kvm/tdx_ops.h). The module lets a waiting
+			 * entry in ahead of further TRACKs. */
+			if (!tdx_retry_backoff(&busy))
+				return cpu_bug("vcpu %u: TDH.VP.ENTER busy for %llu s (%u tries, last %#llx)",
+					       v->index,
+					       (unsigned long long)(TDX_RETRY_BUDGET_NS / 1000000000ULL),
+					       busy.tries, (unsigned long long)s);
 			continue;
 		}
 		if (tdx_status_is(s, TDX_OP_STATE_INCORRECT))

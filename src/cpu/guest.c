@@ -179,7 +179,11 @@ static int guest_translate(struct cpu_vcpu *v, uint64_t gpa, bool write,
 			continue;
 		}
 
+		/* The exit carries the walk's extended exit qualification
+		 * (a PENDING page with SEPT_VE_DISABLE). */
+		v->kvm_vcpu->ext_exit_qual = is_private ? w.ext_exit_qual : 0;
 		ret = cpu_vcpu_ept_violation(v, page, "", &st, &ans);
+		v->kvm_vcpu->ext_exit_qual = 0;
 		if (ret)
 			return ret;
 		if (ans == CPU_FAULT_BLOCKED) {

@@ -131,6 +131,10 @@ struct kvm_vcpu {
 	unsigned index;
 	hpa_t tdvpr;
 	struct kvm_mmu_memory_cache sept_cache; /* frames for S-EPT pages */
+	/* The last TD exit's extended exit qualification (upstream's
+	 * tdx->ext_exit_qualification, from VP.ENTER's output registers; the
+	 * CPU model sets it before an EPT-violation exit). */
+	uint64_t ext_exit_qual;
 } __attribute__((aligned(64)));
 
 struct kvm {

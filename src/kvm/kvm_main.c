@@ -197,6 +197,8 @@ int kvm_tdx_init_mem_page(struct kvm *kvm, gpa_t gpa, pfn_t source)
 	return ret;
 }
 
+static uint64_t call_retry_busy(struct kvm *kvm, int leaf, uint64_t rcx);
+
 int kvm_tdx_finalize_vm(struct kvm *kvm)
 {
 	uint64_t s;
@@ -206,10 +208,10 @@ int kvm_tdx_finalize_vm(struct kvm *kvm)
 	if (kvm->finalized)
 		return -EPERM;
 	/* Upstream tdx_td_finalize(): a failed TDH.MR.FINALIZE (other than
-	 * BUSY, which the model's module answers only under injection) is a
-	 * KVM_BUG_ON: KVM's view of the TD no longer matches the module's
-	 * (the host finalized it behind KVM's back, say). */
-	s = kvm_tdh_mr_finalize(kvm);
+	 * BUSY, retried within the time budget of tdx_ops.h and -EBUSY past
+	 * it) is a KVM_BUG_ON: KVM's view of the TD no longer matches the
+	 * module's (the host finalized it behind KVM's back, say). */
+	s = call_retry_busy(kvm, TDH_MR_FINALIZE, kvm->tdr);
 	if (tdx_status_is(s, TDX_OPERAND_BUSY))
 		return -EBUSY;
 	if (tdx_status_is_error(s)) {
@@ -218,7 +220,7 @@ int kvm_tdx_finalize_vm(struct kvm *kvm)
 	}
 	kvm->finalized = true;
 	/* X1: finalize, then one TRACK so the epoch machinery starts clean. */
-	s = kvm_tdh_mem_track(kvm);
+	s = call_retry_busy(kvm, TDH_MEM_TRACK, kvm->tdr);
 	if (tdx_status_is_error(s)) {
 		kvm_vm_bugged(kvm, "TDH.MEM.TRACK after finalize: %#llx",
 			      (unsigned long long)s);
@@ -227,18 +229,41 @@ int kvm_tdx_finalize_vm(struct kvm *kvm)
 	return 0;
 }
 
-/* Release the HKID (tdx_mmu_release_hkid): flush every vCPU, VPFLUSHDONE,
- * write back caches, free the key id. After this every S-EPT SEAMCALL answers
- * TDX_TD_KEYS_NOT_CONFIGURED and pages come back with RECLAIM. */
+/* A finalize or teardown SEAMCALL, retried while BUSY (a vCPU thread still
+ * leaving the TD, injected contention) within the time budget of
+ * tdx_ops.h. */
+static uint64_t call_retry_busy(struct kvm *kvm, int leaf, uint64_t rcx)
+{
+	struct tdx_retry rt = TDX_RETRY_INIT;
+	uint64_t s;
+
+	for (;;) {
+		s = leaf == TDH_PHYMEM_CACHE_WB ? kvm_tdh_phymem_cache_wb(kvm)
+						: simple_call(kvm, leaf, rcx, 0);
+		if ((!tdx_status_is(s, TDX_OPERAND_BUSY) &&
+		     !tdx_status_is(s, TDX_OPERAND_BUSY_HOST_PRIORITY)) ||
+		    !tdx_retry_backoff(&rt))
+			return s;
+	}
+}
+
+/*
+ * Release the HKID (tdx_mmu_release_hkid), in the order the module enforces
+ * (issue 11 item 2.5): flush every vCPU, VPFLUSHDONE (the key's write-back
+ * becomes pending), CACHE.WB started after it (resumed until done), then
+ * FREEID, which the module refuses with TDX_WBCACHE_NOT_COMPLETE otherwise.
+ * CACHE.WB's warning TDX_NO_HKID_READY_TO_WBCACHE is not an error. After
+ * this every S-EPT SEAMCALL answers TDX_TD_KEYS_NOT_CONFIGURED and pages
+ * come back with RECLAIM.
+ */
 static int tdx_release_hkid(struct kvm *kvm)
 {
 	for (unsigned i = 0; i < kvm->nr_vcpus; i++)
-		if (tdx_status_is_error(simple_call(kvm, TDH_VP_FLUSH,
-						    kvm->vcpus[i].tdvpr, 0)))
+		if (tdx_status_is_error(call_retry_busy(kvm, TDH_VP_FLUSH, kvm->vcpus[i].tdvpr)))
 			return -EIO;
-	if (tdx_status_is_error(simple_call(kvm, TDH_MNG_VPFLUSHDONE, kvm->tdr, 0)) ||
-	    tdx_status_is_error(simple_call(kvm, TDH_PHYMEM_CACHE_WB, 0, 0)) ||
-	    tdx_status_is_error(simple_call(kvm, TDH_MNG_KEY_FREEID, kvm->tdr, 0)))
+	if (tdx_status_is_error(call_retry_busy(kvm, TDH_MNG_VPFLUSHDONE, kvm->tdr)) ||
+	    tdx_status_is_error(call_retry_busy(kvm, TDH_PHYMEM_CACHE_WB, 0)) ||
+	    tdx_status_is_error(call_retry_busy(kvm, TDH_MNG_KEY_FREEID, kvm->tdr)))
 		return -EIO;
 	kvm->hkid_assigned = false;
 	return 0;
@@ -248,7 +273,7 @@ static int tdx_release_hkid(struct kvm *kvm)
  * cannot be reclaimed is leaked, never reused. */
 static int reclaim_page(struct kvm *kvm, hpa_t hpa)
 {
-	if (tdx_status_is_error(kvm_tdh_phymem_page_reclaim(kvm, hpa, NULL)))
+	if (tdx_status_is_error(call_retry_busy(kvm, TDH_PHYMEM_PAGE_RECLAIM, hpa)))
 		return -EIO;
 	host_frame_clear(kvm->hm, hpa_to_pfn(hpa), HOST_KEYID_SHARED);
 	host_mem_free_frame(kvm->hm, hpa_to_pfn(hpa));
@@ -314,12 +339,25 @@ int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked)
 		if (kvm->tdcx[i] && reclaim_page(kvm, kvm->tdcx[i]))
 			ret = -EIO;
 	/* The TDR last: the module refuses it while the TD owns any page. */
-	if (tdx_status_is_error(kvm_tdh_phymem_page_reclaim(kvm, kvm->tdr, NULL))) {
+	if (tdx_status_is_error(call_retry_busy(kvm, TDH_PHYMEM_PAGE_RECLAIM, kvm->tdr))) {
 		ret = -EIO;
 	} else {
-		kvm_tdh_phymem_page_wbinvd(kvm, kvm->tdr);
-		host_frame_clear(kvm->hm, hpa_to_pfn(kvm->tdr), HOST_KEYID_SHARED);
-		host_mem_free_frame(kvm->hm, hpa_to_pfn(kvm->tdr));
+		/* Under the global key: the module wrote the TDR with it, and
+		 * the TD's HKID was freed before (issue 11 item 2.5). */
+		struct tdx_retry rt = TDX_RETRY_INIT;
+		uint64_t s;
+
+		while (tdx_status_is(s = kvm_tdh_phymem_page_wbinvd_tdr(kvm), TDX_OPERAND_BUSY) &&
+		       tdx_retry_backoff(&rt))
+			;
+		if (tdx_status_is_error(s)) {
+			/* Dirty lines may remain: never reuse the frame. */
+			atomic_fetch_add(&kvm->frames_leaked, 1);
+			ret = -EIO;
+		} else {
+			host_frame_clear(kvm->hm, hpa_to_pfn(kvm->tdr), HOST_KEYID_SHARED);
+			host_mem_free_frame(kvm->hm, hpa_to_pfn(kvm->tdr));
+		}
 	}
 	/* Pages freed with RCU count as live until their callback ran. */
 	kvm_mmu_pages_quiesce(kvm);

@@ -31,6 +31,7 @@
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdp_mmu_nomirror.h"
 #include "kvm/tdx_hooks.h"
+#include "tdx/seamcall.h"
 
 /* Attempts beyond the first while the fault keeps losing races. Upstream
  * loops until it stops being BUSY or an event is pending; the model has no
@@ -74,6 +75,18 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 	char buf[16];
 	int ret;
 
+	/*
+	 * SEPT_VE_DISABLE: the guest touched a private page it never accepted
+	 * and the module exited instead of raising #VE. Upstream KVM kills
+	 * the VM ("Guest access before accepting"): a guest that runs with
+	 * #VE disabled must accept before use, nothing KVM maps can help.
+	 */
+	if (is_private && (vcpu->ext_exit_qual & TDX_EXT_EXIT_QUAL_TYPE_MASK) ==
+			  TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION) {
+		kvm_vm_bugged(kvm, "guest access before accepting gpa %llx on vCPU %u",
+			      (unsigned long long)(gpa & PAGE_MASK), vcpu->index);
+		return -EIO;
+	}
 	if (kvm_is_legacy_mmu(kvm))
 		return kvm_legacy_handle_ept_violation(vcpu, gpa);
 	/* The exit's GPA has bits 11:0 cleared (tdx-module-sept.md §10.1). */

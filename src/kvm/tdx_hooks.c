@@ -5,7 +5,6 @@
  * kvm-tdx-mmu.md §4.2; the SEAMCALLs' rules are tdx-module-sept.md §4.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +19,10 @@
  * Under the write lock no other KVM thread issues SEAMCALLs for this TD, so
  * BUSY there comes from a vCPU inside TDH.VP.ENTER (or from the module's
  * injected contention). Upstream kicks the vCPUs out and retries (E7
- * tdx_no_vcpus_enter_start); the model retries this many times, kicking
- * between tries, before calling it a KVM bug.
+ * tdx_no_vcpus_enter_start); the model retries, kicking between tries, for
+ * TDX_RETRY_BUDGET_NS of wall time with back-off (tdx_ops.h says why time
+ * and not a try count) before calling it a KVM bug.
  */
-#define TDX_WRITE_LOCK_RETRIES 1000
 
 void kvm_vm_bugged(struct kvm *kvm, const char *fmt, ...)
 {
@@ -52,16 +51,19 @@ static void tdx_kick_vcpus(struct kvm *kvm)
 	}
 }
 
-/* Issues a write-lock SEAMCALL (through `call`) until it is not BUSY. */
+/* Issues a write-lock SEAMCALL (through `call`) until it is not BUSY or
+ * the time budget is spent (then the BUSY status stays, and the caller
+ * calls it a bug). */
 #define TDX_RETRY_BUSY(kvm, status, call)                                    \
 	do {                                                                 \
-		for (int try_ = 0;; try_++) {                                \
+		struct tdx_retry rt_ = TDX_RETRY_INIT;                       \
+		for (;;) {                                                   \
 			(status) = (call);                                   \
-			if (!tdx_status_is_busy(status) ||                   \
-			    try_ == TDX_WRITE_LOCK_RETRIES)                  \
+			if (!tdx_status_is_busy(status))                     \
 				break;                                       \
 			tdx_kick_vcpus(kvm);                                 \
-			sched_yield();                                       \
+			if (!tdx_retry_backoff(&rt_))                        \
+				break;                                       \
 		}                                                            \
 	} while (0)
 
@@ -345,13 +347,14 @@ int kvm_flush_remote_tlbs(struct kvm *kvm)
 	 * still in the guest since the previous epoch
 	 * (TDX_PREVIOUS_TLB_EPOCH_BUSY): kick them out and try again.
 	 */
-	for (int try = 0; try <= TDX_WRITE_LOCK_RETRIES; try++) {
+	for (struct tdx_retry rt = TDX_RETRY_INIT;;) {
 		s = kvm_tdh_mem_track(kvm);
 		if (!tdx_status_is_busy(s) &&
 		    !tdx_status_is(s, TDX_PREVIOUS_TLB_EPOCH_BUSY))
 			break;
 		tdx_kick_vcpus(kvm);
-		sched_yield();
+		if (!tdx_retry_backoff(&rt))
+			break;
 	}
 	if (tdx_status_is_error(s)) {
 		kvm_vm_bugged(kvm, "TDH.MEM.TRACK: %#llx", (unsigned long long)s);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* KVM's SEAMCALL wrappers (see tdx_ops.h). */
+#include <sched.h>
 #include <stdarg.h>
+#include <time.h>
 
 #include "host/host_mem.h"
 #include "kvm/tdx_ops.h"
@@ -130,4 +132,52 @@ uint64_t kvm_tdh_phymem_page_wbinvd(struct kvm *kvm, hpa_t page)
 {
 	return call(kvm, TDH_PHYMEM_PAGE_WBINVD,
 		    page | ((uint64_t)kvm->hkid << HOST_KEYID_SHIFT), 0, 0, 0, NULL);
+}
+
+uint64_t kvm_tdh_phymem_page_wbinvd_tdr(struct kvm *kvm)
+{
+	return call(kvm, TDH_PHYMEM_PAGE_WBINVD,
+		    kvm->tdr | ((uint64_t)TDX_GLOBAL_KEYID << HOST_KEYID_SHIFT), 0, 0, 0,
+		    NULL);
+}
+
+uint64_t kvm_tdh_phymem_cache_wb(struct kvm *kvm)
+{
+	uint64_t s = call(kvm, TDH_PHYMEM_CACHE_WB, TDX_CACHE_WB_START, 0, 0, 0, NULL);
+
+	/* Each resumed call makes progress (the module saved how far it got),
+	 * so this ends. */
+	while (s == TDX_INTERRUPTED_RESUMABLE)
+		s = call(kvm, TDH_PHYMEM_CACHE_WB, TDX_CACHE_WB_RESUME, 0, 0, 0, NULL);
+	return s;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+bool tdx_retry_backoff(struct tdx_retry *rt)
+{
+	uint64_t now = now_ns();
+
+	if (!rt->start_ns)
+		rt->start_ns = now ? now : 1;
+	else if (now - rt->start_ns >= TDX_RETRY_BUDGET_NS)
+		return false;
+	if (rt->tries < TDX_RETRY_YIELDS) {
+		sched_yield();
+	} else {
+		unsigned shift = rt->tries - TDX_RETRY_YIELDS;
+		uint64_t ns = shift >= 9 ? TDX_RETRY_MAX_SLEEP_NS : 1000ULL << shift;
+		struct timespec ts = { .tv_nsec = (long)(ns < TDX_RETRY_MAX_SLEEP_NS ?
+							  ns : TDX_RETRY_MAX_SLEEP_NS) };
+
+		nanosleep(&ts, NULL);
+	}
+	rt->tries++;
+	return true;
 }

@@ -8,6 +8,8 @@
 #ifndef TDXMMU_KVM_TDX_OPS_H
 #define TDXMMU_KVM_TDX_OPS_H
 
+#include <stdbool.h>
+
 #include "kvm/kvm.h"
 #include "tdx/seamcall.h"
 
@@ -36,5 +38,37 @@ uint64_t kvm_tdh_mr_finalize(struct kvm *kvm);
 uint64_t kvm_tdh_phymem_page_reclaim(struct kvm *kvm, hpa_t page,
 				     struct seamcall_regs *out);
 uint64_t kvm_tdh_phymem_page_wbinvd(struct kvm *kvm, hpa_t page);
+/* WBINVD of the reclaimed TDR: under the TDX global key, the TD's HKID is
+ * free by then (upstream tdh_phymem_page_wbinvd_tdr). */
+uint64_t kvm_tdh_phymem_page_wbinvd_tdr(struct kvm *kvm);
+/* TDH.PHYMEM.CACHE.WB, resumed while the module answers
+ * TDX_INTERRUPTED_RESUMABLE (upstream tdh_phymem_cache_wb's loop). */
+uint64_t kvm_tdh_phymem_cache_wb(struct kvm *kvm);
+
+/*
+ * Retrying a SEAMCALL that answered BUSY (issue 11 item 2.13). On hardware
+ * a SEAMCALL is not preemptible, so a lock holder leaves within
+ * microseconds; in the model the holder is an OS thread that can be
+ * preempted for milliseconds while it holds a module lock. A bound on the
+ * number of tries turns such a delay into a failure (the long stress runs
+ * met 1000 BUSY VP.ENTERs in a few ms), so retries are bounded by wall
+ * time instead, with back-off: sched_yield() for the first tries (the
+ * usual holder is one SEAMCALL away from done), then sleeps doubling from
+ * 1 us up to TDX_RETRY_MAX_SLEEP_NS, until TDX_RETRY_BUDGET_NS have passed
+ * since the first try. Running out means the holder never left: KVM calls
+ * that a bug, as before.
+ */
+#define TDX_RETRY_BUDGET_NS (10ULL * 1000 * 1000 * 1000)
+#define TDX_RETRY_YIELDS 16
+#define TDX_RETRY_MAX_SLEEP_NS (256ULL * 1000)
+
+struct tdx_retry {
+	uint64_t start_ns; /* 0: not started */
+	unsigned tries;
+};
+#define TDX_RETRY_INIT ((struct tdx_retry){ 0, 0 })
+
+/* Waits before the next try; false once the budget is spent (no wait). */
+bool tdx_retry_backoff(struct tdx_retry *rt);
 
 #endif /* TDXMMU_KVM_TDX_OPS_H */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "tdx/tdx_internal.h"
 
 /*
@@ -122,7 +124,16 @@ void tdx_module_destroy(struct tdx_module *m)
 
 void tdx_module_inject_busy(struct tdx_module *m, uint32_t ppm)
 {
-	atomic_store(&m->busy_ppm, ppm > 1000000 ? 1000000 : ppm);
+	tdx_module_inject_busy_leaf(m, -1, ppm);
+}
+
+void tdx_module_inject_busy_leaf(struct tdx_module *m, int leaf, uint32_t ppm)
+{
+	if (ppm > 1000000)
+		ppm = 1000000;
+	for (int i = 0; i < TDX_NR_LEAVES; i++)
+		if (leaf < 0 || i == leaf)
+			atomic_store(&m->busy_ppm[i], ppm);
 }
 
 void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns)
@@ -203,37 +214,13 @@ static uint64_t splitmix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-/* The operand a real contention would name for this leaf, or 0 if the leaf
- * takes no lock that KVM can contend on (global-lock leaves that KVM
- * serialises itself). */
-static int busy_operand(int leaf)
-{
-	switch (leaf) {
-	case TDH_MEM_SEPT_ADD:
-	case TDH_MEM_PAGE_AUG:
-	case TDH_MEM_RANGE_BLOCK:
-	case TDH_MEM_RANGE_UNBLOCK:
-	case TDH_MEM_PAGE_REMOVE:
-	case TDH_MEM_SEPT_REMOVE:
-	case TDH_MEM_PAGE_PROMOTE:
-	case TDH_MEM_PAGE_DEMOTE:
-	case TDH_MEM_PAGE_RELOCATE:
-	case TDH_MEM_SEPT_RD:
-	case TDH_VP_ENTER:
-		return TDX_OPERAND_ID_SEPT;
-	case TDH_MEM_TRACK:
-		return TDX_OPERAND_ID_TD_EPOCH;
-	case TDH_MEM_PAGE_ADD:
-	case TDH_MR_EXTEND:
-		return TDX_OPERAND_ID_RDX;
-	default:
-		return 0;
-	}
-}
+_Thread_local bool tdx_busy_armed;
 
-static bool inject_busy_now(struct tdx_module *m)
+/* One draw per SEAMCALL of a leaf whose share is not zero: deterministic on
+ * one thread (the draw counter orders the calls). */
+static bool inject_busy_now(struct tdx_module *m, int leaf)
 {
-	uint32_t ppm = atomic_load_explicit(&m->busy_ppm, memory_order_relaxed);
+	uint32_t ppm = atomic_load_explicit(&m->busy_ppm[leaf], memory_order_relaxed);
 
 	if (!ppm)
 		return false;
@@ -242,12 +229,21 @@ static bool inject_busy_now(struct tdx_module *m)
 		       1000000 < ppm;
 }
 
+/* Leaves whose handler takes version > 0 (the module's dispatcher lets
+ * these through and each refuses a version above 1 itself, writing its
+ * output registers as it does so). */
+static bool leaf_has_versions(int leaf)
+{
+	return leaf == TDH_MEM_SEPT_ADD || leaf == TDH_MEM_SEPT_REMOVE ||
+	       leaf == TDH_MEM_PAGE_PROMOTE;
+}
+
 uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 {
 	uint64_t rax = regs->rax;
 	int leaf = (int)(rax & 0xFFFF);
 	unsigned version = (unsigned)((rax >> 16) & 0xFF);
-	int operand;
+	uint64_t status;
 
 	if (leaf < TDX_NR_LEAVES) {
 		struct tdx_module_counters *k = tdx_counters_mine(m);
@@ -258,15 +254,71 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 	}
 	if ((rax >> 24) || leaf >= TDX_NR_LEAVES || !handlers[leaf])
 		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
-	if (version > 1 || (version == 1 && leaf != TDH_MEM_SEPT_ADD &&
-			    leaf != TDH_MEM_SEPT_REMOVE && leaf != TDH_MEM_PAGE_PROMOTE))
+	if (version > 0 && !leaf_has_versions(leaf))
 		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
-	operand = busy_operand(leaf);
-	if (operand && inject_busy_now(m)) {
-		regs->rcx = regs->rdx = 0;
-		return regs->rax = TDX_OPERAND_BUSY + (uint64_t)operand;
-	}
-	return regs->rax = handlers[leaf](m, regs);
+	tdx_busy_armed = inject_busy_now(m, leaf);
+	status = handlers[leaf](m, regs);
+	tdx_busy_armed = false;
+	return regs->rax = status;
+}
+
+void tdx_page_freed(struct tdx_module *m, struct tdx_td *td, pfn_t pfn,
+		    unsigned size_level, bool is_tdr)
+{
+	unsigned key = is_tdr ? TDX_GLOBAL_KEYID : td->hkid;
+	uint64_t n = sept_level_pages(size_level);
+	uint32_t rec = 0;
+
+	/* Once the TD's key is free its CACHE.WB has completed (KEY.FREEID
+	 * refuses otherwise): the TD's own lines are gone. */
+	if (is_tdr || atomic_load(&td->lifecycle) != TD_TEARDOWN)
+		rec = key | (atomic_load(&m->kot_wb_gen[key]) << 8);
+	for (uint64_t i = 0; i < n; i++)
+		atomic_store_explicit(&m->pamt.wb[pfn + i - m->pamt.base], rec,
+				      memory_order_relaxed);
+}
+
+uint64_t tdx_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void tdx_module_set_track_hold_ns(struct tdx_module *m, uint64_t ns)
+{
+	atomic_store(&m->track_hold_ns, ns);
+}
+
+void tdx_module_pend_host_interrupts(struct tdx_module *m, unsigned n)
+{
+	atomic_store(&m->wbt_pending_interrupts, n);
+}
+
+bool tdx_debug_frame_dirty(struct tdx_module *m, pfn_t pfn, unsigned *keyid)
+{
+	uint32_t rec;
+	unsigned key;
+
+	if (!pamt_covers(&m->pamt, pfn))
+		return false;
+	rec = atomic_load_explicit(&m->pamt.wb[pfn - m->pamt.base], memory_order_relaxed);
+	key = rec & 0xFF;
+	if (!key || (rec >> 8) != (atomic_load(&m->kot_wb_gen[key]) & 0xFFFFFF))
+		return false;
+	if (keyid)
+		*keyid = key;
+	return true;
+}
+
+uint64_t tdx_debug_dirty_frames(struct tdx_module *m)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < m->pamt.nr; i++)
+		n += tdx_debug_frame_dirty(m, m->pamt.base + i, NULL);
+	return n;
 }
 
 struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index)
@@ -340,6 +392,15 @@ void tdx_hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 			if (s == SEPT_MAPPED || s == SEPT_PENDING) {
 				out->kind = s == SEPT_MAPPED ? TDX_HW_MAPPED : TDX_HW_PENDING;
 				out->hpa = (sept_hpa(e) & ~((PAGE_SIZE << (9 * level)) - 1)) + off;
+			}
+			/* ATTRIBUTES.SEPT_VE_DISABLE (TDH.MNG.INIT): a PENDING
+			 * page is not the guest's #VE but a TD exit, an EPT
+			 * violation whose extended qualification says so
+			 * (issue 11 item 2.3; the attribute used to be stored
+			 * and ignored). */
+			if (s == SEPT_PENDING && td->pending_ve_disable) {
+				out->kind = TDX_HW_VIOLATION;
+				out->ext_exit_qual = TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION;
 			}
 			return;
 		}

@@ -47,7 +47,8 @@ int pamt_init(struct pamt *p, pfn_t base, uint64_t nr)
 	 * pamt_map, which rounds to pages. */
 	p->r1g_stride = ((nr + 512 * 512 - 1) / (512 * 512) + 15) & ~15ULL;
 	p->r1g = (_Atomic uint32_t *)pamt_map(HOST_THREAD_SLOTS * p->r1g_stride / 2);
-	if (!p->e4k_dir || !p->e2m || !p->e1g || !p->r1g) {
+	p->wb = (_Atomic uint32_t *)pamt_map((nr + 1) / 2);
+	if (!p->e4k_dir || !p->e2m || !p->e1g || !p->r1g || !p->wb) {
 		pamt_fini(p);
 		return -ENOMEM;
 	}
@@ -68,6 +69,8 @@ void pamt_fini(struct pamt *p)
 	pamt_unmap(p->e2m, (p->nr + 511) / 512);
 	pamt_unmap(p->e1g, (p->nr + 512 * 512 - 1) / (512 * 512));
 	pamt_unmap((_Atomic uint64_t *)p->r1g, HOST_THREAD_SLOTS * p->r1g_stride / 2);
+	pamt_unmap((_Atomic uint64_t *)p->wb, (p->nr + 1) / 2);
+	p->wb = NULL;
 	p->e2m = p->e1g = NULL;
 	p->r1g = NULL;
 }

@@ -202,6 +202,8 @@ uint64_t tdx_lock_page(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
 		return status;
 	if (c->nr_pamt_locks + 3 > SEPT_CTX_MAX_PAMT_LOCKS)
 		return TDX_OPERAND_BUSY + operand; /* cannot happen: fixed per leaf */
+	if (tdx_busy_injected())
+		return TDX_OPERAND_BUSY + operand;
 	/*
 	 * The module's PAMT walk ([M-pamt] pamt_walk, §2.2): 1G, then 2M, then
 	 * 4K, taking each entry above the one returned shared and keeping it
@@ -259,6 +261,8 @@ uint64_t tdx_lock_tdr(struct sept_ctx *c, uint64_t tdr_hpa, unsigned operand,
 	if (status != TDX_SUCCESS)
 		return status;
 	e = pamt_entry(&c->m->pamt, hpa_to_pfn(tdr_hpa), 0);
+	if (tdx_busy_injected())
+		return TDX_OPERAND_BUSY + operand;
 	if ((excl ? tdx_pamt_try_lock(c->m, e, true)
 		  : tdx_tdr_try_shared(c->m, e, c->slot, &c->tdr_reader)) != LOCK_OK)
 		return TDX_OPERAND_BUSY + operand;
@@ -308,7 +312,8 @@ uint64_t tdx_check_td_keys(struct sept_ctx *c)
 uint64_t tdx_check_op_state(struct sept_ctx *c, bool lock)
 {
 	if (lock) {
-		if (sharex_dist_try_shared(&c->td->op_state_lock, true, c->slot) != LOCK_OK)
+		if (tdx_busy_injected() ||
+		    sharex_dist_try_shared(&c->td->op_state_lock, true, c->slot) != LOCK_OK)
 			return TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE;
 		c->op_state_locked = true;
 	}
@@ -345,6 +350,8 @@ uint64_t tdx_check_private_gpa(struct sept_ctx *c)
 
 uint64_t tdx_lock_sept_tree(struct sept_ctx *c, bool excl)
 {
+	if (tdx_busy_injected())
+		return TDX_OPERAND_BUSY + TDX_OPERAND_ID_SEPT;
 	if ((excl ? sharex_dist_try_excl(&c->td->sept_lock, false)
 		  : sharex_dist_try_shared(&c->td->sept_lock, false, c->slot)) != LOCK_OK)
 		return TDX_OPERAND_BUSY + TDX_OPERAND_ID_SEPT;
@@ -354,8 +361,13 @@ uint64_t tdx_lock_sept_tree(struct sept_ctx *c, bool excl)
 
 uint64_t tdx_lock_entry(struct sept_ctx *c)
 {
-	uint64_t old = atomic_fetch_or_explicit(c->walk_entry, SEPT_TDEL,
-						memory_order_acquire);
+	uint64_t old;
+
+	if (tdx_busy_injected()) {
+		tdx_set_entry_details(c, c->walk_value, c->walk_level);
+		return TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
+	}
+	old = atomic_fetch_or_explicit(c->walk_entry, SEPT_TDEL, memory_order_acquire);
 
 	if (old & SEPT_TDEL) {
 		/* Held by another host call or by a guest ACCEPT: claim host

@@ -24,6 +24,7 @@
 
 #include <stdint.h>
 
+#include "host/host_mem.h"
 #include "tdx/tdx_status.h"
 
 struct tdx_module;
@@ -60,6 +61,31 @@ struct tdx_td_params {
 };
 #define TDX_TD_ATTR_SEPT_VE_DISABLE (1ULL << 28)
 #define TDX_EXEC_CONTROL_MAX_GPAW (1ULL << 0)
+
+/* The extended exit qualification's type (bits 3:0) the module reports with
+ * an EPT-violation TD exit (in VP.ENTER's output on hardware; the model's
+ * CPU passes it to KVM with the exit); PENDING_EPT_VIOLATION: the guest touched a
+ * PENDING page of a TD with SEPT_VE_DISABLE (the TDX module spec's
+ * TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION). */
+#define TDX_EXT_EXIT_QUAL_TYPE_MASK 0xFULL
+#define TDX_EXT_EXIT_QUAL_TYPE_NONE 0ULL
+#define TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION 6ULL
+
+/* TDH.PHYMEM.CACHE.WB: RCX 0 starts a write-back, 1 resumes one the module
+ * interrupted (TDX_INTERRUPTED_RESUMABLE); anything else is refused. */
+#define TDX_CACHE_WB_START 0
+#define TDX_CACHE_WB_RESUME 1
+
+/*
+ * The TDX global private key id: the key the module itself uses for the TDR
+ * (KVM reads it from TDH.SYS.INFO as tdx_global_keyid). After the TDR's
+ * RECLAIM the TD's HKID is long free, so the TDR's cache lines are written
+ * back with TDH.PHYMEM.PAGE.WBINVD under this key (upstream
+ * tdh_phymem_page_wbinvd_tdr). In the model it lies just below the TDs'
+ * key ids, so no TD can be given it; host memory treats it as a key without
+ * integrity, and nothing but the module's record of dirty lines looks at it.
+ */
+#define TDX_GLOBAL_KEYID (HOST_FIRST_PRIVATE_KEYID - 1)
 
 /* Minimum number of TDCS pages (TDH.MNG.ADDCX calls) before TDH.MNG.INIT. */
 #define TDX_NUM_TDCS_PAGES 6

@@ -72,8 +72,15 @@ uint64_t tdh_mem_page_promote(struct tdx_module *m, struct seamcall_regs *r)
 	bool mergeable = true;
 	pfn_t first_pfn;
 
+	/* On entry, as the module does: RCX/RDX zeroed, and for version 1
+	 * R9..R11 NULL_PA; version > 1 is refused here, the registers
+	 * written (issue 11 item 2.12). */
 	if (version > 0)
 		r->r9 = r->r10 = r->r11 = TDX_NULL_PA;
+	if (version > 1) {
+		r->rcx = r->rdx = 0; /* the prologue zeroes them otherwise */
+		return TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
+	}
 	sept_ctx_init(&c, m, r, TDH_MEM_PAGE_PROMOTE);
 	status = tdx_mem_prologue(&c, 1, 2, false, true);
 	if (status != TDX_SUCCESS)
@@ -161,6 +168,7 @@ uint64_t tdh_mem_page_promote(struct tdx_module *m, struct seamcall_regs *r)
 		uint64_t pe = atomic_load_explicit(child_page_pamt, memory_order_relaxed);
 
 		pamt_set(child_page_pamt, PT_NDA, pamt_owner(pe), pamt_bepoch(pe));
+		tdx_page_freed(m, c.td, hpa_to_pfn(child_hpa), 0, false);
 	}
 	tdx_chldcnt_add(c.td, -1);
 	tdx_entry_commit(&c, first);

@@ -44,7 +44,7 @@ uint64_t tdh_mem_page_relocate(struct tdx_module *m, struct seamcall_regs *r)
 	/* The old page is found from the mapping: its 4K entry is locked
 	 * directly, without a PAMT walk ([M-pamt] pamt_implicit_get_and_lock). */
 	old_pamt = pamt_entry(&m->pamt, hpa_to_pfn(old_hpa), 0);
-	if (tdx_pamt_try_lock(m, old_pamt, true) != LOCK_OK) {
+	if (tdx_busy_injected() || tdx_pamt_try_lock(m, old_pamt, true) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 		goto out;
 	}
@@ -78,6 +78,7 @@ uint64_t tdh_mem_page_relocate(struct tdx_module *m, struct seamcall_regs *r)
 		uint64_t pe = atomic_load_explicit(old_pamt, memory_order_relaxed);
 
 		pamt_set(old_pamt, PT_NDA, pamt_owner(pe), pamt_bepoch(pe));
+		tdx_page_freed(m, c.td, hpa_to_pfn(old_hpa), 0, false);
 	}
 	pamt_set(new_pamt, PT_REG, c.td->index, 0);
 	tdx_entry_commit(&c, (sept_unblock(v) & ~SEPT_HPA_MASK) | new_hpa);

@@ -36,7 +36,7 @@ uint64_t tdh_mem_page_remove(struct tdx_module *m, struct seamcall_regs *r)
 	s = sept_state(v);
 	hpa = sept_hpa(v);
 	page_pamt = pamt_entry(&m->pamt, hpa_to_pfn(hpa), c.level);
-	if (tdx_pamt_try_lock(m, page_pamt, true) != LOCK_OK) {
+	if (tdx_busy_injected() || tdx_pamt_try_lock(m, page_pamt, true) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 		goto out;
 	}
@@ -61,6 +61,7 @@ uint64_t tdh_mem_page_remove(struct tdx_module *m, struct seamcall_regs *r)
 	tdx_entry_commit(&c, SEPT_FREE_VALUE);
 	tdx_chldcnt_add(c.td, -(int64_t)(sept_level_pages(c.level)));
 	pamt_set(page_pamt, PT_NDA, pamt_owner(pv), pamt_bepoch(pv));
+	tdx_page_freed(m, c.td, hpa_to_pfn(hpa), c.level, false);
 	r->rcx = hpa;
 out:
 	sept_ctx_release(&c);

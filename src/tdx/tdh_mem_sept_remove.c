@@ -3,8 +3,9 @@
  * TDH.MEM.SEPT.REMOVE (leaf 30), tdx-module-sept.md §4.8 and §7: unlink an
  * empty S-EPT page. RCX = GPA | level (1..pwl) of the parent entry that points
  * at the page, RDX = TDR HPA. On success RCX = HPA of the removed page.
- * Version 1 (accepted by the dispatcher) also reports the L2 S-EPT pages
- * removed in R9..R11: the model has no L2 VMs, so they are all NULL_PA.
+ * Version 1 also reports the L2 S-EPT pages removed in R9..R11: the model
+ * has no L2 VMs, so they are all NULL_PA, written on entry as the module
+ * does (so on every exit, errors included).
  *
  * Locks: TDR shared, OP_STATE shared, tree EXCLUSIVE, the parent entry's host
  * lock, the child page's PAMT entry (4K) exclusive.
@@ -27,6 +28,15 @@ uint64_t tdh_mem_sept_remove(struct tdx_module *m, struct seamcall_regs *r)
 	_Atomic uint64_t *child_pamt, *child;
 	uint64_t status, v, child_hpa, pv;
 
+	/* On entry, as the module does: RCX/RDX zeroed and, for version 1,
+	 * R9..R11 NULL_PA whatever happens next; version > 1 is refused here,
+	 * the registers written (issue 11 item 2.12). */
+	if (version > 0)
+		r->r9 = r->r10 = r->r11 = TDX_NULL_PA;
+	if (version > 1) {
+		r->rcx = r->rdx = 0; /* the prologue zeroes them otherwise */
+		return TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
+	}
 	sept_ctx_init(&c, m, r, TDH_MEM_SEPT_REMOVE);
 	status = tdx_mem_prologue(&c, 1, 4, true, true);
 	if (status != TDX_SUCCESS)
@@ -34,7 +44,7 @@ uint64_t tdh_mem_sept_remove(struct tdx_module *m, struct seamcall_regs *r)
 	v = c.walk_value;
 	child_hpa = sept_hpa(v);
 	child_pamt = pamt_entry(&m->pamt, hpa_to_pfn(child_hpa), 0);
-	if (tdx_pamt_try_lock(m, child_pamt, true) != LOCK_OK) {
+	if (tdx_busy_injected() || tdx_pamt_try_lock(m, child_pamt, true) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 		goto out;
 	}
@@ -71,9 +81,8 @@ uint64_t tdh_mem_sept_remove(struct tdx_module *m, struct seamcall_regs *r)
 	tdx_entry_commit(&c, SEPT_FREE_VALUE);
 	tdx_chldcnt_add(c.td, -1);
 	pamt_set(child_pamt, PT_NDA, pamt_owner(pv), pamt_bepoch(pv));
+	tdx_page_freed(m, c.td, hpa_to_pfn(child_hpa), 0, false);
 	r->rcx = child_hpa;
-	if (version == 1)
-		r->r9 = r->r10 = r->r11 = TDX_NULL_PA;
 out:
 	sept_ctx_release(&c);
 	return status;

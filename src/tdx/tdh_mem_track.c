@@ -7,24 +7,53 @@
  * exited once the epoch is N+1 and the N parity drains, which is what
  * is_tlb_tracked() asks before a removal. TRACK flushes nothing itself: each
  * vCPU flushes at its next TDH.VP.ENTER when its epoch is stale.
+ *
+ * Order (1.5.01's tdh_mem_track.c): the TDR shared (BUSY + RCX), keys and
+ * OP_STATE (§3), the epoch lock exclusive (BUSY + TD_EPOCH), then the
+ * previous parity's refcount (TDX_PREVIOUS_TLB_EPOCH_BUSY). No output
+ * register is written: RCX/RDX stay as the caller left them.
+ *
+ * The epoch lock is a plain sharex: TRACK's exclusive attempt succeeds only
+ * on a free lock, VP.ENTER's shared one fails only while TRACK holds it. On
+ * hardware the hold is a few instructions of a SEAMCALL nothing preempts,
+ * so an entry always gets in between two TRACKs. In the model TRACK's
+ * thread can be preempted while it holds the lock, and a stream of TRACKs
+ * from other threads can keep it held whenever the entry looks (issue 11
+ * item 2.13). To keep the hardware's forward progress, a VP.ENTER that finds
+ * the lock taken records the time, and TRACK yields to it, answering BUSY +
+ * TD_EPOCH as if the entry held the lock, for TDX_ENTRY_WAIT_WINDOW_NS: the
+ * entry's next attempt finds the lock free. KVM retries a BUSY TRACK anyway
+ * (an entry holding the lock makes it BUSY too). A model device, not the
+ * module's code.
  */
+#include <time.h>
+
 #include "tdx/tdx_internal.h"
 
 uint64_t tdh_mem_track(struct tdx_module *m, struct seamcall_regs *r)
 {
 	struct sept_ctx c;
-	uint64_t tdr = r->rcx, status;
+	uint64_t tdr = r->rcx, status, hold;
 	uint64_t epoch;
 
-	r->rcx = r->rdx = 0;
 	sept_ctx_init(&c, m, r, TDH_MEM_TRACK);
 	if ((status = tdx_lock_tdr(&c, tdr, TDX_OPERAND_ID_RCX, false)) ||
 	    (status = tdx_check_td_keys(&c)) ||
 	    (status = tdx_check_op_state(&c, true)))
 		goto out;
-	if (sharex_dist_try_excl(&c.td->epoch_lock, false) != LOCK_OK) {
+	if (tdx_busy_injected() ||
+	    tdx_now_ns() - atomic_load_explicit(&c.td->entry_wait_ns, memory_order_relaxed) <
+		    TDX_ENTRY_WAIT_WINDOW_NS ||
+	    sharex_dist_try_excl(&c.td->epoch_lock, false) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_TD_EPOCH;
 		goto out;
+	}
+	hold = atomic_load_explicit(&m->track_hold_ns, memory_order_relaxed);
+	if (hold) {
+		struct timespec ts = { .tv_sec = (time_t)(hold / 1000000000ULL),
+				       .tv_nsec = (long)(hold % 1000000000ULL) };
+
+		nanosleep(&ts, NULL);
 	}
 	epoch = atomic_load(&c.td->td_epoch);
 	if (tdx_epoch_refcount(c.td, (unsigned)(epoch - 1) & 1) != 0)

@@ -17,8 +17,8 @@
  *  - The module's table of TDs is the model's stand-in for TDR contents; if
  *    it is full (TDX_MAX_TDS TDs not yet reclaimed) or the host is out of
  *    memory -> TDX_SYS_BUSY (a model limit, not an architectural error).
- * Effects: the TDR frame is cleared with the TD's key (the module's metadata
- * page); lifecycle HKID_ASSIGNED, OP_STATE UNINITIALIZED; PAMT(TDR) <-
+ * Effects: the TDR frame is cleared with the TDX global private key
+ * (TDX_GLOBAL_KEYID: the TDR is the module's, not the TD's); lifecycle HKID_ASSIGNED, OP_STATE UNINITIALIZED; PAMT(TDR) <-
  * {PT_TDR, owner = the TD's index}; the key id is marked used. The TDR is not
  * counted in CHLDCNT (it is the TD itself).
  */
@@ -48,7 +48,7 @@ uint64_t tdh_mng_create(struct tdx_module *m, struct seamcall_regs *r)
 	/* The TD table lock stands for the module's key-ownership table lock:
 	 * key allocation and slot allocation happen under it. */
 	pthread_mutex_lock(&m->td_table_lock);
-	if (m->hkid_used[hkid]) {
+	if (m->kot_state[hkid] != KOT_HKID_FREE) {
 		pthread_mutex_unlock(&m->td_table_lock);
 		status = TDX_HKID_NOT_FREE;
 		goto out;
@@ -74,8 +74,8 @@ uint64_t tdh_mng_create(struct tdx_module *m, struct seamcall_regs *r)
 	td->hkid = (unsigned)hkid;
 	atomic_init(&td->lifecycle, TD_HKID_ASSIGNED);
 	atomic_init(&td->op_state, OP_UNINITIALIZED);
-	host_frame_clear(m->hm, td->tdr, td->hkid);
-	m->hkid_used[hkid] = true;
+	host_frame_clear(m->hm, td->tdr, TDX_GLOBAL_KEYID);
+	m->kot_state[hkid] = KOT_HKID_ASSIGNED;
 	/* Publish the TD before its TDR's PAMT entry names it: a SEAMCALL that
 	 * finds PT_TDR (once our exclusive lock is gone) must find the TD. */
 	atomic_store_explicit(&m->tds[index], td, memory_order_release);

@@ -37,13 +37,15 @@ uint64_t tdh_phymem_page_reclaim(struct tdx_module *m, struct seamcall_regs *r)
 	struct tdx_td *td;
 	unsigned size;
 
-	r->rcx = r->rdx = r->r8 = 0;
+	/* Outputs zeroed first, R9..R11 (reserved) included, as the module
+	 * does (issue 11 item 2.12). */
+	r->rcx = r->rdx = r->r8 = r->r9 = r->r10 = r->r11 = 0;
 	sept_ctx_init(&c, m, r, TDH_PHYMEM_PAGE_RECLAIM);
 	status = tdx_check_hpa(&c, hpa, 0, TDX_OPERAND_ID_RCX);
 	if (status != TDX_SUCCESS)
 		goto out;
 	e = pamt_walk(&m->pamt, hpa_to_pfn(hpa), &size);
-	if (tdx_pamt_try_lock(m, e, true) != LOCK_OK) {
+	if (tdx_busy_injected() || tdx_pamt_try_lock(m, e, true) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 		goto out;
 	}
@@ -83,6 +85,7 @@ uint64_t tdh_phymem_page_reclaim(struct tdx_module *m, struct seamcall_regs *r)
 		if (pt == PT_TDCX && td->sept_root == hpa_to_pfn(hpa))
 			td->sept_root = 0;
 		pamt_set(e, PT_NDA, pamt_owner(v), pamt_bepoch(v));
+		tdx_page_freed(m, td, hpa_to_pfn(hpa), size, false);
 		goto out;
 	}
 
@@ -99,6 +102,9 @@ uint64_t tdh_phymem_page_reclaim(struct tdx_module *m, struct seamcall_regs *r)
 	 * release below: any SEAMCALL naming this TDR sees BUSY, then PT_NDA,
 	 * and never reaches the freed TD. */
 	pamt_set(e, PT_NDA, pamt_owner(v), pamt_bepoch(v));
+	/* The module wrote the TDR under the global key: its lines need a
+	 * WBINVD under that key (the TD's HKID is free by now). */
+	tdx_page_freed(m, td, hpa_to_pfn(hpa), 0, true);
 	pthread_mutex_lock(&m->td_table_lock);
 	atomic_store_explicit(&m->tds[td->index], NULL, memory_order_release);
 	pthread_mutex_unlock(&m->td_table_lock);

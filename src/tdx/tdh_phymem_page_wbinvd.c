@@ -12,8 +12,10 @@
  * -> else TDX_OPERAND_ADDR_RANGE_ERROR + RCX; then, as the module does, the
  * page's PAMT entry is locked shared (TDX_OPERAND_BUSY + RCX) and must be
  * PT_NDA at 4K (no longer assigned, so no TD can write it again) -> else
- * TDX_PAGE_METADATA_INCORRECT + RCX. The key id itself is not checked.
- * No cache is modeled, so there is nothing to write back: success.
+ * TDX_PAGE_METADATA_INCORRECT + RCX. The key id itself is not checked (as
+ * in 1.5.01): a wrong key is a silent no-op for the lines that matter. The
+ * module's record of the page's dirty lines (tdx_page_freed()) is cleared
+ * when the key matches it.
  */
 #include "tdx/tdx_internal.h"
 
@@ -36,7 +38,16 @@ uint64_t tdh_phymem_page_wbinvd(struct tdx_module *m, struct seamcall_regs *r)
 	}
 	status = tdx_lock_page(&c, hpa & ~HPA_KEYID_MASK, 0, false, PT_NDA,
 			       TDX_OPERAND_ID_RCX, NULL);
-	/* All checks passed: no cache to write back. */
+	if (status == TDX_SUCCESS) {
+		/* The page's lines under the key named are written back: if
+		 * the module recorded dirty lines under that key, they are
+		 * gone. Under another key they stay (tdx_page_freed()). */
+		unsigned key = (unsigned)((hpa & HPA_KEYID_MASK) >> HOST_KEYID_SHIFT);
+		_Atomic uint32_t *w = &m->pamt.wb[hpa_to_pfn(hpa) - m->pamt.base];
+
+		if ((atomic_load_explicit(w, memory_order_relaxed) & 0xFF) == key)
+			atomic_store_explicit(w, 0, memory_order_relaxed);
+	}
 out:
 	sept_ctx_release(&c);
 	return status;

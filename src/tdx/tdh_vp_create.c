@@ -35,7 +35,8 @@ uint64_t tdh_vp_create(struct tdx_module *m, struct seamcall_regs *r)
 	    (status = tdx_check_td_keys(&c)))
 		goto out;
 	td = c.td;
-	if (sharex_dist_try_shared(&td->op_state_lock, true, c.slot) != LOCK_OK) {
+	if (tdx_busy_injected() ||
+	    sharex_dist_try_shared(&td->op_state_lock, true, c.slot) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE;
 		goto out;
 	}

@@ -63,7 +63,8 @@ uint64_t tdh_vp_enter(struct tdx_module *m, struct seamcall_regs *r)
 	if (status != TDX_SUCCESS)
 		goto out;
 	tdvpr_pamt = pamt_entry(&m->pamt, hpa_to_pfn(tdvpr), 0);
-	if (lockword_try(tdvpr_pamt, false, true, LOCK_HOST) != LOCK_OK) {
+	if (tdx_busy_injected() ||
+	    lockword_try(tdvpr_pamt, false, true, LOCK_HOST) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 		goto out;
 	}
@@ -81,7 +82,8 @@ uint64_t tdh_vp_enter(struct tdx_module *m, struct seamcall_regs *r)
 	/* 2. The TDR, implicit: named TDR when busy. */
 	c.td = td;
 	tdr_pamt = pamt_entry(&m->pamt, td->tdr, 0);
-	if (tdx_tdr_try_shared(m, tdr_pamt, c.slot, &c.tdr_reader) != LOCK_OK) {
+	if (tdx_busy_injected() ||
+	    tdx_tdr_try_shared(m, tdr_pamt, c.slot, &c.tdr_reader) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_TDR;
 		goto out;
 	}
@@ -111,6 +113,9 @@ uint64_t tdh_vp_enter(struct tdx_module *m, struct seamcall_regs *r)
 	 * it: a TRACK either sees this vCPU counted in E or runs before and
 	 * this vCPU enters in E + 1. */
 	if (sharex_dist_try_shared(&td->epoch_lock, false, c.slot) != LOCK_OK) {
+		/* A TRACK holds it: TRACKs yield to this entry for a while
+		 * (tdh_mem_track.c says why). */
+		atomic_store_explicit(&td->entry_wait_ns, tdx_now_ns(), memory_order_relaxed);
 		atomic_store(&v->in_guest, false);
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_TD_EPOCH;
 		goto out;

@@ -71,6 +71,10 @@ struct pamt {
 	 */
 	_Atomic uint32_t *r1g;
 	uint64_t r1g_stride;
+	/* Dirty lines of freed pages, per 4K frame: key id (bits 7:0, 0 =
+	 * none) and that key's write-back count (bits 31:8); see
+	 * tdx_page_freed(). */
+	_Atomic uint32_t *wb;
 };
 
 /* The index of e among the 1G entries, or -1 if e is not one. */
@@ -130,6 +134,34 @@ void pamt_set(_Atomic uint64_t *e, enum tdx_page_type pt, unsigned owner,
 void pamt_set_bepoch(_Atomic uint64_t *e, uint32_t bepoch);
 /* All 512 4K entries of the 2M range at pfn (2M aligned) are PT_NDA. */
 bool pamt_2m_range_free(struct pamt *p, pfn_t pfn);
+
+/* ---- keys and caches ------------------------------------------------------ */
+
+struct tdx_td;
+
+enum tdx_kot_state {
+	KOT_HKID_FREE = 0,
+	KOT_HKID_ASSIGNED,
+	KOT_HKID_FLUSHED,
+};
+/* Sub-blocks of the package's caches CACHE.WB writes back one at a time,
+ * checking for a pending host interrupt between them. */
+#define TDX_CACHE_WB_SUB_BLOCKS 4
+
+/*
+ * The module's record of cache lines a freed page may still hold dirty
+ * (one word per 4K frame, in struct pamt): the key they were written under
+ * and the key's write-back count then. A page the module hands back (REMOVE,
+ * SEPT.REMOVE, PROMOTE's S-EPT page, RELOCATE's old page, RECLAIM) has lines
+ * under the TD's key until TDH.PHYMEM.PAGE.WBINVD names the page with that
+ * key or a CACHE.WB covering the key completes; the TDR's are under
+ * TDX_GLOBAL_KEYID, which no CACHE.WB covers. Pages reclaimed once the TD's
+ * key is free were covered by its CACHE.WB already. The real module keeps no
+ * such record (it has caches); the model keeps it so that a VMM that skips
+ * or misaims a write-back is seen (tdx_debug_frame_dirty).
+ */
+void tdx_page_freed(struct tdx_module *m, struct tdx_td *td, pfn_t pfn,
+		    unsigned size_level, bool is_tdr);
 
 /* ---- TD control state (TDR + TDCS, §2.1) --------------------------------- */
 
@@ -202,6 +234,10 @@ struct tdx_td {
 	 * tdx_epoch_refcount(). */
 	struct sharex_dist epoch_lock;
 	_Atomic uint64_t td_epoch;
+	/* When (tdx_now_ns) a TDH.VP.ENTER last found the epoch lock held by
+	 * a TRACK; TRACK yields to it for TDX_ENTRY_WAIT_WINDOW_NS (see
+	 * tdh_mem_track.c). */
+	_Atomic uint64_t entry_wait_ns;
 
 	/* Written by every fault, so kept per thread slot (tdx_locks.h says
 	 * why) and read as sums: the epoch REFCOUNTs and CHLDCNT. */
@@ -230,12 +266,44 @@ struct tdx_module {
 	struct host_mem *hm;
 	struct pamt pamt;
 
-	pthread_mutex_t td_table_lock; /* TD table changes (create/reclaim) */
+	pthread_mutex_t td_table_lock; /* TD table changes (create/reclaim),
+					* and the KOT and WBT fields below */
 	struct tdx_td *_Atomic tds[TDX_MAX_TDS + 1]; /* by owner index */
-	bool hkid_used[HOST_MAX_KEYID + 1];
 
-	/* fault injection */
-	_Atomic uint32_t busy_ppm;
+	/*
+	 * The key ownership table (KOT) and the package's CACHE.WB state
+	 * (WBT), as the module keeps them (1.5.01; issue 11 item 2.5). The
+	 * model has one package. A key goes ASSIGNED (MNG.CREATE) ->
+	 * FLUSHED (VPFLUSHDONE, which also marks its write-back pending) ->
+	 * FREE (KEY.FREEID, refused with TDX_WBCACHE_NOT_COMPLETE while the
+	 * write-back is pending). CACHE.WB snapshots the FLUSHED keys when it
+	 * starts and clears their pending write-back when it completes, so a
+	 * CACHE.WB issued before VPFLUSHDONE does not count. The lock words
+	 * give the try-lock answers (BUSY + KOT / WBCACHE); the fields are
+	 * read and written under td_table_lock.
+	 */
+	_Atomic uint64_t kot_lock;
+	uint8_t kot_state[HOST_MAX_KEYID + 1];   /* enum tdx_kot_state */
+	bool kot_wb_pending[HOST_MAX_KEYID + 1];
+	/* Completed write-backs per key: a freed page's dirty lines under a
+	 * key are gone once this moved past the count recorded with them. */
+	_Atomic uint32_t kot_wb_gen[HOST_MAX_KEYID + 2];
+	_Atomic uint64_t wbt_lock;
+	unsigned wbt_intr_point;                 /* 0: nothing to resume */
+	bool wbt_hkid_flushed[HOST_MAX_KEYID + 1];
+	/* Host interrupts the model delivers during the next CACHE.WB
+	 * sub-blocks (tdx_module_pend_host_interrupts): each makes one call
+	 * stop with TDX_INTERRUPTED_RESUMABLE. */
+	_Atomic unsigned wbt_pending_interrupts;
+
+	/* Test hook: TDH.MEM.TRACK sleeps this long holding the epoch lock
+	 * (an OS preemption of the holder, which hardware never sees). */
+	_Atomic uint64_t track_hold_ns;
+
+	/* Fault injection: a share (ppm) of each leaf's SEAMCALLs answers
+	 * TDX_OPERAND_BUSY at its first try-lock (tdx_busy_injected()). One
+	 * draw per SEAMCALL of a leaf with a non-zero share, from the seed. */
+	_Atomic uint32_t busy_ppm[TDX_NR_LEAVES];
 	uint64_t seed;
 	_Atomic uint64_t busy_draws;
 
@@ -268,6 +336,24 @@ struct tdx_module {
 		_Atomic uint32_t n[TDX_MAX_TDS + 1];
 	} __attribute__((aligned(HOST_CACHELINE))) tdr_readers[HOST_THREAD_SLOTS];
 };
+
+/*
+ * Injected contention. seamcall() arms this thread's flag when the draw
+ * says the call is to meet a BUSY; the first try-lock the handler reaches
+ * consumes it and fails as if another holder had the lock, naming that
+ * lock's operand. So every check that comes before the leaf's first lock
+ * still answers as it would (issue 11 item 2.12: the module's real BUSY
+ * comes only where the lock is taken), and a leaf that takes no lock never
+ * answers BUSY. Disarmed when the handler returns.
+ */
+extern _Thread_local bool tdx_busy_armed;
+static inline bool tdx_busy_injected(void)
+{
+	if (!tdx_busy_armed)
+		return false;
+	tdx_busy_armed = false;
+	return true;
+}
 
 static inline struct tdx_module_counters *tdx_counters_mine(struct tdx_module *m)
 {
@@ -443,6 +529,14 @@ _Atomic uint64_t *tdx_sept_page(struct tdx_module *m, struct tdx_td *td,
 void tdx_sept_page_init(struct tdx_module *m, struct tdx_td *td, pfn_t pfn);
 
 /* ---- TLB tracking (§6) --------------------------------------------------- */
+
+/* Monotonic wall time in ns (the model's stand-in for what hardware gets
+ * from SEAMCALLs being non-preemptible: see tdh_mem_track.c). */
+uint64_t tdx_now_ns(void);
+/* How long TDH.MEM.TRACK yields to a TDH.VP.ENTER that found the epoch lock
+ * taken: longer than KVM's longest back-off sleep between two entry
+ * attempts (TDX_RETRY_MAX_SLEEP_NS, kvm/tdx_ops.h). */
+#define TDX_ENTRY_WAIT_WINDOW_NS (2ULL * 1000 * 1000)
 
 /* bepoch tracked: every vCPU that could hold translations from before the
  * block has exited since a TRACK. */

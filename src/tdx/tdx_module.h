@@ -28,12 +28,23 @@ void tdx_module_destroy(struct tdx_module *m);
 
 /* ---- configuration --------------------------------------------------- */
 
-/* A share (parts per million) of SEAMCALLs that can contend returns
- * TDX_OPERAND_BUSY (with the operand a real contention would name) before
- * doing anything. Seeded; deterministic on one thread. */
+/* A share (parts per million) of SEAMCALLs answers TDX_OPERAND_BUSY where
+ * the real module can: at the call's first try-lock, after the checks that
+ * precede it, naming that lock's operand (a leaf that takes no lock never
+ * does). Seeded; deterministic on one thread. 0 turns it off. The _leaf
+ * form sets one leaf's share (leaf -1: every leaf). */
 void tdx_module_inject_busy(struct tdx_module *m, uint32_t ppm);
+void tdx_module_inject_busy_leaf(struct tdx_module *m, int leaf, uint32_t ppm);
 void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns);
 uint64_t tdx_module_cost(const struct tdx_module *m, int leaf);
+/* Test hook: every TDH.MEM.TRACK sleeps ns while it holds the TD's epoch
+ * lock exclusively, as an OS preemption of its thread would make it (0: no
+ * sleep). */
+void tdx_module_set_track_hold_ns(struct tdx_module *m, uint64_t ns);
+/* The next n CACHE.WB sub-block boundaries find a host interrupt pending,
+ * so CACHE.WB answers TDX_INTERRUPTED_RESUMABLE there and must be resumed
+ * (RCX = TDX_CACHE_WB_RESUME). Test hook: the model has no interrupts. */
+void tdx_module_pend_host_interrupts(struct tdx_module *m, unsigned n);
 /* Cost of one guest TDCALL (TDG.MEM.PAGE.ACCEPT) in ns. */
 void tdx_module_set_tdcall_cost(struct tdx_module *m, uint64_t ns);
 uint64_t tdx_module_tdcall_cost(const struct tdx_module *m);
@@ -58,15 +69,18 @@ uint64_t tdx_module_modeled_ns(const struct tdx_module *m);
 /* What a hardware walk of the Secure EPT found for one GPA. */
 enum tdx_hw_walk_kind {
 	TDX_HW_MAPPED,    /* leaf MAPPED: access allowed */
-	TDX_HW_PENDING,   /* leaf PENDING: #VE (or TD exit if SEPT_VE_DISABLE) */
-	TDX_HW_VIOLATION, /* anything else: EPT violation, TD exit to the VMM */
+	TDX_HW_PENDING,   /* leaf PENDING: #VE to the guest */
+	TDX_HW_VIOLATION, /* anything else, or PENDING with SEPT_VE_DISABLE:
+			     EPT violation, TD exit to the VMM */
 };
 struct tdx_hw_walk {
 	enum tdx_hw_walk_kind kind;
 	hpa_t hpa;       /* frame of the 4K page that contains gpa (MAPPED,
-			    PENDING) */
+			    PENDING, and VIOLATION on a PENDING leaf) */
 	unsigned level;  /* level of the leaf, or where the walk stopped */
 	unsigned keyid;  /* the TD's private key id */
+	uint64_t ext_exit_qual; /* with VIOLATION: the TD exit's extended
+				   exit qualification */
 };
 /* Walks the S-EPT of the TD whose vCPU is `tdvpr` for a private gpa. A
  * read-only walk, as the CPU's page walker does: takes no module lock. */
@@ -127,6 +141,13 @@ void tdx_debug_pamt(struct tdx_module *m, pfn_t pfn, enum tdx_page_type *pt,
  * 4K pages; and the TD's CHLDCNT. */
 uint64_t tdx_debug_td_pages(struct tdx_module *m, hpa_t tdr);
 uint64_t tdx_debug_chldcnt(struct tdx_module *m, hpa_t tdr);
+/* The module's record of dirty cache lines left in freed pages
+ * (tdx_internal.h, tdx_page_freed): true if the frame may still hold lines
+ * under a key (then *keyid says which) that no WBINVD or CACHE.WB has
+ * written back. A VMM must leave none before it reuses a page. */
+bool tdx_debug_frame_dirty(struct tdx_module *m, pfn_t pfn, unsigned *keyid);
+/* How many frames of the pool are so (a scan; tests). */
+uint64_t tdx_debug_dirty_frames(struct tdx_module *m);
 /* Number of TDs the module still knows (a TD is forgotten when its TDR is
  * reclaimed). */
 unsigned tdx_debug_nr_tds(struct tdx_module *m);

@@ -143,6 +143,9 @@ static inline void kvm_fx_destroy_after_teardown(struct kvm_fx *fx)
 	assert_int_equal(kvm_destroy_vm(fx->kvm, &leaked), 0);
 	assert_int_equal(leaked, 0);
 	assert_int_equal(tdx_debug_nr_tds(fx->m), 0);
+	/* KVM wrote back every freed page's lines under the right key (the
+	 * TDR's under the global one): nothing the module recorded dirty. */
+	assert_int_equal(tdx_debug_dirty_frames(fx->m), 0);
 	host_memslots_foreach(fx->slots, kvm_fx_count_slot_frames, &slot_frames);
 	assert_int_equal(host_mem_frames_in_use(fx->hm), fx->frames_before + slot_frames);
 	host_memslots_destroy(fx->slots);

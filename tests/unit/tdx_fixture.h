@@ -126,15 +126,20 @@ static inline void fx_finalize(struct fx *f)
 static inline void fx_sept_path(struct fx *f, uint64_t gpa, unsigned level)
 {
 	for (unsigned l = f->pwl; l > level; l--) {
-		struct seamcall_regs out;
 		hpa_t page = fx_new_page(f);
-		uint64_t s;
-
 		/* The page info of the entry at level l: its GPA is aligned to
-		 * what the entry maps (§1.5). */
-		s = fx_call(f, TDH_MEM_SEPT_ADD | (1 << 16),
-			    tdx_page_info(gpa & ~((PAGE_SIZE << (9 * l)) - 1), l),
-			    f->tdr | TDX_SEPT_ADD_ALLOW_EXISTING, page, 0, &out);
+		 * what the entry maps (§1.5). Version 1: R9..R11 are the L2
+		 * VMs' pages, NULL_PA for none (the module refuses any other
+		 * value for a TD without L2 VMs). */
+		struct seamcall_regs out = {
+			.rax = TDH_MEM_SEPT_ADD | (1 << 16),
+			.rcx = tdx_page_info(gpa & ~((PAGE_SIZE << (9 * l)) - 1), l),
+			.rdx = f->tdr | TDX_SEPT_ADD_ALLOW_EXISTING,
+			.r8 = page, .r9 = TDX_NULL_PA, .r10 = TDX_NULL_PA,
+			.r11 = TDX_NULL_PA,
+		};
+		uint64_t s = seamcall(f->m, &out);
+
 		FX_OK(s);
 		if (out.r8 != TDX_NULL_PA) /* not consumed: already existed */
 			host_mem_free_frame(f->hm, hpa_to_pfn(page));

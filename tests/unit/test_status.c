@@ -21,6 +21,32 @@ static void test_values(void **state)
 	assert_true(tdx_status_is_error(TDX_OPERAND_BUSY));
 }
 
+/* The key-management statuses, as the TDX module 1.5.01's generated table
+ * (include/auto_gen/tdx_error_codes_defs.h) has them; issue 11 item 2.12
+ * found HKID_NOT_FREE and WBCACHE_NOT_COMPLETE wrong here. */
+static void test_key_statuses(void **state)
+{
+	uint64_t s;
+
+	(void)state;
+	assert_int_equal(TDX_WBCACHE_NOT_COMPLETE, 0x8000081700000000ULL);
+	assert_int_equal(TDX_HKID_NOT_FREE, 0xC000082000000000ULL);
+	assert_int_equal(TDX_NO_HKID_READY_TO_WBCACHE, 0x0000082100000000ULL);
+	assert_int_equal(TDX_WBCACHE_RESUME_ERROR, 0xC000082300000000ULL);
+	assert_int_equal(TDX_KEY_STATE_INCORRECT, 0xC000081100000000ULL);
+	assert_int_equal(TDX_TDCX_NUM_INCORRECT, 0xC000061000000000ULL);
+	/* A success with a warning, and an error that is not: */
+	assert_false(tdx_status_is_error(TDX_NO_HKID_READY_TO_WBCACHE));
+	assert_true(tdx_status_is_error(TDX_WBCACHE_NOT_COMPLETE));
+	assert_string_equal(tdx_status_name(0xC000082300000000ULL), "TDX_WBCACHE_RESUME_ERROR");
+	assert_string_equal(tdx_status_name(0xC000082000000000ULL), "TDX_HKID_NOT_FREE");
+	/* 1.5.01 has no TDVPX_NUM_INCORRECT (0xC000070300000000 is unused). */
+	assert_false(tdx_status_parse("TDX_TDVPX_NUM_INCORRECT", &s));
+	assert_null(tdx_status_name(0xC000070300000000ULL));
+	assert_int_equal(TDX_OPERAND_ID_KOT, 186);
+	assert_int_equal(TDX_OPERAND_ID_WBCACHE, 188);
+}
+
 static void test_names(void **state)
 {
 	uint64_t s;
@@ -48,6 +74,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_key_statuses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -182,7 +182,7 @@ static void test_create(void **state)
 	/* The TDR page is no longer free; the key id is taken. */
 	FX_STATUS(fx_call(&f, TDH_MNG_CREATE, a.tdr, 34, 0, 0, NULL),
 		  0xC000030000000001ULL);
-	FX_STATUS(fx_call(&f, TDH_MNG_CREATE, page, 33, 0, 0, NULL), 0xC000082300000000ULL);
+	FX_STATUS(fx_call(&f, TDH_MNG_CREATE, page, 33, 0, 0, NULL), 0xC000082000000000ULL);
 	/* Another key works on another page. */
 	FX_OK(fx_call(&f, TDH_MNG_CREATE, page, HOST_MAX_KEYID, 0, 0, NULL));
 	assert_int_equal(tdx_debug_nr_tds(f.m), 2);
@@ -538,6 +538,9 @@ static void test_vpflushdone(void **state)
 	(void)state;
 	lt_setup(&f);
 	ltd_create(&f, &b, 33);
+	/* 1.5.01 accepts a TD whose key was never configured (HKID_ASSIGNED),
+	 * once. */
+	FX_OK(fx_call(&f, TDH_MNG_VPFLUSHDONE, b.tdr, 0, 0, 0, NULL));
 	FX_STATUS(fx_call(&f, TDH_MNG_VPFLUSHDONE, b.tdr, 0, 0, 0, NULL), 0xC000060700000000ULL);
 	ltd_build(&f, &a, 32, 1);
 	use_td(&f, &a);
@@ -556,7 +559,8 @@ static void test_vpflushdone(void **state)
 	/* Pages cannot be reclaimed yet: the key is not free. */
 	FX_STATUS(reclaim(&f, a.tdcx[0], NULL), 0xC000060700000000ULL);
 	FX_OK(fx_call(&f, TDH_PHYMEM_CACHE_WB, 0, 0, 0, 0, NULL));
-	FX_OK(fx_call(&f, TDH_PHYMEM_CACHE_WB, 1, 0, 0, 0, NULL));
+	/* Nothing was interrupted: there is nothing to resume. */
+	FX_STATUS(fx_call(&f, TDH_PHYMEM_CACHE_WB, 1, 0, 0, 0, NULL), 0xC000082300000000ULL);
 	fx_fini(&f);
 }
 
@@ -575,7 +579,10 @@ static void test_key_freeid(void **state)
 	FX_OK(fx_call(&f, TDH_VP_FLUSH, a.tdvpr[0], 0, 0, 0, NULL));
 	FX_OK(fx_call(&f, TDH_MNG_VPFLUSHDONE, a.tdr, 0, 0, 0, NULL));
 	/* The key is still the TD's. */
-	FX_STATUS(fx_call(&f, TDH_MNG_CREATE, page, 40, 0, 0, NULL), 0xC000082300000000ULL);
+	FX_STATUS(fx_call(&f, TDH_MNG_CREATE, page, 40, 0, 0, NULL), 0xC000082000000000ULL);
+	/* Its caches are not written back yet. */
+	FX_STATUS(fx_call(&f, TDH_MNG_KEY_FREEID, a.tdr, 0, 0, 0, NULL), 0x8000081700000000ULL);
+	FX_OK(fx_call(&f, TDH_PHYMEM_CACHE_WB, 0, 0, 0, 0, NULL));
 	FX_OK(fx_call(&f, TDH_MNG_KEY_FREEID, a.tdr, 0, 0, 0, NULL));
 	FX_STATUS(fx_call(&f, TDH_MNG_KEY_FREEID, a.tdr, 0, 0, 0, NULL), 0xC000060700000000ULL);
 	FX_STATUS(fx_call(&f, TDH_MNG_VPFLUSHDONE, a.tdr, 0, 0, 0, NULL), 0xC000060700000000ULL);
@@ -921,6 +928,165 @@ static void test_mrtd(void **state)
 	fx_fini(&f);
 }
 
+/* ---- the cache and key protocol (issue 11 item 2.5) ---------------------- */
+
+#define ST_WB_NOT_COMPLETE 0x8000081700000000ULL
+#define ST_NO_HKID_READY 0x0000082100000000ULL
+#define ST_WB_RESUME_ERROR 0xC000082300000000ULL
+#define ST_INTERRUPTED 0x8000000300000000ULL
+
+static uint64_t cache_wb(struct fx *f, uint64_t cmd)
+{
+	return fx_call(f, TDH_PHYMEM_CACHE_WB, cmd, 0, 0, 0, NULL);
+}
+
+static void flush_vcpus_done(struct fx *f, const struct ltd *t)
+{
+	for (unsigned i = 0; i < t->nr_vcpus; i++)
+		FX_OK(fx_call(f, TDH_VP_FLUSH, t->tdvpr[i], 0, 0, 0, NULL));
+	FX_OK(fx_call(f, TDH_MNG_VPFLUSHDONE, t->tdr, 0, 0, 0, NULL));
+}
+
+/* A VMM that skips CACHE.WB, or runs it before VPFLUSHDONE, cannot free the
+ * key: FREEID answers TDX_WBCACHE_NOT_COMPLETE until a CACHE.WB that started
+ * after VPFLUSHDONE has completed. */
+static void test_freeid_needs_cache_wb(void **state)
+{
+	struct fx f;
+	struct ltd a, b;
+
+	(void)state;
+	lt_setup(&f);
+	ltd_build(&f, &a, 40, 1);
+	ltd_build(&f, &b, 41, 1);
+	/* No key flushed yet: a warning, nothing written back. */
+	FX_STATUS(cache_wb(&f, 0), ST_NO_HKID_READY);
+	FX_STATUS(cache_wb(&f, 2), TDX_OPERAND_INVALID + TDX_OPERAND_ID_RCX);
+	FX_STATUS(cache_wb(&f, ~0ULL), TDX_OPERAND_INVALID + TDX_OPERAND_ID_RCX);
+	flush_vcpus_done(&f, &a);
+	/* The skipped step. */
+	FX_STATUS(fx_call(&f, TDH_MNG_KEY_FREEID, a.tdr, 0, 0, 0, NULL), ST_WB_NOT_COMPLETE);
+	FX_OK(cache_wb(&f, 0));
+	/* That CACHE.WB predates b's VPFLUSHDONE: it does not count for b. */
+	flush_vcpus_done(&f, &b);
+	FX_OK(fx_call(&f, TDH_MNG_KEY_FREEID, a.tdr, 0, 0, 0, NULL));
+	FX_STATUS(fx_call(&f, TDH_MNG_KEY_FREEID, b.tdr, 0, 0, 0, NULL), ST_WB_NOT_COMPLETE);
+	/* Lifecycle first: RECLAIM still refuses b's pages. */
+	FX_STATUS(reclaim(&f, b.tdcx[0], NULL), 0xC000060700000000ULL);
+	FX_OK(cache_wb(&f, 0));
+	FX_OK(fx_call(&f, TDH_MNG_KEY_FREEID, b.tdr, 0, 0, 0, NULL));
+	/* Both keys free: nothing left to write back. */
+	FX_STATUS(cache_wb(&f, 0), ST_NO_HKID_READY);
+	ltd_reclaim_control(&f, &a);
+	ltd_reclaim_control(&f, &b);
+	assert_int_equal(tdx_debug_nr_tds(f.m), 0);
+	fx_fini(&f);
+}
+
+/* An interrupted CACHE.WB completes only when resumed; a resume with
+ * nothing interrupted is an error; START forgets an interrupted one. Keys
+ * flushed after the interrupted START are not covered by its resume. */
+static void test_cache_wb_resume(void **state)
+{
+	struct fx f;
+	struct ltd a, b;
+
+	(void)state;
+	lt_setup(&f);
+	ltd_build(&f, &a, 40, 1);
+	ltd_build(&f, &b, 41, 1);
+	FX_STATUS(cache_wb(&f, 1), ST_WB_RESUME_ERROR);
+	flush_vcpus_done(&f, &a);
+	tdx_module_pend_host_interrupts(f.m, 2);
+	FX_STATUS(cache_wb(&f, 0), ST_INTERRUPTED);
+	FX_STATUS(fx_call(&f, TDH_MNG_KEY_FREEID, a.tdr, 0, 0, 0, NULL), ST_WB_NOT_COMPLETE);
+	flush_vcpus_done(&f, &b);
+	FX_STATUS(cache_wb(&f, 1), ST_INTERRUPTED);
+	FX_OK(cache_wb(&f, 1));
+	FX_STATUS(cache_wb(&f, 1), ST_WB_RESUME_ERROR);
+	FX_OK(fx_call(&f, TDH_MNG_KEY_FREEID, a.tdr, 0, 0, 0, NULL));
+	FX_STATUS(fx_call(&f, TDH_MNG_KEY_FREEID, b.tdr, 0, 0, 0, NULL), ST_WB_NOT_COMPLETE);
+	/* START after an interruption starts over (and covers b now). */
+	tdx_module_pend_host_interrupts(f.m, 1);
+	FX_STATUS(cache_wb(&f, 0), ST_INTERRUPTED);
+	FX_OK(cache_wb(&f, 0));
+	FX_STATUS(cache_wb(&f, 1), ST_WB_RESUME_ERROR);
+	FX_OK(fx_call(&f, TDH_MNG_KEY_FREEID, b.tdr, 0, 0, 0, NULL));
+	fx_fini(&f);
+}
+
+struct sept_pages {
+	hpa_t hpa[8];
+	unsigned n;
+};
+
+static void collect_sept_page(uint64_t gpa, unsigned level, enum tdx_sept_state st,
+			      hpa_t hpa, void *arg)
+{
+	struct sept_pages *p = arg;
+
+	(void)gpa;
+	(void)level;
+	if (st == SEPT_NL_MAPPED && p->n < 8)
+		p->hpa[p->n++] = hpa;
+}
+
+/* The TDR's cache lines are under the TDX global key: after its RECLAIM, a
+ * WBINVD with the TD's (freed) HKID leaves them, one with the global key
+ * writes them back. A page REMOVEd while the key is live needs a WBINVD
+ * under that key, or a CACHE.WB for it. */
+static void test_wbinvd_keys(void **state)
+{
+	struct fx f;
+	struct ltd a;
+	struct sept_pages sp = { .n = 0 };
+	hpa_t data, data2, src;
+	unsigned key;
+
+	(void)state;
+	lt_setup(&f);
+	ltd_build(&f, &a, 40, 1);
+	use_td(&f, &a);
+	fx_sept_path(&f, 0, 0);
+	tdx_debug_sept_foreach(f.m, a.tdr, collect_sept_page, &sp);
+	assert_int_equal(sp.n, 3);
+	src = fx_new_page(&f);
+	data = fx_new_page(&f);
+	data2 = fx_new_page(&f);
+	FX_OK(fx_call(&f, TDH_MEM_PAGE_ADD, tdx_page_info(0, 0), a.tdr, data, src, NULL));
+	FX_OK(fx_call(&f, TDH_MEM_PAGE_ADD, tdx_page_info(0x1000, 0), a.tdr, data2, src, NULL));
+	assert_int_equal(tdx_debug_dirty_frames(f.m), 0);
+	/* Before finalize REMOVE needs no BLOCK/TRACK. */
+	FX_OK(fx_call(&f, TDH_MEM_PAGE_REMOVE, tdx_page_info(0, 0), a.tdr, 0, 0, NULL));
+	FX_OK(fx_call(&f, TDH_MEM_PAGE_REMOVE, tdx_page_info(0x1000, 0), a.tdr, 0, 0, NULL));
+	assert_true(tdx_debug_frame_dirty(f.m, hpa_to_pfn(data), &key));
+	assert_int_equal(key, 40);
+	/* Another key writes back nothing of it. */
+	FX_OK(fx_call(&f, TDH_PHYMEM_PAGE_WBINVD, data | KEYID_BIT(41), 0, 0, 0, NULL));
+	assert_true(tdx_debug_frame_dirty(f.m, hpa_to_pfn(data), NULL));
+	FX_OK(fx_call(&f, TDH_PHYMEM_PAGE_WBINVD, data | KEYID_BIT(40), 0, 0, 0, NULL));
+	assert_false(tdx_debug_frame_dirty(f.m, hpa_to_pfn(data), NULL));
+	/* data2 is left to the key's CACHE.WB. */
+	assert_true(tdx_debug_frame_dirty(f.m, hpa_to_pfn(data2), NULL));
+	ltd_release_hkid(&f, &a);
+	assert_false(tdx_debug_frame_dirty(f.m, hpa_to_pfn(data2), NULL));
+	/* Pages reclaimed after the key's write-back hold nothing dirty. */
+	for (unsigned i = 0; i < sp.n; i++)
+		FX_OK(reclaim(&f, sp.hpa[i], NULL));
+	ltd_reclaim_control(&f, &a);
+	assert_int_equal(tdx_debug_dirty_frames(f.m), 1);
+	assert_true(tdx_debug_frame_dirty(f.m, hpa_to_pfn(a.tdr), &key));
+	assert_int_equal(key, TDX_GLOBAL_KEYID);
+	/* The bug issue 11 found in KVM: the freed HKID misses the TDR's
+	 * lines. */
+	FX_OK(fx_call(&f, TDH_PHYMEM_PAGE_WBINVD, a.tdr | KEYID_BIT(40), 0, 0, 0, NULL));
+	assert_true(tdx_debug_frame_dirty(f.m, hpa_to_pfn(a.tdr), NULL));
+	FX_OK(fx_call(&f, TDH_PHYMEM_PAGE_WBINVD, a.tdr | KEYID_BIT(TDX_GLOBAL_KEYID), 0, 0,
+		      0, NULL));
+	assert_int_equal(tdx_debug_dirty_frames(f.m), 0);
+	fx_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -940,6 +1106,9 @@ int main(void)
 		cmocka_unit_test(test_wbinvd),
 		cmocka_unit_test(test_full_teardown),
 		cmocka_unit_test(test_mrtd),
+		cmocka_unit_test(test_freeid_needs_cache_wb),
+		cmocka_unit_test(test_cache_wb_resume),
+		cmocka_unit_test(test_wbinvd_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

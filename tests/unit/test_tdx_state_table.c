@@ -1184,20 +1184,26 @@ static void test_order_tree_shared(void **state)
 		      &out), &out, ST_OI_R8, 0, 0);
 
 	/* SEPT.ADD: version and the RDX handle come first (step 1). */
-	/* Rejected by the dispatcher before the leaf runs (§1.1), so RCX/RDX
-	 * are not the leaf's outputs: only the status is checked. */
+	/* The dispatcher lets version 2 through for SEPT.ADD; the leaf
+	 * refuses it after zeroing RCX/RDX (1.5.01). */
 	order("SEPT.ADD: version 2 (step 1) + RDX reserved bit + level 0",
 	      fx_call(f, TDH_MEM_SEPT_ADD | (2 << 16), tdx_page_info(G, 0), f->tdr | 2,
-		      fx_new_page(f), 0, &out), NULL, ST_OI_RAX, 0, 0);
+		      fx_new_page(f), 0, &out), &out, ST_OI_RAX, 0, 0);
 	order("SEPT.ADD: RDX reserved bit (step 1) + RDX not a TDR (step 2) + level 0",
 	      fx_call(f, TDH_MEM_SEPT_ADD, tdx_page_info(G, 0), not_tdr | 2, fx_new_page(f), 0,
 		      &out), &out, ST_OI_RDX, 0, 0);
 	order("SEPT.ADD: level 0 (step 5) + R8 NULL_PA",
 	      fx_call(f, TDH_MEM_SEPT_ADD, tdx_page_info(G, 0), f->tdr, TDX_NULL_PA, 0, &out),
 	      &out, ST_OI_RCX, 0, 0);
-	order("SEPT.ADD: entry NL_MAPPED (step 8) + R8 NULL_PA (v0)",
+	/* 1.5.01's process_l1_page: a version-0 NULL_PA is refused as R8
+	 * once the entry's state has passed, whatever that state (the model
+	 * used to answer STATE_INCORRECT for an NL_MAPPED entry). */
+	order("SEPT.ADD: entry NL_MAPPED (step 8 passes) + R8 NULL_PA (v0)",
 	      fx_call(f, TDH_MEM_SEPT_ADD, tdx_page_info(G, 1), f->tdr, TDX_NULL_PA, 0, &out),
-	      &out, ST_SI, RCX_NL_MAPPED, 0x8401);
+	      &out, ST_OI_R8, 0, 0);
+	order("SEPT.ADD: entry NL_MAPPED + ALLOW_EXISTING + R8 NULL_PA (v0)",
+	      fx_call(f, TDH_MEM_SEPT_ADD, tdx_page_info(G, 1), f->tdr | 1, TDX_NULL_PA, 0,
+		      &out), &out, ST_OI_R8, 0, 0);
 
 	/* DEMOTE: blocked, then tracked, then R8 (§4.10). */
 	order("DEMOTE (T): 2M leaf not blocked + bad R8",
