@@ -15,6 +15,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "api_fixture.h"
+
 #include <tdxmmu/tdxmmu.h>
 
 #define MiB (1ULL << 20)
@@ -31,33 +33,6 @@ static tdxmmu_td *make_td(unsigned gpaw)
 	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
 	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
 	return td;
-}
-
-static void destroy_clean(tdxmmu_td *td)
-{
-	struct tdxmmu_destroy_report rep;
-	int ret = tdxmmu_td_destroy(td, &rep);
-
-	if (ret != TDXMMU_OK)
-		fail_msg("destroy: %s", rep.message);
-	assert_int_equal(rep.frames_leaked, 0);
-	assert_int_equal(rep.frames_td_owned, 0);
-	assert_int_equal(rep.kvm_pages_leaked, 0);
-}
-
-/* Issues a raw SEAMCALL and returns its status (the call itself succeeds). */
-static uint64_t raw(tdxmmu_td *td, const char *leaf, uint64_t gpa, unsigned level,
-		    uint64_t page)
-{
-	struct tdxmmu_seamcall_req req = {
-		.leaf = tdxmmu_leaf_from_name(leaf), .gpa = gpa, .level = level,
-		.page = page,
-	};
-	struct tdxmmu_seamcall_out out;
-
-	assert_true(req.leaf >= 0);
-	assert_int_equal(tdxmmu_seamcall(td, &req, &out), TDXMMU_OK);
-	return out.rax;
 }
 
 static void assert_status(uint64_t got, const char *want)
@@ -118,7 +93,7 @@ static void test_memslot_and_add_bad_input(void **state)
 	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
 	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_ESTATE);
 	assert_int_equal(tdxmmu_td_add_page(td, 0x3000, 0), TDXMMU_ESTATE);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* Raw SEAMCALLs with bad operands get the module's error, change nothing. */
@@ -138,19 +113,19 @@ static void test_seamcall_bad_operands(void **state)
 
 	assert_int_equal(tdxmmu_host_frame_new(td, &page), TDXMMU_OK);
 	/* misaligned GPA for the level, wrong level, reserved bits */
-	assert_status(raw(td, "TDH.MEM.SEPT.ADD", 0x1000, 2, page), "TDX_OPERAND_INVALID");
-	assert_status(raw(td, "TDH.MEM.SEPT.ADD", 0, 0, page), "TDX_OPERAND_INVALID");
-	assert_status(raw(td, "TDH.MEM.SEPT.ADD", 0, 5, page), "TDX_OPERAND_INVALID");
-	assert_status(raw(td, "TDH.MEM.SEPT.ADD", 1ULL << 60, 3, page), "TDX_OPERAND_INVALID");
-	assert_status(raw(td, "TDH.MEM.PAGE.AUG", 0, 2, page), "TDX_OPERAND_INVALID");
+	assert_status(api_fx_raw(td, "TDH.MEM.SEPT.ADD", 0x1000, 2, page), "TDX_OPERAND_INVALID");
+	assert_status(api_fx_raw(td, "TDH.MEM.SEPT.ADD", 0, 0, page), "TDX_OPERAND_INVALID");
+	assert_status(api_fx_raw(td, "TDH.MEM.SEPT.ADD", 0, 5, page), "TDX_OPERAND_INVALID");
+	assert_status(api_fx_raw(td, "TDH.MEM.SEPT.ADD", 1ULL << 60, 3, page), "TDX_OPERAND_INVALID");
+	assert_status(api_fx_raw(td, "TDH.MEM.PAGE.AUG", 0, 2, page), "TDX_OPERAND_INVALID");
 	/* an HPA outside every TDMR, an HPA carrying key-id bits, misaligned */
-	assert_status(raw(td, "TDH.MEM.SEPT.ADD", 0, 3, 0x1000), "TDX_OPERAND_ADDR_RANGE_ERROR");
-	assert_status(raw(td, "TDH.MEM.SEPT.ADD", 0, 3, page | (33ULL << 46)),
+	assert_status(api_fx_raw(td, "TDH.MEM.SEPT.ADD", 0, 3, 0x1000), "TDX_OPERAND_ADDR_RANGE_ERROR");
+	assert_status(api_fx_raw(td, "TDH.MEM.SEPT.ADD", 0, 3, page | (33ULL << 46)),
 		      "TDX_OPERAND_INVALID");
-	assert_status(raw(td, "TDH.MEM.SEPT.ADD", 0, 3, page + 8), "TDX_OPERAND_INVALID");
+	assert_status(api_fx_raw(td, "TDH.MEM.SEPT.ADD", 0, 3, page + 8), "TDX_OPERAND_INVALID");
 	/* a frame the TD does not own cannot be removed or reclaimed */
-	assert_status(raw(td, "TDH.MEM.PAGE.REMOVE", 0, 0, 0), "TDX_EPT_WALK_FAILED");
-	assert_status(raw(td, "TDH.PHYMEM.PAGE.RECLAIM", 0, 0, page), "TDX_PAGE_METADATA_INCORRECT");
+	assert_status(api_fx_raw(td, "TDH.MEM.PAGE.REMOVE", 0, 0, 0), "TDX_EPT_WALK_FAILED");
+	assert_status(api_fx_raw(td, "TDH.PHYMEM.PAGE.RECLAIM", 0, 0, page), "TDX_PAGE_METADATA_INCORRECT");
 	/* nothing changed */
 	assert_int_equal(tdxmmu_sept_state(td, 0, 3, &s), TDXMMU_OK);
 	assert_int_equal(s, TDXMMU_SEPT_FREE);
@@ -158,14 +133,14 @@ static void test_seamcall_bad_operands(void **state)
 	assert_int_equal(v, 7);
 
 	/* a frame owned by the TD cannot be given to it again */
-	assert_status(raw(td, "TDH.MEM.SEPT.ADD", 0, 3, page), "TDX_SUCCESS");
+	assert_status(api_fx_raw(td, "TDH.MEM.SEPT.ADD", 0, 3, page), "TDX_SUCCESS");
 	assert_int_equal(tdxmmu_host_frame_of(td, 0x5000, &owned), TDXMMU_OK);
-	assert_status(raw(td, "TDH.MEM.SEPT.ADD", 1ULL << 39, 3, page), "TDX_PAGE_METADATA_INCORRECT");
+	assert_status(api_fx_raw(td, "TDH.MEM.SEPT.ADD", 1ULL << 39, 3, page), "TDX_PAGE_METADATA_INCORRECT");
 	assert_int_equal(tdxmmu_host_frame_of(td, 64 * MiB, &owned), TDXMMU_ENOENT);
 	/* leaves that cannot be issued raw */
 	req = (struct tdxmmu_seamcall_req){ .leaf = tdxmmu_leaf_from_name("TDH.MNG.CREATE") };
 	assert_int_equal(tdxmmu_seamcall(td, &req, NULL), TDXMMU_EINVAL);
-	destroy_clean(td); /* the raw S-EPT page is reclaimed at destroy */
+	api_fx_destroy_clean(td); /* the raw S-EPT page is reclaimed at destroy */
 }
 
 static void test_queries_bad_input(void **state)
@@ -190,7 +165,7 @@ static void test_queries_bad_input(void **state)
 	assert_int_equal(tdxmmu_host_write(td, 0x3000, 0xabcdef), TDXMMU_OK);
 	assert_int_equal(tdxmmu_host_read(td, (1ULL << 51) | 0x3000, &v), TDXMMU_OK);
 	assert_int_equal(v, 0xabcdef);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* Build a TD twice with the same pages: the same MRTD; other content: not. */
@@ -207,7 +182,7 @@ static void test_mrtd_reproducible(void **state)
 		assert_int_equal(tdxmmu_td_add_page(td, 0x1000, i == 2 ? 0x23 : 0x22), TDXMMU_OK);
 		assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
 		assert_int_equal(tdxmmu_td_mrtd(td, i == 0 ? a : i == 1 ? b : c), TDXMMU_OK);
-		destroy_clean(td);
+		api_fx_destroy_clean(td);
 	}
 	assert_memory_equal(a, b, 48);
 	assert_memory_not_equal(a, c, 48);
@@ -223,12 +198,12 @@ static void test_busy_injection(void **state)
 	(void)state;
 	assert_int_equal(tdxmmu_inject_busy(td, 1000000), TDXMMU_OK); /* every call */
 	for (int i = 0; i < 8; i++)
-		busy_seen += tdxmmu_status_class_eq(raw(td, "TDH.MEM.RANGE.BLOCK", 0, 3, 0),
+		busy_seen += tdxmmu_status_class_eq(api_fx_raw(td, "TDH.MEM.RANGE.BLOCK", 0, 3, 0),
 						    0x8000020000000000ULL);
 	assert_int_equal(busy_seen, 8);
 	assert_int_equal(tdxmmu_inject_busy(td, 0), TDXMMU_OK);
-	assert_status(raw(td, "TDH.MEM.RANGE.BLOCK", 0, 3, 0), "TDX_EPT_ENTRY_STATE_INCORRECT");
-	destroy_clean(td);
+	assert_status(api_fx_raw(td, "TDH.MEM.RANGE.BLOCK", 0, 3, 0), "TDX_EPT_ENTRY_STATE_INCORRECT");
+	api_fx_destroy_clean(td);
 }
 
 /* Error codes are negative errno values (issue 11, item 2.11): a caller may
@@ -314,7 +289,7 @@ static void test_null_vcpu_out_pointers(void **state)
 	expect_null(tdxmmu_vcpu_accept(td, 0, 0, 0, NULL), "status");
 	expect_null(tdxmmu_vcpu_touch(td, 0, 0, 4096, false, NULL), "outcome");
 	expect_null(tdxmmu_vcpu_mapgpa(td, 0, 0, 4096, NULL), "outcome");
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_null_host_read(void **state)
@@ -328,7 +303,7 @@ static void test_null_host_read(void **state)
 	expect_null(tdxmmu_host_write(NULL, 0, 1), "td");
 	expect_null(tdxmmu_host_invalidate(NULL, 0, 4096), "td");
 	expect_null(tdxmmu_host_zap(NULL, 0, 4096, TDXMMU_ALIAS_BOTH), "td");
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_null_host_frames(void **state)
@@ -341,7 +316,7 @@ static void test_null_host_frames(void **state)
 	expect_null(tdxmmu_host_frame_new(NULL, &hpa), "td");
 	expect_null(tdxmmu_host_frame_of(td, 0, NULL), "hpa");
 	expect_null(tdxmmu_host_frame_of(NULL, 0, &hpa), "td");
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_null_seamcall(void **state)
@@ -353,7 +328,7 @@ static void test_null_seamcall(void **state)
 	expect_null(tdxmmu_seamcall(td, NULL, NULL), "req");
 	expect_null(tdxmmu_seamcall(NULL, &req, NULL), "td");
 	assert_int_equal(tdxmmu_seamcall(td, &req, NULL), 0); /* out is optional */
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_null_names_and_parsers(void **state)
@@ -383,7 +358,7 @@ static void test_null_sept_state(void **state)
 	(void)state;
 	expect_null(tdxmmu_sept_state(td, 0, 0, NULL), "out");
 	expect_null(tdxmmu_sept_state(NULL, 0, 0, &s), "td");
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_null_spte_state(void **state)
@@ -395,7 +370,7 @@ static void test_null_spte_state(void **state)
 	expect_null(tdxmmu_spte_state(td, 0, NULL, &b), "private_ept");
 	expect_null(tdxmmu_spte_state(td, 0, &a, NULL), "shared_ept");
 	expect_null(tdxmmu_spte_state(NULL, 0, &a, &b), "td");
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_null_counter(void **state)
@@ -407,7 +382,7 @@ static void test_null_counter(void **state)
 	expect_null(tdxmmu_counter(td, NULL, &v), "name");
 	expect_null(tdxmmu_counter(td, "exit.td", NULL), "val");
 	expect_null(tdxmmu_counter(NULL, "exit.td", &v), "td");
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_null_counters_foreach(void **state)
@@ -423,7 +398,7 @@ static void test_null_counters_foreach(void **state)
 	assert_int_equal(counted, 0);
 	tdxmmu_counters_foreach(td, count_fn, NULL);
 	assert_true(counted > 0);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_null_mrtd(void **state)
@@ -442,7 +417,7 @@ static void test_null_mrtd(void **state)
 	assert_int_equal(tdxmmu_modeled_ns(NULL), 0);
 	assert_int_equal(tdxmmu_td_shared_bit(NULL), 0);
 	assert_int_equal(tdxmmu_td_nr_vcpus(NULL), 0);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* tdxmmu_sept_state for a level above the TD's walk read uninitialised
@@ -467,8 +442,8 @@ static void test_sept_state_levels(void **state)
 	assert_int_equal(tdxmmu_sept_state(td52, 0, 4, &s), TDXMMU_OK);
 	assert_int_equal(s, TDXMMU_SEPT_FREE);
 	assert_int_equal(tdxmmu_sept_state(td52, 0, 5, &s), -ERANGE);
-	destroy_clean(td48);
-	destroy_clean(td52);
+	api_fx_destroy_clean(td48);
+	api_fx_destroy_clean(td52);
 }
 
 /* An alias value outside the enum was a zap of both aliases (2.16). */
@@ -485,7 +460,7 @@ static void test_zap_bad_alias(void **state)
 	assert_int_equal(tdxmmu_host_zap(td, 0, 4096, TDXMMU_ALIAS_BOTH), 0);
 	assert_int_equal(tdxmmu_counter(td, "seamcall.TDH.MEM.RANGE.BLOCK", &zaps1), 0);
 	assert_int_equal(zaps0, zaps1);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* Memslot ids are any 32-bit number; the count is limited, and going past
@@ -510,7 +485,7 @@ static void test_memslot_ids_and_limit(void **state)
 		fail_msg("'%s' not in: %s", want, tdxmmu_last_error());
 	assert_int_equal(tdxmmu_memslot_delete(td, 0xffffffffu), 0);
 	assert_int_equal(tdxmmu_memslot_add(td, 0xfffffffeu, 8 * MiB, 4096), 0);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /*
@@ -565,7 +540,7 @@ static void lazy_64t(enum tdxmmu_mmu_kind mmu)
 	 * mincore reports as resident though it costs nothing. */
 	assert_true(ms.pamt_bytes < 16 * MiB);
 	assert_int_equal(tdxmmu_memslot_delete(td, 0), 0);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_lazy_64t_memslot(void **state)
@@ -590,7 +565,7 @@ static void test_td_memory_too_small(void **state)
 	if (!strstr(tdxmmu_last_error(), "the TD's memory (memory=4096K) cannot hold"))
 		fail_msg("message: %s", tdxmmu_last_error());
 	assert_null(strstr(tdxmmu_last_error(), "host memory"));
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* A cost of UINT64_MAX saturates the modeled time instead of wrapping. */
@@ -608,7 +583,7 @@ static void test_cost_saturates(void **state)
 	assert_int_equal(tdxmmu_modeled_ns(td), UINT64_MAX);
 	assert_int_equal(tdxmmu_counter(td, "cost.modeled_ns", &v), 0);
 	assert_int_equal(v, UINT64_MAX);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 int main(void)

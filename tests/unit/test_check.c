@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "api_fixture.h"
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,14 +72,6 @@ static tdxmmu_td *make_built_td(unsigned nr_vcpus, bool finalize)
 	return td;
 }
 
-static void destroy_clean(tdxmmu_td *td)
-{
-	struct tdxmmu_destroy_report rep;
-
-	if (tdxmmu_td_destroy(td, &rep) != TDXMMU_OK)
-		fail_msg("destroy: %s", rep.message);
-}
-
 static unsigned count_lines(const char *s)
 {
 	unsigned n = 0;
@@ -129,24 +123,10 @@ static const char *__attribute__((format(printf, 1, 2))) fmt(const char *f, ...)
 	return b;
 }
 
-static uint64_t raw(tdxmmu_td *td, const char *leaf, uint64_t gpa, unsigned level,
-		    uint64_t page)
-{
-	struct tdxmmu_seamcall_req req = {
-		.leaf = tdxmmu_leaf_from_name(leaf), .gpa = gpa, .level = level,
-		.page = page,
-	};
-	struct tdxmmu_seamcall_out out;
-
-	assert_true(req.leaf >= 0);
-	assert_int_equal(tdxmmu_seamcall(td, &req, &out), TDXMMU_OK);
-	return out.rax;
-}
-
 static void raw_ok(tdxmmu_td *td, const char *leaf, uint64_t gpa, unsigned level,
 		   uint64_t page)
 {
-	uint64_t st = raw(td, leaf, gpa, level, page);
+	uint64_t st = api_fx_raw(td, leaf, gpa, level, page);
 
 	if (!tdxmmu_status_ok(st))
 		fail_msg("%s %#llx: %s", leaf, (unsigned long long)gpa,
@@ -229,7 +209,7 @@ static void test_clean_build_and_finalize(void **state)
 	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
 	want_check(td, 0, NULL);
 	assert_string_equal(report, "");
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* Guest accesses on both aliases, conversions both ways and KVM's zaps: the
@@ -268,7 +248,7 @@ static void test_clean_after_guest_accesses(void **state)
 	guest_write(td, 0, 0x201000, 0x8888);
 	guest_read(td, 0, 0x3000, 0x7777);
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* ---- divergence behind KVM's back ---- */
@@ -285,7 +265,7 @@ static void test_raw_sept_add_and_aug(void **state)
 	raw_ok(td, "TDH.MEM.PAGE.AUG", 0x601000, 0, new_frame(td));
 	want_check(td, 2, "gpa 0x600000 level 2M: S-EPT entry is NL_MAPPED",
 		     "gpa 0x601000 level 4K: S-EPT entry is PENDING", NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* A page KVM still maps is blocked, then removed, by the host directly. */
@@ -310,7 +290,7 @@ static void test_raw_remove_of_mapped_page(void **state)
 	sptep = sptep_4k(td, 0x1000, true);
 	atomic_store(sptep, SHADOW_NONPRESENT_VALUE);
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* ---- KVM's trees corrupted directly ---- */
@@ -328,7 +308,7 @@ static void test_corrupt_shared_bit_on_private_leaf(void **state)
 		     NULL);
 	atomic_store(sptep, old);
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /*
@@ -355,7 +335,7 @@ static void test_corrupt_nonpresent_shared_no_shared_table(void **state)
 		   NULL);
 	atomic_store(sptep, old);
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /*
@@ -384,7 +364,7 @@ static void test_corrupt_nonpresent_shared_no_private_table(void **state)
 		   NULL);
 	atomic_store(sptep, old);
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* Where both tables exist, the S bits of non-present entries must agree
@@ -412,7 +392,7 @@ static void test_nonpresent_entries_agree(void **state)
 	want_check(td, 0, NULL);
 	guest_mapgpa(td, 0, 0x100000, 0x2000);
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_corrupt_frozen_entry(void **state)
@@ -426,7 +406,7 @@ static void test_corrupt_frozen_entry(void **state)
 	want_check(td, 1, "gfn 0x5 level 4K: private EPT entry frozen", NULL);
 	atomic_store(sptep, old);
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* A private table whose S-EPT twin is forgotten (§3.2: only the root has
@@ -447,7 +427,7 @@ static void test_corrupt_private_spt(void **state)
 		     "is not the TD's PT_EPT", NULL);
 	sp->private_spt = twin;
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* Memslot 0's copy (memslots are looked up by copy, host_mem.h). */
@@ -482,7 +462,7 @@ static void test_corrupt_private_frame_twice(void **state)
 		   NULL);
 	atomic_store(sptep, old);
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* The module's own bookkeeping: CHLDCNT off by one. */
@@ -501,7 +481,7 @@ static void test_corrupt_chldcnt(void **state)
 		   NULL);
 	tdx_chldcnt_add(t, -1);
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* I8: module locks left held at a quiesce point, in the word and in the
@@ -540,7 +520,7 @@ static void test_module_lock_left_held(void **state)
 	want_check(td, 1, "epoch lock is 0x8000 at a quiesce point", NULL);
 	sharex_dist_release_excl(&t->epoch_lock);
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* A shared leaf pointing to a frame the TD owns (a private page's). */
@@ -570,7 +550,7 @@ static void test_corrupt_shared_leaf_to_td_frame(void **state)
 		     "vcpu 0: stale TLB entry: shared gpa 0x800000100000", NULL);
 	atomic_store(sptep, old);
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* A shared page present on both aliases. */
@@ -598,7 +578,7 @@ static void test_corrupt_both_aliases(void **state)
 		     NULL);
 	atomic_store(sptep, old);
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* A translation KVM forgot to flush (the shared leaf zapped without the
@@ -620,7 +600,7 @@ static void test_stale_shared_tlb_entry(void **state)
 		     "the shared EPT has no present leaf there", NULL);
 	atomic_store(sptep, old);
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /*
@@ -667,7 +647,7 @@ static void test_stale_private_tlb_entries(void **state)
 		   NULL);
 	tlb_invalidate(tlb, SHARED_BIT | 0x6000);
 	want_check(td, 0, NULL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* ---- the report ---- */
@@ -722,7 +702,7 @@ static void test_report_null_and_truncation(void **state)
 		assert_memory_equal(buf, full, first);
 		assert_string_equal(buf + first, "... 1 more violation not shown\n");
 	}
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* ---- cost ---- */
@@ -760,7 +740,7 @@ static void test_large_sparse_td_is_fast(void **state)
 	s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 	if (!RUNNING_ON_VALGRIND && s > 0.5)
 		fail_msg("check of a sparse 64 GiB TD took %.3f s", s);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 int main(void)

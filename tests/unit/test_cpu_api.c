@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "api_fixture.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -46,14 +48,6 @@ static tdxmmu_td *make_td(unsigned vcpus, uint64_t slot_size)
 	tdxmmu_td_config_init(&cfg);
 	cfg.nr_vcpus = vcpus;
 	return make_td_cfg(&cfg, slot_size);
-}
-
-static void destroy_clean(tdxmmu_td *td)
-{
-	struct tdxmmu_destroy_report rep;
-
-	assert_int_equal(tdxmmu_td_destroy(td, &rep), TDXMMU_OK);
-	assert_string_equal(rep.message, "");
 }
 
 static uint64_t counter(tdxmmu_td *td, const char *name)
@@ -116,7 +110,7 @@ static void test_accept_converted_is_blocked(void **state)
 	assert_int_equal(o, TDXMMU_OUTCOME_OK);
 	assert_true(tdxmmu_status_class_eq(status, 0));
 	assert_int_equal(tdxmmu_check(td, NULL, 0), 0);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* 2.7: the seeds' era (default) answers a MapGPA of 8 MiB in one exit;
@@ -134,7 +128,7 @@ static void test_mapgpa_seed_and_upstream(void **state)
 	assert_int_equal(counter(td, "exit.vmcall"), 1);
 	assert_int_equal(counter(td, "mapgpa.retry"), 0);
 	assert_int_equal(tdxmmu_check(td, NULL, 0), 0);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 
 	cfg.mapgpa = TDXMMU_MAPGPA_UPSTREAM;
 	td = make_td_cfg(&cfg, 8 * MB);
@@ -142,7 +136,7 @@ static void test_mapgpa_seed_and_upstream(void **state)
 	assert_int_equal(counter(td, "exit.vmcall"), 4);
 	assert_int_equal(counter(td, "mapgpa.retry"), 3);
 	assert_int_equal(tdxmmu_check(td, NULL, 0), 0);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 
 	cfg.mapgpa = (enum tdxmmu_mapgpa_mode)7;
 	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_EINVAL);
@@ -205,7 +199,7 @@ static void test_fault_enomem_stops_action(void **state)
 	hog_free(td, &h);
 	write_ok(td, 0, 0x1000, 1);
 	assert_int_equal(tdxmmu_check(td, NULL, 0), 0);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 struct freer {
@@ -251,7 +245,7 @@ static void test_mapgpa_enomem_reissued_until_done(void **state)
 	assert_int_equal(o, TDXMMU_OUTCOME_OK);
 	assert_true(f.retries_seen >= 5);
 	assert_int_equal(tdxmmu_check(td, NULL, 0), 0);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* 2.7: a host that never makes progress is a KVM livelock: after a generous
@@ -268,7 +262,7 @@ static void test_mapgpa_livelock_is_model_bug(void **state)
 	assert_non_null(strstr(tdxmmu_last_error(), "livelock"));
 	hog_free(td, &h);
 	mapgpa_ok(td, 0, sh(td, 0x1000), 0x1000);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* A guest action during which KVM kills the VM reports `bugged`; the next
@@ -314,7 +308,7 @@ static void test_bugged_then_dead(void **state)
 	assert_int_equal(counter(td, "exit.td"), exits);
 	assert_int_equal(tdxmmu_vcpu_enter(td, 0), TDXMMU_EIO);
 	/* A dead VM is still torn down completely. */
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* ---- 2.14: tdxmmu_check while guest programs run on vCPU threads ---- */
@@ -410,7 +404,7 @@ static void test_check_while_guests_run(void **state)
 	assert_int_equal(c.violations, 0);
 	assert_true(c.checks >= 1);
 	assert_int_equal(tdxmmu_check(td, NULL, 0), 0);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 int main(void)

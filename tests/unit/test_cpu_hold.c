@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "api_fixture.h"
+
 #include <string.h>
 
 #include "api/api_internal.h"
@@ -34,26 +36,6 @@ static tdxmmu_td *make_td(unsigned vcpus)
 	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
 	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 2 << 20), TDXMMU_OK);
 	return td;
-}
-
-static void destroy_clean(tdxmmu_td *td)
-{
-	struct tdxmmu_destroy_report rep;
-
-	assert_int_equal(tdxmmu_td_destroy(td, &rep), TDXMMU_OK);
-	assert_string_equal(rep.message, "");
-}
-
-static uint64_t raw(tdxmmu_td *td, const char *leaf, uint64_t gpa)
-{
-	struct tdxmmu_seamcall_req req = {
-		.leaf = tdxmmu_leaf_from_name(leaf), .gpa = gpa, .level = 0,
-	};
-	struct tdxmmu_seamcall_out out;
-
-	assert_true(req.leaf >= 0);
-	assert_int_equal(tdxmmu_seamcall(td, &req, &out), TDXMMU_OK);
-	return out.rax;
 }
 
 static bool status_is(uint64_t s, uint64_t want)
@@ -95,7 +77,7 @@ static void test_enter_leave_errors(void **state)
 	assert_int_equal(tdxmmu_vcpu_leave(td, 0), TDXMMU_OK);
 	assert_int_equal(tdxmmu_vcpu_enter(NULL, 0), TDXMMU_EINVAL);
 	assert_int_equal(tdxmmu_vcpu_leave(NULL, 0), TDXMMU_EINVAL);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* A held vCPU runs no guest action; the other vCPU does. */
@@ -118,7 +100,7 @@ static void test_guest_action_on_held_vcpu(void **state)
 	assert_int_equal(tdxmmu_vcpu_read(td, 1, 0x1000, &val, &o), TDXMMU_OK);
 	assert_int_equal(o, TDXMMU_OUTCOME_OK);
 	assert_int_equal(val, 7);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /*
@@ -135,17 +117,17 @@ static void test_held_vcpu_keeps_epoch(void **state)
 	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
 	write_ok(td, 0, 0x3000, 0x33);
 	assert_int_equal(tdxmmu_vcpu_enter(td, 0), TDXMMU_OK);
-	assert_true(status_is(raw(td, "TDH.MEM.RANGE.BLOCK", 0x3000), TDX_SUCCESS));
-	assert_true(status_is(raw(td, "TDH.MEM.TRACK", 0), TDX_SUCCESS));
-	assert_true(status_is(raw(td, "TDH.MEM.PAGE.REMOVE", 0x3000),
+	assert_true(status_is(api_fx_raw(td, "TDH.MEM.RANGE.BLOCK", 0x3000, 0, 0), TDX_SUCCESS));
+	assert_true(status_is(api_fx_raw(td, "TDH.MEM.TRACK", 0, 0, 0), TDX_SUCCESS));
+	assert_true(status_is(api_fx_raw(td, "TDH.MEM.PAGE.REMOVE", 0x3000, 0, 0),
 			      TDX_TLB_TRACKING_NOT_DONE));
-	assert_true(status_is(raw(td, "TDH.MEM.TRACK", 0), TDX_PREVIOUS_TLB_EPOCH_BUSY));
+	assert_true(status_is(api_fx_raw(td, "TDH.MEM.TRACK", 0, 0, 0), TDX_PREVIOUS_TLB_EPOCH_BUSY));
 	assert_true(in_td(td, 0));
 	assert_int_equal(tdxmmu_vcpu_leave(td, 0), TDXMMU_OK);
-	assert_true(status_is(raw(td, "TDH.MEM.PAGE.REMOVE", 0x3000), TDX_SUCCESS));
+	assert_true(status_is(api_fx_raw(td, "TDH.MEM.PAGE.REMOVE", 0x3000, 0, 0), TDX_SUCCESS));
 	/* KVM's tables still map the page the host took: destroy's teardown
 	 * copes (the frame came back to the host by the raw REMOVE). */
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /*
@@ -182,7 +164,7 @@ static void test_kvm_zap_kicks_held_vcpu(void **state)
 	assert_int_equal(val, 0); /* a fresh page */
 	assert_int_equal(tdxmmu_check(td, NULL, 0), 0);
 	assert_int_equal(tdxmmu_vcpu_leave(td, 0), TDXMMU_OK);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* tdxmmu_check kicks the held vCPU out and it is back when check returns. */
@@ -203,15 +185,15 @@ static void test_check_with_held_vcpu(void **state)
 	}
 	/* Still holding the epoch after the check: raw TRACK, then REMOVE
 	 * of a blocked page is refused. */
-	assert_true(status_is(raw(td, "TDH.MEM.RANGE.BLOCK", 0x1000), TDX_SUCCESS));
-	assert_true(status_is(raw(td, "TDH.MEM.TRACK", 0), TDX_SUCCESS));
-	assert_true(status_is(raw(td, "TDH.MEM.PAGE.REMOVE", 0x1000),
+	assert_true(status_is(api_fx_raw(td, "TDH.MEM.RANGE.BLOCK", 0x1000, 0, 0), TDX_SUCCESS));
+	assert_true(status_is(api_fx_raw(td, "TDH.MEM.TRACK", 0, 0, 0), TDX_SUCCESS));
+	assert_true(status_is(api_fx_raw(td, "TDH.MEM.PAGE.REMOVE", 0x1000, 0, 0),
 			      TDX_TLB_TRACKING_NOT_DONE));
 	assert_int_equal(tdxmmu_vcpu_leave(td, 0), TDXMMU_OK);
 	assert_int_equal(tdxmmu_vcpu_leave(td, 1), TDXMMU_OK);
-	assert_true(status_is(raw(td, "TDH.MEM.RANGE.UNBLOCK", 0x1000), TDX_SUCCESS));
+	assert_true(status_is(api_fx_raw(td, "TDH.MEM.RANGE.UNBLOCK", 0x1000, 0, 0), TDX_SUCCESS));
 	assert_int_equal(tdxmmu_check(td, NULL, 0), 0);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* Destroy with vCPUs still held: they leave first, nothing leaks. */
@@ -224,7 +206,7 @@ static void test_destroy_with_held_vcpu(void **state)
 	write_ok(td, 2, 0x2000, 2);
 	assert_int_equal(tdxmmu_vcpu_enter(td, 0), TDXMMU_OK);
 	assert_int_equal(tdxmmu_vcpu_enter(td, 2), TDXMMU_OK);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* A dead VM: enter is refused (KVM refuses KVM_RUN); a held vCPU stays
@@ -249,7 +231,7 @@ static void test_hold_dead_vm(void **state)
 	assert_int_equal(tdxmmu_vcpu_leave(td, 0), TDXMMU_EIO);
 	assert_int_equal(tdxmmu_vcpu_leave(td, 0), TDXMMU_ESTATE);
 	atomic_store(&td->kvm->bugged, false);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 int main(void)

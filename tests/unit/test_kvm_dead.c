@@ -16,6 +16,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "api_fixture.h"
+
 #include <tdxmmu/tdxmmu.h>
 
 #define MiB (1ULL << 20)
@@ -32,34 +34,6 @@ static tdxmmu_td *make_td(enum tdxmmu_mmu_kind mmu)
 	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
 	assert_false(tdxmmu_vm_dead(td));
 	return td;
-}
-
-static void destroy_clean(tdxmmu_td *td)
-{
-	struct tdxmmu_destroy_report rep;
-	int ret = tdxmmu_td_destroy(td, &rep);
-
-	if (ret != TDXMMU_OK)
-		fail_msg("destroy: %s", rep.message);
-	assert_int_equal(rep.frames_leaked, 0);
-	assert_int_equal(rep.frames_td_owned, 0);
-	assert_int_equal(rep.kvm_pages_leaked, 0);
-	assert_int_equal(rep.sept_pages_leaked, 0);
-	assert_string_equal(rep.message, "");
-}
-
-static uint64_t raw(tdxmmu_td *td, const char *leaf, uint64_t gpa, unsigned level,
-		    uint64_t page)
-{
-	struct tdxmmu_seamcall_req req = {
-		.leaf = tdxmmu_leaf_from_name(leaf), .gpa = gpa, .level = level,
-		.page = page,
-	};
-	struct tdxmmu_seamcall_out out;
-
-	assert_true(req.leaf >= 0);
-	assert_int_equal(tdxmmu_seamcall(td, &req, &out), TDXMMU_OK);
-	return out.rax;
 }
 
 static void assert_ok_status(uint64_t s)
@@ -117,10 +91,10 @@ static void test_raw_finalize_then_add(void **state)
 	tdxmmu_td *td = make_td(TDXMMU_MMU_TDP);
 
 	(void)state;
-	assert_ok_status(raw(td, "TDH.MR.FINALIZE", 0, 0, 0));
+	assert_ok_status(api_fx_raw(td, "TDH.MR.FINALIZE", 0, 0, 0));
 	assert_int_equal(tdxmmu_td_add_page(td, 0x1000, 0xaa), TDXMMU_EIO);
 	assert_dead_refuses(td);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* The same with the legacy MMU. */
@@ -129,10 +103,10 @@ static void test_raw_finalize_then_add_legacy(void **state)
 	tdxmmu_td *td = make_td(TDXMMU_MMU_LEGACY);
 
 	(void)state;
-	assert_ok_status(raw(td, "TDH.MR.FINALIZE", 0, 0, 0));
+	assert_ok_status(api_fx_raw(td, "TDH.MR.FINALIZE", 0, 0, 0));
 	assert_int_equal(tdxmmu_td_add_page(td, 0x1000, 0xaa), TDXMMU_EIO);
 	assert_dead_refuses(td);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* Raw FINALIZE, then KVM's own finalize: TDH.MR.FINALIZE fails for KVM
@@ -143,10 +117,10 @@ static void test_raw_finalize_then_finalize(void **state)
 
 	(void)state;
 	assert_int_equal(tdxmmu_td_add_page(td, 0x1000, 0xaa), TDXMMU_OK);
-	assert_ok_status(raw(td, "TDH.MR.FINALIZE", 0, 0, 0));
+	assert_ok_status(api_fx_raw(td, "TDH.MR.FINALIZE", 0, 0, 0));
 	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_EIO);
 	assert_dead_refuses(td);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* The host removes a page KVM mapped (raw BLOCK, TRACK, REMOVE); KVM's own
@@ -161,13 +135,13 @@ static void host_removed_then_zap(enum tdxmmu_mmu_kind mmu)
 	assert_int_equal(tdxmmu_vcpu_write(td, 0, 0x2000, 7, &o), TDXMMU_OK);
 	assert_int_equal(o, TDXMMU_OUTCOME_OK);
 	assert_int_equal(tdxmmu_vcpu_write(td, 0, 0x3000, 8, &o), TDXMMU_OK);
-	assert_ok_status(raw(td, "TDH.MEM.RANGE.BLOCK", 0x2000, 0, 0));
-	assert_ok_status(raw(td, "TDH.MEM.TRACK", 0, 0, 0));
-	assert_ok_status(raw(td, "TDH.MEM.PAGE.REMOVE", 0x2000, 0, 0));
+	assert_ok_status(api_fx_raw(td, "TDH.MEM.RANGE.BLOCK", 0x2000, 0, 0));
+	assert_ok_status(api_fx_raw(td, "TDH.MEM.TRACK", 0, 0, 0));
+	assert_ok_status(api_fx_raw(td, "TDH.MEM.PAGE.REMOVE", 0x2000, 0, 0));
 	assert_int_equal(tdxmmu_host_zap(td, 0x2000, 0x2000, TDXMMU_ALIAS_PRIVATE),
 			 TDXMMU_EIO);
 	assert_dead_refuses(td);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_host_removed_then_zap(void **state)
@@ -194,11 +168,11 @@ static void host_tables_then_fault(enum tdxmmu_mmu_kind mmu)
 	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
 	for (unsigned level = 3; level >= 1; level--) {
 		assert_int_equal(tdxmmu_host_frame_new(td, &hpa), TDXMMU_OK);
-		assert_ok_status(raw(td, "TDH.MEM.SEPT.ADD", 0, level, hpa));
+		assert_ok_status(api_fx_raw(td, "TDH.MEM.SEPT.ADD", 0, level, hpa));
 	}
 	guest_write_kills(td, 0x5000);
 	assert_dead_refuses(td);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_host_tables_then_fault(void **state)
@@ -229,10 +203,10 @@ static void test_legacy_unblocked_then_delete(void **state)
 	assert_int_equal(o, TDXMMU_OUTCOME_OK);
 	assert_int_equal(tdxmmu_host_zap(td, 0x4000, 0x1000, TDXMMU_ALIAS_PRIVATE),
 			 TDXMMU_OK);
-	assert_ok_status(raw(td, "TDH.MEM.RANGE.UNBLOCK", 0x4000, 0, 0));
+	assert_ok_status(api_fx_raw(td, "TDH.MEM.RANGE.UNBLOCK", 0x4000, 0, 0));
 	assert_int_equal(tdxmmu_memslot_delete(td, 0), TDXMMU_EIO);
 	assert_dead_refuses(td);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 /* BUSY without end (injected at 100%): KVM's write-lock SEAMCALLs give up
@@ -251,7 +225,7 @@ static void test_busy_forever_kills(void **state)
 			 TDXMMU_EIO);
 	assert_int_equal(tdxmmu_inject_busy(td, 0), TDXMMU_OK);
 	assert_dead_refuses(td);
-	destroy_clean(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_vm_dead_null(void **state)

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "api_fixture.h"
+
 #include <tdxmmu/tdxmmu.h>
 
 #define MiB (1ULL << 20)
@@ -73,16 +75,8 @@ static void check_clean(tdxmmu_td *td)
 
 static void vm_destroy_clean(struct vm *vm)
 {
-	struct tdxmmu_destroy_report rep;
-	int ret;
-
 	check_clean(vm->td);
-	ret = tdxmmu_td_destroy(vm->td, &rep);
-	if (ret != TDXMMU_OK)
-		fail_msg("destroy: %s", rep.message);
-	assert_int_equal(rep.frames_leaked, 0);
-	assert_int_equal(rep.frames_td_owned, 0);
-	assert_int_equal(rep.kvm_pages_leaked, 0);
+	api_fx_destroy_clean(vm->td);
 	fclose(vm->trace_f);
 	free(vm->trace);
 }
