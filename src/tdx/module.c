@@ -274,7 +274,7 @@ void tdx_page_freed(struct tdx_module *m, struct tdx_td *td, pfn_t pfn,
 	if (is_tdr || atomic_load(&td->lifecycle) != TD_TEARDOWN)
 		rec = key | (atomic_load(&m->kot_wb_gen[key]) << 8);
 	for (uint64_t i = 0; i < n; i++)
-		atomic_store_explicit(&m->pamt.wb[pfn + i - m->pamt.base], rec,
+		atomic_store_explicit(pamt_wb(&m->pamt, pfn + i), rec,
 				      memory_order_relaxed);
 }
 
@@ -296,15 +296,12 @@ void tdx_module_pend_host_interrupts(struct tdx_module *m, unsigned n)
 	atomic_store(&m->wbt_pending_interrupts, n);
 }
 
-bool tdx_debug_frame_dirty(struct tdx_module *m, pfn_t pfn, unsigned *keyid)
+/* Whether a dirty-line record still stands: its key's write-back count has
+ * not moved since the page was freed. */
+static bool wb_record_dirty(struct tdx_module *m, uint32_t rec, unsigned *keyid)
 {
-	uint32_t rec;
-	unsigned key;
+	unsigned key = rec & 0xFF;
 
-	if (!pamt_covers(&m->pamt, pfn))
-		return false;
-	rec = atomic_load_explicit(&m->pamt.wb[pfn - m->pamt.base], memory_order_relaxed);
-	key = rec & 0xFF;
 	if (!key || (rec >> 8) != (atomic_load(&m->kot_wb_gen[key]) & 0xFFFFFF))
 		return false;
 	if (keyid)
@@ -312,13 +309,25 @@ bool tdx_debug_frame_dirty(struct tdx_module *m, pfn_t pfn, unsigned *keyid)
 	return true;
 }
 
+bool tdx_debug_frame_dirty(struct tdx_module *m, pfn_t pfn, unsigned *keyid)
+{
+	if (!pamt_covers(&m->pamt, pfn) || !pamt_4k_present(&m->pamt, pfn))
+		return false;
+	return wb_record_dirty(m, atomic_load_explicit(pamt_wb(&m->pamt, pfn),
+						       memory_order_relaxed),
+			       keyid);
+}
+
+static uint64_t count_dirty(pfn_t pfn, uint32_t rec, void *arg)
+{
+	(void)pfn;
+	return wb_record_dirty(arg, rec, NULL);
+}
+
+/* Only the 2M ranges whose PAMT leaf exists can hold a freed page. */
 uint64_t tdx_debug_dirty_frames(struct tdx_module *m)
 {
-	uint64_t n = 0;
-
-	for (uint64_t i = 0; i < m->pamt.nr; i++)
-		n += tdx_debug_frame_dirty(m, m->pamt.base + i, NULL);
-	return n;
+	return pamt_wb_foreach(&m->pamt, count_dirty, m);
 }
 
 struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index)

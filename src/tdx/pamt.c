@@ -47,8 +47,7 @@ int pamt_init(struct pamt *p, pfn_t base, uint64_t nr)
 	 * pamt_map, which rounds to pages. */
 	p->r1g_stride = ((nr + 512 * 512 - 1) / (512 * 512) + 15) & ~15ULL;
 	p->r1g = (_Atomic uint32_t *)pamt_map(HOST_THREAD_SLOTS * p->r1g_stride / 2);
-	p->wb = (_Atomic uint32_t *)pamt_map((nr + 1) / 2);
-	if (!p->e4k_dir || !p->e2m || !p->e1g || !p->r1g || !p->wb) {
+	if (!p->e4k_dir || !p->e2m || !p->e1g || !p->r1g) {
 		pamt_fini(p);
 		return -ENOMEM;
 	}
@@ -69,8 +68,6 @@ void pamt_fini(struct pamt *p)
 	pamt_unmap(p->e2m, (p->nr + 511) / 512);
 	pamt_unmap(p->e1g, (p->nr + 512 * 512 - 1) / (512 * 512));
 	pamt_unmap((_Atomic uint64_t *)p->r1g, HOST_THREAD_SLOTS * p->r1g_stride / 2);
-	pamt_unmap((_Atomic uint64_t *)p->wb, (p->nr + 1) / 2);
-	p->wb = NULL;
 	p->e2m = p->e1g = NULL;
 	p->r1g = NULL;
 }
@@ -105,14 +102,52 @@ static void *pamt_install(_Atomic(void *) *slot, size_t bytes, _Atomic uint64_t 
 	return cur;
 }
 
-static _Atomic uint64_t *pamt_4k(struct pamt *p, uint64_t off)
+static struct pamt_leaf *pamt_leaf_of(struct pamt *p, uint64_t off)
 {
 	_Atomic(void *) *t;
-	_Atomic uint64_t *leaf;
 
 	t = pamt_install(&p->e4k_dir[off >> 18], 512 * sizeof(*t), &p->nr_tables);
-	leaf = pamt_install(&t[(off >> 9) & 511], 512 * sizeof(*leaf), &p->nr_leaves);
-	return &leaf[off & 511];
+	return pamt_install(&t[(off >> 9) & 511], sizeof(struct pamt_leaf),
+			    &p->nr_leaves);
+}
+
+static _Atomic uint64_t *pamt_4k(struct pamt *p, uint64_t off)
+{
+	return &pamt_leaf_of(p, off)->e4k[off & 511];
+}
+
+_Atomic uint32_t *pamt_wb(struct pamt *p, pfn_t pfn)
+{
+	uint64_t off = pfn - p->base;
+
+	return &pamt_leaf_of(p, off)->wb[off & 511];
+}
+
+uint64_t pamt_wb_foreach(const struct pamt *p,
+			 uint64_t (*fn)(pfn_t pfn, uint32_t rec, void *arg),
+			 void *arg)
+{
+	uint64_t sum = 0;
+
+	for (uint64_t d = 0; d < p->nr_dir; d++) {
+		_Atomic(void *) *t = atomic_load_explicit(&p->e4k_dir[d],
+							   memory_order_acquire);
+
+		for (unsigned i = 0; t && i < 512; i++) {
+			struct pamt_leaf *leaf =
+				atomic_load_explicit(&t[i], memory_order_acquire);
+
+			for (unsigned j = 0; leaf && j < 512; j++) {
+				uint32_t rec = atomic_load_explicit(&leaf->wb[j],
+								    memory_order_relaxed);
+
+				if (rec)
+					sum += fn(p->base + (d << 18) + (i << 9) + j,
+						  rec, arg);
+			}
+		}
+	}
+	return sum;
 }
 
 bool pamt_4k_present(const struct pamt *p, pfn_t pfn)
@@ -217,7 +252,7 @@ uint64_t pamt_resident_bytes(const struct pamt *p)
 {
 	return (uint64_t)p->nr_dir * sizeof(*p->e4k_dir) +
 	       atomic_load(&p->nr_tables) * 512 * sizeof(void *) +
-	       atomic_load(&p->nr_leaves) * 512 * sizeof(uint64_t) +
+	       atomic_load(&p->nr_leaves) * sizeof(struct pamt_leaf) +
 	       pamt_resident_of(p->e2m, (p->nr + 511) / 512) +
 	       pamt_resident_of(p->e1g, (p->nr + 512 * 512 - 1) / (512 * 512)) +
 	       pamt_resident_of((_Atomic uint64_t *)p->r1g,

@@ -43,7 +43,7 @@ uint64_t tdh_phymem_page_wbinvd(struct tdx_module *m, struct seamcall_regs *r)
 		 * the module recorded dirty lines under that key, they are
 		 * gone. Under another key they stay (tdx_page_freed()). */
 		unsigned key = (unsigned)((hpa & HPA_KEYID_MASK) >> HOST_KEYID_SHIFT);
-		_Atomic uint32_t *w = &m->pamt.wb[hpa_to_pfn(hpa) - m->pamt.base];
+		_Atomic uint32_t *w = pamt_wb(&m->pamt, hpa_to_pfn(hpa));
 
 		if ((atomic_load_explicit(w, memory_order_relaxed) & 0xFF) == key)
 			atomic_store_explicit(w, 0, memory_order_relaxed);

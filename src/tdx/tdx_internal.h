@@ -56,7 +56,8 @@ struct pamt {
 	 * leaves of the 512 entries of a 2M range, made on first use
 	 * (pamt.c). The 2M and 1G arrays stay flat (1/512 of that).
 	 */
-	_Atomic(void *) *e4k_dir; /* tables: _Atomic(void *)[512] of leaves */
+	_Atomic(void *) *e4k_dir; /* tables: _Atomic(void *)[512] of leaves
+				     (struct pamt_leaf) */
 	uint64_t nr_dir;
 	_Atomic uint64_t nr_leaves, nr_tables;
 	_Atomic uint64_t *e2m, *e1g;
@@ -71,10 +72,19 @@ struct pamt {
 	 */
 	_Atomic uint32_t *r1g;
 	uint64_t r1g_stride;
-	/* Dirty lines of freed pages, per 4K frame: key id (bits 7:0, 0 =
-	 * none) and that key's write-back count (bits 31:8); see
-	 * tdx_page_freed(). */
-	_Atomic uint32_t *wb;
+};
+
+/*
+ * One 2M range's 4K entries and, beside them, the dirty cache lines of each
+ * freed page: key id (bits 7:0, 0 = none) and that key's write-back count
+ * (bits 31:8); see tdx_page_freed(). Made together on first use, so that
+ * the dirty-line record costs nothing for frames never used (a flat array
+ * was 4 bytes per frame: 128 GiB of address space for the default pool,
+ * more than valgrind can map).
+ */
+struct pamt_leaf {
+	_Atomic uint64_t e4k[512];
+	_Atomic uint32_t wb[512];
 };
 
 /* The index of e among the 1G entries, or -1 if e is not one. */
@@ -122,6 +132,13 @@ bool pamt_covers(const struct pamt *p, pfn_t pfn);
 /* Whether pfn's 4K entry has been made (an absent one reads as PT_NDA):
  * for walks over the whole TDMR that must not make every leaf. */
 bool pamt_4k_present(const struct pamt *p, pfn_t pfn);
+/* pfn's dirty-line record (struct pamt_leaf), made on first use. */
+_Atomic uint32_t *pamt_wb(struct pamt *p, pfn_t pfn);
+/* Calls fn for every frame whose dirty-line record is not 0, without
+ * making any leaf; returns the sum of what fn returned. */
+uint64_t pamt_wb_foreach(const struct pamt *p,
+			 uint64_t (*fn)(pfn_t pfn, uint32_t rec, void *arg),
+			 void *arg);
 /* The entry of pfn's page at `size_level` (0 4K, 1 2M, 2 1G). */
 _Atomic uint64_t *pamt_entry(struct pamt *p, pfn_t pfn, unsigned size_level);
 /* The PAMT walk: 1G, then 2M, then 4K, stopping at the first PT_REG entry;
