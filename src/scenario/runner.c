@@ -337,8 +337,11 @@ static int run_destroy(struct scn_run *r, const struct scn_cmd *c)
  * lane publishes its wait_gen only after an attempt that began at that
  * progress value; a lane running any other line has wait_gen 0 until it has
  * bumped progress after that line, so a state change is always followed by
- * a progress bump before its lane can look settled, and an attempt that
- * began before the bump is never taken as settled.
+ * a progress bump before its lane can look settled (or finished), and an
+ * attempt that began before the bump is never taken as settled: the deciding
+ * lane reads progress before and after its scan of the lanes and decides
+ * only if it did not move (a lane that finishes during the scan bumped it
+ * first).
  */
 struct retry {
 	unsigned long gen; /* progress read before the current attempt */
@@ -350,12 +353,27 @@ static void retry_begin(const struct scn_run *r, struct retry *rt)
 		rt->gen = atomic_load(&r->par->progress);
 }
 
-/* True when @self is the lane that gives up now (see above). */
+void (*scn_debug_gives_up_hook)(const struct scn_par *par, size_t self,
+				unsigned long now);
+
+/*
+ * True when @self is the lane that gives up now (see above).
+ *
+ * progress is read again after the scan and must not have moved: a lane's
+ * finished flag (and a wait_gen) may be read long after `now`, and a lane
+ * that ran its last line meanwhile bumped progress before it set finished.
+ * Skipping it as finished against the older `now` would take an attempt
+ * that began before its change (say the MapGPA that unblocks us) as
+ * settled. With the second read unchanged, no line completed between the
+ * two reads, so every lane seen finished had bumped before `now` was read.
+ */
 static bool lane_gives_up(struct scn_par *par, size_t self)
 {
 	unsigned long now = atomic_load(&par->progress);
 	size_t lowest = SIZE_MAX;
 
+	if (scn_debug_gives_up_hook)
+		scn_debug_gives_up_hook(par, self, now);
 	for (size_t i = 0; i < par->nr_lanes; i++) {
 		if (atomic_load(&par->finished[i]))
 			continue;
@@ -364,7 +382,7 @@ static bool lane_gives_up(struct scn_par *par, size_t self)
 		if (lowest == SIZE_MAX)
 			lowest = i;
 	}
-	return lowest == self;
+	return lowest == self && atomic_load(&par->progress) == now;
 }
 
 /* Returns true when the caller must issue the access again. */

@@ -102,6 +102,13 @@ struct scn_par {
 	atomic_ulong *wait_gen; /* per lane, as above */
 };
 
+/* TEST ONLY: when set, called by the blocked rule's give-up test
+ * (runner.c lane_gives_up()) on a retrying lane's thread, after it read
+ * progress (@now) and before it looks at the lanes, so that a test can
+ * let another lane finish in between. */
+extern void (*scn_debug_gives_up_hook)(const struct scn_par *par, size_t self,
+				       unsigned long now);
+
 /* The index of the lane the calling thread runs (parallel.c sets it). */
 extern _Thread_local size_t scn_lane_self;
 

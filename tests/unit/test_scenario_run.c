@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "scenario/runner.h"
@@ -787,6 +788,105 @@ static void test_parallel_not_yet(void **state)
 	assert_int_equal(fk.calls, 2);
 }
 
+/*
+ * The blocked rule's give-up decision against a lane that finishes during
+ * it (runner.c lane_gives_up()). Lane 0 gives up its blocked read, then its
+ * MapGPA unblocks lane 1. The hook stops lane 1 right after it read
+ * progress for an attempt that was blocked before the MapGPA, and the fake
+ * MapGPA runs only then, so lane 0 converts, bumps progress and finishes
+ * before lane 1 looks at the lanes. Lane 1 must not take its stale attempt
+ * as settled (it used to: lane 0 looked finished, lane 1 alone and
+ * "settled", so it gave up with `blocked`; the chain case of
+ * test_blocked_tie_break under TSan, about 1 run in 250).
+ */
+static struct {
+	atomic_bool converted;  /* lane 0's MapGPA has run */
+	atomic_bool in_hook;    /* lane 1 waits in the hook */
+	atomic_bool fired;
+} pg;
+
+/* Waits up to 10 s for *flag: the interleaving is forced, never hoped for. */
+static bool pg_wait(const atomic_bool *flag)
+{
+	const struct timespec ms = { .tv_nsec = 1000 * 1000 };
+
+	for (int i = 0; i < 10000 && !atomic_load(flag); i++)
+		nanosleep(&ms, NULL);
+	return atomic_load(flag);
+}
+
+static void pg_hook(const struct scn_par *par, size_t self, unsigned long now)
+{
+	/* Lane 1's attempt began after lane 0 gave up (progress 1) and was
+	 * blocked: hold it here until lane 0 has finished. */
+	if (self != 1 || now != 1 || atomic_load(&par->wait_gen[1]) != now + 1 ||
+	    atomic_exchange(&pg.fired, true))
+		return;
+	atomic_store(&pg.in_hook, true);
+	pg_wait(&par->finished[0]);
+}
+
+static int pg_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa, uint64_t *val,
+		   enum tdxmmu_outcome *o)
+{
+	(void)td, (void)gpa;
+	*val = 0;
+	*o = vcpu == 1 && atomic_load(&pg.converted) ? TDXMMU_OUTCOME_OK
+						      : TDXMMU_OUTCOME_BLOCKED;
+	return 0;
+}
+
+static int pg_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+		     uint64_t size, enum tdxmmu_outcome *o)
+{
+	(void)td, (void)vcpu, (void)gpa, (void)size;
+	pg_wait(&pg.in_hook);
+	atomic_store(&pg.converted, true);
+	*o = TDXMMU_OUTCOME_OK;
+	return 0;
+}
+
+static void test_parallel_give_up_vs_finish(void **state)
+{
+	struct scn_backend api = fake;
+	struct tdxmmu_run_options o;
+	FILE *out, *err;
+
+	(void)state;
+	atomic_init(&pg.converted, false);
+	atomic_init(&pg.in_hook, false);
+	atomic_init(&pg.fired, false);
+	api.vcpu_read = pg_read;
+	api.vcpu_mapgpa = pg_mapgpa;
+	out = open_memstream(&res.out, &res.out_len);
+	err = open_memstream(&res.err, &res.err_len);
+	o = (struct tdxmmu_run_options){ .out = out, .err = err, .quiet = true };
+	scn_debug_gives_up_hook = pg_hook;
+	res.status = scn_run_text("t.tds",
+				  "td vcpus=2\n"
+				  "parallel\n"
+				  "  vcpu 0 read shared:0x1000 outcome=blocked\n"
+				  "  vcpu 0 mapgpa shared:0x2000 4K outcome=ok\n"
+				  "  vcpu 1 read shared:0x2000 outcome=ok\n"
+				  "end\n",
+				  strlen("td vcpus=2\n"
+					 "parallel\n"
+					 "  vcpu 0 read shared:0x1000 outcome=blocked\n"
+					 "  vcpu 0 mapgpa shared:0x2000 4K outcome=ok\n"
+					 "  vcpu 1 read shared:0x2000 outcome=ok\n"
+					 "end\n"),
+				  &api, &o);
+	scn_debug_gives_up_hook = NULL;
+	fclose(out);
+	fclose(err);
+	/* The forced interleaving happened... */
+	assert_true(atomic_load(&pg.fired));
+	assert_true(atomic_load(&pg.converted));
+	/* ...and lane 1 retried after the MapGPA instead of giving up. */
+	assert_string_equal(res.out, "3 passed, 0 failed\n");
+	assert_int_equal(res.status, 0);
+}
+
 static void test_quiet(void **state)
 {
 	(void)state;
@@ -1079,6 +1179,7 @@ int main(void)
 		T(test_api_errors),
 		T(test_check_errors),
 		T(test_parallel_not_yet),
+		T(test_parallel_give_up_vs_finish),
 		T(test_quiet),
 		T(test_public_entry),
 		T(test_v11_td_options),
