@@ -229,9 +229,42 @@ TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
 	return TDXMMU_OK;
 }
 
+/*
+ * The VMM's side of -ENOMEM (KVM_RUN answered -ENOMEM because KVM could not
+ * get memory for the fault): KVM left nothing half-made, so the VMM simply
+ * runs the vCPU again, and the guest access is retried. Each attempt moves
+ * the fault forward (tables linked before the failure stay) or draws new
+ * luck, so with a share below 100% it completes. When the allocation that
+ * failed is at a site that fails every time (inject enomem=100), no retry
+ * can help: the access reports TDXMMU_OUTCOME_ERROR. KVM_TDX_INIT_MEM_REGION
+ * (add) is retried the same way, with no outcome: it keeps -ENOMEM.
+ */
+static bool guest_enomem_retry(tdxmmu_td *td, int *ret,
+			       enum tdxmmu_outcome *outcome, uint64_t *injected)
+{
+	uint64_t now = kvm_enomem_injected();
+
+	if (*ret != -ENOMEM)
+		return false;
+	/* No injected failure since the last try: the host really is out of
+	 * frames, which no retry cures (TDXMMU_ENOMEM). */
+	if (now == *injected)
+		return false;
+	*injected = now;
+	if (!kvm_enomem_hopeless(td->kvm))
+		return true;
+	/* An action with no outcome (accept) keeps -ENOMEM: TDXMMU_ENOMEM. */
+	if (outcome) {
+		*outcome = TDXMMU_OUTCOME_ERROR;
+		*ret = 0;
+	}
+	return false;
+}
+
 TDXMMU_API int tdxmmu_td_add_page(tdxmmu_td *td, uint64_t gpa, uint8_t fill)
 {
 	pfn_t source;
+	uint64_t injected;
 	int ret;
 
 	if (!td)
@@ -249,16 +282,13 @@ TDXMMU_API int tdxmmu_td_add_page(tdxmmu_td *td, uint64_t gpa, uint8_t fill)
 	if (host_mem_alloc_frame(td->hm, &source))
 		return api_fail(TDXMMU_ENOMEM, "add: no host frame for the source page");
 	host_frame_fill(td->hm, source, fill, HOST_KEYID_SHARED);
-	/* As for a guest access (guest_enomem_retry()): the VMM issues the
-	 * ioctl again after an injected -ENOMEM, unless the site that failed
-	 * fails every time; then the add answers TDXMMU_ENOMEM. */
-	for (uint64_t injected = kvm_enomem_injected();;) {
+	/* As for a guest access: the VMM issues the ioctl again after an
+	 * injected -ENOMEM, unless the site that failed fails every time;
+	 * then the add answers TDXMMU_ENOMEM. */
+	injected = kvm_enomem_injected();
+	do
 		ret = kvm_tdx_init_mem_page(td->kvm, gpa, source);
-		if (ret != -ENOMEM || kvm_enomem_injected() == injected ||
-		    kvm_enomem_hopeless(td->kvm))
-			break;
-		injected = kvm_enomem_injected();
-	}
+	while (guest_enomem_retry(td, &ret, NULL, &injected));
 	host_mem_free_frame(td->hm, source);
 	if (ret == -ENOENT)
 		return api_fail(TDXMMU_ENOENT, "add: no memslot covers %#llx", (unsigned long long)gpa);
@@ -828,37 +858,6 @@ static int guest_result(tdxmmu_td *td, int ret, const char *what)
 				cpu_last_error()[0] ? ": " : "", cpu_last_error());
 	return api_fail(errno_to_api(ret), "%s failed (%s)%s%s", what, strerror(-ret),
 			cpu_last_error()[0] ? ": " : "", cpu_last_error());
-}
-
-/*
- * The VMM's side of -ENOMEM (KVM_RUN answered -ENOMEM because KVM could not
- * get memory for the fault): KVM left nothing half-made, so the VMM simply
- * runs the vCPU again, and the guest access is retried. Each attempt moves
- * the fault forward (tables linked before the failure stay) or draws new
- * luck, so with a share below 100% it completes. When the allocation that
- * failed is at a site that fails every time (inject enomem=100), no retry
- * can help: the access reports TDXMMU_OUTCOME_ERROR.
- */
-static bool guest_enomem_retry(tdxmmu_td *td, int *ret,
-			       enum tdxmmu_outcome *outcome, uint64_t *injected)
-{
-	uint64_t now = kvm_enomem_injected();
-
-	if (*ret != -ENOMEM)
-		return false;
-	/* No injected failure since the last try: the host really is out of
-	 * frames, which no retry cures (TDXMMU_ENOMEM). */
-	if (now == *injected)
-		return false;
-	*injected = now;
-	if (!kvm_enomem_hopeless(td->kvm))
-		return true;
-	/* An action with no outcome (accept) keeps -ENOMEM: TDXMMU_ENOMEM. */
-	if (outcome) {
-		*outcome = TDXMMU_OUTCOME_ERROR;
-		*ret = 0;
-	}
-	return false;
 }
 
 TDXMMU_API int tdxmmu_vcpu_read(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
