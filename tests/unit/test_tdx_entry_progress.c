@@ -71,6 +71,7 @@ static void test_entry_against_preempted_tracks(void **state)
 	struct kvm_fx fx;
 	struct cpu *cpu;
 	struct cpu_vcpu *v;
+	int enter_rc = 0;
 
 	(void)state;
 	kvm_fx_create(&fx, 1, 48, 1, slot, false);
@@ -89,16 +90,21 @@ static void test_entry_against_preempted_tracks(void **state)
 		while (atomic_load(&noise[i].calls) == 0)
 			sched_yield();
 
+	/* The noise threads are stopped and joined before any assertion on
+	 * the entries: a failed assertion leaves this frame, and threads still
+	 * reading `stop` and `noise` from it would then crash the program. */
 	assert_int_equal(cpu_vcpu_get(cpu, 0, &v), 0);
-	for (unsigned i = 0; i < ENTRIES; i++) {
-		assert_int_equal(cpu_vcpu_enter(v), 0);
-		cpu_vcpu_exit(v, "test");
+	for (unsigned i = 0; i < ENTRIES && enter_rc == 0; i++) {
+		enter_rc = cpu_vcpu_enter(v);
+		if (enter_rc == 0)
+			cpu_vcpu_exit(v, "test");
 	}
 	cpu_vcpu_put(v);
 
 	atomic_store(&stop, true);
 	for (unsigned i = 0; i < NOISE_THREADS; i++)
 		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_int_equal(enter_rc, 0);
 	/* A TRACK with no vCPU inside always succeeds once it has the lock:
 	 * the noise made progress too, nothing was starved for good. */
 	{
