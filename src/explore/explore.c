@@ -418,13 +418,23 @@ static void run_program(struct program *pg, struct search *s, bool trace, uint64
 		rewind(pg->cap_err);
 		ro.out = pg->cap_out;
 		ro.err = pg->cap_err;
-		sched_begin(&eo);
+		if (sched_begin(&eo)) {
+			o->usage = true;
+			snprintf(o->message, sizeof(o->message),
+				 "cannot start an execution: out of memory, or too many abandoned (deadlocked) executions in this process");
+			return;
+		}
 		status = scn_run_script(pg->script, pg->name, &scn_backend_tdxmmu, &ro);
 		sched_end(&res);
 		fflush(pg->cap_out);
 		fflush(pg->cap_err);
 	} else {
-		sched_begin(&eo);
+		if (sched_begin(&eo)) {
+			o->usage = true;
+			snprintf(o->message, sizeof(o->message),
+				 "cannot start an execution: out of memory, or too many abandoned (deadlocked) executions in this process");
+			return;
+		}
 		sched_block_begin();
 		status = pg->fn(pg->arg, body_msg, sizeof(body_msg)) ? 1 : 0;
 		sched_block_end();
