@@ -42,6 +42,7 @@
 #include <time.h>
 
 #include "cpu/cpu_internal.h"
+#include "explore/mutant.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_ops.h"
 #include "tdx/tdx_module.h"
@@ -553,10 +554,22 @@ void cpu_flush_shared_tlbs(struct kvm *kvm)
 {
 	struct cpu *cpu = kvm->cpu;
 
+	if (!cpu)
+		return;
+	/*
+	 * MUTANT_NO_KICK (the guard: kvm/tdx_hooks.c, tdx_kick_vcpus()): the
+	 * request stays, the kick goes. A running vCPU takes REQ_FLUSH_SHARED
+	 * at its next page access; nobody waits for it to leave guest mode,
+	 * and a held vCPU asleep in the TD is not woken.
+	 */
+	if (mutant_on(MUTANT_NO_KICK)) {
+		for (unsigned i = 0; i < cpu->nr_vcpus; i++)
+			atomic_fetch_or(&cpu->vcpus[i].requests, REQ_FLUSH_SHARED);
+		return;
+	}
 	/* One RMW per vCPU for both bits: the flush is taken together with
 	 * the kick, before the vCPU next runs guest code. */
-	if (cpu)
-		cpu_request_all(cpu, REQ_FLUSH_SHARED | REQ_KICK);
+	cpu_request_all(cpu, REQ_FLUSH_SHARED | REQ_KICK);
 }
 
 /* ---- observer ---- */

@@ -162,7 +162,17 @@ static uint64_t now_ns(void)
 
 bool tdx_retry_backoff(struct tdx_retry *rt)
 {
-	uint64_t now = now_ns();
+	uint64_t now;
+
+	/* Callers that do not go through TDX_RETRY_WAIT still must not sleep
+	 * while exploring (tdx_ops.h). */
+	if (sched_enabled()) {
+		enum sched_wait_result w = SCHED_WAIT(rt, "SEAMCALL BUSY retry");
+
+		if (w != SCHED_WAIT_NONE)
+			return w == SCHED_WAIT_PROGRESS;
+	}
+	now = now_ns();
 
 	if (!rt->start_ns)
 		rt->start_ns = now ? now : 1;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 
+#include "explore/sched.h"
 #include "kvm/kvm.h"
 #include "tdx/seamcall.h"
 
@@ -68,7 +69,23 @@ struct tdx_retry {
 };
 #define TDX_RETRY_INIT ((struct tdx_retry){ 0, 0 })
 
-/* Waits before the next try; false once the budget is spent (no wait). */
+/*
+ * Waits before the next try; false once the budget is spent (no wait).
+ * While exploring (explore/sched.h) the lock holder cannot run while this
+ * thread sleeps holding the baton, so the wait is a SCHED_WAIT instead,
+ * which neither sleeps nor spends the budget: true after another thread's
+ * progress, false when every thread waits and none wrote (a STALL: the BUSY
+ * can never clear, the same verdict as the budget running out).
+ */
 bool tdx_retry_backoff(struct tdx_retry *rt);
+
+/* tdx_retry_backoff() with the wait's explanation (obj, what) at the
+ * caller's source line. */
+#define TDX_RETRY_WAIT(rt_, obj_, what_)                                       \
+	({                                                                     \
+		enum sched_wait_result tdx_w_ = SCHED_WAIT((obj_), (what_));   \
+		tdx_w_ == SCHED_WAIT_NONE ? tdx_retry_backoff(rt_)             \
+					  : tdx_w_ == SCHED_WAIT_PROGRESS;     \
+	})
 
 #endif /* TDXMMU_KVM_TDX_OPS_H */
