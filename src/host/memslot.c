@@ -71,7 +71,7 @@ static struct memslot_array *array_alloc(unsigned nr)
 
 static struct memslot_array *array_get(struct host_memslots *ms)
 {
-	SCHED_POINT(SCHED_OP_OTHER, SCHED_R, &ms->cur, "memslot array");
+	SCHED_POINT(SCHED_MISC, SCHED_R, &ms->cur, "memslot array");
 	return atomic_load_explicit(&ms->cur, memory_order_acquire);
 }
 
@@ -194,7 +194,7 @@ int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
 	if (base_gfn + npages < base_gfn)
 		return -EINVAL;
 
-	SCHED_POINT(SCHED_OP_OTHER, SCHED_W, &ms->cur, "memslot array");
+	SCHED_POINT(SCHED_MISC, SCHED_W, &ms->cur, "memslot array");
 	pthread_mutex_lock(&ms->lock);
 	old = atomic_load_explicit(&ms->cur, memory_order_relaxed);
 	for (unsigned i = 0; i < old->nr; i++) {
@@ -246,7 +246,7 @@ int host_memslot_delete(struct host_memslots *ms, unsigned id)
 	struct host_memslot gone;
 	unsigned pos;
 
-	SCHED_POINT(SCHED_OP_OTHER, SCHED_W, &ms->cur, "memslot array");
+	SCHED_POINT(SCHED_MISC, SCHED_W, &ms->cur, "memslot array");
 	pthread_mutex_lock(&ms->lock);
 	old = atomic_load_explicit(&ms->cur, memory_order_relaxed);
 	for (pos = 0; pos < old->nr; pos++)
