@@ -74,6 +74,7 @@ struct chunk {
 
 struct chunk_table {
 	_Atomic(struct chunk *) chunks[TABLE_CHUNKS];
+	struct chunk_table *next; /* made before this one (host_mem.tables) */
 };
 
 struct slab {
@@ -88,8 +89,10 @@ struct free_range {
 };
 
 struct host_mem {
-	_Atomic(struct chunk_table *) *dir; /* nr_frames / 2^18 rounded up */
+	/* nr_frames / 2^18 rounded up; mapped demand-zero (dir_bytes). */
+	_Atomic(struct chunk_table *) *dir;
 	uint64_t nr_dir;
+	size_t dir_bytes;
 	pfn_t first_pfn;
 	uint64_t nr_frames;
 
@@ -109,6 +112,10 @@ struct host_mem {
 	_Atomic uint64_t in_use;
 	/* Under lock: content slabs, and what the radix holds (stats). */
 	struct slab *slabs;
+	/* Every table made, newest first, so that teardown and the stats walk
+	 * what was used rather than the directory (2^17 entries for the
+	 * default 128 TiB pool, re-made per scenario run in issue 12). */
+	struct chunk_table *tables;
 	_Atomic uint64_t nr_tables, nr_chunks, nr_data_chunks;
 };
 
@@ -192,6 +199,8 @@ static struct chunk *chunk_make(struct host_mem *hm, uint64_t idx, bool locked)
 		t = calloc(1, sizeof(*t));
 		if (!t)
 			host_bug("out of memory for the frame metadata radix");
+		t->next = hm->tables;
+		hm->tables = t;
 		atomic_store_explicit(slot, t, memory_order_release);
 		atomic_fetch_add_explicit(&hm->nr_tables, 1, memory_order_relaxed);
 	}
@@ -361,12 +370,17 @@ struct host_mem *host_mem_create(uint64_t bytes)
 		return NULL;
 	hm->first_pfn = HOST_MEM_BASE_HPA >> PAGE_SHIFT;
 	hm->nr_frames = nr;
-	/* The directory: 8 bytes per 1G of pool (512 KiB for 64 TiB,
-	 * demand-zero). Everything below it is made on first use. */
+	/* The directory: 8 bytes per 1G of pool (1 MiB for 128 TiB),
+	 * demand-zero: mapped rather than calloc'd, which clears it all
+	 * once malloc serves that size from its heap. Everything below it
+	 * is made on first use. */
 	hm->nr_dir = (nr + (1ULL << (CHUNK_SHIFT + TABLE_SHIFT)) - 1) >>
 		     (CHUNK_SHIFT + TABLE_SHIFT);
-	hm->dir = calloc(hm->nr_dir, sizeof(*hm->dir));
-	if (!hm->dir)
+	hm->dir_bytes = (hm->nr_dir * sizeof(*hm->dir) + PAGE_SIZE - 1) &
+			~(size_t)(PAGE_SIZE - 1);
+	hm->dir = mmap(NULL, hm->dir_bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (hm->dir == MAP_FAILED)
 		goto err_free;
 
 	hm->cap_ranges = 16;
@@ -383,7 +397,7 @@ struct host_mem *host_mem_create(uint64_t bytes)
 err_ranges:
 	free(hm->ranges);
 err_dir:
-	free(hm->dir);
+	munmap(hm->dir, hm->dir_bytes);
 err_free:
 	free(hm);
 	return NULL;
@@ -393,12 +407,10 @@ void host_mem_destroy(struct host_mem *hm)
 {
 	if (!hm)
 		return;
-	for (uint64_t d = 0; d < hm->nr_dir; d++) {
-		struct chunk_table *t = atomic_load_explicit(&hm->dir[d],
-							     memory_order_relaxed);
+	while (hm->tables) {
+		struct chunk_table *t = hm->tables;
 
-		if (!t)
-			continue;
+		hm->tables = t->next;
 		for (unsigned c = 0; c < TABLE_CHUNKS; c++)
 			free(atomic_load_explicit(&t->chunks[c], memory_order_relaxed));
 		free(t);
@@ -410,7 +422,7 @@ void host_mem_destroy(struct host_mem *hm)
 		munmap(s->base, SLAB_CHUNKS * CHUNK_BYTES);
 		free(s);
 	}
-	free(hm->dir);
+	munmap(hm->dir, hm->dir_bytes);
 	pthread_mutex_destroy(&hm->lock);
 	free(hm->stack);
 	free(hm->ranges);
@@ -1073,11 +1085,8 @@ uint64_t host_mem_resident_bytes(struct host_mem *hm)
 	pthread_mutex_lock(&hm->lock);
 	bytes += atomic_load(&hm->nr_tables) * sizeof(struct chunk_table) +
 		 atomic_load(&hm->nr_chunks) * sizeof(struct chunk);
-	for (uint64_t d = 0; d < hm->nr_dir; d++) {
-		struct chunk_table *t = atomic_load_explicit(&hm->dir[d],
-							     memory_order_relaxed);
-
-		for (unsigned c = 0; t && c < TABLE_CHUNKS; c++) {
+	for (struct chunk_table *t = hm->tables; t; t = t->next) {
+		for (unsigned c = 0; c < TABLE_CHUNKS; c++) {
 			struct chunk *ch = atomic_load_explicit(&t->chunks[c],
 								memory_order_relaxed);
 			uint8_t *data = ch ? atomic_load_explicit(&ch->data,
