@@ -617,7 +617,7 @@ unsigned tdx_debug_locks_held(struct tdx_module *m, hpa_t tdr,
 	     tdx_epoch_refcount(td, 0) + tdx_epoch_refcount(td, 1), in_guest);
 	/* Only the 1G ranges the PAMT has handed out an entry in can hold a
 	 * lock (struct pamt's `tables`): a scan of all 2^17 entries of the
-	 * default TDMR, and their 8 MiB of counts, cost ~10 ms a check. */
+	 * default TDMR and of their counts cost ~10 ms a check. */
 	{
 		struct locks_1g a = { .m = m };
 

@@ -32,7 +32,7 @@ static size_t page_round(size_t bytes)
 
 /*
  * The directory and the flat 2M, 1G and r1g arrays are sized by the TDMR
- * (1 MiB, 512 MiB, 1 MiB and 8 MiB for the default 128 TiB), so they are
+ * (1 MiB, 512 MiB, 1 MiB and 128 MiB for the default 128 TiB), so they are
  * one MAP_NORESERVE mapping: the kernel backs and zeroes only the pages
  * written, and one munmap returns them. A calloc of the directory was a 1
  * MiB memset per TD once malloc's threshold had moved past it.
@@ -49,13 +49,11 @@ int pamt_init(struct pamt *p, pfn_t base, uint64_t nr)
 	atomic_init(&p->nr_leaves, 0);
 	atomic_init(&p->nr_tables, 0);
 	atomic_init(&p->tables, NULL);
-	/* Rows of whole cache lines (16 counts each). */
-	p->r1g_stride = (n1g + 15) & ~15ULL;
 	dir_bytes = page_round((p->nr_dir ? p->nr_dir : 1) * sizeof(*p->dir));
 	e2m_bytes = page_round((n2m ? n2m : 1) * sizeof(uint64_t));
 	e1g_bytes = page_round((n1g ? n1g : 1) * sizeof(uint64_t));
 	p->map_bytes = dir_bytes + e2m_bytes + e1g_bytes +
-		       page_round(HOST_THREAD_SLOTS * p->r1g_stride * sizeof(uint32_t));
+		       page_round((n1g ? n1g : 1) * PAMT_R1G_WORDS * sizeof(uint32_t));
 	map = mmap(NULL, p->map_bytes, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (map == MAP_FAILED) {

@@ -48,6 +48,10 @@
 
 struct pamt_table;
 
+/* pamt.r1g: one cache line of counts per thread slot per 1G entry. */
+#define PAMT_R1G_LINE_WORDS (HOST_CACHELINE / sizeof(uint32_t))
+#define PAMT_R1G_WORDS (HOST_THREAD_SLOTS * PAMT_R1G_LINE_WORDS)
+
 struct pamt {
 	pfn_t base;        /* first frame of the TDMR */
 	uint64_t nr;       /* frames covered */
@@ -63,22 +67,25 @@ struct pamt {
 	_Atomic uint64_t nr_leaves, nr_tables;
 	_Atomic uint64_t *e2m, *e1g;
 	/*
-	 * Shared holders of each 1G entry's lock, per thread slot: row s at
-	 * r1g[s * r1g_stride], one cache line or more per row. Every AUG's
-	 * PAMT walk takes the 1G entry above its page shared (§2.2), so with
-	 * the count in the entry every private fault of every vCPU would
-	 * write the same few lines (tdx_locks.h says why that matters here).
+	 * Shared holders of each 1G entry's lock, per thread slot, each on a
+	 * cache line of its own: the counts of 1G entry i are the
+	 * HOST_THREAD_SLOTS lines from r1g + i * PAMT_R1G_WORDS (1 KiB per
+	 * entry, mapped demand-zero). Every AUG's PAMT walk takes the 1G
+	 * entry above its page shared (§2.2), so with the count in the entry
+	 * every private fault of every vCPU would write the same few lines
+	 * (tdx_locks.h says why that matters here). Grouped by entry rather
+	 * than by slot, so that reading all the counts of one entry (the
+	 * exclusive side, the check) touches one page, not one per slot.
 	 * The entry word keeps EXCL and HP; an exclusive attempt on a 1G
 	 * entry also needs its counts here at zero (tdx_pamt_try_lock()).
 	 */
 	_Atomic uint32_t *r1g;
-	uint64_t r1g_stride;
 	/*
 	 * What was touched, so that the walks over the PAMT (the check's
 	 * lock scan, the debug counts, teardown) cost what the TDs used, not
-	 * the TDMR's size (the default TDMR is 128 TiB: 2^17 1G entries, 8
-	 * MiB of r1g rows; issue 12 re-runs whole scenarios thousands of
-	 * times a second). pamt_entry() at any level makes the 1G range's
+	 * the TDMR's size (the default TDMR is 128 TiB: 2^17 1G entries,
+	 * each with 16 lines of counts; issue 12 re-runs whole scenarios
+	 * thousands of times a second). pamt_entry() at any level makes the 1G range's
 	 * table, and every table is on this list, newest first, pushed
 	 * before the directory publishes it: so a 1G, 2M or 4K entry (and
 	 * the 1G entry's r1g counts) can be other than zero only in a 1G
@@ -119,7 +126,7 @@ static inline int64_t pamt_1g_index(const struct pamt *p, const _Atomic uint64_t
 static inline _Atomic uint32_t *pamt_1g_readers(struct pamt *p, uint64_t index,
 						unsigned slot)
 {
-	return &p->r1g[slot * p->r1g_stride + index];
+	return &p->r1g[index * PAMT_R1G_WORDS + slot * PAMT_R1G_LINE_WORDS];
 }
 
 /* Counted shared holders of the 1G entry at index, summed (seq_cst: the
