@@ -34,9 +34,60 @@ static size_t page_round(size_t bytes)
  * The directory and the flat 2M, 1G and r1g arrays are sized by the TDMR
  * (1 MiB, 512 MiB, 1 MiB and 128 MiB for the default 128 TiB), so they are
  * one MAP_NORESERVE mapping: the kernel backs and zeroes only the pages
- * written, and one munmap returns them. A calloc of the directory was a 1
- * MiB memset per TD once malloc's threshold had moved past it.
+ * written. A calloc of the directory was a 1 MiB memset per TD once
+ * malloc's threshold had moved past it.
+ *
+ * One mapping is kept for the next PAMT of the same size (the spare):
+ * `tdxmmu explore` makes and destroys a TD per schedule, thousands a
+ * second, and a fresh mapping costs the mmap, the munmap and a page fault
+ * (kernel zeroing included) per page written, ~20 us a run. The spare is
+ * parked all zero: pamt_fini() clears what its tables say may be non-zero
+ * (struct pamt's `tables`), which is what the run touched.
  */
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *spare_map;
+static size_t spare_bytes;
+
+static void *pamt_map(size_t bytes)
+{
+	void *map = NULL;
+
+	pthread_mutex_lock(&spare_lock);
+	if (spare_map && spare_bytes == bytes) {
+		map = spare_map;
+		spare_map = NULL;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	if (map)
+		return map;
+	map = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return map == MAP_FAILED ? NULL : map;
+}
+
+/* Parks an all-zero mapping as the spare, or unmaps it. */
+static void pamt_unmap(void *map, size_t bytes)
+{
+	pthread_mutex_lock(&spare_lock);
+	if (!spare_map) {
+		spare_map = map;
+		spare_bytes = bytes;
+		map = NULL;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	if (map)
+		munmap(map, bytes);
+}
+
+/* Zeroes the words of a[0, n) that are not: a page only ever read (the
+ * zero page) is not written, so not faulted in. */
+static void clear_words(_Atomic uint64_t *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (atomic_load_explicit(&a[i], memory_order_relaxed))
+			atomic_store_explicit(&a[i], 0, memory_order_relaxed);
+}
+
 int pamt_init(struct pamt *p, pfn_t base, uint64_t nr)
 {
 	uint64_t n2m = (nr + 511) / 512, n1g = (nr + 512 * 512 - 1) / (512 * 512);
@@ -54,13 +105,10 @@ int pamt_init(struct pamt *p, pfn_t base, uint64_t nr)
 	e1g_bytes = page_round((n1g ? n1g : 1) * sizeof(uint64_t));
 	p->map_bytes = dir_bytes + e2m_bytes + e1g_bytes +
 		       page_round((n1g ? n1g : 1) * PAMT_R1G_WORDS * sizeof(uint32_t));
-	map = mmap(NULL, p->map_bytes, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (map == MAP_FAILED) {
-		p->map = NULL;
-		return -ENOMEM;
-	}
+	map = pamt_map(p->map_bytes);
 	p->map = map;
+	if (!map)
+		return -ENOMEM;
 	p->dir = (_Atomic(struct pamt_table *) *)(void *)map;
 	p->e2m = (_Atomic uint64_t *)(void *)(map + dir_bytes);
 	p->e1g = (_Atomic uint64_t *)(void *)(map + dir_bytes + e2m_bytes);
@@ -69,21 +117,39 @@ int pamt_init(struct pamt *p, pfn_t base, uint64_t nr)
 	return 0;
 }
 
-/* Walks the tables made, not the directory: teardown costs what was used. */
+/* Walks the tables made, not the directory: teardown costs what was used,
+ * and leaves the mapping all zero for the next PAMT. */
 void pamt_fini(struct pamt *p)
 {
+	uint64_t n2m = (p->nr + 511) / 512;
 	struct pamt_table *t, *next;
 
 	if (!p->map)
 		return;
 	for (t = atomic_load(&p->tables); t; t = next) {
+		uint64_t i = t->index, e2m_first = i << 9;
+
 		next = t->next;
-		for (unsigned i = 0; i < 512; i++)
-			free(atomic_load_explicit(&t->leaf[i], memory_order_relaxed));
+		for (unsigned k = 0; k < 512; k++) {
+			struct pamt_leaf *leaf =
+				atomic_load_explicit(&t->leaf[k], memory_order_relaxed);
+
+			if (leaf)
+				free(leaf);
+		}
 		free(t);
+		atomic_store_explicit(&p->dir[i], NULL, memory_order_relaxed);
+		clear_words(&p->e2m[e2m_first],
+			    n2m - e2m_first < 512 ? n2m - e2m_first : 512);
+		clear_words(&p->e1g[i], 1);
+		for (unsigned k = 0; k < PAMT_R1G_WORDS; k++)
+			if (atomic_load_explicit(&p->r1g[i * PAMT_R1G_WORDS + k],
+						 memory_order_relaxed))
+				atomic_store_explicit(&p->r1g[i * PAMT_R1G_WORDS + k], 0,
+						      memory_order_relaxed);
 	}
 	atomic_store(&p->tables, NULL);
-	munmap(p->map, p->map_bytes);
+	pamt_unmap(p->map, p->map_bytes);
 	p->map = NULL;
 	p->dir = NULL;
 	p->e2m = p->e1g = NULL;
