@@ -75,6 +75,7 @@ struct chunk {
 struct chunk_table {
 	_Atomic(struct chunk *) chunks[TABLE_CHUNKS];
 	struct chunk_table *next; /* made before this one (host_mem.tables) */
+	uint64_t dir_index;       /* its slot in host_mem.dir */
 };
 
 struct slab {
@@ -199,6 +200,7 @@ static struct chunk *chunk_make(struct host_mem *hm, uint64_t idx, bool locked)
 		t = calloc(1, sizeof(*t));
 		if (!t)
 			host_bug("out of memory for the frame metadata radix");
+		t->dir_index = idx >> (CHUNK_SHIFT + TABLE_SHIFT);
 		t->next = hm->tables;
 		hm->tables = t;
 		atomic_store_explicit(slot, t, memory_order_release);
@@ -234,6 +236,53 @@ static struct chunk *chunk_get(struct host_mem *hm, uint64_t idx, bool locked)
 	return c ? c : chunk_make(hm, idx, locked);
 }
 
+/*
+ * Spares kept across pools: `tdxmmu explore` makes and destroys a pool per
+ * schedule, thousands a second, and every fresh mapping costs an mmap, a
+ * munmap and a page fault per page touched (~1-2 us each, kernel zeroing
+ * included). So the last pool's directory (parked all zero: destroy clears
+ * the slots of the tables it made) and one little-used content slab are
+ * kept for the next pool. A slab's contents need no clearing: a frame's
+ * contents are read only once written, and its first write clears the
+ * frame (materialise()). Slabs that held more than SPARE_SLAB_MAX_CHUNKS
+ * chunks are unmapped rather than kept, so that the spare never pins more
+ * than a few MiB.
+ */
+#define SPARE_SLAB_MAX_CHUNKS 4
+
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *spare_dir;
+static size_t spare_dir_bytes;
+static void *spare_slab;
+
+static void *spare_take(void **spare, size_t *spare_bytes, size_t bytes)
+{
+	void *p = NULL;
+
+	pthread_mutex_lock(&spare_lock);
+	if (*spare && (!spare_bytes || *spare_bytes == bytes)) {
+		p = *spare;
+		*spare = NULL;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	return p;
+}
+
+/* Parks p as the spare, or unmaps it if there is one already. */
+static void spare_put(void **spare, size_t *spare_bytes, void *p, size_t bytes)
+{
+	pthread_mutex_lock(&spare_lock);
+	if (!*spare) {
+		*spare = p;
+		if (spare_bytes)
+			*spare_bytes = bytes;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	if (p)
+		munmap(p, bytes);
+}
+
 /* The chunk's contents, made on first use from a slab. */
 static uint8_t *chunk_data(struct host_mem *hm, struct chunk *c)
 {
@@ -250,15 +299,20 @@ static uint8_t *chunk_data(struct host_mem *hm, struct chunk *c)
 			void *p;
 
 			s = malloc(sizeof(*s));
+			if (!s)
+				host_bug("out of memory for a slab record");
+			p = spare_take(&spare_slab, NULL, SLAB_CHUNKS * CHUNK_BYTES);
 			/* NORESERVE: a slab costs memory only where written. */
-			p = s ? mmap(NULL, SLAB_CHUNKS * CHUNK_BYTES, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-			      : MAP_FAILED;
-			if (p == MAP_FAILED)
-				host_bug("cannot map host frame contents");
-			/* With THP "always", the first write to a frame would
-			 * back a whole 2M page: sparse use must cost per 4K. */
-			madvise(p, SLAB_CHUNKS * CHUNK_BYTES, MADV_NOHUGEPAGE);
+			if (!p) {
+				p = mmap(NULL, SLAB_CHUNKS * CHUNK_BYTES, PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+				if (p == MAP_FAILED)
+					host_bug("cannot map host frame contents");
+				/* With THP "always", the first write to a
+				 * frame would back a whole 2M page: sparse
+				 * use must cost per 4K. */
+				madvise(p, SLAB_CHUNKS * CHUNK_BYTES, MADV_NOHUGEPAGE);
+			}
 			s->base = p;
 			s->used = 0;
 			s->next = hm->slabs;
@@ -378,8 +432,10 @@ struct host_mem *host_mem_create(uint64_t bytes)
 		     (CHUNK_SHIFT + TABLE_SHIFT);
 	hm->dir_bytes = (hm->nr_dir * sizeof(*hm->dir) + PAGE_SIZE - 1) &
 			~(size_t)(PAGE_SIZE - 1);
-	hm->dir = mmap(NULL, hm->dir_bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	hm->dir = spare_take(&spare_dir, &spare_dir_bytes, hm->dir_bytes);
+	if (!hm->dir)
+		hm->dir = mmap(NULL, hm->dir_bytes, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (hm->dir == MAP_FAILED)
 		goto err_free;
 
@@ -411,18 +467,29 @@ void host_mem_destroy(struct host_mem *hm)
 		struct chunk_table *t = hm->tables;
 
 		hm->tables = t->next;
-		for (unsigned c = 0; c < TABLE_CHUNKS; c++)
-			free(atomic_load_explicit(&t->chunks[c], memory_order_relaxed));
+		for (unsigned c = 0; c < TABLE_CHUNKS; c++) {
+			struct chunk *ch = atomic_load_explicit(&t->chunks[c],
+								memory_order_relaxed);
+
+			if (ch)
+				free(ch);
+		}
+		/* The directory goes back all zero (spare_put). */
+		atomic_store_explicit(&hm->dir[t->dir_index], NULL, memory_order_relaxed);
 		free(t);
 	}
 	while (hm->slabs) {
 		struct slab *s = hm->slabs;
 
 		hm->slabs = s->next;
-		munmap(s->base, SLAB_CHUNKS * CHUNK_BYTES);
+		if (s->used <= SPARE_SLAB_MAX_CHUNKS)
+			spare_put(&spare_slab, NULL, s->base,
+				  SLAB_CHUNKS * CHUNK_BYTES);
+		else
+			munmap(s->base, SLAB_CHUNKS * CHUNK_BYTES);
 		free(s);
 	}
-	munmap(hm->dir, hm->dir_bytes);
+	spare_put(&spare_dir, &spare_dir_bytes, hm->dir, hm->dir_bytes);
 	pthread_mutex_destroy(&hm->lock);
 	free(hm->stack);
 	free(hm->ranges);
