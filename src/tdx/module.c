@@ -5,6 +5,7 @@
  * read-only views for the CPU and for observers.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -629,9 +630,17 @@ unsigned tdx_debug_locks_held(struct tdx_module *m, hpa_t tdr,
 		pamt_foreach_1g(&m->pamt, locks_held_1g, &a);
 		if (a.nr)
 			qsort(a.held, a.nr, sizeof(*a.held), cmp_1g_index);
-		for (size_t i = 0; i < a.nr; i++)
-			HELD("1G PAMT entry lock (EXCL | readers | counted)",
-			     a.held[i].found, 0);
+		for (size_t i = 0; i < a.nr; i++) {
+			/* Which 1G page: a schedule's explanation must
+			 * say where the lock was left. */
+			char what[96];
+
+			snprintf(what, sizeof(what),
+				 "1G PAMT entry of hpa %#llx lock (EXCL | readers | counted)",
+				 (unsigned long long)pfn_to_hpa(m->pamt.base +
+								(a.held[i].index << 18)));
+			HELD(what, a.held[i].found, 0);
+		}
 		/* Never silently clean: without memory for the list, one
 		 * report stands for the entries it could not keep. */
 		if (a.enomem)
