@@ -98,12 +98,28 @@ int tdxmmu_run_vcpus(tdxmmu_td *td, unsigned nr, const tdxmmu_guest_fn *fns,
 	s.cancel = started < nr;
 	pthread_cond_broadcast(&s.cond);
 	pthread_mutex_unlock(&s.lock);
+	{
+		int tokens[SCHED_MAX_THREADS];
+		unsigned n = 0;
+
+		for (unsigned i = 0; i < started && n < SCHED_MAX_THREADS; i++)
+			tokens[n++] = t[i].sched_token;
+		sched_thread_join_all(tokens, n);
+	}
 	for (unsigned i = 0; i < started; i++) {
-		sched_thread_join(t[i].sched_token);
 		if (sched_abandoned())
 			pthread_detach(t[i].tid); /* parked for good */
 		else
 			pthread_join(t[i].tid, NULL);
+	}
+	if (sched_abandoned()) {
+		/* Exploration gave up on this schedule (deadlock, livelock):
+		 * its threads stay parked, some not even started, and may
+		 * still read their struct: leak it (explore/sched.c). */
+		if (results)
+			for (unsigned i = 0; i < nr; i++)
+				results[i] = TDXMMU_EBUSY;
+		return TDXMMU_EBUSY;
 	}
 	if (results)
 		for (unsigned i = 0; i < nr; i++)

@@ -418,13 +418,23 @@ static void run_program(struct program *pg, struct search *s, bool trace, uint64
 		rewind(pg->cap_err);
 		ro.out = pg->cap_out;
 		ro.err = pg->cap_err;
-		sched_begin(&eo);
+		if (sched_begin(&eo)) {
+			o->usage = true;
+			snprintf(o->message, sizeof(o->message),
+				 "cannot start an execution: out of memory, or too many abandoned (deadlocked) executions in this process");
+			return;
+		}
 		status = scn_run_script(pg->script, pg->name, &scn_backend_tdxmmu, &ro);
 		sched_end(&res);
 		fflush(pg->cap_out);
 		fflush(pg->cap_err);
 	} else {
-		sched_begin(&eo);
+		if (sched_begin(&eo)) {
+			o->usage = true;
+			snprintf(o->message, sizeof(o->message),
+				 "cannot start an execution: out of memory, or too many abandoned (deadlocked) executions in this process");
+			return;
+		}
 		sched_block_begin();
 		status = pg->fn(pg->arg, body_msg, sizeof(body_msg)) ? 1 : 0;
 		sched_block_end();
@@ -486,7 +496,10 @@ static void explain(struct program *pg, struct search *s, FILE *f, uint64_t budg
 			fprintf(f, "%33s%s\n", "", sched_trace_note(p->note));
 		last_thread = p->thread;
 	}
-	fprintf(f, "then: %s\n", o.violation ? o.message : "(no violation on this replay: the model is not deterministic under the scheduler)");
+	if (o.violation)
+		fprintf(f, "then: %s\n", o.message);
+	else
+		fprintf(f, "then: no violation\n");
 }
 
 /* ---- the search ---- */
@@ -670,12 +683,16 @@ static int explore_program(struct program *pg, const struct tdxmmu_explore_optio
 				r->levels_done = k + 1;
 		}
 	}
-	if (r->violations && opt->explain && opt->out) {
+	/* A violation found by a search, or any replay, is explained. */
+	if ((r->violations || opt->replay) && opt->explain && opt->out && !rc) {
 		size_t n;
 
 		free(want);
 		want = NULL;
-		if (!schedule_parse(r->schedule, &want, &n, r->message + strlen(r->message), 1)) {
+		char ignored[8];
+
+		if (!schedule_parse(opt->replay ? opt->replay : r->schedule, &want, &n, ignored,
+				    sizeof(ignored))) {
 			struct search e = { .mode = MODE_REPLAY, .want = want, .nr_want = n };
 
 			explain(pg, &e, opt->out, opt->step_budget);

@@ -50,7 +50,7 @@ struct sthread {
 	sem_t go;
 	char name[24];
 	enum st_state state;
-	unsigned join_target;
+	uint64_t join_mask;    /* ST_JOIN: every one of these must be done */
 	uint64_t wait_writes;  /* S.writes when the wait began */
 	bool stalled;          /* woken by a stall */
 	uint64_t block_steps;
@@ -105,6 +105,17 @@ static struct {
 	char *notes;
 	size_t notes_len, notes_cap;
 } S;
+
+/*
+ * Thread tables, one per generation: a new generation starts after an
+ * abandoned execution, whose parked threads (some perhaps not even started
+ * yet) keep using theirs for good. A token names generation and slot, and
+ * each entry is written once, before any thread of its generation exists,
+ * so a late starter reads its own table without a race.
+ */
+#define SCHED_MAX_GENERATIONS 1024
+static struct sthread *tables[SCHED_MAX_GENERATIONS];
+static unsigned generation;
 
 static _Thread_local struct sthread *self;
 static _Thread_local unsigned self_idx;
@@ -326,7 +337,10 @@ static bool enabled(unsigned i)
 	case ST_WAIT:
 		return S.writes > t->wait_writes;
 	case ST_JOIN:
-		return S.t[t->join_target].state == ST_DONE;
+		for (uint64_t m = t->join_mask; m; m &= m - 1)
+			if (S.t[__builtin_ctzll(m)].state != ST_DONE)
+				return false;
+		return true;
 	default:
 		return false;
 	}
@@ -524,15 +538,15 @@ int sched_thread_spawn(const char *name)
 	sem_init(&t->go, 0, 0);
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->state = ST_NEW;
-	return (int)S.nr++;
+	return (int)(generation * SCHED_MAX_THREADS + S.nr++);
 }
 
 void sched_thread_start(int token)
 {
 	if (token < 0)
 		return;
-	self = &S.t[token];
-	self_idx = (unsigned)token;
+	self = &tables[token / SCHED_MAX_THREADS][token % SCHED_MAX_THREADS];
+	self_idx = (unsigned)token % SCHED_MAX_THREADS;
 	while (sem_wait(&self->go))
 		;
 	if (S.abandoned)
@@ -570,28 +584,40 @@ void sched_thread_exit(void)
 	sem_post(&S.t[next].go);
 }
 
-void sched_thread_join(int token)
+void sched_thread_join_all(const int *tokens, unsigned nr)
 {
+	uint64_t mask = 0;
 	unsigned me;
 
-	if (token < 0 || !live())
+	if (!live())
+		return;
+	for (unsigned i = 0; i < nr; i++) {
+		unsigned t = (unsigned)tokens[i] % SCHED_MAX_THREADS;
+
+		if (tokens[i] >= 0 && t < S.nr && S.t[t].state != ST_DONE)
+			mask |= 1ull << t;
+	}
+	if (!mask)
 		return;
 	me = self_idx;
-	if (S.t[token].state == ST_DONE)
-		return;
 	if (S.trace)
 		trace_step(me, &join_site, NULL);
 	self->state = ST_JOIN;
-	self->join_target = (unsigned)token;
+	self->join_mask = mask;
 	hand_over(me, pick(me));
 	self->state = ST_RUN;
 }
 
+void sched_thread_join(int token)
+{
+	sched_thread_join_all(&token, 1);
+}
+
 void sched_thread_cancel(int token)
 {
-	if (token < 0 || !self || (unsigned)token >= S.nr)
+	if (token < 0 || !self || (unsigned)token % SCHED_MAX_THREADS >= S.nr)
 		return;
-	S.t[token].state = ST_DONE;
+	S.t[token % SCHED_MAX_THREADS].state = ST_DONE;
 }
 
 /* ---- RCU ---- */
@@ -679,7 +705,7 @@ bool sched_rcu_barrier(void)
 
 /* ---- executions and blocks ---- */
 
-void sched_begin(const struct sched_exec_opts *opts)
+int sched_begin(const struct sched_exec_opts *opts)
 {
 	if (!S.slots) {
 		S.slots = calloc(CONFLICT_SLOTS, sizeof(*S.slots));
@@ -687,8 +713,24 @@ void sched_begin(const struct sched_exec_opts *opts)
 	}
 	/* A fresh thread table: an abandoned execution's parked threads
 	 * still wait on the old one's semaphores. */
-	if (!S.t || S.abandoned)
-		S.t = calloc(SCHED_MAX_THREADS, sizeof(*S.t));
+	if (!S.t || S.abandoned) {
+		struct sthread *t;
+
+		/* Out of generations: the parked threads of the last one
+		 * could be confused with new ones; refuse. */
+		if (S.t && generation + 1 == SCHED_MAX_GENERATIONS)
+			return -1;
+		t = calloc(SCHED_MAX_THREADS, sizeof(*t));
+		if (!t || !S.slots || !S.used) {
+			free(t);
+			return -1;
+		}
+		if (S.t)
+			generation++;
+		tables[generation] = t;
+		S.t = t;
+		S.abandoned = false;
+	}
 	S.nr = 1;
 	memset(&S.t[0], 0, sizeof(S.t[0]));
 	sem_init(&S.t[0].go, 0, 0);
@@ -715,6 +757,7 @@ void sched_begin(const struct sched_exec_opts *opts)
 	self_idx = 0;
 	atomic_store(&sched_tracing_on, opts->trace);
 	atomic_store(&sched_on, true);
+	return 0;
 }
 
 void sched_end(struct sched_exec_result *res)

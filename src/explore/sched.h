@@ -174,6 +174,11 @@ int sched_thread_spawn(const char *name);
 void sched_thread_start(int token);
 void sched_thread_exit(void);
 void sched_thread_join(int token);
+/* Waits until every thread of @tokens (-1 entries skipped) has exited: one
+ * wait, so that the joiner is not a candidate at each of their exits (it
+ * does nothing between its joins, and each candidate doubles the schedules
+ * explored for nothing). */
+void sched_thread_join_all(const int *tokens, unsigned nr);
 /* pthread_create() failed after sched_thread_spawn(): forget the thread. */
 void sched_thread_cancel(int token);
 

@@ -60,8 +60,10 @@ struct sched_exec_result {
 
 #define SCHED_DEFAULT_STEP_BUDGET 2000000u
 
-/* Starts an execution on the calling thread (thread 0, "main"). */
-void sched_begin(const struct sched_exec_opts *opts);
+/* Starts an execution on the calling thread (thread 0, "main"). -1 when it
+ * cannot: out of memory, or 1023 abandoned executions already parked their
+ * threads in this process. */
+int sched_begin(const struct sched_exec_opts *opts);
 /* Ends it: flushes RCU callbacks, turns exploration off, fills @res. */
 void sched_end(struct sched_exec_result *res);
 

@@ -74,6 +74,8 @@ struct chunk {
 
 struct chunk_table {
 	_Atomic(struct chunk *) chunks[TABLE_CHUNKS];
+	struct chunk_table *next; /* made before this one (host_mem.tables) */
+	uint64_t dir_index;       /* its slot in host_mem.dir */
 };
 
 struct slab {
@@ -88,8 +90,10 @@ struct free_range {
 };
 
 struct host_mem {
-	_Atomic(struct chunk_table *) *dir; /* nr_frames / 2^18 rounded up */
+	/* nr_frames / 2^18 rounded up; mapped demand-zero (dir_bytes). */
+	_Atomic(struct chunk_table *) *dir;
 	uint64_t nr_dir;
+	size_t dir_bytes;
 	pfn_t first_pfn;
 	uint64_t nr_frames;
 
@@ -109,6 +113,10 @@ struct host_mem {
 	_Atomic uint64_t in_use;
 	/* Under lock: content slabs, and what the radix holds (stats). */
 	struct slab *slabs;
+	/* Every table made, newest first, so that teardown and the stats walk
+	 * what was used rather than the directory (2^17 entries for the
+	 * default 128 TiB pool, re-made per scenario run in issue 12). */
+	struct chunk_table *tables;
 	_Atomic uint64_t nr_tables, nr_chunks, nr_data_chunks;
 };
 
@@ -192,6 +200,9 @@ static struct chunk *chunk_make(struct host_mem *hm, uint64_t idx, bool locked)
 		t = calloc(1, sizeof(*t));
 		if (!t)
 			host_bug("out of memory for the frame metadata radix");
+		t->dir_index = idx >> (CHUNK_SHIFT + TABLE_SHIFT);
+		t->next = hm->tables;
+		hm->tables = t;
 		atomic_store_explicit(slot, t, memory_order_release);
 		atomic_fetch_add_explicit(&hm->nr_tables, 1, memory_order_relaxed);
 	}
@@ -225,6 +236,53 @@ static struct chunk *chunk_get(struct host_mem *hm, uint64_t idx, bool locked)
 	return c ? c : chunk_make(hm, idx, locked);
 }
 
+/*
+ * Spares kept across pools: `tdxmmu explore` makes and destroys a pool per
+ * schedule, thousands a second, and every fresh mapping costs an mmap, a
+ * munmap and a page fault per page touched (~1-2 us each, kernel zeroing
+ * included). So the last pool's directory (parked all zero: destroy clears
+ * the slots of the tables it made) and one little-used content slab are
+ * kept for the next pool. A slab's contents need no clearing: a frame's
+ * contents are read only once written, and its first write clears the
+ * frame (materialise()). Slabs that held more than SPARE_SLAB_MAX_CHUNKS
+ * chunks are unmapped rather than kept, so that the spare never pins more
+ * than a few MiB.
+ */
+#define SPARE_SLAB_MAX_CHUNKS 4
+
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *spare_dir;
+static size_t spare_dir_bytes;
+static void *spare_slab;
+
+static void *spare_take(void **spare, size_t *spare_bytes, size_t bytes)
+{
+	void *p = NULL;
+
+	pthread_mutex_lock(&spare_lock);
+	if (*spare && (!spare_bytes || *spare_bytes == bytes)) {
+		p = *spare;
+		*spare = NULL;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	return p;
+}
+
+/* Parks p as the spare, or unmaps it if there is one already. */
+static void spare_put(void **spare, size_t *spare_bytes, void *p, size_t bytes)
+{
+	pthread_mutex_lock(&spare_lock);
+	if (!*spare) {
+		*spare = p;
+		if (spare_bytes)
+			*spare_bytes = bytes;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	if (p)
+		munmap(p, bytes);
+}
+
 /* The chunk's contents, made on first use from a slab. */
 static uint8_t *chunk_data(struct host_mem *hm, struct chunk *c)
 {
@@ -241,15 +299,20 @@ static uint8_t *chunk_data(struct host_mem *hm, struct chunk *c)
 			void *p;
 
 			s = malloc(sizeof(*s));
+			if (!s)
+				host_bug("out of memory for a slab record");
+			p = spare_take(&spare_slab, NULL, SLAB_CHUNKS * CHUNK_BYTES);
 			/* NORESERVE: a slab costs memory only where written. */
-			p = s ? mmap(NULL, SLAB_CHUNKS * CHUNK_BYTES, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-			      : MAP_FAILED;
-			if (p == MAP_FAILED)
-				host_bug("cannot map host frame contents");
-			/* With THP "always", the first write to a frame would
-			 * back a whole 2M page: sparse use must cost per 4K. */
-			madvise(p, SLAB_CHUNKS * CHUNK_BYTES, MADV_NOHUGEPAGE);
+			if (!p) {
+				p = mmap(NULL, SLAB_CHUNKS * CHUNK_BYTES, PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+				if (p == MAP_FAILED)
+					host_bug("cannot map host frame contents");
+				/* With THP "always", the first write to a
+				 * frame would back a whole 2M page: sparse
+				 * use must cost per 4K. */
+				madvise(p, SLAB_CHUNKS * CHUNK_BYTES, MADV_NOHUGEPAGE);
+			}
 			s->base = p;
 			s->used = 0;
 			s->next = hm->slabs;
@@ -361,12 +424,19 @@ struct host_mem *host_mem_create(uint64_t bytes)
 		return NULL;
 	hm->first_pfn = HOST_MEM_BASE_HPA >> PAGE_SHIFT;
 	hm->nr_frames = nr;
-	/* The directory: 8 bytes per 1G of pool (512 KiB for 64 TiB,
-	 * demand-zero). Everything below it is made on first use. */
+	/* The directory: 8 bytes per 1G of pool (1 MiB for 128 TiB),
+	 * demand-zero: mapped rather than calloc'd, which clears it all
+	 * once malloc serves that size from its heap. Everything below it
+	 * is made on first use. */
 	hm->nr_dir = (nr + (1ULL << (CHUNK_SHIFT + TABLE_SHIFT)) - 1) >>
 		     (CHUNK_SHIFT + TABLE_SHIFT);
-	hm->dir = calloc(hm->nr_dir, sizeof(*hm->dir));
+	hm->dir_bytes = (hm->nr_dir * sizeof(*hm->dir) + PAGE_SIZE - 1) &
+			~(size_t)(PAGE_SIZE - 1);
+	hm->dir = spare_take(&spare_dir, &spare_dir_bytes, hm->dir_bytes);
 	if (!hm->dir)
+		hm->dir = mmap(NULL, hm->dir_bytes, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (hm->dir == MAP_FAILED)
 		goto err_free;
 
 	hm->cap_ranges = 16;
@@ -383,7 +453,7 @@ struct host_mem *host_mem_create(uint64_t bytes)
 err_ranges:
 	free(hm->ranges);
 err_dir:
-	free(hm->dir);
+	munmap(hm->dir, hm->dir_bytes);
 err_free:
 	free(hm);
 	return NULL;
@@ -393,24 +463,33 @@ void host_mem_destroy(struct host_mem *hm)
 {
 	if (!hm)
 		return;
-	for (uint64_t d = 0; d < hm->nr_dir; d++) {
-		struct chunk_table *t = atomic_load_explicit(&hm->dir[d],
-							     memory_order_relaxed);
+	while (hm->tables) {
+		struct chunk_table *t = hm->tables;
 
-		if (!t)
-			continue;
-		for (unsigned c = 0; c < TABLE_CHUNKS; c++)
-			free(atomic_load_explicit(&t->chunks[c], memory_order_relaxed));
+		hm->tables = t->next;
+		for (unsigned c = 0; c < TABLE_CHUNKS; c++) {
+			struct chunk *ch = atomic_load_explicit(&t->chunks[c],
+								memory_order_relaxed);
+
+			if (ch)
+				free(ch);
+		}
+		/* The directory goes back all zero (spare_put). */
+		atomic_store_explicit(&hm->dir[t->dir_index], NULL, memory_order_relaxed);
 		free(t);
 	}
 	while (hm->slabs) {
 		struct slab *s = hm->slabs;
 
 		hm->slabs = s->next;
-		munmap(s->base, SLAB_CHUNKS * CHUNK_BYTES);
+		if (s->used <= SPARE_SLAB_MAX_CHUNKS)
+			spare_put(&spare_slab, NULL, s->base,
+				  SLAB_CHUNKS * CHUNK_BYTES);
+		else
+			munmap(s->base, SLAB_CHUNKS * CHUNK_BYTES);
 		free(s);
 	}
-	free(hm->dir);
+	spare_put(&spare_dir, &spare_dir_bytes, hm->dir, hm->dir_bytes);
 	pthread_mutex_destroy(&hm->lock);
 	free(hm->stack);
 	free(hm->ranges);
@@ -1073,11 +1152,8 @@ uint64_t host_mem_resident_bytes(struct host_mem *hm)
 	pthread_mutex_lock(&hm->lock);
 	bytes += atomic_load(&hm->nr_tables) * sizeof(struct chunk_table) +
 		 atomic_load(&hm->nr_chunks) * sizeof(struct chunk);
-	for (uint64_t d = 0; d < hm->nr_dir; d++) {
-		struct chunk_table *t = atomic_load_explicit(&hm->dir[d],
-							     memory_order_relaxed);
-
-		for (unsigned c = 0; t && c < TABLE_CHUNKS; c++) {
+	for (struct chunk_table *t = hm->tables; t; t = t->next) {
+		for (unsigned c = 0; c < TABLE_CHUNKS; c++) {
 			struct chunk *ch = atomic_load_explicit(&t->chunks[c],
 								memory_order_relaxed);
 			uint8_t *data = ch ? atomic_load_explicit(&ch->data,

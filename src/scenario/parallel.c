@@ -194,8 +194,15 @@ int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd)
 			atomic_store(&finished[i], true);
 	}
 	gate_open(&start);
+	if (exploring) {
+		int tokens[SCHED_MAX_THREADS];
+		unsigned n = 0;
+
+		for (size_t i = 0; i < started && n < SCHED_MAX_THREADS; i++)
+			tokens[n++] = t[i].sched_token;
+		sched_thread_join_all(tokens, n);
+	}
 	for (size_t i = 0; i < started; i++) {
-		sched_thread_join(t[i].sched_token);
 		/* An abandoned execution (deadlock, livelock) leaves its lanes
 		 * parked for good: let them go. */
 		if (sched_abandoned())

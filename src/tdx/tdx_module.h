@@ -163,8 +163,10 @@ bool tdx_debug_mrtd(struct tdx_module *m, hpa_t tdr, uint8_t mrtd[48]);
  * guest mode hold (each holds its TDVPR's PAMT entry and the TDR shared, and
  * one epoch reference): fn is called once per such lock with what it is
  * and the count or word found. Meant for quiesce points (no SEAMCALL in
- * flight); also looks at the counted shared holds of every 1G PAMT entry,
- * which belong to no TD. Returns the number of calls.
+ * flight); also looks at the lock word and counted shared holds of every
+ * 1G PAMT entry that can be held (those of the 1G ranges the PAMT ever
+ * handed an entry of, struct pamt's `tables`), which belong to no TD, and
+ * names each by its HPA, in address order. Returns the number of calls.
  */
 unsigned tdx_debug_locks_held(struct tdx_module *m, hpa_t tdr,
 			      void (*fn)(const char *what, uint64_t found,
