@@ -226,6 +226,11 @@ struct kvm {
 	/* The legacy MMU's structures (mmu=legacy: the shadow-page hash and
 	 * lists, the rmap; legacy_internal.h), NULL for the TDP MMU. */
 	void *legacy_mmu;
+	/* TEST ONLY: kvm_mmu_free_page_rcu() frees at once, without waiting
+	 * for a grace period, for this VM alone (the mutant MUTANT_NO_RCU does
+	 * the same process-wide, for `tdxmmu explore`), so that a test can
+	 * show a walker then reads a freed table (mmu_page.c). */
+	bool debug_free_immediately;
 	/* TEST ONLY: called by the lockless walk (kvm_tdp_mmu_read_4k) after it
 	 * read a table pointer and before it reads the table, inside its
 	 * read-side section, so a test can free the table at that moment. */

@@ -222,9 +222,10 @@ void kvm_mmu_free_page_rcu(struct kvm *kvm, struct kvm_mmu_page *sp)
 	 * be reading this table, so it goes back to the arena only after a
 	 * grace period. MUTANT_NO_RCU removes it: the page is poisoned and
 	 * reusable at once, and such a walker reads the poison (reported as a
-	 * broken RCU rule) or a table reused for another gfn.
+	 * broken RCU rule) or a table reused for another gfn. The TEST ONLY
+	 * kvm->debug_free_immediately does the same for one VM.
 	 */
-	if (mutant_on(MUTANT_NO_RCU)) {
+	if (mutant_on(MUTANT_NO_RCU) || kvm->debug_free_immediately) {
 		SCHED_POINT(SCHED_RCU_FREE, SCHED_W, sp->spt, "page-table page (freed at once)");
 		mmu_page_release(a, sp);
 		return;
