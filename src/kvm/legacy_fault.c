@@ -216,6 +216,8 @@ int kvm_legacy_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 	bool is_private = kvm_is_private_gpa(kvm, gpa);
 	int ret;
 
+	bool stalled = false;
+
 	gpa &= PAGE_MASK;
 	kvm_stat_inc(is_private ? &kvm_stats_mine(kvm)->fault_private : &kvm_stats_mine(kvm)->fault_shared);
 	for (int tries = 0;; tries++) {
@@ -240,12 +242,14 @@ int kvm_legacy_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 			break;
 		}
 		/* The BUSY holder is another thread: let it run (exploring,
-		 * it cannot while this one keeps the baton). Every thread
-		 * waiting and none writing: the BUSY stays, re-enter. */
+		 * it cannot while this one keeps the baton). Two STALLs in a
+		 * row (tdx_retry_next() says why two): the BUSY stays,
+		 * re-enter. */
 		enum sched_wait_result w = SCHED_WAIT(kvm, "legacy fault: SEAMCALL BUSY");
 
-		if (w == SCHED_WAIT_STALL)
+		if (w == SCHED_WAIT_STALL && stalled)
 			break;
+		stalled = w == SCHED_WAIT_STALL;
 		if (w == SCHED_WAIT_NONE)
 			sched_yield();
 	}

@@ -263,6 +263,7 @@ int kvm_legacy_mmu_map_gpa(struct kvm_vcpu *vcpu, const struct kvm_gfn_range *ra
 {
 	struct kvm *kvm = vcpu->kvm;
 	struct legacy_zap_stats st = { 0 };
+	bool stalled = false;
 	int ret;
 
 	for (unsigned pass = 0;; pass++) {
@@ -280,7 +281,7 @@ int kvm_legacy_mmu_map_gpa(struct kvm_vcpu *vcpu, const struct kvm_gfn_range *ra
 			return ret;
 		if (pass == LEGACY_MAP_GPA_MAX_PASSES)
 			return -EBUSY;
-		if (kvm_map_gpa_pass_wait(kvm, ret))
+		if (kvm_map_gpa_pass_wait(kvm, ret, &stalled))
 			return -EBUSY;
 	}
 

@@ -103,7 +103,7 @@ static void map_gpa_collect_slot(const struct host_memslot *s, void *arg)
  * baton). True when waiting is hopeless (every thread waits, none wrote):
  * give the guest its RETRY.
  */
-bool kvm_map_gpa_pass_wait(struct kvm *kvm, int ret)
+bool kvm_map_gpa_pass_wait(struct kvm *kvm, int ret, bool *stalled)
 {
 	enum sched_wait_result w;
 
@@ -115,7 +115,15 @@ bool kvm_map_gpa_pass_wait(struct kvm *kvm, int ret)
 	w = SCHED_WAIT(kvm, "MapGPA: SEPT.ADD busy");
 	if (w == SCHED_WAIT_NONE)
 		sched_yield();
-	return w == SCHED_WAIT_STALL;
+	if (w != SCHED_WAIT_STALL) {
+		*stalled = false;
+		return false;
+	}
+	/* One more pass: the holder may have let go before this wait. */
+	if (*stalled)
+		return true;
+	*stalled = true;
+	return false;
 }
 
 /*
@@ -180,6 +188,7 @@ static int kvm_mmu_map_gpa(struct kvm_vcpu *vcpu, const struct kvm_gfn_range *ra
 {
 	struct kvm *kvm = vcpu->kvm;
 	struct kvm_map_gpa_result res;
+	bool stalled = false;
 	int ret, r;
 
 	/* mmu.c's kvm_mmu_map_gpa is where the two MMUs part (seed 000). */
@@ -204,7 +213,7 @@ static int kvm_mmu_map_gpa(struct kvm_vcpu *vcpu, const struct kvm_gfn_range *ra
 			return ret;
 		if (pass == KVM_MAP_GPA_MAX_PASSES)
 			return -EBUSY;
-		if (kvm_map_gpa_pass_wait(kvm, ret))
+		if (kvm_map_gpa_pass_wait(kvm, ret, &stalled))
 			return -EBUSY;
 	}
 

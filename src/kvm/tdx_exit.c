@@ -94,6 +94,8 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 	gpa &= PAGE_MASK;
 	kvm_stat_inc(is_private ? &kvm_stats_mine(kvm)->fault_private : &kvm_stats_mine(kvm)->fault_shared);
 
+	bool stalled = false;
+
 	for (int tries = 0;; tries++) {
 		uint64_t races;
 
@@ -138,13 +140,16 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 		 * module lock): let it finish. Exploring, it cannot while this
 		 * thread keeps the baton, so SCHED_WAIT, which also keeps the
 		 * bound above from being spun through while it is parked.
-		 * Every thread waiting and none writing: nothing will change,
-		 * answer RETRY (no bump: this one is not transient).
+		 * Every thread waiting and none writing: one more try (the
+		 * winner may have finished before this wait began), and after
+		 * a second STALL in a row nothing will change: answer RETRY
+		 * (no bump: this one is not transient).
 		 */
 		enum sched_wait_result w = SCHED_WAIT(kvm, "fault: lost a race, retry");
 
-		if (w == SCHED_WAIT_STALL)
+		if (w == SCHED_WAIT_STALL && stalled)
 			break;
+		stalled = w == SCHED_WAIT_STALL;
 		if (w == SCHED_WAIT_NONE)
 			sched_yield();
 	}

@@ -162,15 +162,24 @@ static uint64_t now_ns(void)
 
 bool tdx_retry_backoff(struct tdx_retry *rt)
 {
-	uint64_t now;
-
 	/* Callers that do not go through TDX_RETRY_WAIT still must not sleep
 	 * while exploring (tdx_ops.h). */
-	if (sched_enabled()) {
-		enum sched_wait_result w = SCHED_WAIT(rt, "SEAMCALL BUSY retry");
+	return tdx_retry_next(rt, SCHED_WAIT(rt, "SEAMCALL BUSY retry"));
+}
 
-		if (w != SCHED_WAIT_NONE)
-			return w == SCHED_WAIT_PROGRESS;
+bool tdx_retry_next(struct tdx_retry *rt, enum sched_wait_result w)
+{
+	uint64_t now;
+
+	if (w == SCHED_WAIT_PROGRESS) {
+		rt->stalled = false;
+		return true;
+	}
+	if (w == SCHED_WAIT_STALL) {
+		if (rt->stalled)
+			return false;
+		rt->stalled = true;
+		return true;
 	}
 	now = now_ns();
 
