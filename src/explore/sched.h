@@ -69,7 +69,7 @@ enum sched_op {
 	SCHED_FRAME_KEY,     /* a host frame's key id / owner */
 	SCHED_FRAME_DATA,    /* a host frame's content */
 	SCHED_VCPU,          /* other vCPU state another thread reads */
-	SCHED_OTHER,
+	SCHED_OP_OTHER,
 	SCHED_NR_OPS
 };
 
@@ -152,7 +152,7 @@ enum sched_wait_result sched_wait(const struct sched_site *site, const void *obj
 		enum sched_wait_result sched_w_ = SCHED_WAIT_NONE;             \
 		if (sched_enabled()) {                                         \
 			static const struct sched_site sched_site_ = {         \
-				SCHED_OTHER, SCHED_R, __FILE__, __LINE__,      \
+				SCHED_OP_OTHER, SCHED_R, __FILE__, __LINE__,      \
 				__func__, (what_) };                           \
 			sched_w_ = sched_wait(&sched_site_, (obj_));           \
 		}                                                              \
