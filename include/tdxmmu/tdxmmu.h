@@ -425,6 +425,74 @@ TDXMMU_API int tdxmmu_run_file(const char *path,
 TDXMMU_API int tdxmmu_run_string(const char *name, const char *text,
 				 const struct tdxmmu_run_options *opts);
 
+
+/*
+ * Systematic exploration (docs/exploration.md, `tdxmmu explore`). The
+ * threads of each explored block (a scenario's `parallel` block; the whole
+ * body of tdxmmu_explore()) run one at a time, and a deterministic scheduler
+ * picks, at every schedule point of the model, which goes next. The search
+ * enumerates those choices: every schedule with at most `preemptions`
+ * preemptions (iterative context bounding), or `random` PCT-style random
+ * schedules, or exactly one (`replay`). Every check of the program is the
+ * oracle for every schedule, plus `check` after each parallel block,
+ * exit 3, deadlock and livelock (a thread over `step_budget` steps in one
+ * block).
+ *
+ * Returns 0 when no schedule broke anything, 1 when one did (result's
+ * schedule and message describe the first), 2 on a usage or parse error
+ * (message says which), 3 when the model is not deterministic under the
+ * scheduler (a bug of the model). Not reentrant: one exploration per
+ * process at a time. A schedule that deadlocks or livelocks leaves its
+ * threads parked for good and its TD leaked (they hold its locks).
+ */
+struct tdxmmu_explore_options {
+	unsigned preemptions;    /* the bound (default 2) */
+	uint64_t random;         /* > 0: that many random schedules instead */
+	uint64_t seed;           /* for random */
+	uint64_t max_schedules;  /* 0: no budget */
+	const char *replay;      /* run exactly this schedule ("-": default) */
+	const char *mutant;      /* NULL, or a guard to remove (list below) */
+	unsigned shard, nr_shards; /* explore shard `shard` of `nr_shards` */
+	uint64_t step_budget;    /* per thread per block; 0: 2,000,000 */
+	FILE *out;               /* where explain goes; NULL: nowhere */
+	bool explain;            /* print the first violation step by step */
+};
+
+struct tdxmmu_explore_result {
+	uint64_t schedules;      /* distinct schedules explored (this shard) */
+	uint64_t executions;     /* runs, including the re-runs of ICB levels */
+	bool complete;           /* the bounded space (this shard's) was done */
+	unsigned preemption_bound, levels_done;
+	unsigned shard, nr_shards;
+	uint64_t violations;     /* 0 or 1: the search stops at the first */
+	double seconds, schedules_per_s; /* executions per second */
+	uint64_t last_decisions;
+	/* The first violation: its schedule (for replay) and what broke. */
+	char schedule[8192];
+	bool schedule_truncated;
+	unsigned violation_preemptions;
+	char message[1024];
+};
+
+/* One execution of a C program (creates its TD, runs its vCPUs, checks):
+ * returns 0 if it held, non-zero (with @msg filled) if it did not. */
+typedef int (*tdxmmu_explore_fn)(void *arg, char *msg, size_t msg_size);
+
+TDXMMU_API void tdxmmu_explore_options_init(struct tdxmmu_explore_options *opts);
+TDXMMU_API int tdxmmu_explore(tdxmmu_explore_fn fn, void *arg,
+			      const struct tdxmmu_explore_options *opts,
+			      struct tdxmmu_explore_result *result);
+TDXMMU_API int tdxmmu_explore_string(const char *name, const char *text,
+				     const struct tdxmmu_explore_options *opts,
+				     struct tdxmmu_explore_result *result);
+TDXMMU_API int tdxmmu_explore_file(const char *path,
+				   const struct tdxmmu_explore_options *opts,
+				   struct tdxmmu_explore_result *result);
+/* The mutants, by index from 0: name and what guard it removes; NULL past
+ * the last. */
+TDXMMU_API const char *tdxmmu_mutant_name(unsigned i);
+TDXMMU_API const char *tdxmmu_mutant_help(unsigned i);
+
 #ifdef __cplusplus
 }
 #endif

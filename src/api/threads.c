@@ -11,9 +11,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "api/api_internal.h"
+#include "explore/sched_internal.h"
 #include "cpu/cpu.h"
 #include "kvm/kvm.h"
 #include "kvm/tdx_hooks.h"
@@ -33,6 +35,7 @@ struct vcpu_thread {
 	tdxmmu_guest_fn fn;
 	void *arg;
 	int result;
+	int sched_token; /* exploring: its sched thread (explore/sched.h) */
 };
 
 static void *vcpu_thread_main(void *p)
@@ -41,12 +44,16 @@ static void *vcpu_thread_main(void *p)
 	struct run_vcpus *s = t->shared;
 	bool cancel;
 
+	/* Exploring, the scheduler starts the thread once the creator has
+	 * opened the gate (it does so before its next schedule point). */
+	sched_thread_start(t->sched_token);
 	pthread_mutex_lock(&s->lock);
 	while (!s->go)
 		pthread_cond_wait(&s->cond, &s->lock);
 	cancel = s->cancel;
 	pthread_mutex_unlock(&s->lock);
 	t->result = cancel ? TDXMMU_EBUSY : t->fn(t->td, t->vcpu, t->arg);
+	sched_thread_exit();
 	return NULL;
 }
 
@@ -69,24 +76,51 @@ int tdxmmu_run_vcpus(tdxmmu_td *td, unsigned nr, const tdxmmu_guest_fn *fns,
 	if (!t)
 		return TDXMMU_ENOMEM;
 	for (started = 0; started < nr; started++) {
+		char name[24];
+
+		snprintf(name, sizeof(name), "vcpu%u", started);
 		t[started] = (struct vcpu_thread){
 			.shared = &s,
 			.td = td,
 			.vcpu = started,
 			.fn = fns[started],
 			.arg = args ? args[started] : NULL,
+			.sched_token = sched_thread_spawn(name),
 		};
 		if (pthread_create(&t[started].tid, NULL, vcpu_thread_main,
-				   &t[started]))
+				   &t[started])) {
+			sched_thread_cancel(t[started].sched_token);
 			break;
+		}
 	}
 	pthread_mutex_lock(&s.lock);
 	s.go = true;
 	s.cancel = started < nr;
 	pthread_cond_broadcast(&s.cond);
 	pthread_mutex_unlock(&s.lock);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(t[i].tid, NULL);
+	{
+		int tokens[SCHED_MAX_THREADS];
+		unsigned n = 0;
+
+		for (unsigned i = 0; i < started && n < SCHED_MAX_THREADS; i++)
+			tokens[n++] = t[i].sched_token;
+		sched_thread_join_all(tokens, n);
+	}
+	for (unsigned i = 0; i < started; i++) {
+		if (sched_abandoned())
+			pthread_detach(t[i].tid); /* parked for good */
+		else
+			pthread_join(t[i].tid, NULL);
+	}
+	if (sched_abandoned()) {
+		/* Exploration gave up on this schedule (deadlock, livelock):
+		 * its threads stay parked, some not even started, and may
+		 * still read their struct: leak it (explore/sched.c). */
+		if (results)
+			for (unsigned i = 0; i < nr; i++)
+				results[i] = TDXMMU_EBUSY;
+		return TDXMMU_EBUSY;
+	}
 	if (results)
 		for (unsigned i = 0; i < nr; i++)
 			results[i] = i < started ? t[i].result : TDXMMU_ENOMEM;

@@ -69,7 +69,7 @@ enum sched_op {
 	SCHED_FRAME_KEY,     /* a host frame's key id / owner */
 	SCHED_FRAME_DATA,    /* a host frame's content */
 	SCHED_VCPU,          /* other vCPU state another thread reads */
-	SCHED_OP_OTHER,
+	SCHED_MISC,
 	SCHED_NR_OPS
 };
 
@@ -152,7 +152,7 @@ enum sched_wait_result sched_wait(const struct sched_site *site, const void *obj
 		enum sched_wait_result sched_w_ = SCHED_WAIT_NONE;             \
 		if (sched_enabled()) {                                         \
 			static const struct sched_site sched_site_ = {         \
-				SCHED_OP_OTHER, SCHED_R, __FILE__, __LINE__,      \
+				SCHED_MISC, SCHED_R, __FILE__, __LINE__,      \
 				__func__, (what_) };                           \
 			sched_w_ = sched_wait(&sched_site_, (obj_));           \
 		}                                                              \
@@ -174,6 +174,13 @@ int sched_thread_spawn(const char *name);
 void sched_thread_start(int token);
 void sched_thread_exit(void);
 void sched_thread_join(int token);
+/* Waits until every thread of @tokens (-1 entries skipped) has exited: one
+ * wait, so that the joiner is not a candidate at each of their exits (it
+ * does nothing between its joins, and each candidate doubles the schedules
+ * explored for nothing). */
+void sched_thread_join_all(const int *tokens, unsigned nr);
+/* pthread_create() failed after sched_thread_spawn(): forget the thread. */
+void sched_thread_cancel(int token);
 
 /*
  * RCU while exploring (host_rcu.c calls these first): grace periods follow

@@ -20,8 +20,10 @@
  */
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "explore/sched_internal.h"
 #include "scenario/runner.h"
 
 /* Where the lanes wait until every thread exists, then all go at once. */
@@ -58,6 +60,7 @@ struct lane_thread {
 	struct start_gate *start;
 	atomic_int *stop;   /* the first fatal status, 0 while there is none */
 	int status;
+	int sched_token;    /* exploring: this lane's sched thread, else -1 */
 };
 
 static void *lane_main(void *arg)
@@ -66,7 +69,12 @@ static void *lane_main(void *arg)
 	struct scn_run *r = t->run;
 
 	scn_lane_self = t->idx;
-	gate_wait(t->start);
+	/* Exploring, the scheduler starts the lane when it chooses to, and
+	 * the gate (a blocking wait) must not be used. */
+	if (t->sched_token >= 0)
+		sched_thread_start(t->sched_token);
+	else
+		gate_wait(t->start);
 	t->status = SCN_EXIT_OK;
 	for (size_t i = 0; i < t->lane->nr; i++) {
 		int expected = 0;
@@ -86,7 +94,39 @@ static void *lane_main(void *arg)
 	/* Finished (or stopped): lanes retrying a blocked access no longer
 	 * wait for this one. */
 	atomic_store(&r->par->finished[t->idx], true);
+	if (t->sched_token >= 0)
+		sched_thread_exit();
 	return NULL;
+}
+
+static void lane_name(const struct scn_run *run, const struct scn_block *b, size_t i, char *buf,
+		      size_t size)
+{
+	(void)run;
+	if (b->lanes[i].vcpu == SCN_LANE_HOST)
+		snprintf(buf, size, "host");
+	else
+		snprintf(buf, size, "vcpu%d", b->lanes[i].vcpu);
+}
+
+/*
+ * Exploring: `check` after the block is part of the oracle (issue 12): a
+ * state that breaks an invariant is a violation of this schedule even if
+ * no line of the script looks at it.
+ */
+static void check_after_block(struct scn_run *run, const struct scn_cmd *cmd)
+{
+	char report[1024];
+	int rc;
+
+	if (!run->td || !run->api->check || sched_abandoned())
+		return;
+	rc = run->api->check(run->td, report, sizeof(report));
+	if (rc == 0)
+		return;
+	if (rc > 0 || rc == TDXMMU_EBUG)
+		sched_violation("check after the parallel block at line %zu: %s", cmd->line,
+				report[0] ? report : "an invariant does not hold");
 }
 
 int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd)
@@ -102,6 +142,7 @@ int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd)
 	struct lane_thread *t;
 	atomic_int stop = 0;
 	size_t started;
+	bool exploring;
 	int status;
 
 	if (b->nr_lanes == 0)
@@ -123,7 +164,13 @@ int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd)
 	par.finished = finished;
 	par.wait_gen = wait_gen;
 	run->par = &par;
+	exploring = sched_self_active();
+	if (exploring)
+		sched_block_begin();
 	for (started = 0; started < b->nr_lanes; started++) {
+		char name[24];
+
+		lane_name(run, b, started, name, sizeof(name));
 		t[started] = (struct lane_thread){
 			.idx = started,
 			.run = run,
@@ -131,10 +178,13 @@ int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd)
 			.lane = &b->lanes[started],
 			.start = &start,
 			.stop = &stop,
+			.sched_token = exploring ? sched_thread_spawn(name) : -1,
 		};
 		if (pthread_create(&t[started].tid, NULL, lane_main,
-				   &t[started]))
+				   &t[started])) {
+			sched_thread_cancel(t[started].sched_token);
 			break;
+		}
 	}
 	/* A thread that could not be created: the started lanes run
 	 * nothing, and the missing ones count as finished. */
@@ -144,10 +194,33 @@ int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd)
 			atomic_store(&finished[i], true);
 	}
 	gate_open(&start);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(t[i].tid, NULL);
+	if (exploring) {
+		int tokens[SCHED_MAX_THREADS];
+		unsigned n = 0;
+
+		for (size_t i = 0; i < started && n < SCHED_MAX_THREADS; i++)
+			tokens[n++] = t[i].sched_token;
+		sched_thread_join_all(tokens, n);
+	}
+	for (size_t i = 0; i < started; i++) {
+		/* An abandoned execution (deadlock, livelock) leaves its lanes
+		 * parked for good: let them go. */
+		if (sched_abandoned())
+			pthread_detach(t[i].tid);
+		else
+			pthread_join(t[i].tid, NULL);
+	}
 	run->par = NULL;
 	status = atomic_load(&stop);
+	if (exploring) {
+		sched_block_end();
+		if (status == SCN_EXIT_OK)
+			check_after_block(run, cmd);
+		if (sched_abandoned()) {
+			/* The lanes may still reference the block's state: leak it. */
+			return SCN_EXIT_BUG;
+		}
+	}
 	pthread_cond_destroy(&start.cond);
 	pthread_mutex_destroy(&start.lock);
 	free(t);

@@ -55,7 +55,7 @@ TDXMMU_API int tdxmmu_run_string(const char *name, const char *text,
 }
 
 /* Reads a whole file; any bytes, any size. Returns NULL with errno set. */
-static char *read_file(const char *path, size_t *len)
+char *scn_read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	size_t cap = 0, n = 0;
@@ -110,7 +110,7 @@ TDXMMU_API int tdxmmu_run_file(const char *path,
 	int status;
 
 	errno = 0;
-	text = read_file(path, &len);
+	text = scn_read_file(path, &len);
 	if (!text) {
 		fprintf(o.err, "%s: error: cannot read: %s\n", path,
 			strerror(errno));

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "explore/sched_internal.h"
 #include "scenario/runner.h"
 
 /* Room for tdxmmu_check()'s report: one line per violation. */
@@ -404,7 +405,10 @@ static bool retry_blocked(const struct scn_run *r, int rc,
 		atomic_store(&par->wait_gen[self], 0);
 		return false;
 	}
-	nanosleep(&pause, NULL);
+	/* Exploring, the others cannot run while this lane sleeps: it waits
+	 * for one of them to change something instead. */
+	if (SCHED_WAIT(par, "blocked access: retry") == SCHED_WAIT_NONE)
+		nanosleep(&pause, NULL);
 	return true;
 }
 
@@ -1028,8 +1032,9 @@ int scn_run_script(const struct scn_script *script, const char *name,
 
 	/* A script need not end with destroy: free the TD anyway, without
 	 * counting it as a check (and even after a bug, so that nothing
-	 * leaks). */
-	if (r.td) {
+	 * leaks). Except when exploration abandoned a schedule: its parked
+	 * threads may hold the TD's locks, so it is leaked on purpose. */
+	if (r.td && !sched_abandoned()) {
 		struct tdxmmu_destroy_report rep;
 
 		memset(&rep, 0, sizeof(rep));

@@ -158,4 +158,7 @@ int scn_run_text(const char *name, const char *text, size_t len,
 		 const struct scn_backend *api,
 		 const struct tdxmmu_run_options *opts);
 
+/* The whole file, malloc'd (NULL with errno set). */
+char *scn_read_file(const char *path, size_t *len);
+
 #endif /* TDXMMU_SCENARIO_RUNNER_H */

@@ -189,7 +189,11 @@ static void test_seamcall_in_parallel(void **state)
 	char *out = NULL;
 
 	(void)state;
+	/* The page is mapped before the block: a fault inside it would hold
+	 * S-EPT entry locks that SEPT.RD's walk may meet (TDX_OPERAND_BUSY,
+	 * found by `tdxmmu explore`), and this test is about ordering. */
 	assert_int_equal(run(HEAD
+			     "vcpu 0 write private:0x1000 1\n"
 			     "parallel\n"
 			     "  vcpu 0 write private:0x1000 7\n"
 			     "  seamcall TDH.MEM.TRACK\n"

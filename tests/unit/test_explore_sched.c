@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The scheduler and the search on their own (issue 12), with programs small
+ * enough that the right answers can be counted by hand: a lost update that
+ * needs exactly one preemption, a lock that prevents it, a lock-order
+ * deadlock, a spin that never ends, disjoint threads that need no
+ * reordering, replay strings, and shards that split the space exactly.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "explore/sched_internal.h"
+#include "tdxmmu/tdxmmu.h"
+
+/* ---- a tiny threaded program ---- */
+
+struct prog {
+	unsigned nr;
+	void (*thread_fn)(struct prog *p, unsigned i);
+	/* shared state */
+	int counter;
+	int lock_a, lock_b; /* 1: held */
+	int flag;
+	int slot[8];
+};
+
+struct th {
+	struct prog *p;
+	unsigned i;
+	int token;
+};
+
+static void *th_main(void *arg)
+{
+	struct th *t = arg;
+
+	sched_thread_start(t->token);
+	t->p->thread_fn(t->p, t->i);
+	sched_thread_exit();
+	return NULL;
+}
+
+static void run_threads(struct prog *p)
+{
+	pthread_t tid[8];
+	/* On the heap, leaked when the schedule is abandoned: its parked
+	 * threads may not have read their struct yet. */
+	struct th *th = calloc(8, sizeof(*th));
+
+	assert_non_null(th);
+	for (unsigned i = 0; i < p->nr; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "t%u", i);
+		th[i] = (struct th){ p, i, sched_thread_spawn(name) };
+		assert_int_equal(pthread_create(&tid[i], NULL, th_main, &th[i]), 0);
+	}
+	{
+		int tokens[8];
+
+		for (unsigned i = 0; i < p->nr; i++)
+			tokens[i] = th[i].token;
+		sched_thread_join_all(tokens, p->nr);
+	}
+	for (unsigned i = 0; i < p->nr; i++) {
+		if (sched_abandoned())
+			pthread_detach(tid[i]);
+		else
+			pthread_join(tid[i], NULL);
+	}
+	if (!sched_abandoned())
+		free(th);
+}
+
+static void lock(int *l)
+{
+	SCHED_POINT(SCHED_MUTEX_LOCK, SCHED_W, l, "lock");
+	while (*l)
+		SCHED_WAIT(l, "lock");
+	*l = 1;
+}
+
+static void unlock(int *l)
+{
+	SCHED_POINT(SCHED_MUTEX_UNLOCK, SCHED_W, l, "unlock");
+	*l = 0;
+}
+
+static void racy_increment(struct prog *p, unsigned i)
+{
+	int v;
+
+	(void)i;
+	SCHED_POINT(SCHED_MISC, SCHED_R, &p->counter, "counter");
+	v = p->counter;
+	SCHED_POINT(SCHED_MISC, SCHED_W, &p->counter, "counter");
+	p->counter = v + 1;
+	SCHED_NOTE("counter %d -> %d", v, v + 1);
+}
+
+static void locked_increment(struct prog *p, unsigned i)
+{
+	lock(&p->lock_a);
+	racy_increment(p, i);
+	unlock(&p->lock_a);
+}
+
+static void lock_order(struct prog *p, unsigned i)
+{
+	int *first = i ? &p->lock_b : &p->lock_a, *second = i ? &p->lock_a : &p->lock_b;
+
+	lock(first);
+	lock(second);
+	unlock(second);
+	unlock(first);
+}
+
+static void spin_until_flag(struct prog *p, unsigned i)
+{
+	if (i == 0) {
+		for (;;) {
+			SCHED_POINT(SCHED_MISC, SCHED_R, &p->flag, "flag");
+			if (p->flag)
+				break;
+		}
+	} else {
+		SCHED_POINT(SCHED_MISC, SCHED_W, &p->flag, "flag");
+		p->flag = 1;
+	}
+}
+
+static void disjoint(struct prog *p, unsigned i)
+{
+	for (int k = 0; k < 5; k++) {
+		SCHED_POINT(SCHED_MISC, SCHED_W, &p->slot[i], "slot");
+		p->slot[i]++;
+	}
+}
+
+static struct prog the_prog;
+
+static int body(void *arg, char *msg, size_t size)
+{
+	struct prog *tmpl = arg;
+
+	the_prog = *tmpl;
+	run_threads(&the_prog);
+	if (sched_abandoned())
+		return 0; /* the scheduler has recorded why */
+	if (the_prog.thread_fn == racy_increment || the_prog.thread_fn == locked_increment) {
+		if (the_prog.counter != (int)the_prog.nr) {
+			snprintf(msg, size, "counter is %d, not %u", the_prog.counter, the_prog.nr);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int explore(struct prog *p, unsigned preemptions, const char *replay,
+		   struct tdxmmu_explore_result *r)
+{
+	struct tdxmmu_explore_options o;
+
+	tdxmmu_explore_options_init(&o);
+	o.preemptions = preemptions;
+	o.replay = replay;
+	o.step_budget = 1000;
+	return tdxmmu_explore(body, p, &o, r);
+}
+
+static struct tdxmmu_explore_result res;
+
+/* Two racy increments: every schedule without a preemption is correct
+ * (one thread runs whole, then the other; two orders), one preemption
+ * between a read and a write loses an update. */
+static void test_lost_update_needs_one_preemption(void **state)
+{
+	struct prog p = { .nr = 2, .thread_fn = racy_increment };
+
+	(void)state;
+	assert_int_equal(explore(&p, 0, NULL, &res), 0);
+	assert_true(res.complete);
+	assert_int_equal(res.schedules, 2);
+	assert_int_equal(explore(&p, 1, NULL, &res), 1);
+	assert_int_equal(res.violation_preemptions, 1);
+	assert_non_null(strstr(res.message, "counter is 1"));
+	assert_false(res.complete);
+	/* The printed schedule replays the violation; the default does not. */
+	{
+		char sched[sizeof(res.schedule)];
+
+		strcpy(sched, res.schedule);
+		assert_int_equal(explore(&p, 0, sched, &res), 1);
+		assert_non_null(strstr(res.message, "counter is 1"));
+		assert_int_equal(explore(&p, 0, "-", &res), 0);
+	}
+}
+
+/* With the lock, no schedule loses an update, and the space of 2
+ * preemptions is finite and completed. */
+static void test_lock_prevents_it(void **state)
+{
+	struct prog p = { .nr = 2, .thread_fn = locked_increment };
+	uint64_t s1;
+
+	(void)state;
+	assert_int_equal(explore(&p, 1, NULL, &res), 0);
+	assert_true(res.complete);
+	s1 = res.schedules;
+	assert_int_equal(explore(&p, 2, NULL, &res), 0);
+	assert_true(res.complete);
+	assert_true(res.schedules > s1);
+	assert_int_equal(res.levels_done, 3);
+}
+
+static void test_deadlock_found(void **state)
+{
+	struct prog p = { .nr = 2, .thread_fn = lock_order };
+
+	(void)state;
+	assert_int_equal(explore(&p, 0, NULL, &res), 0);
+	assert_int_equal(explore(&p, 1, NULL, &res), 1);
+	assert_non_null(strstr(res.message, "deadlock"));
+	assert_int_equal(res.violation_preemptions, 1);
+}
+
+static void test_livelock_found(void **state)
+{
+	struct prog p = { .nr = 2, .thread_fn = spin_until_flag };
+
+	(void)state;
+	/* The default schedule runs t0 first, which spins for ever. */
+	assert_int_equal(explore(&p, 0, NULL, &res), 1);
+	assert_non_null(strstr(res.message, "livelock"));
+}
+
+/* Threads that share nothing need one schedule, whatever the bound. */
+static void test_disjoint_threads_pruned(void **state)
+{
+	struct prog p = { .nr = 3, .thread_fn = disjoint };
+
+	(void)state;
+	assert_int_equal(explore(&p, 2, NULL, &res), 0);
+	assert_true(res.complete);
+	assert_int_equal(res.schedules, 1);
+}
+
+/* Shards partition the space: their counts add up to the whole. */
+static void test_shards_partition(void **state)
+{
+	struct prog p = { .nr = 3, .thread_fn = locked_increment };
+	struct tdxmmu_explore_options o;
+	uint64_t whole, sum = 0;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	o.preemptions = 2;
+	assert_int_equal(tdxmmu_explore(body, &p, &o, &res), 0);
+	assert_true(res.complete);
+	whole = res.schedules;
+	assert_true(whole > 20);
+	for (unsigned i = 0; i < 3; i++) {
+		o.shard = i;
+		o.nr_shards = 3;
+		assert_int_equal(tdxmmu_explore(body, &p, &o, &res), 0);
+		assert_true(res.complete);
+		assert_true(res.schedules > 0);
+		sum += res.schedules;
+	}
+	assert_int_equal(sum, whole);
+}
+
+static void test_bad_replay_string(void **state)
+{
+	struct prog p = { .nr = 2, .thread_fn = racy_increment };
+
+	(void)state;
+	assert_int_equal(explore(&p, 0, "3:x", &res), 2);
+	assert_non_null(strstr(res.message, "bad schedule"));
+	assert_int_equal(explore(&p, 0, "5:1,2:0", &res), 2);
+	/* A thread that is not enabled at that decision. */
+	assert_int_equal(explore(&p, 0, "0:7", &res), 2);
+	assert_non_null(strstr(res.message, "does not fit"));
+}
+
+static void test_random_finds_lost_update(void **state)
+{
+	struct prog p = { .nr = 2, .thread_fn = racy_increment };
+	struct tdxmmu_explore_options o;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	o.random = 200;
+	o.preemptions = 1;
+	o.seed = 1;
+	assert_int_equal(tdxmmu_explore(body, &p, &o, &res), 1);
+	assert_true(res.schedules <= 200);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lost_update_needs_one_preemption),
+		cmocka_unit_test(test_lock_prevents_it),
+		cmocka_unit_test(test_deadlock_found),
+		cmocka_unit_test(test_livelock_found),
+		cmocka_unit_test(test_disjoint_threads_pruned),
+		cmocka_unit_test(test_shards_partition),
+		cmocka_unit_test(test_bad_replay_string),
+		cmocka_unit_test(test_random_finds_lost_update),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
