@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cpu/cpu.h"
 #include "cpu/cpu_internal.h"
@@ -188,9 +189,9 @@ static void run_free_without_flush(bool flush)
 {
 	struct vm vm;
 	void (*cb)(struct kvm *kvm);
+	uint64_t live;
 
 	vm_create(&vm);
-	vm.fx.kvm->debug_free_immediately = true; /* the poison now, not after a GP */
 	/* The shared alias of a private page: KVM links the shared tables on
 	 * the way down and maps nothing (`blocked`); the walks that found the
 	 * leaf missing cached the entries above it. Tables with nothing in
@@ -198,17 +199,25 @@ static void run_free_without_flush(bool flush)
 	assert_int_equal(rd(&vm, shared(&vm, 0x5000)), TDXMMU_OUTCOME_BLOCKED);
 	assert_true(tlb_psc_nr_valid(tlb0(&vm)) > 0);
 
+	live = kvm_mmu_pages_live(vm.fx.kvm);
 	cb = vm.fx.kvm->flush_shared_tlbs;
 	if (!flush)
 		vm.fx.kvm->flush_shared_tlbs = NULL;
 	assert_int_equal(kvm_delete_memslot(vm.fx.kvm, 0), 0);
 	vm.fx.kvm->flush_shared_tlbs = cb;
 	assert_true(kvm_stat_read(vm.fx.kvm, pages_rcu_freed) > 0);
+	/* The tables go back to the arena (poisoned) after a grace period,
+	 * on liburcu's thread: wait for it (no reader is left). */
+	for (int i = 0; i < 5000 && kvm_mmu_pages_live(vm.fx.kvm) == live; i++) {
+		struct timespec ts = { .tv_nsec = 1000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	assert_true(kvm_mmu_pages_live(vm.fx.kvm) < live);
 
 	if (flush) {
 		assert_int_equal(rd(&vm, shared(&vm, 0x6000)), TDXMMU_OUTCOME_MMIO);
 		assert_false(atomic_load(&vm.fx.kvm->model_broken));
-		vm.fx.kvm->debug_free_immediately = false;
 		vm_destroy(&vm);
 		return;
 	}
@@ -218,7 +227,6 @@ static void run_free_without_flush(bool flush)
 	assert_true(atomic_load(&vm.fx.kvm->model_broken));
 	assert_true(atomic_load(&vm.fx.kvm->bugged));
 	assert_non_null(strstr(cpu_last_error(), "freed shared-EPT table"));
-	vm.fx.kvm->debug_free_immediately = false;
 	cpu_destroy(vm.cpu);
 	/* A dead VM still tears down whole. */
 	kvm_fx_destroy_dead(&vm.fx);
