@@ -44,6 +44,7 @@
 #include <stdio.h>
 
 #include "cpu/cpu_internal.h"
+#include "explore/sched_internal.h"
 #include "explore/sched.h"
 
 void cpu_wake_holder(struct cpu_vcpu *v)
@@ -137,9 +138,8 @@ int cpu_vcpu_hold(struct cpu *cpu, unsigned index)
 		v->hold_token = sched_thread_spawn(name);
 	}
 	if (pthread_create(&v->hold_tid, NULL, cpu_holder_main, v)) {
-		/* The spawned sched thread never starts: the scheduler's to
-		 * forget at the join. */
-		sched_thread_join(v->hold_token);
+		/* The spawned sched thread never starts: forget it. */
+		sched_thread_cancel(v->hold_token);
 		atomic_store(&v->held, false);
 		cpu_vcpu_put(v);
 		return cpu_fail(-ENOMEM, "vcpu %u: no thread to hold it in the TD", index);
@@ -167,7 +167,11 @@ static void cpu_holder_stop(struct cpu_vcpu *v)
 	pthread_cond_signal(&v->hold_cond);
 	pthread_mutex_unlock(&v->hold_lock);
 	sched_thread_join(v->hold_token);
-	pthread_join(v->hold_tid, NULL);
+	/* An abandoned exploration leaves its threads parked for good. */
+	if (sched_abandoned())
+		pthread_detach(v->hold_tid);
+	else
+		pthread_join(v->hold_tid, NULL);
 	/* The vCPU is this thread's again: exit (a TD exit, HLT) and release
 	 * it, as at the end of a guest action. */
 	atomic_store(&v->parked, false);
