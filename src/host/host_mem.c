@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "host/host_mem.h"
+#include "explore/sched.h"
 
 /*
  * Metadata word layout. The key lives in the low bits so that it can be read
@@ -132,6 +133,17 @@ static void host_bug(const char *fmt, ...)
 	fputc('\n', stderr);
 	fflush(stderr);
 	abort();
+}
+
+/*
+ * The scheduler's name for a frame (explore/sched.h): one object per frame
+ * for its key, owner and content, since a key change is also a content
+ * change. Frame metadata is made lazily, so its address is no stable name;
+ * this is a tagged number outside every user-space address instead.
+ */
+static const void *frame_obj(pfn_t pfn)
+{
+	return (const void *)(uintptr_t)(0xF000000000000000ULL | pfn);
 }
 
 static uint64_t frame_index(const struct host_mem *hm, pfn_t pfn)
@@ -888,6 +900,8 @@ static bool first_free_in(const struct host_mem *hm, pfn_t first, uint64_t nr,
 
 void host_mem_free_frame(struct host_mem *hm, pfn_t pfn)
 {
+	/* Before hm->lock, never under it. */
+	SCHED_POINT(SCHED_FRAME_KEY, SCHED_W, frame_obj(pfn), "host frame owner (free)");
 	pthread_mutex_lock(&hm->lock);
 	release_frame(hm, pfn);
 	if (!stack_push(hm, pfn))
@@ -905,6 +919,9 @@ void host_mem_free_range(struct host_mem *hm, pfn_t first, uint64_t nr)
 		host_bug("free of range [%#llx, +%llu) outside the pool",
 			 (unsigned long long)first, (unsigned long long)nr);
 
+	/* One point for the range, before hm->lock: named by its first
+	 * frame. */
+	SCHED_POINT(SCHED_FRAME_KEY, SCHED_W, frame_obj(first), "host frames owner (free range)");
 	pthread_mutex_lock(&hm->lock);
 	/* Check the whole range before changing anything, so the report names
 	 * the first offending frame of an otherwise untouched pool: frames
@@ -939,6 +956,7 @@ bool host_mem_frame_allocated(struct host_mem *hm, pfn_t pfn)
 {
 	if (!host_mem_pfn_valid(hm, pfn))
 		return false;
+	SCHED_POINT(SCHED_FRAME_KEY, SCHED_R, frame_obj(pfn), "host frame owner (allocated)");
 	return atomic_load_explicit(frame_meta(hm, pfn - hm->first_pfn),
 				    memory_order_acquire) & META_ALLOCATED;
 }
@@ -956,8 +974,11 @@ void host_frame_read(struct host_mem *hm, pfn_t pfn, size_t off, void *buf,
 		     size_t len, unsigned keyid, bool *poisoned)
 {
 	uint64_t idx;
-	uint32_t m = meta_for_access(hm, pfn, &idx);
+	uint32_t m;
 	bool poison = false;
+
+	SCHED_POINT(SCHED_FRAME_DATA, SCHED_R, frame_obj(pfn), "host frame (read)");
+	m = meta_for_access(hm, pfn, &idx);
 
 	check_keyid(keyid);
 	check_span(pfn, off, len);
@@ -993,9 +1014,13 @@ void host_frame_write(struct host_mem *hm, pfn_t pfn, size_t off,
 		      const void *buf, size_t len, unsigned keyid)
 {
 	uint64_t idx;
-	uint32_t m = meta_for_access(hm, pfn, &idx);
-	unsigned old = m & META_KEY_MASK;
+	uint32_t m;
+	unsigned old;
 	bool whole = off == 0 && len == PAGE_SIZE;
+
+	SCHED_POINT(SCHED_FRAME_DATA, SCHED_W, frame_obj(pfn), "host frame (write)");
+	m = meta_for_access(hm, pfn, &idx);
+	old = m & META_KEY_MASK;
 
 	check_keyid(keyid);
 	check_span(pfn, off, len);
@@ -1026,6 +1051,8 @@ void host_frame_clear(struct host_mem *hm, pfn_t pfn, unsigned keyid)
 {
 	uint64_t idx;
 
+	SCHED_POINT(SCHED_FRAME_KEY, SCHED_W, frame_obj(pfn), "host frame (clear, key)");
+
 	meta_for_access(hm, pfn, &idx);
 	check_keyid(keyid);
 	meta_set(hm, idx, META_ALLOCATED | META_ZERO | keyid);
@@ -1040,6 +1067,7 @@ void host_frame_fill(struct host_mem *hm, pfn_t pfn, uint8_t byte,
 		host_frame_clear(hm, pfn, keyid);
 		return;
 	}
+	SCHED_POINT(SCHED_FRAME_DATA, SCHED_W, frame_obj(pfn), "host frame (fill)");
 	meta_for_access(hm, pfn, &idx);
 	check_keyid(keyid);
 	memset(frame_data(hm, idx), byte, PAGE_SIZE);
@@ -1056,7 +1084,13 @@ void host_frame_copy(struct host_mem *hm, pfn_t dst, unsigned dst_keyid,
 		     pfn_t src, unsigned src_keyid)
 {
 	uint64_t sidx, didx;
-	uint32_t sm = meta_for_access(hm, src, &sidx);
+	uint32_t sm;
+
+	/* Two frames: the source's read, then the destination's write (no
+	 * point in between would change what the model can do). */
+	SCHED_POINT(SCHED_FRAME_DATA, SCHED_R, frame_obj(src), "host frame (copy source)");
+	SCHED_POINT(SCHED_FRAME_DATA, SCHED_W, frame_obj(dst), "host frame (copy destination)");
+	sm = meta_for_access(hm, src, &sidx);
 
 	meta_for_access(hm, dst, &didx);
 	check_keyid(dst_keyid);
@@ -1082,6 +1116,8 @@ unsigned host_frame_keyid(struct host_mem *hm, pfn_t pfn)
 {
 	uint64_t idx = frame_index(hm, pfn);
 
+	SCHED_POINT(SCHED_FRAME_KEY, SCHED_R, frame_obj(pfn), "host frame key");
+
 	return atomic_load_explicit(frame_meta(hm, idx), memory_order_acquire) &
 	       META_KEY_MASK;
 }
@@ -1089,6 +1125,8 @@ unsigned host_frame_keyid(struct host_mem *hm, pfn_t pfn)
 bool host_frame_poisoned(struct host_mem *hm, pfn_t pfn)
 {
 	uint64_t idx = frame_index(hm, pfn);
+
+	SCHED_POINT(SCHED_FRAME_KEY, SCHED_R, frame_obj(pfn), "host frame integrity");
 
 	return atomic_load_explicit(frame_meta(hm, idx), memory_order_acquire) &
 	       META_POISON;

@@ -382,8 +382,10 @@ struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
 	return NULL;
 }
 
-void tdx_hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
-		 struct tdx_hw_walk *out)
+/* cached: start in start_table (at start_level) instead of the root. */
+static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
+		    bool cached, pfn_t root, unsigned start_level, pfn_t start_table,
+		    struct tdx_hw_walk *out)
 {
 	struct tdx_td *td = NULL;
 	struct tdx_vcpu *v = tdx_vcpu_of_tdvpr(m, hpa_to_pfn(tdvpr), &td);
@@ -394,11 +396,39 @@ void tdx_hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 	if (!v || (gpa >> td->gpaw_bit))
 		return;
 	out->keyid = td->hkid;
+	out->root = td->sept_root;
+	out->top_level = td->pwl;
+	level = td->pwl;
 	table = tdx_sept_page(m, td, td->sept_root);
-	for (level = td->pwl;; level--) {
-		uint64_t e = atomic_load_explicit(&table[sept_index(gpa, level)],
-						  memory_order_acquire) & ~SEPT_LOCK_BITS;
-		enum tdx_sept_state s = sept_state(e);
+	if (cached) {
+		/* A cached entry: hardware would walk on from whatever the
+		 * frame holds now; the model checks that it is still one of
+		 * the TD's S-EPT pages, so that a missed flush is seen. */
+		uint64_t pe;
+
+		SCHED_POINT(SCHED_PAMT_READ, SCHED_R, pamt_entry(&m->pamt, start_table, 0),
+			    "cached S-EPT table's PAMT entry");
+		pe = atomic_load_explicit(pamt_entry(&m->pamt, start_table, 0),
+					  memory_order_acquire);
+		if (root != td->sept_root || start_level >= td->pwl ||
+		    pamt_pt(pe) != PT_EPT || pamt_owner(pe) != td->index) {
+			out->kind = TDX_HW_STALE_TABLE;
+			out->level = start_level;
+			out->hpa = pfn_to_hpa(start_table);
+			return;
+		}
+		level = start_level;
+		table = tdx_sept_page(m, td, start_table);
+	}
+	for (;; level--) {
+		_Atomic uint64_t *ep = &table[sept_index(gpa, level)];
+		uint64_t e;
+		enum tdx_sept_state s;
+
+		SCHED_POINT(SCHED_SEPT_READ, SCHED_R, ep, "S-EPT entry (CPU walk)");
+		e = atomic_load_explicit(ep, memory_order_acquire) & ~SEPT_LOCK_BITS;
+		s = sept_state(e);
+		out->reads++;
 
 		out->level = level;
 		if (sept_is_leaf(e)) {
@@ -421,8 +451,23 @@ void tdx_hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 		}
 		if (!sept_is_present(e) || level == 0)
 			return;
+		out->nl_mask |= 1u << level;
+		out->nl_table[level] = hpa_to_pfn(sept_hpa(e));
 		table = tdx_sept_page(m, td, hpa_to_pfn(sept_hpa(e)));
 	}
+}
+
+void tdx_hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
+		 struct tdx_hw_walk *out)
+{
+	hw_walk(m, tdvpr, gpa, false, 0, 0, 0, out);
+}
+
+void tdx_hw_walk_from(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
+		      pfn_t root, unsigned level, pfn_t table,
+		      struct tdx_hw_walk *out)
+{
+	hw_walk(m, tdvpr, gpa, true, root, level, table, out);
 }
 
 bool tdx_debug_sept_state(struct tdx_module *m, hpa_t tdr, uint64_t gpa,

@@ -293,23 +293,33 @@ _Atomic uint64_t *pamt_walk(struct pamt *p, pfn_t pfn, unsigned *size_level)
 	_Atomic uint64_t *e;
 
 	e = pamt_entry(p, pfn, 2);
+	SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "PAMT entry (1G)");
 	if (pamt_pt(atomic_load_explicit(e, memory_order_acquire)) == PT_REG) {
 		*size_level = 2;
 		return e;
 	}
 	e = pamt_entry(p, pfn, 1);
+	SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "PAMT entry (2M)");
 	if (pamt_pt(atomic_load_explicit(e, memory_order_acquire)) == PT_REG) {
 		*size_level = 1;
 		return e;
 	}
 	*size_level = 0;
-	return pamt_entry(p, pfn, 0);
+	e = pamt_entry(p, pfn, 0);
+	/* The caller reads it next. */
+	SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "PAMT entry (4K)");
+	return e;
 }
 
 void pamt_set(_Atomic uint64_t *e, enum tdx_page_type pt, unsigned owner,
 	      uint32_t bepoch)
 {
-	uint64_t old = atomic_load_explicit(e, memory_order_relaxed), new;
+	uint64_t old, new;
+
+	SCHED_POINT(SCHED_PAMT_WRITE, SCHED_W, e, "PAMT entry");
+	old = atomic_load_explicit(e, memory_order_relaxed);
+	SCHED_NOTE("PAMT entry %p: type %u owner %u -> type %u owner %u", (void *)(uintptr_t)e,
+		   (unsigned)pamt_pt(old), pamt_owner(old), (unsigned)pt, owner);
 
 	do {
 		new = (old & 0xFFFF) | ((uint64_t)pt << PAMT_PT_SHIFT) |
@@ -322,7 +332,10 @@ void pamt_set(_Atomic uint64_t *e, enum tdx_page_type pt, unsigned owner,
 
 void pamt_set_bepoch(_Atomic uint64_t *e, uint32_t bepoch)
 {
-	uint64_t old = atomic_load_explicit(e, memory_order_relaxed), new;
+	uint64_t old, new;
+
+	SCHED_POINT(SCHED_PAMT_WRITE, SCHED_W, e, "PAMT entry (bepoch)");
+	old = atomic_load_explicit(e, memory_order_relaxed);
 
 	do {
 		new = (old & 0xFFFFFFFFULL) | ((uint64_t)bepoch << PAMT_BEPOCH_SHIFT);
@@ -335,6 +348,7 @@ bool pamt_2m_range_free(struct pamt *p, pfn_t pfn)
 {
 	_Atomic uint64_t *e = pamt_entry(p, pfn, 0);
 
+	SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "PAMT entries (2M range)");
 	for (unsigned i = 0; i < 512; i++)
 		if (pamt_pt(atomic_load_explicit(&e[i], memory_order_acquire)) != PT_NDA)
 			return false;
