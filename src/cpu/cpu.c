@@ -622,8 +622,11 @@ void cpu_flush_shared_tlbs(struct kvm *kvm)
 	 * and a held vCPU asleep in the TD is not woken.
 	 */
 	if (mutant_on(MUTANT_NO_KICK)) {
-		for (unsigned i = 0; i < cpu->nr_vcpus; i++)
+		for (unsigned i = 0; i < cpu->nr_vcpus; i++) {
+			SCHED_POINT(SCHED_REQUEST, SCHED_W, &cpu->vcpus[i].requests,
+				    "request word (no kick)");
 			atomic_fetch_or(&cpu->vcpus[i].requests, REQ_FLUSH_SHARED);
+		}
 		return;
 	}
 	/* One RMW per vCPU for both bits: the flush is taken together with
