@@ -42,6 +42,8 @@
 #include <time.h>
 
 #include "cpu/cpu_internal.h"
+#include "explore/mutant.h"
+#include "explore/sched.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_ops.h"
 #include "tdx/tdx_module.h"
@@ -249,12 +251,17 @@ void cpu_vcpu_put(struct cpu_vcpu *v)
 
 static void cpu_vcpu_handle_requests(struct cpu_vcpu *v)
 {
-	unsigned req = atomic_exchange(&v->requests, 0);
+	unsigned req;
 
+	SCHED_POINT(SCHED_REQUEST, SCHED_W, &v->requests, "request word (consume)");
+	req = atomic_exchange(&v->requests, 0);
 	/* KVM_REQ_TLB_FLUSH -> tdx_flush_tlb(): INVEPT of the shared EPTP. The
 	 * private translations are the TDX module's to flush (epoch, R8). */
-	if (req & REQ_FLUSH_SHARED)
+	if (req & REQ_FLUSH_SHARED) {
+		SCHED_POINT(SCHED_TLB_FLUSH, SCHED_W, &v->tlb, "INVEPT shared EPTP");
 		tlb_flush_shared(&v->tlb);
+		SCHED_NOTE("vcpu %u: shared TLB and paging-structure caches flushed", v->index);
+	}
 	/* REQ_KICK only asked the vCPU to leave guest mode: it has. */
 }
 
@@ -283,8 +290,24 @@ static bool cpu_vcpu_park(struct cpu_vcpu *v)
 {
 	struct cpu *cpu = v->cpu;
 
+	SCHED_POINT(SCHED_VCPU, SCHED_R, &cpu->paused, "pause count");
 	if (!atomic_load(&cpu->paused))
 		return false;
+	if (sched_enabled() && sched_self_active()) {
+		/* No cond wait while exploring: the resumer cannot run while
+		 * this thread holds the baton. */
+		SCHED_POINT(SCHED_VCPU, SCHED_W, &v->parked, "vCPU parked");
+		atomic_store(&v->parked, true);
+		for (;;) {
+			SCHED_POINT(SCHED_VCPU, SCHED_R, &cpu->paused, "pause count");
+			if (!atomic_load(&cpu->paused))
+				break;
+			SCHED_WAIT(&cpu->paused, "parked at a quiesce point");
+		}
+		SCHED_POINT(SCHED_VCPU, SCHED_W, &v->parked, "vCPU parked");
+		atomic_store(&v->parked, false);
+		return true;
+	}
 	pthread_mutex_lock(&cpu->pause_lock);
 	atomic_store(&v->parked, true);
 	while (atomic_load(&cpu->paused))
@@ -298,19 +321,26 @@ static void cpu_relax(unsigned *spins);
 
 void cpu_pause_all(struct cpu *cpu)
 {
+	SCHED_POINT(SCHED_VCPU, SCHED_W, &cpu->paused, "pause count");
 	atomic_fetch_add(&cpu->paused, 1);
 	cpu_kick_all(cpu->kvm);
 	for (unsigned i = 0; i < cpu->nr_vcpus; i++) {
 		struct cpu_vcpu *v = &cpu->vcpus[i];
 		unsigned spins = 0;
 
-		while (atomic_load(&v->claimed) && !atomic_load(&v->parked))
-			cpu_relax(&spins);
+		for (;;) {
+			SCHED_POINT(SCHED_VCPU, SCHED_R, &v->parked, "vCPU claimed/parked");
+			if (!atomic_load(&v->claimed) || atomic_load(&v->parked))
+				break;
+			if (SCHED_WAIT(&v->parked, "pauser: vCPU to park") == SCHED_WAIT_NONE)
+				cpu_relax(&spins);
+		}
 	}
 }
 
 void cpu_resume_all(struct cpu *cpu)
 {
+	SCHED_POINT(SCHED_VCPU, SCHED_W, &cpu->paused, "pause count");
 	pthread_mutex_lock(&cpu->pause_lock);
 	atomic_fetch_sub(&cpu->paused, 1);
 	pthread_cond_broadcast(&cpu->pause_cond);
@@ -339,11 +369,14 @@ int cpu_vcpu_enter(struct cpu_vcpu *v)
 		if (cpu_vcpu_park(v))
 			continue;
 		cpu_vcpu_handle_requests(v);
+		SCHED_POINT(SCHED_KICK, SCHED_W, &v->mode, "vCPU mode");
 		atomic_store(&v->mode, IN_GUEST_MODE);
+		SCHED_POINT(SCHED_REQUEST, SCHED_R, &v->requests, "request word");
 		if (atomic_load(&v->requests)) {
 			/* A kick or flush raced with the steps above: cancel
 			 * the entry (vcpu_enter_guest's cancel_injection). No
 			 * bound: each round means someone asked again. */
+			SCHED_POINT(SCHED_KICK, SCHED_W, &v->mode, "vCPU mode");
 			atomic_store(&v->mode, OUTSIDE_GUEST_MODE);
 			continue;
 		}
@@ -352,13 +385,17 @@ int cpu_vcpu_enter(struct cpu_vcpu *v)
 		s = kvm_seamcall(kvm, &r);
 		if (!tdx_status_is_error(s)) {
 			if (r.r8) {
+				SCHED_POINT(SCHED_TLB_FLUSH, SCHED_W, &v->tlb,
+					    "private TLB flush (VP.ENTER R8)");
 				tlb_flush_private(&v->tlb);
 				kvm_stat_inc(&v->nr_private_flushes);
 			}
 			kvm_stat_inc(&v->nr_entries);
+			SCHED_POINT(SCHED_KICK, SCHED_W, &v->in_td, "vCPU in_td");
 			atomic_store(&v->in_td, true);
 			return 0;
 		}
+		SCHED_POINT(SCHED_KICK, SCHED_W, &v->mode, "vCPU mode");
 		atomic_store(&v->mode, OUTSIDE_GUEST_MODE);
 		if (tdx_status_is(s, TDX_OPERAND_BUSY) ||
 		    tdx_status_is(s, TDX_OPERAND_BUSY_HOST_PRIORITY)) {
@@ -368,6 +405,11 @@ int cpu_vcpu_enter(struct cpu_vcpu *v)
 			 * the holder may be a preempted thread (issue 11 item
 			 * 2.13; kvm/tdx_ops.h). The module lets a waiting
 			 * entry in ahead of further TRACKs. */
+			/* While exploring the scheduler decides who runs
+			 * (the budget is wall-clock time); a stall is the
+			 * scheduler's to report as a deadlock. */
+			if (SCHED_WAIT(v, "TDH.VP.ENTER busy") != SCHED_WAIT_NONE)
+				continue;
 			if (!tdx_retry_backoff(&busy))
 				return cpu_bug("vcpu %u: TDH.VP.ENTER busy for %llu s (%u tries, last %#llx)",
 					       v->index,
@@ -387,11 +429,14 @@ void cpu_vcpu_exit(struct cpu_vcpu *v, const char *fmt, ...)
 {
 	struct kvm *kvm = v->cpu->kvm;
 
+	SCHED_POINT(SCHED_KICK, SCHED_W, &v->in_td, "vCPU in_td");
 	atomic_store(&v->in_td, false);
 	/* The module first: once a kicker sees the vCPU out, the epoch
 	 * refcount has dropped and TDH.MEM.TRACK can move on (§6). */
 	tdx_td_exit(v->cpu->m, v->kvm_vcpu->tdvpr);
+	SCHED_POINT(SCHED_KICK, SCHED_W, &v->exit_gen, "vCPU exit_gen");
 	atomic_fetch_add(&v->exit_gen, 1);
+	SCHED_POINT(SCHED_KICK, SCHED_W, &v->mode, "vCPU mode");
 	atomic_store(&v->mode, OUTSIDE_GUEST_MODE);
 	if (kvm->trace) {
 		char reason[160];
@@ -408,6 +453,7 @@ int cpu_vcpu_service(struct cpu_vcpu *v)
 {
 	if (!cpu_vcpu_in_guest(v))
 		return cpu_vcpu_enter(v);
+	SCHED_POINT(SCHED_REQUEST, SCHED_R, &v->requests, "request word");
 	if (!atomic_load_explicit(&v->requests, memory_order_acquire))
 		return 0;
 	/* The kick's IPI: an external-interrupt TD exit; the requests are
@@ -502,27 +548,41 @@ static void cpu_relax(unsigned *spins)
 
 static void cpu_wait_out_of_guest(struct cpu_vcpu *v)
 {
-	uint64_t gen = atomic_load(&v->exit_gen);
+	uint64_t gen;
 	unsigned spins = 0;
 
-	while (atomic_load(&v->mode) == IN_GUEST_MODE &&
-	       atomic_load(&v->exit_gen) == gen &&
-	       (atomic_load(&v->requests) & REQ_KICK))
-		cpu_relax(&spins);
+	SCHED_POINT(SCHED_KICK, SCHED_R, &v->exit_gen, "vCPU exit_gen");
+	gen = atomic_load(&v->exit_gen);
+	for (;;) {
+		SCHED_POINT(SCHED_KICK, SCHED_R, &v->mode, "vCPU mode / exit_gen / request");
+		if (atomic_load(&v->mode) != IN_GUEST_MODE ||
+		    atomic_load(&v->exit_gen) != gen ||
+		    !(atomic_load(&v->requests) & REQ_KICK))
+			break;
+		if (SCHED_WAIT(&v->mode, "kicker: vCPU out of guest mode") == SCHED_WAIT_NONE)
+			cpu_relax(&spins);
+	}
 }
 
 void cpu_wait_held_back(struct cpu_vcpu *v)
 {
 	unsigned spins = 0;
 
-	while (atomic_load(&v->held) && !atomic_load(&v->in_td) &&
-	       !atomic_load(&v->hold_failed) && !atomic_load(&v->cpu->paused))
-		cpu_relax(&spins);
+	for (;;) {
+		SCHED_POINT(SCHED_KICK, SCHED_R, &v->in_td, "held vCPU in_td");
+		if (!atomic_load(&v->held) || atomic_load(&v->in_td) ||
+		    atomic_load(&v->hold_failed) || atomic_load(&v->cpu->paused))
+			break;
+		if (SCHED_WAIT(&v->in_td, "kicker: held vCPU back in the TD") ==
+		    SCHED_WAIT_NONE)
+			cpu_relax(&spins);
+	}
 }
 
 static void cpu_request_all(struct cpu *cpu, unsigned req)
 {
 	for (unsigned i = 0; i < cpu->nr_vcpus; i++) {
+		SCHED_POINT(SCHED_REQUEST, SCHED_W, &cpu->vcpus[i].requests, "request word");
 		atomic_fetch_or(&cpu->vcpus[i].requests, req);
 		cpu_wake_holder(&cpu->vcpus[i]);
 	}
@@ -553,10 +613,25 @@ void cpu_flush_shared_tlbs(struct kvm *kvm)
 {
 	struct cpu *cpu = kvm->cpu;
 
+	if (!cpu)
+		return;
+	/*
+	 * MUTANT_NO_KICK (the guard: kvm/tdx_hooks.c, tdx_kick_vcpus()): the
+	 * request stays, the kick goes. A running vCPU takes REQ_FLUSH_SHARED
+	 * at its next page access; nobody waits for it to leave guest mode,
+	 * and a held vCPU asleep in the TD is not woken.
+	 */
+	if (mutant_on(MUTANT_NO_KICK)) {
+		for (unsigned i = 0; i < cpu->nr_vcpus; i++) {
+			SCHED_POINT(SCHED_REQUEST, SCHED_W, &cpu->vcpus[i].requests,
+				    "request word (no kick)");
+			atomic_fetch_or(&cpu->vcpus[i].requests, REQ_FLUSH_SHARED);
+		}
+		return;
+	}
 	/* One RMW per vCPU for both bits: the flush is taken together with
 	 * the kick, before the vCPU next runs guest code. */
-	if (cpu)
-		cpu_request_all(cpu, REQ_FLUSH_SHARED | REQ_KICK);
+	cpu_request_all(cpu, REQ_FLUSH_SHARED | REQ_KICK);
 }
 
 /* ---- observer ---- */

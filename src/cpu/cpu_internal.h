@@ -87,12 +87,17 @@ struct cpu_vcpu {
 	bool hold_stop;
 	pthread_t hold_tid;
 	int hold_err; /* the holder's failed re-entry; read after the join */
+	int hold_token; /* the holder's sched thread (explore/sched.h) */
 
 	/* The vCPU thread's own state. */
 	_Alignas(64) struct cpu *cpu;
 	unsigned index;
 	struct kvm_vcpu *kvm_vcpu; /* tdvpr, sept_cache */
 	unsigned keyid;            /* the TD's private key (hardware walk) */
+	/* The S-EPT root and its level, the EPTP tag of the private
+	 * paging-structure cache entries (guest.c; 0 before the first walk). */
+	pfn_t sept_root;
+	unsigned sept_top;
 	struct tlb tlb;
 	/* Counters for tests and benchmarks: written by the vCPU thread
 	 * (relaxed), readable from any thread. */
@@ -198,10 +203,16 @@ int cpu_vcpu_ept_violation(struct cpu_vcpu *v, uint64_t gpa, const char *why,
 
 /* ---- ept_walk.c: the hardware walk of the shared EPT ---- */
 
-/* Walks KVM's shared EPT for gpa (shared bit set). True with *pfn (the 4K
- * frame) and *writable when a present leaf allows the access (a write
- * needs W); false: EPT violation. */
-bool cpu_walk_shared_ept(struct kvm *kvm, uint64_t gpa, bool write, pfn_t *pfn,
-			 bool *writable);
+enum cpu_walk_result {
+	CPU_WALK_OK,          /* *pfn, *writable set */
+	CPU_WALK_VIOLATION,   /* EPT violation: exit to KVM */
+	CPU_WALK_FREED_TABLE, /* walked into a freed table: reported (kvm->
+				 model_broken, the VM dead); the access stops */
+};
+/* Walks KVM's shared EPT for gpa (shared bit set) from v's paging-structure
+ * caches, filling them. OK with *pfn (the 4K frame) and *writable when a
+ * present leaf allows the access (a write needs W). */
+enum cpu_walk_result cpu_walk_shared_ept(struct cpu_vcpu *v, uint64_t gpa, bool write,
+					 pfn_t *pfn, bool *writable);
 
 #endif /* TDXMMU_CPU_CPU_INTERNAL_H */

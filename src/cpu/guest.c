@@ -34,6 +34,8 @@
 #include <string.h>
 
 #include "cpu/cpu_internal.h"
+#include "explore/sched.h"
+#include "kvm/tdx_hooks.h"
 #include "tdx/tdx_module.h"
 
 /* Where one page of an access goes. */
@@ -97,12 +99,65 @@ static int guest_ve(struct cpu_vcpu *v, uint64_t gpa, const struct tdx_hw_walk *
 	if (tdx_status_is(status, TDX_OPERAND_BUSY)) {
 		/* The entry lock is held (host priority, or another vCPU's
 		 * ACCEPT): let its holder run before the access retries. */
-		sched_yield();
+		if (SCHED_WAIT(v, "ACCEPT busy (S-EPT entry lock)") == SCHED_WAIT_NONE)
+			sched_yield();
 		return 0;
 	}
 	return cpu_bug("vcpu %u: #VE handler: TDG.MEM.PAGE.ACCEPT %#llx level %u failed: %#llx",
 			v->index, (unsigned long long)agpa, level,
 			(unsigned long long)status);
+}
+
+/*
+ * The walk read a freed table, or started in one through a cached non-leaf
+ * entry (ept_walk.c, tlb.h): a missed INVEPT. Reported as tdp_mmu.c reports
+ * its own lockless walk reading poison: the model is broken (exit status
+ * 3, the API's guest_result), the VM dead, and the message on stderr.
+ */
+static int guest_walked_freed_table(struct cpu_vcpu *v, uint64_t gpa, const char *what)
+{
+	struct kvm *kvm = v->cpu->kvm;
+
+	if (!atomic_load(&kvm->model_broken)) {
+		atomic_store(&kvm->model_broken, true);
+		kvm_vm_bugged(kvm, "vcpu %u: the CPU's walk of %#llx went through a freed %s",
+			      v->index, (unsigned long long)gpa, what);
+	}
+	return cpu_bug("vcpu %u: the walk of %#llx went through a freed %s (a cached non-leaf entry outlived its table: no INVEPT after the table was unlinked)",
+		       v->index, (unsigned long long)gpa, what);
+}
+
+/*
+ * The hardware walk of the Secure EPT (the module's tdx_hw_walk) from the
+ * paging-structure caches: the deepest cached non-leaf entry for the page,
+ * if any, and every non-leaf entry the walk passed cached for the next one.
+ * The EPTP tag is the S-EPT root the vCPU's first walk found (the module
+ * programs it; the CPU learns it like a VMCS field).
+ */
+static void guest_sept_walk(struct cpu_vcpu *v, uint64_t page, struct tdx_hw_walk *w)
+{
+	struct tlb *tlb = &v->tlb;
+	uint64_t cached;
+	int table_level = 0;
+
+	if (v->sept_top)
+		table_level = tlb_psc_lookup(tlb, page, true, v->sept_root,
+					     (int)v->sept_top + 1, &cached);
+	/* tlb.h counts KVM levels (1 = the 4K-leaf table), the module S-EPT
+	 * levels (0 = the 4K leaf). */
+	if (table_level)
+		tdx_hw_walk_from(v->cpu->m, v->kvm_vcpu->tdvpr, page, v->sept_root,
+				 (unsigned)table_level - 1, (pfn_t)cached, w);
+	else
+		tdx_hw_walk(v->cpu->m, v->kvm_vcpu->tdvpr, page, w);
+	tlb->walk_reads += w->reads;
+	if (w->kind == TDX_HW_STALE_TABLE || !w->top_level)
+		return;
+	v->sept_root = w->root;
+	v->sept_top = w->top_level;
+	for (unsigned l = 1; l <= w->top_level && l < TDX_HW_WALK_MAX_LEVELS; l++)
+		if (w->nl_mask & (1u << l))
+			tlb_psc_fill(tlb, page, true, w->root, (int)l + 1, w->nl_table[l]);
 }
 
 /*
@@ -114,7 +169,6 @@ static int guest_translate(struct cpu_vcpu *v, uint64_t gpa, bool write,
 			   struct xlate *x, enum tdxmmu_outcome *outcome)
 {
 	struct cpu *cpu = v->cpu;
-	struct kvm *kvm = cpu->kvm;
 	uint64_t page = gpa & PAGE_MASK;
 	bool is_private = !(gpa & cpu->shared_bit);
 	struct cpu_fault_state st = { 0 };
@@ -139,10 +193,20 @@ static int guest_translate(struct cpu_vcpu *v, uint64_t gpa, bool write,
 			return cpu_bug("vcpu %u: %#llx: no translation after %u faults KVM answered as fixed or spurious (a livelock: the tables KVM sees map it, the walk does not)",
 					v->index, (unsigned long long)gpa, tries);
 		}
+		/* A fault that changed nothing (idle SPURIOUS) or met
+		 * contention (RETRY): while exploring, let the other threads
+		 * run; if none can change anything, the bound's decision is
+		 * reached now (CPU_MAX_TRIES below), deterministically. */
+		if (tries > 0 && (st.retried || st.idle_spurious) &&
+		    SCHED_WAIT(v, "access faulting (RETRY/SPURIOUS)") == SCHED_WAIT_STALL) {
+			*outcome = TDXMMU_OUTCOME_BLOCKED;
+			return 0;
+		}
 		ret = cpu_vcpu_service(v);
 		if (ret)
 			return ret;
 
+		SCHED_POINT(SCHED_TLB_FILL, SCHED_R, &v->tlb, "TLB lookup");
 		e = tlb_lookup(&v->tlb, page);
 		if (e && (!write || e->writable)) {
 			/* A translation KVM failed to flush still works here,
@@ -158,13 +222,18 @@ static int guest_translate(struct cpu_vcpu *v, uint64_t gpa, bool write,
 			return 0;
 		}
 		/* A permission miss: hardware re-walks (and would fault). */
-		if (e)
+		if (e) {
+			SCHED_POINT(SCHED_TLB_FLUSH, SCHED_W, &v->tlb, "TLB entry (permission miss)");
 			tlb_invalidate(&v->tlb, page);
+		}
 
 		if (is_private) {
-			tdx_hw_walk(cpu->m, v->kvm_vcpu->tdvpr, page, &w);
+			guest_sept_walk(v, page, &w);
+			if (w.kind == TDX_HW_STALE_TABLE)
+				return guest_walked_freed_table(v, page, "Secure-EPT page");
 			if (w.kind == TDX_HW_MAPPED) {
 				v->keyid = w.keyid;
+				SCHED_POINT(SCHED_TLB_FILL, SCHED_W, &v->tlb, "TLB fill");
 				tlb_fill(&v->tlb, page, hpa_to_pfn(w.hpa), true, true);
 				continue; /* the access hits the new entry */
 			}
@@ -174,9 +243,17 @@ static int guest_translate(struct cpu_vcpu *v, uint64_t gpa, bool write,
 					return ret;
 				continue;
 			}
-		} else if (cpu_walk_shared_ept(kvm, page, write, &pfn, &writable)) {
-			tlb_fill(&v->tlb, page, pfn, false, writable);
-			continue;
+		} else {
+			enum cpu_walk_result r = cpu_walk_shared_ept(v, page, write, &pfn,
+								     &writable);
+
+			if (r == CPU_WALK_FREED_TABLE)
+				return guest_walked_freed_table(v, page, "shared-EPT table");
+			if (r == CPU_WALK_OK) {
+				SCHED_POINT(SCHED_TLB_FILL, SCHED_W, &v->tlb, "TLB fill");
+				tlb_fill(&v->tlb, page, pfn, false, writable);
+				continue;
+			}
 		}
 
 		/* The exit carries the walk's extended exit qualification
@@ -424,6 +501,11 @@ int cpu_guest_accept(struct cpu *cpu, unsigned index, uint64_t gpa,
 				       v->index, (unsigned long long)gpa, tries);
 			break;
 		}
+		if (tries > 0 && (st.retried || st.idle_spurious) &&
+		    SCHED_WAIT(v, "accept faulting (RETRY/SPURIOUS)") == SCHED_WAIT_STALL) {
+			*outcome = TDXMMU_OUTCOME_BLOCKED;
+			break;
+		}
 		if ((ret = cpu_vcpu_service(v)))
 			break;
 		/* RCX = GPA | level, as the guest loads it: the module judges
@@ -503,7 +585,8 @@ int cpu_guest_mapgpa(struct cpu *cpu, unsigned index, uint64_t gpa,
 		}
 		/* No progress (contention, no memory): let the other
 		 * threads run before the guest re-issues. */
-		sched_yield();
+		if (SCHED_WAIT(v, "MapGPA RETRY without progress") == SCHED_WAIT_NONE)
+			sched_yield();
 		if (++idle == MAPGPA_MAX_IDLE_RETRIES) {
 			ret = cpu_bug("vcpu %u: MapGPA %#llx+%#llx: KVM answered RETRY at %#llx %u times without progress (a livelock in KVM)",
 				      v->index, (unsigned long long)gpa,

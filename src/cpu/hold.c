@@ -34,14 +34,22 @@
  *  - If re-entry fails (KVM killed the VM, or the module refuses), the vCPU
  *    stays outside, marked parked (it touches nothing, so a quiesce point
  *    need not wait for it), and the holder waits only for `leave`.
+ *
+ * While exploring (explore/sched.h) the holder is a sched thread
+ * ("holderN"), and its sleep is a SCHED_WAIT loop instead of the cond wait:
+ * the kicker cannot signal while the holder holds the baton. hold_lock is
+ * taken only around the reads and never across a schedule point.
  */
 #include <errno.h>
 #include <stdio.h>
 
 #include "cpu/cpu_internal.h"
+#include "explore/sched_internal.h"
+#include "explore/sched.h"
 
 void cpu_wake_holder(struct cpu_vcpu *v)
 {
+	SCHED_POINT(SCHED_KICK, SCHED_R, &v->held, "vCPU held");
 	if (!atomic_load(&v->held))
 		return;
 	pthread_mutex_lock(&v->hold_lock);
@@ -49,28 +57,53 @@ void cpu_wake_holder(struct cpu_vcpu *v)
 	pthread_mutex_unlock(&v->hold_lock);
 }
 
+/* The holder's sleep while exploring: the cond wait's condition, polled
+ * between SCHED_WAITs. Returns hold_stop. */
+static bool cpu_holder_wait_explored(struct cpu_vcpu *v, bool inside)
+{
+	for (;;) {
+		bool stop, kicked;
+
+		SCHED_POINT(SCHED_REQUEST, SCHED_R, &v->requests, "holder: stop / request word");
+		pthread_mutex_lock(&v->hold_lock);
+		stop = v->hold_stop;
+		kicked = inside && atomic_load(&v->requests);
+		pthread_mutex_unlock(&v->hold_lock);
+		if (stop || kicked)
+			return stop;
+		SCHED_WAIT(&v->requests, "holder: waiting for a kick or leave");
+	}
+}
+
 static void *cpu_holder_main(void *arg)
 {
 	struct cpu_vcpu *v = arg;
 	bool inside = true;
 
+	sched_thread_start(v->hold_token);
 	for (;;) {
 		bool stop;
 
-		pthread_mutex_lock(&v->hold_lock);
-		while (!v->hold_stop && !(inside && atomic_load(&v->requests)))
-			pthread_cond_wait(&v->hold_cond, &v->hold_lock);
-		stop = v->hold_stop;
-		pthread_mutex_unlock(&v->hold_lock);
+		if (sched_enabled() && sched_self_active()) {
+			stop = cpu_holder_wait_explored(v, inside);
+		} else {
+			pthread_mutex_lock(&v->hold_lock);
+			while (!v->hold_stop && !(inside && atomic_load(&v->requests)))
+				pthread_cond_wait(&v->hold_cond, &v->hold_lock);
+			stop = v->hold_stop;
+			pthread_mutex_unlock(&v->hold_lock);
+		}
 		if (stop)
 			break;
 		/* The kick's IPI: exit, take the requests, enter again. */
 		if ((v->hold_err = cpu_vcpu_service(v))) {
 			inside = false;
 			atomic_store(&v->parked, true);
+			SCHED_POINT(SCHED_KICK, SCHED_W, &v->hold_failed, "holder: re-entry failed");
 			atomic_store(&v->hold_failed, true);
 		}
 	}
+	sched_thread_exit();
 	return NULL;
 }
 
@@ -96,8 +129,17 @@ int cpu_vcpu_hold(struct cpu *cpu, unsigned index)
 	pthread_mutex_unlock(&v->hold_lock);
 	atomic_store(&v->hold_failed, false);
 	v->hold_err = 0;
+	SCHED_POINT(SCHED_KICK, SCHED_W, &v->held, "vCPU held");
 	atomic_store(&v->held, true);
+	{
+		char name[24];
+
+		snprintf(name, sizeof(name), "holder%u", index);
+		v->hold_token = sched_thread_spawn(name);
+	}
 	if (pthread_create(&v->hold_tid, NULL, cpu_holder_main, v)) {
+		/* The spawned sched thread never starts: forget it. */
+		sched_thread_cancel(v->hold_token);
 		atomic_store(&v->held, false);
 		cpu_vcpu_put(v);
 		return cpu_fail(-ENOMEM, "vcpu %u: no thread to hold it in the TD", index);
@@ -111,17 +153,25 @@ static bool cpu_holder_take(struct cpu_vcpu *v)
 {
 	bool was = true;
 
+	SCHED_POINT(SCHED_KICK, SCHED_W, &v->held, "vCPU held");
 	return atomic_compare_exchange_strong(&v->held, &was, false);
 }
 
 /* The caller turned `held` from true to false: it alone stops the holder. */
 static void cpu_holder_stop(struct cpu_vcpu *v)
 {
+	/* Before hold_lock, never under it (a schedule point). */
+	SCHED_POINT(SCHED_VCPU, SCHED_W, &v->requests, "holder stop");
 	pthread_mutex_lock(&v->hold_lock);
 	v->hold_stop = true;
 	pthread_cond_signal(&v->hold_cond);
 	pthread_mutex_unlock(&v->hold_lock);
-	pthread_join(v->hold_tid, NULL);
+	sched_thread_join(v->hold_token);
+	/* An abandoned exploration leaves its threads parked for good. */
+	if (sched_abandoned())
+		pthread_detach(v->hold_tid);
+	else
+		pthread_join(v->hold_tid, NULL);
 	/* The vCPU is this thread's again: exit (a TD exit, HLT) and release
 	 * it, as at the end of a guest action. */
 	atomic_store(&v->parked, false);

@@ -16,6 +16,16 @@
  * So a translation KVM forgot to flush stays usable: that is the point (the
  * invariant checker looks for TLB entries to frames the TD no longer owns).
  *
+ * Paging-structure caches (Intel SDM "Paging-structure caches", for EPT):
+ * beside the translations, the walks cache non-leaf entries (PDE, PDPTE,
+ * PML4E: each names the table the walk goes on with), tagged like the TLB
+ * by the EPTP. A walk starts from the deepest cached entry for its GPA and
+ * fills the cache as it passes non-leaf entries. The same three things
+ * flush them with the translations (single-context INVEPT drops both); so
+ * a table KVM unlinks and frees without a flush is still walked into, and
+ * the walk reads the freed table (ept_walk.c reports that). PSC_WAYS
+ * entries per level, round robin, no allocation.
+ *
  * Geometry: TLB_SETS x TLB_WAYS entries, set-associative, indexed by the low
  * bits of the gfn (shared bit included in the tag, so the two aliases of a
  * page are two entries), round-robin replacement per set. Fixed size, no
@@ -46,10 +56,30 @@ struct tlb_entry {
 	bool writable;
 };
 
+/*
+ * Cached non-leaf entries, by the level of the entry: [0] PDEs (KVM level
+ * 2: they point at 4K-leaf tables), [1] PDPTEs, [2] PML4Es, [3] PML5Es.
+ */
+#define PSC_LEVELS 4
+#define PSC_WAYS 4
+
+struct psc_entry {
+	uint64_t tag;    /* page GPA >> the bits the entry's table resolves */
+	uint64_t eptp;   /* the root it was walked from (the EPTP tag) */
+	uint64_t table;  /* what the entry points at: the table's address
+			    (shared EPT) or frame (Secure EPT) */
+	bool valid;
+	bool is_private;
+};
+
 struct tlb {
 	struct tlb_entry set[TLB_SETS][TLB_WAYS];
 	unsigned char victim[TLB_SETS]; /* next way to replace */
 	uint64_t hits, misses, flushes;
+	struct psc_entry psc[PSC_LEVELS][PSC_WAYS];
+	unsigned char psc_victim[PSC_LEVELS];
+	/* Walks (tests and benchmarks): entries read, cached entries used. */
+	uint64_t walk_reads, psc_hits;
 };
 
 void tlb_init(struct tlb *tlb);
@@ -68,6 +98,21 @@ void tlb_invalidate(struct tlb *tlb, uint64_t page_gpa);
 void tlb_flush_all(struct tlb *tlb);
 void tlb_flush_shared(struct tlb *tlb);
 void tlb_flush_private(struct tlb *tlb);
+
+/*
+ * The deepest cached non-leaf entry on page_gpa's path under root `eptp`,
+ * looked for from entry level 2 up to top_level (the root table's entries).
+ * Returns the level of the table it points to (1 = the 4K-leaf table; KVM
+ * levels) with *table, or 0 when nothing is cached.
+ */
+int tlb_psc_lookup(struct tlb *tlb, uint64_t page_gpa, bool is_private,
+		   uint64_t eptp, int top_level, uint64_t *table);
+/* Caches the non-leaf entry at `level` (2..PSC_LEVELS + 1) of page_gpa's
+ * path, pointing at `table`. */
+void tlb_psc_fill(struct tlb *tlb, uint64_t page_gpa, bool is_private,
+		  uint64_t eptp, int level, uint64_t table);
+/* Valid cached non-leaf entries (tests). */
+unsigned tlb_psc_nr_valid(const struct tlb *tlb);
 
 /* Number of valid entries (tests). */
 unsigned tlb_nr_valid(const struct tlb *tlb);

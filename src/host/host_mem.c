@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "host/host_mem.h"
+#include "explore/sched.h"
 
 /*
  * Metadata word layout. The key lives in the low bits so that it can be read
@@ -74,6 +75,8 @@ struct chunk {
 
 struct chunk_table {
 	_Atomic(struct chunk *) chunks[TABLE_CHUNKS];
+	struct chunk_table *next; /* made before this one (host_mem.tables) */
+	uint64_t dir_index;       /* its slot in host_mem.dir */
 };
 
 struct slab {
@@ -88,8 +91,10 @@ struct free_range {
 };
 
 struct host_mem {
-	_Atomic(struct chunk_table *) *dir; /* nr_frames / 2^18 rounded up */
+	/* nr_frames / 2^18 rounded up; mapped demand-zero (dir_bytes). */
+	_Atomic(struct chunk_table *) *dir;
 	uint64_t nr_dir;
+	size_t dir_bytes;
 	pfn_t first_pfn;
 	uint64_t nr_frames;
 
@@ -109,6 +114,10 @@ struct host_mem {
 	_Atomic uint64_t in_use;
 	/* Under lock: content slabs, and what the radix holds (stats). */
 	struct slab *slabs;
+	/* Every table made, newest first, so that teardown and the stats walk
+	 * what was used rather than the directory (2^17 entries for the
+	 * default 128 TiB pool, re-made per scenario run in issue 12). */
+	struct chunk_table *tables;
 	_Atomic uint64_t nr_tables, nr_chunks, nr_data_chunks;
 };
 
@@ -124,6 +133,17 @@ static void host_bug(const char *fmt, ...)
 	fputc('\n', stderr);
 	fflush(stderr);
 	abort();
+}
+
+/*
+ * The scheduler's name for a frame (explore/sched.h): one object per frame
+ * for its key, owner and content, since a key change is also a content
+ * change. Frame metadata is made lazily, so its address is no stable name;
+ * this is a tagged number outside every user-space address instead.
+ */
+static const void *frame_obj(pfn_t pfn)
+{
+	return (const void *)(uintptr_t)(0xF000000000000000ULL | pfn);
 }
 
 static uint64_t frame_index(const struct host_mem *hm, pfn_t pfn)
@@ -192,6 +212,9 @@ static struct chunk *chunk_make(struct host_mem *hm, uint64_t idx, bool locked)
 		t = calloc(1, sizeof(*t));
 		if (!t)
 			host_bug("out of memory for the frame metadata radix");
+		t->dir_index = idx >> (CHUNK_SHIFT + TABLE_SHIFT);
+		t->next = hm->tables;
+		hm->tables = t;
 		atomic_store_explicit(slot, t, memory_order_release);
 		atomic_fetch_add_explicit(&hm->nr_tables, 1, memory_order_relaxed);
 	}
@@ -225,6 +248,53 @@ static struct chunk *chunk_get(struct host_mem *hm, uint64_t idx, bool locked)
 	return c ? c : chunk_make(hm, idx, locked);
 }
 
+/*
+ * Spares kept across pools: `tdxmmu explore` makes and destroys a pool per
+ * schedule, thousands a second, and every fresh mapping costs an mmap, a
+ * munmap and a page fault per page touched (~1-2 us each, kernel zeroing
+ * included). So the last pool's directory (parked all zero: destroy clears
+ * the slots of the tables it made) and one little-used content slab are
+ * kept for the next pool. A slab's contents need no clearing: a frame's
+ * contents are read only once written, and its first write clears the
+ * frame (materialise()). Slabs that held more than SPARE_SLAB_MAX_CHUNKS
+ * chunks are unmapped rather than kept, so that the spare never pins more
+ * than a few MiB.
+ */
+#define SPARE_SLAB_MAX_CHUNKS 4
+
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *spare_dir;
+static size_t spare_dir_bytes;
+static void *spare_slab;
+
+static void *spare_take(void **spare, size_t *spare_bytes, size_t bytes)
+{
+	void *p = NULL;
+
+	pthread_mutex_lock(&spare_lock);
+	if (*spare && (!spare_bytes || *spare_bytes == bytes)) {
+		p = *spare;
+		*spare = NULL;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	return p;
+}
+
+/* Parks p as the spare, or unmaps it if there is one already. */
+static void spare_put(void **spare, size_t *spare_bytes, void *p, size_t bytes)
+{
+	pthread_mutex_lock(&spare_lock);
+	if (!*spare) {
+		*spare = p;
+		if (spare_bytes)
+			*spare_bytes = bytes;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	if (p)
+		munmap(p, bytes);
+}
+
 /* The chunk's contents, made on first use from a slab. */
 static uint8_t *chunk_data(struct host_mem *hm, struct chunk *c)
 {
@@ -241,15 +311,20 @@ static uint8_t *chunk_data(struct host_mem *hm, struct chunk *c)
 			void *p;
 
 			s = malloc(sizeof(*s));
+			if (!s)
+				host_bug("out of memory for a slab record");
+			p = spare_take(&spare_slab, NULL, SLAB_CHUNKS * CHUNK_BYTES);
 			/* NORESERVE: a slab costs memory only where written. */
-			p = s ? mmap(NULL, SLAB_CHUNKS * CHUNK_BYTES, PROT_READ | PROT_WRITE,
-				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-			      : MAP_FAILED;
-			if (p == MAP_FAILED)
-				host_bug("cannot map host frame contents");
-			/* With THP "always", the first write to a frame would
-			 * back a whole 2M page: sparse use must cost per 4K. */
-			madvise(p, SLAB_CHUNKS * CHUNK_BYTES, MADV_NOHUGEPAGE);
+			if (!p) {
+				p = mmap(NULL, SLAB_CHUNKS * CHUNK_BYTES, PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+				if (p == MAP_FAILED)
+					host_bug("cannot map host frame contents");
+				/* With THP "always", the first write to a
+				 * frame would back a whole 2M page: sparse
+				 * use must cost per 4K. */
+				madvise(p, SLAB_CHUNKS * CHUNK_BYTES, MADV_NOHUGEPAGE);
+			}
 			s->base = p;
 			s->used = 0;
 			s->next = hm->slabs;
@@ -361,12 +436,19 @@ struct host_mem *host_mem_create(uint64_t bytes)
 		return NULL;
 	hm->first_pfn = HOST_MEM_BASE_HPA >> PAGE_SHIFT;
 	hm->nr_frames = nr;
-	/* The directory: 8 bytes per 1G of pool (512 KiB for 64 TiB,
-	 * demand-zero). Everything below it is made on first use. */
+	/* The directory: 8 bytes per 1G of pool (1 MiB for 128 TiB),
+	 * demand-zero: mapped rather than calloc'd, which clears it all
+	 * once malloc serves that size from its heap. Everything below it
+	 * is made on first use. */
 	hm->nr_dir = (nr + (1ULL << (CHUNK_SHIFT + TABLE_SHIFT)) - 1) >>
 		     (CHUNK_SHIFT + TABLE_SHIFT);
-	hm->dir = calloc(hm->nr_dir, sizeof(*hm->dir));
+	hm->dir_bytes = (hm->nr_dir * sizeof(*hm->dir) + PAGE_SIZE - 1) &
+			~(size_t)(PAGE_SIZE - 1);
+	hm->dir = spare_take(&spare_dir, &spare_dir_bytes, hm->dir_bytes);
 	if (!hm->dir)
+		hm->dir = mmap(NULL, hm->dir_bytes, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (hm->dir == MAP_FAILED)
 		goto err_free;
 
 	hm->cap_ranges = 16;
@@ -383,7 +465,7 @@ struct host_mem *host_mem_create(uint64_t bytes)
 err_ranges:
 	free(hm->ranges);
 err_dir:
-	free(hm->dir);
+	munmap(hm->dir, hm->dir_bytes);
 err_free:
 	free(hm);
 	return NULL;
@@ -393,24 +475,33 @@ void host_mem_destroy(struct host_mem *hm)
 {
 	if (!hm)
 		return;
-	for (uint64_t d = 0; d < hm->nr_dir; d++) {
-		struct chunk_table *t = atomic_load_explicit(&hm->dir[d],
-							     memory_order_relaxed);
+	while (hm->tables) {
+		struct chunk_table *t = hm->tables;
 
-		if (!t)
-			continue;
-		for (unsigned c = 0; c < TABLE_CHUNKS; c++)
-			free(atomic_load_explicit(&t->chunks[c], memory_order_relaxed));
+		hm->tables = t->next;
+		for (unsigned c = 0; c < TABLE_CHUNKS; c++) {
+			struct chunk *ch = atomic_load_explicit(&t->chunks[c],
+								memory_order_relaxed);
+
+			if (ch)
+				free(ch);
+		}
+		/* The directory goes back all zero (spare_put). */
+		atomic_store_explicit(&hm->dir[t->dir_index], NULL, memory_order_relaxed);
 		free(t);
 	}
 	while (hm->slabs) {
 		struct slab *s = hm->slabs;
 
 		hm->slabs = s->next;
-		munmap(s->base, SLAB_CHUNKS * CHUNK_BYTES);
+		if (s->used <= SPARE_SLAB_MAX_CHUNKS)
+			spare_put(&spare_slab, NULL, s->base,
+				  SLAB_CHUNKS * CHUNK_BYTES);
+		else
+			munmap(s->base, SLAB_CHUNKS * CHUNK_BYTES);
 		free(s);
 	}
-	free(hm->dir);
+	spare_put(&spare_dir, &spare_dir_bytes, hm->dir, hm->dir_bytes);
 	pthread_mutex_destroy(&hm->lock);
 	free(hm->stack);
 	free(hm->ranges);
@@ -809,6 +900,8 @@ static bool first_free_in(const struct host_mem *hm, pfn_t first, uint64_t nr,
 
 void host_mem_free_frame(struct host_mem *hm, pfn_t pfn)
 {
+	/* Before hm->lock, never under it. */
+	SCHED_POINT(SCHED_FRAME_KEY, SCHED_W, frame_obj(pfn), "host frame owner (free)");
 	pthread_mutex_lock(&hm->lock);
 	release_frame(hm, pfn);
 	if (!stack_push(hm, pfn))
@@ -826,6 +919,9 @@ void host_mem_free_range(struct host_mem *hm, pfn_t first, uint64_t nr)
 		host_bug("free of range [%#llx, +%llu) outside the pool",
 			 (unsigned long long)first, (unsigned long long)nr);
 
+	/* One point for the range, before hm->lock: named by its first
+	 * frame. */
+	SCHED_POINT(SCHED_FRAME_KEY, SCHED_W, frame_obj(first), "host frames owner (free range)");
 	pthread_mutex_lock(&hm->lock);
 	/* Check the whole range before changing anything, so the report names
 	 * the first offending frame of an otherwise untouched pool: frames
@@ -860,6 +956,7 @@ bool host_mem_frame_allocated(struct host_mem *hm, pfn_t pfn)
 {
 	if (!host_mem_pfn_valid(hm, pfn))
 		return false;
+	SCHED_POINT(SCHED_FRAME_KEY, SCHED_R, frame_obj(pfn), "host frame owner (allocated)");
 	return atomic_load_explicit(frame_meta(hm, pfn - hm->first_pfn),
 				    memory_order_acquire) & META_ALLOCATED;
 }
@@ -877,8 +974,11 @@ void host_frame_read(struct host_mem *hm, pfn_t pfn, size_t off, void *buf,
 		     size_t len, unsigned keyid, bool *poisoned)
 {
 	uint64_t idx;
-	uint32_t m = meta_for_access(hm, pfn, &idx);
+	uint32_t m;
 	bool poison = false;
+
+	SCHED_POINT(SCHED_FRAME_DATA, SCHED_R, frame_obj(pfn), "host frame (read)");
+	m = meta_for_access(hm, pfn, &idx);
 
 	check_keyid(keyid);
 	check_span(pfn, off, len);
@@ -914,9 +1014,13 @@ void host_frame_write(struct host_mem *hm, pfn_t pfn, size_t off,
 		      const void *buf, size_t len, unsigned keyid)
 {
 	uint64_t idx;
-	uint32_t m = meta_for_access(hm, pfn, &idx);
-	unsigned old = m & META_KEY_MASK;
+	uint32_t m;
+	unsigned old;
 	bool whole = off == 0 && len == PAGE_SIZE;
+
+	SCHED_POINT(SCHED_FRAME_DATA, SCHED_W, frame_obj(pfn), "host frame (write)");
+	m = meta_for_access(hm, pfn, &idx);
+	old = m & META_KEY_MASK;
 
 	check_keyid(keyid);
 	check_span(pfn, off, len);
@@ -947,6 +1051,8 @@ void host_frame_clear(struct host_mem *hm, pfn_t pfn, unsigned keyid)
 {
 	uint64_t idx;
 
+	SCHED_POINT(SCHED_FRAME_KEY, SCHED_W, frame_obj(pfn), "host frame (clear, key)");
+
 	meta_for_access(hm, pfn, &idx);
 	check_keyid(keyid);
 	meta_set(hm, idx, META_ALLOCATED | META_ZERO | keyid);
@@ -961,6 +1067,7 @@ void host_frame_fill(struct host_mem *hm, pfn_t pfn, uint8_t byte,
 		host_frame_clear(hm, pfn, keyid);
 		return;
 	}
+	SCHED_POINT(SCHED_FRAME_DATA, SCHED_W, frame_obj(pfn), "host frame (fill)");
 	meta_for_access(hm, pfn, &idx);
 	check_keyid(keyid);
 	memset(frame_data(hm, idx), byte, PAGE_SIZE);
@@ -977,7 +1084,13 @@ void host_frame_copy(struct host_mem *hm, pfn_t dst, unsigned dst_keyid,
 		     pfn_t src, unsigned src_keyid)
 {
 	uint64_t sidx, didx;
-	uint32_t sm = meta_for_access(hm, src, &sidx);
+	uint32_t sm;
+
+	/* Two frames: the source's read, then the destination's write (no
+	 * point in between would change what the model can do). */
+	SCHED_POINT(SCHED_FRAME_DATA, SCHED_R, frame_obj(src), "host frame (copy source)");
+	SCHED_POINT(SCHED_FRAME_DATA, SCHED_W, frame_obj(dst), "host frame (copy destination)");
+	sm = meta_for_access(hm, src, &sidx);
 
 	meta_for_access(hm, dst, &didx);
 	check_keyid(dst_keyid);
@@ -1003,6 +1116,8 @@ unsigned host_frame_keyid(struct host_mem *hm, pfn_t pfn)
 {
 	uint64_t idx = frame_index(hm, pfn);
 
+	SCHED_POINT(SCHED_FRAME_KEY, SCHED_R, frame_obj(pfn), "host frame key");
+
 	return atomic_load_explicit(frame_meta(hm, idx), memory_order_acquire) &
 	       META_KEY_MASK;
 }
@@ -1010,6 +1125,8 @@ unsigned host_frame_keyid(struct host_mem *hm, pfn_t pfn)
 bool host_frame_poisoned(struct host_mem *hm, pfn_t pfn)
 {
 	uint64_t idx = frame_index(hm, pfn);
+
+	SCHED_POINT(SCHED_FRAME_KEY, SCHED_R, frame_obj(pfn), "host frame integrity");
 
 	return atomic_load_explicit(frame_meta(hm, idx), memory_order_acquire) &
 	       META_POISON;
@@ -1073,11 +1190,8 @@ uint64_t host_mem_resident_bytes(struct host_mem *hm)
 	pthread_mutex_lock(&hm->lock);
 	bytes += atomic_load(&hm->nr_tables) * sizeof(struct chunk_table) +
 		 atomic_load(&hm->nr_chunks) * sizeof(struct chunk);
-	for (uint64_t d = 0; d < hm->nr_dir; d++) {
-		struct chunk_table *t = atomic_load_explicit(&hm->dir[d],
-							     memory_order_relaxed);
-
-		for (unsigned c = 0; t && c < TABLE_CHUNKS; c++) {
+	for (struct chunk_table *t = hm->tables; t; t = t->next) {
+		for (unsigned c = 0; c < TABLE_CHUNKS; c++) {
 			struct chunk *ch = atomic_load_explicit(&t->chunks[c],
 								memory_order_relaxed);
 			uint8_t *data = ch ? atomic_load_explicit(&ch->data,

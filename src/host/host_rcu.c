@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "explore/sched.h"
 #include "host/host_rcu.h"
 
 /*
@@ -63,16 +64,45 @@ static void rcu_register_self(void)
 	rcu_registered = true;
 }
 
+/*
+ * While `tdxmmu explore` runs, grace periods are the scheduler's
+ * (explore/sched.h): it follows the scheduled threads' sections and runs
+ * each callback deterministically, at the outermost unlock of the last
+ * reader that could reach the object or at sched_rcu_barrier(), instead of
+ * liburcu's thread, whose timing no schedule could replay. The sched_rcu_*
+ * calls answer false when not exploring, and liburcu does the work. The
+ * schedule points name one object, the grace period: entering a section
+ * reads it, leaving one (which may end a grace period and run callbacks)
+ * and call_rcu write it.
+ */
+static char rcu_grace_period;
+
 void host_rcu_read_lock(void)
 {
+	SCHED_POINT(SCHED_RCU_LOCK, SCHED_R, &rcu_grace_period, "RCU read lock");
+	if (sched_rcu_read_lock())
+		return;
 	rcu_register_self();
 	urcu_memb_read_lock();
 }
 
 void host_rcu_read_unlock(void)
 {
+	SCHED_POINT(SCHED_RCU_UNLOCK, SCHED_W, &rcu_grace_period, "RCU read unlock");
 	tsan_release(&rcu_tsan_readers_done);
+	if (sched_rcu_read_unlock())
+		return;
 	urcu_memb_read_unlock();
+}
+
+/* The scheduler's callbacks take a void *: the head is ours. */
+static void host_rcu_sched_callback(void *head)
+{
+	struct host_rcu_head *h = head;
+
+	tsan_acquire(h);
+	tsan_acquire(&rcu_tsan_readers_done);
+	h->func(h);
 }
 
 static void host_rcu_callback(struct rcu_head *head)
@@ -86,10 +116,13 @@ static void host_rcu_callback(struct rcu_head *head)
 
 void host_call_rcu(struct host_rcu_head *h, void (*func)(struct host_rcu_head *h))
 {
+	SCHED_POINT(SCHED_RCU_FREE, SCHED_W, &rcu_grace_period, "call_rcu");
+	h->func = func;
+	tsan_release(h);
+	if (sched_call_rcu(h, host_rcu_sched_callback))
+		return;
 	/* liburcu's call_rcu enters a read-side section of its own, which
 	 * needs a registered thread. */
 	rcu_register_self();
-	h->func = func;
-	tsan_release(h);
 	urcu_memb_call_rcu(&h->head, host_rcu_callback);
 }

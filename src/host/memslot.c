@@ -14,8 +14,10 @@
  * were kept until destroy, 80 bytes per change, which the stress test's
  * slot churn grew by megabytes a second.
  *
- * Lock order: the writers' mutex is a leaf (docs/locking.md); call_rcu
- * never blocks, so it may be called with it held.
+ * Lock order: the writers' mutex is a leaf (docs/locking.md). call_rcu
+ * never blocks, but it is a schedule point of `tdxmmu explore`, and no
+ * schedule point may run with a plain mutex held (explore/sched.h): so the
+ * old array is handed to call_rcu after the mutex is dropped.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "explore/sched.h"
 #include "host/host_mem.h"
 #include "host/host_rcu.h"
 
@@ -68,6 +71,7 @@ static struct memslot_array *array_alloc(unsigned nr)
 
 static struct memslot_array *array_get(struct host_memslots *ms)
 {
+	SCHED_POINT(SCHED_MISC, SCHED_R, &ms->cur, "memslot array");
 	return atomic_load_explicit(&ms->cur, memory_order_acquire);
 }
 
@@ -100,6 +104,9 @@ struct host_memslots *host_memslots_create(struct host_mem *hm)
  * inside a read-side section (the grace period would never end). */
 void host_memslots_quiesce(struct host_memslots *ms)
 {
+	/* Exploring: the scheduler's queued callbacks run now, on this
+	 * thread; nobody else would run them while we wait (host_rcu.c). */
+	(void)sched_rcu_barrier();
 	pthread_mutex_lock(&ms->pending_lock);
 	while (ms->nr_pending)
 		pthread_cond_wait(&ms->pending_idle, &ms->pending_lock);
@@ -146,8 +153,13 @@ static void array_free_rcu(struct host_rcu_head *h)
 	pthread_mutex_unlock(&ms->pending_lock);
 }
 
-/* Called with ms->lock held, after the new array is fully written. */
-static void publish(struct host_memslots *ms, struct memslot_array *a)
+/*
+ * Called with ms->lock held, after the new array is fully written. Returns
+ * the replaced array, for retire() once the lock is dropped. The schedule
+ * point of the store is the caller's, before it took ms->lock (no point
+ * may run under a plain mutex; nothing between the two is one).
+ */
+static struct memslot_array *publish(struct host_memslots *ms, struct memslot_array *a)
 {
 	struct memslot_array *old;
 
@@ -157,13 +169,20 @@ static void publish(struct host_memslots *ms, struct memslot_array *a)
 	pthread_mutex_lock(&ms->pending_lock);
 	ms->nr_pending++;
 	pthread_mutex_unlock(&ms->pending_lock);
-	host_call_rcu(&old->rcu, array_free_rcu);
+	return old;
+}
+
+/* The replaced array goes after a grace period (ms->lock not held). */
+static void retire(struct memslot_array *old)
+{
+	if (old)
+		host_call_rcu(&old->rcu, array_free_rcu);
 }
 
 int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
 		     uint64_t npages)
 {
-	struct memslot_array *old, *a;
+	struct memslot_array *old, *a, *gone = NULL;
 	unsigned pos = 0;
 	pfn_t first;
 	int ret;
@@ -175,6 +194,7 @@ int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
 	if (base_gfn + npages < base_gfn)
 		return -EINVAL;
 
+	SCHED_POINT(SCHED_MISC, SCHED_W, &ms->cur, "memslot array");
 	pthread_mutex_lock(&ms->lock);
 	old = atomic_load_explicit(&ms->cur, memory_order_relaxed);
 	for (unsigned i = 0; i < old->nr; i++) {
@@ -213,9 +233,10 @@ int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
 	};
 	memcpy(&a->slots[pos + 1], &old->slots[pos],
 	       (old->nr - pos) * sizeof(a->slots[0]));
-	publish(ms, a);
+	gone = publish(ms, a);
 out:
 	pthread_mutex_unlock(&ms->lock);
+	retire(gone);
 	return ret;
 }
 
@@ -225,6 +246,7 @@ int host_memslot_delete(struct host_memslots *ms, unsigned id)
 	struct host_memslot gone;
 	unsigned pos;
 
+	SCHED_POINT(SCHED_MISC, SCHED_W, &ms->cur, "memslot array");
 	pthread_mutex_lock(&ms->lock);
 	old = atomic_load_explicit(&ms->cur, memory_order_relaxed);
 	for (pos = 0; pos < old->nr; pos++)
@@ -243,8 +265,9 @@ int host_memslot_delete(struct host_memslots *ms, unsigned id)
 	memcpy(a->slots, old->slots, pos * sizeof(a->slots[0]));
 	memcpy(&a->slots[pos], &old->slots[pos + 1],
 	       (old->nr - pos - 1) * sizeof(a->slots[0]));
-	publish(ms, a);
+	old = publish(ms, a);
 	pthread_mutex_unlock(&ms->lock);
+	retire(old);
 
 	host_mem_free_range(ms->hm, gone.first_pfn, gone.npages);
 	return 0;

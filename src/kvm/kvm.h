@@ -227,14 +227,14 @@ struct kvm {
 	 * lists, the rmap; legacy_internal.h), NULL for the TDP MMU. */
 	void *legacy_mmu;
 	/* TEST ONLY: kvm_mmu_free_page_rcu() frees at once, without waiting
-	 * for a grace period, so that a test can show a lockless walker then
-	 * reads a freed table (mmu_page.c). */
+	 * for a grace period, for this VM alone (the mutant MUTANT_NO_RCU does
+	 * the same process-wide, for `tdxmmu explore`), so that a test can
+	 * show a walker then reads a freed table (mmu_page.c). */
 	bool debug_free_immediately;
 	/* TEST ONLY: called by the lockless walk (kvm_tdp_mmu_read_4k) after it
 	 * read a table pointer and before it reads the table, inside its
 	 * read-side section, so a test can free the table at that moment. */
 	void (*debug_lockless_walk_hook)(struct kvm *kvm, int level);
-	bool debug_no_freeze; /* TEST ONLY: tdp_mmu_set_spte_atomic installs private entries without freezing them, reopening the race of kvm-tdx-mmu.md §5.2 */
 	/* Benchmarks only: private faults keep no mirror and walk the S-EPT
 	 * with TDH.MEM.SEPT.RD (tdp_mmu_nomirror.h); set at creation. */
 	bool no_mirror;
@@ -372,6 +372,15 @@ int kvm_mmu_notifier_invalidate(struct kvm *kvm, gfn_t start, gfn_t end);
 int kvm_delete_memslot(struct kvm *kvm, unsigned id);
 int kvm_zap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end, bool private_alias,
 		      bool shared_alias);
+
+/*
+ * kvm->slots_lock: every taker goes through these (mmu.c), because while
+ * `tdxmmu explore` runs, a thread must not sleep on a lock another model
+ * thread holds (explore/sched.h): the exploring acquire is a schedule point
+ * plus try-locks with SCHED_WAIT. Outside exploration a plain mutex.
+ */
+void kvm_slots_lock(struct kvm *kvm);
+void kvm_slots_unlock(struct kvm *kvm);
 
 /* Trace line (KVM tracepoint style) when tracing is on. */
 void kvm_trace(struct kvm *kvm, const char *fmt, ...)

@@ -242,7 +242,7 @@ static uint64_t call_retry_busy(struct kvm *kvm, int leaf, uint64_t rcx)
 						: simple_call(kvm, leaf, rcx, 0);
 		if ((!tdx_status_is(s, TDX_OPERAND_BUSY) &&
 		     !tdx_status_is(s, TDX_OPERAND_BUSY_HOST_PRIORITY)) ||
-		    !tdx_retry_backoff(&rt))
+		    !TDX_RETRY_WAIT(&rt, kvm, "finalize/teardown SEAMCALL BUSY"))
 			return s;
 	}
 }
@@ -348,7 +348,7 @@ int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked)
 		uint64_t s;
 
 		while (tdx_status_is(s = kvm_tdh_phymem_page_wbinvd_tdr(kvm), TDX_OPERAND_BUSY) &&
-		       tdx_retry_backoff(&rt))
+		       TDX_RETRY_WAIT(&rt, kvm, "TDR WBINVD BUSY"))
 			;
 		if (tdx_status_is_error(s)) {
 			/* Dirty lines may remain: never reuse the frame. */

@@ -109,9 +109,9 @@ int kvm_delete_memslot(struct kvm *kvm, unsigned id)
 		return -EIO;
 	if (kvm_is_legacy_mmu(kvm))
 		return kvm_legacy_delete_memslot(kvm, id);
-	pthread_mutex_lock(&kvm->slots_lock);
+	kvm_slots_lock(kvm);
 	if (!host_memslot_by_id(kvm->slots, id, &slot)) {
-		pthread_mutex_unlock(&kvm->slots_lock);
+		kvm_slots_unlock(kvm);
 		return -ENOENT;
 	}
 	start = slot.base_gfn;
@@ -147,7 +147,7 @@ int kvm_delete_memslot(struct kvm *kvm, unsigned id)
 		ret = -EIO;
 	}
 	kvm_mmu_write_unlock(kvm);
-	pthread_mutex_unlock(&kvm->slots_lock);
+	kvm_slots_unlock(kvm);
 	kvm_trace(kvm, "kvm_delete_memslot: id %u gfn [%llx, %llx) zapped %d "
 		  "shared tables freed %d -> %d", id, (unsigned long long)start,
 		  (unsigned long long)end, nr, tables < 0 ? 0 : tables, ret);

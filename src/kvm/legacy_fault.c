@@ -167,14 +167,41 @@ int kvm_legacy_mmu_page_fault(struct kvm *kvm, struct kvm_mmu_memory_cache *sept
 	return legacy_fault_shared(kvm, gfn, pfn);
 }
 
+/*
+ * The guard (seed 000's "race condition"): the legacy MMU has no freezing
+ * and no cmpxchg, and its shadow-page hash, page lists and rmap are plain
+ * structures, so every fault takes mmu_lock for write. MUTANT_LEGACY_READ_LOCK
+ * removes it: faults take the read side and run concurrently (two faults
+ * both link a table for one gfn, both AUG one page, one overwrites the
+ * other's SPTE). The lock-mode assertions let it through (mmu.c); the wrong
+ * state is for `check`, the module's answers and the scenario to find. Meant
+ * for `tdxmmu explore`, which runs one thread at a time: with real threads
+ * the unlocked hash and rmap would be a C data race.
+ */
+static void legacy_fault_lock(struct kvm *kvm)
+{
+	if (mutant_on(MUTANT_LEGACY_READ_LOCK))
+		kvm_mmu_read_lock(kvm);
+	else
+		kvm_mmu_write_lock(kvm);
+}
+
+static void legacy_fault_unlock(struct kvm *kvm)
+{
+	if (mutant_on(MUTANT_LEGACY_READ_LOCK))
+		kvm_mmu_read_unlock(kvm);
+	else
+		kvm_mmu_write_unlock(kvm);
+}
+
 int kvm_legacy_mmu_map_init_page(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
 				 gpa_t gpa)
 {
 	int ret;
 
-	kvm_mmu_write_lock(kvm);
+	legacy_fault_lock(kvm);
 	ret = kvm_legacy_mmu_page_fault(kvm, sept_cache, gpa);
-	kvm_mmu_write_unlock(kvm);
+	legacy_fault_unlock(kvm);
 	return ret;
 }
 
@@ -189,6 +216,8 @@ int kvm_legacy_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 	bool is_private = kvm_is_private_gpa(kvm, gpa);
 	int ret;
 
+	bool stalled = false;
+
 	gpa &= PAGE_MASK;
 	kvm_stat_inc(is_private ? &kvm_stats_mine(kvm)->fault_private : &kvm_stats_mine(kvm)->fault_shared);
 	for (int tries = 0;; tries++) {
@@ -200,9 +229,9 @@ int kvm_legacy_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 			break;
 		}
 		busy = kvm_contention(kvm);
-		kvm_mmu_write_lock(kvm);
+		legacy_fault_lock(kvm);
 		ret = kvm_legacy_mmu_page_fault(kvm, is_private ? &vcpu->sept_cache : NULL, gpa);
-		kvm_mmu_write_unlock(kvm);
+		legacy_fault_unlock(kvm);
 		if (ret != RET_PF_RETRY ||
 		    kvm_contention(kvm) == busy)
 			break;
@@ -212,7 +241,17 @@ int kvm_legacy_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 			kvm_mmu_change_seq_bump(kvm);
 			break;
 		}
-		sched_yield();
+		/* The BUSY holder is another thread: let it run (exploring,
+		 * it cannot while this one keeps the baton). Two STALLs in a
+		 * row (tdx_retry_next() says why two): the BUSY stays,
+		 * re-enter. */
+		enum sched_wait_result w = SCHED_WAIT(kvm, "legacy fault: SEAMCALL BUSY");
+
+		if (w == SCHED_WAIT_STALL && stalled)
+			break;
+		stalled = w == SCHED_WAIT_STALL;
+		if (w == SCHED_WAIT_NONE)
+			sched_yield();
 	}
 	kvm_trace(kvm, "kvm_tdx_ept_violation: vcpu %u gpa %llx private %d -> %d (legacy)",
 		  vcpu->index, (unsigned long long)gpa, is_private, ret);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "kvm/kvm.h"
+#include "kvm/kvm_sched.h"
 #include "kvm/mmu_legacy.h"
 #include "kvm/mmu_page.h"
 #include "kvm/spte.h"
@@ -156,10 +157,21 @@ gfn_t legacy_sptep_gfn(const _Atomic uint64_t *sptep);
 /* THE SPTE setter: atomic store, kvm->mmu_change_seq bumped, traced. */
 void legacy_set_spte(struct kvm *kvm, _Atomic uint64_t *sptep, uint64_t new_spte);
 
-static inline uint64_t legacy_read_spte(const _Atomic uint64_t *sptep)
+static inline uint64_t legacy_read_spte_raw(const _Atomic uint64_t *sptep)
 {
 	return atomic_load_explicit(sptep, memory_order_acquire);
 }
+
+/* An SPTE read, with its schedule point at the caller's line (the tree is
+ * looked up only while exploring). */
+#define legacy_read_spte(sptep_)                                               \
+	({                                                                     \
+		const _Atomic uint64_t *legacy_p_ = (sptep_);                  \
+		KVM_LEGACY_SPTE_POINT(SCHED_SPTE_READ, SCHED_R,                \
+				      sptep_to_sp(legacy_p_)->role.is_private, \
+				      legacy_p_);                              \
+		legacy_read_spte_raw(legacy_p_);                               \
+	})
 
 /* The PRIVATE_ZAPPED value: non-present (suppress-#VE set, as reference
  * §1.2 says a model should, unlike E1), frame kept, no SPTE_SHARED_MASK (a

@@ -196,8 +196,12 @@ gfn_t legacy_sptep_gfn(const _Atomic uint64_t *sptep)
 void legacy_set_spte(struct kvm *kvm, _Atomic uint64_t *sptep, uint64_t new_spte)
 {
 	struct kvm_mmu_page *sp = sptep_to_sp(sptep);
-	uint64_t old = atomic_exchange_explicit(sptep, new_spte, memory_order_acq_rel);
+	uint64_t old;
 
+	KVM_LEGACY_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, sp->role.is_private, sptep);
+	old = atomic_exchange_explicit(sptep, new_spte, memory_order_acq_rel);
+	KVM_SPTE_NOTE(KVM_LEGACY_TREE(sp->role.is_private), legacy_sptep_gfn(sptep),
+		      (int)sp->role.level, old, new_spte);
 	kvm_mmu_change_seq_bump(kvm);
 	kvm_trace(kvm, "kvm_mmu_set_spte: %s gfn %llx level %u old_spte %llx new_spte %llx",
 		  sp->role.is_private ? "private" : "shared",

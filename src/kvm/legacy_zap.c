@@ -109,8 +109,14 @@ static int legacy_zap_ranges(struct kvm *kvm, const struct kvm_gfn_range *ranges
 	kvm_lockdep_assert_held_write(kvm);
 	for (unsigned i = 0; i < nr; i++)
 		legacy_rmap_walk_range(kvm, ranges[i].start, ranges[i].end, zap_one, &w);
-	/* One TRACK + kick for the whole rmap walk. */
-	if (st->private_blocked || st->shared_zapped) {
+	/*
+	 * One TRACK + kick for the whole rmap walk. MUTANT_NO_TRACK (the
+	 * guard and what goes: tdp_mmu.c, tdp_mmu_flush_blocked()) drops it
+	 * when private leaves were blocked: a REMOVE that follows finds no
+	 * epoch advance, and the module refuses it.
+	 */
+	if ((st->private_blocked || st->shared_zapped) &&
+	    !(st->private_blocked && mutant_on(MUTANT_NO_TRACK))) {
 		ret = kvm_flush_remote_tlbs(kvm);
 		if (ret && !w.ret)
 			w.ret = ret;
@@ -167,9 +173,9 @@ int kvm_legacy_delete_memslot(struct kvm *kvm, unsigned id)
 	gfn_t start, end;
 	int ret;
 
-	pthread_mutex_lock(&kvm->slots_lock);
+	kvm_slots_lock(kvm);
 	if (!host_memslot_by_id(kvm->slots, id, &slot)) {
-		pthread_mutex_unlock(&kvm->slots_lock);
+		kvm_slots_unlock(kvm);
 		return -ENOENT;
 	}
 	start = slot.base_gfn;
@@ -189,7 +195,7 @@ int kvm_legacy_delete_memslot(struct kvm *kvm, unsigned id)
 		ret = -EIO; /* a private page could not go: its frame stays */
 	}
 	kvm_mmu_write_unlock(kvm);
-	pthread_mutex_unlock(&kvm->slots_lock);
+	kvm_slots_unlock(kvm);
 	kvm_trace(kvm, "kvm_delete_memslot: id %u gfn [%llx, %llx) private removed %lu shared zapped %lu -> %d (legacy)",
 		  id, (unsigned long long)start, (unsigned long long)end,
 		  st.private_removed, st.shared_zapped, ret);
@@ -257,6 +263,7 @@ int kvm_legacy_mmu_map_gpa(struct kvm_vcpu *vcpu, const struct kvm_gfn_range *ra
 {
 	struct kvm *kvm = vcpu->kvm;
 	struct legacy_zap_stats st = { 0 };
+	bool stalled = false;
 	int ret;
 
 	for (unsigned pass = 0;; pass++) {
@@ -274,7 +281,8 @@ int kvm_legacy_mmu_map_gpa(struct kvm_vcpu *vcpu, const struct kvm_gfn_range *ra
 			return ret;
 		if (pass == LEGACY_MAP_GPA_MAX_PASSES)
 			return -EBUSY;
-		sched_yield();
+		if (kvm_map_gpa_pass_wait(kvm, ret, &stalled))
+			return -EBUSY;
 	}
 
 	if (to_shared) {

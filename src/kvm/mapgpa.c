@@ -62,6 +62,7 @@
 #include <sched.h>
 
 #include "kvm/kvm.h"
+#include "kvm/kvm_sched.h"
 #include "kvm/mmu_legacy.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_hooks.h"
@@ -92,6 +93,65 @@ static void map_gpa_collect_slot(const struct host_memslot *s, void *arg)
 	if (start >= end || m->nr == HOST_MAX_MEMSLOTS)
 		return;
 	m->ranges[m->nr++] = (struct kvm_gfn_range){ start, end };
+}
+
+/*
+ * Between pre-population passes (mmu_lock dropped). -EAGAIN: the cache ran
+ * dry, the next pass refills it, nobody to wait for. -EBUSY: SEPT.ADD met
+ * another thread's module lock: let it finish (a yield; while exploring a
+ * SCHED_WAIT, since the holder cannot run while this thread keeps the
+ * baton). True when waiting is hopeless (every thread waits, none wrote):
+ * give the guest its RETRY.
+ */
+bool kvm_map_gpa_pass_wait(struct kvm *kvm, int ret, bool *stalled)
+{
+	enum sched_wait_result w;
+
+	if (ret != -EBUSY) {
+		if (!sched_enabled())
+			sched_yield();
+		return false;
+	}
+	w = SCHED_WAIT(kvm, "MapGPA: SEPT.ADD busy");
+	if (w == SCHED_WAIT_NONE)
+		sched_yield();
+	if (w != SCHED_WAIT_STALL) {
+		*stalled = false;
+		return false;
+	}
+	/* One more pass: the holder may have let go before this wait. */
+	if (*stalled)
+		return true;
+	*stalled = true;
+	return false;
+}
+
+/*
+ * The guard: MapGPA holds mmu_lock for write, so no fault (read side) runs
+ * between a gfn's S-bit check in the fault and the flip here (a leaf
+ * installed on the alias MapGPA just forbade), none links a table that
+ * pre-population links too, and no fault's frozen entry is met (which the
+ * write-locked setters treat as a KVM bug). MUTANT_MAPGPA_READ_LOCK removes
+ * it: pre-population and the flip run under the read side, concurrently
+ * with faults; the lock-mode assertions let it through (mmu.c), and the
+ * wrong state that follows is for `check` and the scenario to see. Every
+ * SPTE write of MapGPA is atomic, so with real threads too this is a
+ * logic race, not a C data race.
+ */
+static void map_gpa_lock(struct kvm *kvm)
+{
+	if (mutant_on(MUTANT_MAPGPA_READ_LOCK))
+		kvm_mmu_read_lock(kvm);
+	else
+		kvm_mmu_write_lock(kvm);
+}
+
+static void map_gpa_unlock(struct kvm *kvm)
+{
+	if (mutant_on(MUTANT_MAPGPA_READ_LOCK))
+		kvm_mmu_read_unlock(kvm);
+	else
+		kvm_mmu_write_unlock(kvm);
 }
 
 /* E4 §6.3 step 2, for every range and both trees. */
@@ -128,6 +188,7 @@ static int kvm_mmu_map_gpa(struct kvm_vcpu *vcpu, const struct kvm_gfn_range *ra
 {
 	struct kvm *kvm = vcpu->kvm;
 	struct kvm_map_gpa_result res;
+	bool stalled = false;
 	int ret, r;
 
 	/* mmu.c's kvm_mmu_map_gpa is where the two MMUs part (seed 000). */
@@ -139,11 +200,11 @@ static int kvm_mmu_map_gpa(struct kvm_vcpu *vcpu, const struct kvm_gfn_range *ra
 		ret = kvm_mmu_topup_sept_cache(kvm, &vcpu->sept_cache);
 		if (ret)
 			return ret;
-		kvm_mmu_write_lock(kvm);
+		map_gpa_lock(kvm);
 		ret = kvm_mmu_populate_ranges(kvm, ranges, nr, &vcpu->sept_cache);
 		if (!ret)
 			break; /* the lock stays held for the flip */
-		kvm_mmu_write_unlock(kvm);
+		map_gpa_unlock(kvm);
 		/* -EAGAIN: the cache ran dry; the tables linked so far stay,
 		 * the next pass goes on from there (E4 §6.3 step 2).
 		 * -EBUSY: SEPT.ADD contended (a vCPU's VP.ENTER); let it
@@ -152,7 +213,8 @@ static int kvm_mmu_map_gpa(struct kvm_vcpu *vcpu, const struct kvm_gfn_range *ra
 			return ret;
 		if (pass == KVM_MAP_GPA_MAX_PASSES)
 			return -EBUSY;
-		sched_yield();
+		if (kvm_map_gpa_pass_wait(kvm, ret, &stalled))
+			return -EBUSY;
 	}
 
 	ret = kvm_tdp_mmu_map_gpa(kvm, ranges, nr, to_shared, &res);
@@ -174,7 +236,7 @@ static int kvm_mmu_map_gpa(struct kvm_vcpu *vcpu, const struct kvm_gfn_range *ra
 	} else if (res.shared_changed && !res.private_removed) {
 		kvm_flush_shared_tlbs(kvm);
 	}
-	kvm_mmu_write_unlock(kvm);
+	map_gpa_unlock(kvm);
 	return ret;
 }
 
@@ -239,11 +301,11 @@ uint64_t kvm_tdx_map_gpa(struct kvm_vcpu *vcpu, gpa_t gpa, uint64_t size,
 	slots.end = slots.start + (size >> PAGE_SHIFT);
 
 	/* Lock order: slots_lock, then mmu_lock (in kvm_mmu_map_gpa()). */
-	pthread_mutex_lock(&kvm->slots_lock);
+	kvm_slots_lock(kvm);
 	host_memslots_foreach(kvm->slots, map_gpa_collect_slot, &slots);
 	if (!slots.nr) {
 		/* No memslot in the range: nothing to record (see above). */
-		pthread_mutex_unlock(&kvm->slots_lock);
+		kvm_slots_unlock(kvm);
 		goto out;
 	}
 
@@ -259,7 +321,7 @@ uint64_t kvm_tdx_map_gpa(struct kvm_vcpu *vcpu, gpa_t gpa, uint64_t size,
 		slots.ranges[nr - 1].end = chunk_end;
 
 	ret = kvm_mmu_map_gpa(vcpu, slots.ranges, nr, to_shared);
-	pthread_mutex_unlock(&kvm->slots_lock);
+	kvm_slots_unlock(kvm);
 
 	if (ret == -EBUSY || ret == -EAGAIN || ret == -ENOMEM) {
 		status = TDVMCALL_RETRY;

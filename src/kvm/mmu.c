@@ -10,9 +10,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "kvm/kvm_sched.h"
 #include "kvm/mmu.h"
 #include "kvm/mmu_page.h"
 #include "kvm/tdp_iter.h" /* PT64_ROOT_MAX_LEVEL */
+
+/* ---- slots_lock ----------------------------------------------------------- */
+
+/*
+ * kvm->slots_lock is held across schedule points (MapGPA's whole call,
+ * memslot deletion's zap), so while exploring it is the scheduler's: a
+ * schedule point, then try-locks with SCHED_WAIT between them instead of
+ * sleeping in pthread_mutex_lock (the holder cannot run to release it while
+ * the waiter holds the baton). A lock never gives up: a STALL answer is
+ * waited through, and a second one is the scheduler's deadlock report.
+ */
+void kvm_slots_lock(struct kvm *kvm)
+{
+	if (kvm_exploring()) {
+		SCHED_POINT(SCHED_MUTEX_LOCK, SCHED_W, &kvm->slots_lock, "slots_lock");
+		while (pthread_mutex_trylock(&kvm->slots_lock))
+			(void)SCHED_WAIT(&kvm->slots_lock, "slots_lock");
+		return;
+	}
+	pthread_mutex_lock(&kvm->slots_lock);
+}
+
+void kvm_slots_unlock(struct kvm *kvm)
+{
+	SCHED_POINT(SCHED_MUTEX_UNLOCK, SCHED_W, &kvm->slots_lock, "slots_lock");
+	pthread_mutex_unlock(&kvm->slots_lock);
+}
 
 /* ---- mmu_lock with lock-mode tracking ------------------------------------ */
 
@@ -78,6 +106,16 @@ static void lockdep_fail(const char *func, const char *what)
 void __kvm_lockdep_assert_held(struct kvm *kvm, bool write, const char *func)
 {
 	if (mmu_lock_held_kvm == kvm) {
+		/*
+		 * The two lock mutants (explore/mutant.h) take the read side
+		 * where the write side belongs, on purpose: the wrong state
+		 * that follows is what exploration must find downstream
+		 * (`check`, the scenario's checks), not an abort here.
+		 */
+		if (write && mmu_lock_held_mode == MMU_LOCK_READ &&
+		    (mutant_on(MUTANT_MAPGPA_READ_LOCK) ||
+		     mutant_on(MUTANT_LEGACY_READ_LOCK)))
+			return;
 		if (mmu_lock_held_mode != (write ? MMU_LOCK_WRITE : MMU_LOCK_READ))
 			lockdep_fail(func, write ? "not held for write (held for read)"
 						 : "not held for read (held for write)");
@@ -99,6 +137,36 @@ void __kvm_lockdep_assert_held(struct kvm *kvm, bool write, const char *func)
 			lockdep_fail(func, "not held");
 		}
 	}
+}
+
+/* ---- explanation notes ------------------------------------------------------ */
+
+/* A short name for an SPTE value, for a person reading a schedule. */
+static void spte_describe(uint64_t spte, char *buf, size_t len)
+{
+	const char *s = (spte & SPTE_SHARED_MASK) ? "|S" : "";
+
+	if (is_removed_spte(spte))
+		snprintf(buf, len, "FROZEN%s", s);
+	else if (spte == FREED_TABLE_POISON_SPTE)
+		snprintf(buf, len, "POISON");
+	else if (is_private_zapped_spte(spte))
+		snprintf(buf, len, "ZAPPED pfn %#llx", (unsigned long long)spte_to_pfn(spte));
+	else if (!is_shadow_present_pte(spte))
+		snprintf(buf, len, "NP%s", s);
+	else
+		snprintf(buf, len, "%#llx", (unsigned long long)spte);
+}
+
+void kvm_sched_note_spte(const char *tree, uint64_t gfn, int level,
+			 uint64_t old_spte, uint64_t new_spte)
+{
+	char o[48], n[48];
+
+	spte_describe(old_spte, o, sizeof(o));
+	spte_describe(new_spte, n, sizeof(n));
+	sched_note("%s SPTE gpa %#llx L%d: %s -> %s", tree,
+		   (unsigned long long)(gfn << PAGE_SHIFT), level, o, n);
 }
 
 /* ---- memory caches -------------------------------------------------------- */

@@ -61,6 +61,16 @@ enum {
 void kvm_mmu_change_seq_bump(struct kvm *kvm);
 uint64_t kvm_mmu_change_seq(struct kvm *kvm);
 
+/*
+ * MapGPA (both MMUs) between two pre-population passes, mmu_lock dropped,
+ * after a pass ended with ret (-EAGAIN: the S-EPT page cache ran dry;
+ * -EBUSY: SEPT.ADD met another thread's module lock). Waits as fits (a
+ * yield, or SCHED_WAIT while exploring); true when waiting is hopeless
+ * (exploring: two STALLs in a row, *stalled carrying the first; see
+ * tdx_retry_next()): answer RETRY.
+ */
+bool kvm_map_gpa_pass_wait(struct kvm *kvm, int ret, bool *stalled);
+
 /* A gfn range [start, end), without the shared bit. */
 struct kvm_gfn_range {
 	gfn_t start;

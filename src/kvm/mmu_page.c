@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvm/kvm_sched.h"
 #include "kvm/mmu.h"
 #include "kvm/mmu_page.h"
 #include "kvm/spte.h"
@@ -215,7 +216,17 @@ void kvm_mmu_free_page_rcu(struct kvm *kvm, struct kvm_mmu_page *sp)
 
 	mmu_page_unaccount(kvm, sp);
 	kvm_stat_inc(&kvm_stats_mine(kvm)->pages_rcu_freed);
-	if (kvm->debug_free_immediately) {
+	/*
+	 * The guard: a walker that read the parent entry before the unlink
+	 * (the CPU's walk of the shared EPT, KVM's lockless walks) may still
+	 * be reading this table, so it goes back to the arena only after a
+	 * grace period. MUTANT_NO_RCU removes it: the page is poisoned and
+	 * reusable at once, and such a walker reads the poison (reported as a
+	 * broken RCU rule) or a table reused for another gfn. The TEST ONLY
+	 * kvm->debug_free_immediately does the same for one VM.
+	 */
+	if (mutant_on(MUTANT_NO_RCU) || kvm->debug_free_immediately) {
+		SCHED_POINT(SCHED_RCU_FREE, SCHED_W, sp->spt, "page-table page (freed at once)");
 		mmu_page_release(a, sp);
 		return;
 	}
@@ -239,6 +250,9 @@ void kvm_mmu_pages_quiesce(struct kvm *kvm)
 
 	if (!a)
 		return;
+	/* Exploring: the scheduler runs its queued callbacks now, on this
+	 * thread; nobody else would while we wait (host_rcu.c). */
+	(void)sched_rcu_barrier();
 	pthread_mutex_lock(&a->lock);
 	while (a->nr_rcu_pending)
 		pthread_cond_wait(&a->rcu_idle, &a->lock);

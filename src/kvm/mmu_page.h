@@ -110,8 +110,8 @@ void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp);
  * RCU grace period (counted in mmu.pages.rcu_freed when queued). The caller has
  * flushed the TLBs for its range, or does so before leaving its own
  * read-side section (which holds the grace period back, as KVM's zaps flush
- * before rcu_read_unlock). kvm->debug_free_immediately (TEST ONLY) skips the
- * grace period.
+ * before rcu_read_unlock). The mutant MUTANT_NO_RCU (explore/mutant.h), or for
+ * one VM the TEST ONLY kvm->debug_free_immediately, skips the grace period.
  */
 void kvm_mmu_free_page_rcu(struct kvm *kvm, struct kvm_mmu_page *sp);
 

@@ -5,6 +5,7 @@
  * reader's count at host_thread_slot().
  */
 #include "kvm/mmu_rwlock.h"
+#include "kvm/kvm_sched.h"
 
 int mmu_rwlock_init(struct mmu_rwlock *l)
 {
@@ -69,10 +70,44 @@ static bool read_enter(struct mmu_rwlock *l, unsigned slot)
 	return false;
 }
 
-void mmu_rwlock_read_lock(struct mmu_rwlock *l)
+/*
+ * While exploring (explore/sched.h) a thread must not sleep on the condvar:
+ * the thread that would wake it cannot run while it holds the baton. So
+ * acquiring is a schedule point (W on the lock: an acquire orders against
+ * every other acquire and release), then try-locks with SCHED_WAIT in
+ * between. Writers keep their priority: the writer raises its flag first
+ * and then waits for the readers to drain, readers back off the flag. A
+ * lock can never give up, so a STALL answer is waited through; a second
+ * one is the scheduler's deadlock report.
+ */
+static void explore_read_lock(struct mmu_rwlock *l)
 {
 	unsigned slot = host_thread_slot();
 
+	SCHED_POINT(SCHED_MMU_LOCK, SCHED_W, l, "mmu_lock (read)");
+	while (!read_enter(l, slot))
+		(void)SCHED_WAIT(l, "mmu_lock (read)");
+}
+
+static void explore_write_lock(struct mmu_rwlock *l)
+{
+	SCHED_POINT(SCHED_MMU_LOCK, SCHED_W, l, "mmu_lock (write)");
+	while (pthread_mutex_trylock(&l->writer_mutex))
+		(void)SCHED_WAIT(l, "mmu_lock (write)");
+	atomic_store_explicit(&l->writer, 1, memory_order_seq_cst);
+	while (readers_sum(l) != 0)
+		(void)SCHED_WAIT(l, "mmu_lock (write): readers to leave");
+}
+
+void mmu_rwlock_read_lock(struct mmu_rwlock *l)
+{
+	unsigned slot;
+
+	if (kvm_exploring()) {
+		explore_read_lock(l);
+		return;
+	}
+	slot = host_thread_slot();
 	while (!read_enter(l, slot)) {
 		pthread_mutex_lock(&l->wait_lock);
 		atomic_fetch_add_explicit(&l->sleepers, 1, memory_order_seq_cst);
@@ -85,11 +120,13 @@ void mmu_rwlock_read_lock(struct mmu_rwlock *l)
 
 bool mmu_rwlock_read_trylock(struct mmu_rwlock *l)
 {
+	SCHED_POINT(SCHED_MMU_LOCK, SCHED_W, l, "mmu_lock (read, try)");
 	return read_enter(l, host_thread_slot());
 }
 
 void mmu_rwlock_read_unlock(struct mmu_rwlock *l)
 {
+	SCHED_POINT(SCHED_MMU_UNLOCK, SCHED_W, l, "mmu_lock (read)");
 	atomic_fetch_sub_explicit(&l->readers[host_thread_slot()].n, 1,
 				  memory_order_seq_cst);
 	if (atomic_load_explicit(&l->writer, memory_order_seq_cst))
@@ -98,6 +135,10 @@ void mmu_rwlock_read_unlock(struct mmu_rwlock *l)
 
 void mmu_rwlock_write_lock(struct mmu_rwlock *l)
 {
+	if (kvm_exploring()) {
+		explore_write_lock(l);
+		return;
+	}
 	pthread_mutex_lock(&l->writer_mutex);
 	atomic_store_explicit(&l->writer, 1, memory_order_seq_cst);
 	if (readers_sum(l) == 0)
@@ -112,6 +153,7 @@ void mmu_rwlock_write_lock(struct mmu_rwlock *l)
 
 bool mmu_rwlock_write_trylock(struct mmu_rwlock *l)
 {
+	SCHED_POINT(SCHED_MMU_LOCK, SCHED_W, l, "mmu_lock (write, try)");
 	if (pthread_mutex_trylock(&l->writer_mutex))
 		return false;
 	atomic_store_explicit(&l->writer, 1, memory_order_seq_cst);
@@ -127,6 +169,7 @@ bool mmu_rwlock_write_trylock(struct mmu_rwlock *l)
 
 void mmu_rwlock_write_unlock(struct mmu_rwlock *l)
 {
+	SCHED_POINT(SCHED_MMU_UNLOCK, SCHED_W, l, "mmu_lock (write)");
 	atomic_store_explicit(&l->writer, 0, memory_order_seq_cst);
 	wake_waiters(l);
 	pthread_mutex_unlock(&l->writer_mutex);

@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The TDP iterator (see tdp_iter.h). */
+#include "kvm/kvm_sched.h"
 #include "kvm/tdp_iter.h"
+
+/* Every snapshot the iterator takes is a read another thread's cmpxchg,
+ * freeze or zap can race with: a schedule point just before it. */
+#define ITER_READ_POINT(iter)                                                  \
+	KVM_SPTE_POINT(SCHED_SPTE_READ, SCHED_R, (iter)->is_private, (iter)->sptep)
 
 /* Recomputes sptep from the table at the current level and gfn, and
  * snapshots the entry. */
@@ -8,6 +14,7 @@ static void tdp_iter_refresh_sptep(struct tdp_iter *iter)
 {
 	iter->sptep = iter->pt_path[iter->level - 1] +
 		      SPTE_INDEX(iter->gfn, iter->level);
+	ITER_READ_POINT(iter);
 	iter->old_spte = kvm_tdp_mmu_read_spte(iter->sptep);
 }
 
@@ -51,6 +58,7 @@ static bool try_step_down(struct tdp_iter *iter)
 
 	if (iter->level == iter->min_level)
 		return false;
+	ITER_READ_POINT(iter);
 	iter->old_spte = kvm_tdp_mmu_read_spte(iter->sptep);
 	child = spte_to_child_pt(iter->old_spte, iter->level);
 	if (!child)
@@ -70,6 +78,7 @@ static bool try_step_side(struct tdp_iter *iter)
 	iter->gfn += KVM_PAGES_PER_HPAGE(iter->level);
 	iter->next_last_level_gfn = iter->gfn;
 	iter->sptep++;
+	ITER_READ_POINT(iter);
 	iter->old_spte = kvm_tdp_mmu_read_spte(iter->sptep);
 	return true;
 }

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 
 #include "host/host_rcu.h"
+#include "kvm/kvm_sched.h"
 #include "kvm/tdp_iter.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_hooks.h"
@@ -56,6 +57,40 @@ static void tdp_mmu_free_sp_deferred(struct kvm *kvm, struct kvm_mmu_page *sp)
 	kvm_mmu_free_page_rcu(kvm, sp);
 }
 
+/* ---- the atomic SPTE update ------------------------------------------------ */
+
+/*
+ * THE compare-and-exchange of an SPTE under the read lock (a fault's
+ * install, a freeze): from *old_spte to new_spte, or false with *old_spte
+ * refreshed. The guard is the atomicity: two threads that snapshot the same
+ * value cannot both succeed, so a lost update is impossible (two vCPUs
+ * faulting one GPA both AUG, or both link a table and one table leaks).
+ * MUTANT_PLAIN_SPTE_WRITE removes it: read, compare, then a plain store,
+ * with a schedule point between the read and the store, so that the
+ * explorer can run another thread's update in that window and the second
+ * store silently overwrites the first.
+ */
+static bool tdp_mmu_spte_cmpxchg(_Atomic uint64_t *sptep, bool is_private,
+				 uint64_t *old_spte, uint64_t new_spte, bool freeze)
+{
+	uint64_t cur;
+
+	if (freeze)
+		KVM_SPTE_POINT(SCHED_SPTE_FREEZE, SCHED_W, is_private, sptep);
+	else
+		KVM_SPTE_POINT(SCHED_SPTE_CMPXCHG, SCHED_W, is_private, sptep);
+	if (!mutant_on(MUTANT_PLAIN_SPTE_WRITE))
+		return atomic_compare_exchange_strong(sptep, old_spte, new_spte);
+	cur = atomic_load_explicit(sptep, memory_order_acquire);
+	if (cur != *old_spte) {
+		*old_spte = cur;
+		return false;
+	}
+	KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, is_private, sptep);
+	atomic_store_explicit(sptep, new_spte, memory_order_release);
+	return true;
+}
+
 /* ---- SPTE change handling ------------------------------------------------- */
 
 static void trace_kvm_tdp_mmu_spte_changed(struct kvm *kvm, gfn_t gfn, int level,
@@ -84,7 +119,8 @@ static int tdp_mmu_zap_private_leaf(struct kvm *kvm, gfn_t gfn, int level,
 
 	if (!leaf_blocked && kvm->finalized && kvm->hkid_assigned) {
 		ret = tdx_sept_zap_private_spte(kvm, gfn, level);
-		if (!ret)
+		/* MUTANT_NO_TRACK: see tdp_mmu_flush_blocked(). */
+		if (!ret && !mutant_on(MUTANT_NO_TRACK))
 			ret = kvm_flush_remote_tlbs(kvm);
 		if (ret) {
 			/* Still mapped in the S-EPT: the frame stays the TD's
@@ -129,27 +165,36 @@ static int handle_removed_pt(struct kvm *kvm, _Atomic uint64_t *pt, bool shared)
 			 * Under the read lock another thread may own an entry
 			 * (frozen, its SEAMCALL in flight): wait until it lets
 			 * go, then freeze it ourselves, so that exactly one
-			 * thread disposes of each child.
+			 * thread disposes of each child. Exploring, the owner
+			 * cannot run while we spin: SCHED_WAIT lets it.
 			 */
+			KVM_SPTE_POINT(SCHED_SPTE_READ, SCHED_R, is_private_sp(sp), sptep);
 			old_spte = kvm_tdp_mmu_read_spte(sptep);
 			for (;;) {
 				if (is_removed_spte(old_spte)) {
-					sched_yield();
+					if (SCHED_WAIT(sptep, "frozen SPTE (table teardown)") ==
+					    SCHED_WAIT_NONE)
+						sched_yield();
+					KVM_SPTE_POINT(SCHED_SPTE_READ, SCHED_R,
+						       is_private_sp(sp), sptep);
 					old_spte = kvm_tdp_mmu_read_spte(sptep);
 					continue;
 				}
 				new_spte = REMOVED_SPTE | (old_spte & SPTE_SHARED_MASK);
-				if (atomic_compare_exchange_weak(sptep, &old_spte,
-								 new_spte))
+				if (tdp_mmu_spte_cmpxchg(sptep, is_private_sp(sp), &old_spte,
+							 new_spte, true))
 					break;
 			}
 		} else {
+			KVM_SPTE_POINT(SCHED_SPTE_READ, SCHED_R, is_private_sp(sp), sptep);
 			old_spte = kvm_tdp_mmu_read_spte(sptep);
 			if (!is_shadow_present_pte(old_spte))
 				continue;
 			new_spte = REMOVED_SPTE | (old_spte & SPTE_SHARED_MASK);
+			KVM_SPTE_POINT(SCHED_SPTE_FREEZE, SCHED_W, is_private_sp(sp), sptep);
 			atomic_store_explicit(sptep, new_spte, memory_order_release);
 		}
+		KVM_SPTE_NOTE(KVM_TDP_TREE(is_private_sp(sp)), gfn, level, old_spte, new_spte);
 		kvm_mmu_change_seq_bump(kvm);
 		r = handle_changed_spte(kvm, is_private_sp(sp), gfn, old_spte,
 					new_spte, level, shared, false);
@@ -298,8 +343,8 @@ static int handle_changed_spte(struct kvm *kvm, bool is_private, gfn_t gfn,
  *     retries. Hook succeeded: store new_spte (a release store, so a walker
  *     that sees it sees the linked table initialised).
  * Only the freezing thread writes a frozen entry, so steps 2-3 need no
- * cmpxchg. kvm->debug_no_freeze (a test-only knob) makes private entries
- * take the shared-entry path instead, reopening the race above.
+ * cmpxchg. The mutant MUTANT_NO_FREEZE (explore/mutant.h) makes private
+ * entries take the shared-entry path instead, reopening the race above.
  *
  * Context: mmu_lock held for read.
  *
@@ -321,44 +366,61 @@ static int tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter,
 		return -EBUSY;
 	}
 
+	/*
+	 * The guard (§5.2): a private entry is frozen while its SEAMCALL runs,
+	 * so no other walker goes through it before the S-EPT has what it
+	 * claims. MUTANT_NO_FREEZE removes it: the entry goes straight to its
+	 * final value and the hook runs after, with no rollback.
+	 */
 	if (iter->is_private && !is_removed_spte(new_spte) &&
-	    !kvm->debug_no_freeze) {
+	    !mutant_on(MUTANT_NO_FREEZE)) {
 		uint64_t frozen = REMOVED_SPTE | (old_spte & SPTE_SHARED_MASK);
 
-		if (!atomic_compare_exchange_strong(iter->sptep, &old_spte, frozen)) {
+		if (!tdp_mmu_spte_cmpxchg(iter->sptep, true, &old_spte, frozen, true)) {
 			iter->old_spte = old_spte;
 			kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_cmpxchg);
 			return -EBUSY;
 		}
+		KVM_SPTE_NOTE("mirror", iter->gfn, iter->level, iter->old_spte, frozen);
 		/* The freeze and the final store (or the rollback) are both
 		 * changes: a fault that lost to them sees the sequence move. */
 		kvm_mmu_change_seq_bump(kvm);
 		ret = handle_changed_spte(kvm, true, iter->gfn, iter->old_spte,
 					  new_spte, iter->level, true, false);
 		if (ret) {
+			KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, true, iter->sptep);
 			atomic_store_explicit(iter->sptep, iter->old_spte,
 					      memory_order_release);
+			KVM_SPTE_NOTE("mirror", iter->gfn, iter->level, frozen,
+				      iter->old_spte);
 			kvm_mmu_change_seq_bump(kvm);
 			if (ret == -EBUSY)
 				kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_busy);
 			return ret;
 		}
+		KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, true, iter->sptep);
 		atomic_store_explicit(iter->sptep, new_spte, memory_order_release);
+		KVM_SPTE_NOTE("mirror", iter->gfn, iter->level, frozen, new_spte);
 		kvm_mmu_change_seq_bump(kvm);
 	} else {
-		if (!atomic_compare_exchange_strong(iter->sptep, &old_spte, new_spte)) {
+		if (!tdp_mmu_spte_cmpxchg(iter->sptep, iter->is_private, &old_spte,
+					  new_spte, false)) {
 			iter->old_spte = old_spte;
 			kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_cmpxchg);
 			return -EBUSY;
 		}
+		KVM_SPTE_NOTE(KVM_TDP_TREE(iter->is_private), iter->gfn, iter->level,
+			      iter->old_spte, new_spte);
 		kvm_mmu_change_seq_bump(kvm);
 		/*
-		 * TEST ONLY (kvm->debug_no_freeze, test_kvm_freeze_race.c): a
-		 * private entry went straight to its final value, so another
+		 * MUTANT_NO_FREEZE with real threads (test_kvm_freeze_race.c):
+		 * a private entry went straight to its final value, so another
 		 * walker may go through it before the hook below reaches the
-		 * module. Widen that window; there is no rollback either.
+		 * module. Widen that window; there is no rollback either. (An
+		 * exploration needs no widening: its schedule points are the
+		 * window.)
 		 */
-		if (iter->is_private && kvm->debug_no_freeze)
+		if (iter->is_private && mutant_on(MUTANT_NO_FREEZE) && !sched_enabled())
 			sched_yield();
 		ret = handle_changed_spte(kvm, iter->is_private, iter->gfn,
 					  iter->old_spte, new_spte, iter->level,
@@ -393,10 +455,14 @@ static int tdp_mmu_set_spte(struct kvm *kvm, struct tdp_iter *iter,
 	uint64_t old_spte;
 
 	kvm_lockdep_assert_held_write(kvm);
+	KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, iter->is_private, iter->sptep);
 	old_spte = atomic_exchange(iter->sptep, new_spte);
 	iter->old_spte = new_spte;
-	if (old_spte != new_spte)
+	if (old_spte != new_spte) {
+		KVM_SPTE_NOTE(KVM_TDP_TREE(iter->is_private), iter->gfn, iter->level,
+			      old_spte, new_spte);
 		kvm_mmu_change_seq_bump(kvm);
+	}
 	/* Freezes live only inside a read-lock section. */
 	if (is_removed_spte(old_spte)) {
 		kvm_vm_bugged(kvm, "frozen SPTE at gfn %llx under the write lock",
@@ -621,10 +687,18 @@ static int tdp_mmu_block_private_leafs(struct kvm *kvm, struct kvm_mmu_page *roo
  * The flush between the two passes. Without the TRACK, REMOVE would fail,
  * so none is tried: the blocked pages stay in the TD and in the mirror (the
  * VM is bugged), and teardown takes them back from there.
+ *
+ * The guard: TRACK advances the TD epoch after the BLOCKs, and the kick
+ * sends every vCPU out, so that when REMOVE runs no vCPU can still hold a
+ * translation of a blocked page (the module checks the epoch and answers
+ * TDX_TLB_TRACKING_NOT_DONE otherwise). MUTANT_NO_TRACK removes the whole
+ * flush (TRACK, its kick, the shared-EPT flush request that rides on it):
+ * REMOVE follows BLOCK with no epoch advance, and KVM treats the module's
+ * refusal as it treats any unexpected error (KVM_BUG_ON: the VM is bugged).
  */
 static int tdp_mmu_flush_blocked(struct kvm *kvm, int nr_blocked)
 {
-	if (!nr_blocked)
+	if (!nr_blocked || mutant_on(MUTANT_NO_TRACK))
 		return 0;
 	return kvm_flush_remote_tlbs(kvm);
 }
@@ -714,10 +788,13 @@ int kvm_tdp_mmu_zap_leafs(struct kvm *kvm, bool private_root, gfn_t start,
  * frozen entry. Under the write lock nothing changes it while we look. */
 static bool tdp_mmu_table_is_empty(const _Atomic uint64_t *pt)
 {
-	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++)
+	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++) {
+		/* The CPU may be reading (never writing) a non-present entry. */
+		KVM_SPTE_POINT(SCHED_SPTE_READ, SCHED_R, false, &pt[i]);
 		if (atomic_load_explicit(&pt[i], memory_order_relaxed) !=
 		    SHADOW_NONPRESENT_VALUE)
 			return false;
+	}
 	return true;
 }
 
@@ -740,10 +817,13 @@ static int tdp_mmu_free_empty_tables_in(struct kvm *kvm, struct kvm_mmu_page *sp
 	for (uint64_t i = (first - sp->gfn) / span;
 	     i < SPTE_ENT_PER_PAGE && sp->gfn + i * span < last; i++) {
 		_Atomic uint64_t *sptep = sp->spt + i;
-		uint64_t old_spte = kvm_tdp_mmu_read_spte(sptep);
+		uint64_t old_spte;
 		gfn_t gfn = sp->gfn + i * span;
 		struct kvm_mmu_page *child;
 		int r;
+
+		KVM_SPTE_POINT(SCHED_SPTE_READ, SCHED_R, false, sptep);
+		old_spte = kvm_tdp_mmu_read_spte(sptep);
 
 		if (!is_shadow_present_pte(old_spte) || is_large_pte(old_spte))
 			continue;
@@ -761,8 +841,10 @@ static int tdp_mmu_free_empty_tables_in(struct kvm *kvm, struct kvm_mmu_page *sp
 		 * right now (no KVM lock stops it), and sees either the old
 		 * table, still intact, or the non-present entry.
 		 */
+		KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, false, sptep);
 		atomic_store_explicit(sptep, SHADOW_NONPRESENT_VALUE,
 				      memory_order_release);
+		KVM_SPTE_NOTE("shared EPT", gfn, level, old_spte, SHADOW_NONPRESENT_VALUE);
 		kvm_mmu_change_seq_bump(kvm);
 		r = handle_changed_spte(kvm, false, gfn, old_spte,
 					SHADOW_NONPRESENT_VALUE, level, false, false);
@@ -854,7 +936,10 @@ static int tdp_mmu_link_sp_locked(struct kvm *kvm, struct tdp_iter *iter,
 		tdp_mmu_free_sp(kvm, sp);
 		return ret;
 	}
+	KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, iter->is_private, iter->sptep);
 	atomic_store_explicit(iter->sptep, new_spte, memory_order_release);
+	KVM_SPTE_NOTE(KVM_TDP_TREE(iter->is_private), iter->gfn, iter->level,
+		      iter->old_spte, new_spte);
 	iter->old_spte = new_spte;
 	kvm_mmu_change_seq_bump(kvm);
 	return 0;
@@ -911,6 +996,7 @@ static void tdp_mmu_write_shared_bit(struct kvm *kvm, struct tdp_iter *iter,
 {
 	uint64_t old_spte;
 
+	KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, iter->is_private, iter->sptep);
 	if (set) {
 		old_spte = atomic_fetch_or(iter->sptep, SPTE_SHARED_MASK);
 		iter->old_spte = old_spte | SPTE_SHARED_MASK;
@@ -918,6 +1004,8 @@ static void tdp_mmu_write_shared_bit(struct kvm *kvm, struct tdp_iter *iter,
 		old_spte = atomic_fetch_and(iter->sptep, ~SPTE_SHARED_MASK);
 		iter->old_spte = old_spte & ~SPTE_SHARED_MASK;
 	}
+	KVM_SPTE_NOTE(KVM_TDP_TREE(iter->is_private), iter->gfn, iter->level,
+		      old_spte, iter->old_spte);
 	kvm_mmu_change_seq_bump(kvm);
 	trace_kvm_tdp_mmu_spte_changed(kvm, iter->gfn, iter->level, old_spte,
 				       iter->old_spte);
@@ -1147,7 +1235,11 @@ static uint64_t tdp_mmu_read_4k(struct kvm *kvm, struct kvm_mmu_page *root, gfn_
 		return SHADOW_NONPRESENT_VALUE;
 	pt = root->spt;
 	for (;;) {
-		uint64_t spte = kvm_tdp_mmu_read_spte(pt + SPTE_INDEX(gfn, level));
+		uint64_t spte;
+
+		KVM_SPTE_POINT(SCHED_SPTE_READ, SCHED_R, is_private_sp(root),
+			       pt + SPTE_INDEX(gfn, level));
+		spte = kvm_tdp_mmu_read_spte(pt + SPTE_INDEX(gfn, level));
 
 		if (spte == FREED_TABLE_POISON_SPTE) {
 			atomic_store(&kvm->model_broken, true);

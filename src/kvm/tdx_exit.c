@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "kvm/kvm.h"
+#include "kvm/kvm_sched.h"
 #include "kvm/mmu_legacy.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdp_mmu_nomirror.h"
@@ -93,6 +94,8 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 	gpa &= PAGE_MASK;
 	kvm_stat_inc(is_private ? &kvm_stats_mine(kvm)->fault_private : &kvm_stats_mine(kvm)->fault_shared);
 
+	bool stalled = false;
+
 	for (int tries = 0;; tries++) {
 		uint64_t races;
 
@@ -132,7 +135,23 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 			kvm_mmu_change_seq_bump(kvm);
 			break;
 		}
-		sched_yield();
+		/*
+		 * The race was lost to another thread (its frozen entry, its
+		 * module lock): let it finish. Exploring, it cannot while this
+		 * thread keeps the baton, so SCHED_WAIT, which also keeps the
+		 * bound above from being spun through while it is parked.
+		 * Every thread waiting and none writing: one more try (the
+		 * winner may have finished before this wait began), and after
+		 * a second STALL in a row nothing will change: answer RETRY
+		 * (no bump: this one is not transient).
+		 */
+		enum sched_wait_result w = SCHED_WAIT(kvm, "fault: lost a race, retry");
+
+		if (w == SCHED_WAIT_STALL && stalled)
+			break;
+		stalled = w == SCHED_WAIT_STALL;
+		if (w == SCHED_WAIT_NONE)
+			sched_yield();
 	}
 
 	kvm_trace(kvm, "kvm_tdx_ept_violation: vcpu %u gpa %llx private %d -> %s",

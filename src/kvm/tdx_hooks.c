@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "kvm/kvm_sched.h"
 #include "kvm/tdx_hooks.h"
 #include "kvm/tdx_ops.h"
 
@@ -43,8 +44,20 @@ static bool tdx_status_is_busy(uint64_t s)
 }
 
 
+/*
+ * The kick (KVM_REQ_OUTSIDE_GUEST_MODE + IPI, and the wait for each vCPU in
+ * guest mode to leave it). The guard: after TRACK, no vCPU may go on using
+ * translations of the old epoch, and a held vCPU (`vcpu N enter`) only
+ * leaves the TD when kicked. MUTANT_NO_KICK removes every kick KVM sends:
+ * this one (TRACK's retry on a busy epoch, the plain kick after TRACK) and
+ * the kick half of the shared-EPT flush (the CPU model's
+ * cpu_flush_shared_tlbs() then only sets REQ_FLUSH_SHARED, which a running
+ * vCPU takes at its next page access, and a sleeping held vCPU not at all).
+ */
 static void tdx_kick_vcpus(struct kvm *kvm)
 {
+	if (mutant_on(MUTANT_NO_KICK))
+		return;
 	if (kvm->kick_all_vcpus) {
 		kvm->kick_all_vcpus(kvm);
 		kvm_stat_inc(&kvm_stats_mine(kvm)->tlb_kick);
@@ -62,7 +75,7 @@ static void tdx_kick_vcpus(struct kvm *kvm)
 			if (!tdx_status_is_busy(status))                     \
 				break;                                       \
 			tdx_kick_vcpus(kvm);                                 \
-			if (!tdx_retry_backoff(&rt_))                        \
+			if (!TDX_RETRY_WAIT(&rt_, kvm, "SEAMCALL BUSY retry")) \
 				break;                                       \
 		}                                                            \
 	} while (0)
@@ -353,7 +366,7 @@ int kvm_flush_remote_tlbs(struct kvm *kvm)
 		    !tdx_status_is(s, TDX_PREVIOUS_TLB_EPOCH_BUSY))
 			break;
 		tdx_kick_vcpus(kvm);
-		if (!tdx_retry_backoff(&rt))
+		if (!TDX_RETRY_WAIT(&rt, kvm, "TRACK retry (busy epoch)"))
 			break;
 	}
 	if (tdx_status_is_error(s)) {

@@ -162,7 +162,26 @@ static uint64_t now_ns(void)
 
 bool tdx_retry_backoff(struct tdx_retry *rt)
 {
-	uint64_t now = now_ns();
+	/* Callers that do not go through TDX_RETRY_WAIT still must not sleep
+	 * while exploring (tdx_ops.h). */
+	return tdx_retry_next(rt, SCHED_WAIT(rt, "SEAMCALL BUSY retry"));
+}
+
+bool tdx_retry_next(struct tdx_retry *rt, enum sched_wait_result w)
+{
+	uint64_t now;
+
+	if (w == SCHED_WAIT_PROGRESS) {
+		rt->stalled = false;
+		return true;
+	}
+	if (w == SCHED_WAIT_STALL) {
+		if (rt->stalled)
+			return false;
+		rt->stalled = true;
+		return true;
+	}
+	now = now_ns();
 
 	if (!rt->start_ns)
 		rt->start_ns = now ? now : 1;

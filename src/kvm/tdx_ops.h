@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 
+#include "explore/sched.h"
 #include "kvm/kvm.h"
 #include "tdx/seamcall.h"
 
@@ -65,10 +66,31 @@ uint64_t kvm_tdh_phymem_cache_wb(struct kvm *kvm);
 struct tdx_retry {
 	uint64_t start_ns; /* 0: not started */
 	unsigned tries;
+	bool stalled;      /* exploring: the last wait was a STALL */
 };
-#define TDX_RETRY_INIT ((struct tdx_retry){ 0, 0 })
+#define TDX_RETRY_INIT ((struct tdx_retry){ 0, 0, false })
 
-/* Waits before the next try; false once the budget is spent (no wait). */
+/*
+ * Waits before the next try; false once the budget is spent (no wait).
+ * While exploring (explore/sched.h) the lock holder cannot run while this
+ * thread sleeps holding the baton, so the wait is a SCHED_WAIT instead,
+ * which neither sleeps nor spends the budget: tdx_retry_next() decides.
+ */
 bool tdx_retry_backoff(struct tdx_retry *rt);
+
+/*
+ * The decision after a wait that answered w: NONE, not exploring: the
+ * back-off and the time budget. PROGRESS: try again. STALL (every thread
+ * waits, none wrote since this wait began): try once more, since what the
+ * failed try met may have changed between it and the wait (a kick in
+ * between sends the vCPU out before we wait); a second STALL in a row
+ * means the BUSY can never clear, the verdict the budget would give.
+ */
+bool tdx_retry_next(struct tdx_retry *rt, enum sched_wait_result w);
+
+/* tdx_retry_backoff() with the wait's explanation (obj, what) at the
+ * caller's source line. */
+#define TDX_RETRY_WAIT(rt_, obj_, what_) \
+	tdx_retry_next((rt_), SCHED_WAIT((obj_), (what_)))
 
 #endif /* TDXMMU_KVM_TDX_OPS_H */

@@ -3,10 +3,12 @@
  * The Physical Address Metadata Table (tdx-module-sept.md §2.2): one entry per
  * page per page size over the TDMR. Backed lazily, so only the parts
  * covering frames in use cost memory; an untouched entry reads as zero =
- * PT_NDA, unlocked, no owner. The 4K entries are a sparse radix whose
- * leaves (4 KiB: the entries of one 2M range) are made on first use and
- * published with a compare-exchange, so lookups never lock; the 2M and 1G
- * entries are flat MAP_NORESERVE arrays.
+ * PT_NDA, unlocked, no owner. The 4K entries are a sparse radix: a table
+ * per 1G range, made on first use of any entry in the range and listed, and
+ * in it the leaves (4 KiB: the entries of one 2M range), made on first use
+ * and published with a compare-exchange; lookups never lock. The 2M and 1G
+ * entries are flat MAP_NORESERVE arrays. Whatever walks the PAMT as a
+ * whole walks the list of tables, so it costs what was used.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -16,60 +18,151 @@
 
 #include "tdx/tdx_internal.h"
 
-static _Atomic uint64_t *pamt_map(uint64_t nr)
-{
-	void *p;
+/* One 1G range's leaves, and its place on the list of tables made. */
+struct pamt_table {
+	_Atomic(struct pamt_leaf *) leaf[512];
+	struct pamt_table *next; /* made before this one */
+	uint64_t index;          /* the 1G range: (pfn - base) >> 18 */
+};
 
-	if (nr == 0)
-		nr = 1;
-	p = mmap(NULL, nr * sizeof(uint64_t), PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return p == MAP_FAILED ? NULL : (_Atomic uint64_t *)p;
+static size_t page_round(size_t bytes)
+{
+	return (bytes + PAGE_SIZE - 1) & ~(size_t)(PAGE_SIZE - 1);
 }
 
-static void pamt_unmap(_Atomic uint64_t *a, uint64_t nr)
+/*
+ * The directory and the flat 2M, 1G and r1g arrays are sized by the TDMR
+ * (1 MiB, 512 MiB, 1 MiB and 128 MiB for the default 128 TiB), so they are
+ * one MAP_NORESERVE mapping: the kernel backs and zeroes only the pages
+ * written. A calloc of the directory was a 1 MiB memset per TD once
+ * malloc's threshold had moved past it.
+ *
+ * One mapping is kept for the next PAMT of the same size (the spare):
+ * `tdxmmu explore` makes and destroys a TD per schedule, thousands a
+ * second, and a fresh mapping costs the mmap, the munmap and a page fault
+ * (kernel zeroing included) per page written, ~20 us a run. The spare is
+ * parked all zero: pamt_fini() clears what its tables say may be non-zero
+ * (struct pamt's `tables`), which is what the run touched.
+ */
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *spare_map;
+static size_t spare_bytes;
+
+static void *pamt_map(size_t bytes)
 {
-	if (a)
-		munmap((void *)(uintptr_t)a, (nr ? nr : 1) * sizeof(uint64_t));
+	void *map = NULL;
+
+	pthread_mutex_lock(&spare_lock);
+	if (spare_map && spare_bytes == bytes) {
+		map = spare_map;
+		spare_map = NULL;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	if (map)
+		return map;
+	map = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return map == MAP_FAILED ? NULL : map;
+}
+
+/* Parks an all-zero mapping as the spare, or unmaps it. */
+static void pamt_unmap(void *map, size_t bytes)
+{
+	pthread_mutex_lock(&spare_lock);
+	if (!spare_map) {
+		spare_map = map;
+		spare_bytes = bytes;
+		map = NULL;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	if (map)
+		munmap(map, bytes);
+}
+
+/* Zeroes the words of a[0, n) that are not: a page only ever read (the
+ * zero page) is not written, so not faulted in. */
+static void clear_words(_Atomic uint64_t *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (atomic_load_explicit(&a[i], memory_order_relaxed))
+			atomic_store_explicit(&a[i], 0, memory_order_relaxed);
 }
 
 int pamt_init(struct pamt *p, pfn_t base, uint64_t nr)
 {
+	uint64_t n2m = (nr + 511) / 512, n1g = (nr + 512 * 512 - 1) / (512 * 512);
+	size_t dir_bytes, e2m_bytes, e1g_bytes;
+	char *map;
+
 	p->base = base;
 	p->nr = nr;
 	p->nr_dir = (nr + (1ULL << 18) - 1) >> 18;
-	p->e4k_dir = calloc(p->nr_dir ? p->nr_dir : 1, sizeof(*p->e4k_dir));
 	atomic_init(&p->nr_leaves, 0);
 	atomic_init(&p->nr_tables, 0);
-	p->e2m = pamt_map((nr + 511) / 512);
-	p->e1g = pamt_map((nr + 512 * 512 - 1) / (512 * 512));
-	/* Rows of whole cache lines (16 counts each); in 8-byte units for
-	 * pamt_map, which rounds to pages. */
-	p->r1g_stride = ((nr + 512 * 512 - 1) / (512 * 512) + 15) & ~15ULL;
-	p->r1g = (_Atomic uint32_t *)pamt_map(HOST_THREAD_SLOTS * p->r1g_stride / 2);
-	if (!p->e4k_dir || !p->e2m || !p->e1g || !p->r1g) {
-		pamt_fini(p);
+	atomic_init(&p->tables, NULL);
+	dir_bytes = page_round((p->nr_dir ? p->nr_dir : 1) * sizeof(*p->dir));
+	e2m_bytes = page_round((n2m ? n2m : 1) * sizeof(uint64_t));
+	e1g_bytes = page_round((n1g ? n1g : 1) * sizeof(uint64_t));
+	p->map_bytes = dir_bytes + e2m_bytes + e1g_bytes +
+		       page_round((n1g ? n1g : 1) * PAMT_R1G_WORDS * sizeof(uint32_t));
+	map = pamt_map(p->map_bytes);
+	p->map = map;
+	if (!map)
 		return -ENOMEM;
-	}
+	p->dir = (_Atomic(struct pamt_table *) *)(void *)map;
+	p->e2m = (_Atomic uint64_t *)(void *)(map + dir_bytes);
+	p->e1g = (_Atomic uint64_t *)(void *)(map + dir_bytes + e2m_bytes);
+	p->r1g = (_Atomic uint32_t *)(void *)(map + dir_bytes + e2m_bytes + e1g_bytes);
+	pthread_mutex_init(&p->table_lock, NULL);
 	return 0;
 }
 
+/* Walks the tables made, not the directory: teardown costs what was used,
+ * and leaves the mapping all zero for the next PAMT. */
 void pamt_fini(struct pamt *p)
 {
-	for (uint64_t d = 0; p->e4k_dir && d < p->nr_dir; d++) {
-		_Atomic(void *) *t = atomic_load(&p->e4k_dir[d]);
+	uint64_t n2m = (p->nr + 511) / 512;
+	struct pamt_table *t, *next;
 
-		for (unsigned i = 0; t && i < 512; i++)
-			free(atomic_load(&t[i]));
-		free((void *)(uintptr_t)t);
+	if (!p->map)
+		return;
+	for (t = atomic_load(&p->tables); t; t = next) {
+		uint64_t i = t->index, e2m_first = i << 9;
+
+		next = t->next;
+		for (unsigned k = 0; k < 512; k++) {
+			struct pamt_leaf *leaf =
+				atomic_load_explicit(&t->leaf[k], memory_order_relaxed);
+
+			if (leaf)
+				free(leaf);
+		}
+		free(t);
+		atomic_store_explicit(&p->dir[i], NULL, memory_order_relaxed);
+		clear_words(&p->e2m[e2m_first],
+			    n2m - e2m_first < 512 ? n2m - e2m_first : 512);
+		clear_words(&p->e1g[i], 1);
+		for (unsigned k = 0; k < PAMT_R1G_WORDS; k++)
+			if (atomic_load_explicit(&p->r1g[i * PAMT_R1G_WORDS + k],
+						 memory_order_relaxed))
+				atomic_store_explicit(&p->r1g[i * PAMT_R1G_WORDS + k], 0,
+						      memory_order_relaxed);
 	}
-	free((void *)(uintptr_t)p->e4k_dir);
-	p->e4k_dir = NULL;
-	pamt_unmap(p->e2m, (p->nr + 511) / 512);
-	pamt_unmap(p->e1g, (p->nr + 512 * 512 - 1) / (512 * 512));
-	pamt_unmap((_Atomic uint64_t *)p->r1g, HOST_THREAD_SLOTS * p->r1g_stride / 2);
+	atomic_store(&p->tables, NULL);
+	pamt_unmap(p->map, p->map_bytes);
+	p->map = NULL;
+	p->dir = NULL;
 	p->e2m = p->e1g = NULL;
 	p->r1g = NULL;
+	pthread_mutex_destroy(&p->table_lock);
+}
+
+void pamt_foreach_1g(const struct pamt *p, void (*fn)(uint64_t index, void *arg),
+		     void *arg)
+{
+	for (struct pamt_table *t = atomic_load_explicit(&p->tables, memory_order_acquire);
+	     t; t = t->next)
+		fn(t->index, arg);
 }
 
 bool pamt_covers(const struct pamt *p, pfn_t pfn)
@@ -77,38 +170,64 @@ bool pamt_covers(const struct pamt *p, pfn_t pfn)
 	return pfn >= p->base && pfn - p->base < p->nr;
 }
 
-/* Publishes a zeroed block of n words in *slot unless another thread did
- * first; the block in the slot either way. Out of memory for the module's
- * own metadata is not modeled: it aborts. */
-static void *pamt_install(_Atomic(void *) *slot, size_t bytes, _Atomic uint64_t *count)
+/* Out of memory for the module's own metadata is not modeled: it aborts. */
+static void *pamt_zalloc(size_t bytes)
 {
-	void *cur = atomic_load_explicit(slot, memory_order_acquire);
-	void *mine;
+	void *p = calloc(1, bytes);
 
-	if (cur)
-		return cur;
-	mine = calloc(1, bytes);
-	if (!mine) {
+	if (!p) {
 		fprintf(stderr, "tdx: out of memory for the PAMT\n");
 		abort();
 	}
+	return p;
+}
+
+/*
+ * The table of the 1G range at off, made on first use. Lookups take no lock
+ * (an acquire load of a pointer that never changes once set); making one,
+ * once per 1G, takes table_lock, so that the table is on the list (struct
+ * pamt says why) before any thread can find it in the directory.
+ */
+static struct pamt_table *pamt_table_of(struct pamt *p, uint64_t off)
+{
+	_Atomic(struct pamt_table *) *slot = &p->dir[off >> 18];
+	struct pamt_table *t = atomic_load_explicit(slot, memory_order_acquire);
+
+	if (t)
+		return t;
+	pthread_mutex_lock(&p->table_lock);
+	t = atomic_load_explicit(slot, memory_order_relaxed);
+	if (!t) {
+		t = pamt_zalloc(sizeof(*t));
+		t->index = off >> 18;
+		t->next = atomic_load_explicit(&p->tables, memory_order_relaxed);
+		atomic_store_explicit(&p->tables, t, memory_order_release);
+		atomic_store_explicit(slot, t, memory_order_release);
+		atomic_fetch_add_explicit(&p->nr_tables, 1, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&p->table_lock);
+	return t;
+}
+
+/* The leaf of the 2M range at off, made on first use and published with a
+ * compare-exchange (the loser frees its copy). */
+static struct pamt_leaf *pamt_leaf_of(struct pamt *p, uint64_t off)
+{
+	_Atomic(struct pamt_leaf *) *slot = &pamt_table_of(p, off)->leaf[(off >> 9) & 511];
+	struct pamt_leaf *cur = atomic_load_explicit(slot, memory_order_acquire);
+	struct pamt_leaf *mine;
+
+	if (cur)
+		return cur;
+	mine = pamt_zalloc(sizeof(*mine));
 	if (atomic_compare_exchange_strong_explicit(slot, &cur, mine,
 						    memory_order_acq_rel,
 						    memory_order_acquire)) {
-		atomic_fetch_add_explicit(count, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&p->nr_leaves, 1, memory_order_relaxed);
 		return mine;
 	}
 	free(mine);
 	return cur;
-}
-
-static struct pamt_leaf *pamt_leaf_of(struct pamt *p, uint64_t off)
-{
-	_Atomic(void *) *t;
-
-	t = pamt_install(&p->e4k_dir[off >> 18], 512 * sizeof(*t), &p->nr_tables);
-	return pamt_install(&t[(off >> 9) & 511], sizeof(struct pamt_leaf),
-			    &p->nr_leaves);
 }
 
 static _Atomic uint64_t *pamt_4k(struct pamt *p, uint64_t off)
@@ -129,20 +248,18 @@ uint64_t pamt_wb_foreach(const struct pamt *p,
 {
 	uint64_t sum = 0;
 
-	for (uint64_t d = 0; d < p->nr_dir; d++) {
-		_Atomic(void *) *t = atomic_load_explicit(&p->e4k_dir[d],
-							   memory_order_acquire);
-
-		for (unsigned i = 0; t && i < 512; i++) {
+	for (struct pamt_table *t = atomic_load_explicit(&p->tables, memory_order_acquire);
+	     t; t = t->next) {
+		for (unsigned i = 0; i < 512; i++) {
 			struct pamt_leaf *leaf =
-				atomic_load_explicit(&t[i], memory_order_acquire);
+				atomic_load_explicit(&t->leaf[i], memory_order_acquire);
 
 			for (unsigned j = 0; leaf && j < 512; j++) {
 				uint32_t rec = atomic_load_explicit(&leaf->wb[j],
 								    memory_order_relaxed);
 
 				if (rec)
-					sum += fn(p->base + (d << 18) + (i << 9) + j,
+					sum += fn(p->base + (t->index << 18) + (i << 9) + j,
 						  rec, arg);
 			}
 		}
@@ -153,24 +270,22 @@ uint64_t pamt_wb_foreach(const struct pamt *p,
 bool pamt_4k_present(const struct pamt *p, pfn_t pfn)
 {
 	uint64_t off = pfn - p->base;
-	_Atomic(void *) *t = atomic_load_explicit(&p->e4k_dir[off >> 18],
-						   memory_order_acquire);
+	struct pamt_table *t = atomic_load_explicit(&p->dir[off >> 18],
+						    memory_order_acquire);
 
-	return t && atomic_load_explicit(&t[(off >> 9) & 511], memory_order_acquire);
+	return t && atomic_load_explicit(&t->leaf[(off >> 9) & 511], memory_order_acquire);
 }
 
 _Atomic uint64_t *pamt_entry(struct pamt *p, pfn_t pfn, unsigned size_level)
 {
 	uint64_t off = pfn - p->base;
 
-	switch (size_level) {
-	case 0:
+	if (size_level == 0)
 		return pamt_4k(p, off);
-	case 1:
-		return &p->e2m[off >> 9];
-	default:
-		return &p->e1g[off >> 18];
-	}
+	/* The 1G range goes on the list of those touched (struct pamt);
+	 * after the first time, one load of a cached pointer. */
+	pamt_table_of(p, off);
+	return size_level == 1 ? &p->e2m[off >> 9] : &p->e1g[off >> 18];
 }
 
 _Atomic uint64_t *pamt_walk(struct pamt *p, pfn_t pfn, unsigned *size_level)
@@ -178,23 +293,33 @@ _Atomic uint64_t *pamt_walk(struct pamt *p, pfn_t pfn, unsigned *size_level)
 	_Atomic uint64_t *e;
 
 	e = pamt_entry(p, pfn, 2);
+	SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "PAMT entry (1G)");
 	if (pamt_pt(atomic_load_explicit(e, memory_order_acquire)) == PT_REG) {
 		*size_level = 2;
 		return e;
 	}
 	e = pamt_entry(p, pfn, 1);
+	SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "PAMT entry (2M)");
 	if (pamt_pt(atomic_load_explicit(e, memory_order_acquire)) == PT_REG) {
 		*size_level = 1;
 		return e;
 	}
 	*size_level = 0;
-	return pamt_entry(p, pfn, 0);
+	e = pamt_entry(p, pfn, 0);
+	/* The caller reads it next. */
+	SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "PAMT entry (4K)");
+	return e;
 }
 
 void pamt_set(_Atomic uint64_t *e, enum tdx_page_type pt, unsigned owner,
 	      uint32_t bepoch)
 {
-	uint64_t old = atomic_load_explicit(e, memory_order_relaxed), new;
+	uint64_t old, new;
+
+	SCHED_POINT(SCHED_PAMT_WRITE, SCHED_W, e, "PAMT entry");
+	old = atomic_load_explicit(e, memory_order_relaxed);
+	SCHED_NOTE("PAMT entry %p: type %u owner %u -> type %u owner %u", (void *)(uintptr_t)e,
+		   (unsigned)pamt_pt(old), pamt_owner(old), (unsigned)pt, owner);
 
 	do {
 		new = (old & 0xFFFF) | ((uint64_t)pt << PAMT_PT_SHIFT) |
@@ -207,7 +332,10 @@ void pamt_set(_Atomic uint64_t *e, enum tdx_page_type pt, unsigned owner,
 
 void pamt_set_bepoch(_Atomic uint64_t *e, uint32_t bepoch)
 {
-	uint64_t old = atomic_load_explicit(e, memory_order_relaxed), new;
+	uint64_t old, new;
+
+	SCHED_POINT(SCHED_PAMT_WRITE, SCHED_W, e, "PAMT entry (bepoch)");
+	old = atomic_load_explicit(e, memory_order_relaxed);
 
 	do {
 		new = (old & 0xFFFFFFFFULL) | ((uint64_t)bepoch << PAMT_BEPOCH_SHIFT);
@@ -220,14 +348,16 @@ bool pamt_2m_range_free(struct pamt *p, pfn_t pfn)
 {
 	_Atomic uint64_t *e = pamt_entry(p, pfn, 0);
 
+	SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "PAMT entries (2M range)");
 	for (unsigned i = 0; i < 512; i++)
 		if (pamt_pt(atomic_load_explicit(&e[i], memory_order_acquire)) != PT_NDA)
 			return false;
 	return true;
 }
 
-/* Resident bytes of the three arrays (mincore of their pages): what the PAMT
- * really costs the model, for the benchmarks' memory figures. */
+/* Resident bytes of the flat arrays' mapping (mincore of its pages), with
+ * the tables and leaves: what the PAMT really costs the model, for the
+ * benchmarks' memory figures. */
 static uint64_t pamt_resident_of(const _Atomic uint64_t *a, uint64_t nr)
 {
 	enum { CHUNK = 4096 };
@@ -250,11 +380,7 @@ static uint64_t pamt_resident_of(const _Atomic uint64_t *a, uint64_t nr)
 
 uint64_t pamt_resident_bytes(const struct pamt *p)
 {
-	return (uint64_t)p->nr_dir * sizeof(*p->e4k_dir) +
-	       atomic_load(&p->nr_tables) * 512 * sizeof(void *) +
+	return atomic_load(&p->nr_tables) * sizeof(struct pamt_table) +
 	       atomic_load(&p->nr_leaves) * sizeof(struct pamt_leaf) +
-	       pamt_resident_of(p->e2m, (p->nr + 511) / 512) +
-	       pamt_resident_of(p->e1g, (p->nr + 512 * 512 - 1) / (512 * 512)) +
-	       pamt_resident_of((_Atomic uint64_t *)p->r1g,
-				HOST_THREAD_SLOTS * p->r1g_stride / 2);
+	       pamt_resident_of(p->map, p->map_bytes / sizeof(uint64_t));
 }

@@ -39,6 +39,8 @@ static bool pamt_counted_settled(struct tdx_module *m, _Atomic uint64_t *e,
 	for (unsigned i = 0; i < SHAREX_SETTLE_READS; i++) {
 		if (pamt_counted_readers(m, e, w) == want)
 			return true;
+		if (sharex_settle_now())
+			return false;
 		sharex_cpu_relax();
 	}
 	return false;
@@ -90,9 +92,13 @@ enum lock_result tdx_tdr_try_shared(struct tdx_module *m, _Atomic uint64_t *e,
 				    unsigned slot, unsigned *reader_index)
 {
 	for (;;) {
-		uint64_t w = atomic_load_explicit(e, memory_order_acquire);
-		unsigned index = pamt_pt(w) == PT_TDR ? pamt_owner(w) : 0;
+		uint64_t w;
+		unsigned index;
 		_Atomic uint32_t *n;
+
+		SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "TDR's PAMT entry");
+		w = atomic_load_explicit(e, memory_order_acquire);
+		index = pamt_pt(w) == PT_TDR ? pamt_owner(w) : 0;
 
 		*reader_index = 0;
 		if (!index)
@@ -107,6 +113,7 @@ enum lock_result tdx_tdr_try_shared(struct tdx_module *m, _Atomic uint64_t *e,
 		}
 		/* RECLAIM freed that TD between our two reads (its index may
 		 * already name another TD): look at the page again. */
+		SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, e, "TDR lock (shared)");
 		atomic_fetch_sub_explicit(n, 1, memory_order_release);
 	}
 }
@@ -114,20 +121,24 @@ enum lock_result tdx_tdr_try_shared(struct tdx_module *m, _Atomic uint64_t *e,
 void sept_ctx_release(struct sept_ctx *c)
 {
 	if (c->entry) {
+		SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, c->entry, "S-EPT entry lock");
 		atomic_fetch_and_explicit(c->entry, ~SEPT_TDEL, memory_order_release);
 		c->entry = NULL;
 	}
 	while (c->nr_pamt_locks > 0) {
 		unsigned i = --c->nr_pamt_locks;
 
-		if (c->pamt_counted[i])
+		if (c->pamt_counted[i]) {
+			SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, c->pamt_locks[i],
+				    "PAMT 1G entry lock (shared)");
 			atomic_fetch_sub_explicit(
 				pamt_1g_readers(&c->m->pamt,
 						(uint64_t)pamt_1g_index(&c->m->pamt, c->pamt_locks[i]),
 						c->slot),
 				1, memory_order_release);
-		else
+		} else {
 			lockword_release(c->pamt_locks[i], c->pamt_excl[i]);
+		}
 		c->pamt_counted[i] = false;
 	}
 	if (c->tree_locked == 2)
@@ -140,10 +151,13 @@ void sept_ctx_release(struct sept_ctx *c)
 		c->op_state_locked = false;
 	}
 	if (c->tdr_lock) {
-		if (c->tdr_reader)
+		if (c->tdr_reader) {
+			SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, c->tdr_lock,
+				    "TDR lock (shared)");
 			tdx_tdr_release_shared(c->m, c->tdr_reader, c->slot);
-		else
+		} else {
 			lockword_release(c->tdr_lock, c->tdr_excl);
+		}
 		c->tdr_lock = NULL;
 		c->tdr_reader = 0;
 	}
@@ -170,7 +184,10 @@ uint64_t tdx_check_hpa(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
  */
 static bool lockword_upgrade(_Atomic uint64_t *w)
 {
-	uint64_t old = atomic_load_explicit(w, memory_order_relaxed);
+	uint64_t old;
+
+	SCHED_POINT(SCHED_TDX_LOCK, SCHED_W, w, "PAMT entry lock (upgrade)");
+	old = atomic_load_explicit(w, memory_order_relaxed);
 
 	for (;;) {
 		uint64_t lk = old & 0xFFFF;
@@ -230,6 +247,7 @@ uint64_t tdx_lock_page(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
 		c->nr_pamt_locks++;
 		if (last)
 			break;
+		SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "PAMT entry");
 		if (pamt_pt(atomic_load_explicit(e, memory_order_acquire)) != PT_NDA) {
 			if (excl) {
 				if (counted ? !pamt_1g_upgrade(c->m, e, i1g, c->slot)
@@ -241,6 +259,7 @@ uint64_t tdx_lock_page(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
 			break;
 		}
 	}
+	SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "PAMT entry");
 	if (pamt_pt(atomic_load_explicit(e, memory_order_acquire)) != expected ||
 	    level != size_level)
 		return TDX_PAGE_METADATA_INCORRECT + operand;
@@ -268,6 +287,7 @@ uint64_t tdx_lock_tdr(struct sept_ctx *c, uint64_t tdr_hpa, unsigned operand,
 		return TDX_OPERAND_BUSY + operand;
 	c->tdr_lock = e;
 	c->tdr_excl = excl;
+	SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "TDR's PAMT entry");
 	if (pamt_pt(atomic_load_explicit(e, memory_order_acquire)) != PT_TDR)
 		return TDX_PAGE_METADATA_INCORRECT + operand;
 	c->td = tdx_td_by_index(c->m, pamt_owner(atomic_load_explicit(e, memory_order_acquire)));
@@ -367,6 +387,7 @@ uint64_t tdx_lock_entry(struct sept_ctx *c)
 		tdx_set_entry_details(c, c->walk_value, c->walk_level);
 		return TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 	}
+	SCHED_POINT(SCHED_TDX_LOCK, SCHED_W, c->walk_entry, "S-EPT entry lock");
 	old = atomic_fetch_or_explicit(c->walk_entry, SEPT_TDEL, memory_order_acquire);
 
 	if (old & SEPT_TDEL) {
@@ -385,6 +406,7 @@ uint64_t tdx_lock_entry(struct sept_ctx *c)
 
 uint64_t tdx_check_entry_state(struct sept_ctx *c)
 {
+	SCHED_POINT(SCHED_SEPT_READ, SCHED_R, c->walk_entry, "S-EPT entry");
 	c->walk_value = atomic_load_explicit(c->walk_entry, memory_order_acquire) &
 			~SEPT_LOCK_BITS;
 	if (!tdx_sept_state_allowed(c->leaf, sept_state(c->walk_value))) {
@@ -420,6 +442,7 @@ uint64_t tdx_mem_prologue(struct sept_ctx *c, unsigned min_level,
 		return status;
 	if (check_state)
 		return tdx_check_entry_state(c);
+	SCHED_POINT(SCHED_SEPT_READ, SCHED_R, c->walk_entry, "S-EPT entry");
 	c->walk_value = atomic_load_explicit(c->walk_entry, memory_order_acquire) &
 			~SEPT_LOCK_BITS;
 	return TDX_SUCCESS;
@@ -427,21 +450,31 @@ uint64_t tdx_mem_prologue(struct sept_ctx *c, unsigned min_level,
 
 void tdx_entry_commit(struct sept_ctx *c, uint64_t value)
 {
-	uint64_t old = atomic_load_explicit(c->entry, memory_order_relaxed);
+	uint64_t old;
 
+	SCHED_POINT(SCHED_SEPT_WRITE, SCHED_W, c->entry, "S-EPT entry");
+	old = atomic_load_explicit(c->entry, memory_order_relaxed);
 	/* Keep TDEL (still ours) and HP (set by a contender at any time). */
 	while (!atomic_compare_exchange_weak_explicit(
 		c->entry, &old, (value & ~SEPT_LOCK_BITS) | (old & SEPT_LOCK_BITS),
 		memory_order_release, memory_order_relaxed))
 		;
+	SCHED_NOTE("S-EPT gpa %#llx L%u: %s -> %s", (unsigned long long)c->gpa,
+		   c->walk_level, tdx_sept_state_name(sept_state(c->walk_value)),
+		   tdx_sept_state_name(sept_state(value & ~SEPT_LOCK_BITS)));
 	c->walk_value = value & ~SEPT_LOCK_BITS;
 }
 
 bool tdx_is_tlb_tracked(struct tdx_td *td, uint32_t bepoch)
 {
-	uint32_t e = tdx_current_epoch(td);
+	uint32_t e;
 
-	if (bepoch + 1 == e)
+	SCHED_POINT(SCHED_EPOCH, SCHED_R, &td->td_epoch, "TD epoch");
+	e = tdx_current_epoch(td);
+	if (bepoch + 1 == e) {
+		SCHED_POINT(SCHED_REFCOUNT, SCHED_R, &td->per_slot[0].refcount[bepoch & 1],
+			    "epoch REFCOUNT");
 		return tdx_epoch_refcount(td, bepoch & 1) == 0;
+	}
 	return bepoch + 1 < e;
 }

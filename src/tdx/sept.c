@@ -70,7 +70,10 @@ uint64_t tdx_walk(struct sept_ctx *c)
 
 	for (;;) {
 		_Atomic uint64_t *e = &table[sept_index(c->gpa, level)];
-		uint64_t v = atomic_load_explicit(e, memory_order_acquire) & ~SEPT_LOCK_BITS;
+		uint64_t v;
+
+		SCHED_POINT(SCHED_SEPT_READ, SCHED_R, e, "S-EPT entry (walk)");
+		v = atomic_load_explicit(e, memory_order_acquire) & ~SEPT_LOCK_BITS;
 
 		if (level == c->level) {
 			c->walk_entry = e;
@@ -106,7 +109,10 @@ uint64_t tdx_walk_to_leaf(struct sept_ctx *c)
 
 	for (;;) {
 		_Atomic uint64_t *e = &table[sept_index(c->gpa, level)];
-		uint64_t v = atomic_load_explicit(e, memory_order_acquire) & ~SEPT_LOCK_BITS;
+		uint64_t v;
+
+		SCHED_POINT(SCHED_SEPT_READ, SCHED_R, e, "S-EPT entry (walk)");
+		v = atomic_load_explicit(e, memory_order_acquire) & ~SEPT_LOCK_BITS;
 
 		if (level == 0 || !sept_is_present(v) || sept_is_leaf(v)) {
 			c->walk_entry = e;

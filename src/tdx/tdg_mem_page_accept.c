@@ -78,12 +78,14 @@ enum tdcall_result tdg_mem_page_accept(struct tdx_module *m, hpa_t tdvpr,
 	}
 
 	e = c.walk_entry;
+	SCHED_POINT(SCHED_TDX_LOCK, SCHED_W, e, "S-EPT entry lock (guest)");
 	old = atomic_fetch_or_explicit(e, SEPT_TDEL, memory_order_acquire);
 	if (old & SEPT_TDEL) {
 		*status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 		return TDCALL_RETURNED;
 	}
 	if (old & SEPT_HP) {
+		SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, e, "S-EPT entry lock (guest)");
 		atomic_fetch_and_explicit(e, ~SEPT_TDEL, memory_order_release);
 		*status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 		return TDCALL_RETURNED;
@@ -99,6 +101,7 @@ enum tdcall_result tdg_mem_page_accept(struct tdx_module *m, hpa_t tdvpr,
 		goto unlock;
 	}
 	if (s != SEPT_PENDING) {
+		SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, e, "S-EPT entry lock (guest)");
 		atomic_fetch_and_explicit(e, ~SEPT_TDEL, memory_order_release);
 		return TDCALL_EXIT_EPT_VIOLATION;
 	}
@@ -111,12 +114,16 @@ enum tdcall_result tdg_mem_page_accept(struct tdx_module *m, hpa_t tdvpr,
 		host_frame_clear(m->hm, hpa_to_pfn(sept_hpa(val)) + i, td->hkid);
 	val = (val & ~SEPT_TDP) | SEPT_RWX;
 	/* Keep the lock bits (TDEL ours, HP set by a host contender meanwhile). */
+	SCHED_POINT(SCHED_SEPT_WRITE, SCHED_W, e, "S-EPT entry (accept)");
 	cur = atomic_load_explicit(e, memory_order_relaxed);
 	while (!atomic_compare_exchange_weak_explicit(
 		e, &cur, val | (cur & SEPT_LOCK_BITS), memory_order_release,
 		memory_order_relaxed))
 		;
+	SCHED_NOTE("S-EPT gpa %#llx L%u: PENDING -> MAPPED (accept)",
+		   (unsigned long long)c.gpa, c.level);
 unlock:
+	SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, e, "S-EPT entry lock (guest)");
 	atomic_fetch_and_explicit(e, ~SEPT_TDEL, memory_order_release);
 	return TDCALL_RETURNED;
 }

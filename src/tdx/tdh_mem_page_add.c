@@ -53,8 +53,10 @@ static uint64_t check_shared_hpa(struct sept_ctx *c, uint64_t hpa,
  * value is written around whatever lock bits the entry carries. */
 static void entry_store(_Atomic uint64_t *e, uint64_t value)
 {
-	uint64_t old = atomic_load_explicit(e, memory_order_relaxed);
+	uint64_t old;
 
+	SCHED_POINT(SCHED_SEPT_WRITE, SCHED_W, e, "S-EPT entry");
+	old = atomic_load_explicit(e, memory_order_relaxed);
 	while (!atomic_compare_exchange_weak_explicit(
 		e, &old, (value & ~SEPT_LOCK_BITS) | (old & SEPT_LOCK_BITS),
 		memory_order_release, memory_order_relaxed))

@@ -87,6 +87,8 @@ uint64_t tdh_mem_page_demote(struct tdx_module *m, struct seamcall_regs *r)
 	 * half-built. */
 	child = sept_unblock(v) & ~SEPT_HPA_MASK;
 	page = tdx_sept_page(m, c.td, hpa_to_pfn(new_hpa));
+	/* One step for the unreachable new page's 512 entries. */
+	SCHED_POINT(SCHED_SEPT_WRITE, SCHED_W, page, "new S-EPT page");
 	for (unsigned i = 0; i < 512; i++)
 		atomic_store_explicit(&page[i], child | (large_hpa + i * small),
 				      memory_order_relaxed);

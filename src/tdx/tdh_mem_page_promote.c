@@ -110,6 +110,9 @@ uint64_t tdh_mem_page_promote(struct tdx_module *m, struct seamcall_regs *r)
 	/* The scan: lock, then compare. Holding all 512 entry locks keeps every
 	 * host call off the children until the merge is committed. */
 	child = tdx_sept_page(m, c.td, hpa_to_pfn(child_hpa));
+	/* One step for the scan; the object is the child page's first entry
+	 * (a walk through it names the entry it reads). */
+	SCHED_POINT(SCHED_TDX_LOCK, SCHED_W, child, "S-EPT child page (512 entry locks)");
 	for (unsigned i = 0; i < 512; i++) {
 		uint64_t old = atomic_fetch_or_explicit(&child[i], SEPT_TDEL,
 							memory_order_acquire);
@@ -181,6 +184,8 @@ uint64_t tdh_mem_page_promote(struct tdx_module *m, struct seamcall_regs *r)
 	 */
 	locked = 0;
 unlock:
+	if (locked)
+		SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, child, "S-EPT child page (512 entry locks)");
 	for (unsigned i = 0; i < locked; i++)
 		atomic_fetch_and_explicit(&child[i], ~SEPT_TDEL, memory_order_release);
 out:

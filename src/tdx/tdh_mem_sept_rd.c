@@ -43,6 +43,7 @@ uint64_t tdh_mem_sept_rd(struct tdx_module *m, struct seamcall_regs *r)
 		goto out;
 
 	/* Re-read under the entry lock; the lock bits are not the entry's. */
+	SCHED_POINT(SCHED_SEPT_READ, SCHED_R, c.walk_entry, "S-EPT entry");
 	c.walk_value = atomic_load_explicit(c.walk_entry, memory_order_acquire) &
 		       ~SEPT_LOCK_BITS;
 	tdx_set_entry_details(&c, c.walk_value, c.walk_level);

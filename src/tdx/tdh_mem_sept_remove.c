@@ -67,6 +67,7 @@ uint64_t tdh_mem_sept_remove(struct tdx_module *m, struct seamcall_regs *r)
 	 * a guest ACCEPT may hold an entry's lock bits, which are not part of
 	 * its state. */
 	child = tdx_sept_page(m, c.td, hpa_to_pfn(child_hpa));
+	SCHED_POINT(SCHED_SEPT_READ, SCHED_R, child, "S-EPT child page (512 entries)");
 	for (unsigned i = 0; i < 512; i++) {
 		uint64_t e = atomic_load_explicit(&child[i], memory_order_acquire);
 

@@ -41,9 +41,13 @@ uint64_t tdh_mem_track(struct tdx_module *m, struct seamcall_regs *r)
 	    (status = tdx_check_td_keys(&c)) ||
 	    (status = tdx_check_op_state(&c, true)))
 		goto out;
+	/* The yield window is wall-clock time; while exploring, the scheduler
+	 * decides who runs (the waiting VP.ENTER's retry is a SCHED_WAIT), and
+	 * a decision by the clock would make a schedule unrepeatable. */
 	if (tdx_busy_injected() ||
-	    tdx_now_ns() - atomic_load_explicit(&c.td->entry_wait_ns, memory_order_relaxed) <
-		    TDX_ENTRY_WAIT_WINDOW_NS ||
+	    (!sched_enabled() &&
+	     tdx_now_ns() - atomic_load_explicit(&c.td->entry_wait_ns, memory_order_relaxed) <
+		     TDX_ENTRY_WAIT_WINDOW_NS) ||
 	    sharex_dist_try_excl(&c.td->epoch_lock, false) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_TD_EPOCH;
 		goto out;
@@ -55,11 +59,19 @@ uint64_t tdh_mem_track(struct tdx_module *m, struct seamcall_regs *r)
 
 		nanosleep(&ts, NULL);
 	}
+	SCHED_POINT(SCHED_EPOCH, SCHED_R, &c.td->td_epoch, "TD epoch");
 	epoch = atomic_load(&c.td->td_epoch);
-	if (tdx_epoch_refcount(c.td, (unsigned)(epoch - 1) & 1) != 0)
+	SCHED_POINT(SCHED_REFCOUNT, SCHED_R,
+		    &c.td->per_slot[0].refcount[(unsigned)(epoch - 1) & 1],
+		    "epoch REFCOUNT");
+	if (tdx_epoch_refcount(c.td, (unsigned)(epoch - 1) & 1) != 0) {
 		status = TDX_PREVIOUS_TLB_EPOCH_BUSY;
-	else
+	} else {
+		SCHED_POINT(SCHED_EPOCH, SCHED_W, &c.td->td_epoch, "TD epoch");
 		atomic_store_explicit(&c.td->td_epoch, epoch + 1, memory_order_release);
+		SCHED_NOTE("TD epoch: %llu -> %llu", (unsigned long long)epoch,
+			   (unsigned long long)epoch + 1);
+	}
 	sharex_dist_release_excl(&c.td->epoch_lock);
 out:
 	sept_ctx_release(&c);

@@ -71,6 +71,7 @@ uint64_t tdh_vp_enter(struct tdx_module *m, struct seamcall_regs *r)
 	c.pamt_locks[c.nr_pamt_locks] = tdvpr_pamt;
 	c.pamt_excl[c.nr_pamt_locks] = false;
 	c.nr_pamt_locks++;
+	SCHED_POINT(SCHED_PAMT_READ, SCHED_R, tdvpr_pamt, "TDVPR's PAMT entry");
 	v = pamt_pt(atomic_load_explicit(tdvpr_pamt, memory_order_acquire)) == PT_TDVPR
 		    ? tdx_vcpu_of_tdvpr(m, hpa_to_pfn(tdvpr), &td)
 		    : NULL;
@@ -102,6 +103,7 @@ uint64_t tdh_vp_enter(struct tdx_module *m, struct seamcall_regs *r)
 
 	/* 5, 6. VP.INIT and VP.FLUSH change the vCPU under its TDVPR lock taken
 	 * exclusively, which our shared hold excludes. */
+	SCHED_POINT(SCHED_KICK, SCHED_W, &v->in_guest, "vCPU in_guest (module)");
 	if (!v->initialized ||
 	    !atomic_compare_exchange_strong(&v->in_guest, &was_out, true)) {
 		status = TDX_VCPU_STATE_INCORRECT;
@@ -116,19 +118,30 @@ uint64_t tdh_vp_enter(struct tdx_module *m, struct seamcall_regs *r)
 		/* A TRACK holds it: TRACKs yield to this entry for a while
 		 * (tdh_mem_track.c says why). */
 		atomic_store_explicit(&td->entry_wait_ns, tdx_now_ns(), memory_order_relaxed);
+		SCHED_POINT(SCHED_KICK, SCHED_W, &v->in_guest, "vCPU in_guest (module)");
 		atomic_store(&v->in_guest, false);
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_TD_EPOCH;
 		goto out;
 	}
+	SCHED_POINT(SCHED_EPOCH, SCHED_R, &td->td_epoch, "TD epoch");
 	epoch = atomic_load_explicit(&td->td_epoch, memory_order_acquire);
+	/* One object per parity for every slot's count: TRACK sums them. */
+	SCHED_POINT(SCHED_REFCOUNT, SCHED_W, &td->per_slot[0].refcount[epoch & 1],
+		    "epoch REFCOUNT");
 	atomic_fetch_add_explicit(&td->per_slot[c.slot].refcount[epoch & 1], 1,
 				  memory_order_acq_rel);
+	SCHED_NOTE("REFCOUNT[%u]++ (vCPU enters epoch %llu)", (unsigned)(epoch & 1),
+		   (unsigned long long)epoch);
 	sharex_dist_release_shared(&td->epoch_lock, c.slot);
 
 	/* Commit point. A vCPU that ran before and whose epoch is stale may
 	 * hold translations a RANGE.BLOCK has since removed: flush (§6). */
+	SCHED_POINT(SCHED_EPOCH, SCHED_W, &v->vcpu_epoch, "vCPU epoch");
 	flush = v->associated && v->vcpu_epoch != epoch;
 	v->vcpu_epoch = epoch;
+	if (flush)
+		SCHED_NOTE("vCPU epoch -> %llu: private TLB flush (R8 = 1)",
+			   (unsigned long long)epoch);
 	v->associated = true;
 	v->enter_slot = c.slot;
 	r->r8 = flush;

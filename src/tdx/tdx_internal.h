@@ -46,6 +46,12 @@
 #define PAMT_BEPOCH_SHIFT 32
 #define TDX_MAX_TDS 4095
 
+struct pamt_table;
+
+/* pamt.r1g: one cache line of counts per thread slot per 1G entry. */
+#define PAMT_R1G_LINE_WORDS (HOST_CACHELINE / sizeof(uint32_t))
+#define PAMT_R1G_WORDS (HOST_THREAD_SLOTS * PAMT_R1G_LINE_WORDS)
+
 struct pamt {
 	pfn_t base;        /* first frame of the TDMR */
 	uint64_t nr;       /* frames covered */
@@ -56,22 +62,41 @@ struct pamt {
 	 * leaves of the 512 entries of a 2M range, made on first use
 	 * (pamt.c). The 2M and 1G arrays stay flat (1/512 of that).
 	 */
-	_Atomic(void *) *e4k_dir; /* tables: _Atomic(void *)[512] of leaves
-				     (struct pamt_leaf) */
+	_Atomic(struct pamt_table *) *dir;
 	uint64_t nr_dir;
 	_Atomic uint64_t nr_leaves, nr_tables;
 	_Atomic uint64_t *e2m, *e1g;
 	/*
-	 * Shared holders of each 1G entry's lock, per thread slot: row s at
-	 * r1g[s * r1g_stride], one cache line or more per row. Every AUG's
-	 * PAMT walk takes the 1G entry above its page shared (§2.2), so with
-	 * the count in the entry every private fault of every vCPU would
-	 * write the same few lines (tdx_locks.h says why that matters here).
+	 * Shared holders of each 1G entry's lock, per thread slot, each on a
+	 * cache line of its own: the counts of 1G entry i are the
+	 * HOST_THREAD_SLOTS lines from r1g + i * PAMT_R1G_WORDS (1 KiB per
+	 * entry, mapped demand-zero). Every AUG's PAMT walk takes the 1G
+	 * entry above its page shared (§2.2), so with the count in the entry
+	 * every private fault of every vCPU would write the same few lines
+	 * (tdx_locks.h says why that matters here). Grouped by entry rather
+	 * than by slot, so that reading all the counts of one entry (the
+	 * exclusive side, the check) touches one page, not one per slot.
 	 * The entry word keeps EXCL and HP; an exclusive attempt on a 1G
 	 * entry also needs its counts here at zero (tdx_pamt_try_lock()).
 	 */
 	_Atomic uint32_t *r1g;
-	uint64_t r1g_stride;
+	/*
+	 * What was touched, so that the walks over the PAMT (the check's
+	 * lock scan, the debug counts, teardown) cost what the TDs used, not
+	 * the TDMR's size (the default TDMR is 128 TiB: 2^17 1G entries,
+	 * each with 16 lines of counts; issue 12 re-runs whole scenarios
+	 * thousands of times a second). pamt_entry() at any level makes the 1G range's
+	 * table, and every table is on this list, newest first, pushed
+	 * before the directory publishes it: so a 1G, 2M or 4K entry (and
+	 * the 1G entry's r1g counts) can be other than zero only in a 1G
+	 * range on the list. The list only grows, under table_lock;
+	 * readers walk it without the lock.
+	 */
+	_Atomic(struct pamt_table *) tables;
+	pthread_mutex_t table_lock;
+	/* dir, e2m, e1g and r1g: one demand-zero mapping (pamt_init). */
+	void *map;
+	size_t map_bytes;
 };
 
 /*
@@ -95,10 +120,13 @@ static inline int64_t pamt_1g_index(const struct pamt *p, const _Atomic uint64_t
 	return e >= p->e1g && e < p->e1g + n ? (int64_t)(e - p->e1g) : -1;
 }
 
+/* The counts of the 1G entry at index. The index must be that of an entry
+ * pamt_entry() or pamt_walk() gave out: only those ranges are scanned by
+ * tdx_debug_locks_held() (see struct pamt's `tables`). */
 static inline _Atomic uint32_t *pamt_1g_readers(struct pamt *p, uint64_t index,
 						unsigned slot)
 {
-	return &p->r1g[slot * p->r1g_stride + index];
+	return &p->r1g[index * PAMT_R1G_WORDS + slot * PAMT_R1G_LINE_WORDS];
 }
 
 /* Counted shared holders of the 1G entry at index, summed (seq_cst: the
@@ -129,6 +157,11 @@ int pamt_init(struct pamt *p, pfn_t base, uint64_t nr);
 void pamt_fini(struct pamt *p);
 uint64_t pamt_resident_bytes(const struct pamt *p);
 bool pamt_covers(const struct pamt *p, pfn_t pfn);
+/* Calls fn(index, arg) for every 1G range of the TDMR (index from 0 at
+ * base) that the PAMT has handed out an entry in: the only ranges whose
+ * entries, at any size, and 1G counts can be other than zero. */
+void pamt_foreach_1g(const struct pamt *p, void (*fn)(uint64_t index, void *arg),
+		     void *arg);
 /* Whether pfn's 4K entry has been made (an absent one reads as PT_NDA):
  * for walks over the whole TDMR that must not make every leaf. */
 bool pamt_4k_present(const struct pamt *p, pfn_t pfn);

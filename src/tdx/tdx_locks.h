@@ -49,6 +49,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "explore/sched.h"
 #include "host/thread_slot.h"
 
 #define SHAREX_EXCL 0x8000u
@@ -71,8 +72,12 @@ enum lock_result {
 static inline enum lock_result lockword_try(_Atomic uint64_t *w, bool excl,
 					    bool hp, enum lock_side side)
 {
-	uint64_t old = atomic_load_explicit(w, memory_order_relaxed);
+	uint64_t old;
 
+	/* One step for the whole attempt (read, decide, CAS): W even when it
+	 * fails, since a failing host attempt may set HP. */
+	SCHED_POINT(SCHED_TDX_LOCK, SCHED_W, w, "module lock");
+	old = atomic_load_explicit(w, memory_order_relaxed);
 	for (;;) {
 		uint64_t lk = old & 0xFFFF, new;
 		bool conflict = excl ? (lk & (SHAREX_EXCL | SHAREX_READERS)) != 0
@@ -110,6 +115,7 @@ static inline enum lock_result lockword_try(_Atomic uint64_t *w, bool excl,
 
 static inline void lockword_release(_Atomic uint64_t *w, bool excl)
 {
+	SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, w, "module lock");
 	if (excl)
 		atomic_fetch_and_explicit(w, ~(uint64_t)SHAREX_EXCL,
 					  memory_order_release);
@@ -128,6 +134,19 @@ static inline void lockword_release(_Atomic uint64_t *w, bool excl)
 /* How many times the exclusive side re-reads the counts (tdx_locks.h top). */
 #define SHAREX_SETTLE_READS 64
 
+/*
+ * Whether a settle spin that found a holder should stop at once. While
+ * exploring, a shared attempt counts itself, reads the word and backs out
+ * inside one step (lockword_counted_try_shared has one schedule point,
+ * before all of it), so a count seen here is a real holder, and spinning
+ * would only wait for a parked thread that cannot run: decide now. Reached
+ * only after a first read found a holder, so the fast path pays nothing.
+ */
+static inline bool sharex_settle_now(void)
+{
+	return sched_enabled() && sched_self_active();
+}
+
 static inline void sharex_cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -143,6 +162,9 @@ static inline enum lock_result lockword_counted_try_shared(_Atomic uint32_t *cou
 							   _Atomic uint64_t *w,
 							   bool hp, uint64_t *seen)
 {
+	/* The object is the word, not the count: the exclusive side's attempt
+	 * (on the word) is what this conflicts with. */
+	SCHED_POINT(SCHED_TDX_LOCK, SCHED_W, w, "module lock (shared)");
 	atomic_fetch_add_explicit(count, 1, memory_order_seq_cst);
 	*seen = atomic_load_explicit(w, memory_order_seq_cst);
 	if (*seen & SHAREX_EXCL) {
@@ -206,6 +228,7 @@ static inline enum lock_result sharex_dist_try_shared(struct sharex_dist *l,
 
 static inline void sharex_dist_release_shared(struct sharex_dist *l, unsigned slot)
 {
+	SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, &l->word, "module lock (shared)");
 	atomic_fetch_sub_explicit(&l->readers[slot].n, 1, memory_order_release);
 }
 
@@ -226,6 +249,8 @@ static inline bool sharex_dist_settled(struct sharex_dist *l)
 	for (unsigned i = 0; i < SHAREX_SETTLE_READS; i++) {
 		if (sharex_dist_readers(l) == 0)
 			return true;
+		if (sharex_settle_now())
+			return false;
 		sharex_cpu_relax();
 	}
 	return false;

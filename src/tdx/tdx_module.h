@@ -72,7 +72,11 @@ enum tdx_hw_walk_kind {
 	TDX_HW_PENDING,   /* leaf PENDING: #VE to the guest */
 	TDX_HW_VIOLATION, /* anything else, or PENDING with SEPT_VE_DISABLE:
 			     EPT violation, TD exit to the VMM */
+	TDX_HW_STALE_TABLE, /* the walk started in a table that is no longer an
+			       S-EPT page of the TD (a cached entry that
+			       outlived its table: a flush was missed) */
 };
+#define TDX_HW_WALK_MAX_LEVELS 5
 struct tdx_hw_walk {
 	enum tdx_hw_walk_kind kind;
 	hpa_t hpa;       /* frame of the 4K page that contains gpa (MAPPED,
@@ -81,11 +85,27 @@ struct tdx_hw_walk {
 	unsigned keyid;  /* the TD's private key id */
 	uint64_t ext_exit_qual; /* with VIOLATION: the TD exit's extended
 				   exit qualification */
+	/* For the CPU's paging-structure caches: the root's frame (the EPTP
+	 * tag), the root's level (S-EPT levels: 0 is the 4K leaf), the frame
+	 * each present non-leaf entry passed points to, by the entry's level
+	 * (bit l of nl_mask set when nl_table[l] is), and the entries read. */
+	pfn_t root;
+	unsigned top_level;
+	unsigned nl_mask;
+	pfn_t nl_table[TDX_HW_WALK_MAX_LEVELS];
+	unsigned reads;
 };
 /* Walks the S-EPT of the TD whose vCPU is `tdvpr` for a private gpa. A
  * read-only walk, as the CPU's page walker does: takes no module lock. */
 void tdx_hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 		 struct tdx_hw_walk *out);
+/* The same, starting in the S-EPT page `table` whose entries are at
+ * `level` (a non-leaf entry the CPU cached, tagged by `root`). A table
+ * that is no longer an S-EPT page of the TD, or a root that changed,
+ * answers TDX_HW_STALE_TABLE. */
+void tdx_hw_walk_from(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
+		      pfn_t root, unsigned level, pfn_t table,
+		      struct tdx_hw_walk *out);
 
 /* The TD exit path: the vCPU leaves guest mode (epoch refcount drops, the
  * locks TDH.VP.ENTER held while the guest ran are released). */
@@ -163,8 +183,10 @@ bool tdx_debug_mrtd(struct tdx_module *m, hpa_t tdr, uint8_t mrtd[48]);
  * guest mode hold (each holds its TDVPR's PAMT entry and the TDR shared, and
  * one epoch reference): fn is called once per such lock with what it is
  * and the count or word found. Meant for quiesce points (no SEAMCALL in
- * flight); also looks at the counted shared holds of every 1G PAMT entry,
- * which belong to no TD. Returns the number of calls.
+ * flight); also looks at the lock word and counted shared holds of every
+ * 1G PAMT entry that can be held (those of the 1G ranges the PAMT ever
+ * handed an entry of, struct pamt's `tables`), which belong to no TD, and
+ * names each by its HPA, in address order. Returns the number of calls.
  */
 unsigned tdx_debug_locks_held(struct tdx_module *m, hpa_t tdr,
 			      void (*fn)(const char *what, uint64_t found,

@@ -523,6 +523,59 @@ static void test_module_lock_left_held(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/*
+ * I8 over the whole TDMR: a 1G PAMT entry's lock left held is reported
+ * however far from the TD's own memory it is, in the word (exclusive) or
+ * in the per-slot counts (shared), though check walks only the 1G ranges
+ * the PAMT has handed out (issue 12: a small run must not pay for the
+ * default pool's 2^17 1G entries). Default pool: 128 TiB.
+ */
+static void test_module_far_1g_lock_left_held(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	struct pamt *p;
+	pfn_t last, mid;
+	_Atomic uint64_t *e_last, *e_mid;
+	uint64_t i_mid;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	assert_int_equal(cfg.host_memory, 0);
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_add_page(td, 0x0, 0x11), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	want_check(td, 0, NULL);
+	p = &td->tdx->pamt;
+	/* Two frames far from everything the TD used (its memory comes
+	 * from the top of the pool, the memslot's from the bottom): a
+	 * quarter and half-way up. Their 1G ranges were never touched. */
+	last = p->base + p->nr / 4;
+	mid = p->base + p->nr / 2;
+	assert_true(pfn_to_hpa(last) >= (30ULL << 40));
+	assert_null(atomic_load(&p->dir[(last - p->base) >> 18]));
+	assert_null(atomic_load(&p->dir[(mid - p->base) >> 18]));
+	/* Exclusive, as a PROMOTE/DEMOTE of a 1G page in flight. */
+	e_last = pamt_entry(p, last, 2);
+	assert_int_equal(tdx_pamt_try_lock(td->tdx, e_last, true), LOCK_OK);
+	/* Shared, counted on slot 7, as an AUG's PAMT walk holds it (the
+	 * prologue counts on the index of the entry pamt_entry gave). */
+	e_mid = pamt_entry(p, mid, 2);
+	i_mid = (uint64_t)pamt_1g_index(p, e_mid);
+	atomic_fetch_add(pamt_1g_readers(p, i_mid, 7), 1);
+	want_check(td, 2,
+		   fmt("1G PAMT entry of hpa %#llx lock (EXCL | readers | counted) is 0x1 at",
+		       (unsigned long long)pfn_to_hpa(p->base + (i_mid << 18))),
+		   fmt("1G PAMT entry of hpa %#llx lock (EXCL | readers | counted) is 0x8000 at",
+		       (unsigned long long)pfn_to_hpa(p->base + ((last - p->base) >> 18 << 18))),
+		   NULL);
+	atomic_fetch_sub(pamt_1g_readers(p, i_mid, 7), 1);
+	lockword_release(e_last, true);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
 /* A shared leaf pointing to a frame the TD owns (a private page's). */
 static void test_corrupt_shared_leaf_to_td_frame(void **state)
 {
@@ -764,6 +817,7 @@ int main(void)
 		cmocka_unit_test(test_stale_private_tlb_entries),
 		cmocka_unit_test(test_report_null_and_truncation),
 		cmocka_unit_test(test_module_lock_left_held),
+		cmocka_unit_test(test_module_far_1g_lock_left_held),
 		cmocka_unit_test(test_large_sparse_td_is_fast),
 	};
 

@@ -11,8 +11,8 @@
  *
  * test_freeze_race: freezing on (the design): thousands of rounds, zero
  * SEAMCALL errors, the mirror and the S-EPT agree.
- * test_no_freeze_hits_race: kvm->debug_no_freeze (test-only knob) reopens
- * the window; the same rounds must hit the race at least once, so the first
+ * test_no_freeze_hits_race: the mutant MUTANT_NO_FREEZE (explore/mutant.h)
+ * reopens the window; the same rounds must hit the race at least once, so the first
  * test can fail.
  */
 #include <setjmp.h>
@@ -34,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "explore/mutant.h"
 #include "host/host_mem.h"
 #include "kvm/kvm.h"
 #include "kvm/spte.h"
@@ -304,7 +305,7 @@ static void test_freeze_race(void **state)
 	vm_destroy(&vm);
 }
 
-/* ---- freezing off (test-only knob): the race must show ------------------ */
+/* ---- freezing off (the no-freeze mutant): the race must show ------------- */
 
 static void test_no_freeze_hits_race(void **state)
 {
@@ -325,7 +326,8 @@ static void test_no_freeze_hits_race(void **state)
 
 		vm_create(&vm, true);
 		vms++;
-		vm.kvm->debug_no_freeze = true;
+		/* Process-wide: no other test of this program runs meanwhile. */
+		atomic_store(&mutant_mask, 1u << MUTANT_NO_FREEZE);
 		prefault_1g_ranges(&vm);
 		r.vm = &vm;
 		for (unsigned n = 0; n < MAX_ROUNDS && !hit &&
@@ -347,6 +349,7 @@ static void test_no_freeze_hits_race(void **state)
 			    strstr(vm.trace, ": 0xc0000b00"))
 				walk_failed++;
 		}
+		atomic_store(&mutant_mask, 0u);
 		vm_destroy_lenient(&vm);
 	}
 	race_stop(&r, th);

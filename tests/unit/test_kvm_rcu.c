@@ -4,7 +4,7 @@
  * the shared-EPT tables it left empty, after a grace period, with a TLB
  * flush first; a lockless walker (kvm_tdp_mmu_read_4k, a read-side section)
  * that holds a pointer to such a table keeps it intact until it leaves its
- * section. The TEST ONLY knob debug_free_immediately drops the grace period,
+ * section. The mutant MUTANT_NO_RCU (explore/mutant.h) drops the grace period,
  * and the same walker then reads the freed table's poison: the test can
  * fail.
  */
@@ -12,6 +12,7 @@
 #include <semaphore.h>
 #include <time.h>
 
+#include "explore/mutant.h"
 #include "kvm_fixture.h"
 #include "kvm/spte.h"
 
@@ -156,7 +157,8 @@ static uint64_t delete_under_parked_walker(struct kvm_fx *vm, bool free_immediat
 	sem_init(&w.in_table, 0, 0);
 	sem_init(&w.go, 0, 0);
 	g_walker = &w;
-	vm->kvm->debug_free_immediately = free_immediately;
+	/* Process-wide: this test program runs one test at a time. */
+	atomic_store(&mutant_mask, free_immediately ? 1u << MUTANT_NO_RCU : 0u);
 	vm->kvm->debug_lockless_walk_hook = park_before_4k_table;
 	assert_int_equal(pthread_create(&tid, NULL, walker_thread, &w), 0);
 	sem_wait(&w.in_table);
@@ -170,7 +172,7 @@ static uint64_t delete_under_parked_walker(struct kvm_fx *vm, bool free_immediat
 	sem_post(&w.go);
 	pthread_join(tid, NULL);
 	vm->kvm->debug_lockless_walk_hook = NULL;
-	vm->kvm->debug_free_immediately = false;
+	atomic_store(&mutant_mask, 0u);
 	g_walker = NULL;
 	sem_destroy(&w.in_table);
 	sem_destroy(&w.go);

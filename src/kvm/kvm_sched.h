@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KVM's side of the schedule-point seam (explore/sched.h): the SPTE points
+ * and notes both MMUs use, so that every site names its tree the same way
+ * ("mirror SPTE", "shared EPT SPTE", "legacy private SPTE", "legacy shared
+ * SPTE") and a violation's explanation says which tree a step touched.
+ *
+ * Each macro expands at its caller, so the explanation prints the caller's
+ * file:line; outside exploration a point is sched_enabled()'s one relaxed
+ * load and a branch not taken, and a note is sched_tracing()'s.
+ */
+#ifndef TDXMMU_KVM_KVM_SCHED_H
+#define TDXMMU_KVM_KVM_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "explore/mutant.h"
+#include "explore/sched.h"
+
+/* A point before an access to the TDP MMU's SPTE *sptep_; is_private_
+ * picks the tree's name (the `what` of a site must be a constant). */
+#define KVM_SPTE_POINT(op_, access_, is_private_, sptep_)                      \
+	do {                                                                   \
+		if (sched_enabled()) {                                         \
+			if (is_private_)                                       \
+				SCHED_POINT((op_), (access_), (sptep_),        \
+					    "mirror SPTE");                    \
+			else                                                   \
+				SCHED_POINT((op_), (access_), (sptep_),        \
+					    "shared EPT SPTE");                \
+		}                                                              \
+	} while (0)
+
+/* The same for the legacy MMU's trees. */
+#define KVM_LEGACY_SPTE_POINT(op_, access_, is_private_, sptep_)               \
+	do {                                                                   \
+		if (sched_enabled()) {                                         \
+			if (is_private_)                                       \
+				SCHED_POINT((op_), (access_), (sptep_),        \
+					    "legacy private SPTE");            \
+			else                                                   \
+				SCHED_POINT((op_), (access_), (sptep_),        \
+					    "legacy shared SPTE");             \
+		}                                                              \
+	} while (0)
+
+/*
+ * After an SPTE changed: "mirror SPTE gpa 0x1000 L1: NONPRESENT -> FROZEN"
+ * in the explanation of a violation. tree: "mirror", "shared EPT", "legacy
+ * private", "legacy shared". gfn as the tree indexes it (the shared tree's
+ * carries the shared bit).
+ */
+void kvm_sched_note_spte(const char *tree, uint64_t gfn, int level,
+			 uint64_t old_spte, uint64_t new_spte);
+
+#define KVM_SPTE_NOTE(tree_, gfn_, level_, old_, new_)                         \
+	do {                                                                   \
+		if (sched_tracing())                                           \
+			kvm_sched_note_spte((tree_), (gfn_), (level_), (old_), \
+					    (new_));                           \
+	} while (0)
+
+#define KVM_TDP_TREE(is_private_) ((is_private_) ? "mirror" : "shared EPT")
+#define KVM_LEGACY_TREE(is_private_) ((is_private_) ? "legacy private" : "legacy shared")
+
+/*
+ * A model thread of an exploration must not block on what another model
+ * thread releases (explore/sched.h): true when this thread's waits go
+ * through SCHED_WAIT. The global test first, so that outside exploration
+ * this is one relaxed load and no call.
+ */
+static inline bool kvm_exploring(void)
+{
+	return sched_enabled() && sched_self_active();
+}
+
+#endif /* TDXMMU_KVM_KVM_SCHED_H */
