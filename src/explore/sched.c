@@ -51,7 +51,10 @@ struct sthread {
 	char name[24];
 	enum st_state state;
 	uint64_t join_mask;    /* ST_JOIN: every one of these must be done */
-	uint64_t wait_writes;  /* S.writes when the wait began */
+	uint64_t wait_writes;  /* S.writes at the waiter's last step */
+	uint64_t last_writes;  /* S.writes just after this thread's last step */
+	uint64_t yielded_to;   /* fairness: threads that must step before this
+				* one, having waited, may run again */
 	bool stalled;          /* woken by a stall */
 	uint64_t block_steps;
 	int rcu_nest;
@@ -404,6 +407,28 @@ static unsigned pick(unsigned me)
 			}
 		m = enabled_mask();
 	}
+	/*
+	 * Fairness (CHESS's fair scheduling, Musuvathi & Qadeer, PLDI 2008):
+	 * a thread that waited yields to every thread enabled when it began
+	 * to wait, until each of them has taken a step (or is no longer
+	 * enabled). Without it, two threads that wake each other with their
+	 * failed attempts could be scheduled against each other for ever
+	 * while the thread they wait for never runs: an unfair schedule no
+	 * real scheduler produces, which the search would report as a
+	 * livelock. If the yields form a cycle, everyone enabled may run.
+	 */
+	{
+		uint64_t fair = 0;
+
+		for (uint64_t r = m; r; r &= r - 1) {
+			unsigned i = (unsigned)__builtin_ctzll(r);
+
+			if (!(S.t[i].yielded_to & m))
+				fair |= 1ull << i;
+		}
+		if (fair)
+			m = fair;
+	}
 	me_on = (m >> me) & 1;
 	if (!(m & (m - 1)))
 		return (unsigned)__builtin_ctzll(m);
@@ -459,6 +484,8 @@ static void step(const struct sched_site *site, const void *obj)
 	unsigned me = self_idx;
 
 	S.steps++;
+	for (unsigned i = 0; i < S.nr; i++)
+		S.t[i].yielded_to &= ~(1ull << me);
 	if (site->access == SCHED_W) {
 		S.writes++;
 		S.stall_armed = false;
@@ -480,6 +507,7 @@ static void step(const struct sched_site *site, const void *obj)
 	}
 	if (S.trace)
 		trace_step(me, site, obj);
+	self->last_writes = S.writes;
 }
 
 void sched_point(const struct sched_site *site, const void *obj)
@@ -513,11 +541,21 @@ enum sched_wait_result sched_wait(const struct sched_site *site, const void *obj
 		trace_step(me, site ? site : &wait_site, obj);
 	self->state = ST_WAIT;
 	self->stalled = false;
-	self->wait_writes = S.writes;
+	/*
+	 * Woken by a write made after the waiter's last step, not after the
+	 * wait began: the waiter decided to wait on what it saw at that step
+	 * (a failed try-lock, a BUSY answer), and a write by another thread
+	 * between that step and this call (the waiter may have passed other
+	 * points on its way here) must not be lost.
+	 */
+	self->wait_writes = self->last_writes;
+	self->yielded_to = enabled_mask() & ~(1ull << me);
 	hand_over(me, pick(me));
 	if (S.abandoned)
 		return me == 0 ? SCHED_WAIT_STALL : SCHED_WAIT_NONE;
 	self->state = ST_RUN;
+	/* What the caller re-checks now includes every write so far. */
+	self->last_writes = S.writes;
 	return self->stalled ? SCHED_WAIT_STALL : SCHED_WAIT_PROGRESS;
 }
 
