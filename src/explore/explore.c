@@ -366,6 +366,7 @@ struct program {
 };
 
 struct exec_outcome {
+	uint64_t steps, decisions;
 	bool violation;
 	bool usage;            /* exit 2 from the scenario: stop, exit 2 */
 	char message[1024];
@@ -441,6 +442,8 @@ static void run_program(struct program *pg, struct search *s, bool trace, uint64
 		sched_end(&res);
 	}
 	o->preemptions = s->pre;
+	o->steps = res.steps;
+	o->decisions = res.decisions;
 	if (res.violation) {
 		o->violation = true;
 		snprintf(o->message, sizeof(o->message), "%s", res.message);
@@ -619,6 +622,7 @@ static int explore_program(struct program *pg, const struct tdxmmu_explore_optio
 			run_program(pg, &s, false, opt->step_budget, &o);
 			r->last_decisions = s.decisions;
 			r->executions++;
+			r->steps += o.steps;
 			r->schedules++;
 			if (o.usage) {
 				snprintf(r->message, sizeof(r->message), "%s", o.message);
@@ -650,6 +654,7 @@ static int explore_program(struct program *pg, const struct tdxmmu_explore_optio
 				}
 				run_program(pg, &s, false, opt->step_budget, &o);
 				r->executions++;
+				r->steps += o.steps;
 				if (s.oom) {
 					snprintf(r->message, sizeof(r->message), "out of memory");
 					rc = 2;
@@ -700,6 +705,7 @@ static int explore_program(struct program *pg, const struct tdxmmu_explore_optio
 		}
 	}
 out:
+	scn_lane_pool_drain();
 	r->seconds = now_s() - t0;
 	r->schedules_per_s = r->seconds > 0 ? (double)r->executions / r->seconds : 0;
 	atomic_store(&mutant_mask, 0);
