@@ -467,6 +467,7 @@ struct tdxmmu_explore_result {
 	uint64_t violations;     /* 0 or 1: the search stops at the first */
 	double seconds, schedules_per_s; /* executions per second */
 	uint64_t last_decisions;
+	uint64_t steps;          /* schedule points passed, over all executions */
 	/* The first violation: its schedule (for replay) and what broke. */
 	char schedule[8192];
 	bool schedule_truncated;

@@ -1112,7 +1112,7 @@ static int check_quiesced(tdxmmu_td *td, char *report, size_t report_size)
 		cpu_tlb_foreach(td->cpu, tlb_one, &ck);
 	}
 
-	pthread_mutex_lock(&kvm->slots_lock);
+	kvm_slots_lock(kvm);
 	kvm_mmu_read_lock(kvm);
 
 	check_roots(&ck);
@@ -1149,7 +1149,7 @@ static int check_quiesced(tdxmmu_td *td, char *report, size_t report_size)
 	}
 
 	kvm_mmu_read_unlock(kvm);
-	pthread_mutex_unlock(&kvm->slots_lock);
+	kvm_slots_unlock(kvm);
 
 	if (ck.err) {
 		checker_free(&ck);

@@ -205,9 +205,9 @@ TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
 	/* KVM_SET_USER_MEMORY_REGION on a dead VM. */
 	if (kvm_is_bugged(td->kvm))
 		return vm_dead_fail("memslot");
-	pthread_mutex_lock(&td->kvm->slots_lock);
+	kvm_slots_lock(td->kvm);
 	ret = host_memslot_add(td->slots, id, base >> PAGE_SHIFT, size >> PAGE_SHIFT);
-	pthread_mutex_unlock(&td->kvm->slots_lock);
+	kvm_slots_unlock(td->kvm);
 	if (ret == -EEXIST)
 		return api_fail(TDXMMU_EEXIST, "memslot %u: id in use or range overlaps another slot", id);
 	if (ret == -ENOSPC)

@@ -37,6 +37,8 @@
 
 _Atomic bool sched_on;
 _Atomic bool sched_tracing_on;
+_Atomic bool sched_block_on;
+uint64_t sched_outside_writes;
 
 enum st_state {
 	ST_NEW,     /* spawned, not yet started: enabled */
@@ -51,7 +53,10 @@ struct sthread {
 	char name[24];
 	enum st_state state;
 	uint64_t join_mask;    /* ST_JOIN: every one of these must be done */
-	uint64_t wait_writes;  /* S.writes when the wait began */
+	uint64_t wait_writes;  /* S.writes at the waiter's last step */
+	uint64_t last_writes;  /* S.writes just after this thread's last step */
+	uint64_t yielded_to;   /* fairness: threads that must step before this
+				* one, having waited, may run again */
 	bool stalled;          /* woken by a stall */
 	uint64_t block_steps;
 	int rcu_nest;
@@ -82,6 +87,7 @@ static struct {
 	unsigned block;        /* blocks begun so far */
 	uint64_t writes;       /* W steps so far */
 	bool stall_armed;      /* a stall happened and no W step since */
+	uint64_t stall_outside; /* sched_outside_writes at that stall */
 	bool abandoned;
 	bool waited;           /* a thread of the block waited */
 	bool conflict;         /* two threads of the block conflicted */
@@ -117,8 +123,10 @@ static struct {
 static struct sthread *tables[SCHED_MAX_GENERATIONS];
 static unsigned generation;
 
-static _Thread_local struct sthread *self;
-static _Thread_local unsigned self_idx;
+/* initial-exec: one %fs-relative load, not a __tls_get_addr call per
+ * schedule point (the library is linked, not dlopen'ed, by its users). */
+static _Thread_local struct sthread *self __attribute__((tls_model("initial-exec")));
+static _Thread_local unsigned self_idx __attribute__((tls_model("initial-exec")));
 
 static const char *const op_names[SCHED_NR_OPS] = {
 	[SCHED_SPTE_READ] = "spte-read",       [SCHED_SPTE_CMPXCHG] = "spte-cmpxchg",
@@ -335,7 +343,7 @@ static bool enabled(unsigned i)
 	case ST_RUN:
 		return true;
 	case ST_WAIT:
-		return S.writes > t->wait_writes;
+		return S.writes + sched_outside_writes > t->wait_writes;
 	case ST_JOIN:
 		for (uint64_t m = t->join_mask; m; m &= m - 1)
 			if (S.t[__builtin_ctzll(m)].state != ST_DONE)
@@ -377,6 +385,8 @@ static unsigned pick(unsigned me)
 
 		for (unsigned i = 0; i < S.nr; i++)
 			any_wait |= S.t[i].state == ST_WAIT;
+		if (S.stall_armed && S.stall_outside != sched_outside_writes)
+			S.stall_armed = false; /* a write outside blocks since */
 		if (!any_wait || S.stall_armed) {
 			char why[512];
 			size_t off = 0;
@@ -397,12 +407,35 @@ static unsigned pick(unsigned me)
 		/* A stall: every waiter re-checks once, told nobody else
 		 * will change anything. */
 		S.stall_armed = true;
+		S.stall_outside = sched_outside_writes;
 		for (unsigned i = 0; i < S.nr; i++)
 			if (S.t[i].state == ST_WAIT) {
 				S.t[i].state = ST_RUN;
 				S.t[i].stalled = true;
 			}
 		m = enabled_mask();
+	}
+	/*
+	 * Fairness (CHESS's fair scheduling, Musuvathi & Qadeer, PLDI 2008):
+	 * a thread that waited yields to every thread enabled when it began
+	 * to wait, until each of them has taken a step (or is no longer
+	 * enabled). Without it, two threads that wake each other with their
+	 * failed attempts could be scheduled against each other for ever
+	 * while the thread they wait for never runs: an unfair schedule no
+	 * real scheduler produces, which the search would report as a
+	 * livelock. If the yields form a cycle, everyone enabled may run.
+	 */
+	{
+		uint64_t fair = 0;
+
+		for (uint64_t r = m; r; r &= r - 1) {
+			unsigned i = (unsigned)__builtin_ctzll(r);
+
+			if (!(S.t[i].yielded_to & m))
+				fair |= 1ull << i;
+		}
+		if (fair)
+			m = fair;
 	}
 	me_on = (m >> me) & 1;
 	if (!(m & (m - 1)))
@@ -459,6 +492,8 @@ static void step(const struct sched_site *site, const void *obj)
 	unsigned me = self_idx;
 
 	S.steps++;
+	for (unsigned i = 0; i < S.nr; i++)
+		S.t[i].yielded_to &= ~(1ull << me);
 	if (site->access == SCHED_W) {
 		S.writes++;
 		S.stall_armed = false;
@@ -480,6 +515,7 @@ static void step(const struct sched_site *site, const void *obj)
 	}
 	if (S.trace)
 		trace_step(me, site, obj);
+	self->last_writes = S.writes + sched_outside_writes;
 }
 
 void sched_point(const struct sched_site *site, const void *obj)
@@ -490,7 +526,9 @@ void sched_point(const struct sched_site *site, const void *obj)
 		return;
 	me = self_idx;
 	step(site, obj);
-	if (S.abandoned)
+	/* Outside blocks the running thread goes on while it can, and at a
+	 * schedule point it can: nothing to decide. */
+	if (S.abandoned || !S.in_block)
 		return;
 	hand_over(me, pick(me));
 }
@@ -513,11 +551,21 @@ enum sched_wait_result sched_wait(const struct sched_site *site, const void *obj
 		trace_step(me, site ? site : &wait_site, obj);
 	self->state = ST_WAIT;
 	self->stalled = false;
-	self->wait_writes = S.writes;
+	/*
+	 * Woken by a write made after the waiter's last step, not after the
+	 * wait began: the waiter decided to wait on what it saw at that step
+	 * (a failed try-lock, a BUSY answer), and a write by another thread
+	 * between that step and this call (the waiter may have passed other
+	 * points on its way here) must not be lost.
+	 */
+	self->wait_writes = self->last_writes;
+	self->yielded_to = enabled_mask() & ~(1ull << me);
 	hand_over(me, pick(me));
 	if (S.abandoned)
 		return me == 0 ? SCHED_WAIT_STALL : SCHED_WAIT_NONE;
 	self->state = ST_RUN;
+	/* What the caller re-checks now includes every write so far. */
+	self->last_writes = S.writes + sched_outside_writes;
 	return self->stalled ? SCHED_WAIT_STALL : SCHED_WAIT_PROGRESS;
 }
 
@@ -742,6 +790,8 @@ int sched_begin(const struct sched_exec_opts *opts)
 	S.in_block = false;
 	S.block = 0;
 	S.writes = 0;
+	sched_outside_writes = 0;
+	atomic_store(&sched_block_on, false);
 	S.stall_armed = false;
 	S.abandoned = false;
 	S.steps = S.decisions = S.preemptions = 0;
@@ -769,6 +819,7 @@ void sched_end(struct sched_exec_result *res)
 			sem_destroy(&S.t[i].go);
 	}
 	atomic_store(&sched_on, false);
+	atomic_store(&sched_block_on, false);
 	atomic_store(&sched_tracing_on, false);
 	self = NULL;
 	*res = (struct sched_exec_result){
@@ -788,6 +839,7 @@ void sched_block_begin(void)
 		return;
 	S.block++;
 	S.in_block = true;
+	atomic_store_explicit(&sched_block_on, true, memory_order_relaxed);
 	conflict_reset();
 	for (unsigned i = 0; i < S.nr; i++)
 		S.t[i].block_steps = 0;
@@ -798,6 +850,7 @@ void sched_block_end(void)
 	if (!sched_enabled() || !self)
 		return;
 	S.in_block = false;
+	atomic_store_explicit(&sched_block_on, false, memory_order_relaxed);
 	if (S.strategy && S.strategy->block_end)
 		S.strategy->block_end(S.strategy->arg, S.block,
 				      !S.conflict && !S.waited && !S.overflow);

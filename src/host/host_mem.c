@@ -874,8 +874,12 @@ static void release_in_chunk(struct host_mem *hm, struct chunk *c,
 		atomic_store_explicit(&c->meta[k], META_ZERO | HOST_KEYID_SHARED,
 				      memory_order_release);
 	/* The frames are ZERO now, so their backing is dead weight; one
-	 * madvise per chunk (not per frame) hands it back to the kernel. */
-	if (d)
+	 * madvise per chunk (not per frame) hands it back to the kernel.
+	 * Not while exploring: an exploration re-creates the same small TD
+	 * thousands of times, the backing is reused by the next execution,
+	 * and each madvise costs a TLB shootdown IPI to every CPU the
+	 * process ran on (a tenth of an execution's time). */
+	if (d && !sched_enabled())
 		madvise(d + (size_t)lo * PAGE_SIZE, (size_t)(hi - lo) * PAGE_SIZE,
 			MADV_DONTNEED);
 }

@@ -19,6 +19,7 @@
  * status is returned once every thread has been joined.
  */
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,79 @@ static void check_after_block(struct scn_run *run, const struct scn_cmd *cmd)
 				report[0] ? report : "an invariant does not hold");
 }
 
+/*
+ * Exploring, the same block runs thousands of times, and creating its
+ * threads was a sixth of an execution. So lanes run on pooled threads:
+ * a worker waits on its `go` semaphore for a lane, runs it, posts `done`.
+ * The scheduler still sees one sched thread per lane (spawned per block);
+ * only the pthread is reused. A worker whose lane was abandoned (deadlock,
+ * livelock) stays parked inside it for good and leaves the pool. The pool
+ * is used by one exploration at a time (the explorer is not reentrant) and
+ * drained at its end (scn_lane_pool_drain()).
+ */
+struct pool_worker {
+	pthread_t tid;
+	sem_t go, done;
+	struct lane_thread *lane; /* NULL: exit */
+};
+
+#define LANE_POOL_MAX 64
+static struct pool_worker *lane_pool[LANE_POOL_MAX];
+static unsigned lane_pool_nr;
+
+static void *pool_worker_main(void *arg)
+{
+	struct pool_worker *w = arg;
+
+	for (;;) {
+		while (sem_wait(&w->go))
+			;
+		if (!w->lane)
+			return NULL;
+		lane_main(w->lane);
+		sem_post(&w->done);
+	}
+}
+
+/* Worker @i of the pool, made if needed; NULL if no thread could be. */
+static struct pool_worker *pool_get(unsigned i)
+{
+	struct pool_worker *w;
+
+	if (i < lane_pool_nr)
+		return lane_pool[i];
+	if (i != lane_pool_nr || i == LANE_POOL_MAX)
+		return NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	sem_init(&w->go, 0, 0);
+	sem_init(&w->done, 0, 0);
+	if (pthread_create(&w->tid, NULL, pool_worker_main, w)) {
+		sem_destroy(&w->go);
+		sem_destroy(&w->done);
+		free(w);
+		return NULL;
+	}
+	lane_pool[lane_pool_nr++] = w;
+	return w;
+}
+
+void scn_lane_pool_drain(void)
+{
+	for (unsigned i = 0; i < lane_pool_nr; i++) {
+		struct pool_worker *w = lane_pool[i];
+
+		w->lane = NULL;
+		sem_post(&w->go);
+		pthread_join(w->tid, NULL);
+		sem_destroy(&w->go);
+		sem_destroy(&w->done);
+		free(w);
+	}
+	lane_pool_nr = 0;
+}
+
 int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd)
 {
 	const struct scn_block *b = cmd->block;
@@ -180,11 +254,20 @@ int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd)
 			.stop = &stop,
 			.sched_token = exploring ? sched_thread_spawn(name) : -1,
 		};
-		if (pthread_create(&t[started].tid, NULL, lane_main,
-				   &t[started])) {
-			sched_thread_cancel(t[started].sched_token);
-			break;
+		if (exploring) {
+			struct pool_worker *w = pool_get((unsigned)started);
+
+			if (!w) {
+				sched_thread_cancel(t[started].sched_token);
+				break;
+			}
+			w->lane = &t[started];
+			sem_post(&w->go);
+			continue;
 		}
+		if (pthread_create(&t[started].tid, NULL, lane_main,
+				   &t[started]))
+			break;
 	}
 	/* A thread that could not be created: the started lanes run
 	 * nothing, and the missing ones count as finished. */
@@ -203,12 +286,24 @@ int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd)
 		sched_thread_join_all(tokens, n);
 	}
 	for (size_t i = 0; i < started; i++) {
-		/* An abandoned execution (deadlock, livelock) leaves its lanes
-		 * parked for good: let them go. */
-		if (sched_abandoned())
-			pthread_detach(t[i].tid);
-		else
-			pthread_join(t[i].tid, NULL);
+		if (exploring) {
+			/* An abandoned execution (deadlock, livelock) leaves
+			 * its lanes parked for good: their workers leave the
+			 * pool (the scheduler never posts them again). */
+			if (!sched_abandoned())
+				while (sem_wait(&lane_pool[i]->done))
+					;
+			continue;
+		}
+		pthread_join(t[i].tid, NULL);
+	}
+	if (exploring && sched_abandoned()) {
+		for (size_t i = 0; i < started && i < lane_pool_nr; i++)
+			pthread_detach(lane_pool[i]->tid);
+		/* Keep the workers past @started; drop the parked ones. */
+		for (size_t i = started; i < lane_pool_nr; i++)
+			lane_pool[i - started] = lane_pool[i];
+		lane_pool_nr = lane_pool_nr > started ? lane_pool_nr - (unsigned)started : 0;
 	}
 	run->par = NULL;
 	status = atomic_load(&stop);

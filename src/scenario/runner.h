@@ -158,6 +158,9 @@ int scn_run_text(const char *name, const char *text, size_t len,
 		 const struct scn_backend *api,
 		 const struct tdxmmu_run_options *opts);
 
+/* Ends the exploring lanes' thread pool (parallel.c). */
+void scn_lane_pool_drain(void);
+
 /* The whole file, malloc'd (NULL with errno set). */
 char *scn_read_file(const char *path, size_t *len);
 

@@ -111,6 +111,8 @@ static json_t *result_json(const char *file, const struct tdxmmu_explore_options
 	json_object_set_new(j, "violations", json_integer((json_int_t)r->violations));
 	json_object_set_new(j, "seconds", json_real(r->seconds));
 	json_object_set_new(j, "schedules_per_s", json_real(r->schedules_per_s));
+	json_object_set_new(j, "points_per_execution",
+			    json_integer(r->executions ? (json_int_t)(r->steps / r->executions) : 0));
 	if (r->violations) {
 		char *line = NULL;
 		size_t len = 0;
@@ -143,9 +145,10 @@ static void print_text(const char *file, const struct tdxmmu_explore_options *o,
 		       o->random ? "random search" :
 		       r->complete ? "bounded space complete" : "bounded space NOT complete");
 	if (!o->replay && !o->random)
-		printf("  preemption bound %u, levels 0..%d done%s%s%s\n", o->preemptions,
-		       (int)r->levels_done - 1, o->mutant ? ", mutant " : "",
-		       o->mutant ? o->mutant : "", "");
+		printf("  preemption bound %u, levels 0..%d done, %" PRIu64 " schedule points per execution%s%s\n",
+		       o->preemptions, (int)r->levels_done - 1,
+		       r->executions ? r->steps / r->executions : 0, o->mutant ? ", mutant " : "",
+		       o->mutant ? o->mutant : "");
 	if (o->random)
 		printf("  seed %" PRIu64 "%s%s\n", o->seed, o->mutant ? ", mutant " : "",
 		       o->mutant ? o->mutant : "");
