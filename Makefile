@@ -4,8 +4,9 @@
 #               memcheck over the unit tests and the demo; ThreadSanitizer
 #               over the unit tests, scenarios (parallel blocks run vCPU
 #               threads) and examples; AddressSanitizer + UBSan over all
-#   make check  the quick loop: plain build and every ctest (no sanitizers,
-#               no valgrind), about a minute
+#   make check  the quick loop: plain build and every ctest but the
+#               explorations (no sanitizers, no valgrind), about half a
+#               minute; `make explore` runs the explorations alone
 #   make bench  the standard benchmark set: bench/results/*.json and plots
 #               (installs gnuplot-nox, only for this target)
 BUILD     ?= build
@@ -15,7 +16,7 @@ WERROR    ?= OFF
 JOBS      ?= $(shell nproc)
 CMAKE_GEN  = -G Ninja -DTDXMMU_WERROR=$(WERROR)
 
-.PHONY: check bench all deps configure configure-asan configure-tsan test-tsan test-valgrind build demo test test-plain test-asan install clean
+.PHONY: check explore bench all deps configure configure-asan configure-tsan test-tsan test-valgrind build demo test test-plain test-asan install clean
 
 all: build
 
@@ -39,7 +40,13 @@ demo: build
 
 test: test-plain test-valgrind test-tsan test-asan
 
-check: test-plain
+check: build
+	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure -LE explore
+
+# Every canonical race explored with every guard on, every mutant caught
+# and replayed (tests/races, docs/exploration.md). Part of test-plain.
+explore: build
+	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure -L explore
 
 test-plain: build
 	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure

@@ -18,11 +18,28 @@
 #include "explore/mutant.h"
 #include "explore/sched.h"
 
+/*
+ * False for an SPTE read by a thread that holds the write side of this
+ * VM's mmu_lock: not a schedule point. Every writer of KVM's SPTEs holds
+ * mmu_lock (faults the read side, zaps and MapGPA the write side), so no
+ * other thread can change the value meanwhile, and the reads that may run
+ * concurrently (the CPU's hardware walks, lockless walkers) do not change
+ * it either: the read commutes with everything that can happen beside it,
+ * and a preemption just before it is the same as one at the thread's next
+ * point (docs/exploration.md, "What is pruned"). A memslot deletion reads
+ * each of a table's 512 entries three times under the write side: with
+ * these as points its race could not be explored to two preemptions.
+ * Dynamic, so the lock mutants (mapgpa-read-lock, legacy-read-lock), which
+ * take the read side, keep every read a point.
+ */
+bool kvm_sched_spte_read_is_point(void);
+
 /* A point before an access to the TDP MMU's SPTE *sptep_; is_private_
  * picks the tree's name (the `what` of a site must be a constant). */
 #define KVM_SPTE_POINT(op_, access_, is_private_, sptep_)                      \
 	do {                                                                   \
-		if (sched_enabled()) {                                         \
+		if (sched_enabled() && ((access_) != SCHED_R ||                \
+					kvm_sched_spte_read_is_point())) {     \
 			if (is_private_)                                       \
 				SCHED_POINT((op_), (access_), (sptep_),        \
 					    "mirror SPTE");                    \
@@ -35,7 +52,8 @@
 /* The same for the legacy MMU's trees. */
 #define KVM_LEGACY_SPTE_POINT(op_, access_, is_private_, sptep_)               \
 	do {                                                                   \
-		if (sched_enabled()) {                                         \
+		if (sched_enabled() && ((access_) != SCHED_R ||                \
+					kvm_sched_spte_read_is_point())) {     \
 			if (is_private_)                                       \
 				SCHED_POINT((op_), (access_), (sptep_),        \
 					    "legacy private SPTE");            \

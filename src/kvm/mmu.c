@@ -79,6 +79,11 @@ void kvm_mmu_write_unlock(struct kvm *kvm)
 	mmu_rwlock_write_unlock(&kvm->mmu_lock);
 }
 
+bool kvm_sched_spte_read_is_point(void)
+{
+	return mmu_lock_held_mode != MMU_LOCK_WRITE;
+}
+
 /* SPTE changes this thread made under a read lock (mmu.h). */
 static _Thread_local uint64_t mmu_changes_under_read_lock;
 
