@@ -226,7 +226,9 @@ void sched_note(const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (!self || !S.trace || !S.nr_steps)
+	/* Only inside blocks, where steps are recorded: outside, a note
+	 * would land on the thread's last step inside one (main's join). */
+	if (!self || !S.trace || !S.nr_steps || !S.in_block)
 		return;
 	/* The latest step of the calling thread. */
 	for (size_t i = S.nr_steps; i-- > 0;) {
