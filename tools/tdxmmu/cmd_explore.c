@@ -172,10 +172,9 @@ static int merge(int n, char **files, bool as_json)
 	json_int_t schedules = 0, executions = 0, violations = 0, count = -1;
 	double seconds = 0;
 	bool complete = true;
-	json_t *first = NULL, *out;
+	json_t *first = NULL, *first_doc = NULL, *out;
 	unsigned char *seen = NULL;
 	int first_shard = -1, rc = 0;
-	const char *file0 = NULL;
 
 	for (int i = 0; i < n; i++) {
 		json_error_t err;
@@ -192,7 +191,11 @@ static int merge(int n, char **files, bool as_json)
 		if (count < 0) {
 			count = cnt;
 			seen = calloc((size_t)cnt + 1, 1);
-			file0 = NULL;
+			if (!seen) {
+				json_decref(j);
+				rc = 2;
+				goto out;
+			}
 		}
 		if (cnt != count || idx < 0 || idx >= cnt || seen[idx]) {
 			fprintf(stderr,
@@ -202,6 +205,25 @@ static int merge(int n, char **files, bool as_json)
 			json_decref(j);
 			rc = 2;
 			goto out;
+		}
+		/* Shards of one search only: same file, mode, bound, mutant. */
+		{
+			static const char *const same[] = { "file", "mode", "preemptions", "mutant",
+							     "seed", "random" };
+
+			if (!first_doc)
+				first_doc = json_incref(j);
+			for (size_t k = 0; k < sizeof(same) / sizeof(same[0]); k++)
+				if (!json_equal(json_object_get(j, same[k]),
+						json_object_get(first_doc, same[k])) &&
+				    (json_object_get(j, same[k]) || json_object_get(first_doc, same[k]))) {
+					fprintf(stderr,
+						"tdxmmu explore --merge: %s: not a shard of the same search as %s (\"%s\" differs)\n",
+						files[i], files[0], same[k]);
+					json_decref(j);
+					rc = 2;
+					goto out;
+				}
 		}
 		seen[idx] = 1;
 		schedules += json_integer_value(json_object_get(j, "schedules"));
@@ -215,8 +237,6 @@ static int merge(int n, char **files, bool as_json)
 			first = json_incref(json_object_get(j, "first_violation"));
 			first_shard = (int)idx;
 		}
-		if (!file0)
-			file0 = NULL;
 		json_decref(j);
 	}
 	for (json_int_t i = 0; i < count; i++)
@@ -253,6 +273,7 @@ static int merge(int n, char **files, bool as_json)
 	rc = violations ? 1 : 0;
 out:
 	json_decref(first);
+	json_decref(first_doc);
 	free(seen);
 	return rc;
 }
