@@ -31,6 +31,7 @@ void tdp_iter_start(struct tdp_iter *iter, struct kvm_mmu_page *root,
 		    int min_level, gfn_t next_last_level_gfn)
 {
 	iter->valid = false;
+	iter->skip_end = 0;
 	if (!root || root->role.level < PG_LEVEL_4K ||
 	    root->role.level > PT64_ROOT_MAX_LEVEL || min_level < PG_LEVEL_4K ||
 	    min_level > (int)root->role.level)
@@ -44,6 +45,46 @@ void tdp_iter_start(struct tdp_iter *iter, struct kvm_mmu_page *root,
 	if (next_last_level_gfn >= tdp_root_gfn_end(iter->root_level))
 		return;
 	tdp_iter_restart(iter);
+}
+
+void tdp_iter_start_nonempty(struct tdp_iter *iter, struct kvm_mmu_page *root,
+			     int min_level, gfn_t next_last_level_gfn, gfn_t end)
+{
+	tdp_iter_start(iter, root, min_level, next_last_level_gfn);
+	iter->skip_end = end;
+}
+
+/*
+ * Whether the iterator's read points decide anything: only inside an
+ * explored block. Outside one (and outside exploration) a read point is a
+ * no-op (explore/sched.h: outside blocks only writes are counted), so
+ * passing over entries without their points changes no schedule.
+ */
+static inline bool iter_points_decide(void)
+{
+	return sched_enabled() &&
+	       atomic_load_explicit(&sched_block_on, memory_order_relaxed);
+}
+
+/*
+ * From the entry just stepped to, passes over plain empty entries of the
+ * same table (for_each_tdp_pte_nonempty): stops on the first other entry,
+ * the table's last entry, or at skip_end. The caller then snapshots the
+ * entry it stopped on as usual.
+ */
+static void tdp_iter_skip_empty(struct tdp_iter *iter)
+{
+	unsigned idx = SPTE_INDEX(iter->gfn, iter->level);
+	gfn_t step = KVM_PAGES_PER_HPAGE(iter->level);
+
+	while (idx < SPTE_ENT_PER_PAGE - 1 && iter->gfn < iter->skip_end &&
+	       atomic_load_explicit(iter->sptep, memory_order_relaxed) ==
+		       SHADOW_NONPRESENT_VALUE) {
+		idx++;
+		iter->gfn += step;
+		iter->sptep++;
+	}
+	iter->next_last_level_gfn = iter->gfn;
 }
 
 /*
@@ -78,6 +119,8 @@ static bool try_step_side(struct tdp_iter *iter)
 	iter->gfn += KVM_PAGES_PER_HPAGE(iter->level);
 	iter->next_last_level_gfn = iter->gfn;
 	iter->sptep++;
+	if (iter->skip_end && !iter_points_decide())
+		tdp_iter_skip_empty(iter);
 	ITER_READ_POINT(iter);
 	iter->old_spte = kvm_tdp_mmu_read_spte(iter->sptep);
 	return true;
