@@ -74,16 +74,36 @@ static inline bool iter_points_decide(void)
  */
 static void tdp_iter_skip_empty(struct tdp_iter *iter)
 {
+	const uint64_t np = SHADOW_NONPRESENT_VALUE;
 	unsigned idx = SPTE_INDEX(iter->gfn, iter->level);
 	gfn_t step = KVM_PAGES_PER_HPAGE(iter->level);
+	_Atomic uint64_t *p = iter->sptep;
+	unsigned n;
 
-	while (idx < SPTE_ENT_PER_PAGE - 1 && iter->gfn < iter->skip_end &&
-	       atomic_load_explicit(iter->sptep, memory_order_relaxed) ==
-		       SHADOW_NONPRESENT_VALUE) {
-		idx++;
-		iter->gfn += step;
-		iter->sptep++;
+	if (iter->gfn >= iter->skip_end)
+		return;
+	/* How many entries may be passed: not the table's last one, none at
+	 * or beyond skip_end. */
+	n = SPTE_ENT_PER_PAGE - 1 - idx;
+	if ((iter->skip_end - iter->gfn + step - 1) / step < n)
+		n = (unsigned)((iter->skip_end - iter->gfn + step - 1) / step);
+	/* Eight at a time: a table of a small TD is almost all empty. */
+	while (n >= 8) {
+		uint64_t diff = 0;
+
+		for (unsigned i = 0; i < 8; i++)
+			diff |= atomic_load_explicit(&p[i], memory_order_relaxed) ^ np;
+		if (diff)
+			break;
+		p += 8;
+		n -= 8;
 	}
+	while (n && atomic_load_explicit(p, memory_order_relaxed) == np) {
+		p++;
+		n--;
+	}
+	iter->gfn += (gfn_t)(p - iter->sptep) * step;
+	iter->sptep = p;
 	iter->next_last_level_gfn = iter->gfn;
 }
 
