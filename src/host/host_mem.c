@@ -182,14 +182,6 @@ static struct chunk *chunk_peek(const struct host_mem *hm, uint64_t idx)
 
 static size_t ranges_upper_bound(const struct host_mem *hm, pfn_t pfn);
 
-/* Whether pfn lies in a free range. Under hm->lock. */
-static bool in_free_range(const struct host_mem *hm, pfn_t pfn)
-{
-	size_t i = ranges_upper_bound(hm, pfn);
-
-	return i && pfn - hm->ranges[i - 1].first < hm->ranges[i - 1].nr;
-}
-
 /*
  * The chunk holding frame idx, made if it does not exist yet. Under
  * hm->lock (`locked`) or taking it: a chunk is published only with its
@@ -223,12 +215,20 @@ static struct chunk *chunk_make(struct host_mem *hm, uint64_t idx, bool locked)
 		c = malloc(sizeof(*c));
 		if (!c)
 			host_bug("out of memory for frame metadata");
+		/* One search, then the ranges in step with the frames (512
+		 * searches were 8% of an explored scenario's run). r: the
+		 * first range that starts after pfn; r - 1 may hold it. */
+		size_t r = ranges_upper_bound(hm, hm->first_pfn + base);
+
 		for (unsigned k = 0; k < CHUNK_FRAMES; k++) {
 			pfn_t pfn = hm->first_pfn + base + k;
 			uint32_t m = META_ZERO | HOST_KEYID_SHARED;
 
+			while (r < hm->nr_ranges && hm->ranges[r].first <= pfn)
+				r++;
 			/* Frames past the pool's end are never allocated. */
-			if (base + k < hm->nr_frames && !in_free_range(hm, pfn))
+			if (base + k < hm->nr_frames &&
+			    !(r && pfn - hm->ranges[r - 1].first < hm->ranges[r - 1].nr))
 				m |= META_ALLOCATED;
 			atomic_init(&c->meta[k], m);
 		}
