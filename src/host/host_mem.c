@@ -215,22 +215,39 @@ static struct chunk *chunk_make(struct host_mem *hm, uint64_t idx, bool locked)
 		c = malloc(sizeof(*c));
 		if (!c)
 			host_bug("out of memory for frame metadata");
-		/* One search, then the ranges in step with the frames (512
+		/* One search, then runs of frames between range bounds (512
 		 * searches were 8% of an explored scenario's run). r: the
-		 * first range that starts after pfn; r - 1 may hold it. */
-		size_t r = ranges_upper_bound(hm, hm->first_pfn + base);
+		 * first range that starts after frame k; r - 1 may hold it. */
+		pfn_t first = hm->first_pfn + base;
+		size_t r = ranges_upper_bound(hm, first);
+		unsigned k = 0;
 
-		for (unsigned k = 0; k < CHUNK_FRAMES; k++) {
-			pfn_t pfn = hm->first_pfn + base + k;
+		while (k < CHUNK_FRAMES) {
 			uint32_t m = META_ZERO | HOST_KEYID_SHARED;
+			unsigned run_end = CHUNK_FRAMES;
+			pfn_t pfn = first + k;
 
-			while (r < hm->nr_ranges && hm->ranges[r].first <= pfn)
-				r++;
-			/* Frames past the pool's end are never allocated. */
-			if (base + k < hm->nr_frames &&
-			    !(r && pfn - hm->ranges[r - 1].first < hm->ranges[r - 1].nr))
-				m |= META_ALLOCATED;
-			atomic_init(&c->meta[k], m);
+			if (r && pfn - hm->ranges[r - 1].first < hm->ranges[r - 1].nr) {
+				/* Free up to the range's end. */
+				pfn_t end = hm->ranges[r - 1].first + hm->ranges[r - 1].nr;
+
+				if (end - first < run_end)
+					run_end = (unsigned)(end - first);
+			} else {
+				/* Allocated up to the next range, free or not
+				 * past the pool's end (never allocated). */
+				if (base + k < hm->nr_frames) {
+					m |= META_ALLOCATED;
+					if (hm->nr_frames - base < run_end)
+						run_end = (unsigned)(hm->nr_frames - base);
+				}
+				if (r < hm->nr_ranges && hm->ranges[r].first - first < run_end) {
+					run_end = (unsigned)(hm->ranges[r].first - first);
+					r++;
+				}
+			}
+			for (; k < run_end; k++)
+				atomic_init(&c->meta[k], m);
 		}
 		atomic_init(&c->data, NULL);
 		atomic_store_explicit(&t->chunks[ci], c, memory_order_release);
