@@ -80,7 +80,9 @@ static void tdp_iter_skip_empty(struct tdp_iter *iter)
 	_Atomic uint64_t *p = iter->sptep;
 	unsigned n;
 
-	if (iter->gfn >= iter->skip_end)
+	/* A dense table (a populated range) costs one load per step. */
+	if (iter->gfn >= iter->skip_end ||
+	    atomic_load_explicit(p, memory_order_relaxed) != np)
 		return;
 	/* How many entries may be passed: not the table's last one, none at
 	 * or beyond skip_end. */
