@@ -27,11 +27,17 @@
  * where a switch is considered: between two points a thread touches only
  * its own state (data-race freedom, which the TSan runs check).
  *
- * Shards: the schedules below one "first deviation" from the default
- * execution (a decision index and an alternative) form a subtree; the
- * subtrees are numbered in the order the search meets them, and shard I
- * of N explores those whose number is I modulo N (shard 0 also counts the
- * default execution). Random schedules are split by their index.
+ * Shards: an execution is named by its deviations from the default policy
+ * (decision index, thread). Those with two or more deviations are split by
+ * a hash of their first two: every execution below that pair belongs to
+ * the shard the hash names, so a shard prunes the others' pairs the moment
+ * it would create them. The few executions with fewer deviations (about
+ * one per decision) are run by every shard, since the pairs grow from
+ * them, and counted by the shard their own hash names. Hashing the pairs,
+ * rather than dealing out whole subtrees below first deviations, keeps the
+ * shards even: those subtrees differ in size by orders of magnitude (an
+ * early free switch leaves the whole preemption budget for below it).
+ * Random schedules are split by their index.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -55,6 +61,7 @@ struct dec {
 	bool indep;            /* its block was independent */
 	unsigned short pre;    /* preemptions before this decision */
 	unsigned dev_before;   /* deviations from the default before it */
+	uint64_t hash_before;  /* hash of those deviations (sharding) */
 	unsigned block;
 };
 
@@ -88,7 +95,7 @@ struct search {
 	uint64_t decisions; /* made so far in this execution */
 	/* sharding */
 	unsigned shard, nr_shards;
-	uint64_t subtree;
+	uint64_t dev_hash;     /* hash of this execution's deviations so far */
 	bool oom;
 };
 
@@ -121,6 +128,20 @@ static uint64_t rng_next(uint64_t *x)
 	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
 	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
 	return z ^ (z >> 31);
+}
+
+#define SHARD_SPLIT 2 /* deviations that name a shard's subtree */
+
+static uint64_t dev_hash_step(uint64_t h, uint64_t at, unsigned thread)
+{
+	uint64_t x = h ^ (at * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)thread << 56);
+
+	return rng_next(&x);
+}
+
+static bool shard_owns(const struct search *s, uint64_t hash)
+{
+	return s->nr_shards <= 1 || hash % s->nr_shards == s->shard;
 }
 
 static unsigned choose_dfs(struct search *s, uint64_t enabled, unsigned cur, bool cur_on,
@@ -161,6 +182,7 @@ static unsigned choose_dfs(struct search *s, uint64_t enabled, unsigned cur, boo
 		.cur_on = cur_on,
 		.pre = (unsigned short)s->pre,
 		.dev_before = s->devs,
+		.hash_before = s->dev_hash,
 		.block = sched_current_block(),
 	};
 	s->pos++;
@@ -224,6 +246,7 @@ static unsigned strategy_choose(void *arg, uint64_t enabled, unsigned cur, bool 
 	if (c != deflt) {
 		note_deviation(s, at, c);
 		s->devs++;
+		s->dev_hash = dev_hash_step(s->dev_hash, at, c);
 	}
 	if (cur_on && c != cur)
 		s->pre++;
@@ -261,13 +284,10 @@ static bool backtrack(struct search *s, unsigned bound)
 			d->tried |= 1ull << a;
 			if (d->pre + cost > bound)
 				continue;
-			if (d->dev_before == 0 && s->nr_shards > 1) {
-				/* The root of a new subtree: whose is it? */
-				uint64_t n = s->subtree++;
-
-				if (n % s->nr_shards != s->shard)
-					continue;
-			}
+			/* The second deviation names the subtree's shard. */
+			if (d->dev_before + 1 == SHARD_SPLIT &&
+			    !shard_owns(s, dev_hash_step(d->hash_before, (uint64_t)(d - s->d), a)))
+				continue;
 			d->chosen = (unsigned char)a;
 			return true;
 		}
@@ -407,6 +427,7 @@ static void run_program(struct program *pg, struct search *s, bool trace, uint64
 	s->pos = 0;
 	s->pre = 0;
 	s->devs = 0;
+	s->dev_hash = 0;
 	s->nr_dev = 0;
 	s->next_want = 0;
 	s->nondet = false;
@@ -642,9 +663,8 @@ static int explore_program(struct program *pg, const struct tdxmmu_explore_optio
 		r->complete = true;
 		for (unsigned k = 0; k <= opt->preemptions && !stop; k++) {
 			s.nr = 0;
-			s.subtree = 0;
-			for (bool first = true;; first = false) {
-				bool mine = !first || shard == 0;
+			for (;;) {
+				bool mine;
 				bool counted;
 
 				if (budget && r->schedules >= budget) {
@@ -672,6 +692,9 @@ static int explore_program(struct program *pg, const struct tdxmmu_explore_optio
 					rc = 2;
 					goto out;
 				}
+				/* Below SHARD_SPLIT deviations every shard runs
+				 * it; it is the hash's shard's to count. */
+				mine = s.devs >= SHARD_SPLIT || shard_owns(&s, s.dev_hash);
 				counted = mine && s.pre == k;
 				if (counted)
 					r->schedules++;
