@@ -55,18 +55,6 @@ void tdp_iter_start_nonempty(struct tdp_iter *iter, struct kvm_mmu_page *root,
 }
 
 /*
- * Whether the iterator's read points decide anything: only inside an
- * explored block. Outside one (and outside exploration) a read point is a
- * no-op (explore/sched.h: outside blocks only writes are counted), so
- * passing over entries without their points changes no schedule.
- */
-static inline bool iter_points_decide(void)
-{
-	return sched_enabled() &&
-	       atomic_load_explicit(&sched_block_on, memory_order_relaxed);
-}
-
-/*
  * From the entry just stepped to, passes over plain empty entries of the
  * same table (for_each_tdp_pte_nonempty): stops on the first other entry,
  * the table's last entry, or at skip_end. The caller then snapshots the
@@ -141,7 +129,7 @@ static bool try_step_side(struct tdp_iter *iter)
 	iter->gfn += KVM_PAGES_PER_HPAGE(iter->level);
 	iter->next_last_level_gfn = iter->gfn;
 	iter->sptep++;
-	if (iter->skip_end && !iter_points_decide())
+	if (iter->skip_end && !kvm_read_points_decide())
 		tdp_iter_skip_empty(iter);
 	ITER_READ_POINT(iter);
 	iter->old_spte = kvm_tdp_mmu_read_spte(iter->sptep);
