@@ -182,14 +182,6 @@ static struct chunk *chunk_peek(const struct host_mem *hm, uint64_t idx)
 
 static size_t ranges_upper_bound(const struct host_mem *hm, pfn_t pfn);
 
-/* Whether pfn lies in a free range. Under hm->lock. */
-static bool in_free_range(const struct host_mem *hm, pfn_t pfn)
-{
-	size_t i = ranges_upper_bound(hm, pfn);
-
-	return i && pfn - hm->ranges[i - 1].first < hm->ranges[i - 1].nr;
-}
-
 /*
  * The chunk holding frame idx, made if it does not exist yet. Under
  * hm->lock (`locked`) or taking it: a chunk is published only with its
@@ -223,14 +215,39 @@ static struct chunk *chunk_make(struct host_mem *hm, uint64_t idx, bool locked)
 		c = malloc(sizeof(*c));
 		if (!c)
 			host_bug("out of memory for frame metadata");
-		for (unsigned k = 0; k < CHUNK_FRAMES; k++) {
-			pfn_t pfn = hm->first_pfn + base + k;
-			uint32_t m = META_ZERO | HOST_KEYID_SHARED;
+		/* One search, then runs of frames between range bounds (512
+		 * searches were 8% of an explored scenario's run). r: the
+		 * first range that starts after frame k; r - 1 may hold it. */
+		pfn_t first = hm->first_pfn + base;
+		size_t r = ranges_upper_bound(hm, first);
+		unsigned k = 0;
 
-			/* Frames past the pool's end are never allocated. */
-			if (base + k < hm->nr_frames && !in_free_range(hm, pfn))
-				m |= META_ALLOCATED;
-			atomic_init(&c->meta[k], m);
+		while (k < CHUNK_FRAMES) {
+			uint32_t m = META_ZERO | HOST_KEYID_SHARED;
+			unsigned run_end = CHUNK_FRAMES;
+			pfn_t pfn = first + k;
+
+			if (r && pfn - hm->ranges[r - 1].first < hm->ranges[r - 1].nr) {
+				/* Free up to the range's end. */
+				pfn_t end = hm->ranges[r - 1].first + hm->ranges[r - 1].nr;
+
+				if (end - first < run_end)
+					run_end = (unsigned)(end - first);
+			} else {
+				/* Allocated up to the next range, free or not
+				 * past the pool's end (never allocated). */
+				if (base + k < hm->nr_frames) {
+					m |= META_ALLOCATED;
+					if (hm->nr_frames - base < run_end)
+						run_end = (unsigned)(hm->nr_frames - base);
+				}
+				if (r < hm->nr_ranges && hm->ranges[r].first - first < run_end) {
+					run_end = (unsigned)(hm->ranges[r].first - first);
+					r++;
+				}
+			}
+			for (; k < run_end; k++)
+				atomic_init(&c->meta[k], m);
 		}
 		atomic_init(&c->data, NULL);
 		atomic_store_explicit(&t->chunks[ci], c, memory_order_release);

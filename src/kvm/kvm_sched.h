@@ -93,4 +93,16 @@ static inline bool kvm_exploring(void)
 	return sched_enabled() && sched_self_active();
 }
 
+/*
+ * Whether a read point decides anything: only inside an explored block.
+ * Outside one (and outside exploration) a read point is a no-op
+ * (explore/sched.h: outside blocks only writes are counted), so a walk may
+ * pass over empty entries without their points and change no schedule.
+ */
+static inline bool kvm_read_points_decide(void)
+{
+	return sched_enabled() &&
+	       atomic_load_explicit(&sched_block_on, memory_order_relaxed);
+}
+
 #endif /* TDXMMU_KVM_KVM_SCHED_H */

@@ -45,6 +45,56 @@ struct mmu_arena {
 	pthread_cond_t rcu_idle;
 };
 
+/*
+ * Chunks of destroyed arenas, kept for the next VM's: `tdxmmu explore`
+ * makes and destroys a VM per schedule, thousands a second, and a fresh
+ * chunk cost its allocation (an mmap at this size), a page fault with
+ * kernel zeroing per table used, and a munmap, some 15% of a run. A few
+ * chunks cover a small VM's tables; more are freed. The tables' content
+ * does not matter: kvm_mmu_alloc_page() writes every entry.
+ */
+#define MMU_SPARE_CHUNKS 4
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mmu_chunk *spare_chunks; /* linked through ->next */
+static unsigned nr_spare_chunks;
+
+static struct mmu_chunk *chunk_take_spare(void)
+{
+	struct mmu_chunk *c;
+
+	pthread_mutex_lock(&spare_lock);
+	c = spare_chunks;
+	if (c) {
+		spare_chunks = c->next;
+		nr_spare_chunks--;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	return c;
+}
+
+/* Parks the chunk as a spare, or frees it when enough are parked. */
+static void chunk_put(struct mmu_chunk *c)
+{
+	pthread_mutex_lock(&spare_lock);
+	if (nr_spare_chunks < MMU_SPARE_CHUNKS) {
+		c->next = spare_chunks;
+		spare_chunks = c;
+		nr_spare_chunks++;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	free(c);
+}
+
+/* At exit, so that leak checkers see every chunk returned. */
+__attribute__((destructor)) static void free_spare_chunks(void)
+{
+	struct mmu_chunk *c;
+
+	while ((c = chunk_take_spare()))
+		free(c);
+}
+
 static struct mmu_arena *arena(const struct kvm *kvm)
 {
 	return kvm->mmu_pages;
@@ -76,7 +126,7 @@ void kvm_mmu_pages_destroy(struct kvm *kvm)
 		struct mmu_chunk *c = a->chunks;
 
 		a->chunks = c->next;
-		free(c);
+		chunk_put(c);
 	}
 	pthread_cond_destroy(&a->rcu_idle);
 	pthread_mutex_destroy(&a->lock);
@@ -87,9 +137,11 @@ void kvm_mmu_pages_destroy(struct kvm *kvm)
 /* Called with the arena lock held. */
 static int arena_grow(struct mmu_arena *a)
 {
-	struct mmu_chunk *c;
+	struct mmu_chunk *c = chunk_take_spare();
 	void *mem;
 
+	if (c)
+		goto ready;
 	if (posix_memalign(&mem, MMU_CHUNK_TABLE_BYTES, sizeof(*c)))
 		return -ENOMEM;
 	c = mem;
@@ -103,6 +155,7 @@ static int arena_grow(struct mmu_arena *a)
 		fprintf(stderr, "tdxmmu: page-table memory above 2^52\n");
 		return -ENOMEM;
 	}
+ready:
 	for (unsigned i = 0; i < MMU_PAGES_PER_CHUNK; i++) {
 		struct kvm_mmu_page *sp = &c->sp[i];
 

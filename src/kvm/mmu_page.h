@@ -24,6 +24,8 @@
  * so the mutex is off the leaf-fault path. Chunks are aligned to their table
  * area so that a table (or an SPTE pointer into it) finds its header with
  * arithmetic, as KVM finds it through the struct page (sptep_to_sp()).
+ * A destroyed arena's chunks are kept (a few, process-wide) for the next
+ * VM's arena: exploration makes a VM per schedule.
  */
 #ifndef TDXMMU_KVM_MMU_PAGE_H
 #define TDXMMU_KVM_MMU_PAGE_H

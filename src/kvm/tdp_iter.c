@@ -31,6 +31,7 @@ void tdp_iter_start(struct tdp_iter *iter, struct kvm_mmu_page *root,
 		    int min_level, gfn_t next_last_level_gfn)
 {
 	iter->valid = false;
+	iter->skip_end = 0;
 	if (!root || root->role.level < PG_LEVEL_4K ||
 	    root->role.level > PT64_ROOT_MAX_LEVEL || min_level < PG_LEVEL_4K ||
 	    min_level > (int)root->role.level)
@@ -44,6 +45,56 @@ void tdp_iter_start(struct tdp_iter *iter, struct kvm_mmu_page *root,
 	if (next_last_level_gfn >= tdp_root_gfn_end(iter->root_level))
 		return;
 	tdp_iter_restart(iter);
+}
+
+void tdp_iter_start_nonempty(struct tdp_iter *iter, struct kvm_mmu_page *root,
+			     int min_level, gfn_t next_last_level_gfn, gfn_t end)
+{
+	tdp_iter_start(iter, root, min_level, next_last_level_gfn);
+	iter->skip_end = end;
+}
+
+/*
+ * From the entry just stepped to, passes over plain empty entries of the
+ * same table (for_each_tdp_pte_nonempty): stops on the first other entry,
+ * the table's last entry, or at skip_end. The caller then snapshots the
+ * entry it stopped on as usual.
+ */
+static void tdp_iter_skip_empty(struct tdp_iter *iter)
+{
+	const uint64_t np = SHADOW_NONPRESENT_VALUE;
+	unsigned idx = SPTE_INDEX(iter->gfn, iter->level);
+	gfn_t step = KVM_PAGES_PER_HPAGE(iter->level);
+	_Atomic uint64_t *p = iter->sptep;
+	unsigned n;
+
+	/* A dense table (a populated range) costs one load per step. */
+	if (iter->gfn >= iter->skip_end ||
+	    atomic_load_explicit(p, memory_order_relaxed) != np)
+		return;
+	/* How many entries may be passed: not the table's last one, none at
+	 * or beyond skip_end. */
+	n = SPTE_ENT_PER_PAGE - 1 - idx;
+	if ((iter->skip_end - iter->gfn + step - 1) / step < n)
+		n = (unsigned)((iter->skip_end - iter->gfn + step - 1) / step);
+	/* Eight at a time: a table of a small TD is almost all empty. */
+	while (n >= 8) {
+		uint64_t diff = 0;
+
+		for (unsigned i = 0; i < 8; i++)
+			diff |= atomic_load_explicit(&p[i], memory_order_relaxed) ^ np;
+		if (diff)
+			break;
+		p += 8;
+		n -= 8;
+	}
+	while (n && atomic_load_explicit(p, memory_order_relaxed) == np) {
+		p++;
+		n--;
+	}
+	iter->gfn += (gfn_t)(p - iter->sptep) * step;
+	iter->sptep = p;
+	iter->next_last_level_gfn = iter->gfn;
 }
 
 /*
@@ -78,6 +129,8 @@ static bool try_step_side(struct tdp_iter *iter)
 	iter->gfn += KVM_PAGES_PER_HPAGE(iter->level);
 	iter->next_last_level_gfn = iter->gfn;
 	iter->sptep++;
+	if (iter->skip_end && !kvm_read_points_decide())
+		tdp_iter_skip_empty(iter);
 	ITER_READ_POINT(iter);
 	iter->old_spte = kvm_tdp_mmu_read_spte(iter->sptep);
 	return true;

@@ -97,11 +97,18 @@ struct tdp_iter {
 	bool is_private;
 	/* False once the walk has left the root. */
 	bool valid;
+	/* Nonzero: the caller ignores plain empty entries
+	 * (SHADOW_NONPRESENT_VALUE) below this gfn, so a side step may pass
+	 * over them without stopping (for_each_tdp_pte_nonempty). */
+	gfn_t skip_end;
 };
 
 /* Positions the iterator on the root entry that maps `next_last_level_gfn`. */
 void tdp_iter_start(struct tdp_iter *iter, struct kvm_mmu_page *root,
 		    int min_level, gfn_t next_last_level_gfn);
+/* The same for a walk that ignores empty entries below @end (see skip_end). */
+void tdp_iter_start_nonempty(struct tdp_iter *iter, struct kvm_mmu_page *root,
+			     int min_level, gfn_t next_last_level_gfn, gfn_t end);
 /* Advances in pre-order (down, else side, else up then side). */
 void tdp_iter_next(struct tdp_iter *iter);
 /* Restarts from the root toward next_last_level_gfn (after the tables on
@@ -121,5 +128,24 @@ void tdp_iter_restart(struct tdp_iter *iter);
 
 #define for_each_tdp_pte(iter, root_sp, start, end) \
 	for_each_tdp_pte_min_level(iter, root_sp, PG_LEVEL_4K, start, end)
+
+/*
+ * The same walk for a body that ignores every entry equal to
+ * SHADOW_NONPRESENT_VALUE (`continue` and nothing else): such entries may or
+ * may not be visited. Teardown, zaps and check walk whole trees of which a
+ * TD uses a few entries per table; passing the empty ones in a tight loop
+ * keeps those walks proportional to what the TD mapped. While an explored
+ * block decides schedule points every entry is still visited, with its
+ * point: another thread may fill an entry between two reads.
+ */
+#define for_each_tdp_pte_nonempty_min_level(iter, root_sp, min_lvl, start, end) \
+	for (tdp_iter_start_nonempty(&(iter), (root_sp), (min_lvl), (start), \
+				     (end));                                 \
+	     (iter).valid && (iter).gfn < (end) &&                           \
+	     (iter).next_last_level_gfn < (end);                             \
+	     tdp_iter_next(&(iter)))
+
+#define for_each_tdp_pte_nonempty(iter, root_sp, start, end) \
+	for_each_tdp_pte_nonempty_min_level(iter, root_sp, PG_LEVEL_4K, start, end)
 
 #endif /* TDXMMU_KVM_TDP_ITER_H */

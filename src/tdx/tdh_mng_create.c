@@ -79,6 +79,8 @@ uint64_t tdh_mng_create(struct tdx_module *m, struct seamcall_regs *r)
 	/* Publish the TD before its TDR's PAMT entry names it: a SEAMCALL that
 	 * finds PT_TDR (once our exclusive lock is gone) must find the TD. */
 	atomic_store_explicit(&m->tds[index], td, memory_order_release);
+	if (index >= atomic_load_explicit(&m->tds_end, memory_order_relaxed))
+		atomic_store_explicit(&m->tds_end, index + 1, memory_order_release);
 	pthread_mutex_unlock(&m->td_table_lock);
 	pamt_set(tdr_pamt, PT_TDR, index, 0);
 out:

@@ -319,6 +319,10 @@ struct tdx_module {
 	pthread_mutex_t td_table_lock; /* TD table changes (create/reclaim),
 					* and the KOT and WBT fields below */
 	struct tdx_td *_Atomic tds[TDX_MAX_TDS + 1]; /* by owner index */
+	/* One past the highest index ever given a TD (under td_table_lock):
+	 * what scans of tds[] need to look at. A process makes one TD at a
+	 * time in nearly every use, and exploration thousands a second. */
+	_Atomic unsigned tds_end;
 
 	/*
 	 * The key ownership table (KOT) and the package's CACHE.WB state

@@ -2,7 +2,8 @@
 /*
  * The TDP iterator (src/kvm/tdp_iter.c) on tables built by hand from the
  * mmu_page arena (src/kvm/mmu_page.c): visit order, bounds, levels, stepping
- * down into present tables, the shared bit in gfns; and the arena itself.
+ * down into present tables, the shared bit in gfns, walks that pass over
+ * empty entries; and the arena itself.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -285,6 +286,101 @@ static void test_shared_bit_and_5_level(void **state)
 }
 
 /* The arena: chunks, recycling, counters, header lookup across chunks. */
+/* The visits of a for_each_tdp_pte_nonempty walk that its body sees: every
+ * entry other than SHADOW_NONPRESENT_VALUE, in order. */
+static size_t walk_nonempty(struct kvm_mmu_page *root, int min_level,
+			    gfn_t start, gfn_t end, struct visit *v)
+{
+	struct tdp_iter iter;
+	size_t n = 0;
+
+	for_each_tdp_pte_nonempty_min_level(iter, root, min_level, start, end) {
+		assert_int_equal(iter.old_spte, atomic_load(iter.sptep));
+		if (iter.old_spte == SHADOW_NONPRESENT_VALUE)
+			continue;
+		assert_true(n < MAX_VISITS);
+		v[n].level = iter.level;
+		v[n].gfn = iter.gfn;
+		v[n].sptep = iter.sptep;
+		n++;
+	}
+	return n;
+}
+
+/* for_each_tdp_pte_nonempty shows its body exactly the non-empty entries a
+ * plain walk shows, over whole trees and ranges that start and end inside
+ * runs of empty entries, next to the groups of eight the skip reads, at a
+ * table's last entry, and with non-present entries that are not empty. */
+static void test_nonempty(void **state)
+{
+	struct kvm *kvm = new_kvm();
+	struct kvm_mmu_page *root = kvm_mmu_alloc_page(kvm, PG_LEVEL_512G, true);
+	struct kvm_mmu_page *l3 = link_table(kvm, root, 1);
+	struct kvm_mmu_page *l2 = link_table(kvm, l3, 2);
+	struct kvm_mmu_page *l1 = link_table(kvm, l2, 3);
+	struct kvm_mmu_page *l1b = link_table(kvm, l2, 511);
+	struct visit *v = calloc(MAX_VISITS, sizeof(*v));
+	struct visit *want = calloc(MAX_VISITS, sizeof(*want));
+	static const unsigned leaves[] = { 0, 7, 8, 9, 16, 100, 255, 504, 510, 511 };
+	gfn_t bounds[16];
+	unsigned nb = 0;
+
+	(void)state;
+	assert_non_null(v);
+	assert_non_null(want);
+	for (unsigned i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++)
+		atomic_store(&l1->spt[leaves[i]],
+			     make_spte(0x1000 + i, PG_LEVEL_4K, true,
+				       SHADOW_NONPRESENT_VALUE));
+	/* Not present, yet not empty: an S bit, a frozen entry. */
+	atomic_store(&l1->spt[300], SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
+	atomic_store(&l1b->spt[40], REMOVED_SPTE);
+	atomic_store(&l1b->spt[511], make_spte(0x2000, PG_LEVEL_4K, true,
+					       SHADOW_NONPRESENT_VALUE));
+
+	bounds[nb++] = 0;
+	bounds[nb++] = l1->gfn;
+	bounds[nb++] = l1->gfn + 1;
+	bounds[nb++] = l1->gfn + 8;
+	bounds[nb++] = l1->gfn + 10;
+	bounds[nb++] = l1->gfn + 101;
+	bounds[nb++] = l1->gfn + 300;
+	bounds[nb++] = l1->gfn + 505;
+	bounds[nb++] = l1->gfn + 511;
+	bounds[nb++] = l1b->gfn + 40;
+	bounds[nb++] = l1b->gfn + 41;
+	bounds[nb++] = l1b->gfn + 512;
+	bounds[nb++] = tdp_root_gfn_end(PG_LEVEL_512G);
+	for (int min_level = PG_LEVEL_4K; min_level <= PG_LEVEL_512G; min_level++) {
+		for (unsigned a = 0; a < nb; a++) {
+			for (unsigned b = a + 1; b < nb; b++) {
+				size_t n, w = 0, all;
+
+				all = walk(root, min_level, bounds[a], bounds[b], v);
+				for (size_t i = 0; i < all; i++)
+					if (atomic_load(v[i].sptep) != SHADOW_NONPRESENT_VALUE)
+						want[w++] = v[i];
+				n = walk_nonempty(root, min_level, bounds[a], bounds[b], v);
+				assert_int_equal(n, w);
+				for (size_t i = 0; i < n; i++) {
+					assert_int_equal(v[i].level, want[i].level);
+					assert_int_equal(v[i].gfn, want[i].gfn);
+					assert_ptr_equal(v[i].sptep, want[i].sptep);
+				}
+			}
+		}
+	}
+	/* The whole tree: 4 links to tables, 11 entries in L1 (10 leaves, the
+	 * S bit), 2 in L1b. */
+	assert_int_equal(walk_nonempty(root, PG_LEVEL_4K, 0,
+				       tdp_root_gfn_end(PG_LEVEL_512G), v),
+			 4 + 11 + 2);
+
+	free(want);
+	free(v);
+	free_kvm(kvm);
+}
+
 static void test_arena(void **state)
 {
 	struct kvm *kvm = new_kvm();
@@ -344,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_preorder),
 		cmocka_unit_test(test_step_down_rereads),
 		cmocka_unit_test(test_shared_bit_and_5_level),
+		cmocka_unit_test(test_nonempty),
 		cmocka_unit_test(test_arena),
 	};
 
