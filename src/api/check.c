@@ -35,9 +35,10 @@
  *      frame the memslot gives its GFN. Control pages (TDR, TDCS, TDVPR) are
  *      the TD's with their own page types.
  *  I5  TLBs: a private translation maps a frame the TD owns (PT_REG) and
- *      that the S-EPT maps at that GPA, MAPPED or BLOCKED (a blocked entry
- *      may stay cached until TRACK and the vCPU's next entry,
- *      tdx-module-sept.md §6); a shared translation maps the frame of a
+ *      that the S-EPT maps MAPPED at that GPA (a BLOCKED entry may stay
+ *      cached until TRACK and the vCPU's next entry, tdx-module-sept.md §6,
+ *      so one whose TRACK has not happened is KVM's fault at a quiesce
+ *      point); a shared translation maps the frame of a
  *      present shared SPTE for that GPA. Translations the vCPU drops before
  *      it next runs guest code (a pending shared flush request, a private
  *      flush due at TDH.VP.ENTER) are not judged: see vcpu_flush_pending().
@@ -957,7 +958,24 @@ static void check_tlb_private(struct checker *ck, const struct tlb_rec *t)
 	}
 	owned = pamt_owned(ck, t->pfn, PT_REG, &pt, &owner, &size);
 
-	if (ok && (s == SEPT_MAPPED || s == SEPT_BLOCKED) && hpa_to_pfn(want) == t->pfn) {
+	if (ok && s == SEPT_BLOCKED && hpa_to_pfn(want) == t->pfn) {
+		/*
+		 * The guest can still use this translation: tlb_one() let it
+		 * through, so the TD epoch has not moved since the vCPU last
+		 * entered, i.e. no TDH.MEM.TRACK followed the BLOCK. Every zap
+		 * of KVM tracks and kicks before it drops mmu_lock (the TDP
+		 * MMU before REMOVE, kvm-tdx-mmu.md §4.3; the legacy MMU's
+		 * PRIVATE_ZAPPED zap too, §5.6), so at a quiesce point a
+		 * blocked page is never reachable through a TLB the vCPU will
+		 * keep. The legacy zap has no REMOVE whose
+		 * TDX_TLB_TRACKING_NOT_DONE would give a missing TRACK away,
+		 * so this is where it shows.
+		 */
+		violation(ck, "vcpu %u: TLB still maps private gpa %#llx to pfn %#llx, whose S-EPT entry is BLOCKED, and no TDH.MEM.TRACK has moved the TD epoch since the vCPU entered: the guest can go on using a page KVM zapped",
+			  t->vcpu, (ull)gpa, (ull)t->pfn);
+		return;
+	}
+	if (ok && s == SEPT_MAPPED && hpa_to_pfn(want) == t->pfn) {
 		if (!owned)
 			violation(ck, "vcpu %u: TLB maps private gpa %#llx to pfn %#llx, which the TD does not own (PAMT %s, owner TDR %#llx)",
 				  t->vcpu, (ull)gpa, (ull)t->pfn, pt_name(pt), (ull)owner);
