@@ -456,7 +456,19 @@ struct tdxmmu_explore_options {
 	uint64_t step_budget;    /* per thread per block; 0: 2,000,000 */
 	FILE *out;               /* where explain goes; NULL: nowhere */
 	bool explain;            /* print the first violation step by step */
+	/* The CPU the search runs on. Only one of its threads runs at a time,
+	 * and a hand-over between two threads of one CPU costs a fraction of
+	 * one that wakes another CPU, so the caller and every thread the search
+	 * makes are pinned to one CPU for the search (the caller's affinity is
+	 * restored at the end). TDXMMU_EXPLORE_CPU_AUTO (0, the default): shard
+	 * I runs on the I-th CPU the caller may use (modulo their number), an
+	 * unsharded search on the CPU the caller is on; TDXMMU_EXPLORE_CPU(n):
+	 * CPU n; TDXMMU_EXPLORE_CPU_ANY: no pinning. */
+	int cpu;
 };
+#define TDXMMU_EXPLORE_CPU_AUTO 0
+#define TDXMMU_EXPLORE_CPU_ANY  (-1)
+#define TDXMMU_EXPLORE_CPU(n)   ((int)(n) + 1)
 
 struct tdxmmu_explore_result {
 	uint64_t schedules;      /* distinct schedules explored (this shard) */

@@ -22,6 +22,9 @@
 #include <cmocka.h>
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,9 +41,20 @@ struct guest_result {
 
 static struct guest_result results[2];
 
+/* The most CPUs a guest thread of any execution was allowed to run on. */
+static atomic_int guest_cpus_max;
+
 static int guest_write(tdxmmu_td *td, unsigned vcpu, void *arg)
 {
 	struct guest_result *r = arg;
+	cpu_set_t set;
+
+	if (!pthread_getaffinity_np(pthread_self(), sizeof(set), &set)) {
+		int n = CPU_COUNT(&set), m = atomic_load(&guest_cpus_max);
+
+		while (n > m && !atomic_compare_exchange_weak(&guest_cpus_max, &m, n))
+			;
+	}
 
 	r->rc = tdxmmu_vcpu_write(td, vcpu, gpas[vcpu], 0x11 * (vcpu + 1), &r->outcome);
 	return r->rc;
@@ -163,12 +177,51 @@ static void test_unknown_mutant(void **state)
 	assert_null(tdxmmu_mutant_name(7));
 }
 
+/* The search runs on one CPU (its threads run one at a time) unless told
+ * otherwise, and gives the caller its affinity back. */
+static void test_pinning(void **state)
+{
+	struct tdxmmu_explore_options o;
+	cpu_set_t before, after;
+	int first = -1;
+
+	(void)state;
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(before), &before), 0);
+	tdxmmu_explore_options_init(&o);
+	o.preemptions = 0;
+	atomic_store(&guest_cpus_max, 0);
+	assert_int_equal(tdxmmu_explore(freeze_race, NULL, &o, &res), 0);
+	assert_int_equal(atomic_load(&guest_cpus_max), 1);
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(after), &after), 0);
+	assert_true(CPU_EQUAL(&before, &after));
+
+	o.cpu = TDXMMU_EXPLORE_CPU_ANY;
+	atomic_store(&guest_cpus_max, 0);
+	assert_int_equal(tdxmmu_explore(freeze_race, NULL, &o, &res), 0);
+	assert_int_equal(atomic_load(&guest_cpus_max), CPU_COUNT(&before));
+
+	for (int c = 0; c < CPU_SETSIZE && first < 0; c++)
+		if (CPU_ISSET(c, &before))
+			first = c;
+	o.cpu = TDXMMU_EXPLORE_CPU(first);
+	atomic_store(&guest_cpus_max, 0);
+	assert_int_equal(tdxmmu_explore(freeze_race, NULL, &o, &res), 0);
+	assert_int_equal(atomic_load(&guest_cpus_max), 1);
+
+	o.cpu = TDXMMU_EXPLORE_CPU(CPU_SETSIZE + 5);
+	assert_int_equal(tdxmmu_explore(freeze_race, NULL, &o, &res), 2);
+	assert_non_null(strstr(res.message, "not a CPU this process may run on"));
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(after), &after), 0);
+	assert_true(CPU_EQUAL(&before, &after));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_guards_on_every_schedule_holds),
 		cmocka_unit_test(test_no_freeze_caught_and_replayed),
 		cmocka_unit_test(test_unknown_mutant),
+		cmocka_unit_test(test_pinning),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,6 +46,10 @@ static void explore_usage(FILE *f)
 		"  --merge             combine the --json results of shards given as files\n"
 		"  --step-budget=N     a lane taking more than N steps in one block is a\n"
 		"                      livelock (default 2000000)\n"
+		"  --cpu=N|auto|any    the CPU the search runs on: its threads run one at a\n"
+		"                      time, and hand-overs within one CPU are several times\n"
+		"                      cheaper; auto (default): shard I on the I-th usable\n"
+		"                      CPU, else the current one; any: no pinning\n"
 		"  --json              one JSON document: schedules, executions, complete,\n"
 		"                      violations, schedules_per_s, seconds, and for the\n"
 		"                      first violation its schedule, message and replay\n"
@@ -281,7 +285,7 @@ out:
 static int explore_main(int argc, char **argv)
 {
 	enum { O_PRE = 1, O_RANDOM, O_SEED, O_MAX, O_REPLAY, O_MUTANT, O_LIST, O_SHARD, O_MERGE,
-	       O_BUDGET, O_JSON, O_QUIET, O_HELP };
+	       O_BUDGET, O_CPU, O_JSON, O_QUIET, O_HELP };
 	static const struct option longopts[] = {
 		{ "preemptions", required_argument, NULL, O_PRE },
 		{ "random", required_argument, NULL, O_RANDOM },
@@ -293,6 +297,7 @@ static int explore_main(int argc, char **argv)
 		{ "shard", required_argument, NULL, O_SHARD },
 		{ "merge", no_argument, NULL, O_MERGE },
 		{ "step-budget", required_argument, NULL, O_BUDGET },
+		{ "cpu", required_argument, NULL, O_CPU },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
@@ -350,6 +355,16 @@ static int explore_main(int argc, char **argv)
 			break;
 		case O_BUDGET:
 			if (!parse_u64(optarg, &o.step_budget) || !o.step_budget)
+				goto bad_value;
+			break;
+		case O_CPU:
+			if (!strcmp(optarg, "auto"))
+				o.cpu = TDXMMU_EXPLORE_CPU_AUTO;
+			else if (!strcmp(optarg, "any"))
+				o.cpu = TDXMMU_EXPLORE_CPU_ANY;
+			else if (parse_u64(optarg, &v) && v < 1u << 20)
+				o.cpu = TDXMMU_EXPLORE_CPU(v);
+			else
 				goto bad_value;
 			break;
 		case O_JSON:
