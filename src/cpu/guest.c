@@ -110,7 +110,9 @@ static int guest_ve(struct cpu_vcpu *v, uint64_t gpa, const struct tdx_hw_walk *
 
 /*
  * The walk read a freed table, or started in one through a cached non-leaf
- * entry (ept_walk.c, tlb.h): a missed INVEPT. Reported as tdp_mmu.c reports
+ * entry (ept_walk.c, tlb.h): the table was freed before every CPU that
+ * could hold a path into it had flushed (the INVEPT after the unlink was
+ * missed, or the free did not wait for it: RCU). Reported as tdp_mmu.c reports
  * its own lockless walk reading poison: the model is broken (exit status
  * 3, the API's guest_result), the VM dead, and the message on stderr.
  */
@@ -123,7 +125,7 @@ static int guest_walked_freed_table(struct cpu_vcpu *v, uint64_t gpa, const char
 		kvm_vm_bugged(kvm, "vcpu %u: the CPU's walk of %#llx went through a freed %s",
 			      v->index, (unsigned long long)gpa, what);
 	}
-	return cpu_bug("vcpu %u: the walk of %#llx went through a freed %s (a cached non-leaf entry outlived its table: no INVEPT after the table was unlinked)",
+	return cpu_bug("vcpu %u: the walk of %#llx went through a freed %s (a cached non-leaf entry outlived its table: it was freed before the INVEPT that follows its unlink, or that INVEPT was missed)",
 		       v->index, (unsigned long long)gpa, what);
 }
 
