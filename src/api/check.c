@@ -363,20 +363,6 @@ static const char *spte_name(uint64_t spte)
 					  TDXMMU_SPTE_NONPRESENT);
 }
 
-static const char *pt_name(enum tdx_page_type pt)
-{
-	switch (pt) {
-	case PT_NDA: return "PT_NDA";
-	case PT_RSVD: return "PT_RSVD";
-	case PT_REG: return "PT_REG";
-	case PT_TDR: return "PT_TDR";
-	case PT_TDCX: return "PT_TDCX";
-	case PT_TDVPR: return "PT_TDVPR";
-	case PT_EPT: return "PT_EPT";
-	}
-	return "PT_?";
-}
-
 typedef unsigned long long ull;
 
 static inline gpa_t gfn_to_gpa(gfn_t gfn)
@@ -580,7 +566,7 @@ static void check_private_frame_owner(struct checker *ck, const struct kvm_rec *
 		violation(ck, "gfn %#llx level %s: %s pfn %#llx is not the TD's %s in the PAMT (%s, owner TDR %#llx)",
 			  (ull)r->gfn, level_name(r->level),
 			  leaf ? "private leaf's" : "private table's S-EPT page", (ull)pfn,
-			  pt_name(want), pt_name(pt), (ull)owner);
+			  tdx_page_type_name(want), tdx_page_type_name(pt), (ull)owner);
 }
 
 /* ---- I1 and I7: the S-EPT side ---- */
@@ -646,13 +632,13 @@ static void sept_one(uint64_t gpa, unsigned tdx_level, enum tdx_sept_state state
 		    size != tdx_level)
 			violation(ck, "gpa %#llx level %s: S-EPT %s leaf's hpa %#llx is not the TD's PT_REG page of that size in the PAMT (%s, owner TDR %#llx, size %s)",
 				  (ull)gpa, level_name(level), tdx_sept_state_name(state),
-				  (ull)hpa, pt_name(pt), (ull)owner, level_name((int)size + 1));
+				  (ull)hpa, tdx_page_type_name(pt), (ull)owner, level_name((int)size + 1));
 	} else if (sept_is_nl_state(state)) {
 		ck->sept_pages_4k++;
 		if (!pamt_owned(ck, hpa_to_pfn(hpa), PT_EPT, &pt, &owner, &size))
 			violation(ck, "gpa %#llx level %s: S-EPT %s entry's page %#llx is not the TD's PT_EPT in the PAMT (%s, owner TDR %#llx)",
 				  (ull)gpa, level_name(level), tdx_sept_state_name(state),
-				  (ull)hpa, pt_name(pt), (ull)owner);
+				  (ull)hpa, tdx_page_type_name(pt), (ull)owner);
 	}
 
 	/* I1, S-EPT -> KVM. */
@@ -787,7 +773,7 @@ static void check_shared_leaves(struct checker *ck)
 		if (pt != PT_NDA || claim)
 			violation(ck, "gfn %#llx level %s: shared leaf maps pfn %#llx, which is not the host's (PAMT %s, owner TDR %#llx%s)",
 				  (ull)r->gfn, level_name(r->level), (ull)pfn,
-				  pt_name(pt), (ull)owner, who);
+				  tdx_page_type_name(pt), (ull)owner, who);
 	}
 }
 
@@ -978,17 +964,17 @@ static void check_tlb_private(struct checker *ck, const struct tlb_rec *t)
 	if (ok && s == SEPT_MAPPED && hpa_to_pfn(want) == t->pfn) {
 		if (!owned)
 			violation(ck, "vcpu %u: TLB maps private gpa %#llx to pfn %#llx, which the TD does not own (PAMT %s, owner TDR %#llx)",
-				  t->vcpu, (ull)gpa, (ull)t->pfn, pt_name(pt), (ull)owner);
+				  t->vcpu, (ull)gpa, (ull)t->pfn, tdx_page_type_name(pt), (ull)owner);
 		return;
 	}
 	if (want)
 		violation(ck, "vcpu %u: stale TLB entry: private gpa %#llx -> pfn %#llx, but the S-EPT entry is %s for hpa %#llx (frame: PAMT %s, owner TDR %#llx)",
 			  t->vcpu, (ull)gpa, (ull)t->pfn, tdx_sept_state_name(s), (ull)want,
-			  pt_name(pt), (ull)owner);
+			  tdx_page_type_name(pt), (ull)owner);
 	else
 		violation(ck, "vcpu %u: stale TLB entry: private gpa %#llx -> pfn %#llx, but the S-EPT entry is %s (frame: PAMT %s, owner TDR %#llx)",
 			  t->vcpu, (ull)gpa, (ull)t->pfn, tdx_sept_state_name(s),
-			  pt_name(pt), (ull)owner);
+			  tdx_page_type_name(pt), (ull)owner);
 }
 
 static void check_tlb_shared(struct checker *ck, const struct tlb_rec *t)
@@ -1037,7 +1023,7 @@ static void check_control_page(struct checker *ck, hpa_t hpa, enum tdx_page_type
 
 	if (!pamt_owned(ck, hpa_to_pfn(hpa), want, &pt, &owner, &size))
 		violation(ck, "%s %u at hpa %#llx is not the TD's %s in the PAMT (%s, owner TDR %#llx)",
-			  what, index, (ull)hpa, pt_name(want), pt_name(pt), (ull)owner);
+			  what, index, (ull)hpa, tdx_page_type_name(want), tdx_page_type_name(pt), (ull)owner);
 }
 
 static void check_module(struct checker *ck)

@@ -311,21 +311,6 @@ _Atomic uint64_t *pamt_walk(struct pamt *p, pfn_t pfn, unsigned *size_level)
 	return e;
 }
 
-/* For the explanation of a schedule (addresses would differ per run). */
-static const char *pamt_type_name(unsigned pt)
-{
-	switch (pt) {
-	case PT_NDA: return "PT_NDA";
-	case PT_RSVD: return "PT_RSVD";
-	case PT_REG: return "PT_REG";
-	case PT_TDR: return "PT_TDR";
-	case PT_TDCX: return "PT_TDCX";
-	case PT_TDVPR: return "PT_TDVPR";
-	case PT_EPT: return "PT_EPT";
-	default: return "PT_?";
-	}
-}
-
 void pamt_set(_Atomic uint64_t *e, enum tdx_page_type pt, unsigned owner,
 	      uint32_t bepoch)
 {
@@ -333,8 +318,8 @@ void pamt_set(_Atomic uint64_t *e, enum tdx_page_type pt, unsigned owner,
 
 	SCHED_POINT(SCHED_PAMT_WRITE, SCHED_W, e, "PAMT entry");
 	old = atomic_load_explicit(e, memory_order_relaxed);
-	SCHED_NOTE("PAMT entry: %s owner %u -> %s owner %u", pamt_type_name(pamt_pt(old)),
-		   pamt_owner(old), pamt_type_name(pt), owner);
+	SCHED_NOTE("PAMT entry: %s owner %u -> %s owner %u", tdx_page_type_name(pamt_pt(old)),
+		   pamt_owner(old), tdx_page_type_name(pt), owner);
 
 	do {
 		new = (old & 0xFFFF) | ((uint64_t)pt << PAMT_PT_SHIFT) |

@@ -29,6 +29,20 @@ uint64_t sept_arch_entry(uint64_t e)
 	return e & (SEPT_RWX | SEPT_PS);
 }
 
+const char *tdx_page_type_name(unsigned pt)
+{
+	switch (pt) {
+	case PT_NDA: return "PT_NDA";
+	case PT_RSVD: return "PT_RSVD";
+	case PT_REG: return "PT_REG";
+	case PT_TDR: return "PT_TDR";
+	case PT_TDCX: return "PT_TDCX";
+	case PT_TDVPR: return "PT_TDVPR";
+	case PT_EPT: return "PT_EPT";
+	}
+	return "PT_?";
+}
+
 const char *tdx_sept_state_name(enum tdx_sept_state s)
 {
 	static const char *const names[] = {

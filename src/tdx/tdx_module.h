@@ -153,6 +153,8 @@ enum tdx_page_type {
 	PT_TDVPR = 6,
 	PT_EPT = 8,
 };
+/* "PT_REG" and so on; "PT_?" for a value that is none of them. */
+const char *tdx_page_type_name(unsigned pt);
 /* The PAMT's view of a 4K frame: its type, the TDR it belongs to (0 if none)
  * and the size of the page that contains it (0 = 4K, 1 = 2M, 2 = 1G). */
 void tdx_debug_pamt(struct tdx_module *m, pfn_t pfn, enum tdx_page_type *pt,
