@@ -1,5 +1,6 @@
 # Thin front end over CMake/Ninja/CTest; the README's two commands live here.
-#   make demo   install missing build dependencies, build, run the demo scenario
+#   make demo   install missing build dependencies, build, tell the design's
+#               story (scripts/demo.sh: examples/demo.tds, then an exploration)
 #   make test   same set-up, then the whole test suite: plain build; valgrind
 #               memcheck over the unit tests and the demo; ThreadSanitizer
 #               over the unit tests, scenarios (parallel blocks run vCPU
@@ -36,7 +37,7 @@ build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	$(BUILD)/tdxmmu run examples/demo.tds
+	scripts/demo.sh $(BUILD)
 
 test: test-plain test-valgrind test-tsan test-asan
 
