@@ -17,7 +17,7 @@ WERROR    ?= OFF
 JOBS      ?= $(shell nproc)
 CMAKE_GEN  = -G Ninja -DTDXMMU_WERROR=$(WERROR)
 
-.PHONY: check explore bench all deps configure configure-asan configure-tsan test-tsan test-valgrind build demo test test-plain test-asan install clean
+.PHONY: check explore bench coverage all deps configure configure-asan configure-tsan test-tsan test-valgrind build demo test test-plain test-asan install clean
 
 all: build
 
@@ -82,8 +82,26 @@ test-valgrind: build
 	done
 	$(VALGRIND) $(BUILD)/tdxmmu run --quiet examples/demo.tds
 
+# Line and branch coverage of src/ by the whole plain test suite (gcovr):
+# a summary on stdout; per file, lines in $(COV_BUILD)/coverage.txt, lines
+# and branches in $(COV_BUILD)/coverage.json; an HTML report with every
+# line and branch in $(COV_BUILD)/coverage/index.html.
+COV_BUILD ?= build-cov
+coverage: deps
+	@scripts/install-deps.sh --coverage
+	@cmake -S . -B $(COV_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DTDXMMU_COVERAGE=ON >/dev/null
+	cmake --build $(COV_BUILD) -j $(JOBS)
+	find $(COV_BUILD) -name '*.gcda' -delete
+	ctest --test-dir $(COV_BUILD) -j $(JOBS) --output-on-failure
+	@mkdir -p $(COV_BUILD)/coverage
+	gcovr --root . --object-directory $(COV_BUILD) --filter 'src/' \
+		--exclude-unreachable-branches --exclude-throw-branches \
+		--txt $(COV_BUILD)/coverage.txt --json-summary-pretty \
+		--json-summary $(COV_BUILD)/coverage.json \
+		--html-details $(COV_BUILD)/coverage/index.html --print-summary
+
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(COV_BUILD)

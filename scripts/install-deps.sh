@@ -11,10 +11,11 @@ PKGS=(
 	nettle-dev      # SHA-384 for the TD measurement (MRTD)
 	valgrind
 )
-# `make bench` only: the plots.
-if [ "${1:-}" = "--bench" ]; then
-	PKGS+=(gnuplot-nox)
-fi
+# Extras for one make target each.
+case "${1:-}" in
+--bench) PKGS+=(gnuplot-nox) ;; # make bench: the plots
+--coverage) PKGS+=(gcovr) ;;    # make coverage: line and branch report
+esac
 
 missing=()
 for p in "${PKGS[@]}"; do
