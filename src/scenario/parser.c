@@ -826,6 +826,13 @@ static int parse_args(struct parser *p, const struct cmd_desc *d,
 		for (k = 0; d->opts[k].key; k++)
 			if (scn_tok_is(key, d->opts[k].key))
 				break;
+		/* Contract 1.1's large pages are not modeled: say so rather
+		 * than calling a word of the contract unknown. */
+		if (!d->opts[k].key && c->op == SCN_OP_MEMSLOT &&
+		    scn_tok_is(key, "hugepages"))
+			return perr(p, t.col,
+				    "option %s is not implemented yet (memslots are backed by 4K pages)",
+				    quote(t, q));
 		if (!d->opts[k].key) {
 			perr(p, t.col, "unknown option %s for '%s'",
 			     quote(key, q), d->name);
