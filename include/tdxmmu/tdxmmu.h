@@ -257,6 +257,11 @@ TDXMMU_API const char *tdxmmu_leaf_name(int leaf);
 TDXMMU_API bool tdxmmu_status_from_name(const char *name, uint64_t *status);
 /* Name of the status class of a full 64-bit status (operand id ignored). */
 TDXMMU_API const char *tdxmmu_status_name(uint64_t status);
+/* The @i-th known leaf mnemonic / status name (i from 0), NULL past the
+ * last: the words tdxmmu_leaf_from_name() and tdxmmu_status_from_name()
+ * accept, for listings and "did you mean" suggestions. */
+TDXMMU_API const char *tdxmmu_leaf_name_at(size_t i);
+TDXMMU_API const char *tdxmmu_status_name_at(size_t i);
 /* True for TDX_SUCCESS and for warnings (bit 63 clear). */
 TDXMMU_API bool tdxmmu_status_ok(uint64_t status);
 /* Compares the status classes, ignoring the operand id (low 32 bits). */

@@ -836,7 +836,7 @@ static void check_pair_legacy(struct checker *ck, gfn_t gfn, const struct kvm_re
 	if (is_shadow_present_pte(ps) && s_present)
 		return; /* reported as present on both aliases (I3) */
 	if ((p_mapped && is_shared_spte(ps)) || (s_present && !is_shared_spte(ps)))
-		violation(ck, "gfn %#llx: (%s, %s) is not a state of the legacy-MMU table (seed 000)",
+		violation(ck, "gfn %#llx: (%s, %s) is not a state of the legacy MMU's per-GFN table (docs/background.md)",
 			  (ull)gfn, spte_name(ps), spte_name(ss));
 }
 

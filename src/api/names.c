@@ -156,6 +156,16 @@ TDXMMU_API const char *tdxmmu_status_name(uint64_t status)
 	return n ? n : "TDX_UNKNOWN_STATUS";
 }
 
+TDXMMU_API const char *tdxmmu_leaf_name_at(size_t i)
+{
+	return tdx_leaf_name_at(i);
+}
+
+TDXMMU_API const char *tdxmmu_status_name_at(size_t i)
+{
+	return tdx_status_name_at(i);
+}
+
 TDXMMU_API bool tdxmmu_status_ok(uint64_t status)
 {
 	return !tdx_status_is_error(status);

@@ -18,7 +18,7 @@ static const struct {
 	[MUTANT_MAPGPA_READ_LOCK] = { "mapgpa-read-lock",
 				      "MapGPA under the read side of mmu_lock instead of the write side" },
 	[MUTANT_LEGACY_READ_LOCK] = { "legacy-read-lock",
-				      "the legacy MMU's faults under the read side of mmu_lock (seed 000's race)" },
+				      "the legacy MMU's faults under the read side of mmu_lock (the legacy design takes it for write only)" },
 };
 
 const char *mutant_name(enum mutant m)

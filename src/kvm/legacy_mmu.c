@@ -485,7 +485,7 @@ static void audit_table(struct kvm *kvm, struct kvm_mmu_page *sp, struct legacy_
 		if (spte == SHADOW_NONPRESENT_VALUE)
 			continue;
 		if (!sp->role.is_private && (spte & (SPTE_SHARED_MASK | SPTE_PRIVATE_ZAPPED)))
-			audit_fail(a, "legacy: shared EPT entry gfn %#llx level %d = %#llx carries a private-EPT-only bit (seed 000: SPTE_SHARED_MASK lives in the private EPT only)",
+			audit_fail(a, "legacy: shared EPT entry gfn %#llx level %d = %#llx carries a private-EPT-only bit (the legacy MMU keeps SPTE_SHARED_MASK in the private EPT only)",
 				   (ull)gfn, level, (ull)spte);
 		if (sp->role.is_private && (spte & SPTE_SHARED_MASK) &&
 		    (present || is_private_zapped_spte(spte)))

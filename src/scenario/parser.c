@@ -225,6 +225,93 @@ static bool tok_cstr(struct scn_tok t, char *buf, size_t size)
 	return true;
 }
 
+/* "did you mean": the error just reported gets the closest known word. */
+static int suggest(struct parser *p, struct scn_tok t,
+		   const char *const *cands, size_t n)
+{
+	return scn_error_suggest(p->err, t, cands, n);
+}
+
+/* perr() at @t's column, then suggest() from @cands. */
+static int perr_suggest(struct parser *p, struct scn_tok t,
+			const char *const *cands, size_t n, const char *fmt,
+			...) __attribute__((format(printf, 5, 6)));
+
+static int perr_suggest(struct parser *p, struct scn_tok t,
+			const char *const *cands, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->err->line = p->line;
+	p->err->col = t.col;
+	va_start(ap, fmt);
+	vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
+	va_end(ap);
+	return suggest(p, t, cands, n);
+}
+
+#define WORDS(a) (a), ARRAY_SIZE(a)
+
+/* The words of the options whose values are a fixed choice. */
+static const char *const mmu_kinds[] = { "tdp", "legacy" };
+static const char *const vm_states[] = { "alive", "dead" };
+static const char *const accept_modes[] = { "auto", "explicit" };
+static const char *const on_off[] = { "on", "off" };
+static const char *const mapgpa_modes[] = { "seed", "upstream" };
+static const char *const alloc_sites[] = { "pt", "sept", "frame" };
+static const char *const aliases[] = { "private", "shared", "both" };
+
+static const char *name_or_null(const char *name)
+{
+	return strcmp(name, "?") ? name : NULL;
+}
+
+static const char *sept_state_at(size_t i)
+{
+	return name_or_null(tdxmmu_sept_state_name((enum tdxmmu_sept_state)i));
+}
+
+static const char *spte_state_at(size_t i)
+{
+	return name_or_null(tdxmmu_spte_state_name((enum tdxmmu_spte_state)i));
+}
+
+static const char *outcome_at(size_t i)
+{
+	return name_or_null(tdxmmu_outcome_name((enum tdxmmu_outcome)i));
+}
+
+/* The words of a command table, plus `vcpu` and `host` for the top level
+ * (they lead to tables of their own). */
+static int suggest_cmd(struct parser *p, struct scn_tok t,
+		       const struct cmd_desc *tab, size_t n, bool top)
+{
+	const char *cands[32];
+	size_t nr = 0;
+
+	for (size_t i = 0; i < n && nr < ARRAY_SIZE(cands) - 2; i++)
+		cands[nr++] = tab[i].word;
+	if (top) {
+		cands[nr++] = "vcpu";
+		cands[nr++] = "host";
+	}
+	return suggest(p, t, cands, nr);
+}
+
+/* The option keys command @d accepts. */
+static int suggest_opt(struct parser *p, struct scn_tok key,
+		       const struct cmd_desc *d)
+{
+	const char *cands[MAX_OPTS];
+	size_t nr = 0;
+
+	while (nr < MAX_OPTS && d->opts[nr].key) {
+		cands[nr] = d->opts[nr].key;
+		nr++;
+	}
+	return suggest(p, key, cands, nr);
+}
+
 static const struct cmd_desc *lookup(const struct cmd_desc *tab, size_t n,
 				     struct scn_tok word)
 {
@@ -361,23 +448,27 @@ static int parse_arg(struct parser *p, enum arg_kind kind, struct scn_cmd *c,
 	case ARG_LEAF:
 		if (tok_cstr(t, name, sizeof(name)))
 			c->leaf = tdxmmu_leaf_from_name(name);
-		if (c->leaf < 0)
-			return perr(p, t.col, "unknown SEAMCALL %s", quote(t, q));
+		if (c->leaf < 0) {
+			perr(p, t.col, "unknown SEAMCALL %s", quote(t, q));
+			return scn_error_suggest_from(p->err, t, tdxmmu_leaf_name_at);
+		}
 		return 0;
 	case ARG_SEPT_STATE:
 		if (tok_cstr(t, name, sizeof(name)) &&
 		    tdxmmu_sept_state_parse(name, &c->sept))
 			return 0;
-		return perr(p, t.col,
-			    "unknown S-EPT state %s (FREE, MAPPED, PENDING, BLOCKED, PENDING_BLOCKED, NL_MAPPED or NL_BLOCKED)",
-			    quote(t, q));
+		perr(p, t.col,
+		     "unknown S-EPT state %s (FREE, MAPPED, PENDING, BLOCKED, PENDING_BLOCKED, NL_MAPPED or NL_BLOCKED)",
+		     quote(t, q));
+		return scn_error_suggest_from(p->err, t, sept_state_at);
 	case ARG_VM_STATE:
 		if (scn_tok_is(t, "alive") || scn_tok_is(t, "dead")) {
 			c->vm_dead = scn_tok_is(t, "dead");
 			return 0;
 		}
-		return perr(p, t.col, "unknown VM state %s (alive or dead)",
-			    quote(t, q));
+		return perr_suggest(p, t, WORDS(vm_states),
+				    "unknown VM state %s (alive or dead)",
+				    quote(t, q));
 	}
 	return 0;
 }
@@ -432,9 +523,11 @@ static int parse_outcomes(struct parser *p, struct scn_cmd *c,
 				    "empty alternative in outcome %s (A|B)",
 				    quote(v, q));
 		if (!tok_cstr(alt, name, sizeof(name)) ||
-		    !tdxmmu_outcome_parse(name, &o))
-			return perr(p, alt.col, "unknown outcome %s (" OUTCOME_WORDS ")",
-				    quote(alt, q));
+		    !tdxmmu_outcome_parse(name, &o)) {
+			perr(p, alt.col, "unknown outcome %s (" OUTCOME_WORDS ")",
+			     quote(alt, q));
+			return scn_error_suggest_from(p->err, alt, outcome_at);
+		}
 		if (c->outcomes & SCN_OUTCOME_BIT(o))
 			return perr(p, alt.col, "outcome %s named twice",
 				    quote(alt, q));
@@ -511,9 +604,9 @@ static int parse_opt(struct parser *p, enum opt_kind kind, struct scn_cmd *c,
 		else if (scn_tok_is(v, "legacy"))
 			c->td.mmu = TDXMMU_MMU_LEGACY;
 		else
-			return perr(p, v.col,
-				    "unknown mmu kind %s (tdp or legacy)",
-				    quote(v, q));
+			return perr_suggest(p, v, WORDS(mmu_kinds),
+					    "unknown mmu kind %s (tdp or legacy)",
+					    quote(v, q));
 		return 0;
 	case OPT_GPAW:
 		if (parse_value(p, v, &n))
@@ -537,9 +630,9 @@ static int parse_opt(struct parser *p, enum opt_kind kind, struct scn_cmd *c,
 		else if (scn_tok_is(v, "explicit"))
 			c->td.accept = TDXMMU_ACCEPT_EXPLICIT;
 		else
-			return perr(p, v.col,
-				    "unknown accept mode %s (auto or explicit)",
-				    quote(v, q));
+			return perr_suggest(p, v, WORDS(accept_modes),
+					    "unknown accept mode %s (auto or explicit)",
+					    quote(v, q));
 		return 0;
 	case OPT_SEED:
 		return parse_value(p, v, &c->td.seed);
@@ -560,7 +653,8 @@ static int parse_opt(struct parser *p, enum opt_kind kind, struct scn_cmd *c,
 		if (tok_cstr(v, name, sizeof(name)) &&
 		    tdxmmu_status_from_name(name, &c->expect))
 			return 0;
-		return perr(p, v.col, "unknown status %s", quote(v, q));
+		perr(p, v.col, "unknown status %s", quote(v, q));
+		return scn_error_suggest_from(p->err, v, tdxmmu_status_name_at);
 	case OPT_OUTCOME:
 		c->has |= SCN_HAS_OUTCOME;
 		return parse_outcomes(p, c, v);
@@ -581,9 +675,9 @@ static int parse_opt(struct parser *p, enum opt_kind kind, struct scn_cmd *c,
 		else if (scn_tok_is(v, "off"))
 			c->td.sept_ve_disable = false;
 		else
-			return perr(p, v.col,
-				    "unknown sept-ve-disable value %s (on or off)",
-				    quote(v, q));
+			return perr_suggest(p, v, WORDS(on_off),
+					    "unknown sept-ve-disable value %s (on or off)",
+					    quote(v, q));
 		return 0;
 	case OPT_MAPGPA:
 		if (scn_tok_is(v, "seed"))
@@ -591,9 +685,9 @@ static int parse_opt(struct parser *p, enum opt_kind kind, struct scn_cmd *c,
 		else if (scn_tok_is(v, "upstream"))
 			c->td.mapgpa = TDXMMU_MAPGPA_UPSTREAM;
 		else
-			return perr(p, v.col,
-				    "unknown mapgpa mode %s (seed or upstream)",
-				    quote(v, q));
+			return perr_suggest(p, v, WORDS(mapgpa_modes),
+					    "unknown mapgpa mode %s (seed or upstream)",
+					    quote(v, q));
 		return 0;
 	case OPT_BUSY:
 	case OPT_ENOMEM:
@@ -603,8 +697,10 @@ static int parse_opt(struct parser *p, enum opt_kind kind, struct scn_cmd *c,
 		c->has |= SCN_HAS_LEAF;
 		if (tok_cstr(v, name, sizeof(name)))
 			c->leaf = tdxmmu_leaf_from_name(name);
-		if (c->leaf < 0)
-			return perr(p, v.col, "unknown SEAMCALL %s", quote(v, q));
+		if (c->leaf < 0) {
+			perr(p, v.col, "unknown SEAMCALL %s", quote(v, q));
+			return scn_error_suggest_from(p->err, v, tdxmmu_leaf_name_at);
+		}
 		return 0;
 	case OPT_SITE:
 		c->has |= SCN_HAS_SITE;
@@ -615,9 +711,9 @@ static int parse_opt(struct parser *p, enum opt_kind kind, struct scn_cmd *c,
 		else if (scn_tok_is(v, "frame"))
 			c->site = TDXMMU_SITE_FRAME;
 		else
-			return perr(p, v.col,
-				    "unknown allocation site %s (pt, sept or frame)",
-				    quote(v, q));
+			return perr_suggest(p, v, WORDS(alloc_sites),
+					    "unknown allocation site %s (pt, sept or frame)",
+					    quote(v, q));
 		return 0;
 	case OPT_LEVEL:
 		c->has |= SCN_HAS_LEVEL;
@@ -655,9 +751,9 @@ static int parse_opt(struct parser *p, enum opt_kind kind, struct scn_cmd *c,
 		else if (scn_tok_is(v, "shared"))
 			c->alias = TDXMMU_ALIAS_SHARED;
 		else
-			return perr(p, v.col,
-				    "unknown alias %s (private, shared or both)",
-				    quote(v, q));
+			return perr_suggest(p, v, WORDS(aliases),
+					    "unknown alias %s (private, shared or both)",
+					    quote(v, q));
 		return 0;
 	case OPT_SPTE_PRIVATE:
 	case OPT_SPTE_SHARED:
@@ -668,9 +764,10 @@ static int parse_opt(struct parser *p, enum opt_kind kind, struct scn_cmd *c,
 							  ? &c->spte_private
 							  : &c->spte_shared))
 			return 0;
-		return perr(p, v.col,
-			    "unknown SPTE state %s (nonpresent, present, nonpresent|shared, present|shared, zapped or frozen)",
-			    quote(v, q));
+		perr(p, v.col,
+		     "unknown SPTE state %s (nonpresent, present, nonpresent|shared, present|shared, zapped or frozen)",
+		     quote(v, q));
+		return scn_error_suggest_from(p->err, v, spte_state_at);
 	}
 	return 0;
 }
@@ -729,9 +826,18 @@ static int parse_args(struct parser *p, const struct cmd_desc *d,
 		for (k = 0; d->opts[k].key; k++)
 			if (scn_tok_is(key, d->opts[k].key))
 				break;
-		if (!d->opts[k].key)
-			return perr(p, t.col, "unknown option %s for '%s'",
-				    quote(key, q), d->name);
+		/* Contract 1.1's large pages are not modeled: say so rather
+		 * than calling a word of the contract unknown. */
+		if (!d->opts[k].key && c->op == SCN_OP_MEMSLOT &&
+		    scn_tok_is(key, "hugepages"))
+			return perr(p, t.col,
+				    "option %s is not implemented yet (memslots are backed by 4K pages)",
+				    quote(t, q));
+		if (!d->opts[k].key) {
+			perr(p, t.col, "unknown option %s for '%s'",
+			     quote(key, q), d->name);
+			return suggest_opt(p, key, d);
+		}
 		if (seen & (1u << k))
 			return perr(p, t.col, "duplicate option %s",
 				    quote(key, q));
@@ -788,10 +894,13 @@ static int parse_inject(struct parser *p, const struct cmd_desc *d,
 		*head_end = first + 1;
 		return 0;
 	}
-	if (!memchr(t.s, '=', t.len))
-		return perr(p, t.col,
-			    "unknown word %s for 'inject' (busy=P, enomem=P or off)",
-			    quote(t, q));
+	if (!memchr(t.s, '=', t.len)) {
+		static const char *const off[] = { "off" };
+
+		return perr_suggest(p, t, WORDS(off),
+				    "unknown word %s for 'inject' (busy=P, enomem=P or off)",
+				    quote(t, q));
+	}
 	if (parse_args(p, d, c, first, head_end))
 		return -1;
 	if ((c->has & SCN_HAS_BUSY) && (c->has & SCN_HAS_ENOMEM))
@@ -865,10 +974,13 @@ static int parse_counters(struct parser *p, struct scn_cmd *c, size_t first)
 			struct scn_tok leaf = scn_tok_tail(key, plen);
 
 			if (!tok_cstr(leaf, name, sizeof(name)) ||
-			    tdxmmu_leaf_from_name(name) < 0)
-				return perr(p, leaf.col,
-					    "unknown SEAMCALL %s in counter name",
-					    quote(leaf, q));
+			    tdxmmu_leaf_from_name(name) < 0) {
+				perr(p, leaf.col,
+				     "unknown SEAMCALL %s in counter name",
+				     quote(leaf, q));
+				return scn_error_suggest_from(p->err, leaf,
+							      tdxmmu_leaf_name_at);
+			}
 		}
 		for (size_t j = 0; j < c->nr_counters; j++) {
 			const char *other = c->counters[j].name;
@@ -1113,9 +1225,11 @@ static int parse_line(struct parser *p)
 		wc = W_HOST;
 	} else {
 		d = lookup(top_cmds, ARRAY_SIZE(top_cmds), t[0]);
-		if (!d)
-			return perr(p, t[0].col, "unknown command %s",
-				    quote(t[0], q));
+		if (!d) {
+			perr(p, t[0].col, "unknown command %s", quote(t[0], q));
+			return suggest_cmd(p, t[0], top_cmds,
+					   ARRAY_SIZE(top_cmds), true);
+		}
 		wc = d->op == SCN_OP_TD		? W_TD
 		     : d->op == SCN_OP_PARALLEL ? W_PARALLEL
 		     : d->op == SCN_OP_END	? W_END
@@ -1150,19 +1264,25 @@ static int parse_line(struct parser *p)
 		if (p->nr < 3)
 			return missing(p, "ACTION", "vcpu");
 		d = lookup(vcpu_cmds, ARRAY_SIZE(vcpu_cmds), t[2]);
-		if (!d)
-			return perr(p, t[2].col,
-				    "unknown command 'vcpu %.*s' (read, write, fill, verify, accept, mapgpa, enter or leave)",
-				    (int)(t[2].len > 40 ? 40 : t[2].len), t[2].s);
+		if (!d) {
+			perr(p, t[2].col,
+			     "unknown command 'vcpu %.*s' (read, write, fill, verify, accept, mapgpa, enter or leave)",
+			     (int)(t[2].len > 40 ? 40 : t[2].len), t[2].s);
+			return suggest_cmd(p, t[2], vcpu_cmds,
+					   ARRAY_SIZE(vcpu_cmds), false);
+		}
 		first = 3;
 	} else if (wc == W_HOST) {
 		if (p->nr < 2)
 			return missing(p, "ACTION", "host");
 		d = lookup(host_cmds, ARRAY_SIZE(host_cmds), t[1]);
-		if (!d)
-			return perr(p, t[1].col,
-				    "unknown command 'host %.*s' (read, write, invalidate, delete-memslot or zap)",
-				    (int)(t[1].len > 40 ? 40 : t[1].len), t[1].s);
+		if (!d) {
+			perr(p, t[1].col,
+			     "unknown command 'host %.*s' (read, write, invalidate, delete-memslot or zap)",
+			     (int)(t[1].len > 40 ? 40 : t[1].len), t[1].s);
+			return suggest_cmd(p, t[1], host_cmds,
+					   ARRAY_SIZE(host_cmds), false);
+		}
 		first = 2;
 	}
 	c.op = d->op;

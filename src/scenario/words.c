@@ -113,10 +113,12 @@ int scn_parse_addr(struct scn_tok t, unsigned gpaw, uint64_t *out,
 	} else {
 		struct scn_tok prefix = { t.s, (size_t)(colon - t.s) + 1, t.col };
 
+		static const char *const prefixes[] = { "private:", "shared:" };
+
 		scn_error_set(err, t.col,
 			      "unknown address prefix %s (private: or shared:)",
 			      scn_tok_quote(prefix, q, sizeof(q)));
-		return -1;
+		return scn_error_suggest(err, prefix, prefixes, 2);
 	}
 	if (scn_parse_number(x, true, &v, err))
 		return -1;
@@ -152,5 +154,5 @@ int scn_parse_level(struct scn_tok t, unsigned *level, struct scn_error *err)
 	scn_error_set(err, t.col,
 		      "unknown level %s (4K, 2M, 1G, 512G or 256T)",
 		      scn_tok_quote(t, q, sizeof(q)));
-	return -1;
+	return scn_error_suggest(err, t, level_names, SCN_NR_LEVELS);
 }

@@ -40,6 +40,20 @@ int scn_parse_level(struct scn_tok t, unsigned *level, struct scn_error *err);
 
 #define SCN_NR_LEVELS 5
 
+/*
+ * scn_error_suggest() - appends "; did you mean 'X'?" to @err's message when
+ * the unknown word @t is close to one of the @n words of @cands (see
+ * suggest_word()); the message is left as it is otherwise. Returns -1, so
+ * that a parser can end with `return scn_error_suggest(...)`.
+ */
+int scn_error_suggest(struct scn_error *err, struct scn_tok t,
+		      const char *const *cands, size_t n);
+/* The same with the candidates name_at(0), name_at(1), ... up to the first
+ * NULL (at most SCN_MAX_CANDIDATES). */
+#define SCN_MAX_CANDIDATES 128
+int scn_error_suggest_from(struct scn_error *err, struct scn_tok t,
+			   const char *(*name_at)(size_t i));
+
 static inline uint64_t scn_shared_bit(unsigned gpaw)
 {
 	return 1ULL << (gpaw - 1);

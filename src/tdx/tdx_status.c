@@ -34,6 +34,13 @@ bool tdx_status_parse(const char *name, uint64_t *status)
 	return false;
 }
 
+const char *tdx_status_name_at(size_t i)
+{
+	return i < sizeof(status_names) / sizeof(status_names[0])
+		       ? status_names[i].name
+		       : NULL;
+}
+
 static const char *const leaf_names[TDX_NR_LEAVES] = {
 #define TDX_LEAF_NAME(name, num, str) [num] = str,
 	TDX_LEAF_LIST(TDX_LEAF_NAME)
@@ -45,6 +52,14 @@ const char *tdx_leaf_name(int leaf)
 	if (leaf < 0 || leaf >= TDX_NR_LEAVES)
 		return NULL;
 	return leaf_names[leaf];
+}
+
+const char *tdx_leaf_name_at(size_t i)
+{
+	for (int leaf = 0; leaf < TDX_NR_LEAVES; leaf++)
+		if (leaf_names[leaf] && i-- == 0)
+			return leaf_names[leaf];
+	return NULL;
 }
 
 int tdx_leaf_parse(const char *name)

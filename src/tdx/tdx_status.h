@@ -12,6 +12,7 @@
 #define TDXMMU_TDX_STATUS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* X(name, value) */
@@ -103,6 +104,8 @@ static inline bool tdx_status_is(uint64_t s, uint64_t cls)
 
 /* Name of a status class ("TDX_OPERAND_BUSY"), or NULL if unknown. */
 const char *tdx_status_name(uint64_t status);
+/* The @i-th name of TDX_STATUS_LIST, NULL past the last. */
+const char *tdx_status_name_at(size_t i);
 /* Parses a name from TDX_STATUS_LIST. */
 bool tdx_status_parse(const char *name, uint64_t *status);
 
@@ -150,6 +153,8 @@ enum tdx_leaf {
 
 /* Mnemonic of a leaf, NULL if not modeled. */
 const char *tdx_leaf_name(int leaf);
+/* The @i-th modeled leaf's mnemonic (by leaf number), NULL past the last. */
+const char *tdx_leaf_name_at(size_t i);
 /* Leaf number of a mnemonic, -1 if unknown. */
 int tdx_leaf_parse(const char *name);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "suggest.h"
 
 static const struct tdxmmu_cmd *const commands[] = {
 	&cmd_bench,
@@ -36,7 +37,19 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i]->name))
 			return commands[i]->fn(argc - 1, argv + 1);
-	fprintf(stderr, "tdxmmu: unknown command '%s'\n", argv[1]);
+	{
+		const char *names[sizeof(commands) / sizeof(commands[0])];
+		const char *near;
+
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			names[i] = commands[i]->name;
+		near = suggest_word(argv[1], strlen(argv[1]), names,
+				    sizeof(names) / sizeof(names[0]));
+		fprintf(stderr, "tdxmmu: unknown command '%s'", argv[1]);
+		if (near)
+			fprintf(stderr, "; did you mean '%s'?", near);
+		fputc('\n', stderr);
+	}
 	usage(stderr);
 	return 2;
 }
