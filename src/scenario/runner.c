@@ -53,8 +53,8 @@ static void say(struct scn_run *r, const struct scn_cmd *c, const char *fmt,
 	funlockfile(r->out);
 }
 
-/* Tells the caller's report of one check. Under the output lock, so that
- * the lanes of a parallel block never call it at once (tdxmmu.h). */
+/* Tells the caller's report of one check. Under report_lock, so that the
+ * lanes of a parallel block never call it at once (tdxmmu.h). */
 static void report_check(struct scn_run *r, const struct scn_cmd *c,
 			 const char *message)
 {
@@ -68,9 +68,9 @@ static void report_check(struct scn_run *r, const struct scn_cmd *c,
 
 	if (!r->report || !r->report->check)
 		return;
-	flockfile(r->out);
+	pthread_mutex_lock(&r->report_lock);
 	r->report->check(&chk, r->report->arg);
-	funlockfile(r->out);
+	pthread_mutex_unlock(&r->report_lock);
 }
 
 static void pass(struct scn_run *r, const struct scn_cmd *c)
@@ -118,7 +118,7 @@ static void fail_end(struct scn_run *r, const struct scn_cmd *c,
 	}
 	fputc('\n', r->out);
 	atomic_fetch_add(&r->failed, 1);
-	report_check(r, c, msg); /* still locked: nested, same thread */
+	report_check(r, c, msg);
 	funlockfile(r->out);
 	free(fl->buf);
 }
@@ -174,11 +174,11 @@ int scn_api_error(struct scn_run *r, const struct scn_cmd *c, int rc)
 	if (rc == TDXMMU_ENOTIMPL) {
 		fprintf(r->err, "%s:%zu: error: '%s' is not implemented yet\n",
 			r->name, c->line, c->name);
-		flockfile(r->out);
+		pthread_mutex_lock(&r->report_lock);
 		scn_report_error(r->report, r->name, c->line, 0,
 				 SCN_EXIT_USAGE, "'%s' is not implemented yet",
 				 c->name);
-		funlockfile(r->out);
+		pthread_mutex_unlock(&r->report_lock);
 		return SCN_EXIT_USAGE;
 	}
 	msg = last_error(r);
@@ -200,7 +200,7 @@ int scn_api_error(struct scn_run *r, const struct scn_cmd *c, int rc)
 		funlockfile(r->out);
 		return SCN_EXIT_OK;
 	}
-	flockfile(r->out);
+	pthread_mutex_lock(&r->report_lock);
 	if (rc == TDXMMU_EBUG) {
 		if (!*msg)
 			msg = "the model detected a broken invariant";
@@ -216,7 +216,7 @@ int scn_api_error(struct scn_run *r, const struct scn_cmd *c, int rc)
 				 "%s%s%s", tdxmmu_strerror(rc), *msg ? ": " : "",
 				 msg);
 	}
-	funlockfile(r->out);
+	pthread_mutex_unlock(&r->report_lock);
 	return status;
 }
 
@@ -1134,6 +1134,7 @@ int scn_run_script_report(const struct scn_script *script, const char *name,
 		.trace = opts->trace,
 		.quiet = opts->quiet,
 		.report = report,
+		.report_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	int status = SCN_EXIT_OK;
 

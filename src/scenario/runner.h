@@ -8,6 +8,7 @@
 #ifndef TDXMMU_SCENARIO_RUNNER_H
 #define TDXMMU_SCENARIO_RUNNER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -120,6 +121,10 @@ struct scn_run {
 	FILE *out, *err, *trace;
 	bool quiet;
 	const struct tdxmmu_run_report *report; /* NULL, or told of each check */
+	/* Serializes the report's calls from the lanes (flockfile() would
+	 * too, but ThreadSanitizer does not see it as a lock). Taken after
+	 * the output stream's lock when both are held. */
+	pthread_mutex_t report_lock;
 	tdxmmu_td *td;
 	atomic_ulong passed, failed;
 	struct scn_par *par; /* non-NULL while a parallel block runs */
