@@ -52,6 +52,37 @@ static void run_usage(FILE *f)
 		"  '==> FILE <==' header and a summary line ends the output.\n");
 }
 
+/* A JSON string of any bytes: JSON wants UTF-8, and a file name (or a
+ * message quoting one) need not be; such bytes become '?'. */
+static json_t *jstr(const char *s)
+{
+	json_t *j;
+	char *copy;
+
+	if (!s)
+		s = "";
+	j = json_string(s);
+	if (j)
+		return j;
+	copy = strdup(s);
+	if (!copy)
+		return NULL;
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+/* A member's string value; "" for a missing one. */
+static const char *jget(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "";
+}
+
 static void on_check(const struct tdxmmu_run_check *chk, void *arg)
 {
 	struct file_result *res = arg;
@@ -62,10 +93,10 @@ static void on_check(const struct tdxmmu_run_check *chk, void *arg)
 	else
 		res->failed++;
 	json_object_set_new(o, "line", json_integer((json_int_t)chk->line));
-	json_object_set_new(o, "text", json_string(chk->text));
+	json_object_set_new(o, "text", jstr(chk->text));
 	json_object_set_new(o, "result", json_string(chk->passed ? "pass" : "fail"));
 	if (!chk->passed)
-		json_object_set_new(o, "message", json_string(chk->message));
+		json_object_set_new(o, "message", jstr(chk->message));
 	json_array_append_new(res->checks, o);
 }
 
@@ -77,14 +108,14 @@ static void on_error(const struct tdxmmu_run_error *e, void *arg)
 	if (res->error) /* the first error is the one that stopped the run */
 		return;
 	o = json_object();
-	json_object_set_new(o, "file", json_string(e->file));
+	json_object_set_new(o, "file", jstr(e->file));
 	if (e->line)
 		json_object_set_new(o, "line", json_integer((json_int_t)e->line));
 	if (e->column)
 		json_object_set_new(o, "column",
 				    json_integer((json_int_t)e->column));
 	json_object_set_new(o, "status", json_integer(e->status));
-	json_object_set_new(o, "message", json_string(e->message));
+	json_object_set_new(o, "message", jstr(e->message));
 	res->error = o;
 }
 
@@ -135,7 +166,7 @@ static int print_json(const struct file_result *res)
 	json_t *d = json_object();
 	int rc;
 
-	json_object_set_new(d, "file", json_string(res->name));
+	json_object_set_new(d, "file", jstr(res->name));
 	json_object_set_new(d, "exit", json_integer(res->status));
 	json_object_set_new(d, "passed", json_integer((json_int_t)res->passed));
 	json_object_set_new(d, "failed", json_integer((json_int_t)res->failed));
@@ -197,14 +228,14 @@ static void print_tap(unsigned n, const struct file_result *res)
 	if (res->failed) {
 		printf("  failures:\n");
 		json_array_foreach(res->checks, i, chk) {
-			if (!strcmp(json_string_value(json_object_get(chk, "result")),
+			if (!strcmp(jget(chk, "result"),
 				    "pass"))
 				continue;
 			printf("    - line: %" JSON_INTEGER_FORMAT "\n      text: ",
 			       json_integer_value(json_object_get(chk, "line")));
-			yaml_str(json_string_value(json_object_get(chk, "text")));
+			yaml_str(jget(chk, "text"));
 			printf("\n      message: ");
-			yaml_str(json_string_value(json_object_get(chk, "message")));
+			yaml_str(jget(chk, "message"));
 			putchar('\n');
 		}
 	}
@@ -220,7 +251,7 @@ static void print_tap(unsigned n, const struct file_result *res)
 			printf("    column: %" JSON_INTEGER_FORMAT "\n",
 			       json_integer_value(col));
 		printf("    message: ");
-		yaml_str(json_string_value(json_object_get(res->error, "message")));
+		yaml_str(jget(res->error, "message"));
 		putchar('\n');
 	}
 	printf("  ...\n");
