@@ -430,6 +430,44 @@ TDXMMU_API int tdxmmu_run_file(const char *path,
 TDXMMU_API int tdxmmu_run_string(const char *name, const char *text,
 				 const struct tdxmmu_run_options *opts);
 
+/*
+ * Each check and each error of a run, as it happens, for a caller that
+ * builds its own report (`tdxmmu run --json`, `--tap`). A separate struct,
+ * not new members of tdxmmu_run_options, so that programs built against
+ * the older options keep working. The pointers are valid only during the
+ * call. Calls never overlap, also from the lanes of a parallel block, but
+ * may come from any thread.
+ */
+struct tdxmmu_run_check {
+	const char *file;    /* the scenario's name, as in its messages */
+	size_t line;         /* the command's line (1-based) */
+	const char *text;    /* the command as written */
+	bool passed;
+	const char *message; /* failed: the FAIL line after "FAIL: " (may
+			      * span lines); passed: NULL */
+};
+struct tdxmmu_run_error {
+	const char *file;
+	size_t line, column; /* 0 when not known (column: runtime errors) */
+	int status;          /* the run's exit status: 2 or 3 */
+	const char *message; /* without the "FILE:LINE:COL: error: " prefix */
+};
+struct tdxmmu_run_report {
+	void (*check)(const struct tdxmmu_run_check *chk, void *arg);
+	void (*error)(const struct tdxmmu_run_error *err, void *arg);
+	void *arg;
+};
+/* As tdxmmu_run_file(), also telling @report (may be NULL) of each check
+ * and error. */
+TDXMMU_API int tdxmmu_run_file_report(const char *path,
+				      const struct tdxmmu_run_options *opts,
+				      const struct tdxmmu_run_report *report);
+/* Runs the scenario read from @in to its end (standard input: "-" on the
+ * command line), named @name in messages ("<stdin>" when NULL). */
+TDXMMU_API int tdxmmu_run_stream_report(const char *name, FILE *in,
+					const struct tdxmmu_run_options *opts,
+					const struct tdxmmu_run_report *report);
+
 
 /*
  * Systematic exploration (docs/exploration.md, `tdxmmu explore`). The

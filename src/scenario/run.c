@@ -27,6 +27,14 @@ int scn_run_text(const char *name, const char *text, size_t len,
 		 const struct scn_backend *api,
 		 const struct tdxmmu_run_options *opts)
 {
+	return scn_run_text_report(name, text, len, api, opts, NULL);
+}
+
+int scn_run_text_report(const char *name, const char *text, size_t len,
+			const struct scn_backend *api,
+			const struct tdxmmu_run_options *opts,
+			const struct tdxmmu_run_report *report)
+{
 	struct tdxmmu_run_options o = default_options(opts);
 	struct scn_script script;
 	struct scn_error err;
@@ -36,9 +44,11 @@ int scn_run_text(const char *name, const char *text, size_t len,
 		fflush(o.out);
 		fprintf(o.err, "%s:%zu:%zu: error: %s\n", name, err.line,
 			err.col, err.msg);
+		scn_report_error(report, name, err.line, err.col,
+				 SCN_EXIT_USAGE, "%s", err.msg);
 		return SCN_EXIT_USAGE;
 	}
-	status = scn_run_script(&script, name, api, &o);
+	status = scn_run_script_report(&script, name, api, &o, report);
 	scn_script_free(&script);
 	return status;
 }
@@ -54,16 +64,12 @@ TDXMMU_API int tdxmmu_run_string(const char *name, const char *text,
 			    opts);
 }
 
-/* Reads a whole file; any bytes, any size. Returns NULL with errno set. */
-char *scn_read_file(const char *path, size_t *len)
+/* Reads a whole stream; any bytes, any size. Returns NULL with errno set. */
+char *scn_read_stream(FILE *f, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
 	size_t cap = 0, n = 0;
 	char *buf = NULL;
-	int saved;
 
-	if (!f)
-		return NULL;
 	for (;;) {
 		size_t got;
 
@@ -72,8 +78,9 @@ char *scn_read_file(const char *path, size_t *len)
 			char *nbuf = realloc(buf, ncap);
 
 			if (!nbuf) {
+				free(buf);
 				errno = ENOMEM;
-				goto fail;
+				return NULL;
 			}
 			buf = nbuf;
 			cap = ncap;
@@ -85,38 +92,85 @@ char *scn_read_file(const char *path, size_t *len)
 				/* fread keeps errno from the failed read. */
 				if (!errno)
 					errno = EIO;
-				goto fail;
+				free(buf);
+				return NULL;
 			}
 			break;
 		}
 	}
-	fclose(f);
 	*len = n;
 	return buf;
-fail:
+}
+
+/* Reads a whole file; any bytes, any size. Returns NULL with errno set. */
+char *scn_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	int saved;
+
+	if (!f)
+		return NULL;
+	buf = scn_read_stream(f, len);
 	saved = errno;
 	fclose(f);
-	free(buf);
 	errno = saved;
-	return NULL;
+	return buf;
+}
+
+/* The text read (NULL: the read failed, errno says why) run as @name. */
+static int run_read(const char *name, char *text, size_t len,
+		    const struct tdxmmu_run_options *opts,
+		    const struct tdxmmu_run_report *report)
+{
+	struct tdxmmu_run_options o = default_options(opts);
+	int status;
+
+	if (!text) {
+		const char *why = strerror(errno);
+
+		fprintf(o.err, "%s: error: cannot read: %s\n", name, why);
+		scn_report_error(report, name, 0, 0, SCN_EXIT_USAGE,
+				 "cannot read: %s", why);
+		return SCN_EXIT_USAGE;
+	}
+	status = scn_run_text_report(name, text, len, &scn_backend_tdxmmu, &o,
+				     report);
+	free(text);
+	return status;
+}
+
+TDXMMU_API int tdxmmu_run_file_report(const char *path,
+				      const struct tdxmmu_run_options *opts,
+				      const struct tdxmmu_run_report *report)
+{
+	size_t len = 0;
+	char *text;
+
+	errno = 0;
+	text = scn_read_file(path, &len);
+	return run_read(path, text, len, opts, report);
 }
 
 TDXMMU_API int tdxmmu_run_file(const char *path,
 			       const struct tdxmmu_run_options *opts)
 {
-	struct tdxmmu_run_options o = default_options(opts);
-	size_t len = 0;
-	char *text;
-	int status;
+	return tdxmmu_run_file_report(path, opts, NULL);
+}
 
-	errno = 0;
-	text = scn_read_file(path, &len);
-	if (!text) {
-		fprintf(o.err, "%s: error: cannot read: %s\n", path,
-			strerror(errno));
-		return SCN_EXIT_USAGE;
+TDXMMU_API int tdxmmu_run_stream_report(const char *name, FILE *in,
+					const struct tdxmmu_run_options *opts,
+					const struct tdxmmu_run_report *report)
+{
+	size_t len = 0;
+	char *text = NULL;
+
+	if (!name)
+		name = "<stdin>";
+	errno = EINVAL;
+	if (in) {
+		errno = 0;
+		text = scn_read_stream(in, &len);
 	}
-	status = scn_run_text(path, text, len, &scn_backend_tdxmmu, &o);
-	free(text);
-	return status;
+	return run_read(name, text, len, opts, report);
 }

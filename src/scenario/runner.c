@@ -33,43 +33,6 @@ static const char *last_error(const struct scn_run *r)
 	return msg ? msg : "";
 }
 
-int scn_api_error(struct scn_run *r, const struct scn_cmd *c, int rc)
-{
-	const char *msg;
-
-	/* Keep the progress lines before the error when both streams are the
-	 * same terminal or pipe. */
-	fflush(r->out);
-	if (rc == TDXMMU_ENOTIMPL) {
-		fprintf(r->err, "%s:%zu: error: '%s' is not implemented yet\n",
-			r->name, c->line, c->name);
-		return SCN_EXIT_USAGE;
-	}
-	msg = last_error(r);
-	/* A VM that KVM killed is a modeled outcome, never a usage error or a
-	 * model bug (contract 1.1): on a command that takes no outcome= it is
-	 * a failed check, and the run goes on. */
-	if (rc == TDXMMU_EIO && r->td) {
-		flockfile(r->out);
-		if (!r->quiet)
-			fprintf(r->out, "%s:%zu: %s -> dead\n", r->name, c->line,
-				c->text);
-		fprintf(r->out, "%s:%zu: FAIL: %s (actual the VM is dead%s%s)\n",
-			r->name, c->line, c->text, *msg ? ": " : "", msg);
-		funlockfile(r->out);
-		atomic_fetch_add(&r->failed, 1);
-		return SCN_EXIT_OK;
-	}
-	if (rc == TDXMMU_EBUG) {
-		fprintf(r->err, "%s:%zu: BUG: %s\n", r->name, c->line,
-			*msg ? msg : "the model detected a broken invariant");
-		return SCN_EXIT_BUG;
-	}
-	fprintf(r->err, "%s:%zu: error: %s%s%s\n", r->name, c->line,
-		tdxmmu_strerror(rc), *msg ? ": " : "", msg);
-	return SCN_EXIT_USAGE;
-}
-
 /* The progress line: "FILE:LINE: <command> -> <what happened>". */
 static void say(struct scn_run *r, const struct scn_cmd *c, const char *fmt,
 		...) __attribute__((format(printf, 3, 4)));
@@ -90,23 +53,74 @@ static void say(struct scn_run *r, const struct scn_cmd *c, const char *fmt,
 	funlockfile(r->out);
 }
 
-static void pass(struct scn_run *r)
+/* Tells the caller's report of one check. Under report_lock, so that the
+ * lanes of a parallel block never call it at once (tdxmmu.h). */
+static void report_check(struct scn_run *r, const struct scn_cmd *c,
+			 const char *message)
 {
-	atomic_fetch_add(&r->passed, 1);
+	struct tdxmmu_run_check chk = {
+		.file = r->name,
+		.line = c->line,
+		.text = c->text,
+		.passed = !message,
+		.message = message,
+	};
+
+	if (!r->report || !r->report->check)
+		return;
+	pthread_mutex_lock(&r->report_lock);
+	r->report->check(&chk, r->report->arg);
+	pthread_mutex_unlock(&r->report_lock);
 }
 
-/* A FAIL line is built in pieces between fail_begin() and fail_end(). */
-static void fail_begin(struct scn_run *r, const struct scn_cmd *c)
+static void pass(struct scn_run *r, const struct scn_cmd *c)
+{
+	atomic_fetch_add(&r->passed, 1);
+	report_check(r, c, NULL);
+}
+
+/*
+ * A FAIL line is built in pieces between fail_begin() and fail_end(), into
+ * the stream fail_begin() returns: r->out itself, or, when the caller wants
+ * each check reported, a memory stream whose text then goes both to r->out
+ * and to the report.
+ */
+struct fail_line {
+	FILE *f;
+	char *buf;
+	size_t len;
+};
+
+static FILE *fail_begin(struct scn_run *r, const struct scn_cmd *c,
+			struct fail_line *fl)
 {
 	flockfile(r->out);
 	fprintf(r->out, "%s:%zu: FAIL: ", r->name, c->line);
+	fl->buf = NULL;
+	fl->len = 0;
+	fl->f = NULL;
+	if (r->report && r->report->check)
+		fl->f = open_memstream(&fl->buf, &fl->len);
+	if (!fl->f)
+		fl->f = r->out;
+	return fl->f;
 }
 
-static void fail_end(struct scn_run *r)
+static void fail_end(struct scn_run *r, const struct scn_cmd *c,
+		     struct fail_line *fl)
 {
+	const char *msg = "(message lost: out of memory)";
+
+	if (fl->f != r->out) {
+		if (fclose(fl->f) == 0 && fl->buf)
+			msg = fl->buf;
+		fputs(msg, r->out);
+	}
 	fputc('\n', r->out);
-	funlockfile(r->out);
 	atomic_fetch_add(&r->failed, 1);
+	report_check(r, c, msg);
+	funlockfile(r->out);
+	free(fl->buf);
 }
 
 /* "FILE:LINE: FAIL: <expected> (actual <got>)" in one call. */
@@ -116,13 +130,94 @@ static void fail(struct scn_run *r, const struct scn_cmd *c, const char *fmt,
 static void fail(struct scn_run *r, const struct scn_cmd *c, const char *fmt,
 		 ...)
 {
+	struct fail_line fl;
+	FILE *f = fail_begin(r, c, &fl);
 	va_list ap;
 
-	fail_begin(r, c);
 	va_start(ap, fmt);
-	vfprintf(r->out, fmt, ap);
+	vfprintf(f, fmt, ap);
 	va_end(ap);
-	fail_end(r);
+	fail_end(r, c, &fl);
+}
+
+/* Tells the caller's report of an error that stops the run. */
+void scn_report_error(const struct tdxmmu_run_report *report,
+		      const char *file, size_t line, size_t column, int status,
+		      const char *fmt, ...)
+{
+	struct tdxmmu_run_error e = {
+		.file = file,
+		.line = line,
+		.column = column,
+		.status = status,
+	};
+	char msg[512];
+	va_list ap;
+
+	if (!report || !report->error)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	e.message = msg;
+	report->error(&e, report->arg);
+}
+
+int scn_api_error(struct scn_run *r, const struct scn_cmd *c, int rc)
+{
+	const char *msg;
+	int status;
+
+	/* Keep the progress lines before the error when both streams are the
+	 * same terminal or pipe. */
+	fflush(r->out);
+	if (rc == TDXMMU_ENOTIMPL) {
+		fprintf(r->err, "%s:%zu: error: '%s' is not implemented yet\n",
+			r->name, c->line, c->name);
+		pthread_mutex_lock(&r->report_lock);
+		scn_report_error(r->report, r->name, c->line, 0,
+				 SCN_EXIT_USAGE, "'%s' is not implemented yet",
+				 c->name);
+		pthread_mutex_unlock(&r->report_lock);
+		return SCN_EXIT_USAGE;
+	}
+	msg = last_error(r);
+	/* A VM that KVM killed is a modeled outcome, never a usage error or a
+	 * model bug (contract 1.1): on a command that takes no outcome= it is
+	 * a failed check, and the run goes on. */
+	if (rc == TDXMMU_EIO && r->td) {
+		struct fail_line fl;
+		FILE *f;
+
+		flockfile(r->out);
+		if (!r->quiet)
+			fprintf(r->out, "%s:%zu: %s -> dead\n", r->name, c->line,
+				c->text);
+		f = fail_begin(r, c, &fl);
+		fprintf(f, "%s (actual the VM is dead%s%s)", c->text,
+			*msg ? ": " : "", msg);
+		fail_end(r, c, &fl);
+		funlockfile(r->out);
+		return SCN_EXIT_OK;
+	}
+	pthread_mutex_lock(&r->report_lock);
+	if (rc == TDXMMU_EBUG) {
+		if (!*msg)
+			msg = "the model detected a broken invariant";
+		fprintf(r->err, "%s:%zu: BUG: %s\n", r->name, c->line, msg);
+		status = SCN_EXIT_BUG;
+		scn_report_error(r->report, r->name, c->line, 0, status,
+				 "BUG: %s", msg);
+	} else {
+		fprintf(r->err, "%s:%zu: error: %s%s%s\n", r->name, c->line,
+			tdxmmu_strerror(rc), *msg ? ": " : "", msg);
+		status = SCN_EXIT_USAGE;
+		scn_report_error(r->report, r->name, c->line, 0, status,
+				 "%s%s%s", tdxmmu_strerror(rc), *msg ? ": " : "",
+				 msg);
+	}
+	pthread_mutex_unlock(&r->report_lock);
+	return status;
 }
 
 /* The command up to its last positional argument, for "%.*s". */
@@ -168,7 +263,7 @@ static bool check_outcome(struct scn_run *r, const struct scn_cmd *c,
 
 	if (outcome_accepted(c, got)) {
 		if (c->has & SCN_HAS_OUTCOME)
-			pass(r);
+			pass(r, c);
 		return true;
 	}
 	fail(r, c, "%.*s outcome=%s (actual %s)", HEAD(c),
@@ -220,7 +315,7 @@ static void check_status(struct scn_run *r, const struct scn_cmd *c,
 
 	if (c->has & SCN_HAS_EXPECT) {
 		if (tdxmmu_status_class_eq(got, c->expect))
-			pass(r);
+			pass(r, c);
 		else
 			fail(r, c, "%.*s expect=%s (actual %s)", HEAD(c),
 			     tdxmmu_status_name(c->expect),
@@ -286,6 +381,8 @@ static int run_td(struct scn_run *r, const struct scn_cmd *c)
 static int run_destroy(struct scn_run *r, const struct scn_cmd *c)
 {
 	struct tdxmmu_destroy_report rep;
+	struct fail_line fl;
+	FILE *f;
 	int rc;
 
 	memset(&rep, 0, sizeof(rep));
@@ -295,17 +392,17 @@ static int run_destroy(struct scn_run *r, const struct scn_cmd *c)
 		return scn_api_error(r, c, rc);
 	if (rc == 0) {
 		say(r, c, "nothing leaked");
-		pass(r);
+		pass(r, c);
 		return SCN_EXIT_OK;
 	}
 	rep.message[sizeof(rep.message) - 1] = '\0';
 	say(r, c, "leaks");
-	fail_begin(r, c);
-	fprintf(r->out, "destroy leaves nothing behind (actual ");
+	f = fail_begin(r, c, &fl);
+	fprintf(f, "destroy leaves nothing behind (actual ");
 	if (rep.message[0])
-		fprintf(r->out, "%s", rep.message);
+		fprintf(f, "%s", rep.message);
 	else if (rc == TDXMMU_EBUG)
-		fprintf(r->out,
+		fprintf(f,
 			"%" PRIu64 " host frames leaked, %" PRIu64
 			" still owned by the TD, %" PRIu64
 			" KVM page-table pages and %" PRIu64
@@ -313,9 +410,9 @@ static int run_destroy(struct scn_run *r, const struct scn_cmd *c)
 			rep.frames_leaked, rep.frames_td_owned,
 			rep.kvm_pages_leaked, rep.sept_pages_leaked);
 	else
-		fprintf(r->out, "%s: %s", tdxmmu_strerror(rc), last_error(r));
-	fprintf(r->out, ")");
-	fail_end(r);
+		fprintf(f, "%s: %s", tdxmmu_strerror(rc), last_error(r));
+	fprintf(f, ")");
+	fail_end(r, c, &fl);
 	return SCN_EXIT_OK;
 }
 
@@ -425,13 +522,13 @@ static void say_outcome(struct scn_run *r, const struct scn_cmd *c,
  * good as the ok one, and the totals do not depend on which ran), and counts
  * nothing when the outcome check has already failed for the line.
  */
-static bool expect_compared(struct scn_run *r, enum tdxmmu_outcome o,
-			    bool outcome_held)
+static bool expect_compared(struct scn_run *r, const struct scn_cmd *c,
+			    enum tdxmmu_outcome o, bool outcome_held)
 {
 	if (o == TDXMMU_OUTCOME_OK)
 		return true;
 	if (outcome_held)
-		pass(r);
+		pass(r, c);
 	return false;
 }
 
@@ -455,13 +552,13 @@ static int run_vcpu_read(struct scn_run *r, const struct scn_cmd *c)
 	else
 		say_outcome(r, c, o);
 	held = check_outcome(r, c, o);
-	if (!(c->has & SCN_HAS_EXPECT) || !expect_compared(r, o, held))
+	if (!(c->has & SCN_HAS_EXPECT) || !expect_compared(r, c, o, held))
 		return SCN_EXIT_OK;
 	if (val != c->expect)
 		fail(r, c, "%.*s expect=0x%" PRIx64 " (actual 0x%" PRIx64 ")",
 		     HEAD(c), c->expect, val);
 	else
-		pass(r);
+		pass(r, c);
 	return SCN_EXIT_OK;
 }
 
@@ -532,7 +629,7 @@ static int run_vcpu_verify(struct scn_run *r, const struct scn_cmd *c)
 		fail(r, c, "%.*s (actual byte at 0x%" PRIx64 " differs)",
 		     HEAD(c), bad);
 	else if (c->has & SCN_HAS_OUTCOME)
-		pass(r);
+		pass(r, c);
 	return SCN_EXIT_OK;
 }
 
@@ -572,7 +669,7 @@ static int run_vcpu_accept(struct scn_run *r, const struct scn_cmd *c)
 	if (o == TDXMMU_OUTCOME_OK)
 		check_status(r, c, status);
 	else if (c->has & SCN_HAS_EXPECT)
-		expect_compared(r, o, held);
+		expect_compared(r, c, o, held);
 	return SCN_EXIT_OK;
 }
 
@@ -606,14 +703,14 @@ static int run_host_read(struct scn_run *r, const struct scn_cmd *c)
 	say(r, c, "0x%" PRIx64, val);
 	if (c->has & SCN_HAS_EXPECT) {
 		if (val == c->expect)
-			pass(r);
+			pass(r, c);
 		else
 			fail(r, c, "%.*s expect=0x%" PRIx64 " (actual 0x%" PRIx64 ")",
 			     HEAD(c), c->expect, val);
 	}
 	if (c->has & SCN_HAS_EXPECT_NOT) {
 		if (val != c->expect_not)
-			pass(r);
+			pass(r, c);
 		else
 			fail(r, c, "%.*s expect-not=0x%" PRIx64 " (actual 0x%" PRIx64 ")",
 			     HEAD(c), c->expect_not, val);
@@ -687,7 +784,7 @@ static int run_expect_vm(struct scn_run *r, const struct scn_cmd *c)
 
 	say(r, c, "%s", dead ? "dead" : "alive");
 	if (dead == c->vm_dead)
-		pass(r);
+		pass(r, c);
 	else
 		fail(r, c, "%s (actual %s)", c->text, dead ? "dead" : "alive");
 	return SCN_EXIT_OK;
@@ -787,7 +884,7 @@ static int run_expect_sept(struct scn_run *r, const struct scn_cmd *c)
 		return check_error(r, c, rc);
 	say(r, c, "%s", tdxmmu_sept_state_name(st));
 	if (st == c->sept)
-		pass(r);
+		pass(r, c);
 	else
 		fail(r, c, "%s (actual %s)", c->text, tdxmmu_sept_state_name(st));
 	return SCN_EXIT_OK;
@@ -816,7 +913,7 @@ static int run_expect_spte(struct scn_run *r, const struct scn_cmd *c)
 	if ((c->has & SCN_HAS_SHARED) && sh != c->spte_shared)
 		ok = false;
 	if (ok)
-		pass(r);
+		pass(r, c);
 	else
 		fail(r, c, "%s (actual private=%s shared=%s)", c->text,
 		     tdxmmu_spte_state_name(pv), tdxmmu_spte_state_name(sh));
@@ -831,6 +928,8 @@ static int run_expect_count(struct scn_run *r, const struct scn_cmd *c)
 	bool *unknown = calloc(c->nr_counters, sizeof(*unknown));
 	size_t wrong = 0, n;
 	int rc = SCN_EXIT_OK;
+	struct fail_line fl;
+	FILE *f;
 
 	if (!got || !unknown) {
 		rc = scn_api_error(r, c, TDXMMU_ENOMEM);
@@ -862,31 +961,31 @@ static int run_expect_count(struct scn_run *r, const struct scn_cmd *c)
 		funlockfile(r->out);
 	}
 	if (!wrong) {
-		pass(r);
+		pass(r, c);
 		goto out;
 	}
-	fail_begin(r, c);
-	fprintf(r->out, "expect-count");
+	f = fail_begin(r, c, &fl);
+	fprintf(f, "expect-count");
 	for (size_t i = 0; i < c->nr_counters; i++)
 		if (unknown[i] || got[i] != c->counters[i].value)
-			fprintf(r->out, " %s=%" PRIu64, c->counters[i].name,
+			fprintf(f, " %s=%" PRIu64, c->counters[i].name,
 				c->counters[i].value);
-	fprintf(r->out, " (actual");
+	fprintf(f, " (actual");
 	n = 0;
 	for (size_t i = 0; i < c->nr_counters; i++) {
 		const char *sep = n++ ? ", " : " ";
 
 		if (unknown[i])
-			fprintf(r->out, "%sno counter named '%s'", sep,
+			fprintf(f, "%sno counter named '%s'", sep,
 				c->counters[i].name);
 		else if (got[i] != c->counters[i].value)
-			fprintf(r->out, "%s%s=%" PRIu64, sep,
+			fprintf(f, "%s%s=%" PRIu64, sep,
 				c->counters[i].name, got[i]);
 		else
 			n--;
 	}
-	fprintf(r->out, ")");
-	fail_end(r);
+	fprintf(f, ")");
+	fail_end(r, c, &fl);
 out:
 	free(got);
 	free(unknown);
@@ -897,7 +996,9 @@ out:
 static int run_check(struct scn_run *r, const struct scn_cmd *c)
 {
 	char *report = malloc(CHECK_REPORT_SIZE);
+	struct fail_line fl;
 	const char *line;
+	FILE *f;
 	int n;
 
 	if (!report)
@@ -911,23 +1012,23 @@ static int run_check(struct scn_run *r, const struct scn_cmd *c)
 	report[CHECK_REPORT_SIZE - 1] = '\0';
 	if (n == 0) {
 		say(r, c, "no violation");
-		pass(r);
+		pass(r, c);
 		free(report);
 		return SCN_EXIT_OK;
 	}
 	say(r, c, "%d violation%s", n, n == 1 ? "" : "s");
-	fail_begin(r, c);
-	fprintf(r->out, "check (actual %d violation%s)", n, n == 1 ? "" : "s");
+	f = fail_begin(r, c, &fl);
+	fprintf(f, "check (actual %d violation%s)", n, n == 1 ? "" : "s");
 	for (line = report; *line; line += *line == '\n') {
 		size_t len = strcspn(line, "\n");
 
 		if (len)
-			fprintf(r->out, "\n    %.*s", (int)len, line);
+			fprintf(f, "\n    %.*s", (int)len, line);
 		line += len;
 	}
 	if (strlen(report) == CHECK_REPORT_SIZE - 1)
-		fprintf(r->out, "\n    ... (report truncated)");
-	fail_end(r);
+		fprintf(f, "\n    ... (report truncated)");
+	fail_end(r, c, &fl);
 	free(report);
 	return SCN_EXIT_OK;
 }
@@ -1017,6 +1118,14 @@ int scn_run_script(const struct scn_script *script, const char *name,
 		   const struct scn_backend *api,
 		   const struct tdxmmu_run_options *opts)
 {
+	return scn_run_script_report(script, name, api, opts, NULL);
+}
+
+int scn_run_script_report(const struct scn_script *script, const char *name,
+			  const struct scn_backend *api,
+			  const struct tdxmmu_run_options *opts,
+			  const struct tdxmmu_run_report *report)
+{
 	struct scn_run r = {
 		.api = api,
 		.name = name,
@@ -1024,6 +1133,8 @@ int scn_run_script(const struct scn_script *script, const char *name,
 		.err = opts->err ? opts->err : stderr,
 		.trace = opts->trace,
 		.quiet = opts->quiet,
+		.report = report,
+		.report_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	int status = SCN_EXIT_OK;
 

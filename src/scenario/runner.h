@@ -8,6 +8,7 @@
 #ifndef TDXMMU_SCENARIO_RUNNER_H
 #define TDXMMU_SCENARIO_RUNNER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -119,6 +120,11 @@ struct scn_run {
 	const char *name;  /* the script's name in messages */
 	FILE *out, *err, *trace;
 	bool quiet;
+	const struct tdxmmu_run_report *report; /* NULL, or told of each check */
+	/* Serializes the report's calls from the lanes (flockfile() would
+	 * too, but ThreadSanitizer does not see it as a lock). Taken after
+	 * the output stream's lock when both are held. */
+	pthread_mutex_t report_lock;
 	tdxmmu_td *td;
 	atomic_ulong passed, failed;
 	struct scn_par *par; /* non-NULL while a parallel block runs */
@@ -140,6 +146,11 @@ int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd);
  * not implemented (2), a model bug (3) or a usage error (2). */
 int scn_api_error(struct scn_run *run, const struct scn_cmd *cmd, int rc);
 
+/* Calls @report's error hook, if any, with the message printf makes. */
+void scn_report_error(const struct tdxmmu_run_report *report,
+		      const char *file, size_t line, size_t column, int status,
+		      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 /*
  * scn_run_script() - run a parsed script to its end
  *
@@ -149,6 +160,11 @@ int scn_api_error(struct scn_run *run, const struct scn_cmd *cmd, int rc);
 int scn_run_script(const struct scn_script *script, const char *name,
 		   const struct scn_backend *api,
 		   const struct tdxmmu_run_options *opts);
+/* The same, telling @report (may be NULL) of each check and error. */
+int scn_run_script_report(const struct scn_script *script, const char *name,
+			  const struct scn_backend *api,
+			  const struct tdxmmu_run_options *opts,
+			  const struct tdxmmu_run_report *report);
 
 /*
  * scn_run_text() - parse then run (what tdxmmu_run_string() does), with the
@@ -157,11 +173,17 @@ int scn_run_script(const struct scn_script *script, const char *name,
 int scn_run_text(const char *name, const char *text, size_t len,
 		 const struct scn_backend *api,
 		 const struct tdxmmu_run_options *opts);
+int scn_run_text_report(const char *name, const char *text, size_t len,
+			const struct scn_backend *api,
+			const struct tdxmmu_run_options *opts,
+			const struct tdxmmu_run_report *report);
 
 /* Ends the exploring lanes' thread pool (parallel.c). */
 void scn_lane_pool_drain(void);
 
 /* The whole file, malloc'd (NULL with errno set). */
 char *scn_read_file(const char *path, size_t *len);
+/* The whole stream to its end, malloc'd (NULL with errno set). */
+char *scn_read_stream(FILE *f, size_t *len);
 
 #endif /* TDXMMU_SCENARIO_RUNNER_H */

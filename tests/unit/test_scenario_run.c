@@ -1161,6 +1161,267 @@ static void test_v11_show_and_levels(void **state)
 	assert_int_equal(fk.spte_level, 99);
 }
 
+/* ---- struct tdxmmu_run_report: each check and error told ------------- */
+
+#define MAX_TOLD 32
+
+static struct told {
+	size_t nr_checks, nr_errors;
+	struct {
+		size_t line;
+		char *text, *message; /* message NULL: passed */
+	} checks[MAX_TOLD];
+	struct {
+		size_t line, column;
+		int status;
+		char *file, *message;
+	} errors[MAX_TOLD];
+} told;
+
+static void told_reset(void)
+{
+	for (size_t i = 0; i < told.nr_checks; i++) {
+		free(told.checks[i].text);
+		free(told.checks[i].message);
+	}
+	for (size_t i = 0; i < told.nr_errors; i++) {
+		free(told.errors[i].file);
+		free(told.errors[i].message);
+	}
+	memset(&told, 0, sizeof(told));
+}
+
+static void told_check(const struct tdxmmu_run_check *chk, void *arg)
+{
+	assert_ptr_equal(arg, &told);
+	assert_string_equal(chk->file, "t.tds");
+	assert_true(told.nr_checks < MAX_TOLD);
+	assert_true(chk->passed == !chk->message);
+	told.checks[told.nr_checks].line = chk->line;
+	told.checks[told.nr_checks].text = strdup(chk->text);
+	told.checks[told.nr_checks].message =
+		chk->message ? strdup(chk->message) : NULL;
+	told.nr_checks++;
+}
+
+static void told_error(const struct tdxmmu_run_error *e, void *arg)
+{
+	assert_ptr_equal(arg, &told);
+	assert_true(told.nr_errors < MAX_TOLD);
+	told.errors[told.nr_errors].file = strdup(e->file);
+	told.errors[told.nr_errors].line = e->line;
+	told.errors[told.nr_errors].column = e->column;
+	told.errors[told.nr_errors].status = e->status;
+	told.errors[told.nr_errors].message = strdup(e->message);
+	told.nr_errors++;
+}
+
+/*
+ * Runs @text with a report; the report must agree with the printed output:
+ * as many passed and failed checks as the closing line says (when there is
+ * one), and each failed check's message is its FAIL line's text.
+ */
+static int run_told(const char *text, bool quiet)
+{
+	const struct tdxmmu_run_report report = {
+		.check = told_check,
+		.error = told_error,
+		.arg = &told,
+	};
+	struct tdxmmu_run_options o;
+	FILE *out, *err;
+	size_t passed = 0, failed = 0;
+	unsigned long p, f;
+	const char *closing;
+
+	told_reset();
+	free(res.out);
+	free(res.err);
+	out = open_memstream(&res.out, &res.out_len);
+	err = open_memstream(&res.err, &res.err_len);
+	o = (struct tdxmmu_run_options){ .out = out, .err = err, .quiet = quiet };
+	res.status = scn_run_text_report("t.tds", text, strlen(text), &fake,
+					 &o, &report);
+	fclose(out);
+	fclose(err);
+	for (size_t i = 0; i < told.nr_checks; i++) {
+		char line[512];
+
+		if (!told.checks[i].message) {
+			passed++;
+			continue;
+		}
+		failed++;
+		snprintf(line, sizeof(line), "t.tds:%zu: FAIL: %s\n",
+			 told.checks[i].line, told.checks[i].message);
+		if (!strstr(res.out, line))
+			fail_msg("reported '%s' is not printed in:\n%s", line,
+				 res.out);
+	}
+	closing = strrchr(res.out, '\n');
+	while (closing && closing > res.out && closing[-1] != '\n')
+		closing--;
+	if (closing && sscanf(closing, "%lu passed, %lu failed", &p, &f) == 2) {
+		assert_int_equal(p, passed);
+		assert_int_equal(f, failed);
+	}
+	return res.status;
+}
+
+static void test_report_checks(void **state)
+{
+	(void)state;
+	/* Every kind of FAIL line, single-line and built in pieces. */
+	fk.read_val = 0x1111;
+	fk.check_n = 2;
+	fk.check_report = "gpa 0x1000: mirror present\ngpa 0x2000: on both aliases";
+	fk.destroy_rc = TDXMMU_EBUG;
+	fk.destroy_msg = "1 S-EPT page not reclaimed";
+	assert_int_equal(run_told("td\n"
+				  "vcpu 0 read 0x1000 expect=0x1111\n"
+				  "vcpu 0 read 0x1000 expect=0x2222\n"
+				  "expect-count fault.private=2\n"
+				  "check\n"
+				  "destroy\n", false), 1);
+	assert_int_equal(told.nr_checks, 5);
+	assert_int_equal(told.nr_errors, 0);
+	assert_int_equal(told.checks[0].line, 2);
+	assert_string_equal(told.checks[0].text, "vcpu 0 read 0x1000 expect=0x1111");
+	assert_null(told.checks[0].message);
+	/* The text is the command, the message as printed. */
+	assert_int_equal(told.checks[1].line, 3);
+	assert_string_equal(told.checks[1].text, "vcpu 0 read 0x1000 expect=0x2222");
+	assert_string_equal(told.checks[1].message,
+			    "vcpu 0 read 0x1000 expect=0x2222 (actual 0x1111)");
+	assert_string_equal(told.checks[2].message,
+			    "expect-count fault.private=2 (actual fault.private=1)");
+	assert_string_equal(told.checks[3].message,
+			    "check (actual 2 violations)\n"
+			    "    gpa 0x1000: mirror present\n"
+			    "    gpa 0x2000: on both aliases");
+	assert_int_equal(told.checks[4].line, 6);
+	assert_string_equal(told.checks[4].message,
+			    "destroy leaves nothing behind (actual 1 S-EPT page not reclaimed)");
+
+	/* A dead VM: the FAIL line of a command without outcome= too. */
+	told_reset();
+	setup(NULL);
+	fk.kill_on_call = true;
+	fk.simple_rc = TDXMMU_EIO;
+	assert_int_equal(run_told("td\nmemslot 0 0 4K outcome=bugged\n"
+				  "host write 0 1\nexpect-vm alive\n", true), 1);
+	assert_int_equal(told.nr_checks, 3);
+	assert_null(told.checks[0].message);
+	assert_string_equal(told.checks[1].message,
+			    "host write 0 1 (actual the VM is dead)");
+	assert_string_equal(told.checks[2].message,
+			    "expect-vm alive (actual dead)");
+
+	/* The lanes of a parallel block: each check with its own line. */
+	told_reset();
+	setup(NULL);
+	fk.read_val = 7;
+	assert_int_equal(run_told("td vcpus=2\nparallel\n"
+				  " vcpu 0 read 0 expect=7\n"
+				  " vcpu 1 read 0 expect=8\n"
+				  "end\n", false), 1);
+	assert_int_equal(told.nr_checks, 2);
+	for (size_t i = 0; i < 2; i++) {
+		if (told.checks[i].line == 3) {
+			assert_null(told.checks[i].message);
+		} else {
+			assert_int_equal(told.checks[i].line, 4);
+			assert_string_equal(told.checks[i].message,
+					    "vcpu 1 read 0 expect=0x8 (actual 0x7)");
+		}
+	}
+	told_reset();
+}
+
+static void test_report_errors(void **state)
+{
+	(void)state;
+	/* A parse error: line and column, nothing run. */
+	assert_int_equal(run_told("td\nmemslot zero 0 4K\n", false), 2);
+	assert_int_equal(told.nr_checks, 0);
+	assert_int_equal(told.nr_errors, 1);
+	assert_int_equal(told.errors[0].line, 2);
+	assert_int_equal(told.errors[0].column, 9);
+	assert_int_equal(told.errors[0].status, 2);
+	assert_string_equal(told.errors[0].message, "malformed number 'zero'");
+	assert_int_equal(fk.creates, 0);
+
+	/* At run time: the line, no column; the checks before it told. */
+	fk.simple_rc = TDXMMU_ENOTIMPL;
+	assert_int_equal(run_told("td\nexpect-vm alive\nhost zap 0 4K\ncheck\n",
+				  false), 2);
+	assert_int_equal(told.nr_checks, 1);
+	assert_int_equal(told.nr_errors, 1);
+	assert_int_equal(told.errors[0].line, 3);
+	assert_int_equal(told.errors[0].column, 0);
+	assert_int_equal(told.errors[0].status, 2);
+	assert_string_equal(told.errors[0].message, "'host zap' is not implemented yet");
+
+	fk.simple_rc = TDXMMU_EEXIST;
+	fk.last_error = "memslot 1 overlaps memslot 0";
+	assert_int_equal(run_told("td\nmemslot 0 0 4K\n", false), 2);
+	assert_int_equal(told.nr_errors, 1);
+	assert_string_equal(told.errors[0].message,
+			    "EEXIST: memslot 1 overlaps memslot 0");
+
+	fk.simple_rc = TDXMMU_EBUG;
+	fk.last_error = "S-EPT entry in an impossible state";
+	assert_int_equal(run_told("td\nfinalize\ncheck\n", false), 3);
+	assert_int_equal(told.nr_errors, 1);
+	assert_int_equal(told.errors[0].line, 2);
+	assert_int_equal(told.errors[0].status, 3);
+	assert_string_equal(told.errors[0].message,
+			    "BUG: S-EPT entry in an impossible state");
+	told_reset();
+}
+
+/* The public entries with the real backend: a stream, an unreadable file. */
+static void test_report_public(void **state)
+{
+	const struct tdxmmu_run_report report = {
+		.check = told_check,
+		.error = told_error,
+		.arg = &told,
+	};
+	struct tdxmmu_run_options o;
+	FILE *out, *err, *in = tmpfile();
+	int status;
+
+	(void)state;
+	told_reset();
+	assert_non_null(in);
+	fputs("td\nexpect-vm alive\nexpect-vm dead\n", in);
+	rewind(in);
+	out = open_memstream(&res.out, &res.out_len);
+	err = open_memstream(&res.err, &res.err_len);
+	o = (struct tdxmmu_run_options){ .out = out, .err = err, .quiet = true };
+	status = tdxmmu_run_stream_report("t.tds", in, &o, &report);
+	fclose(in);
+	fflush(out);
+	assert_int_equal(status, 1);
+	assert_int_equal(told.nr_checks, 2);
+	assert_null(told.checks[0].message);
+	assert_string_equal(told.checks[1].message, "expect-vm dead (actual alive)");
+
+	told_reset();
+	status = tdxmmu_run_file_report("t.tds/none", &o, &report);
+	assert_int_equal(status, 2);
+	fclose(out);
+	fclose(err);
+	assert_non_null(strstr(res.err, "t.tds/none: error: cannot read: "));
+	assert_int_equal(told.nr_errors, 1);
+	assert_string_equal(told.errors[0].file, "t.tds/none");
+	assert_int_equal(told.errors[0].line, 0);
+	assert_int_equal(told.errors[0].status, 2);
+	assert_non_null(strstr(told.errors[0].message, "cannot read: "));
+	told_reset();
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1189,6 +1450,9 @@ int main(void)
 		T(test_v11_seamcall_gpa_bits),
 		T(test_v11_memslot_ids),
 		T(test_v11_show_and_levels),
+		T(test_report_checks),
+		T(test_report_errors),
+		T(test_report_public),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
