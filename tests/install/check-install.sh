@@ -18,10 +18,14 @@ unset LD_LIBRARY_PATH
 
 # The program, by itself.
 bin=$prefix/bin/tdxmmu
-readelf -d "$bin" | grep -E '\((RUNPATH|RPATH)\)' | grep -qF '$ORIGIN/' ||
-	fail "$bin has no \$ORIGIN-relative RUNPATH: $(readelf -d "$bin" | grep -E 'R(UN)?PATH' || echo none)"
-ldd "$bin" | grep -q "libtdxmmu.so.* => $prefix/" ||
-	fail "$bin does not load the prefix's libtdxmmu: $(ldd "$bin" | grep libtdxmmu || echo 'not found')"
+# (Whole outputs, then grep: `cmd | grep -q` under pipefail fails when grep
+# stops reading early.)
+rpath=$(readelf -d "$bin" | grep -E '\((RUNPATH|RPATH)\)' || true)
+grep -qF '$ORIGIN/' <<<"$rpath" ||
+	fail "$bin has no \$ORIGIN-relative RUNPATH: ${rpath:-none}"
+libs=$(ldd "$bin")
+grep -q "libtdxmmu.so.* => $prefix/" <<<"$libs" ||
+	fail "$bin does not load the prefix's libtdxmmu: $libs"
 out=$("$bin" version) || fail "$bin version failed: $out"
 [[ $out == "tdxmmu "[0-9]* ]] || fail "$bin version printed '$out'"
 version=${out#tdxmmu }
@@ -29,7 +33,7 @@ echo "installed: $out"
 
 # pkg-config alone. (The .pc gives no RUNPATH, so the consumer needs the
 # library path.)
-pc=$(dirname "$(find "$prefix" -name tdxmmu.pc | head -n1)")
+pc=$(dirname "$(find "$prefix" -name tdxmmu.pc -print -quit)")
 export PKG_CONFIG_PATH=$pc
 cc -std=c17 -Wall -Werror "$src" $(pkg-config --cflags --libs tdxmmu) -o "$prefix/consumer"
 libdir=$(pkg-config --variable=libdir tdxmmu)
