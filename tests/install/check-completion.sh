@@ -44,13 +44,17 @@ expect "tdxmmu explore --list" "--list-mutants"
 expect "tdxmmu explore --mutant=no-f" "no-freeze"
 expect "tdxmmu explore --mutant=" "$(tdxmmu explore --list-mutants | awk '{ print $1 }' | sort | xargs)"
 expect "tdxmmu explore --cpu=a" "any auto"
+expect "tdxmmu explore --mutant no-f" "no-freeze"
+expect "tdxmmu bench --alias " "private shared"
 expect "tdxmmu bench --mmu=" "legacy tdp"
 expect "tdxmmu bench " "convert fault populate zap"
 expect "tdxmmu bench --vcpus=2 f" "fault"
 expect "tdxmmu bench fault " ""
+expect "tdxmmu bench --vcpus 2 --cost TD.EXIT=5 z" "zap"
 expect "tdxmmu version " ""
 
-# Files: *.tds and directories for run and explore; *.json after --merge.
+# Files: *.tds and directories for run and explore; *.json after --merge;
+# any file after --cost-file.
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir" || exit 1
@@ -58,4 +62,6 @@ mkdir sub && touch a.tds b.txt c.json
 expect "tdxmmu run " "a.tds sub"
 expect "tdxmmu explore --preemptions=1 " "a.tds sub"
 expect "tdxmmu explore --merge " "c.json sub"
+expect "tdxmmu bench --cost-file " "a.tds b.txt c.json sub"
+expect "tdxmmu bench --cost " ""
 exit $bad
