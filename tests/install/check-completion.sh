@@ -19,7 +19,7 @@ answer()
 	COMP_LINE=$1
 	COMP_POINT=${#1}
 	_tdxmmu tdxmmu 2>/dev/null
-	printf '%s\n' "${COMPREPLY[@]}" | sort | xargs
+	printf '%s\n' "${COMPREPLY[@]}" | sort | paste -sd ' ' -
 }
 expect()
 {
@@ -31,18 +31,19 @@ expect()
 	fi
 }
 
-cmds=$(tdxmmu --help | awk '/^commands:/ { on = 1; next } on && /^ *$/ { exit } on { print $1 }' | sort | xargs)
+cmds=$(tdxmmu --help | awk '/^commands:/ { on = 1; next } on && /^ *$/ { exit } on { print $1 }' | sort | paste -sd ' ' -)
 for c in run explore bench version; do
 	case " $cmds " in *" $c "*) ;; *) echo "check-completion: 'tdxmmu --help' lists '$cmds'" >&2; exit 1 ;; esac
 done
 expect "tdxmmu " "$cmds"
 expect "tdxmmu ex" "explore"
+expect "tdxmmu --he" "--help"
 expect "tdxmmu run --q" "--quiet"
 expect "tdxmmu explore --mu" "--mutant="
 expect "tdxmmu explore --list" "--list-mutants"
 # bash splits "--mutant=no-f" at '=': the answers are what follows it.
 expect "tdxmmu explore --mutant=no-f" "no-freeze"
-expect "tdxmmu explore --mutant=" "$(tdxmmu explore --list-mutants | awk '{ print $1 }' | sort | xargs)"
+expect "tdxmmu explore --mutant=" "$(tdxmmu explore --list-mutants | awk '{ print $1 }' | sort | paste -sd ' ' -)"
 expect "tdxmmu explore --cpu=a" "any auto"
 expect "tdxmmu explore --mutant no-f" "no-freeze"
 expect "tdxmmu bench --alias " "private shared"
