@@ -9,8 +9,8 @@
 set -euo pipefail
 
 # One line per package: the Debian package, then what it provides that the
-# build uses (cmd:NAME, a command; pc:NAME, a pkg-config module; "-" when
-# nothing else checks for it), then why.
+# build uses (cmd:NAME, a command; pc:NAME, a pkg-config module; h:PATH, a
+# header the C compiler must find, e.g. h:sys/sdt.h), then why.
 PKGS=(
 	"gcc            cmd:cc            the compiler"
 	"make           cmd:make          the README's front end (Makefile)"
@@ -60,6 +60,7 @@ for line in "${PKGS[@]}"; do
 	case $what in
 	cmd:*) command -v "${what#cmd:}" >/dev/null && continue ;;
 	pc:*) [ $have_pc = 1 ] && pkg-config --exists "${what#pc:}" && continue ;;
+	h:*) printf '#include <%s>\n' "${what#h:}" | cc -E -x c - >/dev/null 2>&1 && continue ;;
 	*) continue ;;
 	esac
 	# scdoc is optional: the build says it skips the man pages.
@@ -67,8 +68,11 @@ for line in "${PKGS[@]}"; do
 		echo "install-deps: note: no scdoc command (Debian: scdoc): the man pages will not be built" >&2
 		continue
 	fi
-	kind="command"
-	[ "${what%%:*}" = pc ] && kind="pkg-config module"
+	case $what in
+	pc:*) kind="pkg-config module" ;;
+	h:*) kind="C header" ;;
+	*) kind="command" ;;
+	esac
 	missing+=("$(printf '  %-17s %-14s (Debian package %s): %s' "$kind" "${what#*:}" "$p" "$why")")
 done
 if [ ${#missing[@]} -ne 0 ]; then
