@@ -9,6 +9,8 @@ PKGS=(
 	liburcu-dev     # RCU-deferred freeing of page-table pages
 	libjansson-dev  # JSON output
 	nettle-dev      # SHA-384 for the TD measurement (MRTD)
+	libgraphviz-dev # tdxmmu show --format=svg: Graphviz's layout library (libgvc)
+	graphviz        # `dot`: a test checks that show's DOT is what Graphviz's own program accepts
 	valgrind
 )
 # `make bench` only: the plots.

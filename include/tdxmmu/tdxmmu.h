@@ -549,6 +549,19 @@ struct tdxmmu_run_options {
 	FILE *err;          /* parse errors (stderr) */
 	FILE *trace;        /* NULL, or where --trace lines go */
 	bool quiet;         /* only FAIL lines and the closing line */
+	/* Stop before the first command on line stop_line or later (0: no
+	 * such stop). A line inside a `parallel` block is a usage error (2):
+	 * a block runs whole. `tdxmmu show --at=LINE`. */
+	size_t stop_line;
+	/* Stop before a `destroy` that is the script's last command. */
+	bool stop_before_final_destroy;
+	/* When set, called where the run stopped or ended (unless a usage error
+	 * or a model bug ended it first) with the TD, still alive (NULL if the
+	 * script had not made one or had destroyed it), and the line of the
+	 * command it stopped before (0 at the end); the runner destroys the TD
+	 * after the call. */
+	void (*at_stop)(tdxmmu_td *td, size_t line, void *arg);
+	void *at_stop_arg;
 };
 /* Exit status as the scenario language defines it: 0 all checks passed,
  * 1 a check failed, 2 parse or usage error, 3 the model broke. */
