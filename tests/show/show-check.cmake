@@ -194,6 +194,21 @@ expect_match("missing file" "${e}" "cannot read")
 if(NOT o STREQUAL "")
 	fail("a usage error printed to stdout: ${o}")
 endif()
+# More pages than shown: the whole range is still checked.
+run(2 o e --max-pages=1 --range=0x7ffffffff000,8K ${conv})
+expect_match("--range across the shared bit" "${e}" "crosses the shared bit")
+
+# ---- the run's own failures.
+set(tmp ${CMAKE_CURRENT_BINARY_DIR}/show-check-tmp)
+file(MAKE_DIRECTORY ${tmp})
+file(WRITE ${tmp}/failing.tds "td\nmemslot 0 0 2M\nfinalize\nvcpu 0 write private:0x1000 7\nvcpu 0 read private:0x1000 expect=8\n")
+run(0 j e --format=json ${tmp}/failing.tds)
+expect_match("a failed check is noted" "${e}" "note: a check failed before the stop.*FAIL")
+string(JSON v LENGTH "${j}" pages)
+expect_eq("pages after a failed check" "${v}" "1")
+file(WRITE ${tmp}/bad.tds "td\nvcpu 0 frobnicate 0x1000\n")
+run(2 o e ${tmp}/bad.tds)
+expect_match("a parse error" "${e}" "bad.tds:2:[0-9]+: error: ")
 
 get_property(failures GLOBAL PROPERTY SHOW_FAILURES)
 list(LENGTH failures n)

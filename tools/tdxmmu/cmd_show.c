@@ -314,7 +314,10 @@ static char *view_dot(const struct show_job *job, const struct tdxmmu_view *v,
 		   "  graph [fontname=\"monospace\" fontsize=10 nodesep=0.3 ranksep=0.5 newrank=true];\n"
 		   "  node [shape=plaintext fontname=\"monospace\" fontsize=9];\n"
 		   "  edge [arrowsize=0.6];\n");
-	fprintf(f, "  label=\"%s", job->file);
+	fprintf(f, "  label=\"");
+	/* The file name is the user's: quote what DOT would read. */
+	for (const char *c = job->file; *c; c++)
+		fprintf(f, "%s%c", *c == '"' || *c == '\\' ? "\\" : "", *c);
 	if (stopped_line)
 		fprintf(f, ", before line %zu", stopped_line);
 	fprintf(f, " (mmu=%s)\";\n  labelloc=t;\n",
@@ -453,6 +456,15 @@ static void at_stop(tdxmmu_td *td, size_t line, void *arg)
 
 		total = (size_t)(job->size / 4096);
 		rc = tdxmmu_show_collect(td, job->gpa, shown, &v);
+		/* The pages not shown must still be pages of one alias. */
+		if (rc == 0 && (job->gpa & ~v->shared_bit) + job->size > v->shared_bit) {
+			snprintf(job->msg, sizeof(job->msg),
+				 "%s: --range=%#" PRIx64 ",%#" PRIx64 " crosses the shared bit (%#" PRIx64 ")",
+				 job->file, job->gpa, job->size, v->shared_bit);
+			job->status = 2;
+			tdxmmu_view_free(v);
+			return;
+		}
 	} else {
 		rc = tdxmmu_mapped_pages(td, NULL, 0, &total);
 		n = total < job->max_pages ? total : job->max_pages;
