@@ -96,6 +96,10 @@ struct builder {
 		int table;
 		int entry;
 		unsigned index;
+		/* KVM: the table that entry pointed to when it was read (each
+		 * entry is read once, so the view cannot disagree with itself
+		 * while vCPU threads run). */
+		struct kvm_mmu_page *child;
 	} last[TDXMMU_NR_TREES][TDXMMU_VIEW_LEVELS];
 };
 
@@ -198,8 +202,6 @@ static void walk_kvm(struct builder *b, tdxmmu_td *td, enum tdxmmu_tree tree,
 		int level = (int)l + PG_LEVEL_4K;
 		unsigned index = SPTE_INDEX(gfn, level);
 		int t, e;
-		uint64_t spte;
-		_Atomic uint64_t *child;
 
 		if (b->last[tree][l].sp == sp) {
 			t = b->last[tree][l].table;
@@ -218,24 +220,25 @@ static void walk_kvm(struct builder *b, tdxmmu_td *td, enum tdxmmu_tree tree,
 		if (b->last[tree][l].entry >= 0 && b->last[tree][l].index == index) {
 			e = b->last[tree][l].entry;
 		} else {
+			uint64_t spte;
+			_Atomic uint64_t *child;
+
 			e = new_entry(b, t, index);
 			if (e < 0)
 				return;
 			spte = kvm_tdp_mmu_read_spte(&sp->spt[index]);
 			decode_spte(td, &v->entries[e], spte);
+			child = spte_to_child_pt(spte, level);
 			b->last[tree][l].entry = e;
 			b->last[tree][l].index = index;
+			b->last[tree][l].child = child ? sptep_to_sp(child) : NULL;
 		}
 		v->pages[page].entry[tree][l] = e;
-		child = NULL;
-		if (v->entries[e].present && !v->entries[e].leaf)
-			child = spte_to_child_pt(kvm_tdp_mmu_read_spte(&sp->spt[index]),
-						 level);
 		parent = t;
 		parent_entry = e;
 		parent_index = index;
 		table_gpa = v->entries[e].gpa;
-		sp = child ? sptep_to_sp(child) : NULL;
+		sp = b->last[tree][l].child;
 	}
 }
 
