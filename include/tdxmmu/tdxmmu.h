@@ -408,8 +408,9 @@ struct tdxmmu_view_entry {
 	uint64_t raw;        /* the 64-bit entry (S-EPT: without its lock
 				bits; KVM non-leaf: address field cleared) */
 	bool present;        /* KVM: shadow-present; S-EPT: any of R/W/X */
-	bool leaf;           /* maps memory (a present leaf, or a non-present
-				entry at 4K); false for a table entry */
+	bool leaf;           /* KVM: a present entry that maps memory (not a
+				table); S-EPT: PS set (MAPPED, PENDING,
+				BLOCKED, PENDING_BLOCKED) */
 	bool readable, writable, executable;
 	bool shared_mask;    /* KVM: SPTE_SHARED_MASK (bit 62) */
 	bool suppress_ve;    /* bit 63 */
@@ -423,9 +424,10 @@ struct tdxmmu_view_entry {
 	int child;           /* the table page a present non-leaf entry points
 				to (index in view->tables), else -1 */
 	enum tdxmmu_sept_state sept_state; /* S-EPT entries only */
-	/* For an entry with a pfn, the PAMT's view of that frame: its page
-	 * type (ABI number, tdxmmu_pamt_type_name()) and the HPA of the TDR
-	 * owning it (0: none). */
+	/* For an entry that maps a frame (a KVM or S-EPT leaf, a
+	 * PRIVATE_ZAPPED entry), the PAMT's view of that frame: its page type
+	 * (ABI number, tdxmmu_pamt_type_name()) and the HPA of the TDR owning
+	 * it (0: none). An S-EPT page's own is in its table. */
 	bool has_pamt;
 	unsigned pamt_type;
 	uint64_t pamt_owner;
