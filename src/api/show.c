@@ -745,6 +745,11 @@ static void add_span(struct spans *sp, uint64_t gfn, uint64_t pages)
 {
 	if (sp->oom)
 		return;
+	/* Each walk goes up the GPAs: a run of pages is one span. */
+	if (sp->nr && sp->s[sp->nr - 1].gfn + sp->s[sp->nr - 1].pages == gfn) {
+		sp->s[sp->nr - 1].pages += pages;
+		return;
+	}
 	if (sp->nr == sp->cap) {
 		size_t ncap = sp->cap ? sp->cap * 2 : 64;
 		struct span *n = realloc(sp->s, ncap * sizeof(*n));

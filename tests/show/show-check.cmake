@@ -141,6 +141,8 @@ expect_match("dot" "${d}" "subgraph cluster_shared.*subgraph cluster_mirror.*sub
 expect_match("dot" "${d}" "style=dashed[^\n]*label=\"twin\"")
 run(0 s e --format=svg ${conv})
 expect_match("svg" "${s}" "<svg .*mirror 4K table.*</svg>")
+run(0 s2 e --format=svg ${conv})
+expect_eq("SVG from a second run" "${s2}" "${s}")
 
 # ---- the legacy MMU: PRIVATE_ZAPPED.
 run(0 j e --format=json ${DIR}/legacy.tds)
