@@ -21,6 +21,8 @@ PKGS=(
 	"liburcu-dev    pc:liburcu-memb   RCU-deferred freeing of page-table pages"
 	"libjansson-dev pc:jansson        JSON output"
 	"nettle-dev     pc:nettle         SHA-384 for the TD measurement (MRTD)"
+	"libgraphviz-dev pc:libgvc        tdxmmu show --format=svg: Graphviz's layout library"
+	"graphviz       cmd:dot           a test checks that show's DOT is what Graphviz's own program accepts"
 	"valgrind       cmd:valgrind      make test's memcheck pass"
 	"scdoc          cmd:scdoc         the man pages (docs/man/*.scd); the build skips them without it"
 )

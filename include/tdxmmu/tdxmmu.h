@@ -370,6 +370,140 @@ TDXMMU_API int tdxmmu_spte_state_level(tdxmmu_td *td, uint64_t gpa,
 TDXMMU_API int tdxmmu_show(tdxmmu_td *td, uint64_t gpa, uint64_t size,
 			   FILE *out);
 
+/*
+ * The same view as data (`tdxmmu show --format=json|dot` and the text of
+ * tdxmmu_show() are printed from it): for each 4K page asked for and each
+ * level of the TD's walk down to the page, the entry of KVM's shared EPT, of
+ * KVM's private (mirror) EPT (with TDXMMU_MMU_LEGACY, its private EPT) and
+ * of the module's Secure EPT, raw and decoded, and the table pages holding
+ * them, each once however many pages go through it, with the link from
+ * each mirror table page to its S-EPT twin.
+ *
+ * Nothing in it depends on where the process's memory lies: host memory is
+ * named by the model's frame numbers and HPAs (the same from run to run),
+ * and a KVM non-leaf entry, which in this model holds the process address
+ * of the table below, has that address field cleared in `raw` (the `child`
+ * index says which table it points to).
+ *
+ * Read as tdxmmu_show() reads (KVM's trees under mmu_lock held for read,
+ * the S-EPT through the module's read-only walk): an observer that changes
+ * nothing and counts nothing.
+ */
+#define TDXMMU_VIEW_LEVELS 5 /* 4K, 2M, 1G, 512G, 256T */
+
+enum tdxmmu_tree {
+	TDXMMU_TREE_SHARED, /* KVM's shared EPT (the CPU walks it) */
+	TDXMMU_TREE_MIRROR, /* KVM's private mirror EPT (only KVM reads it) */
+	TDXMMU_TREE_SEPT,   /* the TDX module's Secure EPT (the CPU walks it) */
+	TDXMMU_NR_TREES,
+};
+/* "shared", "mirror", "S-EPT"; "?" past the last. */
+TDXMMU_API const char *tdxmmu_tree_name(enum tdxmmu_tree t);
+/* A PAMT page type by its ABI number: "PT_NDA", "PT_REG", "PT_EPT", ...;
+ * "PT_?" for another number. */
+TDXMMU_API const char *tdxmmu_pamt_type_name(unsigned pt);
+
+/* One entry of one table page. */
+struct tdxmmu_view_entry {
+	int table;           /* index in view->tables of the page holding it */
+	unsigned index;      /* its index in that page, 0..511 */
+	unsigned level;      /* 0 = 4K, 1 = 2M, ... (that of its table) */
+	uint64_t gpa;        /* first GPA it maps (the shared EPT's: with the
+				shared bit) */
+	uint64_t raw;        /* the 64-bit entry (S-EPT: without its lock
+				bits; KVM non-leaf: address field cleared) */
+	bool present;        /* KVM: shadow-present; S-EPT: any of R/W/X */
+	bool leaf;           /* KVM: a present entry that maps memory (not a
+				table); S-EPT: PS set (MAPPED, PENDING,
+				BLOCKED, PENDING_BLOCKED) */
+	bool readable, writable, executable;
+	bool shared_mask;    /* KVM: SPTE_SHARED_MASK (bit 62) */
+	bool suppress_ve;    /* bit 63 */
+	bool frozen;         /* KVM: REMOVED_SPTE, another thread changing it */
+	bool private_zapped; /* KVM (legacy MMU): PRIVATE_ZAPPED, frame kept */
+	bool initial;        /* KVM: the initial non-present value, never set
+				(the text form prints such an entry "none") */
+	uint64_t pfn;        /* the frame a present leaf or a PRIVATE_ZAPPED
+				entry maps; S-EPT: the page or S-EPT page its
+				HPA names (unless FREE or REMOVED); else 0 */
+	int child;           /* the table page a present non-leaf entry points
+				to (index in view->tables), else -1 */
+	enum tdxmmu_sept_state sept_state; /* S-EPT entries only */
+	/* For an entry that maps a frame (a KVM or S-EPT leaf, a
+	 * PRIVATE_ZAPPED entry), the PAMT's view of that frame: its page type
+	 * (ABI number, tdxmmu_pamt_type_name()) and the HPA of the TDR owning
+	 * it (0: none). An S-EPT page's own is in its table. */
+	bool has_pamt;
+	unsigned pamt_type;
+	uint64_t pamt_owner;
+};
+
+/* One table page of one tree. */
+struct tdxmmu_view_table {
+	enum tdxmmu_tree tree;
+	unsigned level;      /* level of its entries (0 = 4K) */
+	uint64_t gpa;        /* first GPA its entry 0 maps */
+	int parent;          /* the table holding the entry that points here
+				(index in view->tables), -1 for a root */
+	unsigned parent_index; /* that entry's index in the parent */
+	/* S-EPT: the page's HPA. Mirror: its S-EPT twin's HPA as KVM recorded
+	 * it (struct kvm_mmu_page private_spt), 0 for the root (the module
+	 * keeps the S-EPT root in a TDCS page KVM has no twin for) or a twin
+	 * leaked on purpose. Shared: 0. */
+	uint64_t hpa;
+	/* Mirror and S-EPT: the table at the same place (level and GPA) in the
+	 * other of the two trees, -1 if that tree has none there. A healthy
+	 * TD has mirror.hpa == tables[mirror.twin].hpa for every non-root. */
+	int twin;
+	/* S-EPT: the PAMT's view of the page (PT_EPT, or PT_TDCX for the root)
+	 * and its owner TDR's HPA; 0 for KVM's pages. */
+	unsigned pamt_type;
+	uint64_t pamt_owner;
+	/* Its entries in the view (those on the paths of the pages asked for):
+	 * view->entries[first_entry .. first_entry + nr_entries), by index. */
+	size_t first_entry, nr_entries;
+};
+
+struct tdxmmu_view_page {
+	uint64_t gpa;        /* the private alias */
+	uint64_t shared_gpa; /* the shared alias */
+	/* Index in view->entries of the entry covering the page at each level
+	 * (0 = 4K), -1 where there is none (no table, or a leaf above maps
+	 * the page; levels >= view->levels are always -1). */
+	int entry[TDXMMU_NR_TREES][TDXMMU_VIEW_LEVELS];
+};
+
+struct tdxmmu_view {
+	enum tdxmmu_mmu_kind mmu;
+	unsigned levels;     /* of the walk: 4 (gpaw=48) or 5 (gpaw=52) */
+	uint64_t shared_bit; /* the GPA's shared bit */
+	size_t nr_pages, nr_tables, nr_entries;
+	struct tdxmmu_view_page *pages;   /* ascending GPA */
+	struct tdxmmu_view_table *tables; /* by tree, level from the top, GPA */
+	struct tdxmmu_view_entry *entries; /* by table, then index */
+};
+
+/* The view of [gpa, gpa + size): same arguments and errors as tdxmmu_show()
+ * (and TDXMMU_ENOMEM). *out is to be freed with tdxmmu_view_free(). */
+TDXMMU_API int tdxmmu_show_collect(tdxmmu_td *td, uint64_t gpa, uint64_t size,
+				   struct tdxmmu_view **out);
+/* The same for a list of 4K-aligned GPAs (either alias; each page shown
+ * once, in ascending order). nr may be 0 (an empty view). */
+TDXMMU_API int tdxmmu_show_collect_pages(tdxmmu_td *td, const uint64_t *gpas,
+					 size_t nr, struct tdxmmu_view **out);
+TDXMMU_API void tdxmmu_view_free(struct tdxmmu_view *view);
+/* Prints a view as tdxmmu_show() does. TDXMMU_EINVAL for a NULL argument. */
+TDXMMU_API int tdxmmu_view_print(const struct tdxmmu_view *view, FILE *out);
+/*
+ * The pages the TD has something mapped for: every 4K page (private alias)
+ * that a leaf entry of either KVM tree (present, SPTE_SHARED_MASK or
+ * PRIVATE_ZAPPED: anything but the initial value) or a non-FREE S-EPT leaf
+ * covers, in ascending order. The first min(max, total) go to gpas (which
+ * may be NULL when max is 0) and *total says how many there are.
+ */
+TDXMMU_API int tdxmmu_mapped_pages(tdxmmu_td *td, uint64_t *gpas, size_t max,
+				   size_t *total);
+
 /* The cost model by name: a SEAMCALL mnemonic ("TDH.MEM.PAGE.AUG"), the
  * guest's "TDG.MEM.PAGE.ACCEPT" (TDCALL round trip) or "TD.EXIT" (one TD exit,
  * any reason). Modeled time is accounted, never spent. TDXMMU_ENOENT for an
@@ -422,6 +556,19 @@ struct tdxmmu_run_options {
 	FILE *err;          /* parse errors (stderr) */
 	FILE *trace;        /* NULL, or where --trace lines go */
 	bool quiet;         /* only FAIL lines and the closing line */
+	/* Stop before the first command on line stop_line or later (0: no
+	 * such stop). A line inside a `parallel` block is a usage error (2):
+	 * a block runs whole. `tdxmmu show --at=LINE`. */
+	size_t stop_line;
+	/* Stop before a `destroy` that is the script's last command. */
+	bool stop_before_final_destroy;
+	/* When set, called where the run stopped or ended (unless a usage error
+	 * or a model bug ended it first) with the TD, still alive (NULL if the
+	 * script had not made one or had destroyed it), and the line of the
+	 * command it stopped before (0 at the end); the runner destroys the TD
+	 * after the call. */
+	void (*at_stop)(tdxmmu_td *td, size_t line, void *arg);
+	void *at_stop_arg;
 };
 /* Exit status as the scenario language defines it: 0 all checks passed,
  * 1 a check failed, 2 parse or usage error, 3 the model broke. */

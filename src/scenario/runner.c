@@ -1137,9 +1137,33 @@ int scn_run_script_report(const struct scn_script *script, const char *name,
 		.report_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	int status = SCN_EXIT_OK;
+	size_t i, stopped_at = 0;
 
-	for (size_t i = 0; i < script->nr && status == SCN_EXIT_OK; i++)
+	for (i = 0; i < script->nr; i++) {
+		const struct scn_cmd *c = &script->cmds[i];
+
+		if (c->op == SCN_OP_PARALLEL && opts->stop_line > c->line &&
+		    opts->stop_line <= c->block->end_line) {
+			fflush(r.out);
+			fprintf(r.err, "%s:%zu: error: cannot stop inside the parallel block of lines %zu-%zu (it runs whole): stop at line %zu or %zu\n",
+				name, opts->stop_line, c->line, c->block->end_line,
+				c->line, c->block->end_line + 1);
+			return SCN_EXIT_USAGE;
+		}
+	}
+	for (i = 0; i < script->nr && status == SCN_EXIT_OK; i++) {
+		const struct scn_cmd *c = &script->cmds[i];
+
+		if ((opts->stop_line && c->line >= opts->stop_line) ||
+		    (opts->stop_before_final_destroy && i + 1 == script->nr &&
+		     c->op == SCN_OP_DESTROY)) {
+			stopped_at = c->line;
+			break;
+		}
 		status = scn_run_cmd(&r, &script->cmds[i]);
+	}
+	if (opts->at_stop && status == SCN_EXIT_OK)
+		opts->at_stop(r.td, stopped_at, opts->at_stop_arg);
 
 	/* A script need not end with destroy: free the TD anyway, without
 	 * counting it as a check (and even after a bug, so that nothing

@@ -567,6 +567,28 @@ bool tdx_debug_sept_state(struct tdx_module *m, hpa_t tdr, uint64_t gpa,
 	}
 }
 
+int tdx_debug_sept_path(struct tdx_module *m, hpa_t tdr, uint64_t gpa,
+			uint64_t entry[5], hpa_t table[5])
+{
+	struct tdx_td *td = tdx_td_of_tdr_pfn(m, hpa_to_pfn(tdr));
+	pfn_t page;
+
+	if (!td || td->sept_root == 0 || (gpa >> td->gpaw_bit) || td->pwl > 4)
+		return -1;
+	page = td->sept_root;
+	for (unsigned l = td->pwl;; l--) {
+		_Atomic uint64_t *t = tdx_sept_page(m, td, page);
+		uint64_t e = atomic_load_explicit(&t[sept_index(gpa, l)],
+						  memory_order_acquire) & ~SEPT_LOCK_BITS;
+
+		entry[l] = e;
+		table[l] = pfn_to_hpa(page);
+		if (l == 0 || !sept_is_present(e) || sept_is_leaf(e))
+			return (int)l;
+		page = hpa_to_pfn(sept_hpa(e));
+	}
+}
+
 void tdx_debug_pamt(struct tdx_module *m, pfn_t pfn, enum tdx_page_type *pt,
 		    hpa_t *owner_tdr, unsigned *size_level)
 {

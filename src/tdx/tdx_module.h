@@ -143,6 +143,16 @@ bool tdx_debug_sept_state(struct tdx_module *m, hpa_t tdr, uint64_t gpa,
 			  unsigned level, enum tdx_sept_state *state,
 			  hpa_t *hpa, unsigned *stopped_level);
 
+/* The S-EPT entries on the walk to private gpa, top level first, as the
+ * read-only walk above finds them: for each level l from the top down to
+ * the one where the walk ends (a leaf, or an entry that is not present),
+ * entry[l] is the entry (lock bits clear) and table[l] the HPA of the S-EPT
+ * page holding it (the root's is the TDCS page that holds it). Returns
+ * that last level, or -1 if tdr names no TD, the TD has no S-EPT root or
+ * gpa is outside its GPA width. An observer: no lock, no count. */
+int tdx_debug_sept_path(struct tdx_module *m, hpa_t tdr, uint64_t gpa,
+			uint64_t entry[5], hpa_t table[5]);
+
 /* PAMT page types (tdx-module-sept.md §2.2). */
 enum tdx_page_type {
 	PT_NDA = 0,

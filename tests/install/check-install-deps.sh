@@ -11,7 +11,7 @@ script=$1
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 fail() { echo "check-install-deps: $*" >&2; exit 1; }
-for c in bash cat sed grep awk id cc make cmake ninja pkg-config valgrind scdoc; do
+for c in bash cat sed grep awk id cc make cmake ninja pkg-config valgrind scdoc dot; do
 	p=$(command -v "$c") || { echo "check-install-deps: no $c on this machine: not checked"; exit 0; }
 	ln -s "$p" "$bin/$c"
 done

@@ -11,6 +11,7 @@ struct tdxmmu_cmd {
 extern const struct tdxmmu_cmd cmd_bench;
 extern const struct tdxmmu_cmd cmd_explore;
 extern const struct tdxmmu_cmd cmd_run;
+extern const struct tdxmmu_cmd cmd_show;
 extern const struct tdxmmu_cmd cmd_version;
 
 #endif

@@ -13,6 +13,7 @@ static const struct tdxmmu_cmd *const commands[] = {
 	&cmd_bench,
 	&cmd_explore,
 	&cmd_run,
+	&cmd_show,
 	&cmd_version,
 };
 
