@@ -118,6 +118,7 @@ struct scn_run {
 	const struct scn_backend *api;
 	const char *name;  /* the script's name in messages */
 	FILE *out, *err, *trace;
+	const char *trace_events;
 	bool quiet;
 	tdxmmu_td *td;
 	atomic_ulong passed, failed;
