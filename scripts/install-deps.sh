@@ -9,6 +9,8 @@ PKGS=(
 	liburcu-dev     # RCU-deferred freeing of page-table pages
 	libjansson-dev  # JSON output
 	nettle-dev      # SHA-384 for the TD measurement (MRTD)
+	systemtap-sdt-dev # sys/sdt.h: a USDT probe per trace event (docs/tracing.md);
+	                # the build leaves the probes out without it
 	valgrind
 )
 # `make bench` only: the plots.
