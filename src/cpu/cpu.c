@@ -442,17 +442,19 @@ void cpu_vcpu_exit(struct cpu_vcpu *v, const char *fmt, ...)
 	atomic_fetch_add(&v->exit_gen, 1);
 	SCHED_POINT(SCHED_KICK, SCHED_W, &v->mode, "vCPU mode");
 	atomic_store(&v->mode, OUTSIDE_GUEST_MODE);
-	{
+	/* The probe gets the reason's format (its first word names the
+	 * reason): formatting it for a probe nobody watches would cost every
+	 * exit a vsnprintf. */
+	KVM_PROBE(kvm_exit, (v->index, fmt));
+	if (kvm_trace_on(kvm, kvm_exit)) {
 		char reason[160];
 		va_list ap;
 
-		/* The reason is formatted for the probe too (its string
-		 * argument): exits are not the model's hot path. */
 		va_start(ap, fmt);
 		vsnprintf(reason, sizeof(reason), fmt, ap);
 		va_end(ap);
-		KVM_TRACE(kvm, kvm_exit, (v->index, reason), "vcpu %u reason %s",
-			  v->index, reason);
+		kvm_trace_emit(kvm, KVM_TEV_kvm_exit, "vcpu %u reason %s", v->index,
+			       reason);
 	}
 }
 

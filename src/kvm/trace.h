@@ -30,7 +30,7 @@ struct kvm;
 /* X(name, probe arguments, what it says): the name as printed. */
 #define KVM_TRACE_EVENTS(X)                                                     \
 	X(kvm_entry, "vcpu", "a vCPU entered the TD (TDH.VP.ENTER succeeded)")  \
-	X(kvm_exit, "vcpu, reason (a string)",                              \
+	X(kvm_exit, "vcpu, reason format (a string)",                              \
 	  "a TD exit: the vCPU and the reason")               \
 	X(kvm_page_fault, "vcpu, address, private, ret",                        \
 	  "KVM handled an EPT-violation exit: the GPA and KVM's answer")       \
