@@ -149,6 +149,7 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 							  * attributes */
 		.trace = cfg->trace,
 		.trace_events = cfg->trace_events,
+		.trace_clock = tdx_module_modeled_ns,
 		.seed = cfg->seed,
 	};
 	ret = kvm_create_vm(td->hm, td->slots, td->tdx, &kc, &td->kvm);
@@ -157,6 +158,8 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		return api_fail(ret == -EIO ? TDXMMU_EBUG : errno_to_api(ret),
 				"creating the TD failed (%s)", strerror(-ret));
 	}
+	/* The module traces its S-EPT changes to KVM's stream, same filter. */
+	tdx_module_set_trace(td->tdx, cfg->trace, td->kvm->trace_mask);
 	/* MapGPA: the seeds' era answers for the whole range in one exit;
 	 * upstream's 2 MiB chunks on request (mapgpa.c). */
 	td->kvm->mapgpa_chunk = cfg->mapgpa == TDXMMU_MAPGPA_UPSTREAM ?

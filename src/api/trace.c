@@ -1,30 +1,30 @@
 /* SPDX-License-Identifier: MIT */
-/* The trace events of the public API (docs/tracing.md; kvm/trace.h). */
+/* The trace events of the public API (docs/tracing.md; host/trace.h). */
 #include <stdio.h>
 
 #include <tdxmmu/tdxmmu.h>
 
 #include "api/api_internal.h"
-#include "kvm/trace.h"
+#include "host/trace.h"
 
 TDXMMU_API size_t tdxmmu_trace_event_count(void)
 {
-	return KVM_TEV_NR;
+	return TRACE_EV_NR;
 }
 
 TDXMMU_API const char *tdxmmu_trace_event_name(size_t i)
 {
-	return i < KVM_TEV_NR ? kvm_trace_event_names[i] : NULL;
+	return i < TRACE_EV_NR ? trace_event_names[i] : NULL;
 }
 
 TDXMMU_API const char *tdxmmu_trace_event_help(size_t i)
 {
-	return i < KVM_TEV_NR ? kvm_trace_event_help[i] : NULL;
+	return i < TRACE_EV_NR ? trace_event_help[i] : NULL;
 }
 
 TDXMMU_API const char *tdxmmu_trace_event_probe_args(size_t i)
 {
-	return i < KVM_TEV_NR ? kvm_trace_event_args[i] : NULL;
+	return i < TRACE_EV_NR ? trace_event_args[i] : NULL;
 }
 
 TDXMMU_API int tdxmmu_trace_filter_check(const char *spec)
@@ -34,11 +34,11 @@ TDXMMU_API int tdxmmu_trace_filter_check(const char *spec)
 	const char *bad;
 	uint64_t mask;
 
-	if (!kvm_trace_filter(spec, &mask, &bad, &bad_len))
+	if (!trace_filter(spec, &mask, &bad, &bad_len))
 		return 0;
-	for (int ev = 0; ev < KVM_TEV_NR && off < sizeof(known); ev++) {
+	for (int ev = 0; ev < TRACE_EV_NR && off < sizeof(known); ev++) {
 		int n = snprintf(known + off, sizeof(known) - off, "%s%s",
-				 ev ? " " : "", kvm_trace_event_names[ev]);
+				 ev ? " " : "", trace_event_names[ev]);
 
 		if (n < 0)
 			break;
@@ -50,13 +50,13 @@ TDXMMU_API int tdxmmu_trace_filter_check(const char *spec)
 
 TDXMMU_API void tdxmmu_trace_list(FILE *f)
 {
-	for (int ev = 0; ev < KVM_TEV_NR; ev++)
+	for (int ev = 0; ev < TRACE_EV_NR; ev++)
 		fprintf(f, "%-28s %s\n%-28s   probe tdxmmu:%s(%s)\n",
-			kvm_trace_event_names[ev], kvm_trace_event_help[ev], "",
-			kvm_trace_event_names[ev], kvm_trace_event_args[ev]);
+			trace_event_names[ev], trace_event_help[ev], "",
+			trace_event_names[ev], trace_event_args[ev]);
 }
 
 TDXMMU_API void tdxmmu_trace_header(FILE *f)
 {
-	kvm_trace_header(f);
+	trace_header(f);
 }

@@ -222,7 +222,7 @@ int cpu_action_begin(struct cpu *cpu, unsigned index, struct cpu_vcpu **out,
 		return 1;
 	}
 	/* Until cpu_action_end(), this thread's trace lines are the vCPU's. */
-	kvm_trace_set_vcpu((int)index);
+	trace_set_vcpu((int)index);
 	return 0;
 }
 
@@ -237,7 +237,7 @@ int cpu_action_end(struct cpu_vcpu *v, int ret, enum tdxmmu_outcome *outcome)
 		ret = 0;
 	}
 	cpu_vcpu_put(v);
-	kvm_trace_set_vcpu(-1);
+	trace_set_vcpu(-1);
 	return ret;
 }
 
@@ -445,15 +445,15 @@ void cpu_vcpu_exit(struct cpu_vcpu *v, const char *fmt, ...)
 	/* The probe gets the reason's format (its first word names the
 	 * reason): formatting it for a probe nobody watches would cost every
 	 * exit a vsnprintf. */
-	KVM_PROBE(kvm_exit, (v->index, fmt));
-	if (kvm_trace_on(kvm, kvm_exit)) {
+	TRACE_PROBE(kvm_exit, (v->index, fmt));
+	if (trace_on(kvm, kvm_exit)) {
 		char reason[160];
 		va_list ap;
 
 		va_start(ap, fmt);
 		vsnprintf(reason, sizeof(reason), fmt, ap);
 		va_end(ap);
-		kvm_trace_emit(kvm, KVM_TEV_kvm_exit, "vcpu %u reason %s", v->index,
+		kvm_trace_emit(kvm, TRACE_EV_kvm_exit, "vcpu %u reason %s", v->index,
 			       reason);
 	}
 }

@@ -81,7 +81,7 @@ static void *cpu_holder_main(void *arg)
 	bool inside = true;
 
 	sched_thread_start(v->hold_token);
-	kvm_trace_set_vcpu((int)v->index);
+	trace_set_vcpu((int)v->index);
 	for (;;) {
 		bool stop;
 
@@ -120,11 +120,11 @@ int cpu_vcpu_hold(struct cpu *cpu, unsigned index)
 		return cpu_fail(-EPERM, "vcpu %u is already in the TD (vcpu enter)", index);
 	if ((ret = cpu_vcpu_get(cpu, index, &v)))
 		return ret;
-	prev = kvm_trace_set_vcpu((int)index);
+	prev = trace_set_vcpu((int)index);
 	ret = cpu_vcpu_enter(v);
 	if (ret)
 		cpu_vcpu_put(v);
-	kvm_trace_set_vcpu(prev);
+	trace_set_vcpu(prev);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&v->hold_lock);

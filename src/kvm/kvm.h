@@ -181,6 +181,8 @@ struct kvm {
 	_Atomic uint64_t contention_seq __attribute__((aligned(64)));
 	FILE *trace;              /* --trace lines, or NULL */
 	uint64_t trace_mask;      /* the events traced (trace.h) */
+	/* The trace's time stamps: the platform's modeled time (NULL: 0). */
+	uint64_t (*trace_clock)(const struct tdx_module *m);
 
 	/* KVM_BUG_ON / kvm_vm_dead: KVM met a state it cannot handle (say its
 	 * own SEAMCALL failed because the host tampered with the S-EPT behind
@@ -286,6 +288,7 @@ struct kvm_config {
 	bool no_mirror; /* tdp_mmu_nomirror.h */
 	FILE *trace;
 	const char *trace_events; /* filter (trace.h); NULL: every event */
+	uint64_t (*trace_clock)(const struct tdx_module *m); /* or NULL */
 	uint64_t seed; /* seeds ENOMEM injection */
 };
 

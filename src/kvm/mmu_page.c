@@ -276,8 +276,8 @@ void kvm_mmu_free_page_rcu(struct kvm *kvm, struct kvm_mmu_page *sp)
 		  (sp->gfn, (int)sp->role.level, (int)sp->role.is_private, sp->number),
 		  "sp gfn 0x%llx level %u tree %s pfn 0x%llx",
 		  (unsigned long long)sp->gfn, (unsigned)sp->role.level,
-		  KVM_TRACE_TREE_NAME(sp->role.is_private ? KVM_TRACE_MIRROR
-							  : KVM_TRACE_SHARED),
+		  TRACE_TREE_NAME(sp->role.is_private ? TRACE_TREE_MIRROR
+							  : TRACE_TREE_SHARED),
 		  KVM_TRACE_PT_PFN_BASE + sp->number);
 	/*
 	 * The guard: a walker that read the parent entry before the unlink

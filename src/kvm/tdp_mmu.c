@@ -97,16 +97,16 @@ static void trace_kvm_tdp_mmu_spte_changed(struct kvm *kvm, bool is_private,
 					   gfn_t gfn, int level,
 					   uint64_t old_spte, uint64_t new_spte)
 {
-	KVM_PROBE(kvm_tdp_mmu_spte_changed, (gfn, level, old_spte, new_spte,
+	TRACE_PROBE(kvm_tdp_mmu_spte_changed, (gfn, level, old_spte, new_spte,
 					     is_private));
-	if (kvm_trace_on(kvm, kvm_tdp_mmu_spte_changed))
-		kvm_trace_emit(kvm, KVM_TEV_kvm_tdp_mmu_spte_changed,
+	if (trace_on(kvm, kvm_tdp_mmu_spte_changed))
+		kvm_trace_emit(kvm, TRACE_EV_kvm_tdp_mmu_spte_changed,
 			       "as id 0 gfn 0x%llx level %d old_spte 0x%llx "
 			       "new_spte 0x%llx tree %s", (unsigned long long)gfn, level,
 			       (unsigned long long)kvm_trace_spte(old_spte, level),
 			       (unsigned long long)kvm_trace_spte(new_spte, level),
-			       KVM_TRACE_TREE_NAME(is_private ? KVM_TRACE_MIRROR
-							      : KVM_TRACE_SHARED));
+			       TRACE_TREE_NAME(is_private ? TRACE_TREE_MIRROR
+							      : TRACE_TREE_SHARED));
 }
 
 static int handle_changed_spte(struct kvm *kvm, bool is_private, gfn_t gfn,

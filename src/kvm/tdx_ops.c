@@ -12,11 +12,11 @@ uint64_t kvm_seamcall(struct kvm *kvm, struct seamcall_regs *r)
 	int leaf = (int)(r->rax & 0xFFFF);
 	uint64_t status = seamcall(kvm->tdx, r);
 
-	KVM_PROBE(kvm_tdx_seamcall, (leaf, rcx, rdx, r8, status));
-	if (kvm_trace_on(kvm, kvm_tdx_seamcall)) {
+	TRACE_PROBE(kvm_tdx_seamcall, (leaf, rcx, rdx, r8, status));
+	if (trace_on(kvm, kvm_tdx_seamcall)) {
 		const char *name = tdx_status_name(status);
 
-		kvm_trace_emit(kvm, KVM_TEV_kvm_tdx_seamcall,
+		kvm_trace_emit(kvm, TRACE_EV_kvm_tdx_seamcall,
 			       "%s rcx 0x%llx rdx 0x%llx r8 0x%llx -> %s 0x%llx",
 			       tdx_leaf_name(leaf) ? tdx_leaf_name(leaf) : "?",
 			       (unsigned long long)rcx, (unsigned long long)rdx,

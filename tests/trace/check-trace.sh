@@ -34,7 +34,7 @@ filter)
 		fail "kvm_exit,kvm_tdx_map_gpa gave: $(tr '\n' ' ' <"$tmp/names")"
 	"$tdxmmu" run --trace='*seamcall*,tdx_*' "$conv" >"$tmp/out"
 	events "$tmp/out" | awk '{print $4}' | sort -u >"$tmp/names"
-	printf 'kvm_tdx_seamcall:\ntdx_ve:\n' | cmp - "$tmp/names" ||
+	printf 'kvm_tdx_seamcall:\ntdx_sept_entry_changed:\ntdx_ve:\n' | cmp - "$tmp/names" ||
 		fail "globs gave: $(tr '\n' ' ' <"$tmp/names")"
 	# Bare --trace is every event: more kinds than any filter above.
 	"$tdxmmu" run --trace "$conv" >"$tmp/out"
@@ -70,8 +70,16 @@ prefix)
 	[ -z "$bad" ] || fail "lines without the prefix: $bad"
 	grep -Eq '^ *vcpu1-[0-9]+ \[001\] ' "$tmp/lines" || fail "no vcpu1 lane"
 	grep -Eq '^ *host-[0-9]+ \[---\] ' "$tmp/lines" || fail "no host lane"
-	grep -Eq 'level [0-9]+ old_spte 0x[0-9a-f]+ new_spte 0x[0-9a-f]+ tree (shared|mirror)$' "$tmp/lines" ||
-		fail "spte_changed format"
+	# The three trees, each change saying which.
+	for tree in shared mirror; do
+		grep -Eq "kvm_tdp_mmu_spte_changed: as id 0 gfn 0x[0-9a-f]+ level [1-5] old_spte 0x[0-9a-f]+ new_spte 0x[0-9a-f]+ tree $tree\$" \
+			"$tmp/lines" || fail "no $tree SPTE change in the upstream format"
+	done
+	grep -Eq 'tdx_sept_entry_changed: gpa 0x[0-9a-f]+ level [1-5] old 0x[0-9a-f]+ new 0x[0-9a-f]+ [A-Z_]+ -> [A-Z_]+ tree sept$' \
+		"$tmp/lines" || fail "no S-EPT change"
+	# The same 4K page at the same level in the mirror and the S-EPT.
+	grep -q 'gfn 0x0 level 1 .* tree mirror$' "$tmp/lines" || fail "mirror leaf of gfn 0"
+	grep -q 'gpa 0x0 level 1 .* FREE -> PENDING tree sept$' "$tmp/lines" || fail "S-EPT leaf of gpa 0"
 	# No bare hex after a field name that holds an address or value.
 	bad=$(grep -Eo '(gfn|gpa|address|old_spte|new_spte|rcx|rdx|r8|pfn) [0-9a-f]+[a-f][0-9a-f]*' "$tmp/lines" | head -3 || true)
 	[ -z "$bad" ] || fail "hex without 0x: $bad"

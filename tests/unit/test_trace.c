@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The trace (docs/tracing.md, src/kvm/trace.h): the filter's globs, the
+ * The trace (docs/tracing.md, src/host/trace.h): the filter's globs, the
  * SPTE values printed without process addresses, and two TDs of one
  * process, whose KVM tables lie at different addresses, tracing the same
  * work identically.
@@ -18,9 +18,9 @@
 #include "api_fixture.h"
 #include "kvm/mmu_page.h"
 #include "kvm/spte.h"
-#include "kvm/trace.h"
+#include "host/trace.h"
 
-#define BIT(ev_) (UINT64_C(1) << KVM_TEV_##ev_)
+#define BIT(ev_) (UINT64_C(1) << TRACE_EV_##ev_)
 
 static void test_filter_globs(void **state)
 {
@@ -29,31 +29,31 @@ static void test_filter_globs(void **state)
 	uint64_t m;
 
 	(void)state;
-	assert_int_equal(kvm_trace_filter(NULL, &m, &bad, &bad_len), 0);
-	assert_int_equal(m, KVM_TRACE_ALL);
-	assert_int_equal(kvm_trace_filter("", &m, &bad, &bad_len), 0);
-	assert_int_equal(m, KVM_TRACE_ALL);
+	assert_int_equal(trace_filter(NULL, &m, &bad, &bad_len), 0);
+	assert_int_equal(m, TRACE_ALL);
+	assert_int_equal(trace_filter("", &m, &bad, &bad_len), 0);
+	assert_int_equal(m, TRACE_ALL);
 
-	assert_int_equal(kvm_trace_filter("kvm_exit", &m, &bad, &bad_len), 0);
+	assert_int_equal(trace_filter("kvm_exit", &m, &bad, &bad_len), 0);
 	assert_int_equal(m, BIT(kvm_exit));
-	assert_int_equal(kvm_trace_filter("tdx_ve,kvm_entry", &m, &bad, &bad_len), 0);
+	assert_int_equal(trace_filter("tdx_ve,kvm_entry", &m, &bad, &bad_len), 0);
 	assert_int_equal(m, BIT(tdx_ve) | BIT(kvm_entry));
-	assert_int_equal(kvm_trace_filter("*seamcall*", &m, &bad, &bad_len), 0);
+	assert_int_equal(trace_filter("*seamcall*", &m, &bad, &bad_len), 0);
 	assert_int_equal(m, BIT(kvm_tdx_seamcall));
-	/* kvm_* is every event but the module's tdx_ve. */
-	assert_int_equal(kvm_trace_filter("kvm_*", &m, &bad, &bad_len), 0);
-	assert_int_equal(m, KVM_TRACE_ALL & ~BIT(tdx_ve));
+	/* kvm_* is every event but the module's tdx_*. */
+	assert_int_equal(trace_filter("kvm_*", &m, &bad, &bad_len), 0);
+	assert_int_equal(m, TRACE_ALL & ~(BIT(tdx_ve) | BIT(tdx_sept_entry_changed)));
 	/* A whole name only: a prefix is not a match. */
-	assert_int_equal(kvm_trace_filter("kvm_exi", &m, &bad, &bad_len), -1);
+	assert_int_equal(trace_filter("kvm_exi", &m, &bad, &bad_len), -1);
 	assert_int_equal(bad_len, 7);
 	assert_memory_equal(bad, "kvm_exi", 7);
 
 	/* The first glob that names nothing is reported, even after good ones. */
-	assert_int_equal(kvm_trace_filter("kvm_exit,nope*,tdx_ve", &m, &bad, &bad_len), -1);
+	assert_int_equal(trace_filter("kvm_exit,nope*,tdx_ve", &m, &bad, &bad_len), -1);
 	assert_int_equal(bad_len, 5);
 	assert_memory_equal(bad, "nope*", 5);
 	/* An empty item is a typo too. */
-	assert_int_equal(kvm_trace_filter("kvm_exit,", &m, &bad, &bad_len), -1);
+	assert_int_equal(trace_filter("kvm_exit,", &m, &bad, &bad_len), -1);
 	assert_int_equal(bad_len, 0);
 }
 
@@ -75,9 +75,9 @@ static void test_filter_check_api(void **state)
 	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_EINVAL);
 	assert_null(td);
 
-	assert_int_equal(tdxmmu_trace_event_count(), KVM_TEV_NR);
-	assert_string_equal(tdxmmu_trace_event_name(KVM_TEV_kvm_exit), "kvm_exit");
-	assert_null(tdxmmu_trace_event_name(KVM_TEV_NR));
+	assert_int_equal(tdxmmu_trace_event_count(), TRACE_EV_NR);
+	assert_string_equal(tdxmmu_trace_event_name(TRACE_EV_kvm_exit), "kvm_exit");
+	assert_null(tdxmmu_trace_event_name(TRACE_EV_NR));
 }
 
 static void test_spte_values(void **state)
