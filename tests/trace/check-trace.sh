@@ -60,6 +60,14 @@ file)
 	grep -q '^# ' "$tmp/t" || fail "no header in the file"
 	[ -z "$(events "$tmp/out")" ] || fail "trace lines on standard output"
 	grep -q "passed, 0 failed" "$tmp/out" || fail "results missing"
+	# A file that cannot be written: a usage error, said, nothing run.
+	set +e
+	"$tdxmmu" run --trace-file="$tmp/no/such/dir" "$conv" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	set -e
+	[ $rc -eq 2 ] || fail "unwritable trace file: exit $rc, not 2"
+	grep -q "$tmp/no/such/dir" "$tmp/err" || fail "unwritable trace file not named"
+	[ ! -s "$tmp/out" ] || fail "ran without its trace file"
 	;;
 prefix)
 	# Every line: LANE-TD [CPU] SECONDS.MICROS: EVENT: FIELDS; a vCPU's

@@ -14,10 +14,12 @@
 static void run_usage(FILE *f)
 {
 	fprintf(f, "usage: tdxmmu run [--trace[=EVENT,...]] [--trace-file=FILE] [--quiet] FILE\n"
+		   "       tdxmmu run --trace-list\n"
 		   "  Runs a scenario (docs/scenario-language.md). Exit status: 0 all\n"
 		   "  checks passed, 1 a check failed, 2 parse or usage error, 3 the\n"
 		   "  model detected a broken invariant inside itself.\n"
-		   "  --trace            trace every event (SPTE changes, SEAMCALLs,\n"
+		   "  --trace            trace every event (entry changes in the shared\n"
+		   "                     EPT, the mirror EPT and the Secure EPT, SEAMCALLs,\n"
 		   "                     exits, faults, zaps), one line each, as trace-cmd\n"
 		   "                     prints them: LANE-TD [CPU] SECONDS: EVENT: FIELDS,\n"
 		   "                     SECONDS being the TD's modeled time\n"
