@@ -23,6 +23,7 @@ PKGS=(
 	"nettle-dev     pc:nettle         SHA-384 for the TD measurement (MRTD)"
 	"libgraphviz-dev pc:libgvc        tdxmmu show --format=svg: Graphviz's layout library"
 	"graphviz       cmd:dot           a test checks that show's DOT is what Graphviz's own program accepts"
+	"systemtap-sdt-dev h:sys/sdt.h    a USDT probe per trace event (docs/tracing.md); the build leaves the probes out without it"
 	"valgrind       cmd:valgrind      make test's memcheck pass"
 	"scdoc          cmd:scdoc         the man pages (docs/man/*.scd); the build skips them without it"
 )

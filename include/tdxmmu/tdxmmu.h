@@ -94,6 +94,11 @@ struct tdxmmu_td_config {
 					    instead (seed 004's rejected
 					    alternative; benchmarks only, see
 					    docs/performance.md) */
+	const char *trace_events;        /* which events `trace` gets:
+					    EVENT[,EVENT...], fnmatch globs
+					    over the names as printed; NULL or
+					    "" for every event
+					    (docs/tracing.md) */
 };
 
 #define TDXMMU_MAX_VCPUS 64
@@ -569,7 +574,25 @@ struct tdxmmu_run_options {
 	 * after the call. */
 	void (*at_stop)(tdxmmu_td *td, size_t line, void *arg);
 	void *at_stop_arg;
+	const char *trace_events; /* NULL/"": every event; else EVENT[,EVENT]
+				     globs (tdxmmu_trace_filter_check()) */
 };
+/*
+ * Trace events (docs/tracing.md): the names as printed, what each says and
+ * the arguments of its USDT probe (provider tdxmmu). NULL past the end.
+ */
+TDXMMU_API size_t tdxmmu_trace_event_count(void);
+TDXMMU_API const char *tdxmmu_trace_event_name(size_t i);
+TDXMMU_API const char *tdxmmu_trace_event_help(size_t i);
+TDXMMU_API const char *tdxmmu_trace_event_probe_args(size_t i);
+/* 0 when every glob of spec (EVENT[,EVENT...]) matches an event; else
+ * TDXMMU_EINVAL, tdxmmu_last_error() naming the glob and the known events. */
+TDXMMU_API int tdxmmu_trace_filter_check(const char *spec);
+/* Every event, one per line with its probe (`tdxmmu run --trace-list`). */
+TDXMMU_API void tdxmmu_trace_list(FILE *f);
+/* The trace's header comment lines: the columns, levels, number format. */
+TDXMMU_API void tdxmmu_trace_header(FILE *f);
+
 /* Exit status as the scenario language defines it: 0 all checks passed,
  * 1 a check failed, 2 parse or usage error, 3 the model broke. */
 TDXMMU_API int tdxmmu_run_file(const char *path,

@@ -120,6 +120,8 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 	 * (tdp_mmu_nomirror.c); the legacy MMU has no such variant. */
 	if (cfg->no_mirror && cfg->mmu == TDXMMU_MMU_LEGACY)
 		return api_fail(TDXMMU_EINVAL, "no_mirror applies to the TDP MMU only");
+	if ((ret = tdxmmu_trace_filter_check(cfg->trace_events)))
+		return ret;
 	bytes = cfg->host_memory ? cfg->host_memory : DEFAULT_HOST_MEMORY;
 	if (bytes < (4ULL << 20) || bytes > MAX_HOST_MEMORY)
 		return api_fail(TDXMMU_ERANGE, "host memory must be 4M..%lluT",
@@ -146,6 +148,8 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		.sept_ve_disable = cfg->sept_ve_disable, /* TDH.MNG.INIT's
 							  * attributes */
 		.trace = cfg->trace,
+		.trace_events = cfg->trace_events,
+		.trace_clock = tdx_module_modeled_ns,
 		.seed = cfg->seed,
 	};
 	ret = kvm_create_vm(td->hm, td->slots, td->tdx, &kc, &td->kvm);
@@ -154,6 +158,8 @@ TDXMMU_API int tdxmmu_td_create(const struct tdxmmu_td_config *cfg,
 		return api_fail(ret == -EIO ? TDXMMU_EBUG : errno_to_api(ret),
 				"creating the TD failed (%s)", strerror(-ret));
 	}
+	/* The module traces its S-EPT changes to KVM's stream, same filter. */
+	tdx_module_set_trace(td->tdx, cfg->trace, td->kvm->trace_mask);
 	/* MapGPA: the seeds' era answers for the whole range in one exit;
 	 * upstream's 2 MiB chunks on request (mapgpa.c). */
 	td->kvm->mapgpa_chunk = cfg->mapgpa == TDXMMU_MAPGPA_UPSTREAM ?

@@ -221,6 +221,8 @@ int cpu_action_begin(struct cpu *cpu, unsigned index, struct cpu_vcpu **out,
 		*outcome = TDXMMU_OUTCOME_DEAD;
 		return 1;
 	}
+	/* Until cpu_action_end(), this thread's trace lines are the vCPU's. */
+	trace_set_vcpu((int)index);
 	return 0;
 }
 
@@ -235,6 +237,7 @@ int cpu_action_end(struct cpu_vcpu *v, int ret, enum tdxmmu_outcome *outcome)
 		ret = 0;
 	}
 	cpu_vcpu_put(v);
+	trace_set_vcpu(-1);
 	return ret;
 }
 
@@ -393,6 +396,7 @@ int cpu_vcpu_enter(struct cpu_vcpu *v)
 			kvm_stat_inc(&v->nr_entries);
 			SCHED_POINT(SCHED_KICK, SCHED_W, &v->in_td, "vCPU in_td");
 			atomic_store(&v->in_td, true);
+			KVM_TRACE(kvm, kvm_entry, (v->index), "vcpu %u", v->index);
 			return 0;
 		}
 		SCHED_POINT(SCHED_KICK, SCHED_W, &v->mode, "vCPU mode");
@@ -438,14 +442,19 @@ void cpu_vcpu_exit(struct cpu_vcpu *v, const char *fmt, ...)
 	atomic_fetch_add(&v->exit_gen, 1);
 	SCHED_POINT(SCHED_KICK, SCHED_W, &v->mode, "vCPU mode");
 	atomic_store(&v->mode, OUTSIDE_GUEST_MODE);
-	if (kvm->trace) {
+	/* The probe gets the reason's format (its first word names the
+	 * reason): formatting it for a probe nobody watches would cost every
+	 * exit a vsnprintf. */
+	TRACE_PROBE(kvm_exit, (v->index, fmt));
+	if (trace_on(kvm, kvm_exit)) {
 		char reason[160];
 		va_list ap;
 
 		va_start(ap, fmt);
 		vsnprintf(reason, sizeof(reason), fmt, ap);
 		va_end(ap);
-		kvm_trace(kvm, "kvm_exit: vcpu %u reason %s", v->index, reason);
+		kvm_trace_emit(kvm, TRACE_EV_kvm_exit, "vcpu %u reason %s", v->index,
+			       reason);
 	}
 }
 

@@ -70,7 +70,8 @@ static int guest_ve(struct cpu_vcpu *v, uint64_t gpa, const struct tdx_hw_walk *
 	int ret;
 
 	kvm_stat_inc(&kvm_stats_mine(kvm)->exit_ve);
-	kvm_trace(kvm, "tdx_ve: vcpu %u gpa 0x%llx", v->index, (unsigned long long)gpa);
+	KVM_TRACE(kvm, tdx_ve, (v->index, gpa), "vcpu %u gpa 0x%llx", v->index,
+		  (unsigned long long)gpa);
 	if (cpu->accept == TDXMMU_ACCEPT_EXPLICIT) {
 		*outcome = TDXMMU_OUTCOME_VE;
 		return 0;

@@ -81,6 +81,7 @@ static void *cpu_holder_main(void *arg)
 	bool inside = true;
 
 	sched_thread_start(v->hold_token);
+	trace_set_vcpu((int)v->index);
 	for (;;) {
 		bool stop;
 
@@ -110,7 +111,7 @@ static void *cpu_holder_main(void *arg)
 int cpu_vcpu_hold(struct cpu *cpu, unsigned index)
 {
 	struct cpu_vcpu *v;
-	int ret;
+	int ret, prev;
 
 	if (index >= cpu->nr_vcpus)
 		return cpu_fail(-EINVAL, "vcpu %u: the TD has %u vCPUs", index,
@@ -119,11 +120,13 @@ int cpu_vcpu_hold(struct cpu *cpu, unsigned index)
 		return cpu_fail(-EPERM, "vcpu %u is already in the TD (vcpu enter)", index);
 	if ((ret = cpu_vcpu_get(cpu, index, &v)))
 		return ret;
+	prev = trace_set_vcpu((int)index);
 	ret = cpu_vcpu_enter(v);
-	if (ret) {
+	if (ret)
 		cpu_vcpu_put(v);
+	trace_set_vcpu(prev);
+	if (ret)
 		return ret;
-	}
 	pthread_mutex_lock(&v->hold_lock);
 	v->hold_stop = false;
 	pthread_mutex_unlock(&v->hold_lock);

@@ -28,6 +28,7 @@
 #include "host/host_mem.h"
 #include "host/thread_slot.h"
 #include "kvm/mmu_rwlock.h"
+#include "kvm/trace.h"
 
 struct tdx_module;
 struct kvm_mmu_page;
@@ -179,6 +180,9 @@ struct kvm {
 	 * tell a transient RETRY from a final one. */
 	_Atomic uint64_t contention_seq __attribute__((aligned(64)));
 	FILE *trace;              /* --trace lines, or NULL */
+	uint64_t trace_mask;      /* the events traced (trace.h) */
+	/* The trace's time stamps: the platform's modeled time (NULL: 0). */
+	uint64_t (*trace_clock)(const struct tdx_module *m);
 
 	/* KVM_BUG_ON / kvm_vm_dead: KVM met a state it cannot handle (say its
 	 * own SEAMCALL failed because the host tampered with the S-EPT behind
@@ -283,6 +287,8 @@ struct kvm_config {
 	bool sept_ve_disable;
 	bool no_mirror; /* tdp_mmu_nomirror.h */
 	FILE *trace;
+	const char *trace_events; /* filter (trace.h); NULL: every event */
+	uint64_t (*trace_clock)(const struct tdx_module *m); /* or NULL */
 	uint64_t seed; /* seeds ENOMEM injection */
 };
 
@@ -382,8 +388,5 @@ int kvm_zap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end, bool private_alia
 void kvm_slots_lock(struct kvm *kvm);
 void kvm_slots_unlock(struct kvm *kvm);
 
-/* Trace line (KVM tracepoint style) when tracing is on. */
-void kvm_trace(struct kvm *kvm, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 
 #endif /* TDXMMU_KVM_KVM_H */

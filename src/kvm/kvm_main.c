@@ -105,10 +105,14 @@ int kvm_create_vm(struct host_mem *hm, struct host_memslots *slots,
 		  struct kvm **out)
 {
 	struct kvm *kvm;
+	uint64_t trace_mask;
+	const char *bad;
+	size_t bad_len;
 	int ret;
 
 	if ((cfg->gpaw != 48 && cfg->gpaw != 52) || cfg->nr_vcpus == 0 ||
-	    cfg->nr_vcpus > KVM_MAX_VCPUS)
+	    cfg->nr_vcpus > KVM_MAX_VCPUS ||
+	    trace_filter(cfg->trace_events, &trace_mask, &bad, &bad_len))
 		return -EINVAL;
 	/* Cache-line aligned: the counter shards and contention_seq each
 	 * own their lines. */
@@ -122,6 +126,8 @@ int kvm_create_vm(struct host_mem *hm, struct host_memslots *slots,
 	kvm->tdx = tdx;
 	kvm->mmu_kind = cfg->mmu;
 	kvm->trace = cfg->trace;
+	kvm->trace_mask = trace_mask;
+	kvm->trace_clock = cfg->trace_clock;
 	kvm->gpaw = cfg->gpaw;
 	/* reference §2.1: the shared bit is GPA bit 47 (GPAW 48, 4-level EPT)
 	 * or bit 51 (GPAW 52, 5-level EPT). */

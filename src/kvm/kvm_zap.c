@@ -91,7 +91,8 @@ int kvm_mmu_notifier_invalidate(struct kvm *kvm, gfn_t start, gfn_t end)
 	kvm_mmu_write_lock(kvm);
 	ret = kvm_tdp_mmu_zap_aliases(kvm, start, end, false, true, &nr);
 	kvm_mmu_write_unlock(kvm);
-	kvm_trace(kvm, "kvm_unmap_gfn_range: start %llx end %llx shared zapped %d%s",
+	KVM_TRACE(kvm, kvm_unmap_gfn_range, (start, end, nr),
+		  "start 0x%llx end 0x%llx shared zapped %d%s",
 		  (unsigned long long)start, (unsigned long long)end, nr,
 		  ret ? " (KVM bug)" : "");
 	return ret;
@@ -148,9 +149,10 @@ int kvm_delete_memslot(struct kvm *kvm, unsigned id)
 	}
 	kvm_mmu_write_unlock(kvm);
 	kvm_slots_unlock(kvm);
-	kvm_trace(kvm, "kvm_delete_memslot: id %u gfn [%llx, %llx) zapped %d "
-		  "shared tables freed %d -> %d", id, (unsigned long long)start,
-		  (unsigned long long)end, nr, tables < 0 ? 0 : tables, ret);
+	KVM_TRACE(kvm, kvm_delete_memslot, (id, start, end, nr),
+		  "id %u gfn [0x%llx, 0x%llx) zapped %d shared tables freed %d -> %d",
+		  id, (unsigned long long)start, (unsigned long long)end, nr,
+		  tables < 0 ? 0 : tables, ret);
 	return ret;
 }
 
@@ -169,7 +171,8 @@ int kvm_zap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end, bool private_alia
 	kvm_mmu_write_lock(kvm);
 	ret = kvm_tdp_mmu_zap_aliases(kvm, start, end, private_alias, shared_alias, &nr);
 	kvm_mmu_write_unlock(kvm);
-	kvm_trace(kvm, "kvm_zap_gfn_range: start %llx end %llx private %d shared %d zapped %d%s",
+	KVM_TRACE(kvm, kvm_zap_gfn_range, (start, end, nr),
+		  "start 0x%llx end 0x%llx private %d shared %d zapped %d%s",
 		  (unsigned long long)start, (unsigned long long)end, private_alias,
 		  shared_alias, nr, ret ? " (KVM bug)" : "");
 	return ret;

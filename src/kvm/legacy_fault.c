@@ -253,7 +253,8 @@ int kvm_legacy_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 		if (w == SCHED_WAIT_NONE)
 			sched_yield();
 	}
-	kvm_trace(kvm, "kvm_tdx_ept_violation: vcpu %u gpa %llx private %d -> %d (legacy)",
-		  vcpu->index, (unsigned long long)gpa, is_private, ret);
+	KVM_TRACE(kvm, kvm_page_fault, (vcpu->index, gpa, is_private, ret),
+		  "vcpu %u address 0x%llx private %d -> %d (legacy)", vcpu->index,
+		  (unsigned long long)gpa, is_private, ret);
 	return ret;
 }

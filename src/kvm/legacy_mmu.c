@@ -203,10 +203,19 @@ void legacy_set_spte(struct kvm *kvm, _Atomic uint64_t *sptep, uint64_t new_spte
 	KVM_SPTE_NOTE(KVM_LEGACY_TREE(sp->role.is_private), legacy_sptep_gfn(sptep),
 		      (int)sp->role.level, old, new_spte);
 	kvm_mmu_change_seq_bump(kvm);
-	kvm_trace(kvm, "kvm_mmu_set_spte: %s gfn %llx level %u old_spte %llx new_spte %llx",
-		  sp->role.is_private ? "private" : "shared",
-		  (unsigned long long)legacy_sptep_gfn(sptep), (unsigned)sp->role.level,
-		  (unsigned long long)old, (unsigned long long)new_spte);
+	TRACE_PROBE(kvm_mmu_set_spte, (legacy_sptep_gfn(sptep), (int)sp->role.level, old,
+				     new_spte, (int)sp->role.is_private));
+	if (trace_on(kvm, kvm_mmu_set_spte)) {
+		int level = (int)sp->role.level;
+
+		kvm_trace_emit(kvm, TRACE_EV_kvm_mmu_set_spte,
+			       "gfn 0x%llx level %d old_spte 0x%llx new_spte 0x%llx tree %s",
+			       (unsigned long long)legacy_sptep_gfn(sptep), level,
+			       (unsigned long long)kvm_trace_spte(old, level),
+			       (unsigned long long)kvm_trace_spte(new_spte, level),
+			       TRACE_TREE_NAME(sp->role.is_private ? TRACE_TREE_MIRROR
+								      : TRACE_TREE_SHARED));
+	}
 }
 
 _Atomic uint64_t *legacy_lookup_4k_sptep(struct kvm *kvm, gfn_t raw_gfn, bool is_private)

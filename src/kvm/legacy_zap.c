@@ -138,7 +138,7 @@ int legacy_zap_range(struct kvm *kvm, gfn_t start, gfn_t end, bool private_alias
 /* ---- the zaps by cause ---- */
 
 static int legacy_zap_locked(struct kvm *kvm, gfn_t start, gfn_t end, bool private_alias,
-			     bool shared_alias, const char *what)
+			     bool shared_alias, bool unmap)
 {
 	struct legacy_zap_stats st = { 0 };
 	int ret;
@@ -148,22 +148,31 @@ static int legacy_zap_locked(struct kvm *kvm, gfn_t start, gfn_t end, bool priva
 	kvm_mmu_write_lock(kvm);
 	ret = legacy_zap_range(kvm, start, end, private_alias, shared_alias, false, &st);
 	kvm_mmu_write_unlock(kvm);
-	kvm_trace(kvm, "%s: start %llx end %llx private zapped %lu shared zapped %lu%s (legacy)",
-		  what, (unsigned long long)start, (unsigned long long)end,
-		  st.private_blocked, st.shared_zapped, ret ? " (KVM bug)" : "");
+	if (unmap)
+		KVM_TRACE(kvm, kvm_unmap_gfn_range,
+			  (start, end, st.private_blocked + st.shared_zapped),
+			  "start 0x%llx end 0x%llx private zapped %lu shared zapped %lu%s (legacy)",
+			  (unsigned long long)start, (unsigned long long)end,
+			  st.private_blocked, st.shared_zapped, ret ? " (KVM bug)" : "");
+	else
+		KVM_TRACE(kvm, kvm_zap_gfn_range,
+			  (start, end, st.private_blocked + st.shared_zapped),
+			  "start 0x%llx end 0x%llx private zapped %lu shared zapped %lu%s (legacy)",
+			  (unsigned long long)start, (unsigned long long)end,
+			  st.private_blocked, st.shared_zapped, ret ? " (KVM bug)" : "");
 	return ret;
 }
 
 int kvm_legacy_mmu_notifier_invalidate(struct kvm *kvm, gfn_t start, gfn_t end)
 {
-	return legacy_zap_locked(kvm, start, end, true, true, "kvm_unmap_gfn_range");
+	return legacy_zap_locked(kvm, start, end, true, true, true);
 }
 
 int kvm_legacy_zap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end, bool private_alias,
 			     bool shared_alias)
 {
 	return legacy_zap_locked(kvm, start, end, private_alias, shared_alias,
-				 "kvm_zap_gfn_range");
+				 false);
 }
 
 int kvm_legacy_delete_memslot(struct kvm *kvm, unsigned id)
@@ -196,7 +205,9 @@ int kvm_legacy_delete_memslot(struct kvm *kvm, unsigned id)
 	}
 	kvm_mmu_write_unlock(kvm);
 	kvm_slots_unlock(kvm);
-	kvm_trace(kvm, "kvm_delete_memslot: id %u gfn [%llx, %llx) private removed %lu shared zapped %lu -> %d (legacy)",
+	KVM_TRACE(kvm, kvm_delete_memslot,
+		  (id, start, end, st.private_removed + st.shared_zapped),
+		  "id %u gfn [0x%llx, 0x%llx) private removed %lu shared zapped %lu -> %d (legacy)",
 		  id, (unsigned long long)start, (unsigned long long)end,
 		  st.private_removed, st.shared_zapped, ret);
 	return ret;

@@ -336,8 +336,9 @@ uint64_t kvm_tdx_map_gpa(struct kvm_vcpu *vcpu, gpa_t gpa, uint64_t size,
 	if (status == TDVMCALL_RETRY)
 		kvm_stat_inc(&kvm_stats_mine(kvm)->mapgpa_retry);
 out:
-	kvm_trace(kvm, "kvm_tdx_map_gpa: gpa %llx size %llx to %s -> %s",
-		  (unsigned long long)gpa, (unsigned long long)size,
-		  to_shared ? "shared" : "private", tdvmcall_status_name(status));
+	KVM_TRACE(kvm, kvm_tdx_map_gpa, (gpa, size, to_shared, status),
+		  "gpa 0x%llx size 0x%llx to %s -> %s", (unsigned long long)gpa,
+		  (unsigned long long)size, to_shared ? "shared" : "private",
+		  tdvmcall_status_name(status));
 	return status;
 }

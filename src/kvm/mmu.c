@@ -248,7 +248,7 @@ bool kvm_alloc_fails(struct kvm *kvm, enum kvm_alloc_site site)
 	enomem_injected++;
 	enomem_last_kvm = kvm;
 	enomem_last_site = site;
-	kvm_trace(kvm, "kvm_mmu_enomem: site %d (injected)", (int)site);
+	KVM_TRACE(kvm, kvm_mmu_enomem, ((int)site), "site %d (injected)", (int)site);
 	return true;
 }
 

@@ -156,11 +156,14 @@ static int arena_grow(struct mmu_arena *a)
 		return -ENOMEM;
 	}
 ready:
-	for (unsigned i = 0; i < MMU_PAGES_PER_CHUNK; i++) {
+	/* Pushed last to first, so that tables are handed out (and numbered
+	 * in the trace) in address order. */
+	for (unsigned i = MMU_PAGES_PER_CHUNK; i-- > 0;) {
 		struct kvm_mmu_page *sp = &c->sp[i];
 
 		memset(sp, 0, sizeof(*sp));
 		sp->spt = c->spt[i];
+		sp->number = (uint32_t)(a->nr_chunks * MMU_PAGES_PER_CHUNK + i);
 		sp->next = a->free_list;
 		a->free_list = sp;
 	}
@@ -269,6 +272,13 @@ void kvm_mmu_free_page_rcu(struct kvm *kvm, struct kvm_mmu_page *sp)
 
 	mmu_page_unaccount(kvm, sp);
 	kvm_stat_inc(&kvm_stats_mine(kvm)->pages_rcu_freed);
+	KVM_TRACE(kvm, kvm_mmu_prepare_zap_page,
+		  (sp->gfn, (int)sp->role.level, (int)sp->role.is_private, sp->number),
+		  "sp gfn 0x%llx level %u tree %s pfn 0x%llx",
+		  (unsigned long long)sp->gfn, (unsigned)sp->role.level,
+		  TRACE_TREE_NAME(sp->role.is_private ? TRACE_TREE_MIRROR
+							  : TRACE_TREE_SHARED),
+		  KVM_TRACE_PT_PFN_BASE + sp->number);
 	/*
 	 * The guard: a walker that read the parent entry before the unlink
 	 * (the CPU's walk of the shared EPT, KVM's lockless walks) may still

@@ -64,6 +64,10 @@ struct kvm_mmu_page {
 	bool rcu_pending;
 	struct host_rcu_head rcu_head;
 	struct kvm *kvm; /* the VM whose arena it returns to (RCU callback) */
+	/* Its place in the VM's arena, from 0 in allocation order of the
+	 * chunks: the trace prints it instead of the table's address, which
+	 * depends on malloc (trace.h, kvm_trace_spte). */
+	uint32_t number;
 };
 
 static inline bool is_private_sp(const struct kvm_mmu_page *sp)

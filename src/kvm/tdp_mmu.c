@@ -93,12 +93,20 @@ static bool tdp_mmu_spte_cmpxchg(_Atomic uint64_t *sptep, bool is_private,
 
 /* ---- SPTE change handling ------------------------------------------------- */
 
-static void trace_kvm_tdp_mmu_spte_changed(struct kvm *kvm, gfn_t gfn, int level,
+static void trace_kvm_tdp_mmu_spte_changed(struct kvm *kvm, bool is_private,
+					   gfn_t gfn, int level,
 					   uint64_t old_spte, uint64_t new_spte)
 {
-	kvm_trace(kvm, "kvm_tdp_mmu_spte_changed: as_id 0 gfn %llx level %d "
-		  "old_spte %llx new_spte %llx", (unsigned long long)gfn, level,
-		  (unsigned long long)old_spte, (unsigned long long)new_spte);
+	TRACE_PROBE(kvm_tdp_mmu_spte_changed, (gfn, level, old_spte, new_spte,
+					     is_private));
+	if (trace_on(kvm, kvm_tdp_mmu_spte_changed))
+		kvm_trace_emit(kvm, TRACE_EV_kvm_tdp_mmu_spte_changed,
+			       "as id 0 gfn 0x%llx level %d old_spte 0x%llx "
+			       "new_spte 0x%llx tree %s", (unsigned long long)gfn, level,
+			       (unsigned long long)kvm_trace_spte(old_spte, level),
+			       (unsigned long long)kvm_trace_spte(new_spte, level),
+			       TRACE_TREE_NAME(is_private ? TRACE_TREE_MIRROR
+							      : TRACE_TREE_SHARED));
 }
 
 static int handle_changed_spte(struct kvm *kvm, bool is_private, gfn_t gfn,
@@ -269,7 +277,7 @@ static int handle_changed_spte(struct kvm *kvm, bool is_private, gfn_t gfn,
 	if (old_spte == new_spte)
 		return 0;
 
-	trace_kvm_tdp_mmu_spte_changed(kvm, gfn, level, old_spte, new_spte);
+	trace_kvm_tdp_mmu_spte_changed(kvm, is_private, gfn, level, old_spte, new_spte);
 
 	/* Invariant 10 (§11.2, E4 WARN): only MapGPA, under the write lock,
 	 * changes SPTE_SHARED_MASK. */
@@ -606,6 +614,9 @@ static int __kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_
 		return -ENOMEM;
 
 	/* E4: tdp_max_page_level is 4K for TDs, so the goal is always 4K. */
+	KVM_TRACE(kvm, kvm_mmu_spte_requested, (raw_gfn, pfn, PG_LEVEL_4K),
+		  "gfn 0x%llx pfn 0x%llx level %d", (unsigned long long)raw_gfn,
+		  (unsigned long long)pfn, PG_LEVEL_4K);
 	for_each_tdp_pte(iter, root, raw_gfn, raw_gfn + 1) {
 		/* Another thread's SEAMCALL is in flight on this entry: its
 		 * table (or leaf) is not in the S-EPT yet. Refault. */
@@ -1022,8 +1033,8 @@ static void tdp_mmu_write_shared_bit(struct kvm *kvm, struct tdp_iter *iter,
 	KVM_SPTE_NOTE(KVM_TDP_TREE(iter->is_private), iter->gfn, iter->level,
 		      old_spte, iter->old_spte);
 	kvm_mmu_change_seq_bump(kvm);
-	trace_kvm_tdp_mmu_spte_changed(kvm, iter->gfn, iter->level, old_spte,
-				       iter->old_spte);
+	trace_kvm_tdp_mmu_spte_changed(kvm, iter->is_private, iter->gfn, iter->level,
+				       old_spte, iter->old_spte);
 }
 
 /*

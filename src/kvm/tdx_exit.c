@@ -154,9 +154,12 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 			sched_yield();
 	}
 
-	kvm_trace(kvm, "kvm_tdx_ept_violation: vcpu %u gpa %llx private %d -> %s",
-		  vcpu->index, (unsigned long long)gpa, is_private,
-		  ret_pf_name(ret, buf, sizeof(buf)));
+	TRACE_PROBE(kvm_page_fault, (vcpu->index, gpa, is_private, ret));
+	if (trace_on(kvm, kvm_page_fault))
+		kvm_trace_emit(kvm, TRACE_EV_kvm_page_fault,
+			       "vcpu %u address 0x%llx private %d -> %s", vcpu->index,
+			       (unsigned long long)gpa, is_private,
+			       ret_pf_name(ret, buf, sizeof(buf)));
 	return ret;
 }
 

@@ -34,7 +34,7 @@ void kvm_vm_bugged(struct kvm *kvm, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	atomic_store(&kvm->bugged, true);
-	kvm_trace(kvm, "kvm_vm_bugged: %s", why);
+	KVM_TRACE(kvm, kvm_vm_bugged, (why), "%s", why);
 }
 
 static bool tdx_status_is_busy(uint64_t s)
@@ -84,8 +84,8 @@ void kvm_leak_page(struct kvm *kvm, hpa_t hpa, enum kvm_leak_kind kind,
 		   const char *why)
 {
 	atomic_fetch_add(&kvm->frames_leaked, 1);
-	kvm_trace(kvm, "kvm_tdx_leak_page: hpa %llx (%s)",
-		  (unsigned long long)hpa, why);
+	KVM_TRACE(kvm, kvm_tdx_leak_page, (hpa_to_pfn(hpa)), "pfn 0x%llx (%s)",
+		  (unsigned long long)hpa_to_pfn(hpa), why);
 	pthread_mutex_lock(&kvm->leak_lock);
 	if (kvm->nr_leaked == kvm->cap_leaked) {
 		size_t cap = kvm->cap_leaked ? kvm->cap_leaked * 2 : 16;
@@ -126,8 +126,10 @@ int tdx_reclaim_leaked_pages(struct kvm *kvm)
 		TDX_RETRY_BUSY(kvm, s, kvm_tdh_phymem_page_reclaim(kvm, lp.hpa, NULL));
 		if (tdx_status_is_error(s) &&
 		    !tdx_status_is(s, TDX_PAGE_METADATA_INCORRECT)) {
-			kvm_trace(kvm, "kvm_tdx_leak_page: hpa %llx not reclaimed: %#llx",
-				  (unsigned long long)lp.hpa, (unsigned long long)s);
+			KVM_TRACE(kvm, kvm_tdx_leak_page, (hpa_to_pfn(lp.hpa)),
+				  "pfn 0x%llx not reclaimed: 0x%llx",
+				  (unsigned long long)hpa_to_pfn(lp.hpa),
+				  (unsigned long long)s);
 			kvm->leaked[kept++] = lp;
 			ret = -EIO;
 			continue;
@@ -136,8 +138,8 @@ int tdx_reclaim_leaked_pages(struct kvm *kvm)
 		if (lp.kind == KVM_LEAK_KVM)
 			host_mem_free_frame(kvm->hm, hpa_to_pfn(lp.hpa));
 		atomic_fetch_sub(&kvm->frames_leaked, 1);
-		kvm_trace(kvm, "kvm_tdx_reclaim_leaked_page: hpa %llx",
-			  (unsigned long long)lp.hpa);
+		KVM_TRACE(kvm, kvm_tdx_reclaim_leaked_page, (hpa_to_pfn(lp.hpa)),
+			  "pfn 0x%llx", (unsigned long long)hpa_to_pfn(lp.hpa));
 	}
 	kvm->nr_leaked = kept;
 	pthread_mutex_unlock(&kvm->leak_lock);

@@ -1,25 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* KVM's SEAMCALL wrappers (see tdx_ops.h). */
 #include <sched.h>
-#include <stdarg.h>
 #include <time.h>
 
 #include "host/host_mem.h"
 #include "kvm/tdx_ops.h"
-
-void kvm_trace(struct kvm *kvm, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!kvm->trace)
-		return;
-	va_start(ap, fmt);
-	flockfile(kvm->trace);
-	vfprintf(kvm->trace, fmt, ap);
-	fputc('\n', kvm->trace);
-	funlockfile(kvm->trace);
-	va_end(ap);
-}
 
 uint64_t kvm_seamcall(struct kvm *kvm, struct seamcall_regs *r)
 {
@@ -27,14 +12,16 @@ uint64_t kvm_seamcall(struct kvm *kvm, struct seamcall_regs *r)
 	int leaf = (int)(r->rax & 0xFFFF);
 	uint64_t status = seamcall(kvm->tdx, r);
 
-	if (kvm->trace) {
+	TRACE_PROBE(kvm_tdx_seamcall, (leaf, rcx, rdx, r8, status));
+	if (trace_on(kvm, kvm_tdx_seamcall)) {
 		const char *name = tdx_status_name(status);
 
-		kvm_trace(kvm, "kvm_tdx_seamcall: %s rcx=%#llx rdx=%#llx r8=%#llx -> %s%s%#llx",
-			  tdx_leaf_name(leaf) ? tdx_leaf_name(leaf) : "?",
-			  (unsigned long long)rcx, (unsigned long long)rdx,
-			  (unsigned long long)r8, name ? name : "?", name ? " " : "",
-			  (unsigned long long)status);
+		kvm_trace_emit(kvm, TRACE_EV_kvm_tdx_seamcall,
+			       "%s rcx 0x%llx rdx 0x%llx r8 0x%llx -> %s 0x%llx",
+			       tdx_leaf_name(leaf) ? tdx_leaf_name(leaf) : "?",
+			       (unsigned long long)rcx, (unsigned long long)rdx,
+			       (unsigned long long)r8, name ? name : "?",
+			       (unsigned long long)status);
 	}
 	return status;
 }

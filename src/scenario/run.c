@@ -40,6 +40,12 @@ int scn_run_text_report(const char *name, const char *text, size_t len,
 	struct scn_error err;
 	int status;
 
+	/* A filter that names nothing is a usage error, before any work. */
+	if (o.trace && tdxmmu_trace_filter_check(o.trace_events)) {
+		fflush(o.out);
+		fprintf(o.err, "tdxmmu: --trace: %s\n", tdxmmu_last_error());
+		return SCN_EXIT_USAGE;
+	}
 	if (scn_parse(text, len, &script, &err)) {
 		fflush(o.out);
 		fprintf(o.err, "%s:%zu:%zu: error: %s\n", name, err.line,
@@ -48,6 +54,8 @@ int scn_run_text_report(const char *name, const char *text, size_t len,
 				 SCN_EXIT_USAGE, "%s", err.msg);
 		return SCN_EXIT_USAGE;
 	}
+	if (o.trace)
+		tdxmmu_trace_header(o.trace);
 	status = scn_run_script_report(&script, name, api, &o, report);
 	scn_script_free(&script);
 	return status;

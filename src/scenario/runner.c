@@ -362,6 +362,7 @@ static int run_td(struct scn_run *r, const struct scn_cmd *c)
 	cfg.sept_ve_disable = c->td.sept_ve_disable;
 	cfg.mapgpa = c->td.mapgpa;
 	cfg.trace = r->trace;
+	cfg.trace_events = r->trace_events;
 	rc = r->api->td_create(&cfg, &td);
 	if (rc < 0)
 		return scn_api_error(r, c, rc);
@@ -1132,6 +1133,7 @@ int scn_run_script_report(const struct scn_script *script, const char *name,
 		.out = opts->out ? opts->out : stdout,
 		.err = opts->err ? opts->err : stderr,
 		.trace = opts->trace,
+		.trace_events = opts->trace_events,
 		.quiet = opts->quiet,
 		.report = report,
 		.report_lock = PTHREAD_MUTEX_INITIALIZER,

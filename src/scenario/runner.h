@@ -119,6 +119,7 @@ struct scn_run {
 	const struct scn_backend *api;
 	const char *name;  /* the script's name in messages */
 	FILE *out, *err, *trace;
+	const char *trace_events;
 	bool quiet;
 	const struct tdxmmu_run_report *report; /* NULL, or told of each check */
 	/* Serializes the report's calls from the lanes (flockfile() would

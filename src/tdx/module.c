@@ -274,6 +274,35 @@ uint64_t tdx_module_accepts(const struct tdx_module *m)
 	return COUNTER_SUM(m, accepts);
 }
 
+void tdx_module_set_trace(struct tdx_module *m, FILE *f, uint64_t mask)
+{
+	m->trace = f;
+	m->trace_mask = mask;
+}
+
+static void module_trace(struct tdx_module *m, unsigned hkid, enum trace_event ev,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void module_trace(struct tdx_module *m, unsigned hkid, enum trace_event ev,
+			 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	trace_vline(m->trace, hkid, tdx_module_modeled_ns(m), ev, fmt, ap);
+	va_end(ap);
+}
+
+void tdx_trace_sept(struct tdx_module *m, const struct tdx_td *td, uint64_t gpa,
+		    unsigned level, uint64_t old, uint64_t new_value)
+{
+	module_trace(m, td->hkid, TRACE_EV_tdx_sept_entry_changed,
+		     "gpa 0x%llx level %u old 0x%llx new 0x%llx %s -> %s tree sept",
+		     (unsigned long long)gpa, level + 1, (unsigned long long)old,
+		     (unsigned long long)new_value,
+		     tdx_sept_state_name(sept_state(old)),
+		     tdx_sept_state_name(sept_state(new_value)));
+}
+
 uint64_t tdx_module_modeled_ns(const struct tdx_module *m)
 {
 	/* Saturating, as each slot's count is (host_counter_add_sat()). */

@@ -462,6 +462,8 @@ void tdx_entry_commit(struct sept_ctx *c, uint64_t value)
 	SCHED_NOTE("S-EPT gpa %#llx L%u: %s -> %s", (unsigned long long)c->gpa,
 		   c->walk_level, tdx_sept_state_name(sept_state(c->walk_value)),
 		   tdx_sept_state_name(sept_state(value & ~SEPT_LOCK_BITS)));
+	TDX_TRACE_SEPT(c->m, c->td, c->gpa, c->walk_level, c->walk_value,
+		       value & ~SEPT_LOCK_BITS);
 	c->walk_value = value & ~SEPT_LOCK_BITS;
 }
 

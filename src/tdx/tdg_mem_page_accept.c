@@ -122,6 +122,7 @@ enum tdcall_result tdg_mem_page_accept(struct tdx_module *m, hpa_t tdvpr,
 		;
 	SCHED_NOTE("S-EPT gpa %#llx L%u: PENDING -> MAPPED (accept)",
 		   (unsigned long long)c.gpa, c.level);
+	TDX_TRACE_SEPT(m, td, c.gpa, c.level, old & ~SEPT_LOCK_BITS, val);
 unlock:
 	SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, e, "S-EPT entry lock (guest)");
 	atomic_fetch_and_explicit(e, ~SEPT_TDEL, memory_order_release);

@@ -97,6 +97,8 @@ uint64_t tdh_mem_page_add(struct tdx_module *m, struct seamcall_regs *r)
 	host_frame_copy(m->hm, hpa_to_pfn(target), td->hkid, hpa_to_pfn(source),
 			src_keyid);
 	entry_store(c.walk_entry, sept_make_leaf(target, false));
+	TDX_TRACE_SEPT(m, td, c.gpa, c.walk_level, c.walk_value,
+		       sept_make_leaf(target, false));
 	put_le64(&block[16], c.gpa);
 	sha384_update(&td->mrtd_ctx, sizeof(block), block);
 	tdx_chldcnt_add(td, 1);

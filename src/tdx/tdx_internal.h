@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "host/host_mem.h"
+#include "host/trace.h"
 #include "tdx/sept.h"
 #include "tdx/seamcall.h"
 #include "tdx/tdx_locks.h"
@@ -315,6 +316,10 @@ struct tdx_td {
 struct tdx_module {
 	struct host_mem *hm;
 	struct pamt pamt;
+	/* The trace of the S-EPT's changes (host/trace.h): the stream and
+	 * mask of the KVM that drives this module, or NULL. */
+	FILE *trace;
+	uint64_t trace_mask;
 
 	pthread_mutex_t td_table_lock; /* TD table changes (create/reclaim),
 					* and the KOT and WBT fields below */
@@ -631,5 +636,21 @@ seamcall_fn tdh_mem_track;
 seamcall_fn tdh_mem_range_unblock;
 seamcall_fn tdh_phymem_cache_wb;
 seamcall_fn tdh_phymem_page_wbinvd;
+
+/*
+ * An S-EPT entry of td changed at gpa (the module's level: 0 = 4K) from old
+ * to new (lock bits clear): its probe, and its trace line if traced, with
+ * KVM's level as every trace field has it.
+ */
+void tdx_trace_sept(struct tdx_module *m, const struct tdx_td *td, uint64_t gpa,
+		    unsigned level, uint64_t old, uint64_t new_value);
+#define TDX_TRACE_SEPT(m_, td_, gpa_, level_, old_, new_)                      \
+	do {                                                                   \
+		TRACE_PROBE(tdx_sept_entry_changed,                            \
+			    ((gpa_), (level_) + 1, (old_), (new_)));           \
+		if (trace_on((m_), tdx_sept_entry_changed))                    \
+			tdx_trace_sept((m_), (td_), (gpa_), (level_), (old_),  \
+				       (new_));                                \
+	} while (0)
 
 #endif /* TDXMMU_TDX_INTERNAL_H */

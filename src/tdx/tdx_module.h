@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "host/host_mem.h"
 #include "tdx/seamcall.h"
@@ -63,6 +64,9 @@ uint64_t tdx_module_exits(const struct tdx_module *m);
 uint64_t tdx_module_pamt_resident_bytes(const struct tdx_module *m);
 /* Modeled TDX hardware time: sum of per-leaf latencies of every call. */
 uint64_t tdx_module_modeled_ns(const struct tdx_module *m);
+/* Where the module traces its S-EPT changes (host/trace.h): f NULL for
+ * nowhere, mask the events kept. */
+void tdx_module_set_trace(struct tdx_module *m, FILE *f, uint64_t mask);
 
 /* ---- the CPU's side ---------------------------------------------------- */
 

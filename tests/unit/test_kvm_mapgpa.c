@@ -235,7 +235,7 @@ static void check_bad_operands(unsigned gpaw)
 		assert_int_equal(p, p2);
 		assert_int_equal(s, s2);
 	}
-	assert_true(kvm_fx_trace_has(&vm, "kvm_tdx_map_gpa: gpa 1800 size 1000 to private -> INVALID_OPERAND"));
+	assert_true(kvm_fx_trace_has(&vm, "kvm_tdx_map_gpa: gpa 0x1800 size 0x1000 to private -> INVALID_OPERAND"));
 	/* The boundary cases that are fine: the last page of each alias. */
 	assert_int_equal(mapgpa(&vm, (sb << 1) - PAGE_SIZE, PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
 	assert_int_equal(mapgpa(&vm, sb - PAGE_SIZE, PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
@@ -405,7 +405,7 @@ static void test_faults_after_conversion(void **state)
 	assert_int_equal(kvm_fx_seq_delta(&vm), 0);
 	assert_int_equal(delta(&vm, -1), 0);
 	expect_state(&vm, 0x5000, NPS_NPS);
-	assert_true(kvm_fx_trace_has(&vm, "kvm_tdx_ept_violation: vcpu 0 gpa 5000 private 1 -> RETRY"));
+	assert_true(kvm_fx_trace_has(&vm, "kvm_page_fault: vcpu 0 address 0x5000 private 1 -> RETRY"));
 
 	/* fault(shared) on NP without S (tables present): RETRY, unchanged. */
 	assert_int_equal(mapgpa(&vm, 0x5000, PAGE_SIZE, NULL), TDVMCALL_SUCCESS);
@@ -490,7 +490,7 @@ static void test_retry_chunks(void **state)
 	assert_int_equal(mapgpa(&vm, resume, 0x1000, &resume), TDVMCALL_SUCCESS);
 	expect_state(&vm, 0x3ff000, NPS_NPS);
 	expect_state(&vm, 0x400000, NP_NP);
-	assert_true(kvm_fx_trace_has(&vm, "kvm_tdx_map_gpa: gpa 8000001ff000 size 201000 to shared -> RETRY"));
+	assert_true(kvm_fx_trace_has(&vm, "kvm_tdx_map_gpa: gpa 0x8000001ff000 size 0x201000 to shared -> RETRY"));
 
 	/* Across the memslot boundary, within one chunk: one call. */
 	assert_int_equal(mapgpa_all(&vm, kvm_fx_shared_gpa(&vm, 0x3fd000), 0x6000, &calls),

@@ -90,7 +90,7 @@ static void test_delete_frees_only_empty_shared_tables(void **state)
 	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_TRACK, false), 1);
 	assert_int_equal(vm.shared_flushes, 1);
 	fflush(vm.trace_f);
-	assert_non_null(strstr(vm.trace, "kvm_delete_memslot: id 1 gfn [200, 400) "
+	assert_non_null(strstr(vm.trace, "kvm_delete_memslot: id 1 gfn [0x200, 0x400) "
 				      "zapped 0 shared tables freed 1 -> 0"));
 	kvm_mmu_pages_quiesce(vm.kvm);
 	assert_int_equal(kvm_mmu_pages_live(vm.kvm), live - 1);

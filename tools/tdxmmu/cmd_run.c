@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tdxmmu run [--trace] [--quiet] [--json | --tap] FILE...: runs scenario
+ * tdxmmu run [--trace[=EVENTS]] [--trace-file=FILE] [--quiet] [--json | --tap]
+ * FILE...: runs scenario
  * files one after the other, each in a model of its own, and reports them
  * for a person (the runner's lines), as JSON Lines or as TAP.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -28,7 +30,9 @@ struct file_result {
 static void run_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tdxmmu run [--trace] [--quiet] [--json | --tap] FILE...\n"
+		"usage: tdxmmu run [--trace[=EVENT,...]] [--trace-file=FILE] [--quiet]\n"
+		"                  [--json | --tap] FILE...\n"
+		"       tdxmmu run --trace-list\n"
 		"  Runs scenarios (docs/scenario-language.md), one file after the\n"
 		"  other, each in a model of its own: nothing carries over. FILE '-'\n"
 		"  reads standard input (named <stdin> in messages).\n"
@@ -36,9 +40,16 @@ static void run_usage(FILE *f)
 		"  check failed, 2 parse or usage error, 3 the model detected a\n"
 		"  broken invariant inside itself. A file that stops with an error\n"
 		"  does not stop the others.\n"
-		"  --trace  print one line per SPTE change, SEAMCALL and exit (to\n"
-		"           standard error with --json or --tap)\n"
-		"  --quiet  print only failures and the closing line\n"
+		"  --trace  trace every event (entry changes in the shared EPT, the\n"
+		"           mirror EPT and the Secure EPT, SEAMCALLs, exits, faults,\n"
+		"           zaps), one line each, as trace-cmd prints them:\n"
+		"           LANE-TD [CPU] SECONDS: EVENT: FIELDS, SECONDS being the\n"
+		"           TD's modeled time; to standard error with --json or --tap\n"
+		"  --trace=EVENT,...  only these events; fnmatch globs over the names\n"
+		"           as printed (--trace='kvm_*,*seamcall*'); a glob that\n"
+		"           matches no event is a usage error\n"
+		"  --trace-file=FILE  write the trace to FILE (implies --trace)\n"
+		"  --trace-list  list the events and their USDT probes, then exit\n"		"  --quiet  print only failures and the closing line\n"
 		"  --json   one JSON document per file on standard output, one a line\n"
 		"           (JSON Lines): file, exit, passed, failed, checks (each\n"
 		"           with line, text, result \"pass\" or \"fail\", and message\n"
@@ -49,7 +60,9 @@ static void run_usage(FILE *f)
 		"  With --json or --tap standard output holds only that report; the\n"
 		"  per-line results are not printed, errors still go to standard\n"
 		"  error. With several files and neither, each file's lines follow a\n"
-		"  '==> FILE <==' header and a summary line ends the output.\n");
+		"  '==> FILE <==' header and a summary line ends the output.\n"
+		"  Two runs of a scenario without `parallel` print the same trace.\n"
+		"  Formats, levels and probes: docs/tracing.md.\n");
 }
 
 /* A JSON string of any bytes: JSON wants UTF-8, and a file name (or a
@@ -272,7 +285,9 @@ static void print_summary(unsigned nr, const unsigned by_status[4])
 static int run_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "trace", no_argument, NULL, 't' },
+		{ "trace", optional_argument, NULL, 't' },
+		{ "trace-file", required_argument, NULL, 'F' },
+		{ "trace-list", no_argument, NULL, 'L' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "tap", no_argument, NULL, 'T' },
@@ -283,7 +298,8 @@ static int run_main(int argc, char **argv)
 	enum run_format format = FORMAT_TEXT;
 	unsigned by_status[4] = { 0 };
 	bool trace = false, stdin_seen = false;
-	FILE *devnull = NULL;
+	const char *trace_file = NULL;
+	FILE *devnull = NULL, *tf = NULL;
 	int c, worst = 0;
 	unsigned nr;
 
@@ -292,7 +308,14 @@ static int run_main(int argc, char **argv)
 		switch (c) {
 		case 't':
 			trace = true;
+			opts.trace_events = optarg;
 			break;
+		case 'F':
+			trace_file = optarg;
+			break;
+		case 'L':
+			tdxmmu_trace_list(stdout);
+			return 0;
 		case 'q':
 			opts.quiet = true;
 			break;
@@ -337,8 +360,18 @@ static int run_main(int argc, char **argv)
 		}
 		opts.out = devnull;
 	}
-	if (trace)
+	if (trace_file) {
+		tf = fopen(trace_file, "w");
+		if (!tf) {
+			fprintf(stderr, "tdxmmu run: %s: %s\n", trace_file, strerror(errno));
+			if (devnull)
+				fclose(devnull);
+			return 2;
+		}
+		opts.trace = tf;
+	} else if (trace) {
 		opts.trace = format == FORMAT_TEXT ? stdout : stderr;
+	}
 	if (format == FORMAT_TAP)
 		printf("TAP version 13\n1..%u\n", nr);
 
@@ -370,6 +403,10 @@ static int run_main(int argc, char **argv)
 	}
 	if (devnull)
 		fclose(devnull);
+	if (tf && fclose(tf) && worst == 0) {
+		fprintf(stderr, "tdxmmu run: %s: %s\n", trace_file, strerror(errno));
+		worst = 2;
+	}
 	return worst;
 }
 
