@@ -264,8 +264,8 @@ static int compare(const struct side *a, const struct side *b, bool as_json, FIL
 		fprintf(out, "  %s\n", !strcmp(v, "within_noise") ? "within noise" : v);
 	}
 	if (min_runs(a->doc) < 2 || min_runs(b->doc) < 2)
-		fputs("note: a single run has no spread, so any difference shows as faster or slower; "
-		      "measure with --repeat=N (N >= 3) to judge noise\n", out);
+		fputs("note: a result of one run has no spread of its own to judge noise by; "
+		      "measure with --repeat=N (N >= 3)\n", out);
 	json_decref(doc);
 	return 0;
 }
