@@ -2,7 +2,8 @@
 # (issue 15, "Benchmarks you can trust"). Run as
 #   cmake -DTDXMMU=<binary> -DFIXTURES=<this directory> -DCASE=<case>
 #         [-DSCRIPT=<script(1)>] -P THIS
-# CASE: repeat-json, compare, progress-tty.
+#         [-DBENCH_DAT=<bench_dat> -DWORK=<scratch directory>]
+# CASE: repeat-json, compare, progress-tty, bench-dat.
 cmake_minimum_required(VERSION 3.22)
 
 function(run)
@@ -103,6 +104,21 @@ elseif(CASE STREQUAL "progress-tty")
 	run(${SCRIPT} -qec "'${TDXMMU}' bench populate --size=4M --repeat=2 --json >/dev/null" /dev/null)
 	expect_rc(0)
 	expect_in("${out}" "\rtdxmmu bench: run 1/2, build")
+elseif(CASE STREQUAL "bench-dat")
+	# make bench's data files carry each figure's range for the error
+	# bars: a.json as the one-vCPU private fault run, nothing else (the
+	# missing runs are NaN).
+	file(REMOVE_RECURSE ${WORK})
+	file(MAKE_DIRECTORY ${WORK})
+	file(COPY_FILE ${FIXTURES}/a.json ${WORK}/fault-tdp-private-1.json)
+	run(${BENCH_DAT} ${WORK})
+	expect_rc(0)
+	file(READ ${WORK}/ns_per_op.dat out)
+	expect_in("${out}" "\"fault\\nprivate\\nleaf\" 400.0 380.0 420.0 nan nan nan\n")
+	expect_in("${out}" "\"fault\\nprivate\\nfirst\" 500.0 450.0 550.0 nan nan nan\n")
+	# faults/s: 1e9 / ns, the range reversed.
+	file(READ ${WORK}/scaling.dat out)
+	expect_in("${out}" "\n1 2500000 2380952 2631579 nan")
 else()
 	message(FATAL_ERROR "unknown CASE '${CASE}'")
 endif()
