@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: the standard benchmark set (each MMU, each alias, 1 and 2
 # vCPUs, mirror and no-mirror; convert, zap, populate), one JSON document per
-# run in bench/results/, then the plots (gnuplot, PNG and SVG). A run whose
+# run in bench/results/, then the plots (gnuplot, PNG and SVG) with the
+# runs' spread as error bars. A run whose
 # configuration the model does not provide yet is recorded as unavailable.
 #
 # BENCH_QUICK=1 runs the same set on small sizes and BENCH_PLOTS=0 skips
@@ -12,12 +13,16 @@ BUILD=${BUILD:-build}
 OUT=${OUT:-bench/results}
 T=$BUILD/tdxmmu
 mkdir -p "$OUT"
+# Each figure is the median of --repeat runs in fresh TDs, with its range
+# (the plots' error bars); fault keeps the best of its leaf rounds within a
+# run (docs/performance.md, "Repeated runs"). The 64 GiB populate takes ~10 s
+# a run: 3 runs.
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-	FAULT=(--size=16M --rounds=1) CONVERT=(--size=16M --rounds=1)
-	ZAP=(--size=16M) POPULATE=(--size=256M)
+	FAULT=(--size=16M --rounds=1 --repeat=2) CONVERT=(--size=16M --rounds=1 --repeat=2)
+	ZAP=(--size=16M --repeat=2) POPULATE=(--size=256M --repeat=2)
 else
-	FAULT=(--size=256M --rounds=5) CONVERT=(--size=256M --rounds=3)
-	ZAP=(--size=512M) POPULATE=(--size=64G)
+	FAULT=(--size=256M --rounds=3 --repeat=5) CONVERT=(--size=256M --rounds=3 --repeat=5)
+	ZAP=(--size=512M --repeat=5) POPULATE=(--size=64G --repeat=3)
 fi
 
 run() { # NAME ARGS...

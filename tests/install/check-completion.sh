@@ -48,13 +48,14 @@ expect "tdxmmu explore --cpu=a" "any auto"
 expect "tdxmmu explore --mutant no-f" "no-freeze"
 expect "tdxmmu bench --alias " "private shared"
 expect "tdxmmu bench --mmu=" "legacy tdp"
-expect "tdxmmu bench " "convert fault populate zap"
+expect "tdxmmu bench " "compare convert fault populate zap"
 expect "tdxmmu bench --vcpus=2 f" "fault"
 expect "tdxmmu bench fault " ""
 expect "tdxmmu bench --vcpus 2 --cost TD.EXIT=5 z" "zap"
 expect "tdxmmu version " ""
 
-# Files: *.tds and directories for run and explore; *.json after --merge;
+# Files: *.tds and directories for run and explore; *.json after --merge
+# and bench compare;
 # any file after --cost-file.
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -65,4 +66,6 @@ expect "tdxmmu explore --preemptions=1 " "a.tds sub"
 expect "tdxmmu explore --merge " "c.json sub"
 expect "tdxmmu bench --cost-file " "a.tds b.txt c.json sub"
 expect "tdxmmu bench --cost " ""
+expect "tdxmmu bench compare " "c.json sub"
+expect "tdxmmu bench compare c.json " "c.json sub"
 exit $bad

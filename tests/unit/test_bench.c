@@ -5,6 +5,7 @@
  * documented fields, cost overrides reach the modeled time, and bad options
  * give a clear message and exit status 2. Nothing here times anything.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -413,6 +414,252 @@ static void test_cost_saturates(void **state)
 	json_decref(doc);
 }
 
+/* ---- issue 15: --repeat, context, progress, compare ---- */
+
+/* Known numbers: the order statistics are exact. */
+static void test_stats(void **state)
+{
+	static const double odd[] = { 5, 1, 3, 2, 4 }, even[] = { 10, 40, 20, 30 };
+	struct bench_stats s;
+
+	(void)state;
+	bench_stats_compute(odd, 5, &s);
+	assert_int_equal(s.n, 5);
+	assert_true(s.median == 3 && s.min == 1 && s.max == 5);
+	assert_true(s.q1 == 2 && s.q3 == 4);
+	assert_true(s.spread_pct == (5.0 - 1.0) / 3.0 * 100.0);
+	bench_stats_compute(even, 4, &s);
+	assert_true(s.median == 25 && s.min == 10 && s.max == 40);
+	assert_true(s.q1 == 17.5 && s.q3 == 32.5);
+	assert_true(s.spread_pct == 120.0);
+	bench_stats_compute(odd, 1, &s);
+	assert_true(s.median == 5 && s.min == 5 && s.max == 5 && s.spread_pct == 0);
+}
+
+static double stat(json_t *ph, const char *key)
+{
+	return json_number_value(json_object_get(json_object_get(ph, "ns_per_op_stats"), key));
+}
+
+/* Every phase of a --repeat=N document: the median is ns_per_op, between
+ * min and max, the spread and the samples agree with them. */
+static void check_repeat_phase(json_t *ph, unsigned n)
+{
+	json_t *st = json_object_get(ph, "ns_per_op_stats"), *samples, *v;
+	double med = json_number_value(json_object_get(ph, "ns_per_op"));
+	double lo = INFINITY, hi = -INFINITY;
+	size_t i;
+
+	check_phase_fields(ph);
+	assert_true(json_is_object(st));
+	assert_int_equal(json_integer_value(json_object_get(st, "runs")), n);
+	samples = json_object_get(st, "samples");
+	assert_int_equal(json_array_size(samples), n);
+	json_array_foreach(samples, i, v) {
+		lo = fmin(lo, json_real_value(v));
+		hi = fmax(hi, json_real_value(v));
+	}
+	assert_true(stat(ph, "min") == lo && stat(ph, "max") == hi);
+	assert_true(stat(ph, "median") == med);
+	assert_true(lo <= med && med <= hi && lo > 0);
+	assert_true(fabs(stat(ph, "spread_pct") - (hi - lo) / med * 100.0) < 1e-9);
+	assert_true(fabs(json_number_value(json_object_get(ph, "ops_per_s")) - 1e9 / med) < 1e-6);
+	assert_true(json_integer_value(json_object_get(ph, "counters_from_run")) >= 1);
+	assert_true(json_integer_value(json_object_get(ph, "counters_from_run")) <= (json_int_t)n);
+	if (n >= 4) {
+		assert_true(stat(ph, "q1") <= med && med <= stat(ph, "q3"));
+		assert_true(stat(ph, "iqr") == stat(ph, "q3") - stat(ph, "q1"));
+	} else {
+		assert_null(json_object_get(st, "iqr"));
+	}
+}
+
+static void test_repeat(void **state)
+{
+	json_t *doc = run_doc("fault", "--size=2M", "--rounds=1", "--repeat=3", NULL);
+
+	(void)state;
+	assert_int_equal(json_integer_value(json_object_get(doc, "repeat")), 3);
+	check_repeat_phase(phase(doc, "first_touch"), 3);
+	check_repeat_phase(phase(doc, "leaf"), 3);
+	/* Each run is a fresh TD: first touch builds the tables every time
+	 * (the counters are one run's). */
+	assert_int_equal(counter(phase(doc, "first_touch"), "fault.private"), 512);
+	assert_int_equal(counter(phase(doc, "first_touch"), "seamcall.TDH.MEM.SEPT.ADD"), 3);
+	json_decref(doc);
+
+	doc = run_doc("convert", "--size=2M", "--rounds=1", "--repeat=4", NULL);
+	check_repeat_phase(phase(doc, "to_shared"), 4);
+	/* The headline figure follows the phase's median. */
+	assert_true(fabs(json_number_value(json_object_get(doc, "to_shared_ms_per_gib")) -
+			 json_number_value(json_object_get(phase(doc, "to_shared"), "ns_per_op")) *
+				 262144 / 1e6) < 1e-6);
+	json_decref(doc);
+
+	/* One run: the same members, no spread. */
+	doc = run_doc("zap", "--size=2M", NULL);
+	check_repeat_phase(phase(doc, "invalidate"), 1);
+	assert_true(stat(phase(doc, "invalidate"), "spread_pct") == 0);
+	json_decref(doc);
+}
+
+static void test_repeat_table_and_usage(void **state)
+{
+	char *out, *err;
+
+	(void)state;
+	assert_int_equal(run_main(&out, &err, "fault", "--size=2M", "--rounds=1", "--repeat=4", NULL), 0);
+	assert_non_null(strstr(out, "repeat=4"));
+	assert_non_null(strstr(out, "ns/op over 4 runs: median "));
+	assert_non_null(strstr(out, "IQR"));
+	free(out);
+	free(err);
+	expect_usage_error("--repeat=0: expected 1..1000", "fault", "--repeat=0", NULL);
+	expect_usage_error("--repeat=x", "fault", "--repeat=x", NULL);
+}
+
+static void test_context(void **state)
+{
+	json_t *doc = run_doc("fault", "--size=2M", "--rounds=1", NULL);
+	json_t *c = json_object_get(doc, "context");
+	const char *date;
+
+	(void)state;
+	assert_true(json_is_object(c));
+	assert_true(strlen(json_string_value(json_object_get(c, "cpu_model"))) > 0);
+	assert_true(json_integer_value(json_object_get(c, "cores_online")) >= 1);
+	assert_true(strlen(json_string_value(json_object_get(c, "build_type"))) > 0);
+	assert_true(strlen(json_string_value(json_object_get(c, "commit"))) > 0);
+	assert_string_equal(json_string_value(json_object_get(c, "tdxmmu_version")), tdxmmu_version());
+	assert_true(json_number_value(json_object_get(c, "loadavg_1m")) >= 0);
+	/* YYYY-MM-DDTHH:MM:SSZ */
+	date = json_string_value(json_object_get(c, "date_utc"));
+	assert_non_null(date);
+	assert_int_equal(strlen(date), 20);
+	assert_true(date[4] == '-' && date[7] == '-' && date[10] == 'T' && date[13] == ':' &&
+		    date[16] == ':' && date[19] == 'Z');
+	assert_true(!strncmp(date, "20", 2));
+	json_decref(doc);
+}
+
+/* Progress goes to a terminal only: a memstream is none, even with the
+ * 2-second wait taken away. */
+static void test_no_progress_without_terminal(void **state)
+{
+	char *out, *err;
+
+	(void)state;
+	setenv("TDXMMU_BENCH_PROGRESS_MS", "0", 1);
+	assert_int_equal(run_main(&out, &err, "populate", "--size=4M", "--repeat=2", NULL), 0);
+	unsetenv("TDXMMU_BENCH_PROGRESS_MS");
+	assert_string_equal(err, "");
+	assert_null(strchr(out, '\r'));
+	free(out);
+	free(err);
+}
+
+#define FIX(name) BENCH_FIXTURES "/" name ".json"
+
+/* bench compare on two hand-made results (tests/bench/README.md). */
+static void test_compare_table(void **state)
+{
+	char *out, *err, *line;
+
+	(void)state;
+	assert_int_equal(run_main(&out, &err, "compare", FIX("a"), FIX("b"), NULL), 0);
+	assert_string_equal(err, "");
+	line = strstr(out, "\nfirst_touch ");
+	assert_non_null(line);
+	assert_non_null(strstr(line, " 500.0 "));
+	assert_non_null(strstr(line, " 560.0 "));
+	assert_non_null(strstr(line, " 1.120  within noise\n"));
+	line = strstr(out, "\nleaf ");
+	assert_non_null(line);
+	assert_non_null(strstr(line, " 0.500  faster\n"));
+	assert_non_null(strstr(out, "commit fixture-a"));
+	free(out);
+	free(err);
+
+	/* The other way round. */
+	assert_int_equal(run_main(&out, &err, "compare", FIX("b"), FIX("a"), NULL), 0);
+	assert_non_null(strstr(out, " 2.000  slower\n"));
+	free(out);
+	free(err);
+
+	/* A result from before --repeat counts as one run. */
+	assert_int_equal(run_main(&out, &err, "compare", FIX("a"), FIX("old"), NULL), 0);
+	assert_non_null(strstr(out, " 1.400  slower\n"));
+	assert_non_null(strstr(out, " 1.025  within noise\n"));
+	assert_non_null(strstr(out, "note: a result of one run"));
+	free(out);
+	free(err);
+}
+
+static json_t *compare_row(json_t *doc, const char *name)
+{
+	json_t *row;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "phases"), i, row)
+		if (!strcmp(json_string_value(json_object_get(row, "name")), name))
+			return row;
+	fail_msg("no row %s", name);
+	return NULL;
+}
+
+static void test_compare_json(void **state)
+{
+	char *out, *err;
+	json_t *doc, *leaf, *first;
+
+	(void)state;
+	assert_int_equal(run_main(&out, &err, "compare", "--json", FIX("a"), FIX("b"), NULL), 0);
+	doc = json_loads(out, 0, NULL);
+	assert_non_null(doc);
+	assert_int_equal(json_integer_value(json_object_get(doc, "tdxmmu_bench_compare")), 1);
+	assert_string_equal(json_string_value(json_object_get(doc, "workload")), "fault");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "a"), "runs")), 3);
+	leaf = compare_row(doc, "leaf");
+	first = compare_row(doc, "first_touch");
+	assert_true(json_real_value(json_object_get(leaf, "ratio")) == 0.5);
+	assert_string_equal(json_string_value(json_object_get(leaf, "verdict")), "faster");
+	assert_true(json_number_value(json_object_get(json_object_get(leaf, "a"), "ns_per_op")) == 400);
+	assert_true(json_number_value(json_object_get(json_object_get(leaf, "b"), "max")) == 210);
+	assert_true(fabs(json_real_value(json_object_get(first, "ratio")) - 1.12) < 1e-9);
+	assert_string_equal(json_string_value(json_object_get(first, "verdict")), "within_noise");
+	json_decref(doc);
+	free(out);
+	free(err);
+}
+
+static void expect_compare_error(const char *needle, const char *a, const char *b)
+{
+	char *out, *err;
+
+	assert_int_equal(run_main(&out, &err, "compare", a, b, NULL), 2);
+	if (!strstr(err, needle))
+		fail_msg("expected '%s' in: %s", needle, err);
+	assert_string_equal(out, "");
+	free(out);
+	free(err);
+}
+
+static void test_compare_refuses(void **state)
+{
+	(void)state;
+	expect_compare_error("differ in \"workload\" (\"fault\" against \"zap\")", FIX("a"), FIX("zap"));
+	expect_compare_error("differ in \"vcpus\" (1 against 2)", FIX("a"), FIX("vcpus2"));
+	expect_compare_error("differ in \"cost_overrides\"", FIX("a"), FIX("cost"));
+	expect_compare_error("bad.json:4:0: ", FIX("a"), FIX("bad"));
+	expect_compare_error("/nonexistent.json: unable to open", FIX("a"), "/nonexistent.json");
+	expect_compare_error("not-result.json: not a tdxmmu bench result", FIX("a"), FIX("not-result"));
+	expect_compare_error("unavailable.json: the run was not available: fixture: mmu=legacy",
+			     FIX("unavailable"), FIX("a"));
+	expect_compare_error("usage: tdxmmu bench compare A.json B.json", FIX("a"), NULL);
+	expect_usage_error("compare takes two result files", "compare", FIX("a"), FIX("b"), FIX("a"), NULL);
+	expect_usage_error("unknown option '--csv'", "compare", "--csv", FIX("a"), FIX("b"), NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +674,14 @@ int main(void)
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_bad_options_v11),
 		cmocka_unit_test(test_cost_saturates),
+		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_repeat),
+		cmocka_unit_test(test_repeat_table_and_usage),
+		cmocka_unit_test(test_context),
+		cmocka_unit_test(test_no_progress_without_terminal),
+		cmocka_unit_test(test_compare_table),
+		cmocka_unit_test(test_compare_json),
+		cmocka_unit_test(test_compare_refuses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,6 +28,7 @@ struct bench_opts {
 	unsigned vcpus;
 	uint64_t size;                /* bytes of guest memory the workload uses */
 	unsigned rounds;
+	unsigned repeat;              /* whole runs, each in a fresh TD */
 	uint64_t seed;
 	enum tdxmmu_alias alias;      /* PRIVATE or SHARED */
 	bool no_mirror;
@@ -106,6 +107,34 @@ int bench_fault(const struct bench_opts *o, json_t *doc, FILE *err);
 int bench_convert(const struct bench_opts *o, json_t *doc, FILE *err);
 int bench_zap(const struct bench_opts *o, json_t *doc, FILE *err);
 int bench_populate(const struct bench_opts *o, json_t *doc, FILE *err);
+
+/* Order statistics of one figure over --repeat runs. Quartiles by linear
+ * interpolation between the sorted values (the median of an even count is
+ * the mean of the middle two). */
+struct bench_stats {
+	unsigned n;
+	double median, min, max, q1, q3;
+	double spread_pct;            /* (max - min) / median * 100 */
+};
+void bench_stats_compute(const double *v, unsigned n, struct bench_stats *s);
+
+/* Where and how the figures were taken: CPU, cores, build, commit, date,
+ * load (docs/performance.md, "Context"). */
+json_t *bench_context_json(void);
+
+/* Progress on standard error while a long run goes (only when err is a
+ * terminal, and only once the command has run for 2 s, or
+ * $TDXMMU_BENCH_PROGRESS_MS). Safe to call from vCPU threads: only the
+ * thread that calls bench_progress_tick prints. */
+void bench_progress_start(FILE *err, unsigned runs);
+void bench_progress_run(unsigned run);
+void bench_progress_phase(const char *name, uint64_t total_ops);
+void bench_progress_add(uint64_t ops);
+void bench_progress_tick(void);
+void bench_progress_end(void);
+
+/* `tdxmmu bench compare A.json B.json [--json]` (bench_compare.c). */
+int bench_compare_main(int argc, char **argv, FILE *out, FILE *err);
 
 #define BENCH_MiB (1ULL << 20)
 #define BENCH_GiB (1ULL << 30)

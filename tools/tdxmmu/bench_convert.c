@@ -31,6 +31,7 @@ int bench_convert(const struct bench_opts *o, json_t *doc, FILE *err)
 	tdxmmu_td *td;
 	int ret;
 
+	bench_progress_phase("setup", pages);
 	ret = bench_td_create(o, o->size + o->size / 256 + 64 * BENCH_MiB, &td, &why, err);
 	if (ret)
 		return ret < 0 ? (json_object_set_new(doc, "reason", json_string(why)), -1) : ret;
@@ -41,6 +42,8 @@ int bench_convert(const struct bench_opts *o, json_t *doc, FILE *err)
 		goto fail;
 	}
 	bench_counters_take(td, &start);
+	/* Progress counts the pages touched (both touch steps). */
+	bench_progress_phase("convert", 2 * pages * o->rounds);
 	for (unsigned r = 0; r < o->rounds; r++) {
 		for (int s = 0; s < 4; s++) {
 			bench_counters_take(td, &b);

@@ -5,7 +5,7 @@
  *   first_touch  in an empty, finalized TD: each fault also builds the
  *                tables it needs (for a private page, TDH.MEM.SEPT.ADDs)
  *   leaf         after a zap of the alias that keeps the tables: leaf faults
- *                only (best of --rounds)
+ *                only (best of --rounds; --repeat repeats all of it)
  * The unit is the whole guest access that faults: the EPT-violation exit,
  * KVM's fault, the SEAMCALLs, the re-entry and, for a private page, the #VE
  * and TDG.MEM.PAGE.ACCEPT, then the access itself.
@@ -37,6 +37,7 @@ int bench_fault(const struct bench_opts *o, json_t *doc, FILE *err)
 	if (o->alias == TDXMMU_ALIAS_SHARED && bench_mapgpa(td, base, o->size, err))
 		goto fail;
 
+	bench_progress_phase("first_touch", pages);
 	bench_counters_take(td, &before);
 	if (bench_touch_lanes(td, o->vcpus, base, lane, o->write, &ns, err))
 		goto fail;
@@ -45,6 +46,7 @@ int bench_fault(const struct bench_opts *o, json_t *doc, FILE *err)
 	/* Memory with every page mapped, before the zaps take the leaves. */
 	json_object_set_new(doc, "memory", bench_memory_json(td, o->size));
 
+	bench_progress_phase("leaf", pages * o->rounds);
 	for (unsigned r = 0; r < o->rounds; r++) {
 		if (tdxmmu_host_zap(td, base, o->size, o->alias)) {
 			fprintf(err, "tdxmmu bench: fault: zap: %s\n", tdxmmu_last_error());

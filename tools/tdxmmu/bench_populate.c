@@ -20,6 +20,7 @@ int bench_populate(const struct bench_opts *o, json_t *doc, FILE *err)
 	tdxmmu_td *td;
 	int ret;
 
+	bench_progress_phase("build", 0);
 	t0 = bench_now_ns();
 	ret = bench_td_create(o, o->size + o->size / 256 + 64 * BENCH_MiB, &td, &why, err);
 	if (ret)
@@ -43,6 +44,7 @@ int bench_populate(const struct bench_opts *o, json_t *doc, FILE *err)
 		uint64_t ns2 = 0, faults = (2 * BENCH_MiB - built) / 4096 +
 					   lane / 4096 * o->vcpus;
 
+		bench_progress_phase("populate", faults);
 		bench_counters_take(td, &b);
 		if (bench_touch_lanes(td, 1, built, 2 * BENCH_MiB - built, o->write, &ns, err) ||
 		    (lane && bench_touch_lanes(td, o->vcpus, 2 * BENCH_MiB, lane, o->write,

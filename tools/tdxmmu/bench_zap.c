@@ -20,6 +20,7 @@ int bench_zap(const struct bench_opts *o, json_t *doc, FILE *err)
 	tdxmmu_td *td;
 	int ret;
 
+	bench_progress_phase("setup", o->size / 4096);
 	ret = bench_td_create(o, o->size + o->size / 256 + 64 * BENCH_MiB, &td, &why, err);
 	if (ret)
 		return ret < 0 ? (json_object_set_new(doc, "reason", json_string(why)), -1) : ret;
@@ -33,6 +34,7 @@ int bench_zap(const struct bench_opts *o, json_t *doc, FILE *err)
 	}
 	json_object_set_new(doc, "memory", bench_memory_json(td, o->size));
 
+	bench_progress_phase("invalidate", 0);
 	bench_counters_take(td, &b);
 	t0 = bench_now_ns();
 	if (tdxmmu_host_invalidate(td, 0, o->size)) {
@@ -43,6 +45,7 @@ int bench_zap(const struct bench_opts *o, json_t *doc, FILE *err)
 	bench_counters_take(td, &a);
 	bench_phase_add(phases, "invalidate", "page", half / 4096, ns, &b, &a);
 
+	bench_progress_phase("memslot_delete", 0);
 	bench_counters_take(td, &b);
 	t0 = bench_now_ns();
 	if (tdxmmu_memslot_delete(td, 0)) {
