@@ -264,15 +264,15 @@ static bool enomem_nth_step(struct kvm *kvm, unsigned i, bool *persist)
 	return left < 1 && mode == KVM_NTH_PERSIST && (*persist = true);
 }
 
-bool kvm_alloc_fails(struct kvm *kvm, enum kvm_alloc_site site)
+/* Kept out of line: an allocation pays only kvm_alloc_fails()'s load and
+ * branch while nothing is injected. */
+__attribute__((noinline, cold)) static bool alloc_fails_draw(struct kvm *kvm,
+							 enum kvm_alloc_site site)
 {
 	uint32_t ppm;
 	bool persist = false;
 	uint64_t n;
 
-	/* The fast path: one relaxed load and a branch. */
-	if (!(atomic_load_explicit(&kvm->enomem_armed, memory_order_relaxed) & (1u << site)))
-		return false;
 	/* Both countdowns step on every allocation at the site (one may be
 	 * the site's own, the other every site's). */
 	if (enomem_nth_step(kvm, (unsigned)site, &persist) |
@@ -295,6 +295,13 @@ fail:
 	atomic_fetch_add_explicit(&kvm->enomem_hits, 1, memory_order_relaxed);
 	kvm_trace(kvm, "kvm_mmu_enomem: site %d (injected)", (int)site);
 	return true;
+}
+
+bool kvm_alloc_fails(struct kvm *kvm, enum kvm_alloc_site site)
+{
+	if (!(atomic_load_explicit(&kvm->enomem_armed, memory_order_relaxed) & (1u << site)))
+		return false;
+	return alloc_fails_draw(kvm, site);
 }
 
 void kvm_inject_enomem(struct kvm *kvm, enum kvm_alloc_site site, uint32_t ppm)
@@ -345,11 +352,25 @@ bool kvm_enomem_hopeless(struct kvm *kvm)
 				    memory_order_relaxed) >= 1000000;
 }
 
+/* kvm_faultin_pfn() with an injection armed at the frame site. */
+__attribute__((noinline, cold)) static int faultin_pfn_armed(struct kvm *kvm,
+							     const struct host_memslot *slot,
+							     gfn_t gfn, pfn_t *pfn)
+{
+	if (alloc_fails_draw(kvm, KVM_ALLOC_FRAME))
+		return -ENOMEM;
+	*pfn = host_memslot_gfn_to_pfn(slot, gfn);
+	return 0;
+}
+
 int kvm_faultin_pfn(struct kvm *kvm, const struct host_memslot *slot, gfn_t gfn,
 		    pfn_t *pfn)
 {
-	if (kvm_alloc_fails(kvm, KVM_ALLOC_FRAME))
-		return -ENOMEM;
+	/* Once per fault: the armed case is a tail call, so that the fast
+	 * path saves no register (kvm_alloc_fails() inlined here did). */
+	if (atomic_load_explicit(&kvm->enomem_armed, memory_order_relaxed) &
+	    (1u << KVM_ALLOC_FRAME))
+		return faultin_pfn_armed(kvm, slot, gfn, pfn);
 	*pfn = host_memslot_gfn_to_pfn(slot, gfn);
 	return 0;
 }
