@@ -147,11 +147,19 @@ int kvm_page_new(struct kvm *kvm, hpa_t *hpa);
 /*
  * Every allocation KVM makes for the MMU can fail, as GFP_KERNEL_ACCOUNT
  * allocations do under memory pressure (and the memcg limit): page-table
- * pages (KVM_ALLOC_PT), S-EPT pages for the cache (KVM_ALLOC_SEPT) and the
- * guest frame a fault maps (KVM_ALLOC_FRAME, kvm_faultin_pfn). Each caller
- * fails its operation cleanly on -ENOMEM: nothing half-made is left (no
- * linked table without its S-EPT twin, no frozen entry, no frame lost), so
- * the operation can simply be issued again.
+ * pages (KVM_ALLOC_PT), S-EPT pages for the cache (KVM_ALLOC_SEPT), the
+ * guest frame a fault maps (KVM_ALLOC_FRAME, kvm_faultin_pfn), the legacy
+ * MMU's rmap and shadow-page side table (KVM_ALLOC_RMAP, KVM_ALLOC_SHADOW),
+ * a new chunk of the page-table arena (KVM_ALLOC_ARENA) and the no-mirror
+ * mode's arrays (KVM_ALLOC_NOMIRROR). Each caller fails its operation
+ * cleanly on -ENOMEM: nothing half-made is left (no linked table without
+ * its S-EPT twin, no frozen entry, no frame lost), so the operation can
+ * simply be issued again (tests/unit/test_inject_sites.c tries each at
+ * every N). Not injected: what the VM's creation allocates (TDR, TDCS,
+ * TD_PARAMS, vCPU pages, the arena's and legacy MMU's roots): the VMM can
+ * arm nothing before the VM exists; and kvm_leak_page()'s list, met only on
+ * a KVM-bug path, where a failure keeps the page leaked and destroy says
+ * so.
  *
  * kvm_alloc_fails(): true when this allocation at @site is to fail
  * (probability kvm->enomem_ppm[site] / 10^6, drawn from the VM's seed;
