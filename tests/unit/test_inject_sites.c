@@ -644,7 +644,9 @@ static void run_workload(const struct workload *w)
 static void test_every_site_every_workload(void **state)
 {
 	(void)state;
-	printf("N tried per site (transient/persistent) and per SEAMCALL leaf (BUSY):\n");
+	/* K per site or leaf: N = 1..K each reached its event, N = K + 1 ran
+	 * through without reaching it (so K + 1 runs). */
+	printf("injections reached per site (transient/persistent) and per SEAMCALL leaf (BUSY; any = the N-th call of any leaf):\n");
 	for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++) {
 		const char *only = getenv("TDXMMU_INJECT_ONLY");
 
