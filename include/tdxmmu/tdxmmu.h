@@ -308,14 +308,48 @@ enum tdxmmu_alloc_site {
 	TDXMMU_SITE_PT,    /* KVM page-table pages (shared and mirror EPT) */
 	TDXMMU_SITE_SEPT,  /* S-EPT pages for KVM's SEAMCALL cache */
 	TDXMMU_SITE_FRAME, /* guest frames */
+	TDXMMU_SITE_RMAP,  /* legacy MMU: rmap directories, chunks, descriptors */
+	TDXMMU_SITE_SHADOW, /* legacy MMU: the shadow-page side table's chunks */
+	TDXMMU_SITE_ARENA, /* a new chunk of KVM's page-table arena */
+	TDXMMU_SITE_NOMIRROR, /* no-mirror mode's bookkeeping arrays */
 };
+/* "all", "pt", "sept", "frame", "rmap", "shadow", "arena", "nomirror" (the
+ * scenario words of `inject enomem=P site=...`); NULL / false if unknown. */
+TDXMMU_API const char *tdxmmu_alloc_site_name(enum tdxmmu_alloc_site site);
+TDXMMU_API bool tdxmmu_alloc_site_parse(const char *name,
+					enum tdxmmu_alloc_site *site);
 /* From now on each allocation at @site fails with probability ppm/10^6,
  * drawn from the TD's seed. KVM fails the operation cleanly; a guest access
  * is retried (as a VMM retries KVM_RUN after -ENOMEM) and reports
  * TDXMMU_OUTCOME_ERROR only when it can never succeed (ppm = 10^6). */
 TDXMMU_API int tdxmmu_inject_enomem(tdxmmu_td *td, enum tdxmmu_alloc_site site,
 				    uint32_t ppm);
-/* Stops every injection (BUSY and ENOMEM). */
+/*
+ * The countdown mode, deterministic (SQLite's "fail the N-th allocation"):
+ * the n-th allocation at @site from now (TDXMMU_SITE_ALL: the n-th at any
+ * site) fails; with @persistent that one and every later one fails (SQLite's
+ * persistent fault), else only that one (its transient fault). n = 0
+ * switches the countdown off. Independent of the share above; each site
+ * has its own countdown, and TDXMMU_SITE_ALL one more.
+ */
+TDXMMU_API int tdxmmu_inject_enomem_nth(tdxmmu_td *td,
+					enum tdxmmu_alloc_site site,
+					uint64_t n, bool persistent);
+/* The same for SEAMCALLs: the n-th call of @leaf (-1: of any leaf) from
+ * now meets TDX_OPERAND_BUSY where the module can answer it (see
+ * tdxmmu_inject_busy_leaf()). */
+TDXMMU_API int tdxmmu_inject_busy_nth(tdxmmu_td *td, int leaf, uint64_t n,
+				      bool persistent);
+/* Injected faults that fired in this TD so far, by share or countdown:
+ * allocations failed, and SEAMCALLs picked to meet BUSY (a picked leaf
+ * whose handler takes no lock answers as it would). */
+struct tdxmmu_inject_counts {
+	uint64_t enomem;
+	uint64_t busy;
+};
+TDXMMU_API int tdxmmu_inject_counts(tdxmmu_td *td,
+				    struct tdxmmu_inject_counts *out);
+/* Stops every injection (BUSY and ENOMEM, shares and countdowns). */
 TDXMMU_API int tdxmmu_inject_off(tdxmmu_td *td);
 /* Modeled latency of one leaf, in nanoseconds (the cost model). */
 TDXMMU_API int tdxmmu_cost_set(tdxmmu_td *td, int leaf, uint64_t ns);

@@ -506,29 +506,93 @@ TDXMMU_API int tdxmmu_inject_busy_leaf(tdxmmu_td *td, int leaf, uint32_t ppm)
 	return TDXMMU_OK;
 }
 
+static const char *const alloc_site_names[] = {
+	[TDXMMU_SITE_ALL] = "all",       [TDXMMU_SITE_PT] = "pt",
+	[TDXMMU_SITE_SEPT] = "sept",     [TDXMMU_SITE_FRAME] = "frame",
+	[TDXMMU_SITE_RMAP] = "rmap",     [TDXMMU_SITE_SHADOW] = "shadow",
+	[TDXMMU_SITE_ARENA] = "arena",   [TDXMMU_SITE_NOMIRROR] = "nomirror",
+};
+#define NR_ALLOC_SITE_NAMES (sizeof(alloc_site_names) / sizeof(alloc_site_names[0]))
+
+/* The public site's KVM site; -1 for every site, -2 when unknown. The two
+ * enums differ by TDXMMU_SITE_ALL only, checked here at build time. */
+static_assert(TDXMMU_SITE_NOMIRROR == KVM_ALLOC_NOMIRROR + 1 &&
+		      KVM_ALLOC_NR_SITES == KVM_ALLOC_NOMIRROR + 1,
+	      "tdxmmu_alloc_site is kvm_alloc_site shifted by one (ALL)");
+static int kvm_site(enum tdxmmu_alloc_site site)
+{
+	if (site == TDXMMU_SITE_ALL)
+		return -1;
+	if ((unsigned)site > TDXMMU_SITE_NOMIRROR)
+		return -2;
+	return (int)site - 1;
+}
+
+TDXMMU_API const char *tdxmmu_alloc_site_name(enum tdxmmu_alloc_site site)
+{
+	return (unsigned)site < NR_ALLOC_SITE_NAMES ? alloc_site_names[site] : NULL;
+}
+
+TDXMMU_API bool tdxmmu_alloc_site_parse(const char *name, enum tdxmmu_alloc_site *site)
+{
+	for (unsigned i = 0; name && i < NR_ALLOC_SITE_NAMES; i++)
+		if (!strcmp(name, alloc_site_names[i])) {
+			if (site)
+				*site = (enum tdxmmu_alloc_site)i;
+			return true;
+		}
+	return false;
+}
+
 TDXMMU_API int tdxmmu_inject_enomem(tdxmmu_td *td, enum tdxmmu_alloc_site site,
 				    uint32_t ppm)
 {
+	int s = kvm_site(site);
+
 	if (!td)
 		return api_fail(TDXMMU_EINVAL, "inject enomem: no TD");
 	if (ppm > 1000000)
 		return api_fail(TDXMMU_ERANGE, "enomem share %u ppm is above 1000000", ppm);
-	switch (site) {
-	case TDXMMU_SITE_ALL:
-		for (int s = 0; s < KVM_ALLOC_NR_SITES; s++)
-			kvm_inject_enomem(td->kvm, (enum kvm_alloc_site)s, ppm);
-		return TDXMMU_OK;
-	case TDXMMU_SITE_PT:
-		kvm_inject_enomem(td->kvm, KVM_ALLOC_PT, ppm);
-		return TDXMMU_OK;
-	case TDXMMU_SITE_SEPT:
-		kvm_inject_enomem(td->kvm, KVM_ALLOC_SEPT, ppm);
-		return TDXMMU_OK;
-	case TDXMMU_SITE_FRAME:
-		kvm_inject_enomem(td->kvm, KVM_ALLOC_FRAME, ppm);
-		return TDXMMU_OK;
-	}
-	return api_fail(TDXMMU_EINVAL, "inject enomem: unknown site %d", (int)site);
+	if (s == -2)
+		return api_fail(TDXMMU_EINVAL, "inject enomem: unknown site %d", (int)site);
+	for (int i = 0; i < KVM_ALLOC_NR_SITES; i++)
+		if (s == -1 || i == s)
+			kvm_inject_enomem(td->kvm, (enum kvm_alloc_site)i, ppm);
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_inject_enomem_nth(tdxmmu_td *td, enum tdxmmu_alloc_site site,
+					uint64_t n, bool persistent)
+{
+	int s = kvm_site(site);
+
+	if (!td)
+		return null_arg("inject_enomem_nth", "td");
+	if (s == -2)
+		return api_fail(TDXMMU_EINVAL, "inject enomem-at: unknown site %d", (int)site);
+	kvm_inject_enomem_nth(td->kvm, s, n, persistent);
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_inject_busy_nth(tdxmmu_td *td, int leaf, uint64_t n, bool persistent)
+{
+	if (!td)
+		return null_arg("inject_busy_nth", "td");
+	if (leaf != -1 && (leaf < 0 || !tdx_leaf_name(leaf)))
+		return api_fail(TDXMMU_EINVAL, "unknown SEAMCALL leaf %d", leaf);
+	tdx_module_inject_busy_nth(td->tdx, leaf, n, persistent);
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_inject_counts(tdxmmu_td *td, struct tdxmmu_inject_counts *out)
+{
+	if (!td || !out)
+		return null_arg("inject_counts", td ? "out" : "td");
+	*out = (struct tdxmmu_inject_counts){
+		.enomem = kvm_enomem_hits(td->kvm),
+		.busy = tdx_module_busy_hits(td->tdx),
+	};
+	return TDXMMU_OK;
 }
 
 TDXMMU_API int tdxmmu_inject_off(tdxmmu_td *td)
@@ -540,6 +604,12 @@ TDXMMU_API int tdxmmu_inject_off(tdxmmu_td *td)
 	ret = tdxmmu_inject_busy(td, 0);
 	if (ret)
 		return ret;
+	tdx_module_inject_busy_nth(td->tdx, -1, 0, false);
+	for (int l = 0; l < TDX_NR_LEAVES; l++)
+		tdx_module_inject_busy_nth(td->tdx, l, 0, false);
+	kvm_inject_enomem_nth(td->kvm, -1, 0, false);
+	for (int i = 0; i < KVM_ALLOC_NR_SITES; i++)
+		kvm_inject_enomem_nth(td->kvm, i, 0, false);
 	return tdxmmu_inject_enomem(td, TDXMMU_SITE_ALL, 0);
 }
 

@@ -52,8 +52,19 @@ enum kvm_alloc_site {
 	KVM_ALLOC_PT,    /* KVM's page-table pages, both EPTs (mmu_page.c) */
 	KVM_ALLOC_SEPT,  /* S-EPT pages for the SEAMCALL cache (topup) */
 	KVM_ALLOC_FRAME, /* the guest frame a fault maps (kvm_faultin_pfn) */
+	KVM_ALLOC_RMAP,  /* legacy MMU: rmap directories, head chunks and
+			    pte_list_desc pools (legacy_rmap.c) */
+	KVM_ALLOC_SHADOW, /* legacy MMU: chunks of the shadow-page side table
+			     (legacy_mmu.c legacy_sp_reserve) */
+	KVM_ALLOC_ARENA, /* a new chunk of the page-table arena (mmu_page.c) */
+	KVM_ALLOC_NOMIRROR, /* no-mirror mode's bookkeeping arrays */
 	KVM_ALLOC_NR_SITES,
 };
+
+/* Countdown injection (kvm_inject_enomem_nth(), mmu.h): off, only the n-th
+ * allocation fails, or the n-th and every later one (SQLite's transient and
+ * persistent out-of-memory faults). */
+enum kvm_nth_mode { KVM_NTH_OFF, KVM_NTH_ONCE, KVM_NTH_PERSIST };
 
 /* A frame KVM had to give up on, for teardown to RECLAIM (mmu.h). */
 enum kvm_leak_kind {
@@ -208,8 +219,17 @@ struct kvm {
 	size_t nr_leaked, cap_leaked;
 	/* ENOMEM injection (kvm_alloc_fails(), mmu.h): per allocation site,
 	 * the share of allocations that fail, in parts per million; the draws
-	 * come from enomem_seed and a counter, so a run is reproducible. */
+	 * come from enomem_seed and a counter, so a run is reproducible.
+	 * Countdowns (kvm_inject_enomem_nth()): per site and one for every
+	 * site (index KVM_ALLOC_NR_SITES), the allocations left before the
+	 * one that fails, and the mode (enum kvm_nth_mode). enomem_armed has
+	 * bit `site` set while anything may fail there: the only load the
+	 * fast path makes. enomem_hits counts the failures injected. */
 	_Atomic uint32_t enomem_ppm[KVM_ALLOC_NR_SITES];
+	_Atomic int64_t enomem_countdown[KVM_ALLOC_NR_SITES + 1];
+	_Atomic int enomem_nth_mode[KVM_ALLOC_NR_SITES + 1];
+	_Atomic uint32_t enomem_armed;
+	_Atomic uint64_t enomem_hits;
 	_Atomic uint64_t enomem_draws;
 	uint64_t enomem_seed;
 	/* Asks every vCPU to flush its shared-EPT translations before it next

@@ -50,12 +50,15 @@ unsigned legacy_sp_hash(gfn_t gfn, unsigned level, bool is_private)
 
 /* Makes sure one side entry is free, so that registering a table that the
  * S-EPT already links cannot fail. */
-static int legacy_sp_reserve(struct kvm_legacy_mmu *lm)
+static int legacy_sp_reserve(struct kvm *kvm)
 {
+	struct kvm_legacy_mmu *lm = to_legacy(kvm);
 	struct legacy_sp_chunk *c;
 
 	if (lm->sp_free)
 		return 0;
+	if (kvm_alloc_fails(kvm, KVM_ALLOC_SHADOW))
+		return -ENOMEM;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -102,7 +105,7 @@ int legacy_sp_register(struct kvm *kvm, struct kvm_mmu_page *sp)
 	struct legacy_sp *lsp;
 	unsigned b;
 
-	if (legacy_sp_reserve(lm))
+	if (legacy_sp_reserve(kvm))
 		return -ENOMEM;
 	lsp = lm->sp_free;
 	lm->sp_free = lsp->next;
@@ -238,7 +241,6 @@ static int legacy_link_new_sp(struct kvm *kvm, _Atomic uint64_t *sptep, gfn_t gf
 			      int level, bool is_private,
 			      struct kvm_mmu_memory_cache *sept_cache)
 {
-	struct kvm_legacy_mmu *lm = to_legacy(kvm);
 	struct kvm_mmu_page *sp;
 	pfn_t twin = 0;
 	int ret;
@@ -249,7 +251,7 @@ static int legacy_link_new_sp(struct kvm *kvm, _Atomic uint64_t *sptep, gfn_t gf
 			      (unsigned long long)gfn, level - 1);
 		return -EIO;
 	}
-	if (legacy_sp_reserve(lm))
+	if (legacy_sp_reserve(kvm))
 		return -ENOMEM;
 	sp = kvm_mmu_alloc_page(kvm, level - 1, is_private);
 	if (!sp)

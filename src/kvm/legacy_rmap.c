@@ -72,6 +72,15 @@ static struct legacy_rmap *rmap_of(struct kvm *kvm)
 	return &to_legacy(kvm)->rmap;
 }
 
+/* Every allocation of the rmap, so that ENOMEM injection reaches each
+ * (site KVM_ALLOC_RMAP). */
+static void *rmap_calloc(struct kvm *kvm, size_t n, size_t size)
+{
+	if (kvm_alloc_fails(kvm, KVM_ALLOC_RMAP))
+		return NULL;
+	return calloc(n, size);
+}
+
 /* The slot array holding gfn. `remember` (write paths only: `check` looks
  * rmaps up with mmu_lock held for read) caches it for the next lookup. */
 static struct legacy_rmap_slot *rmap_find_slot(struct legacy_rmap *r, gfn_t gfn,
@@ -95,8 +104,8 @@ static struct legacy_rmap_slot *rmap_find_slot(struct legacy_rmap *r, gfn_t gfn,
 
 /* The head of gfn (an offset into slot s), or NULL if its chunk was never
  * made; with `create` the chunk (and its table) is made. */
-static uintptr_t *slot_head(struct legacy_rmap *r, struct legacy_rmap_slot *s,
-			    uint64_t off, bool create)
+static uintptr_t *slot_head(struct kvm *kvm, struct legacy_rmap *r,
+			    struct legacy_rmap_slot *s, uint64_t off, bool create)
 {
 	uint64_t d = off >> (RMAP_CHUNK_SHIFT + RMAP_TABLE_SHIFT);
 	unsigned c = (unsigned)(off >> RMAP_CHUNK_SHIFT) & (RMAP_TABLE_CHUNKS - 1);
@@ -105,7 +114,7 @@ static uintptr_t *slot_head(struct legacy_rmap *r, struct legacy_rmap_slot *s,
 	if (!t) {
 		if (!create)
 			return NULL;
-		t = calloc(1, sizeof(*t));
+		t = rmap_calloc(kvm, 1, sizeof(*t));
 		if (!t)
 			return NULL;
 		r->nr_allocs++;
@@ -114,7 +123,7 @@ static uintptr_t *slot_head(struct legacy_rmap *r, struct legacy_rmap_slot *s,
 	if (!t->chunks[c]) {
 		if (!create)
 			return NULL;
-		t->chunks[c] = calloc(1, sizeof(*t->chunks[c]));
+		t->chunks[c] = rmap_calloc(kvm, 1, sizeof(*t->chunks[c]));
 		if (!t->chunks[c])
 			return NULL;
 		r->nr_allocs++;
@@ -150,7 +159,7 @@ static uintptr_t *rmap_head(struct kvm *kvm, gfn_t gfn, bool create, int *err,
 		}
 		s->nr_dir = (ms.npages + (1ULL << (RMAP_CHUNK_SHIFT + RMAP_TABLE_SHIFT)) - 1) >>
 			    (RMAP_CHUNK_SHIFT + RMAP_TABLE_SHIFT);
-		s->dir = calloc(s->nr_dir, sizeof(*s->dir));
+		s->dir = rmap_calloc(kvm, s->nr_dir, sizeof(*s->dir));
 		if (!s->dir) {
 			*err = -ENOMEM;
 			return NULL;
@@ -162,7 +171,7 @@ static uintptr_t *rmap_head(struct kvm *kvm, gfn_t gfn, bool create, int *err,
 		s->nr_entries = 0;
 		r->last = s;
 	}
-	head = slot_head(r, s, gfn - s->base_gfn, create);
+	head = slot_head(kvm, r, s, gfn - s->base_gfn, create);
 	if (!head && create)
 		*err = -ENOMEM;
 	if (head && slotp)
@@ -170,12 +179,12 @@ static uintptr_t *rmap_head(struct kvm *kvm, gfn_t gfn, bool create, int *err,
 	return head;
 }
 
-static struct pte_list_desc *desc_alloc(struct legacy_rmap *r)
+static struct pte_list_desc *desc_alloc(struct kvm *kvm, struct legacy_rmap *r)
 {
 	struct pte_list_desc *d;
 
 	if (!r->free_descs) {
-		struct pte_list_chunk *c = calloc(1, sizeof(*c));
+		struct pte_list_chunk *c = rmap_calloc(kvm, 1, sizeof(*c));
 
 		if (!c)
 			return NULL;
@@ -217,7 +226,7 @@ int legacy_rmap_add(struct kvm *kvm, gfn_t gfn, _Atomic uint64_t *sptep)
 	if (!*head) {
 		*head = (uintptr_t)sptep;
 	} else if (!(*head & RMAP_DESC_BIT)) {
-		d = desc_alloc(r);
+		d = desc_alloc(kvm, r);
 		if (!d)
 			return -ENOMEM;
 		d->sptes[0] = (_Atomic uint64_t *)*head;
@@ -227,7 +236,7 @@ int legacy_rmap_add(struct kvm *kvm, gfn_t gfn, _Atomic uint64_t *sptep)
 	} else {
 		d = head_desc(*head);
 		if (d->nr == PTE_LIST_EXT) {
-			struct pte_list_desc *n = desc_alloc(r);
+			struct pte_list_desc *n = desc_alloc(kvm, r);
 
 			if (!n)
 				return -ENOMEM;
@@ -378,7 +387,7 @@ void legacy_rmap_walk_range(struct kvm *kvm, gfn_t start, gfn_t end, legacy_rmap
 		lo = s->base_gfn > start ? s->base_gfn : start;
 		hi = s->base_gfn + s->npages < end ? s->base_gfn + s->npages : end;
 		for (gfn_t gfn = lo; gfn < hi && s->nr_entries;) {
-			uintptr_t *head = slot_head(r, s, gfn - s->base_gfn, false);
+			uintptr_t *head = slot_head(kvm, r, s, gfn - s->base_gfn, false);
 			unsigned dropped;
 
 			if (!head) {

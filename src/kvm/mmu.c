@@ -227,16 +227,58 @@ static uint64_t enomem_mix(uint64_t x)
 }
 
 /* This thread's injected failures (mmu.h): how many, and the last one's VM
- * and site. */
+ * and site, and whether it came from a persistent countdown. */
 static _Thread_local uint64_t enomem_injected;
 static _Thread_local const struct kvm *enomem_last_kvm;
 static _Thread_local enum kvm_alloc_site enomem_last_site;
+static _Thread_local bool enomem_last_persist;
 
-bool kvm_alloc_fails(struct kvm *kvm, enum kvm_alloc_site site)
+/* Recomputes the fast path's mask after a change of shares or countdowns.
+ * Only the VMM's control calls get here, never a fault. */
+static void enomem_rearm(struct kvm *kvm)
 {
-	uint32_t ppm = atomic_load_explicit(&kvm->enomem_ppm[site], memory_order_relaxed);
+	bool any = atomic_load_explicit(&kvm->enomem_nth_mode[KVM_ALLOC_NR_SITES],
+					memory_order_relaxed) != KVM_NTH_OFF;
+	uint32_t mask = 0;
+
+	for (int s = 0; s < KVM_ALLOC_NR_SITES; s++)
+		if (any ||
+		    atomic_load_explicit(&kvm->enomem_ppm[s], memory_order_relaxed) ||
+		    atomic_load_explicit(&kvm->enomem_nth_mode[s], memory_order_relaxed))
+			mask |= 1u << s;
+	atomic_store_explicit(&kvm->enomem_armed, mask, memory_order_relaxed);
+}
+
+/* One step of countdown @i: true when this allocation is the n-th (or, in
+ * persistent mode, any after it). */
+static bool enomem_nth_step(struct kvm *kvm, unsigned i, bool *persist)
+{
+	int mode = atomic_load_explicit(&kvm->enomem_nth_mode[i], memory_order_relaxed);
+	int64_t left;
+
+	if (mode == KVM_NTH_OFF)
+		return false;
+	left = atomic_fetch_sub_explicit(&kvm->enomem_countdown[i], 1, memory_order_relaxed);
+	if (left == 1)
+		return *persist = mode == KVM_NTH_PERSIST, true;
+	return left < 1 && mode == KVM_NTH_PERSIST && (*persist = true);
+}
+
+/* Kept out of line: an allocation pays only kvm_alloc_fails()'s load and
+ * branch while nothing is injected. */
+__attribute__((noinline, cold)) static bool alloc_fails_draw(struct kvm *kvm,
+							 enum kvm_alloc_site site)
+{
+	uint32_t ppm;
+	bool persist = false;
 	uint64_t n;
 
+	/* Both countdowns step on every allocation at the site (one may be
+	 * the site's own, the other every site's). */
+	if (enomem_nth_step(kvm, (unsigned)site, &persist) |
+	    enomem_nth_step(kvm, KVM_ALLOC_NR_SITES, &persist))
+		goto fail;
+	ppm = atomic_load_explicit(&kvm->enomem_ppm[site], memory_order_relaxed);
 	if (!ppm)
 		return false;
 	/* One draw index per allocation, in the order the VM's threads make
@@ -245,17 +287,48 @@ bool kvm_alloc_fails(struct kvm *kvm, enum kvm_alloc_site site)
 	if (ppm < 1000000 &&
 	    enomem_mix(kvm->enomem_seed ^ (n * 0xd1342543de82ef95ULL)) % 1000000 >= ppm)
 		return false;
+fail:
 	enomem_injected++;
 	enomem_last_kvm = kvm;
 	enomem_last_site = site;
+	enomem_last_persist = persist;
+	atomic_fetch_add_explicit(&kvm->enomem_hits, 1, memory_order_relaxed);
 	KVM_TRACE(kvm, kvm_mmu_enomem, ((int)site), "site %d (injected)", (int)site);
 	return true;
+}
+
+bool kvm_alloc_fails(struct kvm *kvm, enum kvm_alloc_site site)
+{
+	if (!(atomic_load_explicit(&kvm->enomem_armed, memory_order_relaxed) & (1u << site)))
+		return false;
+	return alloc_fails_draw(kvm, site);
 }
 
 void kvm_inject_enomem(struct kvm *kvm, enum kvm_alloc_site site, uint32_t ppm)
 {
 	atomic_store_explicit(&kvm->enomem_ppm[site], ppm > 1000000 ? 1000000 : ppm,
 			      memory_order_relaxed);
+	enomem_rearm(kvm);
+}
+
+void kvm_inject_enomem_nth(struct kvm *kvm, int site, uint64_t n, bool persistent)
+{
+	unsigned i = site < 0 ? KVM_ALLOC_NR_SITES : (unsigned)site;
+
+	/* Mode off first: no allocation may count down a stale target. */
+	atomic_store_explicit(&kvm->enomem_nth_mode[i], KVM_NTH_OFF, memory_order_relaxed);
+	atomic_store_explicit(&kvm->enomem_countdown[i],
+			      n > INT64_MAX ? INT64_MAX : (int64_t)n, memory_order_relaxed);
+	if (n)
+		atomic_store_explicit(&kvm->enomem_nth_mode[i],
+				      persistent ? KVM_NTH_PERSIST : KVM_NTH_ONCE,
+				      memory_order_relaxed);
+	enomem_rearm(kvm);
+}
+
+uint64_t kvm_enomem_hits(const struct kvm *kvm)
+{
+	return atomic_load_explicit(&kvm->enomem_hits, memory_order_relaxed);
 }
 
 uint64_t kvm_enomem_injected(void)
@@ -265,16 +338,39 @@ uint64_t kvm_enomem_injected(void)
 
 bool kvm_enomem_hopeless(struct kvm *kvm)
 {
-	return enomem_last_kvm == kvm &&
-	       atomic_load_explicit(&kvm->enomem_ppm[enomem_last_site],
+	if (enomem_last_kvm != kvm)
+		return false;
+	/* A persistent countdown fails every later allocation until it is
+	 * switched off (its mode read again: the VMM may have done so). */
+	if (enomem_last_persist &&
+	    (atomic_load_explicit(&kvm->enomem_nth_mode[enomem_last_site],
+				  memory_order_relaxed) == KVM_NTH_PERSIST ||
+	     atomic_load_explicit(&kvm->enomem_nth_mode[KVM_ALLOC_NR_SITES],
+				  memory_order_relaxed) == KVM_NTH_PERSIST))
+		return true;
+	return atomic_load_explicit(&kvm->enomem_ppm[enomem_last_site],
 				    memory_order_relaxed) >= 1000000;
+}
+
+/* kvm_faultin_pfn() with an injection armed at the frame site. */
+__attribute__((noinline, cold)) static int faultin_pfn_armed(struct kvm *kvm,
+							     const struct host_memslot *slot,
+							     gfn_t gfn, pfn_t *pfn)
+{
+	if (alloc_fails_draw(kvm, KVM_ALLOC_FRAME))
+		return -ENOMEM;
+	*pfn = host_memslot_gfn_to_pfn(slot, gfn);
+	return 0;
 }
 
 int kvm_faultin_pfn(struct kvm *kvm, const struct host_memslot *slot, gfn_t gfn,
 		    pfn_t *pfn)
 {
-	if (kvm_alloc_fails(kvm, KVM_ALLOC_FRAME))
-		return -ENOMEM;
+	/* Once per fault: the armed case is a tail call, so that the fast
+	 * path saves no register (kvm_alloc_fails() inlined here did). */
+	if (atomic_load_explicit(&kvm->enomem_armed, memory_order_relaxed) &
+	    (1u << KVM_ALLOC_FRAME))
+		return faultin_pfn_armed(kvm, slot, gfn, pfn);
 	*pfn = host_memslot_gfn_to_pfn(slot, gfn);
 	return 0;
 }

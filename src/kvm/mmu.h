@@ -147,15 +147,24 @@ int kvm_page_new(struct kvm *kvm, hpa_t *hpa);
 /*
  * Every allocation KVM makes for the MMU can fail, as GFP_KERNEL_ACCOUNT
  * allocations do under memory pressure (and the memcg limit): page-table
- * pages (KVM_ALLOC_PT), S-EPT pages for the cache (KVM_ALLOC_SEPT) and the
- * guest frame a fault maps (KVM_ALLOC_FRAME, kvm_faultin_pfn). Each caller
- * fails its operation cleanly on -ENOMEM: nothing half-made is left (no
- * linked table without its S-EPT twin, no frozen entry, no frame lost), so
- * the operation can simply be issued again.
+ * pages (KVM_ALLOC_PT), S-EPT pages for the cache (KVM_ALLOC_SEPT), the
+ * guest frame a fault maps (KVM_ALLOC_FRAME, kvm_faultin_pfn), the legacy
+ * MMU's rmap and shadow-page side table (KVM_ALLOC_RMAP, KVM_ALLOC_SHADOW),
+ * a new chunk of the page-table arena (KVM_ALLOC_ARENA) and the no-mirror
+ * mode's arrays (KVM_ALLOC_NOMIRROR). Each caller fails its operation
+ * cleanly on -ENOMEM: nothing half-made is left (no linked table without
+ * its S-EPT twin, no frozen entry, no frame lost), so the operation can
+ * simply be issued again (tests/unit/test_inject_sites.c tries each at
+ * every N). Not injected: what the VM's creation allocates (TDR, TDCS,
+ * TD_PARAMS, vCPU pages, the arena's and legacy MMU's roots): the VMM can
+ * arm nothing before the VM exists; and kvm_leak_page()'s list, met only on
+ * a KVM-bug path, where a failure keeps the page leaked and destroy says
+ * so.
  *
  * kvm_alloc_fails(): true when this allocation at @site is to fail
  * (probability kvm->enomem_ppm[site] / 10^6, drawn from the VM's seed;
- * never draws while the site's share is 0). Any thread, any lock.
+ * never draws while the site's share is 0; or its countdown ran out). Any
+ * thread, any lock; with no injection set, one relaxed load and a branch.
  * kvm_inject_enomem(): sets a site's share (ppm <= 10^6).
  *
  * For the VMM's retry (the API), per calling thread, since a vCPU's fault
@@ -167,6 +176,17 @@ int kvm_page_new(struct kvm *kvm, hpa_t *hpa);
  */
 bool kvm_alloc_fails(struct kvm *kvm, enum kvm_alloc_site site);
 void kvm_inject_enomem(struct kvm *kvm, enum kvm_alloc_site site, uint32_t ppm);
+/*
+ * kvm_inject_enomem_nth(): the countdown mode (SQLite's "fail the N-th
+ * allocation"): the @n-th allocation at @site from now fails (@site < 0:
+ * the n-th allocation at any site); with @persistent every later one fails
+ * too, until the countdown is set again (n = 0 switches it off). Beside the
+ * share of kvm_inject_enomem(), not instead of it.
+ * kvm_enomem_hits(): the failures injected into @kvm so far, by share or
+ * countdown.
+ */
+void kvm_inject_enomem_nth(struct kvm *kvm, int site, uint64_t n, bool persistent);
+uint64_t kvm_enomem_hits(const struct kvm *kvm);
 uint64_t kvm_enomem_injected(void);
 bool kvm_enomem_hopeless(struct kvm *kvm);
 

@@ -135,11 +135,16 @@ void kvm_mmu_pages_destroy(struct kvm *kvm)
 }
 
 /* Called with the arena lock held. */
-static int arena_grow(struct mmu_arena *a)
+static int arena_grow(struct kvm *kvm, struct mmu_arena *a)
 {
-	struct mmu_chunk *c = chunk_take_spare();
+	struct mmu_chunk *c;
 	void *mem;
 
+	/* Before a spare is taken: whether one is parked depends on the VMs
+	 * that went before, and the injected failure must not. */
+	if (kvm_alloc_fails(kvm, KVM_ALLOC_ARENA))
+		return -ENOMEM;
+	c = chunk_take_spare();
 	if (c)
 		goto ready;
 	if (posix_memalign(&mem, MMU_CHUNK_TABLE_BYTES, sizeof(*c)))
@@ -184,7 +189,7 @@ struct kvm_mmu_page *kvm_mmu_alloc_page(struct kvm *kvm, int level,
 	if (kvm_alloc_fails(kvm, KVM_ALLOC_PT))
 		return NULL;
 	pthread_mutex_lock(&a->lock);
-	if (!a->free_list && arena_grow(a)) {
+	if (!a->free_list && arena_grow(kvm, a)) {
 		pthread_mutex_unlock(&a->lock);
 		return NULL;
 	}

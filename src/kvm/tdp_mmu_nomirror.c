@@ -49,13 +49,15 @@ void kvm_nomirror_destroy(struct kvm *kvm)
 }
 
 /* Doubling arrays: amortised O(1), no allocation on most faults. */
-static bool grow(void **arr, size_t *cap, size_t nr, size_t elem)
+static bool grow(struct kvm *kvm, void **arr, size_t *cap, size_t nr, size_t elem)
 {
 	size_t ncap;
 	void *p;
 
 	if (nr < *cap)
 		return true;
+	if (kvm_alloc_fails(kvm, KVM_ALLOC_NOMIRROR))
+		return false;
 	ncap = *cap ? 2 * *cap : 1024;
 	p = realloc(*arr, ncap * elem);
 	if (!p)
@@ -105,7 +107,7 @@ static int nomirror_map_locked(struct kvm_vcpu *vcpu, gfn_t gfn, pfn_t pfn)
 				      (unsigned long long)gfn, level, state);
 			return -EIO;
 		}
-		if (!grow((void **)&nm->spts, &nm->cap_spts, nm->nr_spts, sizeof(*nm->spts)))
+		if (!grow(kvm, (void **)&nm->spts, &nm->cap_spts, nm->nr_spts, sizeof(*nm->spts)))
 			return -ENOMEM;
 		spt = pfn_to_hpa(kvm_mmu_cache_take(&vcpu->sept_cache));
 		ret = tdx_sept_link_private_spt(kvm, base, level, spt);
@@ -127,7 +129,7 @@ static int nomirror_map_locked(struct kvm_vcpu *vcpu, gfn_t gfn, pfn_t pfn)
 		return state == -EBUSY ? RET_PF_RETRY : state;
 	if (state != SEPT_PUBLIC_FREE)
 		return RET_PF_SPURIOUS;
-	if (!grow((void **)&nm->leaves, &nm->cap_leaves, nm->nr_leaves, sizeof(*nm->leaves)))
+	if (!grow(kvm, (void **)&nm->leaves, &nm->cap_leaves, nm->nr_leaves, sizeof(*nm->leaves)))
 		return -ENOMEM;
 	ret = tdx_sept_set_private_spte(kvm, gfn, PG_LEVEL_4K, pfn);
 	if (ret)

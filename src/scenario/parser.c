@@ -60,7 +60,10 @@ enum opt_kind {
 	OPT_BUSY,         /* inject busy=P */
 	OPT_ENOMEM,       /* inject enomem=P */
 	OPT_INJECT_LEAF,  /* inject leaf=NAME */
-	OPT_SITE,         /* inject site=pt|sept|frame */
+	OPT_SITE,         /* inject site=pt|sept|frame|... */
+	OPT_BUSY_AT,      /* inject busy-at=N (addition) */
+	OPT_ENOMEM_AT,    /* inject enomem-at=N (addition) */
+	OPT_INJECT_MODE,  /* inject mode=once|persistent (addition) */
 };
 
 #define MAX_ARGS 3
@@ -106,11 +109,14 @@ static const struct cmd_desc top_cmds[] = {
 	    { "level", OPT_SPTE_LEVEL } } },
 	{ "expect-vm", "expect-vm", SCN_OP_EXPECT_VM, { ARG_VM_STATE },
 	  { "alive|dead" } },
-	/* inject's words are options (busy=, enomem=, leaf=, site=) or the
-	 * single word `off`: parse_inject() checks how they combine. */
+	/* inject's words are options (busy=, enomem=, leaf=, site=; and this
+	 * implementation's busy-at=, enomem-at=, mode=) or the single word
+	 * `off`: parse_inject() checks how they combine. */
 	{ "inject", "inject", SCN_OP_INJECT_BUSY, { ARG_NONE }, { NULL },
 	  { { "busy", OPT_BUSY }, { "enomem", OPT_ENOMEM },
-	    { "leaf", OPT_INJECT_LEAF }, { "site", OPT_SITE } } },
+	    { "leaf", OPT_INJECT_LEAF }, { "site", OPT_SITE },
+	    { "busy-at", OPT_BUSY_AT }, { "enomem-at", OPT_ENOMEM_AT },
+	    { "mode", OPT_INJECT_MODE } } },
 	{ "show", "show", SCN_OP_SHOW, { ARG_ADDR, ARG_SIZE }, { "ADDR", "SIZE" },
 	  { { NULL, 0 } }, true },
 	{ "expect-sept", "expect-sept", SCN_OP_EXPECT_SEPT,
@@ -258,7 +264,8 @@ static const char *const vm_states[] = { "alive", "dead" };
 static const char *const accept_modes[] = { "auto", "explicit" };
 static const char *const on_off[] = { "on", "off" };
 static const char *const mapgpa_modes[] = { "seed", "upstream" };
-static const char *const alloc_sites[] = { "pt", "sept", "frame" };
+static const char *const alloc_sites[] = { "pt", "sept", "frame", "rmap", "shadow", "arena",
+						  "nomirror" };
 static const char *const aliases[] = { "private", "shared", "both" };
 
 static const char *name_or_null(const char *name)
@@ -704,16 +711,29 @@ static int parse_opt(struct parser *p, enum opt_kind kind, struct scn_cmd *c,
 		return 0;
 	case OPT_SITE:
 		c->has |= SCN_HAS_SITE;
-		if (scn_tok_is(v, "pt"))
-			c->site = TDXMMU_SITE_PT;
-		else if (scn_tok_is(v, "sept"))
-			c->site = TDXMMU_SITE_SEPT;
-		else if (scn_tok_is(v, "frame"))
-			c->site = TDXMMU_SITE_FRAME;
-		else
+		/* Every site but `all`, which is what leaving site= out means. */
+		if (!tok_cstr(v, name, sizeof(name)) ||
+		    !tdxmmu_alloc_site_parse(name, &c->site) || c->site == TDXMMU_SITE_ALL)
 			return perr_suggest(p, v, WORDS(alloc_sites),
-					    "unknown allocation site %s (pt, sept or frame)",
+					    "unknown allocation site %s (pt, sept, frame, rmap, shadow, arena or nomirror)",
 					    quote(v, q));
+		return 0;
+	case OPT_BUSY_AT:
+	case OPT_ENOMEM_AT:
+		c->has |= kind == OPT_BUSY_AT ? SCN_HAS_BUSY_AT : SCN_HAS_ENOMEM_AT;
+		if (parse_value(p, v, &c->nth))
+			return -1;
+		if (c->nth == 0)
+			return perr(p, v.col, "the countdown starts at 1 (the next event), not 0");
+		return 0;
+	case OPT_INJECT_MODE:
+		c->has |= SCN_HAS_MODE;
+		if (scn_tok_is(v, "once"))
+			c->persistent = false;
+		else if (scn_tok_is(v, "persistent"))
+			c->persistent = true;
+		else
+			return perr(p, v.col, "unknown mode %s (once or persistent)", quote(v, q));
 		return 0;
 	case OPT_LEVEL:
 		c->has |= SCN_HAS_LEVEL;
@@ -903,24 +923,45 @@ static int parse_inject(struct parser *p, const struct cmd_desc *d,
 	}
 	if (parse_args(p, d, c, first, head_end))
 		return -1;
-	if ((c->has & SCN_HAS_BUSY) && (c->has & SCN_HAS_ENOMEM))
-		return perr(p, opt_col(p, first, "busy") > opt_col(p, first, "enomem")
-				       ? opt_col(p, first, "busy")
-				       : opt_col(p, first, "enomem"),
-			    "'busy=' and 'enomem=' cannot be combined (one 'inject' line each)");
-	if (!(c->has & (SCN_HAS_BUSY | SCN_HAS_ENOMEM)))
-		return missing(p, "busy=P or enomem=P", "inject");
-	if ((c->has & SCN_HAS_LEAF) && !(c->has & SCN_HAS_BUSY))
+	/* One kind per line: the first two of busy=, enomem=, busy-at=,
+	 * enomem-at= given are reported, at the later one. */
+	{
+		static const struct { unsigned bit; const char *key; } kinds[] = {
+			{ SCN_HAS_BUSY, "busy" }, { SCN_HAS_ENOMEM, "enomem" },
+			{ SCN_HAS_BUSY_AT, "busy-at" }, { SCN_HAS_ENOMEM_AT, "enomem-at" },
+		};
+		const char *a = NULL;
+
+		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+			if (!(c->has & kinds[i].bit))
+				continue;
+			if (!a) {
+				a = kinds[i].key;
+				continue;
+			}
+			return perr(p, opt_col(p, first, a) > opt_col(p, first, kinds[i].key)
+					       ? opt_col(p, first, a)
+					       : opt_col(p, first, kinds[i].key),
+				    "'%s=' and '%s=' cannot be combined (one 'inject' line each)",
+				    a, kinds[i].key);
+		}
+		if (!a)
+			return missing(p, "busy=P or enomem=P", "inject");
+	}
+	if ((c->has & SCN_HAS_LEAF) && !(c->has & (SCN_HAS_BUSY | SCN_HAS_BUSY_AT)))
 		return perr(p, opt_col(p, first, "leaf"),
-			    "option 'leaf' applies only to 'inject busy='");
-	if ((c->has & SCN_HAS_SITE) && !(c->has & SCN_HAS_ENOMEM))
+			    "option 'leaf' applies only to 'inject busy=' and 'inject busy-at='");
+	if ((c->has & SCN_HAS_SITE) && !(c->has & (SCN_HAS_ENOMEM | SCN_HAS_ENOMEM_AT)))
 		return perr(p, opt_col(p, first, "site"),
-			    "option 'site' applies only to 'inject enomem='");
-	if (c->has & SCN_HAS_ENOMEM) {
+			    "option 'site' applies only to 'inject enomem=' and 'inject enomem-at='");
+	if ((c->has & SCN_HAS_MODE) && !(c->has & (SCN_HAS_BUSY_AT | SCN_HAS_ENOMEM_AT)))
+		return perr(p, opt_col(p, first, "mode"),
+			    "option 'mode' applies only to 'inject busy-at=' and 'inject enomem-at='");
+	if (c->has & (SCN_HAS_ENOMEM | SCN_HAS_ENOMEM_AT)) {
 		c->op = SCN_OP_INJECT_ENOMEM;
-		c->name = "inject enomem";
+		c->name = c->has & SCN_HAS_ENOMEM ? "inject enomem" : "inject enomem-at";
 	} else {
-		c->name = "inject busy";
+		c->name = c->has & SCN_HAS_BUSY ? "inject busy" : "inject busy-at";
 	}
 	return 0;
 }

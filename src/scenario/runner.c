@@ -799,12 +799,20 @@ static int run_inject(struct scn_run *r, const struct scn_cmd *c)
 
 	switch (c->op) {
 	case SCN_OP_INJECT_BUSY:
-		if (api->inject_busy_leaf)
+		if (c->has & SCN_HAS_BUSY_AT) {
+			if (api->inject_busy_nth)
+				rc = api->inject_busy_nth(r->td, c->leaf, c->nth, c->persistent);
+		} else if (api->inject_busy_leaf) {
 			rc = api->inject_busy_leaf(r->td, c->leaf, c->ppm);
+		}
 		break;
 	case SCN_OP_INJECT_ENOMEM:
-		if (api->inject_enomem)
+		if (c->has & SCN_HAS_ENOMEM_AT) {
+			if (api->inject_enomem_nth)
+				rc = api->inject_enomem_nth(r->td, c->site, c->nth, c->persistent);
+		} else if (api->inject_enomem) {
 			rc = api->inject_enomem(r->td, c->site, c->ppm);
+		}
 		break;
 	default:
 		if (api->inject_off)
@@ -815,6 +823,9 @@ static int run_inject(struct scn_run *r, const struct scn_cmd *c)
 		return scn_api_error(r, c, rc);
 	if (c->op == SCN_OP_INJECT_OFF)
 		say(r, c, "off");
+	else if (c->has & (SCN_HAS_BUSY_AT | SCN_HAS_ENOMEM_AT))
+		say(r, c, "event %" PRIu64 " from now%s", c->nth,
+		    c->persistent ? " and every later one" : " only");
 	else
 		say(r, c, "%" PRIu32 ".%04" PRIu32 "%% (%" PRIu32 " ppm)",
 		    c->ppm / 10000, c->ppm % 10000, c->ppm);

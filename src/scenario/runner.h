@@ -72,6 +72,9 @@ struct scn_backend {
 	int (*vcpu_enter)(tdxmmu_td *td, unsigned vcpu);
 	int (*vcpu_leave)(tdxmmu_td *td, unsigned vcpu);
 	int (*inject_busy_leaf)(tdxmmu_td *td, int leaf, uint32_t ppm);
+	int (*inject_busy_nth)(tdxmmu_td *td, int leaf, uint64_t n, bool persistent);
+	int (*inject_enomem_nth)(tdxmmu_td *td, enum tdxmmu_alloc_site site,
+				 uint64_t n, bool persistent);
 	int (*inject_enomem)(tdxmmu_td *td, enum tdxmmu_alloc_site site,
 			     uint32_t ppm);
 	int (*inject_off)(tdxmmu_td *td);

@@ -85,6 +85,9 @@ enum scn_has {
 	SCN_HAS_SITE = 1u << 10,      /* inject site= */
 	SCN_HAS_BUSY = 1u << 11,      /* inject busy= */
 	SCN_HAS_ENOMEM = 1u << 12,    /* inject enomem= */
+	SCN_HAS_BUSY_AT = 1u << 13,   /* inject busy-at= (addition) */
+	SCN_HAS_ENOMEM_AT = 1u << 14, /* inject enomem-at= (addition) */
+	SCN_HAS_MODE = 1u << 15,      /* inject mode= (addition) */
 };
 
 /* The set of outcomes an outcome=A|B option accepts: bit (1u << outcome). */
@@ -161,6 +164,8 @@ struct scn_cmd {
 	uint32_t ppm;                  /* inject busy=/enomem= P, in parts
 					  per million */
 	enum tdxmmu_alloc_site site;   /* inject site=, all by default */
+	uint64_t nth;                  /* inject busy-at=/enomem-at= N */
+	bool persistent;               /* inject mode=persistent */
 	bool vm_dead;                  /* expect-vm: dead (else alive) */
 	enum scn_page page;
 	uint64_t page_gpa;             /* page=of:ADDR */

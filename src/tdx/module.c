@@ -203,6 +203,20 @@ void tdx_module_inject_busy(struct tdx_module *m, uint32_t ppm)
 	tdx_module_inject_busy_leaf(m, -1, ppm);
 }
 
+/* Recomputes the per-leaf fast-path flags after a control call. */
+static void busy_rearm(struct tdx_module *m)
+{
+	bool any = atomic_load_explicit(&m->busy_nth_mode[TDX_NR_LEAVES],
+					memory_order_relaxed) != 0;
+
+	for (int i = 0; i < TDX_NR_LEAVES; i++)
+		atomic_store_explicit(&m->busy_armed[i],
+				      any || atomic_load_explicit(&m->busy_ppm[i], memory_order_relaxed) ||
+					      atomic_load_explicit(&m->busy_nth_mode[i],
+								   memory_order_relaxed),
+				      memory_order_relaxed);
+}
+
 void tdx_module_inject_busy_leaf(struct tdx_module *m, int leaf, uint32_t ppm)
 {
 	if (ppm > 1000000)
@@ -210,6 +224,26 @@ void tdx_module_inject_busy_leaf(struct tdx_module *m, int leaf, uint32_t ppm)
 	for (int i = 0; i < TDX_NR_LEAVES; i++)
 		if (leaf < 0 || i == leaf)
 			atomic_store(&m->busy_ppm[i], ppm);
+	busy_rearm(m);
+}
+
+void tdx_module_inject_busy_nth(struct tdx_module *m, int leaf, uint64_t n, bool persistent)
+{
+	unsigned i = leaf < 0 || leaf >= TDX_NR_LEAVES ? TDX_NR_LEAVES : (unsigned)leaf;
+
+	/* Mode off first: no call may count down a stale target. */
+	atomic_store_explicit(&m->busy_nth_mode[i], 0, memory_order_relaxed);
+	atomic_store_explicit(&m->busy_countdown[i], n > INT64_MAX ? INT64_MAX : (int64_t)n,
+			      memory_order_relaxed);
+	if (n)
+		atomic_store_explicit(&m->busy_nth_mode[i], persistent ? 2 : 1,
+				      memory_order_relaxed);
+	busy_rearm(m);
+}
+
+uint64_t tdx_module_busy_hits(const struct tdx_module *m)
+{
+	return atomic_load_explicit(&m->busy_hits, memory_order_relaxed);
 }
 
 void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns)
@@ -323,15 +357,43 @@ _Thread_local bool tdx_busy_armed;
 
 /* One draw per SEAMCALL of a leaf whose share is not zero: deterministic on
  * one thread (the draw counter orders the calls). */
-static bool inject_busy_now(struct tdx_module *m, int leaf)
+/* One step of countdown i: true for the n-th call (and, persistent, every
+ * later one). */
+static bool busy_nth_step(struct tdx_module *m, unsigned i)
 {
-	uint32_t ppm = atomic_load_explicit(&m->busy_ppm[leaf], memory_order_relaxed);
+	int mode = atomic_load_explicit(&m->busy_nth_mode[i], memory_order_relaxed);
+	int64_t left;
 
-	if (!ppm)
+	if (!mode)
 		return false;
-	return splitmix64(m->seed ^ atomic_fetch_add_explicit(&m->busy_draws, 1,
-							      memory_order_relaxed)) %
-		       1000000 < ppm;
+	left = atomic_fetch_sub_explicit(&m->busy_countdown[i], 1, memory_order_relaxed);
+	return left == 1 || (left < 1 && mode == 2);
+}
+
+/* Kept out of line: seamcall() pays only the load and branch below while
+ * nothing is injected. */
+__attribute__((noinline, cold)) static bool inject_busy_draw(struct tdx_module *m, int leaf)
+{
+	uint32_t ppm;
+	bool hit;
+
+	/* Both countdowns step on every call of the leaf. */
+	hit = busy_nth_step(m, (unsigned)leaf) | busy_nth_step(m, TDX_NR_LEAVES);
+	ppm = atomic_load_explicit(&m->busy_ppm[leaf], memory_order_relaxed);
+	if (!hit && ppm)
+		hit = splitmix64(m->seed ^ atomic_fetch_add_explicit(&m->busy_draws, 1,
+								     memory_order_relaxed)) %
+			      1000000 < ppm;
+	if (hit)
+		atomic_fetch_add_explicit(&m->busy_hits, 1, memory_order_relaxed);
+	return hit;
+}
+
+static inline bool inject_busy_now(struct tdx_module *m, int leaf)
+{
+	if (!atomic_load_explicit(&m->busy_armed[leaf], memory_order_relaxed))
+		return false;
+	return inject_busy_draw(m, leaf);
 }
 
 /* Leaves whose handler takes version > 0 (the module's dispatcher lets

@@ -365,6 +365,16 @@ struct tdx_module {
 	_Atomic uint32_t busy_ppm[TDX_NR_LEAVES];
 	uint64_t seed;
 	_Atomic uint64_t busy_draws;
+	/* Countdowns (tdx_module_inject_busy_nth()): per leaf and one for
+	 * every leaf (index TDX_NR_LEAVES), the calls left before the one
+	 * that meets BUSY, and the mode (0 off, 1 once, 2 persistent).
+	 * busy_armed[leaf] is non-zero while a share or a countdown may pick
+	 * the leaf: the only load a SEAMCALL makes when nothing is injected.
+	 * busy_hits counts the calls picked. */
+	_Atomic int64_t busy_countdown[TDX_NR_LEAVES + 1];
+	_Atomic int busy_nth_mode[TDX_NR_LEAVES + 1];
+	_Atomic uint32_t busy_armed[TDX_NR_LEAVES];
+	_Atomic uint64_t busy_hits;
 
 	/* cost model */
 	uint64_t cost_ns[TDX_NR_LEAVES];

@@ -36,6 +36,13 @@ void tdx_module_destroy(struct tdx_module *m);
  * form sets one leaf's share (leaf -1: every leaf). */
 void tdx_module_inject_busy(struct tdx_module *m, uint32_t ppm);
 void tdx_module_inject_busy_leaf(struct tdx_module *m, int leaf, uint32_t ppm);
+/* The countdown form (SQLite's "fail the N-th"): the n-th call of @leaf
+ * from now (leaf -1: of any leaf) is picked to meet BUSY as above; with
+ * @persistent every later one too; n = 0 switches the countdown off.
+ * tdx_module_busy_hits(): calls picked so far, by share or countdown (a
+ * picked leaf that takes no lock still answers as it would). */
+void tdx_module_inject_busy_nth(struct tdx_module *m, int leaf, uint64_t n, bool persistent);
+uint64_t tdx_module_busy_hits(const struct tdx_module *m);
 void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns);
 uint64_t tdx_module_cost(const struct tdx_module *m, int leaf);
 /* Test hook: every TDH.MEM.TRACK sleeps ns while it holds the TD's epoch

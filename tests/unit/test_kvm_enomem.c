@@ -197,7 +197,7 @@ static void test_bad_arguments(void **state)
 	(void)state;
 	vm_create(&vm, TDXMMU_MMU_TDP, 14);
 	assert_int_equal(tdxmmu_inject_enomem(vm.td, TDXMMU_SITE_PT, 1000001), TDXMMU_ERANGE);
-	assert_int_equal(tdxmmu_inject_enomem(vm.td, (enum tdxmmu_alloc_site)7, 1),
+	assert_int_equal(tdxmmu_inject_enomem(vm.td, (enum tdxmmu_alloc_site)(TDXMMU_SITE_NOMIRROR + 1), 1),
 			 TDXMMU_EINVAL);
 	assert_int_equal(tdxmmu_inject_enomem(NULL, TDXMMU_SITE_PT, 1), TDXMMU_EINVAL);
 	assert_int_equal(tdxmmu_inject_off(NULL), TDXMMU_EINVAL);

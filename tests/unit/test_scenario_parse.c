@@ -912,13 +912,28 @@ static void test_v11_errors(void **state)
 		{ "td\ninject enomem=2 busy=1\n",
 		  "t.tds:2:17: error: 'busy=' and 'enomem=' cannot be combined (one 'inject' line each)\n" },
 		{ "td\ninject enomem=2 leaf=TDH.MEM.TRACK\n",
-		  "t.tds:2:17: error: option 'leaf' applies only to 'inject busy='\n" },
+		  "t.tds:2:17: error: option 'leaf' applies only to 'inject busy=' and 'inject busy-at='\n" },
 		{ "td\ninject site=pt busy=1\n",
-		  "t.tds:2:8: error: option 'site' applies only to 'inject enomem='\n" },
+		  "t.tds:2:8: error: option 'site' applies only to 'inject enomem=' and 'inject enomem-at='\n" },
 		{ "td\ninject busy=1 leaf=TDH.MEM.JUMP\n",
 		  "t.tds:2:20: error: unknown SEAMCALL 'TDH.MEM.JUMP'\n" },
 		{ "td\ninject enomem=1 site=heap\n",
-		  "t.tds:2:22: error: unknown allocation site 'heap' (pt, sept or frame)\n" },
+		  "t.tds:2:22: error: unknown allocation site 'heap' (pt, sept, frame, rmap, shadow, arena or nomirror)\n" },
+		/* The countdown words (this implementation's additions). */
+		{ "td\ninject enomem-at=0\n",
+		  "t.tds:2:18: error: the countdown starts at 1 (the next event), not 0\n" },
+		{ "td\ninject busy-at=x\n",
+		  "t.tds:2:16: error: malformed number 'x'\n" },
+		{ "td\ninject busy-at=2 enomem-at=1\n",
+		  "t.tds:2:18: error: 'busy-at=' and 'enomem-at=' cannot be combined (one 'inject' line each)\n" },
+		{ "td\ninject enomem=5 mode=once\n",
+		  "t.tds:2:17: error: option 'mode' applies only to 'inject busy-at=' and 'inject enomem-at='\n" },
+		{ "td\ninject busy-at=1 mode=forever\n",
+		  "t.tds:2:23: error: unknown mode 'forever' (once or persistent)\n" },
+		{ "td\ninject busy-at=1 site=rmap\n",
+		  "t.tds:2:18: error: option 'site' applies only to 'inject enomem=' and 'inject enomem-at='\n" },
+		{ "td\ninject enomem-at=1 site=all\n",
+		  "t.tds:2:25: error: unknown allocation site 'all' (pt, sept, frame, rmap, shadow, arena or nomirror)\n" },
 		{ "td\ninject busy=1 busy=2\n",
 		  "t.tds:2:15: error: duplicate option 'busy'\n" },
 		{ "td\ninject busy=\n",
@@ -974,6 +989,51 @@ static void test_v11_errors(void **state)
 
 	(void)state;
 	CHECK_ERRORS(cases);
+}
+
+/* This implementation's countdown words (docs/scenario-language.md, own
+ * words): inject busy-at=N [leaf=] [mode=], inject enomem-at=N [site=]
+ * [mode=], and the sites beyond the contract's three. */
+static void test_inject_countdown_words(void **state)
+{
+	struct scn_script s;
+	const struct scn_cmd *c;
+
+	(void)state;
+	parse_ok("td\n"
+		 "inject busy-at=3 leaf=TDH.MEM.PAGE.REMOVE\n"
+		 "inject busy-at=0x10 mode=persistent\n"
+		 "inject enomem-at=7 site=rmap mode=once\n"
+		 "inject enomem-at=1 site=arena mode=persistent\n"
+		 "inject enomem=50 site=shadow\n"
+		 "inject enomem=1 site=nomirror\n",
+		 &s);
+	assert_int_equal(s.nr, 7);
+	c = &s.cmds[1];
+	assert_int_equal(c->op, SCN_OP_INJECT_BUSY);
+	assert_string_equal(c->name, "inject busy-at");
+	assert_true(c->has & SCN_HAS_BUSY_AT);
+	assert_int_equal(c->nth, 3);
+	assert_false(c->persistent);
+	assert_int_equal(c->leaf, tdxmmu_leaf_from_name("TDH.MEM.PAGE.REMOVE"));
+	c = &s.cmds[2];
+	assert_int_equal(c->nth, 16);
+	assert_true(c->persistent);
+	assert_int_equal(c->leaf, -1);
+	c = &s.cmds[3];
+	assert_int_equal(c->op, SCN_OP_INJECT_ENOMEM);
+	assert_string_equal(c->name, "inject enomem-at");
+	assert_true(c->has & SCN_HAS_ENOMEM_AT);
+	assert_int_equal(c->nth, 7);
+	assert_false(c->persistent);
+	assert_int_equal(c->site, TDXMMU_SITE_RMAP);
+	assert_true(s.cmds[4].persistent);
+	assert_int_equal(s.cmds[4].site, TDXMMU_SITE_ARENA);
+	assert_int_equal(s.cmds[5].site, TDXMMU_SITE_SHADOW);
+	assert_int_equal(s.cmds[5].ppm, 500000);
+	assert_false(s.cmds[5].has & SCN_HAS_ENOMEM_AT);
+	assert_int_equal(s.cmds[6].site, TDXMMU_SITE_NOMIRROR);
+	scn_script_free(&s);
 }
 
 static void test_v11_words(void **state)
@@ -1143,6 +1203,7 @@ int main(void)
 		cmocka_unit_test(test_parse_failure_frees),
 		cmocka_unit_test(test_v11_errors),
 		cmocka_unit_test(test_v11_words),
+		cmocka_unit_test(test_inject_countdown_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
