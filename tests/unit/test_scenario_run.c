@@ -7,6 +7,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +30,9 @@ static struct fake {
 	int destroy_rc;
 	const char *destroy_msg;
 	int simple_rc;                 /* memslot/add/finalize/host_* */
-	int calls;                     /* API calls after td_create */
+	/* API calls after td_create; atomic: the lanes of a parallel block
+	 * call the fake from their own threads. */
+	_Atomic int calls;
 	uint64_t read_val;
 	enum tdxmmu_outcome outcome;
 	int access_rc;
