@@ -498,17 +498,18 @@ static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 	out->root = td->sept_root;
 	out->top_level = td->pwl;
 	level = td->pwl;
-	table = tdx_sept_page(m, td, td->sept_root);
 	if (cached) {
 		/* A cached entry: hardware would walk on from whatever the
 		 * frame holds now; the model checks that it is still one of
-		 * the TD's S-EPT pages, so that a missed flush is seen. */
+		 * the TD's S-EPT pages, so that a missed flush is seen. The
+		 * root's table is not mapped: a walk from the TLB's
+		 * paging-structure cache (most of them) never reads it. */
+		_Atomic uint64_t *pp = pamt_entry(&m->pamt, start_table, 0);
 		uint64_t pe;
 
-		SCHED_POINT(SCHED_PAMT_READ, SCHED_R, pamt_entry(&m->pamt, start_table, 0),
+		SCHED_POINT(SCHED_PAMT_READ, SCHED_R, pp,
 			    "cached S-EPT table's PAMT entry");
-		pe = atomic_load_explicit(pamt_entry(&m->pamt, start_table, 0),
-					  memory_order_acquire);
+		pe = atomic_load_explicit(pp, memory_order_acquire);
 		if (root != td->sept_root || start_level >= td->pwl ||
 		    pamt_pt(pe) != PT_EPT || pamt_owner(pe) != td->index) {
 			out->kind = TDX_HW_STALE_TABLE;
@@ -518,6 +519,8 @@ static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 		}
 		level = start_level;
 		table = tdx_sept_page(m, td, start_table);
+	} else {
+		table = tdx_sept_page(m, td, td->sept_root);
 	}
 	for (;; level--) {
 		_Atomic uint64_t *ep = &table[sept_index(gpa, level)];

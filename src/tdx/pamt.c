@@ -165,11 +165,6 @@ void pamt_foreach_1g(const struct pamt *p, void (*fn)(uint64_t index, void *arg)
 		fn(t->index, arg);
 }
 
-bool pamt_covers(const struct pamt *p, pfn_t pfn)
-{
-	return pfn >= p->base && pfn - p->base < p->nr;
-}
-
 /* Out of memory for the module's own metadata is not modeled: it aborts. */
 static void *pamt_zalloc(size_t bytes)
 {
