@@ -353,9 +353,9 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 	if (leaf < TDX_NR_LEAVES) {
 		struct tdx_module_counters *k = tdx_counters_mine(m);
 
-		atomic_fetch_add_explicit(&k->calls[leaf], 1, memory_order_relaxed);
+		host_slot_counter_add(&k->calls[leaf], 1);
 		/* Saturating: a cost override may be UINT64_MAX. */
-		host_counter_add_sat(&k->modeled_ns, m->cost_ns[leaf]);
+		host_slot_counter_add_sat(&k->modeled_ns, m->cost_ns[leaf]);
 	}
 	if ((rax >> 24) || leaf >= TDX_NR_LEAVES || !handlers[leaf])
 		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
