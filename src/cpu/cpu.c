@@ -483,7 +483,7 @@ int cpu_vcpu_ept_violation(struct cpu_vcpu *v, uint64_t gpa, const char *why,
 	int ret;
 
 	st->retried = false;
-	kvm_stat_inc(&kvm_stats_mine(kvm)->exit_ept_violation);
+	kvm_stat_inc_mine(&kvm_stats_mine(kvm)->exit_ept_violation);
 	cpu_vcpu_exit(v, "EPT_VIOLATION gpa 0x%llx%s", (unsigned long long)gpa, why);
 	/* tdx_handle_ept_violation: R8 = GPA with bits 11:0 cleared (§10.1).
 	 * KVM's answer says whether anything changed (idle): the CPU model

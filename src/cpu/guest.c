@@ -69,7 +69,7 @@ static int guest_ve(struct cpu_vcpu *v, uint64_t gpa, const struct tdx_hw_walk *
 	uint64_t status;
 	int ret;
 
-	kvm_stat_inc(&kvm_stats_mine(kvm)->exit_ve);
+	kvm_stat_inc_mine(&kvm_stats_mine(kvm)->exit_ve);
 	KVM_TRACE(kvm, tdx_ve, (v->index, gpa), "vcpu %u gpa 0x%llx", v->index,
 		  (unsigned long long)gpa);
 	if (cpu->accept == TDXMMU_ACCEPT_EXPLICIT) {

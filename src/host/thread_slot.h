@@ -10,11 +10,20 @@
  * write the same lines, or the second thread makes both slower (the
  * measurement that motivated this, docs/performance.md).
  *
- * Slots are handed out round-robin on a thread's first use and never given
- * back; with more than HOST_THREAD_SLOTS threads two threads share a slot,
- * which is correct (every per-slot datum is atomic) and only slower. A datum
- * taken on one slot may be released on another (a vCPU's state moved between
- * threads): users that need the same slot record it (see tdx_vcpu).
+ * A thread claims a slot of its own on first use, the lowest free one of
+ * the first HOST_THREAD_SLOTS - 1, and gives it back when it exits. While
+ * all of those are held by live threads, further threads share the last
+ * slot, HOST_THREAD_SLOT_SHARED, which is correct (every per-slot datum is
+ * atomic) and only slower. A datum taken on one slot may be released on
+ * another (a vCPU's state moved between threads): users that need the same
+ * slot record it (see tdx_vcpu).
+ *
+ * Counters (host_slot_counter_add*() below) are the one use that counts on
+ * a slot's being the thread's own: only its owner writes a counter of an
+ * owned slot, so an increment is a load and a store, not a locked
+ * read-modify-write (a dozen of those per modeled fault, each as dear as a
+ * lock's; docs/performance.md). Lock counts stay read-modify-writes: a
+ * hold can be released from another thread's slot.
  */
 #ifndef TDXMMU_HOST_THREAD_SLOT_H
 #define TDXMMU_HOST_THREAD_SLOT_H
@@ -26,7 +35,11 @@
 #define HOST_THREAD_SLOTS 16u
 #define HOST_CACHELINE 64
 
+#define HOST_THREAD_SLOT_SHARED (HOST_THREAD_SLOTS - 1)
+
 extern _Thread_local unsigned host_thread_slot_plus1;
+/* The thread's slot is its own (not HOST_THREAD_SLOT_SHARED). */
+extern _Thread_local _Bool host_thread_slot_owned;
 unsigned host_thread_slot_assign(void);
 
 static inline unsigned host_thread_slot(void)
@@ -66,6 +79,39 @@ static inline uint64_t host_thread_slots_sum_sat(const void *slot0, size_t strid
 		sum = v > UINT64_MAX - sum ? UINT64_MAX : sum + v;
 	}
 	return sum;
+}
+
+/*
+ * Adds v to a counter of this thread's slot (c must be in the slot
+ * host_thread_slot() names). A slot of its own has no other writer: a
+ * relaxed load and store; the shared slot takes the read-modify-write.
+ * Readers sum with relaxed loads (host_thread_slots_sum()) and see each
+ * count whole, as before.
+ */
+static inline void host_slot_counter_add(_Atomic uint64_t *c, uint64_t v)
+{
+	(void)host_thread_slot();
+	if (host_thread_slot_owned)
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+				      memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+
+static inline void host_counter_add_sat(_Atomic uint64_t *c, uint64_t v);
+
+/* host_counter_add_sat() on a counter of this thread's slot, as above. */
+static inline void host_slot_counter_add_sat(_Atomic uint64_t *c, uint64_t v)
+{
+	(void)host_thread_slot();
+	if (host_thread_slot_owned) {
+		uint64_t old = atomic_load_explicit(c, memory_order_relaxed);
+
+		atomic_store_explicit(c, old > UINT64_MAX - v ? UINT64_MAX : old + v,
+				      memory_order_relaxed);
+	} else {
+		host_counter_add_sat(c, v);
+	}
 }
 
 /*

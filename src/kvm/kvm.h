@@ -117,6 +117,13 @@ static inline void kvm_stat_inc(_Atomic uint64_t *c)
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
+/* A counter of kvm_stats_mine(): no locked read-modify-write while the
+ * slot is the thread's own (host/thread_slot.h). The fault path's. */
+static inline void kvm_stat_inc_mine(_Atomic uint64_t *c)
+{
+	host_slot_counter_add(c, 1);
+}
+
 /* This thread's shard: its host thread slot (host/thread_slot.h). */
 static inline unsigned kvm_stat_shard(void)
 {

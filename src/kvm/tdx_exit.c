@@ -92,7 +92,7 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 		return kvm_legacy_handle_ept_violation(vcpu, gpa);
 	/* The exit's GPA has bits 11:0 cleared (tdx-module-sept.md §10.1). */
 	gpa &= PAGE_MASK;
-	kvm_stat_inc(is_private ? &kvm_stats_mine(kvm)->fault_private : &kvm_stats_mine(kvm)->fault_shared);
+	kvm_stat_inc_mine(is_private ? &kvm_stats_mine(kvm)->fault_private : &kvm_stats_mine(kvm)->fault_shared);
 
 	bool stalled = false;
 

@@ -26,9 +26,8 @@ void tdx_td_exit(struct tdx_module *m, hpa_t tdvpr)
 		abort();
 	}
 	/* Cost model: the exit is accounted, never spent (module.c). */
-	atomic_fetch_add_explicit(&tdx_counters_mine(m)->exits, 1,
-				  memory_order_relaxed);
-	host_counter_add_sat(&tdx_counters_mine(m)->modeled_ns, m->exit_cost_ns);
+	host_slot_counter_add(&tdx_counters_mine(m)->exits, 1);
+	host_slot_counter_add_sat(&tdx_counters_mine(m)->modeled_ns, m->exit_cost_ns);
 	/* Release: TRACK reads the refcount with acquire. On the slot
 	 * VP.ENTER counted on, which need not be this thread's. */
 	SCHED_POINT(SCHED_REFCOUNT, SCHED_W, &td->per_slot[0].refcount[v->vcpu_epoch & 1],

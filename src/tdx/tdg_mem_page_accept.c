@@ -57,8 +57,8 @@ enum tdcall_result tdg_mem_page_accept(struct tdx_module *m, hpa_t tdvpr,
 		fprintf(stderr, "tdx: BUG: TDG.MEM.PAGE.ACCEPT from a vCPU not in guest mode\n");
 		abort();
 	}
-	atomic_fetch_add_explicit(&tdx_counters_mine(m)->accepts, 1, memory_order_relaxed);
-	host_counter_add_sat(&tdx_counters_mine(m)->modeled_ns, m->tdcall_cost_ns);
+	host_slot_counter_add(&tdx_counters_mine(m)->accepts, 1);
+	host_slot_counter_add_sat(&tdx_counters_mine(m)->modeled_ns, m->tdcall_cost_ns);
 	*status = TDX_SUCCESS;
 
 	/* Only the page-info, GPA and walk steps of the host prologue apply;

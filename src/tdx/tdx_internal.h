@@ -157,7 +157,12 @@ static inline uint32_t pamt_bepoch(uint64_t e)
 int pamt_init(struct pamt *p, pfn_t base, uint64_t nr);
 void pamt_fini(struct pamt *p);
 uint64_t pamt_resident_bytes(const struct pamt *p);
-bool pamt_covers(const struct pamt *p, pfn_t pfn);
+/* Inline: every SEAMCALL's HPA checks and each lookup of a vCPU by its
+ * TDVPR ask, about a dozen times per private fault. */
+static inline bool pamt_covers(const struct pamt *p, pfn_t pfn)
+{
+	return pfn >= p->base && pfn - p->base < p->nr;
+}
 /* Calls fn(index, arg) for every 1G range of the TDMR (index from 0 at
  * base) that the PAMT has handed out an entry in: the only ranges whose
  * entries, at any size, and 1G counts can be other than zero. */
@@ -506,6 +511,8 @@ bool tdx_sept_state_any_blocked(enum tdx_sept_state s);
 
 #define SEPT_CTX_MAX_PAMT_LOCKS 8
 
+/* sept_ctx_init() sets each field by name (it does not clear the whole
+ * context, prologue.c says why): a new field needs its line there. */
 struct sept_ctx {
 	struct tdx_module *m;
 	struct seamcall_regs *regs;

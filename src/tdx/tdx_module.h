@@ -88,6 +88,8 @@ enum tdx_hw_walk_kind {
 			       outlived its table: a flush was missed) */
 };
 #define TDX_HW_WALK_MAX_LEVELS 5
+/* hw_walk() (module.c) sets each field but nl_table[] by name: a new field
+ * needs its line there. */
 struct tdx_hw_walk {
 	enum tdx_hw_walk_kind kind;
 	hpa_t hpa;       /* frame of the 4K page that contains gpa (MAPPED,
