@@ -246,6 +246,8 @@ bool kvm_alloc_fails(struct kvm *kvm, enum kvm_alloc_site site)
 	    enomem_mix(kvm->enomem_seed ^ (n * 0xd1342543de82ef95ULL)) % 1000000 >= ppm)
 		return false;
 	enomem_injected++;
+	/* Per VM, for soak runs that report how many failures they met. */
+	kvm_stat_inc(&kvm_stats_mine(kvm)->enomem_injected);
 	enomem_last_kvm = kvm;
 	enomem_last_site = site;
 	kvm_trace(kvm, "kvm_mmu_enomem: site %d (injected)", (int)site);
