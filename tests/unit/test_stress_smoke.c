@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The soak's configuration (`make soak`) for about a second, so that CI
+ * (plain, valgrind, TSan, ASan) runs its code paths: 8 vCPUs, 2 host
+ * threads, the legacy MMU, explicit accept, every operation kind, BUSY 10%
+ * and ENOMEM 1%, with CI's fixed seed. test_stress.c describes the program
+ * and its TDXMMU_STRESS_* variables, which override these defaults.
+ */
+#define STRESS_DEF_VCPUS 8
+#define STRESS_DEF_HOSTS 2
+#define STRESS_DEF_MMU "legacy"
+#define STRESS_DEF_ACCEPT "explicit"
+#define STRESS_DEF_OPS "all"
+#define STRESS_DEF_BUSY_PPM 100000
+#define STRESS_DEF_ENOMEM_PPM 10000
+#define STRESS_DEF_MS 1000
+#include "test_stress.c"
