@@ -37,6 +37,8 @@
  *   TDXMMU_STRESS_SEED   seed (default 1; "random" draws one from the clock)
  *   TDXMMU_STRESS_MS     total duration (default 1500 ms: six rounds; a
  *                        longer run gets one round per 250 ms)
+ *   TDXMMU_STRESS_ROUNDS the fewest rounds per TD (default 6): a short
+ *                        run's rounds are shorter
  *   TDXMMU_STRESS_VCPUS  vCPUs, 1..64 (default 2)
  *   TDXMMU_STRESS_HOSTS  host threads, 1..16 (default 1). Host 0 (the main
  *                        thread) alone deletes and re-adds slot 1; every
@@ -113,7 +115,6 @@
 #define PAGE (4 * KiB)
 #define BIG (2 * MiB)
 
-#define MIN_ROUNDS 6
 #define ROUND_MS 250 /* longer runs get more rounds, not longer ones */
 #define DEFAULT_SEED 1
 #define MAX_OPS_PER_ROUND 200000 /* per thread */
@@ -129,6 +130,7 @@
 #define STRESS_DEF_BUSY_PPM 20000
 #define STRESS_DEF_ENOMEM_PPM 0
 #define STRESS_DEF_MS 1500
+#define STRESS_DEF_MIN_ROUNDS 6
 #endif
 
 #define MODEL_SIZE (512 * KiB)
@@ -143,7 +145,7 @@
 static uint64_t g_seed;
 
 static struct {
-	unsigned nr_vcpus, nr_hosts;
+	unsigned nr_vcpus, nr_hosts, min_rounds;
 	bool mmu[2];    /* tdp, legacy */
 	bool accept[2]; /* auto, explicit */
 	bool all_ops;
@@ -1369,8 +1371,8 @@ static void run_td(enum tdxmmu_mmu_kind mmu, enum tdxmmu_accept_mode acc,
 	static struct host_state hs[MAX_HOSTS];
 	struct vcpu_state *vs;
 	tdxmmu_td *td = NULL;
-	unsigned nr_rounds = ms / ROUND_MS > MIN_ROUNDS ? (unsigned)(ms / ROUND_MS)
-							: MIN_ROUNDS;
+	unsigned nr_rounds = ms / ROUND_MS > C.min_rounds ? (unsigned)(ms / ROUND_MS)
+							  : C.min_rounds;
 	uint64_t slice = ms / nr_rounds;
 	uint64_t vops = 0, conv = 0, blocked = 0, undef = 0, mmio = 0;
 	static char combo[64];
@@ -1645,6 +1647,8 @@ static void configure(void)
 	else
 		g_seed = env_num("TDXMMU_STRESS_SEED", DEFAULT_SEED, 0, UINT64_MAX);
 	C.total_ms = env_num("TDXMMU_STRESS_MS", STRESS_DEF_MS, 1, UINT64_MAX / 2);
+	C.min_rounds = (unsigned)env_num("TDXMMU_STRESS_ROUNDS",
+					 STRESS_DEF_MIN_ROUNDS, 1, 1000000);
 	C.nr_vcpus = (unsigned)env_num("TDXMMU_STRESS_VCPUS", STRESS_DEF_VCPUS, 1,
 				       TDXMMU_MAX_VCPUS);
 	C.nr_hosts = (unsigned)env_num("TDXMMU_STRESS_HOSTS", STRESS_DEF_HOSTS, 1,
