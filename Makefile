@@ -88,11 +88,14 @@ SOAK_VCPUS    ?= 8
 SOAK_HOSTS    ?= 2
 SOAK_SEED     ?= random
 SOAK_PROGRESS ?= 60
+# Each round ends in a quiesce point that verifies every page of every
+# vCPU, which a sanitizer makes slow: long rounds keep the run concurrent.
+SOAK_ROUND_MS ?= 2000
 SOAK_ENV = TDXMMU_STRESS_MS=$$(( $(SOAK_SECONDS) * 1000 )) \
 	TDXMMU_STRESS_VCPUS=$(SOAK_VCPUS) TDXMMU_STRESS_HOSTS=$(SOAK_HOSTS) \
 	TDXMMU_STRESS_SEED=$(SOAK_SEED) TDXMMU_STRESS_PROGRESS=$(SOAK_PROGRESS) \
 	TDXMMU_STRESS_MMU=both TDXMMU_STRESS_ACCEPT=both TDXMMU_STRESS_OPS=all \
-	TDXMMU_STRESS_BUSY_PPM=100000 TDXMMU_STRESS_ENOMEM_PPM=10000
+	TDXMMU_STRESS_ROUND_MS=$(SOAK_ROUND_MS) TDXMMU_STRESS_BUSY_PPM=100000 TDXMMU_STRESS_ENOMEM_PPM=10000
 
 # One sanitizer at a time: each run uses every CPU it can get.
 soak: configure-tsan configure-asan

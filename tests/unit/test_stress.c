@@ -39,6 +39,9 @@
  *                        longer run gets one round per 250 ms)
  *   TDXMMU_STRESS_ROUNDS the fewest rounds per TD (default 6): a short
  *                        run's rounds are shorter
+ *   TDXMMU_STRESS_ROUND_MS  length of a round of a longer run (default
+ *                        250); a run ends when its time is up even if a
+ *                        sanitizer made its quiesce points slow
  *   TDXMMU_STRESS_VCPUS  vCPUs, 1..64 (default 2)
  *   TDXMMU_STRESS_HOSTS  host threads, 1..16 (default 1). Host 0 (the main
  *                        thread) alone deletes and re-adds slot 1; every
@@ -115,7 +118,7 @@
 #define PAGE (4 * KiB)
 #define BIG (2 * MiB)
 
-#define ROUND_MS 250 /* longer runs get more rounds, not longer ones */
+#define ROUND_MS 250 /* default: longer runs get more rounds, not longer ones */
 #define DEFAULT_SEED 1
 #define MAX_OPS_PER_ROUND 200000 /* per thread */
 #define MAX_HOSTS 16
@@ -146,6 +149,7 @@ static uint64_t g_seed;
 
 static struct {
 	unsigned nr_vcpus, nr_hosts, min_rounds;
+	uint64_t round_ms;
 	bool mmu[2];    /* tdp, legacy */
 	bool accept[2]; /* auto, explicit */
 	bool all_ops;
@@ -1371,9 +1375,10 @@ static void run_td(enum tdxmmu_mmu_kind mmu, enum tdxmmu_accept_mode acc,
 	static struct host_state hs[MAX_HOSTS];
 	struct vcpu_state *vs;
 	tdxmmu_td *td = NULL;
-	unsigned nr_rounds = ms / ROUND_MS > C.min_rounds ? (unsigned)(ms / ROUND_MS)
-							  : C.min_rounds;
-	uint64_t slice = ms / nr_rounds;
+	unsigned nr_rounds = ms / C.round_ms > C.min_rounds
+				     ? (unsigned)(ms / C.round_ms)
+				     : C.min_rounds;
+	uint64_t slice = ms / nr_rounds, td_end = now_ms() + ms;
 	uint64_t vops = 0, conv = 0, blocked = 0, undef = 0, mmio = 0;
 	static char combo[64];
 
@@ -1415,7 +1420,11 @@ static void run_td(enum tdxmmu_mmu_kind mmu, enum tdxmmu_accept_mode acc,
 		/* After finalize, every page is private and reads zero. */
 	}
 
-	for (unsigned round = 0; round < nr_rounds; round++) {
+	/* A long run is bounded by the clock too: quiesce points cost more
+	 * under a sanitizer, and the run must end when asked. */
+	for (unsigned round = 0;
+	     round < nr_rounds && (round < C.min_rounds || now_ms() < td_end);
+	     round++) {
 		struct vcpus_run run = { .td = td, .vs = vs };
 		uint64_t deadline = now_ms() + slice, rss, hwm;
 		pthread_t tid, htid[MAX_HOSTS];
@@ -1475,7 +1484,7 @@ static void run_td(enum tdxmmu_mmu_kind mmu, enum tdxmmu_accept_mode acc,
 		mmio += vs[i].mmio;
 		pthread_mutex_destroy(&vs[i].lock);
 	}
-	print_message("stress: td %s: %u rounds, vcpu ops %" PRIu64
+	print_message("stress: td %s: %u rounds planned, vcpu ops %" PRIu64
 		      " (conversions %" PRIu64 ", blocked checks %" PRIu64
 		      ", undefined data %" PRIu64 ", mmio %" PRIu64 ")\n",
 		      combo, nr_rounds, vops, conv, blocked, undef, mmio);
@@ -1647,6 +1656,7 @@ static void configure(void)
 	else
 		g_seed = env_num("TDXMMU_STRESS_SEED", DEFAULT_SEED, 0, UINT64_MAX);
 	C.total_ms = env_num("TDXMMU_STRESS_MS", STRESS_DEF_MS, 1, UINT64_MAX / 2);
+	C.round_ms = env_num("TDXMMU_STRESS_ROUND_MS", ROUND_MS, 1, 3600000);
 	C.min_rounds = (unsigned)env_num("TDXMMU_STRESS_ROUNDS",
 					 STRESS_DEF_MIN_ROUNDS, 1, 1000000);
 	C.nr_vcpus = (unsigned)env_num("TDXMMU_STRESS_VCPUS", STRESS_DEF_VCPUS, 1,
