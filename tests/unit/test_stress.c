@@ -39,6 +39,9 @@
  *                        longer run gets one round per 250 ms)
  *   TDXMMU_STRESS_ROUNDS the fewest rounds per TD (default 6): a short
  *                        run's rounds are shorter
+ *   TDXMMU_STRESS_MIN_OPS operations each thread does per round even when
+ *                        the round's time is up (default 0; valgrind may
+ *                        start a round's threads after its deadline)
  *   TDXMMU_STRESS_ROUND_MS  length of a round of a longer run (default
  *                        250); a run ends when its time is up even if a
  *                        sanitizer made its quiesce points slow
@@ -136,6 +139,7 @@
 #define STRESS_DEF_ENOMEM_PPM 0
 #define STRESS_DEF_MS 1500
 #define STRESS_DEF_MIN_ROUNDS 6
+#define STRESS_DEF_MIN_OPS 0
 #endif
 
 #define MODEL_SIZE (512 * KiB)
@@ -151,6 +155,7 @@ static uint64_t g_seed;
 
 static struct {
 	unsigned nr_vcpus, nr_hosts, min_rounds;
+	uint64_t min_ops; /* per thread and round, whatever the clock says */
 	uint64_t round_ms;
 	bool mmu[2];    /* tdp, legacy */
 	bool accept[2]; /* auto, explicit */
@@ -831,7 +836,7 @@ static int guest_main(tdxmmu_td *td, unsigned vcpu, void *arg)
 		uint64_t r;
 		int rc;
 
-		if ((n & 7) == 0 && now_ms() >= v->deadline)
+		if ((n & 7) == 0 && n >= C.min_ops && now_ms() >= v->deadline)
 			break;
 		r = rnd(&v->rng) % 100;
 		if (C.all_ops)
@@ -1217,7 +1222,8 @@ static void host_round(struct host_state *h, void (*tick)(void))
 	uint64_t n = 0;
 
 	while (!atomic_load(h->done)) {
-		if (!h->err[0] && n < MAX_OPS_PER_ROUND && now_ms() < h->deadline) {
+		if (!h->err[0] && n < MAX_OPS_PER_ROUND &&
+		    (n < C.min_ops || now_ms() < h->deadline)) {
 			if (host_op(h->td, h))
 				continue;
 			n++;
@@ -1392,6 +1398,7 @@ static void run_td(enum tdxmmu_mmu_kind mmu, enum tdxmmu_accept_mode acc,
 				     : C.min_rounds;
 	uint64_t slice = ms / nr_rounds, td_end = now_ms() + ms;
 	uint64_t vops = 0, conv = 0, blocked = 0, undef = 0, mmio = 0;
+	uint64_t aug_injected = 0; /* AUGs issued while BUSY was injected */
 	static char combo[64];
 
 	if (slice == 0)
@@ -1438,7 +1445,7 @@ static void run_td(enum tdxmmu_mmu_kind mmu, enum tdxmmu_accept_mode acc,
 	     round < nr_rounds && (round < C.min_rounds || now_ms() < td_end);
 	     round++) {
 		struct vcpus_run run = { .td = td, .vs = vs };
-		uint64_t deadline = now_ms() + slice, rss, hwm;
+		uint64_t deadline = now_ms() + slice, rss, hwm, aug0 = 0, aug1 = 0;
 		pthread_t tid, htid[MAX_HOSTS];
 
 		for (unsigned i = 0; i < C.nr_vcpus; i++) {
@@ -1446,6 +1453,7 @@ static void run_td(enum tdxmmu_mmu_kind mmu, enum tdxmmu_accept_mode acc,
 			vs[i].err[0] = '\0';
 		}
 		atomic_init(&run.done, false);
+		assert_int_equal(tdxmmu_counter(td, "seamcall.TDH.MEM.PAGE.AUG", &aug0), 0);
 		assert_int_equal(tdxmmu_inject_busy(td, C.busy_ppm), 0);
 		if (C.enomem_ppm)
 			assert_int_equal(tdxmmu_inject_enomem(td, TDXMMU_SITE_ALL,
@@ -1465,6 +1473,8 @@ static void run_td(enum tdxmmu_mmu_kind mmu, enum tdxmmu_accept_mode acc,
 			pthread_join(htid[k], NULL);
 		/* Quiesce point. */
 		assert_int_equal(tdxmmu_inject_off(td), 0);
+		assert_int_equal(tdxmmu_counter(td, "seamcall.TDH.MEM.PAGE.AUG", &aug1), 0);
+		aug_injected += aug1 - aug0;
 		for (unsigned k = 0; k < C.nr_hosts; k++)
 			if (hs[k].err[0])
 				fail_msg("seed %" PRIu64 " td %s round %u: %s",
@@ -1505,7 +1515,8 @@ static void run_td(enum tdxmmu_mmu_kind mmu, enum tdxmmu_accept_mode acc,
 	 * on a fault's AUG is rolled back and counted in retry.busy; how many
 	 * AUGs a run issues depends on the threads' interleaving (under
 	 * valgrind most operations may hit the TLB), so the assertion is
-	 * gated on the AUGs actually issued, not on the operations: with
+	 * gated on the AUGs actually issued while BUSY was injected (not at
+	 * the quiesce points), not on the operations: with
 	 * 2000 of them at the default 2%, no BUSY at all has probability
 	 * 0.98^2000, below 1e-17. Whether a shared table is freed through RCU
 	 * while the vCPUs run depends on a vCPU linking one between two
@@ -1525,7 +1536,7 @@ static void run_td(enum tdxmmu_mmu_kind mmu, enum tdxmmu_accept_mode acc,
 			      ", retry.busy %" PRIu64 ", mmu.pages.rcu_freed %"
 			      PRIu64 ", inject.busy %" PRIu64 ", inject.enomem %"
 			      PRIu64 "\n", combo, aug, busy, rcu_freed, hit, enomem);
-		if (aug >= 2000 && C.busy_ppm >= 20000)
+		if (aug_injected >= 2000 && C.busy_ppm >= 20000)
 			assert_true(busy > 0);
 		R.busy_hit += hit;
 		R.enomem_hit += enomem;
@@ -1668,6 +1679,8 @@ static void configure(void)
 	else
 		g_seed = env_num("TDXMMU_STRESS_SEED", DEFAULT_SEED, 0, UINT64_MAX);
 	C.total_ms = env_num("TDXMMU_STRESS_MS", STRESS_DEF_MS, 1, UINT64_MAX / 2);
+	C.min_ops = env_num("TDXMMU_STRESS_MIN_OPS", STRESS_DEF_MIN_OPS, 0,
+			    MAX_OPS_PER_ROUND);
 	C.round_ms = env_num("TDXMMU_STRESS_ROUND_MS", ROUND_MS, 1, 3600000);
 	C.min_rounds = (unsigned)env_num("TDXMMU_STRESS_ROUNDS",
 					 STRESS_DEF_MIN_ROUNDS, 1, 1000000);
