@@ -569,7 +569,9 @@ struct tdxmmu_mem_stats {
 /* 0, or TDXMMU_EINVAL for a NULL argument. */
 TDXMMU_API int tdxmmu_mem_stats(tdxmmu_td *td, struct tdxmmu_mem_stats *out);
 
-/* Event counters by name ("seamcall.TDH.MEM.PAGE.AUG", "fault.private").
+/* Event counters by name ("seamcall.TDH.MEM.PAGE.AUG", "fault.private";
+ * "inject.busy": SEAMCALLs that answered an injected TDX_OPERAND_BUSY,
+ * "inject.enomem": allocations an injected -ENOMEM failed).
  * TDXMMU_ENOENT for an unknown name. */
 TDXMMU_API int tdxmmu_counter(tdxmmu_td *td, const char *name, uint64_t *val);
 /* Calls fn for every counter, in a stable order. */

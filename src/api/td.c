@@ -716,6 +716,10 @@ TDXMMU_API int tdxmmu_counter(tdxmmu_td *td, const char *name, uint64_t *val)
 		*val = tdx_module_exits(td->tdx);
 		return TDXMMU_OK;
 	}
+	if (!strcmp(name, "inject.busy")) {
+		*val = tdx_module_busy_injected(td->tdx);
+		return TDXMMU_OK;
+	}
 #define KVM_STAT_MATCH(f, n)                                   \
 	if (!strcmp(name, n)) {                                \
 		*val = kvm_stat_read(td->kvm, f);         \
@@ -744,6 +748,7 @@ TDXMMU_API void tdxmmu_counters_foreach(tdxmmu_td *td,
 	fn("tdcall.TDG.MEM.PAGE.ACCEPT", tdx_module_accepts(td->tdx), arg);
 	fn("cost.modeled_ns", tdx_module_modeled_ns(td->tdx), arg);
 	fn("exit.td", tdx_module_exits(td->tdx), arg);
+	fn("inject.busy", tdx_module_busy_injected(td->tdx), arg);
 #define KVM_STAT_EMIT(f, n) fn(n, kvm_stat_read(td->kvm, f), arg);
 	KVM_STATS_LIST(KVM_STAT_EMIT)
 #undef KVM_STAT_EMIT

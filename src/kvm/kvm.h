@@ -95,7 +95,8 @@ struct kvm_leaked_page {
 	X(exit_vmcall, "exit.vmcall")                    \
 	X(pages_private_spt, "mmu.pages.private")        \
 	X(pages_shared_spt, "mmu.pages.shared")          \
-	X(pages_rcu_freed, "mmu.pages.rcu_freed")
+	X(pages_rcu_freed, "mmu.pages.rcu_freed")        \
+	X(enomem_injected, "inject.enomem")
 
 /*
  * One shard of the counters. KVM keeps most of these per vCPU (vcpu->stat)

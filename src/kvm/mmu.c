@@ -289,6 +289,8 @@ __attribute__((noinline, cold)) static bool alloc_fails_draw(struct kvm *kvm,
 		return false;
 fail:
 	enomem_injected++;
+	/* Per VM, for soak runs that report how many failures they met. */
+	kvm_stat_inc(&kvm_stats_mine(kvm)->enomem_injected);
 	enomem_last_kvm = kvm;
 	enomem_last_site = site;
 	enomem_last_persist = persist;

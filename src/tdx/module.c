@@ -303,6 +303,11 @@ uint64_t tdx_module_calls(const struct tdx_module *m, int leaf)
 						       (size_t)leaf * sizeof(uint64_t)) : 0;
 }
 
+uint64_t tdx_module_busy_injected(const struct tdx_module *m)
+{
+	return COUNTER_SUM(m, busy_injected);
+}
+
 uint64_t tdx_module_accepts(const struct tdx_module *m)
 {
 	return COUNTER_SUM(m, accepts);
@@ -411,6 +416,7 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 	int leaf = (int)(rax & 0xFFFF);
 	unsigned version = (unsigned)((rax >> 16) & 0xFF);
 	uint64_t status;
+	bool armed;
 
 	if (leaf < TDX_NR_LEAVES) {
 		struct tdx_module_counters *k = tdx_counters_mine(m);
@@ -423,8 +429,13 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
 	if (version > 0 && !leaf_has_versions(leaf))
 		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
-	tdx_busy_armed = inject_busy_now(m, leaf);
+	armed = tdx_busy_armed = inject_busy_now(m, leaf);
 	status = handlers[leaf](m, regs);
+	/* Consumed: the handler reached a try-lock and answered the BUSY
+	 * (a leaf that fails a check before its first lock never does). */
+	if (armed && !tdx_busy_armed)
+		atomic_fetch_add_explicit(&tdx_counters_mine(m)->busy_injected, 1,
+					  memory_order_relaxed);
 	tdx_busy_armed = false;
 	return regs->rax = status;
 }

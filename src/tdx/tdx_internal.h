@@ -394,6 +394,7 @@ struct tdx_module {
 		_Atomic uint64_t accepts;
 		_Atomic uint64_t modeled_ns;
 		_Atomic uint64_t exits; /* TD exits, any reason */
+		_Atomic uint64_t busy_injected; /* injected BUSYs answered */
 	} __attribute__((aligned(HOST_CACHELINE))) counters[HOST_THREAD_SLOTS];
 
 	/*

@@ -65,6 +65,8 @@ uint64_t tdx_module_exit_cost(const struct tdx_module *m);
 
 uint64_t tdx_module_calls(const struct tdx_module *m, int leaf);
 uint64_t tdx_module_accepts(const struct tdx_module *m);
+/* SEAMCALLs that answered an injected TDX_OPERAND_BUSY (tdxmmu_inject_busy). */
+uint64_t tdx_module_busy_injected(const struct tdx_module *m);
 /* TD exits so far, any reason. */
 uint64_t tdx_module_exits(const struct tdx_module *m);
 /* Resident bytes of the PAMT (benchmarks' memory figures). */
