@@ -15,6 +15,11 @@ PKGS=(
 if [ "${1:-}" = "--bench" ]; then
 	PKGS+=(gnuplot-nox)
 fi
+# `make fuzz` only: libFuzzer is clang's, and its runtime (with ASan's and
+# UBSan's) is in libclang-rt-dev, which clang only recommends.
+if [ "${1:-}" = "--fuzz" ]; then
+	PKGS+=(clang libclang-rt-dev)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do
