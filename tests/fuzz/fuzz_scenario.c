@@ -41,6 +41,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Whether the script being run may legitimately fail `check`. */
 static bool check_may_fail;
 
+/*
+ * A leaf KVM needs that is BUSY every time costs KVM's whole retry budget,
+ * 10 s of wall time, before it gives up (and for TDH.VP.ENTER the model
+ * then answers exit 3: tests/fuzz/found/README.md). The scripts run with
+ * every `inject busy=` share cut to 50 %: the checks that expected BUSY may
+ * fail then, which is no oracle failure.
+ */
+static void clamp_busy(struct scn_script *s)
+{
+	for (size_t i = 0; i < s->nr; i++)
+		if (s->cmds[i].op == SCN_OP_INJECT_BUSY && s->cmds[i].ppm > 500000)
+			s->cmds[i].ppm = 500000;
+}
+
 static bool within_bounds(const struct scn_script *s)
 {
 	unsigned slots = 0;
@@ -58,14 +72,6 @@ static bool within_bounds(const struct scn_script *s)
 				return false;
 			if ((c->has & SCN_HAS_MEMORY) &&
 			    c->td.memory > FUZZ_MAX_MEMORY)
-				return false;
-			break;
-		case SCN_OP_INJECT_BUSY:
-			/* A VP.ENTER that is always BUSY: 10 s, then exit 3
-			 * (tests/fuzz/found/, reported). */
-			if (c->ppm > 500000 &&
-			    (c->leaf == -1 ||
-			     c->leaf == tdxmmu_leaf_from_name("TDH.VP.ENTER")))
 				return false;
 			break;
 		case SCN_OP_MEMSLOT:
@@ -115,6 +121,15 @@ static int checked_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *rep)
 	return rc;
 }
 
+/* What this process ran, printed at exit: the figures of a fuzzing run. */
+static unsigned long long nr_inputs, nr_parsed, nr_run;
+
+static void print_totals(void)
+{
+	fprintf(stderr, "fuzz_scenario: %llu inputs, %llu parsed, %llu run\n",
+		nr_inputs, nr_parsed, nr_run);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static FILE *devnull;
@@ -124,14 +139,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct scn_error err;
 	int status;
 
+	if (!nr_inputs++)
+		atexit(print_totals);
 	if (size > FUZZ_MAX_TEXT)
 		return 0;
 	if (scn_parse((const char *)data, size, &script, &err))
 		return 0;
+	nr_parsed++;
 	if (!within_bounds(&script)) {
 		scn_script_free(&script);
 		return 0;
 	}
+	nr_run++;
+	clamp_busy(&script);
 	if (!devnull) {
 		devnull = fopen("/dev/null", "w");
 		if (!devnull)
