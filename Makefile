@@ -48,7 +48,7 @@ fuzz: configure-fuzz
 		esac; \
 		mkdir -p $(FUZZ_BUILD)/corpus/$${t#fuzz_}; \
 		echo "make fuzz: $$t for $(FUZZ_SECONDS) s"; \
-		$(FUZZ_BUILD)/tests/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
+		$(FUZZ_BUILD)/tests/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=60 \
 			-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crash/$$t- \
 			$$extra $(FUZZ_ARGS) $(FUZZ_BUILD)/corpus/$${t#fuzz_} $$seeds; \
 	done
