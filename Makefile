@@ -35,9 +35,12 @@ bench: build
 # Each harness runs FUZZ_SECONDS over the seed corpora (tests/fuzz/README.md)
 # plus its working corpus in $(FUZZ_BUILD)/corpus/, where the inputs it finds
 # stay for the next run; a crash is saved in $(FUZZ_BUILD)/crash/ and stops
-# the target. FUZZ_ARGS go to libFuzzer (e.g. FUZZ_ARGS=-seed=1).
+# the target. FUZZ_ARGS go to libFuzzer (e.g. FUZZ_ARGS=-seed=1). The replay
+# drivers are built too, so that `ctest --test-dir $(FUZZ_BUILD) -L fuzz`
+# finds every test of the label up to date.
 fuzz: configure-fuzz
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS) \
+		$(addsuffix _replay,$(FUZZ_TARGETS))
 	@mkdir -p $(FUZZ_BUILD)/crash
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		case $$t in \

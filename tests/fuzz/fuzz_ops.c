@@ -11,8 +11,9 @@
  * Oracle, each failure an abort() with a message:
  *  - no call answers TDXMMU_EBUG (the model broke: scenario exit 3);
  *  - tdxmmu_check() finds no violation after every operation, while the VM
- *    is alive and no raw SEAMCALL has succeeded (a raw SEAMCALL changes the
- *    module behind KVM's back: check is right to report that);
+ *    is alive and no raw SEAMCALL other than TDH.MEM.TRACK and
+ *    TDH.MEM.SEPT.RD has succeeded (such a SEAMCALL changes the module
+ *    behind KVM's back: check is right to report that);
  *  - the host never reads data the guest wrote through the private alias.
  *    Every word the guest writes privately has top nibble 0xA (a write's
  *    value, a fill's byte 0xA0..0xAF, a build-time page's fill), and no

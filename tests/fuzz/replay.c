@@ -3,8 +3,8 @@
  * A main() for builds without libFuzzer (gcc, the plain and sanitizer
  * builds): feeds every file named on the command line, or found in a
  * directory named there, to LLVMFuzzerTestOneInput() once, in name order.
- * That is what `fuzzer -runs=0 DIR` does, so `make test` replays the corpora
- * under valgrind-free ASan/UBSan too. Fails when it finds no input, so a
+ * That is what `fuzzer -runs=0 DIR` does, so `make check` replays the
+ * corpora, and `make test` under ASan/UBSan too. Fails when it finds no input, so a
  * corpus that went missing does not pass silently.
  */
 #include <dirent.h>
