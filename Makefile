@@ -23,20 +23,56 @@
 #               sanitizer report, model violation or leak, and when the RSS
 #               grows by more than 10% + 16 MiB (TSan: + 128 MiB, its own
 #               shadow memory) after the first 10% of a run of 60 s or more.
+#   make fuzz   the libFuzzer harnesses (tests/fuzz/), one after the other,
+#               FUZZ_SECONDS each (default 60), in their own clang build
+#               (installs clang, only for this target)
 BUILD     ?= build
 ASAN_BUILD?= build-asan
 TSAN_BUILD?= build-tsan
 WERROR    ?= OFF
 JOBS      ?= $(shell nproc)
+FUZZ_BUILD?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= fuzz_scenario fuzz_ops
+FUZZ_ARGS ?=
 CMAKE_GEN  = -G Ninja -DTDXMMU_WERROR=$(WERROR)
 
-.PHONY: soak check explore bench coverage all deps configure configure-asan configure-tsan test-tsan test-valgrind build demo test test-plain test-asan install clean
+.PHONY: soak check explore bench coverage fuzz configure-fuzz all deps configure configure-asan configure-tsan test-tsan test-valgrind build demo test test-plain test-asan install clean
 
 all: build
 
 bench: build
 	@scripts/install-deps.sh --bench
 	BUILD=$(BUILD) scripts/bench.sh
+
+# Each harness runs FUZZ_SECONDS over the seed corpora (tests/fuzz/README.md)
+# plus its working corpus in $(FUZZ_BUILD)/corpus/, where the inputs it finds
+# stay for the next run; a crash is saved in $(FUZZ_BUILD)/crash/ and stops
+# the target. FUZZ_ARGS go to libFuzzer (e.g. FUZZ_ARGS=-seed=1). The replay
+# drivers are built too, so that `ctest --test-dir $(FUZZ_BUILD) -L fuzz`
+# finds every test of the label up to date.
+fuzz: configure-fuzz
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS) \
+		$(addsuffix _replay,$(FUZZ_TARGETS))
+	@mkdir -p $(FUZZ_BUILD)/crash
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		case $$t in \
+		fuzz_scenario) seeds="tests/fuzz/corpus/scenario tests/scenarios tests/races examples"; \
+			extra="-dict=tests/fuzz/scenario.dict";; \
+		fuzz_ops) seeds="tests/fuzz/corpus/ops"; extra="-max_len=1024";; \
+		*) echo "make fuzz: unknown harness $$t" >&2; exit 2;; \
+		esac; \
+		mkdir -p $(FUZZ_BUILD)/corpus/$${t#fuzz_}; \
+		echo "make fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_BUILD)/tests/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=60 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crash/$$t- \
+			$$extra $(FUZZ_ARGS) $(FUZZ_BUILD)/corpus/$${t#fuzz_} $$seeds; \
+	done
+
+configure-fuzz:
+	@scripts/install-deps.sh --fuzz
+	@cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang \
+		-DTDXMMU_FUZZ=ON >/dev/null
 
 deps:
 	@scripts/install-deps.sh
@@ -155,4 +191,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(COV_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(COV_BUILD) $(FUZZ_BUILD)

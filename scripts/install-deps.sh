@@ -31,6 +31,10 @@ PKGS=(
 case "${1:-}" in
 --bench) PKGS+=("gnuplot-nox    cmd:gnuplot       make bench's plots") ;;
 --coverage) PKGS+=("gcovr          cmd:gcovr         make coverage's line and branch report") ;;
+# make fuzz: libFuzzer is clang's, and its runtime (with ASan's and UBSan's)
+# is in libclang-rt-dev, which clang only recommends.
+--fuzz) PKGS+=("clang          cmd:clang         make fuzz's compiler (libFuzzer)"
+	       "libclang-rt-dev h:sanitizer/common_interface_defs.h  libFuzzer's and the sanitizers' runtime") ;;
 esac
 
 if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then
@@ -51,6 +55,11 @@ if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then
 	$SUDO apt-get update -qq
 	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 	exit 0
+fi
+# `make fuzz` only: libFuzzer is clang's, and its runtime (with ASan's and
+# UBSan's) is in libclang-rt-dev, which clang only recommends.
+if [ "${1:-}" = "--fuzz" ]; then
+	PKGS+=(clang libclang-rt-dev)
 fi
 
 # No apt: check what the packages provide.

@@ -35,6 +35,7 @@
 
 #include "cpu/cpu_internal.h"
 #include "explore/sched.h"
+#include "kvm/mmu.h"
 #include "kvm/tdx_hooks.h"
 #include "tdx/tdx_module.h"
 
@@ -562,13 +563,14 @@ int cpu_guest_mapgpa(struct cpu *cpu, unsigned index, uint64_t gpa,
 	/* Each round is one hypercall. A RETRY either moves start forward
 	 * (at most size / 4K of those) or not (bounded by idle). */
 	for (;;) {
-		uint64_t status, resume = start;
+		uint64_t status, resume = start, injected;
 
 		if ((ret = cpu_vcpu_service(v)))
 			break;
 		kvm_stat_inc(&kvm_stats_mine(kvm)->exit_vmcall);
 		cpu_vcpu_exit(v, "TDVMCALL MapGPA gpa 0x%llx size 0x%llx",
 			      (unsigned long long)start, (unsigned long long)(end - start));
+		injected = kvm_enomem_injected();
 		status = kvm_tdx_map_gpa(v->kvm_vcpu, start, end - start, &resume);
 		if (status == TDVMCALL_SUCCESS) {
 			*outcome = TDXMMU_OUTCOME_OK;
@@ -585,6 +587,15 @@ int cpu_guest_mapgpa(struct cpu *cpu, unsigned index, uint64_t gpa,
 			start = resume;
 			idle = 0;
 			continue;
+		}
+		/* KVM met an injected -ENOMEM at a site that fails every
+		 * allocation (inject enomem at 100 %): no re-issue can
+		 * succeed, and the RETRYs would end as a livelock report.
+		 * The action fails with -ENOMEM, which the API turns into
+		 * outcome `error` as for the other guest actions. */
+		if (kvm_enomem_injected() != injected && kvm_enomem_hopeless(kvm)) {
+			ret = -ENOMEM;
+			break;
 		}
 		/* No progress (contention, no memory): let the other
 		 * threads run before the guest re-issues. */

@@ -167,6 +167,7 @@ static const char rcu_object;
 
 /* ---- violations ---- */
 
+static void violation_v(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 static void violation_v(const char *fmt, va_list ap)
 {
 	if (S.violation)
