@@ -21,6 +21,9 @@ int api_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 
 /* The state word of one KVM SPTE, as expect-spte names it (td.c). */
 enum tdxmmu_spte_state api_spte_state_of(uint64_t spte);
+/* The public name of the module's S-EPT state s (enum tdx_sept_state;
+ * FREE for a value that is none); td.c. */
+enum tdxmmu_sept_state api_sept_state_of(unsigned s);
 
 /* One platform: host memory, memslots, the TDX module, KVM's VM, vCPUs. */
 struct tdxmmu_td {

@@ -242,22 +242,6 @@ static void walk_kvm(struct builder *b, tdxmmu_td *td, enum tdxmmu_tree tree,
 	}
 }
 
-static enum tdxmmu_sept_state sept_public(enum tdx_sept_state s)
-{
-	static const enum tdxmmu_sept_state map[] = {
-		[SEPT_FREE] = TDXMMU_SEPT_FREE,
-		[SEPT_NL_MAPPED] = TDXMMU_SEPT_NL_MAPPED,
-		[SEPT_NL_BLOCKED] = TDXMMU_SEPT_NL_BLOCKED,
-		[SEPT_MAPPED] = TDXMMU_SEPT_MAPPED,
-		[SEPT_BLOCKED] = TDXMMU_SEPT_BLOCKED,
-		[SEPT_PENDING] = TDXMMU_SEPT_PENDING,
-		[SEPT_PENDING_BLOCKED] = TDXMMU_SEPT_PENDING_BLOCKED,
-		[SEPT_REMOVED] = TDXMMU_SEPT_REMOVED,
-	};
-
-	return (unsigned)s < SEPT_NR_STATES ? map[s] : TDXMMU_SEPT_FREE;
-}
-
 /* One page's path down the S-EPT. */
 static void walk_sept(struct builder *b, tdxmmu_td *td, uint64_t gpa,
 		      size_t page)
@@ -313,7 +297,7 @@ static void walk_sept(struct builder *b, tdxmmu_td *td, uint64_t gpa,
 			en->writable = entry[l] & SEPT_W;
 			en->executable = entry[l] & SEPT_X;
 			en->suppress_ve = entry[l] & SEPT_SVE;
-			en->sept_state = sept_public(st);
+			en->sept_state = api_sept_state_of(st);
 			if (st != SEPT_FREE && st != SEPT_REMOVED && st != SEPT_NR_STATES) {
 				en->pfn = hpa_to_pfn(sept_hpa(entry[l]));
 				if (en->leaf)

@@ -644,8 +644,7 @@ TDXMMU_API uint64_t tdxmmu_modeled_ns(tdxmmu_td *td)
 
 /* ---- state ---------------------------------------------------------------- */
 
-TDXMMU_API int tdxmmu_sept_state(tdxmmu_td *td, uint64_t gpa, unsigned level,
-				 enum tdxmmu_sept_state *out)
+enum tdxmmu_sept_state api_sept_state_of(unsigned s)
 {
 	static const enum tdxmmu_sept_state map[] = {
 		[SEPT_FREE] = TDXMMU_SEPT_FREE,
@@ -657,6 +656,13 @@ TDXMMU_API int tdxmmu_sept_state(tdxmmu_td *td, uint64_t gpa, unsigned level,
 		[SEPT_PENDING_BLOCKED] = TDXMMU_SEPT_PENDING_BLOCKED,
 		[SEPT_REMOVED] = TDXMMU_SEPT_REMOVED,
 	};
+
+	return s < SEPT_NR_STATES ? map[s] : TDXMMU_SEPT_FREE;
+}
+
+TDXMMU_API int tdxmmu_sept_state(tdxmmu_td *td, uint64_t gpa, unsigned level,
+				 enum tdxmmu_sept_state *out)
+{
 	/* Both are written by the walk only when it reaches an entry: start
 	 * them as "no entry" so that no path reads them unset. */
 	enum tdx_sept_state s = SEPT_NR_STATES;
@@ -688,7 +694,7 @@ TDXMMU_API int tdxmmu_sept_state(tdxmmu_td *td, uint64_t gpa, unsigned level,
 	if ((unsigned)s >= SEPT_NR_STATES)
 		return api_fail(TDXMMU_EBUG, "misconfigured S-EPT entry for %#llx",
 				(unsigned long long)gpa);
-	*out = map[s];
+	*out = api_sept_state_of(s);
 	return TDXMMU_OK;
 }
 
