@@ -160,13 +160,7 @@ soak: configure-tsan configure-asan
 VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
 test-valgrind: build
-	@set -e; for t in $(BUILD)/tests/test_*; do \
-		case $$t in */test_tdx_entry_progress) \
-			echo "valgrind: $$t skipped (it measures a vCPU entry against threads that hold a lock for 2 ms; valgrind runs one thread at a time, so it measures valgrind's scheduler)"; \
-			continue;; esac; \
-		echo "valgrind: $$t"; $(VALGRIND) $$t >/dev/null 2>$(BUILD)/valgrind.log || \
-			{ cat $(BUILD)/valgrind.log; exit 1; }; \
-	done
+	scripts/valgrind-tests.sh $(BUILD) $(JOBS) $(VALGRIND)
 	$(VALGRIND) $(BUILD)/tdxmmu run --quiet examples/demo.tds
 
 # Line and branch coverage of src/ by the whole plain test suite (gcovr):
