@@ -17,6 +17,8 @@
 
 #include "tdxmmu/tdxmmu.h"
 
+#include "api_fixture.h"
+
 /* ---- every counter, to compare before and after ---------------------- */
 
 struct snapshot {
@@ -89,25 +91,6 @@ static void normalize(char *text)
 	*w = '\0';
 }
 
-static tdxmmu_td *make_td(enum tdxmmu_mmu_kind mmu)
-{
-	struct tdxmmu_td_config cfg;
-	tdxmmu_td *td = NULL;
-
-	tdxmmu_td_config_init(&cfg);
-	cfg.mmu = mmu;
-	assert_int_equal(tdxmmu_td_create(&cfg, &td), 0);
-	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 << 20), 0);
-	assert_int_equal(tdxmmu_td_finalize(td), 0);
-	return td;
-}
-
-static void destroy(tdxmmu_td *td)
-{
-	struct tdxmmu_destroy_report rep;
-
-	assert_int_equal(tdxmmu_td_destroy(td, &rep), 0);
-}
 
 #define SHARED (1ULL << 47)
 
@@ -115,7 +98,7 @@ static void test_show_tdp(void **state)
 {
 	enum tdxmmu_outcome o;
 	struct snapshot before, after;
-	tdxmmu_td *td = make_td(TDXMMU_MMU_TDP);
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_TDP);
 	char *text, *again;
 
 	(void)state;
@@ -202,14 +185,14 @@ static void test_show_tdp(void **state)
 		"  S-EPT   2M    FREE\n"
 		"  S-EPT   4K    none\n");
 	free(text);
-	destroy(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_show_legacy_private_zapped(void **state)
 {
 	enum tdxmmu_outcome o;
 	struct snapshot before, after;
-	tdxmmu_td *td = make_td(TDXMMU_MMU_LEGACY);
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_LEGACY);
 	char *text;
 
 	(void)state;
@@ -231,12 +214,12 @@ static void test_show_legacy_private_zapped(void **state)
 	assert_non_null(strstr(text, "  mirror  4K    present leaf pfn=0x"));
 	assert_non_null(strstr(text, "  S-EPT   4K    MAPPED hpa=0x"));
 	free(text);
-	destroy(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_show_errors(void **state)
 {
-	tdxmmu_td *td = make_td(TDXMMU_MMU_TDP);
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_TDP);
 
 	(void)state;
 	assert_int_equal(tdxmmu_show(NULL, 0, 0x1000, stdout), TDXMMU_EINVAL);
@@ -250,7 +233,7 @@ static void test_show_errors(void **state)
 			 TDXMMU_ERANGE);
 	assert_int_equal(tdxmmu_show(td, (SHARED << 1) - 0x1000, 0x2000, stdout),
 			 TDXMMU_ERANGE);
-	destroy(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_spte_state_level(void **state)
@@ -258,7 +241,7 @@ static void test_spte_state_level(void **state)
 	enum tdxmmu_spte_state p = 99, s = 99, p4 = 99, s4 = 99;
 	struct snapshot before, after;
 	enum tdxmmu_outcome o;
-	tdxmmu_td *td = make_td(TDXMMU_MMU_TDP);
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_TDP);
 
 	(void)state;
 	assert_int_equal(tdxmmu_vcpu_write(td, 0, 0x1000, 7, &o), 0);
@@ -296,7 +279,7 @@ static void test_spte_state_level(void **state)
 	assert_int_equal(tdxmmu_spte_state_level(td, 0, 1, NULL, &s), TDXMMU_EINVAL);
 	assert_int_equal(tdxmmu_spte_state_level(td, 0, 1, &p, NULL), TDXMMU_EINVAL);
 	assert_int_equal(tdxmmu_spte_state_level(NULL, 0, 1, &p, &s), TDXMMU_EINVAL);
-	destroy(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_spte_state_level_gpaw52(void **state)
@@ -317,7 +300,7 @@ static void test_spte_state_level_gpaw52(void **state)
 	assert_int_equal(tdxmmu_spte_state_level(td, 0, 4, &p, &s), 0);
 	assert_int_equal(p, TDXMMU_SPTE_PRESENT);
 	assert_int_equal(tdxmmu_spte_state_level(td, 0, 5, &p, &s), TDXMMU_ERANGE);
-	destroy(td);
+	api_fx_destroy_clean(td);
 }
 
 int main(void)

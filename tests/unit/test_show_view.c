@@ -25,31 +25,14 @@
 #include "kvm/tdp_iter.h"
 #include "tdxmmu/tdxmmu.h"
 
+#include "api_fixture.h"
+
 #define SHARED (1ULL << 47)
 #define PT_NDA 0
 #define PT_REG 3
 #define PT_TDCX 5
 #define PT_EPT 8
 
-static tdxmmu_td *make_td(enum tdxmmu_mmu_kind mmu)
-{
-	struct tdxmmu_td_config cfg;
-	tdxmmu_td *td = NULL;
-
-	tdxmmu_td_config_init(&cfg);
-	cfg.mmu = mmu;
-	assert_int_equal(tdxmmu_td_create(&cfg, &td), 0);
-	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 << 20), 0);
-	assert_int_equal(tdxmmu_td_finalize(td), 0);
-	return td;
-}
-
-static void destroy(tdxmmu_td *td)
-{
-	struct tdxmmu_destroy_report rep;
-
-	assert_int_equal(tdxmmu_td_destroy(td, &rep), 0);
-}
 
 /* A guest access that must succeed (the outcome is read after the call). */
 #define op_ok(call, o)                                   \
@@ -257,17 +240,17 @@ static void check_private_and_shared(tdxmmu_td *td, bool legacy)
 
 static void test_collect_tdp(void **state)
 {
-	tdxmmu_td *td = make_td(TDXMMU_MMU_TDP);
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_TDP);
 
 	(void)state;
 	private_and_shared(td);
 	check_private_and_shared(td, false);
-	destroy(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_collect_legacy(void **state)
 {
-	tdxmmu_td *td = make_td(TDXMMU_MMU_LEGACY);
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_LEGACY);
 	struct tdxmmu_view *v = NULL;
 	const struct tdxmmu_view_entry *e, *s;
 	enum tdxmmu_outcome o;
@@ -294,14 +277,14 @@ static void test_collect_legacy(void **state)
 	assert_false(s->present);
 	assert_int_equal(s->pfn, e->pfn);
 	tdxmmu_view_free(v);
-	destroy(td);
+	api_fx_destroy_clean(td);
 }
 
 /* A frozen entry is a moment inside a fault or a teardown; it is planted
  * here (and taken back) to see how the view reads one. */
 static void test_collect_frozen(void **state)
 {
-	tdxmmu_td *td = make_td(TDXMMU_MMU_TDP);
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_TDP);
 	struct tdxmmu_view *v = NULL;
 	const struct tdxmmu_view_entry *e;
 	_Atomic uint64_t *pt;
@@ -334,12 +317,12 @@ static void test_collect_frozen(void **state)
 	assert_non_null(strstr(text, "  mirror  4K    frozen\n"));
 	free(text);
 	tdxmmu_view_free(v);
-	destroy(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_collect_pages_and_mapped(void **state)
 {
-	tdxmmu_td *td = make_td(TDXMMU_MMU_TDP);
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_TDP);
 	struct tdxmmu_view *v = NULL;
 	uint64_t gpas[4] = { 0 };
 	const uint64_t ask[] = { SHARED | 0x2000, 0x1000, 0x2000 };
@@ -393,7 +376,7 @@ static void test_collect_pages_and_mapped(void **state)
 	assert_string_equal(tdxmmu_tree_name(TDXMMU_TREE_SEPT), "S-EPT");
 	assert_string_equal(tdxmmu_tree_name(TDXMMU_NR_TREES), "?");
 	assert_string_equal(tdxmmu_pamt_type_name(PT_EPT), "PT_EPT");
-	destroy(td);
+	api_fx_destroy_clean(td);
 }
 
 static void test_collect_gpaw52(void **state)
@@ -417,7 +400,7 @@ static void test_collect_gpaw52(void **state)
 	assert_int_equal(per_tree[TDXMMU_TREE_MIRROR], 5);
 	assert_int_equal(ent(v, 0, TDXMMU_TREE_SEPT, 0)->sept_state, TDXMMU_SEPT_MAPPED);
 	tdxmmu_view_free(v);
-	destroy(td);
+	api_fx_destroy_clean(td);
 }
 
 /* ---- the runner's stop ---------------------------------------------------- */
