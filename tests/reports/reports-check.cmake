@@ -14,29 +14,13 @@ set(FAIL_TEXT "vcpu 0 read private:0x1000 expect=0x77")
 set(FAIL_MESSAGE "vcpu 0 read private:0x1000 expect=0x77 (actual 0x5a)")
 set(PARSE_MESSAGE "malformed number 'zero'")
 
-# Runs ${TDXMMU} ARGS... [INPUT FILE]; sets out, err and rc in the caller.
-function(run)
-	cmake_parse_arguments(PARSE_ARGV 0 arg "" "INPUT" "")
-	set(input)
-	if(arg_INPUT)
-		set(input INPUT_FILE ${arg_INPUT})
-	endif()
-	execute_process(COMMAND ${TDXMMU} ${arg_UNPARSED_ARGUMENTS} ${input}
-		OUTPUT_VARIABLE o ERROR_VARIABLE e RESULT_VARIABLE r)
-	set(out "${o}" PARENT_SCOPE)
-	set(err "${e}" PARENT_SCOPE)
-	set(rc "${r}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/../check-common.cmake)
 
-function(fail what)
-	message(FATAL_ERROR "${what}\n--- stdout:\n${out}\n--- stderr:\n${err}")
-endfunction()
-
-function(expect_rc want)
-	if(NOT rc STREQUAL "${want}")
-		fail("exit status ${rc}, expected ${want}")
-	endif()
-endfunction()
+# Runs ${TDXMMU} ARGS... [INPUT FILE]; sets out, err and rc in the caller
+# (a macro, so that run_cmd's results land there).
+macro(run)
+	run_cmd(${TDXMMU} ${ARGN})
+endmacro()
 
 function(expect_in haystack needle)
 	string(FIND "${haystack}" "${needle}" at)
