@@ -1125,18 +1125,22 @@ static bool is_host_op(enum scn_op op)
 static int make_lanes(struct parser *p, struct scn_block *b)
 {
 	size_t *count = calloc(p->vcpus + 1, sizeof(*count));
-	size_t lane = 0;
+	size_t lane = 0, nr_lanes = 0;
 
 	if (!count)
 		return perr(p, 1, "out of memory");
 	for (size_t i = 0; i < b->nr; i++)
 		count[is_host_op(b->cmds[i].op) ? p->vcpus : b->cmds[i].vcpu]++;
 	for (unsigned v = 0; v <= p->vcpus; v++)
-		b->nr_lanes += count[v] != 0;
-	if (b->nr_lanes) {
-		b->lanes = calloc(b->nr_lanes, sizeof(*b->lanes));
+		nr_lanes += count[v] != 0;
+	/* nr_lanes is set with the array only: release_block() frees each
+	 * lane's index array, and must find none when the array could not be
+	 * allocated (it read lanes[] through NULL before). */
+	if (nr_lanes) {
+		b->lanes = calloc(nr_lanes, sizeof(*b->lanes));
 		if (!b->lanes)
 			goto oom;
+		b->nr_lanes = nr_lanes;
 	}
 	for (unsigned v = 0; v <= p->vcpus; v++) {
 		struct scn_lane *l;
