@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The exploration's options at their edges (tdxmmu_explore_string): a shard
+ * that does not exist, a CPU that is not one, a schedule budget that stops
+ * the bounded search and the random one, random schedules split over
+ * shards, and a scenario whose run stops on a usage error. Each answers its
+ * documented status (0, 1, 2) with a message saying why; none crashes.
+ * Small scenarios and budgets: the whole program takes about a second.
+ */
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <tdxmmu/tdxmmu.h>
+
+/* Two vCPUs fault in their own private pages at once: many schedules, no
+ * violation. */
+static const char two_faults[] =
+	"td vcpus=2\n"
+	"memslot 0 0 4M\n"
+	"finalize\n"
+	"parallel\n"
+	"vcpu 0 write private:0x1000 1\n"
+	"vcpu 1 write private:0x200000 2\n"
+	"end\n"
+	"vcpu 0 read private:0x200000 expect=2\n"
+	"destroy\n";
+
+static int explore(const char *text, struct tdxmmu_explore_options *o,
+		   struct tdxmmu_explore_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	return tdxmmu_explore_string("edge.tds", text, o, r);
+}
+
+static void test_shard_out_of_range(void **state)
+{
+	struct tdxmmu_explore_options o;
+	struct tdxmmu_explore_result r;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	o.nr_shards = 2;
+	o.shard = 2;
+	assert_int_equal(explore(two_faults, &o, &r), 2);
+	assert_string_equal(r.message, "shard 2 of 2 does not exist");
+	assert_int_equal(r.schedules, 0);
+}
+
+static void test_cpu_not_a_cpu(void **state)
+{
+	struct tdxmmu_explore_options o;
+	struct tdxmmu_explore_result r;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	o.cpu = TDXMMU_EXPLORE_CPU_ANY - 1;
+	assert_int_equal(explore(two_faults, &o, &r), 2);
+	assert_non_null(strstr(r.message, "not a CPU"));
+	assert_int_equal(r.schedules, 0);
+	/* A CPU number beyond any set of CPUs. */
+	o.cpu = TDXMMU_EXPLORE_CPU(CPU_SETSIZE + 1);
+	assert_int_equal(explore(two_faults, &o, &r), 2);
+	assert_true(strstr(r.message, "cpu") != NULL);
+	assert_int_equal(r.schedules, 0);
+}
+
+static void test_budget_stops_bounded_search(void **state)
+{
+	struct tdxmmu_explore_options o;
+	struct tdxmmu_explore_result r;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	o.cpu = TDXMMU_EXPLORE_CPU_ANY;
+	o.max_schedules = 3;
+	assert_int_equal(explore(two_faults, &o, &r), 0);
+	assert_int_equal(r.schedules, 3);
+	assert_false(r.complete);
+	assert_int_equal(r.violations, 0);
+}
+
+static void test_random_sharded_with_budget(void **state)
+{
+	struct tdxmmu_explore_options o;
+	struct tdxmmu_explore_result r;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	o.cpu = TDXMMU_EXPLORE_CPU_ANY;
+	o.random = 10;
+	o.seed = 7;
+	o.nr_shards = 2;
+	o.shard = 1;
+	/* Shard 1 takes the odd ones of the 10: 5 schedules. */
+	assert_int_equal(explore(two_faults, &o, &r), 0);
+	assert_int_equal(r.schedules, 5);
+	assert_int_equal(r.shard, 1);
+	assert_int_equal(r.nr_shards, 2);
+	/* With a budget of 2 it stops there. */
+	o.max_schedules = 2;
+	assert_int_equal(explore(two_faults, &o, &r), 0);
+	assert_int_equal(r.schedules, 2);
+}
+
+static void test_usage_error_in_the_run(void **state)
+{
+	static const char dup_memslot[] =
+		"td vcpus=2\n"
+		"memslot 0 0 4M\n"
+		"memslot 0 0x400000 4M\n"
+		"finalize\n"
+		"parallel\n"
+		"vcpu 0 write private:0x1000 1\n"
+		"vcpu 1 write private:0x2000 2\n"
+		"end\n"
+		"destroy\n";
+	struct tdxmmu_explore_options o;
+	struct tdxmmu_explore_result r;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	o.cpu = TDXMMU_EXPLORE_CPU_ANY;
+	assert_int_equal(explore(dup_memslot, &o, &r), 2);
+	/* The runner's error line, as `tdxmmu run` prints it. */
+	assert_non_null(strstr(r.message, "memslot"));
+	assert_int_equal(r.violations, 0);
+	/* The same with random schedules. */
+	o.random = 3;
+	assert_int_equal(explore(dup_memslot, &o, &r), 2);
+	assert_non_null(strstr(r.message, "memslot"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shard_out_of_range),
+		cmocka_unit_test(test_cpu_not_a_cpu),
+		cmocka_unit_test(test_budget_stops_bounded_search),
+		cmocka_unit_test(test_random_sharded_with_budget),
+		cmocka_unit_test(test_usage_error_in_the_run),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
