@@ -1176,8 +1176,11 @@ static int place(struct parser *p, struct scn_cmd *c)
 	switch (c->op) {
 	case SCN_OP_PARALLEL:
 		c->block = calloc(1, sizeof(*c->block));
-		if (!c->block)
+		if (!c->block) {
+			/* place() owns c: its text goes too (it leaked). */
+			release_cmd(c);
 			return perr(p, c->col, "out of memory");
+		}
 		p->block_cmd = *c;
 		p->in_block = true;
 		return 0;
