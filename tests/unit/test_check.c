@@ -492,9 +492,12 @@ static void test_module_lock_left_held(void **state)
 	struct tdx_td *t = tdx_td_of_tdr_pfn(td->tdx, hpa_to_pfn(td->kvm->tdr));
 	_Atomic uint64_t *tdr_word = pamt_entry(&td->tdx->pamt, hpa_to_pfn(td->kvm->tdr), 0);
 	unsigned reader;
+	struct sharex_counted tree, epoch;
 
 	(void)state;
 	assert_non_null(t);
+	tree = tdx_td_lock(td->tdx, t, TD_HOLD_SEPT_SHIFT);
+	epoch = tdx_td_lock(td->tdx, t, TD_HOLD_EPOCH_SHIFT);
 	want_check(td, 0, NULL);
 	/* A vCPU in guest mode holds its TDVPR, the TDR shared and an epoch
 	 * reference: the check's quiesce point kicks it out (issue 11, 2.14)
@@ -505,20 +508,20 @@ static void test_module_lock_left_held(void **state)
 	assert_int_equal(tdx_tdr_shared_holders(td->tdx, t->index), 1);
 	assert_int_equal(tdxmmu_vcpu_leave(td, 1), TDXMMU_OK);
 	assert_int_equal(tdx_tdr_shared_holders(td->tdx, t->index), 0);
-	/* A shared hold of the S-EPT tree lock, counted on slot 3. */
-	assert_int_equal(sharex_dist_try_shared(&t->sept_lock, false, 3), LOCK_OK);
-	/* The TDR held shared, counted on this thread's slot. */
-	assert_int_equal(tdx_tdr_try_shared(td->tdx, tdr_word, 5, &reader), LOCK_OK);
+	/* A shared hold of the S-EPT tree lock and one of the TDR, counted
+	 * in this thread's hold word of the TD. */
+	assert_int_equal(sharex_counted_try_shared(&tree), LOCK_OK);
+	assert_int_equal(tdx_tdr_try_shared(td->tdx, tdr_word, 0, &reader), LOCK_OK);
 	assert_int_equal(reader, t->index);
 	want_check(td, 2, "S-EPT tree lock is 0x1 at a quiesce point (want 0",
 		   "TDR lock, counted shared holds is 0x1 at a quiesce point (want 0",
 		   NULL);
-	tdx_tdr_release_shared(td->tdx, reader, 5);
-	sharex_dist_release_shared(&t->sept_lock, 3);
+	tdx_tdr_release_shared(td->tdx, reader);
+	sharex_counted_release_shared(&tree);
 	/* The epoch lock held exclusive, as by a TRACK in flight. */
-	assert_int_equal(sharex_dist_try_excl(&t->epoch_lock, false), LOCK_OK);
+	assert_int_equal(sharex_counted_try_excl(&epoch), LOCK_OK);
 	want_check(td, 1, "epoch lock is 0x8000 at a quiesce point", NULL);
-	sharex_dist_release_excl(&t->epoch_lock);
+	sharex_counted_release_excl(&epoch);
 	want_check(td, 0, NULL);
 	api_fx_destroy_clean(td);
 }
