@@ -308,7 +308,21 @@ struct tdx_td {
 	struct {
 		_Atomic uint32_t refcount[2];
 		_Atomic uint64_t chldcnt; /* may wrap below 0 on one slot */
+		/* The walk hint of the thread that owns the slot (sept.c,
+		 * tdx_walk()): the 4K-leaf table its last walk to a 4K entry
+		 * went through, for the 2M range hint_2m - 1, valid while
+		 * sept_shape reads hint_shape. Only the owner touches it. */
+		uint64_t hint_2m;
+		_Atomic uint64_t *hint_table;
+		uint64_t hint_shape;
 	} __attribute__((aligned(HOST_CACHELINE))) per_slot[HOST_THREAD_SLOTS];
+	/*
+	 * The S-EPT's shape, for the walk hints (sept.c): bits 15:0 count the
+	 * commits in progress that change an entry above 4K, bits 63:16 how
+	 * many have completed. A path read while it stays the same, with no
+	 * commit in progress, is the path a walk from the root reads.
+	 */
+	_Atomic uint64_t sept_shape __attribute__((aligned(HOST_CACHELINE)));
 
 	/* Measurement: protected by the TDR lock taken exclusively by PAGE.ADD,
 	 * MR.EXTEND and MR.FINALIZE. */
@@ -422,6 +436,10 @@ struct tdx_module {
 		_Atomic uint64_t w[TDX_MAX_TDS + 1];
 	} __attribute__((aligned(HOST_CACHELINE))) td_holds[HOST_THREAD_SLOTS];
 };
+
+/* td->sept_shape: one commit above 4K in progress; one done. */
+#define TDX_SEPT_SHAPE_BUSY 0xFFFFull
+#define TDX_SEPT_SHAPE_DONE ((1ull << 16) - 1)
 
 /* The fields of a td_holds word. */
 #define TD_HOLD_TDR_SHIFT 0

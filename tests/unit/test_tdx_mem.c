@@ -566,6 +566,42 @@ static void test_sept_remove_after_finalize(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * Walk hints (sept.c): a walk to a 4K entry may start in the 4K-leaf table
+ * the thread's last such walk went through, but only while no entry above
+ * 4K has changed since. Blocking the table's own entry is such a change:
+ * the next AUG in the range must stop at the blocked entry as a walk from
+ * the root does, not reach the table through the hint; unblocked (a change
+ * again), AUGs there succeed again.
+ */
+static void test_walk_hint_follows_shape(void **state)
+{
+	struct fx f;
+	struct seamcall_regs out;
+
+	(void)state;
+	setup_path(&f);
+	fx_sept_path(&f, 0x200000, 0);
+	fx_finalize(&f);
+	/* The first AUG walks from the root and keeps the table; the next
+	 * ones in the range start there, with the same answers. */
+	FX_OK(aug(&f, 0x200000, 0, fx_new_page(&f)));
+	FX_OK(aug(&f, 0x201000, 0, fx_new_page(&f)));
+	FX_STATUS(aug(&f, 0x201000, 0, fx_new_page(&f)), 0xC0000B0D00000001ULL);
+	assert_int_equal(fx_state(&f, 0x201000, 0), SEPT_PENDING);
+	FX_OK(mem(&f, TDH_MEM_RANGE_BLOCK, 0x200000, 1, NULL));
+	FX_STATUS(fx_call(&f, TDH_MEM_PAGE_AUG, tdx_page_info(0x202000, 0), f.tdr,
+			  fx_new_page(&f), 0, &out),
+		  0xC0000B0000000001ULL);
+	details_are(&out, ARCH_NL_BLOCKED, INFO(1, ST_NL_BLOCKED));
+	FX_OK(track(&f));
+	FX_OK(mem(&f, TDH_MEM_RANGE_UNBLOCK, 0x200000, 1, NULL));
+	FX_OK(aug(&f, 0x202000, 0, fx_new_page(&f)));
+	FX_OK(aug(&f, 0x203000, 0, fx_new_page(&f)));
+	assert_int_equal(fx_state(&f, 0x203000, 0), SEPT_PENDING);
+	fx_fini(&f);
+}
+
 /* ---- TDH.MEM.SEPT.RD ------------------------------------------------------------ */
 
 static void test_sept_rd(void **state)
@@ -760,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_remove_after_finalize),
 		cmocka_unit_test(test_sept_remove_before_finalize),
 		cmocka_unit_test(test_sept_remove_after_finalize),
+		cmocka_unit_test(test_walk_hint_follows_shape),
 		cmocka_unit_test(test_sept_rd),
 		cmocka_unit_test(test_unblock),
 		cmocka_unit_test(test_td_blocked),
