@@ -183,6 +183,8 @@ void tdx_module_destroy(struct tdx_module *m)
 
 	if (!m)
 		return;
+	/* The vCPUs kept by tdx_vcpu_of_tdvpr() go with it. */
+	atomic_fetch_add_explicit(&tdx_vcpu_map_gen, 1, memory_order_seq_cst);
 	/* TDs never reclaimed (a host that did not tear down) die with the
 	 * module. Only the indexes ever used: 4095 calls of free(NULL) were
 	 * ~12 us of every TD's teardown. */
@@ -529,12 +531,39 @@ struct tdx_td *tdx_td_of_tdr_pfn(struct tdx_module *m, pfn_t tdr)
 	return td && td->tdr == tdr ? td : NULL;
 }
 
+/*
+ * The last vCPU this thread found by its TDVPR (issue 15): a private fault
+ * looks its vCPU up six times (VP.ENTER, three CPU walks, ACCEPT, the exit),
+ * each a PAMT lookup, the TD table and a scan of the TD's TDVPRs. A TDVPR
+ * page names the same vCPU until it is reclaimed (a page becomes a TDVPR
+ * only through VP.CREATE on a free page, which a reclaim made free), and a
+ * TD's memory goes only with the TDR's reclaim or the module: each of those
+ * moves tdx_vcpu_map_gen first, so an answer kept under the same generation
+ * is the one the lookup gives now. It is as safe to use as the lookup's
+ * own: every caller holds the TDVPR (shared while the vCPU is in guest
+ * mode, from VP.ENTER to the exit), so no reclaim runs under it.
+ */
+_Atomic uint64_t tdx_vcpu_map_gen;
+static _Thread_local struct {
+	struct tdx_module *m;
+	pfn_t tdvpr;
+	uint64_t gen;
+	struct tdx_td *td;
+	struct tdx_vcpu *v;
+} vcpu_seen;
+
 struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
 				   struct tdx_td **tdp)
 {
-	uint64_t e;
+	uint64_t e, gen = atomic_load_explicit(&tdx_vcpu_map_gen, memory_order_acquire);
 	struct tdx_td *td;
 
+	if (vcpu_seen.v && vcpu_seen.m == m && vcpu_seen.tdvpr == tdvpr &&
+	    vcpu_seen.gen == gen) {
+		if (tdp)
+			*tdp = vcpu_seen.td;
+		return vcpu_seen.v;
+	}
 	if (!pamt_covers(&m->pamt, tdvpr))
 		return NULL;
 	e = atomic_load_explicit(pamt_entry(&m->pamt, tdvpr, 0), memory_order_acquire);
@@ -548,6 +577,11 @@ struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
 		if (td->vcpu_tdvpr[i] == tdvpr) {
 			if (tdp)
 				*tdp = td;
+			vcpu_seen.m = m;
+			vcpu_seen.tdvpr = tdvpr;
+			vcpu_seen.gen = gen;
+			vcpu_seen.td = td;
+			vcpu_seen.v = &td->vcpus[i];
 			return &td->vcpus[i];
 		}
 	}

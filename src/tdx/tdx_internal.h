@@ -578,6 +578,9 @@ static inline struct sharex_counted tdx_td_lock(struct tdx_module *m, struct tdx
 /* TD lookups. By TDR: the PAMT entry must be PT_TDR owned by a live TD. */
 struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index);
 struct tdx_td *tdx_td_of_tdr_pfn(struct tdx_module *m, pfn_t tdr);
+/* Moved by every reclaim of a TDVPR or TDR and by the module's end: what
+ * tdx_vcpu_of_tdvpr() kept is valid while it stays the same. */
+extern _Atomic uint64_t tdx_vcpu_map_gen;
 /* The vCPU whose TDVPR is tdvpr (and its TD), or NULL. */
 struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
 				   struct tdx_td **td);
