@@ -561,6 +561,34 @@ uint64_t tdx_mem_prologue(struct sept_ctx *c, unsigned min_level,
 	return TDX_SUCCESS;
 }
 
+/*
+ * The new value and the entry lock's release in one compare-exchange, for a
+ * call whose commit is its last step (AUG): the release comes first in
+ * sept_ctx_release() anyway, so nothing is reordered, and no one can tell
+ * the entry's "new value, still locked" moment from a slightly shorter one.
+ * While exploring, the two stay two steps, as they were.
+ */
+void tdx_entry_commit_unlock(struct sept_ctx *c, uint64_t value)
+{
+	_Atomic uint64_t *e = c->entry;
+	uint64_t old;
+
+	if (sched_enabled() || c->walk_level > 0) {
+		tdx_entry_commit(c, value);
+		return;
+	}
+	old = atomic_load_explicit(e, memory_order_relaxed);
+	/* Keep HP (set by a contender at any time); TDEL goes. */
+	while (!atomic_compare_exchange_weak_explicit(
+		e, &old, (value & ~SEPT_LOCK_BITS) | (old & SEPT_HP),
+		memory_order_release, memory_order_relaxed))
+		;
+	c->entry = NULL;
+	TDX_TRACE_SEPT(c->m, c->td, c->gpa, c->walk_level, c->walk_value,
+		       value & ~SEPT_LOCK_BITS);
+	c->walk_value = value & ~SEPT_LOCK_BITS;
+}
+
 void tdx_entry_commit(struct sept_ctx *c, uint64_t value)
 {
 	uint64_t old;

@@ -37,7 +37,9 @@ void tdx_td_exit(struct tdx_module *m, hpa_t tdvpr)
 	SCHED_NOTE("REFCOUNT[%u]-- (vCPU leaves epoch %llu)",
 		   (unsigned)(v->vcpu_epoch & 1), (unsigned long long)v->vcpu_epoch);
 	SCHED_POINT(SCHED_KICK, SCHED_W, &v->in_guest, "vCPU in_guest (module)");
-	atomic_store(&v->in_guest, false);
+	/* Release, not seq_cst (a locked XCHG): the next VP.ENTER claims it
+	 * with a compare-exchange, the rest only read it; no Dekker pair. */
+	atomic_store_explicit(&v->in_guest, false, memory_order_release);
 	lockword_release(pamt_entry(&m->pamt, hpa_to_pfn(tdvpr), 0), false);
 	/* Last: once the TDR is unlocked the TD may be torn down. */
 	SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, pamt_entry(&m->pamt, td->tdr, 0),

@@ -690,6 +690,9 @@ uint64_t tdx_check_hpa(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
 /* Writes a new value into the entry the context holds locked; the entry
  * stays locked until sept_ctx_release(). */
 void tdx_entry_commit(struct sept_ctx *c, uint64_t value);
+/* The same and the entry lock released with it (one compare-exchange), for
+ * a call that commits last and releases nothing before the entry. */
+void tdx_entry_commit_unlock(struct sept_ctx *c, uint64_t value);
 
 /* The S-EPT page at pfn as an array of 512 entries (module access). */
 _Atomic uint64_t *tdx_sept_page(struct tdx_module *m, struct tdx_td *td,
