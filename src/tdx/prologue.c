@@ -409,6 +409,15 @@ enum lock_result tdx_td_try_shared(struct sept_ctx *c, unsigned shift)
 
 	if (!c->tdr_reader) /* cannot happen: every caller holds its TDR shared */
 		return LOCK_BUSY;
+	/* Published ahead (never while exploring, so no schedule point is
+	 * skipped) and the word neither held nor claimed: the look of
+	 * sharex_counted_seen() that succeeds without writing, inline. */
+	if ((c->ahead & unit) &&
+	    !(atomic_load_explicit(tdx_td_lock_word(c->td, shift), memory_order_seq_cst) &
+	      (SHAREX_EXCL | SHAREX_HP))) {
+		c->ahead -= unit;
+		return LOCK_OK;
+	}
 	if (c->ahead & unit) {
 		c->ahead -= unit;
 		r = sharex_counted_take_published(&l);
@@ -426,9 +435,9 @@ enum lock_result tdx_td_try_shared(struct sept_ctx *c, unsigned shift)
 /* Ends a shared hold tdx_td_try_shared() took, before the call ends. */
 void tdx_td_release_shared(struct sept_ctx *c, unsigned shift)
 {
-	struct sharex_counted l = tdx_td_lock(c->m, c->td, shift);
-
-	sharex_counted_release_shared(&l);
+	SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, tdx_td_lock_word(c->td, shift),
+		    "module lock (shared)");
+	holds_withdraw(&c->m->td_holds[c->slot].w[c->tdr_reader], holds_unit(shift));
 	c->holds -= holds_unit(shift);
 }
 

@@ -563,12 +563,17 @@ static inline void tdx_tdr_release_shared(struct tdx_module *m, unsigned index)
 
 /* The TD lock of field `shift` (OP_STATE, S-EPT tree, epoch) as a lock
  * with counted shared holders. */
+static inline _Atomic uint64_t *tdx_td_lock_word(struct tdx_td *td, unsigned shift)
+{
+	return shift == TD_HOLD_OP_STATE_SHIFT ? &td->op_state_lock
+	       : shift == TD_HOLD_SEPT_SHIFT   ? &td->sept_lock
+					       : &td->epoch_lock;
+}
+
 static inline struct sharex_counted tdx_td_lock(struct tdx_module *m, struct tdx_td *td,
 						unsigned shift)
 {
-	_Atomic uint64_t *w = shift == TD_HOLD_OP_STATE_SHIFT ? &td->op_state_lock
-			      : shift == TD_HOLD_SEPT_SHIFT   ? &td->sept_lock
-							      : &td->epoch_lock;
+	_Atomic uint64_t *w = tdx_td_lock_word(td, shift);
 
 	return (struct sharex_counted){ .word = w, .holds0 = &m->td_holds[0].w[td->index],
 					.stride = sizeof(m->td_holds[0]), .shift = shift,
