@@ -114,6 +114,16 @@ TDXMMU_API unsigned tdxmmu_td_nr_vcpus(const tdxmmu_td *td);
 /* Guest memory [base, base+size), both aliases, backed by host frames. */
 TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
 				  uint64_t size);
+/*
+ * The same with flags. TDXMMU_MEMSLOT_HUGEPAGES (contract 1.1 `memslot ...
+ * hugepages=on`): backed by 2M host pages, so that KVM's TDP MMU may map
+ * the slot with 2M leaves where the design allows (docs/large-pages.md);
+ * base and size must then be 2M-aligned (TDXMMU_EINVAL otherwise). The
+ * legacy MMU maps such a slot at 4K. Unknown flags: TDXMMU_EINVAL.
+ */
+#define TDXMMU_MEMSLOT_HUGEPAGES (1u << 0)
+TDXMMU_API int tdxmmu_memslot_add_flags(tdxmmu_td *td, unsigned id, uint64_t base,
+					uint64_t size, unsigned flags);
 /* Build-time private page: TDH.MEM.PAGE.ADD with every byte = fill, then
  * TDH.MR.EXTEND over it. Only before finalize. */
 TDXMMU_API int tdxmmu_td_add_page(tdxmmu_td *td, uint64_t gpa, uint8_t fill);

@@ -196,14 +196,26 @@ static bool gpa_in_width(const tdxmmu_td *td, uint64_t gpa)
 TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
 				  uint64_t size)
 {
+	return tdxmmu_memslot_add_flags(td, id, base, size, 0);
+}
+
+TDXMMU_API int tdxmmu_memslot_add_flags(tdxmmu_td *td, unsigned id, uint64_t base,
+					uint64_t size, unsigned flags)
+{
+	bool huge = flags & TDXMMU_MEMSLOT_HUGEPAGES;
 	uint64_t shared;
 	int ret;
 
 	if (!td)
 		return null_arg("memslot_add", "td");
+	if (flags & ~TDXMMU_MEMSLOT_HUGEPAGES)
+		return api_fail(TDXMMU_EINVAL, "memslot flags %#x: unknown", flags);
 	shared = tdxmmu_td_shared_bit(td);
 	if ((base | size) & (PAGE_SIZE - 1) || size == 0)
 		return api_fail(TDXMMU_EINVAL, "memslot base and size must be 4K-aligned and size non-zero");
+	if (huge && ((base | size) & ((PAGE_SIZE << 9) - 1)))
+		return api_fail(TDXMMU_EINVAL, "memslot %u: hugepages=on needs a 2M-aligned base and size ([%#llx, +%#llx))",
+				id, (unsigned long long)base, (unsigned long long)size);
 	if (base + size < base || base + size > shared)
 		return api_fail(TDXMMU_ERANGE, "memslot [%#llx, %#llx) is not below the shared bit %#llx",
 				(unsigned long long)base, (unsigned long long)(base + size),
@@ -212,7 +224,8 @@ TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
 	if (kvm_is_bugged(td->kvm))
 		return vm_dead_fail("memslot");
 	kvm_slots_lock(td->kvm);
-	ret = host_memslot_add(td->slots, id, base >> PAGE_SHIFT, size >> PAGE_SHIFT);
+	ret = host_memslot_add_huge(td->slots, id, base >> PAGE_SHIFT, size >> PAGE_SHIFT,
+				    huge);
 	kvm_slots_unlock(td->kvm);
 	if (ret == -EEXIST)
 		return api_fail(TDXMMU_EEXIST, "memslot %u: id in use or range overlaps another slot", id);

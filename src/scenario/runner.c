@@ -734,7 +734,11 @@ static int run_simple(struct scn_run *r, const struct scn_cmd *c)
 
 	switch (c->op) {
 	case SCN_OP_MEMSLOT:
-		rc = api->memslot_add(r->td, c->id, c->gpa, c->size);
+		if (c->hugepages && api->memslot_add_flags)
+			rc = api->memslot_add_flags(r->td, c->id, c->gpa, c->size,
+						    TDXMMU_MEMSLOT_HUGEPAGES);
+		else
+			rc = api->memslot_add(r->td, c->id, c->gpa, c->size);
 		break;
 	case SCN_OP_ADD:
 		rc = api->td_add_page(r->td, c->gpa, c->byte);

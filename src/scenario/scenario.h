@@ -167,6 +167,7 @@ struct scn_cmd {
 	uint64_t nth;                  /* inject busy-at=/enomem-at= N */
 	bool persistent;               /* inject mode=persistent */
 	bool vm_dead;                  /* expect-vm: dead (else alive) */
+	bool hugepages;                /* memslot hugepages=on */
 	enum scn_page page;
 	uint64_t page_gpa;             /* page=of:ADDR */
 	enum tdxmmu_alias alias;       /* host zap alias=, both by default */
