@@ -609,6 +609,94 @@ static void test_corrupt_shared_leaf_to_td_frame(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* KVM's 2M-level entry for a gpa in one tree (the tables above must exist). */
+static _Atomic uint64_t *sptep_2m(tdxmmu_td *td, uint64_t gpa, bool private_tree)
+{
+	struct kvm *kvm = td->kvm;
+	struct kvm_mmu_page *root = private_tree ? kvm->private_root : kvm->shared_root;
+	gfn_t gfn = (gpa & ~SHARED_BIT) >> PAGE_SHIFT;
+	_Atomic uint64_t *pt = root->spt;
+
+	if (!private_tree)
+		gfn |= kvm->gfn_shared_mask;
+	for (int level = (int)root->role.level;; level--) {
+		_Atomic uint64_t *sptep = pt + SPTE_INDEX(gfn, level);
+
+		if (level == PG_LEVEL_2M)
+			return sptep;
+		pt = spte_to_child_pt(atomic_load(sptep), level);
+		assert_non_null(pt);
+	}
+}
+
+/*
+ * Large pages (hugepages ref §7.4): a whole 2M chunk converted to shared
+ * keeps its alias state in the two 2M-level entries; the checker pairs
+ * them, and pairs each 4K entry of a tree that has a table with the other
+ * tree's 2M-level entry. A 2M shared leaf whose private 2M entry lost its
+ * S bit, or a 4K table whose entries disagree with the other side's 2M
+ * entry, are reported.
+ */
+static void test_2m_alias_state(void **state)
+{
+	tdxmmu_td *td = make_td(1);
+	_Atomic uint64_t *p2, *s2, *p4;
+	uint64_t old;
+
+	(void)state;
+	assert_int_equal(tdxmmu_memslot_add_flags(td, 1, 8 * MiB, 8 * MiB,
+						  TDXMMU_MEMSLOT_HUGEPAGES), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add_flags(td, 2, 16 * MiB, 2 * MiB, 7),
+			 TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_memslot_add_flags(td, 2, 17 * MiB, 2 * MiB,
+						  TDXMMU_MEMSLOT_HUGEPAGES), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	guest_write(td, 0, 0x800000, 0x11);
+	guest_mapgpa(td, 0, SHARED_BIT | 0xa00000, 2 * MiB);
+	guest_write(td, 0, SHARED_BIT | 0xa00000, 0x22);
+	want_check(td, 0, NULL);
+
+	p2 = sptep_2m(td, 0xa00000, true);
+	s2 = sptep_2m(td, 0xa00000, false);
+	assert_true(is_shadow_present_pte(atomic_load(s2)) && is_large_pte(atomic_load(s2)));
+	assert_int_equal(atomic_load(p2), SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
+	old = atomic_load(p2);
+	atomic_store(p2, SHADOW_NONPRESENT_VALUE);
+	want_check(td, 1, "gfn 0xa00: (nonpresent, present|shared) is not a state of the TDP-MMU table",
+		   NULL);
+	atomic_store(p2, old);
+	want_check(td, 0, NULL);
+
+	/* One page of the private 2M leaf converted: both sides 4K there;
+	 * one 4K private entry losing its S bit is one violation. */
+	guest_mapgpa(td, 0, SHARED_BIT | 0x801000, 4096);
+	want_check(td, 0, NULL);
+	p4 = sptep_4k(td, 0x801000, true);
+	old = atomic_load(p4);
+	atomic_store(p4, SHADOW_NONPRESENT_VALUE);
+	want_check(td, 1, "gfn 0x801: (nonpresent, nonpresent|shared)", NULL);
+	atomic_store(p4, old);
+
+	/* A table on one side only, under a 2M-level S on the other. */
+	guest_mapgpa(td, 0, 0xa00000, 2 * MiB);
+	guest_mapgpa(td, 0, SHARED_BIT | 0xc00000, 2 * MiB);
+	assert_int_equal(tdxmmu_vcpu_accept(td, 0, 0xe00000, 0, &old), TDXMMU_OK);
+	want_check(td, 0, NULL);
+	p2 = sptep_2m(td, 0xc00000, true);
+	assert_int_equal(atomic_load(p2), SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
+	/* The private 4K table at 0xe00000 (the 4K ACCEPT made it) pairs
+	 * with the shared 2M-level entry, which has no table: one private
+	 * entry with S against it is one violation. */
+	assert_false(is_shadow_present_pte(atomic_load(sptep_2m(td, 0xe00000, false))));
+	p4 = sptep_4k(td, 0xe05000, true);
+	old = atomic_load(p4);
+	atomic_store(p4, SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
+	want_check(td, 1, "gfn 0xe05: (nonpresent|shared, nonpresent)", NULL);
+	atomic_store(p4, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
 /* A shared page present on both aliases. */
 static void test_corrupt_both_aliases(void **state)
 {
@@ -816,6 +904,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_chldcnt),
 		cmocka_unit_test(test_corrupt_shared_leaf_to_td_frame),
 		cmocka_unit_test(test_corrupt_both_aliases),
+		cmocka_unit_test(test_2m_alias_state),
 		cmocka_unit_test(test_stale_shared_tlb_entry),
 		cmocka_unit_test(test_stale_private_tlb_entries),
 		cmocka_unit_test(test_report_null_and_truncation),
