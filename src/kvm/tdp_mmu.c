@@ -246,6 +246,27 @@ static int handle_removed_pt(struct kvm *kvm, _Atomic uint64_t *pt, bool shared)
 	return ret;
 }
 
+/*
+ * A present private entry becoming a table: a split of a 2M leaf (hugepages
+ * ref §4.4.4), only under the write lock (§4.2: the read side cannot force
+ * vCPUs out, so a BUSY DEMOTE after BLOCK would need an UNBLOCK that can be
+ * BUSY too, hazard §8.1). Anything else (a table replacing a table, a split
+ * under the read lock, a 1G leaf) is a KVM bug. Out of line: the fault
+ * path's handler never comes here.
+ */
+static __attribute__((noinline, cold)) int
+tdp_mmu_split_changed(struct kvm *kvm, gfn_t gfn, int level, bool was_leaf, bool shared,
+		      hpa_t private_spt)
+{
+	if (!was_leaf || level != PG_LEVEL_2M || shared) {
+		kvm_vm_bugged(kvm, "private entry gfn %llx level %d: present -> table%s",
+			      (unsigned long long)gfn, level,
+			      shared ? " under the read lock" : "");
+		return -EIO;
+	}
+	return tdx_sept_split_private_spte(kvm, gfn, level, private_spt);
+}
+
 /**
  * handle_changed_spte() - bookkeeping and hooks for one SPTE change
  * @kvm: the VM.
@@ -319,22 +340,9 @@ static int handle_changed_spte(struct kvm *kvm, bool is_private, gfn_t gfn,
 		struct kvm_mmu_page *child;
 
 		child = sptep_to_sp(spte_to_child_pt(new_spte, level));
-		/*
-		 * A present 2M leaf becoming a table is a split (hugepages ref
-		 * §4.4.4): only under the write lock (§4.2: the read side
-		 * cannot force vCPUs out, so a BUSY DEMOTE after BLOCK would
-		 * need an UNBLOCK that can be BUSY too, §8.1).
-		 */
-		if (was_present) {
-			if (!was_leaf || level != PG_LEVEL_2M || shared) {
-				kvm_vm_bugged(kvm, "private entry gfn %llx level %d: present -> table%s",
-					      (unsigned long long)gfn, level,
-					      shared ? " under the read lock" : "");
-				return -EIO;
-			}
-			return tdx_sept_split_private_spte(kvm, gfn, level,
-							   child->private_spt);
-		}
+		if (__builtin_expect(was_present, 0))
+			return tdp_mmu_split_changed(kvm, gfn, level, was_leaf, shared,
+						     child->private_spt);
 		return tdx_sept_link_private_spt(kvm, gfn, level, child->private_spt);
 	}
 	if (is_present) {
@@ -608,8 +616,8 @@ static int tdp_mmu_link_new_sp(struct kvm *kvm, struct tdp_iter *iter,
  * The 4K entry: the §6.5 SPTE_SHARED_MASK rules, then the atomic set (which
  * fires set_private_spte for a private leaf).
  */
-static int tdp_mmu_map_handle_target_level(struct kvm *kvm, struct tdp_iter *iter,
-					   pfn_t pfn)
+static __attribute__((always_inline)) inline int
+tdp_mmu_map_handle_target_level(struct kvm *kvm, struct tdp_iter *iter, pfn_t pfn)
 {
 	uint64_t old_spte = iter->old_spte;
 	uint64_t new_spte;
@@ -644,6 +652,103 @@ static int tdp_mmu_map_handle_target_level(struct kvm *kvm, struct tdp_iter *ite
 	return RET_PF_FIXED;
 }
 
+/*
+ * The walk and the target of a fault whose frame is known. `huge` is a
+ * constant at each call: false for a 4K memslot (the seeds' path, which the
+ * compiler specialises so that large pages cost the 4K fault nothing),
+ * true for a hugepages memslot, where `goal` may be PG_LEVEL_2M.
+ */
+static __attribute__((always_inline)) inline int
+tdp_mmu_map_walk(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
+		 struct kvm_mmu_page *root, gfn_t raw_gfn, gfn_t gfn, bool is_private,
+		 pfn_t pfn, int goal, const bool huge)
+{
+	struct tdp_iter iter;
+	int ret;
+
+	KVM_TRACE(kvm, kvm_mmu_spte_requested, (raw_gfn, pfn, goal),
+		  "gfn 0x%llx pfn 0x%llx level %d", (unsigned long long)raw_gfn,
+		  (unsigned long long)pfn, goal);
+	for_each_tdp_pte(iter, root, raw_gfn, raw_gfn + 1) {
+		/* Another thread's SEAMCALL is in flight on this entry: its
+		 * table (or leaf) is not in the S-EPT yet. Refault. */
+		if (is_removed_spte(iter.old_spte)) {
+			kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_frozen);
+			goto retry;
+		}
+		if (iter.level == goal) {
+			/* No promotion (hugepages ref §5.1): a table under
+			 * the 2M entry sends the fault one level down. */
+			if (!huge || goal == PG_LEVEL_4K ||
+			    !is_table_spte(iter.old_spte, goal))
+				break;
+			goal = PG_LEVEL_4K;
+			continue;
+		}
+		if (is_shadow_present_pte(iter.old_spte)) {
+			if (is_large_pte(iter.old_spte)) {
+				/*
+				 * A 2M leaf above a 4K goal (a 4K ACCEPT's
+				 * fault racing a new 2M map: its split ran
+				 * before the fault): it maps this gfn, so
+				 * the target is the leaf itself. Splitting
+				 * is not for the read side (§4.2.2, §4.2.4).
+				 */
+				if (huge && iter.level == PG_LEVEL_2M)
+					break;
+				kvm_vm_bugged(kvm, "large SPTE at gfn %llx level %d",
+					      (unsigned long long)iter.gfn, iter.level);
+				return -EIO;
+			}
+			continue; /* tdp_iter_next() steps down */
+		}
+		ret = tdp_mmu_link_new_sp(kvm, &iter, sept_cache);
+		if (ret == -EBUSY)
+			goto retry;
+		if (ret)
+			return ret;
+	}
+	if (!iter.valid || (iter.level != goal &&
+			    !(huge && iter.level == PG_LEVEL_2M &&
+			      is_large_pte(iter.old_spte))))
+		goto retry;
+
+	/* A 2M leaf maps the 2M-aligned run of frames (the slot is
+	 * 2M-aligned in gfn and pfn: hugepages ref §7.1). */
+	if (huge && iter.level > PG_LEVEL_4K)
+		pfn -= gfn & (KVM_PAGES_PER_HPAGE(iter.level) - 1);
+	ret = tdp_mmu_map_handle_target_level(kvm, &iter, pfn);
+	if (ret == RET_PF_RETRY)
+		goto retry;
+	if (ret == RET_PF_SPURIOUS)
+		kvm_stat_inc(&kvm_stats_mine(kvm)->fault_spurious);
+	if (huge && ret == RET_PF_FIXED && iter.level == PG_LEVEL_2M)
+		kvm_stat_inc(is_private ? &kvm_stats_mine(kvm)->leaf2m_private
+					: &kvm_stats_mine(kvm)->leaf2m_shared);
+	return ret;
+
+retry:
+	kvm_stat_inc(&kvm_stats_mine(kvm)->fault_retry);
+	return RET_PF_RETRY;
+}
+
+/* A fault in a hugepages memslot (out of the 4K path's way). */
+static __attribute__((noinline)) int
+tdp_mmu_map_huge(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
+		 struct kvm_mmu_page *root, gfn_t raw_gfn, gfn_t gfn, bool is_private,
+		 pfn_t pfn, const struct host_memslot *slot, int max_level)
+{
+	/* E4: tdp_max_page_level is 4K for TDs. E8 (hugepages ref §2.1):
+	 * 2M where the slot and the TD allow it, and the exit's ACCEPT level
+	 * (max_level) does not ask for less (§2.2). */
+	int goal = max_level >= PG_LEVEL_2M &&
+		   tdp_mmu_huge_allowed(kvm, slot, gfn, is_private) ?
+		   PG_LEVEL_2M : PG_LEVEL_4K;
+
+	return tdp_mmu_map_walk(kvm, sept_cache, root, raw_gfn, gfn, is_private, pfn,
+				goal, true);
+}
+
 static int __kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
 			     gpa_t gpa, int max_level)
 {
@@ -654,10 +759,7 @@ static int __kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_
 	gfn_t raw_gfn = gpa >> PAGE_SHIFT;
 	gfn_t gfn = kvm_gfn_private(kvm, raw_gfn);
 	struct host_memslot slot;
-	struct tdp_iter iter;
-	int goal = PG_LEVEL_4K;
 	pfn_t pfn;
-	int ret;
 
 	/* fault.private / fault.shared count EPT-violation exits, so the exit
 	 * handler counts them, not this path: KVM_TDX_INIT_MEM_REGION runs it
@@ -674,76 +776,11 @@ static int __kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_
 	/* Before the walk links anything: -ENOMEM here leaves no trace. */
 	if (kvm_faultin_pfn(kvm, &slot, gfn, &pfn))
 		return -ENOMEM;
-
-	/* E4: tdp_max_page_level is 4K for TDs. E8 (hugepages ref §2.1):
-	 * 2M where the slot and the TD allow it, and the exit's ACCEPT level
-	 * (max_level) does not ask for less (§2.2). */
-	if (__builtin_expect(slot.hugepages, 0) && max_level >= PG_LEVEL_2M &&
-	    tdp_mmu_huge_allowed(kvm, &slot, gfn, is_private))
-		goal = PG_LEVEL_2M;
-	KVM_TRACE(kvm, kvm_mmu_spte_requested, (raw_gfn, pfn, goal),
-		  "gfn 0x%llx pfn 0x%llx level %d", (unsigned long long)raw_gfn,
-		  (unsigned long long)pfn, goal);
-	for_each_tdp_pte(iter, root, raw_gfn, raw_gfn + 1) {
-		/* Another thread's SEAMCALL is in flight on this entry: its
-		 * table (or leaf) is not in the S-EPT yet. Refault. */
-		if (is_removed_spte(iter.old_spte)) {
-			kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_frozen);
-			goto retry;
-		}
-		if (iter.level == goal) {
-			/* No promotion (hugepages ref §5.1): a table under
-			 * the 2M entry sends the fault one level down. */
-			if (goal == PG_LEVEL_4K || !is_table_spte(iter.old_spte, goal))
-				break;
-			goal = PG_LEVEL_4K;
-			continue;
-		}
-		if (is_shadow_present_pte(iter.old_spte)) {
-			if (is_large_pte(iter.old_spte)) {
-				/*
-				 * A 2M leaf above a 4K goal (an ACCEPT at 4K
-				 * whose split already ran, racing a new 2M
-				 * map, or the TD not yet runnable cannot
-				 * meet one): it maps this gfn, so the target
-				 * is the leaf itself. Splitting is not for
-				 * the read side (§4.2.2, §4.2.4).
-				 */
-				if (iter.level == PG_LEVEL_2M && slot.hugepages)
-					break;
-				kvm_vm_bugged(kvm, "large SPTE at gfn %llx level %d",
-					      (unsigned long long)iter.gfn, iter.level);
-				return -EIO;
-			}
-			continue; /* tdp_iter_next() steps down */
-		}
-		ret = tdp_mmu_link_new_sp(kvm, &iter, sept_cache);
-		if (ret == -EBUSY)
-			goto retry;
-		if (ret)
-			return ret;
-	}
-	if (!iter.valid || (iter.level != goal &&
-			    !(iter.level == PG_LEVEL_2M && is_large_pte(iter.old_spte))))
-		goto retry;
-
-	/* A 2M leaf maps the 2M-aligned run of frames (the slot is
-	 * 2M-aligned in gfn and pfn: hugepages ref §7.1). */
-	if (iter.level > PG_LEVEL_4K)
-		pfn -= gfn & (KVM_PAGES_PER_HPAGE(iter.level) - 1);
-	ret = tdp_mmu_map_handle_target_level(kvm, &iter, pfn);
-	if (ret == RET_PF_RETRY)
-		goto retry;
-	if (ret == RET_PF_SPURIOUS)
-		kvm_stat_inc(&kvm_stats_mine(kvm)->fault_spurious);
-	if (ret == RET_PF_FIXED && iter.level == PG_LEVEL_2M)
-		kvm_stat_inc(is_private ? &kvm_stats_mine(kvm)->leaf2m_private
-					: &kvm_stats_mine(kvm)->leaf2m_shared);
-	return ret;
-
-retry:
-	kvm_stat_inc(&kvm_stats_mine(kvm)->fault_retry);
-	return RET_PF_RETRY;
+	if (__builtin_expect(slot.hugepages, 0))
+		return tdp_mmu_map_huge(kvm, sept_cache, root, raw_gfn, gfn, is_private,
+					pfn, &slot, max_level);
+	return tdp_mmu_map_walk(kvm, sept_cache, root, raw_gfn, gfn, is_private, pfn,
+				PG_LEVEL_4K, false);
 }
 
 int kvm_tdp_mmu_map_level(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,

@@ -145,9 +145,9 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 	/* The guest's ACCEPT level (hugepages ref §2.2.3), before the fault. */
 	int max_level = PG_LEVEL_2M;
 
-	if (is_private && !kvm->no_mirror &&
-	    (vcpu->ext_exit_qual & TDX_EXT_EXIT_QUAL_TYPE_MASK) ==
-	    TDX_EXT_EXIT_QUAL_TYPE_ACCEPT) {
+	if (__builtin_expect((vcpu->ext_exit_qual & TDX_EXT_EXIT_QUAL_TYPE_MASK) ==
+			     TDX_EXT_EXIT_QUAL_TYPE_ACCEPT, 0) &&
+	    is_private && !kvm->no_mirror) {
 		ret = tdx_handle_accept_level(vcpu, gpa, &max_level);
 		if (ret)
 			goto out;
