@@ -359,7 +359,13 @@ void pamt_set_bepoch(_Atomic uint64_t *e, uint32_t bepoch)
 
 bool pamt_2m_range_free(struct pamt *p, pfn_t pfn)
 {
-	_Atomic uint64_t *e = pamt_entry(p, pfn, 0);
+	_Atomic uint64_t *e;
+
+	/* No leaf: all 512 entries read PT_NDA. Looking must not make one
+	 * (4 KiB per 2M AUG: 2 GiB of a 1 TiB TD populated at 2M). */
+	if (!pamt_4k_present(p, pfn))
+		return true;
+	e = pamt_entry(p, pfn, 0);
 
 	SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "PAMT entries (2M range)");
 	for (unsigned i = 0; i < 512; i++)
