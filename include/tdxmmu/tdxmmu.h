@@ -189,6 +189,27 @@ TDXMMU_API int tdxmmu_vcpu_accept_outcome(tdxmmu_td *td, unsigned vcpu,
 					  enum tdxmmu_outcome *outcome);
 TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  unsigned level, uint64_t *status);
+/*
+ * Linux's tdx_accept_memory() over [gpa, gpa + size) (4K-aligned, one
+ * alias): at each position a 2M ACCEPT if the position is 2M-aligned and
+ * 2M remain, else (or when the 2M ACCEPT answers anything but success:
+ * PAGE_SIZE_MISMATCH where KVM mapped 4K, ALREADY_ACCEPTED, BUSY) a 4K
+ * ACCEPT (hugepages ref §3). A 4K ACCEPT that does not succeed ends the
+ * call with outcome `error` (the guest would panic, "failed to accept
+ * memory"), failed_gpa and status saying which and why. Each ACCEPT is a
+ * guest action as in tdxmmu_vcpu_accept_outcome().
+ */
+struct tdxmmu_accept_memory_result {
+	uint64_t nr_2m;      /* 2M ACCEPTs that succeeded */
+	uint64_t nr_4k;      /* 4K ACCEPTs that succeeded */
+	uint64_t fallbacks;  /* 2M ACCEPTs that did not, and went to 4K */
+	uint64_t failed_gpa; /* outcome error: the 4K ACCEPT that failed */
+	uint64_t status;     /* ... and its status */
+};
+TDXMMU_API int tdxmmu_vcpu_accept_memory(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+					 uint64_t size,
+					 struct tdxmmu_accept_memory_result *res,
+					 enum tdxmmu_outcome *outcome);
 /* One guest action touching the first 8-byte word of every 4K page of
  * [gpa, gpa + size) (a read, or a write of the page's GPA): the vCPU enters
  * once and exits only where a page faults, as a guest loop over its memory

@@ -1090,6 +1090,58 @@ TDXMMU_API int tdxmmu_vcpu_accept_outcome(tdxmmu_td *td, unsigned vcpu, uint64_t
 	return guest_result(td, ret, "accept");
 }
 
+TDXMMU_API int tdxmmu_vcpu_accept_memory(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+					 uint64_t size,
+					 struct tdxmmu_accept_memory_result *res,
+					 enum tdxmmu_outcome *outcome)
+{
+	const uint64_t huge = PAGE_SIZE << 9;
+	uint64_t end = gpa + size;
+	int ret = vcpu_ok(td, vcpu);
+
+	if (ret)
+		return ret;
+	if (!res || !outcome)
+		return null_arg("vcpu_accept_memory", !res ? "res" : "outcome");
+	*res = (struct tdxmmu_accept_memory_result){ 0 };
+	*outcome = TDXMMU_OUTCOME_OK;
+	if ((gpa | size) & (PAGE_SIZE - 1) || size == 0)
+		return api_fail(TDXMMU_EINVAL, "accept-memory: [%#llx, +%#llx) is not a 4K-aligned, non-empty range",
+				(unsigned long long)gpa, (unsigned long long)size);
+	if ((ret = guest_range_ok(td, "accept-memory", gpa, size)))
+		return ret;
+	/* Linux's tdx_accept_memory() and try_accept_one() (hugepages ref
+	 * §3.1-3.3): the largest size that fits, any non-zero status moves on
+	 * to the next smaller one, a 4K failure is fatal. */
+	while (gpa < end) {
+		uint64_t status = 0;
+
+		if (!(gpa & (huge - 1)) && end - gpa >= huge) {
+			ret = tdxmmu_vcpu_accept_outcome(td, vcpu, gpa, 1, &status, outcome);
+			if (ret || *outcome != TDXMMU_OUTCOME_OK)
+				return ret;
+			if (status == 0) {
+				res->nr_2m++;
+				gpa += huge;
+				continue;
+			}
+			res->fallbacks++;
+		}
+		ret = tdxmmu_vcpu_accept_outcome(td, vcpu, gpa, 0, &status, outcome);
+		if (ret || *outcome != TDXMMU_OUTCOME_OK)
+			return ret;
+		if (status != 0) {
+			res->failed_gpa = gpa;
+			res->status = status;
+			*outcome = TDXMMU_OUTCOME_ERROR;
+			return TDXMMU_OK;
+		}
+		res->nr_4k++;
+		gpa += PAGE_SIZE;
+	}
+	return TDXMMU_OK;
+}
+
 TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  unsigned level, uint64_t *status)
 {

@@ -8,6 +8,7 @@ const struct scn_backend scn_backend_tdxmmu = {
 	.td_destroy = tdxmmu_td_destroy,
 	.memslot_add = tdxmmu_memslot_add,
 	.memslot_add_flags = tdxmmu_memslot_add_flags,
+	.vcpu_accept_memory = tdxmmu_vcpu_accept_memory,
 	.td_add_page = tdxmmu_td_add_page,
 	.td_finalize = tdxmmu_td_finalize,
 	.vcpu_read = tdxmmu_vcpu_read,

@@ -147,6 +147,10 @@ static const struct cmd_desc vcpu_cmds[] = {
 	    { "outcome", OPT_OUTCOME } } },
 	{ "mapgpa", "vcpu mapgpa", SCN_OP_VCPU_MAPGPA, { ARG_ADDR, ARG_SIZE },
 	  { "ADDR", "SIZE" }, { { "outcome", OPT_OUTCOME } } },
+	/* This implementation's addition: Linux's accept of a range, 2M
+	 * where it fits, 4K on any failure (docs/large-pages.md). */
+	{ "accept-memory", "vcpu accept-memory", SCN_OP_VCPU_ACCEPT_MEMORY,
+	  { ARG_ADDR, ARG_SIZE }, { "ADDR", "SIZE" }, { { "outcome", OPT_OUTCOME } } },
 	/* outcome= on enter and leave (dead, bugged) is this implementation's
 	 * addition. */
 	{ "enter", "vcpu enter", SCN_OP_VCPU_ENTER, { ARG_NONE }, { NULL },

@@ -47,6 +47,10 @@ struct scn_backend {
 				   enum tdxmmu_outcome *outcome);
 	int (*vcpu_mapgpa)(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 			   uint64_t size, enum tdxmmu_outcome *outcome);
+	/* vcpu N accept-memory (this implementation's addition). */
+	int (*vcpu_accept_memory)(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				  uint64_t size, struct tdxmmu_accept_memory_result *res,
+				  enum tdxmmu_outcome *outcome);
 	int (*host_read)(tdxmmu_td *td, uint64_t gpa, uint64_t *val);
 	int (*host_write)(tdxmmu_td *td, uint64_t gpa, uint64_t val);
 	int (*host_invalidate)(tdxmmu_td *td, uint64_t gpa, uint64_t size);
