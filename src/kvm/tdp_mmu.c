@@ -258,7 +258,8 @@ static __attribute__((noinline, cold)) int
 tdp_mmu_split_changed(struct kvm *kvm, gfn_t gfn, int level, bool was_leaf, bool shared,
 		      hpa_t private_spt)
 {
-	if (!was_leaf || level != PG_LEVEL_2M || shared) {
+	if (!was_leaf || level != PG_LEVEL_2M ||
+	    (shared && !mutant_on(MUTANT_SPLIT_READ_LOCK))) {
 		kvm_vm_bugged(kvm, "private entry gfn %llx level %d: present -> table%s",
 			      (unsigned long long)gfn, level,
 			      shared ? " under the read lock" : "");
@@ -1086,6 +1087,17 @@ int kvm_tdp_mmu_zap_all_private_leaves(struct kvm *kvm)
  * twin back in the cache); -ENOMEM; -EIO (KVM bug; the twin leaked, since
  * nobody knows whether the module holds it).
  */
+/* Splits and the links they make run under the write side of mmu_lock
+ * (hugepages ref §4.2); MUTANT_SPLIT_READ_LOCK runs the ACCEPT-level one
+ * under the read side. */
+static void tdp_mmu_assert_split_lock(struct kvm *kvm)
+{
+	if (mutant_on(MUTANT_SPLIT_READ_LOCK))
+		kvm_lockdep_assert_held_read(kvm);
+	else
+		kvm_lockdep_assert_held_write(kvm);
+}
+
 static int tdp_mmu_link_sp_locked(struct kvm *kvm, struct tdp_iter *iter,
 				  struct kvm_mmu_memory_cache *sept_cache)
 {
@@ -1094,7 +1106,7 @@ static int tdp_mmu_link_sp_locked(struct kvm *kvm, struct tdp_iter *iter,
 	pfn_t twin = 0;
 	int ret;
 
-	kvm_lockdep_assert_held_write(kvm);
+	tdp_mmu_assert_split_lock(kvm);
 	if (iter->is_private && (!sept_cache || !sept_cache->nr))
 		return -EAGAIN;
 	sp = kvm_mmu_alloc_page(kvm, iter->level - 1, iter->is_private);
@@ -1161,7 +1173,7 @@ static int tdp_mmu_split_2m_locked(struct kvm *kvm, struct tdp_iter *iter,
 	pfn_t twin = 0, pfn;
 	int ret;
 
-	kvm_lockdep_assert_held_write(kvm);
+	tdp_mmu_assert_split_lock(kvm);
 	if (iter->level != PG_LEVEL_2M || is_removed_spte(old_spte)) {
 		kvm_vm_bugged(kvm, "split: gfn %llx level %d spte %llx",
 			      (unsigned long long)iter->gfn, iter->level,
@@ -1170,8 +1182,12 @@ static int tdp_mmu_split_2m_locked(struct kvm *kvm, struct tdp_iter *iter,
 	}
 	if (is_table_spte(old_spte, iter->level))
 		return 0;
+	/* MUTANT_SPLIT_READ_LOCK: the read side's atomic link (a fault may
+	 * race it), as a read-lock split would have to. */
 	if (!is_shadow_present_pte(old_spte))
-		return tdp_mmu_link_sp_locked(kvm, iter, sept_cache);
+		return mutant_on(MUTANT_SPLIT_READ_LOCK) ?
+		       tdp_mmu_link_new_sp(kvm, iter, sept_cache) :
+		       tdp_mmu_link_sp_locked(kvm, iter, sept_cache);
 
 	if (iter->is_private && (!sept_cache || !sept_cache->nr))
 		return -EAGAIN;
@@ -1191,9 +1207,20 @@ static int tdp_mmu_split_2m_locked(struct kvm *kvm, struct tdp_iter *iter,
 				      memory_order_relaxed);
 
 	new_spte = make_nonleaf_spte(kvm_mmu_page_pa(sp));
-	ret = handle_changed_spte(kvm, iter->is_private, iter->gfn, old_spte, new_spte,
-				  iter->level, false, false);
+	/* MUTANT_SPLIT_READ_LOCK: freeze, split hook, store (or restore),
+	 * the read side's atomic update. */
+	if (mutant_on(MUTANT_SPLIT_READ_LOCK))
+		ret = tdp_mmu_set_spte_atomic(kvm, iter, new_spte);
+	else
+		ret = handle_changed_spte(kvm, iter->is_private, iter->gfn, old_spte,
+					  new_spte, iter->level, false, false);
 	if (ret) {
+		/* -EBUSY (MUTANT_SPLIT_READ_LOCK only): DEMOTE did not take
+		 * the page and UNBLOCK undid the BLOCK: back to the cache. */
+		if (twin && ret == -EBUSY && sept_cache->nr < KVM_MMU_CACHE_CAP) {
+			sept_cache->frames[sept_cache->nr++] = twin;
+			twin = 0;
+		}
 		/* The VM is bugged: nobody knows whether DEMOTE took the
 		 * page (it answered an error, so it did not, but BLOCK may
 		 * have left the leaf blocked): the twin is leaked. */
@@ -1203,12 +1230,14 @@ static int tdp_mmu_split_2m_locked(struct kvm *kvm, struct tdp_iter *iter,
 		tdp_mmu_free_sp(kvm, sp);
 		return ret;
 	}
-	KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, iter->is_private, iter->sptep);
-	atomic_store_explicit(iter->sptep, new_spte, memory_order_release);
-	KVM_SPTE_NOTE(KVM_TDP_TREE(iter->is_private), iter->gfn, iter->level,
-		      old_spte, new_spte);
-	iter->old_spte = new_spte;
-	kvm_mmu_change_seq_bump(kvm);
+	if (!mutant_on(MUTANT_SPLIT_READ_LOCK)) {
+		KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, iter->is_private, iter->sptep);
+		atomic_store_explicit(iter->sptep, new_spte, memory_order_release);
+		KVM_SPTE_NOTE(KVM_TDP_TREE(iter->is_private), iter->gfn, iter->level,
+			      old_spte, new_spte);
+		iter->old_spte = new_spte;
+		kvm_mmu_change_seq_bump(kvm);
+	}
 	if (!iter->is_private)
 		kvm_stat_inc(&kvm_stats_mine(kvm)->split_shared);
 	return 0;
@@ -1277,13 +1306,18 @@ static int tdp_mmu_populate(struct kvm *kvm, struct kvm_mmu_page *root, gfn_t st
 	for_each_tdp_pte_min_level(iter, root, PG_LEVEL_2M, start, end) {
 		int ret;
 
+		/* MUTANT_SPLIT_READ_LOCK: under the read side a fault may own
+		 * the entry (frozen, its SEAMCALL in flight): back off and
+		 * retry, as every read-side path does. */
+		if (is_removed_spte(iter.old_spte) && mutant_on(MUTANT_SPLIT_READ_LOCK))
+			return -EBUSY;
 		if (is_removed_spte(iter.old_spte) ||
 		    (iter.level > PG_LEVEL_2M && is_shadow_present_pte(iter.old_spte) &&
 		     is_large_pte(iter.old_spte))) {
 			/* Frozen under the write lock, or a 1G leaf (never
 			 * made, hugepages ref §1.1; v7 WARNs and returns
 			 * -ENOSYS). */
-			kvm_vm_bugged(kvm, "MapGPA populate: gfn %llx level %d spte %llx",
+			kvm_vm_bugged(kvm, "populate (MapGPA, ACCEPT split): gfn %llx level %d spte %llx",
 				      (unsigned long long)iter.gfn, iter.level,
 				      (unsigned long long)iter.old_spte);
 			return -EIO;
@@ -1298,6 +1332,8 @@ static int tdp_mmu_populate(struct kvm *kvm, struct kvm_mmu_page *root, gfn_t st
 							 kvm_gfn_private(kvm, end - 1) + 1))
 				continue;
 			ret = tdp_mmu_split_2m_locked(kvm, &iter, sept_cache);
+		} else if (mutant_on(MUTANT_SPLIT_READ_LOCK)) {
+			ret = tdp_mmu_link_new_sp(kvm, &iter, sept_cache);
 		} else {
 			ret = tdp_mmu_link_sp_locked(kvm, &iter, sept_cache);
 		}
@@ -1395,7 +1431,7 @@ int kvm_tdp_mmu_accept_split(struct kvm *kvm, gfn_t gfn,
 {
 	gfn_t start = gfn_round_for_level(gfn, PG_LEVEL_2M);
 
-	kvm_lockdep_assert_held_write(kvm);
+	tdp_mmu_assert_split_lock(kvm);
 	if (!kvm->private_root)
 		return -EINVAL;
 	return tdp_mmu_populate(kvm, kvm->private_root, start,

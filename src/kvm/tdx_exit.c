@@ -103,9 +103,17 @@ static int tdx_handle_accept_level(struct kvm_vcpu *vcpu, gpa_t gpa, int *max_le
 	for (unsigned pass = 0;; pass++) {
 		if (kvm_mmu_topup_sept_cache(kvm, &vcpu->sept_cache))
 			return -ENOMEM;
-		kvm_mmu_write_lock(kvm);
+		/* MUTANT_SPLIT_READ_LOCK: the split under the read side,
+		 * which the E8 series refuses (hugepages ref §4.2). */
+		if (mutant_on(MUTANT_SPLIT_READ_LOCK))
+			kvm_mmu_read_lock(kvm);
+		else
+			kvm_mmu_write_lock(kvm);
 		ret = kvm_tdp_mmu_accept_split(kvm, gfn, &vcpu->sept_cache);
-		kvm_mmu_write_unlock(kvm);
+		if (mutant_on(MUTANT_SPLIT_READ_LOCK))
+			kvm_mmu_read_unlock(kvm);
+		else
+			kvm_mmu_write_unlock(kvm);
 		/* -EAGAIN: the cache ran dry (refilled above); -EBUSY:
 		 * SEPT.ADD contended with a vCPU's VP.ENTER. As MapGPA's
 		 * pre-population passes (mapgpa.c). */

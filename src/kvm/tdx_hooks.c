@@ -309,6 +309,52 @@ static int tdx_sept_remove_private_2m(struct kvm *kvm, gpa_t gpa, pfn_t pfn)
 	return 0;
 }
 
+/*
+ * MUTANT_SPLIT_READ_LOCK: the split as it would have to be done under the
+ * read side of mmu_lock (hugepages ref §4.2.3, hazard §8.1). KVM cannot keep
+ * the vCPUs out meanwhile, so nothing is retried with a kick: BLOCK, TRACK,
+ * then one DEMOTE; a BUSY DEMOTE (a vCPU's TDCALL or VP.ENTER holds the
+ * entry) must be undone with RANGE.UNBLOCK so that the leaf is usable again
+ * and the fault can retry, and that UNBLOCK can be BUSY for the same reason:
+ * then the leaf stays blocked behind KVM's back and KVM can only call it a
+ * bug. Which is why the series splits under the write lock only.
+ */
+static int tdx_split_read_lock(struct kvm *kvm, gfn_t gfn, int level, hpa_t private_spt)
+{
+	gpa_t gpa = (gpa_t)gfn << PAGE_SHIFT;
+	unsigned tdx_level = pg_level_to_tdx_level((unsigned)level);
+	uint64_t s;
+	int ret;
+
+	s = kvm_tdh_mem_range_block(kvm, gpa, tdx_level, NULL);
+	if (tdx_status_is_busy(s))
+		return -EBUSY;
+	if (tdx_status_is_error(s)) {
+		kvm_vm_bugged(kvm, "TDH.MEM.RANGE.BLOCK gpa %llx level %d: %#llx",
+			      (unsigned long long)gpa, level, (unsigned long long)s);
+		return -EIO;
+	}
+	ret = kvm_flush_remote_tlbs(kvm);
+	if (ret)
+		return ret;
+	s = kvm_tdh_mem_page_demote(kvm, gpa, tdx_level, private_spt, NULL);
+	if (!tdx_status_is_error(s)) {
+		kvm_stat_inc(&kvm_stats_mine(kvm)->split_private);
+		return 0;
+	}
+	if (!tdx_status_is_busy(s)) {
+		kvm_vm_bugged(kvm, "TDH.MEM.PAGE.DEMOTE gpa %llx level %d: %#llx",
+			      (unsigned long long)gpa, level, (unsigned long long)s);
+		return -EIO;
+	}
+	s = kvm_tdh_mem_range_unblock(kvm, gpa, tdx_level, NULL);
+	if (!tdx_status_is_error(s))
+		return -EBUSY;
+	kvm_vm_bugged(kvm, "split under the read lock: DEMOTE gpa %llx was BUSY, and the UNBLOCK that must undo its BLOCK answered %#llx: the 2M leaf stays blocked",
+		      (unsigned long long)gpa, (unsigned long long)s);
+	return -EIO;
+}
+
 int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 				hpa_t private_spt)
 {
@@ -325,6 +371,8 @@ int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 			      (unsigned long long)gfn, level);
 		return -EIO;
 	}
+	if (mutant_on(MUTANT_SPLIT_READ_LOCK))
+		return tdx_split_read_lock(kvm, gfn, level, private_spt);
 	ret = tdx_sept_zap_private_spte(kvm, gfn, level);
 	if (ret)
 		return ret;
