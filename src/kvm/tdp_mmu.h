@@ -26,7 +26,8 @@
 /* ---- fault path ---- */
 
 /**
- * kvm_tdp_mmu_map() - resolve an EPT violation at one GPA (4K)
+ * kvm_tdp_mmu_map() - resolve an EPT violation at one GPA (4K; 2M in a
+ *	hugepages memslot, kvm_tdp_mmu_map_level())
  * @kvm: the VM.
  * @sept_cache: the faulting vCPU's cache of host frames for Secure-EPT pages,
  *	topped up (kvm_mmu_topup_sept_cache) before taking mmu_lock; one frame
@@ -88,7 +89,9 @@ bool kvm_tdp_mmu_accept_inhibited(struct kvm *kvm, gfn_t gfn);
 /* ---- zaps (write lock) ---- */
 
 /**
- * kvm_tdp_mmu_zap_leafs() - zap the present 4K leaves of a gfn range
+ * kvm_tdp_mmu_zap_leafs() - zap the present leaves of a gfn range (4K, and
+ *	2M leaves whole: a private one the range cuts must have been split
+ *	first, kvm_tdp_mmu_split_boundaries(); a shared one is zapped whole)
  * @kvm: the VM.
  * @private_root: zap in the private mirror EPT (else the shared EPT).
  * @start: first gfn, without the shared bit.

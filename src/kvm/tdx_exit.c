@@ -7,9 +7,11 @@
  * Classification (§2.4): the shared bit of the GPA picks the tree. A private
  * GPA is always handled as a write (the S-EPT maps private pages RWX, and a
  * write fault avoids CoW pages that would make PAGE.AUG fail): the model's
- * fault path has no access type, so this is implicit. The exit qualification
- * (ACCEPT level, instruction fetch on a shared GPA) is not modeled: E4 maps
- * 4K only, whatever level an ACCEPT asks for.
+ * fault path has no access type, so this is implicit. The extended exit
+ * qualification's ACCEPT level is honoured as the E8 series does
+ * (tdx_handle_accept_level(), hugepages ref §2.2: it matters only in
+ * hugepages memslots, the seeds' E4 maps 4K whatever the level); an
+ * instruction fetch on a shared GPA is not modeled.
  *
  * Local retry (§4.3, E7): the fault path answers RET_PF_RETRY both when the
  * GPA is on the wrong alias (§6.5: the vCPU must loop until some vCPU's
