@@ -26,8 +26,8 @@
  *
  * Most of the time is the teardown's RCU grace periods (liburcu sleeps
  * 10 ms in synchronize_rcu), not CPU (under 1 s of it in the plain build):
- * some 25 s in the plain build (the 2M workloads about 20 s of it), about
- * two minutes under valgrind. TDXMMU_INJECT_ONLY=TEXT in the environment runs only the
+ * some 25 s in the plain build (the 2M workloads about 20 s of it); about a
+ * minute under valgrind before the 2M workloads, not measured since. TDXMMU_INJECT_ONLY=TEXT in the environment runs only the
  * workloads whose name contains TEXT (to reproduce one line).
  */
 #include <setjmp.h>
