@@ -584,6 +584,46 @@ TDXMMU_API int tdxmmu_inject_busy_nth(tdxmmu_td *td, int leaf, uint64_t n, bool 
 	return TDXMMU_OK;
 }
 
+/* An injected status must be one a module refusing the call answers: an
+ * error (bit 63). A success or a warning would tell KVM that something
+ * was done that was not, which no real module does. */
+static int check_injected_status(uint64_t status)
+{
+	if (!tdx_status_is_error(status))
+		return api_fail(TDXMMU_EINVAL,
+				"inject status: %#llx is not an error status (bit 63 clear)",
+				(unsigned long long)status);
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_inject_status_nth(tdxmmu_td *td, int leaf, uint64_t status,
+					uint64_t n, bool persistent)
+{
+	if (!td)
+		return null_arg("inject_status_nth", "td");
+	if (leaf != -1 && (leaf < 0 || !tdx_leaf_name(leaf)))
+		return api_fail(TDXMMU_EINVAL, "unknown SEAMCALL leaf %d", leaf);
+	if (n && check_injected_status(status))
+		return TDXMMU_EINVAL;
+	tdx_module_inject_status_nth(td->tdx, leaf, status, n, persistent);
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_inject_status(tdxmmu_td *td, int leaf, uint64_t status,
+				    uint32_t ppm)
+{
+	if (!td)
+		return null_arg("inject_status", "td");
+	if (leaf != -1 && (leaf < 0 || !tdx_leaf_name(leaf)))
+		return api_fail(TDXMMU_EINVAL, "unknown SEAMCALL leaf %d", leaf);
+	if (ppm > 1000000)
+		return api_fail(TDXMMU_ERANGE, "status share %u ppm is above 1000000", ppm);
+	if (ppm && check_injected_status(status))
+		return TDXMMU_EINVAL;
+	tdx_module_inject_status_leaf(td->tdx, leaf, status, ppm);
+	return TDXMMU_OK;
+}
+
 TDXMMU_API int tdxmmu_inject_counts(tdxmmu_td *td, struct tdxmmu_inject_counts *out)
 {
 	if (!td || !out)
@@ -591,6 +631,7 @@ TDXMMU_API int tdxmmu_inject_counts(tdxmmu_td *td, struct tdxmmu_inject_counts *
 	*out = (struct tdxmmu_inject_counts){
 		.enomem = kvm_enomem_hits(td->kvm),
 		.busy = tdx_module_busy_hits(td->tdx),
+		.status = tdx_module_status_hits(td->tdx),
 	};
 	return TDXMMU_OK;
 }
@@ -607,6 +648,10 @@ TDXMMU_API int tdxmmu_inject_off(tdxmmu_td *td)
 	tdx_module_inject_busy_nth(td->tdx, -1, 0, false);
 	for (int l = 0; l < TDX_NR_LEAVES; l++)
 		tdx_module_inject_busy_nth(td->tdx, l, 0, false);
+	tdx_module_inject_status_leaf(td->tdx, -1, 0, 0);
+	tdx_module_inject_status_nth(td->tdx, -1, 0, 0, false);
+	for (int l = 0; l < TDX_NR_LEAVES; l++)
+		tdx_module_inject_status_nth(td->tdx, l, 0, 0, false);
 	kvm_inject_enomem_nth(td->kvm, -1, 0, false);
 	for (int i = 0; i < KVM_ALLOC_NR_SITES; i++)
 		kvm_inject_enomem_nth(td->kvm, i, 0, false);
@@ -726,6 +771,10 @@ TDXMMU_API int tdxmmu_counter(tdxmmu_td *td, const char *name, uint64_t *val)
 		*val = tdx_module_busy_injected(td->tdx);
 		return TDXMMU_OK;
 	}
+	if (!strcmp(name, "inject.status")) {
+		*val = tdx_module_status_hits(td->tdx);
+		return TDXMMU_OK;
+	}
 #define KVM_STAT_MATCH(f, n)                                   \
 	if (!strcmp(name, n)) {                                \
 		*val = kvm_stat_read(td->kvm, f);         \
@@ -755,6 +804,7 @@ TDXMMU_API void tdxmmu_counters_foreach(tdxmmu_td *td,
 	fn("cost.modeled_ns", tdx_module_modeled_ns(td->tdx), arg);
 	fn("exit.td", tdx_module_exits(td->tdx), arg);
 	fn("inject.busy", tdx_module_busy_injected(td->tdx), arg);
+	fn("inject.status", tdx_module_status_hits(td->tdx), arg);
 #define KVM_STAT_EMIT(f, n) fn(n, kvm_stat_read(td->kvm, f), arg);
 	KVM_STATS_LIST(KVM_STAT_EMIT)
 #undef KVM_STAT_EMIT

@@ -380,6 +380,20 @@ struct tdx_module {
 	_Atomic int busy_nth_mode[TDX_NR_LEAVES + 1];
 	_Atomic uint32_t busy_armed[TDX_NR_LEAVES];
 	_Atomic uint64_t busy_hits;
+	/* Error injection (tdx_module_inject_status*()): the picked call of
+	 * a leaf answers err_status[] at once, before its handler runs, as a
+	 * real module refusing it would: nothing changes but RAX. The same
+	 * shapes as BUSY's: a share per leaf (one draw per call, from the
+	 * seed), and countdowns per leaf plus one for every leaf (index
+	 * TDX_NR_LEAVES), each with its own status. busy_armed[leaf] covers
+	 * these too (the one load of the fast path). */
+	_Atomic uint64_t err_status[TDX_NR_LEAVES + 1];   /* for the countdowns */
+	_Atomic int64_t err_countdown[TDX_NR_LEAVES + 1];
+	_Atomic int err_nth_mode[TDX_NR_LEAVES + 1];
+	_Atomic uint32_t err_ppm[TDX_NR_LEAVES];
+	_Atomic uint64_t err_ppm_status[TDX_NR_LEAVES];   /* for the shares */
+	_Atomic uint64_t err_draws;
+	_Atomic uint64_t err_hits;
 
 	/* cost model */
 	uint64_t cost_ns[TDX_NR_LEAVES];
