@@ -62,6 +62,9 @@ static int errno_to_api(int err)
 	case -EAGAIN: return TDXMMU_EBUSY;
 	case -ENOSPC: return TDXMMU_ENOSPC;
 	case -EIO: return TDXMMU_EIO;
+	/* A SEAMCALL refused with a status KVM hands to the VMM (a vCPU
+	 * entry: KVM_EXIT_INTERNAL_ERROR). */
+	case -EREMOTEIO: return TDXMMU_ESEAMCALL;
 	default: return TDXMMU_EBUG;
 	}
 }

@@ -199,6 +199,10 @@ int kvm_tdx_init_mem_page(struct kvm *kvm, gpa_t gpa, pfn_t source)
 		ret = -EBUSY;
 	else if (ret > 0)
 		ret = 0;
+	/* Killed on the way (a failed MR.EXTEND after the page went in):
+	 * the ioctl fails as every ioctl of a dead VM does. */
+	if (!ret && kvm_is_bugged(kvm))
+		ret = -EIO;
 	kvm->source_pa = 0;
 	return ret;
 }
