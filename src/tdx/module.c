@@ -170,6 +170,14 @@ struct tdx_module *tdx_module_create(struct host_mem *hm, uint64_t seed)
 		free(m);
 		return NULL;
 	}
+	/* Over-aligned (per-slot lock lines): aligned_alloc, then cleared. */
+	m->spare_td = aligned_alloc(HOST_CACHELINE, sizeof(*m->spare_td));
+	if (!m->spare_td) {
+		pamt_fini(&m->pamt);
+		free(m);
+		return NULL;
+	}
+	memset(m->spare_td, 0, sizeof(*m->spare_td));
 	pthread_mutex_init(&m->td_table_lock, NULL);
 	memcpy(m->cost_ns, default_cost_ns, sizeof(m->cost_ns));
 	m->tdcall_cost_ns = DEFAULT_TDCALL_ACCEPT_NS;
@@ -193,6 +201,7 @@ void tdx_module_destroy(struct tdx_module *m)
 		if (td)
 			free(td);
 	}
+	free(m->spare_td);
 	pamt_fini(&m->pamt);
 	pthread_mutex_destroy(&m->td_table_lock);
 	module_park(m, end);

@@ -328,6 +328,14 @@ struct tdx_module {
 
 	pthread_mutex_t td_table_lock; /* TD table changes (create/reclaim),
 					* and the KOT and WBT fields below */
+	/* The state of the next TD TDH.MNG.CREATE makes, allocated with the
+	 * module (under td_table_lock). The real module keeps a TD's state in
+	 * the TDR page the host gives it and allocates nothing, so CREATE
+	 * never fails for memory; the model's struct tdx_td stands for that
+	 * page's contents, and having it ready keeps the same promise for
+	 * the first TD of a module (every API TD has a module of its own).
+	 * Later TDs of the same module (unit tests) allocate theirs. */
+	struct tdx_td *spare_td;
 	struct tdx_td *_Atomic tds[TDX_MAX_TDS + 1]; /* by owner index */
 	/* One past the highest index ever given a TD (under td_table_lock):
 	 * what scans of tds[] need to look at. A process makes one TD at a

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VM creation failing part-way (issue 14 item 5): each SEAMCALL of the TD's
+ * build (TDH.MNG.CREATE, KEY.CONFIG, each ADDCX, MNG.INIT, each vCPU's
+ * VP.CREATE and VP.INIT) refused in turn by the module (error injection,
+ * armed on the module before KVM exists). Each time kvm_create_vm() fails
+ * cleanly (-EIO, no VM returned) and takes apart what it built, as
+ * upstream's KVM_TDX_INIT_VM error path does: the module knows no TD any
+ * more, every frame is the host's again, and a VM created afterwards on the
+ * same module gets the same key and works. Before, KVM left the half-built
+ * TD with the module and leaked its struct kvm.
+ */
+#include <errno.h>
+
+#include "kvm_fixture.h"
+
+#include "tdx/tdx_status.h"
+
+#define MiB (1ULL << 20)
+
+struct rig {
+	struct host_mem *hm;
+	struct tdx_module *m;
+	struct host_memslots *slots;
+	uint64_t frames_before;
+};
+
+static void rig_init(struct rig *r, uint64_t bytes)
+{
+	r->hm = host_mem_create(bytes);
+	assert_non_null(r->hm);
+	r->m = tdx_module_create(r->hm, 1);
+	assert_non_null(r->m);
+	r->slots = host_memslots_create(r->hm);
+	assert_non_null(r->slots);
+	assert_int_equal(host_memslot_add(r->slots, 0, 0, (4 * MiB) >> PAGE_SHIFT), 0);
+	r->frames_before = host_mem_frames_in_use(r->hm);
+}
+
+static void rig_fini(struct rig *r)
+{
+	host_memslots_destroy(r->slots);
+	tdx_module_destroy(r->m);
+	host_mem_destroy(r->hm);
+}
+
+/* A VM on the rig that works: creation, finalize and a clean destroy show
+ * that the key and every control page were free again. */
+static void create_and_destroy(struct rig *r, enum kvm_mmu_kind mmu, unsigned vcpus)
+{
+	struct kvm_config cfg = { .gpaw = 48, .nr_vcpus = vcpus, .mmu = mmu };
+	struct kvm *kvm = NULL;
+	uint64_t leaked = 1;
+
+	assert_int_equal(kvm_create_vm(r->hm, r->slots, r->m, &cfg, &kvm), 0);
+	assert_int_equal(tdx_debug_nr_tds(r->m), 1);
+	assert_int_equal(kvm_tdx_finalize_vm(kvm), 0);
+	assert_int_equal(kvm_destroy_vm(kvm, &leaked), 0);
+	assert_int_equal(leaked, 0);
+	assert_int_equal(tdx_debug_nr_tds(r->m), 0);
+	assert_int_equal(host_mem_frames_in_use(r->hm), r->frames_before);
+}
+
+struct build_call {
+	int leaf;
+	unsigned n; /* the n-th call of the leaf */
+};
+
+static void test_each_build_seamcall_refused(void **state)
+{
+	const unsigned vcpus = 2;
+	struct build_call calls[16];
+	unsigned nr = 0;
+
+	(void)state;
+	calls[nr++] = (struct build_call){ TDH_MNG_CREATE, 1 };
+	calls[nr++] = (struct build_call){ TDH_MNG_KEY_CONFIG, 1 };
+	for (unsigned i = 1; i <= 6; i++)
+		calls[nr++] = (struct build_call){ TDH_MNG_ADDCX, i };
+	calls[nr++] = (struct build_call){ TDH_MNG_INIT, 1 };
+	for (unsigned i = 1; i <= vcpus; i++) {
+		calls[nr++] = (struct build_call){ TDH_VP_CREATE, i };
+		calls[nr++] = (struct build_call){ TDH_VP_INIT, i };
+	}
+	for (int mmu = KVM_MMU_TDP; mmu <= KVM_MMU_LEGACY; mmu++) {
+		for (unsigned k = 0; k < nr; k++) {
+			struct kvm_config cfg = { .gpaw = 48, .nr_vcpus = vcpus,
+						  .mmu = (enum kvm_mmu_kind)mmu };
+			struct kvm *kvm = (struct kvm *)&cfg; /* must be reset */
+			struct rig r;
+
+			rig_init(&r, KVM_FX_POOL_BYTES);
+			tdx_module_inject_status_nth(r.m, calls[k].leaf, TDX_OPERAND_INVALID,
+						     calls[k].n, false);
+			assert_int_equal(kvm_create_vm(r.hm, r.slots, r.m, &cfg, &kvm), -EIO);
+			assert_null(kvm);
+			/* The refusal happened (the build reached that call). */
+			assert_int_equal(tdx_module_status_hits(r.m), 1);
+			if (tdx_debug_nr_tds(r.m) != 0 ||
+			    host_mem_frames_in_use(r.hm) != r.frames_before)
+				fail_msg("%s call %u of %s refused: %u TDs left, %llu frames in use (%llu before)",
+					 mmu == KVM_MMU_TDP ? "tdp" : "legacy", calls[k].n,
+					 tdx_leaf_name(calls[k].leaf), tdx_debug_nr_tds(r.m),
+					 (unsigned long long)host_mem_frames_in_use(r.hm),
+					 (unsigned long long)r.frames_before);
+			tdx_module_inject_status_nth(r.m, calls[k].leaf, 0, 0, false);
+			create_and_destroy(&r, (enum kvm_mmu_kind)mmu, vcpus);
+			rig_fini(&r);
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_each_build_seamcall_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
