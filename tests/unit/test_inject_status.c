@@ -475,9 +475,87 @@ static void test_every_leaf_every_workload(void **state)
 		assert_true(killed > 0);
 }
 
+/* The injection's own rules: arguments, countdowns of one leaf and of
+ * every leaf, persistence, shares, `inject off`, the counter. */
+static void test_status_rules(void **state)
+{
+	static const struct workload w = { "rules", TDXMMU_MMU_TDP, setup_none, NULL };
+	struct tdxmmu_inject_counts k;
+	uint64_t ok_status = 0, warn, walk, v = 0;
+	int aug = tdxmmu_leaf_from_name("TDH.MEM.PAGE.AUG");
+	int sept_add = tdxmmu_leaf_from_name("TDH.MEM.SEPT.ADD");
+	struct ctx c;
+
+	(void)state;
+	assert_true(tdxmmu_status_from_name("TDX_OPERAND_INVALID", &injected));
+	assert_true(tdxmmu_status_from_name("TDX_PAGE_ALREADY_ACCEPTED", &warn));
+	assert_true(tdxmmu_status_from_name("TDX_EPT_WALK_FAILED", &walk));
+	ctx_create(&c, &w);
+	/* Bad arguments: clear errors, nothing armed. */
+	assert_int_equal(tdxmmu_inject_status_nth(NULL, -1, injected, 1, false), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_inject_status_nth(c.td, 4000, injected, 1, false), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_inject_status_nth(c.td, -2, injected, 1, false), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_inject_status_nth(c.td, aug, ok_status, 1, false), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_inject_status_nth(c.td, aug, warn, 1, false), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_inject_status(NULL, aug, injected, 1), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_inject_status(c.td, 4000, injected, 1), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_inject_status(c.td, aug, injected, 1000001), TDXMMU_ERANGE);
+	assert_int_equal(tdxmmu_inject_status(c.td, aug, warn, 1000), TDXMMU_EINVAL);
+	/* Off needs no status. */
+	assert_int_equal(tdxmmu_inject_status_nth(c.td, aug, 0, 0, false), TDXMMU_OK);
+	assert_int_equal(tdxmmu_inject_status(c.td, -1, 0, 0), TDXMMU_OK);
+	assert_int_equal(g_write(&c, P1, 1), 0);
+
+	/* A share of 100 % on SEPT.ADD: a fault in a populated 2M region
+	 * issues none and completes; inject off stops it. */
+	assert_int_equal(tdxmmu_inject_status(c.td, sept_add, walk, 1000000), TDXMMU_OK);
+	assert_int_equal(g_write(&c, P1 + 0x1000, 2), 0);
+	assert_int_equal(tdxmmu_inject_off(c.td), TDXMMU_OK);
+	assert_int_equal(g_write(&c, P2, 3), 0);
+	assert_int_equal(tdxmmu_inject_counts(c.td, &k), TDXMMU_OK);
+	assert_int_equal(k.status, 0);
+
+	/* The leaf's own countdown wins over every leaf's when both pick the
+	 * same call: the 2nd AUG from now meets the leaf's status. Here the
+	 * any-leaf countdown is far away. */
+	assert_int_equal(tdxmmu_inject_status_nth(c.td, -1, walk, 1000, false), TDXMMU_OK);
+	assert_int_equal(tdxmmu_inject_status_nth(c.td, aug, injected, 2, false), TDXMMU_OK);
+	assert_int_equal(g_write(&c, P1 + 0x2000, 4), 0); /* AUG 1 */
+	assert_false(tdxmmu_vm_dead(c.td));
+	assert_int_equal(g_write(&c, P1 + 0x3000, 5), (int)TDXMMU_OUTCOME_BUGGED); /* AUG 2 */
+	assert_true(tdxmmu_vm_dead(c.td));
+	assert_int_equal(tdxmmu_inject_counts(c.td, &k), TDXMMU_OK);
+	assert_int_equal(k.status, 1);
+	assert_int_equal(tdxmmu_counter(c.td, "inject.status", &v), TDXMMU_OK);
+	assert_int_equal(v, 1);
+	check_clean(c.td, "rules");
+	api_fx_destroy_clean(c.td);
+	ctx_free(&c);
+
+	/* Every leaf's countdown, persistent: from the 2nd SEAMCALL on (the
+	 * fault's VP.ENTER, then its SEPT.ADD) everything is refused: the
+	 * fault kills the VM, and a raw SEAMCALL after it is refused too. */
+	ctx_create(&c, &w);
+	assert_int_equal(tdxmmu_inject_status_nth(c.td, -1, walk, 2, true), TDXMMU_OK);
+	assert_int_equal(g_write(&c, F1, 6), (int)TDXMMU_OUTCOME_BUGGED);
+	assert_int_equal(api_fx_raw(c.td, "TDH.MEM.TRACK", 0, 0, 0), walk);
+	assert_int_equal(api_fx_raw(c.td, "TDH.MEM.SEPT.RD", 0, 0, 0), walk);
+	assert_int_equal(tdxmmu_inject_counts(c.td, &k), TDXMMU_OK);
+	assert_int_equal(k.status, 3);
+	assert_int_equal(tdxmmu_inject_off(c.td), TDXMMU_OK);
+	/* Off: the module answers for itself again (no vCPU is in the TD:
+	 * TRACK succeeds, dead VM or not; the module does not know KVM's
+	 * verdict). */
+	assert_int_equal(api_fx_raw(c.td, "TDH.MEM.TRACK", 0, 0, 0), 0);
+	check_clean(c.td, "rules, persistent");
+	api_fx_destroy_clean(c.td);
+	ctx_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_status_rules),
 		cmocka_unit_test(test_every_leaf_every_workload),
 	};
 
