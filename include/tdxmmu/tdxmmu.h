@@ -130,7 +130,10 @@ struct tdxmmu_destroy_report {
 };
 /* Tears the TD down in KVM's order (leaf pages, then the key, then S-EPT and
  * control pages) and frees it. Returns 0 when nothing leaked; otherwise
- * TDXMMU_EBUG with the report filled. td is freed in every case. */
+ * TDXMMU_EBUG with the report filled, or TDXMMU_ESEAMCALL when injected
+ * error statuses (tdxmmu_inject_status_nth()) fired in this TD: a teardown
+ * SEAMCALL the module refuses makes KVM leak what it cannot reclaim (the
+ * key, the TD's pages), as upstream KVM does. td is freed in every case. */
 TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td,
 				 struct tdxmmu_destroy_report *report);
 

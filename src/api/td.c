@@ -869,7 +869,7 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 {
 	struct tdxmmu_destroy_report local;
 	struct tdxmmu_destroy_report *rep = report ? report : &local;
-	uint64_t kvm_leaked = 0;
+	uint64_t kvm_leaked = 0, refused;
 	char buf[160];
 	hpa_t tdr;
 	int ret;
@@ -883,9 +883,11 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 	cpu_destroy(td->cpu);
 	td->cpu = NULL;
 
-	/* 1. KVM: private leaves (HKID assigned), the key, the page tables. */
-	if (kvm_tdx_teardown_memory(td->kvm))
-		report_add(rep, "KVM's teardown of private memory failed");
+	/* 1. KVM: private leaves (HKID assigned), the key, the page tables.
+	 * If this fails (a SEAMCALL the module refused), kvm_destroy_vm()
+	 * tries the teardown once more; only its failure is reported, so a
+	 * teardown that completed the second time is not called a leak. */
+	(void)kvm_tdx_teardown_memory(td->kvm);
 
 	/* 2. The host: pages it handed to raw SEAMCALLs that the TD may still
 	 * own. The TD is in teardown now, so RECLAIM works for any of them. */
@@ -914,8 +916,9 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 
 	/* 3. KVM: control pages and the TDR; then the VM. */
 	ret = kvm_destroy_vm(td->kvm, &kvm_leaked);
+	refused = tdx_module_status_hits(td->tdx);
 	if (ret)
-		report_add(rep, "reclaiming the TD's control pages failed");
+		report_add(rep, "KVM's teardown failed (private memory, the key or the control pages)");
 	rep->kvm_pages_leaked = kvm_leaked;
 	if (kvm_leaked) {
 		snprintf(buf, sizeof(buf), "%llu KVM page-table pages not freed",
@@ -951,7 +954,14 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 		report_add(rep, buf);
 	}
 	td_free_parts(td);
-	return rep->message[0] ? TDXMMU_EBUG : TDXMMU_OK;
+	/* A leak is the model's breakage, unless the module was made to
+	 * refuse SEAMCALLs (inject status=): then it is what KVM leaks when
+	 * the module refuses its teardown (upstream leaks the HKID and the
+	 * TD's pages), reported as such. */
+	if (!rep->message[0])
+		return TDXMMU_OK;
+	return refused ? api_fail(TDXMMU_ESEAMCALL, "destroy: %s", rep->message)
+		       : TDXMMU_EBUG;
 }
 
 /* ---- guest actions: the CPU model ------------------------------------------ */

@@ -23,9 +23,12 @@
  *    memory is the host's),
  *  - destroy leaks nothing (pages KVM gave up on are reclaimed once the
  *    HKID is released).
- * Not here yet: errors injected into the teardown (tdxmmu_td_destroy()
- * reports a teardown SEAMCALL that fails as the model's breakage, EBUG,
- * where it is the module's refusal; docs/reliability.md).
+ * The destroy workloads inject into the teardown itself: it completes with
+ * nothing leaked (a page KVM gave up on is reclaimed once the HKID is
+ * released; a refused key release is tried once more), or, where the
+ * module refuses what cannot be retried (the key's CACHE.WB or FREEID, the
+ * TDR's RECLAIM), reports the leak as the module's refusal (ESEAMCALL),
+ * never as the model's breakage.
  *
  * TDXMMU_INJECT_ONLY=TEXT in the environment runs only the workloads whose
  * name contains TEXT; TDXMMU_INJECT_VERBOSE=1 prints every run.
@@ -286,6 +289,7 @@ static const struct workload workloads[] = {
 	{ "tdp zap private", TDXMMU_MMU_TDP, setup_base, op_zap_private },
 	{ "tdp zap, vCPU in the TD", TDXMMU_MMU_TDP, setup_held, op_zap_both },
 	{ "tdp delete memslot", TDXMMU_MMU_TDP, setup_slot1, op_delete_slot },
+	{ "tdp destroy", TDXMMU_MMU_TDP, setup_slot1, op_destroy, .is_destroy = true },
 	{ "legacy add page", TDXMMU_MMU_LEGACY, setup_none, op_add_page, .before_finalize = true },
 	{ "legacy private fault", TDXMMU_MMU_LEGACY, setup_base, op_private_fault, .guest_op = true },
 	{ "legacy shared fault", TDXMMU_MMU_LEGACY, setup_shared, op_shared_fault,
@@ -300,6 +304,7 @@ static const struct workload workloads[] = {
 	{ "legacy zap private", TDXMMU_MMU_LEGACY, setup_base, op_zap_private },
 	{ "legacy zap, vCPU in the TD", TDXMMU_MMU_LEGACY, setup_held, op_zap_both },
 	{ "legacy delete memslot", TDXMMU_MMU_LEGACY, setup_slot1, op_delete_slot },
+	{ "legacy destroy", TDXMMU_MMU_LEGACY, setup_slot1, op_destroy, .is_destroy = true },
 };
 
 static void check_clean(tdxmmu_td *td, const char *what)
@@ -321,7 +326,7 @@ struct reference {
 static uint64_t injected;
 
 static bool verbose;
-static unsigned runs, killed, tolerated_runs;
+static unsigned runs, killed, tolerated_runs, teardown_leaks;
 
 /*
  * Leaves whose error KVM tolerates by design (the VM stays alive), with
@@ -364,9 +369,26 @@ static void run_one(const struct workload *w, int leaf, unsigned n, struct refer
 			       (unsigned long long)destroy_rep.frames_leaked,
 			       (unsigned long long)destroy_rep.frames_td_owned,
 			       destroy_rep.message);
-		if (st != TDXMMU_OK || destroy_rep.frames_leaked || destroy_rep.frames_td_owned ||
-		    destroy_rep.kvm_pages_leaked || destroy_rep.sept_pages_leaked)
-			fail_msg("%s: destroy: %d, %s", what, st, destroy_rep.message);
+		if (verbose)
+			printf("  %s: destroy %d (%s)\n", what, st, destroy_rep.message);
+		if (st == TDXMMU_OK) {
+			/* Recovered: the page KVM gave up on reclaimed once
+			 * the HKID was released, or the teardown's second
+			 * try completed. */
+			if (destroy_rep.frames_leaked || destroy_rep.frames_td_owned ||
+			    destroy_rep.kvm_pages_leaked || destroy_rep.sept_pages_leaked ||
+			    destroy_rep.message[0])
+				fail_msg("%s: destroy: OK with a leak: %s", what,
+					 destroy_rep.message);
+		} else {
+			/* What KVM must leak when the module refuses the
+			 * key's release or the TD's last pages: said so, as
+			 * the module's refusal, never as the model's breakage. */
+			if (st != TDXMMU_ESEAMCALL || !destroy_rep.message[0] ||
+			    !(destroy_rep.frames_leaked || destroy_rep.frames_td_owned))
+				fail_msg("%s: destroy: %d, %s", what, st, destroy_rep.message);
+			teardown_leaks++;
+		}
 		ctx_free(&c);
 		runs++;
 		return;
@@ -470,9 +492,12 @@ static void test_every_leaf_every_workload(void **state)
 			continue;
 		run_workload(&workloads[i]);
 	}
-	printf("%u runs: %u killed the VM, %u tolerated\n", runs, killed, tolerated_runs);
-	if (!only || !*only)
+	printf("%u runs: %u killed the VM, %u tolerated, %u teardowns that leak\n", runs,
+	       killed, tolerated_runs, teardown_leaks);
+	if (!only || !*only) {
 		assert_true(killed > 0);
+		assert_true(teardown_leaks > 0);
+	}
 }
 
 /* The injection's own rules: arguments, countdowns of one leaf and of
