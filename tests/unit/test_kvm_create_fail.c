@@ -110,10 +110,45 @@ static void test_each_build_seamcall_refused(void **state)
 	}
 }
 
+/*
+ * The build fails and the module also refuses what taking it apart needs:
+ * the key's release (VPFLUSHDONE) or every RECLAIM. KVM cannot take the
+ * TD's pages back and leaks them, as upstream does ("HKID is leaked"):
+ * creation still fails cleanly (-EIO, no VM), the module still knows the
+ * TD, the frames it owns stay out of the pool; everything else (the frames
+ * the TD never took, struct kvm) is freed. Once the module answers again
+ * nothing more can be done from KVM's side: the rig's teardown frees all.
+ */
+static void test_build_and_abort_refused(void **state)
+{
+	static const int abort_leaves[] = { TDH_MNG_VPFLUSHDONE, TDH_PHYMEM_PAGE_RECLAIM };
+
+	(void)state;
+	for (unsigned k = 0; k < 2; k++) {
+		struct kvm_config cfg = { .gpaw = 48, .nr_vcpus = 2, .mmu = KVM_MMU_TDP };
+		struct kvm *kvm = NULL;
+		struct rig r;
+
+		rig_init(&r, KVM_FX_POOL_BYTES);
+		/* The 2nd vCPU's VP.INIT refused: the TD has its key, six
+		 * TDCX pages and two TDVPRs. */
+		tdx_module_inject_status_nth(r.m, TDH_VP_INIT, TDX_OPERAND_INVALID, 2, false);
+		tdx_module_inject_status_nth(r.m, abort_leaves[k], TDX_OPERAND_INVALID, 1, true);
+		assert_int_equal(kvm_create_vm(r.hm, r.slots, r.m, &cfg, &kvm), -EIO);
+		assert_null(kvm);
+		assert_true(tdx_module_status_hits(r.m) >= 2);
+		assert_int_equal(tdx_debug_nr_tds(r.m), 1);
+		/* The TDR, six TDCX pages and two TDVPRs stay the TD's. */
+		assert_int_equal(host_mem_frames_in_use(r.hm), r.frames_before + 9);
+		rig_fini(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_each_build_seamcall_refused),
+		cmocka_unit_test(test_build_and_abort_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
