@@ -602,10 +602,61 @@ static void test_status_rules(void **state)
 	ctx_free(&c);
 }
 
+static int guest_write_p1(tdxmmu_td *td, unsigned vcpu, void *arg)
+{
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	int rc = tdxmmu_vcpu_write(td, vcpu, P1 + vcpu * 0x1000, 0x77, &o);
+
+	(void)arg;
+	return rc ? rc : (int)o;
+}
+
+/* Holding a vCPU in the TD (vcpu enter) whose TDH.VP.ENTER the module
+ * refuses: the VMM's KVM_EXIT_INTERNAL_ERROR (ESEAMCALL), the vCPU not
+ * held, the VM alive; and the API's refusals around holding and running
+ * vCPUs on threads, each with its error and nothing run. */
+static void test_hold_and_threads(void **state)
+{
+	static const struct workload w = { "hold", TDXMMU_MMU_TDP, setup_none, NULL };
+	int enter = tdxmmu_leaf_from_name("TDH.VP.ENTER");
+	tdxmmu_guest_fn fns[2] = { guest_write_p1, NULL };
+	int results[2] = { -1, -1 };
+	uint64_t v = 0;
+	struct ctx c;
+
+	(void)state;
+	assert_true(tdxmmu_status_from_name("TDX_OPERAND_INVALID", &injected));
+	ctx_create(&c, &w);
+	assert_int_equal(tdxmmu_inject_status_nth(c.td, enter, injected, 1, false), TDXMMU_OK);
+	assert_int_equal(tdxmmu_vcpu_enter(c.td, 1), TDXMMU_ESEAMCALL);
+	assert_false(tdxmmu_vm_dead(c.td));
+	assert_int_equal(tdxmmu_vcpu_leave(c.td, 1), TDXMMU_ESTATE); /* not held */
+	assert_int_equal(tdxmmu_vcpu_enter(c.td, 1), TDXMMU_OK);
+	assert_int_equal(tdxmmu_vcpu_enter(c.td, 1), TDXMMU_ESTATE); /* twice */
+	assert_int_equal(tdxmmu_vcpu_enter(c.td, 7), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_vcpu_leave(c.td, 7), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_vcpu_leave(c.td, 1), TDXMMU_OK);
+	/* run_vcpus: no program, too many vCPUs, none, no TD. */
+	assert_int_equal(tdxmmu_run_vcpus(c.td, 2, fns, NULL, results), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_run_vcpus(c.td, 3, fns, NULL, results), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_run_vcpus(c.td, 0, fns, NULL, results), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_run_vcpus(NULL, 1, fns, NULL, results), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_run_vcpus(c.td, 1, NULL, NULL, results), TDXMMU_EINVAL);
+	assert_int_equal(results[0], -1); /* nothing ran */
+	assert_int_equal(tdxmmu_run_vcpus(c.td, 1, fns, NULL, results), TDXMMU_OK);
+	assert_int_equal(results[0], 0);
+	assert_int_equal(g_read(&c, P1, &v), 0);
+	assert_int_equal(v, 0x77);
+	check_clean(c.td, "hold");
+	api_fx_destroy_clean(c.td);
+	ctx_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_rules),
+		cmocka_unit_test(test_hold_and_threads),
 		cmocka_unit_test(test_every_leaf_every_workload),
 	};
 

@@ -144,11 +144,46 @@ static void test_build_and_abort_refused(void **state)
 	}
 }
 
+/* KVM's own checks of its build-time ioctls (KVM_TDX_INIT_MEM_REGION,
+ * KVM_TDX_FINALIZE_VM), which the API's checks come before: each refusal,
+ * and no SEAMCALL issued for it. */
+static void test_build_ioctls_refused(void **state)
+{
+	struct kvm_config cfg = { .gpaw = 48, .nr_vcpus = 1, .mmu = KVM_MMU_TDP };
+	uint64_t shared = 1ULL << 47;
+	struct kvm *kvm = NULL;
+	uint64_t leaked = 1;
+	pfn_t source;
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, KVM_FX_POOL_BYTES);
+	assert_int_equal(kvm_create_vm(r.hm, r.slots, r.m, &cfg, &kvm), 0);
+	assert_int_equal(host_mem_alloc_frame(r.hm, &source), 0);
+	assert_int_equal(kvm_tdx_init_mem_page(kvm, 0x1800, source), -EINVAL);
+	assert_int_equal(kvm_tdx_init_mem_page(kvm, shared | 0x1000, source), -EINVAL);
+	assert_int_equal(kvm_tdx_init_mem_page(kvm, 64 * MiB, source), -ENOENT);
+	assert_int_equal(tdx_module_calls(r.m, TDH_MEM_PAGE_ADD), 0);
+	assert_int_equal(kvm_tdx_init_mem_page(kvm, 0x1000, source), 0);
+	assert_int_equal(kvm_tdx_init_mem_page(kvm, 0x1000, source), -EEXIST);
+	assert_int_equal(tdx_module_calls(r.m, TDH_MEM_PAGE_ADD), 1);
+	assert_int_equal(kvm_tdx_finalize_vm(kvm), 0);
+	assert_int_equal(kvm_tdx_finalize_vm(kvm), -EPERM);
+	assert_int_equal(kvm_tdx_init_mem_page(kvm, 0x2000, source), -EPERM);
+	assert_int_equal(tdx_module_calls(r.m, TDH_MR_FINALIZE), 1);
+	host_mem_free_frame(r.hm, source);
+	assert_int_equal(kvm_destroy_vm(kvm, &leaked), 0);
+	assert_int_equal(leaked, 0);
+	assert_int_equal(host_mem_frames_in_use(r.hm), r.frames_before);
+	rig_fini(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_each_build_seamcall_refused),
 		cmocka_unit_test(test_build_and_abort_refused),
+		cmocka_unit_test(test_build_ioctls_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
