@@ -634,6 +634,34 @@ static void test_corrupt_both_aliases(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* KVM's table structure written wrong (I6): a shared table marked
+ * private, one given an S-EPT page, one linked at the wrong gfn. Each is
+ * named once, and the TD is clean again once the field is put back. */
+static void test_corrupt_table_roles(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct kvm_mmu_page *sp;
+	gfn_t gfn;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	want_check(td, 0, NULL);
+	sp = sptep_to_sp(sptep_4k(td, 0x100000, false));
+
+	sp->private_spt = new_frame(td);
+	want_check(td, 1, "level 2M: shared table has an S-EPT page", NULL);
+	sp->private_spt = 0;
+	want_check(td, 0, NULL);
+
+	gfn = sp->gfn;
+	sp->gfn = gfn + 512;
+	want_check(td, 1, "level 2M: the shared EPT links a table of level 4K at gfn", NULL);
+	sp->gfn = gfn;
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
 /* A translation KVM forgot to flush (the shared leaf zapped without the
  * flush request): the TLB still maps the page. */
 static void test_stale_shared_tlb_entry(void **state)
@@ -813,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_chldcnt),
 		cmocka_unit_test(test_corrupt_shared_leaf_to_td_frame),
 		cmocka_unit_test(test_corrupt_both_aliases),
+		cmocka_unit_test(test_corrupt_table_roles),
 		cmocka_unit_test(test_stale_shared_tlb_entry),
 		cmocka_unit_test(test_stale_private_tlb_entries),
 		cmocka_unit_test(test_report_null_and_truncation),
