@@ -662,6 +662,37 @@ static void test_corrupt_table_roles(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* The legacy MMU's own audit (rmap <-> SPTEs) reports through check: a
+ * shared leaf cleared behind the rmap's back is named. */
+static void test_corrupt_legacy_rmap(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	_Atomic uint64_t *sptep;
+	uint64_t old;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.mmu = TDXMMU_MMU_LEGACY;
+	cfg.host_memory = 64 * MiB;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	want_check(td, 0, NULL);
+	sptep = sptep_4k(td, 0x100000, false);
+	old = atomic_load(sptep);
+	atomic_store(sptep, SHADOW_NONPRESENT_VALUE);
+	/* The audit's line, and the vCPU's translation that no leaf backs
+	 * any more (the corruption skipped the flush a zap would make). */
+	want_check(td, 2, "legacy: rmap of gfn 0x100 holds a shared entry that maps nothing",
+		   "vcpu 0: stale TLB entry: shared gpa 0x800000100000", NULL);
+	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
 /* A translation KVM forgot to flush (the shared leaf zapped without the
  * flush request): the TLB still maps the page. */
 static void test_stale_shared_tlb_entry(void **state)
@@ -842,6 +873,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_shared_leaf_to_td_frame),
 		cmocka_unit_test(test_corrupt_both_aliases),
 		cmocka_unit_test(test_corrupt_table_roles),
+		cmocka_unit_test(test_corrupt_legacy_rmap),
 		cmocka_unit_test(test_stale_shared_tlb_entry),
 		cmocka_unit_test(test_stale_private_tlb_entries),
 		cmocka_unit_test(test_report_null_and_truncation),
