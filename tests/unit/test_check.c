@@ -634,8 +634,8 @@ static void test_corrupt_both_aliases(void **state)
 	api_fx_destroy_clean(td);
 }
 
-/* KVM's table structure written wrong (I6): a shared table marked
- * private, one given an S-EPT page, one linked at the wrong gfn. Each is
+/* KVM's table structure written wrong (I6): a shared table given an
+ * S-EPT page, one marked private, one linked at the wrong gfn. Each is
  * named once, and the TD is clean again once the field is put back. */
 static void test_corrupt_table_roles(void **state)
 {
@@ -652,6 +652,11 @@ static void test_corrupt_table_roles(void **state)
 	sp->private_spt = new_frame(td);
 	want_check(td, 1, "level 2M: shared table has an S-EPT page", NULL);
 	sp->private_spt = 0;
+	want_check(td, 0, NULL);
+
+	sp->role.is_private = 1;
+	want_check(td, 1, "level 2M: the shared EPT links a private table", NULL);
+	sp->role.is_private = 0;
 	want_check(td, 0, NULL);
 
 	gfn = sp->gfn;
