@@ -8,12 +8,15 @@
  * upstream's KVM_TDX_INIT_VM error path does: the module knows no TD any
  * more, every frame is the host's again, and a VM created afterwards on the
  * same module gets the same key and works. Before, KVM left the half-built
- * TD with the module and leaked its struct kvm.
+ * TD with the module and leaked its struct kvm. Also here, on the same rig:
+ * KVM's own refusals of its build ioctls, and the module dispatcher's
+ * refusals, which come before any injected error.
  */
 #include <errno.h>
 
 #include "kvm_fixture.h"
 
+#include "tdx/seamcall.h"
 #include "tdx/tdx_status.h"
 
 #define MiB (1ULL << 20)
@@ -178,12 +181,49 @@ static void test_build_ioctls_refused(void **state)
 	rig_fini(&r);
 }
 
+/* The module's dispatcher refuses a call it has no handler for (RAX bits
+ * above the version, a leaf number past the table, a leaf number the module
+ * does not implement, a version of a leaf that has none) with
+ * TDX_OPERAND_INVALID + RAX before anything else, injected errors
+ * included: an injection armed for every leaf is not consumed by them. */
+static void test_dispatcher_refusals(void **state)
+{
+	static const uint64_t bad_rax[] = {
+		1ULL << 24 | TDH_MEM_TRACK,   /* reserved RAX bits */
+		TDX_NR_LEAVES + 1,            /* past the table */
+		11,                           /* no such leaf in the model */
+		1ULL << 16 | TDH_MEM_TRACK,   /* a version TRACK does not have */
+	};
+	struct rig r;
+
+	(void)state;
+	rig_init(&r, KVM_FX_POOL_BYTES);
+	tdx_module_inject_status_nth(r.m, -1, TDX_EPT_WALK_FAILED, 1, true);
+	for (size_t i = 0; i < sizeof(bad_rax) / sizeof(bad_rax[0]); i++) {
+		struct seamcall_regs regs = { .rax = bad_rax[i], .rcx = 0x1234 };
+
+		assert_int_equal(seamcall(r.m, &regs), TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX);
+		assert_int_equal(regs.rax, TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX);
+		assert_int_equal(regs.rcx, 0x1234);
+	}
+	assert_int_equal(tdx_module_status_hits(r.m), 0);
+	/* A call the module does handle meets the injection. */
+	{
+		struct seamcall_regs regs = { .rax = TDH_MEM_TRACK };
+
+		assert_int_equal(seamcall(r.m, &regs), TDX_EPT_WALK_FAILED);
+		assert_int_equal(tdx_module_status_hits(r.m), 1);
+	}
+	rig_fini(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_each_build_seamcall_refused),
 		cmocka_unit_test(test_build_and_abort_refused),
 		cmocka_unit_test(test_build_ioctls_refused),
+		cmocka_unit_test(test_dispatcher_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
