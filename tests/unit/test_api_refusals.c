@@ -3,7 +3,8 @@
  * The API's refusals that no other test asks for (issue 14 item 5,
  * coverage): a vCPU the TD does not have for every guest action (EINVAL,
  * nothing run), the version-1 accept's error for each outcome that stops
- * its TDCALL (no memslot: ENOENT; a dead VM: EIO), and destroy of no TD.
+ * its TDCALL (no memslot: ENOENT; a dead VM: EIO), destroy of no TD, and
+ * show's list form with a bad GPA.
  * Each leaves the TD as it was: `check` clean, `destroy` leak-free.
  */
 #include <setjmp.h>
@@ -83,11 +84,42 @@ static void test_accept_v1_errors(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* show's list form refuses a GPA that is not 4K-aligned (EINVAL) or is
+ * outside the GPA width (ERANGE), with no view made; an empty list is an
+ * empty view; a page listed on both aliases is shown once. */
+static void test_show_pages_refusals(void **state)
+{
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_TDP);
+	uint64_t sh = tdxmmu_td_shared_bit(td);
+	struct tdxmmu_view *v = (struct tdxmmu_view *)&sh;
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	const uint64_t unaligned[] = { 0x1000, 0x1800 };
+	const uint64_t too_wide[] = { 1ULL << 48 };
+	const uint64_t both[] = { sh | 0x1000, 0x1000 };
+
+	(void)state;
+	assert_int_equal(tdxmmu_vcpu_write(td, 0, 0x1000, 5, &o), TDXMMU_OK);
+	assert_int_equal(tdxmmu_show_collect_pages(td, unaligned, 2, &v), TDXMMU_EINVAL);
+	assert_null(v);
+	v = (struct tdxmmu_view *)&sh;
+	assert_int_equal(tdxmmu_show_collect_pages(td, too_wide, 1, &v), TDXMMU_ERANGE);
+	assert_null(v);
+	assert_int_equal(tdxmmu_show_collect_pages(td, NULL, 0, &v), TDXMMU_OK);
+	assert_non_null(v);
+	assert_int_equal(v->nr_pages, 0);
+	tdxmmu_view_free(v);
+	assert_int_equal(tdxmmu_show_collect_pages(td, both, 2, &v), TDXMMU_OK);
+	assert_int_equal(v->nr_pages, 1);
+	tdxmmu_view_free(v);
+	api_fx_destroy_clean(td);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unknown_vcpu),
 		cmocka_unit_test(test_accept_v1_errors),
+		cmocka_unit_test(test_show_pages_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
