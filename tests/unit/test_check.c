@@ -36,6 +36,7 @@
 #include "kvm/kvm.h"
 #include "kvm/mmu_page.h"
 #include "kvm/spte.h"
+#include "kvm/legacy_internal.h"
 #include "kvm/tdp_iter.h"
 #include "tdx/tdx_internal.h"
 
@@ -667,8 +668,10 @@ static void test_corrupt_table_roles(void **state)
 	api_fx_destroy_clean(td);
 }
 
-/* The legacy MMU's own audit (rmap <-> SPTEs) reports through check: a
- * shared leaf cleared behind the rmap's back is named. */
+/* The legacy MMU's own audit (rmap <-> SPTEs, the SPTE bits it allows in
+ * each tree, its page lists) reports through check: a shared leaf cleared
+ * behind the rmap's back, SPTE_SHARED_MASK on a shared entry, a page-list
+ * count off by one; each named, and gone once undone. */
 static void test_corrupt_legacy_rmap(void **state)
 {
 	struct tdxmmu_td_config cfg;
@@ -694,6 +697,17 @@ static void test_corrupt_legacy_rmap(void **state)
 	want_check(td, 2, "legacy: rmap of gfn 0x100 holds a shared entry that maps nothing",
 		   "vcpu 0: stale TLB entry: shared gpa 0x800000100000", NULL);
 	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	/* SPTE_SHARED_MASK where the legacy MMU never puts it: on a shared
+	 * entry. */
+	atomic_store(sptep, old | SPTE_SHARED_MASK);
+	want_check(td, 1, "legacy: shared EPT entry gfn 0x100 level 1 = ", "carries a private-EPT-only bit", NULL);
+	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	/* The page lists' count off by one. */
+	to_legacy(td->kvm)->nr_shared_pages++;
+	want_check(td, 1, "legacy: the page lists hold 4 private and 5 shared tables, the trees link 4 and 4", NULL);
+	to_legacy(td->kvm)->nr_shared_pages--;
 	want_check(td, 0, NULL);
 	api_fx_destroy_clean(td);
 }
