@@ -712,6 +712,47 @@ static void test_corrupt_legacy_rmap(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* KVM's own guard on the same kind of corruption, legacy MMU: a private
+ * fault that finds its PRIVATE_ZAPPED entry keeping another frame than the
+ * memslot gives is a state KVM must never see: KVM_BUG_ON, the access
+ * reports `bugged`, the VM is dead. With the entry put back, check holds
+ * and destroy takes everything back. */
+static void test_legacy_zapped_pfn_kills_vm(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	_Atomic uint64_t *sptep;
+	uint64_t old, v = 0;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.mmu = TDXMMU_MMU_LEGACY;
+	cfg.host_memory = 64 * MiB;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	guest_write(td, 0, 0x2000, 7);
+	assert_int_equal(tdxmmu_host_zap(td, 0x2000, 0x1000, TDXMMU_ALIAS_PRIVATE), TDXMMU_OK);
+	sptep = sptep_4k(td, 0x2000, true);
+	old = atomic_load(sptep);
+	assert_true(is_private_zapped_spte(old));
+	atomic_store(sptep, old ^ (1ULL << PAGE_SHIFT)); /* the next frame */
+	assert_int_equal(tdxmmu_vcpu_read(td, 0, 0x2000, &v, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_BUGGED);
+	assert_true(tdxmmu_vm_dead(td));
+	atomic_store(sptep, old);
+	/* No violation; the report says which checks a dead VM skips. */
+	{
+		char report[1024];
+
+		assert_int_equal(tdxmmu_check(td, report, sizeof(report)), 0);
+		assert_non_null(strstr(report, "note: the VM is dead: the per-GFN table check (I2) skipped"));
+		assert_non_null(strstr(report, "note: the VM is dead: the TLB check (I5) skipped"));
+	}
+	api_fx_destroy_clean(td);
+}
+
 /* A translation KVM forgot to flush (the shared leaf zapped without the
  * flush request): the TLB still maps the page. */
 static void test_stale_shared_tlb_entry(void **state)
@@ -893,6 +934,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_both_aliases),
 		cmocka_unit_test(test_corrupt_table_roles),
 		cmocka_unit_test(test_corrupt_legacy_rmap),
+		cmocka_unit_test(test_legacy_zapped_pfn_kills_vm),
 		cmocka_unit_test(test_stale_shared_tlb_entry),
 		cmocka_unit_test(test_stale_private_tlb_entries),
 		cmocka_unit_test(test_report_null_and_truncation),
