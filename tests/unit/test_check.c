@@ -753,6 +753,42 @@ static void test_legacy_zapped_pfn_kills_vm(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* The same guard for a page mapped shared whose private entry lost
+ * SPTE_SHARED_MASK (seed 000's table has no such state): a private access
+ * to it kills the VM instead of mapping the page on both aliases. */
+static void test_legacy_shared_without_mask_kills_vm(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	_Atomic uint64_t *sptep;
+	uint64_t old, v = 0;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.mmu = TDXMMU_MMU_LEGACY;
+	cfg.host_memory = 64 * MiB;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	sptep = sptep_4k(td, 0x100000, true);
+	old = atomic_load(sptep);
+	assert_true(old & SPTE_SHARED_MASK);
+	atomic_store(sptep, old & ~SPTE_SHARED_MASK);
+	assert_int_equal(tdxmmu_vcpu_read(td, 0, 0x100000, &v, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_BUGGED);
+	assert_true(tdxmmu_vm_dead(td));
+	/* Nothing was mapped privately: the page is the host's, its data
+	 * intact. */
+	assert_int_equal(tdxmmu_host_read(td, 0x100000, &v), TDXMMU_OK);
+	assert_int_equal(v, 0xabcd);
+	atomic_store(sptep, old);
+	assert_int_equal(tdxmmu_check(td, NULL, 0), 0);
+	api_fx_destroy_clean(td);
+}
+
 /* A translation KVM forgot to flush (the shared leaf zapped without the
  * flush request): the TLB still maps the page. */
 static void test_stale_shared_tlb_entry(void **state)
@@ -935,6 +971,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_table_roles),
 		cmocka_unit_test(test_corrupt_legacy_rmap),
 		cmocka_unit_test(test_legacy_zapped_pfn_kills_vm),
+		cmocka_unit_test(test_legacy_shared_without_mask_kills_vm),
 		cmocka_unit_test(test_stale_shared_tlb_entry),
 		cmocka_unit_test(test_stale_private_tlb_entries),
 		cmocka_unit_test(test_report_null_and_truncation),
