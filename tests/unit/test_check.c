@@ -5,7 +5,8 @@
  * invariant; divergence created behind KVM's back (raw SEAMCALLs) or written
  * straight into KVM's trees (internal headers) is reported, each time with
  * exactly the violations it causes, one line each, naming the place. The
- * report is NULL-safe and truncation-safe.
+ * report is NULL-safe and truncation-safe. A few tests also show KVM's own
+ * KVM_BUG_ON guards meeting such corruption (the VM killed, not mapped).
  */
 #include <setjmp.h>
 #include <stdarg.h>
