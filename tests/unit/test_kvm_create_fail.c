@@ -9,13 +9,18 @@
  * more, every frame is the host's again, and a VM created afterwards on the
  * same module gets the same key and works. Before, KVM left the half-built
  * TD with the module and leaked its struct kvm. Also here, on the same rig:
- * KVM's own refusals of its build ioctls, and the module dispatcher's
- * refusals, which come before any injected error.
+ * KVM's own refusals of its build ioctls, the module dispatcher's
+ * refusals, which come before any injected error, and KVM's lockdep
+ * asserts aborting on a locking bug.
  */
 #include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kvm_fixture.h"
 
+#include "kvm/mmu.h"
 #include "tdx/seamcall.h"
 #include "tdx/tdx_status.h"
 
@@ -217,6 +222,90 @@ static void test_dispatcher_refusals(void **state)
 	rig_fini(&r);
 }
 
+/* ---- lockdep: the model reports its own locking bug ---- */
+
+static struct kvm *lockdep_kvm;
+
+static void held_nothing_want_write(void)
+{
+	__kvm_lockdep_assert_held(lockdep_kvm, true, "t");
+}
+
+static void held_nothing_want_read(void)
+{
+	__kvm_lockdep_assert_held(lockdep_kvm, false, "t");
+}
+
+static void held_read_want_write(void)
+{
+	kvm_mmu_read_lock(lockdep_kvm);
+	__kvm_lockdep_assert_held(lockdep_kvm, true, "t");
+}
+
+static void held_write_want_read(void)
+{
+	kvm_mmu_write_lock(lockdep_kvm);
+	__kvm_lockdep_assert_held(lockdep_kvm, false, "t");
+}
+
+/* Runs fn in a child, which must abort with msg on stderr. */
+static void expect_abort(void (*fn)(void), const char *msg)
+{
+	char buf[256] = { 0 };
+	int pipefd[2], status;
+	pid_t pid;
+
+	assert_int_equal(pipe(pipefd), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], 2);
+		fn();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	assert_true(read(pipefd[0], buf, sizeof(buf) - 1) > 0);
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	if (!strstr(buf, msg))
+		fail_msg("stderr \"%s\" lacks \"%s\"", buf, msg);
+}
+
+/* KVM's lockdep asserts (debug builds): a function that needs mmu_lock in
+ * one mode, called without it or in the other mode, aborts naming the
+ * function and what was wrong; held right, it returns. */
+static void test_lockdep(void **state)
+{
+	struct kvm_config cfg = { .gpaw = 48, .nr_vcpus = 1, .mmu = KVM_MMU_TDP };
+	uint64_t leaked = 1;
+	struct rig r;
+
+	(void)state;
+#ifdef NDEBUG
+	skip();
+#endif
+	rig_init(&r, KVM_FX_POOL_BYTES);
+	assert_int_equal(kvm_create_vm(r.hm, r.slots, r.m, &cfg, &lockdep_kvm), 0);
+	expect_abort(held_nothing_want_write, "tdxmmu: t: mmu_lock not held for write");
+	expect_abort(held_nothing_want_read, "tdxmmu: t: mmu_lock not held");
+	expect_abort(held_read_want_write,
+		     "tdxmmu: t: mmu_lock not held for write (held for read)");
+	expect_abort(held_write_want_read,
+		     "tdxmmu: t: mmu_lock not held for read (held for write)");
+	kvm_mmu_write_lock(lockdep_kvm);
+	__kvm_lockdep_assert_held(lockdep_kvm, true, "t");
+	kvm_mmu_write_unlock(lockdep_kvm);
+	kvm_mmu_read_lock(lockdep_kvm);
+	__kvm_lockdep_assert_held(lockdep_kvm, false, "t");
+	kvm_mmu_read_unlock(lockdep_kvm);
+	assert_int_equal(kvm_destroy_vm(lockdep_kvm, &leaked), 0);
+	assert_int_equal(leaked, 0);
+	rig_fini(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_build_and_abort_refused),
 		cmocka_unit_test(test_build_ioctls_refused),
 		cmocka_unit_test(test_dispatcher_refusals),
+		cmocka_unit_test(test_lockdep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
