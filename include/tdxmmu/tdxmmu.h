@@ -114,6 +114,16 @@ TDXMMU_API unsigned tdxmmu_td_nr_vcpus(const tdxmmu_td *td);
 /* Guest memory [base, base+size), both aliases, backed by host frames. */
 TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
 				  uint64_t size);
+/*
+ * The same with flags. TDXMMU_MEMSLOT_HUGEPAGES (contract 1.1 `memslot ...
+ * hugepages=on`): backed by 2M host pages, so that KVM's TDP MMU may map
+ * the slot with 2M leaves where the design allows (docs/large-pages.md);
+ * base and size must then be 2M-aligned (TDXMMU_EINVAL otherwise). The
+ * legacy MMU maps such a slot at 4K. Unknown flags: TDXMMU_EINVAL.
+ */
+#define TDXMMU_MEMSLOT_HUGEPAGES (1u << 0)
+TDXMMU_API int tdxmmu_memslot_add_flags(tdxmmu_td *td, unsigned id, uint64_t base,
+					uint64_t size, unsigned flags);
 /* Build-time private page: TDH.MEM.PAGE.ADD with every byte = fill, then
  * TDH.MR.EXTEND over it. Only before finalize. */
 TDXMMU_API int tdxmmu_td_add_page(tdxmmu_td *td, uint64_t gpa, uint8_t fill);
@@ -182,6 +192,27 @@ TDXMMU_API int tdxmmu_vcpu_accept_outcome(tdxmmu_td *td, unsigned vcpu,
 					  enum tdxmmu_outcome *outcome);
 TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 				  unsigned level, uint64_t *status);
+/*
+ * Linux's tdx_accept_memory() over [gpa, gpa + size) (4K-aligned, one
+ * alias): at each position a 2M ACCEPT if the position is 2M-aligned and
+ * 2M remain, else (or when the 2M ACCEPT answers anything but success:
+ * PAGE_SIZE_MISMATCH where KVM mapped 4K, ALREADY_ACCEPTED, BUSY) a 4K
+ * ACCEPT (hugepages ref §3). A 4K ACCEPT that does not succeed ends the
+ * call with outcome `error` (the guest would panic, "failed to accept
+ * memory"), failed_gpa and status saying which and why. Each ACCEPT is a
+ * guest action as in tdxmmu_vcpu_accept_outcome().
+ */
+struct tdxmmu_accept_memory_result {
+	uint64_t nr_2m;      /* 2M ACCEPTs that succeeded */
+	uint64_t nr_4k;      /* 4K ACCEPTs that succeeded */
+	uint64_t fallbacks;  /* 2M ACCEPTs that did not, and went to 4K */
+	uint64_t failed_gpa; /* outcome error: the 4K ACCEPT that failed */
+	uint64_t status;     /* ... and its status */
+};
+TDXMMU_API int tdxmmu_vcpu_accept_memory(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+					 uint64_t size,
+					 struct tdxmmu_accept_memory_result *res,
+					 enum tdxmmu_outcome *outcome);
 /* One guest action touching the first 8-byte word of every 4K page of
  * [gpa, gpa + size) (a read, or a write of the page's GPA): the vCPU enters
  * once and exits only where a page faults, as a guest loop over its memory

@@ -21,7 +21,10 @@
  *      both trees for every GFN that either tree covers with a 4K table; a
  *      tree with no 4K table there reads as nonpresent, without S (issue
  *      11, item 2.2: comparing only where both had a table let a private
- *      NP|S with no shared table pass). Legacy MMU: seed
+ *      NP|S with no shared table pass). Large pages (hugepages ref §7.4):
+ *      a 2M-level entry with no table below stands for its 512 GFNs (its
+ *      S bit, or a 2M leaf), so where a tree has no 4K table the other
+ *      tree's 4K entries pair with that entry (check_chunk()). Legacy MMU: seed
  *      000's table instead (check_pair_legacy()): S only in the private
  *      EPT, a shared leaf only where the private entry is NP|S, no present
  *      or PRIVATE_ZAPPED private entry with S; plus the legacy MMU's own
@@ -797,19 +800,25 @@ static void check_shared_leaves(struct checker *ck)
 
 		check_memslot(ck, "shared", r);
 
-		/* I4: a shared frame belongs to the host, never to a TD. */
-		tdx_debug_pamt(ck->td->tdx, pfn, &pt, &owner, &size);
-		claim = u64map_find(&ck->frames, frame_key(pfn));
-		if (claim) {
-			char c[96];
+		/* I4: a shared frame belongs to the host, never to a TD; for
+		 * a 2M leaf, each of its 512 frames (the first bad one is
+		 * reported). */
+		for (uint64_t j = 0; j < KVM_PAGES_PER_HPAGE(r->level); j++) {
+			tdx_debug_pamt(ck->td->tdx, pfn + j, &pt, &owner, &size);
+			claim = u64map_find(&ck->frames, frame_key(pfn + j));
+			if (claim) {
+				char c[96];
 
-			describe_claim(ck, *claim, c, sizeof(c));
-			snprintf(who, sizeof(who), "; %s uses it", c);
+				describe_claim(ck, *claim, c, sizeof(c));
+				snprintf(who, sizeof(who), "; %s uses it", c);
+			}
+			if (pt != PT_NDA || claim) {
+				violation(ck, "gfn %#llx level %s: shared leaf maps pfn %#llx, which is not the host's (PAMT %s, owner TDR %#llx%s)",
+					  (ull)(r->gfn + j), level_name(r->level), (ull)(pfn + j),
+					  tdx_page_type_name(pt), (ull)owner, who);
+				break;
+			}
 		}
-		if (pt != PT_NDA || claim)
-			violation(ck, "gfn %#llx level %s: shared leaf maps pfn %#llx, which is not the host's (PAMT %s, owner TDR %#llx%s)",
-				  (ull)r->gfn, level_name(r->level), (ull)pfn,
-				  tdx_page_type_name(pt), (ull)owner, who);
 	}
 }
 
@@ -884,11 +893,82 @@ static void legacy_audit_line(void *arg, const char *line)
 	report_line(ck, "%s", line);
 }
 
+static bool rec_is_table(const struct kvm_rec *r)
+{
+	return r && r->child;
+}
+
+/*
+ * I2 for one 2M chunk of the TDP MMU where at most one tree has a 4K table
+ * (hugepages ref §7.4, docs/large-pages.md): a 2M-level entry with no table
+ * below holds the alias state of its whole range (S bit) or a 2M leaf.
+ * Neither has a table: the two 2M-level entries must form a state of the
+ * table, as a 4K pair would. One has: each of the 512 4K entries of that
+ * side pairs with the other side's 2M-level entry.
+ */
+static void check_chunk(struct checker *ck, gfn_t gfn, const struct kvm_rec *p2,
+			const struct kvm_rec *s2)
+{
+	bool pt = rec_is_table(p2), st = rec_is_table(s2);
+
+	if (!pt && !st) {
+		check_pair(ck, gfn, p2, s2);
+		return;
+	}
+	if (pt && st)
+		return; /* the 4K pairs, check_table() */
+	for (gfn_t g = gfn; g < gfn + KVM_PAGES_PER_HPAGE(PG_LEVEL_2M); g++) {
+		if (pt)
+			check_pair(ck, g, rec_find(&ck->priv, &ck->priv_map, g, PG_LEVEL_4K), s2);
+		else
+			check_pair(ck, g, p2, rec_find(&ck->shr, &ck->shr_map, g, PG_LEVEL_4K));
+	}
+}
+
 static void check_table(struct checker *ck)
 {
 	void (*pair)(struct checker *, gfn_t, const struct kvm_rec *,
 		     const struct kvm_rec *) = ck->tdp ? check_pair : check_pair_legacy;
 
+	if (ck->tdp) {
+		/* The 2M chunks first; the 4K pairs below only where both
+		 * trees have a 4K table. */
+		for (size_t i = 0; i < ck->priv.nr; i++) {
+			const struct kvm_rec *r = &ck->priv.v[i];
+
+			if (r->level == PG_LEVEL_2M)
+				check_chunk(ck, r->gfn, r, rec_find(&ck->shr, &ck->shr_map,
+								    r->gfn, PG_LEVEL_2M));
+		}
+		for (size_t i = 0; i < ck->shr.nr; i++) {
+			const struct kvm_rec *r = &ck->shr.v[i];
+
+			if (r->level == PG_LEVEL_2M &&
+			    !rec_find(&ck->priv, &ck->priv_map, r->gfn, PG_LEVEL_2M))
+				check_chunk(ck, r->gfn, NULL, r);
+		}
+		for (size_t i = 0; i < ck->priv.nr; i++) {
+			const struct kvm_rec *r = &ck->priv.v[i];
+
+			if (r->level == PG_LEVEL_4K &&
+			    rec_is_table(rec_find(&ck->shr, &ck->shr_map,
+						  gfn_round_for_level(r->gfn, PG_LEVEL_2M),
+						  PG_LEVEL_2M)))
+				check_pair(ck, r->gfn, r, rec_find(&ck->shr, &ck->shr_map,
+								   r->gfn, PG_LEVEL_4K));
+		}
+		for (size_t i = 0; i < ck->shr.nr; i++) {
+			const struct kvm_rec *r = &ck->shr.v[i];
+
+			if (r->level == PG_LEVEL_4K &&
+			    !rec_find(&ck->priv, &ck->priv_map, r->gfn, PG_LEVEL_4K) &&
+			    rec_is_table(rec_find(&ck->priv, &ck->priv_map,
+						  gfn_round_for_level(r->gfn, PG_LEVEL_2M),
+						  PG_LEVEL_2M)))
+				check_pair(ck, r->gfn, NULL, r);
+		}
+		return;
+	}
 	for (size_t i = 0; i < ck->priv.nr; i++) {
 		const struct kvm_rec *r = &ck->priv.v[i];
 

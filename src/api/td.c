@@ -199,14 +199,26 @@ static bool gpa_in_width(const tdxmmu_td *td, uint64_t gpa)
 TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
 				  uint64_t size)
 {
+	return tdxmmu_memslot_add_flags(td, id, base, size, 0);
+}
+
+TDXMMU_API int tdxmmu_memslot_add_flags(tdxmmu_td *td, unsigned id, uint64_t base,
+					uint64_t size, unsigned flags)
+{
+	bool huge = flags & TDXMMU_MEMSLOT_HUGEPAGES;
 	uint64_t shared;
 	int ret;
 
 	if (!td)
 		return null_arg("memslot_add", "td");
+	if (flags & ~TDXMMU_MEMSLOT_HUGEPAGES)
+		return api_fail(TDXMMU_EINVAL, "memslot flags %#x: unknown", flags);
 	shared = tdxmmu_td_shared_bit(td);
 	if ((base | size) & (PAGE_SIZE - 1) || size == 0)
 		return api_fail(TDXMMU_EINVAL, "memslot base and size must be 4K-aligned and size non-zero");
+	if (huge && ((base | size) & ((PAGE_SIZE << 9) - 1)))
+		return api_fail(TDXMMU_EINVAL, "memslot %u: hugepages=on needs a 2M-aligned base and size ([%#llx, +%#llx))",
+				id, (unsigned long long)base, (unsigned long long)size);
 	if (base + size < base || base + size > shared)
 		return api_fail(TDXMMU_ERANGE, "memslot [%#llx, %#llx) is not below the shared bit %#llx",
 				(unsigned long long)base, (unsigned long long)(base + size),
@@ -215,7 +227,8 @@ TDXMMU_API int tdxmmu_memslot_add(tdxmmu_td *td, unsigned id, uint64_t base,
 	if (kvm_is_bugged(td->kvm))
 		return vm_dead_fail("memslot");
 	kvm_slots_lock(td->kvm);
-	ret = host_memslot_add(td->slots, id, base >> PAGE_SHIFT, size >> PAGE_SHIFT);
+	ret = host_memslot_add_huge(td->slots, id, base >> PAGE_SHIFT, size >> PAGE_SHIFT,
+				    huge);
 	kvm_slots_unlock(td->kvm);
 	if (ret == -EEXIST)
 		return api_fail(TDXMMU_EEXIST, "memslot %u: id in use or range overlaps another slot", id);
@@ -1138,6 +1151,58 @@ TDXMMU_API int tdxmmu_vcpu_accept_outcome(tdxmmu_td *td, unsigned vcpu, uint64_t
 		ret = cpu_guest_accept(td->cpu, vcpu, gpa, level, status, outcome);
 	while (guest_enomem_retry(td, &ret, outcome, &injected));
 	return guest_result(td, ret, "accept");
+}
+
+TDXMMU_API int tdxmmu_vcpu_accept_memory(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+					 uint64_t size,
+					 struct tdxmmu_accept_memory_result *res,
+					 enum tdxmmu_outcome *outcome)
+{
+	const uint64_t huge = PAGE_SIZE << 9;
+	uint64_t end = gpa + size;
+	int ret = vcpu_ok(td, vcpu);
+
+	if (ret)
+		return ret;
+	if (!res || !outcome)
+		return null_arg("vcpu_accept_memory", !res ? "res" : "outcome");
+	*res = (struct tdxmmu_accept_memory_result){ 0 };
+	*outcome = TDXMMU_OUTCOME_OK;
+	if ((gpa | size) & (PAGE_SIZE - 1) || size == 0)
+		return api_fail(TDXMMU_EINVAL, "accept-memory: [%#llx, +%#llx) is not a 4K-aligned, non-empty range",
+				(unsigned long long)gpa, (unsigned long long)size);
+	if ((ret = guest_range_ok(td, "accept-memory", gpa, size)))
+		return ret;
+	/* Linux's tdx_accept_memory() and try_accept_one() (hugepages ref
+	 * §3.1-3.3): the largest size that fits, any non-zero status moves on
+	 * to the next smaller one, a 4K failure is fatal. */
+	while (gpa < end) {
+		uint64_t status = 0;
+
+		if (!(gpa & (huge - 1)) && end - gpa >= huge) {
+			ret = tdxmmu_vcpu_accept_outcome(td, vcpu, gpa, 1, &status, outcome);
+			if (ret || *outcome != TDXMMU_OUTCOME_OK)
+				return ret;
+			if (status == 0) {
+				res->nr_2m++;
+				gpa += huge;
+				continue;
+			}
+			res->fallbacks++;
+		}
+		ret = tdxmmu_vcpu_accept_outcome(td, vcpu, gpa, 0, &status, outcome);
+		if (ret || *outcome != TDXMMU_OUTCOME_OK)
+			return ret;
+		if (status != 0) {
+			res->failed_gpa = gpa;
+			res->status = status;
+			*outcome = TDXMMU_OUTCOME_ERROR;
+			return TDXMMU_OK;
+		}
+		res->nr_4k++;
+		gpa += PAGE_SIZE;
+	}
+	return TDXMMU_OK;
 }
 
 TDXMMU_API int tdxmmu_vcpu_accept(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,

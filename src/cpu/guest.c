@@ -51,6 +51,24 @@ static bool gpa_in_width(const struct cpu *cpu, uint64_t gpa)
 }
 
 /*
+ * The TD exit of an ACCEPT that could not complete: an EPT violation whose
+ * extended exit qualification says ACCEPT and the level asked for (the TDX
+ * module's TDG.MEM.PAGE.ACCEPT exit, hugepages ref §2.2.1), so that KVM can
+ * map (or split down to) that level.
+ */
+static int guest_accept_exit(struct cpu_vcpu *v, uint64_t gpa, unsigned level,
+			     struct cpu_fault_state *st, enum cpu_fault_answer *ans)
+{
+	int ret;
+
+	v->kvm_vcpu->ext_exit_qual = TDX_EXT_EXIT_QUAL_TYPE_ACCEPT |
+				     ((uint64_t)level << TDX_EXT_EXIT_QUAL_ACCEPT_LEVEL_SHIFT);
+	ret = cpu_vcpu_ept_violation(v, gpa & PAGE_MASK, " (accept)", st, ans);
+	v->kvm_vcpu->ext_exit_qual = 0;
+	return ret;
+}
+
+/*
  * The guest's #VE handler for an EPT violation on a pending private page
  * (§10.1 step 2, §9). Linux would read the #VE info (TDG.VP.VEINFO.GET); the
  * scenario language's accept=auto asks the handler to accept the page and
@@ -83,7 +101,7 @@ static int guest_ve(struct cpu_vcpu *v, uint64_t gpa, const struct tdx_hw_walk *
 	    TDCALL_EXIT_EPT_VIOLATION) {
 		/* The page went away between the walk and the ACCEPT (a zap):
 		 * the TDCALL exits to KVM, which maps it again. */
-		ret = cpu_vcpu_ept_violation(v, agpa, " (accept)", st, &ans);
+		ret = guest_accept_exit(v, agpa, level, st, &ans);
 		if (ret)
 			return ret;
 		if (ans == CPU_FAULT_BLOCKED)
@@ -91,6 +109,27 @@ static int guest_ve(struct cpu_vcpu *v, uint64_t gpa, const struct tdx_hw_walk *
 		else if (ans == CPU_FAULT_MMIO)
 			*outcome = TDXMMU_OUTCOME_MMIO;
 		return 0;
+	}
+	/*
+	 * Linux's fallback (hugepages ref §3.1-3.2, try_accept_one): any
+	 * status but success at 2M (PAGE_SIZE_MISMATCH: KVM split the leaf
+	 * meanwhile; ALREADY_ACCEPTED, BUSY) moves on to 4K, here for the
+	 * faulting page; the access then retries.
+	 */
+	if (level == 1 && status != TDX_SUCCESS) {
+		level = 0;
+		agpa = gpa & PAGE_MASK;
+		if (tdg_mem_page_accept(cpu->m, v->kvm_vcpu->tdvpr, agpa, &status) ==
+		    TDCALL_EXIT_EPT_VIOLATION) {
+			ret = guest_accept_exit(v, agpa, 0, st, &ans);
+			if (ret)
+				return ret;
+			if (ans == CPU_FAULT_BLOCKED)
+				*outcome = TDXMMU_OUTCOME_BLOCKED;
+			else if (ans == CPU_FAULT_MMIO)
+				*outcome = TDXMMU_OUTCOME_MMIO;
+			return 0;
+		}
 	}
 	/* Success, or another vCPU accepted it first (ALREADY_ACCEPTED), or it
 	 * is accepting it now (BUSY): the access is retried either way and
@@ -518,7 +557,7 @@ int cpu_guest_accept(struct cpu *cpu, unsigned index, uint64_t gpa,
 		    TDCALL_RETURNED)
 			break;
 		*status = 0;
-		ret = cpu_vcpu_ept_violation(v, gpa & PAGE_MASK, " (accept)", &st, &ans);
+		ret = guest_accept_exit(v, gpa, level, &st, &ans);
 		if (ret)
 			break;
 		if (ans == CPU_FAULT_BLOCKED) {

@@ -19,6 +19,8 @@ static const struct {
 				      "MapGPA under the read side of mmu_lock instead of the write side" },
 	[MUTANT_LEGACY_READ_LOCK] = { "legacy-read-lock",
 				      "the legacy MMU's faults under the read side of mmu_lock (the legacy design takes it for write only)" },
+	[MUTANT_SPLIT_READ_LOCK] = { "split-read-lock",
+				     "the ACCEPT-level split of a private 2M leaf under the read side of mmu_lock: no kick, a BUSY DEMOTE undone with UNBLOCK" },
 };
 
 const char *mutant_name(enum mutant m)

@@ -30,6 +30,11 @@ enum mutant {
 	/* The legacy MMU's faults under the read side of mmu_lock (seed 000's
 	 * "race condition"). */
 	MUTANT_LEGACY_READ_LOCK,
+	/* The ACCEPT-level split of a private 2M leaf under the read side of
+	 * mmu_lock, as the E8 series refuses to (hugepages ref §4.2): no
+	 * kick-and-retry, so a BUSY DEMOTE is undone with UNBLOCK, which can
+	 * itself be BUSY (hazard §8.1). */
+	MUTANT_SPLIT_READ_LOCK,
 	MUTANT_NR
 };
 

@@ -136,7 +136,15 @@ struct host_memslot {
 	uint64_t base_gfn;
 	uint64_t npages;
 	pfn_t first_pfn;
+	/* Backed by 2M host pages (contract 1.1 `hugepages=on`, the model's
+	 * stand-in for huge guest_memfd folios, hugepages ref §1.2, §2.1.2):
+	 * base_gfn, npages and first_pfn are multiples of 512, so every
+	 * 2M-aligned gfn run of the slot is one 2M-aligned run of frames. */
+	bool hugepages;
 };
+
+/* Frames of a 2M host page. */
+#define HOST_HUGE_FRAMES 512ULL
 
 /* How many memslots may exist at once (ids are any 32-bit number). KVM
  * allows 32764 per address space; the model's users need a few, and the
@@ -154,6 +162,10 @@ uint64_t host_memslots_arrays_freed(struct host_memslots *ms);
  * slots exist), -EINVAL (npages 0 or the range wraps), -ENOMEM. */
 int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
 		     uint64_t npages);
+/* The same, backed by 2M pages when `hugepages`: then base_gfn and npages
+ * must be multiples of HOST_HUGE_FRAMES (else -EINVAL). */
+int host_memslot_add_huge(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
+			  uint64_t npages, bool hugepages);
 /* Frees the backing frames; the caller must have unmapped them first.
  * 0, -ENOENT (no slot with that id), -ENOMEM. */
 int host_memslot_delete(struct host_memslots *ms, unsigned id);

@@ -182,6 +182,12 @@ static void retire(struct memslot_array *old)
 int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
 		     uint64_t npages)
 {
+	return host_memslot_add_huge(ms, id, base_gfn, npages, false);
+}
+
+int host_memslot_add_huge(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
+			  uint64_t npages, bool hugepages)
+{
 	struct memslot_array *old, *a, *gone = NULL;
 	unsigned pos = 0;
 	pfn_t first;
@@ -192,6 +198,8 @@ int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
 	if (!npages)
 		return -EINVAL;
 	if (base_gfn + npages < base_gfn)
+		return -EINVAL;
+	if (hugepages && ((base_gfn | npages) & (HOST_HUGE_FRAMES - 1)))
 		return -EINVAL;
 
 	SCHED_POINT(SCHED_MISC, SCHED_W, &ms->cur, "memslot array");
@@ -219,8 +227,10 @@ int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
 		ret = -ENOMEM;
 		goto out;
 	}
+	/* 2M host pages: 2M-aligned contiguous frames (a hugepages slot's
+	 * npages is a multiple of 512, so this is always the case there). */
 	ret = host_mem_alloc_range(ms->hm, npages,
-				   npages >= MEMSLOT_HUGE_FRAMES ?
+				   hugepages || npages >= MEMSLOT_HUGE_FRAMES ?
 				   MEMSLOT_HUGE_FRAMES : 1, &first);
 	if (ret) {
 		free(a);
@@ -229,7 +239,7 @@ int host_memslot_add(struct host_memslots *ms, unsigned id, uint64_t base_gfn,
 	memcpy(a->slots, old->slots, pos * sizeof(a->slots[0]));
 	a->slots[pos] = (struct host_memslot){
 		.id = id, .base_gfn = base_gfn, .npages = npages,
-		.first_pfn = first,
+		.first_pfn = first, .hugepages = hugepages,
 	};
 	memcpy(&a->slots[pos + 1], &old->slots[pos],
 	       (old->nr - pos) * sizeof(a->slots[0]));

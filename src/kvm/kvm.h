@@ -96,7 +96,11 @@ struct kvm_leaked_page {
 	X(pages_private_spt, "mmu.pages.private")        \
 	X(pages_shared_spt, "mmu.pages.shared")          \
 	X(pages_rcu_freed, "mmu.pages.rcu_freed")        \
-	X(enomem_injected, "inject.enomem")
+	X(enomem_injected, "inject.enomem")              \
+	X(leaf2m_private, "mmu.leaf2m.private")          \
+	X(leaf2m_shared, "mmu.leaf2m.shared")            \
+	X(split_private, "mmu.split.private")            \
+	X(split_shared, "mmu.split.shared")
 
 /*
  * One shard of the counters. KVM keeps most of these per vCPU (vcpu->stat)
@@ -401,7 +405,9 @@ uint64_t kvm_tdx_map_gpa(struct kvm_vcpu *vcpu, gpa_t gpa, uint64_t size,
  * kvm_zap_gfn_range(): KVM's zap of a gfn range on the chosen aliases
  * (private pages removed with BLOCK/TRACK/REMOVE, one TRACK per batch).
  * Return 0 or -errno; -EIO when the VM is dead, or this zap killed it (a
- * dead VM changes nothing). None of them allocates.
+ * dead VM changes nothing). None of them allocates, except a
+ * kvm_zap_gfn_range() that cuts a private 2M leaf (its split's S-EPT page,
+ * before mmu_lock; -ENOMEM then, nothing done).
  */
 int kvm_mmu_notifier_invalidate(struct kvm *kvm, gfn_t start, gfn_t end);
 int kvm_delete_memslot(struct kvm *kvm, unsigned id);

@@ -12,6 +12,11 @@
  *                                              v10 zaps both; the caller
  *                                              chooses
  *
+ * Large pages (hugepages ref §4.5, §6): a private 2M leaf that a zap range
+ * cuts is split first (kvm_zap_gfn_range()); one that it covers is removed
+ * whole at 2M; a shared 2M leaf is zapped whole either way. Memslot deletion
+ * and teardown never split: huge pages never span memslots (§4.1.5).
+ *
  * Every zap touches present 4K leaves only and keeps SPTE_SHARED_MASK on
  * the entries it zaps (shadow_nonpresent_spte(), the zap rows of §6.5): a
  * zap changes what is mapped, never which alias the guest chose. Private
@@ -167,10 +172,34 @@ int kvm_zap_gfn_range(struct kvm *kvm, gfn_t start, gfn_t end, bool private_alia
 		return kvm_legacy_zap_gfn_range(kvm, start, end, private_alias, shared_alias);
 	if (start >= end || (!private_alias && !shared_alias))
 		return 0;
-	/* The TDP MMU zaps by gfn whatever the memslots: no slots_lock. */
-	kvm_mmu_write_lock(kvm);
-	ret = kvm_tdp_mmu_zap_aliases(kvm, start, end, private_alias, shared_alias, &nr);
-	kvm_mmu_write_unlock(kvm);
+	/*
+	 * A range that cuts a 2M chunk of a hugepages memslot may have to
+	 * split a private 2M leaf first (hugepages ref §4.5 steps 2-3, under
+	 * the same write lock as the zap): its S-EPT page comes from a cache
+	 * filled before mmu_lock is taken (the per-VM cache of §4.4.2; here
+	 * the caller's own, so that no two zaps share it). Nothing is
+	 * allocated for a range of 4K memslots.
+	 */
+	if (private_alias && kvm->finalized && kvm->hkid_assigned &&
+	    kvm_tdp_mmu_range_cuts_huge(kvm, start, end)) {
+		struct kvm_mmu_memory_cache cache = { 0 };
+
+		ret = kvm_mmu_topup_sept_cache(kvm, &cache);
+		if (!ret) {
+			kvm_mmu_write_lock(kvm);
+			ret = kvm_tdp_mmu_split_boundaries(kvm, start, end, &cache);
+			if (!ret)
+				ret = kvm_tdp_mmu_zap_aliases(kvm, start, end, private_alias,
+							      shared_alias, &nr);
+			kvm_mmu_write_unlock(kvm);
+		}
+		kvm_mmu_cache_free(kvm, &cache);
+	} else {
+		/* The TDP MMU zaps by gfn whatever the memslots: no slots_lock. */
+		kvm_mmu_write_lock(kvm);
+		ret = kvm_tdp_mmu_zap_aliases(kvm, start, end, private_alias, shared_alias, &nr);
+		kvm_mmu_write_unlock(kvm);
+	}
 	KVM_TRACE(kvm, kvm_zap_gfn_range, (start, end, nr),
 		  "start 0x%llx end 0x%llx private %d shared %d zapped %d%s",
 		  (unsigned long long)start, (unsigned long long)end, private_alias,

@@ -14,6 +14,14 @@
  * writes" of SPTE_SHARED_MASK (E4 §6.4, tdp_mmu_write_shared_bit()), which
  * change a software bit only and bypass the handler, and its pre-population,
  * which runs the handler before publishing a table (tdp_mmu_link_sp_locked()).
+ * Large pages (E8, hugepages ref Part I; docs/large-pages.md): in a
+ * hugepages memslot a fault may map a 2M leaf in either tree; a 2M-level
+ * entry with no table under it carries SPTE_SHARED_MASK for its whole 2M
+ * range (the alias state of 512 GFNs at once, set only by MapGPA over a whole
+ * 2M chunk), so a 2M range whose pages differ always has a 4K table below.
+ * Splits (present 2M leaf -> table of 512 4K leaves) run under the write
+ * lock only (§4.2) and reach the module through handle_changed_spte() as
+ * the split hook (§4.4.4, §8.6: one path).
  * Every change, by whatever path, bumps kvm->mmu_change_seq
  * (kvm_mmu_change_seq_bump()), so that a fault answering RET_PF_RETRY with
  * the sequence unmoved is known to have changed nothing.
@@ -238,6 +246,28 @@ static int handle_removed_pt(struct kvm *kvm, _Atomic uint64_t *pt, bool shared)
 	return ret;
 }
 
+/*
+ * A present private entry becoming a table: a split of a 2M leaf (hugepages
+ * ref §4.4.4), only under the write lock (§4.2: the read side cannot force
+ * vCPUs out, so a BUSY DEMOTE after BLOCK would need an UNBLOCK that can be
+ * BUSY too, hazard §8.1). Anything else (a table replacing a table, a split
+ * under the read lock, a 1G leaf) is a KVM bug. Out of line: the fault
+ * path's handler never comes here.
+ */
+static __attribute__((noinline, cold)) int
+tdp_mmu_split_changed(struct kvm *kvm, gfn_t gfn, int level, bool was_leaf, bool shared,
+		      hpa_t private_spt)
+{
+	if (!was_leaf || level != PG_LEVEL_2M ||
+	    (shared && !mutant_on(MUTANT_SPLIT_READ_LOCK))) {
+		kvm_vm_bugged(kvm, "private entry gfn %llx level %d: present -> table%s",
+			      (unsigned long long)gfn, level,
+			      shared ? " under the read lock" : "");
+		return -EIO;
+	}
+	return tdx_sept_split_private_spte(kvm, gfn, level, private_spt);
+}
+
 /**
  * handle_changed_spte() - bookkeeping and hooks for one SPTE change
  * @kvm: the VM.
@@ -310,13 +340,10 @@ static int handle_changed_spte(struct kvm *kvm, bool is_private, gfn_t gfn,
 	if (is_present && !is_leaf) {
 		struct kvm_mmu_page *child;
 
-		/* Split (present leaf -> table) is E6 only: not modeled. */
-		if (was_present) {
-			kvm_vm_bugged(kvm, "private entry gfn %llx level %d: present -> table",
-				      (unsigned long long)gfn, level);
-			return -EIO;
-		}
 		child = sptep_to_sp(spte_to_child_pt(new_spte, level));
+		if (__builtin_expect(was_present, 0))
+			return tdp_mmu_split_changed(kvm, gfn, level, was_leaf, shared,
+						     child->private_spt);
 		return tdx_sept_link_private_spt(kvm, gfn, level, child->private_spt);
 	}
 	if (is_present) {
@@ -498,6 +525,48 @@ static int tdp_mmu_set_spte(struct kvm *kvm, struct tdp_iter *iter,
 
 /* ---- fault path ------------------------------------------------------------ */
 
+/* A present entry pointing to a table (not a leaf). */
+static inline bool is_table_spte(uint64_t spte, int level)
+{
+	return is_shadow_present_pte(spte) && !is_last_spte(spte, level);
+}
+
+/*
+ * A table about to be linked below a 2M-level entry that carries
+ * SPTE_SHARED_MASK (a whole 2M range converted to shared, hugepages ref
+ * §7.4): its 512 4K entries take the S bit over, so that the alias state of
+ * each GFN survives the change of granularity (E4 §6.5 keeps it at 4K from
+ * then on). The page is not visible yet: plain stores.
+ */
+static void tdp_mmu_inherit_shared_bit(struct kvm_mmu_page *sp, uint64_t parent_spte)
+{
+	if (!(parent_spte & SPTE_SHARED_MASK) || is_shadow_present_pte(parent_spte))
+		return;
+	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++)
+		atomic_store_explicit(&sp->spt[i], SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK,
+				      memory_order_relaxed);
+}
+
+/*
+ * Whether a fault at gfn may map a 2M leaf (hugepages ref §2.1): the slot is
+ * backed by 2M pages (the folio order, §2.1.2) and holds the whole 2M range
+ * (a hugepages slot is 2M-aligned, so it always does; the test stays as the
+ * disallow word's misalignment rule, §2.1.4), and for a private fault the TD
+ * is runnable (the TDX hook, §2.1.3: PAGE.ADD is 4K only, §1.3). The alias
+ * rule (no mixed attributes) and no-promotion (§2.1.5) are the walk's: a
+ * table under the 2M entry sends the fault to 4K.
+ */
+static bool tdp_mmu_huge_allowed(const struct kvm *kvm, const struct host_memslot *slot,
+				 gfn_t gfn, bool is_private)
+{
+	gfn_t base = gfn_round_for_level(gfn, PG_LEVEL_2M);
+
+	if (!slot->hugepages || base < slot->base_gfn ||
+	    base + KVM_PAGES_PER_HPAGE(PG_LEVEL_2M) > slot->base_gfn + slot->npages)
+		return false;
+	return !is_private || kvm->finalized;
+}
+
 /*
  * Links a new table below the non-present entry the iterator stands on
  * (tdp_mmu_link_sp). A private table takes its S-EPT twin from the vCPU's
@@ -518,6 +587,7 @@ static int tdp_mmu_link_new_sp(struct kvm *kvm, struct tdp_iter *iter,
 		return -ENOMEM;
 	sp->gfn = iter->gfn;
 	sp->parent = sptep_to_sp(iter->sptep);
+	tdp_mmu_inherit_shared_bit(sp, iter->old_spte);
 	if (iter->is_private) {
 		if (sept_cache)
 			twin = kvm_mmu_cache_take(sept_cache);
@@ -547,8 +617,8 @@ static int tdp_mmu_link_new_sp(struct kvm *kvm, struct tdp_iter *iter,
  * The 4K entry: the §6.5 SPTE_SHARED_MASK rules, then the atomic set (which
  * fires set_private_spte for a private leaf).
  */
-static int tdp_mmu_map_handle_target_level(struct kvm *kvm, struct tdp_iter *iter,
-					   pfn_t pfn)
+static __attribute__((always_inline)) inline int
+tdp_mmu_map_handle_target_level(struct kvm *kvm, struct tdp_iter *iter, pfn_t pfn)
 {
 	uint64_t old_spte = iter->old_spte;
 	uint64_t new_spte;
@@ -583,8 +653,105 @@ static int tdp_mmu_map_handle_target_level(struct kvm *kvm, struct tdp_iter *ite
 	return RET_PF_FIXED;
 }
 
+/*
+ * The walk and the target of a fault whose frame is known. `huge` is a
+ * constant at each call: false for a 4K memslot (the seeds' path, which the
+ * compiler specialises so that large pages cost the 4K fault nothing),
+ * true for a hugepages memslot, where `goal` may be PG_LEVEL_2M.
+ */
+static __attribute__((always_inline)) inline int
+tdp_mmu_map_walk(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
+		 struct kvm_mmu_page *root, gfn_t raw_gfn, gfn_t gfn, bool is_private,
+		 pfn_t pfn, int goal, const bool huge)
+{
+	struct tdp_iter iter;
+	int ret;
+
+	KVM_TRACE(kvm, kvm_mmu_spte_requested, (raw_gfn, pfn, goal),
+		  "gfn 0x%llx pfn 0x%llx level %d", (unsigned long long)raw_gfn,
+		  (unsigned long long)pfn, goal);
+	for_each_tdp_pte(iter, root, raw_gfn, raw_gfn + 1) {
+		/* Another thread's SEAMCALL is in flight on this entry: its
+		 * table (or leaf) is not in the S-EPT yet. Refault. */
+		if (is_removed_spte(iter.old_spte)) {
+			kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_frozen);
+			goto retry;
+		}
+		if (iter.level == goal) {
+			/* No promotion (hugepages ref §5.1): a table under
+			 * the 2M entry sends the fault one level down. */
+			if (!huge || goal == PG_LEVEL_4K ||
+			    !is_table_spte(iter.old_spte, goal))
+				break;
+			goal = PG_LEVEL_4K;
+			continue;
+		}
+		if (is_shadow_present_pte(iter.old_spte)) {
+			if (is_large_pte(iter.old_spte)) {
+				/*
+				 * A 2M leaf above a 4K goal (a 4K ACCEPT's
+				 * fault racing a new 2M map: its split ran
+				 * before the fault): it maps this gfn, so
+				 * the target is the leaf itself. Splitting
+				 * is not for the read side (§4.2.2, §4.2.4).
+				 */
+				if (huge && iter.level == PG_LEVEL_2M)
+					break;
+				kvm_vm_bugged(kvm, "large SPTE at gfn %llx level %d",
+					      (unsigned long long)iter.gfn, iter.level);
+				return -EIO;
+			}
+			continue; /* tdp_iter_next() steps down */
+		}
+		ret = tdp_mmu_link_new_sp(kvm, &iter, sept_cache);
+		if (ret == -EBUSY)
+			goto retry;
+		if (ret)
+			return ret;
+	}
+	if (!iter.valid || (iter.level != goal &&
+			    !(huge && iter.level == PG_LEVEL_2M &&
+			      is_large_pte(iter.old_spte))))
+		goto retry;
+
+	/* A 2M leaf maps the 2M-aligned run of frames (the slot is
+	 * 2M-aligned in gfn and pfn: hugepages ref §7.1). */
+	if (huge && iter.level > PG_LEVEL_4K)
+		pfn -= gfn & (KVM_PAGES_PER_HPAGE(iter.level) - 1);
+	ret = tdp_mmu_map_handle_target_level(kvm, &iter, pfn);
+	if (ret == RET_PF_RETRY)
+		goto retry;
+	if (ret == RET_PF_SPURIOUS)
+		kvm_stat_inc(&kvm_stats_mine(kvm)->fault_spurious);
+	if (huge && ret == RET_PF_FIXED && iter.level == PG_LEVEL_2M)
+		kvm_stat_inc(is_private ? &kvm_stats_mine(kvm)->leaf2m_private
+					: &kvm_stats_mine(kvm)->leaf2m_shared);
+	return ret;
+
+retry:
+	kvm_stat_inc(&kvm_stats_mine(kvm)->fault_retry);
+	return RET_PF_RETRY;
+}
+
+/* A fault in a hugepages memslot (out of the 4K path's way). */
+static __attribute__((noinline)) int
+tdp_mmu_map_huge(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
+		 struct kvm_mmu_page *root, gfn_t raw_gfn, gfn_t gfn, bool is_private,
+		 pfn_t pfn, const struct host_memslot *slot, int max_level)
+{
+	/* E4: tdp_max_page_level is 4K for TDs. E8 (hugepages ref §2.1):
+	 * 2M where the slot and the TD allow it, and the exit's ACCEPT level
+	 * (max_level) does not ask for less (§2.2). */
+	int goal = max_level >= PG_LEVEL_2M &&
+		   tdp_mmu_huge_allowed(kvm, slot, gfn, is_private) ?
+		   PG_LEVEL_2M : PG_LEVEL_4K;
+
+	return tdp_mmu_map_walk(kvm, sept_cache, root, raw_gfn, gfn, is_private, pfn,
+				goal, true);
+}
+
 static int __kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
-			     gpa_t gpa)
+			     gpa_t gpa, int max_level)
 {
 	bool is_private = kvm_is_private_gpa(kvm, gpa);
 	struct kvm_mmu_page *root = is_private ? kvm->private_root : kvm->shared_root;
@@ -593,9 +760,7 @@ static int __kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_
 	gfn_t raw_gfn = gpa >> PAGE_SHIFT;
 	gfn_t gfn = kvm_gfn_private(kvm, raw_gfn);
 	struct host_memslot slot;
-	struct tdp_iter iter;
 	pfn_t pfn;
-	int ret;
 
 	/* fault.private / fault.shared count EPT-violation exits, so the exit
 	 * handler counts them, not this path: KVM_TDX_INIT_MEM_REGION runs it
@@ -612,59 +777,29 @@ static int __kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_
 	/* Before the walk links anything: -ENOMEM here leaves no trace. */
 	if (kvm_faultin_pfn(kvm, &slot, gfn, &pfn))
 		return -ENOMEM;
-
-	/* E4: tdp_max_page_level is 4K for TDs, so the goal is always 4K. */
-	KVM_TRACE(kvm, kvm_mmu_spte_requested, (raw_gfn, pfn, PG_LEVEL_4K),
-		  "gfn 0x%llx pfn 0x%llx level %d", (unsigned long long)raw_gfn,
-		  (unsigned long long)pfn, PG_LEVEL_4K);
-	for_each_tdp_pte(iter, root, raw_gfn, raw_gfn + 1) {
-		/* Another thread's SEAMCALL is in flight on this entry: its
-		 * table (or leaf) is not in the S-EPT yet. Refault. */
-		if (is_removed_spte(iter.old_spte)) {
-			kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_frozen);
-			goto retry;
-		}
-		if (iter.level == PG_LEVEL_4K)
-			break;
-		if (is_shadow_present_pte(iter.old_spte)) {
-			if (is_large_pte(iter.old_spte)) {
-				kvm_vm_bugged(kvm, "large SPTE at gfn %llx level %d",
-					      (unsigned long long)iter.gfn, iter.level);
-				return -EIO;
-			}
-			continue; /* tdp_iter_next() steps down */
-		}
-		ret = tdp_mmu_link_new_sp(kvm, &iter, sept_cache);
-		if (ret == -EBUSY)
-			goto retry;
-		if (ret)
-			return ret;
-	}
-	if (!iter.valid || iter.level != PG_LEVEL_4K)
-		goto retry;
-
-	ret = tdp_mmu_map_handle_target_level(kvm, &iter, pfn);
-	if (ret == RET_PF_RETRY)
-		goto retry;
-	if (ret == RET_PF_SPURIOUS)
-		kvm_stat_inc(&kvm_stats_mine(kvm)->fault_spurious);
-	return ret;
-
-retry:
-	kvm_stat_inc(&kvm_stats_mine(kvm)->fault_retry);
-	return RET_PF_RETRY;
+	if (__builtin_expect(slot.hugepages, 0))
+		return tdp_mmu_map_huge(kvm, sept_cache, root, raw_gfn, gfn, is_private,
+					pfn, &slot, max_level);
+	return tdp_mmu_map_walk(kvm, sept_cache, root, raw_gfn, gfn, is_private, pfn,
+				PG_LEVEL_4K, false);
 }
 
-int kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
-		    gpa_t gpa)
+int kvm_tdp_mmu_map_level(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
+			  gpa_t gpa, int max_level)
 {
 	int ret;
 
 	/* KVM's kvm_tdp_mmu_map walks inside rcu_read_lock(). */
 	host_rcu_read_lock();
-	ret = __kvm_tdp_mmu_map(kvm, sept_cache, gpa);
+	ret = __kvm_tdp_mmu_map(kvm, sept_cache, gpa, max_level);
 	host_rcu_read_unlock();
 	return ret;
+}
+
+int kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
+		    gpa_t gpa)
+{
+	return kvm_tdp_mmu_map_level(kvm, sept_cache, gpa, PG_LEVEL_2M);
 }
 
 /* ---- zaps ------------------------------------------------------------------ */
@@ -672,6 +807,14 @@ int kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
 static bool is_present_4k_leaf(const struct tdp_iter *iter)
 {
 	return iter->level == PG_LEVEL_4K && is_shadow_present_pte(iter->old_spte);
+}
+
+/* A present leaf at any level: 4K, or a 2M leaf (hugepages ref §6: zaps
+ * and teardown remove 2M leaves whole). */
+static bool is_present_leaf(const struct tdp_iter *iter)
+{
+	return is_shadow_present_pte(iter->old_spte) &&
+	       is_last_spte(iter->old_spte, iter->level);
 }
 
 /*
@@ -697,8 +840,19 @@ static int tdp_mmu_block_private_leafs(struct kvm *kvm, struct kvm_mmu_page *roo
 	for_each_tdp_pte_nonempty(iter, root, start, end) {
 		int r;
 
-		if (!is_present_4k_leaf(&iter))
+		if (!is_present_leaf(&iter))
 			continue;
+		/* A 2M leaf reaching past the range was split first
+		 * (kvm_tdp_mmu_split_boundaries(), MapGPA's populate): a
+		 * private leaf is never over-zapped (hugepages ref §4.1.6). */
+		if (iter.gfn < start || iter.gfn + KVM_PAGES_PER_HPAGE(iter.level) > end) {
+			kvm_vm_bugged(kvm, "private %s leaf at gfn %llx crosses the zap range [%llx, %llx)",
+				      iter.level == PG_LEVEL_2M ? "2M" : "large",
+				      (unsigned long long)iter.gfn, (unsigned long long)start,
+				      (unsigned long long)end);
+			*stop = iter.gfn;
+			return -EIO;
+		}
 		r = tdx_sept_zap_private_spte(kvm, iter.gfn, iter.level);
 		if (r) {
 			*stop = iter.gfn;
@@ -753,7 +907,7 @@ static int tdp_mmu_zap_private_leafs(struct kvm *kvm, struct kvm_mmu_page *root,
 	for_each_tdp_pte_nonempty(iter, root, start, remove_end) {
 		uint64_t new_spte;
 
-		if (!is_present_4k_leaf(&iter))
+		if (!is_present_leaf(&iter))
 			continue;
 		new_spte = keep_shared_bit ? shadow_nonpresent_spte(iter.old_spte)
 					   : SHADOW_NONPRESENT_VALUE;
@@ -790,8 +944,12 @@ int kvm_tdp_mmu_zap_leafs(struct kvm *kvm, bool private_root, gfn_t start,
 		uint64_t new_spte;
 		int r;
 
-		/* E4 zaps 4K only, so the S bits, which live at 4K, survive. */
-		if (!is_present_4k_leaf(&iter))
+		/* E4 zaps 4K only, so the S bits, which live at 4K, survive.
+		 * A shared 2M leaf is zapped whole even where the range
+		 * covers part of it (a shared page is refaulted from the
+		 * memslot, nothing is lost: KVM zaps huge SPTEs whole), and
+		 * keeps the S bit it carries for its 2M range. */
+		if (!is_present_leaf(&iter))
 			continue;
 		new_spte = keep_shared_bit ? shadow_nonpresent_spte(iter.old_spte)
 					   : SHADOW_NONPRESENT_VALUE;
@@ -929,6 +1087,17 @@ int kvm_tdp_mmu_zap_all_private_leaves(struct kvm *kvm)
  * twin back in the cache); -ENOMEM; -EIO (KVM bug; the twin leaked, since
  * nobody knows whether the module holds it).
  */
+/* Splits and the links they make run under the write side of mmu_lock
+ * (hugepages ref §4.2); MUTANT_SPLIT_READ_LOCK runs the ACCEPT-level one
+ * under the read side. */
+static void tdp_mmu_assert_split_lock(struct kvm *kvm)
+{
+	if (mutant_on(MUTANT_SPLIT_READ_LOCK))
+		kvm_lockdep_assert_held_read(kvm);
+	else
+		kvm_lockdep_assert_held_write(kvm);
+}
+
 static int tdp_mmu_link_sp_locked(struct kvm *kvm, struct tdp_iter *iter,
 				  struct kvm_mmu_memory_cache *sept_cache)
 {
@@ -937,7 +1106,7 @@ static int tdp_mmu_link_sp_locked(struct kvm *kvm, struct tdp_iter *iter,
 	pfn_t twin = 0;
 	int ret;
 
-	kvm_lockdep_assert_held_write(kvm);
+	tdp_mmu_assert_split_lock(kvm);
 	if (iter->is_private && (!sept_cache || !sept_cache->nr))
 		return -EAGAIN;
 	sp = kvm_mmu_alloc_page(kvm, iter->level - 1, iter->is_private);
@@ -945,6 +1114,7 @@ static int tdp_mmu_link_sp_locked(struct kvm *kvm, struct tdp_iter *iter,
 		return -ENOMEM;
 	sp->gfn = iter->gfn;
 	sp->parent = sptep_to_sp(iter->sptep);
+	tdp_mmu_inherit_shared_bit(sp, iter->old_spte);
 	if (iter->is_private) {
 		twin = kvm_mmu_cache_take(sept_cache);
 		kvm_mmu_init_private_spt(sp, pfn_to_hpa(twin));
@@ -971,11 +1141,212 @@ static int tdp_mmu_link_sp_locked(struct kvm *kvm, struct tdp_iter *iter,
 	return 0;
 }
 
+/*
+ * tdp_mmu_split_2m_locked() - make the 2M-level entry the iterator stands on
+ * a table, keeping everything it maps (hugepages ref §4, write lock)
+ *
+ *  - a table already: nothing to do;
+ *  - non-present (with or without the S bit of its whole range): link an
+ *    empty table whose entries inherit the S bit (tdp_mmu_link_sp_locked());
+ *  - a present private 2M leaf: §4.4 steps 2-4: a new table and its S-EPT
+ *    twin from @sept_cache, filled with 512 4K leaves (pfn + i) before it is
+ *    linked (these writes bypass the change handler, §4.4.3), then the one
+ *    transition leaf -> table through handle_changed_spte(), whose split hook
+ *    issues BLOCK, TRACK + kick, DEMOTE (§4.3). The hook runs before the
+ *    entry is published, as in tdp_mmu_link_sp_locked(): on failure the
+ *    mirror still shows the leaf the S-EPT has (§8.6: restore on failure);
+ *  - a present shared 2M leaf: the same table of 4K leaves, each keeping
+ *    the S bit, with no SEAMCALL; the translations are unchanged, so no
+ *    flush either.
+ * Mirror tables are never freed while the TD runs (§4.4.5), and faults do
+ * not promote (§5): a split range stays 4K.
+ *
+ * Return: 0; -EAGAIN: a private table needs an S-EPT page and the cache is
+ * empty (nothing done); -EBUSY: SEPT.ADD busy (nothing done); -ENOMEM;
+ * -EIO (KVM bug).
+ */
+static int tdp_mmu_split_2m_locked(struct kvm *kvm, struct tdp_iter *iter,
+				   struct kvm_mmu_memory_cache *sept_cache)
+{
+	uint64_t old_spte = iter->old_spte, new_spte;
+	struct kvm_mmu_page *sp;
+	pfn_t twin = 0, pfn;
+	int ret;
+
+	tdp_mmu_assert_split_lock(kvm);
+	if (iter->level != PG_LEVEL_2M || is_removed_spte(old_spte)) {
+		kvm_vm_bugged(kvm, "split: gfn %llx level %d spte %llx",
+			      (unsigned long long)iter->gfn, iter->level,
+			      (unsigned long long)old_spte);
+		return -EIO;
+	}
+	if (is_table_spte(old_spte, iter->level))
+		return 0;
+	/* MUTANT_SPLIT_READ_LOCK: the read side's atomic link (a fault may
+	 * race it), as a read-lock split would have to. */
+	if (!is_shadow_present_pte(old_spte))
+		return mutant_on(MUTANT_SPLIT_READ_LOCK) ?
+		       tdp_mmu_link_new_sp(kvm, iter, sept_cache) :
+		       tdp_mmu_link_sp_locked(kvm, iter, sept_cache);
+
+	if (iter->is_private && (!sept_cache || !sept_cache->nr))
+		return -EAGAIN;
+	sp = kvm_mmu_alloc_page(kvm, PG_LEVEL_4K, iter->is_private);
+	if (!sp)
+		return -ENOMEM;
+	sp->gfn = iter->gfn;
+	sp->parent = sptep_to_sp(iter->sptep);
+	if (iter->is_private) {
+		twin = kvm_mmu_cache_take(sept_cache);
+		kvm_mmu_init_private_spt(sp, pfn_to_hpa(twin));
+	}
+	pfn = spte_to_pfn(old_spte);
+	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++)
+		atomic_store_explicit(&sp->spt[i],
+				      make_spte(pfn + i, PG_LEVEL_4K, iter->is_private, old_spte),
+				      memory_order_relaxed);
+
+	new_spte = make_nonleaf_spte(kvm_mmu_page_pa(sp));
+	/* MUTANT_SPLIT_READ_LOCK: freeze, split hook, store (or restore),
+	 * the read side's atomic update. */
+	if (mutant_on(MUTANT_SPLIT_READ_LOCK))
+		ret = tdp_mmu_set_spte_atomic(kvm, iter, new_spte);
+	else
+		ret = handle_changed_spte(kvm, iter->is_private, iter->gfn, old_spte,
+					  new_spte, iter->level, false, false);
+	if (ret) {
+		/* -EBUSY (MUTANT_SPLIT_READ_LOCK only): DEMOTE did not take
+		 * the page and UNBLOCK undid the BLOCK: back to the cache. */
+		if (twin && ret == -EBUSY && sept_cache->nr < KVM_MMU_CACHE_CAP) {
+			sept_cache->frames[sept_cache->nr++] = twin;
+			twin = 0;
+		}
+		/* The VM is bugged: nobody knows whether DEMOTE took the
+		 * page (it answered an error, so it did not, but BLOCK may
+		 * have left the leaf blocked): the twin is leaked. */
+		if (twin)
+			kvm_leak_page(kvm, pfn_to_hpa(twin), KVM_LEAK_KVM,
+				      "S-EPT page of a failed DEMOTE");
+		tdp_mmu_free_sp(kvm, sp);
+		return ret;
+	}
+	if (!mutant_on(MUTANT_SPLIT_READ_LOCK)) {
+		KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, iter->is_private, iter->sptep);
+		atomic_store_explicit(iter->sptep, new_spte, memory_order_release);
+		KVM_SPTE_NOTE(KVM_TDP_TREE(iter->is_private), iter->gfn, iter->level,
+			      old_spte, new_spte);
+		iter->old_spte = new_spte;
+		kvm_mmu_change_seq_bump(kvm);
+	}
+	if (!iter->is_private)
+		kvm_stat_inc(&kvm_stats_mine(kvm)->split_shared);
+	return 0;
+}
+
+/*
+ * The 2M-level entry of @root at @gfn (a gfn of that tree), read under the
+ * write lock; SHADOW_NONPRESENT_VALUE when the walk ends above it.
+ */
+static uint64_t tdp_mmu_read_2m(struct kvm_mmu_page *root, gfn_t gfn)
+{
+	_Atomic uint64_t *pt = root->spt;
+	int level = (int)root->role.level;
+
+	if (gfn >= tdp_root_gfn_end(level))
+		return SHADOW_NONPRESENT_VALUE;
+	for (;;) {
+		uint64_t spte = kvm_tdp_mmu_read_spte(pt + SPTE_INDEX(gfn, level));
+
+		if (level == PG_LEVEL_2M)
+			return spte;
+		pt = spte_to_child_pt(spte, level);
+		if (!pt)
+			return SHADOW_NONPRESENT_VALUE;
+		level--;
+	}
+}
+
+/*
+ * MapGPA over a whole 2M chunk of a hugepages memslot whose two 2M-level
+ * entries have no table below: the conversion is done at 2M, with the S bit
+ * of the 2M-level entries (a whole 2M range flips at once, hugepages ref
+ * §7.4: the range stays one alias, so a 2M leaf may map it). Otherwise
+ * (part of the chunk, a table on either side, a 4K memslot) both trees go to
+ * 4K there, splitting what is mapped at 2M (§4.1.1, §4.5 step 2), and the
+ * seeds' 4K rules apply. The same answer for both trees, whichever is
+ * populated first: a table made on one side makes the chunk 4K for both.
+ */
+static bool tdp_mmu_chunk_converts_at_2m(struct kvm *kvm, gfn_t gfn, gfn_t start,
+					 gfn_t end)
+{
+	struct host_memslot slot;
+
+	if (gfn < start || gfn + KVM_PAGES_PER_HPAGE(PG_LEVEL_2M) > end)
+		return false;
+	if (!host_memslot_find(kvm->slots, gfn, &slot) || !slot.hugepages)
+		return false;
+	return !is_table_spte(tdp_mmu_read_2m(kvm->private_root, gfn), PG_LEVEL_2M) &&
+	       !is_table_spte(tdp_mmu_read_2m(kvm->shared_root, gfn | kvm->gfn_shared_mask),
+			      PG_LEVEL_2M);
+}
+
+/*
+ * MapGPA's pre-population (allow_huge) and the ACCEPT-level split (not):
+ * every table above 4K over [start, end) (tree gfns), 2M-level entries
+ * split or left whole as tdp_mmu_chunk_converts_at_2m() decides.
+ */
+static int tdp_mmu_populate(struct kvm *kvm, struct kvm_mmu_page *root, gfn_t start,
+			    gfn_t end, struct kvm_mmu_memory_cache *sept_cache,
+			    bool allow_huge)
+{
+	struct tdp_iter iter;
+
+	/* Down to the entries that point to 4K tables (min level 2M): every
+	 * 4K entry of the range then exists for the flip. */
+	for_each_tdp_pte_min_level(iter, root, PG_LEVEL_2M, start, end) {
+		int ret;
+
+		/* MUTANT_SPLIT_READ_LOCK: under the read side a fault may own
+		 * the entry (frozen, its SEAMCALL in flight): back off and
+		 * retry, as every read-side path does. */
+		if (is_removed_spte(iter.old_spte) && mutant_on(MUTANT_SPLIT_READ_LOCK))
+			return -EBUSY;
+		if (is_removed_spte(iter.old_spte) ||
+		    (iter.level > PG_LEVEL_2M && is_shadow_present_pte(iter.old_spte) &&
+		     is_large_pte(iter.old_spte))) {
+			/* Frozen under the write lock, or a 1G leaf (never
+			 * made, hugepages ref §1.1; v7 WARNs and returns
+			 * -ENOSYS). */
+			kvm_vm_bugged(kvm, "populate (MapGPA, ACCEPT split): gfn %llx level %d spte %llx",
+				      (unsigned long long)iter.gfn, iter.level,
+				      (unsigned long long)iter.old_spte);
+			return -EIO;
+		}
+		if (is_table_spte(iter.old_spte, iter.level))
+			continue;
+		if (iter.level == PG_LEVEL_2M) {
+			gfn_t gfn = kvm_gfn_private(kvm, iter.gfn);
+
+			if (allow_huge &&
+			    tdp_mmu_chunk_converts_at_2m(kvm, gfn, kvm_gfn_private(kvm, start),
+							 kvm_gfn_private(kvm, end - 1) + 1))
+				continue;
+			ret = tdp_mmu_split_2m_locked(kvm, &iter, sept_cache);
+		} else if (mutant_on(MUTANT_SPLIT_READ_LOCK)) {
+			ret = tdp_mmu_link_new_sp(kvm, &iter, sept_cache);
+		} else {
+			ret = tdp_mmu_link_sp_locked(kvm, &iter, sept_cache);
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int kvm_tdp_mmu_populate_nonleaf(struct kvm *kvm, bool private_root, gfn_t start,
 				 gfn_t end, struct kvm_mmu_memory_cache *sept_cache)
 {
 	struct kvm_mmu_page *root = private_root ? kvm->private_root : kvm->shared_root;
-	struct tdp_iter iter;
 
 	kvm_lockdep_assert_held_write(kvm);
 	if (!root)
@@ -988,27 +1359,96 @@ int kvm_tdp_mmu_populate_nonleaf(struct kvm *kvm, bool private_root, gfn_t start
 		start += kvm->gfn_shared_mask;
 		end += kvm->gfn_shared_mask;
 	}
-	/* Down to the entries that point to 4K tables (min level 2M): every
-	 * 4K entry of the range then exists for the flip. */
-	for_each_tdp_pte_min_level(iter, root, PG_LEVEL_2M, start, end) {
-		int ret;
+	return tdp_mmu_populate(kvm, root, start, end, sept_cache, true);
+}
 
-		if (is_removed_spte(iter.old_spte) ||
-		    (is_shadow_present_pte(iter.old_spte) && is_large_pte(iter.old_spte))) {
-			/* Frozen under the write lock, or a large leaf (E4 is
-			 * 4K only; v7 WARNs and returns -ENOSYS). */
-			kvm_vm_bugged(kvm, "MapGPA populate: gfn %llx level %d spte %llx",
-				      (unsigned long long)iter.gfn, iter.level,
-				      (unsigned long long)iter.old_spte);
-			return -EIO;
-		}
-		if (is_shadow_present_pte(iter.old_spte))
+/*
+ * The 2M chunks holding start and end - 1, where the range cuts them: a
+ * private 2M leaf there is split before a zap of [start, end) (hugepages ref
+ * §4.1.2, §4.5 step 2: removing accepted private memory destroys it, so a
+ * partial zap never over-zaps a private leaf). Shared leaves are zapped whole
+ * instead (kvm_tdp_mmu_zap_leafs()).
+ */
+int kvm_tdp_mmu_split_boundaries(struct kvm *kvm, gfn_t start, gfn_t end,
+				 struct kvm_mmu_memory_cache *sept_cache)
+{
+	const gfn_t huge = KVM_PAGES_PER_HPAGE(PG_LEVEL_2M);
+	gfn_t cut[2] = { start, end };
+
+	kvm_lockdep_assert_held_write(kvm);
+	if (!kvm->private_root || start >= end)
+		return 0;
+	for (unsigned i = 0; i < 2; i++) {
+		gfn_t gfn = gfn_round_for_level(cut[i], PG_LEVEL_2M);
+		struct tdp_iter iter;
+
+		if (cut[i] == gfn || gfn >= kvm->gfn_shared_mask)
 			continue;
-		ret = tdp_mmu_link_sp_locked(kvm, &iter, sept_cache);
-		if (ret)
-			return ret;
+		for_each_tdp_pte_min_level(iter, kvm->private_root, PG_LEVEL_2M, gfn,
+					   gfn + huge) {
+			int ret;
+
+			if (iter.level != PG_LEVEL_2M)
+				continue;
+			if (!is_shadow_present_pte(iter.old_spte) ||
+			    !is_large_pte(iter.old_spte))
+				break;
+			ret = tdp_mmu_split_2m_locked(kvm, &iter, sept_cache);
+			if (ret == -EAGAIN)
+				ret = -ENOMEM;
+			if (ret)
+				return ret;
+			break;
+		}
 	}
 	return 0;
+}
+
+bool kvm_tdp_mmu_range_cuts_huge(struct kvm *kvm, gfn_t start, gfn_t end)
+{
+	const gfn_t mask = KVM_PAGES_PER_HPAGE(PG_LEVEL_2M) - 1;
+	struct host_memslot slot;
+
+	if (start >= end)
+		return false;
+	if ((start & mask) && host_memslot_find(kvm->slots, start, &slot) &&
+	    slot.hugepages)
+		return true;
+	return (end & mask) && host_memslot_find(kvm->slots, end - 1, &slot) &&
+	       slot.hugepages;
+}
+
+/*
+ * The ACCEPT-level split (hugepages ref §2.2.3 step 4): mmu_lock held for
+ * write; a private mapping larger than 4K over gpa's 2M range is split, and
+ * the range gets its 4K table (the guest-inhibit flag of §2.2.3: in the
+ * model the mirror table itself, which is never freed while the TD runs
+ * (§4.4.5), so the flag is one-way as §2.2.4 asks, and the fault path's
+ * no-promotion rule is what makes later faults there 4K).
+ */
+int kvm_tdp_mmu_accept_split(struct kvm *kvm, gfn_t gfn,
+			     struct kvm_mmu_memory_cache *sept_cache)
+{
+	gfn_t start = gfn_round_for_level(gfn, PG_LEVEL_2M);
+
+	tdp_mmu_assert_split_lock(kvm);
+	if (!kvm->private_root)
+		return -EINVAL;
+	return tdp_mmu_populate(kvm, kvm->private_root, start,
+				start + KVM_PAGES_PER_HPAGE(PG_LEVEL_2M), sept_cache, false);
+}
+
+bool kvm_tdp_mmu_accept_inhibited(struct kvm *kvm, gfn_t gfn)
+{
+	bool ret;
+
+	/* Lockless (§2.2.3 step 3): a table, once linked, stays while the
+	 * TD runs. */
+	host_rcu_read_lock();
+	ret = kvm->private_root &&
+	      is_table_spte(tdp_mmu_read_2m(kvm->private_root, gfn), PG_LEVEL_2M);
+	host_rcu_read_unlock();
+	return ret;
 }
 
 /*
@@ -1043,14 +1483,26 @@ static void tdp_mmu_write_shared_bit(struct kvm *kvm, struct tdp_iter *iter,
  * the range: a KVM bug, not something to paper over by skipping gfns (their
  * S bits would then differ between the trees, §11.2 invariant 8).
  */
-static bool tdp_mmu_map_gpa_descend(struct kvm *kvm, const struct tdp_iter *iter)
+enum map_gpa_step { MAP_GPA_BUG = -1, MAP_GPA_AT_2M, MAP_GPA_DESCEND };
+
+/*
+ * Above 4K: a table to descend into, or, at 2M, an entry population left
+ * whole because the whole 2M chunk converts at once (populate's
+ * tdp_mmu_chunk_converts_at_2m(), hugepages ref §7.4): the caller flips it
+ * at 2M. The range arrives in tree gfns.
+ */
+static enum map_gpa_step tdp_mmu_map_gpa_descend(struct kvm *kvm, const struct tdp_iter *iter,
+						 gfn_t start, gfn_t end)
 {
-	if (is_shadow_present_pte(iter->old_spte) && !is_large_pte(iter->old_spte))
-		return true;
+	if (is_table_spte(iter->old_spte, iter->level))
+		return MAP_GPA_DESCEND;
+	if (iter->level == PG_LEVEL_2M && !is_removed_spte(iter->old_spte) &&
+	    iter->gfn >= start && iter->gfn + KVM_PAGES_PER_HPAGE(PG_LEVEL_2M) <= end)
+		return MAP_GPA_AT_2M;
 	kvm_vm_bugged(kvm, "MapGPA: gfn %llx level %d not populated (spte %llx)",
 		      (unsigned long long)iter->gfn, iter->level,
 		      (unsigned long long)iter->old_spte);
-	return false;
+	return MAP_GPA_BUG;
 }
 
 /*
@@ -1068,10 +1520,16 @@ static int tdp_mmu_map_gpa_shared(struct kvm *kvm, gfn_t start, gfn_t end,
 	end += kvm->gfn_shared_mask;
 	for_each_tdp_pte(iter, kvm->shared_root, start, end) {
 		if (iter.level > PG_LEVEL_4K) {
-			if (!tdp_mmu_map_gpa_descend(kvm, &iter))
+			enum map_gpa_step step = tdp_mmu_map_gpa_descend(kvm, &iter, start, end);
+
+			if (step == MAP_GPA_BUG)
 				return -EIO;
-			continue;
+			if (step == MAP_GPA_DESCEND)
+				continue;
 		}
+		/* 4K entries, and whole 2M chunks at their 2M-level entry
+		 * (NP, NP|S or a shared 2M leaf, which always has S): the
+		 * same rules. */
 		if (to_shared) {
 			if (is_shared_spte(iter.old_spte))
 				continue;
@@ -1105,9 +1563,12 @@ static int tdp_mmu_map_gpa_private(struct kvm *kvm, gfn_t start, gfn_t end,
 
 	for_each_tdp_pte(iter, kvm->private_root, start, end) {
 		if (iter.level > PG_LEVEL_4K) {
-			if (!tdp_mmu_map_gpa_descend(kvm, &iter))
+			enum map_gpa_step step = tdp_mmu_map_gpa_descend(kvm, &iter, start, end);
+
+			if (step == MAP_GPA_BUG)
 				return -EIO;
-			continue;
+			if (step == MAP_GPA_DESCEND)
+				continue;
 		}
 		if (!is_shared_spte(iter.old_spte))
 			continue;
@@ -1154,10 +1615,17 @@ static int tdp_mmu_map_gpa_private_to_shared(struct kvm *kvm,
 
 		for_each_tdp_pte(iter, root, ranges[i].start, end) {
 			if (iter.level > PG_LEVEL_4K) {
-				if (!tdp_mmu_map_gpa_descend(kvm, &iter))
+				enum map_gpa_step step =
+					tdp_mmu_map_gpa_descend(kvm, &iter, ranges[i].start, end);
+
+				if (step == MAP_GPA_BUG)
 					return -EIO;
-				continue;
+				if (step == MAP_GPA_DESCEND)
+					continue;
 			}
+			/* A private 2M leaf here covers a whole chunk
+			 * converting at once: removed whole at 2M (BLOCKed
+			 * in the first pass, hugepages ref §6). */
 			if (is_shadow_present_pte(iter.old_spte)) {
 				r = tdp_mmu_set_spte(kvm, &iter,
 						     SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK,

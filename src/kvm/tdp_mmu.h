@@ -26,7 +26,8 @@
 /* ---- fault path ---- */
 
 /**
- * kvm_tdp_mmu_map() - resolve an EPT violation at one GPA (4K)
+ * kvm_tdp_mmu_map() - resolve an EPT violation at one GPA (4K; 2M in a
+ *	hugepages memslot, kvm_tdp_mmu_map_level())
  * @kvm: the VM.
  * @sept_cache: the faulting vCPU's cache of host frames for Secure-EPT pages,
  *	topped up (kvm_mmu_topup_sept_cache) before taking mmu_lock; one frame
@@ -55,11 +56,42 @@
  */
 int kvm_tdp_mmu_map(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
 		    gpa_t gpa);
+/*
+ * The same with the largest level the fault may map (PG_LEVEL_4K for an
+ * EPT violation of a 4K ACCEPT, hugepages ref §2.2; kvm_tdp_mmu_map() is
+ * PG_LEVEL_2M). In a hugepages memslot, where the TD allows it
+ * (tdp_mmu_huge_allowed()), the fault maps a 2M leaf at the 2M-level entry
+ * if no table is below it (no promotion, §5): a private one with
+ * TDH.MEM.PAGE.AUG at 2M; a 2M leaf already there answers RET_PF_SPURIOUS.
+ */
+int kvm_tdp_mmu_map_level(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
+			  gpa_t gpa, int max_level);
+
+/* ---- large pages (E8, hugepages ref Part I; write lock unless said) ---- */
+
+/* Splits the private 2M leaves that [start, end) cuts (hugepages ref
+ * §4.1.2), before a zap of that range; an S-EPT page each from sept_cache.
+ * 0, -ENOMEM (cache empty), -EIO. */
+int kvm_tdp_mmu_split_boundaries(struct kvm *kvm, gfn_t start, gfn_t end,
+				 struct kvm_mmu_memory_cache *sept_cache);
+/* Whether [start, end) cuts a 2M chunk of a hugepages memslot (then a zap
+ * may have to split: its caller tops up an S-EPT cache first). Any lock. */
+bool kvm_tdp_mmu_range_cuts_huge(struct kvm *kvm, gfn_t start, gfn_t end);
+/* The ACCEPT-level split at 4K (§2.2.3 step 4) for gfn's 2M range: any
+ * private 2M leaf there split, the 4K table made. 0, -EAGAIN (cache empty:
+ * top up and call again), -EBUSY, -ENOMEM, -EIO. */
+int kvm_tdp_mmu_accept_split(struct kvm *kvm, gfn_t gfn,
+			     struct kvm_mmu_memory_cache *sept_cache);
+/* §2.2.3 step 3, without mmu_lock: gfn's 2M range already has its 4K
+ * table in the mirror (the model's guest-inhibit flag). */
+bool kvm_tdp_mmu_accept_inhibited(struct kvm *kvm, gfn_t gfn);
 
 /* ---- zaps (write lock) ---- */
 
 /**
- * kvm_tdp_mmu_zap_leafs() - zap the present 4K leaves of a gfn range
+ * kvm_tdp_mmu_zap_leafs() - zap the present leaves of a gfn range (4K, and
+ *	2M leaves whole: a private one the range cuts must have been split
+ *	first, kvm_tdp_mmu_split_boundaries(); a shared one is zapped whole)
  * @kvm: the VM.
  * @private_root: zap in the private mirror EPT (else the shared EPT).
  * @start: first gfn, without the shared bit.

@@ -7,9 +7,11 @@
  * Classification (§2.4): the shared bit of the GPA picks the tree. A private
  * GPA is always handled as a write (the S-EPT maps private pages RWX, and a
  * write fault avoids CoW pages that would make PAGE.AUG fail): the model's
- * fault path has no access type, so this is implicit. The exit qualification
- * (ACCEPT level, instruction fetch on a shared GPA) is not modeled: E4 maps
- * 4K only, whatever level an ACCEPT asks for.
+ * fault path has no access type, so this is implicit. The extended exit
+ * qualification's ACCEPT level is honoured as the E8 series does
+ * (tdx_handle_accept_level(), hugepages ref §2.2: it matters only in
+ * hugepages memslots, the seeds' E4 maps 4K whatever the level); an
+ * instruction fetch on a shared GPA is not modeled.
  *
  * Local retry (§4.3, E7): the fault path answers RET_PF_RETRY both when the
  * GPA is on the wrong alias (§6.5: the vCPU must loop until some vCPU's
@@ -69,6 +71,62 @@ static const char *ret_pf_name(int ret, char *buf, size_t len)
 	}
 }
 
+/*
+ * An EPT violation of a guest ACCEPT (extended exit qualification type
+ * ACCEPT, hugepages ref §2.2.3; E8 "Honor the guest's accept level"):
+ *  1. ignored unless the GFN is in a memslot (the fault says what then);
+ *  2. a 1G accept is ignored (KVM never maps 1G; the fault maps at most 2M
+ *     and the re-executed 1G ACCEPT gets PAGE_SIZE_MISMATCH, §3.6);
+ *  3. a 2M accept needs nothing here (the guest-inhibit flag at 1G is
+ *     moot: no 1G leaves), and the fault maps 2M where allowed;
+ *  4. a 4K accept: if the 2M range already has its 4K table (the model's
+ *     guest-inhibit, read without mmu_lock), straight to the fault;
+ *     otherwise, under mmu_lock for write, split any private 2M leaf there
+ *     and make the table (kvm_tdp_mmu_accept_split()); the fault is then
+ *     at most 4K. No extra flush: the split's BLOCK + TRACK + kick did it
+ *     (§2.2.3 step 5). A failure (memory) goes back to userspace (step 6).
+ * Only in a hugepages memslot: elsewhere nothing is ever mapped at 2M.
+ */
+static int tdx_handle_accept_level(struct kvm_vcpu *vcpu, gpa_t gpa, int *max_level)
+{
+	struct kvm *kvm = vcpu->kvm;
+	unsigned level = (unsigned)((vcpu->ext_exit_qual & TDX_EXT_EXIT_QUAL_ACCEPT_LEVEL_MASK) >>
+				    TDX_EXT_EXIT_QUAL_ACCEPT_LEVEL_SHIFT);
+	gfn_t gfn = kvm_gfn_private(kvm, gpa >> PAGE_SHIFT);
+	struct host_memslot slot;
+	bool stalled = false;
+	int ret;
+
+	if (level != 0 || !host_memslot_find(kvm->slots, gfn, &slot) || !slot.hugepages)
+		return 0;
+	*max_level = PG_LEVEL_4K;
+	if (kvm_tdp_mmu_accept_inhibited(kvm, gfn))
+		return 0;
+	for (unsigned pass = 0;; pass++) {
+		if (kvm_mmu_topup_sept_cache(kvm, &vcpu->sept_cache))
+			return -ENOMEM;
+		/* MUTANT_SPLIT_READ_LOCK: the split under the read side,
+		 * which the E8 series refuses (hugepages ref §4.2). */
+		if (mutant_on(MUTANT_SPLIT_READ_LOCK))
+			kvm_mmu_read_lock(kvm);
+		else
+			kvm_mmu_write_lock(kvm);
+		ret = kvm_tdp_mmu_accept_split(kvm, gfn, &vcpu->sept_cache);
+		if (mutant_on(MUTANT_SPLIT_READ_LOCK))
+			kvm_mmu_read_unlock(kvm);
+		else
+			kvm_mmu_write_unlock(kvm);
+		/* -EAGAIN: the cache ran dry (refilled above); -EBUSY:
+		 * SEPT.ADD contended with a vCPU's VP.ENTER. As MapGPA's
+		 * pre-population passes (mapgpa.c). */
+		if (ret != -EAGAIN && ret != -EBUSY)
+			return ret;
+		if (pass == TDX_EPT_VIOLATION_LOCAL_RETRIES ||
+		    kvm_map_gpa_pass_wait(kvm, ret, &stalled))
+			return RET_PF_RETRY;
+	}
+}
+
 int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 {
 	struct kvm *kvm = vcpu->kvm;
@@ -94,6 +152,17 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 	gpa &= PAGE_MASK;
 	kvm_stat_inc_mine(is_private ? &kvm_stats_mine(kvm)->fault_private : &kvm_stats_mine(kvm)->fault_shared);
 
+	/* The guest's ACCEPT level (hugepages ref §2.2.3), before the fault. */
+	int max_level = PG_LEVEL_2M;
+
+	if (__builtin_expect((vcpu->ext_exit_qual & TDX_EXT_EXIT_QUAL_TYPE_MASK) ==
+			     TDX_EXT_EXIT_QUAL_TYPE_ACCEPT, 0) &&
+	    is_private && !kvm->no_mirror) {
+		ret = tdx_handle_accept_level(vcpu, gpa, &max_level);
+		if (ret)
+			goto out;
+	}
+
 	bool stalled = false;
 
 	for (int tries = 0;; tries++) {
@@ -114,7 +183,8 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 			ret = kvm_nomirror_map(vcpu, gpa);
 		} else {
 			kvm_mmu_read_lock(kvm);
-			ret = kvm_tdp_mmu_map(kvm, is_private ? &vcpu->sept_cache : NULL, gpa);
+			ret = kvm_tdp_mmu_map_level(kvm, is_private ? &vcpu->sept_cache : NULL,
+						    gpa, max_level);
 			kvm_mmu_read_unlock(kvm);
 		}
 		if (ret != RET_PF_RETRY)
@@ -154,6 +224,7 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 			sched_yield();
 	}
 
+out:
 	TRACE_PROBE(kvm_page_fault, (vcpu->index, gpa, is_private, ret));
 	if (trace_on(kvm, kvm_page_fault))
 		kvm_trace_emit(kvm, TRACE_EV_kvm_page_fault,

@@ -217,8 +217,10 @@ int tdx_sept_set_private_spte(struct kvm *kvm, gfn_t gfn, int level, pfn_t pfn)
 	hpa_t hpa = pfn_to_hpa(pfn);
 	uint64_t s;
 
-	/* E4: tdp_max_page_level is 4K for TDs; anything else is a bug (L7). */
-	if (level != PG_LEVEL_4K) {
+	/* E4 maps 4K only; E8 (hugepages ref §1.3, §2.1.3) maps 2M too, but
+	 * only once the TD is runnable: PAGE.ADD is 4K-only. Anything else
+	 * is a bug (L7). */
+	if (level != PG_LEVEL_4K && (level != PG_LEVEL_2M || !kvm->finalized)) {
 		kvm_vm_bugged(kvm, "set_private_spte: level %d", level);
 		return -EIO;
 	}
@@ -251,6 +253,149 @@ int tdx_sept_zap_private_spte(struct kvm *kvm, gfn_t gfn, int level)
 	return -EIO;
 }
 
+/*
+ * A private 2M leaf leaves the TD whole (hugepages ref §6, E8): with the HKID
+ * assigned, PAGE.REMOVE at 2M (the caller blocked and tracked once
+ * finalized, §6.2), then TDH.PHYMEM.PAGE.WBINVD of each of the 512 4K pages
+ * under the TD's key, stopping at the first error (§6.3), and each frame
+ * cleared with the host's key (the model's stand-in for the MOVDIR64B
+ * zeroing of §6.4, which it always does so that no frame leaves holding TD
+ * content). With the HKID released (teardown, E4 order): RECLAIM of the 2M
+ * page (the module reclaims a large page by its aligned HPA at its PAMT
+ * size), then the clears. Any failure bugs the VM and leaks the 512 frames
+ * (§6.6).
+ */
+static int tdx_sept_remove_private_2m(struct kvm *kvm, gpa_t gpa, pfn_t pfn)
+{
+	hpa_t hpa = pfn_to_hpa(pfn);
+	uint64_t s;
+
+	if (pfn & (HOST_HUGE_FRAMES - 1)) {
+		kvm_vm_bugged(kvm, "remove_private_spte: 2M leaf gpa %llx at unaligned pfn %llx",
+			      (unsigned long long)gpa, (unsigned long long)pfn);
+		return -EIO;
+	}
+	if (!kvm->hkid_assigned) {
+		TDX_RETRY_BUSY(kvm, s, kvm_tdh_phymem_page_reclaim(kvm, hpa, NULL));
+		if (tdx_status_is_error(s)) {
+			kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.RECLAIM 2M hpa %llx: %#llx",
+				      (unsigned long long)hpa, (unsigned long long)s);
+			for (uint64_t i = 0; i < HOST_HUGE_FRAMES; i++)
+				kvm_leak_page(kvm, pfn_to_hpa(pfn + i), KVM_LEAK_GUEST,
+					      "2M reclaim failed");
+			return -EIO;
+		}
+	} else {
+		TDX_RETRY_BUSY(kvm, s, kvm_tdh_mem_page_remove(kvm, gpa, 1, NULL));
+		if (tdx_status_is_error(s)) {
+			kvm_vm_bugged(kvm, "TDH.MEM.PAGE.REMOVE 2M gpa %llx: %#llx",
+				      (unsigned long long)gpa, (unsigned long long)s);
+			for (uint64_t i = 0; i < HOST_HUGE_FRAMES; i++)
+				kvm_leak_page(kvm, pfn_to_hpa(pfn + i), KVM_LEAK_GUEST,
+					      "2M remove failed");
+			return -EIO;
+		}
+		for (uint64_t i = 0; i < HOST_HUGE_FRAMES; i++) {
+			TDX_RETRY_BUSY(kvm, s, kvm_tdh_phymem_page_wbinvd(kvm, hpa + i * PAGE_SIZE));
+			if (tdx_status_is_error(s)) {
+				kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.WBINVD hpa %llx: %#llx",
+					      (unsigned long long)(hpa + i * PAGE_SIZE),
+					      (unsigned long long)s);
+				for (uint64_t j = i; j < HOST_HUGE_FRAMES; j++)
+					kvm_leak_page(kvm, pfn_to_hpa(pfn + j), KVM_LEAK_GUEST,
+						      "wbinvd failed");
+				for (uint64_t j = 0; j < i; j++)
+					host_frame_clear(kvm->hm, pfn + j, HOST_KEYID_SHARED);
+				return -EIO;
+			}
+		}
+	}
+	for (uint64_t i = 0; i < HOST_HUGE_FRAMES; i++)
+		host_frame_clear(kvm->hm, pfn + i, HOST_KEYID_SHARED);
+	return 0;
+}
+
+/*
+ * MUTANT_SPLIT_READ_LOCK: the split as it would have to be done under the
+ * read side of mmu_lock (hugepages ref §4.2.3, hazard §8.1). KVM cannot keep
+ * the vCPUs out meanwhile, so nothing is retried with a kick: BLOCK, TRACK,
+ * then one DEMOTE; a BUSY DEMOTE (a vCPU's TDCALL or VP.ENTER holds the
+ * entry) must be undone with RANGE.UNBLOCK so that the leaf is usable again
+ * and the fault can retry, and that UNBLOCK can be BUSY for the same reason:
+ * then the leaf stays blocked behind KVM's back and KVM can only call it a
+ * bug. Which is why the series splits under the write lock only.
+ */
+static int tdx_split_read_lock(struct kvm *kvm, gfn_t gfn, int level, hpa_t private_spt)
+{
+	gpa_t gpa = (gpa_t)gfn << PAGE_SHIFT;
+	unsigned tdx_level = pg_level_to_tdx_level((unsigned)level);
+	uint64_t s;
+	int ret;
+
+	s = kvm_tdh_mem_range_block(kvm, gpa, tdx_level, NULL);
+	if (tdx_status_is_busy(s))
+		return -EBUSY;
+	if (tdx_status_is_error(s)) {
+		kvm_vm_bugged(kvm, "TDH.MEM.RANGE.BLOCK gpa %llx level %d: %#llx",
+			      (unsigned long long)gpa, level, (unsigned long long)s);
+		return -EIO;
+	}
+	ret = kvm_flush_remote_tlbs(kvm);
+	if (ret)
+		return ret;
+	s = kvm_tdh_mem_page_demote(kvm, gpa, tdx_level, private_spt, NULL);
+	if (!tdx_status_is_error(s)) {
+		kvm_stat_inc(&kvm_stats_mine(kvm)->split_private);
+		return 0;
+	}
+	if (!tdx_status_is_busy(s)) {
+		kvm_vm_bugged(kvm, "TDH.MEM.PAGE.DEMOTE gpa %llx level %d: %#llx",
+			      (unsigned long long)gpa, level, (unsigned long long)s);
+		return -EIO;
+	}
+	s = kvm_tdh_mem_range_unblock(kvm, gpa, tdx_level, NULL);
+	if (!tdx_status_is_error(s))
+		return -EBUSY;
+	kvm_vm_bugged(kvm, "split under the read lock: DEMOTE gpa %llx was BUSY, and the UNBLOCK that must undo its BLOCK answered %#llx: the 2M leaf stays blocked",
+		      (unsigned long long)gpa, (unsigned long long)s);
+	return -EIO;
+}
+
+int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, int level,
+				hpa_t private_spt)
+{
+	gpa_t gpa = (gpa_t)gfn << PAGE_SHIFT;
+	unsigned tdx_level = pg_level_to_tdx_level((unsigned)level);
+	uint64_t s;
+	int ret;
+
+	/* Only 2M leaves exist (§1.1), and only a running TD has them (§1.3):
+	 * BLOCK + TRACK is what DEMOTE needs (tdx-module-sept.md §4.10). */
+	if (level != PG_LEVEL_2M || !private_spt || !kvm->finalized ||
+	    !kvm->hkid_assigned) {
+		kvm_vm_bugged(kvm, "split_private_spte: gfn %llx level %d",
+			      (unsigned long long)gfn, level);
+		return -EIO;
+	}
+	if (mutant_on(MUTANT_SPLIT_READ_LOCK))
+		return tdx_split_read_lock(kvm, gfn, level, private_spt);
+	ret = tdx_sept_zap_private_spte(kvm, gfn, level);
+	if (ret)
+		return ret;
+	ret = kvm_flush_remote_tlbs(kvm);
+	if (ret)
+		return ret;
+	TDX_RETRY_BUSY(kvm, s, kvm_tdh_mem_page_demote(kvm, gpa, tdx_level,
+							 private_spt, NULL));
+	if (!tdx_status_is_error(s)) {
+		kvm_stat_inc(&kvm_stats_mine(kvm)->split_private);
+		return 0;
+	}
+	kvm_vm_bugged(kvm, "TDH.MEM.PAGE.DEMOTE gpa %llx level %d: %#llx",
+		      (unsigned long long)gpa, level, (unsigned long long)s);
+	return -EIO;
+}
+
 int tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 				 pfn_t pfn)
 {
@@ -258,11 +403,15 @@ int tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 	hpa_t hpa = pfn_to_hpa(pfn);
 	uint64_t s;
 
-	if (level != PG_LEVEL_4K) {
+	/* 4K, or a 2M leaf removed whole (hugepages ref §6): REMOVE or
+	 * RECLAIM at 2M, then each 4K frame written back and cleared. */
+	if (level != PG_LEVEL_4K && level != PG_LEVEL_2M) {
 		kvm_vm_bugged(kvm, "remove_private_spte: level %d", level);
 		kvm_leak_page(kvm, hpa, KVM_LEAK_GUEST, "large private page");
 		return -EIO;
 	}
+	if (level == PG_LEVEL_2M)
+		return tdx_sept_remove_private_2m(kvm, gpa, pfn);
 
 	if (!kvm->hkid_assigned) {
 		/* E4 order (HKID released first, §8.2): the module no longer

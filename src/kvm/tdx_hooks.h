@@ -35,13 +35,27 @@ int tdx_sept_link_private_spt(struct kvm *kvm, gfn_t gfn, int level,
 			      hpa_t private_spt);
 
 /*
- * set_private_spte: a private 4K leaf becomes present. Before finalize
+ * set_private_spte: a private 4K leaf (or, once finalized, a 2M leaf:
+ * PAGE.AUG at TDX level 1, hugepages ref §2, §7.2) becomes present. Before finalize
  * (kvm->source_pa set by KVM_TDX_INIT_MEM_REGION): TDH.MEM.PAGE.ADD from
  * source_pa, TDH.MR.EXTEND over the page in 256-byte chunks, source_pa = 0.
  * After finalize: TDH.MEM.PAGE.AUG (the page is PENDING until the guest
  * accepts it). mmu_lock held for read, entry frozen.
  */
 int tdx_sept_set_private_spte(struct kvm *kvm, gfn_t gfn, int level, pfn_t pfn);
+
+/*
+ * split_private_spte: a present private 2M leaf becomes a table of 512 4K
+ * leaves held by `private_spt` (hugepages ref §4.3, E8): RANGE.BLOCK at 2M,
+ * kvm_flush_remote_tlbs() (TRACK + kick), TDH.MEM.PAGE.DEMOTE with the new
+ * S-EPT page; no UNBLOCK (the 512 children come out unblocked, in the
+ * leaf's PENDING or MAPPED state). BUSY is retried with a kick, as for the
+ * other write-lock calls (§4.3 "retry with no vCPUs"). mmu_lock held for
+ * write: a split under the read lock is refused (§4.2). 0; -EIO (KVM bug,
+ * the VM dead: the leaf may be left blocked, which teardown handles).
+ */
+int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, int level,
+				hpa_t private_spt);
 
 /*
  * zap_private_spte: TDH.MEM.RANGE.BLOCK of a present private leaf; the

@@ -78,6 +78,13 @@ uint64_t kvm_tdh_mem_range_unblock(struct kvm *kvm, gpa_t gpa, unsigned level,
 		    0, 0, out);
 }
 
+uint64_t kvm_tdh_mem_page_demote(struct kvm *kvm, gpa_t gpa, unsigned level,
+				 hpa_t page, struct seamcall_regs *out)
+{
+	return call(kvm, TDH_MEM_PAGE_DEMOTE, tdx_page_info(gpa, level), kvm->tdr,
+		    page, 0, out);
+}
+
 uint64_t kvm_tdh_mem_track(struct kvm *kvm)
 {
 	return call(kvm, TDH_MEM_TRACK, kvm->tdr, 0, 0, 0, NULL);

@@ -29,6 +29,10 @@ uint64_t kvm_tdh_mem_range_block(struct kvm *kvm, gpa_t gpa, unsigned level,
 uint64_t kvm_tdh_mem_range_unblock(struct kvm *kvm, gpa_t gpa, unsigned level,
 				   struct seamcall_regs *out);
 uint64_t kvm_tdh_mem_track(struct kvm *kvm);
+/* TDH.MEM.PAGE.DEMOTE of the large leaf at gpa/level into the new S-EPT
+ * page `page` (hugepages ref §4.3 step 3; no flag in RDX). */
+uint64_t kvm_tdh_mem_page_demote(struct kvm *kvm, gpa_t gpa, unsigned level,
+				 hpa_t page, struct seamcall_regs *out);
 uint64_t kvm_tdh_mem_page_remove(struct kvm *kvm, gpa_t gpa, unsigned level,
 				 struct seamcall_regs *out);
 uint64_t kvm_tdh_mem_sept_remove(struct kvm *kvm, gpa_t gpa, unsigned level,

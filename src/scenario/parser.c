@@ -57,6 +57,7 @@ enum opt_kind {
 	OPT_SPTE_LEVEL,   /* expect-spte level=: within the TD's walk */
 	OPT_SEPT_VE_DISABLE,
 	OPT_MAPGPA,
+	OPT_HUGEPAGES,
 	OPT_BUSY,         /* inject busy=P */
 	OPT_ENOMEM,       /* inject enomem=P */
 	OPT_INJECT_LEAF,  /* inject leaf=NAME */
@@ -97,7 +98,7 @@ static const struct cmd_desc top_cmds[] = {
 	    { "mapgpa", OPT_MAPGPA } } },
 	{ "memslot", "memslot", SCN_OP_MEMSLOT,
 	  { ARG_ID, ARG_SLOT_BASE, ARG_SLOT_SIZE }, { "ID", "BASE", "SIZE" },
-	  { { "outcome", OPT_OUTCOME } } },
+	  { { "outcome", OPT_OUTCOME }, { "hugepages", OPT_HUGEPAGES } } },
 	{ "add", "add", SCN_OP_ADD, { ARG_ADDR }, { "ADDR" },
 	  { { "fill", OPT_FILL }, { "outcome", OPT_OUTCOME } } },
 	{ "finalize", "finalize", SCN_OP_FINALIZE, { ARG_NONE }, { NULL },
@@ -150,6 +151,10 @@ static const struct cmd_desc vcpu_cmds[] = {
 	    { "outcome", OPT_OUTCOME } } },
 	{ "mapgpa", "vcpu mapgpa", SCN_OP_VCPU_MAPGPA, { ARG_ADDR, ARG_SIZE },
 	  { "ADDR", "SIZE" }, { { "outcome", OPT_OUTCOME } } },
+	/* This implementation's addition: Linux's accept of a range, 2M
+	 * where it fits, 4K on any failure (docs/large-pages.md). */
+	{ "accept-memory", "vcpu accept-memory", SCN_OP_VCPU_ACCEPT_MEMORY,
+	  { ARG_ADDR, ARG_SIZE }, { "ADDR", "SIZE" }, { { "outcome", OPT_OUTCOME } } },
 	/* outcome= on enter and leave (dead, bugged) is this implementation's
 	 * addition. */
 	{ "enter", "vcpu enter", SCN_OP_VCPU_ENTER, { ARG_NONE }, { NULL },
@@ -690,6 +695,16 @@ static int parse_opt(struct parser *p, enum opt_kind kind, struct scn_cmd *c,
 					    "unknown sept-ve-disable value %s (on or off)",
 					    quote(v, q));
 		return 0;
+	case OPT_HUGEPAGES:
+		if (scn_tok_is(v, "on"))
+			c->hugepages = true;
+		else if (scn_tok_is(v, "off"))
+			c->hugepages = false;
+		else
+			return perr_suggest(p, v, WORDS(on_off),
+					    "unknown hugepages value %s (on or off)",
+					    quote(v, q));
+		return 0;
 	case OPT_MAPGPA:
 		if (scn_tok_is(v, "seed"))
 			c->td.mapgpa = TDXMMU_MAPGPA_SEED;
@@ -874,13 +889,6 @@ static int parse_args(struct parser *p, const struct cmd_desc *d,
 		for (k = 0; d->opts[k].key; k++)
 			if (scn_tok_is(key, d->opts[k].key))
 				break;
-		/* Contract 1.1's large pages are not modeled: say so rather
-		 * than calling a word of the contract unknown. */
-		if (!d->opts[k].key && c->op == SCN_OP_MEMSLOT &&
-		    scn_tok_is(key, "hugepages"))
-			return perr(p, t.col,
-				    "option %s is not implemented yet (memslots are backed by 4K pages)",
-				    quote(t, q));
 		if (!d->opts[k].key) {
 			perr(p, t.col, "unknown option %s for '%s'",
 			     quote(key, q), d->name);
@@ -1089,6 +1097,28 @@ static int parse_counters(struct parser *p, struct scn_cmd *c, size_t first)
 			return perr(p, t.col, "out of memory");
 		c->nr_counters++;
 	}
+	return 0;
+}
+
+/*
+ * memslot ... hugepages=on: 2M host pages need a 2M-aligned BASE and SIZE
+ * (contract 1.1, "Large pages"); reported at the token that is not.
+ */
+static int check_hugepages(struct parser *p, const struct scn_cmd *c, size_t first)
+{
+	const uint64_t huge = 2ULL << 20;
+	char q[SCN_QUOTE_SIZE];
+
+	/* first: ID, first + 1: BASE, first + 2: SIZE (parse_args checked
+	 * they are there). */
+	if (c->gpa & (huge - 1))
+		return perr(p, p->toks[first + 1].col,
+			    "memslot base %s is not 2M-aligned (hugepages=on backs the slot with 2M pages)",
+			    quote(p->toks[first + 1], q));
+	if (c->size & (huge - 1))
+		return perr(p, p->toks[first + 2].col,
+			    "memslot size %s is not a multiple of 2M (hugepages=on backs the slot with 2M pages)",
+			    quote(p->toks[first + 2], q));
 	return 0;
 }
 
@@ -1395,6 +1425,8 @@ static int parse_line(struct parser *p)
 		rc = parse_args(p, d, &c, first, &head_end);
 		if (!rc && c.op == SCN_OP_SHOW)
 			rc = check_show(p, &c);
+		if (!rc && c.op == SCN_OP_MEMSLOT && c.hugepages)
+			rc = check_hugepages(p, &c, first);
 	}
 	if (!rc)
 		rc = make_text(p, &c, head_end);

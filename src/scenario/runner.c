@@ -674,6 +674,33 @@ static int run_vcpu_accept(struct scn_run *r, const struct scn_cmd *c)
 	return SCN_EXIT_OK;
 }
 
+/* vcpu N accept-memory ADDR SIZE: tdxmmu_vcpu_accept_memory(). */
+static int run_vcpu_accept_memory(struct scn_run *r, const struct scn_cmd *c)
+{
+	struct tdxmmu_accept_memory_result res = { 0 };
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	bool dead_before = vm_dead(r);
+	char buf[96];
+	int rc;
+
+	if (!r->api->vcpu_accept_memory)
+		return scn_api_error(r, c, TDXMMU_ENOTIMPL);
+	rc = r->api->vcpu_accept_memory(r->td, c->vcpu, c->gpa, c->size, &res, &o);
+	rc = access_outcome(r, dead_before, rc, &o);
+	if (rc < 0)
+		return scn_api_error(r, c, rc);
+	if (o == TDXMMU_OUTCOME_OK)
+		say(r, c, "ok (2M x %" PRIu64 ", 4K x %" PRIu64 ", 2M -> 4K fallbacks %" PRIu64 ")",
+		    res.nr_2m, res.nr_4k, res.fallbacks);
+	else if (o == TDXMMU_OUTCOME_ERROR && res.status)
+		say(r, c, "error (4K ACCEPT of %#" PRIx64 ": %s)", res.failed_gpa,
+		    status_str(res.status, buf, sizeof(buf)));
+	else
+		say_outcome(r, c, o);
+	check_outcome(r, c, o);
+	return SCN_EXIT_OK;
+}
+
 static int run_vcpu_mapgpa(struct scn_run *r, const struct scn_cmd *c)
 {
 	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
@@ -734,7 +761,11 @@ static int run_simple(struct scn_run *r, const struct scn_cmd *c)
 
 	switch (c->op) {
 	case SCN_OP_MEMSLOT:
-		rc = api->memslot_add(r->td, c->id, c->gpa, c->size);
+		if (c->hugepages && api->memslot_add_flags)
+			rc = api->memslot_add_flags(r->td, c->id, c->gpa, c->size,
+						    TDXMMU_MEMSLOT_HUGEPAGES);
+		else
+			rc = api->memslot_add(r->td, c->id, c->gpa, c->size);
 		break;
 	case SCN_OP_ADD:
 		rc = api->td_add_page(r->td, c->gpa, c->byte);
@@ -770,9 +801,17 @@ static int run_simple(struct scn_run *r, const struct scn_cmd *c)
 	}
 	if (rc == TDXMMU_ENOTIMPL || rc == TDXMMU_EBUG)
 		return scn_api_error(r, c, rc);
-	rc = vm_outcome(r, dead_before, rc, &o);
-	if (rc < 0)
-		return scn_api_error(r, c, rc);
+	/* A zap that must split a private 2M leaf and gets no memory for
+	 * its S-EPT page fails cleanly, nothing done (hugepages ref §4.5:
+	 * userspace retries): the outcome `error`, as a guest access that
+	 * can never get memory (this implementation's addition). */
+	if (rc == TDXMMU_ENOMEM && c->op == SCN_OP_HOST_ZAP && !vm_dead(r)) {
+		o = TDXMMU_OUTCOME_ERROR;
+	} else {
+		rc = vm_outcome(r, dead_before, rc, &o);
+		if (rc < 0)
+			return scn_api_error(r, c, rc);
+	}
 	say_outcome(r, c, o);
 	check_outcome(r, c, o);
 	return SCN_EXIT_OK;
@@ -1095,6 +1134,8 @@ int scn_run_cmd(struct scn_run *r, const struct scn_cmd *c)
 		return run_vcpu_accept(r, c);
 	case SCN_OP_VCPU_MAPGPA:
 		return run_vcpu_mapgpa(r, c);
+	case SCN_OP_VCPU_ACCEPT_MEMORY:
+		return run_vcpu_accept_memory(r, c);
 	case SCN_OP_HOST_READ:
 		return run_host_read(r, c);
 	case SCN_OP_MEMSLOT:

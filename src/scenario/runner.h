@@ -23,6 +23,9 @@ struct scn_backend {
 	int (*td_destroy)(tdxmmu_td *td, struct tdxmmu_destroy_report *report);
 	int (*memslot_add)(tdxmmu_td *td, unsigned id, uint64_t base,
 			   uint64_t size);
+	/* `memslot ... hugepages=on` (contract 1.1); used for that line only. */
+	int (*memslot_add_flags)(tdxmmu_td *td, unsigned id, uint64_t base,
+				 uint64_t size, unsigned flags);
 	int (*td_add_page)(tdxmmu_td *td, uint64_t gpa, uint8_t fill);
 	int (*td_finalize)(tdxmmu_td *td);
 	int (*vcpu_read)(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
@@ -44,6 +47,10 @@ struct scn_backend {
 				   enum tdxmmu_outcome *outcome);
 	int (*vcpu_mapgpa)(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
 			   uint64_t size, enum tdxmmu_outcome *outcome);
+	/* vcpu N accept-memory (this implementation's addition). */
+	int (*vcpu_accept_memory)(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
+				  uint64_t size, struct tdxmmu_accept_memory_result *res,
+				  enum tdxmmu_outcome *outcome);
 	int (*host_read)(tdxmmu_td *td, uint64_t gpa, uint64_t *val);
 	int (*host_write)(tdxmmu_td *td, uint64_t gpa, uint64_t val);
 	int (*host_invalidate)(tdxmmu_td *td, uint64_t gpa, uint64_t size);

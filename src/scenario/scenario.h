@@ -48,6 +48,7 @@ enum scn_op {
 	SCN_OP_VCPU_VERIFY,
 	SCN_OP_VCPU_ACCEPT,
 	SCN_OP_VCPU_MAPGPA,
+	SCN_OP_VCPU_ACCEPT_MEMORY,
 	SCN_OP_HOST_READ,
 	SCN_OP_HOST_WRITE,
 	SCN_OP_HOST_INVALIDATE,
@@ -171,6 +172,7 @@ struct scn_cmd {
 	uint64_t status;               /* inject status=NAME */
 	bool persistent;               /* inject mode=persistent */
 	bool vm_dead;                  /* expect-vm: dead (else alive) */
+	bool hugepages;                /* memslot hugepages=on */
 	enum scn_page page;
 	uint64_t page_gpa;             /* page=of:ADDR */
 	enum tdxmmu_alias alias;       /* host zap alias=, both by default */

@@ -96,10 +96,10 @@ static seamcall_fn *const handlers[TDX_NR_LEAVES] = {
  * module may have made non-zero: the counts and TD slots of the indexes
  * ever used (tds_end), and the small fields with a memset.
  */
-static_assert(offsetof(struct tdx_module, tdr_readers) +
-		      sizeof(((struct tdx_module *)0)->tdr_readers) ==
+static_assert(offsetof(struct tdx_module, td_holds) +
+		      sizeof(((struct tdx_module *)0)->td_holds) ==
 	      sizeof(struct tdx_module),
-	      "tdr_readers is the module's last field (module_park)");
+	      "td_holds is the module's last field (module_park)");
 static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tdx_module *spare_module;
 
@@ -122,7 +122,7 @@ static struct tdx_module *module_alloc(void)
 
 /* Zeroes the words of a[0, n) that are not (a page only read is not
  * faulted in). */
-static void clear_u32s(_Atomic uint32_t *a, size_t n)
+static void clear_u64s(_Atomic uint64_t *a, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (atomic_load_explicit(&a[i], memory_order_relaxed))
@@ -136,10 +136,10 @@ static void module_park(struct tdx_module *m, unsigned end)
 	for (unsigned i = 0; i < end; i++)
 		atomic_store_explicit(&m->tds[i], NULL, memory_order_relaxed);
 	for (unsigned s = 0; s < HOST_THREAD_SLOTS; s++)
-		clear_u32s(m->tdr_readers[s].n, end);
+		clear_u64s(m->td_holds[s].w, end);
 	memset(m, 0, offsetof(struct tdx_module, tds));
 	memset((char *)m + offsetof(struct tdx_module, tds_end), 0,
-	       offsetof(struct tdx_module, tdr_readers) -
+	       offsetof(struct tdx_module, td_holds) -
 		       offsetof(struct tdx_module, tds_end));
 	pthread_mutex_lock(&spare_lock);
 	if (!spare_module) {
@@ -191,6 +191,8 @@ void tdx_module_destroy(struct tdx_module *m)
 
 	if (!m)
 		return;
+	/* The vCPUs kept by tdx_vcpu_of_tdvpr() go with it. */
+	atomic_fetch_add_explicit(&tdx_vcpu_map_gen, 1, memory_order_seq_cst);
 	/* TDs never reclaimed (a host that did not tear down) die with the
 	 * module. Only the indexes ever used: 4095 calls of free(NULL) were
 	 * ~12 us of every TD's teardown. */
@@ -620,12 +622,39 @@ struct tdx_td *tdx_td_of_tdr_pfn(struct tdx_module *m, pfn_t tdr)
 	return td && td->tdr == tdr ? td : NULL;
 }
 
+/*
+ * The last vCPU this thread found by its TDVPR (issue 15): a private fault
+ * looks its vCPU up six times (VP.ENTER, three CPU walks, ACCEPT, the exit),
+ * each a PAMT lookup, the TD table and a scan of the TD's TDVPRs. A TDVPR
+ * page names the same vCPU until it is reclaimed (a page becomes a TDVPR
+ * only through VP.CREATE on a free page, which a reclaim made free), and a
+ * TD's memory goes only with the TDR's reclaim or the module: each of those
+ * moves tdx_vcpu_map_gen first, so an answer kept under the same generation
+ * is the one the lookup gives now. It is as safe to use as the lookup's
+ * own: every caller holds the TDVPR (shared while the vCPU is in guest
+ * mode, from VP.ENTER to the exit), so no reclaim runs under it.
+ */
+_Atomic uint64_t tdx_vcpu_map_gen;
+static _Thread_local struct {
+	struct tdx_module *m;
+	pfn_t tdvpr;
+	uint64_t gen;
+	struct tdx_td *td;
+	struct tdx_vcpu *v;
+} vcpu_seen;
+
 struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
 				   struct tdx_td **tdp)
 {
-	uint64_t e;
+	uint64_t e, gen = atomic_load_explicit(&tdx_vcpu_map_gen, memory_order_acquire);
 	struct tdx_td *td;
 
+	if (vcpu_seen.v && vcpu_seen.m == m && vcpu_seen.tdvpr == tdvpr &&
+	    vcpu_seen.gen == gen) {
+		if (tdp)
+			*tdp = vcpu_seen.td;
+		return vcpu_seen.v;
+	}
 	if (!pamt_covers(&m->pamt, tdvpr))
 		return NULL;
 	e = atomic_load_explicit(pamt_entry(&m->pamt, tdvpr, 0), memory_order_acquire);
@@ -639,6 +668,11 @@ struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
 		if (td->vcpu_tdvpr[i] == tdvpr) {
 			if (tdp)
 				*tdp = td;
+			vcpu_seen.m = m;
+			vcpu_seen.tdvpr = tdvpr;
+			vcpu_seen.gen = gen;
+			vcpu_seen.td = td;
+			vcpu_seen.v = &td->vcpus[i];
 			return &td->vcpus[i];
 		}
 	}
@@ -954,14 +988,17 @@ unsigned tdx_debug_locks_held(struct tdx_module *m, hpa_t tdr,
 	{
 		const struct {
 			const char *what;
-			struct sharex_dist *l;
-		} dist[] = { { "OP_STATE lock", &td->op_state_lock },
-			     { "S-EPT tree lock", &td->sept_lock },
-			     { "epoch lock", &td->epoch_lock } };
+			unsigned shift;
+		} dist[] = { { "OP_STATE lock", TD_HOLD_OP_STATE_SHIFT },
+			     { "S-EPT tree lock", TD_HOLD_SEPT_SHIFT },
+			     { "epoch lock", TD_HOLD_EPOCH_SHIFT } };
 
-		for (unsigned i = 0; i < sizeof(dist) / sizeof(dist[0]); i++)
-			HELD(dist[i].what, (atomic_load(&dist[i].l->word) & SHAREX_EXCL) |
-					   sharex_dist_readers(dist[i].l), 0);
+		for (unsigned i = 0; i < sizeof(dist) / sizeof(dist[0]); i++) {
+			struct sharex_counted l = tdx_td_lock(m, td, dist[i].shift);
+
+			HELD(dist[i].what, (atomic_load(l.word) & SHAREX_EXCL) |
+					   sharex_counted_readers(&l), 0);
+		}
 	}
 	HELD("epoch REFCOUNT[0] + REFCOUNT[1]",
 	     tdx_epoch_refcount(td, 0) + tdx_epoch_refcount(td, 1), in_guest);

@@ -104,7 +104,7 @@ int pamt_init(struct pamt *p, pfn_t base, uint64_t nr)
 	e2m_bytes = page_round((n2m ? n2m : 1) * sizeof(uint64_t));
 	e1g_bytes = page_round((n1g ? n1g : 1) * sizeof(uint64_t));
 	p->map_bytes = dir_bytes + e2m_bytes + e1g_bytes +
-		       page_round((n1g ? n1g : 1) * PAMT_R1G_WORDS * sizeof(uint32_t));
+		       page_round((n1g ? n1g : 1) * PAMT_R1G_WORDS * sizeof(uint64_t));
 	map = pamt_map(p->map_bytes);
 	p->map = map;
 	if (!map)
@@ -112,7 +112,7 @@ int pamt_init(struct pamt *p, pfn_t base, uint64_t nr)
 	p->dir = (_Atomic(struct pamt_table *) *)(void *)map;
 	p->e2m = (_Atomic uint64_t *)(void *)(map + dir_bytes);
 	p->e1g = (_Atomic uint64_t *)(void *)(map + dir_bytes + e2m_bytes);
-	p->r1g = (_Atomic uint32_t *)(void *)(map + dir_bytes + e2m_bytes + e1g_bytes);
+	p->r1g = (_Atomic uint64_t *)(void *)(map + dir_bytes + e2m_bytes + e1g_bytes);
 	pthread_mutex_init(&p->table_lock, NULL);
 	return 0;
 }
@@ -359,7 +359,13 @@ void pamt_set_bepoch(_Atomic uint64_t *e, uint32_t bepoch)
 
 bool pamt_2m_range_free(struct pamt *p, pfn_t pfn)
 {
-	_Atomic uint64_t *e = pamt_entry(p, pfn, 0);
+	_Atomic uint64_t *e;
+
+	/* No leaf: all 512 entries read PT_NDA. Looking must not make one
+	 * (4 KiB per 2M AUG: 2 GiB of a 1 TiB TD populated at 2M). */
+	if (!pamt_4k_present(p, pfn))
+		return true;
+	e = pamt_entry(p, pfn, 0);
 
 	SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "PAMT entries (2M range)");
 	for (unsigned i = 0; i < 512; i++)

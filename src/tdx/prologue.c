@@ -28,8 +28,9 @@ void sept_ctx_init(struct sept_ctx *c, struct tdx_module *m,
 	c->tdr_lock = NULL;
 	c->tdr_excl = false;
 	c->tdr_reader = 0;
-	c->op_state_locked = false;
-	c->tree_locked = 0;
+	c->holds = 0;
+	c->ahead = 0;
+	c->tree_excl = false;
 	memset(c->pamt_counted, 0, sizeof(c->pamt_counted));
 	c->nr_pamt_locks = 0;
 	c->entry = NULL;
@@ -40,7 +41,7 @@ void sept_ctx_init(struct sept_ctx *c, struct tdx_module *m,
 	c->walk_level = 0;
 }
 
-/* 1G entries (pamt.r1g) and TDRs (tdr_readers) count their shared holders
+/* 1G entries (pamt.r1g) and TDRs (td_holds) count their shared holders
  * outside the word w of entry e. */
 static uint64_t pamt_counted_readers(struct tdx_module *m, _Atomic uint64_t *e,
 				     uint64_t w)
@@ -85,23 +86,19 @@ enum lock_result tdx_pamt_try_lock(struct tdx_module *m, _Atomic uint64_t *e,
 	return LOCK_BUSY;
 }
 
-/* A shared hold of a 1G entry, counted on `slot`. */
+/* A shared hold of a 1G entry, counted on this thread's slot. */
 static enum lock_result pamt_1g_try_shared(struct tdx_module *m, _Atomic uint64_t *e,
-					   uint64_t index, unsigned slot)
+					   uint64_t index)
 {
-	uint64_t w;
+	struct sharex_counted l = pamt_1g_lock(&m->pamt, e, index);
 
-	if (lockword_counted_try_shared(pamt_1g_readers(&m->pamt, index, slot), e,
-					true, &w) != LOCK_OK)
-		return LOCK_BUSY;
-	lockword_counted_succeeded(e, w, true);
-	return LOCK_OK;
+	return sharex_counted_try_shared(&l);
 }
 
 /* Our counted shared hold of a 1G entry made exclusive, if it is the only
  * hold (the module's promote_sharex_lock_hp). */
 static bool pamt_1g_upgrade(struct tdx_module *m, _Atomic uint64_t *e,
-			    uint64_t index, unsigned slot)
+			    uint64_t index)
 {
 	if (lockword_try(e, true, true, LOCK_HOST) != LOCK_OK)
 		return false;
@@ -109,18 +106,17 @@ static bool pamt_1g_upgrade(struct tdx_module *m, _Atomic uint64_t *e,
 		lockword_back_out_excl(e, true);
 		return false;
 	}
-	atomic_fetch_sub_explicit(pamt_1g_readers(&m->pamt, index, slot), 1,
-				  memory_order_relaxed);
+	holds_withdraw(pamt_1g_readers(&m->pamt, index, host_thread_slot()), 1);
 	return true;
 }
 
 enum lock_result tdx_tdr_try_shared(struct tdx_module *m, _Atomic uint64_t *e,
-				    unsigned slot, unsigned *reader_index)
+				    uint64_t ahead, unsigned *reader_index)
 {
 	for (;;) {
-		uint64_t w;
+		uint64_t w, all = TD_HOLD_TDR + ahead;
 		unsigned index;
-		_Atomic uint32_t *n;
+		_Atomic uint64_t *mine;
 
 		SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "TDR's PAMT entry");
 		w = atomic_load_explicit(e, memory_order_acquire);
@@ -129,19 +125,63 @@ enum lock_result tdx_tdr_try_shared(struct tdx_module *m, _Atomic uint64_t *e,
 		*reader_index = 0;
 		if (!index)
 			return lockword_try(e, false, true, LOCK_HOST);
-		n = &m->tdr_readers[slot].n[index];
-		if (lockword_counted_try_shared(n, e, true, &w) != LOCK_OK)
+		/* The protocol of tdx_locks.h: publish (our TDR hold and the
+		 * holds published ahead, one store), then look at the word. */
+		mine = tdx_td_holds_mine(m, index);
+		SCHED_POINT(SCHED_TDX_LOCK, SCHED_W, e, "module lock (shared)");
+		holds_publish(mine, all);
+		w = atomic_load_explicit(e, memory_order_seq_cst);
+		if (w & SHAREX_EXCL) {
+			holds_withdraw(mine, all);
+			if (!(w & SHAREX_HP))
+				atomic_fetch_or_explicit(e, SHAREX_HP, memory_order_relaxed);
 			return LOCK_BUSY;
+		}
 		if (pamt_pt(w) == PT_TDR && pamt_owner(w) == index) {
-			lockword_counted_succeeded(e, w, true);
+			if (w & SHAREX_HP)
+				atomic_fetch_and_explicit(e, ~(uint64_t)SHAREX_HP,
+							  memory_order_relaxed);
 			*reader_index = index;
 			return LOCK_OK;
 		}
 		/* RECLAIM freed that TD between our two reads (its index may
 		 * already name another TD): look at the page again. */
 		SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, e, "TDR lock (shared)");
-		atomic_fetch_sub_explicit(n, 1, memory_order_release);
+		holds_withdraw(mine, all);
 	}
+}
+
+/* The holds of our TD's word published ahead and not taken, and those of
+ * tree/OP_STATE taken, given back (one store outside exploration; one
+ * schedule point each while exploring, as separate releases). */
+static void release_td_holds(struct sept_ctx *c)
+{
+	_Atomic uint64_t *mine = tdx_td_holds_mine(c->m, c->tdr_reader);
+
+	if (sched_enabled()) {
+		/* In the order of separate releases, each on its lock. */
+		static const unsigned order[] = { TD_HOLD_SEPT_SHIFT, TD_HOLD_OP_STATE_SHIFT,
+						  TD_HOLD_EPOCH_SHIFT };
+
+		for (unsigned i = 0; i < 3; i++) {
+			uint64_t n = (c->holds >> order[i]) & HOLDS_FIELD_MASK;
+			struct sharex_counted l;
+
+			if (!n)
+				continue;
+			l = tdx_td_lock(c->m, c->td, order[i]);
+			SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, l.word, "module lock (shared)");
+			holds_withdraw(mine, n << order[i]);
+		}
+		if (c->holds & (HOLDS_FIELD_MASK << TD_HOLD_TDR_SHIFT)) {
+			SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, c->tdr_lock, "TDR lock (shared)");
+			holds_withdraw(mine, c->holds & (HOLDS_FIELD_MASK << TD_HOLD_TDR_SHIFT));
+		}
+	} else {
+		holds_withdraw(mine, c->holds);
+	}
+	c->holds = 0;
+	c->ahead = 0;
 }
 
 void sept_ctx_release(struct sept_ctx *c)
@@ -157,30 +197,25 @@ void sept_ctx_release(struct sept_ctx *c)
 		if (c->pamt_counted[i]) {
 			SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, c->pamt_locks[i],
 				    "PAMT 1G entry lock (shared)");
-			atomic_fetch_sub_explicit(
-				pamt_1g_readers(&c->m->pamt,
-						(uint64_t)pamt_1g_index(&c->m->pamt, c->pamt_locks[i]),
-						c->slot),
-				1, memory_order_release);
+			holds_withdraw(pamt_1g_readers(&c->m->pamt,
+						       (uint64_t)pamt_1g_index(&c->m->pamt,
+									       c->pamt_locks[i]),
+						       c->slot),
+				       1);
 		} else {
 			lockword_release(c->pamt_locks[i], c->pamt_excl[i]);
 		}
 		c->pamt_counted[i] = false;
 	}
-	if (c->tree_locked == 2)
-		sharex_dist_release_excl(&c->td->sept_lock);
-	else if (c->tree_locked)
-		sharex_dist_release_shared(&c->td->sept_lock, c->slot);
-	c->tree_locked = 0;
-	if (c->op_state_locked) {
-		sharex_dist_release_shared(&c->td->op_state_lock, c->slot);
-		c->op_state_locked = false;
+	if (c->tree_excl) {
+		struct sharex_counted l = tdx_td_lock(c->m, c->td, TD_HOLD_SEPT_SHIFT);
+
+		sharex_counted_release_excl(&l);
+		c->tree_excl = false;
 	}
 	if (c->tdr_lock) {
 		if (c->tdr_reader) {
-			SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, c->tdr_lock,
-				    "TDR lock (shared)");
-			tdx_tdr_release_shared(c->m, c->tdr_reader, c->slot);
+			release_td_holds(c);
 		} else {
 			lockword_release(c->tdr_lock, c->tdr_excl);
 		}
@@ -264,7 +299,7 @@ uint64_t tdx_lock_page(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
 		uint64_t i1g = (pfn - c->m->pamt.base) >> 18;
 
 		e = pamt_entry(&c->m->pamt, pfn, level);
-		if ((counted ? pamt_1g_try_shared(c->m, e, i1g, c->slot)
+		if ((counted ? pamt_1g_try_shared(c->m, e, i1g)
 			     : tdx_pamt_try_lock(c->m, e, last && excl)) != LOCK_OK)
 			return TDX_OPERAND_BUSY + operand;
 		c->pamt_locks[c->nr_pamt_locks] = e;
@@ -276,7 +311,7 @@ uint64_t tdx_lock_page(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
 		SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "PAMT entry");
 		if (pamt_pt(atomic_load_explicit(e, memory_order_acquire)) != PT_NDA) {
 			if (excl) {
-				if (counted ? !pamt_1g_upgrade(c->m, e, i1g, c->slot)
+				if (counted ? !pamt_1g_upgrade(c->m, e, i1g)
 					    : !lockword_upgrade(e))
 					return TDX_OPERAND_BUSY + operand;
 				c->pamt_excl[c->nr_pamt_locks - 1] = true;
@@ -309,10 +344,16 @@ uint64_t tdx_lock_tdr(struct sept_ctx *c, uint64_t tdr_hpa, unsigned operand,
 	if (tdx_busy_injected())
 		return TDX_OPERAND_BUSY + operand;
 	if ((excl ? tdx_pamt_try_lock(c->m, e, true)
-		  : tdx_tdr_try_shared(c->m, e, c->slot, &c->tdr_reader)) != LOCK_OK)
+		  : tdx_tdr_try_shared(c->m, e, c->ahead, &c->tdr_reader)) != LOCK_OK) {
+		c->ahead = 0;
 		return TDX_OPERAND_BUSY + operand;
+	}
 	c->tdr_lock = e;
 	c->tdr_excl = excl;
+	if (c->tdr_reader)
+		c->holds = TD_HOLD_TDR + c->ahead;
+	else
+		c->ahead = 0;
 	SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "TDR's PAMT entry");
 	if (pamt_pt(atomic_load_explicit(e, memory_order_acquire)) != PT_TDR)
 		return TDX_PAGE_METADATA_INCORRECT + operand;
@@ -355,13 +396,57 @@ uint64_t tdx_check_td_keys(struct sept_ctx *c)
 	return TDX_SUCCESS;
 }
 
+/*
+ * A shared hold of one of our TD's locks (OP_STATE, S-EPT tree, epoch),
+ * counted in the word the TDR hold is on: taken from those published ahead,
+ * or published now (tdx_locks.h). On failure nothing of it stays counted.
+ */
+enum lock_result tdx_td_try_shared(struct sept_ctx *c, unsigned shift)
+{
+	struct sharex_counted l = tdx_td_lock(c->m, c->td, shift);
+	uint64_t unit = holds_unit(shift);
+	enum lock_result r;
+
+	if (!c->tdr_reader) /* cannot happen: every caller holds its TDR shared */
+		return LOCK_BUSY;
+	/* Published ahead (never while exploring, so no schedule point is
+	 * skipped) and the word neither held nor claimed: the look of
+	 * sharex_counted_seen() that succeeds without writing, inline. */
+	if ((c->ahead & unit) &&
+	    !(atomic_load_explicit(tdx_td_lock_word(c->td, shift), memory_order_seq_cst) &
+	      (SHAREX_EXCL | SHAREX_HP))) {
+		c->ahead -= unit;
+		return LOCK_OK;
+	}
+	if (c->ahead & unit) {
+		c->ahead -= unit;
+		r = sharex_counted_take_published(&l);
+	} else {
+		r = sharex_counted_try_shared(&l);
+		if (r == LOCK_OK)
+			c->holds += unit;
+		return r;
+	}
+	if (r != LOCK_OK)
+		c->holds -= unit; /* sharex_counted_seen() took it back */
+	return r;
+}
+
+/* Ends a shared hold tdx_td_try_shared() took, before the call ends. */
+void tdx_td_release_shared(struct sept_ctx *c, unsigned shift)
+{
+	SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, tdx_td_lock_word(c->td, shift),
+		    "module lock (shared)");
+	holds_withdraw(&c->m->td_holds[c->slot].w[c->tdr_reader], holds_unit(shift));
+	c->holds -= holds_unit(shift);
+}
+
 uint64_t tdx_check_op_state(struct sept_ctx *c, bool lock)
 {
 	if (lock) {
 		if (tdx_busy_injected() ||
-		    sharex_dist_try_shared(&c->td->op_state_lock, true, c->slot) != LOCK_OK)
+		    tdx_td_try_shared(c, TD_HOLD_OP_STATE_SHIFT) != LOCK_OK)
 			return TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE;
-		c->op_state_locked = true;
 	}
 	if (!tdx_op_state_allowed(c->leaf, (enum td_op_state)atomic_load(&c->td->op_state)))
 		return TDX_OP_STATE_INCORRECT;
@@ -398,10 +483,16 @@ uint64_t tdx_lock_sept_tree(struct sept_ctx *c, bool excl)
 {
 	if (tdx_busy_injected())
 		return TDX_OPERAND_BUSY + TDX_OPERAND_ID_SEPT;
-	if ((excl ? sharex_dist_try_excl(&c->td->sept_lock, false)
-		  : sharex_dist_try_shared(&c->td->sept_lock, false, c->slot)) != LOCK_OK)
+	if (excl) {
+		struct sharex_counted l = tdx_td_lock(c->m, c->td, TD_HOLD_SEPT_SHIFT);
+
+		if (sharex_counted_try_excl(&l) != LOCK_OK)
+			return TDX_OPERAND_BUSY + TDX_OPERAND_ID_SEPT;
+		c->tree_excl = true;
+		return TDX_SUCCESS;
+	}
+	if (tdx_td_try_shared(c, TD_HOLD_SEPT_SHIFT) != LOCK_OK)
 		return TDX_OPERAND_BUSY + TDX_OPERAND_ID_SEPT;
-	c->tree_locked = excl ? 2 : 1;
 	return TDX_SUCCESS;
 }
 
@@ -449,6 +540,11 @@ uint64_t tdx_mem_prologue(struct sept_ctx *c, unsigned min_level,
 	uint64_t rcx = r->rcx, rdx = r->rdx, status;
 
 	r->rcx = r->rdx = 0;
+	/* The OP_STATE and (shared) tree holds go out with the TDR's, one
+	 * store and one fence for the three; not while exploring, where each
+	 * lock keeps its own step (tdx_locks.h). */
+	if (!sched_enabled())
+		c->ahead = TD_HOLD_OP_STATE + (tree_excl ? 0 : TD_HOLD_SEPT);
 	if (c->leaf == TDH_MEM_SEPT_ADD || c->leaf == TDH_MEM_PAGE_DEMOTE) {
 		/* RDX is a handle with flags: bit 0 flag, 11:1 and 63:52
 		 * reserved. */
@@ -474,17 +570,52 @@ uint64_t tdx_mem_prologue(struct sept_ctx *c, unsigned min_level,
 	return TDX_SUCCESS;
 }
 
+/*
+ * The new value and the entry lock's release in one compare-exchange, for a
+ * call whose commit is its last step (AUG): the release comes first in
+ * sept_ctx_release() anyway, so nothing is reordered, and no one can tell
+ * the entry's "new value, still locked" moment from a slightly shorter one.
+ * While exploring, the two stay two steps, as they were.
+ */
+void tdx_entry_commit_unlock(struct sept_ctx *c, uint64_t value)
+{
+	_Atomic uint64_t *e = c->entry;
+	uint64_t old;
+
+	if (sched_enabled() || c->walk_level > 0) {
+		tdx_entry_commit(c, value);
+		return;
+	}
+	old = atomic_load_explicit(e, memory_order_relaxed);
+	/* Keep HP (set by a contender at any time); TDEL goes. */
+	while (!atomic_compare_exchange_weak_explicit(
+		e, &old, (value & ~SEPT_LOCK_BITS) | (old & SEPT_HP),
+		memory_order_release, memory_order_relaxed))
+		;
+	c->entry = NULL;
+	TDX_TRACE_SEPT(c->m, c->td, c->gpa, c->walk_level, c->walk_value,
+		       value & ~SEPT_LOCK_BITS);
+	c->walk_value = value & ~SEPT_LOCK_BITS;
+}
+
 void tdx_entry_commit(struct sept_ctx *c, uint64_t value)
 {
 	uint64_t old;
 
 	SCHED_POINT(SCHED_SEPT_WRITE, SCHED_W, c->entry, "S-EPT entry");
+	/* An entry above 4K: the shape may change, which ends the walk hints
+	 * (sept.c). Counted in progress before the store, done after. */
+	if (c->walk_level > 0)
+		atomic_fetch_add_explicit(&c->td->sept_shape, 1, memory_order_seq_cst);
 	old = atomic_load_explicit(c->entry, memory_order_relaxed);
 	/* Keep TDEL (still ours) and HP (set by a contender at any time). */
 	while (!atomic_compare_exchange_weak_explicit(
 		c->entry, &old, (value & ~SEPT_LOCK_BITS) | (old & SEPT_LOCK_BITS),
 		memory_order_release, memory_order_relaxed))
 		;
+	if (c->walk_level > 0)
+		atomic_fetch_add_explicit(&c->td->sept_shape, TDX_SEPT_SHAPE_DONE,
+					  memory_order_release);
 	SCHED_NOTE("S-EPT gpa %#llx L%u: %s -> %s", (unsigned long long)c->gpa,
 		   c->walk_level, tdx_sept_state_name(sept_state(c->walk_value)),
 		   tdx_sept_state_name(sept_state(value & ~SEPT_LOCK_BITS)));

@@ -69,6 +69,11 @@ struct tdx_td_params {
  * TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION). */
 #define TDX_EXT_EXIT_QUAL_TYPE_MASK 0xFULL
 #define TDX_EXT_EXIT_QUAL_TYPE_NONE 0ULL
+/* A guest ACCEPT that could not complete (hugepages ref §2.2.1): bits 34:32
+ * hold the TDX level it asked for (0 4K, 1 2M, 2 1G). */
+#define TDX_EXT_EXIT_QUAL_TYPE_ACCEPT 1ULL
+#define TDX_EXT_EXIT_QUAL_ACCEPT_LEVEL_SHIFT 32
+#define TDX_EXT_EXIT_QUAL_ACCEPT_LEVEL_MASK (7ULL << TDX_EXT_EXIT_QUAL_ACCEPT_LEVEL_SHIFT)
 #define TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION 6ULL
 
 /* TDH.PHYMEM.CACHE.WB: RCX 0 starts a write-back, 1 resumes one the module

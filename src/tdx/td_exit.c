@@ -28,19 +28,21 @@ void tdx_td_exit(struct tdx_module *m, hpa_t tdvpr)
 	/* Cost model: the exit is accounted, never spent (module.c). */
 	host_slot_counter_add(&tdx_counters_mine(m)->exits, 1);
 	host_slot_counter_add_sat(&tdx_counters_mine(m)->modeled_ns, m->exit_cost_ns);
-	/* Release: TRACK reads the refcount with acquire. On the slot
-	 * VP.ENTER counted on, which need not be this thread's. */
+	/* Release: TRACK reads the refcount with acquire. On this thread's
+	 * slot, which need not be the one VP.ENTER counted on: only the sum
+	 * means anything (tdx_td_slot_add()). */
 	SCHED_POINT(SCHED_REFCOUNT, SCHED_W, &td->per_slot[0].refcount[v->vcpu_epoch & 1],
 		    "epoch REFCOUNT");
-	atomic_fetch_sub_explicit(&td->per_slot[v->enter_slot].refcount[v->vcpu_epoch & 1],
-				  1, memory_order_acq_rel);
+	tdx_td_slot_add(td, refcount[v->vcpu_epoch & 1], (uint32_t)-1);
 	SCHED_NOTE("REFCOUNT[%u]-- (vCPU leaves epoch %llu)",
 		   (unsigned)(v->vcpu_epoch & 1), (unsigned long long)v->vcpu_epoch);
 	SCHED_POINT(SCHED_KICK, SCHED_W, &v->in_guest, "vCPU in_guest (module)");
-	atomic_store(&v->in_guest, false);
+	/* Release, not seq_cst (a locked XCHG): the next VP.ENTER claims it
+	 * with a compare-exchange, the rest only read it; no Dekker pair. */
+	atomic_store_explicit(&v->in_guest, false, memory_order_release);
 	lockword_release(pamt_entry(&m->pamt, hpa_to_pfn(tdvpr), 0), false);
 	/* Last: once the TDR is unlocked the TD may be torn down. */
 	SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, pamt_entry(&m->pamt, td->tdr, 0),
 		    "TDR lock (shared)");
-	tdx_tdr_release_shared(m, td->index, v->enter_slot);
+	tdx_tdr_release_shared(m, td->index);
 }

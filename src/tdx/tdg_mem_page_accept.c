@@ -50,7 +50,7 @@ enum tdcall_result tdg_mem_page_accept(struct tdx_module *m, hpa_t tdvpr,
 	struct tdx_td *td = NULL;
 	struct tdx_vcpu *v = tdx_vcpu_of_tdvpr(m, hpa_to_pfn(tdvpr), &td);
 	_Atomic uint64_t *e;
-	uint64_t old, val, cur;
+	uint64_t old, val, cur, keep;
 	enum tdx_sept_state s;
 
 	if (!v || !atomic_load(&v->in_guest)) {
@@ -113,16 +113,22 @@ enum tdcall_result tdg_mem_page_accept(struct tdx_module *m, hpa_t tdvpr,
 	for (uint64_t i = 0; i < sept_level_pages(c.level); i++)
 		host_frame_clear(m->hm, hpa_to_pfn(sept_hpa(val)) + i, td->hkid);
 	val = (val & ~SEPT_TDP) | SEPT_RWX;
-	/* Keep the lock bits (TDEL ours, HP set by a host contender meanwhile). */
+	/* Keep the lock bits (TDEL ours, HP set by a host contender
+	 * meanwhile). Outside exploration the lock goes in the same
+	 * compare-exchange (tdx_entry_commit_unlock() says why that is the
+	 * same to everyone else); exploring, the release stays its own step. */
 	SCHED_POINT(SCHED_SEPT_WRITE, SCHED_W, e, "S-EPT entry (accept)");
+	keep = sched_enabled() ? SEPT_LOCK_BITS : SEPT_HP;
 	cur = atomic_load_explicit(e, memory_order_relaxed);
 	while (!atomic_compare_exchange_weak_explicit(
-		e, &cur, val | (cur & SEPT_LOCK_BITS), memory_order_release,
+		e, &cur, val | (cur & keep), memory_order_release,
 		memory_order_relaxed))
 		;
 	SCHED_NOTE("S-EPT gpa %#llx L%u: PENDING -> MAPPED (accept)",
 		   (unsigned long long)c.gpa, c.level);
 	TDX_TRACE_SEPT(m, td, c.gpa, c.level, old & ~SEPT_LOCK_BITS, val);
+	if (!sched_enabled())
+		return TDCALL_RETURNED;
 unlock:
 	SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, e, "S-EPT entry lock (guest)");
 	atomic_fetch_and_explicit(e, ~SEPT_TDEL, memory_order_release);

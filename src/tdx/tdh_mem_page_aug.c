@@ -27,7 +27,7 @@ uint64_t tdh_mem_page_aug(struct tdx_module *m, struct seamcall_regs *r)
 	/* Commit point. */
 	pamt_set(page_pamt, PT_REG, c.td->index, 0);
 	tdx_chldcnt_add(c.td, (int64_t)(sept_level_pages(c.level)));
-	tdx_entry_commit(&c, sept_make_leaf(hpa, true));
+	tdx_entry_commit_unlock(&c, sept_make_leaf(hpa, true));
 out:
 	sept_ctx_release(&c);
 	return status;

@@ -35,7 +35,7 @@ uint64_t tdh_mem_range_block(struct tdx_module *m, struct seamcall_regs *r)
 	pamt_size = s == SEPT_NL_MAPPED ? 0 : c.level;
 	pamt_set_bepoch(pamt_entry(&m->pamt, hpa_to_pfn(sept_hpa(v)), pamt_size),
 			tdx_current_epoch(c.td));
-	tdx_entry_commit(&c, sept_block(v, c.level));
+	tdx_entry_commit_unlock(&c, sept_block(v, c.level));
 out:
 	sept_ctx_release(&c);
 	return status;

@@ -35,12 +35,17 @@ uint64_t tdh_mem_track(struct tdx_module *m, struct seamcall_regs *r)
 	struct sept_ctx c;
 	uint64_t tdr = r->rcx, status, hold;
 	uint64_t epoch;
+	struct sharex_counted epoch_lock;
 
 	sept_ctx_init(&c, m, r, TDH_MEM_TRACK);
+	/* The OP_STATE hold goes out with the TDR's (tdx_mem_prologue()). */
+	if (!sched_enabled())
+		c.ahead = TD_HOLD_OP_STATE;
 	if ((status = tdx_lock_tdr(&c, tdr, TDX_OPERAND_ID_RCX, false)) ||
 	    (status = tdx_check_td_keys(&c)) ||
 	    (status = tdx_check_op_state(&c, true)))
 		goto out;
+	epoch_lock = tdx_td_lock(m, c.td, TD_HOLD_EPOCH_SHIFT);
 	/* The yield window is wall-clock time; while exploring, the scheduler
 	 * decides who runs (the waiting VP.ENTER's retry is a SCHED_WAIT), and
 	 * a decision by the clock would make a schedule unrepeatable. */
@@ -48,7 +53,7 @@ uint64_t tdh_mem_track(struct tdx_module *m, struct seamcall_regs *r)
 	    (!sched_enabled() &&
 	     tdx_now_ns() - atomic_load_explicit(&c.td->entry_wait_ns, memory_order_relaxed) <
 		     TDX_ENTRY_WAIT_WINDOW_NS) ||
-	    sharex_dist_try_excl(&c.td->epoch_lock, false) != LOCK_OK) {
+	    sharex_counted_try_excl(&epoch_lock) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_TD_EPOCH;
 		goto out;
 	}
@@ -72,7 +77,7 @@ uint64_t tdh_mem_track(struct tdx_module *m, struct seamcall_regs *r)
 		SCHED_NOTE("TD epoch: %llu -> %llu", (unsigned long long)epoch,
 			   (unsigned long long)epoch + 1);
 	}
-	sharex_dist_release_excl(&c.td->epoch_lock);
+	sharex_counted_release_excl(&epoch_lock);
 out:
 	sept_ctx_release(&c);
 	return status;

@@ -84,6 +84,9 @@ uint64_t tdh_phymem_page_reclaim(struct tdx_module *m, struct seamcall_regs *r)
 		/* Nothing may walk a root that is no longer the TD's. */
 		if (pt == PT_TDCX && td->sept_root == hpa_to_pfn(hpa))
 			td->sept_root = 0;
+		/* A TDVPR no longer names its vCPU (module.c, vcpu_seen). */
+		if (pt == PT_TDVPR)
+			atomic_fetch_add_explicit(&tdx_vcpu_map_gen, 1, memory_order_seq_cst);
 		pamt_set(e, PT_NDA, pamt_owner(v), pamt_bepoch(v));
 		tdx_page_freed(m, td, hpa_to_pfn(hpa), size, false);
 		goto out;
@@ -100,7 +103,9 @@ uint64_t tdh_phymem_page_reclaim(struct tdx_module *m, struct seamcall_regs *r)
 
 	/* Commit point. The TDR's PAMT entry is ours (exclusive) until the
 	 * release below: any SEAMCALL naming this TDR sees BUSY, then PT_NDA,
-	 * and never reaches the freed TD. */
+	 * and never reaches the freed TD. Nor does a vCPU kept by
+	 * tdx_vcpu_of_tdvpr() (module.c). */
+	atomic_fetch_add_explicit(&tdx_vcpu_map_gen, 1, memory_order_seq_cst);
 	pamt_set(e, PT_NDA, pamt_owner(v), pamt_bepoch(v));
 	/* The module wrote the TDR under the global key: its lines need a
 	 * WBINVD under that key (the TD's HKID is free by now). */

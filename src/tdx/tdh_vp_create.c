@@ -35,12 +35,10 @@ uint64_t tdh_vp_create(struct tdx_module *m, struct seamcall_regs *r)
 	    (status = tdx_check_td_keys(&c)))
 		goto out;
 	td = c.td;
-	if (tdx_busy_injected() ||
-	    sharex_dist_try_shared(&td->op_state_lock, true, c.slot) != LOCK_OK) {
+	if (tdx_busy_injected() || tdx_td_try_shared(&c, TD_HOLD_OP_STATE_SHIFT) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE;
 		goto out;
 	}
-	c.op_state_locked = true;
 	op = (enum td_op_state)atomic_load(&td->op_state);
 	if (op != OP_INITIALIZED && op != OP_RUNNABLE) {
 		status = TDX_OP_STATE_INCORRECT;

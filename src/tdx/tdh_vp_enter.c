@@ -83,13 +83,20 @@ uint64_t tdh_vp_enter(struct tdx_module *m, struct seamcall_regs *r)
 	/* 2. The TDR, implicit: named TDR when busy. */
 	c.td = td;
 	tdr_pamt = pamt_entry(&m->pamt, td->tdr, 0);
+	/* The OP_STATE and epoch holds go out with the TDR's: one store, one
+	 * fence (tdx_locks.h); not while exploring. */
+	if (!sched_enabled())
+		c.ahead = TD_HOLD_OP_STATE + TD_HOLD_EPOCH;
 	if (tdx_busy_injected() ||
-	    tdx_tdr_try_shared(m, tdr_pamt, c.slot, &c.tdr_reader) != LOCK_OK) {
+	    tdx_tdr_try_shared(m, tdr_pamt, c.ahead, &c.tdr_reader) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_TDR;
 		goto out;
 	}
 	c.tdr_lock = tdr_pamt;
 	c.tdr_excl = false;
+	c.holds = c.tdr_reader ? TD_HOLD_TDR + c.ahead : 0;
+	if (!c.tdr_reader)
+		c.ahead = 0;
 	if (c.tdr_reader != td->index) {
 		/* Cannot happen: the TDVPR we hold is counted in the TD's
 		 * CHLDCNT, so its TDR cannot have been reclaimed. */
@@ -114,7 +121,7 @@ uint64_t tdh_vp_enter(struct tdx_module *m, struct seamcall_regs *r)
 	 * lock held exclusively, so E and refcount[E & 1]++ are one step for
 	 * it: a TRACK either sees this vCPU counted in E or runs before and
 	 * this vCPU enters in E + 1. */
-	if (sharex_dist_try_shared(&td->epoch_lock, false, c.slot) != LOCK_OK) {
+	if (tdx_td_try_shared(&c, TD_HOLD_EPOCH_SHIFT) != LOCK_OK) {
 		/* A TRACK holds it: TRACKs yield to this entry for a while
 		 * (tdh_mem_track.c says why). */
 		atomic_store_explicit(&td->entry_wait_ns, tdx_now_ns(), memory_order_relaxed);
@@ -128,11 +135,10 @@ uint64_t tdh_vp_enter(struct tdx_module *m, struct seamcall_regs *r)
 	/* One object per parity for every slot's count: TRACK sums them. */
 	SCHED_POINT(SCHED_REFCOUNT, SCHED_W, &td->per_slot[0].refcount[epoch & 1],
 		    "epoch REFCOUNT");
-	atomic_fetch_add_explicit(&td->per_slot[c.slot].refcount[epoch & 1], 1,
-				  memory_order_acq_rel);
+	tdx_td_slot_add(td, refcount[epoch & 1], 1);
 	SCHED_NOTE("REFCOUNT[%u]++ (vCPU enters epoch %llu)", (unsigned)(epoch & 1),
 		   (unsigned long long)epoch);
-	sharex_dist_release_shared(&td->epoch_lock, c.slot);
+	tdx_td_release_shared(&c, TD_HOLD_EPOCH_SHIFT);
 
 	/* Commit point. A vCPU that ran before and whose epoch is stale may
 	 * hold translations a RANGE.BLOCK has since removed: flush (§6). */
@@ -143,14 +149,12 @@ uint64_t tdh_vp_enter(struct tdx_module *m, struct seamcall_regs *r)
 		SCHED_NOTE("vCPU epoch -> %llu: private TLB flush (R8 = 1)",
 			   (unsigned long long)epoch);
 	v->associated = true;
-	v->enter_slot = c.slot;
 	r->r8 = flush;
 
 	/* The TDVPR and TDR locks stay held until tdx_td_exit(): take them out
 	 * of the context so that the release below keeps them. */
 	c.nr_pamt_locks = 0;
-	c.tdr_lock = NULL;
-	c.tdr_reader = 0;
+	c.holds -= TD_HOLD_TDR;
 out:
 	sept_ctx_release(&c);
 	return status;

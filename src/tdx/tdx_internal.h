@@ -49,8 +49,9 @@
 
 struct pamt_table;
 
-/* pamt.r1g: one cache line of counts per thread slot per 1G entry. */
-#define PAMT_R1G_LINE_WORDS (HOST_CACHELINE / sizeof(uint32_t))
+/* pamt.r1g: one cache line per thread slot per 1G entry, its first word
+ * the slot's hold word (tdx_locks.h; field 0, the entry's lock). */
+#define PAMT_R1G_LINE_WORDS (HOST_CACHELINE / sizeof(uint64_t))
 #define PAMT_R1G_WORDS (HOST_THREAD_SLOTS * PAMT_R1G_LINE_WORDS)
 
 struct pamt {
@@ -80,7 +81,7 @@ struct pamt {
 	 * The entry word keeps EXCL and HP; an exclusive attempt on a 1G
 	 * entry also needs its counts here at zero (tdx_pamt_try_lock()).
 	 */
-	_Atomic uint32_t *r1g;
+	_Atomic uint64_t *r1g;
 	/*
 	 * What was touched, so that the walks over the PAMT (the check's
 	 * lock scan, the debug counts, teardown) cost what the TDs used, not
@@ -124,21 +125,27 @@ static inline int64_t pamt_1g_index(const struct pamt *p, const _Atomic uint64_t
 /* The counts of the 1G entry at index. The index must be that of an entry
  * pamt_entry() or pamt_walk() gave out: only those ranges are scanned by
  * tdx_debug_locks_held() (see struct pamt's `tables`). */
-static inline _Atomic uint32_t *pamt_1g_readers(struct pamt *p, uint64_t index,
+static inline _Atomic uint64_t *pamt_1g_readers(struct pamt *p, uint64_t index,
 						unsigned slot)
 {
 	return &p->r1g[index * PAMT_R1G_WORDS + slot * PAMT_R1G_LINE_WORDS];
+}
+
+/* The 1G entry e at index as a lock with counted shared holders. */
+static inline struct sharex_counted pamt_1g_lock(struct pamt *p, _Atomic uint64_t *e,
+						 uint64_t index)
+{
+	return (struct sharex_counted){ .word = e, .holds0 = pamt_1g_readers(p, index, 0),
+					.stride = PAMT_R1G_LINE_WORDS * sizeof(uint64_t),
+					.shift = 0, .hp = true };
 }
 
 /* Counted shared holders of the 1G entry at index, summed (seq_cst: the
  * exclusive side's read of tdx_locks.h's protocol). */
 static inline uint64_t pamt_1g_shared_holders(struct pamt *p, uint64_t index)
 {
-	uint64_t n = 0;
-
-	for (unsigned s = 0; s < HOST_THREAD_SLOTS; s++)
-		n += atomic_load_explicit(pamt_1g_readers(p, index, s), memory_order_seq_cst);
-	return n;
+	return holds_sum(pamt_1g_readers(p, index, 0), PAMT_R1G_LINE_WORDS * sizeof(uint64_t)) &
+	       HOLDS_FIELD_MASK;
 }
 
 static inline enum tdx_page_type pamt_pt(uint64_t e)
@@ -257,9 +264,6 @@ struct tdx_vcpu {
 	 * as the real module's LP association does) cannot both succeed. */
 	_Atomic bool in_guest;
 	uint64_t vcpu_epoch;
-	/* The thread slot VP.ENTER counted its shared TDR hold and its epoch
-	 * reference on; the TD exit gives both back there. */
-	unsigned enter_slot;
 } __attribute__((aligned(HOST_CACHELINE))); /* one line per vCPU: entries
 					       * and exits write it */
 
@@ -275,10 +279,13 @@ struct tdx_td {
 
 	/* TDCS */
 	_Atomic int op_state;        /* enum td_op_state */
-	/* Taken shared by every memory SEAMCALL and VP.ENTER: readers per
-	 * thread slot (tdx_locks.h). */
-	struct sharex_dist op_state_lock;  /* host-priority sharex */
-	struct sharex_dist sept_lock;      /* the S-EPT tree lock */
+	/* Taken shared by every memory SEAMCALL and VP.ENTER. The words keep
+	 * EXCL and HP; the shared holders are counted in the module's
+	 * td_holds (tdx_td_lock()), each word on a line of its own. */
+	_Atomic uint64_t op_state_lock  /* host-priority sharex */
+		__attribute__((aligned(HOST_CACHELINE)));
+	_Atomic uint64_t sept_lock      /* the S-EPT tree lock */
+		__attribute__((aligned(HOST_CACHELINE)));
 	unsigned pwl;                /* 3: 4-level S-EPT, 4: 5-level */
 	unsigned gpaw_bit;           /* 47 or 51: the shared bit */
 	bool pending_ve_disable;     /* ATTRIBUTES.SEPT_VE_DISABLE */
@@ -286,10 +293,11 @@ struct tdx_td {
 	uint16_t max_vcpus;
 
 	/* TLB tracking (§6). The module's REFCOUNT[2] is kept per thread slot
-	 * (the vCPUs entering on one slot count there); its value is the sum,
-	 * tdx_epoch_refcount(). */
-	struct sharex_dist epoch_lock;
-	_Atomic uint64_t td_epoch;
+	 * (a vCPU counts on the slot of the thread that enters it and is taken
+	 * off on that of the thread its exit runs on: tdx_td_slot_add()); its
+	 * value is the sum, tdx_epoch_refcount(). */
+	_Atomic uint64_t epoch_lock __attribute__((aligned(HOST_CACHELINE)));
+	_Atomic uint64_t td_epoch __attribute__((aligned(HOST_CACHELINE)));
 	/* When (tdx_now_ns) a TDH.VP.ENTER last found the epoch lock held by
 	 * a TRACK; TRACK yields to it for TDX_ENTRY_WAIT_WINDOW_NS (see
 	 * tdh_mem_track.c). */
@@ -300,7 +308,21 @@ struct tdx_td {
 	struct {
 		_Atomic uint32_t refcount[2];
 		_Atomic uint64_t chldcnt; /* may wrap below 0 on one slot */
+		/* The walk hint of the thread that owns the slot (sept.c,
+		 * tdx_walk()): the 4K-leaf table its last walk to a 4K entry
+		 * went through, for the 2M range hint_2m - 1, valid while
+		 * sept_shape reads hint_shape. Only the owner touches it. */
+		uint64_t hint_2m;
+		_Atomic uint64_t *hint_table;
+		uint64_t hint_shape;
 	} __attribute__((aligned(HOST_CACHELINE))) per_slot[HOST_THREAD_SLOTS];
+	/*
+	 * The S-EPT's shape, for the walk hints (sept.c): bits 15:0 count the
+	 * commits in progress that change an entry above 4K, bits 63:16 how
+	 * many have completed. A path read while it stays the same, with no
+	 * commit in progress, is the path a walk from the root reads.
+	 */
+	_Atomic uint64_t sept_shape __attribute__((aligned(HOST_CACHELINE)));
 
 	/* Measurement: protected by the TDR lock taken exclusively by PAGE.ADD,
 	 * MR.EXTEND and MR.FINALIZE. */
@@ -420,19 +442,51 @@ struct tdx_module {
 	} __attribute__((aligned(HOST_CACHELINE))) counters[HOST_THREAD_SLOTS];
 
 	/*
-	 * Shared holders of each TD's TDR lock, by thread slot and TD index
-	 * (tdx_locks.h says why). The TDR lock's exclusive bit and HP stay in
-	 * the TDR page's PAMT entry, where the module keeps the lock; an
-	 * exclusive attempt on a PT_TDR entry also needs every count of its
-	 * owner here at zero (tdx_pamt_try_lock()). Indexed by TD index rather
+	 * The shared holds of each TD's per-TD locks, by thread slot and TD
+	 * index: one hold word (tdx_locks.h) per slot per TD, with a field
+	 * for each of the TDR, OP_STATE, S-EPT tree and epoch locks
+	 * (TD_HOLD_*), so that a SEAMCALL publishes the holds it takes on its
+	 * TD with one write. The locks' exclusive bits and HP stay in their
+	 * words (the TDR's in the TDR page's PAMT entry, where the module
+	 * keeps the lock; the others in struct tdx_td); an exclusive attempt
+	 * also needs its field of the sum at zero. Indexed by TD index rather
 	 * than kept in struct tdx_td so that a shared attempt never touches a
 	 * TD that RECLAIM may be freeing: it counts itself here first, then
 	 * checks that the page is still that TD's TDR.
 	 */
 	struct {
-		_Atomic uint32_t n[TDX_MAX_TDS + 1];
-	} __attribute__((aligned(HOST_CACHELINE))) tdr_readers[HOST_THREAD_SLOTS];
+		_Atomic uint64_t w[TDX_MAX_TDS + 1];
+	} __attribute__((aligned(HOST_CACHELINE))) td_holds[HOST_THREAD_SLOTS];
 };
+
+/* td->sept_shape: one commit above 4K in progress; one done. */
+#define TDX_SEPT_SHAPE_BUSY 0xFFFFull
+#define TDX_SEPT_SHAPE_DONE ((1ull << 16) - 1)
+
+/* The fields of a td_holds word. */
+#define TD_HOLD_TDR_SHIFT 0
+#define TD_HOLD_OP_STATE_SHIFT 16
+#define TD_HOLD_SEPT_SHIFT 32
+#define TD_HOLD_EPOCH_SHIFT 48
+#define TD_HOLD_TDR (1ull << TD_HOLD_TDR_SHIFT)
+#define TD_HOLD_OP_STATE (1ull << TD_HOLD_OP_STATE_SHIFT)
+#define TD_HOLD_SEPT (1ull << TD_HOLD_SEPT_SHIFT)
+#define TD_HOLD_EPOCH (1ull << TD_HOLD_EPOCH_SHIFT)
+
+/* This thread's hold word for the TD at index. */
+static inline _Atomic uint64_t *tdx_td_holds_mine(struct tdx_module *m, unsigned index)
+{
+	return &m->td_holds[host_thread_slot()].w[index];
+}
+
+/* Holders of the field at shift of the TD at index, summed (seq_cst: the
+ * exclusive side's read of tdx_locks.h's protocol). */
+static inline uint64_t tdx_td_holders(struct tdx_module *m, unsigned index,
+				      unsigned shift)
+{
+	return (holds_sum(&m->td_holds[0].w[index], sizeof(m->td_holds[0])) >> shift) &
+	       HOLDS_FIELD_MASK;
+}
 
 /*
  * Injected contention. seamcall() arms this thread's flag when the draw
@@ -459,6 +513,25 @@ static inline struct tdx_module_counters *tdx_counters_mine(struct tdx_module *m
 
 /* REFCOUNT[parity] of the TD's epochs: vCPUs in guest mode that entered in
  * an epoch of that parity. */
+/* Adds delta to a count of td->per_slot on this thread's slot (`field` is
+ * the count's offset in per_slot[0]): a plain store when the thread owns
+ * the slot (its only writer: host/thread_slot.h), else a read-modify-write.
+ * Release: TRACK and the check read the sums with acquire. A count taken on
+ * one thread and dropped on another leaves each slot off by one and the
+ * sum right (modular). */
+#define tdx_td_slot_add(td_, field_, delta_)                                      \
+	do {                                                                     \
+		__typeof__(&(td_)->per_slot[0].field_) c_ =                      \
+			&(td_)->per_slot[host_thread_slot()].field_;             \
+		if (host_thread_slot_owned)                                      \
+			atomic_store_explicit(c_,                                \
+					      atomic_load_explicit(c_, memory_order_relaxed) + \
+						      (delta_),                  \
+					      memory_order_release);             \
+		else                                                             \
+			atomic_fetch_add_explicit(c_, (delta_), memory_order_release); \
+	} while (0)
+
 static inline uint32_t tdx_epoch_refcount(struct tdx_td *td, unsigned parity)
 {
 	uint32_t n = 0;
@@ -482,43 +555,59 @@ static inline uint64_t tdx_chldcnt(struct tdx_td *td)
 
 static inline void tdx_chldcnt_add(struct tdx_td *td, int64_t delta)
 {
-	atomic_fetch_add_explicit(&td->per_slot[host_thread_slot()].chldcnt,
-				  (uint64_t)delta, memory_order_release);
+	tdx_td_slot_add(td, chldcnt, (uint64_t)delta);
 }
 
 /* Locks a PAMT entry: the host-priority sharex of tdx_locks.h, where an
  * exclusive attempt on a TDR's entry also fails while the TDR is held shared
- * (tdr_readers). Every PAMT lock goes through here or tdx_lock_tdr(). */
+ * (td_holds). Every PAMT lock goes through here or tdx_lock_tdr(). */
 enum lock_result tdx_pamt_try_lock(struct tdx_module *m, _Atomic uint64_t *e,
 				   bool excl);
 /* A shared hold of the lock of the PAMT entry e of a page named as a TDR.
- * If the page is a TDR, the hold is counted in tdr_readers on `slot` and
- * *reader_index is its TD's index; otherwise (the caller will answer
- * PAGE_METADATA_INCORRECT) it is an ordinary hold in the word and
- * *reader_index is 0. */
+ * If the page is a TDR, the hold is counted in this thread's td_holds word
+ * of its TD, together with the holds in `ahead` (TD_HOLD_* units of locks
+ * of that TD the caller will take next, published ahead: tdx_locks.h), and
+ * *reader_index is the TD's index; on failure nothing stays published.
+ * Otherwise (the caller will answer PAGE_METADATA_INCORRECT) it is an
+ * ordinary hold in the word and *reader_index is 0. */
 enum lock_result tdx_tdr_try_shared(struct tdx_module *m, _Atomic uint64_t *e,
-				    unsigned slot, unsigned *reader_index);
-/* Shared holders of the TDR lock of the TD at index (a snapshot; seq_cst:
- * the exclusive side's read of tdx_locks.h's protocol). */
-static inline uint32_t tdx_tdr_shared_holders(struct tdx_module *m, unsigned index)
+				    uint64_t ahead, unsigned *reader_index);
+/* Shared holders of the TDR lock of the TD at index (a snapshot). */
+static inline uint64_t tdx_tdr_shared_holders(struct tdx_module *m, unsigned index)
 {
-	uint32_t n = 0;
-
-	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
-		n += atomic_load_explicit(&m->tdr_readers[i].n[index],
-					  memory_order_seq_cst);
-	return n;
+	return tdx_td_holders(m, index, TD_HOLD_TDR_SHIFT);
 }
-static inline void tdx_tdr_release_shared(struct tdx_module *m, unsigned index,
-					  unsigned slot)
+/* Ends a shared TDR hold counted on any thread (VP.ENTER's, at the exit). */
+static inline void tdx_tdr_release_shared(struct tdx_module *m, unsigned index)
 {
-	atomic_fetch_sub_explicit(&m->tdr_readers[slot].n[index], 1,
-				  memory_order_release);
+	holds_withdraw(tdx_td_holds_mine(m, index), TD_HOLD_TDR);
+}
+
+/* The TD lock of field `shift` (OP_STATE, S-EPT tree, epoch) as a lock
+ * with counted shared holders. */
+static inline _Atomic uint64_t *tdx_td_lock_word(struct tdx_td *td, unsigned shift)
+{
+	return shift == TD_HOLD_OP_STATE_SHIFT ? &td->op_state_lock
+	       : shift == TD_HOLD_SEPT_SHIFT   ? &td->sept_lock
+					       : &td->epoch_lock;
+}
+
+static inline struct sharex_counted tdx_td_lock(struct tdx_module *m, struct tdx_td *td,
+						unsigned shift)
+{
+	_Atomic uint64_t *w = tdx_td_lock_word(td, shift);
+
+	return (struct sharex_counted){ .word = w, .holds0 = &m->td_holds[0].w[td->index],
+					.stride = sizeof(m->td_holds[0]), .shift = shift,
+					.hp = shift == TD_HOLD_OP_STATE_SHIFT };
 }
 
 /* TD lookups. By TDR: the PAMT entry must be PT_TDR owned by a live TD. */
 struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index);
 struct tdx_td *tdx_td_of_tdr_pfn(struct tdx_module *m, pfn_t tdr);
+/* Moved by every reclaim of a TDVPR or TDR and by the module's end: what
+ * tdx_vcpu_of_tdvpr() kept is valid while it stays the same. */
+extern _Atomic uint64_t tdx_vcpu_map_gen;
 /* The vCPU whose TDVPR is tdvpr (and its TD), or NULL. */
 struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
 				   struct tdx_td **td);
@@ -546,10 +635,12 @@ struct sept_ctx {
 	unsigned slot;               /* this thread's slot for shared holds */
 	_Atomic uint64_t *tdr_lock;
 	bool tdr_excl;
-	unsigned tdr_reader;         /* shared hold counted in tdr_readers at
+	unsigned tdr_reader;         /* shared holds counted in td_holds at
 				      * this TD index, or 0: in the word */
-	bool op_state_locked;
-	int tree_locked;             /* 0 none, 1 shared, 2 exclusive */
+	uint64_t holds;              /* TD_HOLD_* units published on our word
+				      * at tdr_reader: taken or ahead */
+	uint64_t ahead;              /* of those, published ahead, not taken */
+	bool tree_excl;              /* the S-EPT tree lock held exclusive */
 	_Atomic uint64_t *pamt_locks[SEPT_CTX_MAX_PAMT_LOCKS];
 	bool pamt_excl[SEPT_CTX_MAX_PAMT_LOCKS];
 	/* A shared hold of a 1G entry counted in pamt.r1g on `slot`. */
@@ -583,6 +674,12 @@ uint64_t tdx_check_td_keys(struct sept_ctx *c);
  * `lock` false checks without locking (PAGE.ADD, MR.*: the exclusive TDR lock
  * already excludes every other SEAMCALL). */
 uint64_t tdx_check_op_state(struct sept_ctx *c, bool lock);
+/* A shared hold of the OP_STATE, S-EPT tree or epoch lock (TD_HOLD_*_SHIFT)
+ * of c->td, whose TDR the call holds shared: counted on the TDR hold's
+ * word, taken from the holds published ahead or published now. */
+enum lock_result tdx_td_try_shared(struct sept_ctx *c, unsigned shift);
+/* Ends such a hold before the call does (VP.ENTER's epoch hold). */
+void tdx_td_release_shared(struct sept_ctx *c, unsigned shift);
 /* Step 5: page info in RCX: reserved bits, level in [min, max], alignment. */
 uint64_t tdx_check_page_info(struct sept_ctx *c, uint64_t rcx,
 			     unsigned min_level, unsigned max_level);
@@ -620,6 +717,9 @@ uint64_t tdx_check_hpa(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
 /* Writes a new value into the entry the context holds locked; the entry
  * stays locked until sept_ctx_release(). */
 void tdx_entry_commit(struct sept_ctx *c, uint64_t value);
+/* The same and the entry lock released with it (one compare-exchange), for
+ * a call that commits last and releases nothing before the entry. */
+void tdx_entry_commit_unlock(struct sept_ctx *c, uint64_t value);
 
 /* The S-EPT page at pfn as an array of 512 entries (module access). */
 _Atomic uint64_t *tdx_sept_page(struct tdx_module *m, struct tdx_td *td,

@@ -5,7 +5,7 @@
  * operand, and the caller (KVM) decides whether to retry.
  *
  *  - sharex: an exclusive bit plus a reader count in one 16-bit word (as a
- *    PAMT entry's lock); the per-TD S-EPT tree and epoch locks are sharex
+ *    PAMT entry's lock); the per-TD locks and the 1G PAMT entries are sharex
  *    locks whose readers are counted per thread slot (below).
  *  - sharex with host priority: the same plus a HOST_PRIORITY bit. A host
  *    attempt that fails sets HP; while HP is set, guest attempts fail (so the
@@ -21,9 +21,9 @@
  * departure in representation, not in behaviour: their shared holders are
  * counted per thread slot (host/thread_slot.h), each slot on its own cache
  * line, and only the exclusive bit and HP live in the lock word (struct
- * sharex_dist below; the TDR's readers in the module and those of the 1G
- * PAMT entries, which every AUG's PAMT walk takes, in struct pamt:
- * tdx_internal.h). On
+ * sharex_counted below; the per-TD locks' holders in the module's td_holds,
+ * one word per slot per TD for all four, and those of the 1G PAMT entries,
+ * which every AUG's PAMT walk takes, in struct pamt: tdx_internal.h). On
  * hardware a shared acquisition is one atomic on a line the other LPs also
  * write, ~50 ns against a ~8 us fault; in the model the fault is ~0.5 us and
  * that line transfer costs 100-150 ns on the 2-core VMs it runs on, so with
@@ -36,7 +36,7 @@
  * counted itself but not yet looked at the word while an exclusive attempt
  * sets EXCL. The shared attempt will see EXCL and take its count back within
  * a few instructions, so the exclusive side re-reads the counts for a short,
- * bounded while (sharex_settled()) before it decides that a real holder is
+ * bounded while (sharex_counted_settled()) before it decides that a real holder is
  * inside: the exclusive attempt wins, as if its CAS had come first. Without
  * that, both would fail and, retried in step (TRACK against VP.ENTER's epoch
  * lock), could keep failing: the long stress test met 1000 BUSY VP.ENTERs in
@@ -47,6 +47,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "explore/sched.h"
@@ -125,8 +126,7 @@ static inline void lockword_release(_Atomic uint64_t *w, bool excl)
 
 /*
  * The two sides of a lock whose shared holders are counted outside its word,
- * one count per thread slot (sharex_dist below; the TDR's and the 1G PAMT
- * entries' counts, tdx_internal.h). The word keeps EXCL and HP; the
+ * per thread slot (sharex_counted below). The word keeps EXCL and HP; the
  * exclusive side is lockword_try() on it, followed by a wait for the counts
  * to settle.
  */
@@ -137,8 +137,9 @@ static inline void lockword_release(_Atomic uint64_t *w, bool excl)
 /*
  * Whether a settle spin that found a holder should stop at once. While
  * exploring, a shared attempt counts itself, reads the word and backs out
- * inside one step (lockword_counted_try_shared has one schedule point,
- * before all of it), so a count seen here is a real holder, and spinning
+ * inside one step (sharex_counted_try_shared() has one schedule point,
+ * before all of it, and nothing is published ahead), so a count seen here
+ * is a real holder, and spinning
  * would only wait for a parked thread that cannot run: decide now. Reached
  * only after a first read found a holder, so the fast path pays nothing.
  */
@@ -154,37 +155,6 @@ static inline void sharex_cpu_relax(void)
 #endif
 }
 
-/* The shared side, host only (no guest flow takes these locks,
- * tdx-module-sept.md §11): count ourselves, then look at the word. Fails
- * while the word says EXCL, taking the count back and, with host priority,
- * announcing the claim. *seen is the word as read. */
-static inline enum lock_result lockword_counted_try_shared(_Atomic uint32_t *count,
-							   _Atomic uint64_t *w,
-							   bool hp, uint64_t *seen)
-{
-	/* The object is the word, not the count: the exclusive side's attempt
-	 * (on the word) is what this conflicts with. */
-	SCHED_POINT(SCHED_TDX_LOCK, SCHED_W, w, "module lock (shared)");
-	atomic_fetch_add_explicit(count, 1, memory_order_seq_cst);
-	*seen = atomic_load_explicit(w, memory_order_seq_cst);
-	if (*seen & SHAREX_EXCL) {
-		atomic_fetch_sub_explicit(count, 1, memory_order_release);
-		if (hp && !(*seen & SHAREX_HP))
-			atomic_fetch_or_explicit(w, SHAREX_HP, memory_order_relaxed);
-		return LOCK_BUSY;
-	}
-	return LOCK_OK;
-}
-
-/* After a shared success: the host's success clears HP, written only when
- * set, so that the word stays a line nobody writes while nobody contends. */
-static inline void lockword_counted_succeeded(_Atomic uint64_t *w, uint64_t seen,
-					      bool hp)
-{
-	if (hp && (seen & SHAREX_HP))
-		atomic_fetch_and_explicit(w, ~(uint64_t)SHAREX_HP, memory_order_relaxed);
-}
-
 /* The exclusive side found a real holder: give EXCL back and, with host
  * priority, announce the claim. */
 static inline void lockword_back_out_excl(_Atomic uint64_t *w, bool hp)
@@ -195,59 +165,197 @@ static inline void lockword_back_out_excl(_Atomic uint64_t *w, bool hp)
 }
 
 /*
- * A sharex lock whose shared holders are counted per thread slot. The shared
- * side increments its own slot and then reads the word; the exclusive side
- * sets EXCL in the word and then reads every slot. Both steps are seq_cst,
- * so (Dekker) at least one of two racing parties sees the other: a reader
- * that saw no EXCL is seen by the writer's scan, or the reader sees EXCL.
- * Acquire/release pairs: a reader's load of the word acquires the previous
- * writer's release of EXCL; a writer's load of a slot acquires the release
- * that brought that slot's count back.
+ * Shared holds published in per-slot hold words (issue 15): the protocol
+ * the per-TD locks (TDR, OP_STATE, S-EPT tree, epoch) and the 1G PAMT
+ * entries use for their shared side.
  *
- * The caller passes the slot it incremented back to the release (a hold can
- * outlive the call that took it: VP.ENTER's holds end at the TD exit).
+ * A hold word is one 64-bit word per thread slot, each slot's on a cache
+ * line of its own. It can count the shared holders of several locks at
+ * once, one 16-bit field each (a lock is named by its field's shift): the
+ * module keeps one word per slot per TD (tdx_internal.h, td_holds) with the
+ * TDR, OP_STATE, S-EPT tree and epoch fields, so that the holds one SEAMCALL
+ * takes on its TD are published with one write.
+ *
+ * Who writes a slot's word. A thread that owns its slot (host/thread_slot.h:
+ * only it uses that slot until it exits) is the word's only writer: it adds
+ * and removes its holds with a plain load and store, no read-modify-write.
+ * Threads beyond the owned slots share HOST_THREAD_SLOT_SHARED, whose words
+ * take locked read-modify-writes. A hold is always removed from the word of
+ * the thread that removes it, which need not be the word it was added to:
+ * VP.ENTER's TDR hold ends at the TD exit, maybe on another thread. So one
+ * word may count -1 in a field, and only the sum over all slots means
+ * anything. The fields do not interfere in that sum: the sum of the words,
+ * mod 2^64, is the sum over fields of (holders of the lock) << shift, and
+ * each lock's true holder count is in [0, 2^16), so the field read out of
+ * the sum is exact whatever the borrows between fields of single words.
+ *
+ * Why an exclusive taker still sees every shared holder (Dekker, with the
+ * C11 total order S of seq_cst operations):
+ *   shared:    P: store my slot's word + my holds   (seq_cst store; an RMW
+ *                                                    on the shared slot)
+ *              L: load the lock word                (seq_cst)
+ *   exclusive: X: set EXCL in the lock word         (seq_cst CAS)
+ *              Y: load every slot's word, sum       (seq_cst loads)
+ * Suppose both miss: L reads the word before X (L precedes X in S) and some
+ * Y load reads the slot before P (it precedes P in S). With P before L and
+ * X before Y in program order, S would hold P < L < X < Y < P: impossible.
+ * So either the shared side sees EXCL (and backs its hold out again) or the
+ * exclusive side counts the hold (and backs out, BUSY). On x86 the seq_cst
+ * store is one locked XCHG (or MOV + MFENCE): the one fence, however many
+ * holds the store publishes.
+ *
+ * Why a non-atomic sum of 16 loads is enough: once EXCL is set, no hold is
+ * added for good (a shared attempt that saw EXCL adds and removes its own
+ * within a few instructions); holds only go away. So each slot's value read
+ * is at least what it holds when the scan ends, bar those transients, and
+ * the sum read is at least the number of holders left: zero means none.
+ * The transients are what the settle loop (sharex_counted_settled(), top
+ * of this file) waits through.
+ *
+ * Happens-before: a release is a release store (or RMW) of the releaser's
+ * word, and the exclusive side's loads of the words acquire it; a shared
+ * attempt's load of the lock word acquires the last exclusive release.
+ *
+ * Publishing ahead (tdx_mem_prologue(), VP.ENTER): a call that will take
+ * several of its TD's locks shared may publish all of them with its TDR
+ * hold, before it reaches the others; each later step then only loads its
+ * lock word (sharex_counted_take_published()). An exclusive taker racing
+ * with it may see a hold a few steps early: a transient again, waited
+ * through by the settle loop, or BUSY after it, which the module may answer
+ * to any overlapping call. A call that ends before it reaches a lock (an
+ * error) withdraws the hold with the rest. While exploring, every step
+ * publishes its own hold at its own schedule point instead, so that each
+ * schedule's BUSY answers are those of one try-lock per lock, as before.
  */
-struct sharex_dist {
-	_Atomic uint64_t word __attribute__((aligned(HOST_CACHELINE)));
-	struct {
-		_Atomic uint32_t n;
-	} __attribute__((aligned(HOST_CACHELINE))) readers[HOST_THREAD_SLOTS];
-};
 
-static inline enum lock_result sharex_dist_try_shared(struct sharex_dist *l,
-						      bool hp, unsigned slot)
+/* A 16-bit field of a hold word. */
+#define HOLDS_FIELD_MASK 0xFFFFull
+static inline uint64_t holds_unit(unsigned shift)
 {
-	uint64_t seen;
-
-	if (lockword_counted_try_shared(&l->readers[slot].n, &l->word, hp, &seen) !=
-	    LOCK_OK)
-		return LOCK_BUSY;
-	lockword_counted_succeeded(&l->word, seen, hp);
-	return LOCK_OK;
+	return 1ull << shift;
 }
 
-static inline void sharex_dist_release_shared(struct sharex_dist *l, unsigned slot)
+/* Adds `add` to this thread's slot word `mine` (the word of slot
+ * host_thread_slot(), which the caller has called): a seq_cst store by
+ * the slot's owner, the publication of the protocol above. */
+static inline void holds_publish(_Atomic uint64_t *mine, uint64_t add)
 {
-	SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, &l->word, "module lock (shared)");
-	atomic_fetch_sub_explicit(&l->readers[slot].n, 1, memory_order_release);
+	if (host_thread_slot_owned)
+		atomic_store_explicit(mine,
+				      atomic_load_explicit(mine, memory_order_relaxed) + add,
+				      memory_order_seq_cst);
+	else
+		atomic_fetch_add_explicit(mine, add, memory_order_seq_cst);
+}
+
+/* Removes `sub` from this thread's slot word: a release store by the
+ * owner (no fence: nothing must be seen after it in order). */
+static inline void holds_withdraw(_Atomic uint64_t *mine, uint64_t sub)
+{
+	if (host_thread_slot_owned)
+		atomic_store_explicit(mine,
+				      atomic_load_explicit(mine, memory_order_relaxed) - sub,
+				      memory_order_release);
+	else
+		atomic_fetch_sub_explicit(mine, sub, memory_order_release);
+}
+
+/* Slot i's word of an array whose slot 0 word is at slot0. */
+static inline _Atomic uint64_t *holds_at(_Atomic uint64_t *slot0, size_t stride, unsigned i)
+{
+	return (_Atomic uint64_t *)(uintptr_t)((uintptr_t)slot0 + i * stride);
+}
+
+/* The sum of the slots' words (slot i's at (char *)slot0 + i * stride),
+ * mod 2^64, with seq_cst loads: the exclusive side's Y above. */
+static inline uint64_t holds_sum(_Atomic uint64_t *slot0, size_t stride)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+		sum += atomic_load_explicit(holds_at(slot0, stride, i), memory_order_seq_cst);
+	return sum;
+}
+
+/*
+ * A lock whose shared holders are counted in a field of per-slot hold
+ * words: the lock word (EXCL and HP), where the slots' words are, and the
+ * field. A descriptor only, made where the lock is used.
+ */
+struct sharex_counted {
+	_Atomic uint64_t *word;
+	_Atomic uint64_t *holds0;  /* slot 0's hold word */
+	size_t stride;             /* bytes from one slot's word to the next */
+	unsigned shift;            /* the lock's field */
+	bool hp;                   /* host priority */
+};
+
+static inline _Atomic uint64_t *sharex_counted_mine(const struct sharex_counted *l)
+{
+	return holds_at(l->holds0, l->stride, host_thread_slot());
 }
 
 /* Shared holders, summed (a snapshot; exact while EXCL is held). */
-static inline uint64_t sharex_dist_readers(struct sharex_dist *l)
+static inline uint64_t sharex_counted_readers(const struct sharex_counted *l)
 {
-	uint64_t n = 0;
-
-	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
-		n += atomic_load_explicit(&l->readers[i].n, memory_order_seq_cst);
-	return n;
+	return (holds_sum(l->holds0, l->stride) >> l->shift) & HOLDS_FIELD_MASK;
 }
 
-/* With EXCL set: the shared attempts in flight have backed out, and no
- * holder is left (tdx_locks.h top). */
-static inline bool sharex_dist_settled(struct sharex_dist *l)
+/* The shared side's check, our hold being published: look at the word
+ * (L above). On EXCL take the hold back and, with host priority, announce
+ * the claim; on success clear HP, written only when set, so that the word
+ * stays a line nobody writes while nobody contends. */
+static inline enum lock_result sharex_counted_seen(const struct sharex_counted *l,
+						   _Atomic uint64_t *mine)
+{
+	uint64_t seen = atomic_load_explicit(l->word, memory_order_seq_cst);
+
+	if (seen & SHAREX_EXCL) {
+		holds_withdraw(mine, holds_unit(l->shift));
+		if (l->hp && !(seen & SHAREX_HP))
+			atomic_fetch_or_explicit(l->word, SHAREX_HP, memory_order_relaxed);
+		return LOCK_BUSY;
+	}
+	if (l->hp && (seen & SHAREX_HP))
+		atomic_fetch_and_explicit(l->word, ~(uint64_t)SHAREX_HP, memory_order_relaxed);
+	return LOCK_OK;
+}
+
+/* A shared attempt, host only (no guest flow takes these locks,
+ * tdx-module-sept.md §11): publish, then look. One schedule point before
+ * all of it: the object is the word, which the exclusive side's attempt
+ * conflicts on. */
+static inline enum lock_result sharex_counted_try_shared(const struct sharex_counted *l)
+{
+	_Atomic uint64_t *mine = sharex_counted_mine(l);
+
+	SCHED_POINT(SCHED_TDX_LOCK, SCHED_W, l->word, "module lock (shared)");
+	holds_publish(mine, holds_unit(l->shift));
+	return sharex_counted_seen(l, mine);
+}
+
+/* The shared attempt of a hold published ahead (with an earlier lock of the
+ * same call, the protocol above): only the look. A failure takes the hold
+ * back, as a failed attempt does. */
+static inline enum lock_result sharex_counted_take_published(const struct sharex_counted *l)
+{
+	SCHED_POINT(SCHED_TDX_LOCK, SCHED_W, l->word, "module lock (shared)");
+	return sharex_counted_seen(l, sharex_counted_mine(l));
+}
+
+static inline void sharex_counted_release_shared(const struct sharex_counted *l)
+{
+	SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, l->word, "module lock (shared)");
+	holds_withdraw(sharex_counted_mine(l), holds_unit(l->shift));
+}
+
+/* With EXCL set: the shared attempts in flight have backed out, and `want`
+ * holders are left (ours, for an upgrade; tdx_locks.h top says why the
+ * exclusive side waits a short, bounded while). */
+static inline bool sharex_counted_settled(const struct sharex_counted *l, uint64_t want)
 {
 	for (unsigned i = 0; i < SHAREX_SETTLE_READS; i++) {
-		if (sharex_dist_readers(l) == 0)
+		if (sharex_counted_readers(l) == want)
 			return true;
 		if (sharex_settle_now())
 			return false;
@@ -257,21 +365,21 @@ static inline bool sharex_dist_settled(struct sharex_dist *l)
 }
 
 /* The word has no reader bits, so lockword_try()'s exclusive case is the
- * first step as it stands. */
-static inline enum lock_result sharex_dist_try_excl(struct sharex_dist *l, bool hp)
+ * first step as it stands (X above). */
+static inline enum lock_result sharex_counted_try_excl(const struct sharex_counted *l)
 {
-	if (lockword_try(&l->word, true, hp, LOCK_HOST) != LOCK_OK)
+	if (lockword_try(l->word, true, l->hp, LOCK_HOST) != LOCK_OK)
 		return LOCK_BUSY;
-	if (!sharex_dist_settled(l)) {
-		lockword_back_out_excl(&l->word, hp);
+	if (!sharex_counted_settled(l, 0)) {
+		lockword_back_out_excl(l->word, l->hp);
 		return LOCK_BUSY;
 	}
 	return LOCK_OK;
 }
 
-static inline void sharex_dist_release_excl(struct sharex_dist *l)
+static inline void sharex_counted_release_excl(const struct sharex_counted *l)
 {
-	lockword_release(&l->word, true);
+	lockword_release(l->word, true);
 }
 
 #endif /* TDXMMU_TDX_LOCKS_H */

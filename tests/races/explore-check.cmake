@@ -10,6 +10,10 @@
 #     JSON the command that replays it; that replay, run as printed (its
 #     --replay= schedule and its --mutant=), must exit 1 again with the same
 #     message, so that the schedule a user is given really shows the race.
+#   ... -DMUTANT=NAME -DSEARCH="--random=N;--seed=S;--preemptions=K"
+#     The same, with a seeded random (PCT) search instead of the bounded
+#     one: for a mutant no schedule within a small bound catches; the seed
+#     makes it deterministic for a given model.
 cmake_minimum_required(VERSION 3.19)
 
 foreach(var TDXMMU RACE)
@@ -41,7 +45,10 @@ if(NOT DEFINED MUTANT)
 	return()
 endif()
 
-set(cmd explore --preemptions=${PREEMPTIONS} --mutant=${MUTANT} --quiet --json ${RACE})
+if(NOT DEFINED SEARCH)
+	set(SEARCH --preemptions=${PREEMPTIONS})
+endif()
+set(cmd explore ${SEARCH} --mutant=${MUTANT} --quiet --json ${RACE})
 list(JOIN cmd " " shown)
 message("tdxmmu ${shown}")
 run_tdxmmu(out ${cmd})

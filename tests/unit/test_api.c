@@ -269,6 +269,7 @@ static void test_null_memslot_add(void **state)
 {
 	(void)state;
 	expect_null(tdxmmu_memslot_add(NULL, 0, 0, 4096), "td");
+	expect_null(tdxmmu_memslot_add_flags(NULL, 0, 0, 2 << 20, TDXMMU_MEMSLOT_HUGEPAGES), "td");
 	expect_null(tdxmmu_memslot_delete(NULL, 0), "td");
 }
 
@@ -289,6 +290,15 @@ static void test_null_vcpu_out_pointers(void **state)
 	expect_null(tdxmmu_vcpu_accept(td, 0, 0, 0, NULL), "status");
 	expect_null(tdxmmu_vcpu_touch(td, 0, 0, 4096, false, NULL), "outcome");
 	expect_null(tdxmmu_vcpu_mapgpa(td, 0, 0, 4096, NULL), "outcome");
+	{
+		struct tdxmmu_accept_memory_result res;
+
+		expect_null(tdxmmu_vcpu_accept_memory(td, 0, 0, 4096, NULL, &o), "res");
+		expect_null(tdxmmu_vcpu_accept_memory(td, 0, 0, 4096, &res, NULL), "outcome");
+		assert_int_equal(tdxmmu_vcpu_accept_memory(td, 0, 0x10, 4096, &res, &o),
+				 -EINVAL);
+		assert_int_equal(tdxmmu_vcpu_accept_memory(td, 0, 0, 0, &res, &o), -EINVAL);
+	}
 	api_fx_destroy_clean(td);
 }
 

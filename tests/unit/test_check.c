@@ -494,9 +494,12 @@ static void test_module_lock_left_held(void **state)
 	struct tdx_td *t = tdx_td_of_tdr_pfn(td->tdx, hpa_to_pfn(td->kvm->tdr));
 	_Atomic uint64_t *tdr_word = pamt_entry(&td->tdx->pamt, hpa_to_pfn(td->kvm->tdr), 0);
 	unsigned reader;
+	struct sharex_counted tree, epoch;
 
 	(void)state;
 	assert_non_null(t);
+	tree = tdx_td_lock(td->tdx, t, TD_HOLD_SEPT_SHIFT);
+	epoch = tdx_td_lock(td->tdx, t, TD_HOLD_EPOCH_SHIFT);
 	want_check(td, 0, NULL);
 	/* A vCPU in guest mode holds its TDVPR, the TDR shared and an epoch
 	 * reference: the check's quiesce point kicks it out (issue 11, 2.14)
@@ -507,20 +510,20 @@ static void test_module_lock_left_held(void **state)
 	assert_int_equal(tdx_tdr_shared_holders(td->tdx, t->index), 1);
 	assert_int_equal(tdxmmu_vcpu_leave(td, 1), TDXMMU_OK);
 	assert_int_equal(tdx_tdr_shared_holders(td->tdx, t->index), 0);
-	/* A shared hold of the S-EPT tree lock, counted on slot 3. */
-	assert_int_equal(sharex_dist_try_shared(&t->sept_lock, false, 3), LOCK_OK);
-	/* The TDR held shared, counted on this thread's slot. */
-	assert_int_equal(tdx_tdr_try_shared(td->tdx, tdr_word, 5, &reader), LOCK_OK);
+	/* A shared hold of the S-EPT tree lock and one of the TDR, counted
+	 * in this thread's hold word of the TD. */
+	assert_int_equal(sharex_counted_try_shared(&tree), LOCK_OK);
+	assert_int_equal(tdx_tdr_try_shared(td->tdx, tdr_word, 0, &reader), LOCK_OK);
 	assert_int_equal(reader, t->index);
 	want_check(td, 2, "S-EPT tree lock is 0x1 at a quiesce point (want 0",
 		   "TDR lock, counted shared holds is 0x1 at a quiesce point (want 0",
 		   NULL);
-	tdx_tdr_release_shared(td->tdx, reader, 5);
-	sharex_dist_release_shared(&t->sept_lock, 3);
+	tdx_tdr_release_shared(td->tdx, reader);
+	sharex_counted_release_shared(&tree);
 	/* The epoch lock held exclusive, as by a TRACK in flight. */
-	assert_int_equal(sharex_dist_try_excl(&t->epoch_lock, false), LOCK_OK);
+	assert_int_equal(sharex_counted_try_excl(&epoch), LOCK_OK);
 	want_check(td, 1, "epoch lock is 0x8000 at a quiesce point", NULL);
-	sharex_dist_release_excl(&t->epoch_lock);
+	sharex_counted_release_excl(&epoch);
 	want_check(td, 0, NULL);
 	api_fx_destroy_clean(td);
 }
@@ -604,6 +607,94 @@ static void test_corrupt_shared_leaf_to_td_frame(void **state)
 		     "memslot 0 backs the gfn with pfn",
 		     "vcpu 0: stale TLB entry: shared gpa 0x800000100000", NULL);
 	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* KVM's 2M-level entry for a gpa in one tree (the tables above must exist). */
+static _Atomic uint64_t *sptep_2m(tdxmmu_td *td, uint64_t gpa, bool private_tree)
+{
+	struct kvm *kvm = td->kvm;
+	struct kvm_mmu_page *root = private_tree ? kvm->private_root : kvm->shared_root;
+	gfn_t gfn = (gpa & ~SHARED_BIT) >> PAGE_SHIFT;
+	_Atomic uint64_t *pt = root->spt;
+
+	if (!private_tree)
+		gfn |= kvm->gfn_shared_mask;
+	for (int level = (int)root->role.level;; level--) {
+		_Atomic uint64_t *sptep = pt + SPTE_INDEX(gfn, level);
+
+		if (level == PG_LEVEL_2M)
+			return sptep;
+		pt = spte_to_child_pt(atomic_load(sptep), level);
+		assert_non_null(pt);
+	}
+}
+
+/*
+ * Large pages (hugepages ref §7.4): a whole 2M chunk converted to shared
+ * keeps its alias state in the two 2M-level entries; the checker pairs
+ * them, and pairs each 4K entry of a tree that has a table with the other
+ * tree's 2M-level entry. A 2M shared leaf whose private 2M entry lost its
+ * S bit, or a 4K table whose entries disagree with the other side's 2M
+ * entry, are reported.
+ */
+static void test_2m_alias_state(void **state)
+{
+	tdxmmu_td *td = make_td(1);
+	_Atomic uint64_t *p2, *s2, *p4;
+	uint64_t old;
+
+	(void)state;
+	assert_int_equal(tdxmmu_memslot_add_flags(td, 1, 8 * MiB, 8 * MiB,
+						  TDXMMU_MEMSLOT_HUGEPAGES), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add_flags(td, 2, 16 * MiB, 2 * MiB, 7),
+			 TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_memslot_add_flags(td, 2, 17 * MiB, 2 * MiB,
+						  TDXMMU_MEMSLOT_HUGEPAGES), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	guest_write(td, 0, 0x800000, 0x11);
+	guest_mapgpa(td, 0, SHARED_BIT | 0xa00000, 2 * MiB);
+	guest_write(td, 0, SHARED_BIT | 0xa00000, 0x22);
+	want_check(td, 0, NULL);
+
+	p2 = sptep_2m(td, 0xa00000, true);
+	s2 = sptep_2m(td, 0xa00000, false);
+	assert_true(is_shadow_present_pte(atomic_load(s2)) && is_large_pte(atomic_load(s2)));
+	assert_int_equal(atomic_load(p2), SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
+	old = atomic_load(p2);
+	atomic_store(p2, SHADOW_NONPRESENT_VALUE);
+	want_check(td, 1, "gfn 0xa00: (nonpresent, present|shared) is not a state of the TDP-MMU table",
+		   NULL);
+	atomic_store(p2, old);
+	want_check(td, 0, NULL);
+
+	/* One page of the private 2M leaf converted: both sides 4K there;
+	 * one 4K private entry losing its S bit is one violation. */
+	guest_mapgpa(td, 0, SHARED_BIT | 0x801000, 4096);
+	want_check(td, 0, NULL);
+	p4 = sptep_4k(td, 0x801000, true);
+	old = atomic_load(p4);
+	atomic_store(p4, SHADOW_NONPRESENT_VALUE);
+	want_check(td, 1, "gfn 0x801: (nonpresent, nonpresent|shared)", NULL);
+	atomic_store(p4, old);
+
+	/* A table on one side only, under a 2M-level S on the other. */
+	guest_mapgpa(td, 0, 0xa00000, 2 * MiB);
+	guest_mapgpa(td, 0, SHARED_BIT | 0xc00000, 2 * MiB);
+	assert_int_equal(tdxmmu_vcpu_accept(td, 0, 0xe00000, 0, &old), TDXMMU_OK);
+	want_check(td, 0, NULL);
+	p2 = sptep_2m(td, 0xc00000, true);
+	assert_int_equal(atomic_load(p2), SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
+	/* The private 4K table at 0xe00000 (the 4K ACCEPT made it) pairs
+	 * with the shared 2M-level entry, which has no table: one private
+	 * entry with S against it is one violation. */
+	assert_false(is_shadow_present_pte(atomic_load(sptep_2m(td, 0xe00000, false))));
+	p4 = sptep_4k(td, 0xe05000, true);
+	old = atomic_load(p4);
+	atomic_store(p4, SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
+	want_check(td, 1, "gfn 0xe05: (nonpresent|shared, nonpresent)", NULL);
+	atomic_store(p4, old);
 	want_check(td, 0, NULL);
 	api_fx_destroy_clean(td);
 }
@@ -973,6 +1064,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_legacy_rmap),
 		cmocka_unit_test(test_legacy_zapped_pfn_kills_vm),
 		cmocka_unit_test(test_legacy_shared_without_mask_kills_vm),
+		cmocka_unit_test(test_2m_alias_state),
 		cmocka_unit_test(test_stale_shared_tlb_entry),
 		cmocka_unit_test(test_stale_private_tlb_entries),
 		cmocka_unit_test(test_report_null_and_truncation),

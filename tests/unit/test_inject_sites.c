@@ -26,7 +26,8 @@
  *
  * Most of the time is the teardown's RCU grace periods (liburcu sleeps
  * 10 ms in synchronize_rcu), not CPU (under 1 s of it in the plain build):
- * some 20 s in the plain build, about a minute under valgrind. TDXMMU_INJECT_ONLY=TEXT in the environment runs only the
+ * some 25 s in the plain build (the 2M workloads about 20 s of it); about a
+ * minute under valgrind before the 2M workloads, not measured since. TDXMMU_INJECT_ONLY=TEXT in the environment runs only the
  * workloads whose name contains TEXT (to reproduce one line).
  */
 #include <setjmp.h>
@@ -41,6 +42,13 @@
 #include <cmocka.h>
 
 #include "api_fixture.h"
+
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 #include <tdxmmu/tdxmmu.h>
 
@@ -79,6 +87,7 @@ struct workload {
 	bool before_finalize; /* the op is a build-time one: finalize after */
 	bool accept_explicit; /* the guest accepts pages itself */
 	bool mapgpa_upstream; /* MapGPA in upstream KVM's 2M chunks */
+	bool hugepages;       /* both memslots hugepages=on: 2M leaves */
 };
 
 /* ---- the TD and its trace ---- */
@@ -100,8 +109,12 @@ static void ctx_create(struct ctx *c, const struct workload *w)
 	cfg.trace = c->trace_f;
 	assert_int_equal(tdxmmu_td_create(&cfg, &c->td), TDXMMU_OK);
 	c->sh = tdxmmu_td_shared_bit(c->td);
-	assert_int_equal(tdxmmu_memslot_add(c->td, 0, 0, 2 * GiB), TDXMMU_OK);
-	assert_int_equal(tdxmmu_memslot_add(c->td, 1, SLOT1_BASE, 4 * MiB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add_flags(c->td, 0, 0, 2 * GiB,
+						  w->hugepages ? TDXMMU_MEMSLOT_HUGEPAGES : 0),
+			 TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add_flags(c->td, 1, SLOT1_BASE, 4 * MiB,
+						  w->hugepages ? TDXMMU_MEMSLOT_HUGEPAGES : 0),
+			 TDXMMU_OK);
 	if (!w->before_finalize)
 		assert_int_equal(tdxmmu_td_finalize(c->td), TDXMMU_OK);
 }
@@ -206,6 +219,37 @@ static void setup_slot1(struct ctx *c)
 	must(g_write(c, M1, 0x5555), "write M1");
 	must(g_mapgpa(c, c->sh | M2, 4096), "mapgpa M2");
 	must(g_write(c, c->sh | M2, 0x6666), "write M2");
+}
+
+/* Large pages (hugepages=on workloads): F1's 2M range mapped by a 2M leaf
+ * the guest never accepted (accept=explicit: the read reports `ve`). */
+static void setup_pending_2m(struct ctx *c)
+{
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	uint64_t v;
+
+	assert_int_equal(tdxmmu_vcpu_read(c->td, 0, F1 + 0x10000, &v, &o), TDXMMU_OK);
+	if (o != TDXMMU_OUTCOME_VE)
+		fail_msg("setup: read of a fresh 2M range: outcome %d, want ve", (int)o);
+}
+
+/* A split for each cause (hugepages ref §4.1): a zap of one page of P1's 2M
+ * leaf, a conversion of a neighbour of P2, and (op_accept after
+ * setup_pending_2m) a 4K ACCEPT inside a pending 2M leaf. */
+static int op_zap_4k(struct ctx *c)
+{
+	return tdxmmu_host_zap(c->td, P1 + 0x1000, 4096, TDXMMU_ALIAS_PRIVATE);
+}
+
+static int op_to_shared_4k(struct ctx *c)
+{
+	return g_mapgpa(c, c->sh | (P2 + 0x1000), 4096);
+}
+
+/* A whole 2M chunk to shared: P2's 2M leaf removed whole at 2M. */
+static int op_to_shared_2m(struct ctx *c)
+{
+	return g_mapgpa(c, c->sh | 0x200000, 2 * MiB);
 }
 
 static int op_private_fault(struct ctx *c)
@@ -541,6 +585,24 @@ static const struct workload workloads[] = {
 	{ "tdp destroy", TDXMMU_MMU_TDP, false, setup_slot1, op_destroy,
 	  .is_destroy = true },
 	{ "no-mirror private fault", TDXMMU_MMU_TDP, true, setup_none, op_private_fault, true },
+	{ "tdp 2M private fault", TDXMMU_MMU_TDP, false, setup_base, op_private_fault, true,
+	  .hugepages = true },
+	{ "tdp 2M shared fault", TDXMMU_MMU_TDP, false, setup_shared, op_shared_fault, true,
+	  .hugepages = true },
+	{ "tdp 2M split by zap", TDXMMU_MMU_TDP, false, setup_base, op_zap_4k,
+	  .hugepages = true },
+	{ "tdp 2M split by mapgpa", TDXMMU_MMU_TDP, false, setup_base, op_to_shared_4k,
+	  .hugepages = true },
+	{ "tdp 2M split by accept", TDXMMU_MMU_TDP, false, setup_pending_2m, op_accept, true,
+	  .accept_explicit = true, .hugepages = true },
+	{ "tdp 2M mapgpa whole chunk", TDXMMU_MMU_TDP, false, setup_base, op_to_shared_2m,
+	  .hugepages = true },
+	{ "tdp 2M zap, vCPU in the TD", TDXMMU_MMU_TDP, false, setup_held, op_zap_held,
+	  .hugepages = true },
+	{ "tdp 2M delete memslot", TDXMMU_MMU_TDP, false, setup_slot1, op_delete_slot,
+	  .hugepages = true },
+	{ "tdp 2M destroy", TDXMMU_MMU_TDP, false, setup_slot1, op_destroy,
+	  .is_destroy = true, .hugepages = true },
 	{ "legacy add page", TDXMMU_MMU_LEGACY, false, setup_none, op_add_page, true,
 	  .before_finalize = true },
 	{ "legacy private fault", TDXMMU_MMU_LEGACY, false, setup_base, op_private_fault, true },
@@ -569,24 +631,42 @@ static const enum tdxmmu_alloc_site sites[] = {
 	TDXMMU_SITE_SHADOW, TDXMMU_SITE_ARENA, TDXMMU_SITE_NOMIRROR,
 };
 
-#define MAX_N 1000 /* a bound no workload comes near: a run that never ends
+#define MAX_N 4000 /* a bound no workload comes near: a run that never ends
 		      is a bug in the countdown */
 
 /* Injections reached, summed over the matrix: each kind must reach some
  * (a countdown that never fires would pass every run). */
 static unsigned total_enomem_hits, total_busy_hits;
 
+/*
+ * Large-page workloads issue a SEAMCALL per 4K page of a 2M page at times
+ * (512 TDH.PHYMEM.PAGE.WBINVD after a 2M REMOVE, hugepages ref §6.3): after
+ * the first HUGE_DENSE events they sample every HUGE_STRIDE-th (a prime,
+ * so that the positions inside a run of 512 vary), up to the first N that
+ * is not reached. Returns the number of events that fired.
+ */
+#define HUGE_DENSE 16
+#define HUGE_STRIDE 61
+/* Under valgrind (make test's memcheck pass), where one run of a 2M
+ * workload takes about a second: fewer, farther samples (measured: the
+ * 2M workloads took 4.5 min there with the plain build's sampling). */
+#define HUGE_DENSE_VALGRIND 4
+#define HUGE_STRIDE_VALGRIND 251
+
 static unsigned sweep(const struct workload *w, struct inj inj, struct reference *ref)
 {
-	unsigned n;
+	unsigned dense = RUNNING_ON_VALGRIND ? HUGE_DENSE_VALGRIND : HUGE_DENSE;
+	unsigned stride = RUNNING_ON_VALGRIND ? HUGE_STRIDE_VALGRIND : HUGE_STRIDE;
+	unsigned n, hits = 0;
 
-	for (n = 1; n <= MAX_N; n++) {
+	for (n = 1; n <= MAX_N; n += w->hugepages && n >= dense ? stride : 1) {
 		inj.n = n;
 		if (!run_one(w, inj, ref))
 			break;
+		hits++;
 	}
 	assert_true(n <= MAX_N);
-	return n - 1;
+	return hits;
 }
 
 static void run_workload(const struct workload *w)

@@ -60,9 +60,9 @@ static void assert_no_counted_holds(struct fx *f)
 
 	assert_non_null(td);
 	assert_int_equal(tdx_tdr_shared_holders(f->m, td->index), 0);
-	assert_int_equal(sharex_dist_readers(&td->op_state_lock), 0);
-	assert_int_equal(sharex_dist_readers(&td->sept_lock), 0);
-	assert_int_equal(sharex_dist_readers(&td->epoch_lock), 0);
+	assert_int_equal(tdx_td_holders(f->m, td->index, TD_HOLD_OP_STATE_SHIFT), 0);
+	assert_int_equal(tdx_td_holders(f->m, td->index, TD_HOLD_SEPT_SHIFT), 0);
+	assert_int_equal(tdx_td_holders(f->m, td->index, TD_HOLD_EPOCH_SHIFT), 0);
 	assert_int_equal(tdx_epoch_refcount(td, 0) + tdx_epoch_refcount(td, 1), 0);
 	for (uint64_t i = 0; i < n1g; i++)
 		sum += pamt_1g_shared_holders(&f->m->pamt, i);

@@ -10,6 +10,7 @@
 #include <nettle/sha2.h>
 
 #include "tdx_fixture.h"
+#include "tdx/tdx_internal.h"
 
 #define KEYID_BIT(k) ((uint64_t)(k) << HOST_KEYID_SHIFT)
 /* The module's vCPU limit per TD (MAX_VCPUS_PER_TD, module-internal). */
@@ -674,6 +675,33 @@ static void test_reclaim(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * The vCPU a thread last found by its TDVPR is kept (module.c, vcpu_seen)
+ * only until a TDVPR or TDR is reclaimed: after the TDVPR's reclaim the
+ * lookup must answer NULL, not the vCPU it found before.
+ */
+static void test_vcpu_lookup_after_reclaim(void **state)
+{
+	struct fx f;
+	struct ltd a;
+	struct tdx_td *td = NULL, *td2 = NULL;
+	struct tdx_vcpu *v;
+
+	(void)state;
+	lt_setup(&f);
+	ltd_build(&f, &a, 32, 1);
+	use_td(&f, &a);
+	v = tdx_vcpu_of_tdvpr(f.m, hpa_to_pfn(a.tdvpr[0]), &td);
+	assert_non_null(v);
+	assert_non_null(td);
+	assert_ptr_equal(tdx_vcpu_of_tdvpr(f.m, hpa_to_pfn(a.tdvpr[0]), &td2), v);
+	assert_ptr_equal(td2, td);
+	ltd_release_hkid(&f, &a);
+	FX_OK(reclaim(&f, a.tdvpr[0], NULL));
+	assert_null(tdx_vcpu_of_tdvpr(f.m, hpa_to_pfn(a.tdvpr[0]), NULL));
+	fx_fini(&f);
+}
+
 /* ---- TDH.PHYMEM.PAGE.WBINVD ------------------------------------------------ */
 
 static void test_wbinvd(void **state)
@@ -1103,6 +1131,7 @@ int main(void)
 		cmocka_unit_test(test_vpflushdone),
 		cmocka_unit_test(test_key_freeid),
 		cmocka_unit_test(test_reclaim),
+		cmocka_unit_test(test_vcpu_lookup_after_reclaim),
 		cmocka_unit_test(test_wbinvd),
 		cmocka_unit_test(test_full_teardown),
 		cmocka_unit_test(test_mrtd),

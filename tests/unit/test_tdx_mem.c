@@ -9,6 +9,7 @@
  * TDH.VP.ENTER's.
  */
 #include "tdx_fixture.h"
+#include "tdx/tdx_internal.h"
 
 #define KEYID_BIT(k) ((uint64_t)(k) << HOST_KEYID_SHIFT)
 /* Architectural entries as SEPT.RD and the failure details report them. */
@@ -566,6 +567,103 @@ static void test_sept_remove_after_finalize(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * Walk hints (sept.c): a walk to a 4K entry may start in the 4K-leaf table
+ * the thread's last such walk went through, but only while no entry above
+ * 4K has changed since. Blocking the table's own entry is such a change:
+ * the next AUG in the range must stop at the blocked entry as a walk from
+ * the root does, not reach the table through the hint; unblocked (a change
+ * again), AUGs there succeed again.
+ */
+static void test_walk_hint_follows_shape(void **state)
+{
+	struct fx f;
+	struct seamcall_regs out;
+
+	(void)state;
+	setup_path(&f);
+	fx_sept_path(&f, 0x200000, 0);
+	fx_finalize(&f);
+	/* The first AUG walks from the root and keeps the table; the next
+	 * ones in the range start there, with the same answers. */
+	FX_OK(aug(&f, 0x200000, 0, fx_new_page(&f)));
+	FX_OK(aug(&f, 0x201000, 0, fx_new_page(&f)));
+	FX_STATUS(aug(&f, 0x201000, 0, fx_new_page(&f)), 0xC0000B0D00000001ULL);
+	assert_int_equal(fx_state(&f, 0x201000, 0), SEPT_PENDING);
+	FX_OK(mem(&f, TDH_MEM_RANGE_BLOCK, 0x200000, 1, NULL));
+	FX_STATUS(fx_call(&f, TDH_MEM_PAGE_AUG, tdx_page_info(0x202000, 0), f.tdr,
+			  fx_new_page(&f), 0, &out),
+		  0xC0000B0000000001ULL);
+	details_are(&out, ARCH_NL_BLOCKED, INFO(1, ST_NL_BLOCKED));
+	FX_OK(track(&f));
+	FX_OK(mem(&f, TDH_MEM_RANGE_UNBLOCK, 0x200000, 1, NULL));
+	FX_OK(aug(&f, 0x202000, 0, fx_new_page(&f)));
+	FX_OK(aug(&f, 0x203000, 0, fx_new_page(&f)));
+	assert_int_equal(fx_state(&f, 0x203000, 0), SEPT_PENDING);
+	fx_fini(&f);
+}
+
+/* No shared hold of the TD's locks left counted: by field, and the words'
+ * sum whole (a hold published ahead and not withdrawn would show in it). */
+static void no_td_holds(struct fx *f, struct tdx_td *td)
+{
+	assert_int_equal(tdx_td_holders(f->m, td->index, TD_HOLD_TDR_SHIFT), 0);
+	assert_int_equal(tdx_td_holders(f->m, td->index, TD_HOLD_OP_STATE_SHIFT), 0);
+	assert_int_equal(tdx_td_holders(f->m, td->index, TD_HOLD_SEPT_SHIFT), 0);
+	assert_int_equal(tdx_td_holders(f->m, td->index, TD_HOLD_EPOCH_SHIFT), 0);
+	assert_int_equal(holds_sum(&f->m->td_holds[0].w[td->index], sizeof(f->m->td_holds[0])),
+			 0);
+}
+
+/*
+ * The memory leaves' prologue publishes its OP_STATE and tree holds with
+ * the TDR's, ahead (tdx_locks.h). A call that ends before it reaches them
+ * (an operand error after the TDR step) or fails at one of them (BUSY) must
+ * leave nothing counted, answer as it did with one try-lock per lock, and
+ * keep the host-priority protocol on the OP_STATE word.
+ */
+static void test_prologue_holds_ahead(void **state)
+{
+	struct fx f;
+	struct tdx_td *td;
+	struct sharex_counted tree, op;
+
+	(void)state;
+	setup_path(&f);
+	fx_sept_path(&f, 0x200000, 0);
+	fx_finalize(&f);
+	td = tdx_td_of_tdr_pfn(f.m, hpa_to_pfn(f.tdr));
+	assert_non_null(td);
+	tree = tdx_td_lock(f.m, td, TD_HOLD_SEPT_SHIFT);
+	op = tdx_td_lock(f.m, td, TD_HOLD_OP_STATE_SHIFT);
+	no_td_holds(&f, td);
+	/* Reserved bits in RCX: refused after the TDR and OP_STATE steps,
+	 * before the tree lock. */
+	FX_STATUS(fx_call(&f, TDH_MEM_PAGE_AUG, tdx_page_info(0x200000, 0) | 0x8, f.tdr,
+			  fx_new_page(&f), 0, NULL),
+		  TDX_OPERAND_INVALID + TDX_OPERAND_ID_RCX);
+	no_td_holds(&f, td);
+	/* The tree held exclusive: BUSY naming it, nothing left. */
+	assert_int_equal(sharex_counted_try_excl(&tree), LOCK_OK);
+	FX_STATUS(aug(&f, 0x200000, 0, fx_new_page(&f)), TDX_OPERAND_BUSY + TDX_OPERAND_ID_SEPT);
+	assert_int_equal(sharex_counted_readers(&tree), 0);
+	sharex_counted_release_excl(&tree);
+	no_td_holds(&f, td);
+	/* OP_STATE held exclusive: BUSY naming it, HP announced, the tree
+	 * hold published ahead withdrawn with the rest. */
+	assert_int_equal(sharex_counted_try_excl(&op), LOCK_OK);
+	FX_STATUS(aug(&f, 0x200000, 0, fx_new_page(&f)),
+		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE);
+	assert_true(atomic_load(op.word) & SHAREX_HP);
+	sharex_counted_release_excl(&op);
+	no_td_holds(&f, td);
+	/* Free again: the AUG succeeds, clears HP, and gives everything back. */
+	FX_OK(aug(&f, 0x200000, 0, fx_new_page(&f)));
+	assert_false(atomic_load(op.word) & SHAREX_HP);
+	no_td_holds(&f, td);
+	fx_fini(&f);
+}
+
 /* ---- TDH.MEM.SEPT.RD ------------------------------------------------------------ */
 
 static void test_sept_rd(void **state)
@@ -760,6 +858,8 @@ int main(void)
 		cmocka_unit_test(test_remove_after_finalize),
 		cmocka_unit_test(test_sept_remove_before_finalize),
 		cmocka_unit_test(test_sept_remove_after_finalize),
+		cmocka_unit_test(test_walk_hint_follows_shape),
+		cmocka_unit_test(test_prologue_holds_ahead),
 		cmocka_unit_test(test_sept_rd),
 		cmocka_unit_test(test_unblock),
 		cmocka_unit_test(test_td_blocked),

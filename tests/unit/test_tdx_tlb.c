@@ -255,8 +255,11 @@ static void test_enter_busy(void **state)
 	struct tdx_td *td = tdx_td_of_tdr_pfn(f->m, hpa_to_pfn(f->tdr));
 	_Atomic uint64_t *tdvpr_lk = pamt_entry(&f->m->pamt, hpa_to_pfn(f->tdvpr[0]), 0);
 	_Atomic uint64_t *tdr_lk = pamt_entry(&f->m->pamt, hpa_to_pfn(f->tdr), 0);
+	struct sharex_counted epoch_lock, op_state_lock;
 
 	assert_non_null(td);
+	epoch_lock = tdx_td_lock(f->m, td, TD_HOLD_EPOCH_SHIFT);
+	op_state_lock = tdx_td_lock(f->m, td, TD_HOLD_OP_STATE_SHIFT);
 	/* The TDVPR held exclusively (as VP.INIT/VP.FLUSH would). */
 	assert_int_equal(lockword_try(tdvpr_lk, true, true, LOCK_HOST), LOCK_OK);
 	FX_STATUS(fx_call(f, TDH_VP_ENTER, f->tdvpr[0], 0, 0, 0, NULL),
@@ -268,17 +271,17 @@ static void test_enter_busy(void **state)
 		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_TDR);
 	lockword_release(tdr_lk, true);
 	/* The epoch lock held by a TRACK. */
-	assert_int_equal(sharex_dist_try_excl(&td->epoch_lock, false), LOCK_OK);
+	assert_int_equal(sharex_counted_try_excl(&epoch_lock), LOCK_OK);
 	FX_STATUS(fx_call(f, TDH_VP_ENTER, f->tdvpr[0], 0, 0, 0, NULL),
 		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_TD_EPOCH);
-	sharex_dist_release_excl(&td->epoch_lock);
+	sharex_counted_release_excl(&epoch_lock);
 	/* Nothing held after the failures (the HP flag aside), and the vCPU
 	 * is not in guest mode: it enters, once. */
 	assert_int_equal(atomic_load(tdvpr_lk) & (SHAREX_EXCL | SHAREX_READERS), 0);
 	assert_int_equal(atomic_load(tdr_lk) & (SHAREX_EXCL | SHAREX_READERS), 0);
 	assert_int_equal(tdx_tdr_shared_holders(f->m, td->index), 0);
-	assert_int_equal(sharex_dist_readers(&td->epoch_lock), 0);
-	assert_int_equal(sharex_dist_readers(&td->op_state_lock), 0);
+	assert_int_equal(sharex_counted_readers(&epoch_lock), 0);
+	assert_int_equal(sharex_counted_readers(&op_state_lock), 0);
 	assert_int_equal(tdx_epoch_refcount(td, 0) + tdx_epoch_refcount(td, 1), 0);
 	enter(f, 0);
 	/* While in guest: one shared hold on the TDVPR and on the TDR (the
@@ -288,8 +291,8 @@ static void test_enter_busy(void **state)
 	assert_int_equal(atomic_load(tdr_lk) & (SHAREX_EXCL | SHAREX_READERS), 0);
 	assert_int_equal(tdx_tdr_shared_holders(f->m, td->index), 1);
 	assert_int_equal(tdx_epoch_refcount(td, 0) + tdx_epoch_refcount(td, 1), 1);
-	assert_int_equal(sharex_dist_readers(&td->epoch_lock), 0);
-	assert_int_equal(sharex_dist_readers(&td->op_state_lock), 0);
+	assert_int_equal(sharex_counted_readers(&epoch_lock), 0);
+	assert_int_equal(sharex_counted_readers(&op_state_lock), 0);
 	/* The shared hold excludes an exclusive one, and the failed attempt
 	 * leaves the word unlocked with HP announced. */
 	assert_int_equal(tdx_pamt_try_lock(f->m, tdr_lk, true), LOCK_BUSY);

@@ -33,6 +33,7 @@ struct bench_opts {
 	enum tdxmmu_alias alias;      /* PRIVATE or SHARED */
 	bool no_mirror;
 	bool write;                   /* touch with writes instead of reads */
+	bool hugepages;               /* hugepages=on memslots (populate, fault) */
 	bool json;
 	unsigned nr_costs;
 	struct bench_cost costs[BENCH_MAX_COSTS];
@@ -97,6 +98,9 @@ json_t *bench_memory_json(tdxmmu_td *td, uint64_t guest_bytes);
  * returns the wall time in *ns. 0, or 1 after a message. */
 int bench_touch_lanes(tdxmmu_td *td, unsigned n, uint64_t base, uint64_t len,
 		      bool write, uint64_t *ns, FILE *err);
+/* The same, touching one page every `stride` bytes (a multiple of 4K). */
+int bench_touch_lanes_stride(tdxmmu_td *td, unsigned n, uint64_t base, uint64_t len,
+			     uint64_t stride, bool write, uint64_t *ns, FILE *err);
 
 /* MapGPA of [gpa, +size) on vCPU 0 (the shared bit in gpa gives the
  * direction). 0, or 1 after a message. */

@@ -46,6 +46,10 @@ void bench_usage(FILE *f)
 		"  --alias=private|shared  the alias the fault workload touches (default private)\n"
 		"  --write               touch with writes (default reads; a write gives the\n"
 		"                        frame real backing on the model's host)\n"
+		"  --hugepages           the memslot is hugepages=on: KVM maps 2M leaves\n"
+		"                        (populate: the guest touches one page per 2M page,\n"
+		"                        which maps and accepts it whole; fault: every page;\n"
+		"                        TDP MMU)\n"
 		"  --no-mirror           KVM keeps no mirror EPT: each private fault reads the\n"
 		"                        Secure EPT with TDH.MEM.SEPT.RD at every level before\n"
 		"                        the AUG (the alternative the design rejected; TDP MMU)\n"
@@ -185,7 +189,8 @@ int bench_parse(int argc, char **argv, struct bench_opts *o, bool *help,
 		FILE *err)
 {
 	enum { O_MMU = 256, O_VCPUS, O_SIZE, O_ROUNDS, O_SEED, O_ALIAS,
-	       O_NO_MIRROR, O_WRITE, O_JSON, O_COST, O_COST_FILE, O_HELP, O_REPEAT };
+	       O_NO_MIRROR, O_WRITE, O_JSON, O_COST, O_COST_FILE, O_HELP, O_REPEAT,
+	       O_HUGEPAGES };
 	static const struct option longopts[] = {
 		{ "mmu", required_argument, NULL, O_MMU },
 		{ "vcpus", required_argument, NULL, O_VCPUS },
@@ -196,6 +201,7 @@ int bench_parse(int argc, char **argv, struct bench_opts *o, bool *help,
 		{ "alias", required_argument, NULL, O_ALIAS },
 		{ "no-mirror", no_argument, NULL, O_NO_MIRROR },
 		{ "write", no_argument, NULL, O_WRITE },
+		{ "hugepages", no_argument, NULL, O_HUGEPAGES },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "cost", required_argument, NULL, O_COST },
 		{ "cost-file", required_argument, NULL, O_COST_FILE },
@@ -271,6 +277,9 @@ int bench_parse(int argc, char **argv, struct bench_opts *o, bool *help,
 		case O_WRITE:
 			o->write = true;
 			break;
+		case O_HUGEPAGES:
+			o->hugepages = true;
+			break;
 		case O_JSON:
 			o->json = true;
 			break;
@@ -314,6 +323,11 @@ known:
 	if (o->no_mirror && strcmp(o->workload, "fault"))
 		return usage_error(err, "--no-mirror is implemented for the fault workload only (%s)",
 				   "no MapGPA or build-time pages without a mirror");
+	if (o->hugepages && strcmp(o->workload, "populate") && strcmp(o->workload, "fault"))
+		return usage_error(err, "--hugepages is implemented for the populate and fault workloads (%s)",
+				   o->workload);
+	if (o->hugepages && o->no_mirror)
+		return usage_error(err, "%s", "--hugepages needs the mirror EPT (not with --no-mirror)");
 	if (o->no_mirror && o->alias != TDXMMU_ALIAS_PRIVATE)
 		return usage_error(err, "%s--no-mirror changes the private fault path only: use it with --alias=private", "");
 	return 0;
@@ -524,6 +538,7 @@ struct lane {
 	uint64_t base, len;
 	bool write;
 	enum tdxmmu_outcome outcome;
+	uint64_t stride; /* bytes between the pages touched (4K: every page) */
 } __attribute__((aligned(64)));
 
 /* A lane is touched in guest actions of at most this much, so that a long
@@ -536,6 +551,27 @@ static int touch_lane(tdxmmu_td *td, unsigned vcpu, void *arg)
 {
 	struct lane *l = arg;
 	int ret = 0;
+
+	/* One page per stride: each its own guest action (a 2M page is
+	 * mapped and accepted whole by touching one of its pages). */
+	if (l->stride > 4096) {
+		for (uint64_t off = 0; off < l->len && !ret; off += l->stride) {
+			uint64_t word = 0;
+
+			ret = l->write ? tdxmmu_vcpu_write(td, vcpu, l->base + off, l->base + off,
+							   &l->outcome)
+				       : tdxmmu_vcpu_read(td, vcpu, l->base + off, &word,
+							  &l->outcome);
+			if (l->outcome != TDXMMU_OUTCOME_OK)
+				break;
+			if ((off / l->stride) % 512 == 511) {
+				bench_progress_add(512 * l->stride / 4096);
+				if (vcpu == 0)
+					bench_progress_tick();
+			}
+		}
+		return ret;
+	}
 
 	for (uint64_t off = 0; off < l->len && !ret; off += LANE_CHUNK) {
 		uint64_t n = l->len - off < LANE_CHUNK ? l->len - off : LANE_CHUNK;
@@ -553,6 +589,12 @@ static int touch_lane(tdxmmu_td *td, unsigned vcpu, void *arg)
 int bench_touch_lanes(tdxmmu_td *td, unsigned n, uint64_t base, uint64_t len,
 		      bool write, uint64_t *ns, FILE *err)
 {
+	return bench_touch_lanes_stride(td, n, base, len, 4096, write, ns, err);
+}
+
+int bench_touch_lanes_stride(tdxmmu_td *td, unsigned n, uint64_t base, uint64_t len,
+			     uint64_t stride, bool write, uint64_t *ns, FILE *err)
+{
 	struct lane lanes[TDXMMU_MAX_VCPUS];
 	tdxmmu_guest_fn fns[TDXMMU_MAX_VCPUS];
 	void *args[TDXMMU_MAX_VCPUS];
@@ -561,7 +603,7 @@ int bench_touch_lanes(tdxmmu_td *td, unsigned n, uint64_t base, uint64_t len,
 	int ret;
 
 	for (unsigned i = 0; i < n; i++) {
-		lanes[i] = (struct lane){ base + i * len, len, write, TDXMMU_OUTCOME_OK };
+		lanes[i] = (struct lane){ base + i * len, len, write, TDXMMU_OUTCOME_OK, stride };
 		fns[i] = touch_lane;
 		args[i] = &lanes[i];
 		results[i] = 0;

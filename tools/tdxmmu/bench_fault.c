@@ -27,7 +27,9 @@ int bench_fault(const struct bench_opts *o, json_t *doc, FILE *err)
 	if (ret)
 		return ret < 0 ? (json_object_set_new(doc, "reason", json_string(why)), -1) : ret;
 	base = o->alias == TDXMMU_ALIAS_SHARED ? tdxmmu_td_shared_bit(td) : 0;
-	if (tdxmmu_memslot_add(td, 0, 0, o->size) || tdxmmu_td_finalize(td)) {
+	if (tdxmmu_memslot_add_flags(td, 0, 0, o->size,
+				     o->hugepages ? TDXMMU_MEMSLOT_HUGEPAGES : 0) ||
+	    tdxmmu_td_finalize(td)) {
 		fprintf(err, "tdxmmu bench: fault: setup: %s\n", tdxmmu_last_error());
 		goto fail;
 	}

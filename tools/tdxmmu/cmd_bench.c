@@ -35,6 +35,7 @@ static int run_once(const struct bench_opts *o, json_t **doc, FILE *err)
 	json_object_set_new(d, "alias", json_string(o->alias == TDXMMU_ALIAS_SHARED ?
 						    "shared" : "private"));
 	json_object_set_new(d, "mirror", json_boolean(!o->no_mirror));
+	json_object_set_new(d, "hugepages", json_boolean(o->hugepages));
 	json_object_set_new(d, "access", json_string(o->write ? "write" : "read"));
 	json_object_set_new(d, "vcpus", json_integer(o->vcpus));
 	json_object_set_new(d, "size_bytes", bench_json_u64((uint64_t)o->size));
@@ -217,11 +218,12 @@ void bench_print_table(const json_t *doc, FILE *out)
 	const json_t *ph;
 	size_t i;
 
-	fprintf(out, "tdxmmu bench %s: mmu=%s alias=%s %s vcpus=%lld size=%.0fM rounds=%lld repeat=%lld access=%s\n",
+	fprintf(out, "tdxmmu bench %s: mmu=%s alias=%s %s%s vcpus=%lld size=%.0fM rounds=%lld repeat=%lld access=%s\n",
 		json_string_value(json_object_get(doc, "workload")),
 		json_string_value(json_object_get(doc, "mmu")),
 		json_string_value(json_object_get(doc, "alias")),
 		json_is_true(json_object_get(doc, "mirror")) ? "mirror" : "no-mirror",
+		json_is_true(json_object_get(doc, "hugepages")) ? " hugepages" : "",
 		json_integer_value(json_object_get(doc, "vcpus")),
 		num(doc, "size_bytes") / (1 << 20),
 		json_integer_value(json_object_get(doc, "rounds")),
