@@ -51,6 +51,7 @@
 #define GiB (1ULL << 30)
 
 #define SLOT1_BASE (3 * GiB)
+#define H2M (4 * GiB)      /* the hugepages memslot */
 /* N per leaf: 1..MAX_PER_LEAF and the last call (a zap issues hundreds of
  * BLOCKs, all through the same site). */
 #define MAX_PER_LEAF 3
@@ -93,6 +94,10 @@ static void ctx_create(struct ctx *c, const struct workload *w)
 	c->sh = tdxmmu_td_shared_bit(c->td);
 	assert_int_equal(tdxmmu_memslot_add(c->td, 0, 0, 2 * GiB), TDXMMU_OK);
 	assert_int_equal(tdxmmu_memslot_add(c->td, 1, SLOT1_BASE, 4 * MiB), TDXMMU_OK);
+	/* 2M-backed: the TDP MMU maps it with 2M leaves (E8). */
+	assert_int_equal(tdxmmu_memslot_add_flags(c->td, 2, H2M, 4 * MiB,
+						  TDXMMU_MEMSLOT_HUGEPAGES),
+			 TDXMMU_OK);
 	if (!w->before_finalize)
 		assert_int_equal(tdxmmu_td_finalize(c->td), TDXMMU_OK);
 }
@@ -204,6 +209,25 @@ static void setup_slot1(struct ctx *c)
 	must(g_write(c, M1, 0x5555), "write M1");
 }
 
+/* A 2M page mapped whole (private AUG at 2M). */
+static void setup_2m(struct ctx *c)
+{
+	setup_base(c);
+	must(g_write(c, H2M + 0x1000, 0x2222), "write 2M");
+}
+
+static int op_2m_fault(struct ctx *c)
+{
+	return g_write(c, H2M + 0x200000 + 0x3000, 0x5151);
+}
+
+/* A zap of one 4K page inside a 2M leaf: the split (BLOCK, TRACK,
+ * DEMOTE), then the 4K page's removal. */
+static int op_2m_partial_zap(struct ctx *c)
+{
+	return tdxmmu_host_zap(c->td, H2M + 0x5000, 0x1000, TDXMMU_ALIAS_PRIVATE);
+}
+
 static int op_add_page(struct ctx *c)
 {
 	return tdxmmu_td_add_page(c->td, A1, 0xab);
@@ -299,6 +323,9 @@ static const struct workload workloads[] = {
 	{ "tdp zap, vCPU in the TD", TDXMMU_MMU_TDP, setup_held, op_zap_both },
 	{ "tdp delete memslot", TDXMMU_MMU_TDP, setup_slot1, op_delete_slot },
 	{ "tdp destroy", TDXMMU_MMU_TDP, setup_slot1, op_destroy, .is_destroy = true },
+	{ "tdp 2M private fault", TDXMMU_MMU_TDP, setup_base, op_2m_fault, .guest_op = true },
+	{ "tdp 2M partial zap", TDXMMU_MMU_TDP, setup_2m, op_2m_partial_zap },
+	{ "tdp 2M destroy", TDXMMU_MMU_TDP, setup_2m, op_destroy, .is_destroy = true },
 	{ "no-mirror private fault", TDXMMU_MMU_TDP, setup_private, op_private_fault,
 	  .guest_op = true, .no_mirror = true },
 	{ "no-mirror zap private", TDXMMU_MMU_TDP, setup_private, op_zap_private,
