@@ -140,7 +140,10 @@ struct tdxmmu_destroy_report {
 };
 /* Tears the TD down in KVM's order (leaf pages, then the key, then S-EPT and
  * control pages) and frees it. Returns 0 when nothing leaked; otherwise
- * TDXMMU_EBUG with the report filled. td is freed in every case. */
+ * TDXMMU_EBUG with the report filled, or TDXMMU_ESEAMCALL when injected
+ * error statuses (tdxmmu_inject_status_nth()) fired in this TD: a teardown
+ * SEAMCALL the module refuses makes KVM leak what it cannot reclaim (the
+ * key, the TD's pages), as upstream KVM does. td is freed in every case. */
 TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td,
 				 struct tdxmmu_destroy_report *report);
 
@@ -371,16 +374,38 @@ TDXMMU_API int tdxmmu_inject_enomem_nth(tdxmmu_td *td,
  * tdxmmu_inject_busy_leaf()). */
 TDXMMU_API int tdxmmu_inject_busy_nth(tdxmmu_td *td, int leaf, uint64_t n,
 				      bool persistent);
+/*
+ * Error injection: the emulated module answers @status (a full 64-bit TDX
+ * status, class and operand id, e.g. from tdxmmu_status_from_name(); it
+ * must be an error, bit 63 set, else TDXMMU_EINVAL) for the n-th SEAMCALL
+ * of @leaf from now (-1: of any leaf; with @persistent, that one and every
+ * later one; n = 0 switches the countdown off). The picked call does
+ * nothing else, as a real module refusing it would: no state changes and
+ * only RAX is written. It is picked before any check of the leaf, so it
+ * also stands for errors the module answers only in states KVM never
+ * creates: this is how KVM's handling of "impossible" statuses (KVM_BUG_ON,
+ * the VM killed) is exercised. Each leaf has its own countdown, and
+ * leaf = -1 one more; the leaf's own status wins when both pick a call.
+ */
+TDXMMU_API int tdxmmu_inject_status_nth(tdxmmu_td *td, int leaf, uint64_t status,
+					uint64_t n, bool persistent);
+/* The same with a share: each call of @leaf (-1: every leaf) answers
+ * @status with probability ppm/10^6, drawn from the TD's seed; 0 stops. */
+TDXMMU_API int tdxmmu_inject_status(tdxmmu_td *td, int leaf, uint64_t status,
+				    uint32_t ppm);
 /* Injected faults that fired in this TD so far, by share or countdown:
- * allocations failed, and SEAMCALLs picked to meet BUSY (a picked leaf
- * whose handler takes no lock answers as it would). */
+ * allocations failed, SEAMCALLs picked to meet BUSY (a picked leaf whose
+ * handler takes no lock answers as it would), and SEAMCALLs that answered
+ * an injected error status. */
 struct tdxmmu_inject_counts {
 	uint64_t enomem;
 	uint64_t busy;
+	uint64_t status;
 };
 TDXMMU_API int tdxmmu_inject_counts(tdxmmu_td *td,
 				    struct tdxmmu_inject_counts *out);
-/* Stops every injection (BUSY and ENOMEM, shares and countdowns). */
+/* Stops every injection (BUSY, error statuses and ENOMEM, shares and
+ * countdowns). */
 TDXMMU_API int tdxmmu_inject_off(tdxmmu_td *td);
 /* Modeled latency of one leaf, in nanoseconds (the cost model). */
 TDXMMU_API int tdxmmu_cost_set(tdxmmu_td *td, int leaf, uint64_t ns);
@@ -602,7 +627,8 @@ TDXMMU_API int tdxmmu_mem_stats(tdxmmu_td *td, struct tdxmmu_mem_stats *out);
 
 /* Event counters by name ("seamcall.TDH.MEM.PAGE.AUG", "fault.private";
  * "inject.busy": SEAMCALLs that answered an injected TDX_OPERAND_BUSY,
- * "inject.enomem": allocations an injected -ENOMEM failed).
+ * "inject.enomem": allocations an injected -ENOMEM failed,
+ * "inject.status": SEAMCALLs that answered an injected error status).
  * TDXMMU_ENOENT for an unknown name. */
 TDXMMU_API int tdxmmu_counter(tdxmmu_td *td, const char *name, uint64_t *val);
 /* Calls fn for every counter, in a stable order. */

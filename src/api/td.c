@@ -62,6 +62,9 @@ static int errno_to_api(int err)
 	case -EAGAIN: return TDXMMU_EBUSY;
 	case -ENOSPC: return TDXMMU_ENOSPC;
 	case -EIO: return TDXMMU_EIO;
+	/* A SEAMCALL refused with a status KVM hands to the VMM (a vCPU
+	 * entry: KVM_EXIT_INTERNAL_ERROR). */
+	case -EREMOTEIO: return TDXMMU_ESEAMCALL;
 	default: return TDXMMU_EBUG;
 	}
 }
@@ -597,6 +600,46 @@ TDXMMU_API int tdxmmu_inject_busy_nth(tdxmmu_td *td, int leaf, uint64_t n, bool 
 	return TDXMMU_OK;
 }
 
+/* An injected status must be one a module refusing the call answers: an
+ * error (bit 63). A success or a warning would tell KVM that something
+ * was done that was not, which no real module does. */
+static int check_injected_status(uint64_t status)
+{
+	if (!tdx_status_is_error(status))
+		return api_fail(TDXMMU_EINVAL,
+				"inject status: %#llx is not an error status (bit 63 clear)",
+				(unsigned long long)status);
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_inject_status_nth(tdxmmu_td *td, int leaf, uint64_t status,
+					uint64_t n, bool persistent)
+{
+	if (!td)
+		return null_arg("inject_status_nth", "td");
+	if (leaf != -1 && (leaf < 0 || !tdx_leaf_name(leaf)))
+		return api_fail(TDXMMU_EINVAL, "unknown SEAMCALL leaf %d", leaf);
+	if (n && check_injected_status(status))
+		return TDXMMU_EINVAL;
+	tdx_module_inject_status_nth(td->tdx, leaf, status, n, persistent);
+	return TDXMMU_OK;
+}
+
+TDXMMU_API int tdxmmu_inject_status(tdxmmu_td *td, int leaf, uint64_t status,
+				    uint32_t ppm)
+{
+	if (!td)
+		return null_arg("inject_status", "td");
+	if (leaf != -1 && (leaf < 0 || !tdx_leaf_name(leaf)))
+		return api_fail(TDXMMU_EINVAL, "unknown SEAMCALL leaf %d", leaf);
+	if (ppm > 1000000)
+		return api_fail(TDXMMU_ERANGE, "status share %u ppm is above 1000000", ppm);
+	if (ppm && check_injected_status(status))
+		return TDXMMU_EINVAL;
+	tdx_module_inject_status_leaf(td->tdx, leaf, status, ppm);
+	return TDXMMU_OK;
+}
+
 TDXMMU_API int tdxmmu_inject_counts(tdxmmu_td *td, struct tdxmmu_inject_counts *out)
 {
 	if (!td || !out)
@@ -604,6 +647,7 @@ TDXMMU_API int tdxmmu_inject_counts(tdxmmu_td *td, struct tdxmmu_inject_counts *
 	*out = (struct tdxmmu_inject_counts){
 		.enomem = kvm_enomem_hits(td->kvm),
 		.busy = tdx_module_busy_hits(td->tdx),
+		.status = tdx_module_status_hits(td->tdx),
 	};
 	return TDXMMU_OK;
 }
@@ -620,6 +664,10 @@ TDXMMU_API int tdxmmu_inject_off(tdxmmu_td *td)
 	tdx_module_inject_busy_nth(td->tdx, -1, 0, false);
 	for (int l = 0; l < TDX_NR_LEAVES; l++)
 		tdx_module_inject_busy_nth(td->tdx, l, 0, false);
+	tdx_module_inject_status_leaf(td->tdx, -1, 0, 0);
+	tdx_module_inject_status_nth(td->tdx, -1, 0, 0, false);
+	for (int l = 0; l < TDX_NR_LEAVES; l++)
+		tdx_module_inject_status_nth(td->tdx, l, 0, 0, false);
 	kvm_inject_enomem_nth(td->kvm, -1, 0, false);
 	for (int i = 0; i < KVM_ALLOC_NR_SITES; i++)
 		kvm_inject_enomem_nth(td->kvm, i, 0, false);
@@ -739,6 +787,10 @@ TDXMMU_API int tdxmmu_counter(tdxmmu_td *td, const char *name, uint64_t *val)
 		*val = tdx_module_busy_injected(td->tdx);
 		return TDXMMU_OK;
 	}
+	if (!strcmp(name, "inject.status")) {
+		*val = tdx_module_status_hits(td->tdx);
+		return TDXMMU_OK;
+	}
 #define KVM_STAT_MATCH(f, n)                                   \
 	if (!strcmp(name, n)) {                                \
 		*val = kvm_stat_read(td->kvm, f);         \
@@ -768,6 +820,7 @@ TDXMMU_API void tdxmmu_counters_foreach(tdxmmu_td *td,
 	fn("cost.modeled_ns", tdx_module_modeled_ns(td->tdx), arg);
 	fn("exit.td", tdx_module_exits(td->tdx), arg);
 	fn("inject.busy", tdx_module_busy_injected(td->tdx), arg);
+	fn("inject.status", tdx_module_status_hits(td->tdx), arg);
 #define KVM_STAT_EMIT(f, n) fn(n, kvm_stat_read(td->kvm, f), arg);
 	KVM_STATS_LIST(KVM_STAT_EMIT)
 #undef KVM_STAT_EMIT
@@ -829,7 +882,7 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 {
 	struct tdxmmu_destroy_report local;
 	struct tdxmmu_destroy_report *rep = report ? report : &local;
-	uint64_t kvm_leaked = 0;
+	uint64_t kvm_leaked = 0, refused;
 	char buf[160];
 	hpa_t tdr;
 	int ret;
@@ -843,9 +896,11 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 	cpu_destroy(td->cpu);
 	td->cpu = NULL;
 
-	/* 1. KVM: private leaves (HKID assigned), the key, the page tables. */
-	if (kvm_tdx_teardown_memory(td->kvm))
-		report_add(rep, "KVM's teardown of private memory failed");
+	/* 1. KVM: private leaves (HKID assigned), the key, the page tables.
+	 * If this fails (a SEAMCALL the module refused), kvm_destroy_vm()
+	 * tries the teardown once more; only its failure is reported, so a
+	 * teardown that completed the second time is not called a leak. */
+	(void)kvm_tdx_teardown_memory(td->kvm);
 
 	/* 2. The host: pages it handed to raw SEAMCALLs that the TD may still
 	 * own. The TD is in teardown now, so RECLAIM works for any of them. */
@@ -874,8 +929,9 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 
 	/* 3. KVM: control pages and the TDR; then the VM. */
 	ret = kvm_destroy_vm(td->kvm, &kvm_leaked);
+	refused = tdx_module_status_hits(td->tdx);
 	if (ret)
-		report_add(rep, "reclaiming the TD's control pages failed");
+		report_add(rep, "KVM's teardown failed (private memory, the key or the control pages)");
 	rep->kvm_pages_leaked = kvm_leaked;
 	if (kvm_leaked) {
 		snprintf(buf, sizeof(buf), "%llu KVM page-table pages not freed",
@@ -911,7 +967,14 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 		report_add(rep, buf);
 	}
 	td_free_parts(td);
-	return rep->message[0] ? TDXMMU_EBUG : TDXMMU_OK;
+	/* A leak is the model's breakage, unless the module was made to
+	 * refuse SEAMCALLs (inject status=): then it is what KVM leaks when
+	 * the module refuses its teardown (upstream leaks the HKID and the
+	 * TD's pages), reported as such. */
+	if (!rep->message[0])
+		return TDXMMU_OK;
+	return refused ? api_fail(TDXMMU_ESEAMCALL, "destroy: %s", rep->message)
+		       : TDXMMU_EBUG;
 }
 
 /* ---- guest actions: the CPU model ------------------------------------------ */

@@ -145,6 +145,10 @@ static int hold_result(tdxmmu_td *td, int ret, const char *what, unsigned vcpu)
 		return api_fail(TDXMMU_ESTATE, "%s: %s", what, cpu_last_error());
 	case -ENOMEM:
 		return api_fail(TDXMMU_ENOMEM, "%s: %s", what, cpu_last_error());
+	case -EREMOTEIO:
+		/* TDH.VP.ENTER refused: KVM_EXIT_INTERNAL_ERROR to the VMM
+		 * (cpu_vcpu_enter()), the VM alive. */
+		return api_fail(TDXMMU_ESEAMCALL, "%s: %s", what, cpu_last_error());
 	case -EIO:
 		if (tdxmmu_vm_dead(td) || kvm_is_bugged(td->kvm))
 			return api_fail(TDXMMU_EIO, "%s: vcpu %u: the VM is dead", what, vcpu);

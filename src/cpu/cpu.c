@@ -438,8 +438,13 @@ int cpu_vcpu_enter(struct cpu_vcpu *v)
 		if (tdx_status_is(s, TDX_OP_STATE_INCORRECT))
 			return cpu_fail(-EPERM, "vcpu %u: the TD is not runnable (not finalized?): TDH.VP.ENTER %#llx",
 					v->index, (unsigned long long)s);
-		return cpu_bug("vcpu %u: TDH.VP.ENTER failed: %#llx", v->index,
-			       (unsigned long long)s);
+		/* Any other refusal: upstream tdx_handle_exit() hands it to
+		 * the VMM (KVM_EXIT_INTERNAL_ERROR with the status in
+		 * internal.data[0]) and leaves the VM alive; the entry changed
+		 * nothing. Not the model's breakage (which this was before
+		 * error injection could make the module refuse an entry). */
+		return cpu_fail(-EREMOTEIO, "vcpu %u: TDH.VP.ENTER failed: %#llx (KVM_EXIT_INTERNAL_ERROR to the VMM)",
+				v->index, (unsigned long long)s);
 	}
 }
 

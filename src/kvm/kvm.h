@@ -170,6 +170,7 @@ struct kvm {
 	/* TD identity and state, as KVM's kvm_tdx keeps it */
 	hpa_t tdr;
 	unsigned hkid;
+	bool td_created;          /* TDH.MNG.CREATE succeeded: the TDR is the TD's */
 	bool hkid_assigned;
 	bool finalized;
 	hpa_t tdcx[6];

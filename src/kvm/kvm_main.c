@@ -36,6 +36,10 @@ static uint64_t simple_call(struct kvm *kvm, int leaf, uint64_t rcx, uint64_t rd
 	return kvm_seamcall(kvm, &r);
 }
 
+static int tdx_release_hkid(struct kvm *kvm);
+static int reclaim_page(struct kvm *kvm, hpa_t hpa);
+static int reclaim_tdr(struct kvm *kvm);
+
 /* Builds the TD as KVM_TDX_INIT_VM and vCPU creation do. */
 static int tdx_td_init(struct kvm *kvm, const struct kvm_config *cfg)
 {
@@ -51,6 +55,7 @@ static int tdx_td_init(struct kvm *kvm, const struct kvm_config *cfg)
 	s = simple_call(kvm, TDH_MNG_CREATE, kvm->tdr, kvm->hkid);
 	if (tdx_status_is_error(s))
 		return -EIO;
+	kvm->td_created = true;
 	kvm->hkid_assigned = true;
 	if (tdx_status_is_error(simple_call(kvm, TDH_MNG_KEY_CONFIG, kvm->tdr, 0)))
 		return -EIO;
@@ -58,8 +63,12 @@ static int tdx_td_init(struct kvm *kvm, const struct kvm_config *cfg)
 		if (kvm_page_new(kvm, &kvm->tdcx[i]))
 			return -ENOMEM;
 		if (tdx_status_is_error(simple_call(kvm, TDH_MNG_ADDCX, kvm->tdcx[i],
-						    kvm->tdr)))
+						    kvm->tdr))) {
+			/* Not the TD's: the host's again at once. */
+			host_mem_free_frame(kvm->hm, hpa_to_pfn(kvm->tdcx[i]));
+			kvm->tdcx[i] = 0;
 			return -EIO;
+		}
 	}
 
 	params.attributes = cfg->sept_ve_disable ? TDX_TD_ATTR_SEPT_VE_DISABLE : 0;
@@ -92,12 +101,52 @@ static int tdx_td_init(struct kvm *kvm, const struct kvm_config *cfg)
 		if (host_mem_alloc_range(kvm->hm, 1, 8, &pfn))
 			return -ENOMEM;
 		v->tdvpr = pfn_to_hpa(pfn);
-		if (tdx_status_is_error(simple_call(kvm, TDH_VP_CREATE, v->tdvpr, kvm->tdr)) ||
-		    tdx_status_is_error(simple_call(kvm, TDH_VP_INIT, v->tdvpr, 0)))
+		if (tdx_status_is_error(simple_call(kvm, TDH_VP_CREATE, v->tdvpr, kvm->tdr))) {
+			host_mem_free_frame(kvm->hm, pfn);
+			v->tdvpr = 0;
 			return -EIO;
+		}
+		/* The TDVPR is the TD's from here on: counted, so that a
+		 * failure below reclaims it. */
 		kvm->nr_vcpus++;
+		if (tdx_status_is_error(simple_call(kvm, TDH_VP_INIT, v->tdvpr, 0)))
+			return -EIO;
 	}
 	return 0;
+}
+
+/*
+ * A TD whose build failed part-way (a SEAMCALL refused, a page KVM could
+ * not get), taken apart as upstream's __tdx_td_init() does on its error
+ * path: the key released if it was bound (VP.FLUSH of the vCPUs made,
+ * VPFLUSHDONE, CACHE.WB, FREEID), then the control pages the TD owns
+ * RECLAIMed, the TDR last, and the frames the TD never took freed. A page
+ * the module will not give back is leaked (never reused), as KVM leaks
+ * what it cannot reclaim. The MMU is not built yet, or was taken down by
+ * the caller.
+ */
+static void tdx_td_abort(struct kvm *kvm)
+{
+	bool released = !kvm->hkid_assigned || !tdx_release_hkid(kvm);
+
+	for (unsigned i = 0; i < kvm->nr_vcpus; i++) {
+		kvm_mmu_cache_free(kvm, &kvm->vcpus[i].sept_cache);
+		if (!released || reclaim_page(kvm, kvm->vcpus[i].tdvpr))
+			atomic_fetch_add(&kvm->frames_leaked, 1);
+	}
+	for (unsigned i = 0; i < TDX_NUM_TDCS_PAGES; i++)
+		if (kvm->tdcx[i] && (!released || reclaim_page(kvm, kvm->tdcx[i])))
+			atomic_fetch_add(&kvm->frames_leaked, 1);
+	if (!kvm->tdr)
+		return;
+	if (!kvm->td_created) {
+		host_mem_free_frame(kvm->hm, hpa_to_pfn(kvm->tdr));
+		return;
+	}
+	if (!released)
+		atomic_fetch_add(&kvm->frames_leaked, 1);
+	else
+		(void)reclaim_tdr(kvm); /* counts a TDR it must leak */
 }
 
 int kvm_create_vm(struct host_mem *hm, struct host_memslots *slots,
@@ -148,9 +197,19 @@ int kvm_create_vm(struct host_mem *hm, struct host_memslots *slots,
 		ret = kvm_nomirror_init(kvm);
 	}
 	if (ret) {
-		/* A TD half built by SEAMCALLs cannot be taken apart safely
-		 * from here: its pages stay with the module (leaked on purpose,
-		 * as KVM leaks pages it cannot reclaim). */
+		/* Taken apart, as upstream's KVM_TDX_INIT_VM error path does
+		 * (it used to stay with the module, with its struct kvm:
+		 * nothing could be injected into creation to see it). The MMU
+		 * first: nothing is mapped yet, so only its roots and arena. */
+		kvm_nomirror_destroy(kvm);
+		kvm_legacy_mmu_uninit(kvm);
+		kvm_mmu_uninit(kvm);
+		tdx_td_abort(kvm);
+		mmu_rwlock_destroy(&kvm->mmu_lock);
+		pthread_mutex_destroy(&kvm->slots_lock);
+		pthread_mutex_destroy(&kvm->leak_lock);
+		free(kvm->leaked);
+		free(kvm);
 		*out = NULL;
 		return ret;
 	}
@@ -199,6 +258,10 @@ int kvm_tdx_init_mem_page(struct kvm *kvm, gpa_t gpa, pfn_t source)
 		ret = -EBUSY;
 	else if (ret > 0)
 		ret = 0;
+	/* Killed on the way (a failed MR.EXTEND after the page went in):
+	 * the ioctl fails as every ioctl of a dead VM does. */
+	if (!ret && kvm_is_bugged(kvm))
+		ret = -EIO;
 	kvm->source_pa = 0;
 	return ret;
 }
@@ -286,6 +349,31 @@ static int reclaim_page(struct kvm *kvm, hpa_t hpa)
 	return 0;
 }
 
+/* RECLAIM the TDR (the module refuses it while the TD owns any page),
+ * write back its lines and give it back cleared. -EIO if the module
+ * refused; a TDR whose WBINVD failed is counted leaked, never reused. */
+static int reclaim_tdr(struct kvm *kvm)
+{
+	struct tdx_retry rt = TDX_RETRY_INIT;
+	uint64_t s;
+
+	if (tdx_status_is_error(call_retry_busy(kvm, TDH_PHYMEM_PAGE_RECLAIM, kvm->tdr)))
+		return -EIO;
+	/* Under the global key: the module wrote the TDR with it, and the
+	 * TD's HKID was freed before (issue 11 item 2.5). */
+	while (tdx_status_is(s = kvm_tdh_phymem_page_wbinvd_tdr(kvm), TDX_OPERAND_BUSY) &&
+	       TDX_RETRY_WAIT(&rt, kvm, "TDR WBINVD BUSY"))
+		;
+	if (tdx_status_is_error(s)) {
+		/* Dirty lines may remain: never reuse the frame. */
+		atomic_fetch_add(&kvm->frames_leaked, 1);
+		return -EIO;
+	}
+	host_frame_clear(kvm->hm, hpa_to_pfn(kvm->tdr), HOST_KEYID_SHARED);
+	host_mem_free_frame(kvm->hm, hpa_to_pfn(kvm->tdr));
+	return 0;
+}
+
 int kvm_tdx_teardown_memory(struct kvm *kvm)
 {
 	int ret = 0;
@@ -345,26 +433,8 @@ int kvm_destroy_vm(struct kvm *kvm, uint64_t *pages_leaked)
 		if (kvm->tdcx[i] && reclaim_page(kvm, kvm->tdcx[i]))
 			ret = -EIO;
 	/* The TDR last: the module refuses it while the TD owns any page. */
-	if (tdx_status_is_error(call_retry_busy(kvm, TDH_PHYMEM_PAGE_RECLAIM, kvm->tdr))) {
+	if (reclaim_tdr(kvm))
 		ret = -EIO;
-	} else {
-		/* Under the global key: the module wrote the TDR with it, and
-		 * the TD's HKID was freed before (issue 11 item 2.5). */
-		struct tdx_retry rt = TDX_RETRY_INIT;
-		uint64_t s;
-
-		while (tdx_status_is(s = kvm_tdh_phymem_page_wbinvd_tdr(kvm), TDX_OPERAND_BUSY) &&
-		       TDX_RETRY_WAIT(&rt, kvm, "TDR WBINVD BUSY"))
-			;
-		if (tdx_status_is_error(s)) {
-			/* Dirty lines may remain: never reuse the frame. */
-			atomic_fetch_add(&kvm->frames_leaked, 1);
-			ret = -EIO;
-		} else {
-			host_frame_clear(kvm->hm, hpa_to_pfn(kvm->tdr), HOST_KEYID_SHARED);
-			host_mem_free_frame(kvm->hm, hpa_to_pfn(kvm->tdr));
-		}
-	}
 	/* Pages freed with RCU count as live until their callback ran. */
 	kvm_mmu_pages_quiesce(kvm);
 	if (pages_leaked)

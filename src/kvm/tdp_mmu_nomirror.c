@@ -111,17 +111,19 @@ static int nomirror_map_locked(struct kvm_vcpu *vcpu, gfn_t gfn, pfn_t pfn)
 			return -ENOMEM;
 		spt = pfn_to_hpa(kvm_mmu_cache_take(&vcpu->sept_cache));
 		ret = tdx_sept_link_private_spt(kvm, base, level, spt);
-		if (ret == -EBUSY) {
-			/* Not handed over: back to the cache (as the mirror
-			 * path does), or to the host. */
+		if (ret) {
+			/* Not handed over: a SEAMCALL that fails takes no
+			 * page, so the frame is still the host's, BUSY or
+			 * KVM_BUG alike. Back to the cache (as the mirror path
+			 * does), or to the host. (It used to be kept on the
+			 * KVM_BUG path, and leaked: found by error injection
+			 * into SEPT.ADD.) */
 			if (vcpu->sept_cache.nr < KVM_MMU_CACHE_CAP)
 				vcpu->sept_cache.frames[vcpu->sept_cache.nr++] = hpa_to_pfn(spt);
 			else
 				host_mem_free_frame(kvm->hm, hpa_to_pfn(spt));
-			return RET_PF_RETRY;
+			return ret == -EBUSY ? RET_PF_RETRY : ret;
 		}
-		if (ret)
-			return ret; /* KVM_BUG: the frame may be the TD's, leaked */
 		nm->spts[nm->nr_spts++] = (struct nm_spt){ base, level, spt };
 	}
 	state = sept_rd_state(kvm, gfn, PG_LEVEL_4K);
@@ -162,7 +164,7 @@ int kvm_nomirror_map(struct kvm_vcpu *vcpu, gpa_t gpa)
 int kvm_nomirror_zap(struct kvm *kvm, gfn_t start, gfn_t end)
 {
 	struct kvm_nomirror *nm = kvm->nomirror;
-	size_t i, nr = 0;
+	size_t i, nr = 0, done = 0;
 	int ret = 0;
 
 	if (!nm)
@@ -185,16 +187,21 @@ int kvm_nomirror_zap(struct kvm *kvm, gfn_t start, gfn_t end)
 		if (!ret && kvm_flush_remote_tlbs(kvm))
 			ret = -EIO;
 	}
-	for (i = 0; !ret && i < nr; i++)
+	/* `done` counts the leaves whose REMOVE was tried: each is gone from
+	 * the S-EPT, or was given up (kvm_leak_page(), reclaimed once the
+	 * HKID is released). Only those leave the list; the rest stay for
+	 * the teardown's zap. Dropping none on a failure (as before) made the
+	 * teardown zap a removed page again, fail, and leave the others in
+	 * the module for good (found by error injection into WBINVD). */
+	for (i = 0; !ret && i < nr; i++, done++)
 		if (tdx_sept_remove_private_spte(kvm, nm->leaves[i].gfn, PG_LEVEL_4K,
 						 nm->leaves[i].pfn))
 			ret = -EIO;
-	if (ret)
-		return ret; /* the VM is bugged; the frames stay leaked */
-	memmove(nm->leaves, nm->leaves + nr, (nm->nr_leaves - nr) * sizeof(*nm->leaves));
-	nm->nr_leaves -= nr;
-	kvm_mmu_change_seq_bump(kvm);
-	return 0;
+	memmove(nm->leaves, nm->leaves + done, (nm->nr_leaves - done) * sizeof(*nm->leaves));
+	nm->nr_leaves -= done;
+	if (done)
+		kvm_mmu_change_seq_bump(kvm);
+	return ret; /* -EIO: the VM is bugged */
 }
 
 int kvm_nomirror_free_spts(struct kvm *kvm)

@@ -191,17 +191,23 @@ static int tdx_mem_page_add(struct kvm *kvm, gpa_t gpa, hpa_t hpa)
 		return -EIO;
 	}
 	/* The page is in the TD now and cannot be taken back, so the
-	 * measurement must complete: BUSY here is retried, not propagated. */
+	 * measurement must complete: BUSY here is retried, not propagated.
+	 * Any other error kills the VM (upstream's KVM_BUG_ON on MR.EXTEND),
+	 * but the page stays added: the hook reports success so that the
+	 * mirror keeps the entry the S-EPT has (returning the error made the
+	 * fault restore a non-present mirror entry over a MAPPED S-EPT one,
+	 * which `check` reported; found by injecting an error into
+	 * MR.EXTEND). The ioctl answers -EIO as the VM is dead. */
+	kvm->source_pa = 0;
 	for (unsigned off = 0; off < PAGE_SIZE; off += TDX_EXTENDMR_CHUNKSIZE) {
 		TDX_RETRY_BUSY(kvm, s, kvm_tdh_mr_extend(kvm, gpa + off, NULL));
 		if (tdx_status_is_error(s)) {
 			kvm_vm_bugged(kvm, "TDH.MR.EXTEND gpa %llx: %#llx",
 				      (unsigned long long)(gpa + off),
 				      (unsigned long long)s);
-			return -EIO;
+			break;
 		}
 	}
-	kvm->source_pa = 0;
 	return 0;
 }
 

@@ -40,6 +40,8 @@ const struct scn_backend scn_backend_tdxmmu = {
 	.inject_busy_nth = tdxmmu_inject_busy_nth,
 	.inject_enomem_nth = tdxmmu_inject_enomem_nth,
 	.inject_off = tdxmmu_inject_off,
+	.inject_status_nth = tdxmmu_inject_status_nth,
+	.inject_status = tdxmmu_inject_status,
 	.spte_state_level = tdxmmu_spte_state_level,
 	.show = tdxmmu_show,
 };

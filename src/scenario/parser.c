@@ -65,10 +65,13 @@ enum opt_kind {
 	OPT_BUSY_AT,      /* inject busy-at=N (addition) */
 	OPT_ENOMEM_AT,    /* inject enomem-at=N (addition) */
 	OPT_INJECT_MODE,  /* inject mode=once|persistent (addition) */
+	OPT_INJECT_STATUS, /* inject status=NAME (addition) */
+	OPT_INJECT_AT,    /* inject status=NAME at=N (addition) */
+	OPT_INJECT_SHARE, /* inject status=NAME share=P (addition) */
 };
 
 #define MAX_ARGS 3
-#define MAX_OPTS 8
+#define MAX_OPTS 10
 
 struct opt_desc {
 	const char *key;
@@ -111,13 +114,14 @@ static const struct cmd_desc top_cmds[] = {
 	{ "expect-vm", "expect-vm", SCN_OP_EXPECT_VM, { ARG_VM_STATE },
 	  { "alive|dead" } },
 	/* inject's words are options (busy=, enomem=, leaf=, site=; and this
-	 * implementation's busy-at=, enomem-at=, mode=) or the single word
-	 * `off`: parse_inject() checks how they combine. */
+	 * implementation's busy-at=, enomem-at=, mode=, status=, at=, share=)
+	 * or the single word `off`: parse_inject() checks how they combine. */
 	{ "inject", "inject", SCN_OP_INJECT_BUSY, { ARG_NONE }, { NULL },
 	  { { "busy", OPT_BUSY }, { "enomem", OPT_ENOMEM },
 	    { "leaf", OPT_INJECT_LEAF }, { "site", OPT_SITE },
 	    { "busy-at", OPT_BUSY_AT }, { "enomem-at", OPT_ENOMEM_AT },
-	    { "mode", OPT_INJECT_MODE } } },
+	    { "mode", OPT_INJECT_MODE }, { "status", OPT_INJECT_STATUS },
+	    { "at", OPT_INJECT_AT }, { "share", OPT_INJECT_SHARE } } },
 	{ "show", "show", SCN_OP_SHOW, { ARG_ADDR, ARG_SIZE }, { "ADDR", "SIZE" },
 	  { { NULL, 0 } }, true },
 	{ "expect-sept", "expect-sept", SCN_OP_EXPECT_SEPT,
@@ -741,6 +745,30 @@ static int parse_opt(struct parser *p, enum opt_kind kind, struct scn_cmd *c,
 		if (c->nth == 0)
 			return perr(p, v.col, "the countdown starts at 1 (the next event), not 0");
 		return 0;
+	case OPT_INJECT_STATUS:
+		/* Only error statuses: a module refusing a call never answers
+		 * success or a warning. */
+		c->has |= SCN_HAS_STATUS;
+		if (!tok_cstr(v, name, sizeof(name)) ||
+		    !tdxmmu_status_from_name(name, &c->status)) {
+			perr(p, v.col, "unknown status %s", quote(v, q));
+			return scn_error_suggest_from(p->err, v, tdxmmu_status_name_at);
+		}
+		if (tdxmmu_status_ok(c->status))
+			return perr(p, v.col,
+				    "status %s is not an error (a module refusing a call answers an error)",
+				    quote(v, q));
+		return 0;
+	case OPT_INJECT_AT:
+		c->has |= SCN_HAS_AT;
+		if (parse_value(p, v, &c->nth))
+			return -1;
+		if (c->nth == 0)
+			return perr(p, v.col, "the countdown starts at 1 (the next event), not 0");
+		return 0;
+	case OPT_INJECT_SHARE:
+		c->has |= SCN_HAS_SHARE;
+		return parse_percent(p, v, &c->ppm);
 	case OPT_INJECT_MODE:
 		c->has |= SCN_HAS_MODE;
 		if (scn_tok_is(v, "once"))
@@ -899,7 +927,8 @@ static size_t opt_col(const struct parser *p, size_t first, const char *key)
 }
 
 /*
- * inject busy=P [leaf=NAME] | inject enomem=P [site=S] | inject off.
+ * inject busy=P [leaf=NAME] | inject enomem=P [site=S] | inject off, and
+ * the additions busy-at=, enomem-at=, status=NAME [at=N|share=P].
  * The options go through parse_args(); what may combine with what is
  * checked after, and reported at the later of the two tokens.
  */
@@ -910,7 +939,7 @@ static int parse_inject(struct parser *p, const struct cmd_desc *d,
 	struct scn_tok t;
 
 	if (first == p->nr)
-		return missing(p, "busy=P, enomem=P or off", "inject");
+		return missing(p, "busy=P, enomem=P, status=NAME or off", "inject");
 	t = p->toks[first];
 	if (scn_tok_is(t, "off")) {
 		if (first + 1 < p->nr)
@@ -926,7 +955,7 @@ static int parse_inject(struct parser *p, const struct cmd_desc *d,
 		static const char *const off[] = { "off" };
 
 		return perr_suggest(p, t, WORDS(off),
-				    "unknown word %s for 'inject' (busy=P, enomem=P or off)",
+				    "unknown word %s for 'inject' (busy=P, enomem=P, status=NAME or off)",
 				    quote(t, q));
 	}
 	if (parse_args(p, d, c, first, head_end))
@@ -937,6 +966,7 @@ static int parse_inject(struct parser *p, const struct cmd_desc *d,
 		static const struct { unsigned bit; const char *key; } kinds[] = {
 			{ SCN_HAS_BUSY, "busy" }, { SCN_HAS_ENOMEM, "enomem" },
 			{ SCN_HAS_BUSY_AT, "busy-at" }, { SCN_HAS_ENOMEM_AT, "enomem-at" },
+			{ SCN_HAS_STATUS, "status" },
 		};
 		const char *a = NULL;
 
@@ -956,18 +986,38 @@ static int parse_inject(struct parser *p, const struct cmd_desc *d,
 		if (!a)
 			return missing(p, "busy=P or enomem=P", "inject");
 	}
-	if ((c->has & SCN_HAS_LEAF) && !(c->has & (SCN_HAS_BUSY | SCN_HAS_BUSY_AT)))
+	if ((c->has & SCN_HAS_LEAF) &&
+	    !(c->has & (SCN_HAS_BUSY | SCN_HAS_BUSY_AT | SCN_HAS_STATUS)))
 		return perr(p, opt_col(p, first, "leaf"),
-			    "option 'leaf' applies only to 'inject busy=' and 'inject busy-at='");
+			    "option 'leaf' applies only to 'inject busy=', 'inject busy-at=' and 'inject status='");
+	if ((c->has & (SCN_HAS_AT | SCN_HAS_SHARE)) && !(c->has & SCN_HAS_STATUS))
+		return perr(p, opt_col(p, first, c->has & SCN_HAS_AT ? "at" : "share"),
+			    "option '%s' applies only to 'inject status='",
+			    c->has & SCN_HAS_AT ? "at" : "share");
+	if ((c->has & SCN_HAS_AT) && (c->has & SCN_HAS_SHARE))
+		return perr(p, opt_col(p, first, "at") > opt_col(p, first, "share")
+				       ? opt_col(p, first, "at")
+				       : opt_col(p, first, "share"),
+			    "'at=' and 'share=' cannot be combined (a countdown or a share)");
+	if ((c->has & SCN_HAS_MODE) && (c->has & SCN_HAS_SHARE))
+		return perr(p, opt_col(p, first, "mode"),
+			    "option 'mode' applies only to a countdown, not to 'share='");
 	if ((c->has & SCN_HAS_SITE) && !(c->has & (SCN_HAS_ENOMEM | SCN_HAS_ENOMEM_AT)))
 		return perr(p, opt_col(p, first, "site"),
 			    "option 'site' applies only to 'inject enomem=' and 'inject enomem-at='");
-	if ((c->has & SCN_HAS_MODE) && !(c->has & (SCN_HAS_BUSY_AT | SCN_HAS_ENOMEM_AT)))
+	if ((c->has & SCN_HAS_MODE) &&
+	    !(c->has & (SCN_HAS_BUSY_AT | SCN_HAS_ENOMEM_AT | SCN_HAS_STATUS)))
 		return perr(p, opt_col(p, first, "mode"),
-			    "option 'mode' applies only to 'inject busy-at=' and 'inject enomem-at='");
+			    "option 'mode' applies only to 'inject busy-at=', 'inject enomem-at=' and 'inject status='");
+	/* status= without share= is a countdown, from the next call by
+	 * default. */
+	if ((c->has & SCN_HAS_STATUS) && !(c->has & (SCN_HAS_AT | SCN_HAS_SHARE)))
+		c->nth = 1;
 	if (c->has & (SCN_HAS_ENOMEM | SCN_HAS_ENOMEM_AT)) {
 		c->op = SCN_OP_INJECT_ENOMEM;
 		c->name = c->has & SCN_HAS_ENOMEM ? "inject enomem" : "inject enomem-at";
+	} else if (c->has & SCN_HAS_STATUS) {
+		c->name = "inject status";
 	} else {
 		c->name = c->has & SCN_HAS_BUSY ? "inject busy" : "inject busy-at";
 	}

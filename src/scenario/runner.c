@@ -838,7 +838,15 @@ static int run_inject(struct scn_run *r, const struct scn_cmd *c)
 
 	switch (c->op) {
 	case SCN_OP_INJECT_BUSY:
-		if (c->has & SCN_HAS_BUSY_AT) {
+		if (c->has & SCN_HAS_STATUS) {
+			if (c->has & SCN_HAS_SHARE) {
+				if (api->inject_status)
+					rc = api->inject_status(r->td, c->leaf, c->status, c->ppm);
+			} else if (api->inject_status_nth) {
+				rc = api->inject_status_nth(r->td, c->leaf, c->status, c->nth,
+							    c->persistent);
+			}
+		} else if (c->has & SCN_HAS_BUSY_AT) {
 			if (api->inject_busy_nth)
 				rc = api->inject_busy_nth(r->td, c->leaf, c->nth, c->persistent);
 		} else if (api->inject_busy_leaf) {
@@ -862,7 +870,8 @@ static int run_inject(struct scn_run *r, const struct scn_cmd *c)
 		return scn_api_error(r, c, rc);
 	if (c->op == SCN_OP_INJECT_OFF)
 		say(r, c, "off");
-	else if (c->has & (SCN_HAS_BUSY_AT | SCN_HAS_ENOMEM_AT))
+	else if (c->has & (SCN_HAS_BUSY_AT | SCN_HAS_ENOMEM_AT) ||
+		 (c->has & (SCN_HAS_STATUS | SCN_HAS_SHARE)) == SCN_HAS_STATUS)
 		say(r, c, "event %" PRIu64 " from now%s", c->nth,
 		    c->persistent ? " and every later one" : " only");
 	else

@@ -85,6 +85,9 @@ struct scn_backend {
 	int (*inject_enomem)(tdxmmu_td *td, enum tdxmmu_alloc_site site,
 			     uint32_t ppm);
 	int (*inject_off)(tdxmmu_td *td);
+	int (*inject_status_nth)(tdxmmu_td *td, int leaf, uint64_t status, uint64_t n,
+				 bool persistent);
+	int (*inject_status)(tdxmmu_td *td, int leaf, uint64_t status, uint32_t ppm);
 	int (*spte_state_level)(tdxmmu_td *td, uint64_t gpa, unsigned level,
 				enum tdxmmu_spte_state *private_ept,
 				enum tdxmmu_spte_state *shared_ept);

@@ -89,6 +89,9 @@ enum scn_has {
 	SCN_HAS_BUSY_AT = 1u << 13,   /* inject busy-at= (addition) */
 	SCN_HAS_ENOMEM_AT = 1u << 14, /* inject enomem-at= (addition) */
 	SCN_HAS_MODE = 1u << 15,      /* inject mode= (addition) */
+	SCN_HAS_STATUS = 1u << 16,    /* inject status= (addition) */
+	SCN_HAS_AT = 1u << 17,        /* inject at= (addition) */
+	SCN_HAS_SHARE = 1u << 18,     /* inject share= (addition) */
 };
 
 /* The set of outcomes an outcome=A|B option accepts: bit (1u << outcome). */
@@ -165,7 +168,8 @@ struct scn_cmd {
 	uint32_t ppm;                  /* inject busy=/enomem= P, in parts
 					  per million */
 	enum tdxmmu_alloc_site site;   /* inject site=, all by default */
-	uint64_t nth;                  /* inject busy-at=/enomem-at= N */
+	uint64_t nth;                  /* inject busy-at=/enomem-at=/at= N */
+	uint64_t status;               /* inject status=NAME */
 	bool persistent;               /* inject mode=persistent */
 	bool vm_dead;                  /* expect-vm: dead (else alive) */
 	bool hugepages;                /* memslot hugepages=on */

@@ -170,6 +170,14 @@ struct tdx_module *tdx_module_create(struct host_mem *hm, uint64_t seed)
 		free(m);
 		return NULL;
 	}
+	/* Over-aligned (per-slot lock lines): aligned_alloc, then cleared. */
+	m->spare_td = aligned_alloc(HOST_CACHELINE, sizeof(*m->spare_td));
+	if (!m->spare_td) {
+		pamt_fini(&m->pamt);
+		free(m);
+		return NULL;
+	}
+	memset(m->spare_td, 0, sizeof(*m->spare_td));
 	pthread_mutex_init(&m->td_table_lock, NULL);
 	memcpy(m->cost_ns, default_cost_ns, sizeof(m->cost_ns));
 	m->tdcall_cost_ns = DEFAULT_TDCALL_ACCEPT_NS;
@@ -195,6 +203,7 @@ void tdx_module_destroy(struct tdx_module *m)
 		if (td)
 			free(td);
 	}
+	free(m->spare_td);
 	pamt_fini(&m->pamt);
 	pthread_mutex_destroy(&m->td_table_lock);
 	module_park(m, end);
@@ -209,12 +218,17 @@ void tdx_module_inject_busy(struct tdx_module *m, uint32_t ppm)
 static void busy_rearm(struct tdx_module *m)
 {
 	bool any = atomic_load_explicit(&m->busy_nth_mode[TDX_NR_LEAVES],
+					memory_order_relaxed) != 0 ||
+		   atomic_load_explicit(&m->err_nth_mode[TDX_NR_LEAVES],
 					memory_order_relaxed) != 0;
 
 	for (int i = 0; i < TDX_NR_LEAVES; i++)
 		atomic_store_explicit(&m->busy_armed[i],
 				      any || atomic_load_explicit(&m->busy_ppm[i], memory_order_relaxed) ||
 					      atomic_load_explicit(&m->busy_nth_mode[i],
+								   memory_order_relaxed) ||
+					      atomic_load_explicit(&m->err_ppm[i], memory_order_relaxed) ||
+					      atomic_load_explicit(&m->err_nth_mode[i],
 								   memory_order_relaxed),
 				      memory_order_relaxed);
 }
@@ -241,6 +255,39 @@ void tdx_module_inject_busy_nth(struct tdx_module *m, int leaf, uint64_t n, bool
 		atomic_store_explicit(&m->busy_nth_mode[i], persistent ? 2 : 1,
 				      memory_order_relaxed);
 	busy_rearm(m);
+}
+
+void tdx_module_inject_status_nth(struct tdx_module *m, int leaf, uint64_t status,
+				  uint64_t n, bool persistent)
+{
+	unsigned i = leaf < 0 || leaf >= TDX_NR_LEAVES ? TDX_NR_LEAVES : (unsigned)leaf;
+
+	atomic_store_explicit(&m->err_nth_mode[i], 0, memory_order_relaxed);
+	atomic_store_explicit(&m->err_status[i], status, memory_order_relaxed);
+	atomic_store_explicit(&m->err_countdown[i], n > INT64_MAX ? INT64_MAX : (int64_t)n,
+			      memory_order_relaxed);
+	if (n)
+		atomic_store_explicit(&m->err_nth_mode[i], persistent ? 2 : 1,
+				      memory_order_relaxed);
+	busy_rearm(m);
+}
+
+void tdx_module_inject_status_leaf(struct tdx_module *m, int leaf, uint64_t status,
+				   uint32_t ppm)
+{
+	if (ppm > 1000000)
+		ppm = 1000000;
+	for (int i = 0; i < TDX_NR_LEAVES; i++)
+		if (leaf < 0 || i == leaf) {
+			atomic_store(&m->err_ppm_status[i], status);
+			atomic_store(&m->err_ppm[i], ppm);
+		}
+	busy_rearm(m);
+}
+
+uint64_t tdx_module_status_hits(const struct tdx_module *m)
+{
+	return atomic_load_explicit(&m->err_hits, memory_order_relaxed);
 }
 
 uint64_t tdx_module_busy_hits(const struct tdx_module *m)
@@ -396,6 +443,42 @@ __attribute__((noinline, cold)) static bool inject_busy_draw(struct tdx_module *
 	return hit;
 }
 
+/* One step of error countdown i: its status for the n-th call (and,
+ * persistent, every later one), else 0. */
+static uint64_t err_nth_step(struct tdx_module *m, unsigned i)
+{
+	int mode = atomic_load_explicit(&m->err_nth_mode[i], memory_order_relaxed);
+	int64_t left;
+
+	if (!mode)
+		return 0;
+	left = atomic_fetch_sub_explicit(&m->err_countdown[i], 1, memory_order_relaxed);
+	if (left == 1 || (left < 1 && mode == 2))
+		return atomic_load_explicit(&m->err_status[i], memory_order_relaxed);
+	return 0;
+}
+
+/* The error status this call of @leaf is to answer, or 0. Both countdowns
+ * step on every call of the leaf (the leaf's own wins if both pick it);
+ * the share draws only when no countdown picked the call. */
+__attribute__((noinline, cold)) static uint64_t inject_status_draw(struct tdx_module *m,
+								   int leaf)
+{
+	uint64_t own = err_nth_step(m, (unsigned)leaf);
+	uint64_t any = err_nth_step(m, TDX_NR_LEAVES);
+	uint64_t status = own ? own : any;
+	uint32_t ppm = atomic_load_explicit(&m->err_ppm[leaf], memory_order_relaxed);
+
+	if (!status && ppm &&
+	    splitmix64(~m->seed ^ atomic_fetch_add_explicit(&m->err_draws, 1,
+							    memory_order_relaxed)) %
+			    1000000 < ppm)
+		status = atomic_load_explicit(&m->err_ppm_status[leaf], memory_order_relaxed);
+	if (status)
+		atomic_fetch_add_explicit(&m->err_hits, 1, memory_order_relaxed);
+	return status;
+}
+
 static inline bool inject_busy_now(struct tdx_module *m, int leaf)
 {
 	if (!atomic_load_explicit(&m->busy_armed[leaf], memory_order_relaxed))
@@ -431,6 +514,14 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
 	if (version > 0 && !leaf_has_versions(leaf))
 		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
+	/* An injected error: the module refuses the call before doing
+	 * anything, as it refuses one whose operands it rejects; the other
+	 * registers are left as they came. */
+	if (atomic_load_explicit(&m->busy_armed[leaf], memory_order_relaxed)) {
+		status = inject_status_draw(m, leaf);
+		if (status)
+			return regs->rax = status;
+	}
 	armed = tdx_busy_armed = inject_busy_now(m, leaf);
 	status = handlers[leaf](m, regs);
 	/* Consumed: the handler reached a try-lock and answered the BUSY

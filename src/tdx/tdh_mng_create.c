@@ -15,8 +15,10 @@
  *    TDH.MNG.KEY.FREEID) -> TDX_HKID_NOT_FREE, without an operand, which is
  *    what the module's key-ownership table check returns.
  *  - The module's table of TDs is the model's stand-in for TDR contents; if
- *    it is full (TDX_MAX_TDS TDs not yet reclaimed) or the host is out of
- *    memory -> TDX_SYS_BUSY (a model limit, not an architectural error).
+ *    it is full (TDX_MAX_TDS TDs not yet reclaimed), or the host is out of
+ *    memory for a TD's state after the module's first TD (whose state the
+ *    module allocated with itself, struct tdx_module.spare_td)
+ *    -> TDX_SYS_BUSY (a model limit, not an architectural error).
  * Effects: the TDR frame is cleared with the TDX global private key
  * (TDX_GLOBAL_KEYID: the TDR is the module's, not the TD's); lifecycle HKID_ASSIGNED, OP_STATE UNINITIALIZED; PAMT(TDR) <-
  * {PT_TDR, owner = the TD's index}; the key id is marked used. The TDR is not
@@ -59,9 +61,16 @@ uint64_t tdh_mng_create(struct tdx_module *m, struct seamcall_regs *r)
 			break;
 		}
 	}
-	/* Over-aligned (per-slot lock lines): aligned_alloc, then cleared. */
-	if (index && (td = aligned_alloc(HOST_CACHELINE, sizeof(*td))))
+	/* The TD's state: the one the module keeps ready (its first TD never
+	 * meets the host's memory running out, as the real module, which
+	 * allocates nothing, never does), else a new one. Over-aligned
+	 * (per-slot lock lines): aligned_alloc, then cleared. */
+	if (index && m->spare_td) {
+		td = m->spare_td;
+		m->spare_td = NULL;
+	} else if (index && (td = aligned_alloc(HOST_CACHELINE, sizeof(*td)))) {
 		memset(td, 0, sizeof(*td));
+	}
 	if (!td) {
 		pthread_mutex_unlock(&m->td_table_lock);
 		status = TDX_SYS_BUSY;

@@ -350,6 +350,14 @@ struct tdx_module {
 
 	pthread_mutex_t td_table_lock; /* TD table changes (create/reclaim),
 					* and the KOT and WBT fields below */
+	/* The state of the next TD TDH.MNG.CREATE makes, allocated with the
+	 * module (under td_table_lock). The real module keeps a TD's state in
+	 * the TDR page the host gives it and allocates nothing, so CREATE
+	 * never fails for memory; the model's struct tdx_td stands for that
+	 * page's contents, and having it ready keeps the same promise for
+	 * the first TD of a module (every API TD has a module of its own).
+	 * Later TDs of the same module (unit tests) allocate theirs. */
+	struct tdx_td *spare_td;
 	struct tdx_td *_Atomic tds[TDX_MAX_TDS + 1]; /* by owner index */
 	/* One past the highest index ever given a TD (under td_table_lock):
 	 * what scans of tds[] need to look at. A process makes one TD at a
@@ -402,6 +410,20 @@ struct tdx_module {
 	_Atomic int busy_nth_mode[TDX_NR_LEAVES + 1];
 	_Atomic uint32_t busy_armed[TDX_NR_LEAVES];
 	_Atomic uint64_t busy_hits;
+	/* Error injection (tdx_module_inject_status*()): the picked call of
+	 * a leaf answers err_status[] at once, before its handler runs, as a
+	 * real module refusing it would: nothing changes but RAX. The same
+	 * shapes as BUSY's: a share per leaf (one draw per call, from the
+	 * seed), and countdowns per leaf plus one for every leaf (index
+	 * TDX_NR_LEAVES), each with its own status. busy_armed[leaf] covers
+	 * these too (the one load of the fast path). */
+	_Atomic uint64_t err_status[TDX_NR_LEAVES + 1];   /* for the countdowns */
+	_Atomic int64_t err_countdown[TDX_NR_LEAVES + 1];
+	_Atomic int err_nth_mode[TDX_NR_LEAVES + 1];
+	_Atomic uint32_t err_ppm[TDX_NR_LEAVES];
+	_Atomic uint64_t err_ppm_status[TDX_NR_LEAVES];   /* for the shares */
+	_Atomic uint64_t err_draws;
+	_Atomic uint64_t err_hits;
 
 	/* cost model */
 	uint64_t cost_ns[TDX_NR_LEAVES];

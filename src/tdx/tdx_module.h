@@ -42,6 +42,16 @@ void tdx_module_inject_busy_leaf(struct tdx_module *m, int leaf, uint32_t ppm);
  * tdx_module_busy_hits(): calls picked so far, by share or countdown (a
  * picked leaf that takes no lock still answers as it would). */
 void tdx_module_inject_busy_nth(struct tdx_module *m, int leaf, uint64_t n, bool persistent);
+/* Error injection: the n-th call of @leaf (-1: of any leaf) from now (and,
+ * @persistent, every later one) answers @status without running (n = 0:
+ * off); or a share of @leaf's calls (ppm, -1: every leaf) does. The caller
+ * passes an error status (bit 63 set). */
+void tdx_module_inject_status_nth(struct tdx_module *m, int leaf, uint64_t status,
+				  uint64_t n, bool persistent);
+void tdx_module_inject_status_leaf(struct tdx_module *m, int leaf, uint64_t status,
+				   uint32_t ppm);
+/* SEAMCALLs that answered an injected error status. */
+uint64_t tdx_module_status_hits(const struct tdx_module *m);
 uint64_t tdx_module_busy_hits(const struct tdx_module *m);
 void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns);
 uint64_t tdx_module_cost(const struct tdx_module *m, int leaf);

@@ -5,7 +5,8 @@
  * invariant; divergence created behind KVM's back (raw SEAMCALLs) or written
  * straight into KVM's trees (internal headers) is reported, each time with
  * exactly the violations it causes, one line each, naming the place. The
- * report is NULL-safe and truncation-safe.
+ * report is NULL-safe and truncation-safe. A few tests also show KVM's own
+ * KVM_BUG_ON guards meeting such corruption (the VM killed, not mapped).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,6 +37,7 @@
 #include "kvm/kvm.h"
 #include "kvm/mmu_page.h"
 #include "kvm/spte.h"
+#include "kvm/legacy_internal.h"
 #include "kvm/tdp_iter.h"
 #include "tdx/tdx_internal.h"
 
@@ -725,6 +727,160 @@ static void test_corrupt_both_aliases(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* KVM's table structure written wrong (I6): a shared table given an
+ * S-EPT page, one marked private, one linked at the wrong gfn. Each is
+ * named once, and the TD is clean again once the field is put back. */
+static void test_corrupt_table_roles(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct kvm_mmu_page *sp;
+	gfn_t gfn;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	want_check(td, 0, NULL);
+	sp = sptep_to_sp(sptep_4k(td, 0x100000, false));
+
+	sp->private_spt = new_frame(td);
+	want_check(td, 1, "level 2M: shared table has an S-EPT page", NULL);
+	sp->private_spt = 0;
+	want_check(td, 0, NULL);
+
+	sp->role.is_private = 1;
+	want_check(td, 1, "level 2M: the shared EPT links a private table", NULL);
+	sp->role.is_private = 0;
+	want_check(td, 0, NULL);
+
+	gfn = sp->gfn;
+	sp->gfn = gfn + 512;
+	want_check(td, 1, "level 2M: the shared EPT links a table of level 4K at gfn", NULL);
+	sp->gfn = gfn;
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* The legacy MMU's own audit (rmap <-> SPTEs, the SPTE bits it allows in
+ * each tree, its page lists) reports through check: a shared leaf cleared
+ * behind the rmap's back, SPTE_SHARED_MASK on a shared entry, a page-list
+ * count off by one; each named, and gone once undone. */
+static void test_corrupt_legacy_rmap(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	_Atomic uint64_t *sptep;
+	uint64_t old;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.mmu = TDXMMU_MMU_LEGACY;
+	cfg.host_memory = 64 * MiB;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	want_check(td, 0, NULL);
+	sptep = sptep_4k(td, 0x100000, false);
+	old = atomic_load(sptep);
+	atomic_store(sptep, SHADOW_NONPRESENT_VALUE);
+	/* The audit's line, and the vCPU's translation that no leaf backs
+	 * any more (the corruption skipped the flush a zap would make). */
+	want_check(td, 2, "legacy: rmap of gfn 0x100 holds a shared entry that maps nothing",
+		   "vcpu 0: stale TLB entry: shared gpa 0x800000100000", NULL);
+	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	/* SPTE_SHARED_MASK where the legacy MMU never puts it: on a shared
+	 * entry. */
+	atomic_store(sptep, old | SPTE_SHARED_MASK);
+	want_check(td, 1, "legacy: shared EPT entry gfn 0x100 level 1 = ", "carries a private-EPT-only bit", NULL);
+	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	/* The page lists' count off by one. */
+	to_legacy(td->kvm)->nr_shared_pages++;
+	want_check(td, 1, "legacy: the page lists hold 4 private and 5 shared tables, the trees link 4 and 4", NULL);
+	to_legacy(td->kvm)->nr_shared_pages--;
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* KVM's own guard on the same kind of corruption, legacy MMU: a private
+ * fault that finds its PRIVATE_ZAPPED entry keeping another frame than the
+ * memslot gives is a state KVM must never see: KVM_BUG_ON, the access
+ * reports `bugged`, the VM is dead. With the entry put back, check holds
+ * and destroy takes everything back. */
+static void test_legacy_zapped_pfn_kills_vm(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	_Atomic uint64_t *sptep;
+	uint64_t old, v = 0;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.mmu = TDXMMU_MMU_LEGACY;
+	cfg.host_memory = 64 * MiB;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	guest_write(td, 0, 0x2000, 7);
+	assert_int_equal(tdxmmu_host_zap(td, 0x2000, 0x1000, TDXMMU_ALIAS_PRIVATE), TDXMMU_OK);
+	sptep = sptep_4k(td, 0x2000, true);
+	old = atomic_load(sptep);
+	assert_true(is_private_zapped_spte(old));
+	atomic_store(sptep, old ^ (1ULL << PAGE_SHIFT)); /* the next frame */
+	assert_int_equal(tdxmmu_vcpu_read(td, 0, 0x2000, &v, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_BUGGED);
+	assert_true(tdxmmu_vm_dead(td));
+	atomic_store(sptep, old);
+	/* No violation; the report says which checks a dead VM skips. */
+	{
+		char report[1024];
+
+		assert_int_equal(tdxmmu_check(td, report, sizeof(report)), 0);
+		assert_non_null(strstr(report, "note: the VM is dead: the per-GFN table check (I2) skipped"));
+		assert_non_null(strstr(report, "note: the VM is dead: the TLB check (I5) skipped"));
+	}
+	api_fx_destroy_clean(td);
+}
+
+/* The same guard for a page mapped shared whose private entry lost
+ * SPTE_SHARED_MASK (seed 000's table has no such state): a private access
+ * to it kills the VM instead of mapping the page on both aliases. */
+static void test_legacy_shared_without_mask_kills_vm(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	_Atomic uint64_t *sptep;
+	uint64_t old, v = 0;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.mmu = TDXMMU_MMU_LEGACY;
+	cfg.host_memory = 64 * MiB;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	sptep = sptep_4k(td, 0x100000, true);
+	old = atomic_load(sptep);
+	assert_true(old & SPTE_SHARED_MASK);
+	atomic_store(sptep, old & ~SPTE_SHARED_MASK);
+	assert_int_equal(tdxmmu_vcpu_read(td, 0, 0x100000, &v, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_BUGGED);
+	assert_true(tdxmmu_vm_dead(td));
+	/* Nothing was mapped privately: the page is the host's, its data
+	 * intact. */
+	assert_int_equal(tdxmmu_host_read(td, 0x100000, &v), TDXMMU_OK);
+	assert_int_equal(v, 0xabcd);
+	atomic_store(sptep, old);
+	assert_int_equal(tdxmmu_check(td, NULL, 0), 0);
+	api_fx_destroy_clean(td);
+}
+
 /* A translation KVM forgot to flush (the shared leaf zapped without the
  * flush request): the TLB still maps the page. */
 static void test_stale_shared_tlb_entry(void **state)
@@ -904,6 +1060,10 @@ int main(void)
 		cmocka_unit_test(test_corrupt_chldcnt),
 		cmocka_unit_test(test_corrupt_shared_leaf_to_td_frame),
 		cmocka_unit_test(test_corrupt_both_aliases),
+		cmocka_unit_test(test_corrupt_table_roles),
+		cmocka_unit_test(test_corrupt_legacy_rmap),
+		cmocka_unit_test(test_legacy_zapped_pfn_kills_vm),
+		cmocka_unit_test(test_legacy_shared_without_mask_kills_vm),
 		cmocka_unit_test(test_2m_alias_state),
 		cmocka_unit_test(test_stale_shared_tlb_entry),
 		cmocka_unit_test(test_stale_private_tlb_entries),

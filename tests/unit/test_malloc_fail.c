@@ -11,7 +11,6 @@
  * The library's calls to malloc, calloc, realloc, aligned_alloc,
  * posix_memalign and strndup are linked to the __wrap_ functions below
  * (-Wl,--wrap in tests/CMakeLists.txt); libc's own and cmocka's are not.
- * TD creation is not injected (see __wrap_tdxmmu_td_create).
  *
  * Each run must either give exactly what it gives without the failure (the
  * failed allocation's caller had a fallback) or stop with "out of memory":
@@ -19,7 +18,11 @@
  * no exit 3 (an allocation failure is never the model breaking), and what
  * was printed before the error is a prefix of the run without it. Leaks are
  * the valgrind and ASan passes' to see (make test runs this program under
- * both). Workloads have no parallel block, so the N-th allocation is the
+ * both). TD creation is included: a failure there ends in ENOMEM and
+ * kvm_create_vm() takes apart the half-built TD (it used to be left out:
+ * KVM left that TD with the module, and the module's own allocation in
+ * TDH.MNG.CREATE answered TDX_SYS_BUSY, which the API reported as the
+ * model's bug). Workloads have no parallel block, so the N-th allocation is the
  * same one in every run (deterministic).
  */
 #include <errno.h>
@@ -59,7 +62,7 @@ char *__wrap_strndup(const char *s, size_t n);
 /* In memory shared with the parent: each run happens in a child process
  * (below), and the parent learns whether the armed allocation was reached. */
 struct fail_state {
-	atomic_bool armed, failed, creating;
+	atomic_bool armed, failed;
 	atomic_ulong calls, fail_at;
 };
 static struct fail_state *fs;
@@ -68,7 +71,7 @@ static bool fail_this(void)
 {
 	unsigned long n;
 
-	if (!fs || !atomic_load(&fs->armed) || atomic_load(&fs->creating))
+	if (!fs || !atomic_load(&fs->armed))
 		return false;
 	n = atomic_fetch_add(&fs->calls, 1) + 1;
 	if (n != atomic_load(&fs->fail_at))
@@ -127,30 +130,6 @@ char *__wrap_strndup(const char *s, size_t n)
 		return NULL;
 	}
 	return __real_strndup(s, n);
-}
-
-/*
- * TD creation is left out: KVM's VM creation does not take apart a TD half
- * built by SEAMCALLs (kvm_create_vm: its pages stay with the module, on
- * purpose, and so does its struct kvm), and a failure of the module's own
- * allocation in TDH.MNG.CREATE answers TDX_SYS_BUSY, which KVM makes -EIO
- * and the API reports as the model's bug. docs/reliability.md lists both.
- * The scenario runner reaches tdxmmu_td_create() through its backend table
- * in another object, so --wrap=tdxmmu_td_create catches it.
- */
-int __real_tdxmmu_td_create(const struct tdxmmu_td_config *cfg, tdxmmu_td **out);
-int __wrap_tdxmmu_td_create(const struct tdxmmu_td_config *cfg, tdxmmu_td **out);
-
-int __wrap_tdxmmu_td_create(const struct tdxmmu_td_config *cfg, tdxmmu_td **out)
-{
-	int ret;
-
-	if (fs)
-		atomic_store(&fs->creating, true);
-	ret = __real_tdxmmu_td_create(cfg, out);
-	if (fs)
-		atomic_store(&fs->creating, false);
-	return ret;
 }
 
 /* ---- scenarios ---- */

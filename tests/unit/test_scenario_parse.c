@@ -900,9 +900,9 @@ static void test_v11_errors(void **state)
 		  "t.tds:1:11: error: malformed number '0x'\n" },
 		/* inject */
 		{ "td\ninject\n",
-		  "t.tds:2:7: error: missing argument busy=P, enomem=P or off for 'inject'\n" },
+		  "t.tds:2:7: error: missing argument busy=P, enomem=P, status=NAME or off for 'inject'\n" },
 		{ "td\ninject on\n",
-		  "t.tds:2:8: error: unknown word 'on' for 'inject' (busy=P, enomem=P or off)\n" },
+		  "t.tds:2:8: error: unknown word 'on' for 'inject' (busy=P, enomem=P, status=NAME or off)\n" },
 		{ "td\ninject off busy=1\n",
 		  "t.tds:2:12: error: too many arguments for 'inject off' (unexpected 'busy=1')\n" },
 		{ "td\ninject leaf=TDH.MEM.TRACK\n",
@@ -912,7 +912,7 @@ static void test_v11_errors(void **state)
 		{ "td\ninject enomem=2 busy=1\n",
 		  "t.tds:2:17: error: 'busy=' and 'enomem=' cannot be combined (one 'inject' line each)\n" },
 		{ "td\ninject enomem=2 leaf=TDH.MEM.TRACK\n",
-		  "t.tds:2:17: error: option 'leaf' applies only to 'inject busy=' and 'inject busy-at='\n" },
+		  "t.tds:2:17: error: option 'leaf' applies only to 'inject busy=', 'inject busy-at=' and 'inject status='\n" },
 		{ "td\ninject site=pt busy=1\n",
 		  "t.tds:2:8: error: option 'site' applies only to 'inject enomem=' and 'inject enomem-at='\n" },
 		{ "td\ninject busy=1 leaf=TDH.MEM.JUMP\n",
@@ -927,13 +927,36 @@ static void test_v11_errors(void **state)
 		{ "td\ninject busy-at=2 enomem-at=1\n",
 		  "t.tds:2:18: error: 'busy-at=' and 'enomem-at=' cannot be combined (one 'inject' line each)\n" },
 		{ "td\ninject enomem=5 mode=once\n",
-		  "t.tds:2:17: error: option 'mode' applies only to 'inject busy-at=' and 'inject enomem-at='\n" },
+		  "t.tds:2:17: error: option 'mode' applies only to 'inject busy-at=', 'inject enomem-at=' and 'inject status='\n" },
 		{ "td\ninject busy-at=1 mode=forever\n",
 		  "t.tds:2:23: error: unknown mode 'forever' (once or persistent)\n" },
 		{ "td\ninject busy-at=1 site=rmap\n",
 		  "t.tds:2:18: error: option 'site' applies only to 'inject enomem=' and 'inject enomem-at='\n" },
 		{ "td\ninject enomem-at=1 site=all\n",
 		  "t.tds:2:25: error: unknown allocation site 'all' (pt, sept, frame, rmap, shadow, arena or nomirror)\n" },
+		/* inject status= (this implementation's addition). */
+		{ "td\ninject status=TDX_SUCCESS\n",
+		  "t.tds:2:15: error: status 'TDX_SUCCESS' is not an error (a module refusing a call answers an error)\n" },
+		{ "td\ninject status=TDX_PAGE_ALREADY_ACCEPTED\n",
+		  "t.tds:2:15: error: status 'TDX_PAGE_ALREADY_ACCEPTED' is not an error (a module refusing a call answers an error)\n" },
+		{ "td\ninject status=TDX_OPERAND_INVALD\n",
+		  "t.tds:2:15: error: unknown status 'TDX_OPERAND_INVALD'; did you mean 'TDX_OPERAND_INVALID'?\n" },
+		{ "td\ninject status=TDX_OPERAND_INVALID at=0\n",
+		  "t.tds:2:38: error: the countdown starts at 1 (the next event), not 0\n" },
+		{ "td\ninject status=TDX_OPERAND_INVALID at=1 share=5\n",
+		  "t.tds:2:40: error: 'at=' and 'share=' cannot be combined (a countdown or a share)\n" },
+		{ "td\ninject status=TDX_OPERAND_INVALID share=5 mode=once\n",
+		  "t.tds:2:43: error: option 'mode' applies only to a countdown, not to 'share='\n" },
+		{ "td\ninject busy=5 at=2\n",
+		  "t.tds:2:15: error: option 'at' applies only to 'inject status='\n" },
+		{ "td\ninject enomem=5 share=2\n",
+		  "t.tds:2:17: error: option 'share' applies only to 'inject status='\n" },
+		{ "td\ninject status=TDX_OPERAND_INVALID busy-at=1\n",
+		  "t.tds:2:35: error: 'busy-at=' and 'status=' cannot be combined (one 'inject' line each)\n" },
+		{ "td\ninject status=TDX_OPERAND_INVALID site=pt\n",
+		  "t.tds:2:35: error: option 'site' applies only to 'inject enomem=' and 'inject enomem-at='\n" },
+		{ "td\ninject status=TDX_OPERAND_INVALID share=101\n",
+		  "t.tds:2:41: error: percentage '101' out of range (0 to 100)\n" },
 		{ "td\ninject busy=1 busy=2\n",
 		  "t.tds:2:15: error: duplicate option 'busy'\n" },
 		{ "td\ninject busy=\n",
@@ -1033,6 +1056,43 @@ static void test_inject_countdown_words(void **state)
 	assert_int_equal(s.cmds[5].ppm, 500000);
 	assert_false(s.cmds[5].has & SCN_HAS_ENOMEM_AT);
 	assert_int_equal(s.cmds[6].site, TDXMMU_SITE_NOMIRROR);
+	scn_script_free(&s);
+}
+
+/* inject status=NAME [leaf=] [at=N [mode=] | share=P] (this
+ * implementation's addition): a countdown from the next call by default. */
+static void test_inject_status_words(void **state)
+{
+	struct scn_script s;
+	const struct scn_cmd *c;
+	uint64_t inval, ept;
+
+	(void)state;
+	assert_true(tdxmmu_status_from_name("TDX_OPERAND_INVALID", &inval));
+	assert_true(tdxmmu_status_from_name("TDX_EPT_WALK_FAILED", &ept));
+	parse_ok("td\n"
+		 "inject status=TDX_OPERAND_INVALID leaf=TDH.MEM.PAGE.AUG\n"
+		 "inject status=TDX_EPT_WALK_FAILED at=3 mode=persistent\n"
+		 "inject status=TDX_OPERAND_INVALID leaf=TDH.MEM.TRACK share=12.5\n",
+		 &s);
+	assert_int_equal(s.nr, 4);
+	c = &s.cmds[1];
+	assert_int_equal(c->op, SCN_OP_INJECT_BUSY);
+	assert_string_equal(c->name, "inject status");
+	assert_true(c->has & SCN_HAS_STATUS);
+	assert_int_equal(c->status, inval);
+	assert_int_equal(c->nth, 1);
+	assert_false(c->persistent);
+	assert_int_equal(c->leaf, tdxmmu_leaf_from_name("TDH.MEM.PAGE.AUG"));
+	c = &s.cmds[2];
+	assert_int_equal(c->status, ept);
+	assert_int_equal(c->nth, 3);
+	assert_true(c->persistent);
+	assert_int_equal(c->leaf, -1);
+	c = &s.cmds[3];
+	assert_true(c->has & SCN_HAS_SHARE);
+	assert_int_equal(c->ppm, 125000);
+	assert_int_equal(c->leaf, tdxmmu_leaf_from_name("TDH.MEM.TRACK"));
 	scn_script_free(&s);
 }
 
@@ -1204,6 +1264,7 @@ int main(void)
 		cmocka_unit_test(test_v11_errors),
 		cmocka_unit_test(test_v11_words),
 		cmocka_unit_test(test_inject_countdown_words),
+		cmocka_unit_test(test_inject_status_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
