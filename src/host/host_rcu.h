@@ -11,7 +11,10 @@
  *  - the CPU's hardware walk of the shared EPT (src/cpu/ept_walk.c), which
  *    takes no KVM lock at all.
  * What is freed through it: KVM page-table pages once unlinked
- * (kvm_mmu_free_page_rcu(), as KVM's tdp_mmu_free_sp_rcu_callback).
+ * (kvm_mmu_free_page_rcu(), as KVM's tdp_mmu_free_sp_rcu_callback), and
+ * replaced memslot arrays (memslot.c). The callbacks run on a reclaimer
+ * thread of the model's own, not liburcu's call_rcu thread (host_rcu.c says
+ * why: liburcu's waits 10 ms per batch, which every TD destroy paid).
  *
  * Threads register themselves on their first read-side section and
  * unregister when they exit (a pthread key destructor), so vCPU threads,
@@ -33,7 +36,7 @@
 #include <urcu/urcu-memb.h>
 
 struct host_rcu_head {
-	struct rcu_head head; /* first: liburcu's callback gets this */
+	struct host_rcu_head *next; /* the reclaimer's queue (host_rcu.c) */
 	void (*func)(struct host_rcu_head *h);
 };
 
@@ -41,9 +44,10 @@ struct host_rcu_head {
 void host_rcu_read_lock(void);
 void host_rcu_read_unlock(void);
 
-/* Runs func(h) on liburcu's call_rcu thread after a grace period: once every
- * read-side section that began before this call has ended. Never blocks;
- * may be called inside a read-side section. */
+/* Runs func(h) on the model's reclaimer thread (host_rcu.c) after a grace
+ * period: once every read-side section that began before this call has
+ * ended. Never waits for a grace period; may be called inside a read-side
+ * section. */
 void host_call_rcu(struct host_rcu_head *h, void (*func)(struct host_rcu_head *h));
 
 #endif /* TDXMMU_HOST_RCU_H */

@@ -136,8 +136,8 @@ void host_memslots_destroy(struct host_memslots *ms)
 	free(ms);
 }
 
-/* liburcu's call_rcu thread, after the grace period: no reader can still
- * be looking at the array. */
+/* The RCU reclaimer thread (host_rcu.c), after the grace period: no reader
+ * can still be looking at the array. */
 static void array_free_rcu(struct host_rcu_head *h)
 {
 	struct memslot_array *a = (struct memslot_array *)

@@ -255,7 +255,7 @@ void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp)
 	mmu_page_release(arena(kvm), sp);
 }
 
-/* liburcu's call_rcu thread, after the grace period. */
+/* The RCU reclaimer thread (host_rcu.c), after the grace period. */
 static void mmu_page_rcu_callback(struct host_rcu_head *h)
 {
 	struct kvm_mmu_page *sp = (struct kvm_mmu_page *)
@@ -309,8 +309,9 @@ void kvm_mmu_free_page_rcu(struct kvm *kvm, struct kvm_mmu_page *sp)
 /*
  * Waits on the arena's own count rather than urcu_memb_barrier(): the count
  * is exact for this VM, and its mutex and condition variable are visible to
- * ThreadSanitizer, where liburcu's barrier completion (allocated by the
- * caller, freed by the uninstrumented call_rcu thread) is not.
+ * ThreadSanitizer (and the callbacks run on the model's own reclaimer
+ * thread, host_rcu.c, not on liburcu's, whose queue a barrier would wait
+ * for).
  */
 void kvm_mmu_pages_quiesce(struct kvm *kvm)
 {

@@ -207,7 +207,7 @@ static void run_free_without_flush(bool flush)
 	vm.fx.kvm->flush_shared_tlbs = cb;
 	assert_true(kvm_stat_read(vm.fx.kvm, pages_rcu_freed) > 0);
 	/* The tables go back to the arena (poisoned) after a grace period,
-	 * on liburcu's thread: wait for it (no reader is left). */
+	 * on the RCU reclaimer thread: wait for it (no reader is left). */
 	for (int i = 0; i < 5000 && kvm_mmu_pages_live(vm.fx.kvm) == live; i++) {
 		struct timespec ts = { .tv_nsec = 1000000 };
 

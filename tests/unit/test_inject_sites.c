@@ -24,10 +24,10 @@
  * ENOMEM and every SEAMCALL KVM issues are traced), which outlives the TD
  * (the destroy workload), and cross-checked against tdxmmu_inject_counts().
  *
- * Most of the time is the teardown's RCU grace periods (liburcu sleeps
- * 10 ms in synchronize_rcu), not CPU (under 1 s of it in the plain build):
- * some 25 s in the plain build (the 2M workloads about 20 s of it); about a
- * minute under valgrind before the 2M workloads, not measured since. TDXMMU_INJECT_ONLY=TEXT in the environment runs only the
+ * The time used to be mostly the teardown's wait for liburcu's call_rcu
+ * thread, which sleeps 10 ms before each batch (some 25 s in the plain
+ * build); host_rcu.c now runs the callbacks on a thread of its own, and the
+ * plain build takes INJECT_SITES_TIME. TDXMMU_INJECT_ONLY=TEXT in the environment runs only the
  * workloads whose name contains TEXT (to reproduce one line).
  */
 #include <setjmp.h>
