@@ -151,7 +151,9 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td,
 
 enum tdxmmu_outcome {
 	TDXMMU_OUTCOME_OK,
-	TDXMMU_OUTCOME_BLOCKED, /* wrong alias: loops on EPT violations */
+	TDXMMU_OUTCOME_BLOCKED, /* wrong alias: loops on EPT violations; or
+				   every TDH.VP.ENTER answers an injected
+				   BUSY (inject busy at 100%) */
 	TDXMMU_OUTCOME_VE,      /* #VE for a pending page (accept=explicit) */
 	TDXMMU_OUTCOME_POISON,  /* integrity broken by a host write */
 	TDXMMU_OUTCOME_MMIO,    /* no memslot */
@@ -232,7 +234,8 @@ TDXMMU_API int tdxmmu_vcpu_mapgpa(tdxmmu_td *td, unsigned vcpu, uint64_t gpa,
  * no guest action: TDXMMU_EBUSY until it leaves. TDXMMU_ESTATE before
  * finalize or when already held (enter) / not held (leave); TDXMMU_EIO when
  * the VM is dead; TDXMMU_EBUSY from enter while another thread runs a guest
- * action on that vCPU. leave always lets a held vCPU go (so a dead VM can be
+ * action on that vCPU, or while every TDH.VP.ENTER answers an injected BUSY
+ * (a held vCPU a kick sent out then stays out until leave). leave always lets a held vCPU go (so a dead VM can be
  * destroyed; destroy also lets held vCPUs go), then answers TDXMMU_EIO if the
  * VM is dead. tdxmmu_check() kicks held vCPUs out for the check; they are
  * back in the TD when it returns (in the current epoch).
@@ -333,7 +336,10 @@ TDXMMU_API int tdxmmu_inject_busy(tdxmmu_td *td, uint32_t ppm);
 /* The same for one leaf only (leaf = tdxmmu_leaf_from_name()), or every
  * leaf with leaf = -1. The BUSY is answered where the real module would
  * answer it: at the SEAMCALL's first try-lock, after the operand checks that
- * come before that lock; a leaf that takes no lock never answers it. */
+ * come before that lock; a leaf that takes no lock never answers it. KVM
+ * retries a BUSY; one that every TDH.VP.ENTER meets (ppm = 10^6 on that
+ * leaf or every leaf, or a persistent countdown that fired) can never
+ * clear, and a guest action then reports TDXMMU_OUTCOME_BLOCKED at once. */
 TDXMMU_API int tdxmmu_inject_busy_leaf(tdxmmu_td *td, int leaf, uint32_t ppm);
 
 /* KVM's allocation sites, for tdxmmu_inject_enomem(). */

@@ -232,6 +232,11 @@ int cpu_action_end(struct cpu_vcpu *v, int ret, enum tdxmmu_outcome *outcome)
 	 * and the action stopped short, an exit handler of this action (or a
 	 * host action racing with it) made KVM kill it. An action that
 	 * completed before that keeps its outcome. */
+	if (ret == CPU_ENOENTRY) {
+		/* The vCPU could never enter (CPU_ENOENTRY says why). */
+		*outcome = TDXMMU_OUTCOME_BLOCKED;
+		ret = 0;
+	}
 	if ((ret || *outcome != TDXMMU_OUTCOME_OK) && cpu_vm_dead(v->cpu)) {
 		*outcome = TDXMMU_OUTCOME_BUGGED;
 		ret = 0;
@@ -373,7 +378,7 @@ int cpu_vcpu_enter(struct cpu_vcpu *v)
 
 	for (;;) {
 		struct seamcall_regs r;
-		uint64_t s;
+		uint64_t s, injected;
 
 		/* KVM_BUG_ON made the VM dead: every vCPU ioctl fails. */
 		if (atomic_load_explicit(&kvm->bugged, memory_order_relaxed))
@@ -397,6 +402,7 @@ int cpu_vcpu_enter(struct cpu_vcpu *v)
 		}
 		r = (struct seamcall_regs){ .rax = TDH_VP_ENTER,
 					    .rcx = v->kvm_vcpu->tdvpr };
+		injected = tdx_busy_injected_here();
 		s = kvm_seamcall(kvm, &r);
 		if (!tdx_status_is_error(s)) {
 			if (r.r8) {
@@ -423,6 +429,16 @@ int cpu_vcpu_enter(struct cpu_vcpu *v)
 			 * the holder may be a preempted thread (issue 11 item
 			 * 2.13; kvm/tdx_ops.h). The module lets a waiting
 			 * entry in ahead of further TRACKs. */
+			/* An injected BUSY that every later entry meets too
+			 * never clears: no retry or wait helps, and waiting
+			 * out the budget would end as the model's own bug
+			 * report (exit status 3) for what the model was
+			 * asked to do (CPU_ENOENTRY). */
+			if (tdx_busy_injected_here() != injected &&
+			    tdx_module_busy_hopeless(v->cpu->m, TDH_VP_ENTER))
+				return cpu_fail(CPU_ENOENTRY,
+						"vcpu %u: every TDH.VP.ENTER answers an injected BUSY (%#llx): the vCPU can never enter",
+						v->index, (unsigned long long)s);
 			/* While exploring the scheduler decides who runs
 			 * (the budget is wall-clock time); a stall is the
 			 * scheduler's to report as a deadlock. */

@@ -130,6 +130,19 @@ struct cpu {
  * dead" once it crosses the API. */
 #define CPU_EBUG (-ENOTRECOVERABLE)
 
+/*
+ * The vCPU can never enter the TD: every TDH.VP.ENTER answers an injected
+ * TDX_OPERAND_BUSY (`inject busy=100` on the leaf or on every leaf, or a
+ * persistent countdown that fired; cpu_vcpu_enter()). KVM re-enters after
+ * a BUSY entry without end (__tdx_handle_exit returns 1: upstream's fast
+ * path), so KVM_RUN would spin in the kernel until a signal; the model
+ * ends the guest action at once instead, with the outcome of an access
+ * that can never complete in the current state, `blocked`
+ * (cpu_action_end()). Only the injection can say the BUSY never clears:
+ * real contention always does, and is retried for KVM's time budget.
+ */
+#define CPU_ENOENTRY (-EAGAIN)
+
 /* Records a message for cpu_last_error() and returns err. */
 int cpu_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same for CPU_EBUG when the CPU model itself cannot go on (a bound
@@ -156,7 +169,8 @@ int cpu_action_begin(struct cpu *cpu, unsigned index, struct cpu_vcpu **out,
 int cpu_action_end(struct cpu_vcpu *v, int ret, enum tdxmmu_outcome *outcome);
 
 /* KVM's vcpu_enter_guest + TDH.VP.ENTER. 0, -EPERM (the TD cannot run: not
- * finalized), -EIO (the VM is dead), CPU_EBUG (the module refuses). Parks
+ * finalized), -EIO (the VM is dead), CPU_ENOENTRY (every entry answers an
+ * injected BUSY), CPU_EBUG (the module refuses). Parks
  * first while a quiesce point is asked for (cpu_pause_all). */
 int cpu_vcpu_enter(struct cpu_vcpu *v);
 /* A TD exit (tdx_td_exit) with a trace line for the reason. */

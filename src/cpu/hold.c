@@ -124,6 +124,10 @@ int cpu_vcpu_hold(struct cpu *cpu, unsigned index)
 	ret = cpu_vcpu_enter(v);
 	if (ret)
 		cpu_vcpu_put(v);
+	/* Every entry answers an injected BUSY: the vCPU cannot be held in
+	 * the TD now (-EBUSY: "try later", once the injection is off). */
+	if (ret == CPU_ENOENTRY)
+		ret = -EBUSY;
 	trace_set_vcpu(prev);
 	if (ret)
 		return ret;
@@ -190,7 +194,11 @@ int cpu_vcpu_unhold(struct cpu *cpu, unsigned index)
 		return cpu_fail(-EPERM, "vcpu %u is not in the TD (no vcpu enter)", index);
 	cpu_holder_stop(&cpu->vcpus[index]);
 	/* A re-entry that failed while held: -EIO (the VM died) or the
-	 * model's own CPU_EBUG, reported now that the vCPU is let go. */
+	 * model's own CPU_EBUG, reported now that the vCPU is let go. A
+	 * re-entry that could never happen (CPU_ENOENTRY: every entry met an
+	 * injected BUSY) left the vCPU outside, where leave puts it anyway. */
+	if (cpu->vcpus[index].hold_err == CPU_ENOENTRY)
+		return 0;
 	return cpu->vcpus[index].hold_err;
 }
 

@@ -352,9 +352,34 @@ uint64_t tdx_module_calls(const struct tdx_module *m, int leaf)
 						       (size_t)leaf * sizeof(uint64_t)) : 0;
 }
 
+/* This thread's SEAMCALLs that answered an injected BUSY (tdx_module.h). */
+static _Thread_local uint64_t busy_injected_here;
+
 uint64_t tdx_module_busy_injected(const struct tdx_module *m)
 {
 	return COUNTER_SUM(m, busy_injected);
+}
+
+uint64_t tdx_busy_injected_here(void)
+{
+	return busy_injected_here;
+}
+
+/* A persistent countdown has fired once its count went below 1
+ * (busy_nth_step() counts down before it compares). */
+static bool busy_nth_fired_persistent(struct tdx_module *m, unsigned i)
+{
+	return atomic_load_explicit(&m->busy_nth_mode[i], memory_order_relaxed) == 2 &&
+	       atomic_load_explicit(&m->busy_countdown[i], memory_order_relaxed) < 1;
+}
+
+bool tdx_module_busy_hopeless(struct tdx_module *m, int leaf)
+{
+	if (leaf < 0 || leaf >= TDX_NR_LEAVES)
+		return false;
+	return atomic_load_explicit(&m->busy_ppm[leaf], memory_order_relaxed) >= 1000000 ||
+	       busy_nth_fired_persistent(m, (unsigned)leaf) ||
+	       busy_nth_fired_persistent(m, TDX_NR_LEAVES);
 }
 
 uint64_t tdx_module_accepts(const struct tdx_module *m)
@@ -526,9 +551,11 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 	status = handlers[leaf](m, regs);
 	/* Consumed: the handler reached a try-lock and answered the BUSY
 	 * (a leaf that fails a check before its first lock never does). */
-	if (armed && !tdx_busy_armed)
+	if (armed && !tdx_busy_armed) {
 		atomic_fetch_add_explicit(&tdx_counters_mine(m)->busy_injected, 1,
 					  memory_order_relaxed);
+		busy_injected_here++;
+	}
 	tdx_busy_armed = false;
 	return regs->rax = status;
 }

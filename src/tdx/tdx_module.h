@@ -53,6 +53,17 @@ void tdx_module_inject_status_leaf(struct tdx_module *m, int leaf, uint64_t stat
 /* SEAMCALLs that answered an injected error status. */
 uint64_t tdx_module_status_hits(const struct tdx_module *m);
 uint64_t tdx_module_busy_hits(const struct tdx_module *m);
+/*
+ * For a caller that retries BUSY and must tell injected contention that can
+ * never clear from real contention, which always does (cpu_vcpu_enter()).
+ * tdx_busy_injected_here(): the injected BUSYs the calling thread's
+ * SEAMCALLs have answered so far (a count, compared around one call).
+ * tdx_module_busy_hopeless(): every later call of @leaf is picked too:
+ * its share is 100%, or a persistent countdown for it or for every leaf
+ * has fired. The injection is read now, so `inject off` ends it.
+ */
+uint64_t tdx_busy_injected_here(void);
+bool tdx_module_busy_hopeless(struct tdx_module *m, int leaf);
 void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns);
 uint64_t tdx_module_cost(const struct tdx_module *m, int leaf);
 /* Test hook: every TDH.MEM.TRACK sleeps ns while it holds the TD's epoch

@@ -44,7 +44,7 @@ leaf() { # leaf number by name, from the model's table order (tdx_status.h)
 }
 AUG=$(leaf TDH.MEM.PAGE.AUG); REMOVE=$(leaf TDH.MEM.PAGE.REMOVE)
 BLOCK=$(leaf TDH.MEM.RANGE.BLOCK); TRACK=$(leaf TDH.MEM.TRACK)
-RECLAIM=$(leaf TDH.PHYMEM.PAGE.RECLAIM)
+RECLAIM=$(leaf TDH.PHYMEM.PAGE.RECLAIM); VPENTER=$(leaf TDH.VP.ENTER)
 
 for cfg in 0 1 2 3; do
 	name=$( ((cfg & 1)) && echo legacy || echo tdp)-$( ((cfg & 2)) && echo explicit || echo auto)
@@ -104,6 +104,15 @@ for cfg in 0 1 2 3; do
 	write_ 0 50 1; enterleave 1; zap 0 50 0; read_ 0 50; read_ 1 50
 	enterleave 1; read_ 1 50
 	emit "$name-enter"
+
+	# Every TDH.VP.ENTER BUSY (100 % on that leaf): guest actions end
+	# `blocked` at once, enter is refused, a held vCPU a zap kicks out
+	# stays out until it leaves; after inject off all runs again.
+	header $cfg 11 0
+	write_ 0 80 1; enterleave 1; busy 0x81; b "$VPENTER"; read_ 0 80
+	write_ 0 81 2; mapgpa 2 82 0; zap 0 80 0; enterleave 1; enterleave 0
+	injoff; read_ 0 80; read_ 0 81; enterleave 1; enterleave 1
+	emit "$name-busy100-vp-enter"
 done
 # The other MapGPA mode and the 52-bit GPA width.
 header $((4 | 16)) 9 1; addpage 7 0x22
