@@ -168,6 +168,57 @@ static void test_busy_one_leaf(void **state)
 	assert_int_equal(tdxmmu_td_destroy(td, NULL), TDXMMU_OK);
 }
 
+/* Every TDH.VP.ENTER BUSY by injection: KVM re-enters without end, so a
+ * guest action ends BLOCKED at once and enter is refused (EBUSY). A BUSY
+ * that a later entry need not meet is retried as before: a one-time
+ * countdown, a share below 100%. It used to retry for KVM's 10 s budget
+ * and answer TDXMMU_EBUG (fuzzing, issue 14). */
+static void test_vp_enter_busy_hopeless(void **state)
+{
+	int vp_enter = tdxmmu_leaf_from_name("TDH.VP.ENTER");
+	tdxmmu_td *td = td_new(13);
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	uint64_t v, busy_before;
+
+	(void)state;
+	write_ok(td, 0, 0x1000, 5);
+	assert_int_equal(tdxmmu_inject_busy_leaf(td, vp_enter, 1000000), TDXMMU_OK);
+	busy_before = counter(td, "inject.busy");
+	assert_int_equal(tdxmmu_vcpu_read(td, 0, 0x1000, &v, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_BLOCKED);
+	/* Given up at the first injected BUSY, not after a budget of them. */
+	assert_int_equal(counter(td, "inject.busy") - busy_before, 1);
+	o = TDXMMU_OUTCOME_OK;
+	assert_int_equal(tdxmmu_vcpu_mapgpa(td, 1, tdxmmu_td_shared_bit(td) | 0x3000, 0x1000, &o),
+			 TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_BLOCKED);
+	assert_int_equal(tdxmmu_vcpu_enter(td, 1), TDXMMU_EBUSY);
+	check_ok(td, "after the blocked entries");
+	/* Every leaf at 100% includes TDH.VP.ENTER. */
+	assert_int_equal(tdxmmu_inject_busy_leaf(td, vp_enter, 0), TDXMMU_OK);
+	assert_int_equal(tdxmmu_inject_busy(td, 1000000), TDXMMU_OK);
+	o = TDXMMU_OUTCOME_OK;
+	assert_int_equal(tdxmmu_vcpu_read(td, 1, 0x1000, &v, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_BLOCKED);
+	assert_int_equal(tdxmmu_inject_busy(td, 0), TDXMMU_OK);
+	/* Once: the entry is retried and the read completes. */
+	assert_int_equal(tdxmmu_inject_busy_nth(td, vp_enter, 1, false), TDXMMU_OK);
+	busy_before = counter(td, "inject.busy");
+	read_is(td, 0, 0x1000, 5);
+	assert_int_equal(counter(td, "inject.busy") - busy_before, 1);
+	/* Persistent, once it has fired: blocked; off: runs again. */
+	assert_int_equal(tdxmmu_inject_busy_nth(td, vp_enter, 1, true), TDXMMU_OK);
+	o = TDXMMU_OUTCOME_OK;
+	assert_int_equal(tdxmmu_vcpu_read(td, 0, 0x1000, &v, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_BLOCKED);
+	assert_int_equal(tdxmmu_inject_off(td), TDXMMU_OK);
+	read_is(td, 0, 0x1000, 5);
+	assert_int_equal(tdxmmu_vcpu_enter(td, 1), TDXMMU_OK);
+	assert_int_equal(tdxmmu_vcpu_leave(td, 1), TDXMMU_OK);
+	check_ok(td, "after inject off");
+	assert_int_equal(tdxmmu_td_destroy(td, NULL), TDXMMU_OK);
+}
+
 /* Build time too: PAGE.ADD, MR.EXTEND, MR.FINALIZE and its TRACK under
  * BUSY at 50% (KVM used to give up on the first BUSY FINALIZE or TRACK). */
 static void test_build_under_busy(void **state)
@@ -198,6 +249,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kvm_copes_with_busy),
 		cmocka_unit_test(test_busy_one_leaf),
+		cmocka_unit_test(test_vp_enter_busy_hopeless),
 		cmocka_unit_test(test_build_under_busy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
