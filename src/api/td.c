@@ -909,14 +909,28 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 		hpa_t owner;
 		unsigned size;
 		hpa_t base;
-		struct seamcall_regs r = { .rax = TDH_PHYMEM_PAGE_RECLAIM };
+		struct tdx_retry rt = TDX_RETRY_INIT;
+		uint64_t s;
 
 		tdx_debug_pamt(td->tdx, td->raw[i].pfn, &pt, &owner, &size);
 		if (pt == PT_NDA || owner != tdr)
 			continue;
 		base = pfn_to_hpa(td->raw[i].pfn) & ~((PAGE_SIZE << (9 * size)) - 1);
-		r.rcx = base;
-		if (tdx_status_is_error(kvm_seamcall(td->kvm, &r))) {
+		/* Retried while BUSY, as KVM retries its own teardown
+		 * SEAMCALLs (kvm_main.c call_retry_busy): injected contention
+		 * (`inject busy` still on at destroy) made this RECLAIM fail
+		 * once and the destroy report a leak (found by fuzz_ops:
+		 * tests/fuzz/corpus/ops/found-destroy-reclaim-busy). */
+		for (;;) {
+			struct seamcall_regs r = { .rax = TDH_PHYMEM_PAGE_RECLAIM, .rcx = base };
+
+			s = kvm_seamcall(td->kvm, &r);
+			if ((!tdx_status_is(s, TDX_OPERAND_BUSY) &&
+			     !tdx_status_is(s, TDX_OPERAND_BUSY_HOST_PRIORITY)) ||
+			    !tdx_retry_backoff(&rt))
+				break;
+		}
+		if (tdx_status_is_error(s)) {
 			snprintf(buf, sizeof(buf), "host frame %#llx could not be reclaimed",
 				 (unsigned long long)pfn_to_hpa(td->raw[i].pfn));
 			report_add(rep, buf);
