@@ -205,6 +205,10 @@ struct cpu_fault_state {
 	unsigned idle_spurious; /* SPURIOUS answers in a row that changed
 				   nothing (KVM's tables map the page, the
 				   hardware walk does not) */
+	unsigned enomem_rerun;  /* faults that met an injected -ENOMEM a
+				   retry can get past, run again as a VMM
+				   re-runs KVM_RUN: not tries of the access
+				   (CPU_MAX_TRIES counts the others) */
 };
 /*
  * EPT-violation TD exit at gpa (shared bit included) and KVM's handler

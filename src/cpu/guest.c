@@ -224,7 +224,7 @@ static int guest_translate(struct cpu_vcpu *v, uint64_t gpa, bool write,
 		pfn_t pfn;
 		int ret;
 
-		if (tries == CPU_MAX_TRIES) {
+		if (tries - st.enomem_rerun == CPU_MAX_TRIES) {
 			/* KVM kept answering RETRY while the tables kept
 			 * changing (other threads), or SPURIOUS while the
 			 * host's raw SEAMCALLs keep the walk out: the access
@@ -532,7 +532,7 @@ int cpu_guest_accept(struct cpu *cpu, unsigned index, uint64_t gpa,
 	for (unsigned tries = 0;; tries++) {
 		enum cpu_fault_answer ans;
 
-		if (tries == CPU_MAX_TRIES) {
+		if (tries - st.enomem_rerun == CPU_MAX_TRIES) {
 			/* As for an access: a RETRY that kept meeting other
 			 * threads' changes, or a run of idle SPURIOUS answers,
 			 * has not completed: `blocked`. */
