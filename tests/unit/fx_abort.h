@@ -5,38 +5,30 @@
 #ifndef TDXMMU_TESTS_FX_ABORT_H
 #define TDXMMU_TESTS_FX_ABORT_H
 
-#include <signal.h>
-#include <stdio.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include "tdx_fixture.h"
+/* after the fixture: it needs cmocka */
+#include "expect_abort.h"
+
+struct fx_abort_call {
+	void (*fn)(struct fx *f);
+	struct fx *f;
+};
+
+static inline void fx_abort_call_run(void *arg)
+{
+	struct fx_abort_call *c = arg;
+
+	c->fn(c->f);
+}
 
 /* Runs fn(f) in a child process and asserts that it aborts (SIGABRT) with
  * `msg` on stderr: the module's answer to a caller bug. */
 static inline void fx_expect_abort(struct fx *f, void (*fn)(struct fx *f),
 				   const char *msg)
 {
-	char buf[256] = { 0 };
-	int pipefd[2], status;
-	pid_t pid;
+	struct fx_abort_call c = { fn, f };
 
-	assert_int_equal(pipe(pipefd), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pipefd[1], 2);
-		fn(f);
-		_exit(0);
-	}
-	close(pipefd[1]);
-	assert_true(read(pipefd[0], buf, sizeof(buf) - 1) > 0);
-	close(pipefd[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGABRT);
-	assert_non_null(strstr(buf, msg));
+	expect_abort(fx_abort_call_run, &c, msg);
 }
 
 #endif /* TDXMMU_TESTS_FX_ABORT_H */

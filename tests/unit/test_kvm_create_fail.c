@@ -14,11 +14,9 @@
  * asserts aborting on a locking bug.
  */
 #include <errno.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "kvm_fixture.h"
+#include "expect_abort.h"
 
 #include "kvm/mmu.h"
 #include "tdx/seamcall.h"
@@ -226,52 +224,30 @@ static void test_dispatcher_refusals(void **state)
 
 static struct kvm *lockdep_kvm;
 
-static void held_nothing_want_write(void)
+static void held_nothing_want_write(void *unused)
 {
+	(void)unused;
 	__kvm_lockdep_assert_held(lockdep_kvm, true, "t");
 }
 
-static void held_nothing_want_read(void)
+static void held_nothing_want_read(void *unused)
 {
+	(void)unused;
 	__kvm_lockdep_assert_held(lockdep_kvm, false, "t");
 }
 
-static void held_read_want_write(void)
+static void held_read_want_write(void *unused)
 {
+	(void)unused;
 	kvm_mmu_read_lock(lockdep_kvm);
 	__kvm_lockdep_assert_held(lockdep_kvm, true, "t");
 }
 
-static void held_write_want_read(void)
+static void held_write_want_read(void *unused)
 {
+	(void)unused;
 	kvm_mmu_write_lock(lockdep_kvm);
 	__kvm_lockdep_assert_held(lockdep_kvm, false, "t");
-}
-
-/* Runs fn in a child, which must abort with msg on stderr. */
-static void expect_abort(void (*fn)(void), const char *msg)
-{
-	char buf[256] = { 0 };
-	int pipefd[2], status;
-	pid_t pid;
-
-	assert_int_equal(pipe(pipefd), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pipefd[1], 2);
-		fn();
-		_exit(0);
-	}
-	close(pipefd[1]);
-	assert_true(read(pipefd[0], buf, sizeof(buf) - 1) > 0);
-	close(pipefd[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGABRT);
-	if (!strstr(buf, msg))
-		fail_msg("stderr \"%s\" lacks \"%s\"", buf, msg);
 }
 
 /* KVM's lockdep asserts (debug builds): a function that needs mmu_lock in
@@ -289,11 +265,11 @@ static void test_lockdep(void **state)
 #endif
 	rig_init(&r, KVM_FX_POOL_BYTES);
 	assert_int_equal(kvm_create_vm(r.hm, r.slots, r.m, &cfg, &lockdep_kvm), 0);
-	expect_abort(held_nothing_want_write, "tdxmmu: t: mmu_lock not held for write");
-	expect_abort(held_nothing_want_read, "tdxmmu: t: mmu_lock not held");
-	expect_abort(held_read_want_write,
+	expect_abort(held_nothing_want_write, NULL, "tdxmmu: t: mmu_lock not held for write");
+	expect_abort(held_nothing_want_read, NULL, "tdxmmu: t: mmu_lock not held");
+	expect_abort(held_read_want_write, NULL,
 		     "tdxmmu: t: mmu_lock not held for write (held for read)");
-	expect_abort(held_write_want_read,
+	expect_abort(held_write_want_read, NULL,
 		     "tdxmmu: t: mmu_lock not held for read (held for write)");
 	kvm_mmu_write_lock(lockdep_kvm);
 	__kvm_lockdep_assert_held(lockdep_kvm, true, "t");
