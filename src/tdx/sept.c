@@ -134,9 +134,12 @@ static void walk_hint_keep(struct sept_ctx *c, _Atomic uint64_t *table, uint64_t
 	struct tdx_td *td = c->td;
 	unsigned slot = host_thread_slot();
 
-	atomic_thread_fence(memory_order_acquire);
+	/* The seqlock reader's second read needs no fence: every entry the
+	 * walk read was an acquire load, and no later load (this one) can be
+	 * reordered before an acquire load. (A fence here also breaks the
+	 * ThreadSanitizer build: GCC rejects atomic_thread_fence with -Wtsan.) */
 	if (!host_thread_slot_owned || (shape & TDX_SEPT_SHAPE_BUSY) ||
-	    atomic_load_explicit(&td->sept_shape, memory_order_relaxed) != shape)
+	    atomic_load_explicit(&td->sept_shape, memory_order_acquire) != shape)
 		return;
 	td->per_slot[slot].hint_2m = (c->gpa >> 21) + 1;
 	td->per_slot[slot].hint_table = table;
