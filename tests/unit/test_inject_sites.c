@@ -43,6 +43,7 @@
 #include <cmocka.h>
 
 #include "api_fixture.h"
+#include "inject_workloads.h"
 
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -53,20 +54,7 @@
 
 #include <tdxmmu/tdxmmu.h>
 
-#define MiB (1ULL << 20)
-#define GiB (1ULL << 30)
-
-#define SLOT1_BASE (3 * GiB)
 #define GROWTH_REGIONS 80 /* 2M regions touched: > 64 tables (one arena chunk) */
-
-struct ctx {
-	tdxmmu_td *td;
-	uint64_t sh; /* the shared bit */
-	FILE *trace_f;
-	char *trace;
-	size_t trace_len;
-	bool destroyed;
-};
 
 struct workload {
 	const char *name;
@@ -97,19 +85,9 @@ static void ctx_create(struct ctx *c, const struct workload *w)
 {
 	struct tdxmmu_td_config cfg;
 
-	memset(c, 0, sizeof(*c));
-	c->trace_f = open_memstream(&c->trace, &c->trace_len);
-	assert_non_null(c->trace_f);
-	tdxmmu_td_config_init(&cfg);
-	cfg.mmu = w->mmu;
-	cfg.no_mirror = w->no_mirror;
-	cfg.seed = 14;
-	cfg.nr_vcpus = 2;
+	ctx_config(c, &cfg, w->mmu, w->no_mirror, w->accept_explicit);
 	cfg.mapgpa = w->mapgpa_upstream ? TDXMMU_MAPGPA_UPSTREAM : TDXMMU_MAPGPA_SEED;
-	cfg.accept = w->accept_explicit ? TDXMMU_ACCEPT_EXPLICIT : TDXMMU_ACCEPT_AUTO;
-	cfg.trace = c->trace_f;
-	assert_int_equal(tdxmmu_td_create(&cfg, &c->td), TDXMMU_OK);
-	c->sh = tdxmmu_td_shared_bit(c->td);
+	ctx_start(c, &cfg);
 	assert_int_equal(tdxmmu_memslot_add_flags(c->td, 0, 0, 2 * GiB,
 						  w->hugepages ? TDXMMU_MEMSLOT_HUGEPAGES : 0),
 			 TDXMMU_OK);
@@ -120,99 +98,7 @@ static void ctx_create(struct ctx *c, const struct workload *w)
 		assert_int_equal(tdxmmu_td_finalize(c->td), TDXMMU_OK);
 }
 
-static size_t trace_mark(struct ctx *c)
-{
-	fflush(c->trace_f);
-	return c->trace_len;
-}
-
-static unsigned trace_count(struct ctx *c, size_t from, const char *what)
-{
-	unsigned n = 0;
-
-	fflush(c->trace_f);
-	for (const char *p = c->trace + from; (p = strstr(p, what)); p++)
-		n++;
-	return n;
-}
-
-static void ctx_free(struct ctx *c)
-{
-	fclose(c->trace_f);
-	free(c->trace);
-}
-
-/* ---- guest and host steps: a status the reference run's must match ---- */
-
-#define ST(rc, o) ((rc) < 0 ? (rc) : (int)(o))
-
-static int g_write(struct ctx *c, uint64_t gpa, uint64_t val)
-{
-	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
-	int rc = tdxmmu_vcpu_write(c->td, 0, gpa, val, &o);
-
-	return ST(rc, o);
-}
-
-static int g_mapgpa(struct ctx *c, uint64_t gpa, uint64_t size)
-{
-	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
-	int rc = tdxmmu_vcpu_mapgpa(c->td, 0, gpa, size, &o);
-
-	return ST(rc, o);
-}
-
-static void must(int status, const char *what)
-{
-	if (status != 0)
-		fail_msg("setup step %s: status %d", what, status);
-}
-
-/* Private pages P1, P2 (two 2M regions), shared pages S1, S2. */
-#define P1 0x1000ULL
-#define P2 0x201000ULL
-#define S1 0x400000ULL
-#define S2 0x401000ULL
-#define F1 (GiB + 0x5000)  /* a fresh 1G region: tables at every level */
-#define M1 (SLOT1_BASE + 0x1000)
 #define M2 (SLOT1_BASE + 0x2000)
-#define A1 0x600000ULL     /* added at build time (TDH.MEM.PAGE.ADD) */
-
-static void setup_base(struct ctx *c)
-{
-	must(g_write(c, P1, 0x1111), "write P1");
-	must(g_write(c, P2, 0x2222), "write P2");
-	must(g_mapgpa(c, c->sh | S1, 8192), "mapgpa S1");
-	must(g_write(c, c->sh | S1, 0x3333), "write S1");
-	must(g_write(c, c->sh | S2, 0x4444), "write S2");
-}
-
-static void setup_none(struct ctx *c)
-{
-	(void)c;
-}
-
-static void setup_shared(struct ctx *c)
-{
-	setup_base(c);
-	must(g_mapgpa(c, c->sh | F1, 4096), "mapgpa F1");
-}
-
-/* The private pages zapped first: the op's fault maps them again (the
- * legacy MMU's PRIVATE_ZAPPED entries are unzapped in place). */
-static void setup_zapped(struct ctx *c)
-{
-	setup_base(c);
-	must(tdxmmu_host_zap(c->td, 0, 4 * MiB, TDXMMU_ALIAS_PRIVATE), "zap");
-}
-
-/* vCPU 1 held in the TD: the op's TRACKs must kick it out, and it enters
- * again (TDH.VP.ENTER) at once. Let go before the probes. */
-static void setup_held(struct ctx *c)
-{
-	setup_base(c);
-	must(tdxmmu_vcpu_enter(c->td, 1), "enter");
-}
 
 static void setup_slot1(struct ctx *c)
 {
@@ -253,18 +139,6 @@ static int op_to_shared_2m(struct ctx *c)
 	return g_mapgpa(c, c->sh | 0x200000, 2 * MiB);
 }
 
-static int op_private_fault(struct ctx *c)
-{
-	return g_write(c, F1, 0x7777);
-}
-
-static int op_refault(struct ctx *c)
-{
-	int st = g_write(c, P1, 0x9999);
-
-	return st ? st : g_write(c, P2, 0xaaaa);
-}
-
 /* The guest accepts a page it never touched: TDG.MEM.PAGE.ACCEPT's EPT
  * violation is KVM's fault; then writes it. */
 static int op_accept(struct ctx *c)
@@ -280,49 +154,9 @@ static int op_accept(struct ctx *c)
 	return g_write(c, F1, 0x7777);
 }
 
-static int op_zap_held(struct ctx *c)
-{
-	return tdxmmu_host_zap(c->td, 0, 8 * MiB, TDXMMU_ALIAS_BOTH);
-}
-
-static int op_shared_fault(struct ctx *c)
-{
-	return g_write(c, c->sh | F1, 0x8888);
-}
-
-static int op_to_shared(struct ctx *c)
-{
-	return g_mapgpa(c, c->sh, 4 * MiB);
-}
-
-static int op_to_private(struct ctx *c)
-{
-	return g_mapgpa(c, S1, 8192);
-}
-
-static int op_invalidate(struct ctx *c)
-{
-	return tdxmmu_host_invalidate(c->td, 0, 8 * MiB);
-}
-
-static int op_zap_private(struct ctx *c)
-{
-	return tdxmmu_host_zap(c->td, 0, 8 * MiB, TDXMMU_ALIAS_PRIVATE);
-}
-
 static int op_zap_shared(struct ctx *c)
 {
 	return tdxmmu_host_zap(c->td, 0, 8 * MiB, TDXMMU_ALIAS_SHARED);
-}
-
-static int op_zap_both(struct ctx *c)
-{
-	return tdxmmu_host_zap(c->td, 0, 8 * MiB, TDXMMU_ALIAS_BOTH);
-}
-
-static int op_delete_slot(struct ctx *c)
-{
-	return tdxmmu_memslot_delete(c->td, 1);
 }
 
 /* A page in each of GROWTH_REGIONS 2M regions: more tables than one arena
@@ -336,24 +170,6 @@ static int op_growth(struct ctx *c)
 			return st;
 	}
 	return 0;
-}
-
-/* KVM_TDX_INIT_MEM_REGION: a private fault of its own (tables, S-EPT
- * pages), then PAGE.ADD and MR.EXTEND. */
-static int op_add_page(struct ctx *c)
-{
-	return tdxmmu_td_add_page(c->td, A1, 0xab);
-}
-
-static struct tdxmmu_destroy_report destroy_rep;
-
-static int op_destroy(struct ctx *c)
-{
-	int rc = tdxmmu_td_destroy(c->td, &destroy_rep);
-
-	c->destroyed = true;
-	c->td = NULL;
-	return rc;
 }
 
 /* ---- probes: what the guest and the host read afterwards ---- */
@@ -427,24 +243,6 @@ struct reference {
 	struct probes probes;
 	bool leaves[64]; /* leaves the op issued */
 };
-
-/* The workload being run keeps no mirror EPT: check's comparison of the
- * mirror with the S-EPT does not apply (docs/performance.md's no-mirror
- * mode is for benchmarks), so its runs are checked by probes and destroy. */
-static bool no_mirror_run;
-
-static void check_clean(tdxmmu_td *td, const char *what)
-{
-	char report[4096] = "";
-	int n;
-
-	if (no_mirror_run)
-		return;
-	n = tdxmmu_check(td, report, sizeof(report));
-
-	if (n != 0)
-		fail_msg("%s: check: %d violations:\n%s", what, n, report);
-}
 
 /* Runs w once with inj armed just before the op; returns whether the N-th
  * event was reached. With inj.kind == INJ_NONE fills ref instead of
@@ -580,7 +378,7 @@ static const struct workload workloads[] = {
 	{ "tdp refault after zap", TDXMMU_MMU_TDP, false, setup_zapped, op_refault, true },
 	{ "tdp accept (explicit)", TDXMMU_MMU_TDP, false, setup_none, op_accept, true,
 	  .accept_explicit = true },
-	{ "tdp zap, vCPU in the TD", TDXMMU_MMU_TDP, false, setup_held, op_zap_held },
+	{ "tdp zap, vCPU in the TD", TDXMMU_MMU_TDP, false, setup_held, op_zap_both },
 	{ "tdp table growth", TDXMMU_MMU_TDP, false, setup_none, op_growth, true,
 	  .growth = true, .chunk_sites_only = true },
 	{ "tdp destroy", TDXMMU_MMU_TDP, false, setup_slot1, op_destroy,
@@ -598,7 +396,7 @@ static const struct workload workloads[] = {
 	  .accept_explicit = true, .hugepages = true },
 	{ "tdp 2M mapgpa whole chunk", TDXMMU_MMU_TDP, false, setup_base, op_to_shared_2m,
 	  .hugepages = true },
-	{ "tdp 2M zap, vCPU in the TD", TDXMMU_MMU_TDP, false, setup_held, op_zap_held,
+	{ "tdp 2M zap, vCPU in the TD", TDXMMU_MMU_TDP, false, setup_held, op_zap_both,
 	  .hugepages = true },
 	{ "tdp 2M delete memslot", TDXMMU_MMU_TDP, false, setup_slot1, op_delete_slot,
 	  .hugepages = true },
@@ -620,7 +418,7 @@ static const struct workload workloads[] = {
 	{ "legacy refault after zap", TDXMMU_MMU_LEGACY, false, setup_zapped, op_refault, true },
 	{ "legacy accept (explicit)", TDXMMU_MMU_LEGACY, false, setup_none, op_accept, true,
 	  .accept_explicit = true },
-	{ "legacy zap, vCPU in the TD", TDXMMU_MMU_LEGACY, false, setup_held, op_zap_held },
+	{ "legacy zap, vCPU in the TD", TDXMMU_MMU_LEGACY, false, setup_held, op_zap_both },
 	{ "legacy table growth", TDXMMU_MMU_LEGACY, false, setup_none, op_growth, true,
 	  .growth = true, .chunk_sites_only = true },
 	{ "legacy destroy", TDXMMU_MMU_LEGACY, false, setup_slot1, op_destroy,

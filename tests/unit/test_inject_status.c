@@ -44,25 +44,14 @@
 #include <cmocka.h>
 
 #include "api_fixture.h"
+#include "inject_workloads.h"
 
 #include <tdxmmu/tdxmmu.h>
 
-#define MiB (1ULL << 20)
-#define GiB (1ULL << 30)
-
-#define SLOT1_BASE (3 * GiB)
 #define H2M (4 * GiB)      /* the hugepages memslot */
 /* N per leaf: 1..MAX_PER_LEAF and the last call (a zap issues hundreds of
  * BLOCKs, all through the same site). */
 #define MAX_PER_LEAF 3
-
-struct ctx {
-	tdxmmu_td *td;
-	uint64_t sh;
-	FILE *trace_f;
-	char *trace;
-	size_t trace_len;
-};
 
 struct workload {
 	const char *name;
@@ -80,18 +69,8 @@ static void ctx_create(struct ctx *c, const struct workload *w)
 {
 	struct tdxmmu_td_config cfg;
 
-	memset(c, 0, sizeof(*c));
-	c->trace_f = open_memstream(&c->trace, &c->trace_len);
-	assert_non_null(c->trace_f);
-	tdxmmu_td_config_init(&cfg);
-	cfg.mmu = w->mmu;
-	cfg.no_mirror = w->no_mirror;
-	cfg.seed = 14;
-	cfg.nr_vcpus = 2;
-	cfg.accept = w->accept_explicit ? TDXMMU_ACCEPT_EXPLICIT : TDXMMU_ACCEPT_AUTO;
-	cfg.trace = c->trace_f;
-	assert_int_equal(tdxmmu_td_create(&cfg, &c->td), TDXMMU_OK);
-	c->sh = tdxmmu_td_shared_bit(c->td);
+	ctx_config(c, &cfg, w->mmu, w->no_mirror, w->accept_explicit);
+	ctx_start(c, &cfg);
 	assert_int_equal(tdxmmu_memslot_add(c->td, 0, 0, 2 * GiB), TDXMMU_OK);
 	assert_int_equal(tdxmmu_memslot_add(c->td, 1, SLOT1_BASE, 4 * MiB), TDXMMU_OK);
 	/* 2M-backed: the TDP MMU maps it with 2M leaves (E8). */
@@ -102,105 +81,11 @@ static void ctx_create(struct ctx *c, const struct workload *w)
 		assert_int_equal(tdxmmu_td_finalize(c->td), TDXMMU_OK);
 }
 
-static void ctx_free(struct ctx *c)
-{
-	fclose(c->trace_f);
-	free(c->trace);
-}
-
-static size_t trace_mark(struct ctx *c)
-{
-	fflush(c->trace_f);
-	return c->trace_len;
-}
-
-static unsigned trace_count(struct ctx *c, size_t from, const char *what)
-{
-	unsigned n = 0;
-
-	fflush(c->trace_f);
-	for (const char *p = c->trace + from; (p = strstr(p, what)); p++)
-		n++;
-	return n;
-}
-
-#define ST(rc, o) ((rc) < 0 ? (rc) : (int)(o))
-
-static int g_write(struct ctx *c, uint64_t gpa, uint64_t val)
-{
-	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
-	int rc = tdxmmu_vcpu_write(c->td, 0, gpa, val, &o);
-
-	return ST(rc, o);
-}
-
-static int g_read(struct ctx *c, uint64_t gpa, uint64_t *val)
-{
-	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
-	int rc = tdxmmu_vcpu_read(c->td, 0, gpa, val, &o);
-
-	return ST(rc, o);
-}
-
-static int g_mapgpa(struct ctx *c, uint64_t gpa, uint64_t size)
-{
-	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
-	int rc = tdxmmu_vcpu_mapgpa(c->td, 0, gpa, size, &o);
-
-	return ST(rc, o);
-}
-
-static void must(int status, const char *what)
-{
-	if (status != 0)
-		fail_msg("setup step %s: status %d", what, status);
-}
-
-#define P1 0x1000ULL
-#define P2 0x201000ULL
-#define S1 0x400000ULL
-#define S2 0x401000ULL
-#define F1 (GiB + 0x5000)
-#define M1 (SLOT1_BASE + 0x1000)
-#define A1 0x600000ULL
-
-static void setup_none(struct ctx *c)
-{
-	(void)c;
-}
-
-static void setup_base(struct ctx *c)
-{
-	must(g_write(c, P1, 0x1111), "write P1");
-	must(g_write(c, P2, 0x2222), "write P2");
-	must(g_mapgpa(c, c->sh | S1, 8192), "mapgpa S1");
-	must(g_write(c, c->sh | S1, 0x3333), "write S1");
-	must(g_write(c, c->sh | S2, 0x4444), "write S2");
-}
-
 /* Private pages only (the no-mirror mode has no MapGPA). */
 static void setup_private(struct ctx *c)
 {
 	must(g_write(c, P1, 0x1111), "write P1");
 	must(g_write(c, P2, 0x2222), "write P2");
-}
-
-static void setup_shared(struct ctx *c)
-{
-	setup_base(c);
-	must(g_mapgpa(c, c->sh | F1, 4096), "mapgpa F1");
-}
-
-static void setup_zapped(struct ctx *c)
-{
-	setup_base(c);
-	must(tdxmmu_host_zap(c->td, 0, 4 * MiB, TDXMMU_ALIAS_PRIVATE), "zap");
-}
-
-static void setup_held(struct ctx *c)
-{
-	setup_base(c);
-	must(tdxmmu_vcpu_enter(c->td, 1), "enter");
 }
 
 static void setup_slot1(struct ctx *c)
@@ -228,31 +113,9 @@ static int op_2m_partial_zap(struct ctx *c)
 	return tdxmmu_host_zap(c->td, H2M + 0x5000, 0x1000, TDXMMU_ALIAS_PRIVATE);
 }
 
-static int op_add_page(struct ctx *c)
-{
-	return tdxmmu_td_add_page(c->td, A1, 0xab);
-}
-
 static int op_finalize(struct ctx *c)
 {
 	return tdxmmu_td_finalize(c->td);
-}
-
-static int op_private_fault(struct ctx *c)
-{
-	return g_write(c, F1, 0x7777);
-}
-
-static int op_shared_fault(struct ctx *c)
-{
-	return g_write(c, c->sh | F1, 0x8888);
-}
-
-static int op_refault(struct ctx *c)
-{
-	int st = g_write(c, P1, 0x9999);
-
-	return st ? st : g_write(c, P2, 0xaaaa);
 }
 
 static int op_accept(struct ctx *c)
@@ -266,46 +129,6 @@ static int op_accept(struct ctx *c)
 	/* A re-issue after the write failed finds the page accepted
 	 * already: a warning, success. */
 	return !tdxmmu_status_ok(status) ? 100 : g_write(c, F1, 0x7777);
-}
-
-static int op_to_shared(struct ctx *c)
-{
-	return g_mapgpa(c, c->sh, 4 * MiB);
-}
-
-static int op_to_private(struct ctx *c)
-{
-	return g_mapgpa(c, S1, 8192);
-}
-
-static int op_invalidate(struct ctx *c)
-{
-	return tdxmmu_host_invalidate(c->td, 0, 8 * MiB);
-}
-
-static int op_zap_private(struct ctx *c)
-{
-	return tdxmmu_host_zap(c->td, 0, 8 * MiB, TDXMMU_ALIAS_PRIVATE);
-}
-
-static int op_zap_both(struct ctx *c)
-{
-	return tdxmmu_host_zap(c->td, 0, 8 * MiB, TDXMMU_ALIAS_BOTH);
-}
-
-static int op_delete_slot(struct ctx *c)
-{
-	return tdxmmu_memslot_delete(c->td, 1);
-}
-
-static struct tdxmmu_destroy_report destroy_rep;
-
-static int op_destroy(struct ctx *c)
-{
-	int rc = tdxmmu_td_destroy(c->td, &destroy_rep);
-
-	c->td = NULL;
-	return rc;
 }
 
 static const struct workload workloads[] = {
@@ -348,24 +171,6 @@ static const struct workload workloads[] = {
 	{ "legacy delete memslot", TDXMMU_MMU_LEGACY, setup_slot1, op_delete_slot },
 	{ "legacy destroy", TDXMMU_MMU_LEGACY, setup_slot1, op_destroy, .is_destroy = true },
 };
-
-/* The workload being run keeps no mirror EPT: check's comparison of the
- * mirror with the S-EPT does not apply (test_inject_sites says the same);
- * its runs are judged by what the guest and host read and by destroy. */
-static bool no_mirror_run;
-
-static void check_clean(tdxmmu_td *td, const char *what)
-{
-	char report[4096] = "";
-	int n;
-
-	if (no_mirror_run)
-		return;
-	n = tdxmmu_check(td, report, sizeof(report));
-
-	if (n != 0)
-		fail_msg("%s: check: %d violations:\n%s", what, n, report);
-}
 
 struct reference {
 	int status;
