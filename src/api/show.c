@@ -103,22 +103,37 @@ struct builder {
 	} last[TDXMMU_NR_TREES][TDXMMU_VIEW_LEVELS];
 };
 
+/* @arr (of @nr elements, capacity *@cap) with room for one more, the
+ * capacity doubled from @first when full; NULL, the builder marked out of
+ * memory, when it cannot grow (@arr stays valid). */
+static void *grow(struct builder *b, void *arr, size_t *cap, size_t nr,
+		  size_t elem, size_t first)
+{
+	size_t ncap;
+	void *n;
+
+	if (nr < *cap)
+		return arr;
+	ncap = *cap ? *cap * 2 : first;
+	n = realloc(arr, ncap * elem);
+	if (!n) {
+		b->oom = true;
+		return NULL;
+	}
+	*cap = ncap;
+	return n;
+}
+
 static int new_table(struct builder *b, enum tdxmmu_tree tree, unsigned level,
 		     uint64_t gpa, int parent, unsigned parent_index)
 {
 	struct tdxmmu_view *v = b->v;
+	struct tdxmmu_view_table *tables =
+		grow(b, v->tables, &b->cap_tables, v->nr_tables, sizeof(*tables), 16);
 
-	if (v->nr_tables == b->cap_tables) {
-		size_t ncap = b->cap_tables ? b->cap_tables * 2 : 16;
-		struct tdxmmu_view_table *n = realloc(v->tables, ncap * sizeof(*n));
-
-		if (!n) {
-			b->oom = true;
-			return -1;
-		}
-		v->tables = n;
-		b->cap_tables = ncap;
-	}
+	if (!tables)
+		return -1;
+	v->tables = tables;
 	v->tables[v->nr_tables] = (struct tdxmmu_view_table){
 		.tree = tree, .level = level, .gpa = gpa, .parent = parent,
 		.parent_index = parent_index, .twin = -1,
@@ -130,18 +145,12 @@ static int new_entry(struct builder *b, int table, unsigned index)
 {
 	struct tdxmmu_view *v = b->v;
 	const struct tdxmmu_view_table *t = &v->tables[table];
+	struct tdxmmu_view_entry *entries =
+		grow(b, v->entries, &b->cap_entries, v->nr_entries, sizeof(*entries), 64);
 
-	if (v->nr_entries == b->cap_entries) {
-		size_t ncap = b->cap_entries ? b->cap_entries * 2 : 64;
-		struct tdxmmu_view_entry *n = realloc(v->entries, ncap * sizeof(*n));
-
-		if (!n) {
-			b->oom = true;
-			return -1;
-		}
-		v->entries = n;
-		b->cap_entries = ncap;
-	}
+	if (!entries)
+		return -1;
+	v->entries = entries;
 	v->entries[v->nr_entries] = (struct tdxmmu_view_entry){
 		.table = table, .index = index, .level = t->level,
 		.gpa = t->gpa + (uint64_t)index * level_pages(t->level) * PAGE_SIZE,
