@@ -766,18 +766,12 @@ static void test_corrupt_table_roles(void **state)
  * count off by one; each named, and gone once undone. */
 static void test_corrupt_legacy_rmap(void **state)
 {
-	struct tdxmmu_td_config cfg;
 	tdxmmu_td *td = NULL;
 	_Atomic uint64_t *sptep;
 	uint64_t old;
 
 	(void)state;
-	tdxmmu_td_config_init(&cfg);
-	cfg.mmu = TDXMMU_MMU_LEGACY;
-	cfg.host_memory = 64 * MiB;
-	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
-	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
-	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	td = api_fx_small_td(TDXMMU_MMU_LEGACY);
 	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
 	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
 	want_check(td, 0, NULL);
@@ -811,19 +805,13 @@ static void test_corrupt_legacy_rmap(void **state)
  * and destroy takes everything back. */
 static void test_legacy_zapped_pfn_kills_vm(void **state)
 {
-	struct tdxmmu_td_config cfg;
 	tdxmmu_td *td = NULL;
 	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
 	_Atomic uint64_t *sptep;
 	uint64_t old, v = 0;
 
 	(void)state;
-	tdxmmu_td_config_init(&cfg);
-	cfg.mmu = TDXMMU_MMU_LEGACY;
-	cfg.host_memory = 64 * MiB;
-	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
-	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
-	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	td = api_fx_small_td(TDXMMU_MMU_LEGACY);
 	guest_write(td, 0, 0x2000, 7);
 	assert_int_equal(tdxmmu_host_zap(td, 0x2000, 0x1000, TDXMMU_ALIAS_PRIVATE), TDXMMU_OK);
 	sptep = sptep_4k(td, 0x2000, true);
@@ -850,19 +838,13 @@ static void test_legacy_zapped_pfn_kills_vm(void **state)
  * to it kills the VM instead of mapping the page on both aliases. */
 static void test_legacy_shared_without_mask_kills_vm(void **state)
 {
-	struct tdxmmu_td_config cfg;
 	tdxmmu_td *td = NULL;
 	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
 	_Atomic uint64_t *sptep;
 	uint64_t old, v = 0;
 
 	(void)state;
-	tdxmmu_td_config_init(&cfg);
-	cfg.mmu = TDXMMU_MMU_LEGACY;
-	cfg.host_memory = 64 * MiB;
-	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
-	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
-	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	td = api_fx_small_td(TDXMMU_MMU_LEGACY);
 	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
 	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
 	sptep = sptep_4k(td, 0x100000, true);
