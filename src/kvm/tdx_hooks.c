@@ -265,6 +265,14 @@ int tdx_sept_zap_private_spte(struct kvm *kvm, gfn_t gfn, int level)
  * size), then the clears. Any failure bugs the VM and leaks the 512 frames
  * (§6.6).
  */
+/* Frames @from..511 of the 2M page at @pfn stay with the TD: leaked. */
+static void tdx_leak_2m_frames(struct kvm *kvm, pfn_t pfn, uint64_t from,
+			       const char *why)
+{
+	for (uint64_t i = from; i < HOST_HUGE_FRAMES; i++)
+		kvm_leak_page(kvm, pfn_to_hpa(pfn + i), KVM_LEAK_GUEST, why);
+}
+
 static int tdx_sept_remove_private_2m(struct kvm *kvm, gpa_t gpa, pfn_t pfn)
 {
 	hpa_t hpa = pfn_to_hpa(pfn);
@@ -280,9 +288,7 @@ static int tdx_sept_remove_private_2m(struct kvm *kvm, gpa_t gpa, pfn_t pfn)
 		if (tdx_status_is_error(s)) {
 			kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.RECLAIM 2M hpa %llx: %#llx",
 				      (unsigned long long)hpa, (unsigned long long)s);
-			for (uint64_t i = 0; i < HOST_HUGE_FRAMES; i++)
-				kvm_leak_page(kvm, pfn_to_hpa(pfn + i), KVM_LEAK_GUEST,
-					      "2M reclaim failed");
+			tdx_leak_2m_frames(kvm, pfn, 0, "2M reclaim failed");
 			return -EIO;
 		}
 	} else {
@@ -290,9 +296,7 @@ static int tdx_sept_remove_private_2m(struct kvm *kvm, gpa_t gpa, pfn_t pfn)
 		if (tdx_status_is_error(s)) {
 			kvm_vm_bugged(kvm, "TDH.MEM.PAGE.REMOVE 2M gpa %llx: %#llx",
 				      (unsigned long long)gpa, (unsigned long long)s);
-			for (uint64_t i = 0; i < HOST_HUGE_FRAMES; i++)
-				kvm_leak_page(kvm, pfn_to_hpa(pfn + i), KVM_LEAK_GUEST,
-					      "2M remove failed");
+			tdx_leak_2m_frames(kvm, pfn, 0, "2M remove failed");
 			return -EIO;
 		}
 		for (uint64_t i = 0; i < HOST_HUGE_FRAMES; i++) {
@@ -301,9 +305,7 @@ static int tdx_sept_remove_private_2m(struct kvm *kvm, gpa_t gpa, pfn_t pfn)
 				kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.WBINVD hpa %llx: %#llx",
 					      (unsigned long long)(hpa + i * PAGE_SIZE),
 					      (unsigned long long)s);
-				for (uint64_t j = i; j < HOST_HUGE_FRAMES; j++)
-					kvm_leak_page(kvm, pfn_to_hpa(pfn + j), KVM_LEAK_GUEST,
-						      "wbinvd failed");
+				tdx_leak_2m_frames(kvm, pfn, i, "wbinvd failed");
 				for (uint64_t j = 0; j < i; j++)
 					host_frame_clear(kvm->hm, pfn + j, HOST_KEYID_SHARED);
 				return -EIO;
