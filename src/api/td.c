@@ -937,8 +937,8 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 			continue;
 		}
 		/* A frame leaves the TD only cleared. */
-		for (uint64_t j = 0; j < (1ULL << (9 * size)); j++)
-			host_frame_clear(td->hm, hpa_to_pfn(base) + j, HOST_KEYID_SHARED);
+		host_frame_clear_range(td->hm, hpa_to_pfn(base), 1ULL << (9 * size),
+				       HOST_KEYID_SHARED);
 	}
 
 	/* 3. KVM: control pages and the TDR; then the VM. */

@@ -1079,6 +1079,30 @@ void host_frame_clear(struct host_mem *hm, pfn_t pfn, unsigned keyid)
 	meta_set(hm, idx, META_ALLOCATED | META_ZERO | keyid);
 }
 
+void host_frame_clear_range(struct host_mem *hm, pfn_t pfn, uint64_t n,
+			    unsigned keyid)
+{
+	struct chunk *c = NULL;
+	uint64_t idx;
+
+	if (!n)
+		return;
+	check_keyid(keyid);
+	frame_index(hm, pfn + n - 1); /* the whole range in the pool */
+	idx = frame_index(hm, pfn);
+	for (uint64_t i = 0; i < n; i++, idx++) {
+		SCHED_POINT(SCHED_FRAME_KEY, SCHED_W, frame_obj(pfn + i),
+			    "host frame (clear, key)");
+		/* One chunk lookup per chunk, not per frame: a 1 TiB TD's
+		 * teardown clears 2^28 frames. */
+		if (!c || !(idx & (CHUNK_FRAMES - 1)))
+			c = chunk_get(hm, idx, false);
+		atomic_store_explicit(&c->meta[idx & (CHUNK_FRAMES - 1)],
+				      META_ALLOCATED | META_ZERO | keyid,
+				      memory_order_release);
+	}
+}
+
 void host_frame_fill(struct host_mem *hm, pfn_t pfn, uint8_t byte,
 		     unsigned keyid)
 {

@@ -102,6 +102,10 @@ void host_frame_write(struct host_mem *hm, pfn_t pfn, size_t off,
 /* Whole-frame operations, O(1) in memory: clear marks the frame ZERO under
  * `keyid` (MOVDIR64B-style: integrity restored, no backing touched). */
 void host_frame_clear(struct host_mem *hm, pfn_t pfn, unsigned keyid);
+/* host_frame_clear() of frames [pfn, pfn + n), with one metadata lookup per
+ * chunk rather than per frame. */
+void host_frame_clear_range(struct host_mem *hm, pfn_t pfn, uint64_t n,
+			    unsigned keyid);
 void host_frame_fill(struct host_mem *hm, pfn_t pfn, uint8_t byte,
 		     unsigned keyid);
 /* Copies a whole frame's content (read with src_keyid) to dst (written with

@@ -306,14 +306,12 @@ static int tdx_sept_remove_private_2m(struct kvm *kvm, gpa_t gpa, pfn_t pfn)
 					      (unsigned long long)(hpa + i * PAGE_SIZE),
 					      (unsigned long long)s);
 				tdx_leak_2m_frames(kvm, pfn, i, "wbinvd failed");
-				for (uint64_t j = 0; j < i; j++)
-					host_frame_clear(kvm->hm, pfn + j, HOST_KEYID_SHARED);
+				host_frame_clear_range(kvm->hm, pfn, i, HOST_KEYID_SHARED);
 				return -EIO;
 			}
 		}
 	}
-	for (uint64_t i = 0; i < HOST_HUGE_FRAMES; i++)
-		host_frame_clear(kvm->hm, pfn + i, HOST_KEYID_SHARED);
+	host_frame_clear_range(kvm->hm, pfn, HOST_HUGE_FRAMES, HOST_KEYID_SHARED);
 	return 0;
 }
 

@@ -560,6 +560,29 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 	return regs->rax = status;
 }
 
+/*
+ * Spreads the 2M record w over the 4K records of its range, from the page it
+ * still stands for up (making the leaf), and drops it: a 4K page of the
+ * range is freed or written back out of KVM's order. Under the range's
+ * pamt_wb_lock(); the 4K records are stored before the 2M one goes (release),
+ * so a reader that finds no 2M record finds them.
+ */
+static void wb2m_split(struct tdx_module *m, pfn_t first, _Atomic uint64_t *w2m,
+		       uint64_t w)
+{
+	for (unsigned j = pamt_wb2m_next(w); j < 512; j++)
+		atomic_store_explicit(pamt_wb(&m->pamt, first + j), (uint32_t)w,
+				      memory_order_relaxed);
+	atomic_store_explicit(w2m, 0, memory_order_release);
+}
+
+/*
+ * Why no lock is needed on the fast paths below (a 4K page's record while
+ * its range has no 2M record): a 2M record appears only when a 2M page is
+ * freed, and that SEAMCALL holds the range's 2M PAMT entry exclusive, which
+ * every call on a 4K page of the range holds shared (the PAMT walk). It goes
+ * away under the lock, after the 4K records it leaves (wb2m_split()).
+ */
 void tdx_page_freed(struct tdx_module *m, struct tdx_td *td, pfn_t pfn,
 		    unsigned size_level, bool is_tdr)
 {
@@ -571,9 +594,81 @@ void tdx_page_freed(struct tdx_module *m, struct tdx_td *td, pfn_t pfn,
 	 * refuses otherwise): the TD's own lines are gone. */
 	if (is_tdr || atomic_load(&td->lifecycle) != TD_TEARDOWN)
 		rec = key | (atomic_load(&m->kot_wb_gen[key]) << 8);
-	for (uint64_t i = 0; i < n; i++)
-		atomic_store_explicit(pamt_wb(&m->pamt, pfn + i), rec,
-				      memory_order_relaxed);
+	if (size_level == 0) {
+		pfn_t first = pfn & ~(pfn_t)511;
+		_Atomic uint64_t *w2m;
+		uint64_t w;
+
+		if (!pamt_wb2m_if_present(&m->pamt, pfn)) {
+			atomic_store_explicit(pamt_wb(&m->pamt, pfn), rec,
+					      memory_order_relaxed);
+			return;
+		}
+		/* A page of a freed 2M page, given to a TD at 4K before
+		 * being written back, and freed again. */
+		w2m = pamt_wb2m(&m->pamt, pfn);
+		pthread_mutex_lock(pamt_wb_lock(&m->pamt, pfn));
+		w = atomic_load_explicit(w2m, memory_order_relaxed);
+		if (w && pfn - first >= pamt_wb2m_next(w))
+			wb2m_split(m, first, w2m, w);
+		atomic_store_explicit(pamt_wb(&m->pamt, pfn), rec, memory_order_relaxed);
+		pthread_mutex_unlock(pamt_wb_lock(&m->pamt, pfn));
+		return;
+	}
+	/* 2M and 1G pages: one record per 2M range, no leaf made (a 1 TiB TD
+	 * at 2M would otherwise make 3 GiB of them at teardown). The leaf's
+	 * 4K records, if it exists, are older: they go. */
+	for (uint64_t i = 0; i < n; i += 512) {
+		_Atomic uint32_t *wb4k;
+
+		pthread_mutex_lock(pamt_wb_lock(&m->pamt, pfn + i));
+		for (unsigned j = 0; j < 512; j++)
+			if ((wb4k = pamt_wb_if_present(&m->pamt, pfn + i + j)))
+				atomic_store_explicit(wb4k, 0, memory_order_relaxed);
+			else
+				break; /* no leaf: none of the range has one */
+		atomic_store_explicit(pamt_wb2m(&m->pamt, pfn + i), rec, memory_order_release);
+		pthread_mutex_unlock(pamt_wb_lock(&m->pamt, pfn + i));
+	}
+}
+
+void tdx_page_written_back(struct tdx_module *m, pfn_t pfn, unsigned key)
+{
+	pfn_t first = pfn & ~(pfn_t)511;
+	unsigned j = (unsigned)(pfn - first);
+	_Atomic uint32_t *wb4k;
+	_Atomic uint64_t *w2m;
+	uint64_t w;
+
+	if (!pamt_wb2m_if_present(&m->pamt, pfn)) {
+		/* No record was ever made for a page without a leaf. */
+		wb4k = pamt_wb_if_present(&m->pamt, pfn);
+		if (wb4k && (atomic_load_explicit(wb4k, memory_order_relaxed) & 0xFF) == key)
+			atomic_store_explicit(wb4k, 0, memory_order_relaxed);
+		return;
+	}
+	w2m = pamt_wb2m(&m->pamt, pfn);
+	pthread_mutex_lock(pamt_wb_lock(&m->pamt, pfn));
+	w = atomic_load_explicit(w2m, memory_order_relaxed);
+	if (w && j >= pamt_wb2m_next(w)) {
+		if ((w & 0xFF) == key) {
+			if (j == pamt_wb2m_next(w) && j < 511)
+				/* KVM's order (§6.3): the record moves on. */
+				atomic_store_explicit(w2m, w + (1ULL << PAMT_WB2M_NEXT_SHIFT),
+						      memory_order_release);
+			else if (j == 511 && pamt_wb2m_next(w) == 511)
+				atomic_store_explicit(w2m, 0, memory_order_release);
+			else {
+				wb2m_split(m, first, w2m, w);
+				atomic_store_explicit(pamt_wb(&m->pamt, pfn), 0,
+						      memory_order_relaxed);
+			}
+		}
+	} else if ((wb4k = pamt_wb_if_present(&m->pamt, pfn)) &&
+		   (atomic_load_explicit(wb4k, memory_order_relaxed) & 0xFF) == key) {
+		atomic_store_explicit(wb4k, 0, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(pamt_wb_lock(&m->pamt, pfn));
 }
 
 uint64_t tdx_now_ns(void)
@@ -609,10 +704,11 @@ static bool wb_record_dirty(struct tdx_module *m, uint32_t rec, unsigned *keyid)
 
 bool tdx_debug_frame_dirty(struct tdx_module *m, pfn_t pfn, unsigned *keyid)
 {
-	if (!pamt_covers(&m->pamt, pfn) || !pamt_4k_present(&m->pamt, pfn))
+	if (!pamt_covers(&m->pamt, pfn))
 		return false;
-	return wb_record_dirty(m, atomic_load_explicit(pamt_wb(&m->pamt, pfn),
-						       memory_order_relaxed),
+	return wb_record_dirty(m, pamt_wb_effective(pamt_wb2m_if_present(&m->pamt, pfn),
+						    pamt_wb_if_present(&m->pamt, pfn),
+						    (unsigned)(pfn & 511)),
 			       keyid);
 }
 
@@ -950,7 +1046,8 @@ static void locks_held_1g(uint64_t index, void *arg)
 	struct locks_1g *a = arg;
 	uint64_t found = (atomic_load(&a->m->pamt.e1g[index]) &
 			  (SHAREX_EXCL | SHAREX_READERS)) +
-			 pamt_1g_shared_holders(&a->m->pamt, index);
+			 pamt_1g_shared_holders(&a->m->pamt, index) +
+			 pamt_1g_absent_readers(&a->m->pamt, index);
 
 	if (!found)
 		return;
@@ -1044,7 +1141,7 @@ unsigned tdx_debug_locks_held(struct tdx_module *m, hpa_t tdr,
 			char what[96];
 
 			snprintf(what, sizeof(what),
-				 "1G PAMT entry of hpa %#llx lock (EXCL | readers | counted)",
+				 "1G PAMT entry of hpa %#llx lock (EXCL | readers | counted | 4K without leaf)",
 				 (unsigned long long)pfn_to_hpa(m->pamt.base +
 								(a.held[i].index << 18)));
 			HELD(what, a.held[i].found, 0);

@@ -18,9 +18,21 @@
 
 #include "tdx/tdx_internal.h"
 
-/* One 1G range's leaves, and its place on the list of tables made. */
+/*
+ * One 1G range's leaves, and its place on the list of tables made. Beside
+ * each leaf pointer, two words for its 2M range that must exist whether or
+ * not the leaf does (a 1 TiB TD mapped at 2M makes no leaf; its teardown
+ * must not make 524,288 of them, 3 GiB):
+ *  - absent_readers: shared holds of 4K entries of the range taken while
+ *    its leaf did not exist (pamt_4k_try_shared_absent());
+ *  - wb2m: the dirty-line record of a 2M page freed whole (module.c,
+ *    tdx_page_freed()), standing for the records of its 4K pages from
+ *    PAMT_WB2M_NEXT up.
+ */
 struct pamt_table {
 	_Atomic(struct pamt_leaf *) leaf[512];
+	_Atomic uint32_t absent_readers[512];
+	_Atomic uint64_t wb2m[512];
 	struct pamt_table *next; /* made before this one */
 	uint64_t index;          /* the 1G range: (pfn - base) >> 18 */
 };
@@ -114,6 +126,8 @@ int pamt_init(struct pamt *p, pfn_t base, uint64_t nr)
 	p->e1g = (_Atomic uint64_t *)(void *)(map + dir_bytes + e2m_bytes);
 	p->r1g = (_Atomic uint64_t *)(void *)(map + dir_bytes + e2m_bytes + e1g_bytes);
 	pthread_mutex_init(&p->table_lock, NULL);
+	for (unsigned i = 0; i < PAMT_WB_LOCKS; i++)
+		pthread_mutex_init(&p->wb_lock[i], NULL);
 	return 0;
 }
 
@@ -155,6 +169,8 @@ void pamt_fini(struct pamt *p)
 	p->e2m = p->e1g = NULL;
 	p->r1g = NULL;
 	pthread_mutex_destroy(&p->table_lock);
+	for (unsigned i = 0; i < PAMT_WB_LOCKS; i++)
+		pthread_mutex_destroy(&p->wb_lock[i]);
 }
 
 void pamt_foreach_1g(const struct pamt *p, void (*fn)(uint64_t index, void *arg),
@@ -223,8 +239,10 @@ static struct pamt_leaf *pamt_leaf_make(struct pamt *p, uint64_t off)
 	if (cur)
 		return cur;
 	mine = pamt_zalloc(sizeof(*mine));
+	/* seq_cst: one side of the handshake with pamt_4k_try_shared_absent()
+	 * (that function says why). */
 	if (atomic_compare_exchange_strong_explicit(slot, &cur, mine,
-						    memory_order_acq_rel,
+						    memory_order_seq_cst,
 						    memory_order_acquire)) {
 		atomic_fetch_add_explicit(&p->nr_leaves, 1, memory_order_relaxed);
 		return mine;
@@ -255,7 +273,47 @@ _Atomic uint32_t *pamt_wb(struct pamt *p, pfn_t pfn)
 	return &pamt_leaf_of(p, off)->wb[off & 511];
 }
 
-uint64_t pamt_wb_foreach(const struct pamt *p,
+_Atomic uint32_t *pamt_wb_if_present(const struct pamt *p, pfn_t pfn)
+{
+	uint64_t off = pfn - p->base;
+	struct pamt_table *t = atomic_load_explicit(&p->dir[off >> 18],
+						    memory_order_acquire);
+	struct pamt_leaf *leaf = t ? atomic_load_explicit(&t->leaf[(off >> 9) & 511],
+							  memory_order_acquire) : NULL;
+
+	return leaf ? &leaf->wb[off & 511] : NULL;
+}
+
+_Atomic uint64_t *pamt_wb2m(struct pamt *p, pfn_t pfn)
+{
+	uint64_t off = pfn - p->base;
+
+	return &pamt_table_of(p, off)->wb2m[(off >> 9) & 511];
+}
+
+uint64_t pamt_wb2m_if_present(const struct pamt *p, pfn_t pfn)
+{
+	uint64_t off = pfn - p->base;
+	struct pamt_table *t = atomic_load_explicit(&p->dir[off >> 18],
+						    memory_order_acquire);
+
+	return t ? atomic_load_explicit(&t->wb2m[(off >> 9) & 511], memory_order_acquire)
+		 : 0;
+}
+
+pthread_mutex_t *pamt_wb_lock(struct pamt *p, pfn_t pfn)
+{
+	return &p->wb_lock[((pfn - p->base) >> 9) % PAMT_WB_LOCKS];
+}
+
+uint32_t pamt_wb_effective(uint64_t wb2m, const _Atomic uint32_t *wb4k, unsigned j)
+{
+	if (wb2m && j >= pamt_wb2m_next(wb2m))
+		return (uint32_t)wb2m;
+	return wb4k ? atomic_load_explicit(wb4k, memory_order_relaxed) : 0;
+}
+
+uint64_t pamt_wb_foreach(struct pamt *p,
 			 uint64_t (*fn)(pfn_t pfn, uint32_t rec, void *arg),
 			 void *arg)
 {
@@ -266,18 +324,88 @@ uint64_t pamt_wb_foreach(const struct pamt *p,
 		for (unsigned i = 0; i < 512; i++) {
 			struct pamt_leaf *leaf =
 				atomic_load_explicit(&t->leaf[i], memory_order_acquire);
+			pfn_t first = p->base + (t->index << 18) + (i << 9);
+			pthread_mutex_t *lock = NULL;
+			uint64_t w2;
 
-			for (unsigned j = 0; leaf && j < 512; j++) {
-				uint32_t rec = atomic_load_explicit(&leaf->wb[j],
-								    memory_order_relaxed);
+			if (!leaf && !atomic_load_explicit(&t->wb2m[i], memory_order_relaxed))
+				continue;
+			/* A 2M record is split into 4K ones under its lock
+			 * (module.c): read the pair as one. */
+			if (atomic_load_explicit(&t->wb2m[i], memory_order_relaxed)) {
+				lock = pamt_wb_lock(p, first);
+				pthread_mutex_lock(lock);
+				leaf = atomic_load_explicit(&t->leaf[i], memory_order_acquire);
+			}
+			w2 = atomic_load_explicit(&t->wb2m[i], memory_order_acquire);
+			for (unsigned j = 0; j < 512; j++) {
+				uint32_t rec = pamt_wb_effective(w2, leaf ? &leaf->wb[j] : NULL, j);
 
 				if (rec)
-					sum += fn(p->base + (t->index << 18) + (i << 9) + j,
-						  rec, arg);
+					sum += fn(first + j, rec, arg);
 			}
+			if (lock)
+				pthread_mutex_unlock(lock);
 		}
 	}
 	return sum;
+}
+
+_Atomic uint32_t *pamt_4k_absent_readers(struct pamt *p, pfn_t pfn)
+{
+	uint64_t off = pfn - p->base;
+
+	return &pamt_table_of(p, off)->absent_readers[(off >> 9) & 511];
+}
+
+/*
+ * A shared hold of a 4K entry whose leaf does not exist, without making the
+ * leaf: such an entry reads zero (PT_NDA, unlocked), so the hold is only a
+ * count beside the leaf pointer that every exclusive locker of a 4K entry in
+ * the range reads once it holds its entry (tdx_lock_page(), RECLAIM), backing
+ * off with BUSY as it would from a shared holder of the entry itself. Which
+ * 4K entry of the range is held is not recorded: an exclusive attempt on any
+ * entry of the range meanwhile answers BUSY, more than the module would,
+ * only while a 4K page of a freed 2M page is being written back.
+ *
+ * The handshake with an exclusive locker: we count ourselves, then look for
+ * the leaf; it makes (or finds) the leaf, takes its entry, then reads the
+ * count; all four seq_cst (or ordered after the seq_cst publication of the
+ * leaf). So either we see the leaf and go the ordinary way (and meet its
+ * lock in the entry), or it sees our count: never both holding.
+ */
+bool pamt_4k_try_shared_absent(struct pamt *p, pfn_t pfn, _Atomic uint32_t *readers)
+{
+	uint64_t off = pfn - p->base;
+	_Atomic(struct pamt_leaf *) *slot =
+		&pamt_table_of(p, off)->leaf[(off >> 9) & 511];
+
+	if (atomic_load_explicit(slot, memory_order_relaxed))
+		return false;
+	atomic_fetch_add_explicit(readers, 1, memory_order_seq_cst);
+	if (!atomic_load_explicit(slot, memory_order_seq_cst))
+		return true;
+	atomic_fetch_sub_explicit(readers, 1, memory_order_relaxed);
+	return false;
+}
+
+bool pamt_4k_absent_held(struct pamt *p, pfn_t pfn)
+{
+	_Atomic uint32_t *readers = pamt_4k_absent_readers(p, pfn);
+
+	SCHED_POINT(SCHED_TDX_LOCK, SCHED_R, readers,
+		    "PAMT 4K entry lock, no leaf (shared holds?)");
+	return atomic_load_explicit(readers, memory_order_seq_cst) != 0;
+}
+
+uint64_t pamt_1g_absent_readers(const struct pamt *p, uint64_t index)
+{
+	struct pamt_table *t = atomic_load_explicit(&p->dir[index], memory_order_acquire);
+	uint64_t n = 0;
+
+	for (unsigned i = 0; t && i < 512; i++)
+		n += atomic_load_explicit(&t->absent_readers[i], memory_order_relaxed);
+	return n;
 }
 
 bool pamt_4k_present(const struct pamt *p, pfn_t pfn)

@@ -33,6 +33,7 @@ void sept_ctx_init(struct sept_ctx *c, struct tdx_module *m,
 	c->tree_excl = false;
 	memset(c->pamt_counted, 0, sizeof(c->pamt_counted));
 	c->nr_pamt_locks = 0;
+	c->absent_hold = NULL;
 	c->entry = NULL;
 	c->gpa = 0;
 	c->level = 0;
@@ -207,6 +208,12 @@ void sept_ctx_release(struct sept_ctx *c)
 		}
 		c->pamt_counted[i] = false;
 	}
+	if (c->absent_hold) {
+		SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, c->absent_hold,
+			    "PAMT 4K entry lock, no leaf (shared)");
+		atomic_fetch_sub_explicit(c->absent_hold, 1, memory_order_release);
+		c->absent_hold = NULL;
+	}
 	if (c->tree_excl) {
 		struct sharex_counted l = tdx_td_lock(c->m, c->td, TD_HOLD_SEPT_SHIFT);
 
@@ -298,6 +305,23 @@ uint64_t tdx_lock_page(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
 		bool last = level == target, counted = level == 2 && !(last && excl);
 		uint64_t i1g = (pfn - c->m->pamt.base) >> 18;
 
+		if (level == 0 && !excl && !entry_out && expected == PT_NDA &&
+		    !pamt_4k_present(&c->m->pamt, pfn)) {
+			/* A free 4K page of a 2M range whose 4K entries were
+			 * never made (a 2M page's, after its REMOVE: KVM then
+			 * writes back each of its 512 pages, hugepages ref
+			 * §6.3): held shared without making the entries
+			 * (pamt.c, pamt_4k_try_shared_absent()). The entry
+			 * reads PT_NDA: the checks below pass. */
+			_Atomic uint32_t *readers = pamt_4k_absent_readers(&c->m->pamt, pfn);
+
+			SCHED_POINT(SCHED_TDX_LOCK, SCHED_W, readers,
+				    "PAMT 4K entry lock, no leaf (shared)");
+			if (pamt_4k_try_shared_absent(&c->m->pamt, pfn, readers)) {
+				c->absent_hold = readers;
+				return TDX_SUCCESS;
+			}
+		}
 		e = pamt_entry(&c->m->pamt, pfn, level);
 		if ((counted ? pamt_1g_try_shared(c->m, e, i1g)
 			     : tdx_pamt_try_lock(c->m, e, last && excl)) != LOCK_OK)
@@ -306,6 +330,8 @@ uint64_t tdx_lock_page(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
 		c->pamt_excl[c->nr_pamt_locks] = last && excl;
 		c->pamt_counted[c->nr_pamt_locks] = counted;
 		c->nr_pamt_locks++;
+		if (level == 0 && excl && pamt_4k_absent_held(&c->m->pamt, pfn))
+			return TDX_OPERAND_BUSY + operand;
 		if (last)
 			break;
 		SCHED_POINT(SCHED_PAMT_READ, SCHED_R, e, "PAMT entry");

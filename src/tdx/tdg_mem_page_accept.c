@@ -110,8 +110,8 @@ enum tdcall_result tdg_mem_page_accept(struct tdx_module *m, hpa_t tdvpr,
 	if (c.level > 0)
 		val &= ~SEPT_ACCEPT_CNT_MASK;
 	/* Zero, then map: the guest must never see the page's old content. */
-	for (uint64_t i = 0; i < sept_level_pages(c.level); i++)
-		host_frame_clear(m->hm, hpa_to_pfn(sept_hpa(val)) + i, td->hkid);
+	host_frame_clear_range(m->hm, hpa_to_pfn(sept_hpa(val)), sept_level_pages(c.level),
+			       td->hkid);
 	val = (val & ~SEPT_TDP) | SEPT_RWX;
 	/* Keep the lock bits (TDEL ours, HP set by a host contender
 	 * meanwhile). Outside exploration the lock goes in the same

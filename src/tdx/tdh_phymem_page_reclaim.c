@@ -52,6 +52,12 @@ uint64_t tdh_phymem_page_reclaim(struct tdx_module *m, struct seamcall_regs *r)
 	c.pamt_locks[c.nr_pamt_locks] = e;
 	c.pamt_excl[c.nr_pamt_locks] = true;
 	c.nr_pamt_locks++;
+	/* A WBINVD holding a 4K entry of the range shared without its leaf
+	 * (pamt.c) holds this one as far as we can tell. */
+	if (size == 0 && pamt_4k_absent_held(&m->pamt, hpa_to_pfn(hpa))) {
+		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
+		goto out;
+	}
 	v = atomic_load_explicit(e, memory_order_acquire);
 	pt = pamt_pt(v);
 	td = tdx_td_by_index(m, pamt_owner(v));

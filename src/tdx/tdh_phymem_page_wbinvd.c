@@ -38,16 +38,9 @@ uint64_t tdh_phymem_page_wbinvd(struct tdx_module *m, struct seamcall_regs *r)
 	}
 	status = tdx_lock_page(&c, hpa & ~HPA_KEYID_MASK, 0, false, PT_NDA,
 			       TDX_OPERAND_ID_RCX, NULL);
-	if (status == TDX_SUCCESS) {
-		/* The page's lines under the key named are written back: if
-		 * the module recorded dirty lines under that key, they are
-		 * gone. Under another key they stay (tdx_page_freed()). */
-		unsigned key = (unsigned)((hpa & HPA_KEYID_MASK) >> HOST_KEYID_SHIFT);
-		_Atomic uint32_t *w = pamt_wb(&m->pamt, hpa_to_pfn(hpa));
-
-		if ((atomic_load_explicit(w, memory_order_relaxed) & 0xFF) == key)
-			atomic_store_explicit(w, 0, memory_order_relaxed);
-	}
+	if (status == TDX_SUCCESS)
+		tdx_page_written_back(m, hpa_to_pfn(hpa & ~HPA_KEYID_MASK),
+				      (unsigned)((hpa & HPA_KEYID_MASK) >> HOST_KEYID_SHIFT));
 out:
 	sept_ctx_release(&c);
 	return status;

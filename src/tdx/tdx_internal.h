@@ -49,6 +49,8 @@
 
 struct pamt_table;
 
+#define PAMT_WB_LOCKS 16
+
 /* pamt.r1g: one cache line per thread slot per 1G entry, its first word
  * the slot's hold word (tdx_locks.h; field 0, the entry's lock). */
 #define PAMT_R1G_LINE_WORDS (HOST_CACHELINE / sizeof(uint64_t))
@@ -96,6 +98,10 @@ struct pamt {
 	 */
 	_Atomic(struct pamt_table *) tables;
 	pthread_mutex_t table_lock;
+	/* Serialise the changes of a 2M dirty-line record with the 4K
+	 * records it splits into (module.c, tdx_page_written_back()); by 2M
+	 * range, striped. */
+	pthread_mutex_t wb_lock[PAMT_WB_LOCKS];
 	/* dir, e2m, e1g and r1g: one demand-zero mapping (pamt_init). */
 	void *map;
 	size_t map_bytes;
@@ -180,11 +186,43 @@ void pamt_foreach_1g(const struct pamt *p, void (*fn)(uint64_t index, void *arg)
 bool pamt_4k_present(const struct pamt *p, pfn_t pfn);
 /* pfn's dirty-line record (struct pamt_leaf), made on first use. */
 _Atomic uint32_t *pamt_wb(struct pamt *p, pfn_t pfn);
-/* Calls fn for every frame whose dirty-line record is not 0, without
- * making any leaf; returns the sum of what fn returned. */
-uint64_t pamt_wb_foreach(const struct pamt *p,
+/* The same, or NULL if pfn's leaf was never made (the record reads 0). */
+_Atomic uint32_t *pamt_wb_if_present(const struct pamt *p, pfn_t pfn);
+/*
+ * The dirty-line record of a 2M page freed whole (tdx_page_freed()): bits
+ * 31:0 a 4K record's value, bits 41:32 the first 4K page of the range it
+ * still stands for (the pages below were written back, in order, by
+ * TDH.PHYMEM.PAGE.WBINVD, as KVM goes through them after a 2M REMOVE,
+ * hugepages ref §6.3); 0 none. Where it stands it hides the 4K record.
+ * Changed under pamt_wb_lock().
+ */
+#define PAMT_WB2M_NEXT_SHIFT 32
+static inline unsigned pamt_wb2m_next(uint64_t w)
+{
+	return (unsigned)(w >> PAMT_WB2M_NEXT_SHIFT) & 0x3FF;
+}
+_Atomic uint64_t *pamt_wb2m(struct pamt *p, pfn_t pfn);
+/* Its value, 0 if pfn's 1G table was never made. */
+uint64_t pamt_wb2m_if_present(const struct pamt *p, pfn_t pfn);
+pthread_mutex_t *pamt_wb_lock(struct pamt *p, pfn_t pfn);
+/* The record in force for 4K page j of a 2M range, from the range's 2M
+ * record and the page's 4K one (NULL: no leaf). */
+uint32_t pamt_wb_effective(uint64_t wb2m, const _Atomic uint32_t *wb4k, unsigned j);
+/* Calls fn for every frame whose dirty-line record in force is not 0,
+ * without making any leaf; returns the sum of what fn returned. */
+uint64_t pamt_wb_foreach(struct pamt *p,
 			 uint64_t (*fn)(pfn_t pfn, uint32_t rec, void *arg),
 			 void *arg);
+/* The count of shared holds of 4K entries of pfn's 2M range taken while the
+ * range's leaf did not exist, and the attempt at one (pamt.c says how it
+ * keeps out exclusive holders): true = held, release by decrementing. */
+_Atomic uint32_t *pamt_4k_absent_readers(struct pamt *p, pfn_t pfn);
+bool pamt_4k_try_shared_absent(struct pamt *p, pfn_t pfn, _Atomic uint32_t *readers);
+/* Whether such a hold stands in pfn's 2M range: an exclusive locker of a
+ * 4K entry asks once it holds the entry, and backs off with BUSY. */
+bool pamt_4k_absent_held(struct pamt *p, pfn_t pfn);
+/* All such holds in one 1G range (the check's lock scan). */
+uint64_t pamt_1g_absent_readers(const struct pamt *p, uint64_t index);
 /* The entry of pfn's page at `size_level` (0 4K, 1 2M, 2 1G). */
 _Atomic uint64_t *pamt_entry(struct pamt *p, pfn_t pfn, unsigned size_level);
 /* The PAMT walk: 1G, then 2M, then 4K, stopping at the first PT_REG entry;
@@ -225,6 +263,10 @@ enum tdx_kot_state {
  */
 void tdx_page_freed(struct tdx_module *m, struct tdx_td *td, pfn_t pfn,
 		    unsigned size_level, bool is_tdr);
+/* TDH.PHYMEM.PAGE.WBINVD of the 4K page pfn under key (the caller holds its
+ * PAMT entry shared): a record of dirty lines under that key goes; under
+ * another key it stays. */
+void tdx_page_written_back(struct tdx_module *m, pfn_t pfn, unsigned key);
 
 /* ---- TD control state (TDR + TDCS, §2.1) --------------------------------- */
 
@@ -646,6 +688,9 @@ struct sept_ctx {
 	/* A shared hold of a 1G entry counted in pamt.r1g on `slot`. */
 	bool pamt_counted[SEPT_CTX_MAX_PAMT_LOCKS];
 	unsigned nr_pamt_locks;
+	/* A shared hold of a 4K entry whose leaf was never made
+	 * (pamt_4k_try_shared_absent()): its range's count, or NULL. */
+	_Atomic uint32_t *absent_hold;
 	_Atomic uint64_t *entry;     /* locked S-EPT entry, or NULL */
 
 	/* page info from RCX and walk result */

@@ -570,9 +570,9 @@ static void test_module_far_1g_lock_left_held(void **state)
 	i_mid = (uint64_t)pamt_1g_index(p, e_mid);
 	atomic_fetch_add(pamt_1g_readers(p, i_mid, 7), 1);
 	want_check(td, 2,
-		   fmt("1G PAMT entry of hpa %#llx lock (EXCL | readers | counted) is 0x1 at",
+		   fmt("1G PAMT entry of hpa %#llx lock (EXCL | readers | counted | 4K without leaf) is 0x1 at",
 		       (unsigned long long)pfn_to_hpa(p->base + (i_mid << 18))),
-		   fmt("1G PAMT entry of hpa %#llx lock (EXCL | readers | counted) is 0x8000 at",
+		   fmt("1G PAMT entry of hpa %#llx lock (EXCL | readers | counted | 4K without leaf) is 0x8000 at",
 		       (unsigned long long)pfn_to_hpa(p->base + ((last - p->base) >> 18 << 18))),
 		   NULL);
 	atomic_fetch_sub(pamt_1g_readers(p, i_mid, 7), 1);

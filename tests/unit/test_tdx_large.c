@@ -630,6 +630,145 @@ static void test_walk_under_2m_leaf(void **state)
 	assert_int_equal(out.rdx, NL_MAPPED_RDX);
 }
 
+#define KEYID_BIT(k) ((uint64_t)(k) << HOST_KEYID_SHIFT)
+
+static uint64_t wbinvd(struct fx *f, hpa_t hpa, unsigned key)
+{
+	return fx_call(f, TDH_PHYMEM_PAGE_WBINVD, hpa | KEYID_BIT(key), 0, 0, 0, NULL);
+}
+
+/* Frames of [base, base + 2M) the module records dirty, as a count, with
+ * `clean` (if not -1) the one frame that must not be. */
+static unsigned dirty_in_2m(struct fx *f, hpa_t base, int clean)
+{
+	unsigned n = 0, key;
+
+	for (unsigned j = 0; j < 512; j++)
+		if (tdx_debug_frame_dirty(f->m, hpa_to_pfn(base) + j, &key)) {
+			assert_int_equal(key, f->hkid);
+			assert_int_not_equal((int)j, clean);
+			n++;
+		}
+	return n;
+}
+
+/*
+ * A 2M page REMOVEd: its 512 pages hold the TD's lines until KVM writes each
+ * back (hugepages ref §6.3). The module's record of them is one per 2M range
+ * (no 4K PAMT entries made: a 1 TiB TD's teardown made 3 GiB of them), moved
+ * on as KVM goes through the pages in order, and split into 4K records when
+ * a page is written back out of order or freed again at 4K.
+ */
+static void test_wbinvd_2m_records(void **state)
+{
+	struct fx *f = *state;
+	hpa_t base = fx_new_2m(f), other = fx_new_2m(f);
+	pfn_t pfn = hpa_to_pfn(base);
+	uint64_t leaves = atomic_load(&f->m->pamt.nr_leaves);
+
+	fx_sept_path(f, G, 1);
+	FX_OK(call(f, TDH_MEM_PAGE_AUG, G, 1, base, NULL));
+	FX_OK(call(f, TDH_MEM_PAGE_REMOVE, G, 1, 0, NULL));
+	assert_int_equal(tdx_debug_dirty_frames(f->m), 512);
+	assert_int_equal(dirty_in_2m(f, base, -1), 512);
+	/* In KVM's order, under the TD's key: one record moved on, no leaf. */
+	FX_OK(wbinvd(f, base, f->hkid));
+	assert_int_equal(dirty_in_2m(f, base, 0), 511);
+	/* Another key writes back nothing of it. */
+	FX_OK(wbinvd(f, base + PAGE_SIZE, f->hkid + 1));
+	assert_int_equal(dirty_in_2m(f, base, 0), 511);
+	for (unsigned j = 1; j < 10; j++)
+		FX_OK(wbinvd(f, base + j * PAGE_SIZE, f->hkid));
+	assert_int_equal(tdx_debug_dirty_frames(f->m), 502);
+	assert_false(pamt_4k_present(&f->m->pamt, pfn));
+	assert_int_equal(atomic_load(&f->m->pamt.nr_leaves), leaves);
+	/* Out of order: the record splits into the 4K ones. */
+	FX_OK(wbinvd(f, base + 300 * PAGE_SIZE, f->hkid));
+	assert_true(pamt_4k_present(&f->m->pamt, pfn));
+	assert_int_equal(dirty_in_2m(f, base, 300), 501);
+	assert_true(tdx_debug_frame_dirty(f->m, pfn + 299, NULL));
+	assert_true(tdx_debug_frame_dirty(f->m, pfn + 301, NULL));
+	assert_false(tdx_debug_frame_dirty(f->m, pfn + 9, NULL));
+	for (unsigned j = 10; j < 512; j++)
+		FX_OK(wbinvd(f, base + j * PAGE_SIZE, f->hkid));
+	assert_int_equal(tdx_debug_dirty_frames(f->m), 0);
+
+	/* Written back to the last page in order: the record is gone whole. */
+	FX_OK(call(f, TDH_MEM_PAGE_AUG, G, 1, other, NULL));
+	FX_OK(call(f, TDH_MEM_PAGE_REMOVE, G, 1, 0, NULL));
+	for (unsigned j = 0; j < 512; j++)
+		FX_OK(wbinvd(f, other + j * PAGE_SIZE, f->hkid));
+	assert_int_equal(tdx_debug_dirty_frames(f->m), 0);
+	assert_int_equal(pamt_wb2m_if_present(&f->m->pamt, hpa_to_pfn(other)), 0);
+
+	/* A page of a freed 2M page given back at 4K before its write-back,
+	 * then freed again at 4K: its own record, the others' still the 2M
+	 * page's; and a 2M free over old 4K records replaces them. */
+	FX_OK(call(f, TDH_MEM_PAGE_AUG, G, 1, other, NULL));
+	FX_OK(call(f, TDH_MEM_PAGE_REMOVE, G, 1, 0, NULL));
+	fx_sept_path(f, G2, 0);
+	FX_OK(call(f, TDH_MEM_PAGE_AUG, G2, 0, other + 7 * PAGE_SIZE, NULL));
+	FX_OK(call(f, TDH_MEM_PAGE_REMOVE, G2, 0, 0, NULL));
+	assert_int_equal(dirty_in_2m(f, other, -1), 512);
+	FX_OK(wbinvd(f, other + 7 * PAGE_SIZE, f->hkid));
+	assert_int_equal(dirty_in_2m(f, other, 7), 511);
+	FX_OK(call(f, TDH_MEM_PAGE_AUG, G, 1, other, NULL));
+	FX_OK(call(f, TDH_MEM_PAGE_REMOVE, G, 1, 0, NULL));
+	assert_int_equal(dirty_in_2m(f, other, -1), 512);
+	for (unsigned j = 0; j < 512; j++)
+		FX_OK(wbinvd(f, other + j * PAGE_SIZE, f->hkid));
+	assert_int_equal(tdx_debug_dirty_frames(f->m), 0);
+}
+
+/*
+ * WBINVD holds the 4K PAMT entry of its page shared. For a page of a 2M range
+ * whose 4K entries were never made the hold is a count beside the range's
+ * leaf pointer (pamt.c): exclusive lockers of any 4K entry of the range
+ * answer BUSY while it stands, as they would meet the shared entry, and the
+ * check's lock scan sees it.
+ */
+static void test_wbinvd_absent_leaf_hold(void **state)
+{
+	struct fx *f = *state;
+	hpa_t base = fx_new_2m(f);
+	pfn_t pfn = hpa_to_pfn(base);
+	struct seamcall_regs regs = { .rcx = base | KEYID_BIT(f->hkid) };
+	struct sept_ctx c;
+
+	fx_sept_path(f, G, 0);
+	sept_ctx_init(&c, f->m, &regs, TDH_PHYMEM_PAGE_WBINVD);
+	assert_int_equal(tdx_lock_page(&c, base + 3 * PAGE_SIZE, 0, false, PT_NDA,
+				       TDX_OPERAND_ID_RCX, NULL), TDX_SUCCESS);
+	assert_non_null(c.absent_hold);
+	assert_false(pamt_4k_present(&f->m->pamt, pfn));
+	assert_int_equal(pamt_1g_absent_readers(&f->m->pamt, (pfn - f->m->pamt.base) >> 18), 1);
+	/* Shared with another write-back of the range. */
+	FX_OK(wbinvd(f, base + 5 * PAGE_SIZE, f->hkid));
+	/* Exclusive: BUSY, leaving nothing behind. */
+	FX_STATUS(call(f, TDH_MEM_PAGE_AUG, G, 0, base + 3 * PAGE_SIZE, NULL),
+		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_R8);
+	FX_STATUS(call(f, TDH_MEM_PAGE_AUG, G, 0, base + 9 * PAGE_SIZE, NULL),
+		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_R8);
+	FX_STATUS(fx_call(f, TDH_PHYMEM_PAGE_RECLAIM, base + 4 * PAGE_SIZE, 0, 0, 0, NULL),
+		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX);
+	assert_int_equal(atomic_load(pamt_entry(&f->m->pamt, pfn + 3, 0)) &
+				 (SHAREX_EXCL | SHAREX_READERS), 0);
+	sept_ctx_release(&c);
+	assert_null(c.absent_hold);
+	assert_int_equal(pamt_1g_absent_readers(&f->m->pamt, (pfn - f->m->pamt.base) >> 18), 0);
+	FX_OK(call(f, TDH_MEM_PAGE_AUG, G, 0, base + 3 * PAGE_SIZE, NULL));
+	/* The leaf exists now: a write-back of the range takes its entry. */
+	sept_ctx_init(&c, f->m, &regs, TDH_PHYMEM_PAGE_WBINVD);
+	assert_int_equal(tdx_lock_page(&c, base + 4 * PAGE_SIZE, 0, false, PT_NDA,
+				       TDX_OPERAND_ID_RCX, NULL), TDX_SUCCESS);
+	assert_null(c.absent_hold);
+	assert_int_equal(atomic_load(pamt_entry(&f->m->pamt, pfn + 4, 0)) & SHAREX_READERS, 1);
+	sept_ctx_release(&c);
+	/* A free page in it answers METADATA_INCORRECT, not BUSY. */
+	FX_STATUS(fx_call(f, TDH_PHYMEM_PAGE_RECLAIM, base + 4 * PAGE_SIZE, 0, 0, 0, NULL),
+		  TDX_PAGE_METADATA_INCORRECT + TDX_OPERAND_ID_RCX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -646,6 +785,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_aug_2m_pamt, setup_init, teardown),
 		cmocka_unit_test_setup_teardown(test_walk_under_2m_leaf, setup_init, teardown),
 		cmocka_unit_test_setup_teardown(test_pamt_1g_counted, setup_init, teardown),
+		cmocka_unit_test_setup_teardown(test_wbinvd_2m_records, setup_init, teardown),
+		cmocka_unit_test_setup_teardown(test_wbinvd_absent_leaf_hold, setup_init, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
