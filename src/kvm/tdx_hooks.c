@@ -34,6 +34,8 @@ void kvm_vm_bugged(struct kvm *kvm, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	atomic_store(&kvm->bugged, true);
+	/* A schedule's explanation says why the VM died, not only that. */
+	SCHED_NOTE("KVM kills the VM: %s", why);
 	KVM_TRACE(kvm, kvm_vm_bugged, (why), "%s", why);
 }
 

@@ -14,6 +14,9 @@
 #     The same, with a seeded random (PCT) search instead of the bounded
 #     one: for a mutant no schedule within a small bound catches; the seed
 #     makes it deterministic for a given model.
+#   ... -DMUTANT=NAME -DEXPLAINS=REGEX
+#     Also: the replay's step-by-step explanation must match REGEX (which
+#     violation it is, e.g. the reason KVM gave when it killed the VM).
 cmake_minimum_required(VERSION 3.19)
 
 foreach(var TDXMMU RACE)
@@ -92,3 +95,10 @@ if(NOT jout_rc EQUAL 1 OR NOT rviolations EQUAL 1 OR NOT rmessage STREQUAL messa
 		"(exit ${jout_rc}, ${rviolations} violation(s)):\n${rmessage}\nwanted:\n${message}")
 endif()
 message("explore-check: the replay gives the same violation")
+if(DEFINED EXPLAINS)
+	if(NOT rout MATCHES "${EXPLAINS}")
+		message(FATAL_ERROR "explore-check: the replay's explanation does not match "
+			"'${EXPLAINS}': it is another violation than the one this test is for")
+	endif()
+	message("explore-check: the explanation matches '${EXPLAINS}'")
+endif()
