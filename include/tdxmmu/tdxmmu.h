@@ -141,9 +141,11 @@ struct tdxmmu_destroy_report {
 /* Tears the TD down in KVM's order (leaf pages, then the key, then S-EPT and
  * control pages) and frees it. Returns 0 when nothing leaked; otherwise
  * TDXMMU_EBUG with the report filled, or TDXMMU_ESEAMCALL when injected
- * error statuses (tdxmmu_inject_status_nth()) fired in this TD: a teardown
- * SEAMCALL the module refuses makes KVM leak what it cannot reclaim (the
- * key, the TD's pages), as upstream KVM does. td is freed in every case. */
+ * error statuses (tdxmmu_inject_status_nth()) fired in this TD, or a retry
+ * loop of KVM gave up on an injected BUSY that picked every call (counter
+ * "inject.busy_gave_up"): a SEAMCALL the module refuses makes KVM leak what
+ * it cannot reclaim (the key, the TD's pages), as upstream KVM does. td is
+ * freed in every case. */
 TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td,
 				 struct tdxmmu_destroy_report *report);
 
@@ -634,7 +636,9 @@ TDXMMU_API int tdxmmu_mem_stats(tdxmmu_td *td, struct tdxmmu_mem_stats *out);
 /* Event counters by name ("seamcall.TDH.MEM.PAGE.AUG", "fault.private";
  * "inject.busy": SEAMCALLs that answered an injected TDX_OPERAND_BUSY,
  * "inject.enomem": allocations an injected -ENOMEM failed,
- * "inject.status": SEAMCALLs that answered an injected error status).
+ * "inject.status": SEAMCALLs that answered an injected error status,
+ * "inject.busy_gave_up": retry loops of KVM that gave up at once on an
+ * injected BUSY that picks every call of its leaf).
  * TDXMMU_ENOENT for an unknown name. */
 TDXMMU_API int tdxmmu_counter(tdxmmu_td *td, const char *name, uint64_t *val);
 /* Calls fn for every counter, in a stable order. */

@@ -791,6 +791,10 @@ TDXMMU_API int tdxmmu_counter(tdxmmu_td *td, const char *name, uint64_t *val)
 		*val = tdx_module_status_hits(td->tdx);
 		return TDXMMU_OK;
 	}
+	if (!strcmp(name, "inject.busy_gave_up")) {
+		*val = tdx_module_busy_gave_up(td->tdx);
+		return TDXMMU_OK;
+	}
 #define KVM_STAT_MATCH(f, n)                                   \
 	if (!strcmp(name, n)) {                                \
 		*val = kvm_stat_read(td->kvm, f);         \
@@ -821,6 +825,7 @@ TDXMMU_API void tdxmmu_counters_foreach(tdxmmu_td *td,
 	fn("exit.td", tdx_module_exits(td->tdx), arg);
 	fn("inject.busy", tdx_module_busy_injected(td->tdx), arg);
 	fn("inject.status", tdx_module_status_hits(td->tdx), arg);
+	fn("inject.busy_gave_up", tdx_module_busy_gave_up(td->tdx), arg);
 #define KVM_STAT_EMIT(f, n) fn(n, kvm_stat_read(td->kvm, f), arg);
 	KVM_STATS_LIST(KVM_STAT_EMIT)
 #undef KVM_STAT_EMIT
@@ -943,7 +948,7 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 
 	/* 3. KVM: control pages and the TDR; then the VM. */
 	ret = kvm_destroy_vm(td->kvm, &kvm_leaked);
-	refused = tdx_module_status_hits(td->tdx);
+	refused = tdx_module_status_hits(td->tdx) + tdx_module_busy_gave_up(td->tdx);
 	if (ret)
 		report_add(rep, "KVM's teardown failed (private memory, the key or the control pages)");
 	rep->kvm_pages_leaked = kvm_leaked;
@@ -982,9 +987,10 @@ TDXMMU_API int tdxmmu_td_destroy(tdxmmu_td *td, struct tdxmmu_destroy_report *re
 	}
 	td_free_parts(td);
 	/* A leak is the model's breakage, unless the module was made to
-	 * refuse SEAMCALLs (inject status=): then it is what KVM leaks when
-	 * the module refuses its teardown (upstream leaks the HKID and the
-	 * TD's pages), reported as such. */
+	 * refuse SEAMCALLs (inject status=, or an injected BUSY on every call
+	 * that a retry loop gave up on): then it is what KVM leaks when the
+	 * module refuses its teardown (upstream leaks the HKID and the TD's
+	 * pages), reported as such. */
 	if (!rep->message[0])
 		return TDXMMU_OK;
 	return refused ? api_fail(TDXMMU_ESEAMCALL, "destroy: %s", rep->message)

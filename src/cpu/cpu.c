@@ -378,7 +378,7 @@ int cpu_vcpu_enter(struct cpu_vcpu *v)
 
 	for (;;) {
 		struct seamcall_regs r;
-		uint64_t s, injected;
+		uint64_t s;
 
 		/* KVM_BUG_ON made the VM dead: every vCPU ioctl fails. */
 		if (atomic_load_explicit(&kvm->bugged, memory_order_relaxed))
@@ -402,7 +402,6 @@ int cpu_vcpu_enter(struct cpu_vcpu *v)
 		}
 		r = (struct seamcall_regs){ .rax = TDH_VP_ENTER,
 					    .rcx = v->kvm_vcpu->tdvpr };
-		injected = tdx_busy_injected_here();
 		s = kvm_seamcall(kvm, &r);
 		if (!tdx_status_is_error(s)) {
 			if (r.r8) {
@@ -434,8 +433,7 @@ int cpu_vcpu_enter(struct cpu_vcpu *v)
 			 * out the budget would end as the model's own bug
 			 * report (exit status 3) for what the model was
 			 * asked to do (CPU_ENOENTRY). */
-			if (tdx_busy_injected_here() != injected &&
-			    tdx_module_busy_hopeless(v->cpu->m, TDH_VP_ENTER))
+			if (tdx_last_busy_hopeless())
 				return cpu_fail(CPU_ENOENTRY,
 						"vcpu %u: every TDH.VP.ENTER answers an injected BUSY (%#llx): the vCPU can never enter",
 						v->index, (unsigned long long)s);

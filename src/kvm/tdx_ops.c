@@ -5,6 +5,7 @@
 
 #include "host/host_mem.h"
 #include "kvm/tdx_ops.h"
+#include "tdx/tdx_module.h"
 
 uint64_t kvm_seamcall(struct kvm *kvm, struct seamcall_regs *r)
 {
@@ -165,6 +166,12 @@ bool tdx_retry_next(struct tdx_retry *rt, enum sched_wait_result w)
 {
 	uint64_t now;
 
+	/* The BUSY just answered was injected, and the injection now picks
+	 * every call of that leaf: no retry can succeed, and spending the
+	 * budget (10 s a loop; teardown has several) would only delay the
+	 * verdict it gives, with no other thread's progress to wait for. */
+	if (tdx_last_busy_hopeless())
+		return false;
 	if (w == SCHED_WAIT_PROGRESS) {
 		rt->stalled = false;
 		return true;

@@ -290,6 +290,11 @@ uint64_t tdx_module_status_hits(const struct tdx_module *m)
 	return atomic_load_explicit(&m->err_hits, memory_order_relaxed);
 }
 
+uint64_t tdx_module_busy_gave_up(const struct tdx_module *m)
+{
+	return atomic_load_explicit(&m->busy_gave_up, memory_order_relaxed);
+}
+
 uint64_t tdx_module_busy_hits(const struct tdx_module *m)
 {
 	return atomic_load_explicit(&m->busy_hits, memory_order_relaxed);
@@ -371,6 +376,38 @@ static bool busy_nth_fired_persistent(struct tdx_module *m, unsigned i)
 {
 	return atomic_load_explicit(&m->busy_nth_mode[i], memory_order_relaxed) == 2 &&
 	       atomic_load_explicit(&m->busy_countdown[i], memory_order_relaxed) < 1;
+}
+
+/* This thread's last SEAMCALL, if it answered an injected BUSY: its module
+ * and leaf, and whether the BUSY was an injected status (`inject status=`)
+ * rather than injected contention. Read by tdx_last_busy_hopeless(). */
+static _Thread_local struct tdx_module *busy_last_m;
+static _Thread_local int busy_last_leaf;
+static _Thread_local bool busy_last_status;
+
+bool tdx_last_busy_hopeless(void)
+{
+	struct tdx_module *m = busy_last_m;
+	int leaf = busy_last_leaf;
+	uint64_t s;
+
+	bool hopeless;
+
+	if (!m)
+		return false;
+	if (!busy_last_status) {
+		hopeless = tdx_module_busy_hopeless(m, leaf);
+	} else {
+		s = atomic_load_explicit(&m->err_ppm_status[leaf], memory_order_relaxed);
+		hopeless = atomic_load_explicit(&m->err_ppm[leaf], memory_order_relaxed) >= 1000000 &&
+			   (tdx_status_is(s, TDX_OPERAND_BUSY) ||
+			    tdx_status_is(s, TDX_OPERAND_BUSY_HOST_PRIORITY));
+	}
+	if (hopeless) {
+		atomic_fetch_add_explicit(&m->busy_gave_up, 1, memory_order_relaxed);
+		busy_last_m = NULL; /* counted once per BUSY */
+	}
+	return hopeless;
 }
 
 bool tdx_module_busy_hopeless(struct tdx_module *m, int leaf)
@@ -542,10 +579,15 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 	/* An injected error: the module refuses the call before doing
 	 * anything, as it refuses one whose operands it rejects; the other
 	 * registers are left as they came. */
+	busy_last_m = NULL;
 	if (atomic_load_explicit(&m->busy_armed[leaf], memory_order_relaxed)) {
 		status = inject_status_draw(m, leaf);
-		if (status)
+		if (status) {
+			busy_last_m = m;
+			busy_last_leaf = leaf;
+			busy_last_status = true;
 			return regs->rax = status;
+		}
 	}
 	armed = tdx_busy_armed = inject_busy_now(m, leaf);
 	status = handlers[leaf](m, regs);
@@ -555,6 +597,9 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 		atomic_fetch_add_explicit(&tdx_counters_mine(m)->busy_injected, 1,
 					  memory_order_relaxed);
 		busy_injected_here++;
+		busy_last_m = m;
+		busy_last_leaf = leaf;
+		busy_last_status = false;
 	}
 	tdx_busy_armed = false;
 	return regs->rax = status;

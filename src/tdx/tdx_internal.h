@@ -466,6 +466,9 @@ struct tdx_module {
 	_Atomic uint64_t err_ppm_status[TDX_NR_LEAVES];   /* for the shares */
 	_Atomic uint64_t err_draws;
 	_Atomic uint64_t err_hits;
+	/* Retry loops that gave up on a hopeless injected BUSY
+	 * (tdx_last_busy_hopeless()). */
+	_Atomic uint64_t busy_gave_up;
 
 	/* cost model */
 	uint64_t cost_ns[TDX_NR_LEAVES];

@@ -64,6 +64,15 @@ uint64_t tdx_module_busy_hits(const struct tdx_module *m);
  */
 uint64_t tdx_busy_injected_here(void);
 bool tdx_module_busy_hopeless(struct tdx_module *m, int leaf);
+/* Whether the calling thread's last SEAMCALL answered an injected BUSY that
+ * every retry of it would answer too, as the injection stands now
+ * (tdx_module_busy_hopeless(), or `inject status=` of a BUSY status at
+ * 100%): a retry loop's verdict without spending its time budget. */
+bool tdx_last_busy_hopeless(void);
+/* How many times tdx_last_busy_hopeless() said so: retry loops that gave up
+ * on an injection (a leak then is KVM's answer to it, as after `inject
+ * status=`). */
+uint64_t tdx_module_busy_gave_up(const struct tdx_module *m);
 void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns);
 uint64_t tdx_module_cost(const struct tdx_module *m, int leaf);
 /* Test hook: every TDH.MEM.TRACK sleeps ns while it holds the TD's epoch

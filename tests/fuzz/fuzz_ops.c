@@ -491,21 +491,18 @@ static void op_seamcall(void)
 static const uint32_t ppms[] = { 0, 10000, 100000, 500000, 1000000 };
 
 /*
- * A leaf KVM retries that is BUSY every time costs KVM's whole retry
- * budget, 10 s of wall time, before it gives up (the write-lock SEAMCALLs,
- * teardown's): so a share of every leaf, or of one such leaf, is cut to
- * 50 %. TDH.VP.ENTER alone may be BUSY every time: the guest action then
- * ends `blocked` at once (src/cpu/cpu_internal.h, CPU_ENOENTRY).
+ * Any share up to 100 %, of any leaf or of all: a leaf that is BUSY every
+ * time no longer costs KVM's 10 s retry budget (kvm/tdx_ops.h: a retry loop
+ * that met a hopeless injection gives its verdict at once), and an entry
+ * that is BUSY every time ends the guest action `blocked` at once
+ * (src/cpu/cpu_internal.h, CPU_ENOENTRY).
  */
 static void op_inject_busy(void)
 {
 	uint8_t f = get8();
 	int leaf = (f & 0x80) ? (int)(get8() % 64) : -1;
-	uint32_t ppm = ppms[f % 5];
 
-	if (ppm > 500000 && leaf != tdxmmu_leaf_from_name("TDH.VP.ENTER"))
-		ppm = 500000;
-	api(tdxmmu_inject_busy_leaf(F.td, leaf, ppm), "inject busy");
+	api(tdxmmu_inject_busy_leaf(F.td, leaf, ppms[f % 5]), "inject busy");
 }
 
 static void op_inject_enomem(void)
@@ -647,9 +644,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	F.op_name = "destroy";
+	/* A leak is allowed only as KVM's answer to an injection it could
+	 * not get past: a retry loop of KVM that gave up on a BUSY picking
+	 * every call (these inputs inject no error status, so ESEAMCALL
+	 * means exactly that: tdxmmu_td_destroy()). */
 	rc = tdxmmu_td_destroy(F.td, &rep);
 	F.td = NULL;
-	if (rc)
+	if (rc && rc != TDXMMU_ESEAMCALL)
 		fail("destroy: %s: %s", tdxmmu_strerror(rc), rep.message);
 	return 0;
 }

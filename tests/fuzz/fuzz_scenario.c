@@ -41,24 +41,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Whether the script being run may legitimately fail `check`. */
 static bool check_may_fail;
 
-/*
- * A leaf KVM retries that is BUSY every time costs KVM's whole retry
- * budget, 10 s of wall time, before it gives up (the write-lock SEAMCALLs,
- * teardown's). The scripts run with every `inject busy=` share cut to 50 %,
- * but for `leaf=TDH.VP.ENTER`: an entry that is BUSY every time ends the
- * guest action `blocked` at once (src/cpu/cpu_internal.h, CPU_ENOENTRY).
- * The checks that expected BUSY may fail then, which is no oracle failure.
- */
-static void clamp_busy(struct scn_script *s)
-{
-	int vp_enter = tdxmmu_leaf_from_name("TDH.VP.ENTER");
-
-	for (size_t i = 0; i < s->nr; i++)
-		if (s->cmds[i].op == SCN_OP_INJECT_BUSY && !(s->cmds[i].has & SCN_HAS_STATUS) &&
-		    s->cmds[i].ppm > 500000 && s->cmds[i].leaf != vp_enter)
-			s->cmds[i].ppm = 500000;
-}
-
 static bool within_bounds(const struct scn_script *s)
 {
 	unsigned slots = 0;
@@ -157,7 +139,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	nr_run++;
-	clamp_busy(&script);
 	if (!devnull) {
 		devnull = fopen("/dev/null", "w");
 		if (!devnull)
