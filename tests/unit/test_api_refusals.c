@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "api_fixture.h"
 
@@ -114,12 +116,133 @@ static void test_show_pages_refusals(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* A NULL where the API needs an object or an out-pointer: EINVAL with the
+ * call named in the last error, nothing made, the TD unchanged. */
+static void test_null_arguments(void **state)
+{
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_TDP);
+	enum tdxmmu_spte_state ps, ss;
+	struct tdxmmu_view *v = NULL;
+	uint64_t total = 0, ns = 0;
+	char report[64] = "x";
+
+	(void)state;
+	/* check of no TD also empties the report it was given. */
+	assert_int_equal(tdxmmu_check(NULL, report, sizeof(report)), TDXMMU_EINVAL);
+	assert_string_equal(report, "");
+	assert_string_equal(tdxmmu_last_error(), "check: no TD");
+	assert_int_equal(tdxmmu_show_collect(NULL, 0, 4096, &v), TDXMMU_EINVAL);
+	assert_string_equal(tdxmmu_last_error(), "show: NULL argument");
+	assert_int_equal(tdxmmu_show_collect(td, 0, 4096, NULL), TDXMMU_EINVAL);
+	/* A non-empty list with no array. */
+	assert_int_equal(tdxmmu_show_collect_pages(td, NULL, 1, &v), TDXMMU_EINVAL);
+	assert_null(v);
+	assert_int_equal(tdxmmu_show(td, 0, 4096, NULL), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_show(NULL, 0, 4096, stdout), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_view_print(NULL, stdout), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_show_collect(td, 0, 4096, &v), TDXMMU_OK);
+	assert_int_equal(tdxmmu_view_print(v, NULL), TDXMMU_EINVAL);
+	assert_string_equal(tdxmmu_last_error(), "show: NULL argument");
+	tdxmmu_view_free(v);
+	assert_int_equal(tdxmmu_spte_state_level(td, 0x1000, 0, &ps, NULL), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_spte_state_level(td, 0x1000, 0, NULL, &ss), TDXMMU_EINVAL);
+	assert_string_equal(tdxmmu_last_error(), "spte state: NULL argument");
+	/* mapped_pages: room for 4 GPAs but no array; no total. */
+	assert_int_equal(tdxmmu_mapped_pages(td, NULL, 4, &total), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_mapped_pages(td, NULL, 0, NULL), TDXMMU_EINVAL);
+	assert_string_equal(tdxmmu_last_error(), "mapped pages: NULL argument");
+	/* With no array and no room it only counts. */
+	assert_int_equal(tdxmmu_mapped_pages(td, NULL, 0, &total), TDXMMU_OK);
+	assert_int_equal(total, 0);
+	assert_int_equal(tdxmmu_cost_get_named(td, "TDH.MEM.PAGE.AUG", NULL), TDXMMU_EINVAL);
+	assert_string_equal(tdxmmu_last_error(), "cost: NULL argument");
+	assert_int_equal(tdxmmu_cost_get_named(td, "TDH.MEM.PAGE.AUG", &ns), TDXMMU_OK);
+	check_clean(td);
+	api_fx_destroy_clean(td);
+}
+
+/* Out-of-range requests the API refuses before anything runs: a memslot
+ * larger than the model's physical address space (128T less the 4G below
+ * the pool; a GPAW-52 TD's GPA space is larger) is ENOMEM and names that
+ * space, not the host's memory; an injection for a leaf that does not
+ * exist is EINVAL; accept-memory of a range across the shared bit is
+ * ERANGE, and of a range with no memslot stops with the MMIO outcome. */
+static void test_range_refusals(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	struct tdxmmu_accept_memory_result res;
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	tdxmmu_td *td = NULL;
+	uint64_t sh;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.gpaw = 52;
+	cfg.accept = TDXMMU_ACCEPT_EXPLICIT;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	sh = tdxmmu_td_shared_bit(td);
+	assert_int_equal(sh, 1ULL << 51);
+	assert_int_equal(tdxmmu_memslot_add(td, 1, 0, 1ULL << 47), TDXMMU_ENOMEM);
+	assert_non_null(strstr(tdxmmu_last_error(), "the model's physical address space (127T)"));
+	/* Nothing was added: the range is free for a small slot. */
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 << 20), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+
+	assert_int_equal(tdxmmu_inject_status(td, 1000, 0xC000010000000000ULL, 1000000),
+			 TDXMMU_EINVAL);
+	assert_string_equal(tdxmmu_last_error(), "unknown SEAMCALL leaf 1000");
+	assert_int_equal(tdxmmu_inject_status(td, -2, 0xC000010000000000ULL, 1000000),
+			 TDXMMU_EINVAL);
+
+	assert_int_equal(tdxmmu_vcpu_accept_memory(td, 0, sh - 4096, 8192, &res, &o),
+			 TDXMMU_ERANGE);
+	assert_non_null(strstr(tdxmmu_last_error(), "accept-memory: [0x7fffffffff000, +0x2000) is not inside one alias"));
+	/* 8M is past the memslot: the first 4K accept's EPT violation is
+	 * MMIO, and nothing was accepted. */
+	assert_int_equal(tdxmmu_vcpu_accept_memory(td, 0, 8 << 20, 4096, &res, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_MMIO);
+	assert_int_equal(res.nr_2m, 0);
+	assert_int_equal(res.fallbacks, 0);
+	check_clean(td);
+	api_fx_destroy_clean(td);
+}
+
+/* The S-EPT state of a 4K page inside a 2M leaf: the walk ends above the
+ * level asked at a leaf, so there is no 4K entry: ENOENT, the message
+ * saying where the walk ended and in which state; the 2M level answers. */
+static void test_sept_state_inside_2m(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	enum tdxmmu_sept_state s = TDXMMU_SEPT_FREE;
+	tdxmmu_td *td = NULL;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add_flags(td, 0, 0, 4 << 20, TDXMMU_MEMSLOT_HUGEPAGES),
+			 TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_vcpu_fill(td, 0, 2 << 20, 2 << 20, 0x5a, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_OK);
+	assert_int_equal(tdxmmu_sept_state(td, (2 << 20) + 0x3000, 1, &s), TDXMMU_OK);
+	assert_int_equal(s, TDXMMU_SEPT_MAPPED);
+	assert_int_equal(tdxmmu_sept_state(td, (2 << 20) + 0x3000, 0, &s), TDXMMU_ENOENT);
+	assert_string_equal(tdxmmu_last_error(),
+			    "the S-EPT walk for 0x203000 ends at level 1 in state MAPPED");
+	check_clean(td);
+	api_fx_destroy_clean(td);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unknown_vcpu),
 		cmocka_unit_test(test_accept_v1_errors),
 		cmocka_unit_test(test_show_pages_refusals),
+		cmocka_unit_test(test_null_arguments),
+		cmocka_unit_test(test_range_refusals),
+		cmocka_unit_test(test_sept_state_inside_2m),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
