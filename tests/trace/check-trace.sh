@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `tdxmmu run --trace` end to end (docs/tracing.md). Usage:
 #   check-trace.sh TDXMMU LIBTDXMMU SRCDIR CHECK
-# CHECK: determinism, filter, unknown, file, prefix, narrow, errors, probes.
+# CHECK: determinism, filter, unknown, file, prefix, narrow, errors, scenarios,
+# probes.
 set -euo pipefail
 tdxmmu=$1 lib=$2 src=$3 check=$4
 conv=$src/examples/conversion.tds
@@ -157,6 +158,41 @@ errors)
 		printf 'kvm_exit:\n' | cmp - "$tmp/names" ||
 			fail "${s%:*} --trace=kvm_exit gave: $(tr '\n' ' ' <"$tmp/names")"
 	done
+	;;
+scenarios)
+	# Every scenario (tests/scenarios, examples), not only the ones
+	# above: traced with every event it gives the exit status its header
+	# asks for (tracing changes no result); every line has the prefix and
+	# 0x-prefixed hex after an address field, whatever path printed it
+	# (error paths, large pages, the legacy MMU, injection); without
+	# `parallel` two runs trace byte-identically; and a filter naming one
+	# event shows that event only.
+	n=0
+	for s in "$src"/tests/scenarios/*.tds "$src"/examples/*.tds; do
+		name=$(basename "$s")
+		want=$(sed -n 's/^# expect-exit: *\([0-9]*\).*/\1/p' "$s" | head -n1)
+		set +e
+		"$tdxmmu" run --trace-file="$tmp/a" "$s" >/dev/null 2>&1
+		rc=$?
+		set -e
+		[ "$rc" = "${want:-0}" ] || fail "$name traced: exit $rc, not ${want:-0}"
+		grep -v '^#' "$tmp/a" >"$tmp/lines" || true
+		bad=$(grep -Ev '^ *(vcpu([0-9]+)-[0-9]+ \[[0-9]{3}\]|host-[0-9]+ \[---\]) [0-9]+\.[0-9]{6}: [a-z_]+: ' \
+			"$tmp/lines" | head -3 || true)
+		[ -z "$bad" ] || fail "$name: lines without the prefix: $bad"
+		bad=$(grep -Eo '(gfn|gpa|hpa|address|old_spte|new_spte|rcx|rdx|r8|pfn|page) [0-9a-f]+[ :,)]' \
+			"$tmp/lines" | grep -v ' 0[ :,)]' | head -3 || true)
+		[ -z "$bad" ] || fail "$name: hex without 0x: $bad"
+		if ! grep -q '^ *parallel' "$s"; then
+			"$tdxmmu" run --trace-file="$tmp/b" "$s" >/dev/null 2>&1 || true
+			cmp -s "$tmp/a" "$tmp/b" || fail "$name: two runs traced differently"
+		fi
+		"$tdxmmu" run --trace=kvm_page_fault "$s" >"$tmp/out" 2>&1 || true
+		others=$(events "$tmp/out" | awk '{print $4}' | grep -vx 'kvm_page_fault:' | head -1 || true)
+		[ -z "$others" ] || fail "$name: --trace=kvm_page_fault shows $others"
+		n=$((n + 1))
+	done
+	[ "$n" -ge 100 ] || fail "only $n scenarios found"
 	;;
 probes)
 	# One stapsdt note per event in the library, provider tdxmmu.
