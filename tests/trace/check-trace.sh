@@ -148,6 +148,17 @@ errors)
 	events "$tmp/out" >>"$tmp/ev"
 	grep -q ': kvm_vm_bugged: TDH.PHYMEM.PAGE.RECLAIM hpa 0x' "$tmp/ev" ||
 		fail "kvm_dead_host_removed: no kvm_vm_bugged for the refused RECLAIM"
+	# A 2M page whose second WBINVD is refused: the 511 frames not yet
+	# written back are given up, each got back at teardown.
+	run hugepages_inject_status_wbinvd "$ev" 0
+	events "$tmp/out" >"$tmp/ev2"
+	grep -q ': kvm_vm_bugged: TDH.PHYMEM.PAGE.WBINVD hpa 0x[0-9a-f]*1000: 0xc000010000000000$' "$tmp/ev2" ||
+		fail "2M: no kvm_vm_bugged for the second frame's WBINVD"
+	[ "$(grep -c ': kvm_tdx_leak_page: pfn 0x[0-9a-f]* (wbinvd failed)$' "$tmp/ev2")" -eq 511 ] ||
+		fail "2M: not 511 frames given up"
+	[ "$(grep -c ': kvm_tdx_reclaim_leaked_page: ' "$tmp/ev2")" -eq 511 ] ||
+		fail "2M: not 511 frames got back at teardown"
+	cat "$tmp/ev2" >>"$tmp/ev"
 	bad=$(grep ': kvm_vm_bugged: ' "$tmp/ev" |
 		grep -Eo '(gfn|gpa|hpa|pfn|page|at) [0-9a-f]+[ :,)]' | grep -v ' 0[:, )]' | head -3 || true)
 	[ -z "$bad" ] || fail "kvm_vm_bugged: hex without 0x: $bad"
