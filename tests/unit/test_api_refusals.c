@@ -45,6 +45,10 @@ static void test_unknown_vcpu(void **state)
 	assert_int_equal(tdxmmu_vcpu_accept_outcome(td, 1, 0x1000, 0, &status, &o),
 			 TDXMMU_EINVAL);
 	assert_int_equal(tdxmmu_vcpu_mapgpa(td, 1, 0x1000, 4096, &o), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_vcpu_touch(td, 1, 0x1000, 4096, true, &o), TDXMMU_EINVAL);
+	assert_int_equal(tdxmmu_vcpu_accept_memory(td, 1, 0x1000, 4096,
+						   &(struct tdxmmu_accept_memory_result){ 0 }, &o),
+			 TDXMMU_EINVAL);
 	/* Nothing ran: no fault, no page mapped. */
 	assert_int_equal(tdxmmu_counter(td, "fault.private", &faults), TDXMMU_OK);
 	assert_int_equal(faults, 0);
@@ -70,6 +74,17 @@ static void test_accept_v1_errors(void **state)
 	assert_int_equal(tdxmmu_vcpu_accept(td, 0, 64 << 20, 0, &status), TDXMMU_ENOENT);
 	/* A page accepted: success. */
 	assert_int_equal(tdxmmu_vcpu_accept(td, 0, 0x1000, 0, &status), TDXMMU_OK);
+	assert_int_equal(status, 0);
+	check_clean(td);
+	/* Every frame allocation failing: the fault behind the accept can
+	 * never complete (outcome error), which the version-1 call says as
+	 * ENOMEM; with the injection off the same page is accepted. */
+	assert_int_equal(tdxmmu_inject_enomem(td, TDXMMU_SITE_FRAME, 1000000), TDXMMU_OK);
+	assert_int_equal(tdxmmu_vcpu_accept(td, 0, 0x5000, 0, &status), TDXMMU_ENOMEM);
+	assert_string_equal(tdxmmu_last_error(),
+			    "accept 0x5000: outcome error (tdxmmu_vcpu_accept_outcome() reports it)");
+	assert_int_equal(tdxmmu_inject_off(td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_vcpu_accept(td, 0, 0x5000, 0, &status), TDXMMU_OK);
 	assert_int_equal(status, 0);
 	check_clean(td);
 	/* The next accept's AUG refused by the module: KVM kills the VM and

@@ -403,9 +403,15 @@ static void test_corrupt_frozen_entry(void **state)
 	_Atomic uint64_t *sptep = sptep_4k(td, 0x5000, true);
 	uint64_t old = atomic_load(sptep);
 
+	enum tdxmmu_spte_state p, sh;
+
 	(void)state;
 	atomic_store(sptep, REMOVED_SPTE);
 	want_check(td, 1, "gfn 0x5 level 4K: private EPT entry frozen", NULL);
+	/* The API's SPTE state names it too. */
+	assert_int_equal(tdxmmu_spte_state(td, 0x5000, &p, &sh), TDXMMU_OK);
+	assert_int_equal(p, TDXMMU_SPTE_FROZEN);
+	assert_int_equal(sh, TDXMMU_SPTE_NONPRESENT);
 	atomic_store(sptep, old);
 	want_check(td, 0, NULL);
 	api_fx_destroy_clean(td);
