@@ -249,6 +249,42 @@ static void test_sept_state_inside_2m(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* A countdown past INT64_MAX (the module counts down in a signed word) is
+ * held at INT64_MAX: it never fires, rather than wrapping negative and
+ * firing at the next call. Both kinds, BUSY and an error status, on every
+ * leaf and persistent: the guest's accesses, a conversion and raw
+ * SEAMCALLs all succeed, and nothing counts as injected. */
+static void test_countdown_past_int64(void **state)
+{
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_TDP);
+	struct tdxmmu_inject_counts n = { 1, 1, 1 };
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	uint64_t invalid, v = 0;
+
+	(void)state;
+	assert_true(tdxmmu_status_from_name("TDX_OPERAND_INVALID", &invalid));
+	assert_int_equal(tdxmmu_inject_busy_nth(td, -1, UINT64_MAX, true), TDXMMU_OK);
+	assert_int_equal(tdxmmu_inject_status_nth(td, -1, invalid, UINT64_MAX, true), TDXMMU_OK);
+	assert_int_equal(tdxmmu_inject_busy_nth(td, tdxmmu_leaf_from_name("TDH.MEM.PAGE.AUG"),
+					       (uint64_t)INT64_MAX + 1, true),
+			 TDXMMU_OK);
+	assert_int_equal(tdxmmu_vcpu_write(td, 0, 0x1000, 0x42, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_OK);
+	assert_int_equal(tdxmmu_vcpu_mapgpa(td, 0, tdxmmu_td_shared_bit(td) | 0x2000, 4096, &o),
+			 TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_OK);
+	assert_int_equal(tdxmmu_vcpu_read(td, 0, 0x1000, &v, &o), TDXMMU_OK);
+	assert_int_equal(v, 0x42);
+	assert_int_equal(api_fx_raw(td, "TDH.MEM.TRACK", 0, 0, 0), 0);
+	assert_int_equal(tdxmmu_inject_counts(td, &n), TDXMMU_OK);
+	assert_int_equal(n.busy, 0);
+	assert_int_equal(n.status, 0);
+	assert_false(tdxmmu_vm_dead(td));
+	assert_int_equal(tdxmmu_inject_off(td), TDXMMU_OK);
+	check_clean(td);
+	api_fx_destroy_clean(td);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_null_arguments),
 		cmocka_unit_test(test_range_refusals),
 		cmocka_unit_test(test_sept_state_inside_2m),
+		cmocka_unit_test(test_countdown_past_int64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
