@@ -1052,6 +1052,34 @@ static void test_stray_root_entries(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* I4: a leaf's frames are its memslot's. A shared 2M leaf planted in the
+ * 2M table for 4M-6M, past the only memslot (0-4M): named with the pfn it
+ * maps; and (I3) the private alias of those GFNs was never made shared. */
+static void test_leaf_outside_memslots(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *leaf4k, *pd;
+	uint64_t e;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	want_check(td, 0, NULL);
+	leaf4k = sptep_4k(td, 0x100000, false);
+	/* The 4K table's parent is the 2M-level table (PD). */
+	pd = sptep_to_sp(leaf4k)->parent->spt;
+	assert_int_equal(sptep_to_sp(leaf4k)->parent->role.level, PG_LEVEL_2M);
+	assert_false(is_shadow_present_pte(atomic_load(&pd[2])));
+	e = (atomic_load(leaf4k) & ~SPTE_BASE_ADDR_MASK) | PT_PAGE_SIZE_MASK |
+	    pfn_to_hpa(0x100800);
+	atomic_store(&pd[2], e);
+	want_check(td, 2, "gfn 0x400 level 2M: shared leaf maps pfn 0x100800 but no memslot covers the 2M page",
+		   "gfn 0x400: (nonpresent, present|shared) is not a state of the TDP-MMU table", NULL);
+	atomic_store(&pd[2], SHADOW_NONPRESENT_VALUE);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
 /* ---- the report ---- */
 
 static void test_report_null_and_truncation(void **state)
@@ -1172,6 +1200,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_roots_and_control_pages),
 		cmocka_unit_test(test_tlb_entry_wrong_alias),
 		cmocka_unit_test(test_stray_root_entries),
+		cmocka_unit_test(test_leaf_outside_memslots),
 		cmocka_unit_test(test_report_null_and_truncation),
 		cmocka_unit_test(test_module_lock_left_held),
 		cmocka_unit_test(test_module_far_1g_lock_left_held),
