@@ -249,11 +249,12 @@ static void test_sept_state_inside_2m(void **state)
 	api_fx_destroy_clean(td);
 }
 
-/* A countdown past INT64_MAX (the module counts down in a signed word) is
- * held at INT64_MAX: it never fires, rather than wrapping negative and
- * firing at the next call. Both kinds, BUSY and an error status, on every
- * leaf and persistent: the guest's accesses, a conversion and raw
- * SEAMCALLs all succeed, and nothing counts as injected. */
+/* A countdown past INT64_MAX (the module and KVM count down in a signed
+ * word) is held at INT64_MAX: it never fires, rather than wrapping
+ * negative and firing at the next call. BUSY and an error status on every
+ * leaf, and ENOMEM at every allocation site, persistent: the guest's
+ * accesses, a conversion and raw SEAMCALLs all succeed, and nothing counts
+ * as injected. */
 static void test_countdown_past_int64(void **state)
 {
 	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_TDP);
@@ -268,6 +269,7 @@ static void test_countdown_past_int64(void **state)
 	assert_int_equal(tdxmmu_inject_busy_nth(td, tdxmmu_leaf_from_name("TDH.MEM.PAGE.AUG"),
 					       (uint64_t)INT64_MAX + 1, true),
 			 TDXMMU_OK);
+	assert_int_equal(tdxmmu_inject_enomem_nth(td, TDXMMU_SITE_ALL, UINT64_MAX, true), TDXMMU_OK);
 	assert_int_equal(tdxmmu_vcpu_write(td, 0, 0x1000, 0x42, &o), TDXMMU_OK);
 	assert_int_equal(o, TDXMMU_OUTCOME_OK);
 	assert_int_equal(tdxmmu_vcpu_mapgpa(td, 0, tdxmmu_td_shared_bit(td) | 0x2000, 4096, &o),
@@ -279,6 +281,7 @@ static void test_countdown_past_int64(void **state)
 	assert_int_equal(tdxmmu_inject_counts(td, &n), TDXMMU_OK);
 	assert_int_equal(n.busy, 0);
 	assert_int_equal(n.status, 0);
+	assert_int_equal(n.enomem, 0);
 	assert_false(tdxmmu_vm_dead(td));
 	assert_int_equal(tdxmmu_inject_off(td), TDXMMU_OK);
 	check_clean(td);
