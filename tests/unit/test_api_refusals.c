@@ -288,6 +288,55 @@ static void test_countdown_past_int64(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/*
+ * Build time under a SEAMCALL that is BUSY every time (inject busy=100 on
+ * the leaf), both MMUs. TDH.MEM.PAGE.ADD: KVM's fault path retries and
+ * gives up with RETRY, which the add must report as EBUSY with nothing
+ * added; it reported EEXIST ("already mapped") because the RETRY also met
+ * the "source page not consumed" test (regression). TDH.MR.FINALIZE: KVM
+ * gives up with -EBUSY, the TD not finalized. Once the injection stops
+ * both succeed, and the added page holds its content.
+ */
+static void test_build_busy_hopeless(void **state)
+{
+	static const enum tdxmmu_mmu_kind mmus[] = { TDXMMU_MMU_TDP, TDXMMU_MMU_LEGACY };
+
+	(void)state;
+	for (unsigned i = 0; i < 2; i++) {
+		struct tdxmmu_td_config cfg;
+		enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+		enum tdxmmu_sept_state st = TDXMMU_SEPT_MAPPED;
+		tdxmmu_td *td = NULL;
+		uint64_t v = 0;
+
+		tdxmmu_td_config_init(&cfg);
+		cfg.mmu = mmus[i];
+		assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+		assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 << 20), TDXMMU_OK);
+		assert_int_equal(tdxmmu_inject_busy_leaf(td, tdxmmu_leaf_from_name("TDH.MEM.PAGE.ADD"),
+							 1000000),
+				 TDXMMU_OK);
+		assert_int_equal(tdxmmu_td_add_page(td, 0x1000, 0x5a), TDXMMU_EBUSY);
+		assert_string_equal(tdxmmu_last_error(),
+				    "add: 0x1000 failed (Device or resource busy)");
+		assert_int_equal(tdxmmu_sept_state(td, 0x1000, 0, &st), TDXMMU_OK);
+		assert_int_equal(st, TDXMMU_SEPT_FREE);
+		check_clean(td);
+		assert_int_equal(tdxmmu_inject_busy_leaf(td, tdxmmu_leaf_from_name("TDH.MR.FINALIZE"),
+							 1000000),
+				 TDXMMU_OK);
+		assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_EBUSY);
+		assert_int_equal(tdxmmu_inject_off(td), TDXMMU_OK);
+		assert_int_equal(tdxmmu_td_add_page(td, 0x1000, 0x5a), TDXMMU_OK);
+		assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+		assert_int_equal(tdxmmu_vcpu_read(td, 0, 0x1000, &v, &o), TDXMMU_OK);
+		assert_int_equal(o, TDXMMU_OUTCOME_OK);
+		assert_int_equal(v, 0x5a5a5a5a5a5a5a5aULL);
+		check_clean(td);
+		api_fx_destroy_clean(td);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_range_refusals),
 		cmocka_unit_test(test_sept_state_inside_2m),
 		cmocka_unit_test(test_countdown_past_int64),
+		cmocka_unit_test(test_build_busy_hopeless),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
