@@ -1080,6 +1080,43 @@ static void test_leaf_outside_memslots(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* More of the legacy MMU's audit: an rmap entry filed under another gfn
+ * (the rmap then holds two SPTEs of one tree for a gfn, one of them of
+ * another gfn), and SPTE_SHARED_MASK on a present private leaf (the audit
+ * and the per-GFN table rule each name it). Gone once undone. */
+static void test_corrupt_legacy_rmap_more(void **state)
+{
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_LEGACY);
+	_Atomic uint64_t *a, *b, *p;
+	uint64_t old;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x2000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	guest_write(td, 0, SHARED_BIT | 0x101000, 0xef01);
+	guest_write(td, 0, 0x3000, 0x3333);
+	want_check(td, 0, NULL);
+	a = sptep_4k(td, 0x100000, false);
+	b = sptep_4k(td, 0x101000, false);
+	assert_true(legacy_rmap_contains(td->kvm, 0x100, a));
+	assert_int_equal(legacy_rmap_add(td->kvm, 0x100, b), 0);
+	want_check(td, 2, "legacy: rmap of gfn 0x100 holds more than one shared SPTE",
+		   "legacy: rmap of gfn 0x100 holds the entry of gfn 0x101 level 1", NULL);
+	assert_int_equal(legacy_rmap_remove(td->kvm, 0x100, b), 0);
+	want_check(td, 0, NULL);
+	p = sptep_4k(td, 0x3000, true);
+	old = atomic_load(p);
+	assert_true(is_shadow_present_pte(old));
+	atomic_store(p, old | SPTE_SHARED_MASK);
+	want_check(td, 2, "legacy: private EPT entry gfn 0x3 level 1 = ",
+		   "is mapped with SPTE_SHARED_MASK",
+		   "gfn 0x3: (present|shared, nonpresent) is not a state of the legacy MMU's per-GFN table",
+		   NULL);
+	atomic_store(p, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
 /* ---- the report ---- */
 
 static void test_report_null_and_truncation(void **state)
@@ -1192,6 +1229,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_both_aliases),
 		cmocka_unit_test(test_corrupt_table_roles),
 		cmocka_unit_test(test_corrupt_legacy_rmap),
+		cmocka_unit_test(test_corrupt_legacy_rmap_more),
 		cmocka_unit_test(test_legacy_zapped_pfn_kills_vm),
 		cmocka_unit_test(test_legacy_shared_without_mask_kills_vm),
 		cmocka_unit_test(test_2m_alias_state),
