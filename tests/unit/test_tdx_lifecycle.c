@@ -696,6 +696,15 @@ static void test_vcpu_lookup_after_reclaim(void **state)
 	assert_non_null(td);
 	assert_ptr_equal(tdx_vcpu_of_tdvpr(f.m, hpa_to_pfn(a.tdvpr[0]), &td2), v);
 	assert_ptr_equal(td2, td);
+	/* Pages that are no TDVPR, or no TDR, find nothing: a frame below
+	 * the PAMT's range, the TD's TDR and a TDCS page, a free page. */
+	assert_null(tdx_vcpu_of_tdvpr(f.m, 1, NULL));
+	assert_null(tdx_vcpu_of_tdvpr(f.m, hpa_to_pfn(a.tdr), NULL));
+	assert_null(tdx_td_of_tdr_pfn(f.m, 1));
+	assert_null(tdx_td_of_tdr_pfn(f.m, hpa_to_pfn(a.tdcx[0])));
+	assert_null(tdx_td_of_tdr_pfn(f.m, hpa_to_pfn(a.tdvpr[0])));
+	assert_ptr_equal(tdx_td_of_tdr_pfn(f.m, hpa_to_pfn(a.tdr)), td);
+	assert_false(tdx_debug_frame_dirty(f.m, 1, NULL));
 	ltd_release_hkid(&f, &a);
 	FX_OK(reclaim(&f, a.tdvpr[0], NULL));
 	assert_null(tdx_vcpu_of_tdvpr(f.m, hpa_to_pfn(a.tdvpr[0]), NULL));
