@@ -328,6 +328,16 @@ static void test_mng_init(void **state)
 	FX_STATUS(mng_init(&f, a.tdr, 0, MAX_VCPUS_PER_TD + 1, ok_eptp, 0),
 		  0xC000010000000002ULL);
 	FX_STATUS(mng_init(&f, a.tdr, 1, 1, ok_eptp, 0), 0xC000010000000002ULL);
+	/* A reserved field of the parameters that is not zero. */
+	{
+		struct tdx_td_params rp = { .max_vcpus = 1, .eptp_controls = ok_eptp };
+		hpa_t page = fx_new_page(&f);
+
+		rp.reserved0[2] = 1;
+		host_frame_write(f.hm, hpa_to_pfn(page), 0, &rp, sizeof(rp), HOST_KEYID_SHARED);
+		FX_STATUS(fx_call(&f, TDH_MNG_INIT, a.tdr, page, 0, 0, NULL), 0xC000010000000002ULL);
+		host_mem_free_frame(f.hm, hpa_to_pfn(page));
+	}
 	/* Still UNINITIALIZED: memory leaves refuse. */
 	FX_STATUS(fx_call(&f, TDH_MEM_SEPT_RD, tdx_page_info(0, 0), a.tdr, 0, 0, NULL),
 		  0xC000060800000000ULL);
