@@ -252,10 +252,14 @@ int kvm_tdx_init_mem_page(struct kvm *kvm, gpa_t gpa, pfn_t source)
 		ret = kvm_tdp_mmu_map(kvm, &vcpu0->sept_cache, gpa);
 		kvm_mmu_read_unlock(kvm);
 	}
-	if (ret == RET_PF_SPURIOUS || (ret >= 0 && kvm->source_pa))
-		ret = -EEXIST; /* already mapped: nothing was added */
-	else if (ret == RET_PF_RETRY)
+	/* Still RETRY after every try (a SEAMCALL BUSY each time): nothing was
+	 * added, and the page is not mapped either: -EBUSY, asked before the
+	 * source_pa test, which RETRY (>= 0, source_pa not consumed) meets
+	 * too and which used to call it "already mapped". */
+	if (ret == RET_PF_RETRY)
 		ret = -EBUSY;
+	else if (ret == RET_PF_SPURIOUS || (ret >= 0 && kvm->source_pa))
+		ret = -EEXIST; /* already mapped: nothing was added */
 	else if (ret > 0)
 		ret = 0;
 	/* Killed on the way (a failed MR.EXTEND after the page went in):

@@ -76,14 +76,14 @@ static int legacy_fault_private(struct kvm *kvm, struct kvm_mmu_memory_cache *se
 	/* (present, present) never occurs: without the private S bit there is
 	 * no shared mapping. */
 	if (is_shadow_present_pte(legacy_read_4k(kvm, kvm_gfn_shared(kvm, gfn), false, NULL))) {
-		kvm_vm_bugged(kvm, "legacy: gfn %llx mapped shared without SPTE_SHARED_MASK",
+		kvm_vm_bugged(kvm, "legacy: gfn 0x%llx mapped shared without SPTE_SHARED_MASK",
 			      (unsigned long long)gfn);
 		return -EIO;
 	}
 
 	if (is_private_zapped_spte(spte)) {
 		if (spte_to_pfn(spte) != pfn) {
-			kvm_vm_bugged(kvm, "legacy: PRIVATE_ZAPPED gfn %llx keeps pfn %llx, the memslot gives %llx",
+			kvm_vm_bugged(kvm, "legacy: PRIVATE_ZAPPED gfn 0x%llx keeps pfn 0x%llx, the memslot gives 0x%llx",
 				      (unsigned long long)gfn,
 				      (unsigned long long)spte_to_pfn(spte),
 				      (unsigned long long)pfn);

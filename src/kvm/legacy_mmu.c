@@ -247,7 +247,7 @@ static int legacy_link_new_sp(struct kvm *kvm, _Atomic uint64_t *sptep, gfn_t gf
 
 	if (legacy_sp_lookup(kvm, gfn, (unsigned)level - 1, is_private)) {
 		/* Tables are never unlinked while the TD lives. */
-		kvm_vm_bugged(kvm, "legacy: unlinked shadow page gfn %llx level %d in the hash",
+		kvm_vm_bugged(kvm, "legacy: unlinked shadow page gfn 0x%llx level %d in the hash",
 			      (unsigned long long)gfn, level - 1);
 		return -EIO;
 	}
@@ -306,7 +306,7 @@ int legacy_get_4k_sptep(struct kvm *kvm, gfn_t raw_gfn, bool is_private,
 				return ret;
 			spte = legacy_read_spte(e);
 		} else if (is_large_pte(spte)) {
-			kvm_vm_bugged(kvm, "legacy: large SPTE at gfn %llx level %d",
+			kvm_vm_bugged(kvm, "legacy: large SPTE at gfn 0x%llx level %d",
 				      (unsigned long long)raw_gfn, level);
 			return -EIO;
 		}

@@ -247,7 +247,7 @@ static int legacy_flip_shared_bit(struct kvm *kvm, const struct kvm_gfn_range *r
 			if (!e) {
 				if (!set)
 					continue; /* no table: S is clear already */
-				kvm_vm_bugged(kvm, "legacy: MapGPA gfn %llx not populated",
+				kvm_vm_bugged(kvm, "legacy: MapGPA gfn 0x%llx not populated",
 					      (unsigned long long)gfn);
 				return -EIO;
 			}
@@ -255,7 +255,7 @@ static int legacy_flip_shared_bit(struct kvm *kvm, const struct kvm_gfn_range *r
 			if (is_shadow_present_pte(spte) || is_private_zapped_spte(spte)) {
 				if (!set)
 					continue; /* "present: nop" */
-				kvm_vm_bugged(kvm, "legacy: MapGPA(shared) gfn %llx still mapped",
+				kvm_vm_bugged(kvm, "legacy: MapGPA(shared) gfn 0x%llx still mapped",
 					      (unsigned long long)gfn);
 				return -EIO;
 			}

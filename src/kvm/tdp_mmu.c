@@ -260,7 +260,7 @@ tdp_mmu_split_changed(struct kvm *kvm, gfn_t gfn, int level, bool was_leaf, bool
 {
 	if (!was_leaf || level != PG_LEVEL_2M ||
 	    (shared && !mutant_on(MUTANT_SPLIT_READ_LOCK))) {
-		kvm_vm_bugged(kvm, "private entry gfn %llx level %d: present -> table%s",
+		kvm_vm_bugged(kvm, "private entry gfn 0x%llx level %d: present -> table%s",
 			      (unsigned long long)gfn, level,
 			      shared ? " under the read lock" : "");
 		return -EIO;
@@ -300,7 +300,7 @@ static int handle_changed_spte(struct kvm *kvm, bool is_private, gfn_t gfn,
 
 	if (level < PG_LEVEL_4K || level > PT64_ROOT_MAX_LEVEL ||
 	    (gfn & (KVM_PAGES_PER_HPAGE(level) - 1))) {
-		kvm_vm_bugged(kvm, "SPTE change at gfn %llx level %d",
+		kvm_vm_bugged(kvm, "SPTE change at gfn 0x%llx level %d",
 			      (unsigned long long)gfn, level);
 		return -EIO;
 	}
@@ -312,13 +312,13 @@ static int handle_changed_spte(struct kvm *kvm, bool is_private, gfn_t gfn,
 	/* Invariant 10 (§11.2, E4 WARN): only MapGPA, under the write lock,
 	 * changes SPTE_SHARED_MASK. */
 	if (shared && ((old_spte ^ new_spte) & SPTE_SHARED_MASK)) {
-		kvm_vm_bugged(kvm, "SPTE_SHARED_MASK changed under the read lock at gfn %llx",
+		kvm_vm_bugged(kvm, "SPTE_SHARED_MASK changed under the read lock at gfn 0x%llx",
 			      (unsigned long long)gfn);
 		return -EIO;
 	}
 	/* A present leaf never changes frame while present (invariant 2). */
 	if (was_leaf && is_leaf && pfn_changed) {
-		kvm_vm_bugged(kvm, "present leaf at gfn %llx changed pfn %llx -> %llx",
+		kvm_vm_bugged(kvm, "present leaf at gfn 0x%llx changed pfn 0x%llx -> 0x%llx",
 			      (unsigned long long)gfn,
 			      (unsigned long long)spte_to_pfn(old_spte),
 			      (unsigned long long)spte_to_pfn(new_spte));
@@ -349,7 +349,7 @@ static int handle_changed_spte(struct kvm *kvm, bool is_private, gfn_t gfn,
 	if (is_present) {
 		/* E4 WARNs on present -> present (merge is E6 only). */
 		if (was_present) {
-			kvm_vm_bugged(kvm, "private entry gfn %llx level %d: present -> leaf",
+			kvm_vm_bugged(kvm, "private entry gfn 0x%llx level %d: present -> leaf",
 				      (unsigned long long)gfn, level);
 			return -EIO;
 		}
@@ -515,7 +515,7 @@ static int tdp_mmu_set_spte(struct kvm *kvm, struct tdp_iter *iter,
 	}
 	/* Freezes live only inside a read-lock section. */
 	if (is_removed_spte(old_spte)) {
-		kvm_vm_bugged(kvm, "frozen SPTE at gfn %llx under the write lock",
+		kvm_vm_bugged(kvm, "frozen SPTE at gfn 0x%llx under the write lock",
 			      (unsigned long long)iter->gfn);
 		return -EIO;
 	}
@@ -635,7 +635,7 @@ tdp_mmu_map_handle_target_level(struct kvm *kvm, struct tdp_iter *iter, pfn_t pf
 	if (is_shadow_present_pte(old_spte)) {
 		if (spte_to_pfn(old_spte) == pfn)
 			return RET_PF_SPURIOUS;
-		kvm_vm_bugged(kvm, "gfn %llx mapped to pfn %llx, memslot says %llx",
+		kvm_vm_bugged(kvm, "gfn 0x%llx mapped to pfn 0x%llx, memslot says 0x%llx",
 			      (unsigned long long)iter->gfn,
 			      (unsigned long long)spte_to_pfn(old_spte),
 			      (unsigned long long)pfn);
@@ -697,7 +697,7 @@ tdp_mmu_map_walk(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
 				 */
 				if (huge && iter.level == PG_LEVEL_2M)
 					break;
-				kvm_vm_bugged(kvm, "large SPTE at gfn %llx level %d",
+				kvm_vm_bugged(kvm, "large SPTE at gfn 0x%llx level %d",
 					      (unsigned long long)iter.gfn, iter.level);
 				return -EIO;
 			}
@@ -846,7 +846,7 @@ static int tdp_mmu_block_private_leafs(struct kvm *kvm, struct kvm_mmu_page *roo
 		 * (kvm_tdp_mmu_split_boundaries(), MapGPA's populate): a
 		 * private leaf is never over-zapped (hugepages ref §4.1.6). */
 		if (iter.gfn < start || iter.gfn + KVM_PAGES_PER_HPAGE(iter.level) > end) {
-			kvm_vm_bugged(kvm, "private %s leaf at gfn %llx crosses the zap range [%llx, %llx)",
+			kvm_vm_bugged(kvm, "private %s leaf at gfn 0x%llx crosses the zap range [0x%llx, 0x%llx)",
 				      iter.level == PG_LEVEL_2M ? "2M" : "large",
 				      (unsigned long long)iter.gfn, (unsigned long long)start,
 				      (unsigned long long)end);
@@ -1175,7 +1175,7 @@ static int tdp_mmu_split_2m_locked(struct kvm *kvm, struct tdp_iter *iter,
 
 	tdp_mmu_assert_split_lock(kvm);
 	if (iter->level != PG_LEVEL_2M || is_removed_spte(old_spte)) {
-		kvm_vm_bugged(kvm, "split: gfn %llx level %d spte %llx",
+		kvm_vm_bugged(kvm, "split: gfn 0x%llx level %d spte 0x%llx",
 			      (unsigned long long)iter->gfn, iter->level,
 			      (unsigned long long)old_spte);
 		return -EIO;
@@ -1317,7 +1317,7 @@ static int tdp_mmu_populate(struct kvm *kvm, struct kvm_mmu_page *root, gfn_t st
 			/* Frozen under the write lock, or a 1G leaf (never
 			 * made, hugepages ref §1.1; v7 WARNs and returns
 			 * -ENOSYS). */
-			kvm_vm_bugged(kvm, "populate (MapGPA, ACCEPT split): gfn %llx level %d spte %llx",
+			kvm_vm_bugged(kvm, "populate (MapGPA, ACCEPT split): gfn 0x%llx level %d spte 0x%llx",
 				      (unsigned long long)iter.gfn, iter.level,
 				      (unsigned long long)iter.old_spte);
 			return -EIO;
@@ -1499,7 +1499,7 @@ static enum map_gpa_step tdp_mmu_map_gpa_descend(struct kvm *kvm, const struct t
 	if (iter->level == PG_LEVEL_2M && !is_removed_spte(iter->old_spte) &&
 	    iter->gfn >= start && iter->gfn + KVM_PAGES_PER_HPAGE(PG_LEVEL_2M) <= end)
 		return MAP_GPA_AT_2M;
-	kvm_vm_bugged(kvm, "MapGPA: gfn %llx level %d not populated (spte %llx)",
+	kvm_vm_bugged(kvm, "MapGPA: gfn 0x%llx level %d not populated (spte 0x%llx)",
 		      (unsigned long long)iter->gfn, iter->level,
 		      (unsigned long long)iter->old_spte);
 	return MAP_GPA_BUG;
@@ -1655,7 +1655,7 @@ int kvm_tdp_mmu_map_gpa(struct kvm *kvm, const struct kvm_gfn_range *ranges,
 	for (unsigned i = 0; i < nr; i++) {
 		if (ranges[i].start >= ranges[i].end ||
 		    ranges[i].end > kvm->gfn_shared_mask) {
-			kvm_vm_bugged(kvm, "MapGPA: bad gfn range [%llx, %llx)",
+			kvm_vm_bugged(kvm, "MapGPA: bad gfn range [0x%llx, 0x%llx)",
 				      (unsigned long long)ranges[i].start,
 				      (unsigned long long)ranges[i].end);
 			return -EIO;
@@ -1738,7 +1738,7 @@ static uint64_t tdp_mmu_read_4k(struct kvm *kvm, struct kvm_mmu_page *root, gfn_
 		if (spte == FREED_TABLE_POISON_SPTE) {
 			atomic_store(&kvm->model_broken, true);
 			kvm_vm_bugged(kvm, "lockless walk read a freed page-table page "
-				      "(gfn %llx level %d): freed inside a grace period",
+				      "(gfn 0x%llx level %d): freed inside a grace period",
 				      (unsigned long long)gfn, level);
 			return SHADOW_NONPRESENT_VALUE;
 		}

@@ -103,7 +103,7 @@ static int nomirror_map_locked(struct kvm_vcpu *vcpu, gfn_t gfn, pfn_t pfn)
 		if (state == SEPT_PUBLIC_NL_MAPPED)
 			continue;
 		if (state != SEPT_PUBLIC_FREE) {
-			kvm_vm_bugged(kvm, "no-mirror: entry for gfn %#llx level %d in public state %#x",
+			kvm_vm_bugged(kvm, "no-mirror: entry for gfn 0x%llx level %d in public state %#x",
 				      (unsigned long long)gfn, level, state);
 			return -EIO;
 		}

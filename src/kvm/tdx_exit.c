@@ -142,7 +142,7 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 	 */
 	if (is_private && (vcpu->ext_exit_qual & TDX_EXT_EXIT_QUAL_TYPE_MASK) ==
 			  TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION) {
-		kvm_vm_bugged(kvm, "guest access before accepting gpa %llx on vCPU %u",
+		kvm_vm_bugged(kvm, "guest access before accepting gpa 0x%llx on vCPU %u",
 			      (unsigned long long)(gpa & PAGE_MASK), vcpu->index);
 		return -EIO;
 	}

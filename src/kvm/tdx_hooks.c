@@ -156,7 +156,7 @@ int tdx_sept_link_private_spt(struct kvm *kvm, gfn_t gfn, int level,
 
 	/* The root's twin is the module's; every other private table has one. */
 	if (!private_spt || level <= PG_LEVEL_4K) {
-		kvm_vm_bugged(kvm, "link_private_spt: gfn %llx level %d without a page",
+		kvm_vm_bugged(kvm, "link_private_spt: gfn 0x%llx level %d without a page",
 			      (unsigned long long)gfn, level);
 		return -EIO;
 	}
@@ -167,7 +167,7 @@ int tdx_sept_link_private_spt(struct kvm *kvm, gfn_t gfn, int level,
 	/* SEPT busy: the fault undoes its freeze and retries (E7 -EBUSY). */
 	if (tdx_status_is_busy(s))
 		return -EBUSY;
-	kvm_vm_bugged(kvm, "TDH.MEM.SEPT.ADD gpa %llx level %d: %#llx",
+	kvm_vm_bugged(kvm, "TDH.MEM.SEPT.ADD gpa 0x%llx level %d: %#llx",
 		      (unsigned long long)gpa, level, (unsigned long long)s);
 	return -EIO;
 }
@@ -180,7 +180,7 @@ static int tdx_mem_page_add(struct kvm *kvm, gpa_t gpa, hpa_t hpa)
 	if (!kvm->source_pa) {
 		/* A private fault before finalize that is not
 		 * KVM_TDX_INIT_MEM_REGION: no vCPU can have run (X1 KVM_BUG_ON). */
-		kvm_vm_bugged(kvm, "private fault at %llx before finalize without a source",
+		kvm_vm_bugged(kvm, "private fault at 0x%llx before finalize without a source",
 			      (unsigned long long)gpa);
 		return -EIO;
 	}
@@ -188,7 +188,7 @@ static int tdx_mem_page_add(struct kvm *kvm, gpa_t gpa, hpa_t hpa)
 	if (tdx_status_is_busy(s))
 		return -EBUSY; /* source_pa kept: the retried fault adds it */
 	if (tdx_status_is_error(s)) {
-		kvm_vm_bugged(kvm, "TDH.MEM.PAGE.ADD gpa %llx: %#llx",
+		kvm_vm_bugged(kvm, "TDH.MEM.PAGE.ADD gpa 0x%llx: %#llx",
 			      (unsigned long long)gpa, (unsigned long long)s);
 		return -EIO;
 	}
@@ -204,7 +204,7 @@ static int tdx_mem_page_add(struct kvm *kvm, gpa_t gpa, hpa_t hpa)
 	for (unsigned off = 0; off < PAGE_SIZE; off += TDX_EXTENDMR_CHUNKSIZE) {
 		TDX_RETRY_BUSY(kvm, s, kvm_tdh_mr_extend(kvm, gpa + off, NULL));
 		if (tdx_status_is_error(s)) {
-			kvm_vm_bugged(kvm, "TDH.MR.EXTEND gpa %llx: %#llx",
+			kvm_vm_bugged(kvm, "TDH.MR.EXTEND gpa 0x%llx: %#llx",
 				      (unsigned long long)(gpa + off),
 				      (unsigned long long)s);
 			break;
@@ -235,7 +235,7 @@ int tdx_sept_set_private_spte(struct kvm *kvm, gfn_t gfn, int level, pfn_t pfn)
 		return 0;
 	if (tdx_status_is_busy(s))
 		return -EBUSY;
-	kvm_vm_bugged(kvm, "TDH.MEM.PAGE.AUG gpa %llx: %#llx",
+	kvm_vm_bugged(kvm, "TDH.MEM.PAGE.AUG gpa 0x%llx: %#llx",
 		      (unsigned long long)gpa, (unsigned long long)s);
 	return -EIO;
 }
@@ -250,7 +250,7 @@ int tdx_sept_zap_private_spte(struct kvm *kvm, gfn_t gfn, int level)
 	/* TDX_GPA_RANGE_ALREADY_BLOCKED is a warning (bit 63 clear): fine. */
 	if (!tdx_status_is_error(s))
 		return 0;
-	kvm_vm_bugged(kvm, "TDH.MEM.RANGE.BLOCK gpa %llx level %d: %#llx",
+	kvm_vm_bugged(kvm, "TDH.MEM.RANGE.BLOCK gpa 0x%llx level %d: %#llx",
 		      (unsigned long long)gpa, level, (unsigned long long)s);
 	return -EIO;
 }
@@ -281,14 +281,14 @@ static int tdx_sept_remove_private_2m(struct kvm *kvm, gpa_t gpa, pfn_t pfn)
 	uint64_t s;
 
 	if (pfn & (HOST_HUGE_FRAMES - 1)) {
-		kvm_vm_bugged(kvm, "remove_private_spte: 2M leaf gpa %llx at unaligned pfn %llx",
+		kvm_vm_bugged(kvm, "remove_private_spte: 2M leaf gpa 0x%llx at unaligned pfn 0x%llx",
 			      (unsigned long long)gpa, (unsigned long long)pfn);
 		return -EIO;
 	}
 	if (!kvm->hkid_assigned) {
 		TDX_RETRY_BUSY(kvm, s, kvm_tdh_phymem_page_reclaim(kvm, hpa, NULL));
 		if (tdx_status_is_error(s)) {
-			kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.RECLAIM 2M hpa %llx: %#llx",
+			kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.RECLAIM 2M hpa 0x%llx: %#llx",
 				      (unsigned long long)hpa, (unsigned long long)s);
 			tdx_leak_2m_frames(kvm, pfn, 0, "2M reclaim failed");
 			return -EIO;
@@ -296,7 +296,7 @@ static int tdx_sept_remove_private_2m(struct kvm *kvm, gpa_t gpa, pfn_t pfn)
 	} else {
 		TDX_RETRY_BUSY(kvm, s, kvm_tdh_mem_page_remove(kvm, gpa, 1, NULL));
 		if (tdx_status_is_error(s)) {
-			kvm_vm_bugged(kvm, "TDH.MEM.PAGE.REMOVE 2M gpa %llx: %#llx",
+			kvm_vm_bugged(kvm, "TDH.MEM.PAGE.REMOVE 2M gpa 0x%llx: %#llx",
 				      (unsigned long long)gpa, (unsigned long long)s);
 			tdx_leak_2m_frames(kvm, pfn, 0, "2M remove failed");
 			return -EIO;
@@ -304,7 +304,7 @@ static int tdx_sept_remove_private_2m(struct kvm *kvm, gpa_t gpa, pfn_t pfn)
 		for (uint64_t i = 0; i < HOST_HUGE_FRAMES; i++) {
 			TDX_RETRY_BUSY(kvm, s, kvm_tdh_phymem_page_wbinvd(kvm, hpa + i * PAGE_SIZE));
 			if (tdx_status_is_error(s)) {
-				kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.WBINVD hpa %llx: %#llx",
+				kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.WBINVD hpa 0x%llx: %#llx",
 					      (unsigned long long)(hpa + i * PAGE_SIZE),
 					      (unsigned long long)s);
 				tdx_leak_2m_frames(kvm, pfn, i, "wbinvd failed");
@@ -338,7 +338,7 @@ static int tdx_split_read_lock(struct kvm *kvm, gfn_t gfn, int level, hpa_t priv
 	if (tdx_status_is_busy(s))
 		return -EBUSY;
 	if (tdx_status_is_error(s)) {
-		kvm_vm_bugged(kvm, "TDH.MEM.RANGE.BLOCK gpa %llx level %d: %#llx",
+		kvm_vm_bugged(kvm, "TDH.MEM.RANGE.BLOCK gpa 0x%llx level %d: %#llx",
 			      (unsigned long long)gpa, level, (unsigned long long)s);
 		return -EIO;
 	}
@@ -351,14 +351,14 @@ static int tdx_split_read_lock(struct kvm *kvm, gfn_t gfn, int level, hpa_t priv
 		return 0;
 	}
 	if (!tdx_status_is_busy(s)) {
-		kvm_vm_bugged(kvm, "TDH.MEM.PAGE.DEMOTE gpa %llx level %d: %#llx",
+		kvm_vm_bugged(kvm, "TDH.MEM.PAGE.DEMOTE gpa 0x%llx level %d: %#llx",
 			      (unsigned long long)gpa, level, (unsigned long long)s);
 		return -EIO;
 	}
 	s = kvm_tdh_mem_range_unblock(kvm, gpa, tdx_level, NULL);
 	if (!tdx_status_is_error(s))
 		return -EBUSY;
-	kvm_vm_bugged(kvm, "split under the read lock: DEMOTE gpa %llx was BUSY, and the UNBLOCK that must undo its BLOCK answered %#llx: the 2M leaf stays blocked",
+	kvm_vm_bugged(kvm, "split under the read lock: DEMOTE gpa 0x%llx was BUSY, and the UNBLOCK that must undo its BLOCK answered %#llx: the 2M leaf stays blocked",
 		      (unsigned long long)gpa, (unsigned long long)s);
 	return -EIO;
 }
@@ -375,7 +375,7 @@ int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 	 * BLOCK + TRACK is what DEMOTE needs (tdx-module-sept.md §4.10). */
 	if (level != PG_LEVEL_2M || !private_spt || !kvm->finalized ||
 	    !kvm->hkid_assigned) {
-		kvm_vm_bugged(kvm, "split_private_spte: gfn %llx level %d",
+		kvm_vm_bugged(kvm, "split_private_spte: gfn 0x%llx level %d",
 			      (unsigned long long)gfn, level);
 		return -EIO;
 	}
@@ -393,7 +393,7 @@ int tdx_sept_split_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 		kvm_stat_inc(&kvm_stats_mine(kvm)->split_private);
 		return 0;
 	}
-	kvm_vm_bugged(kvm, "TDH.MEM.PAGE.DEMOTE gpa %llx level %d: %#llx",
+	kvm_vm_bugged(kvm, "TDH.MEM.PAGE.DEMOTE gpa 0x%llx level %d: %#llx",
 		      (unsigned long long)gpa, level, (unsigned long long)s);
 	return -EIO;
 }
@@ -420,7 +420,7 @@ int tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 		 * walks this TD's S-EPT; the page comes back with RECLAIM. */
 		TDX_RETRY_BUSY(kvm, s, kvm_tdh_phymem_page_reclaim(kvm, hpa, NULL));
 		if (tdx_status_is_error(s)) {
-			kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.RECLAIM hpa %llx: %#llx",
+			kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.RECLAIM hpa 0x%llx: %#llx",
 				      (unsigned long long)hpa, (unsigned long long)s);
 			kvm_leak_page(kvm, hpa, KVM_LEAK_GUEST, "reclaim failed");
 			return -EIO;
@@ -438,7 +438,7 @@ int tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 	TDX_RETRY_BUSY(kvm, s, kvm_tdh_mem_page_remove(kvm, gpa,
 				pg_level_to_tdx_level((unsigned)level), NULL));
 	if (tdx_status_is_error(s)) {
-		kvm_vm_bugged(kvm, "TDH.MEM.PAGE.REMOVE gpa %llx: %#llx",
+		kvm_vm_bugged(kvm, "TDH.MEM.PAGE.REMOVE gpa 0x%llx: %#llx",
 			      (unsigned long long)gpa, (unsigned long long)s);
 		kvm_leak_page(kvm, hpa, KVM_LEAK_GUEST, "remove failed");
 		return -EIO;
@@ -448,7 +448,7 @@ int tdx_sept_remove_private_spte(struct kvm *kvm, gfn_t gfn, int level,
 	 * so the frame leaves the TD holding no TD content. */
 	TDX_RETRY_BUSY(kvm, s, kvm_tdh_phymem_page_wbinvd(kvm, hpa));
 	if (tdx_status_is_error(s)) {
-		kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.WBINVD hpa %llx: %#llx",
+		kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.WBINVD hpa 0x%llx: %#llx",
 			      (unsigned long long)hpa, (unsigned long long)s);
 		kvm_leak_page(kvm, hpa, KVM_LEAK_GUEST, "wbinvd failed");
 		return -EIO;
@@ -471,7 +471,7 @@ int tdx_sept_unzap_private_spte(struct kvm *kvm, gfn_t gfn, int level)
 		return 0;
 	if (tdx_status_is_busy(s))
 		return -EBUSY;
-	kvm_vm_bugged(kvm, "TDH.MEM.RANGE.UNBLOCK gpa %llx level %d: %#llx",
+	kvm_vm_bugged(kvm, "TDH.MEM.RANGE.UNBLOCK gpa 0x%llx level %d: %#llx",
 		      (unsigned long long)gpa, level, (unsigned long long)s);
 	return -EIO;
 }
@@ -487,14 +487,14 @@ int tdx_sept_free_private_spt(struct kvm *kvm, gfn_t gfn, int level,
 	 * KVM never tears a private table down while the TD runs.
 	 */
 	if (kvm->hkid_assigned) {
-		kvm_vm_bugged(kvm, "free_private_spt gfn %llx level %d with the HKID assigned",
+		kvm_vm_bugged(kvm, "free_private_spt gfn 0x%llx level %d with the HKID assigned",
 			      (unsigned long long)gfn, level);
 		kvm_leak_page(kvm, private_spt, KVM_LEAK_KVM, "S-EPT page, HKID assigned");
 		return -EIO;
 	}
 	TDX_RETRY_BUSY(kvm, s, kvm_tdh_phymem_page_reclaim(kvm, private_spt, NULL));
 	if (tdx_status_is_error(s)) {
-		kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.RECLAIM S-EPT page %llx: %#llx",
+		kvm_vm_bugged(kvm, "TDH.PHYMEM.PAGE.RECLAIM S-EPT page 0x%llx: %#llx",
 			      (unsigned long long)private_spt, (unsigned long long)s);
 		kvm_leak_page(kvm, private_spt, KVM_LEAK_KVM, "S-EPT reclaim failed");
 		return -EIO;

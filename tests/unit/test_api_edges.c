@@ -109,6 +109,7 @@ static void test_mem_stats(void **state)
 {
 	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_TDP);
 	struct tdxmmu_mem_stats before, after;
+	enum tdxmmu_sept_state st;
 	enum tdxmmu_outcome o;
 
 	(void)state;
@@ -131,6 +132,19 @@ static void test_mem_stats(void **state)
 	assert_int_equal(after.shared_ept_pages, before.shared_ept_pages);
 	assert_true(after.pamt_bytes >= before.pamt_bytes);
 	assert_true(after.host_bytes > 0);
+	/* A blocked table (the PT's entry NL_BLOCKED by a raw RANGE.BLOCK at
+	 * 2M) still is an S-EPT page; unblocked, the same. */
+	assert_int_equal(api_fx_raw(td, "TDH.MEM.RANGE.BLOCK", 0, 1, 0), 0);
+	assert_int_equal(tdxmmu_sept_state(td, 0, 1, &st), 0);
+	assert_int_equal(st, TDXMMU_SEPT_NL_BLOCKED);
+	assert_int_equal(tdxmmu_mem_stats(td, &after), 0);
+	assert_int_equal(after.sept_pages, 3);
+	assert_int_equal(api_fx_raw(td, "TDH.MEM.TRACK", 0, 0, 0), 0);
+	assert_int_equal(api_fx_raw(td, "TDH.MEM.RANGE.UNBLOCK", 0, 1, 0), 0);
+	assert_int_equal(tdxmmu_sept_state(td, 0, 1, &st), 0);
+	assert_int_equal(st, TDXMMU_SEPT_NL_MAPPED);
+	assert_int_equal(tdxmmu_mem_stats(td, &after), 0);
+	assert_int_equal(after.sept_pages, 3);
 	api_fx_destroy_clean(td);
 }
 

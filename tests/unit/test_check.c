@@ -403,9 +403,15 @@ static void test_corrupt_frozen_entry(void **state)
 	_Atomic uint64_t *sptep = sptep_4k(td, 0x5000, true);
 	uint64_t old = atomic_load(sptep);
 
+	enum tdxmmu_spte_state p, sh;
+
 	(void)state;
 	atomic_store(sptep, REMOVED_SPTE);
 	want_check(td, 1, "gfn 0x5 level 4K: private EPT entry frozen", NULL);
+	/* The API's SPTE state names it too. */
+	assert_int_equal(tdxmmu_spte_state(td, 0x5000, &p, &sh), TDXMMU_OK);
+	assert_int_equal(p, TDXMMU_SPTE_FROZEN);
+	assert_int_equal(sh, TDXMMU_SPTE_NONPRESENT);
 	atomic_store(sptep, old);
 	want_check(td, 0, NULL);
 	api_fx_destroy_clean(td);
@@ -932,6 +938,185 @@ static void test_stale_private_tlb_entries(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/*
+ * KVM's roots and control pages as the checker sees them (I4, §3.3), each
+ * corrupted alone and named: a root with an S-EPT twin (the S-EPT root is
+ * the module's TDCS page; the shared tree has none), a private root that
+ * lost its role, a TDCS page and a TDVPR that KVM records at a frame the
+ * PAMT does not give the TD as one, and a TDCS slot KVM forgot (then
+ * CHLDCNT disagrees: the module still counts the page).
+ */
+static void test_corrupt_roots_and_control_pages(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct kvm *kvm = td->kvm;
+	hpa_t keep, frame = new_frame(td);
+
+	(void)state;
+	want_check(td, 0, NULL);
+	kvm->private_root->private_spt = frame;
+	want_check(td, 1, fmt("private root: role.is_private 1, private_spt %#llx (want 1 and 0: the S-EPT root is the module's TDCS page)",
+			      (unsigned long long)frame),
+		   NULL);
+	kvm->private_root->private_spt = 0;
+	kvm->shared_root->private_spt = frame;
+	want_check(td, 1, fmt("shared root: role.is_private 0, private_spt %#llx (want 0 and 0)",
+			      (unsigned long long)frame),
+		   NULL);
+	kvm->shared_root->private_spt = 0;
+	/* A private root without its role is walked as the shared tree's:
+	 * besides the root, its first entry is in the wrong half and every
+	 * S-EPT entry has no mirror entry (the 3 pages and their 4 tables
+	 * of make_built_td()). */
+	kvm->private_root->role.is_private = 0;
+	want_check(td, 9, "private root: role.is_private 0, private_spt 0 (want 1 and 0",
+		   "gfn 0 level 512G: the shared EPT has present in the private half of the GFN space",
+		   "gpa 0x200000 level 4K: S-EPT entry is MAPPED", NULL);
+	kvm->private_root->role.is_private = 1;
+	want_check(td, 0, NULL);
+
+	keep = kvm->tdcx[2];
+	kvm->tdcx[2] = frame;
+	want_check(td, 1, fmt("TDCS page 2 at hpa %#llx is not the TD's PT_TDCX in the PAMT (PT_NDA, owner TDR 0)",
+			      (unsigned long long)frame),
+		   NULL);
+	kvm->tdcx[2] = 0;
+	want_check(td, 1, "CHLDCNT is 14 but the S-EPT and control pages account for 13 (S-EPT leaves and pages 7 + control pages 6)",
+		   NULL);
+	kvm->tdcx[2] = keep;
+	keep = kvm->vcpus[0].tdvpr;
+	kvm->vcpus[0].tdvpr = kvm->tdr;
+	want_check(td, 1, fmt("TDVPR of vcpu 0 at hpa %#llx is not the TD's PT_TDVPR in the PAMT (PT_TDR, owner TDR %#llx)",
+			      (unsigned long long)kvm->tdr, (unsigned long long)kvm->tdr),
+		   NULL);
+	kvm->vcpus[0].tdvpr = keep;
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* A TLB entry whose alias bit disagrees with its GPA's shared bit (a CPU
+ * model that tagged a translation wrongly): named, not checked further. */
+static void test_tlb_entry_wrong_alias(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct host_memslot slot_copy;
+	const struct host_memslot *slot = memslot_at_0(td, &slot_copy);
+	struct tlb *tlb = &td->cpu->vcpus[0].tlb;
+
+	(void)state;
+	guest_write(td, 0, 0x3000, 0x3333);
+	tlb_fill(tlb, SHARED_BIT | 0x6000, pfn(slot, 6), true, true);
+	want_check(td, 1, "vcpu 0: TLB entry for gpa 0x800000006000 is marked private", NULL);
+	tlb_invalidate(tlb, SHARED_BIT | 0x6000);
+	tlb_fill(tlb, 0x6000, pfn(slot, 6), false, true);
+	want_check(td, 1, "vcpu 0: TLB entry for gpa 0x6000 is marked shared", NULL);
+	tlb_invalidate(tlb, 0x6000);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/*
+ * I6: each tree maps only its own half of the GFN space, so a stray entry
+ * shows at the root (4-level EPT: index 256 and up is the shared half).
+ * The private root's first entry copied into the shared half, and the
+ * shared root's first shared entry copied into the private half: one line
+ * each, the subtree under it not walked again.
+ */
+static void test_stray_root_entries(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct kvm *kvm = td->kvm;
+	_Atomic uint64_t *pr = kvm->private_root->spt, *sr = kvm->shared_root->spt;
+	uint64_t e;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	want_check(td, 0, NULL);
+	e = atomic_load(&pr[0]);
+	assert_true(is_shadow_present_pte(e));
+	assert_false(is_shadow_present_pte(atomic_load(&pr[256])));
+	atomic_store(&pr[256], e);
+	want_check(td, 1, "gfn 0x800000000 level 512G: the private EPT has present in the shared half of the GFN space",
+		   NULL);
+	atomic_store(&pr[256], SHADOW_NONPRESENT_VALUE);
+	want_check(td, 0, NULL);
+	e = atomic_load(&sr[256]);
+	assert_true(is_shadow_present_pte(e));
+	assert_false(is_shadow_present_pte(atomic_load(&sr[0])));
+	atomic_store(&sr[0], e);
+	want_check(td, 1, "gfn 0 level 512G: the shared EPT has present in the private half of the GFN space",
+		   NULL);
+	atomic_store(&sr[0], SHADOW_NONPRESENT_VALUE);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* I4: a leaf's frames are its memslot's. A shared 2M leaf planted in the
+ * 2M table for 4M-6M, past the only memslot (0-4M): named with the pfn it
+ * maps; and (I3) the private alias of those GFNs was never made shared. */
+static void test_leaf_outside_memslots(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *leaf4k, *pd;
+	uint64_t e;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	want_check(td, 0, NULL);
+	leaf4k = sptep_4k(td, 0x100000, false);
+	/* The 4K table's parent is the 2M-level table (PD). */
+	pd = sptep_to_sp(leaf4k)->parent->spt;
+	assert_int_equal(sptep_to_sp(leaf4k)->parent->role.level, PG_LEVEL_2M);
+	assert_false(is_shadow_present_pte(atomic_load(&pd[2])));
+	e = (atomic_load(leaf4k) & ~SPTE_BASE_ADDR_MASK) | PT_PAGE_SIZE_MASK |
+	    pfn_to_hpa(0x100800);
+	atomic_store(&pd[2], e);
+	want_check(td, 2, "gfn 0x400 level 2M: shared leaf maps pfn 0x100800 but no memslot covers the 2M page",
+		   "gfn 0x400: (nonpresent, present|shared) is not a state of the TDP-MMU table", NULL);
+	atomic_store(&pd[2], SHADOW_NONPRESENT_VALUE);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* More of the legacy MMU's audit: an rmap entry filed under another gfn
+ * (the rmap then holds two SPTEs of one tree for a gfn, one of them of
+ * another gfn), and SPTE_SHARED_MASK on a present private leaf (the audit
+ * and the per-GFN table rule each name it). Gone once undone. */
+static void test_corrupt_legacy_rmap_more(void **state)
+{
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_LEGACY);
+	_Atomic uint64_t *a, *b, *p;
+	uint64_t old;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x2000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	guest_write(td, 0, SHARED_BIT | 0x101000, 0xef01);
+	guest_write(td, 0, 0x3000, 0x3333);
+	want_check(td, 0, NULL);
+	a = sptep_4k(td, 0x100000, false);
+	b = sptep_4k(td, 0x101000, false);
+	assert_true(legacy_rmap_contains(td->kvm, 0x100, a));
+	assert_int_equal(legacy_rmap_add(td->kvm, 0x100, b), 0);
+	want_check(td, 2, "legacy: rmap of gfn 0x100 holds more than one shared SPTE",
+		   "legacy: rmap of gfn 0x100 holds the entry of gfn 0x101 level 1", NULL);
+	assert_int_equal(legacy_rmap_remove(td->kvm, 0x100, b), 0);
+	want_check(td, 0, NULL);
+	p = sptep_4k(td, 0x3000, true);
+	old = atomic_load(p);
+	assert_true(is_shadow_present_pte(old));
+	atomic_store(p, old | SPTE_SHARED_MASK);
+	want_check(td, 2, "legacy: private EPT entry gfn 0x3 level 1 = ",
+		   "is mapped with SPTE_SHARED_MASK",
+		   "gfn 0x3: (present|shared, nonpresent) is not a state of the legacy MMU's per-GFN table",
+		   NULL);
+	atomic_store(p, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
 /* ---- the report ---- */
 
 static void test_report_null_and_truncation(void **state)
@@ -1044,11 +1229,16 @@ int main(void)
 		cmocka_unit_test(test_corrupt_both_aliases),
 		cmocka_unit_test(test_corrupt_table_roles),
 		cmocka_unit_test(test_corrupt_legacy_rmap),
+		cmocka_unit_test(test_corrupt_legacy_rmap_more),
 		cmocka_unit_test(test_legacy_zapped_pfn_kills_vm),
 		cmocka_unit_test(test_legacy_shared_without_mask_kills_vm),
 		cmocka_unit_test(test_2m_alias_state),
 		cmocka_unit_test(test_stale_shared_tlb_entry),
 		cmocka_unit_test(test_stale_private_tlb_entries),
+		cmocka_unit_test(test_corrupt_roots_and_control_pages),
+		cmocka_unit_test(test_tlb_entry_wrong_alias),
+		cmocka_unit_test(test_stray_root_entries),
+		cmocka_unit_test(test_leaf_outside_memslots),
 		cmocka_unit_test(test_report_null_and_truncation),
 		cmocka_unit_test(test_module_lock_left_held),
 		cmocka_unit_test(test_module_far_1g_lock_left_held),

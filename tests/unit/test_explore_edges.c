@@ -3,7 +3,9 @@
  * The exploration's options at their edges (tdxmmu_explore_string): a shard
  * that does not exist, a CPU that is not one, a schedule budget that stops
  * the bounded search and the random one, random schedules split over
- * shards, and a scenario whose run stops on a usage error. Each answers its
+ * shards, a scenario whose run stops on a usage error, missing arguments,
+ * a missing file, a parse error, replay schedules that are not schedules or
+ * do not fit, and a C program that fails without a message. Each answers its
  * documented status (0, 1, 2) with a message saying why; none crashes.
  * Small scenarios and budgets: the whole program takes about a second.
  */
@@ -12,6 +14,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -135,6 +139,102 @@ static void test_usage_error_in_the_run(void **state)
 	assert_non_null(strstr(r.message, "memslot"));
 }
 
+/* Missing arguments, a file that is not there and a scenario that does not
+ * parse: status 2, nothing explored, the message saying why (the parse
+ * error as `tdxmmu run` prints it: name, line, column). */
+static void test_bad_arguments(void **state)
+{
+	struct tdxmmu_explore_options o;
+	struct tdxmmu_explore_result r;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	o.cpu = TDXMMU_EXPLORE_CPU_ANY;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(tdxmmu_explore(NULL, NULL, &o, &r), 2);
+	assert_int_equal(tdxmmu_explore_string(NULL, two_faults, &o, &r), 2);
+	assert_int_equal(tdxmmu_explore_string("edge.tds", NULL, &o, &r), 2);
+	assert_int_equal(tdxmmu_explore_string("edge.tds", two_faults, NULL, &r), 2);
+	assert_int_equal(tdxmmu_explore_file(NULL, &o, &r), 2);
+	assert_int_equal(tdxmmu_explore_file("/nonexistent/edge.tds", &o, &r), 2);
+	assert_string_equal(r.message, "/nonexistent/edge.tds: No such file or directory");
+	assert_int_equal(r.schedules, 0);
+	assert_int_equal(explore("td\nmemslot 0 0 4M\nbogus 1\n", &o, &r), 2);
+	assert_string_equal(r.message, "edge.tds:3:1: error: unknown command 'bogus'");
+	assert_int_equal(r.schedules, 0);
+}
+
+/* A no-op C program that fails without saying why: the violation is still
+ * named. */
+static int fail_silently(void *arg, char *msg, size_t msg_size)
+{
+	(void)arg;
+	(void)msg_size;
+	msg[0] = '\0';
+	return 1;
+}
+
+static void test_program_fails_without_message(void **state)
+{
+	struct tdxmmu_explore_options o;
+	struct tdxmmu_explore_result r;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	o.cpu = TDXMMU_EXPLORE_CPU_ANY;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(tdxmmu_explore(fail_silently, NULL, &o, &r), 1);
+	assert_int_equal(r.violations, 1);
+	assert_non_null(strstr(r.message, "the program reported a failure"));
+}
+
+/*
+ * --replay's schedule: text that is not a schedule (not DECISION:THREAD,
+ * or decisions not increasing) is a usage error that says at which column;
+ * a schedule that runs a thread not enabled at its decision does not fit
+ * the program: a usage error naming the decision. The default schedule
+ * ("-") replayed with explain prints its interleaving and says there was
+ * no violation.
+ */
+static void test_replay_schedules(void **state)
+{
+	struct tdxmmu_explore_options o;
+	struct tdxmmu_explore_result r;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	o.cpu = TDXMMU_EXPLORE_CPU_ANY;
+	o.replay = "garbage";
+	assert_int_equal(explore(two_faults, &o, &r), 2);
+	assert_string_equal(r.message, "bad schedule at column 1: expected DECISION:THREAD[,DECISION:THREAD...] with increasing decisions, or '-'");
+	o.replay = "1:1,1:0";
+	assert_int_equal(explore(two_faults, &o, &r), 2);
+	assert_non_null(strstr(r.message, "bad schedule at column 7"));
+	o.replay = "1:x";
+	assert_int_equal(explore(two_faults, &o, &r), 2);
+	assert_non_null(strstr(r.message, "bad schedule at column 3"));
+	o.replay = "1:1;2:0";
+	assert_int_equal(explore(two_faults, &o, &r), 2);
+	assert_non_null(strstr(r.message, "bad schedule at column 4"));
+	o.replay = "0:7";
+	assert_int_equal(explore(two_faults, &o, &r), 2);
+	assert_string_equal(r.message, "the schedule does not fit this program: decision 0: the schedule runs thread 7, which is not enabled there (enabled 0x6)");
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	o.replay = "-";
+	o.explain = true;
+	o.out = f;
+	assert_int_equal(explore(two_faults, &o, &r), 0);
+	assert_int_equal(r.violations, 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "interleaving (every step inside the explored blocks"));
+	assert_non_null(strstr(buf, "then: no violation\n"));
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +243,9 @@ int main(void)
 		cmocka_unit_test(test_budget_stops_bounded_search),
 		cmocka_unit_test(test_random_sharded_with_budget),
 		cmocka_unit_test(test_usage_error_in_the_run),
+		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_program_fails_without_message),
+		cmocka_unit_test(test_replay_schedules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

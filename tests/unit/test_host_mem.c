@@ -241,6 +241,40 @@ static void test_coalesce(void **state)
 	host_mem_destroy(hm);
 }
 
+/* More holes than the free-range list's first capacity (16): forty 2-frame
+ * ranges, every other one freed, leave twenty separate free ranges below
+ * the rest of the pool. A 3-frame range fits none of the holes and comes
+ * from above them; the holes still serve 2-frame ranges, lowest first;
+ * freed again everything coalesces into the one range of the whole pool. */
+static void test_many_free_ranges(void **state)
+{
+	struct host_mem *hm = small_pool();
+	pfn_t r[40], p = 0;
+
+	(void)state;
+	for (unsigned i = 0; i < 40; i++) {
+		assert_int_equal(host_mem_alloc_range(hm, 2, 1, &r[i]), 0);
+		if (i)
+			assert_int_equal(r[i], r[i - 1] + 2);
+	}
+	for (unsigned i = 0; i < 40; i += 2)
+		host_mem_free_range(hm, r[i], 2);
+	assert_int_equal(host_mem_frames_in_use(hm), 40);
+	assert_int_equal(host_mem_alloc_range(hm, 3, 1, &p), 0);
+	assert_int_equal(p, r[39] + 2);
+	host_mem_free_range(hm, p, 3);
+	assert_int_equal(host_mem_alloc_range(hm, 2, 1, &p), 0);
+	assert_int_equal(p, r[0]);
+	host_mem_free_range(hm, p, 2);
+	for (unsigned i = 1; i < 40; i += 2)
+		host_mem_free_range(hm, r[i], 2);
+	assert_int_equal(host_mem_frames_in_use(hm), 0);
+	assert_int_equal(host_mem_alloc_range(hm, SMALL_FRAMES, 1, &p), 0);
+	assert_int_equal(p, host_mem_first_pfn(hm));
+	host_mem_free_range(hm, p, SMALL_FRAMES);
+	host_mem_destroy(hm);
+}
+
 /* Runs fn in a child and expects it to abort with msg on stderr. */
 static void expect_host_bug(void (*fn)(struct host_mem *hm), const char *msg)
 {
@@ -1132,6 +1166,7 @@ int main(void)
 		cmocka_unit_test(test_alloc_range_align),
 		cmocka_unit_test(test_enomem),
 		cmocka_unit_test(test_coalesce),
+		cmocka_unit_test(test_many_free_ranges),
 		cmocka_unit_test(test_bugs_abort),
 		cmocka_unit_test(test_free_frame_access),
 		cmocka_unit_test(test_zero_state_is_lazy),

@@ -919,6 +919,34 @@ static void test_public_entry(void **state)
 	assert_string_equal(res.err, "<string>:2:1: error: unknown command 'frob'\n");
 }
 
+/* What cannot be read is a usage error (status 2) naming the reason: a
+ * directory (fread fails: EISDIR), no stream at all (EINVAL), a file
+ * that is not there; a NULL text is the empty scenario, whose error is
+ * the parser's (no td). */
+static void test_public_entry_read_errors(void **state)
+{
+	struct tdxmmu_run_options o;
+	FILE *out, *err;
+	int status;
+
+	(void)state;
+	out = open_memstream(&res.out, &res.out_len);
+	err = open_memstream(&res.err, &res.err_len);
+	o = (struct tdxmmu_run_options){ .out = out, .err = err };
+	assert_int_equal(tdxmmu_run_file("/", &o), 2);
+	assert_int_equal(tdxmmu_run_file("/nonexistent/t.tds", &o), 2);
+	assert_int_equal(tdxmmu_run_stream_report(NULL, NULL, &o, NULL), 2);
+	status = tdxmmu_run_string("empty", NULL, &o);
+	fclose(out);
+	fclose(err);
+	assert_int_equal(status, 2);
+	assert_string_equal(res.err,
+			    "/: error: cannot read: Is a directory\n"
+			    "/nonexistent/t.tds: error: cannot read: No such file or directory\n"
+			    "<stdin>: error: cannot read: Invalid argument\n"
+			    "empty:1:1: error: no 'td' command (a scenario starts with 'td')\n");
+}
+
 /* ---- contract 1.1 ----------------------------------------------------- */
 
 #define CREATED "t.tds:1: td -> created (mmu=tdp gpaw=48 vcpus=1 accept=auto seed=1)\n"
@@ -1446,6 +1474,7 @@ int main(void)
 		T(test_parallel_give_up_vs_finish),
 		T(test_quiet),
 		T(test_public_entry),
+		T(test_public_entry_read_errors),
 		T(test_v11_td_options),
 		T(test_v11_alternatives),
 		T(test_v11_dead_vm),

@@ -493,6 +493,46 @@ static void test_run_stop_line(void **state)
 	free(out);
 }
 
+/* Two pages in two 2M regions: each tree has two 4K tables, which the view
+ * lists by GPA within the tree and level, each mirror table twinned with
+ * the S-EPT table at its place (and the S-EPT page KVM recorded). */
+static void test_collect_two_tables_per_level(void **state)
+{
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_TDP);
+	const uint64_t ask[] = { 0x201000, 0x1000 };
+	struct tdxmmu_view *v = NULL;
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_OK;
+	size_t per_tree[3];
+	int mirror4k[2], n = 0;
+
+	(void)state;
+	assert_int_equal(tdxmmu_vcpu_write(td, 0, 0x201000, 2, &o), 0);
+	assert_int_equal(tdxmmu_vcpu_write(td, 0, 0x1000, 1, &o), 0);
+	assert_int_equal(tdxmmu_show_collect_pages(td, ask, 2, &v), 0);
+	assert_int_equal(v->nr_pages, 2);
+	assert_well_formed(v, per_tree);
+	for (size_t i = 0; i < v->nr_tables; i++)
+		if (v->tables[i].tree == TDXMMU_TREE_MIRROR && v->tables[i].level == 0) {
+			assert_true(n < 2);
+			mirror4k[n++] = (int)i;
+		}
+	assert_int_equal(n, 2);
+	assert_int_equal(mirror4k[1], mirror4k[0] + 1);
+	assert_int_equal(v->tables[mirror4k[0]].gpa, 0);
+	assert_int_equal(v->tables[mirror4k[1]].gpa, 0x200000);
+	for (int k = 0; k < 2; k++) {
+		const struct tdxmmu_view_table *mt = &v->tables[mirror4k[k]];
+
+		assert_true(mt->twin >= 0);
+		assert_int_equal(v->tables[mt->twin].tree, TDXMMU_TREE_SEPT);
+		assert_int_equal(v->tables[mt->twin].gpa, mt->gpa);
+		assert_int_equal(v->tables[mt->twin].level, 0);
+		assert_int_equal(v->tables[mt->twin].hpa, mt->hpa);
+	}
+	tdxmmu_view_free(v);
+	api_fx_destroy_clean(td);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -501,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_collect_frozen),
 		cmocka_unit_test(test_collect_pages_and_mapped),
 		cmocka_unit_test(test_collect_gpaw52),
+		cmocka_unit_test(test_collect_two_tables_per_level),
 		cmocka_unit_test(test_run_stop_line),
 	};
 

@@ -7,6 +7,9 @@
 #include <cmocka.h>
 
 #include "tdx/tdx_status.h"
+#include "tdx/tdx_module.h"
+#include "tdx/sept.h"
+#include "tdxmmu/tdxmmu.h"
 
 static void test_values(void **state)
 {
@@ -69,12 +72,37 @@ static void test_names(void **state)
 	assert_null(tdx_leaf_name(-1));
 }
 
+/* The public name functions for values outside their tables: every API
+ * error code has its own name and an unknown one "?"; a status no table
+ * knows is TDX_UNKNOWN_STATUS (tdxmmu_status_name never returns NULL, the
+ * module's table does); the PAMT page type the model reserves is PT_RSVD
+ * and an unknown one PT_?; an S-EPT state out of range is MISCONFIGURED,
+ * the module's word for an entry it cannot decode. */
+static void test_api_names(void **state)
+{
+	(void)state;
+#define NAME_IS(name, val, msg) assert_string_equal(tdxmmu_strerror(val), #name);
+	TDXMMU_ERRORS(NAME_IS)
+#undef NAME_IS
+	assert_string_equal(tdxmmu_strerror(-9999), "?");
+	assert_string_equal(tdxmmu_strerror(1), "?");
+	assert_string_equal(tdxmmu_status_name(0xC0FFEE0000000000ULL), "TDX_UNKNOWN_STATUS");
+	assert_string_equal(tdxmmu_status_name(TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX),
+			    "TDX_OPERAND_BUSY");
+	assert_string_equal(tdxmmu_pamt_type_name(PT_RSVD), "PT_RSVD");
+	assert_string_equal(tdxmmu_pamt_type_name(PT_EPT), "PT_EPT");
+	assert_string_equal(tdxmmu_pamt_type_name(99), "PT_?");
+	assert_string_equal(tdx_sept_state_name(SEPT_NR_STATES), "MISCONFIGURED");
+	assert_string_equal(tdx_sept_state_name(SEPT_PENDING_BLOCKED), "PENDING_BLOCKED");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_key_statuses),
+		cmocka_unit_test(test_api_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

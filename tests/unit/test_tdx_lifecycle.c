@@ -328,6 +328,16 @@ static void test_mng_init(void **state)
 	FX_STATUS(mng_init(&f, a.tdr, 0, MAX_VCPUS_PER_TD + 1, ok_eptp, 0),
 		  0xC000010000000002ULL);
 	FX_STATUS(mng_init(&f, a.tdr, 1, 1, ok_eptp, 0), 0xC000010000000002ULL);
+	/* A reserved field of the parameters that is not zero. */
+	{
+		struct tdx_td_params rp = { .max_vcpus = 1, .eptp_controls = ok_eptp };
+		hpa_t page = fx_new_page(&f);
+
+		rp.reserved0[2] = 1;
+		host_frame_write(f.hm, hpa_to_pfn(page), 0, &rp, sizeof(rp), HOST_KEYID_SHARED);
+		FX_STATUS(fx_call(&f, TDH_MNG_INIT, a.tdr, page, 0, 0, NULL), 0xC000010000000002ULL);
+		host_mem_free_frame(f.hm, hpa_to_pfn(page));
+	}
 	/* Still UNINITIALIZED: memory leaves refuse. */
 	FX_STATUS(fx_call(&f, TDH_MEM_SEPT_RD, tdx_page_info(0, 0), a.tdr, 0, 0, NULL),
 		  0xC000060800000000ULL);
@@ -696,6 +706,15 @@ static void test_vcpu_lookup_after_reclaim(void **state)
 	assert_non_null(td);
 	assert_ptr_equal(tdx_vcpu_of_tdvpr(f.m, hpa_to_pfn(a.tdvpr[0]), &td2), v);
 	assert_ptr_equal(td2, td);
+	/* Pages that are no TDVPR, or no TDR, find nothing: a frame below
+	 * the PAMT's range, the TD's TDR and a TDCS page, a free page. */
+	assert_null(tdx_vcpu_of_tdvpr(f.m, 1, NULL));
+	assert_null(tdx_vcpu_of_tdvpr(f.m, hpa_to_pfn(a.tdr), NULL));
+	assert_null(tdx_td_of_tdr_pfn(f.m, 1));
+	assert_null(tdx_td_of_tdr_pfn(f.m, hpa_to_pfn(a.tdcx[0])));
+	assert_null(tdx_td_of_tdr_pfn(f.m, hpa_to_pfn(a.tdvpr[0])));
+	assert_ptr_equal(tdx_td_of_tdr_pfn(f.m, hpa_to_pfn(a.tdr)), td);
+	assert_false(tdx_debug_frame_dirty(f.m, 1, NULL));
 	ltd_release_hkid(&f, &a);
 	FX_OK(reclaim(&f, a.tdvpr[0], NULL));
 	assert_null(tdx_vcpu_of_tdvpr(f.m, hpa_to_pfn(a.tdvpr[0]), NULL));

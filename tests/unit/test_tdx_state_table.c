@@ -56,6 +56,7 @@
 #include <stdio.h>
 
 #include "tdx_fixture.h"
+#include "tdx/tdx_internal.h"
 
 /* A 2M-aligned region; 4K leaf rows use a page inside it that is not the
  * first, so an index mix-up shows. */
@@ -1393,6 +1394,27 @@ static void test_order_track_and_accept(void **state)
 	free(c);
 }
 
+/* The tables' edges: a leaf outside the table (no SEAMCALL of the ABI has
+ * that number) and a state the module never produces (a misconfigured
+ * entry decodes as SEPT_NR_STATES) are allowed for nothing, so such an
+ * entry answers TDX_EPT_ENTRY_STATE_INCORRECT to every leaf rather than
+ * index past the table. */
+static void test_table_edges(void **state)
+{
+	(void)state;
+	assert_false(tdx_op_state_allowed(-1, OP_RUNNABLE));
+	assert_false(tdx_op_state_allowed(TDX_NR_LEAVES, OP_RUNNABLE));
+	assert_false(tdx_op_state_allowed(TDH_MEM_TRACK, OP_NR_STATES));
+	assert_true(tdx_op_state_allowed(TDH_MEM_TRACK, OP_RUNNABLE));
+	assert_false(tdx_sept_state_allowed(-1, SEPT_FREE));
+	assert_false(tdx_sept_state_allowed(TDX_NR_LEAVES, SEPT_FREE));
+	assert_false(tdx_sept_state_allowed(TDH_MEM_SEPT_RD, SEPT_NR_STATES));
+	assert_true(tdx_sept_state_allowed(TDH_MEM_SEPT_RD, SEPT_FREE));
+	assert_true(tdx_op_state_tracking_required(OP_LIVE_EXPORT));
+	assert_true(tdx_op_state_tracking_required(OP_LIVE_IMPORT));
+	assert_false(tdx_op_state_tracking_required(OP_INITIALIZED));
+}
+
 static void test_summary(void **state)
 {
 	(void)state;
@@ -1405,6 +1427,7 @@ static void test_summary(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table_edges),
 		cmocka_unit_test(test_sept_add),
 		cmocka_unit_test(test_sept_add_allow_existing),
 		cmocka_unit_test(test_page_add),
