@@ -30,6 +30,7 @@
 #include "cpu/tlb.h"
 #include "host/host_mem.h"
 #include "kvm/kvm.h"
+#include "tdx/tdx_module.h"
 
 /* vcpu->mode, as KVM's (OUTSIDE_GUEST_MODE / IN_GUEST_MODE). */
 enum cpu_vcpu_mode {
@@ -98,6 +99,9 @@ struct cpu_vcpu {
 	 * paging-structure cache entries (guest.c; 0 before the first walk). */
 	pfn_t sept_root;
 	unsigned sept_top;
+	/* What the module's walk from a cached table keeps for the next one
+	 * (tdx_hw_walk_from(); zeroed with the vCPU). */
+	struct tdx_hw_walk_hint sept_hint;
 	struct tlb tlb;
 	/* Counters for tests and benchmarks: written by the vCPU thread
 	 * (relaxed), readable from any thread. */

@@ -190,7 +190,7 @@ static void guest_sept_walk(struct cpu_vcpu *v, uint64_t page, struct tdx_hw_wal
 	 * levels (0 = the 4K leaf). */
 	if (table_level)
 		tdx_hw_walk_from(v->cpu->m, v->kvm_vcpu->tdvpr, page, v->sept_root,
-				 (unsigned)table_level - 1, (pfn_t)cached, w);
+				 (unsigned)table_level - 1, (pfn_t)cached, &v->sept_hint, w);
 	else
 		tdx_hw_walk(v->cpu->m, v->kvm_vcpu->tdvpr, page, w);
 	tlb->walk_reads += w->reads;

@@ -1198,6 +1198,20 @@ void *host_frame_raw(struct host_mem *hm, pfn_t pfn, unsigned keyid)
 	return frame_data(hm, idx);
 }
 
+void *host_frame_raw_keep(struct host_mem *hm, pfn_t pfn, unsigned keyid,
+			  const _Atomic uint32_t **meta)
+{
+	void *d = host_frame_raw(hm, pfn, keyid);
+	uint64_t idx = frame_index(hm, pfn);
+
+	/* host_frame_raw() made the chunk if it was missing. */
+	*meta = &chunk_peek(hm, idx)->meta[idx & (CHUNK_FRAMES - 1)];
+	return d;
+}
+
+_Static_assert(HOST_FRAME_RAW_MASK == (META_KEY_MASK | META_ZERO),
+	       "host_frame_raw_kept() tests what host_frame_raw() tests");
+
 /* ---- accounting ---- */
 
 static uint64_t resident_of(const void *addr, size_t bytes)

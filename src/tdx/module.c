@@ -706,15 +706,50 @@ struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
 	return NULL;
 }
 
+/*
+ * The CPU's walk hint (issue 15, round 3). Each of a private fault's three
+ * CPU walks starts in the same 4K-leaf table (the paging-structure cache's
+ * entry), and each paid for the vCPU lookup, the table's PAMT entry (the
+ * missed-flush check below) and its frame lookup before reading one entry.
+ * A walk that did all three keeps their answers for the next walk from the
+ * same table (struct tdx_hw_walk_hint), which takes them as they are while
+ *  - tdx_vcpu_map_gen reads the same: the TDVPR still names the vCPU and
+ *    its TD is still there (the argument of vcpu_seen above);
+ *  - td->sept_shape reads the same, nothing in progress: every change of a
+ *    page's PAMT entry away from PT_EPT of its TD (SEPT.REMOVE, PROMOTE,
+ *    the reclaim of an S-EPT page; tdx_sept_page_pamt_set()) counts itself
+ *    in progress there before its store and done after, and the hint was
+ *    kept only if the shape read the same, none in progress, before the
+ *    PAMT check and after it. So the check would pass now, as it did
+ *    (the argument of the module's walk hints, sept.c);
+ *  - the frame's metadata still says materialised under the TD's key
+ *    (host_frame_raw_kept()): the frame lookup would give the same pointer.
+ * The root and level checks are made every time (the root changes at a
+ * teardown without any of the above). Not while exploring: the PAMT check
+ * has a schedule point of its own.
+ */
+static bool hw_walk_hinted(struct tdx_module *m, hpa_t tdvpr, pfn_t table,
+			   const struct tdx_hw_walk_hint *hint)
+{
+	return hint && !sched_enabled() && hint->table == table && hint->m == m &&
+	       hint->tdvpr == tdvpr &&
+	       hint->gen == atomic_load_explicit(&tdx_vcpu_map_gen, memory_order_acquire) &&
+	       hint->shape == atomic_load_explicit(&hint->td->sept_shape,
+						   memory_order_acquire) &&
+	       host_frame_raw_kept(hint->meta, hint->td->hkid);
+}
+
 /* cached: start in start_table (at start_level) instead of the root. */
 static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 		    bool cached, pfn_t root, unsigned start_level, pfn_t start_table,
-		    struct tdx_hw_walk *out)
+		    struct tdx_hw_walk_hint *hint, struct tdx_hw_walk *out)
 {
 	struct tdx_td *td = NULL;
-	struct tdx_vcpu *v = tdx_vcpu_of_tdvpr(m, hpa_to_pfn(tdvpr), &td);
+	struct tdx_vcpu *v = NULL;
 	_Atomic uint64_t *table;
 	unsigned level;
+	uint64_t gen = 0;
+	bool hinted = cached && hw_walk_hinted(m, tdvpr, start_table, hint);
 
 	/* Field by field: nl_table[] is read only where nl_mask says it was
 	 * written, and clearing the whole struct was a `rep stos`, a third
@@ -728,21 +763,39 @@ static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 	out->top_level = 0;
 	out->nl_mask = 0;
 	out->reads = 0;
-	if (!v || (gpa >> td->gpaw_bit))
+	if (hinted) {
+		td = hint->td;
+	} else {
+		/* Read before the lookup: the generation its answer is for. */
+		gen = atomic_load_explicit(&tdx_vcpu_map_gen, memory_order_acquire);
+		v = tdx_vcpu_of_tdvpr(m, hpa_to_pfn(tdvpr), &td);
+	}
+	if ((!hinted && !v) || (gpa >> td->gpaw_bit))
 		return;
 	out->keyid = td->hkid;
 	out->root = td->sept_root;
 	out->top_level = td->pwl;
 	level = td->pwl;
-	if (cached) {
+	if (hinted) {
+		if (root != td->sept_root || start_level >= td->pwl) {
+			out->kind = TDX_HW_STALE_TABLE;
+			out->level = start_level;
+			out->hpa = pfn_to_hpa(start_table);
+			return;
+		}
+		level = start_level;
+		table = hint->entries;
+	} else if (cached) {
 		/* A cached entry: hardware would walk on from whatever the
 		 * frame holds now; the model checks that it is still one of
 		 * the TD's S-EPT pages, so that a missed flush is seen. The
 		 * root's table is not mapped: a walk from the TLB's
 		 * paging-structure cache (most of them) never reads it. */
 		_Atomic uint64_t *pp = pamt_entry(&m->pamt, start_table, 0);
-		uint64_t pe;
+		uint64_t pe, shape = 0;
 
+		if (hint)
+			shape = atomic_load_explicit(&td->sept_shape, memory_order_acquire);
 		SCHED_POINT(SCHED_PAMT_READ, SCHED_R, pp,
 			    "cached S-EPT table's PAMT entry");
 		pe = atomic_load_explicit(pp, memory_order_acquire);
@@ -754,7 +807,25 @@ static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 			return;
 		}
 		level = start_level;
-		table = tdx_sept_page(m, td, start_table);
+		if (hint && !(shape & TDX_SEPT_SHAPE_BUSY) && !sched_enabled()) {
+			const _Atomic uint32_t *meta;
+
+			table = host_frame_raw_keep(m->hm, start_table, td->hkid, &meta);
+			/* The second read of the seqlock: no fence needed, the
+			 * PAMT load above was an acquire (sept.c says why). */
+			if (atomic_load_explicit(&td->sept_shape, memory_order_acquire) == shape) {
+				hint->m = m;
+				hint->tdvpr = tdvpr;
+				hint->table = start_table;
+				hint->gen = gen;
+				hint->shape = shape;
+				hint->td = td;
+				hint->entries = table;
+				hint->meta = meta;
+			}
+		} else {
+			table = tdx_sept_page(m, td, start_table);
+		}
 	} else {
 		table = tdx_sept_page(m, td, td->sept_root);
 	}
@@ -798,14 +869,14 @@ static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 void tdx_hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 		 struct tdx_hw_walk *out)
 {
-	hw_walk(m, tdvpr, gpa, false, 0, 0, 0, out);
+	hw_walk(m, tdvpr, gpa, false, 0, 0, 0, NULL, out);
 }
 
 void tdx_hw_walk_from(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 		      pfn_t root, unsigned level, pfn_t table,
-		      struct tdx_hw_walk *out)
+		      struct tdx_hw_walk_hint *hint, struct tdx_hw_walk *out)
 {
-	hw_walk(m, tdvpr, gpa, true, root, level, table, out);
+	hw_walk(m, tdvpr, gpa, true, root, level, table, hint, out);
 }
 
 bool tdx_debug_sept_state(struct tdx_module *m, hpa_t tdr, uint64_t gpa,

@@ -463,6 +463,22 @@ struct tdx_module {
 #define TDX_SEPT_SHAPE_BUSY 0xFFFFull
 #define TDX_SEPT_SHAPE_DONE ((1ull << 16) - 1)
 
+/*
+ * An S-EPT page of td stops being one: its PAMT entry e leaves PT_EPT
+ * (SEPT.REMOVE, PROMOTE, the reclaim of the page at teardown). Counted in
+ * td->sept_shape as a change in progress before the store and done after,
+ * so that the CPU's walk hints (module.c, hw_walk), which keep the answer
+ * of a table's PAMT check while the shape reads the same, see it.
+ */
+static inline void tdx_sept_page_pamt_set(struct tdx_td *td, _Atomic uint64_t *e,
+					  enum tdx_page_type pt, unsigned owner,
+					  uint32_t bepoch)
+{
+	atomic_fetch_add_explicit(&td->sept_shape, 1, memory_order_seq_cst);
+	pamt_set(e, pt, owner, bepoch);
+	atomic_fetch_add_explicit(&td->sept_shape, TDX_SEPT_SHAPE_DONE, memory_order_release);
+}
+
 /* The fields of a td_holds word. */
 #define TD_HOLD_TDR_SHIFT 0
 #define TD_HOLD_OP_STATE_SHIFT 16
