@@ -198,6 +198,10 @@ static void guest_sept_walk(struct cpu_vcpu *v, uint64_t page, struct tdx_hw_wal
 		return;
 	v->sept_root = w->root;
 	v->sept_top = w->top_level;
+	/* A walk from the 4K-leaf table (most of them) passed no non-leaf
+	 * entry: nothing to cache. */
+	if (!w->nl_mask)
+		return;
 	for (unsigned l = 1; l <= w->top_level && l < TDX_HW_WALK_MAX_LEVELS; l++)
 		if (w->nl_mask & (1u << l))
 			tlb_psc_fill(tlb, page, true, w->root, (int)l + 1, w->nl_table[l]);
