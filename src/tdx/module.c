@@ -662,26 +662,16 @@ struct tdx_td *tdx_td_of_tdr_pfn(struct tdx_module *m, pfn_t tdr)
  * mode, from VP.ENTER to the exit), so no reclaim runs under it.
  */
 _Atomic uint64_t tdx_vcpu_map_gen;
-static _Thread_local struct {
-	struct tdx_module *m;
-	pfn_t tdvpr;
-	uint64_t gen;
-	struct tdx_td *td;
-	struct tdx_vcpu *v;
-} vcpu_seen;
+_Thread_local struct tdx_vcpu_seen tdx_vcpu_seen;
 
-struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
-				   struct tdx_td **tdp)
+/* The lookup itself; the kept answer is tried first, inline
+ * (tdx_vcpu_of_tdvpr(), tdx_internal.h). */
+struct tdx_vcpu *tdx_vcpu_of_tdvpr_slow(struct tdx_module *m, pfn_t tdvpr,
+					struct tdx_td **tdp)
 {
 	uint64_t e, gen = atomic_load_explicit(&tdx_vcpu_map_gen, memory_order_acquire);
 	struct tdx_td *td;
 
-	if (vcpu_seen.v && vcpu_seen.m == m && vcpu_seen.tdvpr == tdvpr &&
-	    vcpu_seen.gen == gen) {
-		if (tdp)
-			*tdp = vcpu_seen.td;
-		return vcpu_seen.v;
-	}
 	if (!pamt_covers(&m->pamt, tdvpr))
 		return NULL;
 	e = atomic_load_explicit(pamt_entry(&m->pamt, tdvpr, 0), memory_order_acquire);
@@ -695,11 +685,11 @@ struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
 		if (td->vcpu_tdvpr[i] == tdvpr) {
 			if (tdp)
 				*tdp = td;
-			vcpu_seen.m = m;
-			vcpu_seen.tdvpr = tdvpr;
-			vcpu_seen.gen = gen;
-			vcpu_seen.td = td;
-			vcpu_seen.v = &td->vcpus[i];
+			tdx_vcpu_seen.m = m;
+			tdx_vcpu_seen.tdvpr = tdvpr;
+			tdx_vcpu_seen.gen = gen;
+			tdx_vcpu_seen.td = td;
+			tdx_vcpu_seen.v = &td->vcpus[i];
 			return &td->vcpus[i];
 		}
 	}

@@ -401,7 +401,7 @@ uint64_t tdx_check_td_keys(struct sept_ctx *c)
  * counted in the word the TDR hold is on: taken from those published ahead,
  * or published now (tdx_locks.h). On failure nothing of it stays counted.
  */
-enum lock_result tdx_td_try_shared(struct sept_ctx *c, unsigned shift)
+enum lock_result tdx_td_try_shared_slow(struct sept_ctx *c, unsigned shift)
 {
 	struct sharex_counted l = tdx_td_lock(c->m, c->td, shift);
 	uint64_t unit = holds_unit(shift);
@@ -409,15 +409,8 @@ enum lock_result tdx_td_try_shared(struct sept_ctx *c, unsigned shift)
 
 	if (!c->tdr_reader) /* cannot happen: every caller holds its TDR shared */
 		return LOCK_BUSY;
-	/* Published ahead (never while exploring, so no schedule point is
-	 * skipped) and the word neither held nor claimed: the look of
-	 * sharex_counted_seen() that succeeds without writing, inline. */
-	if ((c->ahead & unit) &&
-	    !(atomic_load_explicit(tdx_td_lock_word(c->td, shift), memory_order_seq_cst) &
-	      (SHAREX_EXCL | SHAREX_HP))) {
-		c->ahead -= unit;
-		return LOCK_OK;
-	}
+	/* The fast path (tdx_td_try_shared(), tdx_internal.h) did not apply:
+	 * a hold published ahead on a word held or claimed, or none. */
 	if (c->ahead & unit) {
 		c->ahead -= unit;
 		r = sharex_counted_take_published(&l);

@@ -185,8 +185,48 @@ _Atomic uint32_t *pamt_wb(struct pamt *p, pfn_t pfn);
 uint64_t pamt_wb_foreach(const struct pamt *p,
 			 uint64_t (*fn)(pfn_t pfn, uint32_t rec, void *arg),
 			 void *arg);
+/* The 4K entries of a 1G range: a leaf per 2M range, made on first use. */
+struct pamt_table {
+	_Atomic(struct pamt_leaf *) leaf[512];
+	struct pamt_table *next; /* made before this one */
+	uint64_t index;          /* the 1G range: (pfn - base) >> 18 */
+};
+/* The first uses (pamt.c): the 1G range's table, the 2M range's leaf. */
+struct pamt_table *pamt_table_make(struct pamt *p, uint64_t off);
+struct pamt_leaf *pamt_leaf_make(struct pamt *p, uint64_t off);
+
+/* Inline, the lookups that succeed (all but once per 1G or 2M range): about
+ * twenty PAMT lookups per private fault come through here. */
+static inline struct pamt_table *pamt_table_of(struct pamt *p, uint64_t off)
+{
+	struct pamt_table *t = atomic_load_explicit(&p->dir[off >> 18],
+						    memory_order_acquire);
+
+	return t ? t : pamt_table_make(p, off);
+}
+
+static inline struct pamt_leaf *pamt_leaf_of(struct pamt *p, uint64_t off)
+{
+	struct pamt_table *t = atomic_load_explicit(&p->dir[off >> 18],
+						    memory_order_acquire);
+	struct pamt_leaf *cur = t ? atomic_load_explicit(&t->leaf[(off >> 9) & 511],
+							 memory_order_acquire) : NULL;
+
+	return cur ? cur : pamt_leaf_make(p, off);
+}
+
 /* The entry of pfn's page at `size_level` (0 4K, 1 2M, 2 1G). */
-_Atomic uint64_t *pamt_entry(struct pamt *p, pfn_t pfn, unsigned size_level);
+static inline _Atomic uint64_t *pamt_entry(struct pamt *p, pfn_t pfn, unsigned size_level)
+{
+	uint64_t off = pfn - p->base;
+
+	if (size_level == 0)
+		return &pamt_leaf_of(p, off)->e4k[off & 511];
+	/* The 1G range goes on the list of those touched (struct pamt);
+	 * after the first time, one load of a cached pointer. */
+	pamt_table_of(p, off);
+	return size_level == 1 ? &p->e2m[off >> 9] : &p->e1g[off >> 18];
+}
 /* The PAMT walk: 1G, then 2M, then 4K, stopping at the first PT_REG entry;
  * returns that entry and its size level. */
 _Atomic uint64_t *pamt_walk(struct pamt *p, pfn_t pfn, unsigned *size_level);
@@ -625,8 +665,30 @@ struct tdx_td *tdx_td_of_tdr_pfn(struct tdx_module *m, pfn_t tdr);
  * tdx_vcpu_of_tdvpr() kept is valid while it stays the same. */
 extern _Atomic uint64_t tdx_vcpu_map_gen;
 /* The vCPU whose TDVPR is tdvpr (and its TD), or NULL. */
-struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
-				   struct tdx_td **td);
+struct tdx_vcpu *tdx_vcpu_of_tdvpr_slow(struct tdx_module *m, pfn_t tdvpr,
+					struct tdx_td **td);
+/* The last answer this thread's lookup gave (module.c says when it holds). */
+struct tdx_vcpu_seen {
+	struct tdx_module *m;
+	pfn_t tdvpr;
+	uint64_t gen;
+	struct tdx_td *td;
+	struct tdx_vcpu *v;
+};
+extern _Thread_local struct tdx_vcpu_seen tdx_vcpu_seen;
+static inline struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
+						 struct tdx_td **td)
+{
+	uint64_t gen = atomic_load_explicit(&tdx_vcpu_map_gen, memory_order_acquire);
+
+	if (tdx_vcpu_seen.v && tdx_vcpu_seen.m == m && tdx_vcpu_seen.tdvpr == tdvpr &&
+	    tdx_vcpu_seen.gen == gen) {
+		if (td)
+			*td = tdx_vcpu_seen.td;
+		return tdx_vcpu_seen.v;
+	}
+	return tdx_vcpu_of_tdvpr_slow(m, tdvpr, td);
+}
 
 /* Allowed OP_STATEs per leaf (§3.1), allowed entry states per leaf (§3.2). */
 bool tdx_op_state_allowed(int leaf, enum td_op_state s);
@@ -693,7 +755,23 @@ uint64_t tdx_check_op_state(struct sept_ctx *c, bool lock);
 /* A shared hold of the OP_STATE, S-EPT tree or epoch lock (TD_HOLD_*_SHIFT)
  * of c->td, whose TDR the call holds shared: counted on the TDR hold's
  * word, taken from the holds published ahead or published now. */
-enum lock_result tdx_td_try_shared(struct sept_ctx *c, unsigned shift);
+enum lock_result tdx_td_try_shared_slow(struct sept_ctx *c, unsigned shift);
+static inline enum lock_result tdx_td_try_shared(struct sept_ctx *c, unsigned shift)
+{
+	uint64_t unit = holds_unit(shift);
+
+	/* Published ahead (never while exploring, so no schedule point is
+	 * skipped) and the word neither held nor claimed: the look of
+	 * sharex_counted_seen() that succeeds without writing, inline (four
+	 * of these per private fault); the rest in prologue.c. */
+	if (c->tdr_reader && (c->ahead & unit) &&
+	    !(atomic_load_explicit(tdx_td_lock_word(c->td, shift), memory_order_seq_cst) &
+	      (SHAREX_EXCL | SHAREX_HP))) {
+		c->ahead -= unit;
+		return LOCK_OK;
+	}
+	return tdx_td_try_shared_slow(c, shift);
+}
 /* Ends such a hold before the call does (VP.ENTER's epoch hold). */
 void tdx_td_release_shared(struct sept_ctx *c, unsigned shift);
 /* Step 5: page info in RCX: reserved bits, level in [min, max], alignment. */
