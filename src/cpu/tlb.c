@@ -20,8 +20,9 @@ static struct tlb_entry *tlb_find(struct tlb *tlb, uint64_t page_gpa)
 {
 	struct tlb_entry *set = tlb->set[tlb_set_of(page_gpa)];
 
+	/* The tag first: on a miss (every fault) it is the one test per way. */
 	for (unsigned w = 0; w < TLB_WAYS; w++)
-		if (set[w].valid && set[w].gpa == page_gpa)
+		if (set[w].gpa == page_gpa && set[w].valid)
 			return &set[w];
 	return NULL;
 }
@@ -84,7 +85,7 @@ int tlb_psc_lookup(struct tlb *tlb, uint64_t page_gpa, bool is_private,
 		uint64_t tag = psc_tag(page_gpa, level);
 
 		for (unsigned w = 0; w < PSC_WAYS; w++) {
-			if (way[w].valid && way[w].tag == tag && way[w].eptp == eptp &&
+			if (way[w].tag == tag && way[w].valid && way[w].eptp == eptp &&
 			    way[w].is_private == is_private) {
 				*table = way[w].table;
 				tlb->psc_hits++;

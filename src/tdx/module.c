@@ -730,6 +730,74 @@ static bool hw_walk_hinted(struct tdx_module *m, hpa_t tdvpr, pfn_t table,
 }
 
 /* cached: start in start_table (at start_level) instead of the root. */
+/* The walk's leaf at level: what the CPU does with it. */
+static inline void hw_walk_leaf(const struct tdx_td *td, uint64_t e, unsigned level,
+				uint64_t gpa, struct tdx_hw_walk *out)
+{
+	enum tdx_sept_state s = sept_state(e);
+	uint64_t off = gpa & ((PAGE_SIZE << (9 * level)) - 1) & PAGE_MASK;
+
+	if (s == SEPT_MAPPED || s == SEPT_PENDING) {
+		out->kind = s == SEPT_MAPPED ? TDX_HW_MAPPED : TDX_HW_PENDING;
+		out->hpa = (sept_hpa(e) & ~((PAGE_SIZE << (9 * level)) - 1)) + off;
+	}
+	/* ATTRIBUTES.SEPT_VE_DISABLE (TDH.MNG.INIT): a PENDING page is not
+	 * the guest's #VE but a TD exit, an EPT violation whose extended
+	 * qualification says so (issue 11 item 2.3; the attribute used to be
+	 * stored and ignored). */
+	if (s == SEPT_PENDING && td->pending_ve_disable) {
+		out->kind = TDX_HW_VIOLATION;
+		out->ext_exit_qual = TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION;
+	}
+}
+
+/* Field by field: nl_table[] is read only where nl_mask says it was
+ * written, and clearing the whole struct was a `rep stos`, a third of
+ * hw_walk's samples (three CPU walks per private fault). */
+static inline void hw_walk_out_init(struct tdx_hw_walk *out)
+{
+	out->kind = TDX_HW_VIOLATION;
+	out->hpa = 0;
+	out->level = 0;
+	out->keyid = 0;
+	out->ext_exit_qual = 0;
+	out->root = 0;
+	out->top_level = 0;
+	out->nl_mask = 0;
+	out->reads = 0;
+}
+
+/*
+ * A walk from a 4K-leaf table whose checks the hint keeps (most CPU walks):
+ * the same steps as hw_walk() from such a table, without the lookups, in a
+ * function small enough to cost what it does.
+ */
+static void hw_walk_hinted_leaf(const struct tdx_hw_walk_hint *hint, uint64_t gpa,
+				pfn_t root, pfn_t start_table, struct tdx_hw_walk *out)
+{
+	const struct tdx_td *td = hint->td;
+	_Atomic uint64_t *ep;
+	uint64_t e;
+
+	hw_walk_out_init(out);
+	if (gpa >> td->gpaw_bit)
+		return;
+	out->keyid = td->hkid;
+	out->root = td->sept_root;
+	out->top_level = td->pwl;
+	if (root != td->sept_root || td->pwl == 0) {
+		out->kind = TDX_HW_STALE_TABLE;
+		out->hpa = pfn_to_hpa(start_table);
+		return;
+	}
+	ep = &hint->entries[sept_index(gpa, 0)];
+	SCHED_POINT(SCHED_SEPT_READ, SCHED_R, ep, "S-EPT entry (CPU walk)");
+	e = atomic_load_explicit(ep, memory_order_acquire) & ~SEPT_LOCK_BITS;
+	out->reads = 1;
+	if (sept_is_leaf(e))
+		hw_walk_leaf(td, e, 0, gpa, out);
+}
+
 static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 		    bool cached, pfn_t root, unsigned start_level, pfn_t start_table,
 		    struct tdx_hw_walk_hint *hint, struct tdx_hw_walk *out)
@@ -741,18 +809,7 @@ static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 	uint64_t gen = 0;
 	bool hinted = cached && hw_walk_hinted(m, tdvpr, start_table, hint);
 
-	/* Field by field: nl_table[] is read only where nl_mask says it was
-	 * written, and clearing the whole struct was a `rep stos`, a third
-	 * of this function's samples (three CPU walks per private fault). */
-	out->kind = TDX_HW_VIOLATION;
-	out->hpa = 0;
-	out->level = 0;
-	out->keyid = 0;
-	out->ext_exit_qual = 0;
-	out->root = 0;
-	out->top_level = 0;
-	out->nl_mask = 0;
-	out->reads = 0;
+	hw_walk_out_init(out);
 	if (hinted) {
 		td = hint->td;
 	} else {
@@ -822,30 +879,14 @@ static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 	for (;; level--) {
 		_Atomic uint64_t *ep = &table[sept_index(gpa, level)];
 		uint64_t e;
-		enum tdx_sept_state s;
 
 		SCHED_POINT(SCHED_SEPT_READ, SCHED_R, ep, "S-EPT entry (CPU walk)");
 		e = atomic_load_explicit(ep, memory_order_acquire) & ~SEPT_LOCK_BITS;
-		s = sept_state(e);
 		out->reads++;
 
 		out->level = level;
 		if (sept_is_leaf(e)) {
-			uint64_t off = gpa & ((PAGE_SIZE << (9 * level)) - 1) & PAGE_MASK;
-
-			if (s == SEPT_MAPPED || s == SEPT_PENDING) {
-				out->kind = s == SEPT_MAPPED ? TDX_HW_MAPPED : TDX_HW_PENDING;
-				out->hpa = (sept_hpa(e) & ~((PAGE_SIZE << (9 * level)) - 1)) + off;
-			}
-			/* ATTRIBUTES.SEPT_VE_DISABLE (TDH.MNG.INIT): a PENDING
-			 * page is not the guest's #VE but a TD exit, an EPT
-			 * violation whose extended qualification says so
-			 * (issue 11 item 2.3; the attribute used to be stored
-			 * and ignored). */
-			if (s == SEPT_PENDING && td->pending_ve_disable) {
-				out->kind = TDX_HW_VIOLATION;
-				out->ext_exit_qual = TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION;
-			}
+			hw_walk_leaf(td, e, level, gpa, out);
 			return;
 		}
 		if (!sept_is_present(e) || level == 0)
@@ -866,6 +907,10 @@ void tdx_hw_walk_from(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 		      pfn_t root, unsigned level, pfn_t table,
 		      struct tdx_hw_walk_hint *hint, struct tdx_hw_walk *out)
 {
+	if (level == 0 && hw_walk_hinted(m, tdvpr, table, hint)) {
+		hw_walk_hinted_leaf(hint, gpa, root, table, out);
+		return;
+	}
 	hw_walk(m, tdvpr, gpa, true, root, level, table, hint, out);
 }
 
