@@ -592,7 +592,7 @@ static inline uint32_t tdx_epoch_refcount(struct tdx_td *td, unsigned parity)
 {
 	uint32_t n = 0;
 
-	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+	for (unsigned i = 0, slots = host_thread_slots_used(); i < slots; i++)
 		n += atomic_load_explicit(&td->per_slot[i].refcount[parity & 1],
 					  memory_order_acquire);
 	return n;
@@ -604,7 +604,7 @@ static inline uint64_t tdx_chldcnt(struct tdx_td *td)
 {
 	uint64_t n = 0;
 
-	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+	for (unsigned i = 0, slots = host_thread_slots_used(); i < slots; i++)
 		n += atomic_load_explicit(&td->per_slot[i].chldcnt, memory_order_acquire);
 	return n;
 }
