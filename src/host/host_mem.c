@@ -1078,9 +1078,11 @@ void host_frame_clear(struct host_mem *hm, pfn_t pfn, unsigned keyid)
 
 	SCHED_POINT(SCHED_FRAME_KEY, SCHED_W, frame_obj(pfn), "host frame (clear, key)");
 
-	meta_for_access(hm, pfn, &idx);
+	/* The metadata word looked up once (AUG clears every page it adds). */
+	idx = frame_index(hm, pfn);
 	check_keyid(keyid);
-	meta_set(hm, idx, META_ALLOCATED | META_ZERO | keyid);
+	atomic_store_explicit(frame_meta(hm, idx), META_ALLOCATED | META_ZERO | keyid,
+			      memory_order_release);
 }
 
 void host_frame_fill(struct host_mem *hm, pfn_t pfn, uint8_t byte,
