@@ -80,6 +80,17 @@ static uint64_t psc_tag(uint64_t page_gpa, int level)
 int tlb_psc_lookup(struct tlb *tlb, uint64_t page_gpa, bool is_private,
 		   uint64_t eptp, int top_level, uint64_t *table)
 {
+	const struct psc_entry *last = &tlb->psc[0][tlb->psc_last % PSC_WAYS];
+
+	/* The scan below tries level 2 first, where at most one entry
+	 * matches (a fill reuses the matching entry): if the last one found
+	 * matches, it is the one the scan would return. */
+	if (top_level >= 2 && last->tag == psc_tag(page_gpa, 2) && last->valid &&
+	    last->eptp == eptp && last->is_private == is_private) {
+		*table = last->table;
+		tlb->psc_hits++;
+		return 1;
+	}
 	for (int level = 2; level <= top_level && level <= PSC_LEVELS + 1; level++) {
 		const struct psc_entry *way = tlb->psc[level - 2];
 		uint64_t tag = psc_tag(page_gpa, level);
@@ -89,6 +100,8 @@ int tlb_psc_lookup(struct tlb *tlb, uint64_t page_gpa, bool is_private,
 			    way[w].is_private == is_private) {
 				*table = way[w].table;
 				tlb->psc_hits++;
+				if (level == 2)
+					tlb->psc_last = (unsigned char)w;
 				return level - 1;
 			}
 		}

@@ -365,7 +365,8 @@ static uint8_t *frame_data(struct host_mem *hm, uint64_t idx)
 	       (idx & (CHUNK_FRAMES - 1)) * PAGE_SIZE;
 }
 
-static _Atomic uint32_t *frame_meta(struct host_mem *hm, uint64_t idx)
+static inline __attribute__((always_inline)) _Atomic uint32_t *
+frame_meta(struct host_mem *hm, uint64_t idx)
 {
 	return &chunk_get(hm, idx, false)->meta[idx & (CHUNK_FRAMES - 1)];
 }
