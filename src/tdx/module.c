@@ -628,12 +628,6 @@ uint64_t tdx_debug_dirty_frames(struct tdx_module *m)
 	return pamt_wb_foreach(&m->pamt, count_dirty, m);
 }
 
-struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index)
-{
-	if (index == 0 || index > TDX_MAX_TDS)
-		return NULL;
-	return atomic_load_explicit(&m->tds[index], memory_order_acquire);
-}
 
 struct tdx_td *tdx_td_of_tdr_pfn(struct tdx_module *m, pfn_t tdr)
 {

@@ -9,37 +9,6 @@
 
 #include "tdx/tdx_internal.h"
 
-void sept_ctx_init(struct sept_ctx *c, struct tdx_module *m,
-		   struct seamcall_regs *regs, int leaf)
-{
-	/*
-	 * Every field but pamt_locks[] and pamt_excl[], which are written
-	 * when a lock is pushed and read only below nr_pamt_locks. Clearing
-	 * the whole ~250-byte context was a `rep stos`, 6% of a private leaf
-	 * fault's time (three contexts per fault; docs/performance.md).
-	 * pamt_counted[] stays cleared: the pushes outside tdx_lock_page()
-	 * leave it as they find it, false.
-	 */
-	c->m = m;
-	c->regs = regs;
-	c->leaf = leaf;
-	c->td = NULL;
-	c->slot = host_thread_slot();
-	c->tdr_lock = NULL;
-	c->tdr_excl = false;
-	c->tdr_reader = 0;
-	c->holds = 0;
-	c->ahead = 0;
-	c->tree_excl = false;
-	memset(c->pamt_counted, 0, sizeof(c->pamt_counted));
-	c->nr_pamt_locks = 0;
-	c->entry = NULL;
-	c->gpa = 0;
-	c->level = 0;
-	c->walk_entry = NULL;
-	c->walk_value = 0;
-	c->walk_level = 0;
-}
 
 /* 1G entries (pamt.r1g) and TDRs (td_holds) count their shared holders
  * outside the word w of entry e. */
@@ -224,20 +193,6 @@ void sept_ctx_release(struct sept_ctx *c)
 	}
 }
 
-uint64_t tdx_check_hpa(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
-		       unsigned operand)
-{
-	uint64_t align = PAGE_SIZE << (9 * size_level);
-
-	/* Key-id bits sit at and above HOST_MAX_PA_BITS: an HPA handed to the
-	 * module must carry none, and must be below MAX_PA. */
-	if ((hpa & (align - 1)) || (hpa >> HOST_MAX_PA_BITS))
-		return TDX_OPERAND_INVALID + operand;
-	if (!pamt_covers(&c->m->pamt, hpa_to_pfn(hpa)) ||
-	    !pamt_covers(&c->m->pamt, hpa_to_pfn(hpa) + (align >> PAGE_SHIFT) - 1))
-		return TDX_OPERAND_ADDR_RANGE_ERROR + operand;
-	return TDX_SUCCESS;
-}
 
 /*
  * Upgrades a shared hold of a PAMT lock word to exclusive, if the caller is

@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "host/host_mem.h"
 #include "host/trace.h"
@@ -659,7 +660,12 @@ static inline struct sharex_counted tdx_td_lock(struct tdx_module *m, struct tdx
 }
 
 /* TD lookups. By TDR: the PAMT entry must be PT_TDR owned by a live TD. */
-struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index);
+static inline struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index)
+{
+	if (index == 0 || index > TDX_MAX_TDS)
+		return NULL;
+	return atomic_load_explicit(&m->tds[index], memory_order_acquire);
+}
 struct tdx_td *tdx_td_of_tdr_pfn(struct tdx_module *m, pfn_t tdr);
 /* Moved by every reclaim of a TDVPR or TDR and by the module's end: what
  * tdx_vcpu_of_tdvpr() kept is valid while it stays the same. */
@@ -690,10 +696,24 @@ static inline struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdv
 	return tdx_vcpu_of_tdvpr_slow(m, tdvpr, td);
 }
 
-/* Allowed OP_STATEs per leaf (§3.1), allowed entry states per leaf (§3.2). */
-bool tdx_op_state_allowed(int leaf, enum td_op_state s);
+/* Allowed OP_STATEs per leaf (§3.1), allowed entry states per leaf (§3.2):
+ * the tables are data (sept_state_table.c), the lookups inline (every
+ * SEAMCALL's prologue makes them). */
+extern const uint16_t tdx_op_state_table[TDX_NR_LEAVES];
+extern const uint16_t tdx_sept_state_table[TDX_NR_LEAVES];
+static inline bool tdx_op_state_allowed(int leaf, enum td_op_state s)
+{
+	if (leaf < 0 || leaf >= TDX_NR_LEAVES || (unsigned)s >= OP_NR_STATES)
+		return false;
+	return tdx_op_state_table[leaf] & (1u << s);
+}
 bool tdx_op_state_tracking_required(enum td_op_state s);
-bool tdx_sept_state_allowed(int leaf, enum tdx_sept_state s);
+static inline bool tdx_sept_state_allowed(int leaf, enum tdx_sept_state s)
+{
+	if (leaf < 0 || leaf >= TDX_NR_LEAVES || (unsigned)s >= SEPT_NR_STATES)
+		return false;
+	return tdx_sept_state_table[leaf] & (1u << s);
+}
 bool tdx_sept_state_tlb_tracking_required(enum tdx_sept_state s);
 bool tdx_sept_state_any_blocked(enum tdx_sept_state s);
 
@@ -734,8 +754,38 @@ struct sept_ctx {
 	unsigned walk_level;          /* level where the walk stopped */
 };
 
-void sept_ctx_init(struct sept_ctx *c, struct tdx_module *m,
-		   struct seamcall_regs *regs, int leaf);
+/* Inline: three contexts per private fault. */
+static inline void sept_ctx_init(struct sept_ctx *c, struct tdx_module *m,
+		   struct seamcall_regs *regs, int leaf)
+{
+	/*
+	 * Every field but pamt_locks[] and pamt_excl[], which are written
+	 * when a lock is pushed and read only below nr_pamt_locks. Clearing
+	 * the whole ~250-byte context was a `rep stos`, 6% of a private leaf
+	 * fault's time (three contexts per fault; docs/performance.md).
+	 * pamt_counted[] stays cleared: the pushes outside tdx_lock_page()
+	 * leave it as they find it, false.
+	 */
+	c->m = m;
+	c->regs = regs;
+	c->leaf = leaf;
+	c->td = NULL;
+	c->slot = host_thread_slot();
+	c->tdr_lock = NULL;
+	c->tdr_excl = false;
+	c->tdr_reader = 0;
+	c->holds = 0;
+	c->ahead = 0;
+	c->tree_excl = false;
+	memset(c->pamt_counted, 0, sizeof(c->pamt_counted));
+	c->nr_pamt_locks = 0;
+	c->entry = NULL;
+	c->gpa = 0;
+	c->level = 0;
+	c->walk_entry = NULL;
+	c->walk_value = 0;
+	c->walk_level = 0;
+}
 void sept_ctx_release(struct sept_ctx *c);
 
 /* The prologue steps of §3, each returning TDX_SUCCESS or the status that
@@ -805,8 +855,20 @@ uint64_t tdx_lock_page(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
 		       _Atomic uint64_t **entry_out);
 /* HPA operand checks only: alignment to size_level, key-id bits, MAX_PA
  * (OPERAND_INVALID), inside the TDMR (OPERAND_ADDR_RANGE_ERROR). */
-uint64_t tdx_check_hpa(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
-		       unsigned operand);
+static inline uint64_t tdx_check_hpa(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
+		       unsigned operand)
+{
+	uint64_t align = PAGE_SIZE << (9 * size_level);
+
+	/* Key-id bits sit at and above HOST_MAX_PA_BITS: an HPA handed to the
+	 * module must carry none, and must be below MAX_PA. */
+	if ((hpa & (align - 1)) || (hpa >> HOST_MAX_PA_BITS))
+		return TDX_OPERAND_INVALID + operand;
+	if (!pamt_covers(&c->m->pamt, hpa_to_pfn(hpa)) ||
+	    !pamt_covers(&c->m->pamt, hpa_to_pfn(hpa) + (align >> PAGE_SHIFT) - 1))
+		return TDX_OPERAND_ADDR_RANGE_ERROR + operand;
+	return TDX_SUCCESS;
+}
 
 /* Writes a new value into the entry the context holds locked; the entry
  * stays locked until sept_ctx_release(). */
