@@ -28,6 +28,7 @@
 
 #include "cpu/cpu.h"
 #include "cpu/tlb.h"
+#include "explore/sched.h"
 #include "host/host_mem.h"
 #include "kvm/kvm.h"
 #include "tdx/tdx_module.h"
@@ -187,7 +188,16 @@ static inline bool cpu_vcpu_in_guest(struct cpu_vcpu *v)
 /* The guest loop's check before every page access: a request pending
  * (kick, flush) makes the vCPU exit, handle it and re-enter. Enters if the
  * vCPU is outside. 0 or what cpu_vcpu_enter() returns. */
-int cpu_vcpu_service(struct cpu_vcpu *v);
+int cpu_vcpu_service_requests(struct cpu_vcpu *v);
+static inline int cpu_vcpu_service(struct cpu_vcpu *v)
+{
+	if (!cpu_vcpu_in_guest(v))
+		return cpu_vcpu_enter(v);
+	SCHED_POINT(SCHED_REQUEST, SCHED_R, &v->requests, "request word");
+	if (!atomic_load_explicit(&v->requests, memory_order_acquire))
+		return 0;
+	return cpu_vcpu_service_requests(v);
+}
 
 /* hold.c: stops the holder thread of every held vCPU (destroy). */
 void cpu_hold_release_all(struct cpu *cpu);

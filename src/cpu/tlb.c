@@ -6,37 +6,12 @@
 
 #include "cpu/tlb.h"
 
-static unsigned tlb_set_of(uint64_t page_gpa)
-{
-	return (unsigned)(page_gpa >> PAGE_SHIFT) & (TLB_SETS - 1);
-}
 
 void tlb_init(struct tlb *tlb)
 {
 	memset(tlb, 0, sizeof(*tlb));
 }
 
-static struct tlb_entry *tlb_find(struct tlb *tlb, uint64_t page_gpa)
-{
-	struct tlb_entry *set = tlb->set[tlb_set_of(page_gpa)];
-
-	/* The tag first: on a miss (every fault) it is the one test per way. */
-	for (unsigned w = 0; w < TLB_WAYS; w++)
-		if (set[w].gpa == page_gpa && set[w].valid)
-			return &set[w];
-	return NULL;
-}
-
-const struct tlb_entry *tlb_lookup(struct tlb *tlb, uint64_t page_gpa)
-{
-	const struct tlb_entry *e = tlb_find(tlb, page_gpa & PAGE_MASK);
-
-	if (e)
-		tlb->hits++;
-	else
-		tlb->misses++;
-	return e;
-}
 
 void tlb_fill(struct tlb *tlb, uint64_t page_gpa, pfn_t pfn, bool is_private,
 	      bool writable)
@@ -45,9 +20,9 @@ void tlb_fill(struct tlb *tlb, uint64_t page_gpa, pfn_t pfn, bool is_private,
 	struct tlb_entry *e;
 
 	page_gpa &= PAGE_MASK;
-	e = tlb_find(tlb, page_gpa);
+	e = tlb_find_inl(tlb, page_gpa);
 	if (!e) {
-		s = tlb_set_of(page_gpa);
+		s = tlb_set_of_inl(page_gpa);
 		/* A free way first, else round robin. */
 		for (unsigned w = 0; w < TLB_WAYS && !e; w++)
 			if (!tlb->set[s][w].valid)
@@ -63,7 +38,7 @@ void tlb_fill(struct tlb *tlb, uint64_t page_gpa, pfn_t pfn, bool is_private,
 
 void tlb_invalidate(struct tlb *tlb, uint64_t page_gpa)
 {
-	struct tlb_entry *e = tlb_find(tlb, page_gpa & PAGE_MASK);
+	struct tlb_entry *e = tlb_find_inl(tlb, page_gpa & PAGE_MASK);
 
 	if (e)
 		e->valid = false;
