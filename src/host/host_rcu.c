@@ -93,7 +93,9 @@ static _Thread_local unsigned rcu_depth;
 void host_rcu_read_lock(void)
 {
 	SCHED_POINT(SCHED_RCU_LOCK, SCHED_R, &rcu_grace_period, "RCU read lock");
-	if (sched_rcu_read_lock())
+	/* sched_rcu_read_lock() answers false when not exploring: asked only
+	 * then (the same test, without the call). */
+	if (sched_enabled() && sched_rcu_read_lock())
 		return;
 	if (rcu_depth++)
 		return;
@@ -105,7 +107,7 @@ void host_rcu_read_unlock(void)
 {
 	SCHED_POINT(SCHED_RCU_UNLOCK, SCHED_W, &rcu_grace_period, "RCU read unlock");
 	tsan_release(&rcu_tsan_readers_done);
-	if (sched_rcu_read_unlock())
+	if (sched_enabled() && sched_rcu_read_unlock())
 		return;
 	if (--rcu_depth)
 		return;
