@@ -98,7 +98,8 @@ static void tdp_mmu_free_sp_deferred(struct kvm *kvm, struct kvm_mmu_page *sp)
  * explorer can run another thread's update in that window and the second
  * store silently overwrites the first.
  */
-static bool tdp_mmu_spte_cmpxchg(_Atomic uint64_t *sptep, bool is_private,
+static inline __attribute__((always_inline)) bool
+tdp_mmu_spte_cmpxchg(_Atomic uint64_t *sptep, bool is_private,
 				 uint64_t *old_spte, uint64_t new_spte, bool freeze)
 {
 	uint64_t cur;

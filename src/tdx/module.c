@@ -539,15 +539,17 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
 	if (version > 0 && !leaf_has_versions(leaf))
 		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
-	/* An injected error: the module refuses the call before doing
-	 * anything, as it refuses one whose operands it rejects; the other
-	 * registers are left as they came. */
+	armed = false;
 	if (atomic_load_explicit(&m->busy_armed[leaf], memory_order_relaxed)) {
+		/* An injected error: the module refuses the call before
+		 * doing anything, as it refuses one whose operands it
+		 * rejects; the other registers are left as they came. */
 		status = inject_status_draw(m, leaf);
 		if (status)
 			return regs->rax = status;
+		armed = inject_busy_now(m, leaf);
 	}
-	armed = tdx_busy_armed = inject_busy_now(m, leaf);
+	tdx_busy_armed = armed;
 	status = handlers[leaf](m, regs);
 	/* Consumed: the handler reached a try-lock and answered the BUSY
 	 * (a leaf that fails a check before its first lock never does). */
