@@ -502,13 +502,9 @@ void cpu_vcpu_exit(struct cpu_vcpu *v, const char *fmt, ...)
 	}
 }
 
-int cpu_vcpu_service(struct cpu_vcpu *v)
+/* A request is pending (cpu_vcpu_service(), cpu_internal.h). */
+int cpu_vcpu_service_requests(struct cpu_vcpu *v)
 {
-	if (!cpu_vcpu_in_guest(v))
-		return cpu_vcpu_enter(v);
-	SCHED_POINT(SCHED_REQUEST, SCHED_R, &v->requests, "request word");
-	if (!atomic_load_explicit(&v->requests, memory_order_acquire))
-		return 0;
 	/* The kick's IPI: an external-interrupt TD exit; the requests are
 	 * handled on the way back in. */
 	vcpu_stat_inc(&v->nr_kick_exits);

@@ -28,8 +28,10 @@
 
 #include "cpu/cpu.h"
 #include "cpu/tlb.h"
+#include "explore/sched.h"
 #include "host/host_mem.h"
 #include "kvm/kvm.h"
+#include "tdx/tdx_module.h"
 
 /* vcpu->mode, as KVM's (OUTSIDE_GUEST_MODE / IN_GUEST_MODE). */
 enum cpu_vcpu_mode {
@@ -98,6 +100,9 @@ struct cpu_vcpu {
 	 * paging-structure cache entries (guest.c; 0 before the first walk). */
 	pfn_t sept_root;
 	unsigned sept_top;
+	/* What the module's walk from a cached table keeps for the next one
+	 * (tdx_hw_walk_from(); zeroed with the vCPU). */
+	struct tdx_hw_walk_hint sept_hint;
 	struct tlb tlb;
 	/* Counters for tests and benchmarks: written by the vCPU thread
 	 * (relaxed), readable from any thread. */
@@ -183,7 +188,16 @@ static inline bool cpu_vcpu_in_guest(struct cpu_vcpu *v)
 /* The guest loop's check before every page access: a request pending
  * (kick, flush) makes the vCPU exit, handle it and re-enter. Enters if the
  * vCPU is outside. 0 or what cpu_vcpu_enter() returns. */
-int cpu_vcpu_service(struct cpu_vcpu *v);
+int cpu_vcpu_service_requests(struct cpu_vcpu *v);
+static inline int cpu_vcpu_service(struct cpu_vcpu *v)
+{
+	if (!cpu_vcpu_in_guest(v))
+		return cpu_vcpu_enter(v);
+	SCHED_POINT(SCHED_REQUEST, SCHED_R, &v->requests, "request word");
+	if (!atomic_load_explicit(&v->requests, memory_order_acquire))
+		return 0;
+	return cpu_vcpu_service_requests(v);
+}
 
 /* hold.c: stops the holder thread of every held vCPU (destroy). */
 void cpu_hold_release_all(struct cpu *cpu);

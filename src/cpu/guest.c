@@ -190,7 +190,7 @@ static void guest_sept_walk(struct cpu_vcpu *v, uint64_t page, struct tdx_hw_wal
 	 * levels (0 = the 4K leaf). */
 	if (table_level)
 		tdx_hw_walk_from(v->cpu->m, v->kvm_vcpu->tdvpr, page, v->sept_root,
-				 (unsigned)table_level - 1, (pfn_t)cached, w);
+				 (unsigned)table_level - 1, (pfn_t)cached, &v->sept_hint, w);
 	else
 		tdx_hw_walk(v->cpu->m, v->kvm_vcpu->tdvpr, page, w);
 	tlb->walk_reads += w->reads;
@@ -198,6 +198,10 @@ static void guest_sept_walk(struct cpu_vcpu *v, uint64_t page, struct tdx_hw_wal
 		return;
 	v->sept_root = w->root;
 	v->sept_top = w->top_level;
+	/* A walk from the 4K-leaf table (most of them) passed no non-leaf
+	 * entry: nothing to cache. */
+	if (!w->nl_mask)
+		return;
 	for (unsigned l = 1; l <= w->top_level && l < TDX_HW_WALK_MAX_LEVELS; l++)
 		if (w->nl_mask & (1u << l))
 			tlb_psc_fill(tlb, page, true, w->root, (int)l + 1, w->nl_table[l]);

@@ -6,36 +6,12 @@
 
 #include "cpu/tlb.h"
 
-static unsigned tlb_set_of(uint64_t page_gpa)
-{
-	return (unsigned)(page_gpa >> PAGE_SHIFT) & (TLB_SETS - 1);
-}
 
 void tlb_init(struct tlb *tlb)
 {
 	memset(tlb, 0, sizeof(*tlb));
 }
 
-static struct tlb_entry *tlb_find(struct tlb *tlb, uint64_t page_gpa)
-{
-	struct tlb_entry *set = tlb->set[tlb_set_of(page_gpa)];
-
-	for (unsigned w = 0; w < TLB_WAYS; w++)
-		if (set[w].valid && set[w].gpa == page_gpa)
-			return &set[w];
-	return NULL;
-}
-
-const struct tlb_entry *tlb_lookup(struct tlb *tlb, uint64_t page_gpa)
-{
-	const struct tlb_entry *e = tlb_find(tlb, page_gpa & PAGE_MASK);
-
-	if (e)
-		tlb->hits++;
-	else
-		tlb->misses++;
-	return e;
-}
 
 void tlb_fill(struct tlb *tlb, uint64_t page_gpa, pfn_t pfn, bool is_private,
 	      bool writable)
@@ -44,9 +20,9 @@ void tlb_fill(struct tlb *tlb, uint64_t page_gpa, pfn_t pfn, bool is_private,
 	struct tlb_entry *e;
 
 	page_gpa &= PAGE_MASK;
-	e = tlb_find(tlb, page_gpa);
+	e = tlb_find_inl(tlb, page_gpa);
 	if (!e) {
-		s = tlb_set_of(page_gpa);
+		s = tlb_set_of_inl(page_gpa);
 		/* A free way first, else round robin. */
 		for (unsigned w = 0; w < TLB_WAYS && !e; w++)
 			if (!tlb->set[s][w].valid)
@@ -62,7 +38,7 @@ void tlb_fill(struct tlb *tlb, uint64_t page_gpa, pfn_t pfn, bool is_private,
 
 void tlb_invalidate(struct tlb *tlb, uint64_t page_gpa)
 {
-	struct tlb_entry *e = tlb_find(tlb, page_gpa & PAGE_MASK);
+	struct tlb_entry *e = tlb_find_inl(tlb, page_gpa & PAGE_MASK);
 
 	if (e)
 		e->valid = false;
@@ -79,15 +55,28 @@ static uint64_t psc_tag(uint64_t page_gpa, int level)
 int tlb_psc_lookup(struct tlb *tlb, uint64_t page_gpa, bool is_private,
 		   uint64_t eptp, int top_level, uint64_t *table)
 {
+	const struct psc_entry *last = &tlb->psc[0][tlb->psc_last % PSC_WAYS];
+
+	/* The scan below tries level 2 first, where at most one entry
+	 * matches (a fill reuses the matching entry): if the last one found
+	 * matches, it is the one the scan would return. */
+	if (top_level >= 2 && last->tag == psc_tag(page_gpa, 2) && last->valid &&
+	    last->eptp == eptp && last->is_private == is_private) {
+		*table = last->table;
+		tlb->psc_hits++;
+		return 1;
+	}
 	for (int level = 2; level <= top_level && level <= PSC_LEVELS + 1; level++) {
 		const struct psc_entry *way = tlb->psc[level - 2];
 		uint64_t tag = psc_tag(page_gpa, level);
 
 		for (unsigned w = 0; w < PSC_WAYS; w++) {
-			if (way[w].valid && way[w].tag == tag && way[w].eptp == eptp &&
+			if (way[w].tag == tag && way[w].valid && way[w].eptp == eptp &&
 			    way[w].is_private == is_private) {
 				*table = way[w].table;
 				tlb->psc_hits++;
+				if (level == 2)
+					tlb->psc_last = (unsigned char)w;
 				return level - 1;
 			}
 		}

@@ -169,7 +169,7 @@ static bool key_is_private(unsigned keyid)
 
 /* ---- the radix ---- */
 
-static struct chunk *chunk_peek(const struct host_mem *hm, uint64_t idx)
+static inline struct chunk *chunk_peek(const struct host_mem *hm, uint64_t idx)
 {
 	struct chunk_table *t = atomic_load_explicit(
 		&hm->dir[idx >> (CHUNK_SHIFT + TABLE_SHIFT)], memory_order_acquire);
@@ -189,7 +189,8 @@ static size_t ranges_upper_bound(const struct host_mem *hm, pfn_t pfn);
  * Running out of memory for 2 KiB of bookkeeping is not something the model
  * models: like a failed free-range insert, it is reported and aborts.
  */
-static struct chunk *chunk_make(struct host_mem *hm, uint64_t idx, bool locked)
+static __attribute__((noinline)) struct chunk *chunk_make(struct host_mem *hm, uint64_t idx,
+							   bool locked)
 {
 	_Atomic(struct chunk_table *) *slot = &hm->dir[idx >> (CHUNK_SHIFT + TABLE_SHIFT)];
 	struct chunk_table *t;
@@ -258,7 +259,10 @@ static struct chunk *chunk_make(struct host_mem *hm, uint64_t idx, bool locked)
 	return c;
 }
 
-static struct chunk *chunk_get(struct host_mem *hm, uint64_t idx, bool locked)
+/* Inline: every frame access of the fault path comes here (the frame's
+ * metadata, then its contents); a chunk is made once. */
+static inline __attribute__((always_inline)) struct chunk *
+chunk_get(struct host_mem *hm, uint64_t idx, bool locked)
 {
 	struct chunk *c = chunk_peek(hm, idx);
 
@@ -361,7 +365,8 @@ static uint8_t *frame_data(struct host_mem *hm, uint64_t idx)
 	       (idx & (CHUNK_FRAMES - 1)) * PAGE_SIZE;
 }
 
-static _Atomic uint32_t *frame_meta(struct host_mem *hm, uint64_t idx)
+static inline __attribute__((always_inline)) _Atomic uint32_t *
+frame_meta(struct host_mem *hm, uint64_t idx)
 {
 	return &chunk_get(hm, idx, false)->meta[idx & (CHUNK_FRAMES - 1)];
 }
@@ -1074,9 +1079,11 @@ void host_frame_clear(struct host_mem *hm, pfn_t pfn, unsigned keyid)
 
 	SCHED_POINT(SCHED_FRAME_KEY, SCHED_W, frame_obj(pfn), "host frame (clear, key)");
 
-	meta_for_access(hm, pfn, &idx);
+	/* The metadata word looked up once (AUG clears every page it adds). */
+	idx = frame_index(hm, pfn);
 	check_keyid(keyid);
-	meta_set(hm, idx, META_ALLOCATED | META_ZERO | keyid);
+	atomic_store_explicit(frame_meta(hm, idx), META_ALLOCATED | META_ZERO | keyid,
+			      memory_order_release);
 }
 
 void host_frame_clear_range(struct host_mem *hm, pfn_t pfn, uint64_t n,
@@ -1221,6 +1228,20 @@ void *host_frame_raw(struct host_mem *hm, pfn_t pfn, unsigned keyid)
 	}
 	return frame_data(hm, idx);
 }
+
+void *host_frame_raw_keep(struct host_mem *hm, pfn_t pfn, unsigned keyid,
+			  const _Atomic uint32_t **meta)
+{
+	void *d = host_frame_raw(hm, pfn, keyid);
+	uint64_t idx = frame_index(hm, pfn);
+
+	/* host_frame_raw() made the chunk if it was missing. */
+	*meta = &chunk_peek(hm, idx)->meta[idx & (CHUNK_FRAMES - 1)];
+	return d;
+}
+
+_Static_assert(HOST_FRAME_RAW_MASK == (META_KEY_MASK | META_ZERO),
+	       "host_frame_raw_kept() tests what host_frame_raw() tests");
 
 /* ---- accounting ---- */
 

@@ -25,6 +25,7 @@
 #ifndef TDXMMU_HOST_MEM_H
 #define TDXMMU_HOST_MEM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,6 +125,23 @@ bool host_frame_is_zero(struct host_mem *hm, pfn_t pfn);
  * KVM or the CPU model.
  */
 void *host_frame_raw(struct host_mem *hm, pfn_t pfn, unsigned keyid);
+
+/*
+ * host_frame_raw() for a caller that keeps the pointer (the CPU's walk
+ * hint, tdx/module.c): also gives the frame's metadata word. While
+ * host_frame_raw_kept() reads true of it, host_frame_raw(pfn, keyid) would
+ * return the same pointer without storing anything (its common case: a
+ * frame's contents never move once made, and the word says the frame is
+ * still materialised under keyid).
+ */
+void *host_frame_raw_keep(struct host_mem *hm, pfn_t pfn, unsigned keyid,
+			  const _Atomic uint32_t **meta);
+#define HOST_FRAME_RAW_MASK 0x1ffu /* host_mem.c: META_KEY_MASK | META_ZERO */
+static inline bool host_frame_raw_kept(const _Atomic uint32_t *meta, unsigned keyid)
+{
+	return (atomic_load_explicit(meta, memory_order_acquire) & HOST_FRAME_RAW_MASK) ==
+	       keyid;
+}
 
 /* Memory the pool costs now, bytes: its metadata as allocated and the
  * resident pages of frame contents (mincore). Linear in the 2M chunks the

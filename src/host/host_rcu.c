@@ -78,10 +78,26 @@ static void rcu_register_self(void)
  */
 static char rcu_grace_period;
 
+/*
+ * How deep this thread is in liburcu's read-side sections (issue 15, round
+ * 3). A nested section is one that liburcu counts and nothing else: the
+ * grace period waits for the outermost one. So only the outermost lock and
+ * unlock go to liburcu; the nested ones (KVM's fault walk holds a section
+ * around the memslot lookup's) are this counter, not two calls through the
+ * library with its __tls_get_addr (Debian's liburcu inlines them only for
+ * LGPL code). Sections taken while exploring are the scheduler's and do not
+ * count here; their schedule points are the same as before.
+ */
+static _Thread_local unsigned rcu_depth;
+
 void host_rcu_read_lock(void)
 {
 	SCHED_POINT(SCHED_RCU_LOCK, SCHED_R, &rcu_grace_period, "RCU read lock");
-	if (sched_rcu_read_lock())
+	/* sched_rcu_read_lock() answers false when not exploring: asked only
+	 * then (the same test, without the call). */
+	if (sched_enabled() && sched_rcu_read_lock())
+		return;
+	if (rcu_depth++)
 		return;
 	rcu_register_self();
 	urcu_memb_read_lock();
@@ -91,7 +107,9 @@ void host_rcu_read_unlock(void)
 {
 	SCHED_POINT(SCHED_RCU_UNLOCK, SCHED_W, &rcu_grace_period, "RCU read unlock");
 	tsan_release(&rcu_tsan_readers_done);
-	if (sched_rcu_read_unlock())
+	if (sched_enabled() && sched_rcu_read_unlock())
+		return;
+	if (--rcu_depth)
 		return;
 	urcu_memb_read_unlock();
 }

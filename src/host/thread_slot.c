@@ -10,6 +10,7 @@
 
 _Thread_local unsigned host_thread_slot_plus1;
 _Thread_local _Bool host_thread_slot_owned;
+_Atomic unsigned host_thread_slots_hwm;
 
 /* Bit i set: slot i (< HOST_THREAD_SLOT_SHARED) belongs to a live thread. */
 static _Atomic uint32_t slots_taken;
@@ -61,6 +62,12 @@ unsigned host_thread_slot_assign(void)
 			break;
 		s = HOST_THREAD_SLOT_SHARED;
 	}
+	/* Raised before the slot is ours to write (thread_slot.h). */
+	for (unsigned hwm = atomic_load_explicit(&host_thread_slots_hwm, memory_order_relaxed);
+	     hwm < s + 1 &&
+	     !atomic_compare_exchange_weak_explicit(&host_thread_slots_hwm, &hwm, s + 1,
+						    memory_order_seq_cst, memory_order_relaxed);)
+		;
 	host_thread_slot_owned = s != HOST_THREAD_SLOT_SHARED;
 	if (host_thread_slot_owned)
 		/* Any non-NULL value arms the destructor. */

@@ -38,6 +38,22 @@
 #define HOST_THREAD_SLOT_SHARED (HOST_THREAD_SLOTS - 1)
 
 extern _Thread_local unsigned host_thread_slot_plus1;
+/*
+ * One more than the highest slot any thread has been given (issue 15,
+ * round 3): it only grows, and a thread raises it (seq_cst) before it has
+ * its slot, so before it writes any per-slot datum. Every datum of a slot
+ * at or above it is still as made (0), and a sum needs only the slots
+ * below: host_thread_slots_used(). For the locks' Dekker pairs (a shared
+ * holder publishes on its slot, then reads the lock word; the exclusive
+ * side claims the word, then sums the slots) the bound is read seq_cst
+ * after the claim: a holder the claim must see published its hold after
+ * raising the bound, so the bound read covers its slot.
+ */
+extern _Atomic unsigned host_thread_slots_hwm;
+static inline unsigned host_thread_slots_used(void)
+{
+	return atomic_load_explicit(&host_thread_slots_hwm, memory_order_seq_cst);
+}
 /* The thread's slot is its own (not HOST_THREAD_SLOT_SHARED). */
 extern _Thread_local _Bool host_thread_slot_owned;
 unsigned host_thread_slot_assign(void);
@@ -58,7 +74,7 @@ static inline uint64_t host_thread_slots_sum(const void *slot0, size_t stride)
 
 	/* Modular: a count taken on one slot and dropped on another leaves
 	 * one slot "negative", and only the sum is meaningful. */
-	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+	for (unsigned i = 0, n = host_thread_slots_used(); i < n; i++)
 		sum += atomic_load_explicit((const _Atomic uint64_t *)
 					    ((const char *)slot0 + i * stride),
 					    memory_order_relaxed);
@@ -71,7 +87,7 @@ static inline uint64_t host_thread_slots_sum_sat(const void *slot0, size_t strid
 {
 	uint64_t sum = 0;
 
-	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++) {
+	for (unsigned i = 0, n = host_thread_slots_used(); i < n; i++) {
 		uint64_t v = atomic_load_explicit((const _Atomic uint64_t *)
 						  ((const char *)slot0 + i * stride),
 						  memory_order_relaxed);

@@ -254,6 +254,23 @@ struct kvm {
 	 * RET_PF_RETRY without moving it changed nothing: the vCPU would loop
 	 * on EPT violations (the scenario's `blocked`). */
 	_Atomic uint64_t mmu_change_seq;
+	/*
+	 * The TDP trees' shape, for the fault walk's hints (tdp_mmu.c,
+	 * "Fault walk hints"): bits 15:0 count the writes of an SPTE above
+	 * 4K in progress, bits 63:16 those done. Its own line: written only
+	 * when a table is linked, unlinked or split, or an entry above 4K
+	 * changes, read by every fault.
+	 */
+	_Atomic uint64_t tdp_shape __attribute__((aligned(64)));
+	/* Each thread slot's hint, used by the slot's owner only: the tables
+	 * of the path its last fault walk took to a 4K entry of the 2M range
+	 * gfn_2m - 1 of `root`, valid while tdp_shape reads `shape`. */
+	struct kvm_tdp_walk_hint {
+		const struct kvm_mmu_page *root;
+		gfn_t gfn_2m;
+		uint64_t shape;
+		_Atomic uint64_t *pt_path[PG_LEVEL_256T];
+	} __attribute__((aligned(64))) walk_hints[HOST_THREAD_SLOTS];
 	/* MapGPA processes at most this many bytes per TDG.VP.VMCALL and
 	 * answers TDVMCALL_RETRY with the next GPA when more remains
 	 * (upstream's chunking, TDX_MAP_GPA_MAX_LEN). 0 (as kvm_create_vm

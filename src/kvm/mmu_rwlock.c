@@ -38,7 +38,7 @@ static uint64_t readers_sum(struct mmu_rwlock *l)
 {
 	uint64_t n = 0;
 
-	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+	for (unsigned i = 0, slots = host_thread_slots_used(); i < slots; i++)
 		n += atomic_load_explicit(&l->readers[i].n, memory_order_seq_cst);
 	return n;
 }

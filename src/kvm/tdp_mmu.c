@@ -38,6 +38,26 @@
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_hooks.h"
 
+/* ---- the trees' shape (fault walk hints, below) ------------------------------ */
+
+#define TDP_SHAPE_BUSY 0xFFFFull
+#define TDP_SHAPE_DONE ((1ull << 16) - 1)
+
+/* A write of an SPTE at `level` begins / is done: above 4K it may change a
+ * path from a root to a 4K entry, which ends the fault walk hints that go
+ * through it (counted in progress before the write, done after). */
+static inline void tdp_shape_begin(struct kvm *kvm, int level)
+{
+	if (level > PG_LEVEL_4K)
+		atomic_fetch_add_explicit(&kvm->tdp_shape, 1, memory_order_seq_cst);
+}
+
+static inline void tdp_shape_end(struct kvm *kvm, int level)
+{
+	if (level > PG_LEVEL_4K)
+		atomic_fetch_add_explicit(&kvm->tdp_shape, TDP_SHAPE_DONE, memory_order_release);
+}
+
 /* ---- page lifetime --------------------------------------------------------- */
 
 /* A page no walker ever saw (its link failed): back to the arena at once. */
@@ -78,7 +98,8 @@ static void tdp_mmu_free_sp_deferred(struct kvm *kvm, struct kvm_mmu_page *sp)
  * explorer can run another thread's update in that window and the second
  * store silently overwrites the first.
  */
-static bool tdp_mmu_spte_cmpxchg(_Atomic uint64_t *sptep, bool is_private,
+static inline __attribute__((always_inline)) bool
+tdp_mmu_spte_cmpxchg(_Atomic uint64_t *sptep, bool is_private,
 				 uint64_t *old_spte, uint64_t new_spte, bool freeze)
 {
 	uint64_t cur;
@@ -164,7 +185,22 @@ static int tdp_mmu_zap_private_leaf(struct kvm *kvm, gfn_t gfn, int level,
  * Return: 0 or the first error of a hook (the walk goes on regardless:
  * every child is disposed of, failures leak).
  */
+static int handle_removed_pt_entries(struct kvm *kvm, _Atomic uint64_t *pt, bool shared);
+
+/* The table's entries are written (frozen) as a shape change: they are off
+ * every path already (their parent entry's write was one), but a change of
+ * shape costs nothing here and needs no argument. */
 static int handle_removed_pt(struct kvm *kvm, _Atomic uint64_t *pt, bool shared)
+{
+	int ret;
+
+	tdp_shape_begin(kvm, PG_LEVEL_2M);
+	ret = handle_removed_pt_entries(kvm, pt, shared);
+	tdp_shape_end(kvm, PG_LEVEL_2M);
+	return ret;
+}
+
+static int handle_removed_pt_entries(struct kvm *kvm, _Atomic uint64_t *pt, bool shared)
 {
 	struct kvm_mmu_page *sp = sptep_to_sp(pt);
 	int level = (int)sp->role.level;
@@ -426,7 +462,10 @@ static int tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter,
 	    !mutant_on(MUTANT_NO_FREEZE)) {
 		uint64_t frozen = REMOVED_SPTE | (old_spte & SPTE_SHARED_MASK);
 
+		/* From the freeze to the final store or the rollback. */
+		tdp_shape_begin(kvm, iter->level);
 		if (!tdp_mmu_spte_cmpxchg(iter->sptep, true, &old_spte, frozen, true)) {
+			tdp_shape_end(kvm, iter->level);
 			iter->old_spte = old_spte;
 			kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_cmpxchg);
 			return -EBUSY;
@@ -441,6 +480,7 @@ static int tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter,
 			KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, true, iter->sptep);
 			atomic_store_explicit(iter->sptep, iter->old_spte,
 					      memory_order_release);
+			tdp_shape_end(kvm, iter->level);
 			KVM_SPTE_NOTE("mirror", iter->gfn, iter->level, frozen,
 				      iter->old_spte);
 			kvm_mmu_change_seq_bump(kvm);
@@ -450,11 +490,17 @@ static int tdp_mmu_set_spte_atomic(struct kvm *kvm, struct tdp_iter *iter,
 		}
 		KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, true, iter->sptep);
 		atomic_store_explicit(iter->sptep, new_spte, memory_order_release);
+		tdp_shape_end(kvm, iter->level);
 		KVM_SPTE_NOTE("mirror", iter->gfn, iter->level, frozen, new_spte);
 		kvm_mmu_change_seq_bump(kvm);
 	} else {
-		if (!tdp_mmu_spte_cmpxchg(iter->sptep, iter->is_private, &old_spte,
-					  new_spte, false)) {
+		bool won;
+
+		tdp_shape_begin(kvm, iter->level);
+		won = tdp_mmu_spte_cmpxchg(iter->sptep, iter->is_private, &old_spte,
+					   new_spte, false);
+		tdp_shape_end(kvm, iter->level);
+		if (!won) {
 			iter->old_spte = old_spte;
 			kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_cmpxchg);
 			return -EBUSY;
@@ -506,7 +552,9 @@ static int tdp_mmu_set_spte(struct kvm *kvm, struct tdp_iter *iter,
 
 	kvm_lockdep_assert_held_write(kvm);
 	KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, iter->is_private, iter->sptep);
+	tdp_shape_begin(kvm, iter->level);
 	old_spte = atomic_exchange(iter->sptep, new_spte);
+	tdp_shape_end(kvm, iter->level);
 	iter->old_spte = new_spte;
 	if (old_spte != new_spte) {
 		KVM_SPTE_NOTE(KVM_TDP_TREE(iter->is_private), iter->gfn, iter->level,
@@ -654,6 +702,84 @@ tdp_mmu_map_handle_target_level(struct kvm *kvm, struct tdp_iter *iter, pfn_t pf
 }
 
 /*
+ * Fault walk hints (issue 15, round 3). A leaf fault walks from the root to
+ * a 4K entry, and the next fault walks to its neighbour through the same
+ * tables: four levels of iterator steps, each re-reading an entry that has
+ * not changed. A thread that owns its slot keeps, per VM, the tables of the
+ * path its last 4K walk took (kvm->walk_hints), and kvm->tdp_shape as it
+ * read it before and after that walk (the same, with no write in progress);
+ * a later 4K walk of the same root and 2M range starts at the 4K entry in
+ * the kept table while tdp_shape still reads the same.
+ *
+ * Why that is the walk from the root. Every write of an SPTE above 4K, in
+ * either tree and by any path (the freeze, final store and rollback of
+ * tdp_mmu_set_spte_atomic(), tdp_mmu_set_spte(), the link of a table, a
+ * split, the unlink of an empty shared table, an S-bit write, the entries
+ * of a removed table), counts itself in tdp_shape in progress before it and
+ * done after (tdp_shape_begin/end). So a walk that reads the same value
+ * again, none in progress, would read the entries above 4K the kept walk
+ * read: present tables, not frozen, the same children, and its loop would
+ * step down through each as that walk did. It starts where that walk ended;
+ * what it reads there is what a walk from the root would read with its last
+ * load. (The argument of the S-EPT walk hints, tdx/sept.c.)
+ *
+ * Why the table is still there. A table leaves the tree only by a write of
+ * its parent entry (a shape change) and is freed after an RCU grace period;
+ * the fault walks inside its read-side section, as a walk from the root
+ * does.
+ *
+ * Not while exploring (a hinted walk has no schedule points for the levels
+ * it skips, and the explorations enumerate those), and only for the 4K path
+ * (a hugepages memslot walks from the root).
+ */
+static bool tdp_walk_hinted(struct kvm *kvm, struct kvm_mmu_page *root, gfn_t raw_gfn,
+			    struct tdp_iter *iter)
+{
+	const struct kvm_tdp_walk_hint *h;
+
+	if (!host_thread_slot_owned || sched_enabled())
+		return false;
+	h = &kvm->walk_hints[host_thread_slot()];
+	if (h->root != root || h->gfn_2m != (raw_gfn >> 9) + 1 ||
+	    h->shape != atomic_load_explicit(&kvm->tdp_shape, memory_order_acquire))
+		return false;
+	/* The iterator as the walk from the root leaves it on the 4K entry. */
+	iter->next_last_level_gfn = raw_gfn;
+	for (int l = 0; l < (int)root->role.level; l++)
+		iter->pt_path[l] = h->pt_path[l];
+	iter->root = root;
+	iter->root_level = (int)root->role.level;
+	iter->min_level = PG_LEVEL_4K;
+	iter->is_private = is_private_sp(root);
+	iter->skip_end = 0;
+	iter->level = PG_LEVEL_4K;
+	iter->gfn = raw_gfn;
+	iter->sptep = iter->pt_path[0] + SPTE_INDEX(raw_gfn, PG_LEVEL_4K);
+	iter->old_spte = kvm_tdp_mmu_read_spte(iter->sptep);
+	iter->valid = true;
+	return true;
+}
+
+/* A walk from the root reached the 4K entry, tdp_shape reading `shape`
+ * before it: keep its tables if the shape read the same after. */
+static void tdp_walk_hint_keep(struct kvm *kvm, const struct tdp_iter *iter, uint64_t shape)
+{
+	struct kvm_tdp_walk_hint *h;
+
+	/* The seqlock's second read: the walk's loads were acquire loads,
+	 * which no later load passes (tdx/sept.c says the same). */
+	if (!host_thread_slot_owned || (shape & TDP_SHAPE_BUSY) ||
+	    atomic_load_explicit(&kvm->tdp_shape, memory_order_acquire) != shape)
+		return;
+	h = &kvm->walk_hints[host_thread_slot()];
+	h->root = iter->root;
+	h->gfn_2m = (iter->gfn >> 9) + 1;
+	h->shape = shape;
+	for (int l = 0; l < iter->root_level; l++)
+		h->pt_path[l] = iter->pt_path[l];
+}
+
+/*
  * The walk and the target of a fault whose frame is known. `huge` is a
  * constant at each call: false for a 4K memslot (the seeds' path, which the
  * compiler specialises so that large pages cost the 4K fault nothing),
@@ -665,11 +791,25 @@ tdp_mmu_map_walk(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
 		 pfn_t pfn, int goal, const bool huge)
 {
 	struct tdp_iter iter;
+	uint64_t shape = 0;
+	bool hints = !huge && !sched_enabled();
 	int ret;
 
 	KVM_TRACE(kvm, kvm_mmu_spte_requested, (raw_gfn, pfn, goal),
 		  "gfn 0x%llx pfn 0x%llx level %d", (unsigned long long)raw_gfn,
 		  (unsigned long long)pfn, goal);
+	if (hints) {
+		if (tdp_walk_hinted(kvm, root, raw_gfn, &iter)) {
+			/* The loop's test at the 4K entry (goal): frozen, or
+			 * the target. */
+			if (is_removed_spte(iter.old_spte)) {
+				kvm_stat_contention(kvm, &kvm_stats_mine(kvm)->retry_frozen);
+				goto retry;
+			}
+			goto target;
+		}
+		shape = atomic_load_explicit(&kvm->tdp_shape, memory_order_acquire);
+	}
 	for_each_tdp_pte(iter, root, raw_gfn, raw_gfn + 1) {
 		/* Another thread's SEAMCALL is in flight on this entry: its
 		 * table (or leaf) is not in the S-EPT yet. Refault. */
@@ -713,6 +853,9 @@ tdp_mmu_map_walk(struct kvm *kvm, struct kvm_mmu_memory_cache *sept_cache,
 			    !(huge && iter.level == PG_LEVEL_2M &&
 			      is_large_pte(iter.old_spte))))
 		goto retry;
+	if (hints)
+		tdp_walk_hint_keep(kvm, &iter, shape);
+target:
 
 	/* A 2M leaf maps the 2M-aligned run of frames (the slot is
 	 * 2M-aligned in gfn and pfn: hugepages ref §7.1). */
@@ -1026,8 +1169,10 @@ static int tdp_mmu_free_empty_tables_in(struct kvm *kvm, struct kvm_mmu_page *sp
 		 * table, still intact, or the non-present entry.
 		 */
 		KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, false, sptep);
+		tdp_shape_begin(kvm, level);
 		atomic_store_explicit(sptep, SHADOW_NONPRESENT_VALUE,
 				      memory_order_release);
+		tdp_shape_end(kvm, level);
 		KVM_SPTE_NOTE("shared EPT", gfn, level, old_spte, SHADOW_NONPRESENT_VALUE);
 		kvm_mmu_change_seq_bump(kvm);
 		r = handle_changed_spte(kvm, false, gfn, old_spte,
@@ -1133,7 +1278,9 @@ static int tdp_mmu_link_sp_locked(struct kvm *kvm, struct tdp_iter *iter,
 		return ret;
 	}
 	KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, iter->is_private, iter->sptep);
+	tdp_shape_begin(kvm, iter->level);
 	atomic_store_explicit(iter->sptep, new_spte, memory_order_release);
+	tdp_shape_end(kvm, iter->level);
 	KVM_SPTE_NOTE(KVM_TDP_TREE(iter->is_private), iter->gfn, iter->level,
 		      iter->old_spte, new_spte);
 	iter->old_spte = new_spte;
@@ -1232,7 +1379,9 @@ static int tdp_mmu_split_2m_locked(struct kvm *kvm, struct tdp_iter *iter,
 	}
 	if (!mutant_on(MUTANT_SPLIT_READ_LOCK)) {
 		KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, iter->is_private, iter->sptep);
+		tdp_shape_begin(kvm, iter->level);
 		atomic_store_explicit(iter->sptep, new_spte, memory_order_release);
+		tdp_shape_end(kvm, iter->level);
 		KVM_SPTE_NOTE(KVM_TDP_TREE(iter->is_private), iter->gfn, iter->level,
 			      old_spte, new_spte);
 		iter->old_spte = new_spte;
@@ -1463,6 +1612,7 @@ static void tdp_mmu_write_shared_bit(struct kvm *kvm, struct tdp_iter *iter,
 	uint64_t old_spte;
 
 	KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, iter->is_private, iter->sptep);
+	tdp_shape_begin(kvm, iter->level);
 	if (set) {
 		old_spte = atomic_fetch_or(iter->sptep, SPTE_SHARED_MASK);
 		iter->old_spte = old_spte | SPTE_SHARED_MASK;
@@ -1470,6 +1620,7 @@ static void tdp_mmu_write_shared_bit(struct kvm *kvm, struct tdp_iter *iter,
 		old_spte = atomic_fetch_and(iter->sptep, ~SPTE_SHARED_MASK);
 		iter->old_spte = old_spte & ~SPTE_SHARED_MASK;
 	}
+	tdp_shape_end(kvm, iter->level);
 	KVM_SPTE_NOTE(KVM_TDP_TREE(iter->is_private), iter->gfn, iter->level,
 		      old_spte, iter->old_spte);
 	kvm_mmu_change_seq_bump(kvm);

@@ -576,11 +576,12 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
 	if (version > 0 && !leaf_has_versions(leaf))
 		return regs->rax = TDX_OPERAND_INVALID + TDX_OPERAND_ID_RAX;
-	/* An injected error: the module refuses the call before doing
-	 * anything, as it refuses one whose operands it rejects; the other
-	 * registers are left as they came. */
+	armed = false;
 	busy_last_m = NULL;
 	if (atomic_load_explicit(&m->busy_armed[leaf], memory_order_relaxed)) {
+		/* An injected error: the module refuses the call before
+		 * doing anything, as it refuses one whose operands it
+		 * rejects; the other registers are left as they came. */
 		status = inject_status_draw(m, leaf);
 		if (status) {
 			busy_last_m = m;
@@ -588,8 +589,9 @@ uint64_t seamcall(struct tdx_module *m, struct seamcall_regs *regs)
 			busy_last_status = true;
 			return regs->rax = status;
 		}
+		armed = inject_busy_now(m, leaf);
 	}
-	armed = tdx_busy_armed = inject_busy_now(m, leaf);
+	tdx_busy_armed = armed;
 	status = handlers[leaf](m, regs);
 	/* Consumed: the handler reached a try-lock and answered the BUSY
 	 * (a leaf that fails a check before its first lock never does). */
@@ -769,12 +771,6 @@ uint64_t tdx_debug_dirty_frames(struct tdx_module *m)
 	return pamt_wb_foreach(&m->pamt, count_dirty, m);
 }
 
-struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index)
-{
-	if (index == 0 || index > TDX_MAX_TDS)
-		return NULL;
-	return atomic_load_explicit(&m->tds[index], memory_order_acquire);
-}
 
 struct tdx_td *tdx_td_of_tdr_pfn(struct tdx_module *m, pfn_t tdr)
 {
@@ -803,26 +799,16 @@ struct tdx_td *tdx_td_of_tdr_pfn(struct tdx_module *m, pfn_t tdr)
  * mode, from VP.ENTER to the exit), so no reclaim runs under it.
  */
 _Atomic uint64_t tdx_vcpu_map_gen;
-static _Thread_local struct {
-	struct tdx_module *m;
-	pfn_t tdvpr;
-	uint64_t gen;
-	struct tdx_td *td;
-	struct tdx_vcpu *v;
-} vcpu_seen;
+_Thread_local struct tdx_vcpu_seen tdx_vcpu_seen;
 
-struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
-				   struct tdx_td **tdp)
+/* The lookup itself; the kept answer is tried first, inline
+ * (tdx_vcpu_of_tdvpr(), tdx_internal.h). */
+struct tdx_vcpu *tdx_vcpu_of_tdvpr_slow(struct tdx_module *m, pfn_t tdvpr,
+					struct tdx_td **tdp)
 {
 	uint64_t e, gen = atomic_load_explicit(&tdx_vcpu_map_gen, memory_order_acquire);
 	struct tdx_td *td;
 
-	if (vcpu_seen.v && vcpu_seen.m == m && vcpu_seen.tdvpr == tdvpr &&
-	    vcpu_seen.gen == gen) {
-		if (tdp)
-			*tdp = vcpu_seen.td;
-		return vcpu_seen.v;
-	}
 	if (!pamt_covers(&m->pamt, tdvpr))
 		return NULL;
 	e = atomic_load_explicit(pamt_entry(&m->pamt, tdvpr, 0), memory_order_acquire);
@@ -836,30 +822,77 @@ struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
 		if (td->vcpu_tdvpr[i] == tdvpr) {
 			if (tdp)
 				*tdp = td;
-			vcpu_seen.m = m;
-			vcpu_seen.tdvpr = tdvpr;
-			vcpu_seen.gen = gen;
-			vcpu_seen.td = td;
-			vcpu_seen.v = &td->vcpus[i];
+			tdx_vcpu_seen.m = m;
+			tdx_vcpu_seen.tdvpr = tdvpr;
+			tdx_vcpu_seen.gen = gen;
+			tdx_vcpu_seen.td = td;
+			tdx_vcpu_seen.v = &td->vcpus[i];
 			return &td->vcpus[i];
 		}
 	}
 	return NULL;
 }
 
-/* cached: start in start_table (at start_level) instead of the root. */
-static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
-		    bool cached, pfn_t root, unsigned start_level, pfn_t start_table,
-		    struct tdx_hw_walk *out)
+/*
+ * The CPU's walk hint (issue 15, round 3). Each of a private fault's three
+ * CPU walks starts in the same 4K-leaf table (the paging-structure cache's
+ * entry), and each paid for the vCPU lookup, the table's PAMT entry (the
+ * missed-flush check below) and its frame lookup before reading one entry.
+ * A walk that did all three keeps their answers for the next walk from the
+ * same table (struct tdx_hw_walk_hint), which takes them as they are while
+ *  - tdx_vcpu_map_gen reads the same: the TDVPR still names the vCPU and
+ *    its TD is still there (the argument of vcpu_seen above);
+ *  - td->sept_shape reads the same, nothing in progress: every change of a
+ *    page's PAMT entry away from PT_EPT of its TD (SEPT.REMOVE, PROMOTE,
+ *    the reclaim of an S-EPT page; tdx_sept_page_pamt_set()) counts itself
+ *    in progress there before its store and done after, and the hint was
+ *    kept only if the shape read the same, none in progress, before the
+ *    PAMT check and after it. So the check would pass now, as it did
+ *    (the argument of the module's walk hints, sept.c);
+ *  - the frame's metadata still says materialised under the TD's key
+ *    (host_frame_raw_kept()): the frame lookup would give the same pointer.
+ * The root and level checks are made every time (the root changes at a
+ * teardown without any of the above). Not while exploring: the PAMT check
+ * has a schedule point of its own.
+ */
+static bool hw_walk_hinted(struct tdx_module *m, hpa_t tdvpr, pfn_t table,
+			   const struct tdx_hw_walk_hint *hint)
 {
-	struct tdx_td *td = NULL;
-	struct tdx_vcpu *v = tdx_vcpu_of_tdvpr(m, hpa_to_pfn(tdvpr), &td);
-	_Atomic uint64_t *table;
-	unsigned level;
+	return hint && !sched_enabled() && hint->table == table && hint->m == m &&
+	       hint->tdvpr == tdvpr &&
+	       hint->gen == atomic_load_explicit(&tdx_vcpu_map_gen, memory_order_acquire) &&
+	       hint->shape == atomic_load_explicit(&hint->td->sept_shape,
+						   memory_order_acquire) &&
+	       host_frame_raw_kept(hint->meta, hint->td->hkid);
+}
 
-	/* Field by field: nl_table[] is read only where nl_mask says it was
-	 * written, and clearing the whole struct was a `rep stos`, a third
-	 * of this function's samples (three CPU walks per private fault). */
+/* cached: start in start_table (at start_level) instead of the root. */
+/* The walk's leaf at level: what the CPU does with it. */
+static inline void hw_walk_leaf(const struct tdx_td *td, uint64_t e, unsigned level,
+				uint64_t gpa, struct tdx_hw_walk *out)
+{
+	enum tdx_sept_state s = sept_state(e);
+	uint64_t off = gpa & ((PAGE_SIZE << (9 * level)) - 1) & PAGE_MASK;
+
+	if (s == SEPT_MAPPED || s == SEPT_PENDING) {
+		out->kind = s == SEPT_MAPPED ? TDX_HW_MAPPED : TDX_HW_PENDING;
+		out->hpa = (sept_hpa(e) & ~((PAGE_SIZE << (9 * level)) - 1)) + off;
+	}
+	/* ATTRIBUTES.SEPT_VE_DISABLE (TDH.MNG.INIT): a PENDING page is not
+	 * the guest's #VE but a TD exit, an EPT violation whose extended
+	 * qualification says so (issue 11 item 2.3; the attribute used to be
+	 * stored and ignored). */
+	if (s == SEPT_PENDING && td->pending_ve_disable) {
+		out->kind = TDX_HW_VIOLATION;
+		out->ext_exit_qual = TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION;
+	}
+}
+
+/* Field by field: nl_table[] is read only where nl_mask says it was
+ * written, and clearing the whole struct was a `rep stos`, a third of
+ * hw_walk's samples (three CPU walks per private fault). */
+static inline void hw_walk_out_init(struct tdx_hw_walk *out)
+{
 	out->kind = TDX_HW_VIOLATION;
 	out->hpa = 0;
 	out->level = 0;
@@ -869,21 +902,84 @@ static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 	out->top_level = 0;
 	out->nl_mask = 0;
 	out->reads = 0;
-	if (!v || (gpa >> td->gpaw_bit))
+}
+
+/*
+ * A walk from a 4K-leaf table whose checks the hint keeps (most CPU walks):
+ * the same steps as hw_walk() from such a table, without the lookups, in a
+ * function small enough to cost what it does.
+ */
+static void hw_walk_hinted_leaf(const struct tdx_hw_walk_hint *hint, uint64_t gpa,
+				pfn_t root, pfn_t start_table, struct tdx_hw_walk *out)
+{
+	const struct tdx_td *td = hint->td;
+	_Atomic uint64_t *ep;
+	uint64_t e;
+
+	hw_walk_out_init(out);
+	if (gpa >> td->gpaw_bit)
+		return;
+	out->keyid = td->hkid;
+	out->root = td->sept_root;
+	out->top_level = td->pwl;
+	if (root != td->sept_root || td->pwl == 0) {
+		out->kind = TDX_HW_STALE_TABLE;
+		out->hpa = pfn_to_hpa(start_table);
+		return;
+	}
+	ep = &hint->entries[sept_index(gpa, 0)];
+	SCHED_POINT(SCHED_SEPT_READ, SCHED_R, ep, "S-EPT entry (CPU walk)");
+	e = atomic_load_explicit(ep, memory_order_acquire) & ~SEPT_LOCK_BITS;
+	out->reads = 1;
+	if (sept_is_leaf(e))
+		hw_walk_leaf(td, e, 0, gpa, out);
+}
+
+static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
+		    bool cached, pfn_t root, unsigned start_level, pfn_t start_table,
+		    struct tdx_hw_walk_hint *hint, struct tdx_hw_walk *out)
+{
+	struct tdx_td *td = NULL;
+	struct tdx_vcpu *v = NULL;
+	_Atomic uint64_t *table;
+	unsigned level;
+	uint64_t gen = 0;
+	bool hinted = cached && hw_walk_hinted(m, tdvpr, start_table, hint);
+
+	hw_walk_out_init(out);
+	if (hinted) {
+		td = hint->td;
+	} else {
+		/* Read before the lookup: the generation its answer is for. */
+		gen = atomic_load_explicit(&tdx_vcpu_map_gen, memory_order_acquire);
+		v = tdx_vcpu_of_tdvpr(m, hpa_to_pfn(tdvpr), &td);
+	}
+	if ((!hinted && !v) || (gpa >> td->gpaw_bit))
 		return;
 	out->keyid = td->hkid;
 	out->root = td->sept_root;
 	out->top_level = td->pwl;
 	level = td->pwl;
-	if (cached) {
+	if (hinted) {
+		if (root != td->sept_root || start_level >= td->pwl) {
+			out->kind = TDX_HW_STALE_TABLE;
+			out->level = start_level;
+			out->hpa = pfn_to_hpa(start_table);
+			return;
+		}
+		level = start_level;
+		table = hint->entries;
+	} else if (cached) {
 		/* A cached entry: hardware would walk on from whatever the
 		 * frame holds now; the model checks that it is still one of
 		 * the TD's S-EPT pages, so that a missed flush is seen. The
 		 * root's table is not mapped: a walk from the TLB's
 		 * paging-structure cache (most of them) never reads it. */
 		_Atomic uint64_t *pp = pamt_entry(&m->pamt, start_table, 0);
-		uint64_t pe;
+		uint64_t pe, shape = 0;
 
+		if (hint)
+			shape = atomic_load_explicit(&td->sept_shape, memory_order_acquire);
 		SCHED_POINT(SCHED_PAMT_READ, SCHED_R, pp,
 			    "cached S-EPT table's PAMT entry");
 		pe = atomic_load_explicit(pp, memory_order_acquire);
@@ -895,37 +991,39 @@ static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 			return;
 		}
 		level = start_level;
-		table = tdx_sept_page(m, td, start_table);
+		if (hint && !(shape & TDX_SEPT_SHAPE_BUSY) && !sched_enabled()) {
+			const _Atomic uint32_t *meta;
+
+			table = host_frame_raw_keep(m->hm, start_table, td->hkid, &meta);
+			/* The second read of the seqlock: no fence needed, the
+			 * PAMT load above was an acquire (sept.c says why). */
+			if (atomic_load_explicit(&td->sept_shape, memory_order_acquire) == shape) {
+				hint->m = m;
+				hint->tdvpr = tdvpr;
+				hint->table = start_table;
+				hint->gen = gen;
+				hint->shape = shape;
+				hint->td = td;
+				hint->entries = table;
+				hint->meta = meta;
+			}
+		} else {
+			table = tdx_sept_page(m, td, start_table);
+		}
 	} else {
 		table = tdx_sept_page(m, td, td->sept_root);
 	}
 	for (;; level--) {
 		_Atomic uint64_t *ep = &table[sept_index(gpa, level)];
 		uint64_t e;
-		enum tdx_sept_state s;
 
 		SCHED_POINT(SCHED_SEPT_READ, SCHED_R, ep, "S-EPT entry (CPU walk)");
 		e = atomic_load_explicit(ep, memory_order_acquire) & ~SEPT_LOCK_BITS;
-		s = sept_state(e);
 		out->reads++;
 
 		out->level = level;
 		if (sept_is_leaf(e)) {
-			uint64_t off = gpa & ((PAGE_SIZE << (9 * level)) - 1) & PAGE_MASK;
-
-			if (s == SEPT_MAPPED || s == SEPT_PENDING) {
-				out->kind = s == SEPT_MAPPED ? TDX_HW_MAPPED : TDX_HW_PENDING;
-				out->hpa = (sept_hpa(e) & ~((PAGE_SIZE << (9 * level)) - 1)) + off;
-			}
-			/* ATTRIBUTES.SEPT_VE_DISABLE (TDH.MNG.INIT): a PENDING
-			 * page is not the guest's #VE but a TD exit, an EPT
-			 * violation whose extended qualification says so
-			 * (issue 11 item 2.3; the attribute used to be stored
-			 * and ignored). */
-			if (s == SEPT_PENDING && td->pending_ve_disable) {
-				out->kind = TDX_HW_VIOLATION;
-				out->ext_exit_qual = TDX_EXT_EXIT_QUAL_TYPE_PENDING_EPT_VIOLATION;
-			}
+			hw_walk_leaf(td, e, level, gpa, out);
 			return;
 		}
 		if (!sept_is_present(e) || level == 0)
@@ -939,14 +1037,18 @@ static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 void tdx_hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 		 struct tdx_hw_walk *out)
 {
-	hw_walk(m, tdvpr, gpa, false, 0, 0, 0, out);
+	hw_walk(m, tdvpr, gpa, false, 0, 0, 0, NULL, out);
 }
 
 void tdx_hw_walk_from(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 		      pfn_t root, unsigned level, pfn_t table,
-		      struct tdx_hw_walk *out)
+		      struct tdx_hw_walk_hint *hint, struct tdx_hw_walk *out)
 {
-	hw_walk(m, tdvpr, gpa, true, root, level, table, out);
+	if (level == 0 && hw_walk_hinted(m, tdvpr, table, hint)) {
+		hw_walk_hinted_leaf(hint, gpa, root, table, out);
+		return;
+	}
+	hw_walk(m, tdvpr, gpa, true, root, level, table, hint, out);
 }
 
 bool tdx_debug_sept_state(struct tdx_module *m, hpa_t tdr, uint64_t gpa,

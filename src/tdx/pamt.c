@@ -18,24 +18,6 @@
 
 #include "tdx/tdx_internal.h"
 
-/*
- * One 1G range's leaves, and its place on the list of tables made. Beside
- * each leaf pointer, two words for its 2M range that must exist whether or
- * not the leaf does (a 1 TiB TD mapped at 2M makes no leaf; its teardown
- * must not make 524,288 of them, 3 GiB):
- *  - absent_readers: shared holds of 4K entries of the range taken while
- *    its leaf did not exist (pamt_4k_try_shared_absent());
- *  - wb2m: the dirty-line record of a 2M page freed whole (module.c,
- *    tdx_page_freed()), standing for the records of its 4K pages from
- *    PAMT_WB2M_NEXT up.
- */
-struct pamt_table {
-	_Atomic(struct pamt_leaf *) leaf[512];
-	_Atomic uint32_t absent_readers[512];
-	_Atomic uint64_t wb2m[512];
-	struct pamt_table *next; /* made before this one */
-	uint64_t index;          /* the 1G range: (pfn - base) >> 18 */
-};
 
 static size_t page_round(size_t bytes)
 {
@@ -199,7 +181,7 @@ static void *pamt_zalloc(size_t bytes)
  * once per 1G, takes table_lock, so that the table is on the list (struct
  * pamt says why) before any thread can find it in the directory.
  */
-static struct pamt_table *pamt_table_make(struct pamt *p, uint64_t off)
+struct pamt_table *pamt_table_make(struct pamt *p, uint64_t off)
 {
 	_Atomic(struct pamt_table *) *slot = &p->dir[off >> 18];
 	struct pamt_table *t;
@@ -218,19 +200,10 @@ static struct pamt_table *pamt_table_make(struct pamt *p, uint64_t off)
 	return t;
 }
 
-/* Inline, the lookup that succeeds (all but once per 1G): about twenty
- * PAMT lookups per private fault come through here. */
-static inline struct pamt_table *pamt_table_of(struct pamt *p, uint64_t off)
-{
-	struct pamt_table *t = atomic_load_explicit(&p->dir[off >> 18],
-						    memory_order_acquire);
-
-	return t ? t : pamt_table_make(p, off);
-}
 
 /* The leaf of the 2M range at off, made on first use and published with a
  * compare-exchange (the loser frees its copy). */
-static struct pamt_leaf *pamt_leaf_make(struct pamt *p, uint64_t off)
+struct pamt_leaf *pamt_leaf_make(struct pamt *p, uint64_t off)
 {
 	_Atomic(struct pamt_leaf *) *slot = &pamt_table_of(p, off)->leaf[(off >> 9) & 511];
 	struct pamt_leaf *cur = atomic_load_explicit(slot, memory_order_acquire);
@@ -251,20 +224,6 @@ static struct pamt_leaf *pamt_leaf_make(struct pamt *p, uint64_t off)
 	return cur;
 }
 
-static inline struct pamt_leaf *pamt_leaf_of(struct pamt *p, uint64_t off)
-{
-	struct pamt_table *t = atomic_load_explicit(&p->dir[off >> 18],
-						    memory_order_acquire);
-	struct pamt_leaf *cur = t ? atomic_load_explicit(&t->leaf[(off >> 9) & 511],
-							 memory_order_acquire) : NULL;
-
-	return cur ? cur : pamt_leaf_make(p, off);
-}
-
-static _Atomic uint64_t *pamt_4k(struct pamt *p, uint64_t off)
-{
-	return &pamt_leaf_of(p, off)->e4k[off & 511];
-}
 
 _Atomic uint32_t *pamt_wb(struct pamt *p, pfn_t pfn)
 {
@@ -417,17 +376,6 @@ bool pamt_4k_present(const struct pamt *p, pfn_t pfn)
 	return t && atomic_load_explicit(&t->leaf[(off >> 9) & 511], memory_order_acquire);
 }
 
-_Atomic uint64_t *pamt_entry(struct pamt *p, pfn_t pfn, unsigned size_level)
-{
-	uint64_t off = pfn - p->base;
-
-	if (size_level == 0)
-		return pamt_4k(p, off);
-	/* The 1G range goes on the list of those touched (struct pamt);
-	 * after the first time, one load of a cached pointer. */
-	pamt_table_of(p, off);
-	return size_level == 1 ? &p->e2m[off >> 9] : &p->e1g[off >> 18];
-}
 
 _Atomic uint64_t *pamt_walk(struct pamt *p, pfn_t pfn, unsigned *size_level)
 {

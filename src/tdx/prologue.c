@@ -9,38 +9,6 @@
 
 #include "tdx/tdx_internal.h"
 
-void sept_ctx_init(struct sept_ctx *c, struct tdx_module *m,
-		   struct seamcall_regs *regs, int leaf)
-{
-	/*
-	 * Every field but pamt_locks[] and pamt_excl[], which are written
-	 * when a lock is pushed and read only below nr_pamt_locks. Clearing
-	 * the whole ~250-byte context was a `rep stos`, 6% of a private leaf
-	 * fault's time (three contexts per fault; docs/performance.md).
-	 * pamt_counted[] stays cleared: the pushes outside tdx_lock_page()
-	 * leave it as they find it, false.
-	 */
-	c->m = m;
-	c->regs = regs;
-	c->leaf = leaf;
-	c->td = NULL;
-	c->slot = host_thread_slot();
-	c->tdr_lock = NULL;
-	c->tdr_excl = false;
-	c->tdr_reader = 0;
-	c->holds = 0;
-	c->ahead = 0;
-	c->tree_excl = false;
-	memset(c->pamt_counted, 0, sizeof(c->pamt_counted));
-	c->nr_pamt_locks = 0;
-	c->absent_hold = NULL;
-	c->entry = NULL;
-	c->gpa = 0;
-	c->level = 0;
-	c->walk_entry = NULL;
-	c->walk_value = 0;
-	c->walk_level = 0;
-}
 
 /* 1G entries (pamt.r1g) and TDRs (td_holds) count their shared holders
  * outside the word w of entry e. */
@@ -231,20 +199,6 @@ void sept_ctx_release(struct sept_ctx *c)
 	}
 }
 
-uint64_t tdx_check_hpa(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
-		       unsigned operand)
-{
-	uint64_t align = PAGE_SIZE << (9 * size_level);
-
-	/* Key-id bits sit at and above HOST_MAX_PA_BITS: an HPA handed to the
-	 * module must carry none, and must be below MAX_PA. */
-	if ((hpa & (align - 1)) || (hpa >> HOST_MAX_PA_BITS))
-		return TDX_OPERAND_INVALID + operand;
-	if (!pamt_covers(&c->m->pamt, hpa_to_pfn(hpa)) ||
-	    !pamt_covers(&c->m->pamt, hpa_to_pfn(hpa) + (align >> PAGE_SHIFT) - 1))
-		return TDX_OPERAND_ADDR_RANGE_ERROR + operand;
-	return TDX_SUCCESS;
-}
 
 /*
  * Upgrades a shared hold of a PAMT lock word to exclusive, if the caller is
@@ -427,7 +381,7 @@ uint64_t tdx_check_td_keys(struct sept_ctx *c)
  * counted in the word the TDR hold is on: taken from those published ahead,
  * or published now (tdx_locks.h). On failure nothing of it stays counted.
  */
-enum lock_result tdx_td_try_shared(struct sept_ctx *c, unsigned shift)
+enum lock_result tdx_td_try_shared_slow(struct sept_ctx *c, unsigned shift)
 {
 	struct sharex_counted l = tdx_td_lock(c->m, c->td, shift);
 	uint64_t unit = holds_unit(shift);
@@ -435,15 +389,8 @@ enum lock_result tdx_td_try_shared(struct sept_ctx *c, unsigned shift)
 
 	if (!c->tdr_reader) /* cannot happen: every caller holds its TDR shared */
 		return LOCK_BUSY;
-	/* Published ahead (never while exploring, so no schedule point is
-	 * skipped) and the word neither held nor claimed: the look of
-	 * sharex_counted_seen() that succeeds without writing, inline. */
-	if ((c->ahead & unit) &&
-	    !(atomic_load_explicit(tdx_td_lock_word(c->td, shift), memory_order_seq_cst) &
-	      (SHAREX_EXCL | SHAREX_HP))) {
-		c->ahead -= unit;
-		return LOCK_OK;
-	}
+	/* The fast path (tdx_td_try_shared(), tdx_internal.h) did not apply:
+	 * a hold published ahead on a word held or claimed, or none. */
 	if (c->ahead & unit) {
 		c->ahead -= unit;
 		r = sharex_counted_take_published(&l);

@@ -9,7 +9,7 @@
 
 #define OPB(s) (1u << (s))
 
-static const uint16_t op_state_allowed[TDX_NR_LEAVES] = {
+const uint16_t tdx_op_state_table[TDX_NR_LEAVES] = {
 	[TDH_MEM_PAGE_ADD] = OPB(OP_INITIALIZED),
 	[TDH_MR_EXTEND] = OPB(OP_INITIALIZED),
 	[TDH_MR_FINALIZE] = OPB(OP_INITIALIZED),
@@ -35,13 +35,6 @@ static const uint16_t op_state_allowed[TDX_NR_LEAVES] = {
 	[TDH_VP_ENTER] = OPB(OP_RUNNABLE) | OPB(OP_LIVE_EXPORT) | OPB(OP_LIVE_IMPORT),
 };
 
-bool tdx_op_state_allowed(int leaf, enum td_op_state s)
-{
-	if (leaf < 0 || leaf >= TDX_NR_LEAVES || (unsigned)s >= OP_NR_STATES)
-		return false;
-	return op_state_allowed[leaf] & OPB(s);
-}
-
 bool tdx_op_state_tracking_required(enum td_op_state s)
 {
 	return s == OP_RUNNABLE || s == OP_LIVE_EXPORT || s == OP_LIVE_IMPORT;
@@ -49,7 +42,7 @@ bool tdx_op_state_tracking_required(enum td_op_state s)
 
 #define SB(s) (1u << (s))
 
-static const uint16_t sept_state_allowed[TDX_NR_LEAVES] = {
+const uint16_t tdx_sept_state_table[TDX_NR_LEAVES] = {
 	[TDH_MEM_PAGE_ADD] = SB(SEPT_FREE),
 	[TDH_MEM_SEPT_ADD] = SB(SEPT_FREE) | SB(SEPT_NL_MAPPED),
 	[TDH_MEM_PAGE_AUG] = SB(SEPT_FREE) | SB(SEPT_REMOVED),
@@ -67,13 +60,6 @@ static const uint16_t sept_state_allowed[TDX_NR_LEAVES] = {
 	[TDH_MR_EXTEND] = SB(SEPT_MAPPED),
 	[TDH_MEM_SEPT_RD] = 0xFFFF,
 };
-
-bool tdx_sept_state_allowed(int leaf, enum tdx_sept_state s)
-{
-	if (leaf < 0 || leaf >= TDX_NR_LEAVES || (unsigned)s >= SEPT_NR_STATES)
-		return false;
-	return sept_state_allowed[leaf] & SB(s);
-}
 
 bool tdx_sept_state_tlb_tracking_required(enum tdx_sept_state s)
 {

@@ -170,7 +170,8 @@ uint64_t tdh_mem_page_promote(struct tdx_module *m, struct seamcall_regs *r)
 	{
 		uint64_t pe = atomic_load_explicit(child_page_pamt, memory_order_relaxed);
 
-		pamt_set(child_page_pamt, PT_NDA, pamt_owner(pe), pamt_bepoch(pe));
+		tdx_sept_page_pamt_set(c.td, child_page_pamt, PT_NDA, pamt_owner(pe),
+				       pamt_bepoch(pe));
 		tdx_page_freed(m, c.td, hpa_to_pfn(child_hpa), 0, false);
 	}
 	tdx_chldcnt_add(c.td, -1);

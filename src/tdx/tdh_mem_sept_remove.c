@@ -81,7 +81,7 @@ uint64_t tdh_mem_sept_remove(struct tdx_module *m, struct seamcall_regs *r)
 	/* Commit point. Unlinked first, then the page is given up. */
 	tdx_entry_commit(&c, SEPT_FREE_VALUE);
 	tdx_chldcnt_add(c.td, -1);
-	pamt_set(child_pamt, PT_NDA, pamt_owner(pv), pamt_bepoch(pv));
+	tdx_sept_page_pamt_set(c.td, child_pamt, PT_NDA, pamt_owner(pv), pamt_bepoch(pv));
 	tdx_page_freed(m, c.td, hpa_to_pfn(child_hpa), 0, false);
 	r->rcx = child_hpa;
 out:

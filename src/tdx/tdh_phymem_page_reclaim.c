@@ -93,7 +93,10 @@ uint64_t tdh_phymem_page_reclaim(struct tdx_module *m, struct seamcall_regs *r)
 		/* A TDVPR no longer names its vCPU (module.c, vcpu_seen). */
 		if (pt == PT_TDVPR)
 			atomic_fetch_add_explicit(&tdx_vcpu_map_gen, 1, memory_order_seq_cst);
-		pamt_set(e, PT_NDA, pamt_owner(v), pamt_bepoch(v));
+		if (pt == PT_EPT)
+			tdx_sept_page_pamt_set(td, e, PT_NDA, pamt_owner(v), pamt_bepoch(v));
+		else
+			pamt_set(e, PT_NDA, pamt_owner(v), pamt_bepoch(v));
 		tdx_page_freed(m, td, hpa_to_pfn(hpa), size, false);
 		goto out;
 	}

@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "host/host_mem.h"
 #include "host/trace.h"
@@ -223,8 +224,60 @@ bool pamt_4k_try_shared_absent(struct pamt *p, pfn_t pfn, _Atomic uint32_t *read
 bool pamt_4k_absent_held(struct pamt *p, pfn_t pfn);
 /* All such holds in one 1G range (the check's lock scan). */
 uint64_t pamt_1g_absent_readers(const struct pamt *p, uint64_t index);
+/*
+ * The 4K entries of a 1G range: a leaf per 2M range, made on first use.
+ * Beside each leaf pointer, two words for its 2M range that must exist
+ * whether or not the leaf does (a 1 TiB TD mapped at 2M makes no leaf; its
+ * teardown must not make 524,288 of them, 3 GiB):
+ *  - absent_readers: shared holds of 4K entries of the range taken while
+ *    its leaf did not exist (pamt_4k_try_shared_absent());
+ *  - wb2m: the dirty-line record of a 2M page freed whole (module.c,
+ *    tdx_page_freed()), standing for the records of its 4K pages from
+ *    pamt_wb2m_next() up.
+ */
+struct pamt_table {
+	_Atomic(struct pamt_leaf *) leaf[512];
+	_Atomic uint32_t absent_readers[512];
+	_Atomic uint64_t wb2m[512];
+	struct pamt_table *next; /* made before this one */
+	uint64_t index;          /* the 1G range: (pfn - base) >> 18 */
+};
+/* The first uses (pamt.c): the 1G range's table, the 2M range's leaf. */
+struct pamt_table *pamt_table_make(struct pamt *p, uint64_t off);
+struct pamt_leaf *pamt_leaf_make(struct pamt *p, uint64_t off);
+
+/* Inline, the lookups that succeed (all but once per 1G or 2M range): about
+ * twenty PAMT lookups per private fault come through here. */
+static inline struct pamt_table *pamt_table_of(struct pamt *p, uint64_t off)
+{
+	struct pamt_table *t = atomic_load_explicit(&p->dir[off >> 18],
+						    memory_order_acquire);
+
+	return t ? t : pamt_table_make(p, off);
+}
+
+static inline struct pamt_leaf *pamt_leaf_of(struct pamt *p, uint64_t off)
+{
+	struct pamt_table *t = atomic_load_explicit(&p->dir[off >> 18],
+						    memory_order_acquire);
+	struct pamt_leaf *cur = t ? atomic_load_explicit(&t->leaf[(off >> 9) & 511],
+							 memory_order_acquire) : NULL;
+
+	return cur ? cur : pamt_leaf_make(p, off);
+}
+
 /* The entry of pfn's page at `size_level` (0 4K, 1 2M, 2 1G). */
-_Atomic uint64_t *pamt_entry(struct pamt *p, pfn_t pfn, unsigned size_level);
+static inline _Atomic uint64_t *pamt_entry(struct pamt *p, pfn_t pfn, unsigned size_level)
+{
+	uint64_t off = pfn - p->base;
+
+	if (size_level == 0)
+		return &pamt_leaf_of(p, off)->e4k[off & 511];
+	/* The 1G range goes on the list of those touched (struct pamt);
+	 * after the first time, one load of a cached pointer. */
+	pamt_table_of(p, off);
+	return size_level == 1 ? &p->e2m[off >> 9] : &p->e1g[off >> 18];
+}
 /* The PAMT walk: 1G, then 2M, then 4K, stopping at the first PT_REG entry;
  * returns that entry and its size level. */
 _Atomic uint64_t *pamt_walk(struct pamt *p, pfn_t pfn, unsigned *size_level);
@@ -508,6 +561,22 @@ struct tdx_module {
 #define TDX_SEPT_SHAPE_BUSY 0xFFFFull
 #define TDX_SEPT_SHAPE_DONE ((1ull << 16) - 1)
 
+/*
+ * An S-EPT page of td stops being one: its PAMT entry e leaves PT_EPT
+ * (SEPT.REMOVE, PROMOTE, the reclaim of the page at teardown). Counted in
+ * td->sept_shape as a change in progress before the store and done after,
+ * so that the CPU's walk hints (module.c, hw_walk), which keep the answer
+ * of a table's PAMT check while the shape reads the same, see it.
+ */
+static inline void tdx_sept_page_pamt_set(struct tdx_td *td, _Atomic uint64_t *e,
+					  enum tdx_page_type pt, unsigned owner,
+					  uint32_t bepoch)
+{
+	atomic_fetch_add_explicit(&td->sept_shape, 1, memory_order_seq_cst);
+	pamt_set(e, pt, owner, bepoch);
+	atomic_fetch_add_explicit(&td->sept_shape, TDX_SEPT_SHAPE_DONE, memory_order_release);
+}
+
 /* The fields of a td_holds word. */
 #define TD_HOLD_TDR_SHIFT 0
 #define TD_HOLD_OP_STATE_SHIFT 16
@@ -581,7 +650,7 @@ static inline uint32_t tdx_epoch_refcount(struct tdx_td *td, unsigned parity)
 {
 	uint32_t n = 0;
 
-	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+	for (unsigned i = 0, slots = host_thread_slots_used(); i < slots; i++)
 		n += atomic_load_explicit(&td->per_slot[i].refcount[parity & 1],
 					  memory_order_acquire);
 	return n;
@@ -593,7 +662,7 @@ static inline uint64_t tdx_chldcnt(struct tdx_td *td)
 {
 	uint64_t n = 0;
 
-	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+	for (unsigned i = 0, slots = host_thread_slots_used(); i < slots; i++)
 		n += atomic_load_explicit(&td->per_slot[i].chldcnt, memory_order_acquire);
 	return n;
 }
@@ -648,19 +717,60 @@ static inline struct sharex_counted tdx_td_lock(struct tdx_module *m, struct tdx
 }
 
 /* TD lookups. By TDR: the PAMT entry must be PT_TDR owned by a live TD. */
-struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index);
+static inline struct tdx_td *tdx_td_by_index(struct tdx_module *m, unsigned index)
+{
+	if (index == 0 || index > TDX_MAX_TDS)
+		return NULL;
+	return atomic_load_explicit(&m->tds[index], memory_order_acquire);
+}
 struct tdx_td *tdx_td_of_tdr_pfn(struct tdx_module *m, pfn_t tdr);
 /* Moved by every reclaim of a TDVPR or TDR and by the module's end: what
  * tdx_vcpu_of_tdvpr() kept is valid while it stays the same. */
 extern _Atomic uint64_t tdx_vcpu_map_gen;
 /* The vCPU whose TDVPR is tdvpr (and its TD), or NULL. */
-struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
-				   struct tdx_td **td);
+struct tdx_vcpu *tdx_vcpu_of_tdvpr_slow(struct tdx_module *m, pfn_t tdvpr,
+					struct tdx_td **td);
+/* The last answer this thread's lookup gave (module.c says when it holds). */
+struct tdx_vcpu_seen {
+	struct tdx_module *m;
+	pfn_t tdvpr;
+	uint64_t gen;
+	struct tdx_td *td;
+	struct tdx_vcpu *v;
+};
+extern _Thread_local struct tdx_vcpu_seen tdx_vcpu_seen;
+static inline struct tdx_vcpu *tdx_vcpu_of_tdvpr(struct tdx_module *m, pfn_t tdvpr,
+						 struct tdx_td **td)
+{
+	uint64_t gen = atomic_load_explicit(&tdx_vcpu_map_gen, memory_order_acquire);
 
-/* Allowed OP_STATEs per leaf (§3.1), allowed entry states per leaf (§3.2). */
-bool tdx_op_state_allowed(int leaf, enum td_op_state s);
+	if (tdx_vcpu_seen.v && tdx_vcpu_seen.m == m && tdx_vcpu_seen.tdvpr == tdvpr &&
+	    tdx_vcpu_seen.gen == gen) {
+		if (td)
+			*td = tdx_vcpu_seen.td;
+		return tdx_vcpu_seen.v;
+	}
+	return tdx_vcpu_of_tdvpr_slow(m, tdvpr, td);
+}
+
+/* Allowed OP_STATEs per leaf (§3.1), allowed entry states per leaf (§3.2):
+ * the tables are data (sept_state_table.c), the lookups inline (every
+ * SEAMCALL's prologue makes them). */
+extern const uint16_t tdx_op_state_table[TDX_NR_LEAVES];
+extern const uint16_t tdx_sept_state_table[TDX_NR_LEAVES];
+static inline bool tdx_op_state_allowed(int leaf, enum td_op_state s)
+{
+	if (leaf < 0 || leaf >= TDX_NR_LEAVES || (unsigned)s >= OP_NR_STATES)
+		return false;
+	return tdx_op_state_table[leaf] & (1u << s);
+}
 bool tdx_op_state_tracking_required(enum td_op_state s);
-bool tdx_sept_state_allowed(int leaf, enum tdx_sept_state s);
+static inline bool tdx_sept_state_allowed(int leaf, enum tdx_sept_state s)
+{
+	if (leaf < 0 || leaf >= TDX_NR_LEAVES || (unsigned)s >= SEPT_NR_STATES)
+		return false;
+	return tdx_sept_state_table[leaf] & (1u << s);
+}
 bool tdx_sept_state_tlb_tracking_required(enum tdx_sept_state s);
 bool tdx_sept_state_any_blocked(enum tdx_sept_state s);
 
@@ -704,8 +814,39 @@ struct sept_ctx {
 	unsigned walk_level;          /* level where the walk stopped */
 };
 
-void sept_ctx_init(struct sept_ctx *c, struct tdx_module *m,
-		   struct seamcall_regs *regs, int leaf);
+/* Inline: three contexts per private fault. */
+static inline void sept_ctx_init(struct sept_ctx *c, struct tdx_module *m,
+		   struct seamcall_regs *regs, int leaf)
+{
+	/*
+	 * Every field but pamt_locks[] and pamt_excl[], which are written
+	 * when a lock is pushed and read only below nr_pamt_locks. Clearing
+	 * the whole ~250-byte context was a `rep stos`, 6% of a private leaf
+	 * fault's time (three contexts per fault; docs/performance.md).
+	 * pamt_counted[] stays cleared: the pushes outside tdx_lock_page()
+	 * leave it as they find it, false.
+	 */
+	c->m = m;
+	c->regs = regs;
+	c->leaf = leaf;
+	c->td = NULL;
+	c->slot = host_thread_slot();
+	c->tdr_lock = NULL;
+	c->tdr_excl = false;
+	c->tdr_reader = 0;
+	c->holds = 0;
+	c->ahead = 0;
+	c->tree_excl = false;
+	memset(c->pamt_counted, 0, sizeof(c->pamt_counted));
+	c->nr_pamt_locks = 0;
+	c->absent_hold = NULL;
+	c->entry = NULL;
+	c->gpa = 0;
+	c->level = 0;
+	c->walk_entry = NULL;
+	c->walk_value = 0;
+	c->walk_level = 0;
+}
 void sept_ctx_release(struct sept_ctx *c);
 
 /* The prologue steps of §3, each returning TDX_SUCCESS or the status that
@@ -725,7 +866,23 @@ uint64_t tdx_check_op_state(struct sept_ctx *c, bool lock);
 /* A shared hold of the OP_STATE, S-EPT tree or epoch lock (TD_HOLD_*_SHIFT)
  * of c->td, whose TDR the call holds shared: counted on the TDR hold's
  * word, taken from the holds published ahead or published now. */
-enum lock_result tdx_td_try_shared(struct sept_ctx *c, unsigned shift);
+enum lock_result tdx_td_try_shared_slow(struct sept_ctx *c, unsigned shift);
+static inline enum lock_result tdx_td_try_shared(struct sept_ctx *c, unsigned shift)
+{
+	uint64_t unit = holds_unit(shift);
+
+	/* Published ahead (never while exploring, so no schedule point is
+	 * skipped) and the word neither held nor claimed: the look of
+	 * sharex_counted_seen() that succeeds without writing, inline (four
+	 * of these per private fault); the rest in prologue.c. */
+	if (c->tdr_reader && (c->ahead & unit) &&
+	    !(atomic_load_explicit(tdx_td_lock_word(c->td, shift), memory_order_seq_cst) &
+	      (SHAREX_EXCL | SHAREX_HP))) {
+		c->ahead -= unit;
+		return LOCK_OK;
+	}
+	return tdx_td_try_shared_slow(c, shift);
+}
 /* Ends such a hold before the call does (VP.ENTER's epoch hold). */
 void tdx_td_release_shared(struct sept_ctx *c, unsigned shift);
 /* Step 5: page info in RCX: reserved bits, level in [min, max], alignment. */
@@ -759,8 +916,20 @@ uint64_t tdx_lock_page(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
 		       _Atomic uint64_t **entry_out);
 /* HPA operand checks only: alignment to size_level, key-id bits, MAX_PA
  * (OPERAND_INVALID), inside the TDMR (OPERAND_ADDR_RANGE_ERROR). */
-uint64_t tdx_check_hpa(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
-		       unsigned operand);
+static inline uint64_t tdx_check_hpa(struct sept_ctx *c, uint64_t hpa, unsigned size_level,
+		       unsigned operand)
+{
+	uint64_t align = PAGE_SIZE << (9 * size_level);
+
+	/* Key-id bits sit at and above HOST_MAX_PA_BITS: an HPA handed to the
+	 * module must carry none, and must be below MAX_PA. */
+	if ((hpa & (align - 1)) || (hpa >> HOST_MAX_PA_BITS))
+		return TDX_OPERAND_INVALID + operand;
+	if (!pamt_covers(&c->m->pamt, hpa_to_pfn(hpa)) ||
+	    !pamt_covers(&c->m->pamt, hpa_to_pfn(hpa) + (align >> PAGE_SHIFT) - 1))
+		return TDX_OPERAND_ADDR_RANGE_ERROR + operand;
+	return TDX_SUCCESS;
+}
 
 /* Writes a new value into the entry the context holds locked; the entry
  * stays locked until sept_ctx_release(). */

@@ -272,7 +272,7 @@ static inline uint64_t holds_sum(_Atomic uint64_t *slot0, size_t stride)
 {
 	uint64_t sum = 0;
 
-	for (unsigned i = 0; i < HOST_THREAD_SLOTS; i++)
+	for (unsigned i = 0, n = host_thread_slots_used(); i < n; i++)
 		sum += atomic_load_explicit(holds_at(slot0, stride, i), memory_order_seq_cst);
 	return sum;
 }

@@ -148,9 +148,29 @@ void tdx_hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
  * `level` (a non-leaf entry the CPU cached, tagged by `root`). A table
  * that is no longer an S-EPT page of the TD, or a root that changed,
  * answers TDX_HW_STALE_TABLE. */
+struct tdx_hw_walk_hint;
 void tdx_hw_walk_from(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 		      pfn_t root, unsigned level, pfn_t table,
-		      struct tdx_hw_walk *out);
+		      struct tdx_hw_walk_hint *hint, struct tdx_hw_walk *out);
+/*
+ * What a walk from a cached table keeps for the next walk from the same
+ * table (module.c, hw_walk): the checks of the table that need lookups,
+ * done once while nothing they depend on changes. Owned by one walker (a
+ * vCPU, used by the thread running it), zeroed before its first use,
+ * read and written only by tdx_hw_walk_from().
+ */
+struct tdx_td;
+struct tdx_vcpu;
+struct tdx_hw_walk_hint {
+	struct tdx_module *m;
+	hpa_t tdvpr;
+	pfn_t table;
+	uint64_t gen;   /* tdx_vcpu_map_gen */
+	uint64_t shape; /* td->sept_shape */
+	struct tdx_td *td;
+	_Atomic uint64_t *entries;
+	const _Atomic uint32_t *meta; /* the table frame's (host_frame_raw_keep) */
+};
 
 /* The TD exit path: the vCPU leaves guest mode (epoch refcount drops, the
  * locks TDH.VP.ENTER held while the guest ran are released). */

@@ -549,6 +549,7 @@ static void test_module_far_1g_lock_left_held(void **state)
 	pfn_t last, mid;
 	_Atomic uint64_t *e_last, *e_mid;
 	uint64_t i_mid;
+	unsigned slot;
 
 	(void)state;
 	tdxmmu_td_config_init(&cfg);
@@ -570,18 +571,21 @@ static void test_module_far_1g_lock_left_held(void **state)
 	/* Exclusive, as a PROMOTE/DEMOTE of a 1G page in flight. */
 	e_last = pamt_entry(p, last, 2);
 	assert_int_equal(tdx_pamt_try_lock(td->tdx, e_last, true), LOCK_OK);
-	/* Shared, counted on slot 7, as an AUG's PAMT walk holds it (the
-	 * prologue counts on the index of the entry pamt_entry gave). */
+	/* Shared, counted on the highest slot a thread has been given (a
+	 * slot never given holds nothing, and sums stop below it:
+	 * thread_slot.h), as an AUG's PAMT walk holds it (the prologue
+	 * counts on the index of the entry pamt_entry gave). */
+	slot = host_thread_slots_used() - 1;
 	e_mid = pamt_entry(p, mid, 2);
 	i_mid = (uint64_t)pamt_1g_index(p, e_mid);
-	atomic_fetch_add(pamt_1g_readers(p, i_mid, 7), 1);
+	atomic_fetch_add(pamt_1g_readers(p, i_mid, slot), 1);
 	want_check(td, 2,
 		   fmt("1G PAMT entry of hpa %#llx lock (EXCL | readers | counted | 4K without leaf) is 0x1 at",
 		       (unsigned long long)pfn_to_hpa(p->base + (i_mid << 18))),
 		   fmt("1G PAMT entry of hpa %#llx lock (EXCL | readers | counted | 4K without leaf) is 0x8000 at",
 		       (unsigned long long)pfn_to_hpa(p->base + ((last - p->base) >> 18 << 18))),
 		   NULL);
-	atomic_fetch_sub(pamt_1g_readers(p, i_mid, 7), 1);
+	atomic_fetch_sub(pamt_1g_readers(p, i_mid, slot), 1);
 	lockword_release(e_last, true);
 	want_check(td, 0, NULL);
 	api_fx_destroy_clean(td);

@@ -126,8 +126,25 @@ static void test_psc_unit(void **state)
 	for (uint64_t i = 0; i < 2 * PSC_WAYS; i++)
 		tlb_psc_fill(&t, i << 21, false, 1, 2, i);
 	assert_int_equal(tlb_psc_nr_valid(&t), PSC_WAYS);
+	/* The entry the last lookup found is tried first (tlb.c): it must
+	 * answer only for its own range, root and privateness, and not once
+	 * replaced or flushed. */
+	assert_int_equal(tlb_psc_lookup(&t, (2 * PSC_WAYS - 1) << 21, false, 1, 2, &table), 1);
+	assert_int_equal(table, 2 * PSC_WAYS - 1);
+	assert_int_equal(tlb_psc_lookup(&t, (2 * PSC_WAYS - 2) << 21, false, 1, 2, &table), 1);
+	assert_int_equal(table, 2 * PSC_WAYS - 2);
+	assert_int_equal(tlb_psc_lookup(&t, (2 * PSC_WAYS - 2) << 21, false, 2, 2, &table), 0);
+	assert_int_equal(tlb_psc_lookup(&t, (2 * PSC_WAYS - 2) << 21, true, 1, 2, &table), 0);
+	tlb_psc_fill(&t, 0x7000ULL << 21, false, 1, 2, 0x77);
+	tlb_psc_fill(&t, 0x7001ULL << 21, false, 1, 2, 0x78);
+	tlb_psc_fill(&t, 0x7002ULL << 21, false, 1, 2, 0x79);
+	tlb_psc_fill(&t, 0x7003ULL << 21, false, 1, 2, 0x7a);
+	assert_int_equal(tlb_psc_lookup(&t, (2 * PSC_WAYS - 2) << 21, false, 1, 2, &table), 0);
+	assert_int_equal(tlb_psc_lookup(&t, 0x7001ULL << 21, false, 1, 2, &table), 1);
+	assert_int_equal(table, 0x78);
 	tlb_flush_all(&t);
 	assert_int_equal(tlb_psc_nr_valid(&t), 0);
+	assert_int_equal(tlb_psc_lookup(&t, 0x7001ULL << 21, false, 1, 2, &table), 0);
 }
 
 /* Shared EPT: after one walk of a 2M range, a walk of another page in it

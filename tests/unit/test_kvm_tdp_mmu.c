@@ -218,6 +218,54 @@ static void test_aug_after_finalize(void **state)
 
 /* ---- §6.5: the SPTE_SHARED_MASK state machine at 4K ---- */
 
+/*
+ * Fault walk hints (tdp_mmu.c): a fault may start at the 4K entry of the
+ * table its thread's last walk of the same 2M range went through, while no
+ * entry above 4K has been written since. Deleting the memslot unlinks the
+ * shared tables its faults linked (empty: the shared alias of a private
+ * page maps nothing) and frees them (at once here); the next fault there
+ * must walk from the root and link new ones, as without a hint, not go
+ * through the freed table the hint named.
+ */
+static void test_walk_hint_sees_table_unlink(void **state)
+{
+	struct kvm_fx vm;
+	struct kvm *kvm;
+	gfn_t sgfn;
+	uint64_t tables;
+
+	(void)state;
+	vm_create(&vm, 48, 1, false);
+	kvm = vm.kvm;
+	sgfn = 0x20 | kvm->gfn_shared_mask;
+	assert_int_equal(kvm_tdx_finalize_vm(kvm), 0);
+	/* The first fault links the shared tables, the second walks them from
+	 * the root and keeps them, the third starts at the 4K entry: each
+	 * retries (the page is private), and links nothing more. */
+	assert_int_equal(fault(&vm, sgfn << PAGE_SHIFT), RET_PF_RETRY);
+	tables = kvm_stat_read(kvm, pages_shared_spt);
+	assert_true(tables > 0);
+	assert_int_equal(fault(&vm, sgfn << PAGE_SHIFT), RET_PF_RETRY);
+	assert_int_equal(fault(&vm, (sgfn + 1) << PAGE_SHIFT), RET_PF_RETRY);
+	assert_int_equal(kvm_stat_read(kvm, pages_shared_spt), tables);
+	assert_non_null(sptep_4k(kvm->shared_root, sgfn));
+
+	kvm->debug_free_immediately = true;
+	assert_int_equal(kvm_delete_memslot(kvm, 0), 0);
+	kvm->debug_free_immediately = false;
+	/* The 4K table went (the slot covers its 2M), the ones above stay. */
+	assert_int_equal(kvm_stat_read(kvm, pages_shared_spt), tables - 1);
+	assert_null(sptep_4k(kvm->shared_root, sgfn));
+	assert_int_equal(host_memslot_add(vm.slots, 0, 0, SLOT_PAGES), 0);
+
+	assert_int_equal(fault(&vm, (sgfn + 2) << PAGE_SHIFT), RET_PF_RETRY);
+	assert_int_equal(kvm_stat_read(kvm, pages_shared_spt), tables);
+	assert_non_null(sptep_4k(kvm->shared_root, sgfn));
+	assert_false(atomic_load(&kvm->model_broken));
+	assert_false(atomic_load(&kvm->bugged));
+	vm_destroy(&vm);
+}
+
 static void test_shared_bit_rules(void **state)
 {
 	struct kvm_fx vm;
@@ -598,6 +646,7 @@ int main(void)
 		cmocka_unit_test(test_build_time_page_add),
 		cmocka_unit_test(test_aug_after_finalize),
 		cmocka_unit_test(test_shared_bit_rules),
+		cmocka_unit_test(test_walk_hint_sees_table_unlink),
 		cmocka_unit_test(test_zap_batching),
 		cmocka_unit_test(test_zap_before_finalize),
 		cmocka_unit_test(test_teardown_order),

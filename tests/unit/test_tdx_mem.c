@@ -603,6 +603,53 @@ static void test_walk_hint_follows_shape(void **state)
 	fx_fini(&f);
 }
 
+/*
+ * The CPU's walk hint (module.c, hw_walk): a walk from a cached table keeps
+ * the answers of its lookups (the vCPU, the table's PAMT check, its frame)
+ * for the next walk from that table, and reads the entry itself each time.
+ * It must not outlive the table as an S-EPT page: reclaimed at teardown,
+ * which changes no S-EPT entry, the table is still found stale by the next
+ * walk from it (the missed-flush check), as it is without a hint.
+ */
+static void test_hw_walk_hint_sees_reclaim(void **state)
+{
+	struct tdx_hw_walk_hint hint = { 0 };
+	struct tdx_hw_walk w;
+	struct fx f;
+	pfn_t table, root;
+
+	(void)state;
+	setup_path(&f);
+	fx_finalize(&f);
+	tdx_hw_walk(f.m, f.tdvpr[0], 0x1000, &w);
+	assert_int_equal(w.kind, TDX_HW_VIOLATION);
+	assert_int_equal(w.level, 0);
+	assert_true(w.nl_mask & (1u << 1));
+	table = w.nl_table[1];
+	root = w.root;
+
+	tdx_hw_walk_from(f.m, f.tdvpr[0], 0x1000, root, 0, table, &hint, &w);
+	assert_int_equal(w.kind, TDX_HW_VIOLATION);
+	assert_int_equal(hint.table, table); /* kept */
+	/* The kept walk reads the entry as it is now. */
+	FX_OK(aug(&f, 0x1000, 0, fx_new_page(&f)));
+	tdx_hw_walk_from(f.m, f.tdvpr[0], 0x1000, root, 0, table, &hint, &w);
+	assert_int_equal(w.kind, TDX_HW_PENDING);
+	assert_int_equal(w.level, 0);
+
+	/* Teardown: the TD's key released, then the table reclaimed. */
+	FX_OK(fx_call(&f, TDH_VP_FLUSH, f.tdvpr[0], 0, 0, 0, NULL));
+	FX_OK(fx_call(&f, TDH_MNG_VPFLUSHDONE, f.tdr, 0, 0, 0, NULL));
+	FX_OK(fx_call(&f, TDH_PHYMEM_CACHE_WB, 0, 0, 0, 0, NULL));
+	FX_OK(fx_call(&f, TDH_MNG_KEY_FREEID, f.tdr, 0, 0, 0, NULL));
+	FX_OK(fx_call(&f, TDH_PHYMEM_PAGE_RECLAIM, pfn_to_hpa(table), 0, 0, 0, NULL));
+	pamt_is(&f, pfn_to_hpa(table), PT_NDA, 0);
+	tdx_hw_walk_from(f.m, f.tdvpr[0], 0x1000, root, 0, table, &hint, &w);
+	assert_int_equal(w.kind, TDX_HW_STALE_TABLE);
+	assert_int_equal(w.hpa, pfn_to_hpa(table));
+	fx_fini(&f);
+}
+
 /* No shared hold of the TD's locks left counted: by field, and the words'
  * sum whole (a hold published ahead and not withdrawn would show in it). */
 static void no_td_holds(struct fx *f, struct tdx_td *td)
@@ -859,6 +906,7 @@ int main(void)
 		cmocka_unit_test(test_sept_remove_before_finalize),
 		cmocka_unit_test(test_sept_remove_after_finalize),
 		cmocka_unit_test(test_walk_hint_follows_shape),
+		cmocka_unit_test(test_hw_walk_hint_sees_reclaim),
 		cmocka_unit_test(test_prologue_holds_ahead),
 		cmocka_unit_test(test_sept_rd),
 		cmocka_unit_test(test_unblock),

@@ -6,7 +6,9 @@
  * sum exactly whichever kind of slot each thread has. The counters' plain
  * stores are correct only if no two live threads own one slot; under
  * ThreadSanitizer these tests also check the claim and release give the
- * happens-before edges between one owner's counts and the next's.
+ * happens-before edges between one owner's counts and the next's. The
+ * bound of used slots (host_thread_slots_used(), which sums stop at) covers
+ * a thread's slot as soon as it has it.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -36,6 +38,7 @@ static uint64_t counters_sum(void)
 struct worker {
 	pthread_barrier_t *claimed, *done;
 	unsigned slot;
+	unsigned used; /* host_thread_slots_used() right after the claim */
 	bool owned;
 	unsigned adds;
 };
@@ -47,6 +50,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 
 	w->slot = host_thread_slot();
+	w->used = host_thread_slots_used();
 	w->owned = host_thread_slot_owned;
 	if (w->claimed)
 		pthread_barrier_wait(w->claimed);
@@ -93,6 +97,7 @@ static void test_live_threads_own_distinct_slots(void **state)
 		assert_true(w[i].owned);
 		assert_true(w[i].slot < HOST_THREAD_SLOT_SHARED);
 		assert_int_not_equal(w[i].slot, main_slot);
+		assert_true(w[i].slot < w[i].used);
 		for (unsigned j = 0; j < i; j++)
 			assert_int_not_equal(w[i].slot, w[j].slot);
 	}
@@ -131,6 +136,9 @@ static void test_overflow_shares_last_slot(void **state)
 			assert_int_equal(w[i].slot, HOST_THREAD_SLOT_SHARED);
 		}
 	}
+	for (unsigned i = 0; i < MANY; i++)
+		assert_true(w[i].slot < w[i].used);
+	assert_int_equal(host_thread_slots_used(), HOST_THREAD_SLOTS);
 	/* The main thread holds one owned slot. */
 	assert_int_equal(owned, OWNED - 1);
 	assert_int_equal(shared, MANY - (OWNED - 1));
