@@ -310,13 +310,6 @@ uint64_t pamt_wb_foreach(struct pamt *p,
 	return sum;
 }
 
-_Atomic uint32_t *pamt_4k_absent_readers(struct pamt *p, pfn_t pfn)
-{
-	uint64_t off = pfn - p->base;
-
-	return &pamt_table_of(p, off)->absent_readers[(off >> 9) & 511];
-}
-
 /*
  * A shared hold of a 4K entry whose leaf does not exist, without making the
  * leaf: such an entry reads zero (PT_NDA, unlocked), so the hold is only a
@@ -348,15 +341,6 @@ bool pamt_4k_try_shared_absent(struct pamt *p, pfn_t pfn, _Atomic uint32_t *read
 	return false;
 }
 
-bool pamt_4k_absent_held(struct pamt *p, pfn_t pfn)
-{
-	_Atomic uint32_t *readers = pamt_4k_absent_readers(p, pfn);
-
-	SCHED_POINT(SCHED_TDX_LOCK, SCHED_R, readers,
-		    "PAMT 4K entry lock, no leaf (shared holds?)");
-	return atomic_load_explicit(readers, memory_order_seq_cst) != 0;
-}
-
 uint64_t pamt_1g_absent_readers(const struct pamt *p, uint64_t index)
 {
 	struct pamt_table *t = atomic_load_explicit(&p->dir[index], memory_order_acquire);
@@ -366,16 +350,6 @@ uint64_t pamt_1g_absent_readers(const struct pamt *p, uint64_t index)
 		n += atomic_load_explicit(&t->absent_readers[i], memory_order_relaxed);
 	return n;
 }
-
-bool pamt_4k_present(const struct pamt *p, pfn_t pfn)
-{
-	uint64_t off = pfn - p->base;
-	struct pamt_table *t = atomic_load_explicit(&p->dir[off >> 18],
-						    memory_order_acquire);
-
-	return t && atomic_load_explicit(&t->leaf[(off >> 9) & 511], memory_order_acquire);
-}
-
 
 _Atomic uint64_t *pamt_walk(struct pamt *p, pfn_t pfn, unsigned *size_level)
 {

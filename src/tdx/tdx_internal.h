@@ -182,9 +182,6 @@ static inline bool pamt_covers(const struct pamt *p, pfn_t pfn)
  * entries, at any size, and 1G counts can be other than zero. */
 void pamt_foreach_1g(const struct pamt *p, void (*fn)(uint64_t index, void *arg),
 		     void *arg);
-/* Whether pfn's 4K entry has been made (an absent one reads as PT_NDA):
- * for walks over the whole TDMR that must not make every leaf. */
-bool pamt_4k_present(const struct pamt *p, pfn_t pfn);
 /* pfn's dirty-line record (struct pamt_leaf), made on first use. */
 _Atomic uint32_t *pamt_wb(struct pamt *p, pfn_t pfn);
 /* The same, or NULL if pfn's leaf was never made (the record reads 0). */
@@ -217,11 +214,7 @@ uint64_t pamt_wb_foreach(struct pamt *p,
 /* The count of shared holds of 4K entries of pfn's 2M range taken while the
  * range's leaf did not exist, and the attempt at one (pamt.c says how it
  * keeps out exclusive holders): true = held, release by decrementing. */
-_Atomic uint32_t *pamt_4k_absent_readers(struct pamt *p, pfn_t pfn);
 bool pamt_4k_try_shared_absent(struct pamt *p, pfn_t pfn, _Atomic uint32_t *readers);
-/* Whether such a hold stands in pfn's 2M range: an exclusive locker of a
- * 4K entry asks once it holds the entry, and backs off with BUSY. */
-bool pamt_4k_absent_held(struct pamt *p, pfn_t pfn);
 /* All such holds in one 1G range (the check's lock scan). */
 uint64_t pamt_1g_absent_readers(const struct pamt *p, uint64_t index);
 /*
@@ -264,6 +257,37 @@ static inline struct pamt_leaf *pamt_leaf_of(struct pamt *p, uint64_t off)
 							 memory_order_acquire) : NULL;
 
 	return cur ? cur : pamt_leaf_make(p, off);
+}
+
+/* Whether pfn's 4K entry has been made (an absent one reads as PT_NDA):
+ * for walks over the whole TDMR that must not make every leaf. */
+static inline bool pamt_4k_present(const struct pamt *p, pfn_t pfn)
+{
+	uint64_t off = pfn - p->base;
+	struct pamt_table *t = atomic_load_explicit(&p->dir[off >> 18],
+						    memory_order_acquire);
+
+	return t && atomic_load_explicit(&t->leaf[(off >> 9) & 511], memory_order_acquire);
+}
+
+/* pamt_4k_try_shared_absent()'s count for pfn's 2M range. */
+static inline _Atomic uint32_t *pamt_4k_absent_readers(struct pamt *p, pfn_t pfn)
+{
+	uint64_t off = pfn - p->base;
+
+	return &pamt_table_of(p, off)->absent_readers[(off >> 9) & 511];
+}
+
+/* Whether such a hold stands in pfn's 2M range: an exclusive locker of a
+ * 4K entry asks once it holds the entry, and backs off with BUSY. Inline:
+ * every 4K AUG asks. */
+static inline bool pamt_4k_absent_held(struct pamt *p, pfn_t pfn)
+{
+	_Atomic uint32_t *readers = pamt_4k_absent_readers(p, pfn);
+
+	SCHED_POINT(SCHED_TDX_LOCK, SCHED_R, readers,
+		    "PAMT 4K entry lock, no leaf (shared holds?)");
+	return atomic_load_explicit(readers, memory_order_seq_cst) != 0;
 }
 
 /* The entry of pfn's page at `size_level` (0 4K, 1 2M, 2 1G). */
