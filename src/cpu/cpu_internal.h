@@ -145,6 +145,8 @@ struct cpu {
  * that can never complete in the current state, `blocked`
  * (cpu_action_end()). Only the injection can say the BUSY never clears:
  * real contention always does, and is retried for KVM's time budget.
+ * A MapGPA that KVM answers RETRY for such a BUSY (of SEPT.ADD, say) ends
+ * the same way (cpu_guest_mapgpa()).
  */
 #define CPU_ENOENTRY (-EAGAIN)
 

@@ -606,7 +606,7 @@ int cpu_guest_mapgpa(struct cpu *cpu, unsigned index, uint64_t gpa,
 	/* Each round is one hypercall. A RETRY either moves start forward
 	 * (at most size / 4K of those) or not (bounded by idle). */
 	for (;;) {
-		uint64_t status, resume = start, injected;
+		uint64_t status, resume = start, injected, gave_up;
 
 		if ((ret = cpu_vcpu_service(v)))
 			break;
@@ -614,6 +614,7 @@ int cpu_guest_mapgpa(struct cpu *cpu, unsigned index, uint64_t gpa,
 		cpu_vcpu_exit(v, "TDVMCALL MapGPA gpa 0x%llx size 0x%llx",
 			      (unsigned long long)start, (unsigned long long)(end - start));
 		injected = kvm_enomem_injected();
+		gave_up = tdx_busy_gave_up_here();
 		status = kvm_tdx_map_gpa(v->kvm_vcpu, start, end - start, &resume);
 		if (status == TDVMCALL_SUCCESS) {
 			*outcome = TDXMMU_OUTCOME_OK;
@@ -638,6 +639,18 @@ int cpu_guest_mapgpa(struct cpu *cpu, unsigned index, uint64_t gpa,
 		 * outcome `error` as for the other guest actions. */
 		if (kvm_enomem_injected() != injected && kvm_enomem_hopeless(kvm)) {
 			ret = -ENOMEM;
+			break;
+		}
+		/* KVM's RETRY came from a SEAMCALL BUSY by an injection that
+		 * picks every call (its retry loop gave up at once): every
+		 * re-issue would meet it again, as every entry does when
+		 * TDH.VP.ENTER is always BUSY; the action ends `blocked`
+		 * (CPU_ENOENTRY) rather than as a livelock report. */
+		if (tdx_busy_gave_up_here() != gave_up) {
+			ret = cpu_fail(CPU_ENOENTRY,
+				       "vcpu %u: MapGPA %#llx+%#llx: KVM answers RETRY at %#llx on an injected BUSY that every call meets",
+				       v->index, (unsigned long long)gpa,
+				       (unsigned long long)size, (unsigned long long)start);
 			break;
 		}
 		/* No progress (contention, no memory): let the other

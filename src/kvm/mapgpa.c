@@ -66,6 +66,7 @@
 #include "kvm/mmu_legacy.h"
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_hooks.h"
+#include "tdx/tdx_module.h"
 
 /* Pre-population passes (each after refilling the cache or after a BUSY
  * SEPT.ADD) before the call gives up and lets the guest retry. Every pass
@@ -112,6 +113,11 @@ bool kvm_map_gpa_pass_wait(struct kvm *kvm, int ret, bool *stalled)
 			sched_yield();
 		return false;
 	}
+	/* The BUSY was injected and the injection picks every SEPT.ADD: no
+	 * pass can get past it (10,000 yields, then a RETRY the guest would
+	 * re-issue until its livelock bound). */
+	if (tdx_last_busy_hopeless())
+		return true;
 	w = SCHED_WAIT(kvm, "MapGPA: SEPT.ADD busy");
 	if (w == SCHED_WAIT_NONE)
 		sched_yield();

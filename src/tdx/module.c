@@ -384,6 +384,13 @@ static bool busy_nth_fired_persistent(struct tdx_module *m, unsigned i)
 static _Thread_local struct tdx_module *busy_last_m;
 static _Thread_local int busy_last_leaf;
 static _Thread_local bool busy_last_status;
+/* How many times tdx_last_busy_hopeless() said so on this thread. */
+static _Thread_local uint64_t busy_gave_up_here;
+
+uint64_t tdx_busy_gave_up_here(void)
+{
+	return busy_gave_up_here;
+}
 
 bool tdx_last_busy_hopeless(void)
 {
@@ -405,6 +412,7 @@ bool tdx_last_busy_hopeless(void)
 	}
 	if (hopeless) {
 		atomic_fetch_add_explicit(&m->busy_gave_up, 1, memory_order_relaxed);
+		busy_gave_up_here++;
 		busy_last_m = NULL; /* counted once per BUSY */
 	}
 	return hopeless;

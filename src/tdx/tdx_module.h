@@ -73,6 +73,10 @@ bool tdx_last_busy_hopeless(void);
  * on an injection (a leak then is KVM's answer to it, as after `inject
  * status=`). */
 uint64_t tdx_module_busy_gave_up(const struct tdx_module *m);
+/* The same, counted on the calling thread only: compared around one call,
+ * whether a retry loop under it gave up (a guest action then knows that its
+ * re-issues can never succeed). */
+uint64_t tdx_busy_gave_up_here(void);
 void tdx_module_set_cost(struct tdx_module *m, int leaf, uint64_t ns);
 uint64_t tdx_module_cost(const struct tdx_module *m, int leaf);
 /* Test hook: every TDH.MEM.TRACK sleeps ns while it holds the TD's epoch
