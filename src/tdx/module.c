@@ -674,14 +674,12 @@ void tdx_page_freed(struct tdx_module *m, struct tdx_td *td, pfn_t pfn,
 	 * at 2M would otherwise make 3 GiB of them at teardown). The leaf's
 	 * 4K records, if it exists, are older: they go. */
 	for (uint64_t i = 0; i < n; i += 512) {
-		_Atomic uint32_t *wb4k;
+		/* The range's 4K records, one array in its leaf, if any. */
+		_Atomic uint32_t *wb4k = pamt_wb_if_present(&m->pamt, pfn + i);
 
 		pthread_mutex_lock(pamt_wb_lock(&m->pamt, pfn + i));
-		for (unsigned j = 0; j < 512; j++)
-			if ((wb4k = pamt_wb_if_present(&m->pamt, pfn + i + j)))
-				atomic_store_explicit(wb4k, 0, memory_order_relaxed);
-			else
-				break; /* no leaf: none of the range has one */
+		for (unsigned j = 0; wb4k && j < 512; j++)
+			atomic_store_explicit(&wb4k[j], 0, memory_order_relaxed);
 		atomic_store_explicit(pamt_wb2m(&m->pamt, pfn + i), rec, memory_order_release);
 		pthread_mutex_unlock(pamt_wb_lock(&m->pamt, pfn + i));
 	}
@@ -706,18 +704,16 @@ void tdx_page_written_back(struct tdx_module *m, pfn_t pfn, unsigned key)
 	pthread_mutex_lock(pamt_wb_lock(&m->pamt, pfn));
 	w = atomic_load_explicit(w2m, memory_order_relaxed);
 	if (w && j >= pamt_wb2m_next(w)) {
-		if ((w & 0xFF) == key) {
-			if (j == pamt_wb2m_next(w) && j < 511)
-				/* KVM's order (§6.3): the record moves on. */
-				atomic_store_explicit(w2m, w + (1ULL << PAMT_WB2M_NEXT_SHIFT),
-						      memory_order_release);
-			else if (j == 511 && pamt_wb2m_next(w) == 511)
-				atomic_store_explicit(w2m, 0, memory_order_release);
-			else {
-				wb2m_split(m, first, w2m, w);
-				atomic_store_explicit(pamt_wb(&m->pamt, pfn), 0,
-						      memory_order_relaxed);
-			}
+		if ((w & 0xFF) != key) {
+			/* Another key's write-back leaves the lines. */
+		} else if (j == pamt_wb2m_next(w)) {
+			/* KVM's order (§6.3): the record moves on, and goes
+			 * with the last page. */
+			atomic_store_explicit(w2m, j == 511 ? 0 : w + (1ULL << PAMT_WB2M_NEXT_SHIFT),
+					      memory_order_release);
+		} else {
+			wb2m_split(m, first, w2m, w);
+			atomic_store_explicit(pamt_wb(&m->pamt, pfn), 0, memory_order_relaxed);
 		}
 	} else if ((wb4k = pamt_wb_if_present(&m->pamt, pfn)) &&
 		   (atomic_load_explicit(wb4k, memory_order_relaxed) & 0xFF) == key) {
