@@ -450,6 +450,60 @@ static void test_sept_remove_vs_wbinvd(void **state)
 	assert_true(seen[0][0] > 0);
 }
 
+/* PAGE.REMOVE of a page (a raw AUG's, blocked and tracked) against a
+ * WBINVD of its frame: as above, REMOVE takes the page's PAMT entry
+ * exclusively after its S-EPT entry, WBINVD walks it shared and then finds
+ * the page the TD's (PT_REG). After a REMOVE the frame is free again and a
+ * WBINVD of it succeeds. */
+static void test_page_remove_vs_wbinvd(void **state)
+{
+	static const struct race r = {
+		.name = "page.remove/wbinvd of the page",
+		.setup = { { "TDH.MEM.PAGE.AUG", 0x5000, 0, PAGE_SHARED },
+			   { "TDH.MEM.RANGE.BLOCK", 0x5000, 0, PAGE_NONE },
+			   { "TDH.MEM.TRACK", 0, 0, PAGE_NONE } },
+		.nr_setup = 3,
+		.lane = { { "TDH.MEM.PAGE.REMOVE", 0x5000, 0, PAGE_NONE },
+			  { "TDH.PHYMEM.PAGE.WBINVD", 0, 0, PAGE_SHARED } },
+		.legal = { { SUCCESS, BUSY | OP_RCX },
+			   { SUCCESS, BUSY | OP_RCX, PAGE_METADATA_INCORRECT | OP_RCX } },
+		.nr_legal = { 2, 3 },
+		.min_ok = 0, .max_ok = 2,
+		.sept_gpa = UINT64_MAX,
+		.must_see = { BUSY | OP_RCX, PAGE_METADATA_INCORRECT | OP_RCX },
+		.nr_must_see = 2,
+	};
+
+	(void)state;
+	explore_race(&r);
+	assert_true(seen[0][1] > 0); /* REMOVE met WBINVD's shared hold */
+	assert_true(seen[1][1] > 0); /* WBINVD met REMOVE's exclusive one */
+}
+
+/* TDH.PHYMEM.PAGE.RECLAIM of a free frame against a WBINVD of it: RECLAIM
+ * takes the frame's PAMT entry exclusively before it looks at the page
+ * type (free: TDX_PAGE_METADATA_INCORRECT), WBINVD shared (free: success).
+ * Whichever holds it makes the other BUSY; nothing changes either way. */
+static void test_reclaim_vs_wbinvd_free_frame(void **state)
+{
+	static const struct race r = {
+		.name = "reclaim/wbinvd of a free frame",
+		.lane = { { "TDH.PHYMEM.PAGE.RECLAIM", 0, 0, PAGE_SHARED },
+			  { "TDH.PHYMEM.PAGE.WBINVD", 0, 0, PAGE_SHARED } },
+		.legal = { { PAGE_METADATA_INCORRECT | OP_RCX, BUSY | OP_RCX },
+			   { SUCCESS, BUSY | OP_RCX } },
+		.nr_legal = { 2, 2 },
+		.min_ok = 0, .max_ok = 1,
+		.sept_gpa = UINT64_MAX,
+		.must_see = { BUSY | OP_RCX },
+		.nr_must_see = 1,
+	};
+
+	(void)state;
+	explore_race(&r);
+	assert_true(seen[0][1] > 0 && seen[1][1] > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +514,8 @@ int main(void)
 		cmocka_unit_test(test_sept_add_vs_sept_add),
 		cmocka_unit_test(test_aug_vs_aug_inside_2m_page),
 		cmocka_unit_test(test_sept_remove_vs_wbinvd),
+		cmocka_unit_test(test_page_remove_vs_wbinvd),
+		cmocka_unit_test(test_reclaim_vs_wbinvd_free_frame),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
