@@ -757,6 +757,65 @@ static void test_api_errors(void **state)
 	assert_string_equal(res.err, "t.tds:1: error: ENOMEM: host memory too small\n");
 }
 
+/*
+ * A backend without the optional entries (an older model behind the same
+ * runner): each command that needs one stops the run as "not implemented",
+ * exit 2, the TD destroyed, never a crash on a NULL entry. The fake has no
+ * status or countdown injection, the copy below lacks the rest too.
+ */
+static void test_backend_without_optional_entries(void **state)
+{
+	static const char *const cmds[] = {
+		"inject status=TDX_OPERAND_INVALID share=10",
+		"inject status=TDX_OPERAND_INVALID at=2",
+		"inject busy-at=1",
+		"inject enomem-at=1",
+		"inject busy=10",
+		"inject enomem=10",
+		"inject off",
+		"show 0 4K",
+		"counters",
+		"vcpu 0 accept-memory 0 8K",
+	};
+	static const char *const names[] = {
+		"inject status", "inject status", "inject busy-at", "inject enomem-at",
+		"inject busy", "inject enomem", "inject off", "show", "counters",
+		"vcpu accept-memory",
+	};
+	struct scn_backend api = fake;
+	char text[128], want[128];
+
+	(void)state;
+	api.inject_busy_leaf = NULL;
+	api.inject_enomem = NULL;
+	api.inject_off = NULL;
+	api.show = NULL;
+	api.counters_foreach = NULL;
+	api.vcpu_accept_memory = NULL;
+	for (unsigned i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		FILE *out, *err;
+		struct tdxmmu_run_options o;
+		unsigned creates = fk.creates;
+
+		free(res.out);
+		free(res.err);
+		out = open_memstream(&res.out, &res.out_len);
+		err = open_memstream(&res.err, &res.err_len);
+		o = (struct tdxmmu_run_options){ .out = out, .err = err, .quiet = true };
+		snprintf(text, sizeof(text), "td\nmemslot 0 0 4M\n%s\ncheck\n", cmds[i]);
+		res.status = scn_run_text("t.tds", text, strlen(text), &api, &o);
+		fclose(out);
+		fclose(err);
+		snprintf(want, sizeof(want), "t.tds:3: error: '%s' is not implemented yet\n",
+			 names[i]);
+		if (res.status != 2 || strcmp(res.err, want))
+			fail_msg("%s: exit %d, stderr \"%s\", want 2 and \"%s\"", cmds[i],
+				 res.status, res.err, want);
+		assert_int_equal(fk.creates, creates + 1);
+		assert_int_equal(fk.destroys, fk.creates);
+	}
+}
+
 /* A check the model cannot evaluate fails; the run goes on. */
 static void test_check_errors(void **state)
 {
@@ -1469,6 +1528,7 @@ int main(void)
 		T(test_check_report),
 		T(test_destroy),
 		T(test_api_errors),
+		T(test_backend_without_optional_entries),
 		T(test_check_errors),
 		T(test_parallel_not_yet),
 		T(test_parallel_give_up_vs_finish),
