@@ -274,6 +274,39 @@ static void test_nondeterminism_found(void **state)
 	assert_int_equal(res.violations, 0);
 }
 
+/* More model threads than the scheduler can tell apart (SCHED_MAX_THREADS,
+ * the caller's thread included): the spawn that does not fit fails, and
+ * the execution is abandoned as a violation that says why, rather than run
+ * with a thread the scheduler does not know. */
+static unsigned spawned;
+
+static int too_many_threads(void *arg, char *msg, size_t size)
+{
+	(void)arg, (void)msg, (void)size;
+	spawned = 0;
+	for (;;) {
+		int t = sched_thread_spawn("t");
+
+		if (t < 0)
+			break;
+		spawned++;
+		sched_thread_cancel(t); /* never started: done */
+	}
+	return 0;
+}
+
+static void test_too_many_threads(void **state)
+{
+	struct tdxmmu_explore_options o;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	o.preemptions = 0;
+	assert_int_equal(tdxmmu_explore(too_many_threads, NULL, &o, &res), 1);
+	assert_non_null(strstr(res.message, "more model threads than the scheduler handles (64)"));
+	assert_int_equal(spawned, SCHED_MAX_THREADS - 1);
+}
+
 /* Threads that share nothing need one schedule, whatever the bound. */
 static void test_disjoint_threads_pruned(void **state)
 {
@@ -345,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_deadlock_found),
 		cmocka_unit_test(test_livelock_found),
 		cmocka_unit_test(test_nondeterminism_found),
+		cmocka_unit_test(test_too_many_threads),
 		cmocka_unit_test(test_disjoint_threads_pruned),
 		cmocka_unit_test(test_shards_partition),
 		cmocka_unit_test(test_bad_replay_string),
