@@ -417,6 +417,29 @@ static void test_corrupt_frozen_entry(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* The mirror leaf of a page the S-EPT maps, changed to each state it must
+ * not have there: the mirror rule names the S-EPT state, KVM's entry as
+ * expect-spte names it and what it should be; a frozen entry is the
+ * structure rule's (I6) alone (a SEAMCALL would be in flight), not also a
+ * mirror difference. Put back, the TD is clean. */
+static void test_corrupt_mapped_leaf_states(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *sptep = sptep_4k(td, 0x1000, true);
+	uint64_t old = atomic_load(sptep);
+
+	(void)state;
+	want_check(td, 0, NULL);
+	atomic_store(sptep, REMOVED_SPTE);
+	want_check(td, 1, "gfn 0x1 level 4K: private EPT entry frozen", NULL);
+	atomic_store(sptep, make_private_zapped_spte(old));
+	want_check(td, 1, "gpa 0x1000 level 4K: S-EPT entry is MAPPED", "zapped",
+		   "(wants BLOCKED or PENDING_BLOCKED)", NULL);
+	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
 /* A private table whose S-EPT twin is forgotten (§3.2: only the root has
  * none): the structure rule and the mirror rule each name it once. */
 static void test_corrupt_private_spt(void **state)
@@ -1226,6 +1249,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_nonpresent_shared_no_private_table),
 		cmocka_unit_test(test_nonpresent_entries_agree),
 		cmocka_unit_test(test_corrupt_frozen_entry),
+		cmocka_unit_test(test_corrupt_mapped_leaf_states),
 		cmocka_unit_test(test_corrupt_private_spt),
 		cmocka_unit_test(test_corrupt_private_frame_twice),
 		cmocka_unit_test(test_corrupt_chldcnt),

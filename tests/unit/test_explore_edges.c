@@ -189,6 +189,68 @@ static void test_program_fails_without_message(void **state)
 }
 
 /*
+ * A step budget too small for the work of one block: the first schedule's
+ * first lane passes it inside the block and the search reports a livelock
+ * (exit 1, the thread and the budget named), with the schedule to replay.
+ * The block's threads stay parked for good (the schedule is abandoned), so
+ * the run of that execution must stop there: a parallel block reports the
+ * model's own failure and runs no further line; tdxmmu_run_vcpus() hands
+ * back TDXMMU_EBUSY for every vCPU and does not join the parked threads.
+ */
+static int run_vcpus_rc, run_vcpus_results[2];
+
+static int guest_write_one(tdxmmu_td *td, unsigned vcpu, void *arg)
+{
+	enum tdxmmu_outcome o;
+
+	(void)arg;
+	return tdxmmu_vcpu_write(td, vcpu, 0x1000 + vcpu * 0x200000ULL, 1, &o);
+}
+
+static int two_writers(void *arg, char *msg, size_t size)
+{
+	static const tdxmmu_guest_fn fns[2] = { guest_write_one, guest_write_one };
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td;
+
+	(void)arg;
+	tdxmmu_td_config_init(&cfg);
+	cfg.nr_vcpus = 2;
+	if (tdxmmu_td_create(&cfg, &td) || tdxmmu_memslot_add(td, 0, 0, 4 << 20) ||
+	    tdxmmu_td_finalize(td)) {
+		snprintf(msg, size, "set-up failed");
+		return 1;
+	}
+	run_vcpus_results[0] = run_vcpus_results[1] = 12345;
+	run_vcpus_rc = tdxmmu_run_vcpus(td, 2, fns, NULL, run_vcpus_results);
+	/* Abandoned: the TD's locks may be held by the parked threads, so the
+	 * TD is left as it is (leaked on purpose, tdxmmu.h). */
+	return 0;
+}
+
+static void test_step_budget_livelock(void **state)
+{
+	struct tdxmmu_explore_options o;
+	struct tdxmmu_explore_result r;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	o.cpu = TDXMMU_EXPLORE_CPU_ANY;
+	o.step_budget = 20;
+	assert_int_equal(explore(two_faults, &o, &r), 1);
+	assert_int_equal(r.violations, 1);
+	assert_non_null(strstr(r.message, "livelock: vcpu0 took 20 steps in one block"));
+	assert_true(r.schedule[0] != '\0');
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(tdxmmu_explore(two_writers, NULL, &o, &r), 1);
+	assert_non_null(strstr(r.message, "livelock: vcpu0 took 20 steps in one block"));
+	assert_int_equal(run_vcpus_rc, TDXMMU_EBUSY);
+	assert_int_equal(run_vcpus_results[0], TDXMMU_EBUSY);
+	assert_int_equal(run_vcpus_results[1], TDXMMU_EBUSY);
+}
+
+/*
  * --replay's schedule: text that is not a schedule (not DECISION:THREAD,
  * or decisions not increasing) is a usage error that says at which column;
  * a schedule that runs a thread not enabled at its decision does not fit
@@ -246,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_program_fails_without_message),
 		cmocka_unit_test(test_replay_schedules),
+		cmocka_unit_test(test_step_budget_livelock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -145,6 +145,21 @@ static void disjoint(struct prog *p, unsigned i)
 	}
 }
 
+/* A program that does not repeat itself: it starts two threads in one
+ * execution and three in the next (a count that outlives the execution),
+ * so the replay of a recorded prefix meets other enabled threads than the
+ * recording did. */
+static unsigned nondet_execs;
+
+static void nondet_paths(struct prog *p, unsigned i)
+{
+	(void)i;
+	for (unsigned k = 0; k < 2; k++) {
+		SCHED_POINT(SCHED_MISC, SCHED_W, &p->counter, "counter");
+		p->counter++;
+	}
+}
+
 static struct prog the_prog;
 
 static int body(void *arg, char *msg, size_t size)
@@ -152,6 +167,8 @@ static int body(void *arg, char *msg, size_t size)
 	struct prog *tmpl = arg;
 
 	the_prog = *tmpl;
+	if (the_prog.thread_fn == nondet_paths)
+		the_prog.nr = 2 + nondet_execs++ % 2;
 	run_threads(&the_prog);
 	if (sched_abandoned())
 		return 0; /* the scheduler has recorded why */
@@ -242,6 +259,54 @@ static void test_livelock_found(void **state)
 	assert_non_null(strstr(res.message, "livelock"));
 }
 
+/* The explorer's replay check: a program whose executions differ under
+ * the same schedule is reported as the model's own bug (exit 3), with the
+ * decision where the replay left the recording, not as a violation. */
+static void test_nondeterminism_found(void **state)
+{
+	struct prog p = { .nr = 2, .thread_fn = nondet_paths };
+
+	(void)state;
+	nondet_execs = 0;
+	assert_int_equal(explore(&p, 1, NULL, &res), 3);
+	assert_non_null(strstr(res.message, "the model is not deterministic under the scheduler: decision "));
+	assert_non_null(strstr(res.message, "the recorded execution had"));
+	assert_int_equal(res.violations, 0);
+}
+
+/* More model threads than the scheduler can tell apart (SCHED_MAX_THREADS,
+ * the caller's thread included): the spawn that does not fit fails, and
+ * the execution is abandoned as a violation that says why, rather than run
+ * with a thread the scheduler does not know. */
+static unsigned spawned;
+
+static int too_many_threads(void *arg, char *msg, size_t size)
+{
+	(void)arg, (void)msg, (void)size;
+	spawned = 0;
+	for (;;) {
+		int t = sched_thread_spawn("t");
+
+		if (t < 0)
+			break;
+		spawned++;
+		sched_thread_cancel(t); /* never started: done */
+	}
+	return 0;
+}
+
+static void test_too_many_threads(void **state)
+{
+	struct tdxmmu_explore_options o;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	o.preemptions = 0;
+	assert_int_equal(tdxmmu_explore(too_many_threads, NULL, &o, &res), 1);
+	assert_non_null(strstr(res.message, "more model threads than the scheduler handles (64)"));
+	assert_int_equal(spawned, SCHED_MAX_THREADS - 1);
+}
+
 /* Threads that share nothing need one schedule, whatever the bound. */
 static void test_disjoint_threads_pruned(void **state)
 {
@@ -312,6 +377,8 @@ int main(void)
 		cmocka_unit_test(test_lock_prevents_it),
 		cmocka_unit_test(test_deadlock_found),
 		cmocka_unit_test(test_livelock_found),
+		cmocka_unit_test(test_nondeterminism_found),
+		cmocka_unit_test(test_too_many_threads),
 		cmocka_unit_test(test_disjoint_threads_pruned),
 		cmocka_unit_test(test_shards_partition),
 		cmocka_unit_test(test_bad_replay_string),

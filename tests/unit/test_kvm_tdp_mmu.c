@@ -640,6 +640,34 @@ static void test_free_with_hkid_is_a_bug(void **state)
 	kvm_fx_destroy_dead(&vm);
 }
 
+/*
+ * The key's release at teardown: TDH.PHYMEM.CACHE.WB writes the caches
+ * back in sub-blocks and stops between two of them when a host interrupt
+ * is pending, answering TDX_INTERRUPTED_RESUMABLE (tdx-module ABI; the
+ * model's tdx_module_pend_host_interrupts()). KVM must call it again with
+ * the resume flag until it completes (upstream KVM retries it with
+ * resume set while it answers TDX_INTERRUPTED_RESUMABLE, in
+ * smp_func_do_phymem_cache_wb()); taking the status as final would leave
+ * the write-back undone, so the key could not be freed.
+ * Two interrupts pending: three calls, then a clean teardown.
+ */
+static void test_cache_wb_interrupted_is_resumed(void **state)
+{
+	struct kvm_fx vm;
+
+	(void)state;
+	vm_create(&vm, 48, 1, false);
+	assert_int_equal(kvm_tdx_finalize_vm(vm.kvm), 0);
+	assert_int_equal(fault(&vm, 0x1000), RET_PF_FIXED);
+	kvm_fx_snap(&vm);
+	tdx_module_pend_host_interrupts(vm.m, 2);
+	/* The memory teardown releases the HKID: the write-back is there. */
+	kvm_fx_teardown(&vm);
+	assert_false(vm.kvm->hkid_assigned);
+	assert_int_equal(delta(&vm, TDH_PHYMEM_CACHE_WB), 3);
+	vm_destroy(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_faults),
 		cmocka_unit_test(test_busy_rollback),
 		cmocka_unit_test(test_free_with_hkid_is_a_bug),
+		cmocka_unit_test(test_cache_wb_interrupted_is_resumed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

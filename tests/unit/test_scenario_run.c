@@ -59,6 +59,7 @@ static struct fake {
 	unsigned enters, leaves;
 	unsigned spte_level;
 	uint64_t show_gpa, show_size;
+	int counter_rc;                /* an error for every counter asked */
 } fk;
 
 static tdxmmu_td *fake_td(void)
@@ -255,6 +256,8 @@ static int f_spte_state(tdxmmu_td *td, uint64_t gpa,
 static int f_counter(tdxmmu_td *td, const char *name, uint64_t *val)
 {
 	assert_ptr_equal(td, fake_td());
+	if (fk.counter_rc)
+		return fk.counter_rc;
 	if (strcmp(name, "fault.private") == 0)
 		*val = 1;
 	else if (strcmp(name, "seamcall.TDH.MEM.PAGE.AUG") == 0)
@@ -705,6 +708,20 @@ static void test_destroy(void **state)
 	assert_int_equal(run_quiet("td\n"), 0);
 	assert_string_equal(res.out, "0 passed, 0 failed\n");
 	assert_int_equal(fk.destroys, 3);
+
+	/* A failure other than the model's, without a report message: the
+	 * API's error and message. */
+	fk.destroy_rc = TDXMMU_ESEAMCALL;
+	fk.last_error = "TDH.PHYMEM.PAGE.RECLAIM refused";
+	assert_int_equal(run_quiet("td\ndestroy\n"), 1);
+	assert_non_null(strstr(res.out, "FAIL: destroy leaves nothing behind (actual "));
+	assert_non_null(strstr(res.out, ": TDH.PHYMEM.PAGE.RECLAIM refused)\n"));
+	fk.last_error = NULL;
+	/* A backend that cannot destroy: not implemented, exit 2. */
+	fk.destroy_rc = TDXMMU_ENOTIMPL;
+	assert_int_equal(run_quiet("td\ndestroy\n"), 2);
+	assert_string_equal(res.err, "t.tds:2: error: 'destroy' is not implemented yet\n");
+	assert_int_equal(fk.destroys, fk.creates);
 }
 
 static void test_api_errors(void **state)
@@ -757,7 +774,86 @@ static void test_api_errors(void **state)
 	assert_string_equal(res.err, "t.tds:1: error: ENOMEM: host memory too small\n");
 }
 
+/*
+ * A backend without the optional entries (an older model behind the same
+ * runner): each command that needs one stops the run as "not implemented",
+ * exit 2, the TD destroyed, never a crash on a NULL entry. The fake has no
+ * status or countdown injection, the copy below lacks the rest too.
+ */
+static void test_backend_without_optional_entries(void **state)
+{
+	static const char *const cmds[] = {
+		"inject status=TDX_OPERAND_INVALID share=10",
+		"inject status=TDX_OPERAND_INVALID at=2",
+		"inject busy-at=1",
+		"inject enomem-at=1",
+		"inject busy=10",
+		"inject enomem=10",
+		"inject off",
+		"show 0 4K",
+		"counters",
+		"vcpu 0 accept-memory 0 8K",
+	};
+	static const char *const names[] = {
+		"inject status", "inject status", "inject busy-at", "inject enomem-at",
+		"inject busy", "inject enomem", "inject off", "show", "counters",
+		"vcpu accept-memory",
+	};
+	struct scn_backend api = fake;
+	char text[128], want[128];
+
+	(void)state;
+	api.inject_busy_leaf = NULL;
+	api.inject_enomem = NULL;
+	api.inject_off = NULL;
+	api.show = NULL;
+	api.counters_foreach = NULL;
+	api.vcpu_accept_memory = NULL;
+	for (unsigned i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		FILE *out, *err;
+		struct tdxmmu_run_options o;
+		unsigned creates = fk.creates;
+
+		free(res.out);
+		free(res.err);
+		out = open_memstream(&res.out, &res.out_len);
+		err = open_memstream(&res.err, &res.err_len);
+		o = (struct tdxmmu_run_options){ .out = out, .err = err, .quiet = true };
+		snprintf(text, sizeof(text), "td\nmemslot 0 0 4M\n%s\ncheck\n", cmds[i]);
+		res.status = scn_run_text("t.tds", text, strlen(text), &api, &o);
+		fclose(out);
+		fclose(err);
+		snprintf(want, sizeof(want), "t.tds:3: error: '%s' is not implemented yet\n",
+			 names[i]);
+		if (res.status != 2 || strcmp(res.err, want))
+			fail_msg("%s: exit %d, stderr \"%s\", want 2 and \"%s\"", cmds[i],
+				 res.status, res.err, want);
+		assert_int_equal(fk.creates, creates + 1);
+		assert_int_equal(fk.destroys, fk.creates);
+	}
+}
+
 /* A check the model cannot evaluate fails; the run goes on. */
+/* A checker report longer than the runner's buffer (64 KiB): the FAIL
+ * line lists what fits and says the report was cut. */
+static void test_check_report_truncated(void **state)
+{
+	static char big[70000];
+	size_t n = 0;
+
+	(void)state;
+	while (n + 40 < sizeof(big))
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "at %06zu: mirror differs\n", n);
+	fk.check_n = 2000;
+	fk.check_report = big;
+	assert_int_equal(run_quiet("td\ncheck\n"), 1);
+	assert_non_null(strstr(res.out, "t.tds:2: FAIL: check (actual 2000 violations)"));
+	assert_non_null(strstr(res.out, "\n    at 000000: mirror differs\n"));
+	assert_non_null(strstr(res.out, "\n    ... (report truncated)\n0 passed, 1 failed\n"));
+	fk.check_report = NULL;
+	fk.check_n = 0;
+}
+
 static void test_check_errors(void **state)
 {
 	(void)state;
@@ -780,6 +876,27 @@ static void test_check_errors(void **state)
 	assert_int_equal(run_quiet("td\ncheck\ncheck\n"), 3);
 	assert_string_equal(res.err, "t.tds:2: BUG: no memslot at 0x5000000\n");
 	assert_string_equal(res.out, "");
+	/* A counter the backend cannot read (not merely an unknown name):
+	 * the check's error, as for the others. */
+	fk.simple_rc = 0;
+	fk.counter_rc = TDXMMU_EINVAL;
+	fk.last_error = "counters unavailable";
+	assert_int_equal(run_quiet("td\nexpect-count fault.private=1\n"), 1);
+	assert_string_equal(res.out,
+			    "t.tds:2: FAIL: expect-count fault.private=1 (actual error EINVAL: counters unavailable)\n"
+			    "0 passed, 1 failed\n");
+	fk.counter_rc = 0;
+	/* A raw SEAMCALL whose frame or call the backend refuses: the API's
+	 * error stops the run (exit 2), the TD destroyed. */
+	fk.simple_rc = TDXMMU_ENOMEM;
+	fk.last_error = "no free host frame";
+	assert_int_equal(run_quiet("td\nseamcall TDH.MEM.SEPT.ADD gpa=0 level=512G page=new\n"), 2);
+	assert_string_equal(res.err, "t.tds:2: error: ENOMEM: no free host frame\n");
+	fk.simple_rc = TDXMMU_EINVAL;
+	fk.last_error = "bad leaf";
+	assert_int_equal(run_quiet("td\nseamcall TDH.MEM.TRACK\n"), 2);
+	assert_string_equal(res.err, "t.tds:2: error: EINVAL: bad leaf\n");
+	assert_int_equal(fk.destroys, fk.creates);
 }
 
 static void test_parallel_not_yet(void **state)
@@ -1469,6 +1586,8 @@ int main(void)
 		T(test_check_report),
 		T(test_destroy),
 		T(test_api_errors),
+		T(test_backend_without_optional_entries),
+		T(test_check_report_truncated),
 		T(test_check_errors),
 		T(test_parallel_not_yet),
 		T(test_parallel_give_up_vs_finish),

@@ -8,7 +8,10 @@
  * ThreadSanitizer these tests also check the claim and release give the
  * happens-before edges between one owner's counts and the next's. The
  * bound of used slots (host_thread_slots_used(), which sums stop at) covers
- * a thread's slot as soon as it has it.
+ * a thread's slot as soon as it has it. Threads on the shared slot must
+ * also count saturating adds exactly, and their SEAMCALLs must leave no
+ * module lock hold behind (the module counts shared holds per slot:
+ * tdx_locks.h).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -20,6 +23,7 @@
 #include <cmocka.h>
 
 #include "host/thread_slot.h"
+#include "tdxmmu/tdxmmu.h"
 
 #define OWNED (HOST_THREAD_SLOTS - 1)
 #define MANY (HOST_THREAD_SLOTS + 8)
@@ -159,6 +163,141 @@ static void test_owned_add_saturates(void **state)
 	atomic_store(c, old);
 }
 
+
+/* A thread on the shared slot: its saturating adds are atomic ones and
+ * still stop at UINT64_MAX. */
+struct sat_worker {
+	struct worker w;
+	_Atomic uint64_t *c;
+};
+
+static void *sat_worker_main(void *arg)
+{
+	struct sat_worker *sw = arg;
+
+	sw->w.slot = host_thread_slot();
+	sw->w.owned = host_thread_slot_owned;
+	if (!sw->w.owned) {
+		host_slot_counter_add_sat(sw->c, 5);
+		host_slot_counter_add_sat(sw->c, UINT64_MAX - 1);
+	}
+	pthread_barrier_wait(sw->w.claimed);
+	return NULL;
+}
+
+static void test_shared_add_saturates(void **state)
+{
+	static struct sat_worker sw[MANY];
+	static _Atomic uint64_t c;
+	pthread_t t[MANY];
+	pthread_barrier_t all;
+	unsigned shared = 0;
+
+	(void)state;
+	atomic_store(&c, 0);
+	assert_int_equal(pthread_barrier_init(&all, NULL, MANY), 0);
+	for (unsigned i = 0; i < MANY; i++) {
+		sw[i] = (struct sat_worker){ .w = { .claimed = &all }, .c = &c };
+		assert_int_equal(pthread_create(&t[i], NULL, sat_worker_main, &sw[i]), 0);
+	}
+	for (unsigned i = 0; i < MANY; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	pthread_barrier_destroy(&all);
+	for (unsigned i = 0; i < MANY; i++)
+		shared += !sw[i].w.owned;
+	/* The barrier keeps all of them alive together: some share. */
+	assert_true(shared > 0);
+	assert_int_equal(atomic_load(&c), UINT64_MAX);
+}
+
+/* MANY threads alive at once issue raw SEAMCALLs on one TD, so several of
+ * them run on the shared slot: every call is counted, each answers what
+ * it may (the entry lock can be BUSY under real contention), and once they
+ * are done no module lock is held (the checker's lock rule) and destroy is
+ * clean. */
+#define READS 50
+
+struct rd_worker {
+	struct worker w;
+	tdxmmu_td *td;
+	unsigned ok, busy, bad;
+};
+
+static void *rd_worker_main(void *arg)
+{
+	struct rd_worker *rw = arg;
+	struct tdxmmu_seamcall_req req = {
+		.leaf = tdxmmu_leaf_from_name("TDH.MEM.SEPT.RD"), .gpa = 0x1000, .level = 0,
+	};
+	struct tdxmmu_seamcall_out out;
+
+	rw->w.slot = host_thread_slot();
+	rw->w.owned = host_thread_slot_owned;
+	pthread_barrier_wait(rw->w.claimed);
+	for (unsigned i = 0; i < READS; i++) {
+		if (tdxmmu_seamcall(rw->td, &req, &out))
+			rw->bad++;
+		else if (out.rax == 0)
+			rw->ok++;
+		else if (out.rax == 0x8000020000000001ULL) /* BUSY, RCX: the entry lock */
+			rw->busy++;
+		else
+			rw->bad++;
+	}
+	pthread_barrier_wait(rw->w.done);
+	return NULL;
+}
+
+static void test_shared_slot_seamcalls(void **state)
+{
+	static struct rd_worker rw[MANY];
+	struct tdxmmu_td_config cfg;
+	struct tdxmmu_destroy_report rep;
+	enum tdxmmu_outcome o;
+	pthread_barrier_t claimed, done;
+	pthread_t t[MANY];
+	char report[512];
+	uint64_t calls, ok = 0, busy = 0;
+	unsigned shared = 0;
+	tdxmmu_td *td;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 << 20), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_vcpu_write(td, 0, 0x1000, 1, &o), TDXMMU_OK);
+	assert_int_equal(o, TDXMMU_OUTCOME_OK);
+	assert_int_equal(tdxmmu_counter(td, "seamcall.TDH.MEM.SEPT.RD", &calls), TDXMMU_OK);
+	assert_int_equal(calls, 0);
+	assert_int_equal(pthread_barrier_init(&claimed, NULL, MANY), 0);
+	assert_int_equal(pthread_barrier_init(&done, NULL, MANY), 0);
+	for (unsigned i = 0; i < MANY; i++) {
+		rw[i] = (struct rd_worker){ .w = { .claimed = &claimed, .done = &done }, .td = td };
+		assert_int_equal(pthread_create(&t[i], NULL, rd_worker_main, &rw[i]), 0);
+	}
+	for (unsigned i = 0; i < MANY; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	pthread_barrier_destroy(&claimed);
+	pthread_barrier_destroy(&done);
+	for (unsigned i = 0; i < MANY; i++) {
+		shared += !rw[i].w.owned;
+		assert_int_equal(rw[i].bad, 0);
+		ok += rw[i].ok;
+		busy += rw[i].busy;
+	}
+	/* At least MANY - (OWNED - 1) - 1 share the last slot: the library's
+	 * own threads (the RCU reclaimer) may hold one owned slot. */
+	assert_true(shared >= MANY - OWNED);
+	assert_int_equal(ok + busy, (uint64_t)MANY * READS);
+	assert_true(ok > 0);
+	assert_int_equal(tdxmmu_counter(td, "seamcall.TDH.MEM.SEPT.RD", &calls), TDXMMU_OK);
+	assert_int_equal(calls, (uint64_t)MANY * READS);
+	if (tdxmmu_check(td, report, sizeof(report)))
+		fail_msg("check: %s", report);
+	assert_int_equal(tdxmmu_td_destroy(td, &rep), TDXMMU_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +305,8 @@ int main(void)
 		cmocka_unit_test(test_exited_slot_is_reused),
 		cmocka_unit_test(test_overflow_shares_last_slot),
 		cmocka_unit_test(test_owned_add_saturates),
+		cmocka_unit_test(test_shared_add_saturates),
+		cmocka_unit_test(test_shared_slot_seamcalls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
