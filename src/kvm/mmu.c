@@ -201,6 +201,13 @@ pfn_t kvm_mmu_cache_take(struct kvm_mmu_memory_cache *mc)
 
 void kvm_mmu_cache_free(struct kvm *kvm, struct kvm_mmu_memory_cache *mc)
 {
+	/* A broken model (kvm->model_broken: a page-table page freed twice,
+	 * say) may have handed a cached frame out as well: it is left to the
+	 * pool's teardown rather than freed a second time. */
+	if (atomic_load(&kvm->model_broken)) {
+		mc->nr = 0;
+		return;
+	}
 	while (mc->nr > 0)
 		host_mem_free_frame(kvm->hm, mc->frames[--mc->nr]);
 }

@@ -11,6 +11,7 @@
 #include "kvm/mmu.h"
 #include "kvm/mmu_page.h"
 #include "kvm/spte.h"
+#include "kvm/tdx_hooks.h"
 
 #define MMU_TABLE_BYTES (SPTE_ENT_PER_PAGE * sizeof(uint64_t))
 #define MMU_CHUNK_TABLE_BYTES (MMU_PAGES_PER_CHUNK * MMU_TABLE_BYTES)
@@ -219,16 +220,26 @@ struct kvm_mmu_page *kvm_mmu_alloc_page(struct kvm *kvm, int level,
 	return sp;
 }
 
-/* Leaves the statistics: the page no longer belongs to a tree. */
-static void mmu_page_unaccount(struct kvm *kvm, struct kvm_mmu_page *sp)
+/*
+ * Leaves the statistics: the page no longer belongs to a tree. False for a
+ * page freed already: only a broken model (a mutant that removes a guard,
+ * two threads both unlinking one table) gets there. That is the model's
+ * own breakage, reported as such (exit status 3, a violation while
+ * exploring), not a crash: the second free is dropped and the VM killed.
+ */
+static bool mmu_page_unaccount(struct kvm *kvm, struct kvm_mmu_page *sp)
 {
 	if (!sp->live || sp->rcu_pending) {
-		fprintf(stderr, "tdxmmu: double free of a KVM page-table page\n");
-		abort();
+		atomic_store(&kvm->model_broken, true);
+		kvm_vm_bugged(kvm, "double free of KVM page-table page %llu (level %u, %s tree)",
+			      (unsigned long long)sp->number, (unsigned)sp->role.level,
+			      sp->role.is_private ? "mirror" : "shared");
+		return false;
 	}
 	atomic_fetch_sub_explicit(sp->role.is_private ? &kvm_stats_mine(kvm)->pages_private_spt
 						      : &kvm_stats_mine(kvm)->pages_shared_spt,
 				  1, memory_order_relaxed);
+	return true;
 }
 
 /* Back to the free list, every entry poisoned. */
@@ -251,8 +262,8 @@ static void mmu_page_release(struct mmu_arena *a, struct kvm_mmu_page *sp)
 
 void kvm_mmu_free_page(struct kvm *kvm, struct kvm_mmu_page *sp)
 {
-	mmu_page_unaccount(kvm, sp);
-	mmu_page_release(arena(kvm), sp);
+	if (mmu_page_unaccount(kvm, sp))
+		mmu_page_release(arena(kvm), sp);
 }
 
 /* The RCU reclaimer thread (host_rcu.c), after the grace period. */
@@ -275,7 +286,8 @@ void kvm_mmu_free_page_rcu(struct kvm *kvm, struct kvm_mmu_page *sp)
 {
 	struct mmu_arena *a = arena(kvm);
 
-	mmu_page_unaccount(kvm, sp);
+	if (!mmu_page_unaccount(kvm, sp))
+		return;
 	kvm_stat_inc(&kvm_stats_mine(kvm)->pages_rcu_freed);
 	KVM_TRACE(kvm, kvm_mmu_prepare_zap_page,
 		  (sp->gfn, (int)sp->role.level, (int)sp->role.is_private, sp->number),
