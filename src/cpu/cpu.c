@@ -519,7 +519,7 @@ int cpu_vcpu_ept_violation(struct cpu_vcpu *v, uint64_t gpa, const char *why,
 			   enum cpu_fault_answer *answer)
 {
 	struct kvm *kvm = v->cpu->kvm;
-	uint64_t injected = kvm_enomem_injected();
+	uint64_t injected = kvm_enomem_injected(), gave_up = tdx_busy_gave_up_here();
 	bool idle;
 	int ret;
 
@@ -549,6 +549,15 @@ int cpu_vcpu_ept_violation(struct cpu_vcpu *v, uint64_t gpa, const char *why,
 		/* §6.5: a fault on the wrong alias changes nothing and the
 		 * vCPU would loop on EPT violations: `blocked`. */
 		if (idle) {
+			*answer = CPU_FAULT_BLOCKED;
+			return 0;
+		}
+		/* KVM lost to an injected BUSY that every call meets (its
+		 * retry gave up at once): every refault would meet it too,
+		 * so the access can never complete in this state, `blocked`
+		 * now rather than after CPU_MAX_TRIES refaults (each, in the
+		 * legacy MMU, a table page made and thrown away; fuzz_ops). */
+		if (tdx_busy_gave_up_here() != gave_up) {
 			*answer = CPU_FAULT_BLOCKED;
 			return 0;
 		}

@@ -40,6 +40,7 @@
 #include "kvm/legacy_internal.h"
 #include "kvm/tdp_iter.h"
 #include "kvm/tdx_hooks.h"
+#include "tdx/tdx_module.h"
 
 static int legacy_retry(struct kvm *kvm, bool busy)
 {
@@ -234,6 +235,9 @@ int kvm_legacy_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 		legacy_fault_unlock(kvm);
 		if (ret != RET_PF_RETRY ||
 		    kvm_contention(kvm) == busy)
+			break;
+		/* An injected BUSY that every call meets: as in tdx_exit.c. */
+		if (tdx_last_busy_hopeless())
 			break;
 		if (tries == LEGACY_EPT_VIOLATION_LOCAL_RETRIES) {
 			/* Still BUSY: re-enter and refault; this RETRY is not

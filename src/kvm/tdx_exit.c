@@ -35,6 +35,7 @@
 #include "kvm/tdp_mmu_nomirror.h"
 #include "kvm/tdx_hooks.h"
 #include "tdx/seamcall.h"
+#include "tdx/tdx_module.h"
 
 /* Attempts beyond the first while the fault keeps losing races. Upstream
  * loops until it stops being BUSY or an event is pending; the model has no
@@ -191,6 +192,12 @@ int kvm_tdx_handle_ept_violation(struct kvm_vcpu *vcpu, gpa_t gpa)
 			break;
 		/* The wrong alias (§6.5): no race, retrying cannot help. */
 		if (tdx_fault_races(kvm) == races)
+			break;
+		/* Lost to an injected BUSY that every call meets (the AUG or
+		 * SEPT.ADD just made): no retry can get past it, nor can the
+		 * vCPU's refaults (cpu_vcpu_ept_violation() ends the access
+		 * `blocked`, seeing this give-up). */
+		if (tdx_last_busy_hopeless())
 			break;
 		if (tries == TDX_EPT_VIOLATION_LOCAL_RETRIES) {
 			/*
