@@ -1073,21 +1073,10 @@ void host_frame_write(struct host_mem *hm, pfn_t pfn, size_t off,
 		 (old == keyid && !whole ? m & META_POISON : 0));
 }
 
-void host_frame_clear(struct host_mem *hm, pfn_t pfn, unsigned keyid)
-{
-	uint64_t idx;
-
-	SCHED_POINT(SCHED_FRAME_KEY, SCHED_W, frame_obj(pfn), "host frame (clear, key)");
-
-	/* The metadata word looked up once (AUG clears every page it adds). */
-	idx = frame_index(hm, pfn);
-	check_keyid(keyid);
-	atomic_store_explicit(frame_meta(hm, idx), META_ALLOCATED | META_ZERO | keyid,
-			      memory_order_release);
-}
-
-void host_frame_clear_range(struct host_mem *hm, pfn_t pfn, uint64_t n,
-			    unsigned keyid)
+/* The one body of host_frame_clear() and host_frame_clear_range(), inline
+ * so that the one-frame call (every AUG, ACCEPT, REMOVE) folds the loop. */
+static inline __attribute__((always_inline)) void
+frames_clear(struct host_mem *hm, pfn_t pfn, uint64_t n, unsigned keyid)
 {
 	struct chunk *c = NULL;
 	uint64_t idx;
@@ -1095,7 +1084,8 @@ void host_frame_clear_range(struct host_mem *hm, pfn_t pfn, uint64_t n,
 	if (!n)
 		return;
 	check_keyid(keyid);
-	frame_index(hm, pfn + n - 1); /* the whole range in the pool */
+	if (n > 1)
+		frame_index(hm, pfn + n - 1); /* the whole range in the pool */
 	idx = frame_index(hm, pfn);
 	for (uint64_t i = 0; i < n; i++, idx++) {
 		SCHED_POINT(SCHED_FRAME_KEY, SCHED_W, frame_obj(pfn + i),
@@ -1108,6 +1098,17 @@ void host_frame_clear_range(struct host_mem *hm, pfn_t pfn, uint64_t n,
 				      META_ALLOCATED | META_ZERO | keyid,
 				      memory_order_release);
 	}
+}
+
+void host_frame_clear_range(struct host_mem *hm, pfn_t pfn, uint64_t n,
+			    unsigned keyid)
+{
+	frames_clear(hm, pfn, n, keyid);
+}
+
+void host_frame_clear(struct host_mem *hm, pfn_t pfn, unsigned keyid)
+{
+	frames_clear(hm, pfn, 1, keyid);
 }
 
 void host_frame_fill(struct host_mem *hm, pfn_t pfn, uint8_t byte,
