@@ -34,34 +34,45 @@
  */
 bool kvm_sched_spte_read_is_point(void);
 
-/* A point before an access to the TDP MMU's SPTE *sptep_; is_private_
- * picks the tree's name (the `what` of a site must be a constant). */
-#define KVM_SPTE_POINT(op_, access_, is_private_, sptep_)                      \
+/*
+ * A point before an access to an SPTE of one of KVM's trees. @sites holds
+ * the caller's two sites, [0] for the shared tree and [1] for the private
+ * one (a site's `what` must be a constant, and it names the tree). A read
+ * is a point only where kvm_sched_spte_read_is_point() says so. A function
+ * for the same reasons as sched_point_here().
+ */
+static inline void kvm_spte_point(const struct sched_site sites[2], bool is_private,
+				  const void *sptep)
+{
+	const struct sched_site *site = &sites[is_private];
+
+	if (site->access == SCHED_R && !kvm_sched_spte_read_is_point())
+		return;
+	sched_point_here(site, sptep);
+}
+
+#define KVM_SPTE_POINT_(op_, access_, is_private_, sptep_, shared_, private_)  \
 	do {                                                                   \
-		if (sched_enabled() && ((access_) != SCHED_R ||                \
-					kvm_sched_spte_read_is_point())) {     \
-			if (is_private_)                                       \
-				SCHED_POINT((op_), (access_), (sptep_),        \
-					    "mirror SPTE");                    \
-			else                                                   \
-				SCHED_POINT((op_), (access_), (sptep_),        \
-					    "shared EPT SPTE");                \
+		if (sched_enabled()) {                                         \
+			static const struct sched_site kvm_spte_sites_[2] = {  \
+				{ (op_), (access_), __FILE__, __LINE__,        \
+				  __func__, (shared_) },                       \
+				{ (op_), (access_), __FILE__, __LINE__,        \
+				  __func__, (private_) } };                    \
+			kvm_spte_point(kvm_spte_sites_, (is_private_),         \
+				       (sptep_));                              \
 		}                                                              \
 	} while (0)
 
+/* A point before an access to the TDP MMU's SPTE *sptep_. */
+#define KVM_SPTE_POINT(op_, access_, is_private_, sptep_)                      \
+	KVM_SPTE_POINT_(op_, access_, is_private_, sptep_, "shared EPT SPTE",  \
+			"mirror SPTE")
+
 /* The same for the legacy MMU's trees. */
 #define KVM_LEGACY_SPTE_POINT(op_, access_, is_private_, sptep_)               \
-	do {                                                                   \
-		if (sched_enabled() && ((access_) != SCHED_R ||                \
-					kvm_sched_spte_read_is_point())) {     \
-			if (is_private_)                                       \
-				SCHED_POINT((op_), (access_), (sptep_),        \
-					    "legacy private SPTE");            \
-			else                                                   \
-				SCHED_POINT((op_), (access_), (sptep_),        \
-					    "legacy shared SPTE");             \
-		}                                                              \
-	} while (0)
+	KVM_SPTE_POINT_(op_, access_, is_private_, sptep_, "legacy shared SPTE", \
+			"legacy private SPTE")
 
 /*
  * After an SPTE changed: "mirror SPTE gpa 0x1000 L1: NONPRESENT -> FROZEN"
