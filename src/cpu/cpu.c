@@ -47,6 +47,7 @@
 #include "kvm/tdp_mmu.h"
 #include "kvm/tdx_ops.h"
 #include "tdx/tdx_module.h"
+#include "host/model_abort.h"
 
 /* ---- errors ---- */
 
@@ -162,7 +163,7 @@ void cpu_destroy(struct cpu *cpu)
 		if (atomic_load(&cpu->vcpus[i].claimed) ||
 		    atomic_load(&cpu->vcpus[i].mode) != OUTSIDE_GUEST_MODE) {
 			fprintf(stderr, "tdxmmu: cpu: BUG: vCPU %u still runs at destroy\n", i);
-			abort();
+			model_abort();
 		}
 	}
 	cpu->kvm->kick_all_vcpus = NULL;

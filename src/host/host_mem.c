@@ -39,6 +39,7 @@
 
 #include "host/host_mem.h"
 #include "explore/sched.h"
+#include "host/model_abort.h"
 
 /*
  * Metadata word layout. The key lives in the low bits so that it can be read
@@ -132,7 +133,7 @@ static void host_bug(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	fflush(stderr);
-	abort();
+	model_abort();
 }
 
 /*

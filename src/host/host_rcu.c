@@ -12,6 +12,7 @@
 
 #include "explore/sched.h"
 #include "host/host_rcu.h"
+#include "host/model_abort.h"
 
 /*
  * Every read-side unlock releases into this one sync object; every callback
@@ -50,7 +51,7 @@ static void rcu_key_create(void)
 {
 	if (pthread_key_create(&rcu_key, rcu_thread_exit)) {
 		fprintf(stderr, "tdxmmu: cannot create the RCU thread key\n");
-		abort();
+		model_abort();
 	}
 }
 
@@ -197,7 +198,7 @@ static void reclaimer_start(void)
 
 	if (pthread_create(&tid, NULL, reclaimer_main, NULL) || pthread_detach(tid)) {
 		fprintf(stderr, "tdxmmu: cannot start the RCU reclaimer thread\n");
-		abort();
+		model_abort();
 	}
 }
 

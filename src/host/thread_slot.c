@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "host/thread_slot.h"
+#include "host/model_abort.h"
 
 _Thread_local unsigned host_thread_slot_plus1;
 _Thread_local _Bool host_thread_slot_owned;
@@ -38,7 +39,7 @@ static void slot_key_create(void)
 {
 	if (pthread_key_create(&slot_key, slot_release)) {
 		fprintf(stderr, "tdxmmu: cannot create the thread-slot key\n");
-		abort();
+		model_abort();
 	}
 }
 

@@ -13,6 +13,7 @@
 #include "kvm/kvm_sched.h"
 #include "kvm/mmu.h"
 #include "kvm/mmu_page.h"
+#include "host/model_abort.h"
 #include "kvm/tdp_iter.h" /* PT64_ROOT_MAX_LEVEL */
 
 /* ---- slots_lock ----------------------------------------------------------- */
@@ -105,7 +106,7 @@ uint64_t kvm_mmu_change_seq(struct kvm *kvm)
 static void lockdep_fail(const char *func, const char *what)
 {
 	fprintf(stderr, "tdxmmu: %s: mmu_lock %s\n", func, what);
-	abort();
+	model_abort();
 }
 
 void __kvm_lockdep_assert_held(struct kvm *kvm, bool write, const char *func)

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 
 #include "tdx/tdx_internal.h"
+#include "host/model_abort.h"
 
 
 static size_t page_round(size_t bytes)
@@ -170,7 +171,7 @@ static void *pamt_zalloc(size_t bytes)
 
 	if (!p) {
 		fprintf(stderr, "tdx: out of memory for the PAMT\n");
-		abort();
+		model_abort();
 	}
 	return p;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "tdx/tdx_internal.h"
+#include "host/model_abort.h"
 
 void tdx_td_exit(struct tdx_module *m, hpa_t tdvpr)
 {
@@ -23,7 +24,7 @@ void tdx_td_exit(struct tdx_module *m, hpa_t tdvpr)
 
 	if (!v || !atomic_load(&v->in_guest)) {
 		fprintf(stderr, "tdx: BUG: TD exit of a vCPU not in guest mode\n");
-		abort();
+		model_abort();
 	}
 	/* Cost model: the exit is accounted, never spent (module.c). */
 	host_slot_counter_add(&tdx_counters_mine(m)->exits, 1);

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 
 #include "tdx/tdx_internal.h"
+#include "host/model_abort.h"
 
 enum tdcall_result tdg_mem_page_accept(struct tdx_module *m, hpa_t tdvpr,
 				       uint64_t rcx, uint64_t *status)
@@ -55,7 +56,7 @@ enum tdcall_result tdg_mem_page_accept(struct tdx_module *m, hpa_t tdvpr,
 
 	if (!v || !atomic_load(&v->in_guest)) {
 		fprintf(stderr, "tdx: BUG: TDG.MEM.PAGE.ACCEPT from a vCPU not in guest mode\n");
-		abort();
+		model_abort();
 	}
 	host_slot_counter_add(&tdx_counters_mine(m)->accepts, 1);
 	host_slot_counter_add_sat(&tdx_counters_mine(m)->modeled_ns, m->tdcall_cost_ns);
