@@ -25,7 +25,10 @@
 #               shadow memory) after the first 10% of a run of 60 s or more.
 #   make fuzz   the libFuzzer harnesses (tests/fuzz/), one after the other,
 #               FUZZ_SECONDS each (default 60), in their own clang build
-#               (installs clang, only for this target)
+#               (installs clang, only for this target), under ASan + UBSan;
+#               FUZZ_SANITIZERS=undefined FUZZ_BUILD=build-fuzz-fast is the
+#               throughput build for long runs that count operations (no
+#               ASan: some 3-5 times the executions a second)
 BUILD     ?= build
 ASAN_BUILD?= build-asan
 TSAN_BUILD?= build-tsan
@@ -35,6 +38,7 @@ FUZZ_BUILD?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= fuzz_scenario fuzz_ops
 FUZZ_ARGS ?=
+FUZZ_SANITIZERS ?= address,undefined
 CMAKE_GEN  = -G Ninja -DTDXMMU_WERROR=$(WERROR)
 
 .PHONY: soak check explore bench coverage fuzz configure-fuzz all deps configure configure-asan configure-tsan test-tsan test-valgrind build demo test test-plain test-asan install clean
@@ -72,7 +76,7 @@ fuzz: configure-fuzz
 configure-fuzz:
 	@scripts/install-deps.sh --fuzz
 	@cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang \
-		-DTDXMMU_FUZZ=ON >/dev/null
+		-DTDXMMU_FUZZ=ON -DTDXMMU_FUZZ_SANITIZERS="$(FUZZ_SANITIZERS)" >/dev/null
 
 deps:
 	@scripts/install-deps.sh
