@@ -654,20 +654,9 @@ TDXMMU_API int tdxmmu_inject_counts(tdxmmu_td *td, struct tdxmmu_inject_counts *
 
 TDXMMU_API int tdxmmu_inject_off(tdxmmu_td *td)
 {
-	int ret;
-
 	if (!td)
 		return api_fail(TDXMMU_EINVAL, "inject off: no TD");
-	ret = tdxmmu_inject_busy(td, 0);
-	if (ret)
-		return ret;
-	tdx_module_inject_busy_nth(td->tdx, -1, 0, false);
-	for (int l = 0; l < TDX_NR_LEAVES; l++)
-		tdx_module_inject_busy_nth(td->tdx, l, 0, false);
-	tdx_module_inject_status_leaf(td->tdx, -1, 0, 0);
-	tdx_module_inject_status_nth(td->tdx, -1, 0, 0, false);
-	for (int l = 0; l < TDX_NR_LEAVES; l++)
-		tdx_module_inject_status_nth(td->tdx, l, 0, 0, false);
+	tdx_module_inject_clear(td->tdx);
 	kvm_inject_enomem_nth(td->kvm, -1, 0, false);
 	for (int i = 0; i < KVM_ALLOC_NR_SITES; i++)
 		kvm_inject_enomem_nth(td->kvm, i, 0, false);

@@ -285,6 +285,25 @@ void tdx_module_inject_status_leaf(struct tdx_module *m, int leaf, uint64_t stat
 	busy_rearm(m);
 }
 
+void tdx_module_inject_clear(struct tdx_module *m)
+{
+	/* Modes off first, as the setters do: no call may count down a
+	 * stale target. */
+	for (int i = 0; i <= TDX_NR_LEAVES; i++) {
+		atomic_store_explicit(&m->busy_nth_mode[i], 0, memory_order_relaxed);
+		atomic_store_explicit(&m->err_nth_mode[i], 0, memory_order_relaxed);
+		atomic_store_explicit(&m->busy_countdown[i], 0, memory_order_relaxed);
+		atomic_store_explicit(&m->err_countdown[i], 0, memory_order_relaxed);
+		atomic_store_explicit(&m->err_status[i], 0, memory_order_relaxed);
+	}
+	for (int i = 0; i < TDX_NR_LEAVES; i++) {
+		atomic_store(&m->busy_ppm[i], 0);
+		atomic_store(&m->err_ppm[i], 0);
+		atomic_store(&m->err_ppm_status[i], 0);
+	}
+	busy_rearm(m);
+}
+
 uint64_t tdx_module_status_hits(const struct tdx_module *m)
 {
 	return atomic_load_explicit(&m->err_hits, memory_order_relaxed);

@@ -50,6 +50,9 @@ void tdx_module_inject_status_nth(struct tdx_module *m, int leaf, uint64_t statu
 				  uint64_t n, bool persistent);
 void tdx_module_inject_status_leaf(struct tdx_module *m, int leaf, uint64_t status,
 				   uint32_t ppm);
+/* Every injection of this module off at once (`inject off`): shares,
+ * countdowns and error statuses, for every leaf. */
+void tdx_module_inject_clear(struct tdx_module *m);
 /* SEAMCALLs that answered an injected error status. */
 uint64_t tdx_module_status_hits(const struct tdx_module *m);
 uint64_t tdx_module_busy_hits(const struct tdx_module *m);
