@@ -116,14 +116,21 @@ void tdp_iter_next(struct tdp_iter *iter);
 void tdp_iter_restart(struct tdp_iter *iter);
 
 /*
- * Visits, in pre-order, every entry that maps part of [start, end) at levels
- * root_level..min_level (the second condition only matters for an empty range,
- * whose first entry's gfn is rounded down below end).
+ * Whether the walk is still inside [.., end): on the tree, at an entry that
+ * starts below end (the second test only matters for an empty range, whose
+ * first entry's gfn is rounded down below end). A function, not the loop
+ * macros' condition, so that it reads once and coverage counts it once.
  */
+static inline bool tdp_iter_in_range(const struct tdp_iter *iter, gfn_t end)
+{
+	return iter->valid && iter->gfn < end && iter->next_last_level_gfn < end;
+}
+
+/* Visits, in pre-order, every entry that maps part of [start, end) at
+ * levels root_level..min_level. */
 #define for_each_tdp_pte_min_level(iter, root_sp, min_lvl, start, end)       \
 	for (tdp_iter_start(&(iter), (root_sp), (min_lvl), (start));        \
-	     (iter).valid && (iter).gfn < (end) &&                           \
-	     (iter).next_last_level_gfn < (end);                             \
+	     tdp_iter_in_range(&(iter), (end));                              \
 	     tdp_iter_next(&(iter)))
 
 #define for_each_tdp_pte(iter, root_sp, start, end) \
@@ -141,8 +148,7 @@ void tdp_iter_restart(struct tdp_iter *iter);
 #define for_each_tdp_pte_nonempty_min_level(iter, root_sp, min_lvl, start, end) \
 	for (tdp_iter_start_nonempty(&(iter), (root_sp), (min_lvl), (start), \
 				     (end));                                 \
-	     (iter).valid && (iter).gfn < (end) &&                           \
-	     (iter).next_last_level_gfn < (end);                             \
+	     tdp_iter_in_range(&(iter), (end));                              \
 	     tdp_iter_next(&(iter)))
 
 #define for_each_tdp_pte_nonempty(iter, root_sp, start, end) \
