@@ -305,15 +305,15 @@ static bool cpu_vcpu_park(struct cpu_vcpu *v)
 	if (sched_enabled() && sched_self_active()) {
 		/* No cond wait while exploring: the resumer cannot run while
 		 * this thread holds the baton. */
-		SCHED_POINT(SCHED_VCPU, SCHED_W, &v->parked, "vCPU parked");
+		SCHED_POINT_EXPLORING(SCHED_VCPU, SCHED_W, &v->parked, "vCPU parked");
 		atomic_store(&v->parked, true);
 		for (;;) {
-			SCHED_POINT(SCHED_VCPU, SCHED_R, &cpu->paused, "pause count");
+			SCHED_POINT_EXPLORING(SCHED_VCPU, SCHED_R, &cpu->paused, "pause count");
 			if (!atomic_load(&cpu->paused))
 				break;
-			SCHED_WAIT(&cpu->paused, "parked at a quiesce point");
+			SCHED_WAIT_EXPLORING(&cpu->paused, "parked at a quiesce point");
 		}
-		SCHED_POINT(SCHED_VCPU, SCHED_W, &v->parked, "vCPU parked");
+		SCHED_POINT_EXPLORING(SCHED_VCPU, SCHED_W, &v->parked, "vCPU parked");
 		atomic_store(&v->parked, false);
 		return true;
 	}

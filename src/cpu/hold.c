@@ -64,14 +64,15 @@ static bool cpu_holder_wait_explored(struct cpu_vcpu *v, bool inside)
 	for (;;) {
 		bool stop, kicked;
 
-		SCHED_POINT(SCHED_REQUEST, SCHED_R, &v->requests, "holder: stop / request word");
+		SCHED_POINT_EXPLORING(SCHED_REQUEST, SCHED_R, &v->requests,
+				      "holder: stop / request word");
 		pthread_mutex_lock(&v->hold_lock);
 		stop = v->hold_stop;
 		kicked = inside && atomic_load(&v->requests);
 		pthread_mutex_unlock(&v->hold_lock);
 		if (stop || kicked)
 			return stop;
-		SCHED_WAIT(&v->requests, "holder: waiting for a kick or leave");
+		SCHED_WAIT_EXPLORING(&v->requests, "holder: waiting for a kick or leave");
 	}
 }
 

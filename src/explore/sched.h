@@ -123,12 +123,19 @@ static inline void sched_point_here(const struct sched_site *site, const void *o
 
 #define SCHED_POINT(op_, access_, obj_, what_)                                 \
 	do {                                                                   \
-		if (sched_enabled()) {                                         \
-			static const struct sched_site sched_site_ = {         \
-				(op_), (access_), __FILE__, __LINE__,          \
-				__func__, (what_) };                           \
-			sched_point_here(&sched_site_, (obj_));                \
-		}                                                              \
+		if (sched_enabled())                                           \
+			SCHED_POINT_EXPLORING(op_, access_, obj_, what_);      \
+	} while (0)
+
+/* A point in code that runs only while exploring (under a sched_enabled()
+ * test of its own, or in a function only exploration calls): sched_on does
+ * not change while a model thread runs, so the test is not made twice. */
+#define SCHED_POINT_EXPLORING(op_, access_, obj_, what_)                       \
+	do {                                                                   \
+		static const struct sched_site sched_site_ = {                 \
+			(op_), (access_), __FILE__, __LINE__, __func__,        \
+			(what_) };                                             \
+		sched_point_here(&sched_site_, (obj_));                        \
 	} while (0)
 
 /*
@@ -174,15 +181,15 @@ enum sched_wait_result {
 enum sched_wait_result sched_wait(const struct sched_site *site, const void *obj);
 
 #define SCHED_WAIT(obj_, what_)                                                \
+	(sched_enabled() ? SCHED_WAIT_EXPLORING(obj_, what_) : SCHED_WAIT_NONE)
+
+/* The same where only exploration runs (see SCHED_POINT_EXPLORING). */
+#define SCHED_WAIT_EXPLORING(obj_, what_)                                      \
 	({                                                                     \
-		enum sched_wait_result sched_w_ = SCHED_WAIT_NONE;             \
-		if (sched_enabled()) {                                         \
-			static const struct sched_site sched_site_ = {         \
-				SCHED_MISC, SCHED_R, __FILE__, __LINE__,      \
-				__func__, (what_) };                           \
-			sched_w_ = sched_wait(&sched_site_, (obj_));           \
-		}                                                              \
-		sched_w_;                                                      \
+		static const struct sched_site sched_site_ = {                 \
+			SCHED_MISC, SCHED_R, __FILE__, __LINE__, __func__,     \
+			(what_) };                                             \
+		sched_wait(&sched_site_, (obj_));                              \
 	})
 
 /* True when the calling thread is a sched thread of a running exploration

@@ -29,9 +29,9 @@
 void kvm_slots_lock(struct kvm *kvm)
 {
 	if (kvm_exploring()) {
-		SCHED_POINT(SCHED_MUTEX_LOCK, SCHED_W, &kvm->slots_lock, "slots_lock");
+		SCHED_POINT_EXPLORING(SCHED_MUTEX_LOCK, SCHED_W, &kvm->slots_lock, "slots_lock");
 		while (pthread_mutex_trylock(&kvm->slots_lock))
-			(void)SCHED_WAIT(&kvm->slots_lock, "slots_lock");
+			(void)SCHED_WAIT_EXPLORING(&kvm->slots_lock, "slots_lock");
 		return;
 	}
 	pthread_mutex_lock(&kvm->slots_lock);

@@ -84,19 +84,19 @@ static void explore_read_lock(struct mmu_rwlock *l)
 {
 	unsigned slot = host_thread_slot();
 
-	SCHED_POINT(SCHED_MMU_LOCK, SCHED_W, l, "mmu_lock (read)");
+	SCHED_POINT_EXPLORING(SCHED_MMU_LOCK, SCHED_W, l, "mmu_lock (read)");
 	while (!read_enter(l, slot))
-		(void)SCHED_WAIT(l, "mmu_lock (read)");
+		(void)SCHED_WAIT_EXPLORING(l, "mmu_lock (read)");
 }
 
 static void explore_write_lock(struct mmu_rwlock *l)
 {
-	SCHED_POINT(SCHED_MMU_LOCK, SCHED_W, l, "mmu_lock (write)");
+	SCHED_POINT_EXPLORING(SCHED_MMU_LOCK, SCHED_W, l, "mmu_lock (write)");
 	while (pthread_mutex_trylock(&l->writer_mutex))
-		(void)SCHED_WAIT(l, "mmu_lock (write)");
+		(void)SCHED_WAIT_EXPLORING(l, "mmu_lock (write)");
 	atomic_store_explicit(&l->writer, 1, memory_order_seq_cst);
 	while (readers_sum(l) != 0)
-		(void)SCHED_WAIT(l, "mmu_lock (write): readers to leave");
+		(void)SCHED_WAIT_EXPLORING(l, "mmu_lock (write): readers to leave");
 }
 
 void mmu_rwlock_read_lock(struct mmu_rwlock *l)

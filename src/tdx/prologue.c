@@ -139,11 +139,11 @@ static void release_td_holds(struct sept_ctx *c)
 			if (!n)
 				continue;
 			l = tdx_td_lock(c->m, c->td, order[i]);
-			SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, l.word, "module lock (shared)");
+			SCHED_POINT_EXPLORING(SCHED_TDX_UNLOCK, SCHED_W, l.word, "module lock (shared)");
 			holds_withdraw(mine, n << order[i]);
 		}
 		if (c->holds & (HOLDS_FIELD_MASK << TD_HOLD_TDR_SHIFT)) {
-			SCHED_POINT(SCHED_TDX_UNLOCK, SCHED_W, c->tdr_lock, "TDR lock (shared)");
+			SCHED_POINT_EXPLORING(SCHED_TDX_UNLOCK, SCHED_W, c->tdr_lock, "TDR lock (shared)");
 			holds_withdraw(mine, c->holds & (HOLDS_FIELD_MASK << TD_HOLD_TDR_SHIFT));
 		}
 	} else {
