@@ -170,7 +170,9 @@ test-valgrind: build
 # Line and branch coverage of src/ by the whole plain test suite (gcovr):
 # a summary on stdout; per file, lines in $(COV_BUILD)/coverage.txt, lines
 # and branches in $(COV_BUILD)/coverage.json; an HTML report with every
-# line and branch in $(COV_BUILD)/coverage/index.html.
+# line and branch in $(COV_BUILD)/coverage/index.html; what is left by kind
+# on stdout and, line by line with its kind's reason, in
+# $(COV_BUILD)/not-taken.txt (scripts/coverage-kinds.py).
 COV_BUILD ?= build-cov
 coverage: deps
 	@scripts/install-deps.sh --coverage
@@ -184,6 +186,11 @@ coverage: deps
 		--txt $(COV_BUILD)/coverage.txt --json-summary-pretty \
 		--json-summary $(COV_BUILD)/coverage.json \
 		--html-details $(COV_BUILD)/coverage/index.html --print-summary
+	gcovr --root . --object-directory $(COV_BUILD) --filter 'src/' \
+		--exclude-unreachable-branches --exclude-throw-branches \
+		--json $(COV_BUILD)/coverage-full.json
+	scripts/coverage-kinds.py $(COV_BUILD)/coverage-full.json \
+		--list $(COV_BUILD)/not-taken.txt
 
 install: build
 	cmake --install $(BUILD)

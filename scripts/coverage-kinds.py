@@ -7,12 +7,15 @@ and the next three lines (a scheduling or trace macro, a KVM_BUG_ON-like
 check, the checker's violation report, an allocation failure, the
 exploration's failure paths), not from what the branch means.
 
-Usage (after `make coverage`, from the top of the tree; gcovr is the one
-`make coverage` uses, so Python is there):
+Usage (`make coverage` runs it; from the top of the tree):
     gcovr --root . --object-directory build-cov --filter 'src/' \\
         --exclude-unreachable-branches --exclude-throw-branches \\
         --json build-cov/coverage-full.json
-    scripts/coverage-kinds.py build-cov/coverage-full.json
+    scripts/coverage-kinds.py build-cov/coverage-full.json [--list FILE]
+
+--list FILE writes every line of src/ not run or with a branch outcome
+not taken, one a line: file:line, outcomes not taken of all, the kind and
+what the kind means (docs/reliability.md says more of each), the source.
 """
 import collections
 import json
@@ -46,8 +49,23 @@ def kind(path, text, near):
     return 'other'
 
 
+REASON = {
+    'macro': 'inside a schedule-point, trace or retry macro: the site is reached, '
+             'not in every combination of exploring / tracing / tree',
+    'explore': "the exploration's failure paths (no memory, no thread, CPU affinity)",
+    'bug': "a KVM_BUG_ON-like self-check of the model's own state, or the model's "
+           'abort, that no module answer reaches with the guards on',
+    'checker': 'a check rule only a broken model trips',
+    'alloc': "after a failed allocation of the model's own metadata",
+    'other': 'an error path or state not reached (docs/reliability.md, "other")',
+}
+
+
 def main():
     data = json.load(open(sys.argv[1]))
+    listing = None
+    if len(sys.argv) > 3 and sys.argv[2] == '--list':
+        listing = open(sys.argv[3], 'w')
     branches, lines = collections.Counter(), collections.Counter()
     other = collections.Counter()
     for f in data['files']:
@@ -59,9 +77,16 @@ def main():
             if not n and ln['count']:
                 continue
             i = ln['line_number'] - 1
+            if i >= len(src):  # the source changed since the run
+                src += [''] * (i + 1 - len(src))
             k = kind(f['file'], src[i], '\n'.join(src[i:i + 4]))
             branches[k] += n
             lines[k] += ln['count'] == 0
+            if listing:
+                what = ('line not run' if ln['count'] == 0 else
+                        '%d of %d branch outcomes not taken' % (n, len(ln['branches'])))
+                listing.write('%s:%d: %s; %s: %s\n    %s\n' % (
+                    f['file'], ln['line_number'], what, k, REASON[k], src[i].strip()))
             if k == 'other':
                 other[f['file']] += n
     print('branch outcomes not taken:', sum(branches.values()), dict(branches))
