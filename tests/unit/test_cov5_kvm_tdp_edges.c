@@ -38,7 +38,9 @@
 #include "kvm/spte.h"
 #include "kvm/tdp_iter.h"
 #include "kvm/tdp_mmu.h"
+#include "kvm/tdp_mmu_nomirror.h"
 #include "kvm/tdx_hooks.h"
+#include "kvm/tdx_ops.h"
 #include "tdx/tdx_module.h"
 #include "tdx/tdx_status.h"
 
@@ -700,6 +702,216 @@ static void test_split_read_lock_errors(void **state)
 	}
 }
 
+/*
+ * Regression: a table link whose handler fails after the cmpxchg won, on a
+ * path with no rollback (a private entry under MUTANT_NO_FREEZE here; a
+ * shared entry the same way). The table stays linked (the VM is bugged)
+ * and is the tree's: tdp_mmu_link_new_sp() used to free it anyway, and the
+ * teardown then freed it a second time (the model broken, host frames
+ * leaked). Now it is freed once, by the teardown, and nothing leaks.
+ */
+static void test_failed_link_without_rollback_stays_linked(void **state)
+{
+	struct kvm_fx vm;
+	_Atomic uint64_t *sptep;
+
+	(void)state;
+	vm_create(&vm, 48, true);
+	tdx_module_inject_status_nth(vm.m, TDH_MEM_SEPT_ADD, TDX_OPERAND_INVALID, 1, false);
+	atomic_store(&mutant_mask, 1u << MUTANT_NO_FREEZE);
+	assert_int_equal(fault(&vm, 0x1000), -EIO);
+	atomic_store(&mutant_mask, 0u);
+	assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.SEPT.ADD gpa 0x0 level 4");
+	/* The level-3 table is linked below the private root, and live. */
+	sptep = sptep_at(vm.kvm->private_root, 0, PG_LEVEL_512G);
+	assert_non_null(sptep);
+	assert_true(is_shadow_present_pte(atomic_load(sptep)));
+	kvm_mmu_pages_quiesce(vm.kvm);
+	assert_int_equal(kvm_mmu_pages_live(vm.kvm), 3);
+	assert_false(atomic_load(&vm.kvm->model_broken));
+	kvm_fx_destroy_dead(&vm);
+	/* kvm_fx_destroy_dead() checked: no page left live, no frame leaked. */
+}
+
+/* ---- creation, the iterator, build time ---- */
+
+/*
+ * kvm_create_vm() refuses a configuration KVM cannot build (the API checks
+ * the same before; this is KVM's own answer): a GPAW other than 48 or 52,
+ * no vCPU or too many, an unknown trace event. Nothing is created.
+ */
+static void test_create_refuses_bad_config(void **state)
+{
+	struct host_mem *hm = host_mem_create(KVM_FX_POOL_BYTES);
+	struct tdx_module *m;
+	struct host_memslots *slots;
+	struct kvm *kvm = NULL;
+	struct kvm_config cfg[] = {
+		{ .gpaw = 50, .nr_vcpus = 1 },
+		{ .gpaw = 48, .nr_vcpus = 0 },
+		{ .gpaw = 52, .nr_vcpus = KVM_MAX_VCPUS + 1 },
+		{ .gpaw = 48, .nr_vcpus = 1, .trace_events = "no_such_event" },
+	};
+	uint64_t frames;
+
+	(void)state;
+	assert_non_null(hm);
+	m = tdx_module_create(hm, 1);
+	assert_non_null(m);
+	slots = host_memslots_create(hm);
+	assert_non_null(slots);
+	frames = host_mem_frames_in_use(hm);
+	for (unsigned i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++) {
+		assert_int_equal(kvm_create_vm(hm, slots, m, &cfg[i], &kvm), -EINVAL);
+		assert_null(kvm);
+	}
+	assert_int_equal(host_mem_frames_in_use(hm), frames);
+	assert_int_equal(tdx_debug_nr_tds(m), 0);
+	host_memslots_destroy(slots);
+	tdx_module_destroy(m);
+	host_mem_destroy(hm);
+}
+
+/* The iterator refuses a start it cannot walk: no root, or a minimum
+ * level below 4K or above the root's. */
+static void test_iter_refuses_bad_start(void **state)
+{
+	struct kvm_fx vm;
+	struct tdp_iter iter;
+	struct kvm_mmu_page *root;
+
+	(void)state;
+	vm_create(&vm, 48, false);
+	root = vm.kvm->shared_root;
+	tdp_iter_start(&iter, NULL, PG_LEVEL_4K, 0);
+	assert_false(iter.valid);
+	tdp_iter_start(&iter, root, PG_LEVEL_4K - 1, 0);
+	assert_false(iter.valid);
+	tdp_iter_start(&iter, root, (int)root->role.level + 1, 0);
+	assert_false(iter.valid);
+	tdp_iter_start(&iter, root, (int)root->role.level, 0);
+	assert_true(iter.valid);
+	assert_int_equal(iter.level, root->role.level);
+	kvm_fx_destroy(&vm);
+}
+
+/*
+ * Before finalize, a private fault maps only through
+ * KVM_TDX_INIT_MEM_REGION (kvm_tdx_init_mem_page(), which sets the source
+ * page): no vCPU can have run. A private fault without a source is a KVM
+ * bug (X1 KVM_BUG_ON): the VM is killed, its ioctls answer -EIO.
+ */
+static void test_private_fault_before_finalize(void **state)
+{
+	struct kvm_fx vm;
+
+	(void)state;
+	vm_create(&vm, 48, false);
+	kvm_fx_snap(&vm);
+	assert_int_equal(fault(&vm, 0x1000), -EIO);
+	assert_bugged(&vm, "kvm_vm_bugged: private fault at 0x1000 before finalize without a source");
+	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_ADD, false), 0);
+	/* The dead VM refuses KVM_TDX_INIT_MEM_REGION. */
+	assert_int_equal(kvm_tdx_init_mem_page(vm.kvm, 0x2000, 0), -EIO);
+	kvm_fx_destroy_dead(&vm);
+}
+
+/* ---- the no-mirror path (tdp_mmu_nomirror.c) ---- */
+
+static void vm_create_nomirror(struct kvm_fx *vm)
+{
+	struct kvm_config cfg = { .gpaw = 48, .nr_vcpus = 1, .no_mirror = true };
+
+	memset(vm, 0, sizeof(*vm));
+	vm->hm = host_mem_create(KVM_FX_POOL_BYTES);
+	assert_non_null(vm->hm);
+	vm->m = tdx_module_create(vm->hm, 1);
+	assert_non_null(vm->m);
+	vm->slots = host_memslots_create(vm->hm);
+	assert_non_null(vm->slots);
+	vm->frames_before = host_mem_frames_in_use(vm->hm);
+	assert_int_equal(host_memslot_add(vm->slots, 0, 0, SLOT_PAGES), 0);
+	vm->trace_f = open_memstream(&vm->trace, &vm->trace_len);
+	assert_non_null(vm->trace_f);
+	cfg.trace = vm->trace_f;
+	assert_int_equal(kvm_create_vm(vm->hm, vm->slots, vm->m, &cfg, &vm->kvm), 0);
+	assert_int_equal(kvm_tdx_finalize_vm(vm->kvm), 0);
+}
+
+static int nomirror_map(struct kvm_fx *vm, gpa_t gpa)
+{
+	assert_int_equal(kvm_mmu_topup_sept_cache(vm->kvm, &vm->kvm->vcpus[0].sept_cache), 0);
+	return kvm_nomirror_map(&vm->kvm->vcpus[0], gpa);
+}
+
+/*
+ * Without the mirror, KVM reads the S-EPT (SEPT.RD) to know what is
+ * mapped: a second fault on a mapped gfn is spurious, a gfn without a
+ * memslot is -EFAULT, and a zap removes only its range's leaves.
+ */
+static void test_nomirror_spurious_efault_and_partial_zap(void **state)
+{
+	struct kvm_fx vm;
+
+	(void)state;
+	vm_create_nomirror(&vm);
+	assert_int_equal(nomirror_map(&vm, 0x1000), RET_PF_FIXED);
+	assert_int_equal(nomirror_map(&vm, 0x5000), RET_PF_FIXED);
+	kvm_fx_snap(&vm);
+	assert_int_equal(nomirror_map(&vm, 0x1000), RET_PF_SPURIOUS);
+	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_AUG, false), 0);
+	assert_int_equal(nomirror_map(&vm, (gpa_t)SLOT_PAGES << PAGE_SHIFT), -EFAULT);
+	/* [0, 3): gfn 1 goes, gfn 5 stays. */
+	kvm_mmu_write_lock(vm.kvm);
+	assert_int_equal(kvm_nomirror_zap(vm.kvm, 0, 3), 0);
+	assert_int_equal(kvm_nomirror_zap(vm.kvm, 2, 5), 0); /* nothing there */
+	kvm_mmu_write_unlock(vm.kvm);
+	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_REMOVE, false), 1);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x1000, 0), SEPT_FREE);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x5000, 0), SEPT_PENDING);
+	kvm_fx_destroy(&vm);
+}
+
+/*
+ * The no-mirror walk links a table wherever SEPT.RD says FREE and steps
+ * down where it says NL_MAPPED; any other state of a non-leaf entry (here
+ * one the host blocked behind KVM's back with a raw RANGE.BLOCK) is not
+ * one KVM made: the VM is killed.
+ */
+static void test_nomirror_unexpected_state(void **state)
+{
+	struct kvm_fx vm;
+
+	(void)state;
+	vm_create_nomirror(&vm);
+	assert_int_equal(nomirror_map(&vm, 0x1000), RET_PF_FIXED);
+	/* Block the level-2 entry over gfns 0..511 (TDX level 1). */
+	assert_false(tdx_status_is_error(kvm_tdh_mem_range_block(vm.kvm, 0, 1, NULL)));
+	assert_int_equal(kvm_fx_sept_state(&vm, 0, 1), SEPT_NL_BLOCKED);
+	assert_int_equal(nomirror_map(&vm, 0x2000), -EIO);
+	assert_bugged(&vm, "kvm_vm_bugged: no-mirror: entry for gfn 0x2 level 2 in public state");
+	kvm_fx_destroy_dead(&vm);
+}
+
+/* A VM with the mirror has no no-mirror state: its entry points have
+ * nothing to zap or free. */
+static void test_nomirror_calls_on_mirror_vm(void **state)
+{
+	struct kvm_fx vm;
+
+	(void)state;
+	vm_create(&vm, 48, true);
+	assert_int_equal(fault(&vm, 0x1000), RET_PF_FIXED);
+	kvm_fx_snap(&vm);
+	kvm_mmu_write_lock(vm.kvm);
+	assert_int_equal(kvm_nomirror_zap(vm.kvm, 0, ~0ULL), 0);
+	assert_int_equal(kvm_nomirror_free_spts(vm.kvm), 0);
+	kvm_mmu_write_unlock(vm.kvm);
+	assert_int_equal(kvm_fx_delta(&vm, -1, false), 0);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x1000, 0), SEPT_PENDING);
+	kvm_fx_destroy(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -719,6 +931,14 @@ int main(void)
 		cmocka_unit_test(test_populate_sept_add_error),
 		cmocka_unit_test_teardown(test_split_read_lock_demote_busy, mutant_teardown),
 		cmocka_unit_test_teardown(test_split_read_lock_errors, mutant_teardown),
+		cmocka_unit_test_teardown(test_failed_link_without_rollback_stays_linked,
+					  mutant_teardown),
+		cmocka_unit_test(test_create_refuses_bad_config),
+		cmocka_unit_test(test_iter_refuses_bad_start),
+		cmocka_unit_test(test_private_fault_before_finalize),
+		cmocka_unit_test(test_nomirror_spurious_efault_and_partial_zap),
+		cmocka_unit_test(test_nomirror_unexpected_state),
+		cmocka_unit_test(test_nomirror_calls_on_mirror_vm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
