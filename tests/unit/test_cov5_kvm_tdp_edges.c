@@ -912,6 +912,52 @@ static void test_nomirror_calls_on_mirror_vm(void **state)
 	kvm_fx_destroy(&vm);
 }
 
+/*
+ * MapGPA's pre-population and the ACCEPT-level split walk down to the
+ * 2M-level entries under the write lock: there a frozen entry (freezes
+ * live only inside a read-lock section) or a 1G leaf (never made,
+ * hugepages ref §1.1; v7 WARNs) is a KVM bug: the VM is killed, -EIO.
+ */
+static void test_populate_meets_frozen_or_1g(void **state)
+{
+	struct kvm_fx vm;
+	struct kvm_mmu_memory_cache *mc;
+	_Atomic uint64_t *e1g, *e2m;
+	gfn_t s;
+
+	(void)state;
+	vm_create(&vm, 48, true);
+	mc = &vm.kvm->vcpus[0].sept_cache;
+	s = sbit_gfn(&vm);
+	assert_int_equal(fault(&vm, 0x1000), RET_PF_FIXED);
+	assert_int_equal(fault(&vm, s << PAGE_SHIFT), RET_PF_RETRY);
+	/* A 1G leaf in the shared tree next to the path the fault made. */
+	e1g = sptep_at(vm.kvm->shared_root, s | 0x40000, PG_LEVEL_1G);
+	assert_non_null(e1g);
+	assert_int_equal(atomic_load(e1g), SHADOW_NONPRESENT_VALUE);
+	atomic_store(e1g, make_spte(kvm_fx_slot_pfn(&vm, 0), PG_LEVEL_1G, false,
+				    SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK));
+	/* A frozen 2M-level entry in the private tree. */
+	e2m = sptep_at(vm.kvm->private_root, 0x200, PG_LEVEL_2M);
+	assert_non_null(e2m);
+	assert_int_equal(atomic_load(e2m), SHADOW_NONPRESENT_VALUE);
+	atomic_store(e2m, REMOVED_SPTE);
+	assert_int_equal(kvm_mmu_topup_sept_cache(vm.kvm, mc), 0);
+	kvm_fx_snap(&vm);
+	kvm_mmu_write_lock(vm.kvm);
+	assert_int_equal(kvm_tdp_mmu_populate_nonleaf(vm.kvm, false, 0x40000, 0x40200, mc), -EIO);
+	assert_bugged(&vm, "kvm_vm_bugged: populate (MapGPA, ACCEPT split): gfn 0x800040000 level 3");
+	assert_int_equal(kvm_tdp_mmu_populate_nonleaf(vm.kvm, true, 0x200, 0x400, mc), -EIO);
+	assert_true(kvm_fx_trace_has(&vm, "kvm_vm_bugged: populate (MapGPA, ACCEPT split): "
+					  "gfn 0x200 level 2 spte 0x80000000000005a0"));
+	/* Undone, so that the teardown sees the trees KVM made. */
+	atomic_store(e1g, SHADOW_NONPRESENT_VALUE);
+	atomic_store(e2m, SHADOW_NONPRESENT_VALUE);
+	kvm_mmu_write_unlock(vm.kvm);
+	assert_int_equal(kvm_fx_delta(&vm, -1, false), 0);
+	kvm_fx_destroy_dead(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -929,6 +975,7 @@ int main(void)
 		cmocka_unit_test(test_free_roots_while_td_runs),
 		cmocka_unit_test(test_free_roots_block_fails),
 		cmocka_unit_test(test_populate_sept_add_error),
+		cmocka_unit_test(test_populate_meets_frozen_or_1g),
 		cmocka_unit_test_teardown(test_split_read_lock_demote_busy, mutant_teardown),
 		cmocka_unit_test_teardown(test_split_read_lock_errors, mutant_teardown),
 		cmocka_unit_test_teardown(test_failed_link_without_rollback_stays_linked,
