@@ -22,8 +22,10 @@
 #include <string.h>
 
 #include "host/host_mem.h"
+#include "host/host_rcu.h"
 #include "kvm/kvm.h"
 #include "kvm/mmu.h"
+#include "kvm/mmu_page.h"
 #include "kvm/spte.h"
 #include "kvm/tdp_iter.h"
 #include "kvm/tdp_mmu.h"
@@ -235,6 +237,9 @@ static void test_mmu_init_refuses_root_level(void **state)
 	assert_int_equal(kvm_mmu_init(kvm), -EINVAL);
 	assert_null(kvm->private_root);
 	assert_null(kvm->shared_root);
+	/* No arena was made: nothing to wait for, nothing live. */
+	kvm_mmu_pages_quiesce(kvm);
+	assert_int_equal(kvm_mmu_pages_live(kvm), 0);
 	free(kvm);
 }
 
@@ -250,6 +255,47 @@ static void test_enomem_not_hopeless_without_injection(void **state)
 	kvm_fx_destroy(&vm);
 }
 
+/*
+ * A page-table page freed twice (at once, or while its deferred free waits
+ * for the grace period) is the model's own breakage, which only a mutant
+ * or a bug of the model reaches: reported as such (model_broken, the VM
+ * killed, exit status 3 through the API), never a crash or a corrupted
+ * free list: the second free is dropped.
+ */
+static void test_double_free_is_model_breakage(void **state)
+{
+	struct kvm_fx vm;
+	struct kvm_mmu_page *sp;
+	uint64_t live;
+
+	(void)state;
+	vm_create(&vm, false);
+	live = kvm_mmu_pages_live(vm.kvm);
+	sp = kvm_mmu_alloc_page(vm.kvm, PG_LEVEL_4K, false);
+	assert_non_null(sp);
+	assert_int_equal(kvm_mmu_pages_live(vm.kvm), live + 1);
+	kvm_mmu_free_page(vm.kvm, sp);
+	assert_int_equal(kvm_mmu_pages_live(vm.kvm), live);
+	assert_false(atomic_load(&vm.kvm->model_broken));
+	kvm_mmu_free_page(vm.kvm, sp);
+	assert_true(atomic_load(&vm.kvm->model_broken));
+	assert_bugged(&vm, "kvm_vm_bugged: double free of KVM page-table page");
+	assert_int_equal(kvm_mmu_pages_live(vm.kvm), live);
+
+	/* Freed again while its grace period runs: dropped too; the deferred
+	 * free still happens, once. */
+	sp = kvm_mmu_alloc_page(vm.kvm, PG_LEVEL_4K, true);
+	assert_non_null(sp);
+	host_rcu_read_lock();
+	kvm_mmu_free_page_rcu(vm.kvm, sp);
+	kvm_mmu_free_page(vm.kvm, sp);
+	host_rcu_read_unlock();
+	assert_true(kvm_fx_trace_has(&vm, "(level 1, mirror tree)"));
+	kvm_mmu_pages_quiesce(vm.kvm);
+	assert_int_equal(kvm_mmu_pages_live(vm.kvm), live);
+	kvm_fx_destroy_dead(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_map_gpa_chunk_below_a_page),
 		cmocka_unit_test(test_mmu_init_refuses_root_level),
 		cmocka_unit_test(test_enomem_not_hopeless_without_injection),
+		cmocka_unit_test(test_double_free_is_model_breakage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
