@@ -414,6 +414,32 @@ static void test_delete_memslot_rmap_left(void **state)
 	kvm_fx_destroy_dead(&vm);
 }
 
+/*
+ * A private fault whose caller did not top up the S-EPT page cache (the
+ * exit handler always does, outside mmu_lock): the table it needs cannot
+ * be linked; -ENOMEM (the caller's "top up and retry"), and no leaf.
+ */
+static void test_private_fault_without_sept_page(void **state)
+{
+	struct kvm_fx vm;
+	struct kvm_mmu_memory_cache empty = { 0 };
+	uint64_t priv;
+
+	(void)state;
+	vm_create(&vm);
+	kvm_fx_snap(&vm);
+	kvm_mmu_write_lock(vm.kvm);
+	assert_int_equal(kvm_legacy_mmu_page_fault(vm.kvm, &empty, 0x400000), -ENOMEM);
+	kvm_mmu_write_unlock(vm.kvm);
+	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_AUG, false), 0);
+	kvm_legacy_mmu_read_4k(vm.kvm, 0x400, &priv, NULL);
+	assert_int_equal(priv, SHADOW_NONPRESENT_VALUE);
+	/* Topped up, the same fault maps. */
+	assert_int_equal(page_fault(&vm, 0x400000), RET_PF_FIXED);
+	want_audit(&vm, 0, NULL);
+	kvm_fx_destroy(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_legacy_calls_on_tdp_vm),
 		cmocka_unit_test(test_large_spte_in_legacy_tree),
 		cmocka_unit_test(test_delete_memslot_rmap_left),
+		cmocka_unit_test(test_private_fault_without_sept_page),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
