@@ -34,6 +34,8 @@
 #include "kvm/spte.h"
 #include "kvm/tdp_iter.h"
 #include "kvm/tdx_hooks.h"
+#include "tdx/tdx_module.h"
+#include "tdx/tdx_status.h"
 
 #include "kvm_fixture.h"
 
@@ -440,6 +442,59 @@ static void test_private_fault_without_sept_page(void **state)
 	kvm_fx_destroy(&vm);
 }
 
+/*
+ * A memslot deletion whose TRACK fails (an error, not BUSY): the pages it
+ * blocked cannot be removed (REMOVE needs the epoch advance), so none is
+ * tried; the VM is killed, the memslot stays (its frames are still the
+ * TD's), -EIO. The teardown takes everything back.
+ */
+static void test_delete_memslot_track_fails(void **state)
+{
+	struct kvm_fx vm;
+	uint64_t priv;
+
+	(void)state;
+	vm_create(&vm);
+	assert_int_equal(ept(&vm, 0x400000), RET_PF_FIXED);
+	tdx_module_inject_status_nth(vm.m, TDH_MEM_TRACK, TDX_OPERAND_INVALID, 1, false);
+	kvm_fx_snap(&vm);
+	assert_int_equal(kvm_legacy_delete_memslot(vm.kvm, 1), -EIO);
+	assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.TRACK: 0xc000010000000000");
+	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_RANGE_BLOCK, false), 1);
+	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_REMOVE, false), 0);
+	assert_true(host_memslot_by_id(vm.slots, 1, NULL));
+	kvm_legacy_mmu_read_4k(vm.kvm, 0x400, &priv, NULL);
+	assert_true(is_private_zapped_spte(priv));
+	kvm_fx_destroy_dead(&vm);
+}
+
+/*
+ * The teardown's first step (kvm_legacy_mmu_zap_all_private()) with a
+ * PAGE.REMOVE that fails: the VM is killed, the page given up; once the
+ * HKID is released everything comes back (RECLAIM), so the teardown as a
+ * whole leaves nothing leaked.
+ */
+static void test_teardown_remove_fails(void **state)
+{
+	struct kvm_fx vm;
+
+	(void)state;
+	vm_create(&vm);
+	assert_int_equal(ept(&vm, 0x1000), RET_PF_FIXED);
+	assert_int_equal(ept(&vm, 0x2000), RET_PF_FIXED);
+	tdx_module_inject_status_nth(vm.m, TDH_MEM_PAGE_REMOVE, TDX_OPERAND_INVALID, 1, false);
+	kvm_fx_snap(&vm);
+	kvm_mmu_write_lock(vm.kvm);
+	assert_int_equal(kvm_legacy_mmu_zap_all_private(vm.kvm), -EIO);
+	kvm_mmu_write_unlock(vm.kvm);
+	assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.PAGE.REMOVE gpa 0x1000");
+	/* Stopped at the failure: the second page was not tried. */
+	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_REMOVE, false), 1);
+	assert_int_equal(kvm_tdx_teardown_memory(vm.kvm), 0);
+	assert_int_equal(atomic_load(&vm.kvm->frames_leaked), 0);
+	kvm_fx_destroy_dead(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +507,8 @@ int main(void)
 		cmocka_unit_test(test_large_spte_in_legacy_tree),
 		cmocka_unit_test(test_delete_memslot_rmap_left),
 		cmocka_unit_test(test_private_fault_without_sept_page),
+		cmocka_unit_test(test_delete_memslot_track_fails),
+		cmocka_unit_test(test_teardown_remove_fails),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
