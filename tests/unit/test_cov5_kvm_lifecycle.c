@@ -171,12 +171,52 @@ static void test_local_retry_bound_legacy(void **state)
 	local_retry_bound(KVM_MMU_LEGACY);
 }
 
+/* ---- BUSY at finalize and at the TDR's write-back ---- */
+
+/*
+ * TDH.MR.FINALIZE and the TDR's TDH.PHYMEM.PAGE.WBINVD at destroy meet
+ * BUSY once (injected: the module's lock as a vCPU thread leaving the TD
+ * would hold it): KVM retries within its time budget, and both complete.
+ */
+static void test_finalize_and_tdr_wbinvd_retry_busy(void **state)
+{
+	static const uint64_t slot[] = { 0, 2 * MB, 0, 0 };
+	struct kvm_fx vm;
+	uint64_t leaked = 1, busy;
+
+	(void)state;
+	kvm_fx_create(&vm, 4, 48, 1, slot, false);
+	tdx_module_inject_busy_nth(vm.m, TDH_MR_FINALIZE, 1, false);
+	kvm_fx_snap(&vm);
+	assert_int_equal(kvm_tdx_finalize_vm(vm.kvm), 0);
+	assert_true(vm.kvm->finalized);
+	assert_int_equal(kvm_fx_delta(&vm, TDH_MR_FINALIZE, false), 2);
+	assert_int_equal(tdx_module_busy_injected(vm.m), 1);
+
+	kvm_fx_teardown(&vm);
+	busy = tdx_module_busy_injected(vm.m);
+	/* No page left, so the first WBINVD from here on is the TDR's. */
+	tdx_module_inject_busy_nth(vm.m, TDH_PHYMEM_PAGE_WBINVD, 1, false);
+	kvm_fx_snap(&vm);
+	assert_int_equal(kvm_destroy_vm(vm.kvm, &leaked), 0);
+	assert_int_equal(leaked, 0);
+	assert_int_equal(tdx_module_busy_injected(vm.m), busy + 1);
+	assert_int_equal(kvm_fx_delta(&vm, TDH_PHYMEM_PAGE_WBINVD, false), 2);
+	assert_int_equal(tdx_debug_nr_tds(vm.m), 0);
+	assert_int_equal(tdx_debug_dirty_frames(vm.m), 0);
+	host_memslots_destroy(vm.slots);
+	vm.slots = NULL;
+	assert_int_equal(host_mem_frames_in_use(vm.hm), vm.frames_before);
+	kvm_fx_free(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_out_of_frames),
 		cmocka_unit_test(test_local_retry_bound_tdp),
 		cmocka_unit_test(test_local_retry_bound_legacy),
+		cmocka_unit_test(test_finalize_and_tdr_wbinvd_retry_busy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
