@@ -281,6 +281,10 @@ static void test_double_free_is_model_breakage(void **state)
 	assert_true(atomic_load(&vm.kvm->model_broken));
 	assert_bugged(&vm, "kvm_vm_bugged: double free of KVM page-table page");
 	assert_int_equal(kvm_mmu_pages_live(vm.kvm), live);
+	/* The deferred free of a freed page: dropped the same way. */
+	kvm_mmu_free_page_rcu(vm.kvm, sp);
+	kvm_mmu_pages_quiesce(vm.kvm);
+	assert_int_equal(kvm_mmu_pages_live(vm.kvm), live);
 
 	/* Freed again while its grace period runs: dropped too; the deferred
 	 * free still happens, once. */
