@@ -395,8 +395,8 @@ int kvm_tdx_teardown_memory(struct kvm *kvm)
 	else
 		(void)kvm_tdp_mmu_zap_all_private_leaves(kvm);
 	/* The no-mirror path's leaves, which no tree of KVM's records. */
-	if (kvm->no_mirror && kvm_nomirror_zap(kvm, 0, ~0ULL))
-		ret = -EIO;
+	if (kvm->no_mirror)
+		(void)kvm_nomirror_zap(kvm, 0, ~0ULL);
 	kvm_mmu_write_unlock(kvm);
 	if (tdx_release_hkid(kvm))
 		return -EIO;
@@ -405,6 +405,13 @@ int kvm_tdx_teardown_memory(struct kvm *kvm)
 		kvm_legacy_mmu_free_all(kvm);
 	else
 		kvm_tdp_mmu_free_all(kvm);
+	/* No-mirror: what step 1 could not remove (a dead VM's leaves, e.g.
+	 * below a table the host blocked, whose BLOCK failed) comes back with
+	 * RECLAIM now, as the trees' leaves do in kvm_tdp_mmu_free_all().
+	 * They used to stay on the list: the TD kept them, the TDR could not
+	 * be reclaimed and every frame of the VM leaked. */
+	if (kvm->no_mirror && kvm_nomirror_zap(kvm, 0, ~0ULL))
+		ret = -EIO;
 	if (kvm->no_mirror && kvm_nomirror_free_spts(kvm))
 		ret = -EIO;
 	kvm_mmu_write_unlock(kvm);

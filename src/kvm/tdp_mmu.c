@@ -323,6 +323,28 @@ tdp_mmu_split_changed(struct kvm *kvm, gfn_t gfn, int level, bool was_leaf, bool
  *
  * Return: 0, or the hook's -EBUSY / -EIO.
  */
+/*
+ * Whether old -> new, whose S bits differ, is the link of a table below a
+ * non-present entry (so the old one had S: a table entry never has it)
+ * whose 512 entries all took the bit over (the S bit moved down a level:
+ * tdp_mmu_inherit_shared_bit()). Out of line: the fault path's handler
+ * only comes here when S differs.
+ */
+static __attribute__((noinline, cold)) bool
+tdp_mmu_link_keeps_shared_bit(uint64_t old_spte, uint64_t new_spte, int level)
+{
+	_Atomic uint64_t *pt;
+
+	if (is_shadow_present_pte(old_spte) || !is_shadow_present_pte(new_spte) ||
+	    is_last_spte(new_spte, level))
+		return false;
+	pt = spte_to_child_pt(new_spte, level);
+	for (unsigned i = 0; i < SPTE_ENT_PER_PAGE; i++)
+		if (!(atomic_load_explicit(&pt[i], memory_order_relaxed) & SPTE_SHARED_MASK))
+			return false;
+	return true;
+}
+
 static int handle_changed_spte(struct kvm *kvm, bool is_private, gfn_t gfn,
 			       uint64_t old_spte, uint64_t new_spte, int level,
 			       bool shared, bool leaf_blocked)
@@ -346,8 +368,13 @@ static int handle_changed_spte(struct kvm *kvm, bool is_private, gfn_t gfn,
 	trace_kvm_tdp_mmu_spte_changed(kvm, is_private, gfn, level, old_spte, new_spte);
 
 	/* Invariant 10 (§11.2, E4 WARN): only MapGPA, under the write lock,
-	 * changes SPTE_SHARED_MASK. */
-	if (shared && ((old_spte ^ new_spte) & SPTE_SHARED_MASK)) {
+	 * changes SPTE_SHARED_MASK. A table linked below a non-present
+	 * 2M-level entry that carries S (a whole 2M chunk converted at 2M,
+	 * E8 hugepages ref §7.4) is no change of alias: its 512 entries took
+	 * the bit over (tdp_mmu_inherit_shared_bit()), so the fault path may
+	 * link it, e.g. once the chunk's memslot was replaced by a 4K one. */
+	if (shared && ((old_spte ^ new_spte) & SPTE_SHARED_MASK) &&
+	    !tdp_mmu_link_keeps_shared_bit(old_spte, new_spte, level)) {
 		kvm_vm_bugged(kvm, "SPTE_SHARED_MASK changed under the read lock at gfn 0x%llx",
 			      (unsigned long long)gfn);
 		return -EIO;
@@ -627,6 +654,7 @@ static int tdp_mmu_link_new_sp(struct kvm *kvm, struct tdp_iter *iter,
 			       struct kvm_mmu_memory_cache *sept_cache)
 {
 	struct kvm_mmu_page *sp;
+	uint64_t new_spte;
 	pfn_t twin = 0;
 	int ret;
 
@@ -647,7 +675,17 @@ static int tdp_mmu_link_new_sp(struct kvm *kvm, struct tdp_iter *iter,
 		kvm_mmu_init_private_spt(sp, pfn_to_hpa(twin));
 	}
 
-	ret = tdp_mmu_set_spte_atomic(kvm, iter, make_nonleaf_spte(kvm_mmu_page_pa(sp)));
+	new_spte = make_nonleaf_spte(kvm_mmu_page_pa(sp));
+	ret = tdp_mmu_set_spte_atomic(kvm, iter, new_spte);
+	/*
+	 * Where the entry has no rollback (a shared entry, or a private one
+	 * under MUTANT_NO_FREEZE), a handler that failed after the cmpxchg
+	 * won leaves the table linked (the VM is bugged): it is the tree's
+	 * now, and the teardown frees it with its S-EPT twin. Freeing it here
+	 * freed a reachable page, which the teardown then freed again.
+	 */
+	if (ret && kvm_tdp_mmu_read_spte(iter->sptep) == new_spte)
+		return ret;
 	if (ret) {
 		if (twin && ret == -EBUSY && sept_cache->nr < KVM_MMU_CACHE_CAP)
 			sept_cache->frames[sept_cache->nr++] = twin;

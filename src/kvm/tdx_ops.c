@@ -98,23 +98,11 @@ uint64_t kvm_tdh_mem_page_remove(struct kvm *kvm, gpa_t gpa, unsigned level,
 		    0, 0, out);
 }
 
-uint64_t kvm_tdh_mem_sept_remove(struct kvm *kvm, gpa_t gpa, unsigned level,
-				 struct seamcall_regs *out)
-{
-	return call(kvm, TDH_MEM_SEPT_REMOVE, tdx_page_info(gpa, level), kvm->tdr,
-		    0, 0, out);
-}
-
 uint64_t kvm_tdh_mem_sept_rd(struct kvm *kvm, gpa_t gpa, unsigned level,
 			     struct seamcall_regs *out)
 {
 	return call(kvm, TDH_MEM_SEPT_RD, tdx_page_info(gpa, level), kvm->tdr, 0,
 		    0, out);
-}
-
-uint64_t kvm_tdh_mr_finalize(struct kvm *kvm)
-{
-	return call(kvm, TDH_MR_FINALIZE, kvm->tdr, 0, 0, 0, NULL);
 }
 
 uint64_t kvm_tdh_phymem_page_reclaim(struct kvm *kvm, hpa_t page,

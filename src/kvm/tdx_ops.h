@@ -35,11 +35,8 @@ uint64_t kvm_tdh_mem_page_demote(struct kvm *kvm, gpa_t gpa, unsigned level,
 				 hpa_t page, struct seamcall_regs *out);
 uint64_t kvm_tdh_mem_page_remove(struct kvm *kvm, gpa_t gpa, unsigned level,
 				 struct seamcall_regs *out);
-uint64_t kvm_tdh_mem_sept_remove(struct kvm *kvm, gpa_t gpa, unsigned level,
-				 struct seamcall_regs *out);
 uint64_t kvm_tdh_mem_sept_rd(struct kvm *kvm, gpa_t gpa, unsigned level,
 			     struct seamcall_regs *out);
-uint64_t kvm_tdh_mr_finalize(struct kvm *kvm);
 uint64_t kvm_tdh_phymem_page_reclaim(struct kvm *kvm, hpa_t page,
 				     struct seamcall_regs *out);
 uint64_t kvm_tdh_phymem_page_wbinvd(struct kvm *kvm, hpa_t page);
