@@ -1281,6 +1281,14 @@ static int check_quiesced(tdxmmu_td *td, char *report, size_t report_size)
 		 * stopped before its TRACK leaves BLOCKED pages cached. */
 		if (kvm_is_bugged(kvm))
 			report_line(&ck, "note: the VM is dead: the TLB check (I5) skipped");
+		/* Nor does a TD whose HKID is released (the teardown's
+		 * tdx_mmu_release_hkid()): TDH.VP.ENTER answers
+		 * TDX_TD_KEYS_NOT_CONFIGURED from then on, and the S-EPT's
+		 * tables below the root are reclaimed, so judging a private
+		 * translation walked reclaimed frames as S-EPT pages (a
+		 * cached translation showed as stale against "NL_MAPPED"). */
+		else if (!kvm->hkid_assigned)
+			report_line(&ck, "note: the HKID is released: the TLB check (I5) skipped");
 		else
 			check_tlbs(&ck);
 	}
