@@ -445,8 +445,7 @@ TDXMMU_API int tdxmmu_seamcall(tdxmmu_td *td, const struct tdxmmu_seamcall_req *
 	 * level field the GPA's own low bits changed, as the real one does
 	 * (issue 11 item 2.1: gpa=0x2001 used to map 0x2000). */
 	info = req->gpa | req->level;
-	if (req->leaf < 0 || !tdxmmu_leaf_name(req->leaf) ||
-	    !strcmp(tdxmmu_leaf_name(req->leaf), "?"))
+	if (req->leaf < 0 || !tdx_leaf_name(req->leaf))
 		return api_fail(TDXMMU_EINVAL, "unknown SEAMCALL leaf %d", req->leaf);
 	if (req->level > 7)
 		return api_fail(TDXMMU_EINVAL, "level %u does not fit the page-info field", req->level);
@@ -654,13 +653,9 @@ TDXMMU_API int tdxmmu_inject_counts(tdxmmu_td *td, struct tdxmmu_inject_counts *
 
 TDXMMU_API int tdxmmu_inject_off(tdxmmu_td *td)
 {
-	int ret;
-
 	if (!td)
 		return api_fail(TDXMMU_EINVAL, "inject off: no TD");
-	ret = tdxmmu_inject_busy(td, 0);
-	if (ret)
-		return ret;
+	tdx_module_inject_busy_leaf(td->tdx, -1, 0);
 	tdx_module_inject_busy_nth(td->tdx, -1, 0, false);
 	for (int l = 0; l < TDX_NR_LEAVES; l++)
 		tdx_module_inject_busy_nth(td->tdx, l, 0, false);
