@@ -1297,12 +1297,19 @@ static void test_nl_blocked_table_is_a_mirror(void **state)
 {
 	tdxmmu_td *td = make_built_td(1, true);
 	enum tdxmmu_sept_state s;
+	size_t before = 0, total = 0;
 
 	(void)state;
+	assert_int_equal(tdxmmu_mapped_pages(td, NULL, 0, &before), TDXMMU_OK);
 	raw_ok(td, "TDH.MEM.RANGE.BLOCK", 0x200000, 1, 0);
 	assert_int_equal(tdxmmu_sept_state(td, 0x200000, 1, &s), TDXMMU_OK);
 	assert_int_equal(s, TDXMMU_SEPT_NL_BLOCKED);
 	want_check(td, 0, NULL);
+	/* The blocked table maps no page itself: the pages below it are
+	 * the mapped ones, as before. */
+	assert_int_equal(tdxmmu_mapped_pages(td, NULL, 0, &total), TDXMMU_OK);
+	assert_int_equal(total, before);
+	assert_int_equal(total, 3);
 	raw_ok(td, "TDH.MEM.TRACK", 0, 0, 0);
 	raw_ok(td, "TDH.MEM.RANGE.UNBLOCK", 0x200000, 1, 0);
 	assert_int_equal(tdxmmu_sept_state(td, 0x200000, 1, &s), TDXMMU_OK);

@@ -254,6 +254,8 @@ static void test_sept_state_misconfigured(void **state)
 	uint64_t entry[5], old;
 	hpa_t table[5];
 	_Atomic uint64_t *e;
+	struct tdxmmu_view *v = NULL;
+	unsigned seen = 0;
 
 	(void)state;
 	assert_non_null(t);
@@ -266,6 +268,21 @@ static void test_sept_state_misconfigured(void **state)
 	atomic_store(e, old | SEPT_PS); /* code 0x4E: no state */
 	want_error(tdxmmu_sept_state(td, 0x5000, 0, &s), TDXMMU_EBUG,
 		   "misconfigured S-EPT entry for 0x5000");
+	/* show draws it with its raw value and no frame: the state the
+	 * view can name for it is none (FREE), the HPA field is no page. */
+	assert_int_equal(tdxmmu_show_collect(td, 0x5000, 4096, &v), TDXMMU_OK);
+	for (size_t i = 0; i < v->nr_entries; i++) {
+		const struct tdxmmu_view_entry *en = &v->entries[i];
+
+		if (v->tables[en->table].tree != TDXMMU_TREE_SEPT || en->level != 0)
+			continue;
+		assert_int_equal(en->raw, old | SEPT_PS);
+		assert_int_equal(en->sept_state, TDXMMU_SEPT_FREE);
+		assert_int_equal(en->pfn, 0);
+		seen++;
+	}
+	assert_int_equal(seen, 1);
+	tdxmmu_view_free(v);
 	atomic_store(e, old);
 	assert_int_equal(tdxmmu_sept_state(td, 0x5000, 0, &s), TDXMMU_OK);
 	assert_int_equal(s, TDXMMU_SEPT_FREE);
