@@ -1217,10 +1217,8 @@ static int check_quiesced(tdxmmu_td *td, char *report, size_t report_size)
 	struct kvm *kvm;
 	int ret;
 
-	if (report && report_size)
-		report[0] = '\0';
-	if (!td || !td->kvm || !td->tdx)
-		return api_fail(TDXMMU_EINVAL, "check: no TD");
+	/* tdxmmu_check(), the only caller, emptied the report and refused a
+	 * missing TD. */
 	kvm = ck.kvm = td->kvm;
 	ck.tdr = kvm->tdr;
 	ck.tdp = kvm->mmu_kind == KVM_MMU_TDP;

@@ -1571,6 +1571,155 @@ static void test_check_after_hkid_release(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* The shared root given the private role (I4/I6, §3.3): named once. */
+static void test_corrupt_shared_root_role(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct kvm *kvm = td->kvm;
+
+	(void)state;
+	kvm->shared_root->role.is_private = 1;
+	want_check(td, 1, "shared root: role.is_private 1, private_spt 0 (want 0 and 0)", NULL);
+	kvm->shared_root->role.is_private = 0;
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* A private 4K table whose role says 2M (I6): the link names the level. */
+static void test_corrupt_private_table_level(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct kvm_mmu_page *sp = sptep_to_sp(sptep_4k(td, 0x200000, true));
+
+	(void)state;
+	sp->role.level = PG_LEVEL_2M;
+	want_check(td, 1, "gfn 0x200 level 2M: the private EPT links a table of level 2M at gfn 0x200",
+		   NULL);
+	sp->role.level = PG_LEVEL_4K;
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* I4: a 2M leaf whose memslot covers only part of it (a 3 MiB slot, the
+ * leaf at 2M-4M) is not backed by the memslot, as one wholly outside. */
+static void test_leaf_partly_outside_memslot(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	_Atomic uint64_t *leaf4k, *pd;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.host_memory = 64 * MiB;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 3 * MiB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	want_check(td, 0, NULL);
+	leaf4k = sptep_4k(td, 0x100000, false);
+	pd = sptep_to_sp(leaf4k)->parent->spt;
+	assert_false(is_shadow_present_pte(atomic_load(&pd[1])));
+	atomic_store(&pd[1], (atomic_load(leaf4k) & ~SPTE_BASE_ADDR_MASK) | PT_PAGE_SIZE_MASK |
+			     pfn_to_hpa(0x100800));
+	want_check(td, 2, "gfn 0x200 level 2M: shared leaf maps pfn 0x100800 but no memslot covers the 2M page",
+		   "gfn 0x200: (nonpresent, present|shared) is not a state of the TDP-MMU table", NULL);
+	atomic_store(&pd[1], SHADOW_NONPRESENT_VALUE);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* I7 at the size the PAMT gives: the 2M PAMT entry over the frames of
+ * gfns 0-0x1ff made a PT_REG page of the TD, so the 4K leaves of gfn 0 and
+ * 1 (make_built_td()'s pages there) are part of a 2M page in the PAMT,
+ * not 4K pages: one line each. */
+static void test_corrupt_pamt_page_size(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct host_memslot slot_copy;
+	const struct host_memslot *slot = memslot_at_0(td, &slot_copy);
+	_Atomic uint64_t *e2m = pamt_entry(&td->tdx->pamt, pfn(slot, 0), 1);
+	uint64_t old = atomic_load(e2m);
+	unsigned owner = pamt_owner(atomic_load(pamt_4k(td, pfn_to_hpa(pfn(slot, 0)))));
+
+	(void)state;
+	assert_int_equal(pfn(slot, 0) & 511, 0);
+	assert_int_equal(pamt_pt(old), PT_NDA);
+	pamt_set(e2m, PT_REG, owner, 0);
+	want_check(td, 2,
+		   fmt("gpa 0 level 4K: S-EPT MAPPED leaf's hpa %#llx is not the TD's PT_REG page of that size in the PAMT (PT_REG, owner TDR %#llx, size 2M)",
+		       (unsigned long long)pfn_to_hpa(pfn(slot, 0)), (unsigned long long)td->kvm->tdr),
+		   "gpa 0x1000 level 4K: S-EPT MAPPED leaf's hpa", NULL);
+	atomic_store(e2m, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* An S-EPT entry with a state code the module never writes (a live
+ * migration state the model lacks) where KVM has nothing: the S-EPT walk
+ * reports it as an entry KVM's mirror lacks, MISCONFIGURED. */
+static void test_corrupt_sept_misconfigured_entry(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *e = sept_entry(td, 0x5000, 0);
+	uint64_t old = atomic_load(e);
+
+	(void)state;
+	assert_int_equal(sept_state(old), SEPT_FREE);
+	atomic_store(e, old | SEPT_PS);
+	want_check(td, 1, "gpa 0x5000 level 4K: S-EPT entry is MISCONFIGURED (hpa 0) but KVM's private EPT has no entry there",
+		   NULL);
+	atomic_store(e, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/*
+ * A zap that KVM_BUG_ON stopped between BLOCK and REMOVE (its TDH.MEM.TRACK
+ * refused): the mirror leaf stays present over a BLOCKED S-EPT entry, and
+ * over PENDING_BLOCKED for a page the guest never accepted. Only a dead
+ * VM may show that, and check lets it (the notes say what it skipped);
+ * destroy still takes everything back.
+ */
+static void test_dead_vm_blocked_under_present_leaf(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	enum tdxmmu_outcome o;
+	enum tdxmmu_sept_state s;
+	uint64_t invalid, v;
+	char report[REPORT_SIZE];
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.accept = TDXMMU_ACCEPT_EXPLICIT;
+	cfg.host_memory = 64 * MiB;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_vcpu_accept(td, 0, 0x1000, 0, &v), TDXMMU_OK);
+	/* A read of a page never accepted: AUGed, PENDING, the guest #VE. */
+	assert_int_equal(tdxmmu_vcpu_read(td, 0, 0x2000, &v, &o), TDXMMU_OK);
+	assert_int_equal(tdxmmu_sept_state(td, 0x2000, 0, &s), TDXMMU_OK);
+	assert_int_equal(s, TDXMMU_SEPT_PENDING);
+	want_check(td, 0, NULL);
+	assert_true(tdxmmu_status_from_name("TDX_OPERAND_INVALID", &invalid));
+	assert_int_equal(tdxmmu_inject_status_nth(td, tdxmmu_leaf_from_name("TDH.MEM.TRACK"),
+						  invalid, 1, true), TDXMMU_OK);
+	assert_int_equal(tdxmmu_host_zap(td, 0x1000, 0x2000, TDXMMU_ALIAS_PRIVATE), TDXMMU_EIO);
+	assert_true(tdxmmu_vm_dead(td));
+	assert_int_equal(tdxmmu_sept_state(td, 0x1000, 0, &s), TDXMMU_OK);
+	assert_int_equal(s, TDXMMU_SEPT_BLOCKED);
+	assert_int_equal(tdxmmu_sept_state(td, 0x2000, 0, &s), TDXMMU_OK);
+	assert_int_equal(s, TDXMMU_SEPT_PENDING_BLOCKED);
+	if (tdxmmu_check(td, report, sizeof(report)) != 0)
+		fail_msg("check of the dead VM:\n%s", report);
+	assert_string_equal(report, "note: the VM is dead: the per-GFN table check (I2) skipped\n"
+				    "note: the VM is dead: the TLB check (I5) skipped\n");
+	assert_int_equal(tdxmmu_inject_off(td), TDXMMU_OK);
+	api_fx_destroy_clean(td);
+}
+
 /* ---- cost ---- */
 
 /*
@@ -1655,6 +1804,12 @@ int main(void)
 		cmocka_unit_test(test_forgotten_tdvpr),
 		cmocka_unit_test(test_legacy_pairs),
 		cmocka_unit_test(test_check_after_hkid_release),
+		cmocka_unit_test(test_corrupt_shared_root_role),
+		cmocka_unit_test(test_corrupt_private_table_level),
+		cmocka_unit_test(test_leaf_partly_outside_memslot),
+		cmocka_unit_test(test_corrupt_pamt_page_size),
+		cmocka_unit_test(test_corrupt_sept_misconfigured_entry),
+		cmocka_unit_test(test_dead_vm_blocked_under_present_leaf),
 		cmocka_unit_test(test_large_sparse_td_is_fast),
 	};
 
