@@ -106,6 +106,14 @@ static void racy_increment(struct prog *p, unsigned i)
 	SCHED_NOTE("counter %d -> %d", v, v + 1);
 }
 
+/* racy_increment() with a second note on the same step: the trace joins
+ * the two with "; " (sched_note()). */
+static void racy_increment_two_notes(struct prog *p, unsigned i)
+{
+	racy_increment(p, i);
+	SCHED_NOTE("written by t%u", i);
+}
+
 static void locked_increment(struct prog *p, unsigned i)
 {
 	lock(&p->lock_a);
@@ -172,7 +180,8 @@ static int body(void *arg, char *msg, size_t size)
 	run_threads(&the_prog);
 	if (sched_abandoned())
 		return 0; /* the scheduler has recorded why */
-	if (the_prog.thread_fn == racy_increment || the_prog.thread_fn == locked_increment) {
+	if (the_prog.thread_fn == racy_increment || the_prog.thread_fn == locked_increment ||
+	    the_prog.thread_fn == racy_increment_two_notes) {
 		if (the_prog.counter != (int)the_prog.nr) {
 			snprintf(msg, size, "counter is %d, not %u", the_prog.counter, the_prog.nr);
 			return 1;
@@ -219,6 +228,33 @@ static void test_lost_update_needs_one_preemption(void **state)
 		assert_non_null(strstr(res.message, "counter is 1"));
 		assert_int_equal(explore(&p, 0, "-", &res), 0);
 	}
+}
+
+/* The explanation of the lost update shows each write step with both of
+ * its notes on one line, joined. */
+static void test_explain_joins_notes_of_one_step(void **state)
+{
+	struct prog p = { .nr = 2, .thread_fn = racy_increment_two_notes };
+	struct tdxmmu_explore_options o;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(f);
+	tdxmmu_explore_options_init(&o);
+	o.preemptions = 1;
+	o.step_budget = 1000;
+	o.explain = true;
+	o.out = f;
+	assert_int_equal(tdxmmu_explore(body, &p, &o, &res), 1);
+	fclose(f);
+	assert_non_null(strstr(res.message, "counter is 1"));
+	/* Both threads read 0 and write 1 (the lost update). */
+	assert_non_null(strstr(text, "counter 0 -> 1; written by t0\n"));
+	assert_non_null(strstr(text, "counter 0 -> 1; written by t1\n"));
+	assert_non_null(strstr(text, "then: counter is 1, not 2\n"));
+	free(text);
 }
 
 /* With the lock, no schedule loses an update, and the space of 2
@@ -374,6 +410,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lost_update_needs_one_preemption),
+		cmocka_unit_test(test_explain_joins_notes_of_one_step),
 		cmocka_unit_test(test_lock_prevents_it),
 		cmocka_unit_test(test_deadlock_found),
 		cmocka_unit_test(test_livelock_found),
