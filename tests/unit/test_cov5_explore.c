@@ -5,7 +5,8 @@
  * or thread beyond 64 bits, a thread beyond the scheduler's 64), each a
  * usage error naming the column; a failing scenario whose FAIL line comes
  * after other output (the violation is the FAIL line, not the first line);
- * an empty mutant name (no mutant). Small scenarios: well under a second.
+ * an empty mutant name (no mutant); missing pointers; options never
+ * initialised. Small scenarios: well under a second.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -98,12 +99,55 @@ static void test_empty_mutant_name(void **state)
 	assert_true(r.schedules > 1);
 }
 
+static int no_threads(void *arg, char *msg, size_t size)
+{
+	(void)arg, (void)msg, (void)size;
+	return 0;
+}
+
+/* Each entry point refuses each missing pointer it needs with the usage
+ * status 2 and touches nothing (the other halves of these conditions are
+ * test_explore_edges.c's). */
+static void test_missing_pointers(void **state)
+{
+	struct tdxmmu_explore_options o;
+	struct tdxmmu_explore_result r;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	memset(&r, 0x5a, sizeof(r));
+	assert_int_equal(tdxmmu_explore(no_threads, NULL, NULL, &r), 2);
+	assert_int_equal(tdxmmu_explore(no_threads, NULL, &o, NULL), 2);
+	assert_int_equal(tdxmmu_explore_string("t.tds", two_faults, &o, NULL), 2);
+	assert_int_equal(tdxmmu_explore_file("t.tds", NULL, &r), 2);
+	assert_int_equal(tdxmmu_explore_file("t.tds", &o, NULL), 2);
+	assert_int_equal(r.schedules, 0x5a5a5a5a5a5a5a5aULL);
+}
+
+/* Options never initialised (all zero: no shards given, no preemptions):
+ * one unsharded shard, and the schedules without preemption only. */
+static void test_zeroed_options(void **state)
+{
+	struct tdxmmu_explore_options o;
+	struct tdxmmu_explore_result r;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(explore(two_faults, &o, &r), 0);
+	assert_int_equal(r.nr_shards, 1);
+	assert_int_equal(r.shard, 0);
+	assert_int_equal(r.preemption_bound, 0);
+	assert_true(r.complete);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replay_numbers_out_of_range),
 		cmocka_unit_test(test_fail_line_after_other_output),
 		cmocka_unit_test(test_empty_mutant_name),
+		cmocka_unit_test(test_missing_pointers),
+		cmocka_unit_test(test_zeroed_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
