@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tdxmmu_run_string() with options that leave a stream out (NULL out or
- * err): the run writes to the process's stdout and stderr, as documented
+ * err), or with no options: the run writes to the process's stdout and stderr, as documented
  * in tdxmmu.h, and not nowhere (issue 14, coverage round 5). The file
  * descriptors 1 and 2 are pointed at temporary files for the call and
  * read back.
@@ -75,6 +75,12 @@ static void test_null_streams_are_stdout_and_stderr(void **state)
 	assert_int_equal(run_captured("td\nfrob\n", &o, &c), 2);
 	assert_string_equal(c.out, "");
 	assert_string_equal(c.err, "t.tds:2:1: error: unknown command 'frob'\n");
+	/* No options at all: the same streams, not quiet. */
+	assert_int_equal(run_captured("td\nexpect-sept 0 FREE\n", NULL, &c), 0);
+	assert_string_equal(c.out, "t.tds:1: td -> created (mmu=tdp gpaw=48 vcpus=1 accept=auto seed=1)\n"
+				   "t.tds:2: expect-sept 0 FREE -> FREE\n"
+				   "1 passed, 0 failed\n");
+	assert_string_equal(c.err, "");
 }
 
 int main(void)
