@@ -317,6 +317,29 @@ static void test_sept_state_misconfigured(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* show's entry points, each missing pointer it needs: EINVAL, named, no
+ * view made (test_api_refusals.c asks for the others). */
+static void test_show_missing_pointers(void **state)
+{
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_TDP);
+	const uint64_t gpas[] = { 0x1000 };
+	struct tdxmmu_view *v = (struct tdxmmu_view *)&td;
+	enum tdxmmu_spte_state ps, ss;
+	size_t total = 7;
+
+	(void)state;
+	want_error(tdxmmu_show_collect_pages(td, gpas, 1, NULL), TDXMMU_EINVAL, "show: NULL argument");
+	want_error(tdxmmu_show_collect_pages(NULL, gpas, 1, &v), TDXMMU_EINVAL, "show: NULL argument");
+	want_error(tdxmmu_show_collect(NULL, 0, 4096, &v), TDXMMU_EINVAL, "show: NULL argument");
+	want_error(tdxmmu_spte_state_level(NULL, 0x1000, 0, &ps, &ss), TDXMMU_EINVAL,
+		   "spte state: NULL argument");
+	want_error(tdxmmu_mapped_pages(NULL, NULL, 0, &total), TDXMMU_EINVAL,
+		   "mapped pages: NULL argument");
+	assert_int_equal(total, 7);
+	check_clean(td);
+	api_fx_destroy_clean(td);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_guest_actions_retry_enomem),
 		cmocka_unit_test(test_accept_memory_stops),
 		cmocka_unit_test(test_sept_state_misconfigured),
+		cmocka_unit_test(test_show_missing_pointers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
