@@ -1720,6 +1720,35 @@ static void test_dead_vm_blocked_under_present_leaf(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* Legacy MMU: a private leaf planted where the GFN is mapped shared (a
+ * copy of gfn 3's leaf at gfn 0x100): the page is on both aliases (I3,
+ * and seed 000's pair is not judged again), the mirror and frame rules
+ * each name what they see, and the legacy audit finds the SPTE that no
+ * rmap holds. */
+static void test_legacy_both_aliases(void **state)
+{
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_LEGACY);
+	_Atomic uint64_t *p;
+	uint64_t old;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	guest_write(td, 0, 0x3000, 0x3333);
+	want_check(td, 0, NULL);
+	p = sptep_4k(td, 0x100000, true);
+	old = atomic_load(p);
+	atomic_store(p, atomic_load(sptep_4k(td, 0x3000, true)));
+	want_check(td, 5, "gfn 0x100: present on both aliases (private present level 4K, shared present level 4K)",
+		   "gpa 0x100000 level 4K: KVM's private EPT has present", "but the S-EPT entry is FREE",
+		   "gfn 0x100 level 4K: private leaf maps pfn",
+		   "is used twice in the private tree: by the private leaf at gfn 0x3 level 4K and by the private leaf at gfn 0x100 level 4K",
+		   "legacy: private present leaf gfn 0x100", "is not in the rmap of its gfn", NULL);
+	atomic_store(p, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
 /* ---- cost ---- */
 
 /*
@@ -1810,6 +1839,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_pamt_page_size),
 		cmocka_unit_test(test_corrupt_sept_misconfigured_entry),
 		cmocka_unit_test(test_dead_vm_blocked_under_present_leaf),
+		cmocka_unit_test(test_legacy_both_aliases),
 		cmocka_unit_test(test_large_sparse_td_is_fast),
 	};
 
