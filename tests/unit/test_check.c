@@ -1749,6 +1749,31 @@ static void test_legacy_both_aliases(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* I5 under a blocked table: the vCPU read 0x200000, then the host blocks
+ * the table above it (NL_BLOCKED) and does not TRACK. The module's walk
+ * for the translation ends at the blocked table, and the guest can still
+ * use what it cached: stale. Once TRACK moved the epoch, the vCPU drops
+ * it at its next entry and nothing is judged. */
+static void test_tlb_under_nl_blocked_table(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct host_memslot slot_copy;
+	const struct host_memslot *slot = memslot_at_0(td, &slot_copy);
+
+	(void)state;
+	guest_read(td, 0, 0x200000, 0x3333333333333333ULL);
+	raw_ok(td, "TDH.MEM.RANGE.BLOCK", 0x200000, 1, 0);
+	want_check(td, 1, fmt("vcpu 0: stale TLB entry: private gpa 0x200000 -> pfn %#llx, but the S-EPT entry is NL_BLOCKED (frame: PAMT PT_REG, owner TDR %#llx)",
+			      (unsigned long long)pfn(slot, 0x200), (unsigned long long)td->kvm->tdr),
+		   NULL);
+	raw_ok(td, "TDH.MEM.TRACK", 0, 0, 0);
+	want_check(td, 0, NULL);
+	raw_ok(td, "TDH.MEM.RANGE.UNBLOCK", 0x200000, 1, 0);
+	guest_read(td, 0, 0x200000, 0x3333333333333333ULL);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
 /* ---- cost ---- */
 
 /*
@@ -1840,6 +1865,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_sept_misconfigured_entry),
 		cmocka_unit_test(test_dead_vm_blocked_under_present_leaf),
 		cmocka_unit_test(test_legacy_both_aliases),
+		cmocka_unit_test(test_tlb_under_nl_blocked_table),
 		cmocka_unit_test(test_large_sparse_td_is_fast),
 	};
 
