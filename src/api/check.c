@@ -46,6 +46,8 @@
  *      present shared SPTE for that GPA. Translations the vCPU drops before
  *      it next runs guest code (a pending shared flush request, a private
  *      flush due at TDH.VP.ENTER) are not judged: see vcpu_flush_pending().
+ *      Nor is any, with a note, once no vCPU can run guest code again: a
+ *      dead VM, or a TD whose HKID the teardown released.
  *  I6  Structure: no frozen entry (check runs at quiesce points, §1.2); every
  *      private table below the root has an S-EPT page of its own, the root
  *      has none (§3.2, §3.3); tables sit in the tree of their role; neither
