@@ -46,6 +46,8 @@
  *      present shared SPTE for that GPA. Translations the vCPU drops before
  *      it next runs guest code (a pending shared flush request, a private
  *      flush due at TDH.VP.ENTER) are not judged: see vcpu_flush_pending().
+ *      Nor is any, with a note, once no vCPU can run guest code again: a
+ *      dead VM, or a TD whose HKID the teardown released.
  *  I6  Structure: no frozen entry (check runs at quiesce points, §1.2); every
  *      private table below the root has an S-EPT page of its own, the root
  *      has none (§3.2, §3.3); tables sit in the tree of their role; neither
@@ -1217,10 +1219,8 @@ static int check_quiesced(tdxmmu_td *td, char *report, size_t report_size)
 	struct kvm *kvm;
 	int ret;
 
-	if (report && report_size)
-		report[0] = '\0';
-	if (!td || !td->kvm || !td->tdx)
-		return api_fail(TDXMMU_EINVAL, "check: no TD");
+	/* tdxmmu_check(), the only caller, emptied the report and refused a
+	 * missing TD. */
 	kvm = ck.kvm = td->kvm;
 	ck.tdr = kvm->tdr;
 	ck.tdp = kvm->mmu_kind == KVM_MMU_TDP;
@@ -1281,6 +1281,14 @@ static int check_quiesced(tdxmmu_td *td, char *report, size_t report_size)
 		 * stopped before its TRACK leaves BLOCKED pages cached. */
 		if (kvm_is_bugged(kvm))
 			report_line(&ck, "note: the VM is dead: the TLB check (I5) skipped");
+		/* Nor does a TD whose HKID is released (the teardown's
+		 * tdx_mmu_release_hkid()): TDH.VP.ENTER answers
+		 * TDX_TD_KEYS_NOT_CONFIGURED from then on, and the S-EPT's
+		 * tables below the root are reclaimed, so judging a private
+		 * translation walked reclaimed frames as S-EPT pages (a
+		 * cached translation showed as stale against "NL_MAPPED"). */
+		else if (!kvm->hkid_assigned)
+			report_line(&ck, "note: the HKID is released: the TLB check (I5) skipped");
 		else
 			check_tlbs(&ck);
 	}

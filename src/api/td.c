@@ -445,8 +445,7 @@ TDXMMU_API int tdxmmu_seamcall(tdxmmu_td *td, const struct tdxmmu_seamcall_req *
 	 * level field the GPA's own low bits changed, as the real one does
 	 * (issue 11 item 2.1: gpa=0x2001 used to map 0x2000). */
 	info = req->gpa | req->level;
-	if (req->leaf < 0 || !tdxmmu_leaf_name(req->leaf) ||
-	    !strcmp(tdxmmu_leaf_name(req->leaf), "?"))
+	if (req->leaf < 0 || !tdx_leaf_name(req->leaf))
 		return api_fail(TDXMMU_EINVAL, "unknown SEAMCALL leaf %d", req->leaf);
 	if (req->level > 7)
 		return api_fail(TDXMMU_EINVAL, "level %u does not fit the page-info field", req->level);

@@ -283,11 +283,6 @@ const char *sched_thread_name(unsigned thread)
 	return S.t && thread < S.nr ? S.t[thread].name : "?";
 }
 
-unsigned sched_nr_threads(void)
-{
-	return S.nr;
-}
-
 /* ---- conflicts ---- */
 
 static void conflict_reset(void)

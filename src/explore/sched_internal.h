@@ -85,7 +85,6 @@ bool sched_abandoned(void);
 const struct sched_step *sched_trace(size_t *nr);
 const char *sched_trace_note(size_t off);
 const char *sched_thread_name(unsigned thread);
-unsigned sched_nr_threads(void);
 const char *sched_op_name(unsigned op);
 
 #endif /* TDXMMU_EXPLORE_SCHED_INTERNAL_H */

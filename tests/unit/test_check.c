@@ -1199,6 +1199,581 @@ static void test_report_null_and_truncation(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/* ---- each rule broken alone (issue 14, coverage round 5) ---- */
+
+/* The module's S-EPT entry for gpa at TDX level `level` (0 = 4K): the walk
+ * must reach that level (tdx_debug_sept_path() gives the table). */
+static _Atomic uint64_t *sept_entry(tdxmmu_td *td, uint64_t gpa, unsigned level)
+{
+	struct tdx_td *t = tdx_td_of_tdr_pfn(td->tdx, hpa_to_pfn(td->kvm->tdr));
+	uint64_t entry[5];
+	hpa_t table[5];
+
+	assert_non_null(t);
+	assert_true(tdx_debug_sept_path(td->tdx, td->kvm->tdr, gpa, entry, table) <= (int)level);
+	return tdx_sept_page(td->tdx, t, hpa_to_pfn(table[level])) + sept_index(gpa, level);
+}
+
+/* The PAMT's 4K entry of the frame at hpa. */
+static _Atomic uint64_t *pamt_4k(tdxmmu_td *td, hpa_t hpa)
+{
+	return pamt_entry(&td->tdx->pamt, hpa_to_pfn(hpa), 0);
+}
+
+/*
+ * A report too small for the tally after two kept lines: report_finish()
+ * drops whole lines from the end (here the second of three) until the
+ * closing line fits, and the tally counts the dropped line too.
+ */
+static void test_report_tally_drops_kept_line(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	char full[REPORT_SIZE], buf[REPORT_SIZE], want[REPORT_SIZE];
+	size_t l1, l2;
+
+	(void)state;
+	raw_ok(td, "TDH.MEM.SEPT.ADD", 0x600000, 1, new_frame(td));
+	raw_ok(td, "TDH.MEM.PAGE.AUG", 0x601000, 0, new_frame(td));
+	raw_ok(td, "TDH.MEM.PAGE.AUG", 0x602000, 0, new_frame(td));
+	assert_int_equal(tdxmmu_check(td, full, sizeof(full)), 3);
+	assert_int_equal(count_lines(full), 3);
+	l1 = strcspn(full, "\n") + 1;
+	l2 = strcspn(full + l1, "\n") + 1;
+	/* Lines 1 and 2 fit exactly; line 3 and the tally do not. */
+	assert_true(l2 > strlen("... 2 more violations not shown\n"));
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(tdxmmu_check(td, buf, l1 + l2 + 1), 3);
+	snprintf(want, sizeof(want), "%.*s... 2 more violations not shown\n", (int)l1, full);
+	assert_string_equal(buf, want);
+	api_fx_destroy_clean(td);
+}
+
+/* A frozen entry in the other tree's half of the GFN space is named as
+ * expect-spte names it (frozen), once, at the root. */
+static void test_stray_frozen_root_entry(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *pr = td->kvm->private_root->spt;
+
+	(void)state;
+	assert_int_equal(atomic_load(&pr[256]), SHADOW_NONPRESENT_VALUE);
+	atomic_store(&pr[256], REMOVED_SPTE);
+	want_check(td, 1, "gfn 0x800000000 level 512G: the private EPT has frozen in the shared half of the GFN space",
+		   NULL);
+	atomic_store(&pr[256], SHADOW_NONPRESENT_VALUE);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* I6 in the private tree: a 4K table whose role says shared, then one
+ * linked at another gfn; each named once (the table keeps its S-EPT twin,
+ * which only a private-tree table may have, so nothing else fires). */
+static void test_corrupt_private_table_roles(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct kvm_mmu_page *sp = sptep_to_sp(sptep_4k(td, 0x200000, true));
+	gfn_t gfn = sp->gfn;
+
+	(void)state;
+	sp->role.is_private = 0;
+	want_check(td, 1, "gfn 0x200 level 2M: the private EPT links a shared table", NULL);
+	sp->role.is_private = 1;
+	sp->gfn = gfn + 512;
+	want_check(td, 1, "gfn 0x200 level 2M: the private EPT links a table of level 4K at gfn 0x400",
+		   NULL);
+	sp->gfn = gfn;
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/*
+ * I1 accepts NL_BLOCKED under KVM's present table (a table zap between its
+ * BLOCK and its REMOVE, tdx-module-sept.md §2.3): the host blocks the 2M
+ * entry above the 4K table of 0x200000 behind KVM's back, and nothing in
+ * the mirror, PAMT or CHLDCNT rules objects; unblocked after TRACK, it is
+ * NL_MAPPED again.
+ */
+static void test_nl_blocked_table_is_a_mirror(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	enum tdxmmu_sept_state s;
+	size_t before = 0, total = 0;
+
+	(void)state;
+	assert_int_equal(tdxmmu_mapped_pages(td, NULL, 0, &before), TDXMMU_OK);
+	raw_ok(td, "TDH.MEM.RANGE.BLOCK", 0x200000, 1, 0);
+	assert_int_equal(tdxmmu_sept_state(td, 0x200000, 1, &s), TDXMMU_OK);
+	assert_int_equal(s, TDXMMU_SEPT_NL_BLOCKED);
+	want_check(td, 0, NULL);
+	/* The blocked table maps no page itself: the pages below it are
+	 * the mapped ones, as before. */
+	assert_int_equal(tdxmmu_mapped_pages(td, NULL, 0, &total), TDXMMU_OK);
+	assert_int_equal(total, before);
+	assert_int_equal(total, 3);
+	raw_ok(td, "TDH.MEM.TRACK", 0, 0, 0);
+	raw_ok(td, "TDH.MEM.RANGE.UNBLOCK", 0x200000, 1, 0);
+	assert_int_equal(tdxmmu_sept_state(td, 0x200000, 1, &s), TDXMMU_OK);
+	assert_int_equal(s, TDXMMU_SEPT_NL_MAPPED);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* I1 where KVM has a non-present entry: a page the host AUGs behind KVM's
+ * back at a GFN the guest made shared (KVM's private entry NP|S) must be
+ * FREE in the S-EPT. */
+static void test_raw_aug_under_shared_gfn(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	hpa_t page = new_frame(td);
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	want_check(td, 0, NULL);
+	raw_ok(td, "TDH.MEM.PAGE.AUG", 0x100000, 0, page);
+	want_check(td, 1, fmt("gpa 0x100000 level 4K: S-EPT entry is PENDING (hpa %#llx) but KVM's private EPT has nonpresent|shared (wants FREE)",
+			      (unsigned long long)page),
+		   NULL);
+	/* The host takes it back the way it came: consistent again. */
+	raw_ok(td, "TDH.MEM.RANGE.BLOCK", 0x100000, 0, 0);
+	raw_ok(td, "TDH.MEM.TRACK", 0, 0, 0);
+	raw_ok(td, "TDH.MEM.PAGE.REMOVE", 0x100000, 0, 0);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/*
+ * The S-EPT itself corrupted: the 2M entry above the 4K table of 0x200000
+ * turned into a 2M MAPPED leaf of the table's own page. One fault, each
+ * rule that sees it says it once: I7 (a leaf's page must be PT_REG of the
+ * leaf's size; CHLDCNT now counts 512 pages for it), I1 from the S-EPT
+ * side (KVM's entry there is a table) and from KVM's (its 4K leaf is below
+ * an S-EPT leaf, where the module's walk stops).
+ */
+static void test_corrupt_sept_nl_entry_to_leaf(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *e = sept_entry(td, 0x200000, 1);
+	uint64_t old = atomic_load(e);
+	hpa_t tbl = sept_hpa(old);
+	struct host_memslot slot_copy;
+	const struct host_memslot *slot = memslot_at_0(td, &slot_copy);
+
+	(void)state;
+	assert_int_equal(sept_state(old), SEPT_NL_MAPPED);
+	atomic_store(e, sept_make_leaf(tbl, false));
+	want_check(td, 4,
+		   fmt("gpa 0x200000 level 2M: S-EPT MAPPED leaf's hpa %#llx is not the TD's PT_REG page of that size in the PAMT (PT_EPT, owner TDR %#llx, size 4K)",
+		       (unsigned long long)tbl, (unsigned long long)td->kvm->tdr),
+		   fmt("gpa 0x200000 level 2M: S-EPT entry is MAPPED (hpa %#llx) but KVM's private EPT has present (non-leaf) (wants NL_MAPPED or NL_BLOCKED)",
+		       (unsigned long long)tbl),
+		   fmt("gpa 0x200000 level 4K: KVM's private EPT has present (hpa %#llx) but the S-EPT walk stops above it at level 2M (MAPPED)",
+		       (unsigned long long)pfn_to_hpa(pfn(slot, 0x200))),
+		   "CHLDCNT is 14 but the S-EPT and control pages account for 524 (S-EPT leaves and pages 517 + control pages 7)",
+		   NULL);
+	atomic_store(e, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/*
+ * The PAMT corrupted under the S-EPT (I7) and under a vCPU's translation
+ * (I5): a private page's frame given back to the host (PT_NDA), then given
+ * to no TD the module knows (PT_REG, owner index 0); the S-EPT page of a
+ * table typed PT_REG. Each named with what the PAMT says.
+ */
+static void test_corrupt_pamt_types(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct host_memslot slot_copy;
+	const struct host_memslot *slot = memslot_at_0(td, &slot_copy);
+	hpa_t page = pfn_to_hpa(pfn(slot, 3)), tbl;
+	_Atomic uint64_t *pe;
+	uint64_t old;
+
+	(void)state;
+	guest_write(td, 0, 0x3000, 0x3333); /* the TLB maps 0x3000 */
+	want_check(td, 0, NULL);
+	pe = pamt_4k(td, page);
+	old = atomic_load(pe);
+	assert_int_equal(pamt_pt(old), PT_REG);
+	pamt_set(pe, PT_NDA, 0, 0);
+	want_check(td, 2,
+		   fmt("gpa 0x3000 level 4K: S-EPT MAPPED leaf's hpa %#llx is not the TD's PT_REG page of that size in the PAMT (PT_NDA, owner TDR 0, size 4K)",
+		       (unsigned long long)page),
+		   fmt("vcpu 0: TLB maps private gpa 0x3000 to pfn %#llx, which the TD does not own (PAMT PT_NDA, owner TDR 0)",
+		       (unsigned long long)hpa_to_pfn(page)),
+		   NULL);
+	pamt_set(pe, PT_REG, 0, 0);
+	want_check(td, 2, "(PT_REG, owner TDR 0, size 4K)", "which the TD does not own (PAMT PT_REG, owner TDR 0)",
+		   NULL);
+	atomic_store(pe, old);
+	want_check(td, 0, NULL);
+
+	tbl = sptep_to_sp(sptep_4k(td, 0x200000, true))->private_spt;
+	pe = pamt_4k(td, tbl);
+	old = atomic_load(pe);
+	assert_int_equal(pamt_pt(old), PT_EPT);
+	pamt_set(pe, PT_REG, pamt_owner(old), pamt_bepoch(old));
+	want_check(td, 1, fmt("gpa 0x200000 level 2M: S-EPT NL_MAPPED entry's page %#llx is not the TD's PT_EPT in the PAMT (PT_REG, owner TDR %#llx)",
+			      (unsigned long long)tbl, (unsigned long long)td->kvm->tdr),
+		   NULL);
+	atomic_store(pe, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* A private table's S-EPT twin pointed at a private page's frame: the
+ * mirror rule, the double use (naming the table's S-EPT page), and the
+ * PAMT type the twin should have. */
+static void test_corrupt_private_spt_to_leaf_frame(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct host_memslot slot_copy;
+	const struct host_memslot *slot = memslot_at_0(td, &slot_copy);
+	struct kvm_mmu_page *sp = sptep_to_sp(sptep_4k(td, 0x200000, true));
+	hpa_t twin = sp->private_spt, leaf = pfn_to_hpa(pfn(slot, 0));
+
+	(void)state;
+	sp->private_spt = leaf;
+	want_check(td, 3,
+		   fmt("gpa 0x200000 level 2M: KVM's private EPT links the S-EPT page %#llx but the S-EPT NL_MAPPED entry has hpa %#llx",
+		       (unsigned long long)leaf, (unsigned long long)twin),
+		   fmt("pfn %#llx is used twice in the private tree: by the private leaf at gfn 0 level 4K and by the S-EPT page of the private table at gfn 0x200 level 2M",
+		       (unsigned long long)hpa_to_pfn(leaf)),
+		   fmt("gfn 0x200 level 2M: private table's S-EPT page pfn %#llx is not the TD's PT_EPT in the PAMT (PT_REG",
+		       (unsigned long long)hpa_to_pfn(leaf)),
+		   NULL);
+	sp->private_spt = twin;
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* A shared leaf mapping a frame the PAMT gives the host (PT_NDA) that a
+ * private leaf still maps (the host removed the private page behind KVM's
+ * back): the frame is the host's, but in use on the private side. */
+static void test_shared_leaf_on_removed_private_frame(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct host_memslot slot_copy;
+	const struct host_memslot *slot = memslot_at_0(td, &slot_copy);
+	_Atomic uint64_t *sptep;
+	uint64_t old;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	raw_ok(td, "TDH.MEM.RANGE.BLOCK", 0x1000, 0, 0);
+	raw_ok(td, "TDH.MEM.TRACK", 0, 0, 0);
+	raw_ok(td, "TDH.MEM.PAGE.REMOVE", 0x1000, 0, 0);
+	want_check(td, 2, "gpa 0x1000 level 4K: KVM's private EPT has present",
+		   "gfn 0x1 level 4K: private leaf's pfn", NULL);
+	sptep = sptep_4k(td, 0x100000, false);
+	old = atomic_load(sptep);
+	atomic_store(sptep, (old & ~SPTE_BASE_ADDR_MASK) | pfn_to_hpa(pfn(slot, 1)));
+	want_check(td, 5,
+		   fmt("gfn 0x100 level 4K: shared leaf maps pfn %#llx, which is not the host's (PAMT PT_NDA, owner TDR 0; the private leaf at gfn 0x1 level 4K uses it)",
+		       (unsigned long long)pfn(slot, 1)),
+		   fmt("gfn 0x100 level 4K: shared leaf maps pfn %#llx but memslot 0 backs the gfn with pfn %#llx",
+		       (unsigned long long)pfn(slot, 1), (unsigned long long)pfn(slot, 0x100)),
+		   "vcpu 0: stale TLB entry: shared gpa 0x800000100000", NULL);
+	atomic_store(sptep, old);
+	atomic_store(sptep_4k(td, 0x1000, true), SHADOW_NONPRESENT_VALUE);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* I6 in the shared tree: a frozen 4K entry where both trees have a table
+ * (the per-GFN pair is not judged again). */
+static void test_corrupt_frozen_shared_entry(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *sptep;
+	uint64_t old;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x2000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	sptep = sptep_4k(td, 0x101000, false);
+	old = atomic_load(sptep);
+	assert_int_equal(old, SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
+	atomic_store(sptep, REMOVED_SPTE);
+	want_check(td, 1, "gfn 0x101 level 4K: shared EPT entry frozen", NULL);
+	atomic_store(sptep, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* A vCPU whose TDVPR KVM forgot: the module still counts the page in
+ * CHLDCNT (I7), so the control pages no longer add up. */
+static void test_forgotten_tdvpr(void **state)
+{
+	tdxmmu_td *td = make_built_td(2, true);
+	hpa_t keep = td->kvm->vcpus[1].tdvpr;
+
+	(void)state;
+	td->kvm->vcpus[1].tdvpr = 0;
+	want_check(td, 1, "CHLDCNT is 15 but the S-EPT and control pages account for 14 (S-EPT leaves and pages 7 + control pages 7)",
+		   NULL);
+	td->kvm->vcpus[1].tdvpr = keep;
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* Legacy MMU, seed 000's table (check_pair_legacy()): a frozen private
+ * entry is the structure rule's alone; a shared leaf whose private entry
+ * lost its NP|S (no private entry recorded at all) is not a state of the
+ * table. */
+static void test_legacy_pairs(void **state)
+{
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_LEGACY);
+	_Atomic uint64_t *p;
+	uint64_t old;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x2000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	guest_write(td, 0, 0x3000, 0x3333);
+	want_check(td, 0, NULL);
+	p = sptep_4k(td, 0x101000, true);
+	old = atomic_load(p);
+	atomic_store(p, REMOVED_SPTE);
+	want_check(td, 1, "gfn 0x101 level 4K: private EPT entry frozen", NULL);
+	atomic_store(p, old);
+	p = sptep_4k(td, 0x100000, true);
+	old = atomic_load(p);
+	assert_int_equal(old, SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
+	atomic_store(p, SHADOW_NONPRESENT_VALUE);
+	want_check(td, 1, "gfn 0x100: (nonpresent, present) is not a state of the legacy MMU's per-GFN table",
+		   NULL);
+	atomic_store(p, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* Between the teardown's release of the HKID and the end of destroy, the
+ * S-EPT mirrors nothing live and no vCPU can enter again: check says which
+ * rules it skips and finds nothing else wrong (the trees are empty, no lock
+ * is held). Before, the vCPU's cached translation of 0x3000 was judged
+ * against S-EPT tables already reclaimed and reported stale. */
+static void test_check_after_hkid_release(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	char report[REPORT_SIZE];
+
+	(void)state;
+	guest_write(td, 0, 0x3000, 0x3333);
+	assert_int_equal(kvm_tdx_teardown_memory(td->kvm), 0);
+	assert_false(td->kvm->hkid_assigned);
+	if (tdxmmu_check(td, report, sizeof(report)) != 0)
+		fail_msg("check after the HKID release:\n%s", report);
+	assert_string_equal(report, "note: the HKID is released: mirror, PAMT and CHLDCNT checks skipped\n"
+				    "note: the HKID is released: the TLB check (I5) skipped\n");
+	api_fx_destroy_clean(td);
+}
+
+/* The shared root given the private role (I4/I6, §3.3): named once. */
+static void test_corrupt_shared_root_role(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct kvm *kvm = td->kvm;
+
+	(void)state;
+	kvm->shared_root->role.is_private = 1;
+	want_check(td, 1, "shared root: role.is_private 1, private_spt 0 (want 0 and 0)", NULL);
+	kvm->shared_root->role.is_private = 0;
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* A private 4K table whose role says 2M (I6): the link names the level. */
+static void test_corrupt_private_table_level(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct kvm_mmu_page *sp = sptep_to_sp(sptep_4k(td, 0x200000, true));
+
+	(void)state;
+	sp->role.level = PG_LEVEL_2M;
+	want_check(td, 1, "gfn 0x200 level 2M: the private EPT links a table of level 2M at gfn 0x200",
+		   NULL);
+	sp->role.level = PG_LEVEL_4K;
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* I4: a 2M leaf whose memslot covers only part of it (a 3 MiB slot, the
+ * leaf at 2M-4M) is not backed by the memslot, as one wholly outside. */
+static void test_leaf_partly_outside_memslot(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	_Atomic uint64_t *leaf4k, *pd;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.host_memory = 64 * MiB;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 3 * MiB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	want_check(td, 0, NULL);
+	leaf4k = sptep_4k(td, 0x100000, false);
+	pd = sptep_to_sp(leaf4k)->parent->spt;
+	assert_false(is_shadow_present_pte(atomic_load(&pd[1])));
+	atomic_store(&pd[1], (atomic_load(leaf4k) & ~SPTE_BASE_ADDR_MASK) | PT_PAGE_SIZE_MASK |
+			     pfn_to_hpa(0x100800));
+	want_check(td, 2, "gfn 0x200 level 2M: shared leaf maps pfn 0x100800 but no memslot covers the 2M page",
+		   "gfn 0x200: (nonpresent, present|shared) is not a state of the TDP-MMU table", NULL);
+	atomic_store(&pd[1], SHADOW_NONPRESENT_VALUE);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* I7 at the size the PAMT gives: the 2M PAMT entry over the frames of
+ * gfns 0-0x1ff made a PT_REG page of the TD, so the 4K leaves of gfn 0 and
+ * 1 (make_built_td()'s pages there) are part of a 2M page in the PAMT,
+ * not 4K pages: one line each. */
+static void test_corrupt_pamt_page_size(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct host_memslot slot_copy;
+	const struct host_memslot *slot = memslot_at_0(td, &slot_copy);
+	_Atomic uint64_t *e2m = pamt_entry(&td->tdx->pamt, pfn(slot, 0), 1);
+	uint64_t old = atomic_load(e2m);
+	unsigned owner = pamt_owner(atomic_load(pamt_4k(td, pfn_to_hpa(pfn(slot, 0)))));
+
+	(void)state;
+	assert_int_equal(pfn(slot, 0) & 511, 0);
+	assert_int_equal(pamt_pt(old), PT_NDA);
+	pamt_set(e2m, PT_REG, owner, 0);
+	want_check(td, 2,
+		   fmt("gpa 0 level 4K: S-EPT MAPPED leaf's hpa %#llx is not the TD's PT_REG page of that size in the PAMT (PT_REG, owner TDR %#llx, size 2M)",
+		       (unsigned long long)pfn_to_hpa(pfn(slot, 0)), (unsigned long long)td->kvm->tdr),
+		   "gpa 0x1000 level 4K: S-EPT MAPPED leaf's hpa", NULL);
+	atomic_store(e2m, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* An S-EPT entry with a state code the module never writes (a live
+ * migration state the model lacks) where KVM has nothing: the S-EPT walk
+ * reports it as an entry KVM's mirror lacks, MISCONFIGURED. */
+static void test_corrupt_sept_misconfigured_entry(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	_Atomic uint64_t *e = sept_entry(td, 0x5000, 0);
+	uint64_t old = atomic_load(e);
+
+	(void)state;
+	assert_int_equal(sept_state(old), SEPT_FREE);
+	atomic_store(e, old | SEPT_PS);
+	want_check(td, 1, "gpa 0x5000 level 4K: S-EPT entry is MISCONFIGURED (hpa 0) but KVM's private EPT has no entry there",
+		   NULL);
+	atomic_store(e, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/*
+ * A zap that KVM_BUG_ON stopped between BLOCK and REMOVE (its TDH.MEM.TRACK
+ * refused): the mirror leaf stays present over a BLOCKED S-EPT entry, and
+ * over PENDING_BLOCKED for a page the guest never accepted. Only a dead
+ * VM may show that, and check lets it (the notes say what it skipped);
+ * destroy still takes everything back.
+ */
+static void test_dead_vm_blocked_under_present_leaf(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	enum tdxmmu_outcome o;
+	enum tdxmmu_sept_state s;
+	uint64_t invalid, v;
+	char report[REPORT_SIZE];
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	cfg.accept = TDXMMU_ACCEPT_EXPLICIT;
+	cfg.host_memory = 64 * MiB;
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_memslot_add(td, 0, 0, 4 * MiB), TDXMMU_OK);
+	assert_int_equal(tdxmmu_td_finalize(td), TDXMMU_OK);
+	assert_int_equal(tdxmmu_vcpu_accept(td, 0, 0x1000, 0, &v), TDXMMU_OK);
+	/* A read of a page never accepted: AUGed, PENDING, the guest #VE. */
+	assert_int_equal(tdxmmu_vcpu_read(td, 0, 0x2000, &v, &o), TDXMMU_OK);
+	assert_int_equal(tdxmmu_sept_state(td, 0x2000, 0, &s), TDXMMU_OK);
+	assert_int_equal(s, TDXMMU_SEPT_PENDING);
+	want_check(td, 0, NULL);
+	assert_true(tdxmmu_status_from_name("TDX_OPERAND_INVALID", &invalid));
+	assert_int_equal(tdxmmu_inject_status_nth(td, tdxmmu_leaf_from_name("TDH.MEM.TRACK"),
+						  invalid, 1, true), TDXMMU_OK);
+	assert_int_equal(tdxmmu_host_zap(td, 0x1000, 0x2000, TDXMMU_ALIAS_PRIVATE), TDXMMU_EIO);
+	assert_true(tdxmmu_vm_dead(td));
+	assert_int_equal(tdxmmu_sept_state(td, 0x1000, 0, &s), TDXMMU_OK);
+	assert_int_equal(s, TDXMMU_SEPT_BLOCKED);
+	assert_int_equal(tdxmmu_sept_state(td, 0x2000, 0, &s), TDXMMU_OK);
+	assert_int_equal(s, TDXMMU_SEPT_PENDING_BLOCKED);
+	if (tdxmmu_check(td, report, sizeof(report)) != 0)
+		fail_msg("check of the dead VM:\n%s", report);
+	assert_string_equal(report, "note: the VM is dead: the per-GFN table check (I2) skipped\n"
+				    "note: the VM is dead: the TLB check (I5) skipped\n");
+	assert_int_equal(tdxmmu_inject_off(td), TDXMMU_OK);
+	api_fx_destroy_clean(td);
+}
+
+/* Legacy MMU: a private leaf planted where the GFN is mapped shared (a
+ * copy of gfn 3's leaf at gfn 0x100): the page is on both aliases (I3,
+ * and seed 000's pair is not judged again), the mirror and frame rules
+ * each name what they see, and the legacy audit finds the SPTE that no
+ * rmap holds. */
+static void test_legacy_both_aliases(void **state)
+{
+	tdxmmu_td *td = api_fx_small_td(TDXMMU_MMU_LEGACY);
+	_Atomic uint64_t *p;
+	uint64_t old;
+
+	(void)state;
+	guest_mapgpa(td, 0, SHARED_BIT | 0x100000, 0x1000);
+	guest_write(td, 0, SHARED_BIT | 0x100000, 0xabcd);
+	guest_write(td, 0, 0x3000, 0x3333);
+	want_check(td, 0, NULL);
+	p = sptep_4k(td, 0x100000, true);
+	old = atomic_load(p);
+	atomic_store(p, atomic_load(sptep_4k(td, 0x3000, true)));
+	want_check(td, 5, "gfn 0x100: present on both aliases (private present level 4K, shared present level 4K)",
+		   "gpa 0x100000 level 4K: KVM's private EPT has present", "but the S-EPT entry is FREE",
+		   "gfn 0x100 level 4K: private leaf maps pfn",
+		   "is used twice in the private tree: by the private leaf at gfn 0x3 level 4K and by the private leaf at gfn 0x100 level 4K",
+		   "legacy: private present leaf gfn 0x100", "is not in the rmap of its gfn", NULL);
+	atomic_store(p, old);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
+/* I5 under a blocked table: the vCPU read 0x200000, then the host blocks
+ * the table above it (NL_BLOCKED) and does not TRACK. The module's walk
+ * for the translation ends at the blocked table, and the guest can still
+ * use what it cached: stale. Once TRACK moved the epoch, the vCPU drops
+ * it at its next entry and nothing is judged. */
+static void test_tlb_under_nl_blocked_table(void **state)
+{
+	tdxmmu_td *td = make_built_td(1, true);
+	struct host_memslot slot_copy;
+	const struct host_memslot *slot = memslot_at_0(td, &slot_copy);
+
+	(void)state;
+	guest_read(td, 0, 0x200000, 0x3333333333333333ULL);
+	raw_ok(td, "TDH.MEM.RANGE.BLOCK", 0x200000, 1, 0);
+	want_check(td, 1, fmt("vcpu 0: stale TLB entry: private gpa 0x200000 -> pfn %#llx, but the S-EPT entry is NL_BLOCKED (frame: PAMT PT_REG, owner TDR %#llx)",
+			      (unsigned long long)pfn(slot, 0x200), (unsigned long long)td->kvm->tdr),
+		   NULL);
+	raw_ok(td, "TDH.MEM.TRACK", 0, 0, 0);
+	want_check(td, 0, NULL);
+	raw_ok(td, "TDH.MEM.RANGE.UNBLOCK", 0x200000, 1, 0);
+	guest_read(td, 0, 0x200000, 0x3333333333333333ULL);
+	want_check(td, 0, NULL);
+	api_fx_destroy_clean(td);
+}
+
 /* ---- cost ---- */
 
 /*
@@ -1270,6 +1845,27 @@ int main(void)
 		cmocka_unit_test(test_report_null_and_truncation),
 		cmocka_unit_test(test_module_lock_left_held),
 		cmocka_unit_test(test_module_far_1g_lock_left_held),
+		cmocka_unit_test(test_report_tally_drops_kept_line),
+		cmocka_unit_test(test_stray_frozen_root_entry),
+		cmocka_unit_test(test_corrupt_private_table_roles),
+		cmocka_unit_test(test_nl_blocked_table_is_a_mirror),
+		cmocka_unit_test(test_raw_aug_under_shared_gfn),
+		cmocka_unit_test(test_corrupt_sept_nl_entry_to_leaf),
+		cmocka_unit_test(test_corrupt_pamt_types),
+		cmocka_unit_test(test_corrupt_private_spt_to_leaf_frame),
+		cmocka_unit_test(test_shared_leaf_on_removed_private_frame),
+		cmocka_unit_test(test_corrupt_frozen_shared_entry),
+		cmocka_unit_test(test_forgotten_tdvpr),
+		cmocka_unit_test(test_legacy_pairs),
+		cmocka_unit_test(test_check_after_hkid_release),
+		cmocka_unit_test(test_corrupt_shared_root_role),
+		cmocka_unit_test(test_corrupt_private_table_level),
+		cmocka_unit_test(test_leaf_partly_outside_memslot),
+		cmocka_unit_test(test_corrupt_pamt_page_size),
+		cmocka_unit_test(test_corrupt_sept_misconfigured_entry),
+		cmocka_unit_test(test_dead_vm_blocked_under_present_leaf),
+		cmocka_unit_test(test_legacy_both_aliases),
+		cmocka_unit_test(test_tlb_under_nl_blocked_table),
 		cmocka_unit_test(test_large_sparse_td_is_fast),
 	};
 

@@ -106,6 +106,14 @@ static void racy_increment(struct prog *p, unsigned i)
 	SCHED_NOTE("counter %d -> %d", v, v + 1);
 }
 
+/* racy_increment() with a second note on the same step: the trace joins
+ * the two with "; " (sched_note()). */
+static void racy_increment_two_notes(struct prog *p, unsigned i)
+{
+	racy_increment(p, i);
+	SCHED_NOTE("written by t%u", i);
+}
+
 static void locked_increment(struct prog *p, unsigned i)
 {
 	lock(&p->lock_a);
@@ -172,7 +180,8 @@ static int body(void *arg, char *msg, size_t size)
 	run_threads(&the_prog);
 	if (sched_abandoned())
 		return 0; /* the scheduler has recorded why */
-	if (the_prog.thread_fn == racy_increment || the_prog.thread_fn == locked_increment) {
+	if (the_prog.thread_fn == racy_increment || the_prog.thread_fn == locked_increment ||
+	    the_prog.thread_fn == racy_increment_two_notes) {
 		if (the_prog.counter != (int)the_prog.nr) {
 			snprintf(msg, size, "counter is %d, not %u", the_prog.counter, the_prog.nr);
 			return 1;
@@ -219,6 +228,135 @@ static void test_lost_update_needs_one_preemption(void **state)
 		assert_non_null(strstr(res.message, "counter is 1"));
 		assert_int_equal(explore(&p, 0, "-", &res), 0);
 	}
+}
+
+/* The explanation of the lost update shows each write step with both of
+ * its notes on one line, joined. */
+static void test_explain_joins_notes_of_one_step(void **state)
+{
+	struct prog p = { .nr = 2, .thread_fn = racy_increment_two_notes };
+	struct tdxmmu_explore_options o;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(f);
+	tdxmmu_explore_options_init(&o);
+	o.preemptions = 1;
+	o.step_budget = 1000;
+	o.explain = true;
+	o.out = f;
+	assert_int_equal(tdxmmu_explore(body, &p, &o, &res), 1);
+	fclose(f);
+	assert_non_null(strstr(res.message, "counter is 1"));
+	/* Both threads read 0 and write 1 (the lost update). */
+	assert_non_null(strstr(text, "counter 0 -> 1; written by t0\n"));
+	assert_non_null(strstr(text, "counter 0 -> 1; written by t1\n"));
+	assert_non_null(strstr(text, "then: counter is 1, not 2\n"));
+	free(text);
+}
+
+/* A thread spawned and then forgotten (its pthread_create() failed, as
+ * tdxmmu_run_vcpus() and the lanes do): joining it does not wait, and a
+ * cancel of no thread (-1) is nothing. One schedule, no violation. */
+static int spawn_cancel_join(void *arg, char *msg, size_t size)
+{
+	int t = sched_thread_spawn("never");
+
+	(void)arg, (void)msg, (void)size;
+	assert_true(t >= 0);
+	sched_thread_cancel(t);
+	sched_thread_cancel(-1);
+	sched_thread_join(t);
+	return 0;
+}
+
+static void test_join_of_cancelled_thread(void **state)
+{
+	struct tdxmmu_explore_options o;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	assert_int_equal(tdxmmu_explore(spawn_cancel_join, NULL, &o, &res), 0);
+	assert_int_equal(res.schedules, 1);
+	assert_true(res.complete);
+}
+
+static void rcu_cb_count(void *head)
+{
+	++*(int *)head;
+}
+
+/* The scheduler's RCU answers false when not exploring (sched.h: the
+ * caller uses liburcu then), and runs nothing. */
+static void test_rcu_outside_exploration(void **state)
+{
+	int ran = 0;
+
+	(void)state;
+	assert_false(sched_rcu_read_lock());
+	assert_false(sched_rcu_read_unlock());
+	assert_false(sched_call_rcu(&ran, rcu_cb_count));
+	assert_false(sched_rcu_barrier());
+	assert_int_equal(ran, 0);
+}
+
+/* The same from a thread the scheduler does not run, while exploring
+ * (liburcu's own threads are such): false, nothing queued. */
+static void *unscheduled_rcu(void *arg)
+{
+	bool *any = arg;
+
+	*any = sched_rcu_read_lock() || sched_rcu_read_unlock() ||
+	       sched_call_rcu(any, rcu_cb_count) || sched_rcu_barrier();
+	return NULL;
+}
+
+static int rcu_from_unscheduled_thread(void *arg, char *msg, size_t size)
+{
+	pthread_t tid;
+	bool any = true;
+
+	(void)arg;
+	if (pthread_create(&tid, NULL, unscheduled_rcu, &any))
+		return 0;
+	pthread_join(tid, NULL);
+	if (any) {
+		snprintf(msg, size, "the scheduler's RCU took a call from a thread it does not run");
+		return 1;
+	}
+	return 0;
+}
+
+static void test_rcu_unscheduled_thread_while_exploring(void **state)
+{
+	struct tdxmmu_explore_options o;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	assert_int_equal(tdxmmu_explore(rcu_from_unscheduled_thread, NULL, &o, &res), 0);
+	assert_int_equal(res.schedules, 1);
+}
+
+/* Two violations in one execution: the first is the one reported. */
+static int two_violations(void *arg, char *msg, size_t size)
+{
+	(void)arg, (void)msg, (void)size;
+	sched_violation("first: %d", 1);
+	sched_violation("second: %d", 2);
+	return 0;
+}
+
+static void test_first_violation_wins(void **state)
+{
+	struct tdxmmu_explore_options o;
+
+	(void)state;
+	tdxmmu_explore_options_init(&o);
+	assert_int_equal(tdxmmu_explore(two_violations, NULL, &o, &res), 1);
+	assert_string_equal(res.message, "first: 1");
+	assert_int_equal(res.violations, 1);
 }
 
 /* With the lock, no schedule loses an update, and the space of 2
@@ -374,6 +512,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lost_update_needs_one_preemption),
+		cmocka_unit_test(test_explain_joins_notes_of_one_step),
+		cmocka_unit_test(test_join_of_cancelled_thread),
+		cmocka_unit_test(test_rcu_outside_exploration),
+		cmocka_unit_test(test_first_violation_wins),
+		cmocka_unit_test(test_rcu_unscheduled_thread_while_exploring),
 		cmocka_unit_test(test_lock_prevents_it),
 		cmocka_unit_test(test_deadlock_found),
 		cmocka_unit_test(test_livelock_found),

@@ -272,6 +272,8 @@ static void test_option_values(void **state)
 		  "t.tds:2:34: error: option 'gpa' does not apply to TDH.PHYMEM.PAGE.RECLAIM (it takes page= only)\n" },
 		{ "td\nseamcall TDH.PHYMEM.PAGE.RECLAIM level=4K\n",
 		  "t.tds:2:34: error: option 'level' does not apply to TDH.PHYMEM.PAGE.RECLAIM (it takes page= only)\n" },
+		{ "td\nseamcall TDH.PHYMEM.PAGE.RECLAIM fill=7\n",
+		  "t.tds:2:34: error: option 'fill' does not apply to TDH.PHYMEM.PAGE.RECLAIM (it takes page= only)\n" },
 		{ "td\nseamcall TDH.MEM.PAGE.AUG fill=1\n",
 		  "t.tds:2:27: error: option 'fill' applies only to TDH.MEM.PAGE.ADD\n" },
 	};
@@ -984,6 +986,8 @@ static void test_v11_errors(void **state)
 		  "t.tds:2:13: error: malformed percentage '.5' (0 to 100, decimals allowed)\n" },
 		{ "td\ninject busy=1.2.3\n",
 		  "t.tds:2:13: error: malformed percentage '1.2.3' (0 to 100, decimals allowed)\n" },
+		{ "td\ninject busy=.\n",
+		  "t.tds:2:13: error: malformed percentage '.' (0 to 100, decimals allowed)\n" },
 		/* enter / leave */
 		{ "td\nvcpu 0 enter 0\n",
 		  "t.tds:2:14: error: too many arguments for 'vcpu enter' (unexpected '0')\n" },

@@ -754,6 +754,16 @@ static void test_api_errors(void **state)
 	assert_string_equal(res.err, "t.tds:2: BUG: S-EPT entry in an impossible state\n");
 	/* check, zap, memslot, add, finalize: nothing after the BUG. */
 	assert_int_equal(fk.calls, 5);
+	/* With no message from the API, the runner names the kind. */
+	fk.last_error = NULL;
+	assert_int_equal(run("td\nfinalize\n"), 3);
+	assert_string_equal(res.err, "t.tds:2: BUG: the model detected a broken invariant\n");
+	/* A dead VM with no message: the failed check says only that. */
+	fk.simple_rc = TDXMMU_EIO;
+	assert_int_equal(run_quiet("td\nhost write 0 1\n"), 1);
+	assert_string_equal(res.out, "t.tds:2: FAIL: host write 0 1 (actual the VM is dead)\n"
+				     "0 passed, 1 failed\n");
+	assert_string_equal(res.err, "");
 
 	/* An access reports errors by its return value. */
 	fk.simple_rc = 0;

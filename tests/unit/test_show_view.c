@@ -317,6 +317,21 @@ static void test_collect_frozen(void **state)
 	assert_non_null(strstr(text, "  mirror  4K    frozen\n"));
 	free(text);
 	tdxmmu_view_free(v);
+	/* Frozen with SPTE_SHARED_MASK (a GFN converted to shared keeps its
+	 * S bit while frozen: is_removed_spte() ignores it): said so. */
+	atomic_store(&pt[5], REMOVED_SPTE | SPTE_SHARED_MASK);
+	assert_int_equal(tdxmmu_show_collect(td, 0x5000, 0x1000, &v), 0);
+	text = NULL;
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	assert_int_equal(tdxmmu_view_print(v, f), 0);
+	fclose(f);
+	atomic_store(&pt[5], SHADOW_NONPRESENT_VALUE);
+	e = ent(v, 0, TDXMMU_TREE_MIRROR, 0);
+	assert_true(e->frozen && e->shared_mask);
+	assert_non_null(strstr(text, "  mirror  4K    frozen shared\n"));
+	free(text);
+	tdxmmu_view_free(v);
 	api_fx_destroy_clean(td);
 }
 
