@@ -289,7 +289,8 @@ static void test_debug_views_refuse(void **state)
 	hpa_t table[5];
 	uint8_t mrtd[48];
 	unsigned n = 0;
-	hpa_t not_tdr;
+	uint64_t pages;
+	hpa_t not_tdr, tdr2;
 
 	(void)state;
 	fx_init(&f, 48, 1);
@@ -311,6 +312,19 @@ static void test_debug_views_refuse(void **state)
 	fx_sept_path(&f, GPA, 0);
 	tdx_debug_sept_foreach(f.m, f.tdr, count_entry, &n);
 	assert_int_equal(n, f.pwl); /* the NL entries down to the PT page */
+
+	/* A second TD, only created (no TDCS, so no S-EPT root yet): its
+	 * views are empty, and its TDR page is its own, not the first TD's. */
+	pages = tdx_debug_td_pages(f.m, f.tdr);
+	tdr2 = fx_new_page(&f);
+	FX_OK(fx_call(&f, TDH_MNG_CREATE, tdr2, f.hkid + 1, 0, 0, NULL));
+	assert_int_equal(tdx_debug_td_pages(f.m, tdr2), 1);
+	assert_int_equal(tdx_debug_td_pages(f.m, f.tdr), pages);
+	assert_false(tdx_debug_sept_state(f.m, tdr2, GPA, 0, &s, NULL, NULL));
+	assert_int_equal(tdx_debug_sept_path(f.m, tdr2, GPA, entry, table), -1);
+	n = 0;
+	tdx_debug_sept_foreach(f.m, tdr2, count_entry, &n);
+	assert_int_equal(n, 0);
 	fx_fini(&f);
 }
 
