@@ -214,6 +214,145 @@ static void test_lockword_host_priority(void **state)
 	assert_int_equal(atomic_load(&w), 0x1234000000000000ULL);
 }
 
+/* §1.6 public state numbers, and the import-only REMOVED state (code 0x0C,
+ * TDBW+TDB), which the model never produces (no import) but the module's
+ * tables allow for: white-box, a REMOVED 4K entry reads as public state 5
+ * in SEPT.RD, is refused by PAGE.ADD (STATE_INCORRECT), keeps its S-EPT page
+ * from being removed (§4.8: "REMOVED counts as not free" ->
+ * EPT_PAGE_NOT_FREE), and takes an AUG (-> PENDING, state table §5). A code
+ * of no modeled state decodes to SEPT_NR_STATES and reads 0xFF. */
+static void test_removed_state(void **state)
+{
+	static const struct { enum tdx_sept_state s; unsigned pub; } pub[] = {
+		{ SEPT_FREE, 0 },	{ SEPT_BLOCKED, 1 }, { SEPT_PENDING, 2 },
+		{ SEPT_PENDING_BLOCKED, 3 }, { SEPT_MAPPED, 4 }, { SEPT_REMOVED, 5 },
+		{ SEPT_NL_MAPPED, 0x84 }, { SEPT_NL_BLOCKED, 0x81 }, { SEPT_NR_STATES, 0xFF },
+	};
+	const uint64_t removed = SEPT_SVE | SEPT_TDBW | SEPT_TDB;
+	struct fx f;
+	struct seamcall_regs out;
+	struct tdx_td *td;
+	_Atomic uint64_t *pt;
+	uint64_t entry[5], chld;
+	hpa_t table[5], page;
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(pub) / sizeof(pub[0]); i++)
+		assert_int_equal(sept_public_state(pub[i].s), pub[i].pub);
+	assert_int_equal(sept_state(removed), SEPT_REMOVED);
+	assert_int_equal(sept_state(SEPT_PS | SEPT_IPAT | SEPT_TDEX), SEPT_NR_STATES);
+
+	fx_init(&f, 48, 1);
+	td = fx_td(&f);
+	fx_sept_path(&f, GPA, 0);
+	assert_int_equal(tdx_debug_sept_path(f.m, f.tdr, GPA, entry, table), 0);
+	pt = tdx_sept_page(f.m, td, hpa_to_pfn(table[0]));
+	atomic_store(&pt[sept_index(GPA, 0)], removed);
+	assert_int_equal(fx_state(&f, GPA, 0), SEPT_REMOVED);
+
+	FX_OK(fx_call(&f, TDH_MEM_SEPT_RD, tdx_page_info(GPA, 0), f.tdr, 0, 0, &out));
+	assert_int_equal(out.rdx, 0 | (5 << 8));
+	assert_int_equal(out.rcx, 0); /* not a leaf, not present: no bits */
+	page = fx_new_page(&f);
+	FX_STATUS(fx_call(&f, TDH_MEM_PAGE_ADD, tdx_page_info(GPA, 0), f.tdr, page,
+			  fx_new_page(&f), &out),
+		  TDX_EPT_ENTRY_STATE_INCORRECT + TDX_OPERAND_ID_RCX);
+	assert_int_equal(out.rdx, 0 | (5 << 8));
+	FX_STATUS(fx_call(&f, TDH_MEM_SEPT_REMOVE, tdx_page_info(GPA, 1), f.tdr, 0, 0, &out),
+		  TDX_EPT_PAGE_NOT_FREE + TDX_OPERAND_ID_RCX);
+	assert_int_equal(fx_state(&f, GPA, 1), SEPT_NL_MAPPED);
+	chld = tdx_debug_chldcnt(f.m, f.tdr);
+	FX_OK(fx_call(&f, TDH_MEM_PAGE_AUG, tdx_page_info(GPA, 0), f.tdr, page, 0, NULL));
+	assert_int_equal(fx_state(&f, GPA, 0), SEPT_PENDING);
+	assert_int_equal(tdx_debug_chldcnt(f.m, f.tdr), chld + 1);
+	fx_fini(&f);
+}
+
+/* A persistent countdown (`inject busy ... nth=N persistent`) is hopeless
+ * only once it has fired; an injected status is hopeless for a retry loop
+ * only if it is a BUSY one (either flavour) at 100%. */
+static void test_busy_hopeless_kinds(void **state)
+{
+	struct fx f;
+	uint64_t gave_up;
+
+	(void)state;
+	fx_init(&f, 48, 1);
+	fx_finalize(&f);
+	tdx_module_inject_busy_nth(f.m, TDH_MEM_TRACK, 3, true);
+	for (int i = 0; i < 2; i++) {
+		assert_false(tdx_module_busy_hopeless(f.m, TDH_MEM_TRACK));
+		FX_OK(fx_call(&f, TDH_MEM_TRACK, f.tdr, 0, 0, 0, NULL));
+	}
+	for (int i = 0; i < 3; i++) {
+		FX_STATUS(fx_call(&f, TDH_MEM_TRACK, f.tdr, 0, 0, 0, NULL),
+			  TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX);
+		assert_true(tdx_module_busy_hopeless(f.m, TDH_MEM_TRACK));
+	}
+	tdx_module_inject_busy_nth(f.m, TDH_MEM_TRACK, 0, false);
+	assert_false(tdx_module_busy_hopeless(f.m, TDH_MEM_TRACK));
+
+	gave_up = tdx_module_busy_gave_up(f.m);
+	tdx_module_inject_status_leaf(f.m, TDH_MEM_TRACK, TDX_OPERAND_BUSY_HOST_PRIORITY, 1000000);
+	FX_STATUS(fx_call(&f, TDH_MEM_TRACK, f.tdr, 0, 0, 0, NULL), TDX_OPERAND_BUSY_HOST_PRIORITY);
+	assert_true(tdx_last_busy_hopeless());
+	assert_false(tdx_last_busy_hopeless()); /* counted once per BUSY */
+	tdx_module_inject_status_leaf(f.m, TDH_MEM_TRACK, TDX_TD_FATAL, 1000000);
+	FX_STATUS(fx_call(&f, TDH_MEM_TRACK, f.tdr, 0, 0, 0, NULL), TDX_TD_FATAL);
+	assert_false(tdx_last_busy_hopeless());
+	assert_int_equal(tdx_module_busy_gave_up(f.m) - gave_up, 1);
+	tdx_module_inject_status_leaf(f.m, TDH_MEM_TRACK, 0, 0);
+	FX_OK(fx_call(&f, TDH_MEM_TRACK, f.tdr, 0, 0, 0, NULL));
+	fx_fini(&f);
+}
+
+/* §11.1 on the TDR's lock word: a host attempt that fails sets HP, the
+ * next failing one finds it set and leaves it; the next host success
+ * clears it. White-box: the test holds the word exclusively, as PAGE.ADD
+ * or MR.EXTEND would. */
+static void test_tdr_host_priority(void **state)
+{
+	struct fx f;
+	_Atomic uint64_t *e;
+
+	(void)state;
+	fx_init(&f, 48, 1);
+	fx_finalize(&f);
+	e = pamt_entry(&f.m->pamt, hpa_to_pfn(f.tdr), 0);
+	assert_int_equal(lockword_try(e, true, true, LOCK_HOST), LOCK_OK);
+	for (int i = 0; i < 2; i++) {
+		FX_STATUS(fx_call(&f, TDH_MEM_TRACK, f.tdr, 0, 0, 0, NULL),
+			  TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX);
+		assert_true(atomic_load(e) & SHAREX_HP);
+	}
+	lockword_release(e, true);
+	FX_OK(fx_call(&f, TDH_MEM_TRACK, f.tdr, 0, 0, 0, NULL));
+	assert_false(atomic_load(e) & SHAREX_HP);
+	fx_fini(&f);
+}
+
+/* §6: a vCPU entering counts itself in REFCOUNT[epoch & 1] and the exit
+ * takes it back, in an even epoch as in an odd one. */
+static void test_enter_even_epoch(void **state)
+{
+	struct fx f;
+	struct tdx_td *td;
+
+	(void)state;
+	fx_init(&f, 48, 1);
+	fx_finalize(&f);
+	td = fx_td(&f);
+	FX_OK(fx_call(&f, TDH_MEM_TRACK, f.tdr, 0, 0, 0, NULL));
+	assert_int_equal(atomic_load(&td->td_epoch) & 1, 0);
+	FX_OK(fx_call(&f, TDH_VP_ENTER, f.tdvpr[0], 0, 0, 0, NULL));
+	assert_int_equal(tdx_epoch_refcount(td, 0), 1);
+	assert_int_equal(tdx_epoch_refcount(td, 1), 0);
+	tdx_td_exit(f.m, f.tdvpr[0]);
+	assert_int_equal(tdx_epoch_refcount(td, 0), 0);
+	assert_int_equal(tdx_debug_locks_held(f.m, f.tdr, no_report, NULL), 0);
+	fx_fini(&f);
+}
+
 /* The injection and cost knobs with arguments out of range: a share above
  * 100% is 100% (every call, so a retry is hopeless), a countdown on a leaf
  * number past the last is the any-leaf countdown, and a cost or counter of a
@@ -415,9 +554,10 @@ static void test_hw_walk_edges(void **state)
 	uint64_t entry[5];
 	hpa_t table[5];
 	pfn_t root, pt, pd;
+	uint64_t shape;
 
 	(void)state;
-	fx_init(&f, 48, 1);
+	fx_init(&f, 48, 2);
 	fx_finalize(&f);
 	fx_sept_path(&f, GPA, 0);
 	FX_OK(fx_call(&f, TDH_MEM_PAGE_AUG, tdx_page_info(GPA, 0), f.tdr, fx_new_page(&f), 0,
@@ -468,6 +608,25 @@ static void test_hw_walk_edges(void **state)
 	assert_int_equal(w.kind, TDX_HW_STALE_TABLE);
 	tdx_hw_walk_from(f.m, f.tdvpr[0], GPA, root, f.pwl, root, NULL, &w);
 	assert_int_equal(w.kind, TDX_HW_STALE_TABLE);
+	/* A frame that is not an S-EPT page (a TDVPR) as the cached table. */
+	tdx_hw_walk_from(f.m, f.tdvpr[0], GPA, root, 0, hpa_to_pfn(f.tdvpr[1]), NULL, &w);
+	assert_int_equal(w.kind, TDX_HW_STALE_TABLE);
+	assert_int_equal(w.hpa, f.tdvpr[1]);
+
+	/* A hint is one walker's: another vCPU's walk from the same table,
+	 * or one after the S-EPT's shape changed, checks the table again and
+	 * keeps the new answer. */
+	memset(&hint, 0, sizeof(hint));
+	tdx_hw_walk_from(f.m, f.tdvpr[0], GPA, root, 0, pt, &hint, &w);
+	assert_int_equal(hint.tdvpr, f.tdvpr[0]);
+	tdx_hw_walk_from(f.m, f.tdvpr[1], GPA, root, 0, pt, &hint, &w);
+	assert_int_equal(w.kind, TDX_HW_PENDING);
+	assert_int_equal(hint.tdvpr, f.tdvpr[1]);
+	shape = hint.shape;
+	fx_sept_path(&f, GPA + (1ULL << 30), 0); /* non-leaf commits: a new shape */
+	tdx_hw_walk_from(f.m, f.tdvpr[1], GPA, root, 0, pt, &hint, &w);
+	assert_int_equal(w.kind, TDX_HW_PENDING);
+	assert_int_not_equal(hint.shape, shape);
 	fx_fini(&f);
 }
 
@@ -483,6 +642,10 @@ int main(void)
 		cmocka_unit_test(test_debug_views_refuse),
 		cmocka_unit_test(test_locks_held_reports),
 		cmocka_unit_test(test_hw_walk_edges),
+		cmocka_unit_test(test_removed_state),
+		cmocka_unit_test(test_busy_hopeless_kinds),
+		cmocka_unit_test(test_tdr_host_priority),
+		cmocka_unit_test(test_enter_even_epoch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
