@@ -20,9 +20,11 @@
 
 #include "cpu/cpu.h"
 #include "cpu/cpu_internal.h"
+#include "cpu/tlb.h"
 #include "host/host_mem.h"
 #include "kvm/kvm.h"
 #include "tdx/tdx_module.h"
+#include "tdx/tdx_status.h"
 
 #include "kvm_fixture.h"
 
@@ -145,6 +147,87 @@ static void test_hold_index_checks(void **state)
 	vm_destroy(&vm);
 }
 
+/* The CPU's private walk from a cached non-leaf entry that names a frame
+ * which is not one of the TD's S-EPT pages (white-box: the entry is
+ * overwritten, as a missed INVEPT after an S-EPT page's removal would leave
+ * it): the access ends BUGGED, the model is marked broken and KVM's VM
+ * dead, with the message naming the Secure-EPT page; the VM still tears
+ * down, leaking nothing but what a broken model keeps on purpose. The
+ * shared side's twin is test_cpu_psc's. */
+static void test_sept_walk_stale_psc(void **state)
+{
+	struct vm vm;
+	struct cpu_vcpu *v;
+	enum tdxmmu_outcome o;
+	uint64_t val, table = 0, cached = 0, leaked = ~0ULL;
+	pfn_t bogus;
+
+	(void)state;
+	vm_create(&vm);
+	assert_int_equal(cpu_guest_write(vm.cpu, 0, 0x5000, 7, &o), 0);
+	assert_int_equal(o, TDXMMU_OUTCOME_OK);
+	v = &vm.cpu->vcpus[0];
+	assert_true(tlb_psc_lookup(&v->tlb, 0x6000, true, v->sept_root, (int)v->sept_top + 1,
+				   &table) > 0);
+	assert_int_equal(host_mem_alloc_frame(vm.fx.hm, &bogus), 0);
+	tlb_psc_fill(&v->tlb, 0x6000, true, v->sept_root, 2, bogus);
+	assert_int_equal(tlb_psc_lookup(&v->tlb, 0x6000, true, v->sept_root,
+					(int)v->sept_top + 1, &table), 1);
+	assert_int_equal(table, bogus);
+
+	assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x6000, &val, &o), 0);
+	assert_int_equal(o, TDXMMU_OUTCOME_BUGGED);
+	assert_true(atomic_load(&vm.fx.kvm->model_broken));
+	assert_true(atomic_load(&vm.fx.kvm->bugged));
+	assert_non_null(strstr(cpu_last_error(), "went through a freed Secure-EPT page"));
+	host_mem_free_frame(vm.fx.hm, bogus);
+	cpu_destroy(vm.cpu);
+
+	/* The dead VM tears down whole (kvm_fx_destroy_dead()'s checks), but
+	 * for one thing by design: with the model marked broken, the frames
+	 * still in the vCPUs' S-EPT page caches are left to the pool's
+	 * teardown (kvm_mmu_cache_free(): a broken model may have handed one
+	 * out twice). Exactly those stay in use. */
+	for (unsigned i = 0; i < vm.fx.kvm->nr_vcpus; i++)
+		cached += vm.fx.kvm->vcpus[i].sept_cache.nr;
+	assert_true(cached > 0);
+	assert_int_equal(kvm_tdx_teardown_memory(vm.fx.kvm), 0);
+	assert_int_equal(atomic_load(&vm.fx.kvm->frames_leaked), 0);
+	assert_int_equal(kvm_mmu_pages_live(vm.fx.kvm), 0);
+	assert_int_equal(kvm_destroy_vm(vm.fx.kvm, &leaked), 0);
+	assert_int_equal(leaked, 0);
+	assert_int_equal(tdx_debug_nr_tds(vm.fx.m), 0);
+	assert_int_equal(tdx_debug_dirty_frames(vm.fx.m), 0);
+	host_memslots_destroy(vm.fx.slots);
+	vm.fx.slots = NULL;
+	assert_int_equal(host_mem_frames_in_use(vm.fx.hm), vm.fx.frames_before + cached);
+	kvm_fx_free(&vm.fx);
+}
+
+/* TDH.VP.ENTER answering BUSY_HOST_PRIORITY (the guest side of a host
+ * priority claim, §11.1; here injected once): the CPU retries the entry as
+ * for a plain BUSY, and the access completes. */
+static void test_enter_busy_host_priority(void **state)
+{
+	struct vm vm;
+	enum tdxmmu_outcome o;
+	uint64_t calls, hits, val = 0;
+
+	(void)state;
+	vm_create(&vm);
+	calls = tdx_module_calls(vm.fx.m, TDH_VP_ENTER);
+	hits = tdx_module_status_hits(vm.fx.m);
+	tdx_module_inject_status_nth(vm.fx.m, TDH_VP_ENTER, TDX_OPERAND_BUSY_HOST_PRIORITY, 1,
+				     false);
+	assert_int_equal(cpu_guest_write(vm.cpu, 1, 0x3000, 0x77, &o), 0);
+	assert_int_equal(o, TDXMMU_OUTCOME_OK);
+	assert_int_equal(tdx_module_status_hits(vm.fx.m) - hits, 1);
+	assert_true(tdx_module_calls(vm.fx.m, TDH_VP_ENTER) - calls >= 2);
+	assert_int_equal(cpu_guest_read(vm.cpu, 1, 0x3000, &val, &o), 0);
+	assert_int_equal(val, 0x77);
+	vm_destroy(&vm);
+}
+
 /* The pool's degenerate calls: an empty range frees nothing, a pfn outside
  * the pool is not allocated, zero-length reads and writes copy nothing (not
  * even a key change: the frame keeps its content), a one-frame clear_range
@@ -236,6 +319,8 @@ int main(void)
 		cmocka_unit_test(test_cpu_create_refuses),
 		cmocka_unit_test(test_guest_range_checks),
 		cmocka_unit_test(test_hold_index_checks),
+		cmocka_unit_test(test_sept_walk_stale_psc),
+		cmocka_unit_test(test_enter_busy_host_priority),
 		cmocka_unit_test(test_host_mem_degenerate),
 		cmocka_unit_test(test_memslot_huge_alignment),
 	};
