@@ -228,6 +228,43 @@ static void test_enter_busy_host_priority(void **state)
 	vm_destroy(&vm);
 }
 
+/* The paging-structure caches (tlb.h): a fill at a level they do not have
+ * is ignored; a fill for a tag already cached replaces that entry (one per
+ * tag, so the lookup's "last found" shortcut stays right); a lookup sees
+ * only the levels below top_level, and only entries of the same EPTP and
+ * privateness. */
+static void test_psc_levels_and_tags(void **state)
+{
+	static struct tlb tlb;
+	const uint64_t a = 0x40201000ULL, b = 0x80000000ULL, eptp = 0x1234;
+	uint64_t table = 0;
+
+	(void)state;
+	tlb_init(&tlb);
+	tlb_psc_fill(&tlb, a, true, eptp, 1, 0x111);
+	tlb_psc_fill(&tlb, a, true, eptp, PSC_LEVELS + 2, 0x111);
+	assert_int_equal(tlb_psc_nr_valid(&tlb), 0);
+
+	tlb_psc_fill(&tlb, a, true, eptp, 2, 0x111);
+	tlb_psc_fill(&tlb, a + 0x1000, true, eptp, 2, 0x222); /* same 2M: same tag */
+	assert_int_equal(tlb_psc_nr_valid(&tlb), 1);
+	assert_int_equal(tlb_psc_lookup(&tlb, a, true, eptp, 5, &table), 1);
+	assert_int_equal(table, 0x222);
+	assert_int_equal(tlb_psc_lookup(&tlb, a, true, eptp, 1, &table), 0);
+	assert_int_equal(tlb_psc_lookup(&tlb, a, false, eptp, 5, &table), 0);
+	assert_int_equal(tlb_psc_lookup(&tlb, a, true, eptp + 1, 5, &table), 0);
+
+	/* A level-3 entry (a PDPTE: 1G) is found only if the walk's top is
+	 * above it, and reports the table level below it. */
+	tlb_psc_fill(&tlb, b, true, eptp, 3, 0x333);
+	assert_int_equal(tlb_psc_lookup(&tlb, b + 0x3000, true, eptp, 5, &table), 2);
+	assert_int_equal(table, 0x333);
+	assert_int_equal(tlb_psc_lookup(&tlb, b + 0x3000, true, eptp, 2, &table), 0);
+	assert_int_equal(tlb_psc_nr_valid(&tlb), 2);
+	tlb_flush_all(&tlb);
+	assert_int_equal(tlb_psc_nr_valid(&tlb), 0);
+}
+
 /* The pool's degenerate calls: an empty range frees nothing, a pfn outside
  * the pool is not allocated, zero-length reads and writes copy nothing (not
  * even a key change: the frame keeps its content), a one-frame clear_range
@@ -321,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_hold_index_checks),
 		cmocka_unit_test(test_sept_walk_stale_psc),
 		cmocka_unit_test(test_enter_busy_host_priority),
+		cmocka_unit_test(test_psc_levels_and_tags),
 		cmocka_unit_test(test_host_mem_degenerate),
 		cmocka_unit_test(test_memslot_huge_alignment),
 	};

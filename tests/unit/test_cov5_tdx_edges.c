@@ -67,6 +67,32 @@ static void test_handle_reserved_bits(void **state)
 	fx_fini(&f);
 }
 
+/* §1.5: the PAGE.ADD source (R9) must be a shared HPA below MAX_PA; bits
+ * above the key id field (6 bits: key ids 0..63) make it invalid
+ * (OPERAND_INVALID + R9), checked before the target page, which stays free. */
+_Static_assert(HOST_MAX_KEYID == 63, "six key id bits");
+static void test_page_add_source_high_bits(void **state)
+{
+	struct fx f;
+	hpa_t page, src;
+
+	(void)state;
+	fx_init(&f, 48, 1);
+	fx_sept_path(&f, GPA, 0);
+	page = fx_new_page(&f);
+	src = fx_new_page(&f);
+	FX_STATUS(fx_call(&f, TDH_MEM_PAGE_ADD, tdx_page_info(GPA, 0), f.tdr, page, src | (1ULL << 63),
+			  NULL),
+		  TDX_OPERAND_INVALID + TDX_OPERAND_ID_R9);
+	FX_STATUS(fx_call(&f, TDH_MEM_PAGE_ADD, tdx_page_info(GPA, 0), f.tdr, page,
+			  src | (1ULL << (HOST_KEYID_SHIFT + 6)), NULL),
+		  TDX_OPERAND_INVALID + TDX_OPERAND_ID_R9);
+	assert_int_equal(fx_state(&f, GPA, 0), SEPT_FREE);
+	FX_OK(fx_call(&f, TDH_MEM_PAGE_ADD, tdx_page_info(GPA, 0), f.tdr, page, src, NULL));
+	assert_int_equal(fx_state(&f, GPA, 0), SEPT_MAPPED);
+	fx_fini(&f);
+}
+
 /* §3 step 3: a fatal TD answers TDX_TD_FATAL, checked right after the TDR
  * (before the lifecycle, OP_STATE and the operands). No model operation
  * sets TDR.FATAL (the real module does on an unrecoverable TD error), so
@@ -353,6 +379,64 @@ static void test_enter_even_epoch(void **state)
 	fx_fini(&f);
 }
 
+static uint64_t wbinvd(struct fx *f, hpa_t hpa, unsigned key)
+{
+	return fx_call(f, TDH_PHYMEM_PAGE_WBINVD, hpa | ((uint64_t)key << HOST_KEYID_SHIFT), 0, 0,
+		       0, NULL);
+}
+
+/* The record of a freed 2M page's dirty lines (module.c; hugepages ref
+ * §6.3) when a page KVM already wrote back in order is given to the TD at
+ * 4K and freed again: the page gets its own 4K record (the 2M one, past it,
+ * is not split), and its next WBINVD clears that record alone; the rest of
+ * the range still goes by the 2M record. A second WBINVD of a clean page
+ * changes nothing. */
+static void test_wbinvd_before_cursor(void **state)
+{
+	const uint64_t g2m = 0x400000ULL, g4k = 0x800000ULL;
+	struct fx f;
+	pfn_t first;
+	hpa_t base;
+	unsigned key = 0;
+
+	(void)state;
+	fx_init(&f, 48, 1);
+	assert_int_equal(host_mem_alloc_range(f.hm, 512, 512, &first), 0);
+	base = pfn_to_hpa(first);
+	fx_sept_path(&f, g2m, 1);
+	fx_sept_path(&f, g4k, 0);
+	FX_OK(fx_call(&f, TDH_MEM_PAGE_AUG, tdx_page_info(g2m, 1), f.tdr, base, 0, NULL));
+	FX_OK(fx_call(&f, TDH_MEM_PAGE_REMOVE, tdx_page_info(g2m, 1), f.tdr, 0, 0, NULL));
+	assert_int_equal(tdx_debug_dirty_frames(f.m), 512);
+	for (unsigned j = 0; j < 10; j++)
+		FX_OK(wbinvd(&f, base + j * PAGE_SIZE, f.hkid));
+	assert_int_equal(tdx_debug_dirty_frames(f.m), 502);
+	assert_false(pamt_4k_present(&f.m->pamt, first));
+
+	/* Page 3 (written back) to the TD at 4K and freed again. */
+	FX_OK(fx_call(&f, TDH_MEM_PAGE_AUG, tdx_page_info(g4k, 0), f.tdr, base + 3 * PAGE_SIZE, 0,
+		      NULL));
+	FX_OK(fx_call(&f, TDH_MEM_PAGE_REMOVE, tdx_page_info(g4k, 0), f.tdr, 0, 0, NULL));
+	assert_int_equal(tdx_debug_dirty_frames(f.m), 503);
+	assert_true(tdx_debug_frame_dirty(f.m, first + 3, &key));
+	assert_int_equal(key, f.hkid);
+	assert_false(tdx_debug_frame_dirty(f.m, first + 4, NULL));
+	assert_true(tdx_debug_frame_dirty(f.m, first + 10, NULL));
+	/* Another key's write-back leaves it; the TD's clears it alone. */
+	FX_OK(wbinvd(&f, base + 3 * PAGE_SIZE, f.hkid + 1));
+	assert_true(tdx_debug_frame_dirty(f.m, first + 3, NULL));
+	FX_OK(wbinvd(&f, base + 3 * PAGE_SIZE, f.hkid));
+	assert_false(tdx_debug_frame_dirty(f.m, first + 3, NULL));
+	assert_int_equal(tdx_debug_dirty_frames(f.m), 502);
+	FX_OK(wbinvd(&f, base + 4 * PAGE_SIZE, f.hkid));
+	assert_int_equal(tdx_debug_dirty_frames(f.m), 502);
+	/* The 2M record goes on from its cursor. */
+	for (unsigned j = 10; j < 512; j++)
+		FX_OK(wbinvd(&f, base + j * PAGE_SIZE, f.hkid));
+	assert_int_equal(tdx_debug_dirty_frames(f.m), 0);
+	fx_fini(&f);
+}
+
 /* The injection and cost knobs with arguments out of range: a share above
  * 100% is 100% (every call, so a retry is hopeless), a countdown on a leaf
  * number past the last is the any-leaf countdown, and a cost or counter of a
@@ -634,6 +718,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handle_reserved_bits),
+		cmocka_unit_test(test_page_add_source_high_bits),
 		cmocka_unit_test(test_td_fatal),
 		cmocka_unit_test(test_kot_and_wbt_busy),
 		cmocka_unit_test(test_vp_flush_in_guest_state),
@@ -646,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_busy_hopeless_kinds),
 		cmocka_unit_test(test_tdr_host_priority),
 		cmocka_unit_test(test_enter_even_epoch),
+		cmocka_unit_test(test_wbinvd_before_cursor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
