@@ -626,6 +626,55 @@ static void test_locks_held_reports(void **state)
 	fx_fini(&f);
 }
 
+/* §11.2: the OP_STATE lock, which the model's leaves only take shared
+ * (export and import, which take it exclusively, are not modeled; the test
+ * holds it exclusively in their place): every leaf that takes it shared
+ * answers BUSY + OP_STATE (0x...AC, §1.4) before its later checks, leaves
+ * nothing of its own held, and the lock audit names the holder. Released,
+ * the same calls go through. */
+static void test_op_state_lock_busy(void **state)
+{
+	struct fx f;
+	struct tdx_td *td;
+	struct sharex_counted l;
+	struct reports r;
+	hpa_t page, vp;
+
+	(void)state;
+	fx_init(&f, 48, 1);
+	fx_finalize(&f);
+	td = fx_td(&f);
+	fx_sept_path(&f, GPA, 0);
+	page = fx_new_page(&f);
+	vp = fx_new_page(&f);
+	l = tdx_td_lock(f.m, td, TD_HOLD_OP_STATE_SHIFT);
+	assert_int_equal(sharex_counted_try_excl(&l), LOCK_OK);
+	FX_STATUS(fx_call(&f, TDH_MEM_PAGE_AUG, tdx_page_info(GPA, 0), f.tdr, page, 0, NULL),
+		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE);
+	FX_STATUS(fx_call(&f, TDH_MEM_SEPT_RD, tdx_page_info(GPA, 0), f.tdr, 0, 0, NULL),
+		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE);
+	FX_STATUS(fx_call(&f, TDH_MEM_TRACK, f.tdr, 0, 0, 0, NULL),
+		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE);
+	FX_STATUS(fx_call(&f, TDH_VP_CREATE, vp, f.tdr, 0, 0, NULL),
+		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE);
+	FX_STATUS(fx_call(&f, TDH_VP_ENTER, f.tdvpr[0], 0, 0, 0, NULL),
+		  TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE);
+	assert_false(atomic_load(&td->vcpus[0].in_guest));
+	assert_int_equal(fx_state(&f, GPA, 0), SEPT_FREE);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(tdx_debug_locks_held(f.m, f.tdr, record_report, &r), 1);
+	assert_string_equal(r.what[0], "OP_STATE lock");
+	assert_int_equal(r.found[0], SHAREX_EXCL);
+	sharex_counted_release_excl(&l);
+
+	FX_OK(fx_call(&f, TDH_MEM_PAGE_AUG, tdx_page_info(GPA, 0), f.tdr, page, 0, NULL));
+	FX_OK(fx_call(&f, TDH_VP_CREATE, vp, f.tdr, 0, 0, NULL));
+	assert_int_equal(atomic_load(&td->nr_vcpus), 2);
+	assert_false(atomic_load(l.word) & SHAREX_HP); /* cleared by the success */
+	assert_int_equal(tdx_debug_locks_held(f.m, f.tdr, no_report, NULL), 0);
+	fx_fini(&f);
+}
+
 /* The CPU's S-EPT walk: a GPA with the shared bit is not the S-EPT's (no
  * entry read, a violation); a walk from a cached table whose root is no
  * longer the TD's, or from a level the root does not have, is a stale
@@ -732,6 +781,7 @@ int main(void)
 		cmocka_unit_test(test_tdr_host_priority),
 		cmocka_unit_test(test_enter_even_epoch),
 		cmocka_unit_test(test_wbinvd_before_cursor),
+		cmocka_unit_test(test_op_state_lock_busy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
