@@ -204,6 +204,52 @@ static void test_sept_walk_stale_psc(void **state)
 	kvm_fx_free(&vm.fx);
 }
 
+/* The CPU's TLB (white-box entries): a translation that does not allow a
+ * write is dropped and the page walked again on a write (a permission
+ * miss), which then completes; a translation to a frame the host has freed
+ * is the model's inconsistency, reported as such (CPU_EBUG, which the API
+ * turns into exit status 3; the message names the frame) and never used. */
+static void test_tlb_permission_miss_and_freed_frame(void **state)
+{
+	struct vm vm;
+	struct cpu_vcpu *v;
+	enum tdxmmu_outcome o;
+	uint64_t val = 0;
+	const struct tlb_entry *e;
+	pfn_t pfn, freed;
+	char want[128];
+
+	(void)state;
+	vm_create(&vm);
+	v = &vm.cpu->vcpus[0];
+	assert_int_equal(cpu_guest_write(vm.cpu, 0, 0x5000, 1, &o), 0);
+	assert_int_equal(o, TDXMMU_OUTCOME_OK);
+	e = tlb_lookup(&v->tlb, 0x5000);
+	assert_non_null(e);
+	pfn = e->pfn;
+	tlb_fill(&v->tlb, 0x5000, pfn, true, false);
+	assert_false(tlb_lookup(&v->tlb, 0x5000)->writable);
+	assert_int_equal(cpu_guest_write(vm.cpu, 0, 0x5000, 2, &o), 0);
+	assert_int_equal(o, TDXMMU_OUTCOME_OK);
+	assert_true(tlb_lookup(&v->tlb, 0x5000)->writable);
+	assert_int_equal(cpu_guest_read(vm.cpu, 1, 0x5000, &val, &o), 0);
+	assert_int_equal(val, 2);
+
+	assert_int_equal(host_mem_alloc_frame(vm.fx.hm, &freed), 0);
+	host_mem_free_frame(vm.fx.hm, freed);
+	tlb_fill(&v->tlb, 0x5000, freed, true, true);
+	assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), CPU_EBUG);
+	snprintf(want, sizeof(want), "TLB entry 0x5000 -> pfn %#llx: the frame was freed",
+		 (unsigned long long)freed);
+	assert_non_null(strstr(cpu_last_error(), want));
+	/* The right translation back: the vCPU goes on. */
+	tlb_fill(&v->tlb, 0x5000, pfn, true, true);
+	assert_int_equal(cpu_guest_read(vm.cpu, 0, 0x5000, &val, &o), 0);
+	assert_int_equal(o, TDXMMU_OUTCOME_OK);
+	assert_int_equal(val, 2);
+	vm_destroy(&vm);
+}
+
 /* TDH.VP.ENTER answering BUSY_HOST_PRIORITY (the guest side of a host
  * priority claim, §11.1; here injected once): the CPU retries the entry as
  * for a plain BUSY, and the access completes. */
@@ -358,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_hold_index_checks),
 		cmocka_unit_test(test_sept_walk_stale_psc),
 		cmocka_unit_test(test_enter_busy_host_priority),
+		cmocka_unit_test(test_tlb_permission_miss_and_freed_frame),
 		cmocka_unit_test(test_psc_levels_and_tags),
 		cmocka_unit_test(test_host_mem_degenerate),
 		cmocka_unit_test(test_memslot_huge_alignment),
