@@ -64,6 +64,12 @@
 #define TABLE_SHIFT	9
 #define TABLE_CHUNKS	(1u << TABLE_SHIFT)
 #define CHUNK_BYTES	((size_t)CHUNK_FRAMES * PAGE_SIZE)
+/* The pool is a whole number of granules, each a whole number of chunks:
+ * every chunk's frames are all inside the pool (chunk_make()). And the
+ * largest pool is a whole number of granules, so rounding a size that fits
+ * up to the granule still fits (host_mem_create()). */
+_Static_assert(POOL_GRANULE % CHUNK_BYTES == 0, "POOL_CHUNKS_WHOLE");
+_Static_assert((HOST_PA_MASK + 1 - HOST_MEM_BASE_HPA) % POOL_GRANULE == 0, "POOL_LIMIT_WHOLE");
 /* Contents are carved from slabs of this many chunks. */
 #define SLAB_CHUNKS	32
 
@@ -236,13 +242,9 @@ static __attribute__((noinline)) struct chunk *chunk_make(struct host_mem *hm, u
 				if (end - first < run_end)
 					run_end = (unsigned)(end - first);
 			} else {
-				/* Allocated up to the next range, free or not
-				 * past the pool's end (never allocated). */
-				if (base + k < hm->nr_frames) {
-					m |= META_ALLOCATED;
-					if (hm->nr_frames - base < run_end)
-						run_end = (unsigned)(hm->nr_frames - base);
-				}
+				/* Allocated up to the next range (the chunk
+				 * lies inside the pool: POOL_CHUNKS_WHOLE). */
+				m |= META_ALLOCATED;
 				if (r < hm->nr_ranges && hm->ranges[r].first - first < run_end) {
 					run_end = (unsigned)(hm->ranges[r].first - first);
 					r++;
@@ -447,11 +449,11 @@ struct host_mem *host_mem_create(uint64_t bytes)
 	struct host_mem *hm;
 	uint64_t nr;
 
+	/* Rounding up to the granule cannot pass the limit: the limit is a
+	 * multiple of the granule (POOL_LIMIT_WHOLE). */
 	if (bytes == 0 || bytes > HOST_PA_MASK + 1 - HOST_MEM_BASE_HPA)
 		return NULL;
 	bytes = (bytes + POOL_GRANULE - 1) & ~(POOL_GRANULE - 1);
-	if (bytes > HOST_PA_MASK + 1 - HOST_MEM_BASE_HPA)
-		return NULL;
 	nr = bytes >> PAGE_SHIFT;
 
 	hm = calloc(1, sizeof(*hm));
