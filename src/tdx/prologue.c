@@ -417,7 +417,8 @@ void tdx_td_release_shared(struct sept_ctx *c, unsigned shift)
 uint64_t tdx_check_op_state(struct sept_ctx *c, bool lock)
 {
 	if (lock) {
-		if (tdx_td_try_shared(c, TD_HOLD_OP_STATE_SHIFT) != LOCK_OK)
+		if (tdx_busy_injected() ||
+		    tdx_td_try_shared(c, TD_HOLD_OP_STATE_SHIFT) != LOCK_OK)
 			return TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE;
 	}
 	if (!tdx_op_state_allowed(c->leaf, (enum td_op_state)atomic_load(&c->td->op_state)))
@@ -453,6 +454,8 @@ uint64_t tdx_check_private_gpa(struct sept_ctx *c)
 
 uint64_t tdx_lock_sept_tree(struct sept_ctx *c, bool excl)
 {
+	if (tdx_busy_injected())
+		return TDX_OPERAND_BUSY + TDX_OPERAND_ID_SEPT;
 	if (excl) {
 		struct sharex_counted l = tdx_td_lock(c->m, c->td, TD_HOLD_SEPT_SHIFT);
 
@@ -470,6 +473,10 @@ uint64_t tdx_lock_entry(struct sept_ctx *c)
 {
 	uint64_t old;
 
+	if (tdx_busy_injected()) {
+		tdx_set_entry_details(c, c->walk_value, c->walk_level);
+		return TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
+	}
 	SCHED_POINT(SCHED_TDX_LOCK, SCHED_W, c->walk_entry, "S-EPT entry lock");
 	old = atomic_fetch_or_explicit(c->walk_entry, SEPT_TDEL, memory_order_acquire);
 

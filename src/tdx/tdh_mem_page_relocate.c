@@ -44,7 +44,7 @@ uint64_t tdh_mem_page_relocate(struct tdx_module *m, struct seamcall_regs *r)
 	/* The old page is found from the mapping: its 4K entry is locked
 	 * directly, without a PAMT walk ([M-pamt] pamt_implicit_get_and_lock). */
 	old_pamt = pamt_entry(&m->pamt, hpa_to_pfn(old_hpa), 0);
-	if (tdx_pamt_try_lock(m, old_pamt, true) != LOCK_OK) {
+	if (tdx_busy_injected() || tdx_pamt_try_lock(m, old_pamt, true) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 		goto out;
 	}

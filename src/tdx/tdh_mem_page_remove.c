@@ -36,7 +36,7 @@ uint64_t tdh_mem_page_remove(struct tdx_module *m, struct seamcall_regs *r)
 	s = sept_state(v);
 	hpa = sept_hpa(v);
 	page_pamt = pamt_entry(&m->pamt, hpa_to_pfn(hpa), c.level);
-	if (tdx_pamt_try_lock(m, page_pamt, true) != LOCK_OK) {
+	if (tdx_busy_injected() || tdx_pamt_try_lock(m, page_pamt, true) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 		goto out;
 	}

@@ -44,7 +44,7 @@ uint64_t tdh_mem_sept_remove(struct tdx_module *m, struct seamcall_regs *r)
 	v = c.walk_value;
 	child_hpa = sept_hpa(v);
 	child_pamt = pamt_entry(&m->pamt, hpa_to_pfn(child_hpa), 0);
-	if (tdx_pamt_try_lock(m, child_pamt, true) != LOCK_OK) {
+	if (tdx_busy_injected() || tdx_pamt_try_lock(m, child_pamt, true) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_RCX;
 		goto out;
 	}

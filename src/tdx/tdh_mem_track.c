@@ -49,7 +49,8 @@ uint64_t tdh_mem_track(struct tdx_module *m, struct seamcall_regs *r)
 	/* The yield window is wall-clock time; while exploring, the scheduler
 	 * decides who runs (the waiting VP.ENTER's retry is a SCHED_WAIT), and
 	 * a decision by the clock would make a schedule unrepeatable. */
-	if ((!sched_enabled() &&
+	if (tdx_busy_injected() ||
+	    (!sched_enabled() &&
 	     tdx_now_ns() - atomic_load_explicit(&c.td->entry_wait_ns, memory_order_relaxed) <
 		     TDX_ENTRY_WAIT_WINDOW_NS) ||
 	    sharex_counted_try_excl(&epoch_lock) != LOCK_OK) {

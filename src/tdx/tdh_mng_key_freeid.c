@@ -32,7 +32,7 @@ uint64_t tdh_mng_key_freeid(struct tdx_module *m, struct seamcall_regs *r)
 		status = TDX_LIFECYCLE_STATE_INCORRECT;
 		goto out;
 	}
-	if (lockword_try(&m->kot_lock, true, false, LOCK_HOST) != LOCK_OK) {
+	if (tdx_busy_injected() || lockword_try(&m->kot_lock, true, false, LOCK_HOST) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_KOT;
 		goto out;
 	}

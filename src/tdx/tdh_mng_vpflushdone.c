@@ -31,7 +31,7 @@ uint64_t tdh_mng_vpflushdone(struct tdx_module *m, struct seamcall_regs *r)
 	if (status != TDX_SUCCESS)
 		goto out;
 	td = c.td;
-	if (lockword_try(&m->kot_lock, true, false, LOCK_HOST) != LOCK_OK) {
+	if (tdx_busy_injected() || lockword_try(&m->kot_lock, true, false, LOCK_HOST) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_KOT;
 		goto out;
 	}

@@ -35,7 +35,7 @@ uint64_t tdh_vp_create(struct tdx_module *m, struct seamcall_regs *r)
 	    (status = tdx_check_td_keys(&c)))
 		goto out;
 	td = c.td;
-	if (tdx_td_try_shared(&c, TD_HOLD_OP_STATE_SHIFT) != LOCK_OK) {
+	if (tdx_busy_injected() || tdx_td_try_shared(&c, TD_HOLD_OP_STATE_SHIFT) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_OP_STATE;
 		goto out;
 	}

@@ -87,7 +87,8 @@ uint64_t tdh_vp_enter(struct tdx_module *m, struct seamcall_regs *r)
 	 * fence (tdx_locks.h); not while exploring. */
 	if (!sched_enabled())
 		c.ahead = TD_HOLD_OP_STATE + TD_HOLD_EPOCH;
-	if (tdx_tdr_try_shared(m, tdr_pamt, c.ahead, &c.tdr_reader) != LOCK_OK) {
+	if (tdx_busy_injected() ||
+	    tdx_tdr_try_shared(m, tdr_pamt, c.ahead, &c.tdr_reader) != LOCK_OK) {
 		status = TDX_OPERAND_BUSY + TDX_OPERAND_ID_TDR;
 		goto out;
 	}

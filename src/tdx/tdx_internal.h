@@ -634,13 +634,6 @@ static inline uint64_t tdx_td_holders(struct tdx_module *m, unsigned index,
  * still answers as it would (issue 11 item 2.12: the module's real BUSY
  * comes only where the lock is taken), and a leaf that takes no lock never
  * answers BUSY. Disarmed when the handler returns.
- *
- * Only a try-lock that can be a call's first asks: the TDR's
- * (tdx_lock_tdr()), an explicit page's (tdx_lock_page()), and the first
- * locks of TDH.VP.ENTER (its TDVPR), TDH.PHYMEM.PAGE.RECLAIM (its page) and
- * TDH.PHYMEM.CACHE.WB (its state). Each of these asks as soon as its
- * operand passed its checks and returns at once on an error, so any lock a
- * handler takes after one of them would always find the flag consumed.
  */
 extern _Thread_local bool tdx_busy_armed;
 static inline bool tdx_busy_injected(void)
