@@ -233,4 +233,18 @@ static inline bool kvm_fx_trace_has(struct kvm_fx *fx, const char *line)
 	return fx->trace && strstr(fx->trace, line);
 }
 
+/* The VM was killed, and its trace says why (cmocka's message buffer is
+ * short: a failure shows the trace's end). */
+static inline void kvm_fx_assert_bugged(struct kvm_fx *fx, const char *why)
+{
+	assert_true(atomic_load(&fx->kvm->bugged));
+	if (!kvm_fx_trace_has(fx, why)) {
+		const char *t = fx->trace ? fx->trace : "";
+		size_t n = strlen(t);
+
+		fail_msg("no \"%s\" in the trace, which ends:\n%s", why,
+			 n > 400 ? t + n - 400 : t);
+	}
+}
+
 #endif /* TDXMMU_TESTS_KVM_FIXTURE_H */

@@ -45,18 +45,6 @@ static void vm_create(struct kvm_fx *vm, bool finalize)
 		assert_int_equal(kvm_tdx_finalize_vm(vm->kvm), 0);
 }
 
-static void assert_bugged(struct kvm_fx *vm, const char *why)
-{
-	assert_true(atomic_load(&vm->kvm->bugged));
-	if (!kvm_fx_trace_has(vm, why)) {
-		/* cmocka's message buffer is short: the trace's end. */
-		const char *t = vm->trace ? vm->trace : "";
-		size_t n = strlen(t);
-
-		fail_msg("no \"%s\" in the trace, which ends:\n%s", why, n > 400 ? t + n - 400 : t);
-	}
-}
-
 /* A frame for an S-EPT page, as the MMUs take them from the cache. */
 static hpa_t new_spt(struct kvm_fx *vm)
 {
@@ -79,7 +67,7 @@ static void test_link_needs_a_table_level_and_page(void **state)
 	spt = new_spt(&vm);
 	kvm_fx_snap(&vm);
 	assert_int_equal(tdx_sept_link_private_spt(vm.kvm, 0, PG_LEVEL_4K, spt), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: link_private_spt: gfn 0x0 level 1 without a page");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: link_private_spt: gfn 0x0 level 1 without a page");
 	assert_int_equal(tdx_sept_link_private_spt(vm.kvm, 0x200, PG_LEVEL_2M, 0), -EIO);
 	assert_true(kvm_fx_trace_has(&vm, "link_private_spt: gfn 0x200 level 2 without a page"));
 	assert_int_equal(kvm_fx_delta(&vm, -1, false), 0);
@@ -99,14 +87,14 @@ static void test_leaf_levels(void **state)
 	pfn = kvm_fx_slot_pfn(&vm, 0x200000);
 	kvm_fx_snap(&vm);
 	assert_int_equal(tdx_sept_set_private_spte(vm.kvm, 0x200, PG_LEVEL_2M, pfn), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: set_private_spte: level 2");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: set_private_spte: level 2");
 	assert_int_equal(kvm_fx_delta(&vm, -1, false), 0);
 	kvm_fx_destroy_dead(&vm);
 
 	vm_create(&vm, true);
 	kvm_fx_snap(&vm);
 	assert_int_equal(tdx_sept_set_private_spte(vm.kvm, 0, PG_LEVEL_1G, pfn), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: set_private_spte: level 3");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: set_private_spte: level 3");
 	assert_int_equal(kvm_fx_delta(&vm, -1, false), 0);
 	kvm_fx_destroy_dead(&vm);
 }
@@ -127,7 +115,7 @@ static void test_remove_levels_and_alignment(void **state)
 	pfn = kvm_fx_slot_pfn(&vm, 0x200000);
 	kvm_fx_snap(&vm);
 	assert_int_equal(tdx_sept_remove_private_spte(vm.kvm, 0x200, PG_LEVEL_2M, pfn + 1), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: remove_private_spte: 2M leaf gpa 0x200000 at "
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: remove_private_spte: 2M leaf gpa 0x200000 at "
 			   "unaligned pfn");
 	assert_int_equal(atomic_load(&vm.kvm->frames_leaked), 0);
 	assert_int_equal(tdx_sept_remove_private_spte(vm.kvm, 0, PG_LEVEL_1G, pfn), -EIO);
@@ -152,7 +140,7 @@ static void test_split_guards(void **state)
 	spt = new_spt(&vm);
 	kvm_fx_snap(&vm);
 	assert_int_equal(tdx_sept_split_private_spte(vm.kvm, 0x200, PG_LEVEL_2M, spt), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: split_private_spte: gfn 0x200 level 2");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: split_private_spte: gfn 0x200 level 2");
 	assert_int_equal(kvm_fx_delta(&vm, -1, false), 0);
 	host_mem_free_frame(vm.hm, hpa_to_pfn(spt));
 	kvm_fx_destroy_dead(&vm);
@@ -161,7 +149,7 @@ static void test_split_guards(void **state)
 	spt = new_spt(&vm);
 	kvm_fx_snap(&vm);
 	assert_int_equal(tdx_sept_split_private_spte(vm.kvm, 0, PG_LEVEL_4K, spt), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: split_private_spte: gfn 0x0 level 1");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: split_private_spte: gfn 0x0 level 1");
 	assert_int_equal(tdx_sept_split_private_spte(vm.kvm, 0x200, PG_LEVEL_2M, 0), -EIO);
 	assert_int_equal(kvm_fx_delta(&vm, -1, false), 0);
 	/* The HKID released (the memory teardown): a split is a bug too. */
@@ -279,7 +267,7 @@ static void test_double_free_is_model_breakage(void **state)
 	assert_false(atomic_load(&vm.kvm->model_broken));
 	kvm_mmu_free_page(vm.kvm, sp);
 	assert_true(atomic_load(&vm.kvm->model_broken));
-	assert_bugged(&vm, "kvm_vm_bugged: double free of KVM page-table page");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: double free of KVM page-table page");
 	assert_int_equal(kvm_mmu_pages_live(vm.kvm), live);
 	/* The deferred free of a freed page: dropped the same way. */
 	kvm_mmu_free_page_rcu(vm.kvm, sp);

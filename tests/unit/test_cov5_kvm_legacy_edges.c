@@ -101,18 +101,6 @@ static void want_audit(struct kvm_fx *vm, int nr, const char *want)
 		fail_msg("no \"%s\" in the audit:\n%s", want, log.text);
 }
 
-static void assert_bugged(struct kvm_fx *vm, const char *why)
-{
-	assert_true(atomic_load(&vm->kvm->bugged));
-	if (!kvm_fx_trace_has(vm, why)) {
-		/* cmocka's message buffer is short: the trace's end. */
-		const char *t = vm->trace ? vm->trace : "";
-		size_t n = strlen(t);
-
-		fail_msg("no \"%s\" in the trace, which ends:\n%s", why, n > 400 ? t + n - 400 : t);
-	}
-}
-
 /* ---- the audit ---- */
 
 static void test_audit_names_each_corruption(void **state)
@@ -382,7 +370,7 @@ static void test_large_spte_in_legacy_tree(void **state)
 				  SHADOW_NONPRESENT_VALUE));
 	kvm_mmu_write_unlock(vm.kvm);
 	assert_int_equal(page_fault(&vm, 0x401000), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: legacy: large SPTE at gfn 0x401 level 2");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: legacy: large SPTE at gfn 0x401 level 2");
 	assert_int_equal(page_fault(&vm, 0x3000), -EIO);
 	/* Undo it, so that the teardown does not take it for a table. */
 	atomic_store(e, SHADOW_NONPRESENT_VALUE);
@@ -409,7 +397,7 @@ static void test_delete_memslot_rmap_left(void **state)
 	assert_int_equal(legacy_rmap_add(vm.kvm, 0x401, e), 0);
 	kvm_mmu_write_unlock(vm.kvm);
 	assert_int_equal(kvm_legacy_delete_memslot(vm.kvm, 1), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: legacy: memslot 1 still mapped after its zap");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: legacy: memslot 1 still mapped after its zap");
 	assert_true(host_memslot_by_id(vm.slots, 1, NULL));
 	/* The zap itself went through: the page was removed. */
 	assert_int_equal(kvm_fx_sept_state(&vm, 0x400000, 0), SEPT_FREE);
@@ -459,7 +447,7 @@ static void test_delete_memslot_track_fails(void **state)
 	tdx_module_inject_status_nth(vm.m, TDH_MEM_TRACK, TDX_OPERAND_INVALID, 1, false);
 	kvm_fx_snap(&vm);
 	assert_int_equal(kvm_legacy_delete_memslot(vm.kvm, 1), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.TRACK: 0xc000010000000000");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.TRACK: 0xc000010000000000");
 	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_RANGE_BLOCK, false), 1);
 	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_REMOVE, false), 0);
 	assert_true(host_memslot_by_id(vm.slots, 1, NULL));
@@ -487,7 +475,7 @@ static void test_teardown_remove_fails(void **state)
 	kvm_mmu_write_lock(vm.kvm);
 	assert_int_equal(kvm_legacy_mmu_zap_all_private(vm.kvm), -EIO);
 	kvm_mmu_write_unlock(vm.kvm);
-	assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.PAGE.REMOVE gpa 0x1000");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.PAGE.REMOVE gpa 0x1000");
 	/* Stopped at the failure: the second page was not tried. */
 	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_REMOVE, false), 1);
 	assert_int_equal(kvm_tdx_teardown_memory(vm.kvm), 0);

@@ -102,19 +102,6 @@ static uint64_t sbit_gfn(struct kvm_fx *vm)
 	return vm->kvm->gfn_shared_mask;
 }
 
-/* The VM was killed, and its trace says why. */
-static void assert_bugged(struct kvm_fx *vm, const char *why)
-{
-	assert_true(atomic_load(&vm->kvm->bugged));
-	if (!kvm_fx_trace_has(vm, why)) {
-		/* cmocka's message buffer is short: the trace's end. */
-		const char *t = vm->trace ? vm->trace : "";
-		size_t n = strlen(t);
-
-		fail_msg("no \"%s\" in the trace, which ends:\n%s", why, n > 400 ? t + n - 400 : t);
-	}
-}
-
 /* ---- the internal API's edges ---- */
 
 /*
@@ -360,7 +347,7 @@ static void test_large_spte_on_4k_path(void **state)
 	atomic_store(sptep, make_spte(kvm_fx_slot_pfn(&vm, 0x200000), PG_LEVEL_2M, false,
 				      SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK));
 	assert_int_equal(fault(&vm, (s | 0x201) << PAGE_SHIFT), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: large SPTE at gfn 0x800000200 level 2");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: large SPTE at gfn 0x800000200 level 2");
 	/* A killed VM refuses every later fault. */
 	assert_int_equal(fault(&vm, 0x1000), -EIO);
 	kvm_fx_destroy_dead(&vm);
@@ -386,7 +373,7 @@ static void test_leaf_with_wrong_pfn(void **state)
 	atomic_store(sptep, make_spte(kvm_fx_slot_pfn(&vm, 0x2000), PG_LEVEL_4K, false,
 				      SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK));
 	assert_int_equal(fault(&vm, (s | 1) << PAGE_SHIFT), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: gfn 0x800000001 mapped to pfn");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: gfn 0x800000001 mapped to pfn");
 	kvm_fx_destroy_dead(&vm);
 }
 
@@ -419,7 +406,7 @@ static void test_frozen_entry_under_write_lock(void **state)
 	assert_int_equal(kvm_tdp_mmu_populate_nonleaf(vm.kvm, true, 0, 512, mc), 0);
 	assert_int_equal(kvm_tdp_mmu_map_gpa(vm.kvm, &r, 1, false, &res), -EIO);
 	kvm_mmu_write_unlock(vm.kvm);
-	assert_bugged(&vm, "kvm_vm_bugged: frozen SPTE at gfn 0x800000005 under the write lock");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: frozen SPTE at gfn 0x800000005 under the write lock");
 	kvm_fx_destroy_dead(&vm);
 }
 
@@ -448,7 +435,7 @@ static void test_map_gpa_without_population(void **state)
 	kvm_mmu_write_lock(vm.kvm);
 	assert_int_equal(kvm_tdp_mmu_map_gpa(vm.kvm, &r, 1, true, &res), -EIO);
 	assert_int_equal(res.shared_changed + res.private_changed, 0);
-	assert_bugged(&vm, "kvm_vm_bugged: MapGPA: gfn 0x800000000 level 4 not populated");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: MapGPA: gfn 0x800000000 level 4 not populated");
 
 	/* The shared tree populated, the private one not. */
 	assert_int_equal(kvm_tdp_mmu_populate_nonleaf(vm.kvm, false, 0, 512, mc), 0);
@@ -489,7 +476,7 @@ static void test_zap_cutting_private_2m_leaf(void **state)
 	kvm_mmu_write_lock(vm.kvm);
 	assert_int_equal(kvm_tdp_mmu_zap_leafs(vm.kvm, true, 0x201, 0x400, true), -EIO);
 	kvm_mmu_write_unlock(vm.kvm);
-	assert_bugged(&vm, "kvm_vm_bugged: private 2M leaf at gfn 0x200 crosses the zap range "
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: private 2M leaf at gfn 0x200 crosses the zap range "
 			   "[0x201, 0x400)");
 	assert_int_equal(kvm_fx_delta(&vm, -1, false), 0);
 	assert_int_equal(kvm_fx_sept_state(&vm, 0x200000, 1), SEPT_PENDING);
@@ -522,7 +509,7 @@ static void test_free_roots_while_td_runs(void **state)
 	assert_int_equal(kvm_fx_delta(&vm, TDH_PHYMEM_PAGE_WBINVD, false), 2);
 	assert_int_equal(kvm_fx_sept_state(&vm, 0x1000, 0), SEPT_FREE);
 	assert_int_equal(kvm_fx_sept_state(&vm, 0x2000, 0), SEPT_FREE);
-	assert_bugged(&vm, "with the HKID assigned");
+	kvm_fx_assert_bugged(&vm, "with the HKID assigned");
 	/* The three S-EPT tables of the path (levels 3, 2, 1). */
 	assert_int_equal(atomic_load(&vm.kvm->frames_leaked), 3);
 	kvm_fx_destroy_dead(&vm);
@@ -551,7 +538,7 @@ static void test_free_roots_block_fails(void **state)
 	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_REMOVE, false), 1);
 	assert_int_equal(kvm_fx_sept_state(&vm, 0x1000, 0), SEPT_FREE);
 	assert_int_equal(kvm_fx_sept_state(&vm, 0x2000, 0), SEPT_PENDING);
-	assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.RANGE.BLOCK gpa 0x2000 level 1: 0xc000010000000000");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.RANGE.BLOCK gpa 0x2000 level 1: 0xc000010000000000");
 	assert_true(kvm_fx_trace_has(&vm, "(block/track failed)"));
 	assert_int_equal(atomic_load(&vm.kvm->frames_leaked), 1 + 3);
 	kvm_fx_destroy_dead(&vm);
@@ -578,7 +565,7 @@ static void test_populate_sept_add_error(void **state)
 	kvm_mmu_write_lock(vm.kvm);
 	assert_int_equal(kvm_tdp_mmu_populate_nonleaf(vm.kvm, true, 0, 512, mc), -EIO);
 	kvm_mmu_write_unlock(vm.kvm);
-	assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.SEPT.ADD gpa 0x0 level 4: 0xc000010000000000");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.SEPT.ADD gpa 0x0 level 4: 0xc000010000000000");
 	assert_true(kvm_fx_trace_has(&vm, "(S-EPT page of a failed SEPT.ADD)"));
 	assert_int_equal(mc->nr, nr - 1);
 	assert_int_equal(atomic_load(&vm.kvm->frames_leaked), 1);
@@ -696,7 +683,7 @@ static void test_split_read_lock_errors(void **state)
 
 		vm_create_huge(&vm);
 		assert_int_equal(split_read_lock(&vm, cases[i].how), -EIO);
-		assert_bugged(&vm, cases[i].why);
+		kvm_fx_assert_bugged(&vm, cases[i].why);
 		assert_int_equal(kvm_stat_read(vm.kvm, split_private), 0);
 		kvm_fx_destroy_dead(&vm);
 	}
@@ -721,7 +708,7 @@ static void test_failed_link_without_rollback_stays_linked(void **state)
 	atomic_store(&mutant_mask, 1u << MUTANT_NO_FREEZE);
 	assert_int_equal(fault(&vm, 0x1000), -EIO);
 	atomic_store(&mutant_mask, 0u);
-	assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.SEPT.ADD gpa 0x0 level 4");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.SEPT.ADD gpa 0x0 level 4");
 	/* The level-3 table is linked below the private root, and live. */
 	sptep = sptep_at(vm.kvm->private_root, 0, PG_LEVEL_512G);
 	assert_non_null(sptep);
@@ -809,7 +796,7 @@ static void test_private_fault_before_finalize(void **state)
 	vm_create(&vm, 48, false);
 	kvm_fx_snap(&vm);
 	assert_int_equal(fault(&vm, 0x1000), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: private fault at 0x1000 before finalize without a source");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: private fault at 0x1000 before finalize without a source");
 	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_ADD, false), 0);
 	/* The dead VM refuses KVM_TDX_INIT_MEM_REGION. */
 	assert_int_equal(kvm_tdx_init_mem_page(vm.kvm, 0x2000, 0), -EIO);
@@ -889,7 +876,7 @@ static void test_nomirror_unexpected_state(void **state)
 	assert_false(tdx_status_is_error(kvm_tdh_mem_range_block(vm.kvm, 0, 1, NULL)));
 	assert_int_equal(kvm_fx_sept_state(&vm, 0, 1), SEPT_NL_BLOCKED);
 	assert_int_equal(nomirror_map(&vm, 0x2000), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: no-mirror: entry for gfn 0x2 level 2 in public state");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: no-mirror: entry for gfn 0x2 level 2 in public state");
 	kvm_fx_destroy_dead(&vm);
 }
 
@@ -946,7 +933,7 @@ static void test_populate_meets_frozen_or_1g(void **state)
 	kvm_fx_snap(&vm);
 	kvm_mmu_write_lock(vm.kvm);
 	assert_int_equal(kvm_tdp_mmu_populate_nonleaf(vm.kvm, false, 0x40000, 0x40200, mc), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: populate (MapGPA, ACCEPT split): gfn 0x800040000 level 3");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: populate (MapGPA, ACCEPT split): gfn 0x800040000 level 3");
 	assert_int_equal(kvm_tdp_mmu_populate_nonleaf(vm.kvm, true, 0x200, 0x400, mc), -EIO);
 	assert_true(kvm_fx_trace_has(&vm, "kvm_vm_bugged: populate (MapGPA, ACCEPT split): "
 					  "gfn 0x200 level 2 spte 0x80000000000005a0"));
