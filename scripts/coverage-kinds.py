@@ -5,7 +5,10 @@ not taken, by kind (docs/reliability.md, "What is still not reached, by
 kind"). Approximate by design: the kind of a line is guessed from its text
 and the next three lines (a scheduling or trace macro, a KVM_BUG_ON-like
 check, the checker's violation report, an allocation failure, the
-exploration's failure paths), not from what the branch means.
+exploration's failure paths; then, from the line alone, an atomic update
+another thread can race, a try-lock's contention, one operand of a
+compound condition, a switch case, a defensive check), not from what the
+branch means.
 
 Usage (`make coverage` runs it; from the top of the tree):
     gcovr --root . --object-directory build-cov --filter 'src/' \\
@@ -33,6 +36,12 @@ VIOLATION = re.compile(r'violation\(')
 ALLOC = re.compile(r'ENOMEM|oom|malloc|calloc|realloc|aligned_alloc|MAP_FAILED|'
                    r'open_memstream|out of memory')
 EXPLORE = re.compile(r'sched_abandoned|S\.abandoned|pthread_create|affinity|nondet')
+# Sub-kinds of what is left, from the line itself.
+CAS = re.compile(r'compare_exchange|cmpxchg|fetch_or|fetch_and|fetch_add|fetch_sub')
+CONTENTION = re.compile(r'BUSY|LOCK_OK|try_lock|trylock|try_shared|try_excl|HOST_PRIORITY|SHAREX_')
+DEFENSIVE = re.compile(r'return -E[A-Z]+|api_fail|null_arg|-EINVAL|TDXMMU_EINVAL|'
+                       r'TDX_OPERAND_INVALID|return NULL|return false;|return -1;')
+SWITCH = re.compile(r'^\s*(case |default:)|\? ')
 
 
 def kind(path, text, near):
@@ -46,6 +55,16 @@ def kind(path, text, near):
         return 'checker'
     if ALLOC.search(near):
         return 'alloc'
+    if CAS.search(text):
+        return 'race'
+    if CONTENTION.search(text):
+        return 'contention'
+    if ('&&' in text or '||' in text) and not text.strip().startswith('return'):
+        return 'operand'
+    if SWITCH.search(text):
+        return 'case'
+    if DEFENSIVE.search(near):
+        return 'defensive'
     return 'other'
 
 
@@ -57,7 +76,19 @@ REASON = {
            'abort, that no module answer reaches with the guards on',
     'checker': 'a check rule only a broken model trips',
     'alloc': "after a failed allocation of the model's own metadata",
-    'other': 'an error path or state not reached (docs/reliability.md, "other")',
+    'race': 'an atomic update that fails or sees another value only when another '
+            'thread wrote in between: explored races reach it at some sites, not all',
+    'contention': 'a try-lock or lock word that answers BUSY only while another caller '
+                  'holds the lock: reached where a race of two callers is explored',
+    'operand': 'an operand of a compound condition (&&, ||) not seen both ways: '
+               'mostly one that an earlier operand decides in every state the tests '
+               'reach (a defensive NULL test after a checked one, a loop bound and '
+               'an error flag), not always',
+    'case': 'a switch case or conditional arm no caller produces',
+    'defensive': 'a defensive check of an argument or state that the callers already '
+                 'ensure (kept: the model must not trust its callers)',
+    'other': 'an error path or state not reached (docs/reliability.md, "What is still '
+             'not reached")',
 }
 
 
