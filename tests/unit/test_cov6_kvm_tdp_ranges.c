@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "explore/mutant.h"
 #include "host/host_mem.h"
 #include "kvm/kvm.h"
 #include "kvm/mmu.h"
@@ -518,6 +519,73 @@ static void test_map_gpa_partial_or_frozen_2m_entry(void **state)
 	kvm_fx_destroy_dead(&vm);
 }
 
+
+/* ---- MUTANT_SPLIT_READ_LOCK is the ACCEPT-level split's only ---- */
+
+static int mutant_teardown(void **state)
+{
+	(void)state;
+	atomic_store(&mutant_mask, 0u);
+	return 0;
+}
+
+/*
+ * Regression: MUTANT_SPLIT_READ_LOCK (explore/mutant.h) moves the
+ * ACCEPT-level split to the read side of mmu_lock, and nothing else. The
+ * populate and split code asked the mutant itself which side it was on, so
+ * under it MapGPA's pre-population and the zap's boundary split, which hold
+ * the write lock, took the read side's paths: a lockdep abort ("mmu_lock
+ * not held for read (held for write)") in debug builds, and without
+ * lockdep a shared 2M leaf's split went through the read-side handler,
+ * which killed the VM for an S-bit change "under the read lock". Now the
+ * caller says: with the mutant on, those write-locked paths split and link
+ * as without it (hugepages ref §4.2, §4.4).
+ */
+static void test_split_mutant_leaves_write_side_alone(void **state)
+{
+	struct kvm_fx vm;
+	struct kvm_map_gpa_result res;
+	struct kvm_mmu_memory_cache *mc;
+	uint64_t spte;
+	gfn_t s;
+
+	(void)state;
+	vm_create_huge(&vm);
+	s = vm.kvm->gfn_shared_mask;
+	/* Chunk 0: a shared 2M leaf. Chunk 1: a private 2M leaf. */
+	assert_int_equal(map_gpa(&vm, 0, 0x200, true, &res), 0);
+	assert_int_equal(fault(&vm, (s | 0x10) << PAGE_SHIFT), RET_PF_FIXED);
+	assert_int_equal(fault(&vm, 0x200000), RET_PF_FIXED);
+	assert_int_equal(kvm_stat_read(vm.kvm, leaf2m_shared), 1);
+	assert_int_equal(kvm_stat_read(vm.kvm, leaf2m_private), 1);
+
+	mc = topped_up(&vm);
+	kvm_fx_snap(&vm);
+	atomic_store(&mutant_mask, 1u << MUTANT_SPLIT_READ_LOCK);
+	kvm_mmu_write_lock(vm.kvm);
+	/* MapGPA over part of chunk 0: its shared 2M leaf is split, each 4K
+	 * leaf keeping S; no SEAMCALL. */
+	assert_int_equal(kvm_tdp_mmu_populate_nonleaf(vm.kvm, false, 0, 0x100, mc), 0);
+	assert_int_equal(kvm_tdp_mmu_populate_nonleaf(vm.kvm, true, 0, 0x100, mc), 0);
+	/* A zap's boundary split of chunk 1's private 2M leaf. */
+	assert_int_equal(kvm_tdp_mmu_split_boundaries(vm.kvm, 0x280, 0x300, mc), 0);
+	kvm_mmu_write_unlock(vm.kvm);
+	atomic_store(&mutant_mask, 0u);
+
+	assert_false(atomic_load(&vm.kvm->bugged));
+	assert_int_equal(kvm_stat_read(vm.kvm, split_shared), 1);
+	assert_int_equal(kvm_stat_read(vm.kvm, split_private), 1);
+	spte = spte_at(vm.kvm->shared_root, s | 0x10, PG_LEVEL_4K);
+	assert_true(is_shadow_present_pte(spte));
+	assert_true(spte & SPTE_SHARED_MASK);
+	assert_true(is_table(spte_at(vm.kvm->private_root, 0, PG_LEVEL_2M)));
+	/* The private split, the write side's way: one DEMOTE, no UNBLOCK. */
+	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_DEMOTE, false), 1);
+	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_RANGE_UNBLOCK, false), 0);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x280000, 0), SEPT_PENDING);
+	kvm_fx_destroy(&vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -532,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_free_empty_shared_tables_keeps_2m_leaf),
 		cmocka_unit_test(test_map_gpa_stops_at_first_bad_range),
 		cmocka_unit_test(test_map_gpa_partial_or_frozen_2m_entry),
+		cmocka_unit_test_teardown(test_split_mutant_leaves_write_side_alone, mutant_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
