@@ -503,6 +503,11 @@ static void test_map_gpa_partial_or_frozen_2m_entry(void **state)
 	assert_int_equal(kvm_tdp_mmu_map_gpa(vm.kvm, &part, 1, true, &res), -EIO);
 	assert_int_equal(res.shared_changed, 0);
 	assert_bugged(&vm, "kvm_vm_bugged: MapGPA: gfn 0x800000200 level 2 not populated");
+	/* The same for a range that starts inside the chunk. */
+	part.start = 0x300;
+	part.end = 0x400;
+	assert_int_equal(kvm_tdp_mmu_map_gpa(vm.kvm, &part, 1, false, &res), -EIO);
+	assert_int_equal(res.shared_changed, 0);
 	/* Chunk 2 is outside the memslot: 4K tables, but its private
 	 * 2M-level entry frozen by hand. */
 	e2m = sptep_at(vm.kvm->private_root, 0x400, PG_LEVEL_2M);
@@ -519,6 +524,90 @@ static void test_map_gpa_partial_or_frozen_2m_entry(void **state)
 	kvm_fx_destroy_dead(&vm);
 }
 
+
+/*
+ * Pre-population's SEPT.ADD answered BUSY (the module's S-EPT lock, E7):
+ * -EBUSY with nothing done: the table was never published (the hook runs
+ * first under the write lock), its S-EPT twin is back in the cache, the VM
+ * lives; the caller's retry links it.
+ */
+static void test_populate_sept_add_busy(void **state)
+{
+	struct kvm_fx vm;
+	struct kvm_mmu_memory_cache *mc;
+	unsigned nr;
+
+	(void)state;
+	vm_create(&vm);
+	mc = topped_up(&vm);
+	nr = mc->nr;
+	tdx_module_inject_busy_nth(vm.m, TDH_MEM_SEPT_ADD, 1, false);
+	assert_int_equal(populate(&vm, true, 0, 512, mc), -EBUSY);
+	assert_int_equal(tdx_module_busy_hits(vm.m), 1);
+	assert_int_equal(mc->nr, nr);
+	assert_null(sptep_at(vm.kvm->private_root, 0, PG_LEVEL_1G));
+	kvm_mmu_pages_quiesce(vm.kvm);
+	assert_int_equal(kvm_mmu_pages_live(vm.kvm), 2);
+	assert_false(atomic_load(&vm.kvm->bugged));
+	assert_int_equal(populate(&vm, true, 0, 512, mc), 0);
+	assert_true(kvm_tdp_mmu_accept_inhibited(vm.kvm, 0));
+	kvm_fx_destroy(&vm);
+}
+
+/*
+ * A zap range that ends inside a private 2M leaf (its start is the leaf's)
+ * is a KVM bug as much as one that starts inside it (hugepages ref §4.1.6;
+ * the other end is test_cov5_kvm_tdp_edges.c's): killed before any BLOCK.
+ */
+static void test_zap_ending_inside_private_2m_leaf(void **state)
+{
+	struct kvm_fx vm;
+
+	(void)state;
+	vm_create_huge(&vm);
+	assert_int_equal(fault(&vm, 0x200000), RET_PF_FIXED);
+	kvm_fx_snap(&vm);
+	kvm_mmu_write_lock(vm.kvm);
+	assert_int_equal(kvm_tdp_mmu_zap_leafs(vm.kvm, true, 0x200, 0x201, true), -EIO);
+	kvm_mmu_write_unlock(vm.kvm);
+	assert_bugged(&vm, "kvm_vm_bugged: private 2M leaf at gfn 0x200 crosses the zap range "
+			   "[0x200, 0x201)");
+	assert_int_equal(kvm_fx_delta(&vm, -1, false), 0);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x200000, 1), SEPT_PENDING);
+	kvm_fx_destroy_dead(&vm);
+}
+
+/*
+ * A 1G leaf (never made: hugepages ref §1.1) on a hugepages memslot's
+ * fault path: only a 2M leaf may be the target above a 4K goal; KVM kills
+ * the VM rather than map through a leaf it did not make.
+ */
+static void test_1g_leaf_on_huge_fault_path(void **state)
+{
+	struct kvm_fx vm;
+	_Atomic uint64_t *e1g;
+	uint64_t table;
+	gfn_t s;
+
+	(void)state;
+	vm_create_huge(&vm);
+	s = vm.kvm->gfn_shared_mask;
+	/* A shared fault on a private gfn links the shared tables down to
+	 * the 2M level, then refaults (wrong alias). */
+	assert_int_equal(fault(&vm, s << PAGE_SHIFT), RET_PF_RETRY);
+	e1g = sptep_at(vm.kvm->shared_root, s, PG_LEVEL_1G);
+	assert_non_null(e1g);
+	table = atomic_load(e1g);
+	assert_true(is_table(table));
+	/* The 1G-level entry made a leaf by hand (its table put back after,
+	 * for the teardown). */
+	atomic_store(e1g, make_spte(kvm_fx_slot_pfn(&vm, 0), PG_LEVEL_1G, false,
+				    SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK));
+	assert_int_equal(fault(&vm, (s | 0x10) << PAGE_SHIFT), -EIO);
+	assert_bugged(&vm, "kvm_vm_bugged: large SPTE at gfn 0x800000000 level 3");
+	atomic_store(e1g, table);
+	kvm_fx_destroy_dead(&vm);
+}
 
 /* ---- MUTANT_SPLIT_READ_LOCK is the ACCEPT-level split's only ---- */
 
@@ -600,6 +689,9 @@ int main(void)
 		cmocka_unit_test(test_free_empty_shared_tables_keeps_2m_leaf),
 		cmocka_unit_test(test_map_gpa_stops_at_first_bad_range),
 		cmocka_unit_test(test_map_gpa_partial_or_frozen_2m_entry),
+		cmocka_unit_test(test_populate_sept_add_busy),
+		cmocka_unit_test(test_zap_ending_inside_private_2m_leaf),
+		cmocka_unit_test(test_1g_leaf_on_huge_fault_path),
 		cmocka_unit_test_teardown(test_split_mutant_leaves_write_side_alone, mutant_teardown),
 	};
 
