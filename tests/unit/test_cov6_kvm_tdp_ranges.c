@@ -326,8 +326,11 @@ static void test_private_zap_remove_fails(void **state)
 	assert_bugged(&vm, "gpa 0x2000");
 	assert_int_equal(spte_at(vm.kvm->private_root, 1, PG_LEVEL_4K), SHADOW_NONPRESENT_VALUE);
 	assert_int_equal(spte_at(vm.kvm->private_root, 2, PG_LEVEL_4K), SHADOW_NONPRESENT_VALUE);
-	/* Still in the S-EPT (blocked): the teardown reclaims them. */
+	/* Still in the S-EPT (blocked), leaked until the teardown reclaims
+	 * them ("remove failed"). */
 	assert_int_equal(kvm_fx_sept_state(&vm, 0x1000, 0), SEPT_PENDING_BLOCKED);
+	assert_int_equal(atomic_load(&vm.kvm->frames_leaked), 2);
+	assert_true(kvm_fx_trace_has(&vm, "(remove failed)"));
 	kvm_fx_destroy_dead(&vm);
 }
 
@@ -357,6 +360,7 @@ static void test_map_gpa_to_shared_remove_fails(void **state)
 	assert_bugged(&vm, "gpa 0x2000");
 	assert_int_equal(spte_at(vm.kvm->private_root, 2, PG_LEVEL_4K),
 			 SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
+	assert_int_equal(atomic_load(&vm.kvm->frames_leaked), 2);
 	kvm_fx_destroy_dead(&vm);
 }
 
