@@ -1581,6 +1581,43 @@ static void test_report_public(void **state)
 }
 
 
+/*
+ * A report with only one of its two hooks: the other kind of event is not
+ * told (and no NULL hook is called), while the run and its output are as
+ * without a report: checks still counted and printed, errors printed.
+ */
+static void test_report_with_one_hook(void **state)
+{
+	const struct tdxmmu_run_report checks_only = { .check = told_check, .arg = &told };
+	const struct tdxmmu_run_report errors_only = { .error = told_error, .arg = &told };
+	const char *text = "td\nexpect-vm dead\nadd 0\n";
+	struct tdxmmu_run_options o;
+	FILE *out, *err;
+
+	(void)state;
+	fk.simple_rc = TDXMMU_ESTATE;
+	fk.last_error = "TD finalized";
+	for (int i = 0; i < 2; i++) {
+		told_reset();
+		free(res.out);
+		free(res.err);
+		out = open_memstream(&res.out, &res.out_len);
+		err = open_memstream(&res.err, &res.err_len);
+		o = (struct tdxmmu_run_options){ .out = out, .err = err, .quiet = true };
+		res.status = scn_run_text_report("t.tds", text, strlen(text), &fake, &o,
+						 i ? &errors_only : &checks_only);
+		fclose(out);
+		fclose(err);
+		assert_int_equal(res.status, 2);
+		assert_string_equal(res.out, "t.tds:2: FAIL: expect-vm dead (actual alive)\n");
+		assert_string_equal(res.err, "t.tds:3: error: ESTATE: TD finalized\n");
+		assert_int_equal(told.nr_checks, i ? 0 : 1);
+		assert_int_equal(told.nr_errors, i ? 1 : 0);
+	}
+	assert_string_equal(told.errors[0].message, "ESTATE: TD finalized");
+	told_reset();
+}
+
 /* ---- coverage round 6 (issue 14): the runner's remaining answers ---- */
 
 /* Runs text (quiet) through `api` with `o`'s extras; out and err caught
@@ -1823,6 +1860,7 @@ int main(void)
 		T(test_report_checks),
 		T(test_report_errors),
 		T(test_report_public),
+		T(test_report_with_one_hook),
 		T(test_backend_without_contract_entries),
 		T(test_dead_and_check_error_messages),
 		T(test_accept_memory_error_without_status),
