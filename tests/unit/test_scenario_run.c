@@ -1737,6 +1737,15 @@ static void test_dead_and_check_error_messages(void **state)
 	assert_int_equal(run_quiet("td\nhost zap 0 4K outcome=bugged\n"
 				   "host zap 0 4K outcome=dead\n"), 0);
 	assert_string_equal(res.out, "2 passed, 0 failed\n");
+
+	/* EIO from td itself: there is no VM to be dead yet, so it is the
+	 * API's error (exit 2), not a failed check. */
+	fk.kill_on_call = false;
+	fk.create_rc = TDXMMU_EIO;
+	fk.last_error = "TDH.MNG.CREATE failed";
+	assert_int_equal(run_quiet("td\ncheck\n"), 2);
+	assert_string_equal(res.err, "t.tds:1: error: EIO: TDH.MNG.CREATE failed\n");
+	assert_string_equal(res.out, "");
 }
 
 /* accept-memory's `error` without a failing 4K ACCEPT's status (the
