@@ -613,6 +613,40 @@ static void test_1g_leaf_on_huge_fault_path(void **state)
 	kvm_fx_destroy_dead(&vm);
 }
 
+/*
+ * The roots freed before finalize with a page that KVM_TDX_INIT_MEM_REGION
+ * added (PAGE.ADD): no vCPU has ever run, so the leaf leaves without BLOCK
+ * or TRACK, with PAGE.REMOVE of the MAPPED page directly
+ * (tdx-module-sept.md §4.7; tdp_mmu_zap_private_leaf()). The S-EPT tables
+ * then meet the rule that they go only after the HKID's release (v7,
+ * upstream): the VM is killed and they are leaked, as for a running TD
+ * (test_cov5_kvm_tdp_edges.c); the destroy gets them back.
+ */
+static void test_free_roots_before_finalize(void **state)
+{
+	static const uint64_t slot[] = { 0, (uint64_t)SLOT_PAGES << PAGE_SHIFT, 0, 0 };
+	struct kvm_fx vm;
+	pfn_t source;
+
+	(void)state;
+	kvm_fx_create(&vm, 1, 48, 1, slot, true);
+	assert_int_equal(host_mem_alloc_frame(vm.hm, &source), 0);
+	assert_int_equal(kvm_tdx_init_mem_page(vm.kvm, 0x1000, source), 0);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x1000, 0), SEPT_MAPPED);
+	kvm_fx_snap(&vm);
+	kvm_mmu_write_lock(vm.kvm);
+	kvm_tdp_mmu_free_all(vm.kvm);
+	kvm_mmu_write_unlock(vm.kvm);
+	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_RANGE_BLOCK, false), 0);
+	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_TRACK, false), 0);
+	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_REMOVE, false), 1);
+	assert_int_equal(kvm_fx_sept_state(&vm, 0x1000, 0), SEPT_FREE);
+	assert_bugged(&vm, "with the HKID assigned");
+	assert_int_equal(atomic_load(&vm.kvm->frames_leaked), 3);
+	host_mem_free_frame(vm.hm, source);
+	kvm_fx_destroy_dead(&vm);
+}
+
 /* ---- MUTANT_SPLIT_READ_LOCK is the ACCEPT-level split's only ---- */
 
 static int mutant_teardown(void **state)
@@ -696,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_populate_sept_add_busy),
 		cmocka_unit_test(test_zap_ending_inside_private_2m_leaf),
 		cmocka_unit_test(test_1g_leaf_on_huge_fault_path),
+		cmocka_unit_test(test_free_roots_before_finalize),
 		cmocka_unit_test_teardown(test_split_mutant_leaves_write_side_alone, mutant_teardown),
 	};
 
