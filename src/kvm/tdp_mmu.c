@@ -1272,10 +1272,16 @@ int kvm_tdp_mmu_zap_all_private_leaves(struct kvm *kvm)
  */
 /* Splits and the links they make run under the write side of mmu_lock
  * (hugepages ref §4.2); MUTANT_SPLIT_READ_LOCK runs the ACCEPT-level one
- * under the read side. */
-static void tdp_mmu_assert_split_lock(struct kvm *kvm)
+ * under the read side (read_side), and only that one: MapGPA's
+ * pre-population and the zap's boundary splits keep the write side, mutant
+ * or not. Whether a split is on the read side is its caller's to say
+ * (kvm_tdp_mmu_accept_split()), never the mutant's alone: asked of the
+ * mutant, a MapGPA under it took the read side's paths while holding the
+ * write lock (a lockdep abort in debug builds; otherwise a shared 2M
+ * leaf's split killed the VM for an S-bit change "under the read lock"). */
+static void tdp_mmu_assert_split_lock(struct kvm *kvm, bool read_side)
 {
-	if (mutant_on(MUTANT_SPLIT_READ_LOCK))
+	if (read_side)
 		kvm_lockdep_assert_held_read(kvm);
 	else
 		kvm_lockdep_assert_held_write(kvm);
@@ -1289,7 +1295,7 @@ static int tdp_mmu_link_sp_locked(struct kvm *kvm, struct tdp_iter *iter,
 	pfn_t twin = 0;
 	int ret;
 
-	tdp_mmu_assert_split_lock(kvm);
+	kvm_lockdep_assert_held_write(kvm);
 	if (iter->is_private && (!sept_cache || !sept_cache->nr))
 		return -EAGAIN;
 	sp = kvm_mmu_alloc_page(kvm, iter->level - 1, iter->is_private);
@@ -1351,14 +1357,14 @@ static int tdp_mmu_link_sp_locked(struct kvm *kvm, struct tdp_iter *iter,
  * -EIO (KVM bug).
  */
 static int tdp_mmu_split_2m_locked(struct kvm *kvm, struct tdp_iter *iter,
-				   struct kvm_mmu_memory_cache *sept_cache)
+				   struct kvm_mmu_memory_cache *sept_cache, bool read_side)
 {
 	uint64_t old_spte = iter->old_spte, new_spte;
 	struct kvm_mmu_page *sp;
 	pfn_t twin = 0, pfn;
 	int ret;
 
-	tdp_mmu_assert_split_lock(kvm);
+	tdp_mmu_assert_split_lock(kvm, read_side);
 	if (iter->level != PG_LEVEL_2M || is_removed_spte(old_spte)) {
 		kvm_vm_bugged(kvm, "split: gfn 0x%llx level %d spte 0x%llx",
 			      (unsigned long long)iter->gfn, iter->level,
@@ -1370,9 +1376,8 @@ static int tdp_mmu_split_2m_locked(struct kvm *kvm, struct tdp_iter *iter,
 	/* MUTANT_SPLIT_READ_LOCK: the read side's atomic link (a fault may
 	 * race it), as a read-lock split would have to. */
 	if (!is_shadow_present_pte(old_spte))
-		return mutant_on(MUTANT_SPLIT_READ_LOCK) ?
-		       tdp_mmu_link_new_sp(kvm, iter, sept_cache) :
-		       tdp_mmu_link_sp_locked(kvm, iter, sept_cache);
+		return read_side ? tdp_mmu_link_new_sp(kvm, iter, sept_cache) :
+				   tdp_mmu_link_sp_locked(kvm, iter, sept_cache);
 
 	if (iter->is_private && (!sept_cache || !sept_cache->nr))
 		return -EAGAIN;
@@ -1394,7 +1399,7 @@ static int tdp_mmu_split_2m_locked(struct kvm *kvm, struct tdp_iter *iter,
 	new_spte = make_nonleaf_spte(kvm_mmu_page_pa(sp));
 	/* MUTANT_SPLIT_READ_LOCK: freeze, split hook, store (or restore),
 	 * the read side's atomic update. */
-	if (mutant_on(MUTANT_SPLIT_READ_LOCK))
+	if (read_side)
 		ret = tdp_mmu_set_spte_atomic(kvm, iter, new_spte);
 	else
 		ret = handle_changed_spte(kvm, iter->is_private, iter->gfn, old_spte,
@@ -1415,7 +1420,7 @@ static int tdp_mmu_split_2m_locked(struct kvm *kvm, struct tdp_iter *iter,
 		tdp_mmu_free_sp(kvm, sp);
 		return ret;
 	}
-	if (!mutant_on(MUTANT_SPLIT_READ_LOCK)) {
+	if (!read_side) {
 		KVM_SPTE_POINT(SCHED_SPTE_WRITE, SCHED_W, iter->is_private, iter->sptep);
 		tdp_shape_begin(kvm, iter->level);
 		atomic_store_explicit(iter->sptep, new_spte, memory_order_release);
@@ -1480,11 +1485,13 @@ static bool tdp_mmu_chunk_converts_at_2m(struct kvm *kvm, gfn_t gfn, gfn_t start
 /*
  * MapGPA's pre-population (allow_huge) and the ACCEPT-level split (not):
  * every table above 4K over [start, end) (tree gfns), 2M-level entries
- * split or left whole as tdp_mmu_chunk_converts_at_2m() decides.
+ * split or left whole as tdp_mmu_chunk_converts_at_2m() decides. read_side:
+ * the ACCEPT-level split under MUTANT_SPLIT_READ_LOCK (mmu_lock held for
+ * read), see tdp_mmu_assert_split_lock().
  */
 static int tdp_mmu_populate(struct kvm *kvm, struct kvm_mmu_page *root, gfn_t start,
 			    gfn_t end, struct kvm_mmu_memory_cache *sept_cache,
-			    bool allow_huge)
+			    bool allow_huge, bool read_side)
 {
 	struct tdp_iter iter;
 
@@ -1496,7 +1503,7 @@ static int tdp_mmu_populate(struct kvm *kvm, struct kvm_mmu_page *root, gfn_t st
 		/* MUTANT_SPLIT_READ_LOCK: under the read side a fault may own
 		 * the entry (frozen, its SEAMCALL in flight): back off and
 		 * retry, as every read-side path does. */
-		if (is_removed_spte(iter.old_spte) && mutant_on(MUTANT_SPLIT_READ_LOCK))
+		if (is_removed_spte(iter.old_spte) && read_side)
 			return -EBUSY;
 		if (is_removed_spte(iter.old_spte) ||
 		    (iter.level > PG_LEVEL_2M && is_shadow_present_pte(iter.old_spte) &&
@@ -1518,8 +1525,8 @@ static int tdp_mmu_populate(struct kvm *kvm, struct kvm_mmu_page *root, gfn_t st
 			    tdp_mmu_chunk_converts_at_2m(kvm, gfn, kvm_gfn_private(kvm, start),
 							 kvm_gfn_private(kvm, end - 1) + 1))
 				continue;
-			ret = tdp_mmu_split_2m_locked(kvm, &iter, sept_cache);
-		} else if (mutant_on(MUTANT_SPLIT_READ_LOCK)) {
+			ret = tdp_mmu_split_2m_locked(kvm, &iter, sept_cache, read_side);
+		} else if (read_side) {
 			ret = tdp_mmu_link_new_sp(kvm, &iter, sept_cache);
 		} else {
 			ret = tdp_mmu_link_sp_locked(kvm, &iter, sept_cache);
@@ -1546,7 +1553,7 @@ int kvm_tdp_mmu_populate_nonleaf(struct kvm *kvm, bool private_root, gfn_t start
 		start += kvm->gfn_shared_mask;
 		end += kvm->gfn_shared_mask;
 	}
-	return tdp_mmu_populate(kvm, root, start, end, sept_cache, true);
+	return tdp_mmu_populate(kvm, root, start, end, sept_cache, true, false);
 }
 
 /*
@@ -1580,7 +1587,7 @@ int kvm_tdp_mmu_split_boundaries(struct kvm *kvm, gfn_t start, gfn_t end,
 			if (!is_shadow_present_pte(iter.old_spte) ||
 			    !is_large_pte(iter.old_spte))
 				break;
-			ret = tdp_mmu_split_2m_locked(kvm, &iter, sept_cache);
+			ret = tdp_mmu_split_2m_locked(kvm, &iter, sept_cache, false);
 			if (ret == -EAGAIN)
 				ret = -ENOMEM;
 			if (ret)
@@ -1617,12 +1624,15 @@ int kvm_tdp_mmu_accept_split(struct kvm *kvm, gfn_t gfn,
 			     struct kvm_mmu_memory_cache *sept_cache)
 {
 	gfn_t start = gfn_round_for_level(gfn, PG_LEVEL_2M);
+	/* The caller (tdx_exit.c) takes the read side under the mutant. */
+	bool read_side = mutant_on(MUTANT_SPLIT_READ_LOCK);
 
-	tdp_mmu_assert_split_lock(kvm);
+	tdp_mmu_assert_split_lock(kvm, read_side);
 	if (!kvm->private_root)
 		return -EINVAL;
 	return tdp_mmu_populate(kvm, kvm->private_root, start,
-				start + KVM_PAGES_PER_HPAGE(PG_LEVEL_2M), sept_cache, false);
+				start + KVM_PAGES_PER_HPAGE(PG_LEVEL_2M), sept_cache, false,
+				read_side);
 }
 
 bool kvm_tdp_mmu_accept_inhibited(struct kvm *kvm, gfn_t gfn)

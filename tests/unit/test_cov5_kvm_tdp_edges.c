@@ -246,8 +246,14 @@ static void test_hinted_walk_meets_frozen_entry(void **state)
 
 	(void)state;
 	vm_create(&vm, 48, true);
-	/* The walk from the root: its tables become this thread's hint. */
+	/* The walk from the root links the tables: the trees' shape moved
+	 * during that walk, so it leaves no hint (tdp_walk_hint_keep()). */
 	assert_int_equal(fault(&vm, 0x1000), RET_PF_FIXED);
+	/* A second walk from the root through the same tables, with the
+	 * shape unchanged: its tables become this thread's hint. (Without
+	 * it, the fault below walked from the root and met the frozen entry
+	 * there, never through the hint.) */
+	assert_int_equal(fault(&vm, 0x3000), RET_PF_FIXED);
 	sptep = sptep_at(vm.kvm->private_root, 2, PG_LEVEL_4K);
 	assert_non_null(sptep);
 	/* "Another vCPU" froze gfn 2's entry (a 4K write: the trees' shape,

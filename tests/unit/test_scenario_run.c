@@ -1580,6 +1580,261 @@ static void test_report_public(void **state)
 	told_reset();
 }
 
+
+/*
+ * A report with only one of its two hooks: the other kind of event is not
+ * told (and no NULL hook is called), while the run and its output are as
+ * without a report: checks still counted and printed, errors printed.
+ */
+static void test_report_with_one_hook(void **state)
+{
+	const struct tdxmmu_run_report checks_only = { .check = told_check, .arg = &told };
+	const struct tdxmmu_run_report errors_only = { .error = told_error, .arg = &told };
+	const char *text = "td\nexpect-vm dead\nadd 0\n";
+	struct tdxmmu_run_options o;
+	FILE *out, *err;
+
+	(void)state;
+	fk.simple_rc = TDXMMU_ESTATE;
+	fk.last_error = "TD finalized";
+	for (int i = 0; i < 2; i++) {
+		told_reset();
+		free(res.out);
+		free(res.err);
+		out = open_memstream(&res.out, &res.out_len);
+		err = open_memstream(&res.err, &res.err_len);
+		o = (struct tdxmmu_run_options){ .out = out, .err = err, .quiet = true };
+		res.status = scn_run_text_report("t.tds", text, strlen(text), &fake, &o,
+						 i ? &errors_only : &checks_only);
+		fclose(out);
+		fclose(err);
+		assert_int_equal(res.status, 2);
+		assert_string_equal(res.out, "t.tds:2: FAIL: expect-vm dead (actual alive)\n");
+		assert_string_equal(res.err, "t.tds:3: error: ESTATE: TD finalized\n");
+		assert_int_equal(told.nr_checks, i ? 0 : 1);
+		assert_int_equal(told.nr_errors, i ? 1 : 0);
+	}
+	assert_string_equal(told.errors[0].message, "ESTATE: TD finalized");
+	told_reset();
+}
+
+/* ---- coverage round 6 (issue 14): the runner's remaining answers ---- */
+
+/* Runs text (quiet) through `api` with `o`'s extras; out and err caught
+ * in res unless the caller set them. */
+static int run_api_opts(const struct scn_backend *api, const char *text,
+			struct tdxmmu_run_options o)
+{
+	FILE *out = NULL, *err = NULL;
+
+	free(res.out);
+	free(res.err);
+	res.out = res.err = NULL;
+	if (!o.out) {
+		out = open_memstream(&res.out, &res.out_len);
+		err = open_memstream(&res.err, &res.err_len);
+		o.out = out;
+		o.err = err;
+	}
+	o.quiet = true;
+	res.status = scn_run_text("t.tds", text, strlen(text), api, &o);
+	if (out) {
+		fclose(out);
+		fclose(err);
+	}
+	return res.status;
+}
+
+static int run_api(const struct scn_backend *api, const char *text)
+{
+	return run_api_opts(api, text, (struct tdxmmu_run_options){ 0 });
+}
+
+/*
+ * Regression: `memslot ... hugepages=on` through a backend without
+ * memslot_add_flags used to add a 4K memslot silently, so that the
+ * script's checks then ran against another memory than the one it asked
+ * for. Now it is "not implemented" (exit 2), as every other optional entry
+ * the backend lacks (vcpu enter/leave, expect-spte level=), and nothing was
+ * added. The same backend without last_error and vm_dead: the runner's
+ * messages then carry no API message, and a VM is never taken for dead.
+ */
+static void test_backend_without_contract_entries(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} cases[] = {
+		{ "td\nmemslot 0 0 4M hugepages=on\ncheck\n",
+		  "t.tds:2: error: 'memslot' is not implemented yet\n" },
+		{ "td\nvcpu 0 enter\ncheck\n",
+		  "t.tds:2: error: 'vcpu enter' is not implemented yet\n" },
+		{ "td\nvcpu 0 leave\ncheck\n",
+		  "t.tds:2: error: 'vcpu leave' is not implemented yet\n" },
+		{ "td\nexpect-spte 0 level=2M private=nonpresent\ncheck\n",
+		  "t.tds:2: error: 'expect-spte' is not implemented yet\n" },
+	};
+	struct scn_backend api = fake;
+
+	(void)state;
+	api.memslot_add_flags = NULL;
+	api.vcpu_enter = NULL;
+	api.vcpu_leave = NULL;
+	api.spte_state_level = NULL;
+	api.last_error = NULL;
+	api.vm_dead = NULL;
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fk.calls = 0;
+		assert_int_equal(run_api(&api, cases[i].text), 2);
+		assert_string_equal(res.err, cases[i].err);
+		assert_string_equal(res.out, "");
+		assert_int_equal(fk.calls, 0); /* not memslot_add either */
+		assert_int_equal(fk.destroys, fk.creates);
+	}
+	/* Without hugepages=on the plain entry adds the memslot. */
+	assert_int_equal(run_api(&api, "td\nmemslot 3 0 4M\n"), 0);
+	assert_int_equal(fk.memslot_id, 3);
+
+	/* No last_error: errors name their kind only. */
+	fk.access_rc = TDXMMU_EINVAL;
+	assert_int_equal(run_api(&api, "td\nvcpu 0 accept 0\n"), 2);
+	assert_string_equal(res.err, "t.tds:2: error: EINVAL\n");
+	fk.access_rc = 0;
+	/* No vm_dead: an EIO alone says the VM is dead; later lines are
+	 * judged without asking. */
+	fk.dead = true;
+	fk.simple_rc = TDXMMU_EIO;
+	assert_int_equal(run_api(&api, "td\nhost write 0 1\nvcpu 0 read 0 outcome=ok\n"), 1);
+	assert_string_equal(res.out, "t.tds:2: FAIL: host write 0 1 (actual the VM is dead)\n"
+				     "1 passed, 1 failed\n");
+}
+
+/*
+ * The messages of a dead VM's failed check and of a check that could not
+ * be evaluated, with and without the API's message; a zap whose ENOMEM
+ * comes with the VM's death is `bugged` (the VM died in it), not the
+ * clean `error` of a zap that only lacked memory (hugepages ref §4.5).
+ */
+static void test_dead_and_check_error_messages(void **state)
+{
+	(void)state;
+	fk.simple_rc = TDXMMU_EIO;
+	fk.last_error = "KVM killed the VM: TDH.MEM.TRACK failed";
+	assert_int_equal(run_quiet("td\nhost write 0 1\n"), 1);
+	assert_string_equal(res.out, "t.tds:2: FAIL: host write 0 1 (actual the VM is dead: "
+				     "KVM killed the VM: TDH.MEM.TRACK failed)\n"
+				     "0 passed, 1 failed\n");
+
+	fk.simple_rc = TDXMMU_ERANGE;
+	fk.last_error = NULL;
+	assert_int_equal(run_quiet("td\nexpect-sept 0x5000000 FREE\n"), 1);
+	assert_string_equal(res.out,
+			    "t.tds:2: FAIL: expect-sept 0x5000000 FREE (actual error ERANGE)\n"
+			    "0 passed, 1 failed\n");
+
+	fk.simple_rc = TDXMMU_ENOMEM;
+	assert_int_equal(run_quiet("td\nhost zap 0 4K outcome=error\n"), 0);
+	fk.kill_on_call = true;
+	assert_int_equal(run_quiet("td\nhost zap 0 4K outcome=bugged\n"
+				   "host zap 0 4K outcome=dead\n"), 0);
+	assert_string_equal(res.out, "2 passed, 0 failed\n");
+
+	/* EIO from td itself: there is no VM to be dead yet, so it is the
+	 * API's error (exit 2), not a failed check. */
+	fk.kill_on_call = false;
+	fk.create_rc = TDXMMU_EIO;
+	fk.last_error = "TDH.MNG.CREATE failed";
+	assert_int_equal(run_quiet("td\ncheck\n"), 2);
+	assert_string_equal(res.err, "t.tds:1: error: EIO: TDH.MNG.CREATE failed\n");
+	assert_string_equal(res.out, "");
+}
+
+/* accept-memory's `error` without a failing 4K ACCEPT's status (the
+ * fallback itself could not run): the outcome alone is said. */
+static int f_accept_memory_error(tdxmmu_td *td, unsigned vcpu, uint64_t gpa, uint64_t size,
+				 struct tdxmmu_accept_memory_result *r,
+				 enum tdxmmu_outcome *o)
+{
+	(void)vcpu, (void)gpa, (void)size;
+	f_simple(td);
+	memset(r, 0, sizeof(*r));
+	*o = TDXMMU_OUTCOME_ERROR;
+	return 0;
+}
+
+static void test_accept_memory_error_without_status(void **state)
+{
+	struct scn_backend api = fake;
+	struct tdxmmu_run_options o = { 0 };
+	FILE *out, *err;
+
+	(void)state;
+	api.vcpu_accept_memory = f_accept_memory_error;
+	free(res.out);
+	free(res.err);
+	out = open_memstream(&res.out, &res.out_len);
+	err = open_memstream(&res.err, &res.err_len);
+	o.out = out;
+	o.err = err;
+	res.status = scn_run_text("t.tds", "td\nvcpu 0 accept-memory 0 8K outcome=error\n",
+				  strlen("td\nvcpu 0 accept-memory 0 8K outcome=error\n"), &api, &o);
+	fclose(out);
+	fclose(err);
+	assert_int_equal(res.status, 0);
+	assert_non_null(strstr(res.out, "t.tds:2: vcpu 0 accept-memory 0 8K outcome=error -> error\n"));
+	assert_non_null(strstr(res.out, "1 passed, 0 failed\n"));
+}
+
+struct stop_seen {
+	int calls;
+	size_t line;
+};
+
+static void stop_seen(tdxmmu_td *td, size_t line, void *arg)
+{
+	struct stop_seen *s = arg;
+
+	assert_ptr_equal(td, fake_td());
+	s->calls++;
+	s->line = line;
+}
+
+/*
+ * The stop hook (tdxmmu_run_options.at_stop, `tdxmmu show --line`) sees
+ * the TD only of a run that got to the stop: not after a usage error.
+ * A stop line past a parallel block is no stop inside it: the block runs
+ * whole, then the run stops. Without out/err streams the runner writes to
+ * stdout/stderr.
+ */
+static void test_stop_hook_and_default_streams(void **state)
+{
+	struct stop_seen seen = { 0 };
+	struct tdxmmu_run_options o = { .at_stop = stop_seen, .at_stop_arg = &seen };
+
+	(void)state;
+	fk.simple_rc = TDXMMU_ESTATE;
+	assert_int_equal(run_api_opts(&fake, "td\nadd 0\ncheck\n", o), 2);
+	assert_int_equal(seen.calls, 0);
+	fk.simple_rc = 0;
+
+	o.stop_line = 5;
+	fk.calls = 0;
+	assert_int_equal(run_api_opts(&fake, "td vcpus=2\nparallel\n vcpu 1 read 0\nend\ncheck\n",
+				      o), 0);
+	assert_int_equal(seen.calls, 1);
+	assert_int_equal(seen.line, 5);
+	assert_int_equal(fk.calls, 1); /* the read; not the check */
+	assert_string_equal(res.err, "");
+
+	/* stdout and stderr: only the closing line is written (quiet). */
+	fk.calls = 0;
+	fflush(stdout);
+	res.status = scn_run_text("t.tds", "td\ncheck\n", strlen("td\ncheck\n"), &fake,
+				  &(struct tdxmmu_run_options){ .quiet = true });
+	fflush(stdout);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(fk.calls, 1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1614,6 +1869,11 @@ int main(void)
 		T(test_report_checks),
 		T(test_report_errors),
 		T(test_report_public),
+		T(test_report_with_one_hook),
+		T(test_backend_without_contract_entries),
+		T(test_dead_and_check_error_messages),
+		T(test_accept_memory_error_without_status),
+		T(test_stop_hook_and_default_streams),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -548,6 +548,40 @@ static void test_collect_two_tables_per_level(void **state)
 	api_fx_destroy_clean(td);
 }
 
+/*
+ * A whole 2M chunk of a hugepages memslot converted to shared at once
+ * (hugepages ref §7.4): the conversion lives in the 2M-level entries of
+ * both trees (NP|S, no 4K table below), and tdxmmu_mapped_pages() counts
+ * all 512 pages it covers, each once although both trees carry it, as it
+ * counts a 4K page converted alone (coverage round 6, issue 14).
+ */
+static void test_mapped_pages_2m_chunk_converted(void **state)
+{
+	struct tdxmmu_td_config cfg;
+	tdxmmu_td *td = NULL;
+	enum tdxmmu_outcome o = TDXMMU_OUTCOME_ERROR;
+	enum tdxmmu_spte_state pv, sh;
+	uint64_t gpas[3] = { 0 };
+	size_t total = 0;
+
+	(void)state;
+	tdxmmu_td_config_init(&cfg);
+	assert_int_equal(tdxmmu_td_create(&cfg, &td), 0);
+	assert_int_equal(tdxmmu_memslot_add_flags(td, 0, 0, 4 << 20, TDXMMU_MEMSLOT_HUGEPAGES), 0);
+	assert_int_equal(tdxmmu_td_finalize(td), 0);
+	op_ok(tdxmmu_vcpu_mapgpa(td, 0, SHARED | 0x200000, 0x200000, &o), o);
+	/* At 2M: no 4K table in either tree. */
+	assert_int_equal(tdxmmu_spte_state_level(td, 0x200000, 1, &pv, &sh), 0);
+	assert_int_equal(pv, TDXMMU_SPTE_NONPRESENT_SHARED);
+	assert_int_equal(sh, TDXMMU_SPTE_NONPRESENT_SHARED);
+	assert_int_equal(tdxmmu_mapped_pages(td, gpas, 3, &total), 0);
+	assert_int_equal(total, 512);
+	assert_int_equal(gpas[0], 0x200000);
+	assert_int_equal(gpas[1], 0x201000);
+	assert_int_equal(gpas[2], 0x202000);
+	api_fx_destroy_clean(td);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -557,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_collect_pages_and_mapped),
 		cmocka_unit_test(test_collect_gpaw52),
 		cmocka_unit_test(test_collect_two_tables_per_level),
+		cmocka_unit_test(test_mapped_pages_2m_chunk_converted),
 		cmocka_unit_test(test_run_stop_line),
 	};
 
