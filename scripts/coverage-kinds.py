@@ -17,8 +17,9 @@ Usage (`make coverage` runs it; from the top of the tree):
     scripts/coverage-kinds.py build-cov/coverage-full.json [--list FILE]
 
 --list FILE writes every line of src/ not run or with a branch outcome
-not taken, one a line: file:line, outcomes not taken of all, the kind and
-what the kind means (docs/reliability.md says more of each), the source.
+not taken, by kind, each kind's reason first (docs/reliability.md says
+more of each), one a line: file:line, "not run" or outcomes not taken of
+all, the source.
 """
 import collections
 import json
@@ -97,6 +98,7 @@ def main():
     listing = None
     if len(sys.argv) > 3 and sys.argv[2] == '--list':
         listing = open(sys.argv[3], 'w')
+    entries = collections.defaultdict(list)
     branches, lines = collections.Counter(), collections.Counter()
     other = collections.Counter()
     for f in data['files']:
@@ -113,13 +115,21 @@ def main():
             k = kind(f['file'], src[i], '\n'.join(src[i:i + 4]))
             branches[k] += n
             lines[k] += ln['count'] == 0
-            if listing:
-                what = ('line not run' if ln['count'] == 0 else
-                        '%d of %d branch outcomes not taken' % (n, len(ln['branches'])))
-                listing.write('%s:%d: %s; %s: %s\n    %s\n' % (
-                    f['file'], ln['line_number'], what, k, REASON[k], src[i].strip()))
+            what = ('not run' if ln['count'] == 0 else
+                    '%d/%d' % (n, len(ln['branches'])))
+            entries[k].append('%s:%d  %s  %s' % (f['file'], ln['line_number'], what,
+                                                  src[i].strip()))
             if k == 'other':
                 other[f['file']] += n
+    if listing:
+        listing.write('# Lines of src/ not run, or with branch outcomes not taken (n/m: n of\n'
+                      '# the line\'s m outcomes), by kind, each kind\'s reason first; written\n'
+                      '# by scripts/coverage-kinds.py from `make coverage`. Kinds are guessed\n'
+                      '# from the source text (the script says how): approximate.\n')
+        for k in sorted(entries, key=lambda k: -branches[k]):
+            listing.write('\n## %s: %d branch outcomes, %d lines not run\n# %s\n' % (
+                k, branches[k], lines[k], REASON[k]))
+            listing.write('\n'.join(entries[k]) + '\n')
     print('branch outcomes not taken:', sum(branches.values()), dict(branches))
     print('lines not run:', sum(lines.values()), dict(lines))
     print('"other" by file:', ', '.join('%s %d' % (p, n) for p, n in other.most_common(8)))
