@@ -23,6 +23,7 @@
 #include "host/host_mem.h"
 #include "kvm/kvm.h"
 #include "kvm/mmu_page.h"
+#include "kvm/tdp_iter.h"
 #include "kvm/tdp_mmu.h"
 #include "tdx/tdx_module.h"
 
@@ -245,6 +246,45 @@ static inline void kvm_fx_assert_bugged(struct kvm_fx *fx, const char *why)
 		fail_msg("no \"%s\" in the trace, which ends:\n%s", why,
 			 n > 400 ? t + n - 400 : t);
 	}
+}
+
+/* A finalized TD whose only memslot is 4 MiB (gfn 0..1023) backed by 2M
+ * pages. */
+static inline void kvm_fx_create_huge(struct kvm_fx *fx)
+{
+	static const uint64_t none[] = { 0, 0 };
+
+	kvm_fx_create(fx, 1, 48, 1, none, true);
+	assert_int_equal(host_memslot_add_huge(fx->slots, 0, 0, (4ULL << 20) >> PAGE_SHIFT,
+					       true), 0);
+	assert_int_equal(kvm_tdx_finalize_vm(fx->kvm), 0);
+}
+
+/* A TDP MMU fault on vCPU 0's S-EPT cache, topped up first, under the read
+ * side of mmu_lock, mapping at most max_level. */
+static inline int kvm_fx_fault_level(struct kvm_fx *fx, gpa_t gpa, int max_level)
+{
+	struct kvm_mmu_memory_cache *mc = &fx->kvm->vcpus[0].sept_cache;
+	int ret;
+
+	assert_int_equal(kvm_mmu_topup_sept_cache(fx->kvm, mc), 0);
+	kvm_mmu_read_lock(fx->kvm);
+	ret = kvm_tdp_mmu_map_level(fx->kvm, mc, gpa, max_level);
+	kvm_mmu_read_unlock(fx->kvm);
+	return ret;
+}
+
+/* The entry of raw_gfn at `level` in a root (NULL if a table above is
+ * missing): lets a test put a tree in a state by hand. */
+static inline _Atomic uint64_t *kvm_fx_sptep_at(struct kvm_mmu_page *root, gfn_t raw_gfn,
+						int level)
+{
+	struct tdp_iter iter;
+
+	for_each_tdp_pte_min_level(iter, root, level, raw_gfn, raw_gfn + 1)
+		if (iter.level == level)
+			return iter.sptep;
+	return NULL;
 }
 
 #endif /* TDXMMU_TESTS_KVM_FIXTURE_H */

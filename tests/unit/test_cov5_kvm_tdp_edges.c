@@ -58,43 +58,9 @@ static void vm_create(struct kvm_fx *vm, unsigned gpaw, bool finalize)
 		assert_int_equal(kvm_tdx_finalize_vm(vm->kvm), 0);
 }
 
-/* A finalized TD whose only memslot is 4 MiB backed by 2M pages. */
-static void vm_create_huge(struct kvm_fx *vm)
-{
-	static const uint64_t none[] = { 0, 0 };
-
-	kvm_fx_create(vm, 1, 48, 1, none, true);
-	assert_int_equal(host_memslot_add_huge(vm->slots, 0, 0, 4 * MB >> PAGE_SHIFT, true), 0);
-	assert_int_equal(kvm_tdx_finalize_vm(vm->kvm), 0);
-}
-
-static int fault_level(struct kvm_fx *vm, gpa_t gpa, int max_level)
-{
-	struct kvm_mmu_memory_cache *mc = &vm->kvm->vcpus[0].sept_cache;
-	int ret;
-
-	assert_int_equal(kvm_mmu_topup_sept_cache(vm->kvm, mc), 0);
-	kvm_mmu_read_lock(vm->kvm);
-	ret = kvm_tdp_mmu_map_level(vm->kvm, mc, gpa, max_level);
-	kvm_mmu_read_unlock(vm->kvm);
-	return ret;
-}
-
 static int fault(struct kvm_fx *vm, gpa_t gpa)
 {
-	return fault_level(vm, gpa, PG_LEVEL_2M);
-}
-
-/* The entry of raw_gfn at `level` in a root (NULL if a table above is
- * missing): lets a test put the tree in a state by hand. */
-static _Atomic uint64_t *sptep_at(struct kvm_mmu_page *root, gfn_t raw_gfn, int level)
-{
-	struct tdp_iter iter;
-
-	for_each_tdp_pte_min_level(iter, root, level, raw_gfn, raw_gfn + 1)
-		if (iter.level == level)
-			return iter.sptep;
-	return NULL;
+	return kvm_fx_fault_level(vm, gpa, PG_LEVEL_2M);
 }
 
 static uint64_t sbit_gfn(struct kvm_fx *vm)
@@ -254,7 +220,7 @@ static void test_hinted_walk_meets_frozen_entry(void **state)
 	 * it, the fault below walked from the root and met the frozen entry
 	 * there, never through the hint.) */
 	assert_int_equal(fault(&vm, 0x3000), RET_PF_FIXED);
-	sptep = sptep_at(vm.kvm->private_root, 2, PG_LEVEL_4K);
+	sptep = kvm_fx_sptep_at(vm.kvm->private_root, 2, PG_LEVEL_4K);
 	assert_non_null(sptep);
 	/* "Another vCPU" froze gfn 2's entry (a 4K write: the trees' shape,
 	 * and so the hint, stay valid). */
@@ -286,15 +252,15 @@ static void test_4k_fault_under_2m_leaf_is_spurious(void **state)
 	uint64_t spurious, priv;
 
 	(void)state;
-	vm_create_huge(&vm);
+	kvm_fx_create_huge(&vm);
 	assert_int_equal(fault(&vm, 0x200000), RET_PF_FIXED);
 	assert_int_equal(kvm_stat_read(vm.kvm, leaf2m_private), 1);
 	spurious = kvm_stat_read(vm.kvm, fault_spurious);
 	kvm_fx_snap(&vm);
-	assert_int_equal(fault_level(&vm, 0x203000, PG_LEVEL_4K), RET_PF_SPURIOUS);
+	assert_int_equal(kvm_fx_fault_level(&vm, 0x203000, PG_LEVEL_4K), RET_PF_SPURIOUS);
 	assert_int_equal(kvm_stat_read(vm.kvm, fault_spurious), spurious + 1);
 	assert_int_equal(kvm_fx_delta(&vm, -1, false), 0);
-	assert_true(is_large_pte(atomic_load(sptep_at(vm.kvm->private_root, 0x200,
+	assert_true(is_large_pte(atomic_load(kvm_fx_sptep_at(vm.kvm->private_root, 0x200,
 							 PG_LEVEL_2M))));
 	kvm_tdp_mmu_read_4k(vm.kvm, 0x203, &priv, NULL);
 	assert_int_equal(priv, SHADOW_NONPRESENT_VALUE); /* no 4K table below */
@@ -313,7 +279,7 @@ static void test_split_boundaries_without_sept_page(void **state)
 	struct kvm_mmu_memory_cache empty = { 0 };
 
 	(void)state;
-	vm_create_huge(&vm);
+	kvm_fx_create_huge(&vm);
 	assert_int_equal(fault(&vm, 0x200000), RET_PF_FIXED);
 	kvm_fx_snap(&vm);
 	kvm_mmu_write_lock(vm.kvm);
@@ -321,7 +287,7 @@ static void test_split_boundaries_without_sept_page(void **state)
 	assert_int_equal(kvm_tdp_mmu_split_boundaries(vm.kvm, 0x200, 0x3ff, NULL), -ENOMEM);
 	kvm_mmu_write_unlock(vm.kvm);
 	assert_int_equal(kvm_fx_delta(&vm, -1, false), 0);
-	assert_true(is_large_pte(atomic_load(sptep_at(vm.kvm->private_root, 0x200,
+	assert_true(is_large_pte(atomic_load(kvm_fx_sptep_at(vm.kvm->private_root, 0x200,
 							 PG_LEVEL_2M))));
 	assert_int_equal(kvm_fx_sept_state(&vm, 0x200000, 1), SEPT_PENDING);
 	assert_false(atomic_load(&vm.kvm->bugged));
@@ -347,7 +313,7 @@ static void test_large_spte_on_4k_path(void **state)
 	/* A shared fault on a private gfn links the shared tables, then
 	 * refaults (wrong alias, §6.5). */
 	assert_int_equal(fault(&vm, (s | 0) << PAGE_SHIFT), RET_PF_RETRY);
-	sptep = sptep_at(vm.kvm->shared_root, s | 0x200, PG_LEVEL_2M);
+	sptep = kvm_fx_sptep_at(vm.kvm->shared_root, s | 0x200, PG_LEVEL_2M);
 	assert_non_null(sptep);
 	assert_int_equal(atomic_load(sptep), SHADOW_NONPRESENT_VALUE);
 	atomic_store(sptep, make_spte(kvm_fx_slot_pfn(&vm, 0x200000), PG_LEVEL_2M, false,
@@ -374,7 +340,7 @@ static void test_leaf_with_wrong_pfn(void **state)
 	vm_create(&vm, 48, true);
 	s = sbit_gfn(&vm);
 	assert_int_equal(fault(&vm, s << PAGE_SHIFT), RET_PF_RETRY);
-	sptep = sptep_at(vm.kvm->shared_root, s | 1, PG_LEVEL_4K);
+	sptep = kvm_fx_sptep_at(vm.kvm->shared_root, s | 1, PG_LEVEL_4K);
 	assert_non_null(sptep);
 	atomic_store(sptep, make_spte(kvm_fx_slot_pfn(&vm, 0x2000), PG_LEVEL_4K, false,
 				      SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK));
@@ -403,7 +369,7 @@ static void test_frozen_entry_under_write_lock(void **state)
 	mc = &vm.kvm->vcpus[0].sept_cache;
 	s = sbit_gfn(&vm);
 	assert_int_equal(fault(&vm, s << PAGE_SHIFT), RET_PF_RETRY);
-	sptep = sptep_at(vm.kvm->shared_root, s | 5, PG_LEVEL_4K);
+	sptep = kvm_fx_sptep_at(vm.kvm->shared_root, s | 5, PG_LEVEL_4K);
 	assert_non_null(sptep);
 	atomic_store(sptep, REMOVED_SPTE);
 	assert_int_equal(kvm_mmu_topup_sept_cache(vm.kvm, mc), 0);
@@ -468,25 +434,35 @@ static void test_map_gpa_without_population(void **state)
  * A zap never removes part of a private 2M leaf (hugepages ref §4.1.6:
  * removing accepted private memory destroys it, so callers split the
  * range's boundaries first, kvm_tdp_mmu_split_boundaries()). A zap range
- * that cuts a private 2M leaf without that split is a KVM bug: the VM is
- * killed before anything is blocked, and the leaf stays for the teardown.
+ * that starts or ends inside a private 2M leaf without that split is a KVM
+ * bug: the VM is killed before anything is blocked, and the leaf stays for
+ * the teardown.
  */
 static void test_zap_cutting_private_2m_leaf(void **state)
 {
-	struct kvm_fx vm;
+	static const struct { gfn_t start, end; const char *why; } cuts[] = {
+		{ 0x201, 0x400, "kvm_vm_bugged: private 2M leaf at gfn 0x200 crosses the zap range "
+				"[0x201, 0x400)" },
+		{ 0x200, 0x201, "kvm_vm_bugged: private 2M leaf at gfn 0x200 crosses the zap range "
+				"[0x200, 0x201)" },
+	};
 
 	(void)state;
-	vm_create_huge(&vm);
-	assert_int_equal(fault(&vm, 0x200000), RET_PF_FIXED);
-	kvm_fx_snap(&vm);
-	kvm_mmu_write_lock(vm.kvm);
-	assert_int_equal(kvm_tdp_mmu_zap_leafs(vm.kvm, true, 0x201, 0x400, true), -EIO);
-	kvm_mmu_write_unlock(vm.kvm);
-	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: private 2M leaf at gfn 0x200 crosses the zap range "
-			   "[0x201, 0x400)");
-	assert_int_equal(kvm_fx_delta(&vm, -1, false), 0);
-	assert_int_equal(kvm_fx_sept_state(&vm, 0x200000, 1), SEPT_PENDING);
-	kvm_fx_destroy_dead(&vm);
+	for (unsigned i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		struct kvm_fx vm;
+
+		kvm_fx_create_huge(&vm);
+		assert_int_equal(fault(&vm, 0x200000), RET_PF_FIXED);
+		kvm_fx_snap(&vm);
+		kvm_mmu_write_lock(vm.kvm);
+		assert_int_equal(kvm_tdp_mmu_zap_leafs(vm.kvm, true, cuts[i].start, cuts[i].end,
+						       true), -EIO);
+		kvm_mmu_write_unlock(vm.kvm);
+		kvm_fx_assert_bugged(&vm, cuts[i].why);
+		assert_int_equal(kvm_fx_delta(&vm, -1, false), 0);
+		assert_int_equal(kvm_fx_sept_state(&vm, 0x200000, 1), SEPT_PENDING);
+		kvm_fx_destroy_dead(&vm);
+	}
 }
 
 /*
@@ -575,7 +551,7 @@ static void test_populate_sept_add_error(void **state)
 	assert_true(kvm_fx_trace_has(&vm, "(S-EPT page of a failed SEPT.ADD)"));
 	assert_int_equal(mc->nr, nr - 1);
 	assert_int_equal(atomic_load(&vm.kvm->frames_leaked), 1);
-	assert_null(sptep_at(vm.kvm->private_root, 0, PG_LEVEL_2M));
+	assert_null(kvm_fx_sptep_at(vm.kvm->private_root, 0, PG_LEVEL_2M));
 	assert_int_equal(kvm_mmu_pages_live(vm.kvm), 2);
 	kvm_fx_destroy_dead(&vm);
 }
@@ -646,12 +622,12 @@ static void test_split_read_lock_demote_busy(void **state)
 	unsigned nr;
 
 	(void)state;
-	vm_create_huge(&vm);
+	kvm_fx_create_huge(&vm);
 	mc = &vm.kvm->vcpus[0].sept_cache;
 	assert_int_equal(split_read_lock(&vm, SPLIT_DEMOTE_BUSY), -EBUSY);
 	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_DEMOTE, false), 1);
 	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_RANGE_UNBLOCK, false), 1);
-	assert_true(is_large_pte(atomic_load(sptep_at(vm.kvm->private_root, 0x200,
+	assert_true(is_large_pte(atomic_load(kvm_fx_sptep_at(vm.kvm->private_root, 0x200,
 							 PG_LEVEL_2M))));
 	assert_int_equal(kvm_fx_sept_state(&vm, 0x200000, 1), SEPT_PENDING);
 	assert_false(atomic_load(&vm.kvm->bugged));
@@ -687,7 +663,7 @@ static void test_split_read_lock_errors(void **state)
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct kvm_fx vm;
 
-		vm_create_huge(&vm);
+		kvm_fx_create_huge(&vm);
 		assert_int_equal(split_read_lock(&vm, cases[i].how), -EIO);
 		kvm_fx_assert_bugged(&vm, cases[i].why);
 		assert_int_equal(kvm_stat_read(vm.kvm, split_private), 0);
@@ -716,7 +692,7 @@ static void test_failed_link_without_rollback_stays_linked(void **state)
 	atomic_store(&mutant_mask, 0u);
 	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.SEPT.ADD gpa 0x0 level 4");
 	/* The level-3 table is linked below the private root, and live. */
-	sptep = sptep_at(vm.kvm->private_root, 0, PG_LEVEL_512G);
+	sptep = kvm_fx_sptep_at(vm.kvm->private_root, 0, PG_LEVEL_512G);
 	assert_non_null(sptep);
 	assert_true(is_shadow_present_pte(atomic_load(sptep)));
 	kvm_mmu_pages_quiesce(vm.kvm);
@@ -925,13 +901,13 @@ static void test_populate_meets_frozen_or_1g(void **state)
 	assert_int_equal(fault(&vm, 0x1000), RET_PF_FIXED);
 	assert_int_equal(fault(&vm, s << PAGE_SHIFT), RET_PF_RETRY);
 	/* A 1G leaf in the shared tree next to the path the fault made. */
-	e1g = sptep_at(vm.kvm->shared_root, s | 0x40000, PG_LEVEL_1G);
+	e1g = kvm_fx_sptep_at(vm.kvm->shared_root, s | 0x40000, PG_LEVEL_1G);
 	assert_non_null(e1g);
 	assert_int_equal(atomic_load(e1g), SHADOW_NONPRESENT_VALUE);
 	atomic_store(e1g, make_spte(kvm_fx_slot_pfn(&vm, 0), PG_LEVEL_1G, false,
 				    SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK));
 	/* A frozen 2M-level entry in the private tree. */
-	e2m = sptep_at(vm.kvm->private_root, 0x200, PG_LEVEL_2M);
+	e2m = kvm_fx_sptep_at(vm.kvm->private_root, 0x200, PG_LEVEL_2M);
 	assert_non_null(e2m);
 	assert_int_equal(atomic_load(e2m), SHADOW_NONPRESENT_VALUE);
 	atomic_store(e2m, REMOVED_SPTE);

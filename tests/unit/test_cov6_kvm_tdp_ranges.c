@@ -51,17 +51,6 @@ static void vm_create(struct kvm_fx *vm)
 	assert_int_equal(kvm_tdx_finalize_vm(vm->kvm), 0);
 }
 
-/* A finalized TD whose only memslot is 4 MiB (gfn 0..1023) backed by 2M
- * pages. */
-static void vm_create_huge(struct kvm_fx *vm)
-{
-	static const uint64_t none[] = { 0, 0 };
-
-	kvm_fx_create(vm, 1, 48, 1, none, true);
-	assert_int_equal(host_memslot_add_huge(vm->slots, 0, 0, 4 * MB >> PAGE_SHIFT, true), 0);
-	assert_int_equal(kvm_tdx_finalize_vm(vm->kvm), 0);
-}
-
 static struct kvm_mmu_memory_cache *topped_up(struct kvm_fx *vm)
 {
 	struct kvm_mmu_memory_cache *mc = &vm->kvm->vcpus[0].sept_cache;
@@ -70,20 +59,9 @@ static struct kvm_mmu_memory_cache *topped_up(struct kvm_fx *vm)
 	return mc;
 }
 
-static int fault_level(struct kvm_fx *vm, gpa_t gpa, int max_level)
-{
-	struct kvm_mmu_memory_cache *mc = topped_up(vm);
-	int ret;
-
-	kvm_mmu_read_lock(vm->kvm);
-	ret = kvm_tdp_mmu_map_level(vm->kvm, mc, gpa, max_level);
-	kvm_mmu_read_unlock(vm->kvm);
-	return ret;
-}
-
 static int fault(struct kvm_fx *vm, gpa_t gpa)
 {
-	return fault_level(vm, gpa, PG_LEVEL_2M);
+	return kvm_fx_fault_level(vm, gpa, PG_LEVEL_2M);
 }
 
 /* MapGPA's two steps (E4 §6.3-§6.4) over [start, end) under the write
@@ -117,21 +95,9 @@ static int populate(struct kvm_fx *vm, bool private_root, gfn_t start, gfn_t end
 	return ret;
 }
 
-/* The entry of raw_gfn at `level` in a root (NULL if a table above is
- * missing). */
-static _Atomic uint64_t *sptep_at(struct kvm_mmu_page *root, gfn_t raw_gfn, int level)
-{
-	struct tdp_iter iter;
-
-	for_each_tdp_pte_min_level(iter, root, level, raw_gfn, raw_gfn + 1)
-		if (iter.level == level)
-			return iter.sptep;
-	return NULL;
-}
-
 static uint64_t spte_at(struct kvm_mmu_page *root, gfn_t raw_gfn, int level)
 {
-	_Atomic uint64_t *sptep = sptep_at(root, raw_gfn, level);
+	_Atomic uint64_t *sptep = kvm_fx_sptep_at(root, raw_gfn, level);
 
 	return sptep ? atomic_load(sptep) : SHADOW_NONPRESENT_VALUE;
 }
@@ -139,18 +105,6 @@ static uint64_t spte_at(struct kvm_mmu_page *root, gfn_t raw_gfn, int level)
 static bool is_table(uint64_t spte)
 {
 	return is_shadow_present_pte(spte) && !is_large_pte(spte);
-}
-
-/* The VM was killed, and its trace says why. */
-static void assert_bugged(struct kvm_fx *vm, const char *why)
-{
-	assert_true(atomic_load(&vm->kvm->bugged));
-	if (!kvm_fx_trace_has(vm, why)) {
-		const char *t = vm->trace ? vm->trace : "";
-		size_t n = strlen(t);
-
-		fail_msg("no \"%s\" in the trace, which ends:\n%s", why, n > 400 ? t + n - 400 : t);
-	}
 }
 
 /* ---- pre-population ---- */
@@ -203,7 +157,7 @@ static void test_chunk_converts_at_2m_only_if_both_trees_agree(void **state)
 	gfn_t s;
 
 	(void)state;
-	vm_create_huge(&vm);
+	kvm_fx_create_huge(&vm);
 	s = vm.kvm->gfn_shared_mask;
 	mc = topped_up(&vm);
 
@@ -274,10 +228,10 @@ static void test_split_boundaries_leaves_tables_alone(void **state)
 	uint64_t spte;
 
 	(void)state;
-	vm_create_huge(&vm);
+	kvm_fx_create_huge(&vm);
 	/* Chunk 1 mapped at 4K (a 4K ACCEPT's fault), chunk 0 mapped at
 	 * 2M; chunk 0's neighbour gfn 0x1ff and chunk 1 are then cut. */
-	assert_int_equal(fault_level(&vm, 0x203000, PG_LEVEL_4K), RET_PF_FIXED);
+	assert_int_equal(kvm_fx_fault_level(&vm, 0x203000, PG_LEVEL_4K), RET_PF_FIXED);
 	assert_true(is_table(spte_at(vm.kvm->private_root, 0x200, PG_LEVEL_2M)));
 	kvm_fx_snap(&vm);
 	kvm_mmu_write_lock(vm.kvm);
@@ -322,8 +276,8 @@ static void test_private_zap_remove_fails(void **state)
 	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_TRACK, false), 1);
 	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_REMOVE, false), 2);
 	assert_int_equal(tdx_module_status_hits(vm.m), 2);
-	assert_bugged(&vm, "gpa 0x1000");
-	assert_bugged(&vm, "gpa 0x2000");
+	kvm_fx_assert_bugged(&vm, "gpa 0x1000");
+	kvm_fx_assert_bugged(&vm, "gpa 0x2000");
 	assert_int_equal(spte_at(vm.kvm->private_root, 1, PG_LEVEL_4K), SHADOW_NONPRESENT_VALUE);
 	assert_int_equal(spte_at(vm.kvm->private_root, 2, PG_LEVEL_4K), SHADOW_NONPRESENT_VALUE);
 	/* Still in the S-EPT (blocked), leaked until the teardown reclaims
@@ -357,7 +311,7 @@ static void test_map_gpa_to_shared_remove_fails(void **state)
 	assert_int_equal(res.private_removed, 2);
 	assert_int_equal(res.private_changed, 512);
 	assert_int_equal(res.shared_changed, 512);
-	assert_bugged(&vm, "gpa 0x2000");
+	kvm_fx_assert_bugged(&vm, "gpa 0x2000");
 	assert_int_equal(spte_at(vm.kvm->private_root, 2, PG_LEVEL_4K),
 			 SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
 	assert_int_equal(atomic_load(&vm.kvm->frames_leaked), 2);
@@ -387,7 +341,7 @@ static void test_shared_zap_track_fails(void **state)
 	kvm_mmu_write_lock(vm.kvm);
 	assert_int_equal(kvm_tdp_mmu_zap_leafs(vm.kvm, false, 0, 512, true), -EIO);
 	kvm_mmu_write_unlock(vm.kvm);
-	assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.TRACK: 0xc000010000000000");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.TRACK: 0xc000010000000000");
 	/* The leaf is gone, its S bit kept. */
 	assert_int_equal(spte_at(vm.kvm->shared_root, s | 3, PG_LEVEL_4K),
 			 SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK);
@@ -407,15 +361,15 @@ static void test_free_empty_shared_tables_track_fails(void **state)
 	/* A shared fault on a private gfn links the shared tables (all
 	 * entries plain non-present), then refaults (wrong alias, §6.5). */
 	assert_int_equal(fault(&vm, (s | 7) << PAGE_SHIFT), RET_PF_RETRY);
-	assert_non_null(sptep_at(vm.kvm->shared_root, s | 7, PG_LEVEL_4K));
+	assert_non_null(kvm_fx_sptep_at(vm.kvm->shared_root, s | 7, PG_LEVEL_4K));
 	tdx_module_inject_status_nth(vm.m, TDH_MEM_TRACK, TDX_OPERAND_INVALID, 1, false);
 	kvm_mmu_write_lock(vm.kvm);
 	assert_int_equal(kvm_tdp_mmu_free_empty_shared_tables(vm.kvm, 0, s), -EIO);
 	kvm_mmu_write_unlock(vm.kvm);
-	assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.TRACK: 0xc000010000000000");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: TDH.MEM.TRACK: 0xc000010000000000");
 	/* Unlinked all the same: only the roots stay (the shared fault
 	 * walked the shared tree only), once the grace period is over. */
-	assert_null(sptep_at(vm.kvm->shared_root, s | 7, PG_LEVEL_2M));
+	assert_null(kvm_fx_sptep_at(vm.kvm->shared_root, s | 7, PG_LEVEL_2M));
 	kvm_mmu_pages_quiesce(vm.kvm);
 	assert_int_equal(kvm_mmu_pages_live(vm.kvm), 2);
 	kvm_fx_destroy_dead(&vm);
@@ -434,7 +388,7 @@ static void test_free_empty_shared_tables_keeps_2m_leaf(void **state)
 	gfn_t s;
 
 	(void)state;
-	vm_create_huge(&vm);
+	kvm_fx_create_huge(&vm);
 	s = vm.kvm->gfn_shared_mask;
 	assert_int_equal(map_gpa(&vm, 0, 0x200, true, &res), 0);
 	assert_int_equal(res.shared_changed, 1); /* the 2M-level entry */
@@ -470,7 +424,7 @@ static void test_map_gpa_stops_at_first_bad_range(void **state)
 	vm_create(&vm);
 	kvm_mmu_write_lock(vm.kvm);
 	assert_int_equal(kvm_tdp_mmu_map_gpa(vm.kvm, r, 2, false, &res), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: MapGPA: gfn 0x800000000 level 4 not populated");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: MapGPA: gfn 0x800000000 level 4 not populated");
 	assert_false(kvm_fx_trace_has(&vm, "gfn 0x800040000"));
 
 	assert_int_equal(kvm_tdp_mmu_populate_nonleaf(vm.kvm, false, 0, 0x40200, NULL), 0);
@@ -498,7 +452,7 @@ static void test_map_gpa_partial_or_frozen_2m_entry(void **state)
 	_Atomic uint64_t *e2m;
 
 	(void)state;
-	vm_create_huge(&vm);
+	kvm_fx_create_huge(&vm);
 	mc = topped_up(&vm);
 	kvm_mmu_write_lock(vm.kvm);
 	assert_int_equal(kvm_tdp_mmu_populate_nonleaf(vm.kvm, false, 0x200, 0x600, mc), 0);
@@ -506,7 +460,7 @@ static void test_map_gpa_partial_or_frozen_2m_entry(void **state)
 	assert_false(is_table(spte_at(vm.kvm->private_root, 0x200, PG_LEVEL_2M)));
 	assert_int_equal(kvm_tdp_mmu_map_gpa(vm.kvm, &part, 1, true, &res), -EIO);
 	assert_int_equal(res.shared_changed, 0);
-	assert_bugged(&vm, "kvm_vm_bugged: MapGPA: gfn 0x800000200 level 2 not populated");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: MapGPA: gfn 0x800000200 level 2 not populated");
 	/* The same for a range that starts inside the chunk. */
 	part.start = 0x300;
 	part.end = 0x400;
@@ -514,9 +468,9 @@ static void test_map_gpa_partial_or_frozen_2m_entry(void **state)
 	assert_int_equal(res.shared_changed, 0);
 	/* Chunk 2 is outside the memslot: 4K tables, but its private
 	 * 2M-level entry frozen by hand. */
-	e2m = sptep_at(vm.kvm->private_root, 0x400, PG_LEVEL_2M);
+	e2m = kvm_fx_sptep_at(vm.kvm->private_root, 0x400, PG_LEVEL_2M);
 	assert_true(is_table(atomic_load(e2m)));
-	e2m = sptep_at(vm.kvm->private_root, 0x200, PG_LEVEL_2M);
+	e2m = kvm_fx_sptep_at(vm.kvm->private_root, 0x200, PG_LEVEL_2M);
 	atomic_store(e2m, REMOVED_SPTE);
 	whole.start = 0x200;
 	whole.end = 0x400;
@@ -549,36 +503,13 @@ static void test_populate_sept_add_busy(void **state)
 	assert_int_equal(populate(&vm, true, 0, 512, mc), -EBUSY);
 	assert_int_equal(tdx_module_busy_hits(vm.m), 1);
 	assert_int_equal(mc->nr, nr);
-	assert_null(sptep_at(vm.kvm->private_root, 0, PG_LEVEL_1G));
+	assert_null(kvm_fx_sptep_at(vm.kvm->private_root, 0, PG_LEVEL_1G));
 	kvm_mmu_pages_quiesce(vm.kvm);
 	assert_int_equal(kvm_mmu_pages_live(vm.kvm), 2);
 	assert_false(atomic_load(&vm.kvm->bugged));
 	assert_int_equal(populate(&vm, true, 0, 512, mc), 0);
 	assert_true(kvm_tdp_mmu_accept_inhibited(vm.kvm, 0));
 	kvm_fx_destroy(&vm);
-}
-
-/*
- * A zap range that ends inside a private 2M leaf (its start is the leaf's)
- * is a KVM bug as much as one that starts inside it (hugepages ref §4.1.6;
- * the other end is test_cov5_kvm_tdp_edges.c's): killed before any BLOCK.
- */
-static void test_zap_ending_inside_private_2m_leaf(void **state)
-{
-	struct kvm_fx vm;
-
-	(void)state;
-	vm_create_huge(&vm);
-	assert_int_equal(fault(&vm, 0x200000), RET_PF_FIXED);
-	kvm_fx_snap(&vm);
-	kvm_mmu_write_lock(vm.kvm);
-	assert_int_equal(kvm_tdp_mmu_zap_leafs(vm.kvm, true, 0x200, 0x201, true), -EIO);
-	kvm_mmu_write_unlock(vm.kvm);
-	assert_bugged(&vm, "kvm_vm_bugged: private 2M leaf at gfn 0x200 crosses the zap range "
-			   "[0x200, 0x201)");
-	assert_int_equal(kvm_fx_delta(&vm, -1, false), 0);
-	assert_int_equal(kvm_fx_sept_state(&vm, 0x200000, 1), SEPT_PENDING);
-	kvm_fx_destroy_dead(&vm);
 }
 
 /*
@@ -594,12 +525,12 @@ static void test_1g_leaf_on_huge_fault_path(void **state)
 	gfn_t s;
 
 	(void)state;
-	vm_create_huge(&vm);
+	kvm_fx_create_huge(&vm);
 	s = vm.kvm->gfn_shared_mask;
 	/* A shared fault on a private gfn links the shared tables down to
 	 * the 2M level, then refaults (wrong alias). */
 	assert_int_equal(fault(&vm, s << PAGE_SHIFT), RET_PF_RETRY);
-	e1g = sptep_at(vm.kvm->shared_root, s, PG_LEVEL_1G);
+	e1g = kvm_fx_sptep_at(vm.kvm->shared_root, s, PG_LEVEL_1G);
 	assert_non_null(e1g);
 	table = atomic_load(e1g);
 	assert_true(is_table(table));
@@ -608,7 +539,7 @@ static void test_1g_leaf_on_huge_fault_path(void **state)
 	atomic_store(e1g, make_spte(kvm_fx_slot_pfn(&vm, 0), PG_LEVEL_1G, false,
 				    SHADOW_NONPRESENT_VALUE | SPTE_SHARED_MASK));
 	assert_int_equal(fault(&vm, (s | 0x10) << PAGE_SHIFT), -EIO);
-	assert_bugged(&vm, "kvm_vm_bugged: large SPTE at gfn 0x800000000 level 3");
+	kvm_fx_assert_bugged(&vm, "kvm_vm_bugged: large SPTE at gfn 0x800000000 level 3");
 	atomic_store(e1g, table);
 	kvm_fx_destroy_dead(&vm);
 }
@@ -641,7 +572,7 @@ static void test_free_roots_before_finalize(void **state)
 	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_TRACK, false), 0);
 	assert_int_equal(kvm_fx_delta(&vm, TDH_MEM_PAGE_REMOVE, false), 1);
 	assert_int_equal(kvm_fx_sept_state(&vm, 0x1000, 0), SEPT_FREE);
-	assert_bugged(&vm, "with the HKID assigned");
+	kvm_fx_assert_bugged(&vm, "with the HKID assigned");
 	assert_int_equal(atomic_load(&vm.kvm->frames_leaked), 3);
 	host_mem_free_frame(vm.hm, source);
 	kvm_fx_destroy_dead(&vm);
@@ -677,7 +608,7 @@ static void test_split_mutant_leaves_write_side_alone(void **state)
 	gfn_t s;
 
 	(void)state;
-	vm_create_huge(&vm);
+	kvm_fx_create_huge(&vm);
 	s = vm.kvm->gfn_shared_mask;
 	/* Chunk 0: a shared 2M leaf. Chunk 1: a private 2M leaf. */
 	assert_int_equal(map_gpa(&vm, 0, 0x200, true, &res), 0);
@@ -728,7 +659,6 @@ int main(void)
 		cmocka_unit_test(test_map_gpa_stops_at_first_bad_range),
 		cmocka_unit_test(test_map_gpa_partial_or_frozen_2m_entry),
 		cmocka_unit_test(test_populate_sept_add_busy),
-		cmocka_unit_test(test_zap_ending_inside_private_2m_leaf),
 		cmocka_unit_test(test_1g_leaf_on_huge_fault_path),
 		cmocka_unit_test(test_free_roots_before_finalize),
 		cmocka_unit_test_teardown(test_split_mutant_leaves_write_side_alone, mutant_teardown),
