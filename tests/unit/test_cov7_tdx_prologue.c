@@ -61,8 +61,8 @@ static void test_tdr_owner_disagrees(void **state)
 }
 
 /* A TDVPR page typed and owned as the TD's, but not among the TD's vCPUs:
- * VP.ENTER on it is refused, METADATA_INCORRECT + RCX, and the vCPU never
- * enters. */
+ * VP.FLUSH on it (tdx_lock_tdvpr(), the TDVPR lock of VP.FLUSH and VP.INIT)
+ * is refused, METADATA_INCORRECT + RCX, and the vCPU stays associated. */
 static void test_tdvpr_not_the_tds(void **state)
 {
 	struct fx f;
@@ -73,17 +73,18 @@ static void test_tdvpr_not_the_tds(void **state)
 	fx_init(&f, 48, 1);
 	fx_finalize(&f);
 	td = fx_td(&f);
-	saved = td->vcpu_tdvpr[0];
-	td->vcpu_tdvpr[0] = saved + 1;
-	FX_STATUS(fx_call(&f, TDH_VP_ENTER, f.tdvpr[0], 0, 0, 0, NULL),
-		  TDX_PAGE_METADATA_INCORRECT + TDX_OPERAND_ID_RCX);
-	td->vcpu_tdvpr[0] = saved;
-	assert_false(atomic_load(&td->vcpus[0].in_guest));
-	assert_false(td->vcpus[0].associated);
-	assert_int_equal(tdx_debug_locks_held(f.m, f.tdr, no_report, NULL), 0);
 	FX_OK(fx_call(&f, TDH_VP_ENTER, f.tdvpr[0], 0, 0, 0, NULL));
 	tdx_td_exit(f.m, f.tdvpr[0]);
 	assert_true(td->vcpus[0].associated);
+	saved = td->vcpu_tdvpr[0];
+	td->vcpu_tdvpr[0] = saved + 1;
+	FX_STATUS(fx_call(&f, TDH_VP_FLUSH, f.tdvpr[0], 0, 0, 0, NULL),
+		  TDX_PAGE_METADATA_INCORRECT + TDX_OPERAND_ID_RCX);
+	td->vcpu_tdvpr[0] = saved;
+	assert_true(td->vcpus[0].associated);
+	assert_int_equal(tdx_debug_locks_held(f.m, f.tdr, no_report, NULL), 0);
+	FX_OK(fx_call(&f, TDH_VP_FLUSH, f.tdvpr[0], 0, 0, 0, NULL));
+	assert_false(td->vcpus[0].associated);
 	fx_fini(&f);
 }
 
