@@ -424,7 +424,7 @@ int cpu_guest_fill(struct cpu *cpu, unsigned index, uint64_t gpa, uint64_t size,
 	    (ret = cpu_action_begin(cpu, index, &v, outcome)))
 		return ret < 0 ? ret : 0;
 	memset(buf, byte, sizeof(buf));
-	while (cur < end && !ret && *outcome == TDXMMU_OUTCOME_OK) {
+	while (cur < end) {
 		uint64_t next = (cur & PAGE_MASK) + PAGE_SIZE;
 		uint64_t len = (next < end ? next : end) - cur;
 		struct xlate x;
