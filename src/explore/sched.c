@@ -753,10 +753,13 @@ bool sched_rcu_barrier(void)
 
 int sched_begin(const struct sched_exec_opts *opts)
 {
-	if (!S.slots) {
+	/* Each on its own: when one of the two could not be had, the next
+	 * execution tries again for that one (and does not make the other
+	 * anew, leaking it: found by test_explore_fail). */
+	if (!S.slots)
 		S.slots = calloc(CONFLICT_SLOTS, sizeof(*S.slots));
+	if (!S.used)
 		S.used = calloc(CONFLICT_SLOTS, sizeof(*S.used));
-	}
 	/* A fresh thread table: an abandoned execution's parked threads
 	 * still wait on the old one's semaphores. */
 	if (!S.t || S.abandoned) {
