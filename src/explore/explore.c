@@ -617,7 +617,10 @@ static int pin_search(const struct tdxmmu_explore_options *opt, unsigned shard, 
 		snprintf(err, err_size, "cpu %d: not a CPU", opt->cpu - 1);
 		return -1;
 	}
-	if (pthread_getaffinity_np(pthread_self(), sizeof(allowed), &allowed)) {
+	/* An empty set is no answer either (the kernel never gives one; a
+	 * shard's CPU below would divide by its count). */
+	if (pthread_getaffinity_np(pthread_self(), sizeof(allowed), &allowed) ||
+	    !CPU_COUNT(&allowed)) {
 		if (opt->cpu == TDXMMU_EXPLORE_CPU_AUTO)
 			return 0; /* pinning is only an optimisation */
 		snprintf(err, err_size, "cpu %d: cannot read this thread's CPU affinity", opt->cpu - 1);
