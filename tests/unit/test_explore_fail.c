@@ -3,9 +3,9 @@
  * The exploration when the process runs out of something (issue 14's
  * failure paths of the explorer): memory for the explorer's own records
  * (the decision stack, the schedule's deviations, the scheduler's thread
- * tables and conflict maps, the schedule text, the explanation's trace),
+ * tables and conflict maps, the explanation's replay and trace),
  * a thread for the parallel block's lane pool, a CPU affinity that cannot
- * be read or set.
+ * be read or set; the lane pool after an execution abandoned (livelock).
  *
  * The library's calls to malloc, calloc, realloc, pthread_create,
  * pthread_getaffinity_np, pthread_setaffinity_np and sched_getcpu are
@@ -523,6 +523,50 @@ static void test_pool_threads(void **state)
 }
 
 /*
+ * The lane pool after an abandoned execution (parallel.c): the first block
+ * runs two lanes (two pooled workers); the second runs one lane that goes
+ * over the step budget (a livelock, told by its name: vcpu1 is not in the
+ * first block), whose worker stays parked for good and leaves the pool,
+ * while the other worker stays in it, moved to the front. The search ends
+ * (its end joins the pool's workers: a parked one kept there would never
+ * be joined) and the next search works with a pool made afresh; the kept
+ * worker is joined and freed (valgrind and ASan would see it otherwise).
+ */
+static const char pool_livelock[] =
+	"td vcpus=2\n"
+	"memslot 0 0 4M\n"
+	"finalize\n"
+	"vcpu 0 write private:0x1000 1\n"
+	"parallel\n"
+	"vcpu 0 read private:0x1000 expect=1\n"
+	"host zap shared:0x300000 4K\n"
+	"end\n"
+	"parallel\n"
+	"vcpu 1 write private:0x5000 1\n"
+	"end\n"
+	"destroy\n";
+
+static void test_pool_after_abandoned(void **state)
+{
+	struct tdxmmu_explore_options o;
+	struct answer a;
+
+	(void)state;
+	opts_small(&o);
+	/* The first block's lanes take fewer than 40 steps each, the second
+	 * block's fault more than 80 (measured); 60 is between. */
+	o.step_budget = 60;
+	explore(pool_livelock, &o, &a);
+	assert_int_equal(a.rc, 1);
+	assert_int_equal(a.violations, 1);
+	assert_non_null(strstr(a.message, "livelock: vcpu1 took 60 steps in one block"));
+	o.step_budget = 0;
+	explore(race, &o, &a);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(a.schedules, 2);
+}
+
+/*
  * CPU affinity (explore.c pin_search()): pinning is an optimisation, so
  * with TDXMMU_EXPLORE_CPU_AUTO a set that cannot be read, or a pin that
  * cannot be made, leaves the search unpinned and its answer the same; a
@@ -643,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_random_search),
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_pool_threads),
+		cmocka_unit_test(test_pool_after_abandoned),
 		cmocka_unit_test(test_affinity),
 	};
 
