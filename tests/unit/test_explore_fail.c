@@ -8,7 +8,8 @@
  * be read or set; the lane pool after an execution abandoned (livelock).
  *
  * The library's calls to malloc, calloc, realloc, pthread_create,
- * pthread_getaffinity_np, pthread_setaffinity_np and sched_getcpu are
+ * open_memstream, pthread_getaffinity_np, pthread_setaffinity_np and
+ * sched_getcpu are
  * linked to the __wrap_ functions below (-Wl,--wrap in tests/CMakeLists.txt);
  * libc's own, liburcu's and cmocka's are not.
  *
@@ -53,6 +54,8 @@ int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(voi
 int __real_pthread_getaffinity_np(pthread_t t, size_t size, cpu_set_t *set);
 int __real_pthread_setaffinity_np(pthread_t t, size_t size, const cpu_set_t *set);
 int __real_sched_getcpu(void);
+FILE *__real_open_memstream(char **buf, size_t *len);
+FILE *__wrap_open_memstream(char **buf, size_t *len);
 void *__wrap_malloc(size_t size);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t size);
@@ -63,8 +66,9 @@ int __wrap_pthread_setaffinity_np(pthread_t t, size_t size, const cpu_set_t *set
 int __wrap_sched_getcpu(void);
 
 /* malloc, calloc and realloc count as one kind: the N-th allocation. */
-enum kind { K_ALLOC, K_THREAD, K_NR };
-static const char *const kind_names[K_NR] = { "allocation", "pthread_create" };
+enum kind { K_ALLOC, K_THREAD, K_STREAM, K_NR };
+static const char *const kind_names[K_NR] = { "allocation", "pthread_create",
+					      "open_memstream" };
 
 /* The lane pool's workers and the explorer run one at a time (the
  * scheduler's baton), but the pool's workers are other threads: atomics. */
@@ -223,6 +227,16 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(voi
 	if (fail_this(K_THREAD, __builtin_return_address(0)))
 		return EAGAIN; /* the system's answer at its thread limit */
 	return __real_pthread_create(t, a, fn, arg);
+}
+
+/* The explorer captures a scenario's output in memory streams. */
+FILE *__wrap_open_memstream(char **buf, size_t *len)
+{
+	if (fail_this(K_STREAM, __builtin_return_address(0))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __real_open_memstream(buf, len);
 }
 
 /* CPU affinity: what the calls answer while a test says so. */
@@ -440,18 +454,42 @@ static void opts_small(struct tdxmmu_explore_options *o)
  * says steps are missing). Before the fix in sched_begin(), a conflict map
  * that could not be made leaked its twin on the next try.
  */
+static int body_runs;
+
+static int body(void *arg, char *msg, size_t size)
+{
+	(void)arg;
+	(void)msg;
+	(void)size;
+	body_runs++;
+	return 0;
+}
+
 static void test_first_search(void **state)
 {
+	static struct tdxmmu_explore_result r;
 	struct tdxmmu_explore_options o;
 	struct tally t;
 
 	(void)state;
 	opts_small(&o);
+	/* A C program's search cannot start either: its body never runs. */
+	arm(K_ALLOC, 1);
+	assert_int_equal(tdxmmu_explore(body, NULL, &o, &r), 2);
+	atomic_store(&armed, false);
+	assert_true(atomic_load(&failed));
+	assert_non_null(strstr(r.message, "cannot start an execution: out of memory"));
+	assert_int_equal(body_runs, 0);
 	o.explain = true;
 	t = every_n("first search, explained", race_fails, &o, K_ALLOC, true, 1);
 	assert_true(t.oom >= 4);
 	assert_true(t.trace_gap >= 1);
 	assert_true(t.explained >= 1);
+	/* And the C program's search now runs. */
+	assert_int_equal(tdxmmu_explore(body, NULL, &o, &r), 0);
+	assert_int_equal(r.schedules, 1);
+	assert_true(r.executions >= 1); /* once per preemption level */
+	assert_int_equal(body_runs, r.executions);
 }
 
 /* A bounded search (DFS, two schedules: the second deviates from the
@@ -511,6 +549,17 @@ static void test_replay(void **state)
  * (the pool is drained at the search's end: no thread left behind, which
  * valgrind and ASan would see as leaked stacks).
  */
+/* The streams that capture the scenario's output: the first or the second
+ * cannot be made: status 2, out of memory, the other one closed. */
+static void test_capture_streams(void **state)
+{
+	struct tdxmmu_explore_options o;
+
+	(void)state;
+	opts_small(&o);
+	assert_int_equal(every_n("capture", race, &o, K_STREAM, false, 0).oom, 2);
+}
+
 static void test_pool_threads(void **state)
 {
 	struct tdxmmu_explore_options o;
@@ -687,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_random_search),
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_pool_threads),
+		cmocka_unit_test(test_capture_streams),
 		cmocka_unit_test(test_pool_after_abandoned),
 		cmocka_unit_test(test_affinity),
 	};
