@@ -300,22 +300,30 @@ static bool backtrack(struct search *s, unsigned bound)
 
 /* ---- schedules as text ---- */
 
-/* "-" for the default schedule, else "AT:THREAD,AT:THREAD,...". */
-static char *schedule_string(const struct deviation *dev, size_t nr)
+/*
+ * "-" for the default schedule, else "AT:THREAD,AT:THREAD,...", written
+ * into @buf (the result's fixed field: no allocation, so a violation found
+ * is never lost for want of memory to write its schedule). Returns false
+ * when it did not fit: @buf then holds as much as fits.
+ */
+static bool schedule_string(const struct deviation *dev, size_t nr, char *buf, size_t size)
 {
-	size_t cap = 2 + nr * 24, off = 0;
-	char *s = malloc(cap);
+	size_t off = 0;
 
-	if (!s)
-		return NULL;
 	if (!nr) {
-		strcpy(s, "-");
-		return s;
+		snprintf(buf, size, "-");
+		return true;
 	}
-	for (size_t i = 0; i < nr; i++)
-		off += (size_t)snprintf(s + off, cap - off, "%s%" PRIu64 ":%u", i ? "," : "",
-					dev[i].at, dev[i].thread);
-	return s;
+	buf[0] = '\0';
+	for (size_t i = 0; i < nr; i++) {
+		int n = snprintf(buf + off, size - off, "%s%" PRIu64 ":%u", i ? "," : "",
+				 dev[i].at, dev[i].thread);
+
+		if (n < 0 || (size_t)n >= size - off)
+			return false;
+		off += (size_t)n;
+	}
+	return true;
 }
 
 static int schedule_parse(const char *text, struct deviation **out, size_t *nr, char *err,
@@ -522,7 +530,15 @@ static void explain(struct program *pg, struct search *s, FILE *f, uint64_t budg
 			fprintf(f, "%33s%s\n", "", sched_trace_note(p->note));
 		last_thread = p->thread;
 	}
-	if (o.violation)
+	/* Say so when the replay is not the whole story: it could not run
+	 * to its end, or some of its steps could not be recorded. */
+	if (sched_trace_lost())
+		fprintf(f, "(steps are missing above: out of memory recording them)\n");
+	if (o.usage)
+		fprintf(f, "then: the replay stopped: %s\n", o.message);
+	else if (s->oom)
+		fprintf(f, "then: the replay stopped: out of memory\n");
+	else if (o.violation)
 		fprintf(f, "then: %s\n", o.message);
 	else
 		fprintf(f, "then: no violation\n");
@@ -563,16 +579,11 @@ static int set_mutant(const struct tdxmmu_explore_options *o, char *err, size_t 
 
 static void found(struct tdxmmu_explore_result *r, struct search *s, const struct exec_outcome *o)
 {
-	char *str;
-
 	r->violations++;
 	if (r->violations > 1)
 		return;
-	str = schedule_string(s->dev, s->nr_dev);
-	snprintf(r->schedule, sizeof(r->schedule), "%s", str ? str : "?");
-	if (str && strlen(str) >= sizeof(r->schedule))
+	if (!schedule_string(s->dev, s->nr_dev, r->schedule, sizeof(r->schedule)))
 		r->schedule_truncated = true;
-	free(str);
 	snprintf(r->message, sizeof(r->message), "%s", o->message);
 	r->violation_preemptions = o->preemptions;
 }
@@ -606,7 +617,10 @@ static int pin_search(const struct tdxmmu_explore_options *opt, unsigned shard, 
 		snprintf(err, err_size, "cpu %d: not a CPU", opt->cpu - 1);
 		return -1;
 	}
-	if (pthread_getaffinity_np(pthread_self(), sizeof(allowed), &allowed)) {
+	/* An empty set is no answer either (the kernel never gives one; a
+	 * shard's CPU below would divide by its count). */
+	if (pthread_getaffinity_np(pthread_self(), sizeof(allowed), &allowed) ||
+	    !CPU_COUNT(&allowed)) {
 		if (opt->cpu == TDXMMU_EXPLORE_CPU_AUTO)
 			return 0; /* pinning is only an optimisation */
 		snprintf(err, err_size, "cpu %d: cannot read this thread's CPU affinity", opt->cpu - 1);
@@ -694,6 +708,11 @@ static int explore_program(struct program *pg, const struct tdxmmu_explore_optio
 		s.nr_want = n;
 		run_program(pg, &s, false, opt->step_budget, &o);
 		r->executions = r->schedules = 1;
+		if (s.oom) {
+			snprintf(r->message, sizeof(r->message), "out of memory");
+			rc = 2;
+			goto out;
+		}
 		if (s.nondet) {
 			snprintf(r->message, sizeof(r->message),
 				 "the schedule does not fit this program: %s", s.nondet_msg);
@@ -727,6 +746,13 @@ static int explore_program(struct program *pg, const struct tdxmmu_explore_optio
 			r->executions++;
 			r->steps += o.steps;
 			r->schedules++;
+			/* The schedule's deviations could not all be recorded:
+			 * a violation's schedule would be wrong. */
+			if (s.oom) {
+				snprintf(r->message, sizeof(r->message), "out of memory");
+				rc = 2;
+				goto out;
+			}
 			if (o.usage) {
 				snprintf(r->message, sizeof(r->message), "%s", o.message);
 				rc = 2;
@@ -799,14 +825,17 @@ static int explore_program(struct program *pg, const struct tdxmmu_explore_optio
 
 		free(want);
 		want = NULL;
-		char ignored[8];
+		char why[256];
 
-		if (!schedule_parse(opt->replay ? opt->replay : r->schedule, &want, &n, ignored,
-				    sizeof(ignored))) {
+		if (!schedule_parse(opt->replay ? opt->replay : r->schedule, &want, &n, why,
+				    sizeof(why))) {
 			struct search e = { .mode = MODE_REPLAY, .want = want, .nr_want = n };
 
 			explain(pg, &e, opt->out, opt->step_budget);
 			free(e.dev);
+		} else {
+			/* Not silently: the caller asked for one. */
+			fprintf(opt->out, "no explanation: %s\n", why);
 		}
 	}
 out:

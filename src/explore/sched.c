@@ -108,6 +108,7 @@ static struct {
 	bool trace;
 	struct sched_step *steps_buf;
 	size_t nr_steps, cap_steps;
+	bool trace_lost;       /* a step or note could not be recorded */
 	char *notes;
 	size_t notes_len, notes_cap;
 } S;
@@ -208,8 +209,10 @@ static void trace_step(unsigned thread, const struct sched_site *site, const voi
 		size_t cap = S.cap_steps ? 2 * S.cap_steps : 1024;
 		struct sched_step *n = realloc(S.steps_buf, cap * sizeof(*n));
 
-		if (!n)
+		if (!n) {
+			S.trace_lost = true;
 			return;
+		}
 		S.steps_buf = n;
 		S.cap_steps = cap;
 	}
@@ -247,8 +250,10 @@ void sched_note(const char *fmt, ...)
 			size_t cap = (S.notes_cap + (size_t)n + 3) * 2;
 			char *b = realloc(S.notes, cap);
 
-			if (!b)
+			if (!b) {
+				S.trace_lost = true;
 				return;
+			}
 			S.notes = b;
 			S.notes_cap = cap;
 		}
@@ -271,6 +276,11 @@ const struct sched_step *sched_trace(size_t *nr)
 {
 	*nr = S.nr_steps;
 	return S.steps_buf;
+}
+
+bool sched_trace_lost(void)
+{
+	return S.trace_lost;
 }
 
 const char *sched_trace_note(size_t off)
@@ -753,10 +763,13 @@ bool sched_rcu_barrier(void)
 
 int sched_begin(const struct sched_exec_opts *opts)
 {
-	if (!S.slots) {
+	/* Each on its own: when one of the two could not be had, the next
+	 * execution tries again for that one (and does not make the other
+	 * anew, leaking it: found by test_explore_fail). */
+	if (!S.slots)
 		S.slots = calloc(CONFLICT_SLOTS, sizeof(*S.slots));
+	if (!S.used)
 		S.used = calloc(CONFLICT_SLOTS, sizeof(*S.used));
-	}
 	/* A fresh thread table: an abandoned execution's parked threads
 	 * still wait on the old one's semaphores. */
 	if (!S.t || S.abandoned) {
@@ -800,6 +813,7 @@ int sched_begin(const struct sched_exec_opts *opts)
 	S.trace = opts->trace;
 	S.nr_steps = 0;
 	S.notes_len = 0;
+	S.trace_lost = false;
 	conflict_reset();
 	self = &S.t[0];
 	self_idx = 0;

@@ -83,6 +83,9 @@ bool sched_abandoned(void);
 /* The trace of the execution just ended (trace mode). Valid until the next
  * sched_begin(). */
 const struct sched_step *sched_trace(size_t *nr);
+/* True when some step or note of that trace could not be recorded (out of
+ * memory): the trace has gaps. */
+bool sched_trace_lost(void);
 const char *sched_trace_note(size_t off);
 const char *sched_thread_name(unsigned thread);
 const char *sched_op_name(unsigned op);

@@ -118,21 +118,26 @@ static void lane_name(const struct scn_run *run, const struct scn_block *b, size
 /*
  * Exploring: `check` after the block is part of the oracle (issue 12): a
  * state that breaks an invariant is a violation of this schedule even if
- * no line of the script looks at it.
+ * no line of the script looks at it. A check that could not run (out of
+ * memory for its maps) stops the run like any API error: a schedule nobody
+ * checked must not count as one that held.
  */
-static void check_after_block(struct scn_run *run, const struct scn_cmd *cmd)
+static int check_after_block(struct scn_run *run, const struct scn_cmd *cmd)
 {
 	char report[1024];
 	int rc;
 
 	if (!run->td || !run->api->check || sched_abandoned())
-		return;
+		return SCN_EXIT_OK;
 	rc = run->api->check(run->td, report, sizeof(report));
 	if (rc == 0)
-		return;
-	if (rc > 0 || rc == TDXMMU_EBUG)
+		return SCN_EXIT_OK;
+	if (rc > 0 || rc == TDXMMU_EBUG) {
 		sched_violation("check after the parallel block at line %zu: %s", cmd->line,
 				report[0] ? report : "an invariant does not hold");
+		return SCN_EXIT_OK;
+	}
+	return scn_api_error(run, cmd, rc);
 }
 
 /*
@@ -318,7 +323,7 @@ int run_parallel_block(struct scn_run *run, const struct scn_cmd *cmd)
 	if (exploring) {
 		sched_block_end();
 		if (status == SCN_EXIT_OK)
-			check_after_block(run, cmd);
+			status = check_after_block(run, cmd);
 		if (sched_abandoned()) {
 			/* The lanes may still reference the block's state: leak it. */
 			return SCN_EXIT_BUG;
