@@ -236,10 +236,7 @@ _Atomic uint32_t *pamt_wb(struct pamt *p, pfn_t pfn)
 _Atomic uint32_t *pamt_wb_if_present(const struct pamt *p, pfn_t pfn)
 {
 	uint64_t off = pfn - p->base;
-	struct pamt_table *t = atomic_load_explicit(&p->dir[off >> 18],
-						    memory_order_acquire);
-	struct pamt_leaf *leaf = t ? atomic_load_explicit(&t->leaf[(off >> 9) & 511],
-							  memory_order_acquire) : NULL;
+	struct pamt_leaf *leaf = pamt_leaf_present(p, off);
 
 	return leaf ? &leaf->wb[off & 511] : NULL;
 }

@@ -249,12 +249,18 @@ static inline struct pamt_table *pamt_table_of(struct pamt *p, uint64_t off)
 	return t ? t : pamt_table_make(p, off);
 }
 
-static inline struct pamt_leaf *pamt_leaf_of(struct pamt *p, uint64_t off)
+/* The 2M range's leaf if it has been made, else NULL (nothing is made). */
+static inline struct pamt_leaf *pamt_leaf_present(const struct pamt *p, uint64_t off)
 {
 	struct pamt_table *t = atomic_load_explicit(&p->dir[off >> 18],
 						    memory_order_acquire);
-	struct pamt_leaf *cur = t ? atomic_load_explicit(&t->leaf[(off >> 9) & 511],
-							 memory_order_acquire) : NULL;
+
+	return t ? atomic_load_explicit(&t->leaf[(off >> 9) & 511], memory_order_acquire) : NULL;
+}
+
+static inline struct pamt_leaf *pamt_leaf_of(struct pamt *p, uint64_t off)
+{
+	struct pamt_leaf *cur = pamt_leaf_present(p, off);
 
 	return cur ? cur : pamt_leaf_make(p, off);
 }
@@ -263,11 +269,7 @@ static inline struct pamt_leaf *pamt_leaf_of(struct pamt *p, uint64_t off)
  * for walks over the whole TDMR that must not make every leaf. */
 static inline bool pamt_4k_present(const struct pamt *p, pfn_t pfn)
 {
-	uint64_t off = pfn - p->base;
-	struct pamt_table *t = atomic_load_explicit(&p->dir[off >> 18],
-						    memory_order_acquire);
-
-	return t && atomic_load_explicit(&t->leaf[(off >> 9) & 511], memory_order_acquire);
+	return pamt_leaf_present(p, pfn - p->base);
 }
 
 /* pamt_4k_try_shared_absent()'s count for pfn's 2M range. */
