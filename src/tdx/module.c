@@ -958,16 +958,16 @@ static void hw_walk_hinted_leaf(const struct tdx_hw_walk_hint *hint, uint64_t gp
 		hw_walk_leaf(td, e, 0, gpa, out);
 }
 
+/* hinted: hw_walk_hinted() said the hint holds (only for a cached walk). */
 static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 		    bool cached, pfn_t root, unsigned start_level, pfn_t start_table,
-		    struct tdx_hw_walk_hint *hint, struct tdx_hw_walk *out)
+		    struct tdx_hw_walk_hint *hint, bool hinted, struct tdx_hw_walk *out)
 {
 	struct tdx_td *td = NULL;
 	struct tdx_vcpu *v = NULL;
 	_Atomic uint64_t *table;
 	unsigned level;
 	uint64_t gen = 0;
-	bool hinted = cached && hw_walk_hinted(m, tdvpr, start_table, hint);
 
 	hw_walk_out_init(out);
 	if (hinted) {
@@ -1060,18 +1060,20 @@ static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 void tdx_hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 		 struct tdx_hw_walk *out)
 {
-	hw_walk(m, tdvpr, gpa, false, 0, 0, 0, NULL, out);
+	hw_walk(m, tdvpr, gpa, false, 0, 0, 0, NULL, false, out);
 }
 
 void tdx_hw_walk_from(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 		      pfn_t root, unsigned level, pfn_t table,
 		      struct tdx_hw_walk_hint *hint, struct tdx_hw_walk *out)
 {
-	if (level == 0 && hw_walk_hinted(m, tdvpr, table, hint)) {
+	bool hinted = hw_walk_hinted(m, tdvpr, table, hint);
+
+	if (hinted && level == 0) {
 		hw_walk_hinted_leaf(hint, gpa, root, table, out);
 		return;
 	}
-	hw_walk(m, tdvpr, gpa, true, root, level, table, hint, out);
+	hw_walk(m, tdvpr, gpa, true, root, level, table, hint, hinted, out);
 }
 
 bool tdx_debug_sept_state(struct tdx_module *m, hpa_t tdr, uint64_t gpa,
