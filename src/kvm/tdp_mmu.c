@@ -33,6 +33,7 @@
 #include <stdlib.h>
 
 #include "host/host_rcu.h"
+#include "host/shape_count.h"
 #include "kvm/kvm_sched.h"
 #include "kvm/tdp_iter.h"
 #include "kvm/tdp_mmu.h"
@@ -40,22 +41,19 @@
 
 /* ---- the trees' shape (fault walk hints, below) ------------------------------ */
 
-#define TDP_SHAPE_BUSY 0xFFFFull
-#define TDP_SHAPE_DONE ((1ull << 16) - 1)
-
 /* A write of an SPTE at `level` begins / is done: above 4K it may change a
  * path from a root to a 4K entry, which ends the fault walk hints that go
  * through it (counted in progress before the write, done after). */
 static inline void tdp_shape_begin(struct kvm *kvm, int level)
 {
 	if (level > PG_LEVEL_4K)
-		atomic_fetch_add_explicit(&kvm->tdp_shape, 1, memory_order_seq_cst);
+		shape_count_begin(&kvm->tdp_shape);
 }
 
 static inline void tdp_shape_end(struct kvm *kvm, int level)
 {
 	if (level > PG_LEVEL_4K)
-		atomic_fetch_add_explicit(&kvm->tdp_shape, TDP_SHAPE_DONE, memory_order_release);
+		shape_count_end(&kvm->tdp_shape);
 }
 
 /* ---- page lifetime --------------------------------------------------------- */
@@ -806,7 +804,7 @@ static void tdp_walk_hint_keep(struct kvm *kvm, const struct tdp_iter *iter, uin
 
 	/* The seqlock's second read: the walk's loads were acquire loads,
 	 * which no later load passes (tdx/sept.c says the same). */
-	if (!host_thread_slot_owned || (shape & TDP_SHAPE_BUSY) ||
+	if (!host_thread_slot_owned || !shape_count_settled(shape) ||
 	    atomic_load_explicit(&kvm->tdp_shape, memory_order_acquire) != shape)
 		return;
 	h = &kvm->walk_hints[host_thread_slot()];

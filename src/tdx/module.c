@@ -1014,7 +1014,7 @@ static void hw_walk(struct tdx_module *m, hpa_t tdvpr, uint64_t gpa,
 			return;
 		}
 		level = start_level;
-		if (hint && !(shape & TDX_SEPT_SHAPE_BUSY) && !sched_enabled()) {
+		if (hint && shape_count_settled(shape) && !sched_enabled()) {
 			const _Atomic uint32_t *meta;
 
 			table = host_frame_raw_keep(m->hm, start_table, td->hkid, &meta);

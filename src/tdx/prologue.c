@@ -579,7 +579,7 @@ void tdx_entry_commit(struct sept_ctx *c, uint64_t value)
 	/* An entry above 4K: the shape may change, which ends the walk hints
 	 * (sept.c). Counted in progress before the store, done after. */
 	if (c->walk_level > 0)
-		atomic_fetch_add_explicit(&c->td->sept_shape, 1, memory_order_seq_cst);
+		shape_count_begin(&c->td->sept_shape);
 	old = atomic_load_explicit(c->entry, memory_order_relaxed);
 	/* Keep TDEL (still ours) and HP (set by a contender at any time). */
 	while (!atomic_compare_exchange_weak_explicit(
@@ -587,8 +587,7 @@ void tdx_entry_commit(struct sept_ctx *c, uint64_t value)
 		memory_order_release, memory_order_relaxed))
 		;
 	if (c->walk_level > 0)
-		atomic_fetch_add_explicit(&c->td->sept_shape, TDX_SEPT_SHAPE_DONE,
-					  memory_order_release);
+		shape_count_end(&c->td->sept_shape);
 	SCHED_NOTE("S-EPT gpa %#llx L%u: %s -> %s", (unsigned long long)c->gpa,
 		   c->walk_level, tdx_sept_state_name(sept_state(c->walk_value)),
 		   tdx_sept_state_name(sept_state(value & ~SEPT_LOCK_BITS)));

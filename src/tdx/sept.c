@@ -138,7 +138,7 @@ static void walk_hint_keep(struct sept_ctx *c, _Atomic uint64_t *table, uint64_t
 	 * walk read was an acquire load, and no later load (this one) can be
 	 * reordered before an acquire load. (A fence here also breaks the
 	 * ThreadSanitizer build: GCC rejects atomic_thread_fence with -Wtsan.) */
-	if (!host_thread_slot_owned || (shape & TDX_SEPT_SHAPE_BUSY) ||
+	if (!host_thread_slot_owned || !shape_count_settled(shape) ||
 	    atomic_load_explicit(&td->sept_shape, memory_order_acquire) != shape)
 		return;
 	td->per_slot[slot].hint_2m = (c->gpa >> 21) + 1;

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "host/host_mem.h"
+#include "host/shape_count.h"
 #include "host/trace.h"
 #include "tdx/sept.h"
 #include "tdx/seamcall.h"
@@ -583,9 +584,6 @@ struct tdx_module {
 	} __attribute__((aligned(HOST_CACHELINE))) td_holds[HOST_THREAD_SLOTS];
 };
 
-/* td->sept_shape: one commit above 4K in progress; one done. */
-#define TDX_SEPT_SHAPE_BUSY 0xFFFFull
-#define TDX_SEPT_SHAPE_DONE ((1ull << 16) - 1)
 
 /*
  * An S-EPT page of td stops being one: its PAMT entry e leaves PT_EPT
@@ -598,9 +596,9 @@ static inline void tdx_sept_page_pamt_set(struct tdx_td *td, _Atomic uint64_t *e
 					  enum tdx_page_type pt, unsigned owner,
 					  uint32_t bepoch)
 {
-	atomic_fetch_add_explicit(&td->sept_shape, 1, memory_order_seq_cst);
+	shape_count_begin(&td->sept_shape);
 	pamt_set(e, pt, owner, bepoch);
-	atomic_fetch_add_explicit(&td->sept_shape, TDX_SEPT_SHAPE_DONE, memory_order_release);
+	shape_count_end(&td->sept_shape);
 }
 
 /* The fields of a td_holds word. */
